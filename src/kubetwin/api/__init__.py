@@ -1,0 +1,1 @@
+"""Resource shapes and pure helpers: Quantity, selectors, defaulting, validation, pod resource math."""

@@ -1,0 +1,205 @@
+"""A SimPy-sized discrete event loop over virtual time.
+
+Events sit on a heap keyed by ``(time, priority, seq)``; ``seq`` is a monotonically increasing
+counter so that events at the same time and priority run in the order they were scheduled. That
+tie-break is what makes a run deterministic: the same inputs schedule the same callbacks in the same
+order, so the same seed gives a byte-identical event log.
+
+Virtual time is a float number of seconds since ``epoch`` (a fixed UTC instant, so object
+timestamps are stable across runs). The clock never goes backwards: scheduling in the past is
+clamped to ``now``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time as _walltime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(order=True)
+class _Entry:
+    time: float
+    priority: int
+    seq: int
+    handle: Handle = field(compare=False)
+
+
+class Handle:
+    """A scheduled callback; ``cancel()`` makes the loop skip it."""
+
+    __slots__ = ("callback", "cancelled", "time", "name")
+
+    def __init__(self, callback: Callable[[], object], time: float, name: str = "") -> None:
+        self.callback = callback
+        self.cancelled = False
+        self.time = time
+        self.name = name
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class EventLoop:
+    """Deterministic discrete-event loop. ``now`` is virtual seconds since ``epoch``."""
+
+    def __init__(self, epoch: datetime = DEFAULT_EPOCH, start: float = 0.0) -> None:
+        self.epoch = epoch
+        self._now = float(start)
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self.steps = 0
+
+    # -- time -------------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self._now
+
+    def datetime(self, at: float | None = None) -> datetime:
+        return self.epoch + timedelta(seconds=self._now if at is None else at)
+
+    def timestamp(self, at: float | None = None) -> str:
+        """RFC 3339 timestamp with second precision, as Kubernetes metav1.Time serialises."""
+        return self.datetime(at).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def micro_timestamp(self, at: float | None = None) -> str:
+        """RFC 3339 with microseconds, as metav1.MicroTime serialises."""
+        return self.datetime(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def parse_timestamp(self, value: str) -> float:
+        """Virtual seconds for an RFC 3339 timestamp written by this clock."""
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (dt - self.epoch).total_seconds()
+
+    # -- scheduling -------------------------------------------------------------------------
+    def call_at(self, when: float, callback: Callable[[], object], priority: int = 0, name: str = "") -> Handle:
+        if math.isnan(when):
+            raise ValueError("cannot schedule at NaN")
+        when = max(when, self._now)
+        handle = Handle(callback, when, name)
+        heapq.heappush(self._heap, _Entry(when, priority, next(self._seq), handle))
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[[], object], priority: int = 0, name: str = "") -> Handle:
+        if delay < 0:
+            delay = 0.0
+        return self.call_at(self._now + delay, callback, priority, name)
+
+    def call_soon(self, callback: Callable[[], object], priority: int = 0, name: str = "") -> Handle:
+        return self.call_at(self._now, callback, priority, name)
+
+    # -- running ----------------------------------------------------------------------------
+    def peek(self) -> float | None:
+        """Time of the next live event, or None when nothing is scheduled."""
+        while self._heap and self._heap[0].handle.cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].time if self._heap else None
+
+    def pending(self) -> int:
+        return sum(1 for e in self._heap if not e.handle.cancelled)
+
+    def step(self) -> bool:
+        """Run the next event; False when the heap is empty."""
+        while self._heap:
+            entry = heapq.heappop(self._heap)
+            if entry.handle.cancelled:
+                continue
+            self._now = entry.time
+            self.steps += 1
+            entry.handle.callback()
+            return True
+        return False
+
+    def run(self, until: float | None = None, progress: Callable[[float], None] | None = None) -> None:
+        """Run events with time <= ``until`` then set ``now`` to ``until``.
+
+        Without ``until`` runs until the heap is empty (beware of periodic timers).
+        """
+        while True:
+            nxt = self.peek()
+            if nxt is None or (until is not None and nxt > until):
+                break
+            self.step()
+            if progress is not None:
+                progress(self._now)
+        if until is not None and until > self._now:
+            self._now = until
+            if progress is not None:
+                progress(self._now)
+
+    def advance(self, seconds: float) -> None:
+        self.run(until=self._now + seconds)
+
+    def every(
+        self, period: float, callback: Callable[[], object], priority: int = 0, name: str = "", first: float | None = None
+    ) -> Handle:
+        """Call ``callback`` every ``period`` virtual seconds; cancel the returned handle to stop."""
+        if period <= 0:
+            raise ValueError("period must be positive")
+        master = Handle(callback, self._now, name)
+
+        def tick() -> None:
+            if master.cancelled:
+                return
+            callback()
+            if not master.cancelled:
+                master.time = self._now + period
+                self.call_later(period, tick, priority, name)
+
+        self.call_later(period if first is None else first, tick, priority, name)
+        return master
+
+
+class WallClock:
+    """Maps virtual time to wall time times a speed factor (for ``serve`` mode).
+
+    ``speed`` 0 means paused: virtual time only moves through ``advance``. The wall clock source is
+    injectable so tests can drive it.
+    """
+
+    def __init__(self, loop: EventLoop, speed: float = 1.0, source: Callable[[], float] = _walltime.monotonic) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self.loop = loop
+        self._source = source
+        self._speed = speed
+        self._anchor_wall = source()
+        self._anchor_virtual = loop.now
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def target(self) -> float:
+        """Virtual time that wall time says we should have reached."""
+        return self._anchor_virtual + (self._source() - self._anchor_wall) * self._speed
+
+    def set_speed(self, speed: float) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self._anchor_virtual = max(self.target(), self.loop.now)
+        self._anchor_wall = self._source()
+        self._speed = speed
+
+    def catch_up(self) -> None:
+        """Run every event due by wall time."""
+        self.loop.run(until=max(self.target(), self.loop.now))
+
+    def advance(self, seconds: float) -> None:
+        """Jump virtual time forward (works while paused)."""
+        self.loop.advance(seconds)
+        self._anchor_virtual = self.loop.now
+        self._anchor_wall = self._source()
+
+    def seconds_until_next(self) -> float | None:
+        """Wall seconds until the next event is due (None if paused or nothing scheduled)."""
+        nxt = self.loop.peek()
+        if nxt is None or self._speed == 0:
+            return None
+        return max(0.0, (nxt - self.target()) / self._speed)

@@ -1,0 +1,49 @@
+"""Seeded randomness. Components get named child streams so adding a component does not shift
+the random numbers another component sees."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import numpy as np
+
+
+class SeededRNG:
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self._random = random.Random(self.seed)
+
+    def child(self, name: str) -> SeededRNG:
+        digest = hashlib.sha256(f"{self.seed}:{name}".encode()).digest()
+        return SeededRNG(int.from_bytes(digest[:8], "big"))
+
+    def numpy(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    def random(self) -> float:
+        return self._random.random()
+
+    def uniform(self, a: float, b: float) -> float:
+        return self._random.uniform(a, b)
+
+    def randint(self, a: int, b: int) -> int:
+        return self._random.randint(a, b)
+
+    def choice(self, seq):  # type: ignore[no-untyped-def]
+        return self._random.choice(seq)
+
+    def shuffle(self, seq: list) -> None:  # type: ignore[type-arg]
+        self._random.shuffle(seq)
+
+    def expovariate(self, lambd: float) -> float:
+        return self._random.expovariate(lambd)
+
+    def hex(self, n: int) -> str:
+        """n random lowercase hex characters (for uids)."""
+        return "".join("0123456789abcdef"[self._random.getrandbits(4)] for _ in range(n))
+
+    def alnum(self, n: int) -> str:
+        """n characters from upstream's generateName alphabet (consonants and digits, no vowels)."""
+        alphabet = "bcdfghjklmnpqrstvwxz2456789"
+        return "".join(alphabet[self._random.randrange(len(alphabet))] for _ in range(n))

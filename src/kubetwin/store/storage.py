@@ -1,0 +1,253 @@
+"""etcd-like versioned storage (k8s.io/apiserver/pkg/storage: etcd3 store + watch cache semantics).
+
+- A single global ``resourceVersion`` counter, bumped by every write; each object carries the
+  version of its last write in ``metadata.resourceVersion`` (a decimal string, as upstream).
+- ``update``/``delete`` with an expected resourceVersion fail with 409 Conflict when stale.
+- ``watch(resource_version=N)`` replays events with version > N from a bounded history window and
+  then streams live ones; N older than the window gives 410 Gone ("too old resource version").
+  ``resource_version`` None or "0" starts with synthetic ADDED events for the current state.
+- Objects handed out are the stored dicts themselves: callers must treat them as read-only
+  (the registry copies before writing).
+- With ``path`` set, every write is committed to sqlite before it is acknowledged; opening the
+  same path again restores all objects and the resourceVersion counter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kubetwin.api import errors
+
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
+DEFAULT_HISTORY = 200_000
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
+    object: dict[str, Any]
+    resource: str
+    rv: int
+
+
+class Watcher:
+    """A live watch. Events are delivered by calling ``handler``; ``stop()`` ends delivery."""
+
+    def __init__(
+        self, store: Store, resource: str, namespace: str | None, handler: Callable[[WatchEvent], None]
+    ) -> None:
+        self.store = store
+        self.resource = resource
+        self.namespace = namespace
+        self.handler = handler
+        self.stopped = False
+
+    def matches(self, ev: WatchEvent) -> bool:
+        if ev.resource != self.resource:
+            return False
+        if self.namespace:
+            return ev.object.get("metadata", {}).get("namespace", "") == self.namespace
+        return True
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            self.store._remove_watcher(self)
+
+
+def _rv(obj: dict[str, Any]) -> str:
+    return obj.get("metadata", {}).get("resourceVersion", "")
+
+
+class Store:
+    def __init__(self, path: str | None = None, history: int = DEFAULT_HISTORY) -> None:
+        self._data: dict[str, dict[Key, dict[str, Any]]] = {}
+        self._rv = 0
+        self._history: deque[WatchEvent] = deque(maxlen=history)
+        self._watchers: dict[str, list[Watcher]] = {}
+        self._db: sqlite3.Connection | None = None
+        self.path = path
+        if path is not None:
+            self._open(path)
+
+    # -- persistence --------------------------------------------------------------------------
+    def _open(self, path: str) -> None:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS objects (resource TEXT, namespace TEXT, name TEXT, rv INTEGER,"
+            " data BLOB, PRIMARY KEY (resource, namespace, name))"
+        )
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
+        row = db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
+        self._rv = int(row[0]) if row else 0
+        for resource, ns, name, _rv, data in db.execute("SELECT resource, namespace, name, rv, data FROM objects"):
+            self._data.setdefault(resource, {})[(ns, name)] = orjson.loads(data)
+        self._db = db
+
+    def _persist(self, resource: str, key: Key, obj: dict[str, Any] | None) -> None:
+        if self._db is None:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if obj is None:
+                db.execute(
+                    "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", (resource, key[0], key[1])
+                )
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)",
+                    (resource, key[0], key[1], self._rv, orjson.dumps(obj)),
+                )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (self._rv,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- reads --------------------------------------------------------------------------------
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._data.get(resource, {}).get((namespace, name))
+
+    def iter(self, resource: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        """Objects of a resource in (namespace, name) order."""
+        table = self._data.get(resource, {})
+        for key in sorted(table):
+            if namespace and key[0] != namespace:
+                continue
+            yield table[key]
+
+    def count(self, resource: str) -> int:
+        return len(self._data.get(resource, {}))
+
+    def resources(self) -> list[str]:
+        return sorted(r for r, t in self._data.items() if t)
+
+    # -- writes -------------------------------------------------------------------------------
+    def _next_rv(self) -> int:
+        self._rv += 1
+        return self._rv
+
+    def create(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        key = (meta.get("namespace", "") or "", meta["name"])
+        table = self._data.setdefault(resource, {})
+        if key in table:
+            raise _exists(resource, key[1])
+        rv = self._next_rv()
+        meta["resourceVersion"] = str(rv)
+        table[key] = obj
+        self._persist(resource, key, obj)
+        self._emit(WatchEvent("ADDED", obj, resource, rv))
+        return obj
+
+    def update(self, resource: str, obj: dict[str, Any], expect_rv: str | None = None) -> dict[str, Any]:
+        meta = obj["metadata"]
+        key = (meta.get("namespace", "") or "", meta["name"])
+        table = self._data.setdefault(resource, {})
+        current = table.get(key)
+        if current is None:
+            raise _not_found(resource, key[1])
+        if expect_rv and expect_rv != _rv(current):
+            raise _conflict(resource, key[1])
+        rv = self._next_rv()
+        meta["resourceVersion"] = str(rv)
+        table[key] = obj
+        self._persist(resource, key, obj)
+        self._emit(WatchEvent("MODIFIED", obj, resource, rv))
+        return obj
+
+    def delete(self, resource: str, namespace: str, name: str, expect_rv: str | None = None) -> dict[str, Any]:
+        key = (namespace or "", name)
+        table = self._data.get(resource, {})
+        current = table.get(key)
+        if current is None:
+            raise _not_found(resource, name)
+        if expect_rv and expect_rv != _rv(current):
+            raise _conflict(resource, name)
+        del table[key]
+        rv = self._next_rv()
+        # The DELETED event carries the object at the deletion's resourceVersion, as etcd3 does.
+        final = dict(current)
+        final["metadata"] = dict(current["metadata"], resourceVersion=str(rv))
+        self._persist(resource, key, None)
+        self._emit(WatchEvent("DELETED", final, resource, rv))
+        return final
+
+    # -- watch --------------------------------------------------------------------------------
+    def watch(
+        self,
+        resource: str,
+        handler: Callable[[WatchEvent], None],
+        namespace: str | None = None,
+        resource_version: str | None = None,
+    ) -> Watcher:
+        w = Watcher(self, resource, namespace, handler)
+        replay: list[WatchEvent] = []
+        if resource_version in (None, "", "0"):
+            replay = [WatchEvent("ADDED", o, resource, self._rv) for o in self.iter(resource, namespace)]
+        else:
+            try:
+                since = int(resource_version)  # type: ignore[arg-type]
+            except ValueError:
+                raise errors.bad_request(f"invalid resource version {resource_version!r}") from None
+            oldest = self._history[0].rv if self._history else self._rv + 1
+            if since < self._rv and since < oldest - 1:
+                raise errors.gone(f"too old resource version: {since} ({oldest - 1})")
+            replay = [ev for ev in self._history if ev.rv > since and w.matches(ev)]
+        self._watchers.setdefault(resource, []).append(w)
+        for ev in replay:
+            if w.stopped:
+                break
+            handler(ev)
+        return w
+
+    def _remove_watcher(self, w: Watcher) -> None:
+        lst = self._watchers.get(w.resource, [])
+        if w in lst:
+            lst.remove(w)
+
+    def _emit(self, ev: WatchEvent) -> None:
+        self._history.append(ev)
+        for w in list(self._watchers.get(ev.resource, ())):
+            if not w.stopped and w.matches(ev):
+                w.handler(ev)
+
+
+def _split(resource: str) -> tuple[str, str]:
+    plural, _, group = resource.partition(".")
+    return plural, group
+
+
+def _exists(resource: str, name: str) -> errors.ApiError:
+    plural, group = _split(resource)
+    return errors.already_exists(plural, name, group)
+
+
+def _not_found(resource: str, name: str) -> errors.ApiError:
+    plural, group = _split(resource)
+    return errors.not_found(plural, name, group)
+
+
+def _conflict(resource: str, name: str) -> errors.ApiError:
+    plural, group = _split(resource)
+    return errors.conflict(
+        plural, name, "the object has been modified; please apply your changes to the latest version and try again", group
+    )
