@@ -78,7 +78,9 @@ class EventLoop:
         return (dt - self.epoch).total_seconds()
 
     # -- scheduling -------------------------------------------------------------------------
-    def call_at(self, when: float, callback: Callable[[], object], priority: int = 0, name: str = "") -> Handle:
+    def call_at(
+        self, when: float, callback: Callable[[], object], priority: int = 0, name: str = ""
+    ) -> Handle:
         if math.isnan(when):
             raise ValueError("cannot schedule at NaN")
         when = max(when, self._now)
@@ -86,7 +88,9 @@ class EventLoop:
         heapq.heappush(self._heap, _Entry(when, priority, next(self._seq), handle))
         return handle
 
-    def call_later(self, delay: float, callback: Callable[[], object], priority: int = 0, name: str = "") -> Handle:
+    def call_later(
+        self, delay: float, callback: Callable[[], object], priority: int = 0, name: str = ""
+    ) -> Handle:
         if delay < 0:
             delay = 0.0
         return self.call_at(self._now + delay, callback, priority, name)
@@ -137,7 +141,12 @@ class EventLoop:
         self.run(until=self._now + seconds)
 
     def every(
-        self, period: float, callback: Callable[[], object], priority: int = 0, name: str = "", first: float | None = None
+        self,
+        period: float,
+        callback: Callable[[], object],
+        priority: int = 0,
+        name: str = "",
+        first: float | None = None,
     ) -> Handle:
         """Call ``callback`` every ``period`` virtual seconds; cancel the returned handle to stop."""
         if period <= 0:
@@ -163,7 +172,9 @@ class WallClock:
     injectable so tests can drive it.
     """
 
-    def __init__(self, loop: EventLoop, speed: float = 1.0, source: Callable[[], float] = _walltime.monotonic) -> None:
+    def __init__(
+        self, loop: EventLoop, speed: float = 1.0, source: Callable[[], float] = _walltime.monotonic
+    ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
         self.loop = loop

@@ -11,6 +11,6 @@ graceful deletion. Clients and the HTTP server talk to the registry, never to th
 """
 
 from kubetwin.store.registry import Registry
-from kubetwin.store.storage import Store, WatchEvent, Watcher
+from kubetwin.store.storage import Store, Watcher, WatchEvent
 
 __all__ = ["Registry", "Store", "WatchEvent", "Watcher"]

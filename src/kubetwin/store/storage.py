@@ -34,6 +34,7 @@ class WatchEvent:
     object: dict[str, Any]
     resource: str
     rv: int
+    prev: dict[str, Any] | None = None  # the object before a MODIFIED/DELETED event
 
 
 class Watcher:
@@ -88,7 +89,9 @@ class Store:
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
         row = db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
         self._rv = int(row[0]) if row else 0
-        for resource, ns, name, _rv, data in db.execute("SELECT resource, namespace, name, rv, data FROM objects"):
+        for resource, ns, name, _rv, data in db.execute(
+            "SELECT resource, namespace, name, rv, data FROM objects"
+        ):
             self._data.setdefault(resource, {})[(ns, name)] = orjson.loads(data)
         self._db = db
 
@@ -100,7 +103,8 @@ class Store:
         try:
             if obj is None:
                 db.execute(
-                    "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", (resource, key[0], key[1])
+                    "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
+                    (resource, key[0], key[1]),
                 )
             else:
                 db.execute(
@@ -171,10 +175,12 @@ class Store:
         meta["resourceVersion"] = str(rv)
         table[key] = obj
         self._persist(resource, key, obj)
-        self._emit(WatchEvent("MODIFIED", obj, resource, rv))
+        self._emit(WatchEvent("MODIFIED", obj, resource, rv, current))
         return obj
 
-    def delete(self, resource: str, namespace: str, name: str, expect_rv: str | None = None) -> dict[str, Any]:
+    def delete(
+        self, resource: str, namespace: str, name: str, expect_rv: str | None = None
+    ) -> dict[str, Any]:
         key = (namespace or "", name)
         table = self._data.get(resource, {})
         current = table.get(key)
@@ -188,7 +194,7 @@ class Store:
         final = dict(current)
         final["metadata"] = dict(current["metadata"], resourceVersion=str(rv))
         self._persist(resource, key, None)
-        self._emit(WatchEvent("DELETED", final, resource, rv))
+        self._emit(WatchEvent("DELETED", final, resource, rv, current))
         return final
 
     # -- watch --------------------------------------------------------------------------------
@@ -249,5 +255,8 @@ def _not_found(resource: str, name: str) -> errors.ApiError:
 def _conflict(resource: str, name: str) -> errors.ApiError:
     plural, group = _split(resource)
     return errors.conflict(
-        plural, name, "the object has been modified; please apply your changes to the latest version and try again", group
+        plural,
+        name,
+        "the object has been modified; please apply your changes to the latest version and try again",
+        group,
     )

@@ -1,0 +1,68 @@
+"""Small helpers over ``metadata`` of dict-shaped objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def meta(obj: Obj) -> dict[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def name(obj: Obj) -> str:
+    return meta(obj).get("name", "")
+
+
+def namespace(obj: Obj) -> str:
+    return meta(obj).get("namespace", "") or ""
+
+
+def uid(obj: Obj) -> str:
+    return meta(obj).get("uid", "")
+
+
+def labels(obj: Obj) -> dict[str, str]:
+    return meta(obj).get("labels") or {}
+
+
+def annotations(obj: Obj) -> dict[str, str]:
+    return meta(obj).get("annotations") or {}
+
+
+def key(obj: Obj) -> str:
+    """``namespace/name`` (or ``name`` for cluster-scoped), as cache.MetaNamespaceKeyFunc."""
+    ns = namespace(obj)
+    return f"{ns}/{name(obj)}" if ns else name(obj)
+
+
+def split_key(k: str) -> tuple[str, str]:
+    ns, sep, n = k.partition("/")
+    return (ns, n) if sep else ("", ns)
+
+
+def is_deleting(obj: Obj) -> bool:
+    return bool(meta(obj).get("deletionTimestamp"))
+
+
+def owner_references(obj: Obj) -> list[dict[str, Any]]:
+    return meta(obj).get("ownerReferences") or []
+
+
+def controller_of(obj: Obj) -> dict[str, Any] | None:
+    for ref in owner_references(obj):
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def owner_reference(owner: Obj, controller: bool = True, block_owner_deletion: bool = True) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": name(owner),
+        "uid": uid(owner),
+        "controller": controller,
+        "blockOwnerDeletion": block_owner_deletion,
+    }

@@ -1,0 +1,78 @@
+"""The in-process client: the same verbs a client-go clientset has, over the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetwin.sim import EventLoop
+from kubetwin.store import Registry
+
+
+class Client:
+    def __init__(self, registry: Registry, user_agent: str = "kubetwin") -> None:
+        self.registry = registry
+        self.user_agent = user_agent
+
+    @property
+    def clock(self) -> EventLoop:
+        return self.registry.clock
+
+    def create(
+        self, obj: dict[str, Any], namespace: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        return self.registry.create(obj, namespace=namespace, dry_run=dry_run)
+
+    def get(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.registry.get(resource, name, namespace)
+
+    def get_or_none(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        from kubetwin.api.errors import ApiError
+
+        try:
+            return self.registry.get(resource, name, namespace)
+        except ApiError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.registry.list(resource, namespace, label_selector, field_selector)["items"]
+
+    def update(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.registry.update(obj)
+
+    def update_status(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.registry.update(obj, subresource="status")
+
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        patch_type: str = "merge",
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        return self.registry.patch(resource, name, patch, namespace, patch_type, subresource)
+
+    def delete(
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None = None,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return self.registry.delete(
+            resource, name, namespace, propagation_policy, grace_period_seconds, preconditions
+        )
+
+    def bind(self, namespace: str, name: str, node_name: str, uid: str | None = None) -> dict[str, Any]:
+        return self.registry.bind(namespace, name, node_name, uid)

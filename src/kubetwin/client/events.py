@@ -1,0 +1,86 @@
+"""Event recording (k8s.io/client-go/tools/record: event.go, events_cache.go).
+
+Events are core/v1 Event objects. Like the upstream EventCorrelator, an event identical to a
+recent one (same object, type, reason, message and source) bumps ``count`` and
+``lastTimestamp`` instead of creating a new object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetwin.api.errors import ApiError
+from kubetwin.client.client import Client
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+
+class EventRecorder:
+    def __init__(self, client: Client, component: str, host: str = "") -> None:
+        self.client = client
+        self.component = component
+        self.host = host
+        self._seen: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._seq = 0
+
+    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        meta = obj.get("metadata", {})
+        ns = meta.get("namespace") or "default"
+        involved = {
+            "kind": obj.get("kind", ""),
+            "namespace": meta.get("namespace", ""),
+            "name": meta.get("name", ""),
+            "uid": meta.get("uid", ""),
+            "apiVersion": obj.get("apiVersion", ""),
+            "resourceVersion": meta.get("resourceVersion", ""),
+        }
+        if not involved["namespace"]:
+            involved.pop("namespace")
+        now = self.client.clock.timestamp()
+        dedupe = (involved["uid"], involved["kind"], involved["name"], type_, reason, message)
+        prior = self._seen.get(dedupe)
+        if prior is not None:
+            ev_ns, ev_name = prior
+            try:
+                current = self.client.registry.get("events", ev_name, ev_ns, copy=False)
+                self.client.patch(
+                    "events",
+                    ev_name,
+                    {"count": int(current.get("count", 1)) + 1, "lastTimestamp": now},
+                    namespace=ev_ns,
+                )
+                return
+            except ApiError:
+                self._seen.pop(dedupe, None)
+        self._seq += 1
+        name = f"{involved['name']}.{int(self.client.clock.now * 1e9) + self._seq:x}"
+        source: dict[str, str] = {"component": self.component}
+        if self.host:
+            source["host"] = self.host
+        ev = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "source": source,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": self.component,
+            "reportingInstance": self.host,
+        }
+        try:
+            self.client.create(ev)
+        except ApiError:
+            return  # events are best effort, as upstream
+        self._seen[dedupe] = (ns, name)
+
+    def normal(self, obj: dict[str, Any], reason: str, message: str) -> None:
+        self.event(obj, NORMAL, reason, message)
+
+    def warning(self, obj: dict[str, Any], reason: str, message: str) -> None:
+        self.event(obj, WARNING, reason, message)

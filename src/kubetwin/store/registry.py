@@ -1,0 +1,512 @@
+"""The apiserver's generic registry (k8s.io/apiserver/pkg/registry/generic/registry/store.go)
+plus the per-kind strategies that matter to a twin (pkg/registry/*/strategy.go).
+
+Every write path goes through here: the in-process client and the HTTP server alike.
+
+create:  kind lookup -> namespace -> generateName -> defaulting -> admission -> validation ->
+         uid/creationTimestamp/generation -> status reset (status subresource kinds) -> store
+update:  optimistic concurrency on metadata.resourceVersion; the main resource cannot change
+         status and the status subresource cannot change spec; generation bumps when spec changes;
+         a no-op update writes nothing (no new resourceVersion), as upstream.
+delete:  preconditions (uid, resourceVersion); graceful deletion of bound pods
+         (deletionTimestamp + deletionGracePeriodSeconds, the kubelet finishes); finalizers keep the
+         object with a deletionTimestamp until the last one is removed; propagationPolicy
+         Foreground/Orphan add the ``foregroundDeletion``/``orphan`` finalizers for the garbage
+         collector; namespaces go Terminating until the namespace controller finalizes them.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from kubetwin.api import defaults, errors, kinds, validation
+from kubetwin.api.errors import Cause
+from kubetwin.sim import EventLoop, SeededRNG
+from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin
+from kubetwin.store.copy import deep_copy
+from kubetwin.store.patch import json_patch, merge_patch
+from kubetwin.store.storage import Store, Watcher, WatchEvent
+
+FINALIZER_ORPHAN = "orphan"
+FINALIZER_FOREGROUND = "foregroundDeletion"
+FINALIZER_NAMESPACE = "kubernetes"
+BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Kinds whose status can be set on create (nodes register with their status, as upstream allows).
+_STATUS_ON_CREATE = {"Node", "Event", "PersistentVolume"}
+_NO_SPEC_GENERATION = {
+    "Event",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "ServiceAccount",
+    "Namespace",
+    "Node",
+    "Pod",
+}
+_PRESERVED_META = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+)
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    m = obj.get("metadata")
+    if not isinstance(m, dict):
+        raise errors.invalid(
+            obj.get("kind", "Object"), "", [Cause("metadata", "Required value", "FieldValueRequired")]
+        )
+    return m
+
+
+def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+class Registry:
+    def __init__(
+        self,
+        store: Store,
+        clock: EventLoop,
+        rng: SeededRNG,
+        admission: Iterable[AdmissionPlugin] = DEFAULT_PLUGINS,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.rng = rng.child("registry")
+        self.admission: list[AdmissionPlugin] = list(admission)
+        self.write_hooks: list[Callable[[str, str, dict[str, Any]], None]] = []
+
+    # ------------------------------------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """Create the namespaces every cluster starts with."""
+        for ns in BOOTSTRAP_NAMESPACES:
+            if self.store.get("namespaces", "", ns) is None:
+                self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    def new_uid(self) -> str:
+        h = self.rng.hex(32)
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
+
+    # ------------------------------------------------------------------------------------------
+    def get(
+        self, resource: str, name: str, namespace: str | None = None, copy: bool = True
+    ) -> dict[str, Any]:
+        info = kinds.by_resource(resource)
+        obj = self.store.get(info.resource, namespace or "" if info.namespaced else "", name)
+        if obj is None:
+            raise errors.not_found(info.plural, name, info.group)
+        return deep_copy(obj) if copy else obj
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        copy: bool = True,
+    ) -> dict[str, Any]:
+        info = kinds.by_resource(resource)
+        match = _matcher(label_selector, field_selector)
+        start_after: tuple[str, str] | None = None
+        if continue_token:
+            start_after = _decode_continue(continue_token)
+        items: list[dict[str, Any]] = []
+        more = False
+        ns = namespace if info.namespaced else None
+        for obj in self.store.iter(info.resource, ns):
+            m = obj["metadata"]
+            k = (m.get("namespace", ""), m["name"])
+            if start_after is not None and k <= start_after:
+                continue
+            if not match(obj):
+                continue
+            if limit and len(items) >= limit:
+                more = True
+                break
+            items.append(deep_copy(obj) if copy else obj)
+        meta: dict[str, Any] = {"resourceVersion": str(self.store.resource_version)}
+        if more and items:
+            last = items[-1]["metadata"]
+            meta["continue"] = _encode_continue(last.get("namespace", ""), last["name"])
+        return {"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": meta, "items": items}
+
+    def watch(
+        self,
+        resource: str,
+        handler: Callable[[WatchEvent], None],
+        namespace: str | None = None,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Watcher:
+        info = kinds.by_resource(resource)
+        if not label_selector and not field_selector:
+            return self.store.watch(
+                info.resource, handler, namespace if info.namespaced else None, resource_version
+            )
+        match = _matcher(label_selector, field_selector)
+
+        def filtered(ev: WatchEvent) -> None:
+            now = match(ev.object)
+            before = ev.prev is not None and match(ev.prev)
+            if ev.type == "MODIFIED":
+                if now and not before:
+                    handler(WatchEvent("ADDED", ev.object, ev.resource, ev.rv, ev.prev))
+                elif before and not now:
+                    handler(WatchEvent("DELETED", ev.object, ev.resource, ev.rv, ev.prev))
+                elif now:
+                    handler(ev)
+            elif now:
+                handler(ev)
+
+        return self.store.watch(
+            info.resource, filtered, namespace if info.namespaced else None, resource_version
+        )
+
+    # ------------------------------------------------------------------------------------------
+    def create(
+        self, obj: dict[str, Any], namespace: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the object must be a JSON/YAML mapping")
+        info = kinds.for_object(obj)
+        obj = deep_copy(obj)
+        obj["apiVersion"] = info.api_version
+        meta = _meta(obj)
+        if info.namespaced:
+            ns = meta.get("namespace") or namespace or "default"
+            if namespace and meta.get("namespace") and meta["namespace"] != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name"):
+            gen = meta.get("generateName")
+            if not gen:
+                raise errors.invalid(
+                    info.kind,
+                    "",
+                    [
+                        Cause(
+                            "metadata.name",
+                            "Required value: name or generateName is required",
+                            "FieldValueRequired",
+                        )
+                    ],
+                    info.group,
+                )
+            meta["name"] = f"{gen}{self.rng.alnum(5)}"
+        for field in (
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "uid",
+            "managedFields",
+        ):
+            meta.pop(field, None)
+        self._reset_status_on_create(info.kind, obj)
+        defaults.apply_defaults(obj)
+        for plugin in self.admission:
+            plugin(self, obj, None, "CREATE")
+        self._validate(info, obj, None)
+        meta["uid"] = self.new_uid()
+        meta["creationTimestamp"] = self.clock.timestamp()
+        if info.kind not in _NO_SPEC_GENERATION:
+            meta["generation"] = 1
+        if dry_run:
+            return obj
+        return deep_copy(self.store.create(info.resource, obj))
+
+    def _reset_status_on_create(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "Pod":
+            obj["status"] = {"phase": "Pending"}
+        elif kind == "Namespace":
+            obj["status"] = {"phase": "Active"}
+        elif kind not in _STATUS_ON_CREATE and kinds.by_gvk(obj["apiVersion"], kind).status_subresource:
+            obj.pop("status", None)
+
+    def _validate(self, info: kinds.KindInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        causes = validation.validate(obj, old)
+        if causes:
+            raise errors.invalid(info.kind, obj.get("metadata", {}).get("name", ""), causes, info.group)
+
+    # ------------------------------------------------------------------------------------------
+    def update(
+        self, obj: dict[str, Any], subresource: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the object must be a JSON/YAML mapping")
+        info = kinds.for_object(obj)
+        meta = _meta(obj)
+        ns = meta.get("namespace", "") if info.namespaced else ""
+        name = meta.get("name", "")
+        current = self.store.get(info.resource, ns or "", name)
+        if current is None:
+            raise errors.not_found(info.plural, name, info.group)
+        expect_rv = meta.get("resourceVersion") or None
+        if expect_rv and expect_rv != current["metadata"].get("resourceVersion"):
+            raise errors.conflict(
+                info.plural,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+                info.group,
+            )
+        new = self._merge_update(info, current, deep_copy(obj), subresource)
+        return self._write_update(info, current, new, dry_run)
+
+    def _merge_update(
+        self, info: kinds.KindInfo, current: dict[str, Any], obj: dict[str, Any], subresource: str | None
+    ) -> dict[str, Any]:
+        if subresource == "status":
+            new = deep_copy(current)
+            if "status" in obj:
+                new["status"] = obj["status"]
+            else:
+                new.pop("status", None)
+            return new
+        if subresource not in (None, ""):
+            raise errors.bad_request(f"unsupported subresource {subresource!r} for update")
+        obj["apiVersion"] = info.api_version
+        meta = obj["metadata"]
+        cur_meta = current["metadata"]
+        for f in _PRESERVED_META:
+            if f in cur_meta:
+                meta[f] = cur_meta[f]
+            else:
+                meta.pop(f, None)
+        if info.namespaced:
+            meta["namespace"] = cur_meta.get("namespace", "")
+        if info.status_subresource and info.kind not in ("Namespace",):
+            if "status" in current:
+                obj["status"] = current["status"]
+            else:
+                obj.pop("status", None)
+        defaults.apply_defaults(obj)
+        if info.kind not in _NO_SPEC_GENERATION and _spec_part(obj) != _spec_part(current):
+            meta["generation"] = int(cur_meta.get("generation", 1)) + 1
+        return obj
+
+    def _write_update(
+        self, info: kinds.KindInfo, current: dict[str, Any], new: dict[str, Any], dry_run: bool
+    ) -> dict[str, Any]:
+        for plugin in self.admission:
+            plugin(self, new, current, "UPDATE")
+        self._validate(info, new, current)
+        new["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion", "")
+        if new == current:
+            return deep_copy(current)
+        if dry_run:
+            return new
+        meta = new["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and self._finalizable(info, new):
+            final = self.store.delete(info.resource, meta.get("namespace", ""), meta["name"])
+            return deep_copy(final)
+        return deep_copy(self.store.update(info.resource, new))
+
+    @staticmethod
+    def _finalizable(info: kinds.KindInfo, obj: dict[str, Any]) -> bool:
+        if info.kind == "Namespace":
+            return not (obj.get("spec") or {}).get("finalizers")
+        if info.kind == "Pod":
+            # A gracefully deleted pod is removed by the kubelet (grace 0), not by finalizer removal.
+            return obj["metadata"].get("deletionGracePeriodSeconds", 0) == 0
+        return True
+
+    def update_status(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.update(obj, subresource="status")
+
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        patch_type: str = "merge",
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        info = kinds.by_resource(resource)
+        current = self.get(info.resource, name, namespace, copy=False)
+        if patch_type in ("merge", "strategic"):
+            if not isinstance(patch, dict):
+                raise errors.bad_request("a merge patch must be a JSON object")
+            patched = merge_patch(current, patch)
+        elif patch_type == "json":
+            patched = json_patch(current, patch)
+        else:
+            raise errors.ApiError(415, "UnsupportedMediaType", f"unsupported patch type {patch_type!r}")
+        if not isinstance(patched, dict):
+            raise errors.bad_request("patch produced a non-object")
+        pmeta = patched.setdefault("metadata", {})
+        if not isinstance(pmeta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if pmeta.get("name") != name:
+            raise errors.bad_request("the name of the object cannot be changed by a patch")
+        patched["kind"] = info.kind
+        rv_in_patch = (
+            isinstance(patch, dict)
+            and isinstance(patch.get("metadata"), dict)
+            and patch["metadata"].get("resourceVersion")
+        )
+        if not rv_in_patch:
+            pmeta["resourceVersion"] = current["metadata"].get("resourceVersion")
+        return self.update(patched, subresource=subresource, dry_run=dry_run)
+
+    # ------------------------------------------------------------------------------------------
+    def delete(
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None = None,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        info = kinds.by_resource(resource)
+        ns = (namespace or "") if info.namespaced else ""
+        current = self.store.get(info.resource, ns, name)
+        if current is None:
+            raise errors.not_found(info.plural, name, info.group)
+        self._check_preconditions(info, current, preconditions or {})
+        if propagation_policy not in (None, "", "Orphan", "Background", "Foreground"):
+            raise errors.bad_request(
+                f'Unsupported value: "{propagation_policy}": supported values: "Foreground", "Background", "Orphan"'
+            )
+        if grace_period_seconds is not None and grace_period_seconds < 0:
+            grace_period_seconds = 0
+        new = deep_copy(current)
+        meta = new["metadata"]
+        finalizers: list[str] = list(meta.get("finalizers") or [])
+        if propagation_policy == "Orphan" and FINALIZER_ORPHAN not in finalizers:
+            finalizers.append(FINALIZER_ORPHAN)
+        elif propagation_policy == "Foreground" and FINALIZER_FOREGROUND not in finalizers:
+            finalizers.append(FINALIZER_FOREGROUND)
+        if finalizers:
+            meta["finalizers"] = finalizers
+        grace = self._grace_period(info, current, grace_period_seconds)
+        pending_namespace = info.kind == "Namespace" and bool((new.get("spec") or {}).get("finalizers"))
+        if not finalizers and grace == 0 and not pending_namespace:
+            if dry_run:
+                return deep_copy(current)
+            final = self.store.delete(info.resource, ns, name)
+            return deep_copy(final)
+        # Graceful path: mark with deletionTimestamp and keep the object.
+        if not meta.get("deletionTimestamp"):
+            meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)
+            meta["deletionGracePeriodSeconds"] = grace
+        elif grace < int(meta.get("deletionGracePeriodSeconds", 0) or 0):
+            # A shorter grace period shortens an in-progress graceful deletion (never lengthens it).
+            meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)
+            meta["deletionGracePeriodSeconds"] = grace
+        if info.kind == "Namespace":
+            new.setdefault("status", {})["phase"] = "Terminating"
+        if info.kind == "Pod" and grace == 0 and not finalizers:
+            if dry_run:
+                return deep_copy(current)
+            return deep_copy(self.store.delete(info.resource, ns, name))
+        if dry_run or new == current:
+            return deep_copy(new)
+        return deep_copy(self.store.update(info.resource, new))
+
+    def _check_preconditions(
+        self, info: kinds.KindInfo, current: dict[str, Any], pre: dict[str, Any]
+    ) -> None:
+        meta = current["metadata"]
+        uid = pre.get("uid")
+        if uid and uid != meta.get("uid"):
+            raise errors.conflict(
+                info.plural,
+                meta["name"],
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}",
+                info.group,
+            )
+        rv = pre.get("resourceVersion")
+        if rv and rv != meta.get("resourceVersion"):
+            raise errors.conflict(
+                info.plural,
+                meta["name"],
+                f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
+                info.group,
+            )
+
+    @staticmethod
+    def _grace_period(info: kinds.KindInfo, obj: dict[str, Any], requested: int | None) -> int:
+        """pkg/registry/core/pod/strategy.go CheckGracefulTermination: only bound, non-terminal pods wait."""
+        if info.kind != "Pod":
+            return 0
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return int(requested)
+        return int(spec.get("terminationGracePeriodSeconds", 30) or 0)
+
+    # ------------------------------------------------------------------------------------------
+    def bind(self, namespace: str, name: str, node_name: str, uid: str | None = None) -> dict[str, Any]:
+        """pods/binding (pkg/registry/core/pod/storage/storage.go assignPod)."""
+        current = self.store.get("pods", namespace, name)
+        if current is None:
+            raise errors.not_found("pods", name)
+        if uid and current["metadata"].get("uid") != uid:
+            raise errors.conflict("pods", name, "the UID in the binding does not match the pod")
+        if current["metadata"].get("deletionTimestamp"):
+            raise errors.conflict("pods", name, "pod is being deleted, cannot be assigned to a host")
+        assigned = (current.get("spec") or {}).get("nodeName")
+        if assigned:
+            raise errors.conflict("pods", name, f'pod {name} is already assigned to node "{assigned}"')
+        new = deep_copy(current)
+        new["spec"]["nodeName"] = node_name
+        status = new.setdefault("status", {})
+        conditions = [c for c in status.get("conditions", []) if c.get("type") != "PodScheduled"]
+        conditions.append(
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+             "lastTransitionTime": self.clock.timestamp()}
+        )  # fmt: skip
+        status["conditions"] = conditions
+        return deep_copy(self.store.update("pods", new))
+
+
+def _matcher(label_selector: str | None, field_selector: str | None) -> Callable[[dict[str, Any]], bool]:
+    if not label_selector and not field_selector:
+        return lambda obj: True
+    from kubetwin.api import selectors
+
+    try:
+        ls = selectors.parse_label_selector(label_selector) if label_selector else None
+        fs = selectors.parse_field_selector(field_selector) if field_selector else None
+    except ValueError as e:
+        raise errors.bad_request(str(e)) from None
+
+    def match(obj: dict[str, Any]) -> bool:
+        if ls is not None and not ls.matches(obj.get("metadata", {}).get("labels") or {}):
+            return False
+        return fs is None or fs.matches(obj)
+
+    return match
+
+
+def _encode_continue(ns: str, name: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"v": "meta.k8s.io/v1", "start": [ns, name]})).decode()
+
+
+def _decode_continue(token: str) -> tuple[str, str]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        ns, name = data["start"]
+        return str(ns), str(name)
+    except (ValueError, KeyError, TypeError):
+        raise errors.bad_request("continue key is not valid: invalid continue token") from None
