@@ -72,6 +72,7 @@ class Store:
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._watchers: dict[str, list[Watcher]] = {}
+        self._listeners: list[Callable[[WatchEvent], None]] = []
         self._db: sqlite3.Connection | None = None
         self.path = path
         if path is not None:
@@ -230,8 +231,14 @@ class Store:
         if w in lst:
             lst.remove(w)
 
+    def add_listener(self, fn: Callable[[WatchEvent], None]) -> None:
+        """Call ``fn`` for every write of every resource, before watchers see it (so the log is in write order)."""
+        self._listeners.append(fn)
+
     def _emit(self, ev: WatchEvent) -> None:
         self._history.append(ev)
+        for fn in self._listeners:
+            fn(ev)
         for w in list(self._watchers.get(ev.resource, ())):
             if not w.stopped and w.matches(ev):
                 w.handler(ev)
