@@ -1,1 +1,1 @@
-"""kubetwin.cli"""
+"""``kubetwin`` command line: argument parsing and output only (DESIGN.md: thin edges)."""

@@ -1,1 +1,1 @@
-"""kubetwin.scenario"""
+"""Scenario loading, the Cluster runtime that wires the components, recording and reports."""

@@ -1,0 +1,255 @@
+"""Records what happens in a run: the change log (``events.jsonl``) and the time series and
+summaries that ``report.html`` is drawn from.
+
+The change log has one JSON line per write to the store, in write order, with the virtual time:
+Kubernetes Events as ``{"event": {...}}`` lines and every other write as a state change listing
+the leaf fields that changed. Leases are skipped: they are kubelet heartbeats (one write per node
+every 10 s) and say nothing a user reads; their effect shows in Node conditions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import IO, Any
+
+import orjson
+
+from kubetwin.api import resources
+from kubetwin.sim import EventLoop
+from kubetwin.store import Store, WatchEvent
+
+SKIP_KINDS = {"Lease"}
+IGNORED_PATHS = ("metadata.resourceVersion", "metadata.managedFields")
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+QOS = ("Guaranteed", "Burstable", "BestEffort")
+MAX_VALUE_LEN = 300
+
+
+def _flatten(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(obj, dict) and obj:
+        for k, v in obj.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = obj
+
+
+def diff(prev: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Leaf paths whose value changed (None for removed), lists compared whole."""
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    if prev is not None:
+        _flatten(prev, "", a)
+    _flatten(new, "", b)
+    changes: dict[str, Any] = {}
+    for path, value in b.items():
+        if path.startswith(IGNORED_PATHS):
+            continue
+        if a.get(path, _MISSING) != value:
+            changes[path] = _clip(value)
+    for path in a:
+        if path not in b and not path.startswith(IGNORED_PATHS):
+            changes[path] = None
+    return changes
+
+
+_MISSING = object()
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_VALUE_LEN:
+        return value[:MAX_VALUE_LEN] + "…"
+    return value
+
+
+class Recorder:
+    def __init__(self, store: Store, loop: EventLoop, out: IO[bytes] | None = None) -> None:
+        self.store = store
+        self.loop = loop
+        self.out = out
+        self.lines = 0
+        self.event_reasons: Counter[str] = Counter()
+        self._warnings: dict[str, dict[str, Any]] = {}  # by event namespace/name: repeats update the entry
+        self.samples: dict[str, Any] = {
+            "t": [],
+            "pods_by_phase": {p: [] for p in PHASES},
+            "pods_by_qos": {q: [] for q in QOS},
+            "pending_unschedulable": [],
+            "nodes": {},
+        }
+        self._pending_since: dict[str, float] = {}
+        self._pending_done: dict[str, dict[str, Any]] = {}
+        store.add_listener(self._on_write)
+
+    # -- change log ---------------------------------------------------------------------------
+    def _on_write(self, ev: WatchEvent) -> None:
+        obj = ev.object
+        kind = obj.get("kind", "")
+        if kind in SKIP_KINDS:
+            return
+        meta = obj.get("metadata", {})
+        line: dict[str, Any] = {"t": round(self.loop.now, 6), "time": self.loop.timestamp()}
+        if kind == "Event":
+            self._on_event(obj)
+            line["event"] = {
+                "type": obj.get("type"),
+                "reason": obj.get("reason"),
+                "message": obj.get("message"),
+                "count": obj.get("count", 1),
+                "source": (obj.get("source") or {}).get("component", ""),
+                "object": {
+                    "kind": (obj.get("involvedObject") or {}).get("kind"),
+                    "namespace": (obj.get("involvedObject") or {}).get("namespace", ""),
+                    "name": (obj.get("involvedObject") or {}).get("name"),
+                },
+            }
+        else:
+            line.update(
+                {
+                    "change": ev.type,
+                    "kind": kind,
+                    "namespace": meta.get("namespace", ""),
+                    "name": meta.get("name", ""),
+                    "resourceVersion": ev.rv,
+                }
+            )
+            if ev.type == "MODIFIED":
+                line["fields"] = diff(ev.prev, obj)
+            if kind == "Pod":
+                self._track_pending(ev)
+        self.lines += 1
+        if self.out is not None:
+            self.out.write(orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n")
+
+    def _on_event(self, obj: dict[str, Any]) -> None:
+        reason = obj.get("reason", "")
+        self.event_reasons[reason] += 1  # a repeat (count++) counts as one more occurrence
+        if obj.get("type") == "Warning":
+            inv = obj.get("involvedObject") or {}
+            meta = obj.get("metadata", {})
+            self._warnings[f"{meta.get('namespace', '')}/{meta.get('name', '')}"] = {
+                "t": self.loop.now,
+                "time": _hms(self.loop.now),
+                "kind": inv.get("kind", ""),
+                "namespace": inv.get("namespace", ""),
+                "name": inv.get("name", ""),
+                "reason": reason,
+                "message": obj.get("message", ""),
+                "count": obj.get("count", 1),
+            }
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        return sorted(self._warnings.values(), key=lambda w: w["t"])
+
+    def _track_pending(self, ev: WatchEvent) -> None:
+        obj = ev.object
+        meta = obj["metadata"]
+        key = f"{meta.get('namespace', '')}/{meta['name']}"
+        cond = resources.pod_condition(obj, "PodScheduled")
+        unschedulable = (
+            ev.type != "DELETED"
+            and not (obj.get("spec") or {}).get("nodeName")
+            and cond is not None
+            and cond.get("status") == "False"
+        )
+        if unschedulable:
+            self._pending_since.setdefault(key, self.loop.now)
+            owner = resources.controller_ref(obj)
+            self._pending_done[key] = {
+                "namespace": meta.get("namespace", ""),
+                "name": meta["name"],
+                "owner": f"{owner['kind']}/{owner['name']}" if owner else "",
+                "reason": cond.get("reason", "") if cond else "",
+                "message": cond.get("message", "") if cond else "",
+                "since": self._pending_since[key],
+                "still_pending": True,
+            }
+        elif key in self._pending_since:
+            since = self._pending_since.pop(key)
+            entry = self._pending_done.get(key)
+            if entry is not None:
+                entry["still_pending"] = False
+                entry["pending_seconds"] = self.loop.now - since
+
+    # -- sampling -----------------------------------------------------------------------------
+    def start_sampling(self, interval: float) -> None:
+        self.sample()
+        self.loop.every(interval, self.sample, priority=90, name="recorder")
+
+    def sample(self) -> None:
+        s = self.samples
+        idx = len(s["t"])
+        s["t"].append(round(self.loop.now, 3))
+        phases: Counter[str] = Counter()
+        qos: Counter[str] = Counter()
+        unschedulable = 0
+        node_req: dict[str, list[int]] = {}
+        for pod in self.store.iter("pods"):
+            status = pod.get("status") or {}
+            phases[status.get("phase", "Pending")] += 1
+            qos[status.get("qosClass") or resources.qos_class(pod)] += 1
+            node = (pod.get("spec") or {}).get("nodeName")
+            if not node:
+                cond = resources.pod_condition(pod, "PodScheduled")
+                if cond is not None and cond.get("status") == "False":
+                    unschedulable += 1
+                continue
+            if status.get("phase") in ("Succeeded", "Failed"):
+                continue
+            req = resources.pod_requests(pod)
+            acc = node_req.setdefault(node, [0, 0, 0])
+            acc[0] += req.get("cpu", 0)
+            acc[1] += req.get("memory", 0)
+            acc[2] += 1
+        for p in PHASES:
+            s["pods_by_phase"][p].append(phases.get(p, 0))
+        for q in QOS:
+            s["pods_by_qos"][q].append(qos.get(q, 0))
+        s["pending_unschedulable"].append(unschedulable)
+        seen = set()
+        for node in self.store.iter("nodes"):
+            name = node["metadata"]["name"]
+            seen.add(name)
+            series = s["nodes"].get(name)
+            if series is None:
+                series = {k: [None] * idx for k in _NODE_SERIES}
+                s["nodes"][name] = series
+            alloc = resources.resource_list((node.get("status") or {}).get("allocatable"))
+            req = node_req.get(name, [0, 0, 0])
+            series["cpu_requested_milli"].append(req[0])
+            series["memory_requested_bytes"].append(req[1])
+            series["pods"].append(req[2])
+            series["cpu_allocatable_milli"].append(alloc.get("cpu", 0))
+            series["memory_allocatable_bytes"].append(alloc.get("memory", 0))
+            series["pods_allocatable"].append(alloc.get("pods", 0))
+            series["ready"].append(1 if resources.is_node_ready(node) else 0)
+        for name, series in s["nodes"].items():
+            if name not in seen:
+                for k in _NODE_SERIES:
+                    series[k].append(None)
+
+    # -- summaries ----------------------------------------------------------------------------
+    def pending(self) -> list[dict[str, Any]]:
+        out = []
+        for key in sorted(self._pending_done):
+            entry = dict(self._pending_done[key])
+            if entry.get("still_pending"):
+                entry["pending_seconds"] = self.loop.now - entry["since"]
+            out.append(entry)
+        return out
+
+
+_NODE_SERIES = (
+    "cpu_requested_milli",
+    "cpu_allocatable_milli",
+    "memory_requested_bytes",
+    "memory_allocatable_bytes",
+    "pods",
+    "pods_allocatable",
+    "ready",
+)
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
