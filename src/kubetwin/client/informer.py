@@ -15,6 +15,7 @@ from kubetwin.api import kinds
 from kubetwin.store import Registry, Watcher, WatchEvent
 
 Obj = dict[str, Any]
+ObjList = list[Obj]
 IndexFunc = Callable[[Obj], list[str]]
 
 
@@ -140,7 +141,7 @@ class Informer:
             return list(self._indices["namespace"].get(namespace, {}).values())
         return list(self._cache.values())
 
-    def by_index(self, name: str, value: str) -> list[Obj]:
+    def by_index(self, name: str, value: str) -> ObjList:
         return list(self._indices[name].get(value, {}).values())
 
     def keys(self) -> Iterator[str]:

@@ -196,10 +196,10 @@ class Recorder:
                 continue
             if status.get("phase") in ("Succeeded", "Failed"):
                 continue
-            req = resources.pod_requests(pod)
+            preq = resources.pod_requests(pod)
             acc = node_req.setdefault(node, [0, 0, 0])
-            acc[0] += req.get("cpu", 0)
-            acc[1] += req.get("memory", 0)
+            acc[0] += preq.get("cpu", 0)
+            acc[1] += preq.get("memory", 0)
             acc[2] += 1
         for p in PHASES:
             s["pods_by_phase"][p].append(phases.get(p, 0))

@@ -150,10 +150,10 @@ def _node_summary(cluster: Cluster) -> list[dict[str, Any]]:
         node = (pod.get("spec") or {}).get("nodeName")
         if not node or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
-        req = resources.pod_requests(pod)
+        preq = resources.pod_requests(pod)
         acc = requested.setdefault(node, [0, 0, 0])
-        acc[0] += req.get("cpu", 0)
-        acc[1] += req.get("memory", 0)
+        acc[0] += preq.get("cpu", 0)
+        acc[1] += preq.get("memory", 0)
         acc[2] += 1
     out = []
     for node in cluster.store.iter("nodes"):

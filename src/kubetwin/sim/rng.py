@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 class SeededRNG:
@@ -30,10 +34,10 @@ class SeededRNG:
     def randint(self, a: int, b: int) -> int:
         return self._random.randint(a, b)
 
-    def choice(self, seq):  # type: ignore[no-untyped-def]
+    def choice(self, seq: Sequence[T]) -> T:
         return self._random.choice(seq)
 
-    def shuffle(self, seq: list) -> None:  # type: ignore[type-arg]
+    def shuffle(self, seq: list[Any]) -> None:
         self._random.shuffle(seq)
 
     def expovariate(self, lambd: float) -> float:

@@ -212,7 +212,7 @@ class Store:
             replay = [WatchEvent("ADDED", o, resource, self._rv) for o in self.iter(resource, namespace)]
         else:
             try:
-                since = int(resource_version)  # type: ignore[arg-type]
+                since = int(str(resource_version))
             except ValueError:
                 raise errors.bad_request(f"invalid resource version {resource_version!r}") from None
             oldest = self._history[0].rv if self._history else self._rv + 1
