@@ -1,0 +1,416 @@
+"""NodeGroup controller: launches and terminates simulated EC2 instances as Node objects.
+
+Behaves like a kops InstanceGroup / an EKS managed node group (an Auto Scaling group of one instance
+type) together with the cloud-node-lifecycle controller (k8s.io/cloud-provider:
+controllers/nodelifecycle/node_lifecycle_controller.go) and the AWS cloud provider's node
+initialisation (k8s.io/cloud-provider-aws: pkg/providers/v1/aws.go ``NodeAddresses``, instance id
+and zone as ``spec.providerID``). One reconcile per NodeGroup name:
+
+- ``spec.instanceType`` is looked up in :mod:`kubetwin.cloud.catalog`; an unknown type sets the
+  NodeGroup condition ``Ready=False`` reason ``UnknownInstanceType`` (the catalog's message lists
+  close matches) and records a Warning event. Nothing crashes.
+- The group keeps ``clamp(desiredSize, minSize, maxSize)`` Nodes (``desiredSize`` defaults to
+  ``minSize``), placed in the least-populated zone first (round-robin from empty, AZ-balanced
+  like an ASG), named like EC2 private DNS names (``ip-10-0-1-23.ec2.internal`` in us-east-1,
+  ``ip-10-0-1-23.<region>.compute.internal`` elsewhere). Each zone owns a /19 of the 10.0.0.0/16
+  VPC; host addresses come from the seeded RNG and are unique.
+- ``spec.podCIDR`` is a /24 per node from 10.244.0.0/16 (continuing into 10.245.0.0/16 ... for
+  more than 256 nodes), lowest free first, like the node IPAM controller's range allocator.
+- Scaling down cordons and deletes the newest nodes (pods are left to podgc). Deleting the
+  NodeGroup deletes its nodes.
+- Nodes launched after virtual time 0 register with the ``node.kubernetes.io/not-ready:NoSchedule``
+  taint and the annotation ``kubetwin.io/boot-seconds``: the kubelet reports Ready that long after
+  the Node appears. Nodes created at virtual time 0 are Ready at once.
+
+Allocatable is capacity for now; :func:`allocatable_for` is the seam where kube-reserved,
+system-reserved and the eviction threshold get subtracted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetwin.api.errors import ApiError
+from kubetwin.client import Client, Controller, InformerFactory
+from kubetwin.cloud import catalog
+from kubetwin.sim import SeededRNG
+from kubetwin.store.copy import deep_copy
+
+Obj = dict[str, Any]
+
+NODEGROUP_RESOURCE = "nodegroups.kubetwin.io"
+LABEL_NODEGROUP = "kubetwin.io/nodegroup"
+LABEL_EKS_NODEGROUP = "eks.amazonaws.com/nodegroup"
+LABEL_HOSTNAME = "kubernetes.io/hostname"
+ANN_INSTANCE_TYPE = "kubetwin.io/instance-type"
+ANN_CAPACITY_TYPE = "kubetwin.io/capacity-type"
+ANN_PRICE = "kubetwin.io/price-per-hour"
+ANN_BOOT_SECONDS = "kubetwin.io/boot-seconds"
+TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+
+DEFAULT_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+# Launch-to-Ready for an EKS-optimised AMI node: EC2 boot, nodeadm, kubelet registration, aws-node
+# (VPC CNI) start. About a minute on demand; spot adds the request-fulfilment step.
+DEFAULT_BOOT_SECONDS = {"on-demand": 60.0, "spot": 70.0}
+# The spot market is not modelled yet: spot nodes are priced at a typical discount from on-demand.
+SPOT_PRICE_FACTOR = 0.35
+
+KUBELET_VERSION = "v1.32.0"
+OS_IMAGE = "Amazon Linux 2023"
+CONTAINER_RUNTIME_VERSION = "containerd://1.7.25"
+KERNEL_VERSION = {"amd64": "6.1.128-136.201.amzn2023.x86_64", "arm64": "6.1.128-136.201.amzn2023.aarch64"}
+KUBELET_PORT = 10250
+
+POD_CIDR_FIRST_OCTET2 = 244  # 10.244.0.0/16, then 10.245.0.0/16, ... up to 10.255
+MAX_POD_CIDRS = (256 - POD_CIDR_FIRST_OCTET2) * 256
+VPC_ZONE_BLOCKS = 8  # 10.0.0.0/16 split into eight /19 subnets, one per zone
+
+
+def allocatable_for(capacity: dict[str, str], kubelet_config: dict[str, Any]) -> dict[str, str]:
+    """status.allocatable for a node with ``capacity`` and KubeletConfiguration ``kubelet_config``.
+
+    Upstream (pkg/kubelet/cm/node_container_manager_linux.go GetNodeAllocatableReservation):
+    allocatable = capacity - kubeReserved - systemReserved - evictionHard. Not applied yet: this
+    returns capacity unchanged; the next issue fills it in here and nowhere else.
+    """
+    return dict(capacity)
+
+
+def max_pods_for(kubelet_config: dict[str, Any]) -> int:
+    value = kubelet_config.get("maxPods")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return catalog.DEFAULT_MAX_PODS
+
+
+def private_dns_name(ip: str, region: str) -> str:
+    """EC2 private DNS name: ``ip-10-0-1-23.ec2.internal`` (us-east-1) or ``...<region>.compute.internal``."""
+    host = "ip-" + ip.replace(".", "-")
+    return f"{host}.ec2.internal" if region == "us-east-1" else f"{host}.{region}.compute.internal"
+
+
+def pod_cidr(index: int) -> str:
+    return f"10.{POD_CIDR_FIRST_OCTET2 + index // 256}.{index % 256}.0/24"
+
+
+def _pod_cidr_index(cidr: str) -> int | None:
+    try:
+        addr = cidr.split("/", 1)[0]
+        parts = [int(p) for p in addr.split(".")]
+    except ValueError:
+        return None
+    if len(parts) != 4 or parts[0] != 10 or parts[1] < POD_CIDR_FIRST_OCTET2:
+        return None
+    return (parts[1] - POD_CIDR_FIRST_OCTET2) * 256 + parts[2]
+
+
+class SpecError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class GroupSpec:
+    """A validated NodeGroup spec."""
+
+    def __init__(self, name: str, spec: Obj) -> None:
+        self.name = name
+        it_name = spec.get("instanceType")
+        if not isinstance(it_name, str) or not it_name:
+            raise SpecError("InvalidSpec", "spec.instanceType: Required value")
+        try:
+            self.instance_type = catalog.get(it_name)
+        except catalog.UnknownInstanceType as e:
+            raise SpecError("UnknownInstanceType", str(e)) from None
+        self.min_size = _int(spec, "minSize", 0)
+        self.max_size = _int(spec, "maxSize", max(self.min_size, 1))
+        if self.min_size < 0 or self.max_size < 0:
+            raise SpecError("InvalidSpec", "spec.minSize, spec.maxSize: must be greater than or equal to 0")
+        if self.min_size > self.max_size:
+            raise SpecError(
+                "InvalidSpec", f"spec.minSize: Invalid value: {self.min_size}: must be less than or equal to maxSize"
+            )
+        desired = _int(spec, "desiredSize", self.min_size)
+        self.desired = min(max(desired, self.min_size), self.max_size)
+        capacity_type = str(spec.get("capacityType") or "on-demand").lower().replace("_", "-")
+        if capacity_type not in DEFAULT_BOOT_SECONDS:
+            raise SpecError(
+                "InvalidSpec", f'spec.capacityType: Unsupported value: "{capacity_type}": supported values: '
+                '"on-demand", "spot"'
+            )
+        self.capacity_type = capacity_type
+        zones = spec.get("zones") or list(DEFAULT_ZONES)
+        if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+            raise SpecError("InvalidSpec", "spec.zones: must be a list of availability zone names")
+        for z in zones:
+            try:
+                catalog.region_of(z)
+            except (ValueError, IndexError):
+                raise SpecError("InvalidSpec", f'spec.zones: Invalid value: "{z}": not an availability zone') from None
+        self.zones: list[str] = list(dict.fromkeys(zones))
+        self.labels: dict[str, str] = {str(k): str(v) for k, v in (spec.get("labels") or {}).items()}
+        self.taints: list[Obj] = [dict(t) for t in spec.get("taints") or []]
+        self.kubelet: Obj = dict(spec.get("kubelet") or {})
+        boot = spec.get("bootSeconds")
+        if boot is None:
+            self.boot_seconds = DEFAULT_BOOT_SECONDS[capacity_type]
+        else:
+            try:
+                self.boot_seconds = float(boot)
+            except (TypeError, ValueError):
+                raise SpecError("InvalidSpec", f"spec.bootSeconds: Invalid value: {boot!r}: must be a number") from None
+            if self.boot_seconds < 0:
+                raise SpecError("InvalidSpec", "spec.bootSeconds: must be greater than or equal to 0")
+
+    @property
+    def price_per_hour(self) -> float:
+        price = self.instance_type.price_per_hour
+        return price * SPOT_PRICE_FACTOR if self.capacity_type == "spot" else price
+
+
+def _int(spec: Obj, field: str, default: int) -> int:
+    value = spec.get(field, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError("InvalidSpec", f"spec.{field}: Invalid value: {value!r}: must be an integer")
+    return value
+
+
+def _condition(type_: str, status: str, reason: str, message: str, now: str, old: list[Obj]) -> Obj:
+    prev = next((c for c in old if c.get("type") == type_), None)
+    since = prev["lastTransitionTime"] if prev and prev.get("status") == status and prev.get("lastTransitionTime") else now
+    return {"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": since}
+
+
+def _is_ready(node: Obj) -> bool:
+    for c in (node.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return c.get("status") == "True"
+    return False
+
+
+class NodeGroupController(Controller):
+    """Keeps each NodeGroup's Nodes at its desired size (see the module docstring)."""
+
+    name = "nodegroup-controller"
+
+    def __init__(self, client: Client, informers: InformerFactory, rng: SeededRNG) -> None:
+        super().__init__(client, informers)
+        self.rng = rng.child("nodegroup")
+        self.groups = informers.get(NODEGROUP_RESOURCE)
+        self.nodes = informers.get("nodes")
+        self.nodes.add_index("nodegroup", lambda n: [n["metadata"].get("labels", {}).get(LABEL_NODEGROUP, "")])
+        self.launched = 0
+        self.terminated = 0
+
+    def start(self) -> None:
+        self.groups.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
+        self.nodes.add_handler(self._node_changed, self._node_updated, self._node_changed)
+
+    def _node_changed(self, node: Obj) -> None:
+        group = node["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
+        if group:
+            self.queue.add(group)
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        if _is_ready(old) != _is_ready(new) or bool(old["metadata"].get("deletionTimestamp")) != bool(
+            new["metadata"].get("deletionTimestamp")
+        ):
+            self._node_changed(new)
+
+    # ------------------------------------------------------------------------------------------
+    def reconcile(self, key: str) -> float | None:
+        group = self.groups.get(key)
+        members = self.nodes.by_index("nodegroup", key)
+        if group is None or group["metadata"].get("deletionTimestamp"):
+            for node in members:
+                self._delete_node(node)
+            return None
+        try:
+            spec = GroupSpec(key, group.get("spec") or {})
+        except SpecError as e:
+            self._set_status(group, members, None, ("False", e.reason, e.message))
+            return None
+        active = [n for n in members if not n["metadata"].get("deletionTimestamp")]
+        if len(active) < spec.desired:
+            self._scale_up(group, spec, active, spec.desired - len(active))
+        elif len(active) > spec.desired:
+            self._scale_down(group, active, len(active) - spec.desired)
+        members = self.nodes.by_index("nodegroup", key)
+        self._set_status(group, members, spec, None)
+        return None
+
+    # -- scale up -------------------------------------------------------------------------------
+    def _scale_up(self, group: Obj, spec: GroupSpec, active: list[Obj], count: int) -> None:
+        per_zone = {z: 0 for z in spec.zones}
+        for n in active:
+            z = n["metadata"].get("labels", {}).get("topology.kubernetes.io/zone", "")
+            if z in per_zone:
+                per_zone[z] += 1
+        used_names = set(self.nodes.keys())
+        used_cidrs: set[int] = set()
+        for n in self.nodes.list():
+            idx = _pod_cidr_index((n.get("spec") or {}).get("podCIDR") or "")
+            if idx is not None:
+                used_cidrs.add(idx)
+        next_cidr = 0
+        for _ in range(count):
+            zone = min(spec.zones, key=lambda z: per_zone[z])  # first least-populated, in spec order
+            while next_cidr in used_cidrs:
+                next_cidr += 1
+            if next_cidr >= MAX_POD_CIDRS:
+                self.recorder.warning(
+                    group, "CIDRNotAvailable", "no remaining pod CIDR ranges in 10.244.0.0/16-10.255.0.0/16"
+                )
+                return
+            node = self._new_node(group, spec, zone, used_names, pod_cidr(next_cidr))
+            try:
+                created = self.client.create(node)
+            except ApiError as e:
+                self.recorder.warning(group, "FailedCreate", f"Error creating node: {e.message}")
+                raise
+            used_cidrs.add(next_cidr)
+            used_names.add(created["metadata"]["name"])
+            per_zone[zone] += 1
+            self.launched += 1
+            instance = created["spec"]["providerID"].rsplit("/", 1)[-1]
+            self.recorder.normal(
+                group, "SuccessfulCreate", f"Launched instance {instance} (node {created['metadata']['name']}) in {zone}"
+            )
+
+    def _new_node(self, group: Obj, spec: GroupSpec, zone: str, used: set[str], cidr: str) -> Obj:
+        region = catalog.region_of(zone)
+        zone_index = spec.zones.index(zone) % VPC_ZONE_BLOCKS
+        while True:
+            ip = f"10.0.{zone_index * 32 + self.rng.randint(0, 31)}.{self.rng.randint(4, 254)}"
+            name = private_dns_name(ip, region)
+            if name not in used:
+                break
+        it = spec.instance_type
+        labels = catalog.node_labels(it, zone, spec.capacity_type)
+        labels.update(spec.labels)
+        labels[LABEL_EKS_NODEGROUP] = spec.name
+        labels[LABEL_NODEGROUP] = spec.name
+        labels[LABEL_HOSTNAME] = name
+        at_start = self.loop.now <= 0.0
+        boot = 0.0 if at_start else spec.boot_seconds
+        taints = [deep_copy(t) for t in spec.taints]
+        if boot > 0 and not any(t.get("key") == TAINT_NOT_READY for t in taints):
+            taints.append({"key": TAINT_NOT_READY, "effect": "NoSchedule"})
+        capacity = catalog.node_capacity(it, max_pods_for(spec.kubelet))
+        node_spec: Obj = {
+            "providerID": f"aws:///{zone}/i-0{self.rng.hex(16)}",
+            "podCIDR": cidr,
+            "podCIDRs": [cidr],
+        }
+        if taints:
+            node_spec["taints"] = taints
+        uid = self.rng.hex(32)
+        arch = it.arch
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": labels,
+                "annotations": {
+                    ANN_INSTANCE_TYPE: it.name,
+                    ANN_CAPACITY_TYPE: spec.capacity_type,
+                    ANN_PRICE: f"{spec.price_per_hour:.6g}",
+                    ANN_BOOT_SECONDS: f"{boot:g}",
+                    "node.alpha.kubernetes.io/ttl": "0",
+                    "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+                },
+            },
+            "spec": node_spec,
+            "status": {
+                "capacity": capacity,
+                "allocatable": allocatable_for(capacity, spec.kubelet),
+                "addresses": [
+                    {"type": "InternalIP", "address": ip},
+                    {"type": "InternalDNS", "address": name},
+                    {"type": "Hostname", "address": name},
+                ],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+                "nodeInfo": {
+                    "architecture": arch,
+                    "bootID": _uuid(self.rng.hex(32)),
+                    "containerRuntimeVersion": CONTAINER_RUNTIME_VERSION,
+                    "kernelVersion": KERNEL_VERSION.get(arch, KERNEL_VERSION["amd64"]),
+                    "kubeProxyVersion": "",
+                    "kubeletVersion": KUBELET_VERSION,
+                    "machineID": "ec2" + uid[3:],
+                    "operatingSystem": "linux",
+                    "osImage": OS_IMAGE,
+                    "systemUUID": _uuid("ec2" + self.rng.hex(29)),
+                },
+            },
+        }
+
+    # -- scale down -----------------------------------------------------------------------------
+    def _scale_down(self, group: Obj, active: list[Obj], count: int) -> None:
+        newest = sorted(
+            active, key=lambda n: (n["metadata"].get("creationTimestamp", ""), n["metadata"]["name"]), reverse=True
+        )
+        for node in newest[:count]:
+            name = node["metadata"]["name"]
+            if not (node.get("spec") or {}).get("unschedulable"):
+                cordoned = deep_copy(node)
+                cordoned["spec"]["unschedulable"] = True
+                self.client.update(cordoned)
+            self._delete_node(node)
+            instance = (node.get("spec") or {}).get("providerID", "").rsplit("/", 1)[-1]
+            self.recorder.normal(group, "SuccessfulDelete", f"Terminated instance {instance} (node {name})")
+
+    def _delete_node(self, node: Obj) -> None:
+        try:
+            self.client.delete("nodes", node["metadata"]["name"], preconditions={"uid": node["metadata"]["uid"]})
+            self.terminated += 1
+        except ApiError as e:
+            if e.code != 404:
+                raise
+
+    # -- status ---------------------------------------------------------------------------------
+    def _set_status(
+        self, group: Obj, members: list[Obj], spec: GroupSpec | None, failure: tuple[str, str, str] | None
+    ) -> None:
+        old = group.get("status") or {}
+        now = self.loop.timestamp()
+        ready = sum(1 for n in members if _is_ready(n) and not n["metadata"].get("deletionTimestamp"))
+        replicas = sum(1 for n in members if not n["metadata"].get("deletionTimestamp"))
+        old_conds = old.get("conditions") or []
+        if failure is not None:
+            cond = _condition("Ready", *failure, now, old_conds)
+        elif spec is not None and ready >= spec.desired and replicas == spec.desired:
+            cond = _condition("Ready", "True", "AllNodesReady", f"{ready}/{spec.desired} nodes ready", now, old_conds)
+        else:
+            desired = spec.desired if spec else 0
+            cond = _condition("Ready", "False", "NodesNotReady", f"{ready}/{desired} nodes ready", now, old_conds)
+        status: Obj = {
+            "observedGeneration": group["metadata"].get("generation", 1),
+            "replicas": replicas,
+            "readyReplicas": ready,
+            "desiredSize": spec.desired if spec else 0,
+            "conditions": [cond],
+        }
+        if spec is not None:
+            status["instanceType"] = spec.instance_type.name
+            status["selector"] = f"{LABEL_NODEGROUP}={spec.name}"
+        if status == old:
+            return
+        prev = next((c for c in old_conds if c.get("type") == "Ready"), None)
+        if failure is not None and (prev is None or prev.get("reason") != failure[1] or prev.get("message") != failure[2]):
+            self.recorder.warning(group, failure[1], failure[2])
+        new = {
+            "apiVersion": group["apiVersion"],
+            "kind": group["kind"],
+            "metadata": {"name": group["metadata"]["name"], "uid": group["metadata"].get("uid")},
+            "status": status,
+        }
+        self.client.update_status(new)
+
+
+def _uuid(h: str) -> str:
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
