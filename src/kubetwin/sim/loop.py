@@ -151,7 +151,7 @@ class EventLoop:
         """Call ``callback`` every ``period`` virtual seconds; cancel the returned handle to stop."""
         if period <= 0:
             raise ValueError("period must be positive")
-        master = Handle(callback, self._now, name)
+        master = _Periodic(callback, self._now, name)
 
         def tick() -> None:
             if master.cancelled:
@@ -159,10 +159,28 @@ class EventLoop:
             callback()
             if not master.cancelled:
                 master.time = self._now + period
-                self.call_later(period, tick, priority, name)
+                master.inner = self.call_later(period, tick, priority, name)
 
-        self.call_later(period if first is None else first, tick, priority, name)
+        delay = period if first is None else first
+        master.time = self._now + max(delay, 0.0)
+        master.inner = self.call_later(delay, tick, priority, name)
         return master
+
+
+class _Periodic(Handle):
+    """The handle ``every`` returns: cancelling it also cancels the pending tick, so ``pending()``
+    and ``peek()`` stop counting a stopped timer."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, callback: Callable[[], object], time: float, name: str = "") -> None:
+        super().__init__(callback, time, name)
+        self.inner: Handle | None = None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.inner is not None:
+            self.inner.cancel()
 
 
 class WallClock:
@@ -203,7 +221,11 @@ class WallClock:
         self.loop.run(until=max(self.target(), self.loop.now))
 
     def advance(self, seconds: float) -> None:
-        """Jump virtual time forward (works while paused)."""
+        """Jump virtual time forward from where wall time says we are (works while paused).
+
+        Catching up first keeps ``target()`` non-decreasing: an advance never moves the wall
+        mapping back behind time the wall clock had already reached."""
+        self.catch_up()
         self.loop.advance(seconds)
         self._anchor_virtual = self.loop.now
         self._anchor_wall = self._source()

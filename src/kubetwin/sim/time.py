@@ -37,19 +37,36 @@ def parse_duration(value: str | int | float) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Compact human form like kubectl's AGE column: 45s, 12m, 3h5m, 2d4h."""
+    """kubectl's AGE column (k8s.io/apimachinery/pkg/util/duration HumanDuration).
+
+    45s, 3m20s, 90m, 3h5m, 10h, 2d4h, 20d, 2y30d, 9y. Slightly negative values (clock skew of
+    under 2 s) print as 0s, larger negative ones as ``<invalid>``.
+    """
     s = int(seconds)
+    if s < -1:
+        return "<invalid>"
     if s < 0:
-        s = 0
+        return "0s"
     if s < 120:
         return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 10:
-        return f"{m}m{s}s" if s else f"{m}m"
-    if m < 180:
-        return f"{m}m" if m < 60 else (f"{m // 60}h{m % 60}m" if m % 60 else f"{m // 60}h")
-    h, m = divmod(m, 60)
-    if h < 48:
-        return f"{h}h{m}m" if m and h < 8 else f"{h}h"
-    d, h = divmod(h, 24)
-    return f"{d}d{h}h" if h and d < 8 else f"{d}d"
+    minutes = s // 60
+    if minutes < 10:
+        sec = s % 60
+        return f"{minutes}m{sec}s" if sec else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        m = minutes % 60
+        return f"{hours}h{m}m" if m else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        h = hours % 24
+        return f"{hours // 24}d{h}h" if h else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        dy = (hours // 24) % 365
+        return f"{hours // 24 // 365}y{dy}d" if dy else f"{hours // 24 // 365}y"
+    return f"{hours // 24 // 365}y"
