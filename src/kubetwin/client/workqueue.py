@@ -31,6 +31,8 @@ class RateLimiter:
     def when(self, key: str) -> float:
         n = self._failures.get(key, 0)
         self._failures[key] = n + 1
+        if n >= 64:  # 2**n would overflow a float long before n = 1024; the cap is reached anyway
+            return self.cap
         return min(self.base * (2**n), self.cap)
 
     def forget(self, key: str) -> None:
@@ -105,11 +107,20 @@ class WorkQueue:
         # Snapshot: keys added while draining run in the next drain at the same virtual instant.
         batch = list(self._queue)
         self._queue.clear()
-        for key in batch:
+        for i, key in enumerate(batch):
             self._processing.add(key)
             try:
                 self.process(key)
                 self.processed += 1
+            except BaseException:
+                # A bug in process() propagates, but the keys behind it in this batch stay queued.
+                later = list(self._queue)
+                self._queue.clear()
+                for k in [*batch[i + 1 :], *later]:
+                    self._queue[k] = None
+                if self._queue:
+                    self._schedule_drain()
+                raise
             finally:
                 self._processing.discard(key)
                 if key in self._dirty:
