@@ -24,7 +24,16 @@ def _unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def _parse_pointer(path: str) -> list[str]:
+def _index(token: str, path: str) -> int:
+    """An RFC 6901 array index: decimal digits, no sign, no leading zero."""
+    if not token.isdigit() or (len(token) > 1 and token[0] == "0") or not token.isascii():
+        raise errors.ApiError(422, "Invalid", f"jsonpatch: invalid array index {token!r} in {path!r}")
+    return int(token)
+
+
+def _parse_pointer(path: Any) -> list[str]:
+    if not isinstance(path, str):
+        raise errors.bad_request(f"invalid JSON pointer {path!r}: must be a string")
     if path == "":
         return []
     if not path.startswith("/"):
@@ -41,8 +50,8 @@ def _container(doc: Any, tokens: list[str], path: str) -> Any:
             cur = cur[t]
         elif isinstance(cur, list):
             try:
-                cur = cur[int(t)]
-            except (ValueError, IndexError):
+                cur = cur[_index(t, path)]
+            except (errors.ApiError, IndexError):
                 raise errors.ApiError(422, "Invalid", f"jsonpatch: path {path!r} does not exist") from None
         else:
             raise errors.ApiError(422, "Invalid", f"jsonpatch: path {path!r} does not exist")
@@ -68,8 +77,8 @@ def _remove(doc: Any, path: str) -> Any:
         return parent.pop(last)
     if isinstance(parent, list):
         try:
-            return parent.pop(int(last))
-        except (ValueError, IndexError):
+            return parent.pop(_index(last, path))
+        except (errors.ApiError, IndexError):
             raise errors.ApiError(
                 422, "Invalid", f"jsonpatch remove operation does not apply: doc is missing path: {path}"
             ) from None
@@ -92,11 +101,8 @@ def _add(doc: Any, path: str, value: Any, replace: bool = False) -> Any:
         if last == "-":
             parent.append(deep_copy(value))
         else:
-            try:
-                idx = int(last)
-            except ValueError:
-                raise errors.ApiError(422, "Invalid", f"jsonpatch: invalid array index in {path!r}") from None
-            if idx < 0 or idx > len(parent) or (replace and idx == len(parent)):
+            idx = _index(last, path)
+            if idx > len(parent) or (replace and idx == len(parent)):
                 raise errors.ApiError(422, "Invalid", f"jsonpatch: index out of range in {path!r}")
             if replace:
                 parent[idx] = deep_copy(value)
@@ -107,6 +113,19 @@ def _add(doc: Any, path: str, value: Any, replace: bool = False) -> Any:
     return doc
 
 
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: ``true`` is not ``1`` (Python says it is)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
 def json_patch(doc: Any, ops: Any) -> Any:
     if not isinstance(ops, list):
         raise errors.bad_request("json patch must be a JSON array of operations")
@@ -115,6 +134,10 @@ def json_patch(doc: Any, ops: Any) -> Any:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise errors.bad_request(f"invalid json patch operation {op!r}: needs op and path")
         kind, path = op["op"], op["path"]
+        if kind in ("add", "replace", "test") and "value" not in op:
+            raise errors.bad_request(f"invalid json patch operation {op!r}: {kind} needs a value")
+        if kind in ("move", "copy") and not isinstance(op.get("from"), str):
+            raise errors.bad_request(f"invalid json patch operation {op!r}: {kind} needs from")
         if kind == "add":
             doc = _add(doc, path, op.get("value"))
         elif kind == "remove":
@@ -122,12 +145,16 @@ def json_patch(doc: Any, ops: Any) -> Any:
         elif kind == "replace":
             doc = _add(doc, path, op.get("value"), replace=True)
         elif kind == "move":
+            if path.startswith(op["from"] + "/"):
+                raise errors.ApiError(
+                    422, "Invalid", f"jsonpatch move operation does not apply: {path} is a child of {op['from']}"
+                )
             value = _remove(doc, op["from"])
             doc = _add(doc, path, value)
         elif kind == "copy":
             doc = _add(doc, path, _get(doc, op["from"]))
         elif kind == "test":
-            if _get(doc, path) != op.get("value"):
+            if not _json_equal(_get(doc, path), op.get("value")):
                 raise errors.ApiError(
                     422, "Invalid", f"jsonpatch test operation does not apply: is not equal at {path}"
                 )
