@@ -32,6 +32,25 @@ TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
+def _forbidden(obj: dict[str, Any], message: str, causes: list[errors.Cause] | None = None) -> errors.ApiError:
+    """admission.NewForbidden: ``pods "x" is forbidden: ...``, or ``pods is forbidden: ...`` when the
+    name is not known yet (generateName is resolved after admission, as upstream)."""
+    from kubetwin.api import kinds
+
+    try:
+        info = kinds.for_object(obj)
+        resource, group = info.plural, info.group
+    except errors.ApiError:
+        resource, group = obj.get("kind", "").lower() + "s", ""
+    qualified = f"{resource}.{group}" if group else resource
+    name = (obj.get("metadata") or {}).get("name") or ""
+    text = f'{qualified} "{name}" is forbidden: {message}' if name else f"{qualified} is forbidden: {message}"
+    details: dict[str, Any] = {"name": name, "kind": resource}
+    if group:
+        details["group"] = group
+    return errors.ApiError(403, "Forbidden", text, details=details, causes=causes)
+
+
 def namespace_lifecycle(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str) -> None:
     if op != "CREATE" or obj.get("kind") == "Namespace":
         return
@@ -42,11 +61,10 @@ def namespace_lifecycle(reg: Registry, obj: dict[str, Any], old: dict[str, Any] 
     if nsobj is None:
         raise errors.not_found("namespaces", ns)
     if nsobj.get("metadata", {}).get("deletionTimestamp") and obj.get("kind") != "Event":
-        raise errors.ApiError(
-            403,
-            "Forbidden",
+        raise _forbidden(
+            obj,
             f"unable to create new content in namespace {ns} because it is being terminated",
-            details={"name": obj["metadata"].get("name", ""), "kind": obj.get("kind", "").lower() + "s"},
+            [errors.Cause("metadata.namespace", f"namespace {ns} is being terminated", "NamespaceTerminating")],
         )
 
 
@@ -78,12 +96,7 @@ def priority(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op:
     if name:
         found = _find_priority_class(reg, name)
         if found is None:
-            raise errors.ApiError(
-                403,
-                "Forbidden",
-                f'pods "{obj["metadata"].get("name") or obj["metadata"].get("generateName", "")}" is forbidden: '
-                f"no PriorityClass with name {name} was found",
-            )
+            raise _forbidden(obj, f"no PriorityClass with name {name} was found")
         value, policy = found
     else:
         default = _global_default(reg)
@@ -92,15 +105,19 @@ def priority(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op:
         else:
             spec["priorityClassName"], value, policy = default
     if "priority" in spec and spec["priority"] is not None and spec["priority"] != value:
-        raise errors.ApiError(
-            403,
-            "Forbidden",
-            f'pods "{obj["metadata"].get("name", "")}" is forbidden: the integer value of priority ({spec["priority"]}) '
-            f"must not be provided in pod spec; priority admission controller computed {value} from the given "
-            "PriorityClass name",
+        raise _forbidden(
+            obj,
+            f"the integer value of priority ({spec['priority']}) must not be provided in pod spec; "
+            f"priority admission controller computed {value} from the given PriorityClass name",
         )
     spec["priority"] = value
-    spec.setdefault("preemptionPolicy", policy)
+    if spec.get("preemptionPolicy") and spec["preemptionPolicy"] != policy:
+        raise _forbidden(
+            obj,
+            f"the string value of PreemptionPolicy ({spec['preemptionPolicy']}) must not be provided in pod spec; "
+            f"priority admission controller computed {policy} from the given PriorityClass name",
+        )
+    spec["preemptionPolicy"] = policy
 
 
 def default_toleration_seconds(

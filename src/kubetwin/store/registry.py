@@ -35,6 +35,22 @@ FINALIZER_ORPHAN = "orphan"
 FINALIZER_FOREGROUND = "foregroundDeletion"
 FINALIZER_NAMESPACE = "kubernetes"
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# names.SimpleNameGenerator: 5 random characters after a base cut to 63 - 5 characters.
+GENERATED_NAME_RANDOM_LENGTH = 5
+MAX_GENERATED_NAME_BASE = 63 - GENERATED_NAME_RANDOM_LENGTH
+# Store.Create retries a generateName create that collided (RetryGenerateName) this many times.
+GENERATE_NAME_ATTEMPTS = 8
+NAMESPACE_TERMINATING_MESSAGE = (
+    "The system is ensuring all content is removed from this namespace.  "
+    "Upon completion, this namespace will automatically be purged by the system."
+)
+# The two classes every apiserver creates at start (pkg/apis/scheduling/types.go).
+SYSTEM_PRIORITY_CLASS_DESCRIPTIONS = {
+    "system-node-critical": "Used for system critical pods that must not be moved from their current node.",
+    "system-cluster-critical": (
+        "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."
+    ),
+}
 # Kinds whose status can be set on create (nodes register with their status, as upstream allows).
 _STATUS_ON_CREATE = {"Node", "Event", "PersistentVolume"}
 _NO_SPEC_GENERATION = {
@@ -89,6 +105,20 @@ class Registry:
         for ns in BOOTSTRAP_NAMESPACES:
             if self.store.get("namespaces", "", ns) is None:
                 self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        from kubetwin.store.admission import SYSTEM_PRIORITY_CLASSES
+
+        for pc, value in SYSTEM_PRIORITY_CLASSES.items():
+            if self.store.get("priorityclasses.scheduling.k8s.io", "", pc) is None:
+                self.create(
+                    {
+                        "apiVersion": "scheduling.k8s.io/v1",
+                        "kind": "PriorityClass",
+                        "metadata": {"name": pc},
+                        "value": value,
+                        "description": SYSTEM_PRIORITY_CLASS_DESCRIPTIONS[pc],
+                        "preemptionPolicy": "PreemptLowerPriority",
+                    }
+                )
 
     def new_uid(self) -> str:
         h = self.rng.hex(32)
@@ -161,8 +191,11 @@ class Registry:
             if ev.type == "MODIFIED":
                 if now and not before:
                     handler(WatchEvent("ADDED", ev.object, ev.resource, ev.rv, ev.prev))
-                elif before and not now:
-                    handler(WatchEvent("DELETED", ev.object, ev.resource, ev.rv, ev.prev))
+                elif before and not now and ev.prev is not None:
+                    # cacheWatcher: the previous content, at the event's resourceVersion
+                    gone = dict(ev.prev)
+                    gone["metadata"] = dict(ev.prev.get("metadata") or {}, resourceVersion=str(ev.rv))
+                    handler(WatchEvent("DELETED", gone, ev.resource, ev.rv, ev.prev))
                 elif now:
                     handler(ev)
             elif now:
@@ -191,22 +224,16 @@ class Registry:
             meta["namespace"] = ns
         else:
             meta.pop("namespace", None)
-        if not meta.get("name"):
-            gen = meta.get("generateName")
-            if not gen:
-                raise errors.invalid(
-                    info.kind,
-                    "",
-                    [
-                        Cause(
-                            "metadata.name",
-                            "Required value: name or generateName is required",
-                            "FieldValueRequired",
-                        )
-                    ],
-                    info.group,
-                )
-            meta["name"] = f"{gen}{self.rng.alnum(5)}"
+        gen = meta.get("generateName") if not meta.get("name") else None
+        if not meta.get("name") and not gen:
+            raise errors.invalid(
+                info.kind,
+                "",
+                [Cause("metadata.name", "Required value: name or generateName is required", "FieldValueRequired")],
+                info.group,
+            )
+        if gen:
+            meta.pop("name", None)
         for field in (
             "resourceVersion",
             "deletionTimestamp",
@@ -219,6 +246,8 @@ class Registry:
         defaults.apply_defaults(obj)
         for plugin in self.admission:
             plugin(self, obj, None, "CREATE")
+        if gen:
+            meta["name"] = self._generate_name(info, str(gen), meta.get("namespace", ""))
         self._validate(info, obj, None)
         meta["uid"] = self.new_uid()
         meta["creationTimestamp"] = self.clock.timestamp()
@@ -228,11 +257,32 @@ class Registry:
             return obj
         return deep_copy(self.store.create(info.resource, obj))
 
+    def generate_name(self, base: str) -> str:
+        """names.SimpleNameGenerator.GenerateName: base (cut to 58 characters) + 5 random characters."""
+        return base[:MAX_GENERATED_NAME_BASE] + self.rng.alnum(GENERATED_NAME_RANDOM_LENGTH)
+
+    def _generate_name(self, info: kinds.KindInfo, base: str, namespace: str) -> str:
+        ns = namespace if info.namespaced else ""
+        for _ in range(GENERATE_NAME_ATTEMPTS):
+            name = self.generate_name(base)
+            if self.store.get(info.resource, ns, name) is None:
+                return name
+        return name  # the store reports AlreadyExists, as upstream after its retries
+
     def _reset_status_on_create(self, kind: str, obj: dict[str, Any]) -> None:
         if kind == "Pod":
             obj["status"] = {"phase": "Pending"}
         elif kind == "Namespace":
             obj["status"] = {"phase": "Active"}
+            # namespace strategy PrepareForCreate: the "kubernetes" finalizer is always present, so the
+            # namespace controller gets to empty the namespace before it goes away.
+            spec = obj.get("spec")
+            if not isinstance(spec, dict):
+                spec = obj["spec"] = {}
+            fins = list(spec.get("finalizers") or [])
+            if FINALIZER_NAMESPACE not in fins:
+                fins.append(FINALIZER_NAMESPACE)
+            spec["finalizers"] = fins
         elif kind not in _STATUS_ON_CREATE and kinds.by_gvk(obj["apiVersion"], kind).status_subresource:
             obj.pop("status", None)
 
@@ -275,6 +325,14 @@ class Registry:
             else:
                 new.pop("status", None)
             return new
+        if subresource == "finalize":
+            # namespaces/finalize (namespace finalizeStrategy): only spec.finalizers changes.
+            if info.kind != "Namespace":
+                raise errors.bad_request(f"unsupported subresource {subresource!r} for {info.plural}")
+            new = deep_copy(current)
+            fins = (obj.get("spec") or {}).get("finalizers") or []
+            new.setdefault("spec", {})["finalizers"] = list(fins)
+            return new
         if subresource not in (None, ""):
             raise errors.bad_request(f"unsupported subresource {subresource!r} for update")
         obj["apiVersion"] = info.api_version
@@ -287,13 +345,27 @@ class Registry:
                 meta.pop(f, None)
         if info.namespaced:
             meta["namespace"] = cur_meta.get("namespace", "")
-        if info.status_subresource and info.kind not in ("Namespace",):
+        defaults.apply_defaults(obj)
+        if info.status_subresource:
             if "status" in current:
-                obj["status"] = current["status"]
+                obj["status"] = current["status"]  # shared, read-only like every stored value
             else:
                 obj.pop("status", None)
-        defaults.apply_defaults(obj)
-        if info.kind not in _NO_SPEC_GENERATION and _spec_part(obj) != _spec_part(current):
+        if info.kind == "Namespace":
+            # spec.finalizers changes only through namespaces/finalize (namespace strategy PrepareForUpdate).
+            cur_fins = (current.get("spec") or {}).get("finalizers")
+            spec = obj.get("spec")
+            if not isinstance(spec, dict):
+                spec = obj["spec"] = {}
+            if cur_fins is None:
+                spec.pop("finalizers", None)
+            else:
+                spec["finalizers"] = list(cur_fins)
+        if info.kind not in _NO_SPEC_GENERATION and (
+            _spec_part(obj) != _spec_part(current)
+            # deployment strategy: annotations are copied to ReplicaSets, so they bump generation too
+            or (info.kind == "Deployment" and (meta.get("annotations") or {}) != (cur_meta.get("annotations") or {}))
+        ):
             meta["generation"] = int(cur_meta.get("generation", 1)) + 1
         return obj
 
@@ -389,14 +461,34 @@ class Registry:
         new = deep_copy(current)
         meta = new["metadata"]
         finalizers: list[str] = list(meta.get("finalizers") or [])
-        if propagation_policy == "Orphan" and FINALIZER_ORPHAN not in finalizers:
-            finalizers.append(FINALIZER_ORPHAN)
-        elif propagation_policy == "Foreground" and FINALIZER_FOREGROUND not in finalizers:
-            finalizers.append(FINALIZER_FOREGROUND)
+        if propagation_policy:
+            # deletionFinalizersForGarbageCollection: an explicit policy replaces the GC finalizers.
+            finalizers = [f for f in finalizers if f not in (FINALIZER_ORPHAN, FINALIZER_FOREGROUND)]
+            if propagation_policy == "Orphan":
+                finalizers.append(FINALIZER_ORPHAN)
+            elif propagation_policy == "Foreground":
+                finalizers.append(FINALIZER_FOREGROUND)
         if finalizers:
             meta["finalizers"] = finalizers
-        grace = self._grace_period(info, current, grace_period_seconds)
+        else:
+            meta.pop("finalizers", None)
         pending_namespace = info.kind == "Namespace" and bool((new.get("spec") or {}).get("finalizers"))
+        if pending_namespace and current["metadata"].get("deletionTimestamp"):
+            # namespace storage Delete: a terminating namespace is purged by the namespace controller.
+            raise errors.conflict(info.plural, name, NAMESPACE_TERMINATING_MESSAGE, info.group)
+        grace = self._grace_period(info, current, grace_period_seconds)
+        if meta.get("deletionTimestamp"):
+            # rest.BeforeDelete on an object already being deleted: only an explicitly requested,
+            # shorter grace period changes anything; the new deadline counts from the first request.
+            old_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+            if old_grace and grace_period_seconds is not None and grace < old_grace:
+                started = self.clock.parse_timestamp(meta["deletionTimestamp"]) - old_grace
+                meta["deletionTimestamp"] = self.clock.timestamp(max(started + grace, 0.0))
+                meta["deletionGracePeriodSeconds"] = grace
+            elif old_grace:
+                grace = old_grace  # graceful deletion pending: nothing to do
+            else:
+                grace = 0
         if not finalizers and grace == 0 and not pending_namespace:
             if dry_run:
                 return deep_copy(current)
@@ -404,10 +496,6 @@ class Registry:
             return deep_copy(final)
         # Graceful path: mark with deletionTimestamp and keep the object.
         if not meta.get("deletionTimestamp"):
-            meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)
-            meta["deletionGracePeriodSeconds"] = grace
-        elif grace < int(meta.get("deletionGracePeriodSeconds", 0) or 0):
-            # A shorter grace period shortens an in-progress graceful deletion (never lengthens it).
             meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)
             meta["deletionGracePeriodSeconds"] = grace
         if info.kind == "Namespace":
@@ -461,21 +549,38 @@ class Registry:
         current = self.store.get("pods", namespace, name)
         if current is None:
             raise errors.not_found("pods", name)
-        if uid and current["metadata"].get("uid") != uid:
-            raise errors.conflict("pods", name, "the UID in the binding does not match the pod")
+        cur_uid = current["metadata"].get("uid")
+        if uid and cur_uid != uid:
+            raise errors.conflict(
+                "pods", name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: {cur_uid}"
+            )
+        # setPodHostAndAnnotations errors come back as Conflict on pods/binding.
         if current["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("pods", name, "pod is being deleted, cannot be assigned to a host")
+            raise errors.conflict("pods/binding", name, f"pod {name} is being deleted, cannot be assigned to a host")
         assigned = (current.get("spec") or {}).get("nodeName")
         if assigned:
-            raise errors.conflict("pods", name, f'pod {name} is already assigned to node "{assigned}"')
-        new = deep_copy(current)
+            raise errors.conflict("pods/binding", name, f'pod {name} is already assigned to node "{assigned}"')
+        if not node_name:
+            raise errors.invalid("Binding", name, [Cause("target.name", "Required value", "FieldValueRequired")])
+        # Copy only what changes (spec, status, conditions, metadata); the rest is shared with the
+        # stored object, read-only like every stored value. This is the scheduler's hot path.
+        new = dict(current)
+        new["metadata"] = dict(current["metadata"])
+        new["spec"] = dict(current.get("spec") or {})
         new["spec"]["nodeName"] = node_name
-        status = new.setdefault("status", {})
-        conditions = [c for c in status.get("conditions", []) if c.get("type") != "PodScheduled"]
-        conditions.append(
-            {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-             "lastTransitionTime": self.clock.timestamp()}
-        )  # fmt: skip
+        status = dict(current.get("status") or {})
+        new["status"] = status
+        now = self.clock.timestamp()
+        scheduled = {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+        conditions = list(status.get("conditions") or [])
+        for i, c in enumerate(conditions):
+            if c.get("type") == "PodScheduled":
+                if c.get("status") == "True" and c.get("lastTransitionTime"):
+                    scheduled["lastTransitionTime"] = c["lastTransitionTime"]
+                conditions[i] = scheduled
+                break
+        else:
+            conditions.append(scheduled)
         status["conditions"] = conditions
         return deep_copy(self.store.update("pods", new))
 

@@ -48,6 +48,15 @@ class Watcher:
         self.namespace = namespace
         self.handler = handler
         self.stopped = False
+        # Live events that arrive while the initial replay is still being delivered (a handler
+        # wrote to the store) wait here, so the watcher always sees events in resourceVersion order.
+        self._pending: list[WatchEvent] | None = None
+
+    def _deliver(self, ev: WatchEvent) -> None:
+        if self._pending is not None:
+            self._pending.append(ev)
+        else:
+            self.handler(ev)
 
     def matches(self, ev: WatchEvent) -> bool:
         if ev.resource != self.resource:
@@ -118,6 +127,15 @@ class Store:
             db.execute("ROLLBACK")
             raise
 
+    def _persist_or_undo(self, resource: str, key: Key, obj: dict[str, Any] | None) -> None:
+        """Commit to sqlite before memory changes: a failed commit leaves no trace (not even a
+        used-up resourceVersion)."""
+        try:
+            self._persist(resource, key, obj)
+        except BaseException:
+            self._rv -= 1
+            raise
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -158,8 +176,8 @@ class Store:
             raise _exists(resource, key[1])
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
+        self._persist_or_undo(resource, key, obj)
         table[key] = obj
-        self._persist(resource, key, obj)
         self._emit(WatchEvent("ADDED", obj, resource, rv))
         return obj
 
@@ -174,8 +192,8 @@ class Store:
             raise _conflict(resource, key[1])
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
+        self._persist_or_undo(resource, key, obj)
         table[key] = obj
-        self._persist(resource, key, obj)
         self._emit(WatchEvent("MODIFIED", obj, resource, rv, current))
         return obj
 
@@ -189,12 +207,12 @@ class Store:
             raise _not_found(resource, name)
         if expect_rv and expect_rv != _rv(current):
             raise _conflict(resource, name)
-        del table[key]
         rv = self._next_rv()
+        self._persist_or_undo(resource, key, None)
+        del table[key]
         # The DELETED event carries the object at the deletion's resourceVersion, as etcd3 does.
         final = dict(current)
         final["metadata"] = dict(current["metadata"], resourceVersion=str(rv))
-        self._persist(resource, key, None)
         self._emit(WatchEvent("DELETED", final, resource, rv, current))
         return final
 
@@ -220,10 +238,16 @@ class Store:
                 raise errors.gone(f"too old resource version: {since} ({oldest - 1})")
             replay = [ev for ev in self._history if ev.rv > since and w.matches(ev)]
         self._watchers.setdefault(resource, []).append(w)
-        for ev in replay:
-            if w.stopped:
-                break
-            handler(ev)
+        w._pending = []
+        try:
+            for ev in replay:
+                if w.stopped:
+                    break
+                handler(ev)
+            while w._pending and not w.stopped:
+                handler(w._pending.pop(0))
+        finally:
+            w._pending = None
         return w
 
     def _remove_watcher(self, w: Watcher) -> None:
@@ -241,7 +265,7 @@ class Store:
             fn(ev)
         for w in list(self._watchers.get(ev.resource, ())):
             if not w.stopped and w.matches(ev):
-                w.handler(ev)
+                w._deliver(ev)
 
 
 def _split(resource: str) -> tuple[str, str]:
