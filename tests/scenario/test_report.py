@@ -348,3 +348,19 @@ def test_rich_verdicts() -> None:
     assert "Deployment default/web has 2/3 available" in texts
     assert "node ip-10-0-1-17.ec2.internal requests 97% of allocatable cpu" in texts
     assert "1 node NotReady: ip-10-0-2-19.ec2.internal" in texts
+
+
+def test_render_is_identical_across_processes() -> None:
+    """Hash seeds and SVG ids must not leak into the output."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = ("import hashlib, sys; sys.path.insert(0, sys.argv[1]); from test_report import rich_data; "
+              "from kubetwin.scenario.report import render_report; "
+              "print(hashlib.sha256(render_report(rich_data()).encode()).hexdigest())")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    out = subprocess.run([sys.executable, "-c", script, here], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == hashlib.sha256(render_report(rich_data()).encode()).hexdigest()

@@ -49,6 +49,7 @@ LONG_PENDING_SECONDS = 60.0  # pods that waited this long before scheduling get 
 NODE_AGGREGATE_THRESHOLD = 40  # above this many nodes, allocation charts are per nodegroup
 MAX_WARNING_ROWS = 100
 MAX_PENDING_ROWS = 200
+MAX_NODE_ROWS = 500
 MAX_PLOT_POINTS = 1500
 
 PHASE_COLORS = {
@@ -412,12 +413,17 @@ def _chart(build: Any, *args: Any) -> str:
         return _svg(fig, salt)
 
 
+def _top_legend(ax: Any) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=max(1, len(labels)),
+              borderaxespad=0.3, handlelength=1.4, columnspacing=1.4)
+
+
 def _stacked_steps(ax: Any, t: list[float], series: list[tuple[str, list[float], str]]) -> None:
     lower = [0.0] * len(t)
     for label, values, color in series:
         upper = [lo + (0.0 if math.isnan(v) else v) for lo, v in zip(lower, values, strict=True)]
-        ax.fill_between(t, lower, upper, step="post", color=color, alpha=0.85, linewidth=0, label=label)
-        ax.step(t, upper, where="post", color=color, linewidth=0.9)
+        ax.fill_between(t, lower, upper, step="post", facecolor=color, alpha=0.88, linewidth=0, label=label)
         lower = upper
 
 
@@ -441,9 +447,8 @@ def _counts_chart(t: list[float], groups: dict[str, list[float]], colors: Mappin
     ax.set_xlabel(xlabel)
     ax.set_ylabel("pods")
     ax.set_title(title, pad=10)
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.5)
-    fig.subplots_adjust(left=0.06, right=0.84, top=0.86, bottom=0.17)
+    _top_legend(ax)
+    fig.subplots_adjust(left=0.06, right=0.985, top=0.86, bottom=0.17)
     return fig, salt
 
 
@@ -480,8 +485,8 @@ def _allocation_chart(rows: list[dict[str, Any]], aggregate: bool) -> tuple[Figu
     height = 0.9 + 0.27 * n
     fig = _new_figure(10.0, height)
     label_len = max(len(r["label"]) for r in rows)
-    left = min(0.34, 0.03 + 0.0062 * label_len)
-    axes = fig.subplots(1, 2, sharey=True, gridspec_kw={"wspace": 0.32})
+    left = min(0.34, 0.025 + 0.0062 * label_len)
+    axes = fig.subplots(1, 2, sharey=True, gridspec_kw={"wspace": 0.62})
     panels = (("cpu", "CPU requested / allocatable", CPU_COLOR, lambda v: f"{format_cores(v)}"),
               ("mem", "Memory requested / allocatable", MEM_COLOR, lambda v: format_bytes(v)))
     ys = list(range(n))
@@ -496,8 +501,10 @@ def _allocation_chart(rows: list[dict[str, Any]], aggregate: bool) -> tuple[Figu
         for y, r in zip(ys, rows, strict=True):
             req, alloc = r[key]
             p = _pct(req, alloc)
-            label = f"{_format_pct(p)}  {fmt(req)} / {fmt(alloc)}"
-            ax.text(101.5, y, label, va="center", ha="left", fontsize=7.8, color=TEXT_COLOR)
+            ax.text(102, y, _format_pct(p), va="center", ha="left", fontsize=8, fontweight="bold",
+                    color="#b42318" if (p or 0) >= HOT_NODE_PERCENT else TEXT_COLOR)
+            ax.text(102 + 13, y, f"{fmt(req)} / {fmt(alloc)}", va="center", ha="left", fontsize=7.6,
+                    color=MUTED_COLOR)
         ax.set_xlim(0, 100)
         ax.set_xticks([0, 25, 50, 75, 100])
         ax.set_xticklabels(["0", "25", "50", "75", "100%"])
@@ -507,7 +514,7 @@ def _allocation_chart(rows: list[dict[str, Any]], aggregate: bool) -> tuple[Figu
     axes[0].set_yticks(ys)
     axes[0].set_yticklabels([r["label"] for r in rows], fontsize=8)
     axes[0].set_ylim(n - 0.5, -0.5)
-    fig.subplots_adjust(left=left, right=0.86, top=1 - 0.45 / height, bottom=0.35 / height)
+    fig.subplots_adjust(left=left, right=0.815, top=1 - 0.45 / height, bottom=0.35 / height)
     return fig, "node-allocation"
 
 
@@ -544,8 +551,8 @@ def _cluster_chart(t: list[float], s: dict[str, list[float]]) -> tuple[Figure, s
     div, xlabel = _time_axis(t)
     k = _stride(len(t))
     ts = [x / div for x in t[::k]]
-    fig = _new_figure(10.0, 3.9)
-    ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.3, 1], "hspace": 0.32})
+    fig = _new_figure(10.0, 4.3)
+    ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.3, 1], "hspace": 0.5})
     for a in (ax, ax2):
         _style_axes(a)
     for key, label, color in (("cpu", "CPU", CPU_COLOR), ("mem", "memory", MEM_COLOR), ("pods", "pod slots", PODS_COLOR)):
@@ -555,16 +562,17 @@ def _cluster_chart(t: list[float], s: dict[str, list[float]]) -> tuple[Figure, s
     ax.set_ylim(0, top * 1.06)
     ax.set_ylabel("% of allocatable")
     ax.set_title("Cluster-wide requests as % of allocatable", pad=10)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.5)
+    _top_legend(ax)
     ax2.step(ts, s["nodes"][::k], where="post", color="#52606d", linewidth=1.4, label="nodes")
     ax2.step(ts, s["ready"][::k], where="post", color=PODS_COLOR, linewidth=1.4, linestyle=(0, (4, 2)), label="Ready")
     ax2.set_ylim(0, max([1.0] + s["nodes"]) * 1.25)
     ax2.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
     ax2.set_ylabel("nodes")
     ax2.set_xlabel(xlabel)
-    ax2.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.5)
+    ax2.set_title("Nodes", pad=6)
+    _top_legend(ax2)
     ax2.set_xlim(ts[0], ts[-1] if ts[-1] > ts[0] else ts[0] + 1)
-    fig.subplots_adjust(left=0.07, right=0.86, top=0.9, bottom=0.13)
+    fig.subplots_adjust(left=0.06, right=0.985, top=0.91, bottom=0.12)
     return fig, "cluster-allocation"
 
 
@@ -709,7 +717,7 @@ def _nodes_section(data: Mapping[str, Any]) -> str:
         parts.append(_empty("No nodes at the end of the run."))
         return "".join(parts) + "</section>"
     table_rows = []
-    for n in nodes:
+    for n in nodes[:MAX_NODE_ROWS]:
         req, alloc = _d(n.get("requested")), _d(n.get("allocatable_ints"))
         cpu_r, cpu_a = _num(req.get("cpu_milli")), _num(alloc.get("cpu_milli"))
         mem_r, mem_a = _num(req.get("memory_bytes")), _num(alloc.get("memory_bytes"))
@@ -718,20 +726,30 @@ def _nodes_section(data: Mapping[str, Any]) -> str:
         table_rows.append([
             f'<span class="mono">{_esc(n.get("name"))}</span>',
             _esc(n.get("nodegroup") or "–"),
-            _esc(n.get("instance_type") or "–"),
+            _esc(n.get("instance_type") or "–")
+            + (f' <span class="tag">{_esc(n.get("capacity_type"))}</span>' if n.get("capacity_type") else ""),
             _esc(n.get("zone") or "–"),
-            _esc(n.get("capacity_type") or "–"),
             _badge("ok", "Ready") if ready else _badge("bad", "NotReady"),
-            f"{_esc(format_cores(cpu_r))} / {_esc(format_cores(cpu_a))}",
-            _meter(_pct(cpu_r, cpu_a)),
-            f"{_esc(format_bytes(mem_r))} / {_esc(format_bytes(mem_a))}",
-            _meter(_pct(mem_r, mem_a)),
+            f"{_esc(format_cores(cpu_r))} / {_esc(format_cores(cpu_a))} {_meter(_pct(cpu_r, cpu_a))}",
+            f"{_esc(format_bytes(mem_r))} / {_esc(format_bytes(mem_a))} {_meter(_pct(mem_r, mem_a))}",
             f"{pods_r} / {pods_a}",
         ])
-    parts.append(_table([("Node", ""), ("Group", ""), ("Type", ""), ("Zone", ""), ("Capacity", ""), ("Status", ""),
-                         ("CPU req / alloc (cores)", "num"), ("CPU", "num meter-col"), ("Memory req / alloc", "num"),
-                         ("Memory", "num meter-col"), ("Pods", "num")], table_rows, "nodes"))
+    parts.append(_table([("Node", ""), ("Group", ""), ("Type", ""), ("Zone", ""), ("Status", ""),
+                         ("CPU req / alloc (cores)", "num"), ("Memory req / alloc", "num"),
+                         ("Pods", "num")], table_rows, "nodes"))
+    if len(nodes) > MAX_NODE_ROWS:
+        parts.append(f'<p class="muted">Showing the first {MAX_NODE_ROWS} of {len(nodes)} nodes.</p>')
     return "".join(parts) + "</section>"
+
+
+def _message_html(message: str) -> str:
+    """A scheduler message with its "preemption: ..." tail set apart (muted, on its own line)."""
+    if not message:
+        return '<div class="msg muted">(no message)</div>'
+    head, sep, tail = message.partition(" preemption: ")
+    if not sep:
+        return f'<div class="msg">{_esc(message)}</div>'
+    return f'<div class="msg">{_esc(head)}</div><div class="msg sub">preemption: {_esc(tail)}</div>'
 
 
 def _pending_section(data: Mapping[str, Any]) -> str:
@@ -756,7 +774,7 @@ def _pending_section(data: Mapping[str, Any]) -> str:
             f"{still}",
             _esc(format_duration(longest)),
             _badge("bad" if still else "warn", reason or "Pending"),
-            f'<div class="msg">{_esc(message) or "<span class=muted>(no message)</span>"}</div>'
+            _message_html(message) +
             f'<div class="examples mono">{names}{more}</div>',
         ])
     parts.append("<h3>Scheduler reasons</h3>")
@@ -769,11 +787,11 @@ def _pending_section(data: Mapping[str, Any]) -> str:
             _esc(p.get("owner") or "–"),
             _esc(format_duration(_num(p.get("pending_seconds")))),
             _badge("bad", "never scheduled") if p.get("still_pending") else _badge("info", "scheduled later"),
-            _esc(p.get("reason") or ""),
+            _esc(", ".join(scheduler_reasons(str(p.get("message") or ""))) or p.get("reason") or ""),
         ])
     caption = f" (first {MAX_PENDING_ROWS} of {len(pending)})" if len(pending) > MAX_PENDING_ROWS else ""
     parts.append(f"<h3>Pods{_esc(caption)}</h3>")
-    parts.append(_table([("Pod", ""), ("Owner", ""), ("Pending for", "num"), ("Outcome", ""), ("Reason", "")],
+    parts.append(_table([("Pod", ""), ("Owner", ""), ("Pending for", "num"), ("Outcome", ""), ("Scheduler reasons", "")],
                         rows, "pending"))
     return "".join(parts) + "</section>"
 
@@ -827,7 +845,7 @@ def _events_section(data: Mapping[str, Any]) -> str:
             f'<span class="mono">{_esc(w.get("time") or format_duration(_num(w.get("t"))))}</span>',
             _badge("warn", str(w.get("reason") or "")),
             f'<span class="mono">{_esc(obj)}</span>',
-            f'<div class="msg">{_esc(w.get("message") or "")}</div>',
+            _message_html(str(w.get("message") or "")),
             f"{max(1, _int(w.get('count'), 1))}",
         ])
     title = "Warning events" + (f" (most recent {MAX_WARNING_ROWS} of {len(warnings)})"
@@ -844,7 +862,7 @@ _CSS = """
 *{box-sizing:border-box}
 html{background:var(--bg)}
 body{margin:0;color:var(--fg);font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,"DejaVu Sans",sans-serif;-webkit-font-smoothing:antialiased}
-main{max-width:1160px;margin:0 auto;padding:28px 28px 48px}
+main{max-width:1200px;margin:0 auto;padding:28px 28px 48px}
 header{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:22px 26px 18px;margin-bottom:16px}
 .eyebrow{margin:0;color:var(--muted);font-size:12px;letter-spacing:.06em;text-transform:uppercase}
 h1{margin:2px 0 14px;font-size:26px;line-height:1.2;font-weight:650;word-break:break-word}
@@ -890,8 +908,12 @@ th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;border-bott
 td{border-bottom:1px solid var(--line);padding:6px 10px;vertical-align:top}
 tbody tr:hover{background:#f8fafc}
 th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.meter-col{min-width:110px}
-.meter{display:inline-block;width:54px;height:6px;border-radius:3px;background:#e6e9ef;margin-right:8px;vertical-align:middle;overflow:hidden}
+table.nodes td{white-space:nowrap}
+table.nodes td,table.nodes th{padding:6px 7px}
+table.events td:nth-child(-n+3){white-space:nowrap}
+.tag{display:inline-block;font-size:11px;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 5px;margin-left:4px}
+.msg.sub{color:var(--muted);font-size:12px}
+.meter{display:inline-block;width:48px;height:6px;border-radius:3px;background:#e6e9ef;margin:0 6px 0 12px;vertical-align:middle;overflow:hidden}
 .meter .fill{display:block;height:100%;background:var(--accent)}
 .meter .fill.warn,.meter .fill.bad{background:#d64545}
 .pct{display:inline-block;min-width:42px;text-align:right}
