@@ -44,8 +44,9 @@ class Client:
     ) -> list[dict[str, Any]]:
         return self.registry.list(resource, namespace, label_selector, field_selector)["items"]
 
-    def update(self, obj: dict[str, Any]) -> dict[str, Any]:
-        return self.registry.update(obj)
+    def update(self, obj: dict[str, Any], subresource: str | None = None) -> dict[str, Any]:
+        """Replace ``obj``; ``subresource`` "status" or (namespaces) "finalize" writes only that part."""
+        return self.registry.update(obj, subresource=subresource)
 
     def update_status(self, obj: dict[str, Any]) -> dict[str, Any]:
         return self.registry.update(obj, subresource="status")

@@ -7,12 +7,14 @@ recent one (same object, type, reason, message and source) bumps ``count`` and
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from kubetwin.api.errors import ApiError
 from kubetwin.client.client import Client
 
 NORMAL = "Normal"
+MAX_LRU_CACHE_ENTRIES = 4096  # events_cache.go maxLruCacheEntries
 WARNING = "Warning"
 
 
@@ -21,7 +23,7 @@ class EventRecorder:
         self.client = client
         self.component = component
         self.host = host
-        self._seen: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._seen: OrderedDict[tuple[str, ...], tuple[str, str]] = OrderedDict()
         self._seq = 0
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
@@ -41,6 +43,7 @@ class EventRecorder:
         dedupe = (involved["uid"], involved["kind"], involved["name"], type_, reason, message)
         prior = self._seen.get(dedupe)
         if prior is not None:
+            self._seen.move_to_end(dedupe)
             ev_ns, ev_name = prior
             try:
                 current = self.client.registry.get("events", ev_name, ev_ns, copy=False)
@@ -78,6 +81,8 @@ class EventRecorder:
         except ApiError:
             return  # events are best effort, as upstream
         self._seen[dedupe] = (ns, name)
+        if len(self._seen) > MAX_LRU_CACHE_ENTRIES:
+            self._seen.popitem(last=False)
 
     def normal(self, obj: dict[str, Any], reason: str, message: str) -> None:
         self.event(obj, NORMAL, reason, message)

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from kubetwin.api import defaults, errors, kinds, validation
+from kubetwin.api import defaults, errors, kinds, resources, validation
 from kubetwin.api.errors import Cause
 from kubetwin.sim import EventLoop, SeededRNG
 from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin
@@ -246,6 +246,9 @@ class Registry:
         defaults.apply_defaults(obj)
         for plugin in self.admission:
             plugin(self, obj, None, "CREATE")
+        if info.kind == "Pod":
+            # pod strategy PrepareForCreate: status is Pending with the QoS class of the (defaulted) spec
+            obj["status"]["qosClass"] = resources.qos_class(obj)
         if gen:
             meta["name"] = self._generate_name(info, str(gen), meta.get("namespace", ""))
         self._validate(info, obj, None)

@@ -1,0 +1,280 @@
+"""Store semantics, one suite over both backends (memory and sqlite), plus sqlite durability."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetwin.api.errors import ApiError
+from kubetwin.store import Store, WatchEvent
+
+
+@pytest.fixture(params=[pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite")])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = Store() if request.param == "memory" else Store(path=str(tmp_path / "db.sqlite"))
+    yield s
+    s.close()
+
+
+def _obj(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns}, **extra}
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"]["resourceVersion"])
+
+
+def test_crud_and_monotonic_resource_version(store: Store) -> None:
+    a = store.create("pods", _obj("a"))
+    b = store.create("pods", _obj("b"))
+    assert _rv(a) < _rv(b) == store.resource_version
+    got = store.get("pods", "default", "a")
+    assert got is not None and got["metadata"]["name"] == "a"
+    upd = store.update("pods", _obj("a", spec={"x": 1}), expect_rv=a["metadata"]["resourceVersion"])
+    assert _rv(upd) > _rv(b)
+    assert [o["metadata"]["name"] for o in store.iter("pods")] == ["a", "b"]
+    assert store.count("pods") == 2
+    gone = store.delete("pods", "default", "a")
+    assert _rv(gone) == store.resource_version > _rv(upd)
+    assert store.get("pods", "default", "a") is None
+    assert store.resources() == ["pods"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "op", "code", "reason", "message"),
+    [
+        pytest.param("pods", "get-update", 404, "NotFound", 'pods "x" not found', id="update-missing-pod"),
+        pytest.param("pods", "delete", 404, "NotFound", 'pods "x" not found', id="delete-missing-pod"),
+        pytest.param(
+            "deployments.apps", "delete", 404, "NotFound", 'deployments.apps "x" not found', id="grouped-not-found"
+        ),
+        pytest.param("pods", "create-twice", 409, "AlreadyExists", 'pods "x" already exists', id="already-exists"),
+        pytest.param(
+            "deployments.apps", "create-twice", 409, "AlreadyExists", 'deployments.apps "x" already exists',
+            id="grouped-already-exists",
+        ),
+        pytest.param(
+            "pods", "stale-update", 409, "Conflict",
+            'Operation cannot be fulfilled on pods "x": the object has been modified; '
+            "please apply your changes to the latest version and try again",
+            id="stale-update",
+        ),
+        pytest.param(
+            "deployments.apps", "stale-delete", 409, "Conflict",
+            'Operation cannot be fulfilled on deployments.apps "x": the object has been modified; '
+            "please apply your changes to the latest version and try again",
+            id="stale-delete",
+        ),
+    ],
+)  # fmt: skip
+def test_errors(store: Store, resource: str, op: str, code: int, reason: str, message: str) -> None:
+    with pytest.raises(ApiError) as ei:
+        if op == "get-update":
+            store.update(resource, _obj("x"))
+        elif op == "delete":
+            store.delete(resource, "default", "x")
+        elif op == "create-twice":
+            store.create(resource, _obj("x"))
+            store.create(resource, _obj("x"))
+        elif op == "stale-update":
+            first = store.create(resource, _obj("x"))
+            stale = first["metadata"]["resourceVersion"]
+            store.update(resource, _obj("x", v=1))
+            store.update(resource, _obj("x", v=2), expect_rv=stale)
+        elif op == "stale-delete":
+            first = store.create(resource, _obj("x"))
+            stale = first["metadata"]["resourceVersion"]
+            store.update(resource, _obj("x", v=1))
+            store.delete(resource, "default", "x", expect_rv=stale)
+    assert (ei.value.code, ei.value.reason, ei.value.message) == (code, reason, message)
+    assert ei.value.status["details"]["name"] == "x"
+
+
+def test_failed_write_changes_nothing(store: Store) -> None:
+    store.create("pods", _obj("x"))
+    rv = store.resource_version
+    with pytest.raises(ApiError):
+        store.create("pods", _obj("x"))
+    with pytest.raises(ApiError):
+        store.update("pods", _obj("x"), expect_rv="1234")
+    assert store.resource_version == rv
+
+
+def _collect(store: Store, resource: str = "pods", **kw: Any) -> tuple[list[WatchEvent], Any]:
+    events: list[WatchEvent] = []
+    w = store.watch(resource, events.append, **kw)
+    return events, w
+
+
+def _summary(events: list[WatchEvent]) -> list[tuple[str, str]]:
+    return [(e.type, e.object["metadata"]["name"]) for e in events]
+
+
+def test_watch_from_rv_replays_later_events_only(store: Store) -> None:
+    store.create("pods", _obj("a"))
+    mark = str(store.resource_version)
+    store.create("pods", _obj("b"))
+    store.update("pods", _obj("a", v=2))
+    store.create("nodes", {"metadata": {"name": "n1"}})
+    store.delete("pods", "default", "b")
+    events, w = _collect(store, resource_version=mark)
+    assert _summary(events) == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
+    assert [e.rv for e in events] == sorted(e.rv for e in events)
+    store.create("pods", _obj("c"))
+    assert _summary(events)[-1] == ("ADDED", "c")
+    w.stop()
+    store.create("pods", _obj("d"))
+    assert _summary(events)[-1] == ("ADDED", "c")
+
+
+@pytest.mark.parametrize("rv", [pytest.param(None, id="none"), pytest.param("0", id="zero")])
+def test_watch_without_rv_starts_with_current_state(store: Store, rv: str | None) -> None:
+    store.create("pods", _obj("b"))
+    store.create("pods", _obj("a"))
+    store.delete("pods", "default", "b")
+    events, _ = _collect(store, resource_version=rv)
+    assert _summary(events) == [("ADDED", "a")]
+
+
+def test_watch_too_old_is_410(tmp_path: Path) -> None:
+    s = Store(history=3)
+    for i in range(6):
+        s.create("pods", _obj(f"p{i}"))
+    # history holds rv 4..6: watching from 3 works, from 2 is too old
+    events, _ = _collect(s, resource_version="3")
+    assert _summary(events) == [("ADDED", "p3"), ("ADDED", "p4"), ("ADDED", "p5")]
+    with pytest.raises(ApiError) as ei:
+        s.watch("pods", lambda e: None, resource_version="2")
+    assert (ei.value.code, ei.value.reason) == (410, "Expired")
+    assert ei.value.message == "too old resource version: 2 (3)"
+
+
+def test_watch_current_rv_needs_no_history() -> None:
+    s = Store(history=1)
+    for i in range(3):
+        s.create("pods", _obj(f"p{i}"))
+    events, _ = _collect(s, resource_version=str(s.resource_version))
+    assert events == []
+
+
+def test_watch_bad_rv_is_400(store: Store) -> None:
+    with pytest.raises(ApiError) as ei:
+        store.watch("pods", lambda e: None, resource_version="abc")
+    assert ei.value.code == 400
+
+
+def test_watch_by_namespace(store: Store) -> None:
+    store.create("pods", _obj("a", "ns1"))
+    store.create("pods", _obj("b", "ns2"))
+    events, _ = _collect(store, namespace="ns1", resource_version="0")
+    mark = str(store.resource_version)
+    store.create("pods", _obj("c", "ns2"))
+    store.create("pods", _obj("d", "ns1"))
+    later, _ = _collect(store, namespace="ns2", resource_version=mark)
+    assert _summary(events) == [("ADDED", "a"), ("ADDED", "d")]
+    assert _summary(later) == [("ADDED", "c")]
+
+
+def test_deleted_event_carries_final_rv(store: Store) -> None:
+    created = store.create("pods", _obj("a"))
+    events, _ = _collect(store, resource_version=str(store.resource_version))
+    final = store.delete("pods", "default", "a")
+    assert len(events) == 1 and events[0].type == "DELETED"
+    assert events[0].object["metadata"]["resourceVersion"] == str(store.resource_version)
+    assert final["metadata"]["resourceVersion"] == str(store.resource_version)
+    assert events[0].prev is not None and events[0].prev["metadata"]["resourceVersion"] == created["metadata"][
+        "resourceVersion"
+    ]
+
+
+def test_watch_replay_stays_in_order_when_a_handler_writes(store: Store) -> None:
+    store.create("pods", _obj("a"))
+    store.create("pods", _obj("b"))
+    seen: list[tuple[str, str]] = []
+
+    def handler(ev: WatchEvent) -> None:
+        seen.append((ev.type, ev.object["metadata"]["name"]))
+        if ev.object["metadata"]["name"] == "a" and ev.type == "ADDED":
+            store.create("pods", _obj("z"))
+
+    store.watch("pods", handler, resource_version="0")
+    assert seen == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "z")]
+
+
+def test_listener_sees_every_write_in_order(store: Store) -> None:
+    log: list[int] = []
+    store.add_listener(lambda ev: log.append(ev.rv))
+    store.create("pods", _obj("a"))
+    store.create("nodes", {"metadata": {"name": "n"}})
+    store.delete("pods", "default", "a")
+    assert log == [1, 2, 3]
+
+
+# -- sqlite durability --------------------------------------------------------------------------
+def test_sqlite_reopen_keeps_objects_and_counter(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite")
+    s = Store(path=path)
+    s.create("pods", _obj("a"))
+    b = s.create("pods", _obj("b", spec={"n": 1}))
+    s.update("pods", _obj("b", spec={"n": 2}))
+    s.delete("pods", "default", "a")
+    rv = s.resource_version
+    s.close()
+    again = Store(path=path)
+    got = again.get("pods", "default", "b")
+    assert got is not None and got["spec"] == {"n": 2}
+    assert _rv(got) > _rv(b)
+    assert again.get("pods", "default", "a") is None
+    assert again.resource_version == rv
+    assert _rv(again.create("pods", _obj("c"))) == rv + 1
+    # history is not persisted: watching from before the restart is "too old"
+    with pytest.raises(ApiError) as ei:
+        again.watch("pods", lambda e: None, resource_version="1")
+    assert ei.value.code == 410
+    again.close()
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from kubetwin.store import Store
+    s = Store(path=sys.argv[1])
+    for i in range(100000):
+        s.create("pods", {"metadata": {"name": f"p{i}", "namespace": "default"}, "spec": {"i": i}})
+        sys.stdout.write(f"p{i}\\n")
+        sys.stdout.flush()
+    """
+)
+
+
+def test_sqlite_survives_sigkill(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, path], stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    assert proc.stdout is not None
+    acked: list[str] = []
+    for line in proc.stdout:
+        acked.append(line.strip())
+        if len(acked) >= 200:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    rest, _ = proc.communicate()
+    acked += [n for n in rest.split("\n") if n]  # names printed before the kill landed
+    assert proc.returncode == -signal.SIGKILL
+    s = Store(path=path)
+    try:
+        missing = [n for n in acked if s.get("pods", "default", n) is None]
+        assert missing == []
+        assert s.count("pods") >= len(acked)
+        assert s.resource_version == s.count("pods")
+    finally:
+        s.close()
