@@ -1,1 +1,16 @@
-"""kubetwin.controllers"""
+"""Workload and cluster controllers, one module per upstream controller (pkg/controller/...).
+
+``ALL`` lists the controller classes in start order; each is constructed ``(client, informers)``
+and started with ``start()``.
+"""
+
+from __future__ import annotations
+
+from kubetwin.client.controller import Controller
+from kubetwin.controllers.replicaset import ReplicaSetController
+
+ALL: list[type[Controller]] = [
+    ReplicaSetController,
+]
+
+__all__ = ["ALL", "ReplicaSetController"]

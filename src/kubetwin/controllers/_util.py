@@ -1,0 +1,306 @@
+"""Helpers shared by the workload controllers (pkg/controller/controller_utils.go,
+pkg/api/v1/pod/util.go, k8s.io/apimachinery/pkg/util/intstr, pkg/util/hash).
+
+Everything here is pure: it reads dict-shaped objects and returns values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from kubetwin.api import selectors
+from kubetwin.api.resources import is_pod_ready, pod_condition
+
+Obj = dict[str, Any]
+
+#: upstream's alphabet for rand.SafeEncodeString (no vowels, no confusable digits)
+_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+POD_TEMPLATE_HASH = "pod-template-hash"
+CONTROLLER_REVISION_HASH = "controller-revision-hash"
+
+SLOW_START_INITIAL_BATCH_SIZE = 1  # controller.SlowStartInitialBatchSize
+
+
+# -- time -------------------------------------------------------------------------------------
+def ts(clock: Any, value: str | None) -> float | None:
+    """Virtual seconds for a timestamp written by the clock (None when absent/invalid)."""
+    if not value:
+        return None
+    try:
+        return float(clock.parse_timestamp(value))
+    except ValueError:
+        return None
+
+
+def created(clock: Any, obj: Mapping[str, Any]) -> float:
+    t = ts(clock, (obj.get("metadata") or {}).get("creationTimestamp"))
+    return t if t is not None else 0.0
+
+
+# -- int-or-percent ---------------------------------------------------------------------------
+def scaled_value(value: Any, total: int, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise ValueError(f"invalid value for IntOrString: {value!r}")
+    if isinstance(value, int):
+        return value
+    s = str(value)
+    if not s.endswith("%"):
+        try:
+            return int(s)
+        except ValueError:
+            raise ValueError("invalid value for IntOrString: invalid type: string is not a percentage") from None
+    pct = int(s[:-1])
+    raw = pct * total / 100
+    return math.ceil(raw) if round_up else math.floor(raw)
+
+
+def round_half_away(x: float) -> int:
+    """Go's math.Round (half away from zero), unlike Python's banker's rounding."""
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+# -- hashing ----------------------------------------------------------------------------------
+def fnv32a(data: bytes) -> int:
+    h = 0x811C9DC5
+    for b in data:
+        h ^= b
+        h = (h * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def safe_encode_string(s: str) -> str:
+    """rand.SafeEncodeString: each byte mapped onto the consonant/digit alphabet."""
+    return "".join(_ALPHANUMS[b % len(_ALPHANUMS)] for b in s.encode())
+
+
+def compute_hash(template: Mapping[str, Any], collision_count: int | None) -> str:
+    """controller.ComputeHash: FNV-32a over the template (+ collisionCount as 8 LE bytes).
+
+    Upstream hashes a spew dump of the Go struct; kubetwin hashes canonical (sorted-key) JSON, so
+    hashes are deterministic and template-sensitive but not byte-identical to a real cluster's.
+    """
+    data = orjson.dumps(template, option=orjson.OPT_SORT_KEYS)
+    h = 0x811C9DC5
+    for b in data:
+        h ^= b
+        h = (h * 0x01000193) & 0xFFFFFFFF
+    if collision_count is not None:
+        for b in int(collision_count & 0xFFFFFFFF).to_bytes(4, "little") + b"\x00\x00\x00\x00":
+            h ^= b
+            h = (h * 0x01000193) & 0xFFFFFFFF
+    return safe_encode_string(str(h))
+
+
+# -- selectors --------------------------------------------------------------------------------
+def selector_of(obj: Mapping[str, Any]) -> selectors.LabelSelector:
+    """spec.selector as a LabelSelector; an invalid selector selects nothing."""
+    try:
+        return selectors.label_selector_from_dict((obj.get("spec") or {}).get("selector"))
+    except ValueError:
+        return selectors.LabelSelector.nothing_selector()
+
+
+def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+# -- pods -------------------------------------------------------------------------------------
+def is_pod_active(pod: Mapping[str, Any]) -> bool:
+    """controller.IsPodActive: not Succeeded/Failed and not being deleted."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and not (pod.get("metadata") or {}).get("deletionTimestamp")
+
+
+def is_pod_terminating(pod: Mapping[str, Any]) -> bool:
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def ready_since(clock: Any, pod: Mapping[str, Any]) -> float | None:
+    c = pod_condition(pod, "Ready")
+    if c is None or c.get("status") != "True":
+        return None
+    return ts(clock, c.get("lastTransitionTime"))
+
+
+def is_pod_available(clock: Any, pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
+    """podutil.IsPodAvailable: ready, and ready for more than minReadySeconds."""
+    if not is_pod_ready(pod):
+        return False
+    if not min_ready_seconds:
+        return True
+    since = ready_since(clock, pod)
+    return since is not None and since + min_ready_seconds < now
+
+
+def available_in(clock: Any, pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> float | None:
+    """Seconds until a ready-but-not-yet-available pod becomes available (None if not applicable)."""
+    if not min_ready_seconds or not is_pod_ready(pod):
+        return None
+    since = ready_since(clock, pod)
+    if since is None:
+        return None
+    remaining = since + min_ready_seconds - now
+    return remaining if remaining >= 0 else None
+
+
+def max_container_restarts(pod: Mapping[str, Any]) -> int:
+    st = pod.get("status") or {}
+    counts = [int(c.get("restartCount", 0) or 0) for c in st.get("containerStatuses") or []]
+    return max(counts) if counts else 0
+
+
+def sum_restarts(pod: Mapping[str, Any]) -> int:
+    st = pod.get("status") or {}
+    return sum(
+        int(c.get("restartCount", 0) or 0)
+        for c in [*(st.get("initContainerStatuses") or []), *(st.get("containerStatuses") or [])]
+    )
+
+
+def owner_is(obj: Mapping[str, Any], uid: str) -> bool:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") is True and ref.get("uid") == uid:
+            return True
+    return False
+
+
+def controller_uid(obj: Mapping[str, Any]) -> str | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") is True:
+            return str(ref.get("uid", ""))
+    return None
+
+
+def owner_ref(owner: Mapping[str, Any]) -> Obj:
+    """metav1.NewControllerRef."""
+    m = owner["metadata"]
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": m["name"],
+        "uid": m["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def slow_start_batches(count: int, initial: int = SLOW_START_INITIAL_BATCH_SIZE) -> Iterable[int]:
+    """controller.slowStartBatch batch sizes: 1, 2, 4, ... capped by what remains."""
+    remaining = count
+    batch = min(remaining, initial)
+    while batch > 0:
+        yield batch
+        remaining -= batch
+        batch = min(2 * batch, remaining)
+
+
+# -- conditions -------------------------------------------------------------------------------
+def get_condition(status: Mapping[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for c in (status or {}).get("conditions") or []:
+        if c.get("type") == type_:
+            return c
+    return None
+
+
+def remove_condition(status: dict[str, Any], type_: str) -> None:
+    conds = [c for c in status.get("conditions") or [] if c.get("type") != type_]
+    if conds:
+        status["conditions"] = conds
+    else:
+        status.pop("conditions", None)
+
+
+def set_metav1_condition(
+    status: dict[str, Any], type_: str, cond_status: str, reason: str, message: str, now: str,
+    observed_generation: int | None = None,
+) -> None:  # fmt: skip
+    """apimeta.SetStatusCondition for metav1.Condition lists (lastTransitionTime on change only)."""
+    conds: list[dict[str, Any]] = list(status.get("conditions") or [])
+    for i, c in enumerate(conds):
+        if c.get("type") == type_:
+            new = dict(c)
+            if c.get("status") != cond_status:
+                new["lastTransitionTime"] = now
+            new.update(status=cond_status, reason=reason, message=message)
+            if observed_generation is not None:
+                new["observedGeneration"] = observed_generation
+            conds[i] = new
+            status["conditions"] = conds
+            return
+    c2: dict[str, Any] = {"type": type_, "status": cond_status}
+    if observed_generation is not None:
+        c2["observedGeneration"] = observed_generation
+    c2.update(lastTransitionTime=now, reason=reason, message=message)
+    conds.append(c2)
+    status["conditions"] = conds
+
+
+# -- node affinity ----------------------------------------------------------------------------
+def _match_requirement(req: Mapping[str, Any], value: str | None) -> bool:
+    op = req.get("operator")
+    values = [str(v) for v in req.get("values") or []]
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt"):
+        if value is None or len(values) != 1:
+            return False
+        try:
+            a, b = int(value), int(values[0])
+        except ValueError:
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def node_selector_term_matches(term: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    exprs = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not exprs and not fields:
+        return False  # an empty term matches nothing
+    lbls = labels_of(node)
+    for e in exprs:
+        if not _match_requirement(e, lbls.get(str(e.get("key", "")))):
+            return False
+    for f in fields:
+        value = (node.get("metadata") or {}).get("name") if f.get("key") == "metadata.name" else None
+        if not _match_requirement(f, value):
+            return False
+    return True
+
+
+def pod_matches_node_affinity(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """nodeaffinity.GetRequiredNodeAffinity(pod).Match(node): nodeSelector AND required terms."""
+    lbls = labels_of(node)
+    for k, v in (pod_spec.get("nodeSelector") or {}).items():
+        if lbls.get(k) != v:
+            return False
+    na = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    if na is None:
+        return True
+    terms = na.get("nodeSelectorTerms") or []
+    return any(node_selector_term_matches(t, node) for t in terms)
+
+
+def sort_key_created(clock: Any, obj: Mapping[str, Any]) -> tuple[float, str]:
+    """ByCreationTimestamp ordering (ties broken by name)."""
+    return (created(clock, obj), (obj.get("metadata") or {}).get("name", ""))
+
+
+def ready_count(pods: Iterable[Mapping[str, Any]]) -> int:
+    return sum(1 for p in pods if is_pod_ready(p))

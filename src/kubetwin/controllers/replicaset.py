@@ -1,0 +1,284 @@
+"""ReplicaSet controller (pkg/controller/replicaset/replica_set.go, replica_set_utils.go;
+pod ranking from pkg/controller/controller_utils.go ActivePodsWithRanks).
+
+- claims pods (adopt matching orphans, release non-matching) among active pods of the namespace;
+- creates missing pods in slow-start batches (1, 2, 4, ...; at most ``BURST_REPLICAS`` per sync),
+  named ``<rs>-<5 random>`` with a controller ownerReference and the template's labels,
+  annotations and finalizers; a failed create stops the remaining batches and is reported as the
+  ``ReplicaFailure`` condition (reason ``FailedCreate``) and a ``FailedCreate`` warning event;
+- deletes surplus pods ranked as upstream's getPodsToDelete (unassigned < assigned, Pending <
+  Unknown < Running, not ready < ready, lower pod-deletion-cost, more related pods on the same node,
+  ready for a shorter time (log2 buckets), more restarts, newer (log2 buckets));
+- writes status replicas / fullyLabeledReplicas / readyReplicas / availableReplicas /
+  observedGeneration and requeues for pods that become available after ``minReadySeconds``.
+
+Upstream's expectations are unnecessary in-process (informers are synchronous); reconcile is
+idempotent because it always reads the current cache.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cmp_to_key
+from typing import Any
+
+from kubetwin.api.errors import ApiError
+from kubetwin.api.resources import is_pod_ready
+from kubetwin.client.controller import Controller
+from kubetwin.controllers import _util as u
+from kubetwin.controllers._refmanager import claim
+from kubetwin.store.copy import deep_copy
+
+Obj = dict[str, Any]
+
+BURST_REPLICAS = 500
+POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+_PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+
+def pod_from_template(template: Obj, owner: Obj, generate_name: str | None = None) -> Obj:
+    """controller.GetPodFromTemplate."""
+    tmeta = template.get("metadata") or {}
+    meta: Obj = {"generateName": generate_name or f"{owner['metadata']['name']}-"}
+    meta["namespace"] = owner["metadata"].get("namespace", "")
+    if tmeta.get("labels"):
+        meta["labels"] = dict(tmeta["labels"])
+    if tmeta.get("annotations"):
+        meta["annotations"] = dict(tmeta["annotations"])
+    if tmeta.get("finalizers"):
+        meta["finalizers"] = list(tmeta["finalizers"])
+    meta["ownerReferences"] = [u.owner_ref(owner)]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": deep_copy(template.get("spec") or {})}
+
+
+def _deletion_cost(pod: Obj) -> int:
+    v = ((pod.get("metadata") or {}).get("annotations") or {}).get(POD_DELETION_COST)
+    try:
+        return int(v) if v is not None else 0
+    except ValueError:
+        return 0
+
+
+def _log_rank(t: float, now: float) -> int:
+    d = (now - t) * 1e9  # Go durations are nanoseconds
+    return int(math.log2(d)) if d > 0 else -1
+
+
+def rank_pods_for_deletion(clock: Any, pods: list[Obj], ranks: list[int], now: float) -> list[Obj]:
+    """Sort pods so that the first ones are the best to delete (ActivePodsWithRanks.Less)."""
+    items = list(zip(pods, ranks, strict=True))
+
+    def less(a: tuple[Obj, int], b: tuple[Obj, int]) -> bool:
+        pi, ri = a
+        pj, rj = b
+        ni = (pi.get("spec") or {}).get("nodeName") or ""
+        nj = (pj.get("spec") or {}).get("nodeName") or ""
+        if ni != nj and (not ni or not nj):
+            return not ni
+        oi = _PHASE_ORDINAL.get((pi.get("status") or {}).get("phase", ""), -1)
+        oj = _PHASE_ORDINAL.get((pj.get("status") or {}).get("phase", ""), -1)
+        if oi != oj:
+            return oi < oj
+        ready_i, ready_j = is_pod_ready(pi), is_pod_ready(pj)
+        if ready_i != ready_j:
+            return not ready_i
+        ci, cj = _deletion_cost(pi), _deletion_cost(pj)
+        if ci != cj:
+            return ci < cj
+        if ri != rj:
+            return ri > rj
+        if ready_i and ready_j:
+            ti, tj = u.ready_since(clock, pi), u.ready_since(clock, pj)
+            if ti != tj:
+                if ti is None or tj is None:
+                    return ti is None
+                diff = _log_rank(ti, now) - _log_rank(tj, now)
+                if diff == 0:
+                    return u_id(pi) < u_id(pj)
+                return diff < 0
+        mi, mj = u.max_container_restarts(pi), u.max_container_restarts(pj)
+        if mi != mj:
+            return mi > mj
+        ki, kj = u.created(clock, pi), u.created(clock, pj)
+        if ki != kj:
+            diff = _log_rank(ki, now) - _log_rank(kj, now)
+            if diff == 0:
+                return u_id(pi) < u_id(pj)
+            return diff < 0
+        return False
+
+    def cmp(a: tuple[Obj, int], b: tuple[Obj, int]) -> int:
+        if less(a, b):
+            return -1
+        if less(b, a):
+            return 1
+        return 0
+
+    items.sort(key=cmp_to_key(cmp))
+    return [p for p, _ in items]
+
+
+def u_id(pod: Obj) -> str:
+    return str((pod.get("metadata") or {}).get("uid", ""))
+
+
+class ReplicaSetController(Controller):
+    name = "replicaset-controller"
+    kind = "ReplicaSet"
+    resource = "replicasets.apps"
+
+    def start(self) -> None:
+        self.rs_informer = self.informers.get(self.resource)
+        self.pod_informer = self.informers.get("pods")
+        self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    # -- handlers ---------------------------------------------------------------------------
+    def _enqueue_owner(self, pod: Obj) -> bool:
+        ref = u.controller_uid(pod)
+        if ref is None:
+            return False
+        for r in pod["metadata"].get("ownerReferences") or []:
+            if r.get("controller") is True and r.get("kind") == self.kind:
+                rs = self.rs_informer.get(r.get("name", ""), pod["metadata"].get("namespace"))
+                if rs is not None and rs["metadata"].get("uid") == r.get("uid"):
+                    self.enqueue(rs)
+        return True
+
+    def _enqueue_matching(self, pod: Obj) -> None:
+        lbls = u.labels_of(pod)
+        for rs in self.rs_informer.list(pod["metadata"].get("namespace") or None):
+            if u.selector_of(rs).matches(lbls):
+                self.enqueue(rs)
+
+    def _pod_added(self, pod: Obj) -> None:
+        if not self._enqueue_owner(pod) and not pod["metadata"].get("deletionTimestamp"):
+            self._enqueue_matching(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if u.controller_uid(old) != u.controller_uid(new):
+            self._enqueue_owner(old)
+        if not self._enqueue_owner(new) and (
+            u.labels_of(old) != u.labels_of(new) or u.controller_uid(old) != u.controller_uid(new)
+        ):
+            self._enqueue_matching(new)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self._enqueue_owner(pod)
+
+    # -- reconcile --------------------------------------------------------------------------
+    def reconcile(self, key: str) -> float | None:
+        rs = self.rs_informer.get_by_key(key)
+        if rs is None:
+            return None
+        ns = rs["metadata"].get("namespace", "")
+        selector = u.selector_of(rs)
+        active = [p for p in self.pod_informer.list(ns) if u.is_pod_active(p)]
+        pods = claim(self.client, rs, selector, active)
+        manage_err: tuple[str, str] | None = None
+        if not rs["metadata"].get("deletionTimestamp"):
+            manage_err = self._manage(rs, pods)
+        return self._update_status(rs, pods, manage_err)
+
+    def _manage(self, rs: Obj, pods: list[Obj]) -> tuple[str, str] | None:
+        want = int((rs.get("spec") or {}).get("replicas", 1))
+        diff = len(pods) - want
+        if diff < 0:
+            count = min(-diff, BURST_REPLICAS)
+            template = (rs.get("spec") or {}).get("template") or {}
+            err: str | None = None
+            for batch in u.slow_start_batches(count):
+                for _ in range(batch):
+                    try:
+                        pod = self.client.create(pod_from_template(template, rs))
+                    except ApiError as e:
+                        if e.reason == "Forbidden" and "being terminated" in e.message:
+                            return None  # namespace terminating: not a replica failure
+                        self.recorder.warning(rs, "FailedCreate", f"Error creating: {e.message}")
+                        err = e.message
+                        continue
+                    self.recorder.normal(rs, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+                if err is not None:
+                    return ("FailedCreate", err)
+            return None
+        if diff > 0:
+            count = min(diff, BURST_REPLICAS)
+            victims = self._pods_to_delete(rs, pods, count)
+            for pod in victims:
+                m = pod["metadata"]
+                try:
+                    self.client.delete("pods", m["name"], m.get("namespace"))
+                except ApiError as e:
+                    if e.code == 404:
+                        continue
+                    self.recorder.warning(rs, "FailedDelete", f"Error deleting: {e.message}")
+                    return ("FailedDelete", e.message)
+                self.recorder.normal(rs, "SuccessfulDelete", f"Deleted pod: {m['name']}")
+        return None
+
+    def _related_pods(self, rs: Obj) -> list[Obj]:
+        """getIndirectlyRelatedPods: pods of every ReplicaSet sharing this one's controller."""
+        ns = rs["metadata"].get("namespace", "")
+        owner = u.controller_uid(rs)
+        if owner is None:
+            uids = {rs["metadata"]["uid"]}
+        else:
+            uids = {r["metadata"]["uid"] for r in self.rs_informer.list(ns) if u.controller_uid(r) == owner}
+            uids.add(rs["metadata"]["uid"])
+        return [p for p in self.pod_informer.list(ns) if u.controller_uid(p) in uids]
+
+    def _pods_to_delete(self, rs: Obj, pods: list[Obj], diff: int) -> list[Obj]:
+        if diff < len(pods):
+            on_node: dict[str, int] = {}
+            for p in self._related_pods(rs):
+                if u.is_pod_active(p):
+                    n = (p.get("spec") or {}).get("nodeName") or ""
+                    on_node[n] = on_node.get(n, 0) + 1
+            ranks = [on_node.get((p.get("spec") or {}).get("nodeName") or "", 0) for p in pods]
+            pods = rank_pods_for_deletion(self.loop, pods, ranks, self.loop.now)
+        return pods[:diff]
+
+    def _update_status(self, rs: Obj, pods: list[Obj], manage_err: tuple[str, str] | None) -> float | None:
+        spec = rs.get("spec") or {}
+        min_ready = int(spec.get("minReadySeconds", 0) or 0)
+        now = self.loop.now
+        tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        fully = sum(1 for p in pods if all(u.labels_of(p).get(k) == v for k, v in tlabels.items()))
+        ready = sum(1 for p in pods if is_pod_ready(p))
+        available = sum(1 for p in pods if u.is_pod_available(self.loop, p, min_ready, now))
+        old_status = rs.get("status") or {}
+        status: Obj = {k: v for k, v in old_status.items() if k == "conditions"}
+        status.update(
+            replicas=len(pods), fullyLabeledReplicas=fully, readyReplicas=ready, availableReplicas=available,
+            observedGeneration=int(rs["metadata"].get("generation", 1)),
+        )  # fmt: skip
+        failure = u.get_condition(old_status, "ReplicaFailure")
+        if manage_err is not None and failure is None:
+            conds = list(status.get("conditions") or [])
+            conds.append(
+                {"type": "ReplicaFailure", "status": "True", "lastTransitionTime": self.loop.timestamp(),
+                 "reason": manage_err[0], "message": manage_err[1]}
+            )  # fmt: skip
+            status["conditions"] = conds
+        elif manage_err is None and failure is not None:
+            u.remove_condition(status, "ReplicaFailure")
+        if _status_differs(old_status, status):
+            new = deep_copy(rs)
+            new["status"] = status
+            self.client.update_status(new)
+        want = int(spec.get("replicas", 1))
+        if min_ready > 0 and ready == want and available != want:
+            waits = [w for p in pods if (w := u.available_in(self.loop, p, min_ready, now)) is not None]
+            if waits:
+                return min(waits) + 0.001
+        return None
+
+
+_STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
+
+
+def _status_differs(old: Obj, new: Obj) -> bool:
+    for f in _STATUS_FIELDS:
+        if int(old.get(f, 0) or 0) != int(new.get(f, 0) or 0):
+            return True
+    return (old.get("conditions") or []) != (new.get("conditions") or [])
