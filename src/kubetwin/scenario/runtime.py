@@ -70,6 +70,9 @@ class Cluster:
         self.rng = SeededRNG(self.seed)
         self.store = Store(self.store_path)
         self.registry = Registry(self.store, self.loop, self.rng)
+        from kubetwin.cloud.admission import validate_nodegroup
+
+        self.registry.admission.append(validate_nodegroup)
         self.registry.bootstrap()
         self.client = Client(self.registry)
         self.informers = InformerFactory(self.registry)
