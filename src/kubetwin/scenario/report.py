@@ -19,12 +19,14 @@ import html
 import io
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import matplotlib
 
-matplotlib.use("Agg")  # never pick an interactive backend; we only use the OO API below
+if "matplotlib.pyplot" not in sys.modules:  # never pick an interactive backend; charts use the OO API
+    matplotlib.use("Agg")
 
 from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -338,7 +340,13 @@ def compute_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
             continue
         unhealthy += 1
         ident = f"{w.get('kind', 'Workload')} {_ns_name(w.get('namespace'), w.get('name'))}"
-        level = "bad" if desired > 0 and available == 0 else "warn"
+        if w.get("kind") == "Job":  # the recorder reports succeeded pods as "available"
+            if status == "degraded":
+                add("bad", f"{ident} failed ({available}/{desired} completions)")
+            else:
+                add("warn", f"{ident} has {available}/{desired} completions ({status})")
+            continue
+        level = "bad" if status != "progressing" and desired > 0 and available == 0 else "warn"
         suffix = " (progressing)" if status == "progressing" else ""
         add(level, f"{ident} has {available}/{desired} available{suffix}")
     if workloads and not unhealthy:
