@@ -1,0 +1,388 @@
+"""The scheduler cache and snapshot (pkg/scheduler/backend/cache/cache.go, snapshot.go).
+
+One object plays both roles: scheduling cycles run synchronously on the event loop, so the cache
+is the snapshot of the current cycle. Per-node numbers live in numpy arrays indexed by node slot
+(DESIGN.md principle 8) so Filter/Score can run vectorised over every node; ``NodeInfo`` objects
+mirror them for per-node plugin calls. Assumed pods (bound in our cache before the API confirms)
+count like bound ones, so two pods scheduled at one instant never over-commit a node.
+
+Derived indexes kept incrementally:
+- selector counters: for a (namespaces, label selector) pair, matching pods per node slot
+  (PodTopologySpread and InterPodAffinity count pods per topology domain from these);
+- topology domains: per label key, the domain id of every slot (-1 when the label is missing);
+- pods with (anti-)affinity terms, for the "existing pods' anti-affinity" checks;
+- nominated pods per node (preemptors waiting for their victims to leave).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from kubetwin.scheduler import helpers
+from kubetwin.scheduler.framework import NodeInfo, PodInfo
+
+Obj = dict[str, Any]
+NsKey = frozenset[str] | None  # None: all namespaces
+
+_BASE_RESOURCES = (helpers.CPU, helpers.MEMORY, helpers.EPHEMERAL)
+
+
+class SelectorCounter:
+    """Pods per node slot matching every (namespaces, selector) term of a conjunction."""
+
+    __slots__ = ("terms", "counts")
+
+    def __init__(self, terms: list[tuple[NsKey, Obj | None]], capacity: int) -> None:
+        self.terms = terms
+        self.counts = np.zeros(capacity, dtype=np.int64)
+
+    def matches(self, pi: PodInfo) -> bool:
+        for namespaces, selector in self.terms:
+            if namespaces is not None and pi.namespace not in namespaces:
+                return False
+            if not helpers.selector_matches(selector, pi.labels):
+                return False
+        return True
+
+
+class Snapshot:
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self.n = 0  # high-water mark of used slots
+        self.nodes: list[NodeInfo | None] = []
+        self.slot_of: dict[str, int] = {}
+        self.free: list[int] = []
+        self.res_index: dict[str, int] = {r: i for i, r in enumerate(_BASE_RESOURCES)}
+        self.alive = np.zeros(capacity, dtype=bool)
+        self.alloc = np.zeros((len(_BASE_RESOURCES), capacity), dtype=np.int64)
+        self.requested = np.zeros((len(_BASE_RESOURCES), capacity), dtype=np.int64)
+        self.nz_cpu = np.zeros(capacity, dtype=np.int64)
+        self.nz_mem = np.zeros(capacity, dtype=np.int64)
+        self.pod_count = np.zeros(capacity, dtype=np.int64)
+        self.allowed_pods = np.zeros(capacity, dtype=np.int64)
+        self.pods: dict[str, PodInfo] = {}  # key -> assigned/assumed pod
+        self.assumed: set[str] = set()
+        self.node_generation = 0  # bumped on any node add/update/delete (invalidates node masks)
+        self.counters: dict[tuple[Any, ...], SelectorCounter] = {}
+        self._domains: dict[str, tuple[int, np.ndarray, list[str]]] = {}
+        self.with_affinity: dict[str, PodInfo] = {}  # assigned pods that have pod (anti-)affinity
+        self.nominated: dict[int, dict[str, PodInfo]] = {}  # slot -> preemptors nominated there
+        self.nominated_slot: dict[str, int] = {}
+        self.ports_in_use = 0  # number of assigned pods using host ports
+        self._masks: dict[Any, tuple[int, Any]] = {}
+
+    # -- capacity -----------------------------------------------------------------------------
+    def _grow(self, need: int) -> None:
+        if need <= self.capacity:
+            return
+        cap = self.capacity
+        while cap < need:
+            cap *= 2
+
+        def grow1(a: np.ndarray) -> np.ndarray:
+            b = np.zeros(cap, dtype=a.dtype)
+            b[: self.capacity] = a
+            return b
+
+        def grow2(a: np.ndarray) -> np.ndarray:
+            b = np.zeros((a.shape[0], cap), dtype=a.dtype)
+            b[:, : self.capacity] = a
+            return b
+
+        self.alive = grow1(self.alive)
+        self.nz_cpu, self.nz_mem = grow1(self.nz_cpu), grow1(self.nz_mem)
+        self.pod_count, self.allowed_pods = grow1(self.pod_count), grow1(self.allowed_pods)
+        self.alloc, self.requested = grow2(self.alloc), grow2(self.requested)
+        for c in self.counters.values():
+            c.counts = grow1(c.counts)
+        self.capacity = cap
+
+    def resource_row(self, name: str) -> int:
+        row = self.res_index.get(name)
+        if row is None:
+            row = len(self.res_index)
+            self.res_index[name] = row
+            self.alloc = np.vstack([self.alloc, np.zeros((1, self.capacity), dtype=np.int64)])
+            self.requested = np.vstack([self.requested, np.zeros((1, self.capacity), dtype=np.int64)])
+            for ni in self.nodes:
+                if ni is not None:
+                    self.alloc[row, ni.slot] = ni.allocatable.get(name, 0)
+                    self.requested[row, ni.slot] = ni.requested.get(name, 0)
+        return row
+
+    # -- nodes --------------------------------------------------------------------------------
+    def node_infos(self) -> Iterable[NodeInfo]:
+        return (ni for ni in self.nodes if ni is not None)
+
+    def num_nodes(self) -> int:
+        return len(self.slot_of)
+
+    def get(self, name: str) -> NodeInfo | None:
+        s = self.slot_of.get(name)
+        return None if s is None else self.nodes[s]
+
+    def _write_node_arrays(self, ni: NodeInfo) -> None:
+        s = ni.slot
+        for name, v in ni.allocatable.items():
+            if name == helpers.PODS:
+                continue
+            self.alloc[self.resource_row(name), s] = v
+        for name, row in self.res_index.items():
+            if name not in ni.allocatable:
+                self.alloc[row, s] = 0
+        self.allowed_pods[s] = ni.allowed_pods
+
+    def add_node(self, node: Obj) -> NodeInfo:
+        name = node["metadata"]["name"]
+        s = self.slot_of.get(name)
+        if s is not None:
+            return self.update_node(node)
+        if self.free:
+            s = min(self.free)
+            self.free.remove(s)
+        else:
+            s = self.n
+            self.n += 1
+            self._grow(self.n)
+        ni = NodeInfo(node, s)
+        if s < len(self.nodes):
+            self.nodes[s] = ni
+        else:
+            self.nodes.append(ni)
+        self.slot_of[name] = s
+        self.alive[s] = True
+        self._write_node_arrays(ni)
+        self.requested[:, s] = 0
+        self.nz_cpu[s] = self.nz_mem[s] = self.pod_count[s] = 0
+        for c in self.counters.values():
+            c.counts[s] = 0
+        # Pods that reference this node before the node arrived (informer order) attach now.
+        for pi in self.pods.values():
+            if pi.slot == -1 and (pi.pod.get("spec") or {}).get("nodeName") == name:
+                self._attach(pi, s)
+        self.node_generation += 1
+        self._domains.clear()
+        return ni
+
+    def update_node(self, node: Obj) -> NodeInfo:
+        name = node["metadata"]["name"]
+        s = self.slot_of.get(name)
+        if s is None:
+            return self.add_node(node)
+        ni = self.nodes[s]
+        assert ni is not None
+        old = (ni.labels, ni.taints, (ni.node.get("spec") or {}).get("unschedulable"))
+        ni.set_node(node)
+        self._write_node_arrays(ni)
+        if old != (ni.labels, ni.taints, (node.get("spec") or {}).get("unschedulable")):
+            self.node_generation += 1  # only scheduling-relevant changes invalidate node masks
+        return ni
+
+    def remove_node(self, name: str) -> None:
+        s = self.slot_of.pop(name, None)
+        if s is None:
+            return
+        ni = self.nodes[s]
+        self.nodes[s] = None
+        self.alive[s] = False
+        self.alloc[:, s] = 0
+        self.requested[:, s] = 0
+        self.allowed_pods[s] = 0
+        self.pod_count[s] = 0
+        self.nz_cpu[s] = self.nz_mem[s] = 0
+        for c in self.counters.values():
+            c.counts[s] = 0
+        if ni is not None:
+            for pi in ni.pods.values():
+                pi.slot = -1  # pods stay in the cache until their delete event (upstream keeps a ghost)
+        for key in list(self.nominated.get(s, {})):
+            self.clear_nomination(key)
+        self.free.append(s)
+        self.node_generation += 1
+        self._domains.clear()
+
+    # -- pods ---------------------------------------------------------------------------------
+    def _attach(self, pi: PodInfo, s: int) -> None:
+        ni = self.nodes[s]
+        assert ni is not None
+        pi.slot = s
+        ni.add_pod(pi)
+        for name, v in pi.requests.items():
+            if name == helpers.PODS:
+                continue
+            self.requested[self.resource_row(name), s] += v
+        self.nz_cpu[s] += pi.nonzero[0]
+        self.nz_mem[s] += pi.nonzero[1]
+        self.pod_count[s] += 1
+        for c in self.counters.values():
+            if c.matches(pi):
+                c.counts[s] += 1
+        if pi.ports:
+            self.ports_in_use += 1
+
+    def _detach(self, pi: PodInfo) -> None:
+        s = pi.slot
+        if s < 0:
+            return
+        ni = self.nodes[s]
+        if ni is None or not ni.remove_pod(pi):
+            pi.slot = -1
+            return
+        for name, v in pi.requests.items():
+            if name == helpers.PODS:
+                continue
+            self.requested[self.res_index[name], s] -= v
+        self.nz_cpu[s] -= pi.nonzero[0]
+        self.nz_mem[s] -= pi.nonzero[1]
+        self.pod_count[s] -= 1
+        for c in self.counters.values():
+            if c.matches(pi):
+                c.counts[s] -= 1
+        if pi.ports:
+            self.ports_in_use -= 1
+        pi.slot = -1
+
+    def add_pod(self, pod: Obj, pi: PodInfo | None = None) -> PodInfo:
+        """A pod assigned to ``spec.nodeName`` (from the informer) or assumed by the scheduler."""
+        meta = pod["metadata"]
+        key = f"{meta.get('namespace', '')}/{meta['name']}"
+        old = self.pods.get(key)
+        if old is not None:
+            if old.uid == meta.get("uid", "") and old.pod is pod:
+                return old
+            self.remove_pod(key)
+        if pi is None:
+            pi = PodInfo(pod)
+        self.pods[key] = pi
+        s = self.slot_of.get((pod.get("spec") or {}).get("nodeName", ""), -1)
+        if s >= 0:
+            self._attach(pi, s)
+        else:
+            pi.slot = -1
+        if pi.has_affinity:
+            self.with_affinity[key] = pi
+        return pi
+
+    def update_pod(self, pod: Obj) -> PodInfo:
+        meta = pod["metadata"]
+        key = f"{meta.get('namespace', '')}/{meta['name']}"
+        old = self.pods.get(key)
+        if old is not None and old.uid == meta.get("uid", ""):
+            node_name = (pod.get("spec") or {}).get("nodeName", "")
+            if (
+                old.slot >= 0
+                and self.nodes[old.slot] is not None
+                and self.nodes[old.slot].name == node_name  # type: ignore[union-attr]
+                and old.labels == ((meta.get("labels")) or {})
+                and old.requests == helpers.pod_requests(pod)
+            ):
+                old.pod = pod  # cheap path: the assignment is unchanged
+                self.assumed.discard(key)
+                return old
+        self.assumed.discard(key)
+        return self.add_pod(pod)
+
+    def remove_pod(self, key: str) -> PodInfo | None:
+        pi = self.pods.pop(key, None)
+        if pi is None:
+            return None
+        self._detach(pi)
+        self.with_affinity.pop(key, None)
+        self.assumed.discard(key)
+        return pi
+
+    def assume(self, pi: PodInfo, node_name: str) -> None:
+        """AssumePod: count the pod on the node before the binding lands."""
+        s = self.slot_of[node_name]
+        old = self.pods.get(pi.key)
+        if old is not None:
+            self.remove_pod(pi.key)
+        self.pods[pi.key] = pi
+        self._attach(pi, s)
+        if pi.has_affinity:
+            self.with_affinity[pi.key] = pi
+        self.assumed.add(pi.key)
+
+    def forget(self, pi: PodInfo) -> None:
+        if pi.key in self.assumed:
+            self.remove_pod(pi.key)
+
+    # -- nominated pods -----------------------------------------------------------------------
+    def nominate(self, pi: PodInfo, node_name: str) -> None:
+        self.clear_nomination(pi.key)
+        s = self.slot_of.get(node_name)
+        if s is None:
+            return
+        self.nominated.setdefault(s, {})[pi.key] = pi
+        self.nominated_slot[pi.key] = s
+
+    def clear_nomination(self, key: str) -> None:
+        s = self.nominated_slot.pop(key, None)
+        if s is not None:
+            bucket = self.nominated.get(s)
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self.nominated[s]
+
+    def nominated_on(self, slot: int, pod: PodInfo) -> list[PodInfo]:
+        """Nominated pods on ``slot`` with priority >= the pod's (excluding the pod itself)."""
+        bucket = self.nominated.get(slot)
+        if not bucket:
+            return []
+        return [p for k, p in bucket.items() if k != pod.key and p.priority >= pod.priority]
+
+    # -- derived indexes ----------------------------------------------------------------------
+    def counter(self, namespaces: NsKey, selector: Obj | None) -> np.ndarray:
+        """Matching pods per node slot for (namespaces, selector), maintained incrementally."""
+        return self.counter_all([(namespaces, selector)])
+
+    def counter_all(self, terms: list[tuple[NsKey, Obj | None]]) -> np.ndarray:
+        key = tuple((ns, helpers.selector_key(sel)) for ns, sel in terms)
+        c = self.counters.get(key)
+        if c is None:
+            c = SelectorCounter(terms, self.capacity)
+            for pi in self.pods.values():
+                if pi.slot >= 0 and c.matches(pi):
+                    c.counts[pi.slot] += 1
+            self.counters[key] = c
+        return c.counts
+
+    def domains(self, key: str) -> tuple[np.ndarray, list[str]]:
+        """Topology domain id per slot for label ``key`` (-1: node lacks the label)."""
+        cached = self._domains.get(key)
+        if cached is not None and cached[0] == self.node_generation:
+            return cached[1], cached[2]
+        ids = np.full(self.capacity, -1, dtype=np.int64)
+        names: list[str] = []
+        index: dict[str, int] = {}
+        for ni in self.nodes:
+            if ni is None:
+                continue
+            v = ni.labels.get(key)
+            if v is None:
+                continue
+            d = index.get(v)
+            if d is None:
+                d = index[v] = len(names)
+                names.append(v)
+            ids[ni.slot] = d
+        self._domains[key] = (self.node_generation, ids, names)
+        return ids, names
+
+    def per_node(self, key: Any, fn: Any) -> Any:
+        """Cache ``fn(self)`` (a per-node mask/array) under ``key`` until nodes change."""
+        hit = self._masks.get(key)
+        if hit is not None and hit[0] == self.node_generation:
+            return hit[1]
+        if len(self._masks) > 4096:
+            self._masks.clear()
+        value = fn(self)
+        self._masks[key] = (self.node_generation, value)
+        return value
+
+    def alive_slots(self) -> np.ndarray:
+        return np.flatnonzero(self.alive[: self.n])

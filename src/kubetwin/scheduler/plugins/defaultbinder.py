@@ -1,0 +1,16 @@
+"""DefaultBinder (pkg/scheduler/framework/plugins/defaultbinder/default_binder.go): POST the
+pods/binding subresource."""
+
+from __future__ import annotations
+
+from kubetwin.scheduler.framework import Plugin, PodInfo, Status
+
+NAME = "DefaultBinder"
+
+
+class DefaultBinder(Plugin):
+    NAME = NAME
+
+    def bind(self, pod: PodInfo, node_name: str) -> Status | None:
+        self.handle.client.bind(pod.namespace, pod.name, node_name, uid=pod.uid or None)
+        return None

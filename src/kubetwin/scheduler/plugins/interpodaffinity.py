@@ -1,0 +1,279 @@
+"""InterPodAffinity (pkg/scheduler/framework/plugins/interpodaffinity: filtering.go, scoring.go).
+
+Filter, in upstream order:
+1. required affinity: every term needs a node in the same topology domain (term.topologyKey)
+   running a pod that matches all terms -> UnschedulableAndUnresolvable "node(s) didn't match pod
+   affinity rules" (unless no pod matches anywhere and the pod matches its own terms);
+2. required anti-affinity: no matching pod in the node's domain -> Unschedulable "node(s) didn't
+   match pod anti-affinity rules";
+3. existing pods' required anti-affinity matching the incoming pod -> Unschedulable "node(s)
+   didn't satisfy existing pods anti-affinity rules".
+Terms select pods in ``namespaces`` ∪ namespaces matching ``namespaceSelector`` (the pod's own
+namespace when both are empty; every namespace for an empty namespaceSelector).
+Score: preferred terms (+weight affinity, -weight anti-affinity) of the incoming pod over existing
+pods, plus existing pods' preferred terms (and required affinity × hardPodAffinityWeight) that
+match the incoming pod, summed per topology domain; normalized min..max -> 0..100.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kubetwin.scheduler import helpers
+from kubetwin.scheduler.cache import NsKey, Snapshot
+from kubetwin.scheduler.framework import (
+    MAX_SCORE,
+    SKIP,
+    CycleState,
+    FilterResult,
+    NodeInfo,
+    Plugin,
+    PodInfo,
+    Status,
+    unresolvable,
+    unschedulable,
+)  # fmt: skip
+
+NAME = "InterPodAffinity"
+ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
+ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+Obj = dict[str, Any]
+REQ = "requiredDuringSchedulingIgnoredDuringExecution"
+PREF = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+class Term:
+    __slots__ = ("namespaces", "selector", "key", "weight")
+
+    def __init__(self, namespaces: NsKey, selector: Obj | None, key: str, weight: int = 0) -> None:
+        self.namespaces = namespaces
+        self.selector = selector
+        self.key = key
+        self.weight = weight
+
+    def matches(self, pi: PodInfo) -> bool:
+        if self.namespaces is not None and pi.namespace not in self.namespaces:
+            return False
+        return helpers.selector_matches(self.selector, pi.labels)
+
+
+class _State:
+    def __init__(self) -> None:
+        self.affinity: list[Term] = []
+        self.anti: list[Term] = []
+        # (key, value) -> count
+        self.affinity_counts: dict[tuple[str, str], int] = {}
+        self.anti_counts: dict[tuple[str, str], int] = {}
+        self.existing_anti: dict[tuple[str, str], int] = {}
+        self.self_match = False
+
+    def clone(self) -> _State:
+        c = _State()
+        c.affinity, c.anti, c.self_match = self.affinity, self.anti, self.self_match
+        c.affinity_counts = dict(self.affinity_counts)
+        c.anti_counts = dict(self.anti_counts)
+        c.existing_anti = dict(self.existing_anti)
+        return c
+
+
+class InterPodAffinity(Plugin):
+    NAME = NAME
+    VECTORISED = True
+
+    def __init__(self, handle: Any, args: Obj | None = None) -> None:
+        super().__init__(handle, args)
+        self.hard_weight = int(self.args.get("hardPodAffinityWeight", 1))
+
+    # -- terms --------------------------------------------------------------------------------
+    def _namespaces(self, owner: PodInfo, t: Obj) -> NsKey:
+        names = set(t.get("namespaces") or [])
+        nsel = t.get("namespaceSelector")
+        if nsel is None:
+            return frozenset(names or {owner.namespace})
+        if not nsel.get("matchLabels") and not nsel.get("matchExpressions"):
+            return None  # empty selector: all namespaces
+        inf = self.handle.informers
+        if inf is not None:
+            for ns in inf.get("namespaces").list():
+                if helpers.selector_matches(nsel, (ns["metadata"].get("labels") or {})):
+                    names.add(ns["metadata"]["name"])
+        return frozenset(names)
+
+    def _terms(self, owner: PodInfo, kind: str, which: str) -> list[Term]:
+        raw = (owner.affinity.get(kind) or {}).get(which) or []
+        out = []
+        for t in raw:
+            w = 0
+            if which == PREF:
+                w = int(t.get("weight", 0))
+                t = t.get("podAffinityTerm") or {}
+            sel = t.get("labelSelector")
+            keys = t.get("matchLabelKeys") or []
+            if keys and sel is not None:
+                sel = {"matchLabels": dict(sel.get("matchLabels") or {}),
+                       "matchExpressions": list(sel.get("matchExpressions") or [])
+                       + [{"key": k, "operator": "In", "values": [owner.labels[k]]} for k in keys if k in owner.labels]}  # fmt: skip
+            out.append(Term(self._namespaces(owner, t), sel, t.get("topologyKey", ""), w))
+        return out
+
+    # -- Filter -------------------------------------------------------------------------------
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        snap: Snapshot = self.handle.snapshot
+        existing = [p for p in snap.with_affinity.values() if p.has_required_anti and p.slot >= 0 and p.key != pod.key]
+        affinity = self._terms(pod, "podAffinity", REQ)
+        anti = self._terms(pod, "podAntiAffinity", REQ)
+        if not affinity and not anti and not existing:
+            return SKIP
+        st = _State()
+        st.affinity, st.anti = affinity, anti
+        for e in existing:
+            ni = snap.nodes[e.slot]
+            if ni is None:
+                continue
+            for t in self._terms(e, "podAntiAffinity", REQ):
+                if t.matches(pod) and t.key in ni.labels:
+                    k = (t.key, ni.labels[t.key])
+                    st.existing_anti[k] = st.existing_anti.get(k, 0) + 1
+        if affinity:
+            per_slot = snap.counter_all([(t.namespaces, t.selector) for t in affinity])
+            for t in affinity:
+                self._accumulate(snap, per_slot, t.key, st.affinity_counts)
+            st.self_match = all(t.matches(pod) for t in affinity)
+        for t in anti:
+            per_slot = snap.counter(t.namespaces, t.selector)
+            self._accumulate(snap, per_slot, t.key, st.anti_counts)
+        state.write(NAME, st)
+        return None
+
+    @staticmethod
+    def _accumulate(snap: Snapshot, per_slot: np.ndarray, key: str, into: dict[tuple[str, str], int]) -> None:
+        ids, names = snap.domains(key)
+        d = ids[: snap.n]
+        ok = (d >= 0) & (per_slot[: snap.n] > 0)
+        if not ok.any():
+            return
+        sums = np.bincount(d[ok], weights=per_slot[: snap.n][ok], minlength=len(names))
+        for i in np.flatnonzero(sums):
+            k = (key, names[i])
+            into[k] = into.get(k, 0) + int(sums[i])
+
+    def _check(self, st: _State, labels: dict[str, str]) -> Status | None:
+        if st.affinity:
+            ok = all(t.key in labels and st.affinity_counts.get((t.key, labels[t.key]), 0) > 0 for t in st.affinity)
+            if not ok and not (not any(v > 0 for v in st.affinity_counts.values()) and st.self_match):
+                return unresolvable(ERR_REASON_AFFINITY)
+        for t in st.anti:
+            if t.key in labels and st.anti_counts.get((t.key, labels[t.key]), 0) > 0:
+                return unschedulable(ERR_REASON_ANTI_AFFINITY)
+        for (k, v), n in st.existing_anti.items():
+            if n > 0 and labels.get(k) == v:
+                return unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        st: _State | None = state.read(NAME)
+        return None if st is None else self._check(st, node.labels)
+
+    def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
+        st: _State | None = state.read(NAME)
+        if st is None:
+            return []
+        masks: dict[str, tuple[np.ndarray, Status]] = {}
+        for ni in snap.node_infos():
+            r = self._check(st, ni.labels)
+            if r is not None:
+                msg = r.reasons[0]
+                if msg not in masks:
+                    masks[msg] = (np.zeros(snap.n, dtype=bool), r)
+                masks[msg][0][ni.slot] = True
+        return list(masks.values())
+
+    def _update(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int) -> None:
+        st: _State | None = state.read(NAME)
+        if st is None:
+            return
+        labels = node.labels
+        if other.has_required_anti:
+            for t in self._terms(other, "podAntiAffinity", REQ):
+                if t.matches(pod) and t.key in labels:
+                    k = (t.key, labels[t.key])
+                    st.existing_anti[k] = st.existing_anti.get(k, 0) + delta
+        if st.affinity and all(t.matches(other) for t in st.affinity):
+            for t in st.affinity:
+                if t.key in labels:
+                    k = (t.key, labels[t.key])
+                    st.affinity_counts[k] = st.affinity_counts.get(k, 0) + delta
+        for t in st.anti:
+            if t.matches(other) and t.key in labels:
+                k = (t.key, labels[t.key])
+                st.anti_counts[k] = st.anti_counts.get(k, 0) + delta
+
+    def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._update(state, pod, other, node, 1)
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._update(state, pod, other, node, -1)
+
+    # -- Score --------------------------------------------------------------------------------
+    def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
+        snap: Snapshot = self.handle.snapshot
+        pref_aff = self._terms(pod, "podAffinity", PREF)
+        pref_anti = self._terms(pod, "podAntiAffinity", PREF)
+        existing = [p for p in snap.with_affinity.values() if p.slot >= 0 and p.key != pod.key]
+        if not pref_aff and not pref_anti and not existing:
+            return SKIP
+        scores: dict[tuple[str, str], int] = {}
+        for t in pref_aff + pref_anti:
+            sign = 1 if t in pref_aff else -1
+            per_slot = snap.counter(t.namespaces, t.selector)
+            acc: dict[tuple[str, str], int] = {}
+            self._accumulate(snap, per_slot, t.key, acc)
+            for k, n in acc.items():
+                scores[k] = scores.get(k, 0) + sign * t.weight * n
+        for e in existing:
+            ni = snap.nodes[e.slot]
+            if ni is None:
+                continue
+            contribs = [(t, 1) for t in self._terms(e, "podAffinity", PREF)]
+            contribs += [(t, -1) for t in self._terms(e, "podAntiAffinity", PREF)]
+            if self.hard_weight > 0:
+                for t in self._terms(e, "podAffinity", REQ):
+                    t.weight = self.hard_weight
+                    contribs.append((t, 1))
+            for t, sign in contribs:
+                if t.key in ni.labels and t.matches(pod):
+                    k = (t.key, ni.labels[t.key])
+                    scores[k] = scores.get(k, 0) + sign * t.weight
+        if not scores:
+            return SKIP
+        state.write(NAME + "/score", scores)
+        return None
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        scores: dict[tuple[str, str], int] = state.read(NAME + "/score") or {}
+        return sum(v for (k, val), v in scores.items() if node.labels.get(k) == val)
+
+    def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
+        snap: Snapshot = self.handle.snapshot
+        scores: dict[tuple[str, str], int] = state.read(NAME + "/score") or {}
+        out = np.zeros(len(slots), dtype=np.int64)
+        by_key: dict[str, dict[str, int]] = {}
+        for (k, v), s in scores.items():
+            by_key.setdefault(k, {})[v] = s
+        for k, vals in by_key.items():
+            ids, names = snap.domains(k)
+            table = np.array([vals.get(nm, 0) for nm in names] + [0], dtype=np.int64)
+            d = ids[slots]
+            out += table[np.where(d >= 0, d, len(names))]
+        return out
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
+        if len(scores) == 0:
+            return scores
+        mn, mx = int(scores.min()), int(scores.max())
+        if mx - mn == 0:
+            return np.zeros_like(scores)
+        return (MAX_SCORE * (scores - mn) // (mx - mn)).astype(np.int64)

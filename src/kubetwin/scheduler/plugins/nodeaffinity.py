@@ -1,0 +1,116 @@
+"""NodeAffinity (pkg/scheduler/framework/plugins/nodeaffinity/node_affinity.go).
+
+Filter: ``spec.nodeSelector`` and required node affinity (terms ORed; In/NotIn/Exists/
+DoesNotExist/Gt/Lt on labels, matchFields on metadata.name) -> UnschedulableAndUnresolvable
+"node(s) didn't match Pod's node affinity/selector". PreFilter returns Skip when the pod has
+neither. Score: sum of the weights of matching preferred terms, normalized (max -> 100).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kubetwin.scheduler import helpers
+from kubetwin.scheduler.cache import Snapshot
+from kubetwin.scheduler.framework import (
+    SKIP,
+    CycleState,
+    FilterResult,
+    NodeInfo,
+    Plugin,
+    PodInfo,
+    Status,
+    default_normalize_score,
+    unresolvable,
+)  # fmt: skip
+
+NAME = "NodeAffinity"
+ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
+
+
+def _freeze(x: Any) -> Any:
+    if isinstance(x, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in x.items()))
+    if isinstance(x, list):
+        return tuple(_freeze(v) for v in x)
+    return x
+
+
+def _required_key(pod: PodInfo) -> Any:
+    spec = pod.pod.get("spec") or {}
+    na = (pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    return _freeze((spec.get("nodeSelector") or {}, na))
+
+
+def has_required(pod: PodInfo) -> bool:
+    spec = pod.pod.get("spec") or {}
+    na = (pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    return bool(spec.get("nodeSelector")) or na is not None
+
+
+def required_mask(pod: PodInfo, snap: Snapshot) -> np.ndarray:
+    """Per-slot mask of nodes matching the pod's nodeSelector + required affinity (cached)."""
+    if not has_required(pod):
+        return snap.alive
+
+    def compute(snap: Snapshot) -> np.ndarray:
+        m = np.zeros(snap.capacity, dtype=bool)
+        for ni in snap.node_infos():
+            m[ni.slot] = helpers.required_node_affinity_matches(pod.pod, ni.node)
+        return m
+
+    return snap.per_node((NAME, "required", _required_key(pod)), compute)  # type: ignore[no-any-return]
+
+
+def _preferred(pod: PodInfo) -> list[dict]:  # type: ignore[type-arg]
+    na = pod.affinity.get("nodeAffinity") or {}
+    return na.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+
+
+def preferred_score(terms: list[dict], node: dict) -> int:  # type: ignore[type-arg]
+    total = 0
+    for t in terms:
+        w = int(t.get("weight", 0))
+        if w and helpers.node_selector_term_matches(t.get("preference") or {}, node):
+            total += w
+    return total
+
+
+class NodeAffinity(Plugin):
+    NAME = NAME
+    VECTORISED = True
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        return None if has_required(pod) else SKIP
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        if not helpers.required_node_affinity_matches(pod.pod, node.node):
+            return unresolvable(ERR_REASON_POD)
+        return None
+
+    def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
+        m = required_mask(pod, snap)
+        return [(~m[: snap.n], unresolvable(ERR_REASON_POD))]
+
+    def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
+        return None if _preferred(pod) else SKIP
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return preferred_score(_preferred(pod), node.node)
+
+    def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
+        terms = _preferred(pod)
+
+        def compute(snap: Snapshot) -> np.ndarray:
+            a = np.zeros(snap.capacity, dtype=np.int64)
+            for ni in snap.node_infos():
+                a[ni.slot] = preferred_score(terms, ni.node)
+            return a
+
+        snap = self.handle.snapshot
+        return snap.per_node((NAME, "preferred", _freeze(terms)), compute)[slots]  # type: ignore[no-any-return]
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
+        return default_normalize_score(scores, reverse=False)

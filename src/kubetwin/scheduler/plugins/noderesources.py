@@ -1,0 +1,219 @@
+"""NodeResourcesFit and NodeResourcesBalancedAllocation
+(pkg/scheduler/framework/plugins/noderesources: fit.go, resource_allocation.go,
+least_allocated.go, most_allocated.go, balanced_allocation.go).
+
+Fit filter uses actual requests (equality fits); LeastAllocated/MostAllocated scoring uses the
+non-zero requests (100m CPU / 200 MiB for containers without a request); BalancedAllocation uses
+actual requests and skips BestEffort pods. Integer arithmetic as upstream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kubetwin.scheduler import helpers
+from kubetwin.scheduler.cache import Snapshot
+from kubetwin.scheduler.framework import (
+    MAX_SCORE,
+    SKIP,
+    CycleState,
+    FilterResult,
+    NodeInfo,
+    Plugin,
+    PodInfo,
+    Status,
+    unschedulable,
+)  # fmt: skip
+
+FIT = "NodeResourcesFit"
+BALANCED = "NodeResourcesBalancedAllocation"
+LEAST_ALLOCATED = "LeastAllocated"
+MOST_ALLOCATED = "MostAllocated"
+DEFAULT_RESOURCES = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
+TOO_MANY_PODS = "Too many pods"
+
+
+def insufficient(name: str) -> str:
+    return f"Insufficient {name}"
+
+
+def _ordered_requests(pod: PodInfo) -> list[tuple[str, int]]:
+    """Requested resources in upstream's check order: cpu, memory, ephemeral-storage, scalars."""
+    base = [(r, pod.requests.get(r, 0)) for r in (helpers.CPU, helpers.MEMORY, helpers.EPHEMERAL)]
+    scal = sorted((k, v) for k, v in pod.requests.items()
+                  if k not in (helpers.CPU, helpers.MEMORY, helpers.EPHEMERAL, helpers.PODS))  # fmt: skip
+    return [(k, v) for k, v in base + scal if v > 0]
+
+
+def fits_request(pod: PodInfo, node: NodeInfo) -> list[str]:
+    """fitsRequest: the reasons the pod does not fit (empty list = fits)."""
+    reasons: list[str] = []
+    if len(node.pods) + 1 > node.allowed_pods:
+        reasons.append(TOO_MANY_PODS)
+    for name, want in _ordered_requests(pod):
+        if want > node.allocatable.get(name, 0) - node.requested.get(name, 0):
+            reasons.append(insufficient(name))
+    return reasons
+
+
+class NodeResourcesFit(Plugin):
+    NAME = FIT
+    VECTORISED = True
+
+    def __init__(self, handle: Any, args: dict[str, Any] | None = None) -> None:
+        super().__init__(handle, args)
+        strategy = self.args.get("scoringStrategy") or {}
+        self.strategy = strategy.get("type", LEAST_ALLOCATED)
+        self.resources = [(r["name"], int(r.get("weight", 1))) for r in strategy.get("resources") or DEFAULT_RESOURCES]
+        for _, w in self.resources:
+            if not 1 <= w <= 100:
+                raise ValueError(f"resource weight must be in the range [1, 100], got {w}")
+
+    # -- Filter -------------------------------------------------------------------------------
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        reasons = fits_request(pod, node)
+        return unschedulable(*reasons) if reasons else None
+
+    def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
+        n = snap.n
+        out: FilterResult = []
+        too_many = snap.pod_count[:n] + 1 > snap.allowed_pods[:n]
+        if too_many.any():
+            out.append((too_many, unschedulable(TOO_MANY_PODS)))
+        for name, want in _ordered_requests(pod):
+            row = snap.resource_row(name)
+            fail = snap.alloc[row, :n] - snap.requested[row, :n] < want
+            if fail.any():
+                out.append((fail, unschedulable(insufficient(name))))
+        return out
+
+    # -- Score --------------------------------------------------------------------------------
+    def _pod_amount(self, pod: PodInfo, name: str) -> int:
+        if name == helpers.CPU:
+            return pod.nonzero[0]
+        if name == helpers.MEMORY:
+            return pod.nonzero[1]
+        return pod.requests.get(name, 0)
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        total = wsum = 0
+        for name, w in self.resources:
+            alloc = node.allocatable.get(name, 0)
+            if name == helpers.CPU:
+                req = node.nonzero_cpu + pod.nonzero[0]
+            elif name == helpers.MEMORY:
+                req = node.nonzero_mem + pod.nonzero[1]
+            else:
+                podreq = pod.requests.get(name, 0)
+                if podreq == 0:
+                    continue  # extended resources the pod does not request are bypassed
+                req = node.requested.get(name, 0) + podreq
+            if alloc == 0:
+                continue
+            total += _resource_score(self.strategy, req, alloc) * w
+            wsum += w
+        return total // wsum if wsum else 0
+
+    def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
+        snap: Snapshot = self.handle.snapshot
+        total = np.zeros(len(slots), dtype=np.int64)
+        wsum = np.zeros(len(slots), dtype=np.int64)
+        for name, w in self.resources:
+            if name == helpers.CPU:
+                req = snap.nz_cpu[slots] + pod.nonzero[0]
+            elif name == helpers.MEMORY:
+                req = snap.nz_mem[slots] + pod.nonzero[1]
+            else:
+                podreq = pod.requests.get(name, 0)
+                if podreq == 0:
+                    continue
+                req = snap.requested[snap.resource_row(name), slots] + podreq
+            alloc = snap.alloc[snap.resource_row(name), slots]
+            has = alloc > 0
+            safe = np.where(has, alloc, 1)
+            if self.strategy == MOST_ALLOCATED:
+                s = (np.minimum(req, alloc) * MAX_SCORE) // safe
+            else:
+                s = np.where(req > alloc, 0, ((alloc - req) * MAX_SCORE) // safe)
+            total += np.where(has, s * w, 0)
+            wsum += np.where(has, w, 0)
+        return np.where(wsum > 0, total // np.maximum(wsum, 1), 0)
+
+
+def _resource_score(strategy: str, requested: int, capacity: int) -> int:
+    if capacity == 0:
+        return 0
+    if strategy == MOST_ALLOCATED:
+        return (min(requested, capacity) * MAX_SCORE) // capacity
+    if requested > capacity:
+        return 0
+    return ((capacity - requested) * MAX_SCORE) // capacity
+
+
+def least_requested_score(requested: int, capacity: int) -> int:
+    return _resource_score(LEAST_ALLOCATED, requested, capacity)
+
+
+def most_requested_score(requested: int, capacity: int) -> int:
+    return _resource_score(MOST_ALLOCATED, requested, capacity)
+
+
+class NodeResourcesBalancedAllocation(Plugin):
+    NAME = BALANCED
+    VECTORISED = True
+
+    def __init__(self, handle: Any, args: dict[str, Any] | None = None) -> None:
+        super().__init__(handle, args)
+        self.resources = [r["name"] for r in self.args.get("resources") or DEFAULT_RESOURCES]
+
+    def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
+        return SKIP if pod.best_effort else None
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        fractions: list[float] = []
+        for name in self.resources:
+            alloc = node.allocatable.get(name, 0)
+            podreq = pod.requests.get(name, 0)
+            if name not in (helpers.CPU, helpers.MEMORY) and podreq == 0:
+                continue
+            if alloc == 0:
+                continue
+            fractions.append(min((node.requested.get(name, 0) + podreq) / alloc, 1.0))
+        return _balanced(fractions)
+
+    def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
+        snap: Snapshot = self.handle.snapshot
+        fr: list[np.ndarray] = []
+        valid: list[np.ndarray] = []
+        for name in self.resources:
+            podreq = pod.requests.get(name, 0)
+            if name not in (helpers.CPU, helpers.MEMORY) and podreq == 0:
+                continue
+            row = snap.resource_row(name)
+            alloc = snap.alloc[row, slots]
+            has = alloc > 0
+            f = np.minimum((snap.requested[row, slots] + podreq) / np.where(has, alloc, 1), 1.0)
+            fr.append(f)
+            valid.append(has)
+        if not fr:
+            return np.full(len(slots), MAX_SCORE, dtype=np.int64)
+        if len(fr) == 2 and valid[0].all() and valid[1].all():
+            std = np.abs(fr[0] - fr[1]) / 2
+            return ((1 - std) * MAX_SCORE).astype(np.int64)
+        out = np.empty(len(slots), dtype=np.int64)
+        for i in range(len(slots)):
+            out[i] = _balanced([float(f[i]) for f, v in zip(fr, valid, strict=True) if v[i]])
+        return out
+
+
+def _balanced(fractions: list[float]) -> int:
+    if len(fractions) == 2:
+        std = abs(fractions[0] - fractions[1]) / 2
+    elif len(fractions) > 2:
+        mean = sum(fractions) / len(fractions)
+        std = (sum((f - mean) ** 2 for f in fractions) / len(fractions)) ** 0.5
+    else:
+        std = 0.0
+    return int((1 - std) * MAX_SCORE)

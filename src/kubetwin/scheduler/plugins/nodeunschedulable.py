@@ -1,0 +1,51 @@
+"""NodeUnschedulable (pkg/scheduler/framework/plugins/nodeunschedulable/node_unschedulable.go):
+cordoned nodes reject pods unless they tolerate ``node.kubernetes.io/unschedulable:NoSchedule``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kubetwin.scheduler import helpers
+from kubetwin.scheduler.cache import Snapshot
+from kubetwin.scheduler.framework import (
+    CycleState,
+    FilterResult,
+    NodeInfo,
+    Plugin,
+    PodInfo,
+    Status,
+    unresolvable,
+)
+
+NAME = "NodeUnschedulable"
+ERR_REASON = "node(s) were unschedulable"
+TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+
+
+def _tolerates(pod: PodInfo) -> bool:
+    tols = (pod.pod.get("spec") or {}).get("tolerations") or []
+    return any(helpers.tolerates(t, TAINT) for t in tols)
+
+
+def _cordoned(snap: Snapshot) -> np.ndarray:
+    m = np.zeros(snap.capacity, dtype=bool)
+    for ni in snap.node_infos():
+        if (ni.node.get("spec") or {}).get("unschedulable"):
+            m[ni.slot] = True
+    return m
+
+
+class NodeUnschedulable(Plugin):
+    NAME = NAME
+    VECTORISED = True
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        if (node.node.get("spec") or {}).get("unschedulable") and not _tolerates(pod):
+            return unresolvable(ERR_REASON)
+        return None
+
+    def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
+        cordoned = snap.per_node(NAME, _cordoned)
+        if not cordoned[: snap.n].any() or _tolerates(pod):
+            return []
+        return [(cordoned[: snap.n], unresolvable(ERR_REASON))]

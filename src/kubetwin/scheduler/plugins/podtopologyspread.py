@@ -1,0 +1,318 @@
+"""PodTopologySpread (pkg/scheduler/framework/plugins/podtopologyspread: filtering.go,
+scoring.go, common.go, plugin.go).
+
+Filter (DoNotSchedule): per constraint, matching pods are counted per topology domain over the
+eligible nodes (nodes with every hard constraint's topology key; nodeAffinityPolicy Honor and
+nodeTaintsPolicy Ignore by default); ``skew = count(domain) + selfMatch - globalMin`` must not
+exceed maxSkew (globalMin is 0 while fewer than minDomains domains exist). Nodes lacking the
+key are UnschedulableAndUnresolvable.
+Score (ScheduleAnyway): ``Σ cnt·log(size+2) + maxSkew-1`` per constraint, rounded, then
+normalized ``100·(max+min-s)/max``; nodes lacking a key are ignored (score 0).
+Pods without constraints get the system defaults (zone maxSkew 5, hostname maxSkew 3,
+ScheduleAnyway) with a selector built from the Services, ReplicaSet or StatefulSet selecting them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from kubetwin.scheduler import helpers
+from kubetwin.scheduler.cache import Snapshot
+from kubetwin.scheduler.framework import (
+    MAX_SCORE,
+    SKIP,
+    CycleState,
+    FilterResult,
+    NodeInfo,
+    Plugin,
+    PodInfo,
+    Status,
+    unresolvable,
+    unschedulable,
+)  # fmt: skip
+from kubetwin.scheduler.plugins.nodeaffinity import required_mask
+
+NAME = "PodTopologySpread"
+ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
+ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
+LABEL_HOSTNAME = "kubernetes.io/hostname"
+LABEL_ZONE = "topology.kubernetes.io/zone"
+SYSTEM_DEFAULT_CONSTRAINTS = [
+    {"topologyKey": LABEL_ZONE, "maxSkew": 5, "whenUnsatisfiable": "ScheduleAnyway"},
+    {"topologyKey": LABEL_HOSTNAME, "maxSkew": 3, "whenUnsatisfiable": "ScheduleAnyway"},
+]
+Obj = dict[str, Any]
+
+
+class Constraint:
+    __slots__ = ("max_skew", "key", "hard", "selector", "min_domains", "honor_affinity", "honor_taints")
+
+    def __init__(self, c: Obj, pod: PodInfo, selector: Obj | None = None) -> None:
+        self.max_skew = int(c.get("maxSkew", 1))
+        self.key: str = c.get("topologyKey", "")
+        self.hard = c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+        sel = selector if selector is not None else c.get("labelSelector")
+        keys = c.get("matchLabelKeys") or []
+        if keys and sel is not None:
+            sel = {
+                "matchLabels": dict(sel.get("matchLabels") or {}),
+                "matchExpressions": list(sel.get("matchExpressions") or [])
+                + [{"key": k, "operator": "In", "values": [pod.labels[k]]} for k in keys if k in pod.labels],
+            }
+        self.selector = sel
+        self.min_domains = int(c.get("minDomains") or 1)
+        self.honor_affinity = (c.get("nodeAffinityPolicy") or "Honor") == "Honor"
+        self.honor_taints = (c.get("nodeTaintsPolicy") or "Ignore") == "Honor"
+
+    def self_match(self, pod: PodInfo) -> int:
+        return int(helpers.selector_matches(self.selector, pod.labels))
+
+
+def _has_keys(ni: NodeInfo, cs: list[Constraint]) -> bool:
+    return all(c.key in ni.labels for c in cs)
+
+
+class _FilterState:
+    def __init__(self, cons: list[Constraint], eligible: np.ndarray, counts: list[np.ndarray],
+                 ids: list[np.ndarray]) -> None:  # fmt: skip
+        self.cons = cons
+        self.eligible = eligible
+        self.counts = counts  # per constraint: matching pods per domain id
+        self.ids = ids  # per constraint: domain id per slot
+        self.mins: list[int] = []
+        self.recompute()
+
+    def recompute(self) -> None:
+        self.mins = []
+        for c, cnt, ids in zip(self.cons, self.counts, self.ids, strict=True):
+            present = np.zeros(len(cnt), dtype=bool)
+            d = ids[: len(self.eligible)][self.eligible]
+            present[d[d >= 0]] = True
+            vals = cnt[present]
+            m = int(vals.min()) if len(vals) else 2**31 - 1
+            if int(present.sum()) < c.min_domains:
+                m = 0
+            self.mins.append(m)
+
+    def clone(self) -> _FilterState:
+        c = _FilterState.__new__(_FilterState)
+        c.cons, c.eligible, c.ids = self.cons, self.eligible, self.ids
+        c.counts = [x.copy() for x in self.counts]
+        c.mins = list(self.mins)
+        return c
+
+
+class PodTopologySpread(Plugin):
+    NAME = NAME
+    VECTORISED = True
+
+    def __init__(self, handle: Any, args: Obj | None = None) -> None:
+        super().__init__(handle, args)
+        self.system_defaulted = (self.args.get("defaultingType") or "System") == "System"
+
+    # -- constraints --------------------------------------------------------------------------
+    def _default_selector(self, pod: PodInfo) -> Obj | None:
+        inf = self.handle.informers
+        if inf is None:
+            return None
+        labels: dict[str, str] = {}
+        exprs: list[Obj] = []
+        for svc in inf.get("services").list(pod.namespace):
+            sel = (svc.get("spec") or {}).get("selector")
+            if sel and all(pod.labels.get(k) == v for k, v in sel.items()):
+                labels.update(sel)
+        for ref in pod.pod["metadata"].get("ownerReferences") or []:
+            if not ref.get("controller"):
+                continue
+            res = {"ReplicaSet": "replicasets.apps", "StatefulSet": "statefulsets.apps",
+                   "ReplicationController": "replicationcontrollers"}.get(ref.get("kind", ""))  # fmt: skip
+            if res is None:
+                break
+            try:
+                owner = inf.get(res).get(ref["name"], pod.namespace)
+            except KeyError:
+                owner = None
+            if owner is not None:
+                sel = (owner.get("spec") or {}).get("selector") or {}
+                if ref["kind"] == "ReplicationController":
+                    labels.update(sel)
+                else:
+                    labels.update(sel.get("matchLabels") or {})
+                    exprs.extend(sel.get("matchExpressions") or [])
+            break
+        if not labels and not exprs:
+            return None
+        return {"matchLabels": labels, "matchExpressions": exprs}
+
+    def constraints(self, pod: PodInfo, hard: bool) -> list[Constraint]:
+        raw = (pod.pod.get("spec") or {}).get("topologySpreadConstraints") or []
+        if raw:
+            cs = [Constraint(c, pod) for c in raw]
+            return [c for c in cs if c.hard == hard]
+        if hard or not self.system_defaulted:
+            return []
+        sel = self._default_selector(pod)
+        if sel is None:
+            return []
+        return [Constraint(c, pod, sel) for c in SYSTEM_DEFAULT_CONSTRAINTS]
+
+    def _inclusion_mask(self, c: Constraint, pod: PodInfo, snap: Snapshot) -> np.ndarray:
+        m = snap.alive.copy()
+        if c.honor_affinity:
+            m &= required_mask(pod, snap)
+        if c.honor_taints:
+            for ni in snap.node_infos():
+                if m[ni.slot] and helpers.find_untolerated_taint(
+                    ni.taints, (pod.pod.get("spec") or {}).get("tolerations") or [], ("NoSchedule", "NoExecute")
+                ):
+                    m[ni.slot] = False
+        return m
+
+    # -- Filter -------------------------------------------------------------------------------
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        cons = self.constraints(pod, hard=True)
+        if not cons:
+            return SKIP
+        snap: Snapshot = self.handle.snapshot
+        has_all = snap.alive.copy()
+        for c in cons:
+            has_all &= snap.domains(c.key)[0] >= 0
+        counts, ids_l = [], []
+        eligible_any = has_all[: snap.n]
+        for c in cons:
+            ids, names = snap.domains(c.key)
+            el = (has_all & self._inclusion_mask(c, pod, snap))[: snap.n]
+            per_slot = snap.counter(frozenset([pod.namespace]), c.selector)[: snap.n]
+            d = ids[: snap.n]
+            cnt = np.bincount(d[el], weights=per_slot[el], minlength=len(names)).astype(np.int64)
+            counts.append(cnt)
+            ids_l.append(ids)
+            eligible_any = el
+        st = _FilterState(cons, eligible_any, counts, ids_l)
+        st.eligible = (has_all & self._inclusion_mask(cons[0], pod, snap))[: snap.n]
+        state.write(NAME, st)
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        st: _FilterState | None = state.read(NAME)
+        if st is None:
+            return None
+        for i, c in enumerate(st.cons):
+            if c.key not in node.labels:
+                return unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH)
+            d = int(st.ids[i][node.slot])
+            cnt = int(st.counts[i][d]) if 0 <= d < len(st.counts[i]) else 0
+            if cnt + c.self_match(pod) - st.mins[i] > c.max_skew:
+                return unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH)
+        return None
+
+    def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
+        st: _FilterState | None = state.read(NAME)
+        if st is None:
+            return []
+        n = snap.n
+        missing = np.zeros(n, dtype=bool)
+        skewed = np.zeros(n, dtype=bool)
+        for i, c in enumerate(st.cons):
+            d = st.ids[i][:n]
+            miss = d < 0
+            cnt = np.where(miss, 0, st.counts[i][np.where(miss, 0, d)] if len(st.counts[i]) else 0)
+            skewed |= ~missing & ~miss & (cnt + c.self_match(pod) - st.mins[i] > c.max_skew)
+            missing |= miss
+        skewed &= ~missing
+        return [(missing, unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH)),
+                (skewed, unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH))]  # fmt: skip
+
+    def _update(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int) -> None:
+        st: _FilterState | None = state.read(NAME)
+        if st is None or other.namespace != pod.namespace:
+            return
+        if node.slot >= len(st.eligible) or not st.eligible[node.slot]:
+            return
+        for i, c in enumerate(st.cons):
+            if helpers.selector_matches(c.selector, other.labels):
+                d = int(st.ids[i][node.slot])
+                if d >= 0:
+                    st.counts[i][d] += delta
+        st.recompute()
+
+    def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._update(state, pod, other, node, 1)
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._update(state, pod, other, node, -1)
+
+    # -- Score --------------------------------------------------------------------------------
+    def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
+        cons = self.constraints(pod, hard=False)
+        if not cons:
+            return SKIP
+        snap: Snapshot = self.handle.snapshot
+        require_all = bool((pod.pod.get("spec") or {}).get("topologySpreadConstraints")) or not self.system_defaulted
+        has_all = snap.alive.copy()
+        for c in cons:
+            has_all &= snap.domains(c.key)[0] >= 0
+        ignored = ~has_all[slots] if require_all else np.zeros(len(slots), dtype=bool)
+        kept = slots[~ignored]
+        per_constraint = []
+        for c in cons:
+            ids, names = snap.domains(c.key)
+            per_slot = snap.counter(frozenset([pod.namespace]), c.selector)
+            if c.key == LABEL_HOSTNAME:
+                size = len(kept)
+                dom_counts = None
+            else:
+                d_kept = ids[kept]
+                present = np.zeros(len(names), dtype=bool)
+                present[d_kept[d_kept >= 0]] = True
+                size = int(present.sum())
+                el = self._inclusion_mask(c, pod, snap)[: snap.n]
+                if require_all:
+                    el &= has_all[: snap.n]
+                d = ids[: snap.n]
+                el &= d >= 0
+                dom_counts = np.bincount(d[el], weights=per_slot[: snap.n][el], minlength=len(names)).astype(np.int64)
+                dom_counts = np.where(present, dom_counts, 0)
+            per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2)))
+        state.write(NAME + "/score", (per_constraint, ignored, slots))
+        return None
+
+    def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
+        per_constraint, ignored, _ = state.read(NAME + "/score")
+        total = np.zeros(len(slots), dtype=np.float64)
+        for c, ids, per_slot, dom_counts, w in per_constraint:
+            d = ids[slots]
+            has = d >= 0
+            if dom_counts is None:
+                cnt = per_slot[slots]
+            else:
+                cnt = dom_counts[np.where(has, d, 0)] if len(dom_counts) else np.zeros(len(slots), dtype=np.int64)
+            total += np.where(has, cnt * w + (c.max_skew - 1), 0.0)
+        out = np.floor(total + 0.5).astype(np.int64)
+        out[ignored] = 0
+        return out
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        per_constraint, ignored, slots = state.read(NAME + "/score")
+        idx = np.flatnonzero(slots == node.slot)
+        if len(idx) and ignored[idx[0]]:
+            return 0
+        return int(self.score_all(state, pod, np.array([node.slot]))[0]) if not len(idx) else int(
+            self.score_all(state, pod, slots)[idx[0]]
+        )
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
+        _, ignored, _ = state.read(NAME + "/score")
+        kept = scores[~ignored]
+        if len(kept) == 0:
+            return np.zeros_like(scores)
+        mn, mx = int(kept.min()), int(kept.max())
+        if mx == 0:
+            out = np.full_like(scores, MAX_SCORE)
+        else:
+            out = (MAX_SCORE * (mx + mn - scores)) // mx
+        out[ignored] = 0
+        return out

@@ -1,0 +1,19 @@
+"""SchedulingGates (pkg/scheduler/framework/plugins/schedulinggates/scheduling_gates.go):
+PreEnqueue keeps pods with non-empty ``spec.schedulingGates`` out of the active queue."""
+
+from __future__ import annotations
+
+from kubetwin.scheduler.framework import Plugin, PodInfo, Status, unresolvable
+
+NAME = "SchedulingGates"
+
+
+class SchedulingGates(Plugin):
+    NAME = NAME
+
+    def pre_enqueue(self, pod: PodInfo) -> Status | None:
+        gates = (pod.pod.get("spec") or {}).get("schedulingGates") or []
+        if not gates:
+            return None
+        names = " ".join(g.get("name", "") for g in gates)
+        return unresolvable(f"waiting for scheduling gates: [{names}]")

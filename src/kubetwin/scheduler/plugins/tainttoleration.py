@@ -1,0 +1,105 @@
+"""TaintToleration (pkg/scheduler/framework/plugins/tainttoleration/taint_toleration.go).
+
+Filter: the first NoSchedule/NoExecute taint the pod does not tolerate rejects the node
+(UnschedulableAndUnresolvable, "node(s) had untolerated taint {key: value}").
+Score: the number of PreferNoSchedule taints not tolerated by the pod's PreferNoSchedule (or
+effect-less) tolerations; normalized in reverse (fewest intolerable taints scores 100).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kubetwin.scheduler import helpers
+from kubetwin.scheduler.cache import Snapshot
+from kubetwin.scheduler.framework import (
+    CycleState,
+    FilterResult,
+    NodeInfo,
+    Plugin,
+    PodInfo,
+    Status,
+    default_normalize_score,
+    unresolvable,
+)  # fmt: skip
+
+NAME = "TaintToleration"
+FILTER_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def _reason(taint: dict) -> str:  # type: ignore[type-arg]
+    return f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}"
+
+
+def _tolerations(pod: PodInfo) -> list[dict]:  # type: ignore[type-arg]
+    return (pod.pod.get("spec") or {}).get("tolerations") or []
+
+
+def _tol_key(tols: list[dict]) -> tuple:  # type: ignore[type-arg]
+    return tuple(
+        (t.get("key", ""), t.get("operator", ""), t.get("value", ""), t.get("effect", "")) for t in tols
+    )
+
+
+def count_intolerable_prefer(taints: list[dict], tols: list[dict]) -> int:  # type: ignore[type-arg]
+    prefer = [t for t in tols if not t.get("effect") or t.get("effect") == "PreferNoSchedule"]
+    n = 0
+    for taint in taints:
+        if taint.get("effect") != "PreferNoSchedule":
+            continue
+        if not any(helpers.tolerates(t, taint) for t in prefer):
+            n += 1
+    return n
+
+
+class TaintToleration(Plugin):
+    NAME = NAME
+    VECTORISED = True
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        taint = helpers.find_untolerated_taint(node.taints, _tolerations(pod), FILTER_EFFECTS)
+        if taint is not None:
+            return unresolvable(_reason(taint))
+        return None
+
+    def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
+        tols = _tolerations(pod)
+
+        def compute(snap: Snapshot) -> FilterResult:
+            by_reason: dict[str, np.ndarray] = {}
+            for ni in snap.node_infos():
+                if not ni.taints:
+                    continue
+                taint = helpers.find_untolerated_taint(ni.taints, tols, FILTER_EFFECTS)
+                if taint is not None:
+                    r = _reason(taint)
+                    m = by_reason.get(r)
+                    if m is None:
+                        m = by_reason[r] = np.zeros(snap.capacity, dtype=bool)
+                    m[ni.slot] = True
+            return [(m, unresolvable(r)) for r, m in by_reason.items()]
+
+        res = snap.per_node((NAME, "filter", _tol_key(tols)), compute)
+        return [(m[: snap.n], st) for m, st in res]
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return count_intolerable_prefer(node.taints, _tolerations(pod))
+
+    def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
+        tols = _tolerations(pod)
+
+        def compute(snap: Snapshot) -> np.ndarray:
+            a = np.zeros(snap.capacity, dtype=np.int64)
+            for ni in snap.node_infos():
+                if ni.taints:
+                    a[ni.slot] = count_intolerable_prefer(ni.taints, tols)
+            return a
+
+        return snap_of(self).per_node((NAME, "score", _tol_key(tols)), compute)[slots]
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
+        return default_normalize_score(scores, reverse=True)
+
+
+def snap_of(p: Plugin) -> Snapshot:
+    return p.handle.snapshot

@@ -1,0 +1,595 @@
+"""The scheduler loop (pkg/scheduler/schedule_one.go, scheduler.go, eventhandlers.go and
+pkg/scheduler/backend/queue/scheduling_queue.go).
+
+- Watches nodes and pods through the shared informers. Unassigned pods whose schedulerName is the
+  profile's and that are not being deleted enter the scheduling queue; assigned pods feed the cache.
+- Queue: activeQ ordered by PrioritySort; backoff ``podInitialBackoff`` 1 s doubling per attempt to
+  ``podMaxBackoff`` 10 s; unschedulable pods move back on cluster events (node add / relevant node
+  update, assigned pod delete or update; assigned pod add only for pods rejected by
+  InterPodAffinity/PodTopologySpread) and at the latest after ``podMaxInUnschedulablePodsDuration``
+  (5 min). A move request during a pod's cycle sends a failure straight to backoff.
+- One cycle per pod, run on the event loop at priority 20 (a drain is scheduled at the current
+  instant when the queue gets work). Filtering is vectorised over node slots and stops at
+  ``numFeasibleNodesToFind`` feasible nodes starting at the round-robin ``nextStartNodeIndex``;
+  ties among the best scores are broken by reservoir sampling with the seeded RNG (selectHost).
+- The pod is assumed in the cache, then bound through the client (DefaultBinder); a failed bind
+  forgets it and retries with back-off.
+- Failures: a ``FailedScheduling`` Warning event and condition PodScheduled=False reason
+  Unschedulable with the FitError message "0/N nodes are available: <sorted reason counts>." plus
+  the PostFilter (preemption) message.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any
+
+import numpy as np
+
+from kubetwin.api.errors import ApiError
+from kubetwin.client import Client, EventRecorder, InformerFactory
+from kubetwin.scheduler.cache import Snapshot
+from kubetwin.scheduler.framework import (
+    MAX_SCORE,
+    Code,
+    CycleState,
+    Framework,
+    PodInfo,
+    Profile,
+    Status,
+)  # fmt: skip
+from kubetwin.scheduler.plugins import REGISTRY
+from kubetwin.sim import EventLoop, SeededRNG
+
+Obj = dict[str, Any]
+
+PRIORITY = 20
+POD_INITIAL_BACKOFF = 1.0
+POD_MAX_BACKOFF = 10.0
+POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION = 300.0
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+NO_NODE_AVAILABLE_MSG = "0/{} nodes are available"
+ERR_NO_NODES_AVAILABLE = "no nodes available to schedule pods"
+REASON_UNSCHEDULABLE = "Unschedulable"
+REASON_SCHEDULER_ERROR = "SchedulerError"
+AFFINITY_PLUGINS = frozenset({"InterPodAffinity", "PodTopologySpread"})
+
+
+def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
+    """schedule_one.go numFeasibleNodesToFind (percentage 0 = adaptive)."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    if percentage == 0:
+        percentage = 50 - num_all_nodes // 125
+        if percentage < MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND:
+            percentage = MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND
+    n = num_all_nodes * percentage // 100
+    if n < MIN_FEASIBLE_NODES_TO_FIND:
+        return MIN_FEASIBLE_NODES_TO_FIND
+    return n
+
+
+class Diagnosis:
+    """Why each node was rejected: vectorised (mask, Status) entries plus per-node statuses."""
+
+    def __init__(self, num_all: int) -> None:
+        self.num_all = num_all
+        self.entries: list[tuple[np.ndarray, Status]] = []
+        self.per_node: dict[int, Status] = {}
+        self.pre_filter_msg = ""
+        self.plugins: set[str] = set()
+
+    def histogram(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for mask, st in self.entries:
+            c = int(mask.sum())
+            if c:
+                for r in st.reasons:
+                    counts[r] = counts.get(r, 0) + c
+        for st in self.per_node.values():
+            for r in st.reasons:
+                counts[r] = counts.get(r, 0) + 1
+        return counts
+
+    def node_status(self, snap: Snapshot) -> dict[int, Status]:
+        out: dict[int, Status] = {}
+        for mask, st in self.entries:
+            for s in np.flatnonzero(mask):
+                s = int(s)
+                prev = out.get(s)
+                if prev is None:
+                    out[s] = Status(st.code, *st.reasons, plugin=st.plugin)
+                else:
+                    prev.reasons.extend(st.reasons)
+                    prev.code = max(prev.code, st.code)
+        out.update(self.per_node)
+        return out
+
+    def message(self, post_filter_msg: str = "") -> str:
+        msg = NO_NODE_AVAILABLE_MSG.format(self.num_all) + ":"
+        if self.pre_filter_msg:
+            msg += f" {self.pre_filter_msg}."
+        else:
+            body = ", ".join(sorted(f"{v} {k}" for k, v in self.histogram().items()))
+            if body:
+                msg += f" {body}."
+        if post_filter_msg:
+            msg += f" {post_filter_msg}"
+        return msg
+
+
+class FitError(Exception):
+    def __init__(self, pod: PodInfo, diagnosis: Diagnosis) -> None:
+        super().__init__(diagnosis.message())
+        self.pod = pod
+        self.diagnosis = diagnosis
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: Client,
+        informers: InformerFactory,
+        rng: SeededRNG,
+        profile: Profile | None = None,
+        percentage_of_nodes_to_score: int = 0,
+    ) -> None:
+        self.client = client
+        self.informers = informers
+        self.loop: EventLoop = client.clock
+        self.rng = rng
+        self._np_rng = rng.numpy()
+        self.profile = profile or Profile.default()
+        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        self.snapshot = Snapshot()
+        self.framework = Framework(self.profile, self.snapshot, REGISTRY, client, informers, rng)
+        self.recorder = EventRecorder(client, self.profile.scheduler_name)
+        self.framework.recorder = self.recorder  # type: ignore[attr-defined]
+        self.framework.clear_nominated_node_name = self._clear_nominated_node_name  # type: ignore[attr-defined]
+        self.next_start_node_index = 0
+        # queue
+        self._active: list[tuple[int, float, int, str]] = []
+        self._seq = itertools.count()
+        self._queued: dict[str, PodInfo] = {}  # every pod the queue knows (active, backoff, unschedulable)
+        self._in_active: set[str] = set()
+        self._unschedulable: dict[str, PodInfo] = {}
+        self._backoff: dict[str, Any] = {}
+        self._drain = None
+        self._move_seq = 0
+        self._affinity_waiting = 0
+        self.scheduled = 0
+        self.failed_attempts = 0
+        self.bind_errors = 0
+
+    # -- wiring -------------------------------------------------------------------------------
+    def start(self) -> None:
+        nodes = self.informers.get("nodes")
+        nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
+        pods = self.informers.get("pods")
+        pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
+        for res in ("poddisruptionbudgets.policy", "services", "replicasets.apps", "statefulsets.apps",
+                    "namespaces"):  # fmt: skip
+            try:
+                self.informers.get(res)
+            except KeyError:
+                pass
+
+    def _responsible(self, pod: Obj) -> bool:
+        spec = pod.get("spec") or {}
+        return (spec.get("schedulerName") or "default-scheduler") == self.profile.scheduler_name
+
+    @staticmethod
+    def _key(pod: Obj) -> str:
+        m = pod["metadata"]
+        return f"{m.get('namespace', '')}/{m['name']}"
+
+    # -- node events --------------------------------------------------------------------------
+    def _on_node_add(self, node: Obj) -> None:
+        self.snapshot.add_node(node)
+        self._move_all()
+
+    def _on_node_update(self, old: Obj, new: Obj) -> None:
+        gen = self.snapshot.node_generation
+        ni = self.snapshot.get(new["metadata"]["name"])
+        old_alloc = dict(ni.allocatable) if ni is not None else None
+        ni = self.snapshot.update_node(new)
+        if self.snapshot.node_generation != gen or ni.allocatable != old_alloc:
+            self._move_all()
+
+    def _on_node_delete(self, node: Obj) -> None:
+        self.snapshot.remove_node(node["metadata"]["name"])
+
+    # -- pod events ---------------------------------------------------------------------------
+    def _on_pod_add(self, pod: Obj) -> None:
+        if (pod.get("spec") or {}).get("nodeName"):
+            pi = self.snapshot.add_pod(pod)
+            if pi.has_affinity:
+                self._move_affinity_waiting()
+            return
+        if not self._responsible(pod) or pod["metadata"].get("deletionTimestamp"):
+            return
+        self._enqueue_new(PodInfo(pod))
+
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        key = self._key(new)
+        if (new.get("spec") or {}).get("nodeName"):
+            self._forget_queued(key)
+            was = self.snapshot.pods.get(key)
+            self.snapshot.update_pod(new)
+            if was is None:
+                self._move_affinity_waiting()
+            elif (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
+                self._move_all()
+            self.snapshot.clear_nomination(key)
+            return
+        if new["metadata"].get("deletionTimestamp") or not self._responsible(new):
+            self._forget_queued(key)
+            return
+        pi = self._queued.get(key)
+        if pi is None:
+            self._enqueue_new(PodInfo(new))
+            return
+        changed = old.get("spec") != new.get("spec") or (old["metadata"].get("labels") != new["metadata"].get("labels"))
+        pi.update(new)
+        if changed and key in self._unschedulable:
+            self._requeue(pi)
+
+    def _on_pod_delete(self, pod: Obj) -> None:
+        key = self._key(pod)
+        self.snapshot.clear_nomination(key)
+        if self.snapshot.remove_pod(key) is not None:
+            self._move_all()
+        self._forget_queued(key)
+
+    # -- queue --------------------------------------------------------------------------------
+    def _enqueue_new(self, pi: PodInfo) -> None:
+        pi.timestamp = self.loop.now
+        pi.initial_attempt = None
+        self._queued[pi.key] = pi
+        nominated = (pi.pod.get("status") or {}).get("nominatedNodeName")
+        if nominated:
+            self.snapshot.nominate(pi, nominated)
+        for p in self.framework.pre_enqueue_plugins:
+            st = p.pre_enqueue(pi)  # type: ignore[attr-defined]
+            if st is not None:
+                pi.unschedulable_plugins = {p.NAME}
+                self._unschedulable[pi.key] = pi
+                return
+        self._push_active(pi)
+
+    def _push_active(self, pi: PodInfo) -> None:
+        if pi.key in self._in_active:
+            return
+        self._unschedulable.pop(pi.key, None)
+        if pi.unschedulable_plugins & AFFINITY_PLUGINS:
+            self._affinity_waiting = max(0, self._affinity_waiting - 1)
+        h = self._backoff.pop(pi.key, None)
+        if h is not None:
+            h.cancel()
+        self._in_active.add(pi.key)
+        heapq.heappush(self._active, (-pi.priority, pi.timestamp, next(self._seq), pi.key))
+        if self._drain is None:
+            self._drain = self.loop.call_soon(self._run, PRIORITY, "scheduler")
+
+    def _forget_queued(self, key: str) -> None:
+        pi = self._queued.pop(key, None)
+        if pi is None:
+            return
+        if self._unschedulable.pop(key, None) is not None and pi.unschedulable_plugins & AFFINITY_PLUGINS:
+            self._affinity_waiting = max(0, self._affinity_waiting - 1)
+        self._in_active.discard(key)
+        h = self._backoff.pop(key, None)
+        if h is not None:
+            h.cancel()
+
+    def backoff_duration(self, pi: PodInfo) -> float:
+        d = POD_INITIAL_BACKOFF
+        for _ in range(1, pi.attempts):
+            d *= 2
+            if d > POD_MAX_BACKOFF:
+                return POD_MAX_BACKOFF
+        return d
+
+    def _requeue(self, pi: PodInfo) -> None:
+        """Move to activeQ, or to backoff while the pod's back-off has not expired."""
+        if pi.key in self._in_active or pi.key in self._backoff:
+            return
+        self._unschedulable.pop(pi.key, None)
+        if pi.unschedulable_plugins & AFFINITY_PLUGINS:
+            self._affinity_waiting = max(0, self._affinity_waiting - 1)
+            pi.unschedulable_plugins = set()
+        expiry = pi.timestamp + self.backoff_duration(pi) if pi.attempts else self.loop.now
+        if expiry <= self.loop.now:
+            self._push_active(pi)
+            return
+
+        def fire() -> None:
+            self._backoff.pop(pi.key, None)
+            if self._queued.get(pi.key) is pi:
+                self._push_active(pi)
+
+        self._backoff[pi.key] = self.loop.call_at(expiry, fire, PRIORITY, "scheduler:backoff")
+
+    def _move_all(self) -> None:
+        self._move_seq += 1
+        if not self._unschedulable:
+            return
+        for pi in list(self._unschedulable.values()):
+            if "SchedulingGates" in pi.unschedulable_plugins:
+                continue
+            self._requeue(pi)
+
+    def _move_affinity_waiting(self) -> None:
+        if self._affinity_waiting <= 0:
+            return
+        self._move_seq += 1
+        for pi in list(self._unschedulable.values()):
+            if pi.unschedulable_plugins & AFFINITY_PLUGINS:
+                self._requeue(pi)
+
+    def _add_unschedulable(self, pi: PodInfo, cycle_move_seq: int) -> None:
+        pi.timestamp = self.loop.now
+        if self._move_seq != cycle_move_seq:
+            self._requeue(pi)  # the cluster changed during the cycle: retry after back-off
+            return
+        self._unschedulable[pi.key] = pi
+        if pi.unschedulable_plugins & AFFINITY_PLUGINS:
+            self._affinity_waiting += 1
+        attempts = pi.attempts
+
+        def leftover() -> None:
+            if self._unschedulable.get(pi.key) is pi and pi.attempts == attempts:
+                self._requeue(pi)
+
+        self.loop.call_later(POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION, leftover, PRIORITY, "scheduler:flush")
+
+    def pending(self) -> int:
+        return len(self._queued)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        self._drain = None
+        while self._active:
+            _, _, _, key = heapq.heappop(self._active)
+            if key not in self._in_active:
+                continue
+            self._in_active.discard(key)
+            pi = self._queued.get(key)
+            if pi is None:
+                continue
+            self.schedule_one(pi)
+
+    def schedule_one(self, pi: PodInfo) -> None:
+        pod = pi.pod
+        if pod["metadata"].get("deletionTimestamp") or (pod.get("spec") or {}).get("nodeName"):
+            self._queued.pop(pi.key, None)
+            return
+        pi.attempts += 1
+        if pi.initial_attempt is None:
+            pi.initial_attempt = self.loop.now
+        move_seq = self._move_seq
+        state = CycleState()
+        try:
+            node_name = self.schedule_pod(state, pi)
+        except FitError as fe:
+            self.failed_attempts += 1
+            pi.unschedulable_plugins = set(fe.diagnosis.plugins)
+            nominated: str | None = None
+            post_msg = ""
+            for p in self.framework.post_filter_plugins:
+                node, st = p.post_filter(state, pi, fe.diagnosis.node_status(self.snapshot),  # type: ignore[attr-defined]
+                                         fe.diagnosis.num_all)  # fmt: skip
+                if st.is_success() and node:
+                    nominated = node
+                    break
+                if st.reasons:
+                    post_msg = st.message()
+            msg = fe.diagnosis.message(post_msg)
+            self._handle_failure(pi, msg, REASON_UNSCHEDULABLE, nominated, move_seq)
+            return
+        except _NoNodes:
+            self.failed_attempts += 1
+            pi.unschedulable_plugins = set()
+            self._handle_failure(pi, ERR_NO_NODES_AVAILABLE, REASON_SCHEDULER_ERROR, None, move_seq)
+            return
+        # Assume, reserve, bind.
+        self.snapshot.assume(pi, node_name)
+        self.snapshot.clear_nomination(pi.key)
+        for p in self.framework.reserve_plugins:
+            p.reserve(state, pi, node_name)  # type: ignore[attr-defined]
+        try:
+            for p in self.framework.bind_plugins:
+                st = p.bind(pi, node_name)  # type: ignore[attr-defined]
+                if st is None or not st.is_skip():
+                    break
+        except ApiError as e:
+            self.bind_errors += 1
+            self.snapshot.forget(pi)
+            if e.code == 404:
+                self._queued.pop(pi.key, None)
+                return
+            pi.timestamp = self.loop.now
+            self._requeue(pi)
+            return
+        self._queued.pop(pi.key, None)
+        self.scheduled += 1
+        self.recorder.normal(pod, "Scheduled", f"Successfully assigned {pi.key} to {node_name}")
+
+    def _handle_failure(self, pi: PodInfo, msg: str, reason: str, nominated: str | None, move_seq: int) -> None:
+        pod = pi.pod
+        self.recorder.warning(pod, "FailedScheduling", msg)
+        if nominated:
+            self.snapshot.nominate(pi, nominated)
+        self._update_status(pi, reason, msg, nominated)
+        if self._queued.get(pi.key) is pi:
+            self._add_unschedulable(pi, move_seq)
+
+    def _update_status(self, pi: PodInfo, reason: str, msg: str, nominated: str | None) -> None:
+        status = pi.pod.get("status") or {}
+        conds = status.get("conditions") or []
+        cur = next((c for c in conds if c.get("type") == "PodScheduled"), None)
+        same = cur is not None and cur.get("status") == "False" and cur.get("reason") == reason and cur.get("message") == msg
+        if same and (not nominated or nominated == status.get("nominatedNodeName")):
+            return
+        try:
+            live = self.client.registry.get("pods", pi.name, pi.namespace, copy=True)
+        except ApiError:
+            return
+        st = live.setdefault("status", {})
+        new_conds = [c for c in st.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None, "reason": reason, "message": msg,
+                "lastTransitionTime": (cur or {}).get("lastTransitionTime") if cur and cur.get("status") == "False"
+                else self.loop.timestamp()}  # fmt: skip
+        new_conds.append(cond)
+        st["conditions"] = new_conds
+        if nominated:
+            st["nominatedNodeName"] = nominated
+        try:
+            self.client.update_status(live)
+        except ApiError:
+            return
+
+    def _clear_nominated_node_name(self, pi: PodInfo) -> None:
+        try:
+            live = self.client.registry.get("pods", pi.name, pi.namespace, copy=True)
+        except ApiError:
+            return
+        if (live.get("status") or {}).get("nominatedNodeName"):
+            live["status"].pop("nominatedNodeName", None)
+            try:
+                self.client.update_status(live)
+            except ApiError:
+                return
+
+    # -- one scheduling attempt ---------------------------------------------------------------
+    def schedule_pod(self, state: CycleState, pi: PodInfo) -> str:
+        snap = self.snapshot
+        num_all = snap.num_nodes()
+        if num_all == 0:
+            raise _NoNodes()
+        fw = self.framework
+        diag = Diagnosis(num_all)
+        st = fw.run_pre_filter(state, pi)
+        if not st.is_success():
+            diag.pre_filter_msg = st.message()
+            diag.plugins.add(st.plugin)
+            n = snap.n
+            diag.entries.append((snap.alive[:n].copy(), Status(st.code, plugin=st.plugin)))
+            raise FitError(pi, diag)
+        # A nominated node that still fits is taken directly (evaluateNominatedNode).
+        nominated = (pi.pod.get("status") or {}).get("nominatedNodeName")
+        if nominated:
+            ni = snap.get(nominated)
+            if ni is not None and fw.run_filter_with_nominated(state, pi, ni).is_success():
+                return nominated
+        feasible = self._find_feasible(state, pi, diag)
+        if len(feasible) == 0:
+            raise FitError(pi, diag)
+        if len(feasible) == 1:
+            return snap.nodes[int(feasible[0])].name  # type: ignore[union-attr]
+        scores = self._prioritize(state, pi, feasible)
+        return snap.nodes[int(feasible[self._select_host(scores)])].name  # type: ignore[union-attr]
+
+    def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
+        snap = self.snapshot
+        fw = self.framework
+        n = snap.n
+        ok = snap.alive[:n].copy()
+        per_node_plugins = []
+        for p in fw.filter_plugins:
+            if p.NAME in state.skip_filter:
+                continue
+            if not p.VECTORISED:
+                per_node_plugins.append(p)
+                continue
+            for mask, st in p.filter_all(state, pi, snap):
+                hit = mask & ok
+                if hit.any():
+                    st.plugin = p.NAME
+                    diag.entries.append((hit, st))
+                    diag.plugins.add(p.NAME)
+            ok &= ~self._fail_union(diag, p.NAME, n)
+        alive = snap.alive_slots()
+        total = len(alive)
+        if per_node_plugins or snap.nominated:
+            for s in np.flatnonzero(ok):
+                s = int(s)
+                ni = snap.nodes[s]
+                assert ni is not None
+                for p in per_node_plugins:
+                    r = p.filter(state, pi, ni)
+                    if r is not None and not r.is_success():
+                        r.plugin = p.NAME
+                        diag.per_node[s] = r
+                        diag.plugins.add(p.NAME)
+                        ok[s] = False
+                        break
+                if ok[s] and s in snap.nominated and snap.nominated_on(s, pi):
+                    r = fw.run_filter_with_nominated(state, pi, ni)
+                    if not r.is_success():
+                        diag.per_node[s] = r
+                        diag.plugins.add(r.plugin)
+                        ok[s] = False
+        to_find = num_feasible_nodes_to_find(
+            self.profile.percentage_of_nodes_to_score
+            if self.profile.percentage_of_nodes_to_score is not None
+            else self.percentage_of_nodes_to_score,
+            total,
+        )
+        start = self.next_start_node_index % total if total else 0
+        pos = np.flatnonzero(ok[alive])  # positions (in node order) of feasible nodes
+        if len(pos) == 0:
+            self.next_start_node_index = (start + total) % total if total else 0
+            return pos
+        split = int(np.searchsorted(pos, start))
+        ordered = np.concatenate((pos[split:], pos[:split])) if split else pos
+        if len(ordered) > to_find:
+            ordered = ordered[:to_find]
+            processed = int((ordered[-1] - start) % total) + 1
+        else:
+            processed = total
+        self.next_start_node_index = (start + processed) % total
+        return alive[ordered]
+
+    @staticmethod
+    def _fail_union(diag: Diagnosis, plugin: str, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        for mask, st in reversed(diag.entries):
+            if st.plugin != plugin:
+                break
+            out |= mask
+        return out
+
+    def _prioritize(self, state: CycleState, pi: PodInfo, slots: np.ndarray) -> np.ndarray:
+        fw = self.framework
+        for p in fw.pre_score_plugins:
+            st = p.pre_score(state, pi, slots)
+            if st is not None and st.is_skip():
+                state.skip_score.add(p.NAME)
+        total = np.zeros(len(slots), dtype=np.int64)
+        for p in fw.score_plugins:
+            if p.NAME in state.skip_score:
+                continue
+            raw = p.score_all(state, pi, slots)
+            norm = p.normalize_score(state, pi, raw)
+            total += norm * fw.weights[p.NAME]
+        return total
+
+    def _select_host(self, scores: np.ndarray) -> int:
+        """selectHost: reservoir sampling over the nodes sharing the best score."""
+        best = np.flatnonzero(scores == scores.max())
+        if len(best) == 1:
+            return int(best[0])
+        # The i-th tie (1-based) replaces the pick with probability 1/i; the last replacement wins.
+        u = self._np_rng.random(len(best))
+        hits = np.flatnonzero(u * np.arange(1, len(best) + 1) < 1.0)
+        return int(best[hits[-1]])
+
+
+class _NoNodes(Exception):
+    pass
+
+
+__all__ = ["MAX_SCORE", "Code", "FitError", "Scheduler", "num_feasible_nodes_to_find"]
