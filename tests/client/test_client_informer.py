@@ -1,0 +1,157 @@
+"""Informers (list+watch consistency, handler order, indexes), factory sharing, client verbs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from builders import make_pod
+from kubetwin.api.errors import ApiError
+from kubetwin.client import Client, Informer, InformerFactory
+from kubetwin.sim import EventLoop, SeededRNG
+from kubetwin.store import Registry, Store
+
+Obj = dict[str, Any]
+
+
+def _client() -> Client:
+    reg = Registry(Store(), EventLoop(), SeededRNG(1))
+    reg.bootstrap()
+    return Client(reg)
+
+
+@pytest.fixture
+def client() -> Client:
+    return _client()
+
+
+def _pod(name: str, ns: str = "default") -> Obj:
+    return make_pod(name, ns).container("c").obj()
+
+
+def _store_view(client: Client) -> dict[str, str]:
+    return {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["metadata"]["resourceVersion"]
+        for o in client.registry.store.iter("pods")
+    }
+
+
+def _cache_view(inf: Informer) -> dict[str, str]:
+    return {k: inf.get_by_key(k)["metadata"]["resourceVersion"] for k in inf.keys()}  # type: ignore[index]
+
+
+_op = st.tuples(st.sampled_from(["create", "bind", "label", "delete", "grace", "final"]), st.integers(0, 7),
+                st.sampled_from(["default", "kube-system"]))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_op, max_size=40), st.integers(0, 40))
+def test_informer_cache_equals_store_after_random_ops(ops: list[tuple[str, int, str]], start_at: int) -> None:
+    client = _client()
+    factory = InformerFactory(client.registry)
+    inf: Informer | None = None
+    by_node: dict[str, set[str]] = {}
+    for i, (op, n, ns) in enumerate(ops):
+        if i == start_at:  # the informer starts part-way: list, then watch from the list's rv
+            inf = factory.get("pods")
+            inf.add_index("node", lambda o: [o["spec"].get("nodeName") or ""])
+        name = f"p{n}"
+        try:
+            if op == "create":
+                client.create(_pod(name, ns))
+            elif op == "bind":
+                client.bind(ns, name, f"n{n % 3}")
+            elif op == "label":
+                client.patch("pods", name, {"metadata": {"labels": {"v": str(i)}}}, ns)
+            elif op == "delete":
+                client.delete("pods", name, ns)
+            elif op == "grace":
+                client.delete("pods", name, ns, grace_period_seconds=10)
+            elif op == "final":
+                client.delete("pods", name, ns, grace_period_seconds=0)
+        except ApiError as e:
+            assert e.code in (404, 409)
+    inf = inf or factory.get("pods")
+    if "node" not in inf._indexers:
+        inf.add_index("node", lambda o: [o["spec"].get("nodeName") or ""])
+    assert _cache_view(inf) == _store_view(client)
+    for o in client.registry.store.iter("pods"):
+        by_node.setdefault(o["spec"].get("nodeName") or "", set()).add(o["metadata"]["name"] + "@" + o["metadata"]["namespace"])
+    got = {node: {o["metadata"]["name"] + "@" + o["metadata"]["namespace"] for o in inf.by_index("node", node)}
+           for node in ["", "n0", "n1", "n2"]}  # fmt: skip
+    assert {k: v for k, v in got.items() if v} == by_node
+    for ns in ("default", "kube-system"):
+        assert sorted(o["metadata"]["name"] for o in inf.list(ns)) == sorted(
+            o["metadata"]["name"] for o in client.registry.store.iter("pods", ns)
+        )
+
+
+def test_handlers_called_in_order(client: Client) -> None:
+    client.create(_pod("existing"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+    inf.add_handler(
+        on_add=lambda o: log.append(f"add1:{o['metadata']['name']}"),
+        on_update=lambda old, new: log.append(f"upd1:{new['metadata']['name']}"),
+        on_delete=lambda o: log.append(f"del1:{o['metadata']['name']}"),
+    )
+    inf.add_handler(on_add=lambda o: log.append(f"add2:{o['metadata']['name']}"),
+                    on_update=lambda old, new: log.append(f"upd2:{old['metadata'].get('labels')}"))  # fmt: skip
+    client.create(_pod("a"))
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    client.delete("pods", "a", "default")
+    assert log == ["add1:existing", "add2:existing", "add1:a", "add2:a", "upd1:a", "upd2:None", "del1:a"]
+
+
+def test_index_follows_updates_and_deletes(client: Client) -> None:
+    inf = InformerFactory(client.registry).get("pods")
+    inf.add_index("node", lambda o: [o["spec"].get("nodeName") or ""])
+    for n in ("a", "b", "c"):
+        client.create(_pod(n))
+    client.bind("default", "a", "n1")
+    client.bind("default", "b", "n1")
+
+    def names(node: str) -> list[str]:
+        return sorted(o["metadata"]["name"] for o in inf.by_index("node", node))
+
+    assert (names("n1"), names("")) == (["a", "b"], ["c"])
+    client.delete("pods", "a", "default", grace_period_seconds=0)
+    assert names("n1") == ["b"]
+    client.delete("pods", "b", "default")  # graceful: still on the node
+    assert names("n1") == ["b"]
+    client.delete("pods", "b", "default", grace_period_seconds=0)
+    assert names("n1") == [] and "n1" not in inf._indices["node"]
+
+
+def test_lister_get_and_cluster_scoped(client: Client) -> None:
+    client.create(_pod("a", "kube-system"))
+    pods = InformerFactory(client.registry).get("po")
+    assert pods.get("a", "kube-system") is not None and pods.get("a", "default") is None
+    nss = InformerFactory(client.registry).get("namespaces")
+    assert nss.get("default") is not None and len(nss) == 4
+
+
+def test_factory_shares_instances_and_stop(client: Client) -> None:
+    f = InformerFactory(client.registry)
+    a = f.get("pods")
+    assert f.get("po") is a and f.get("pods") is a and f.get("nodes") is not a
+    f.stop()
+    assert not a.started
+    client.create(_pod("late"))
+    assert a.get("late", "default") is None
+
+
+def test_client_verbs(client: Client) -> None:
+    client.create(_pod("a"))
+    assert client.get("pods", "a", "default")["metadata"]["name"] == "a"
+    assert client.get_or_none("pods", "zz", "default") is None
+    assert [p["metadata"]["name"] for p in client.list("pods", "default")] == ["a"]
+    p = client.get("pods", "a", "default")
+    p["status"]["phase"] = "Running"
+    assert client.update_status(p)["status"]["phase"] == "Running"
+    client.bind("default", "a", "n1")
+    assert client.get("pods", "a", "default")["spec"]["nodeName"] == "n1"
+    assert client.clock is client.registry.clock
