@@ -7,10 +7,12 @@ and started with ``start()``.
 from __future__ import annotations
 
 from kubetwin.client.controller import Controller
+from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.replicaset import ReplicaSetController
 
 ALL: list[type[Controller]] = [
+    DeploymentController,
     ReplicaSetController,
 ]
 
-__all__ = ["ALL", "ReplicaSetController"]
+__all__ = ["ALL", "DeploymentController", "ReplicaSetController"]

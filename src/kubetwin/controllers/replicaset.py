@@ -178,6 +178,13 @@ class ReplicaSetController(Controller):
         manage_err: tuple[str, str] | None = None
         if not rs["metadata"].get("deletionTimestamp"):
             manage_err = self._manage(rs, pods)
+            # Informers are synchronous: count what is there now, so one sync converges (a second
+            # reconcile is a no-op) instead of reporting the pre-sync pods like upstream does.
+            uid = rs["metadata"]["uid"]
+            pods = [
+                p for p in self.pod_informer.list(ns)
+                if u.is_pod_active(p) and u.owner_is(p, uid) and selector.matches(u.labels_of(p))
+            ]  # fmt: skip
         return self._update_status(rs, pods, manage_err)
 
     def _manage(self, rs: Obj, pods: list[Obj]) -> tuple[str, str] | None:

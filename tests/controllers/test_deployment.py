@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubetwin.controllers import _util as u
+from kubetwin.controllers.deployment import (
+    DeploymentController,
+    equal_ignore_hash,
+    pod_template_hash,
+    resolve_fenceposts,
+)
+from kubetwin.controllers.replicaset import ReplicaSetController
+
+from .conftest import Stack, make_deploy
+
+
+def sizes(stack: Stack, name: str = "web") -> list[tuple[int, int]]:
+    """(revision, spec.replicas) of the deployment's ReplicaSets, oldest revision first."""
+    out = []
+    for rs in stack.client.list("replicasets.apps", "default"):
+        if rs["metadata"]["name"].startswith(name + "-"):
+            rev = int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+            out.append((rev, rs["spec"]["replicas"]))
+    return sorted(out)
+
+
+def dstatus(stack: Stack, name: str = "web") -> dict:
+    return stack.get("deployments.apps", name)["status"]
+
+
+def cond(status: dict, type_: str) -> dict:
+    c = u.get_condition(status, type_)
+    assert c is not None, status
+    return c
+
+
+def set_image(stack: Stack, image: str, name: str = "web") -> None:
+    stack.patch_spec("deployments.apps", name,
+                     {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}})  # fmt: skip
+    stack.settle()
+
+
+@pytest.mark.parametrize(
+    "surge, unavailable, desired, expect",
+    [
+        pytest.param("25%", "25%", 10, (3, 2), id="quarter-of-10"),
+        pytest.param("25%", "25%", 1, (1, 0), id="quarter-of-1"),
+        pytest.param(0, 0, 5, (0, 1), id="both-zero-fencepost"),
+        pytest.param(2, "50%", 3, (2, 1), id="int-and-percent"),
+        pytest.param("100%", 0, 4, (4, 0), id="blue-green"),
+    ],
+)
+def test_resolve_fenceposts(surge: object, unavailable: object, desired: int, expect: tuple[int, int]) -> None:
+    assert resolve_fenceposts(surge, unavailable, desired) == expect
+
+
+def test_hash_is_deterministic_and_collision_sensitive() -> None:
+    t = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "a"}]}}
+    h = pod_template_hash(t, None)
+    assert h == pod_template_hash(dict(t), None)
+    assert h != pod_template_hash(t, 1)
+    assert set(h) <= set("bcdfghjklmnpqrstvwxz2456789")
+    t2 = {"metadata": {"labels": {"app": "x", "pod-template-hash": h}}, "spec": t["spec"]}
+    assert equal_ignore_hash(t, t2)
+
+
+def test_create_names_rs_by_hash_and_reports_available(stack: Stack) -> None:
+    stack.start(DeploymentController, ReplicaSetController)
+    d = stack.create(make_deploy("web", 3))
+    stack.settle()
+    (rs,) = stack.client.list("replicasets.apps", "default")
+    h = rs["metadata"]["labels"]["pod-template-hash"]
+    assert rs["metadata"]["name"] == f"web-{h}"
+    assert rs["spec"]["selector"]["matchLabels"] == {"app": "web", "pod-template-hash": h}
+    assert rs["metadata"]["ownerReferences"][0]["uid"] == d["metadata"]["uid"]
+    ann = rs["metadata"]["annotations"]
+    assert ann == {"deployment.kubernetes.io/revision": "1", "deployment.kubernetes.io/desired-replicas": "3",
+                   "deployment.kubernetes.io/max-replicas": "4"}  # fmt: skip
+    assert stack.get("deployments.apps", "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    assert all(p["metadata"]["labels"]["pod-template-hash"] == h for p in stack.pods())
+    ev = stack.events("ScalingReplicaSet")
+    assert [e["message"] for e in ev] == [f"Scaled up replica set web-{h} to 3 from 0"]
+    st = dstatus(stack)
+    assert cond(st, "Available")["reason"] == "MinimumReplicasUnavailable"
+    assert cond(st, "Progressing")["reason"] in ("NewReplicaSetCreated", "ReplicaSetUpdated")
+    stack.run_all()
+    st = dstatus(stack)
+    assert (st["replicas"], st["updatedReplicas"], st["readyReplicas"], st["availableReplicas"],
+            st["unavailableReplicas"]) == (3, 3, 3, 3, 0)  # fmt: skip
+    assert cond(st, "Available")["reason"] == "MinimumReplicasAvailable"
+    p = cond(st, "Progressing")
+    assert p["reason"] == "NewReplicaSetAvailable" and p["message"] == f'ReplicaSet "web-{h}" has successfully progressed.'
+
+
+def test_rolling_update_step_by_step(stack: Stack) -> None:
+    stack.start(DeploymentController, ReplicaSetController)
+    stack.create(make_deploy("web", 10))
+    stack.settle()
+    stack.run_all()
+    assert sizes(stack) == [(1, 10)]
+    before = len(stack.events("ScalingReplicaSet"))
+    set_image(stack, "nginx:2.0")
+    # new RS surges to 3 (25% of 10 rounded up), old goes to 8 (keep 10 - 2 available), and since
+    # 8 + 3 < 13 the new RS grows again to 5 within the same instant (as upstream's next sync does)
+    msgs = [e["message"].split(" replica set ")[0] + " " + e["message"].split(" to ")[1]
+            for e in stack.events("ScalingReplicaSet")[before:]]  # fmt: skip
+    assert msgs == ["Scaled up 3 from 0", "Scaled down 8 from 10", "Scaled up 5 from 3"]
+    assert sizes(stack) == [(1, 8), (2, 5)]
+    steps = []
+    for _ in range(10):
+        stack.finish_deletions()
+        stack.run_all()
+        steps.append(sizes(stack))
+        if sizes(stack) == [(1, 0), (2, 10)]:
+            break
+    # new pods available: 13 total, 10 - 2 = 8 must stay available, 5 new unavailable... -> old to 5
+    assert steps[0] == [(1, 3), (2, 7)] or steps[0][1][1] > 5
+    assert steps[-1] == [(1, 0), (2, 10)]
+    stack.finish_deletions()
+    stack.settle()
+    st = dstatus(stack)
+    assert (st["replicas"], st["updatedReplicas"], st["availableReplicas"]) == (10, 10, 10)
+    assert cond(st, "Progressing")["reason"] == "NewReplicaSetAvailable"
+    msgs = [e["message"] for e in stack.events("ScalingReplicaSet")]
+    assert any(m.endswith("to 3 from 0") and m.startswith("Scaled up") for m in msgs)
+    assert any(m.endswith("to 8 from 10") and m.startswith("Scaled down") for m in msgs)
+
+
+def test_recreate_scales_old_to_zero_before_new(stack: Stack) -> None:
+    stack.start(DeploymentController, ReplicaSetController)
+    stack.create(make_deploy("web", 4, strategy={"type": "Recreate"}))
+    stack.settle()
+    stack.run_all()
+    set_image(stack, "nginx:2.0")
+    assert sizes(stack) == [(1, 0)]  # no new RS while old pods are still terminating
+    stack.finish_deletions()
+    assert sizes(stack) == [(1, 0), (2, 4)]
+    stack.run_all()
+    assert dstatus(stack)["availableReplicas"] == 4
+
+
+def test_scale_during_rollout_is_proportional(stack: Stack) -> None:
+    stack.start(DeploymentController, ReplicaSetController)
+    stack.create(make_deploy("web", 10))
+    stack.settle()
+    stack.run_all()
+    set_image(stack, "nginx:2.0")
+    assert sizes(stack) == [(1, 8), (2, 5)]
+    stack.patch_spec("deployments.apps", "web", {"spec": {"replicas": 20}})
+    stack.settle()
+    # 13 replicas (max 13) grow to max 25: 8 -> round(8*25/13) = 15, 5 -> round(5*25/13) = 10
+    assert sizes(stack) == [(1, 15), (2, 10)]
+    anns = [rs["metadata"]["annotations"] for rs in stack.client.list("replicasets.apps", "default")]
+    assert all(a["deployment.kubernetes.io/desired-replicas"] == "20" for a in anns)
+    assert all(a["deployment.kubernetes.io/max-replicas"] == "25" for a in anns)
+
+
+def test_paused_deployment_does_not_roll_out(stack: Stack) -> None:
+    stack.start(DeploymentController, ReplicaSetController)
+    stack.create(make_deploy("web", 2))
+    stack.settle()
+    stack.patch_spec("deployments.apps", "web", {"spec": {"paused": True}})
+    stack.settle()
+    set_image(stack, "nginx:2.0")
+    assert sizes(stack) == [(1, 2)]
+    assert cond(dstatus(stack), "Progressing")["reason"] == "DeploymentPaused"
+    stack.patch_spec("deployments.apps", "web", {"spec": {"paused": False}})
+    stack.settle()
+    assert len(sizes(stack)) == 2
+
+
+def test_progress_deadline_exceeded(stack: Stack) -> None:
+    stack.start(DeploymentController, ReplicaSetController)
+    stack.create(make_deploy("web", 2, progressDeadlineSeconds=60))
+    stack.settle()
+    stack.settle(60)
+    assert cond(dstatus(stack), "Progressing")["reason"] != "ProgressDeadlineExceeded"
+    stack.settle(5)
+    c = cond(dstatus(stack), "Progressing")
+    assert c["reason"] == "ProgressDeadlineExceeded" and c["status"] == "False"
+    assert c["message"].endswith("has timed out progressing.")
+
+
+def test_revision_history_limit_cleans_old_rs(stack: Stack) -> None:
+    stack.start(DeploymentController, ReplicaSetController)
+    stack.create(make_deploy("web", 1, revisionHistoryLimit=1, strategy={"type": "Recreate"}))
+    stack.settle()
+    for i in range(2, 5):
+        stack.run_all()
+        set_image(stack, f"nginx:{i}.0")
+        stack.finish_deletions()
+        stack.run_all()
+    revs = [r for r, _ in sizes(stack)]
+    assert revs == [3, 4]
+
+
+def _reconcile_all(stack: Stack, dc: DeploymentController, rc: ReplicaSetController) -> None:
+    dc.reconcile("default/web")
+    for rs in stack.client.list("replicasets.apps", "default"):
+        rc.reconcile(f"default/{rs['metadata']['name']}")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    replicas=st.integers(min_value=0, max_value=8),
+    new_replicas=st.integers(min_value=0, max_value=8),
+    ready=st.lists(st.booleans(), min_size=0, max_size=8),
+    rollout=st.booleans(),
+)
+def test_reconcile_twice_equals_once(replicas: int, new_replicas: int, ready: list[bool], rollout: bool) -> None:
+    """ReplicaSet: one direct reconcile after a change, then a second one changes nothing.
+    Deployment: after the queues settle, reconciling every key again (twice) changes nothing."""
+    stack = Stack()
+    dc, rc = stack.start(DeploymentController, ReplicaSetController)
+    stack.create(make_deploy("web", replicas))
+    stack.settle()
+    for pod, r in zip(sorted(stack.pods(), key=lambda p: p["metadata"]["name"]), ready, strict=False):
+        stack.run_pod(pod, "node-1", ready=r)
+    stack.settle()
+    (rs,) = stack.client.list("replicasets.apps", "default")
+    rs_key = f"default/{rs['metadata']['name']}"
+    rs["spec"]["replicas"] = new_replicas
+    stack.client.update(rs)  # racing the deployment controller on purpose; no settle
+    rc.reconcile(rs_key)
+    once = stack.snapshot()
+    rc.reconcile(rs_key)
+    assert stack.snapshot() == once
+    stack.settle()
+    if rollout:
+        stack.patch_spec("deployments.apps", "web",
+                         {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "v2"}]}}}})  # fmt: skip
+    stack.patch_spec("deployments.apps", "web", {"spec": {"replicas": new_replicas}})
+    stack.settle()
+    once = stack.snapshot()
+    _reconcile_all(stack, dc, rc)
+    _reconcile_all(stack, dc, rc)
+    assert stack.snapshot() == once
