@@ -1,0 +1,461 @@
+"""One simulated kubelet (pkg/kubelet/kubelet.go) for one Node.
+
+- Node status (pkg/kubelet/kubelet_node_status.go, nodestatus/setters.go): conditions
+  MemoryPressure/DiskPressure/PIDPressure=False and Ready, with upstream's reasons and messages.
+  Until the node is ready (``kubetwin.io/boot-seconds`` after it appeared; 0 for hand-written
+  nodes and nodes of virtual time 0) Ready is False (``KubeletNotReady``, CNI not initialised) and
+  the node keeps the ``node.kubernetes.io/not-ready:NoSchedule`` taint it registered with; then
+  Ready=True and the taint goes. Status is written only when a condition changes, plus every
+  ``nodeStatusReportFrequency`` (5 min) to refresh lastHeartbeatTime.
+- Node lease (k8s.io/component-helpers/apimachinery/lease/controller.go, pkg/kubelet/nodelease):
+  ``kube-node-lease/<node>``, holderIdentity the node, leaseDurationSeconds 40, renewed every 10 s
+  (leaseDuration x 0.25; configurable), owned by the Node.
+- Pod admission (lifecycle/predicate.go, see :mod:`kubetwin.kubelet.admission`), pod workers
+  (pod_workers.go, see :mod:`kubetwin.kubelet.podworker`), and the status manager
+  (status/status_manager.go): a pod's status changes at one virtual instant are coalesced into one
+  write, and nothing is written when the status did not change.
+
+``stop()`` simulates a dead kubelet (no lease renewals, no status, pods frozen as they are);
+``resume()`` brings it back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kubetwin.api.errors import ApiError
+from kubetwin.api.resources import qos_class
+from kubetwin.client import EventRecorder
+from kubetwin.kubelet import admission
+from kubetwin.kubelet.ipam import HostLocalIPAM
+from kubetwin.kubelet.podworker import PRIORITY, PodWorker
+from kubetwin.kubelet.resource_model import ResourceModel
+from kubetwin.kubelet.status import pod_status
+from kubetwin.sim import Handle
+from kubetwin.store.copy import deep_copy
+
+if TYPE_CHECKING:
+    from kubetwin.kubelet.manager import KubeletManager
+
+Obj = dict[str, Any]
+
+ANN_BOOT_SECONDS = "kubetwin.io/boot-seconds"
+TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_DURATION_SECONDS = 40
+NODE_STATUS_REPORT_FREQUENCY = 300.0
+
+_PRESSURE = (
+    ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+)
+READY_MESSAGE = "kubelet is posting ready status"
+NOT_READY_MESSAGE = (
+    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+    "message:Network plugin returns error: cni plugin not initialized"
+)
+
+
+def _host_ip(node: Obj) -> str:
+    for a in (node.get("status") or {}).get("addresses") or []:
+        if a.get("type") == "InternalIP":
+            return str(a.get("address", ""))
+    return ""
+
+
+class Kubelet:
+    NETWORK_NOT_READY = "network is not ready: " + NOT_READY_MESSAGE
+
+    def __init__(self, manager: KubeletManager, node: Obj, resource_model: ResourceModel | None = None) -> None:
+        self.manager = manager
+        self.client = manager.client
+        self.loop = manager.loop
+        meta = node["metadata"]
+        self.name: str = meta["name"]
+        self.node_uid: str = meta.get("uid", "")
+        self.rng = manager.rng.child(self.name)
+        self.recorder = EventRecorder(self.client, "kubelet", host=self.name)
+        self.host_ip = _host_ip(node) or f"10.0.255.{len(manager.kubelets) % 250 + 1}"
+        cidr = (node.get("spec") or {}).get("podCIDR") or manager.fallback_pod_cidr()
+        self.ipam = HostLocalIPAM(cidr)
+        self.workers: dict[str, PodWorker] = {}
+        self.images: set[str] = set()
+        self.waiting_network: list[PodWorker] = []
+        self.waiting_ip: list[PodWorker] = []
+        self.running = False
+        self.started = False
+        self.node_ready = False
+        self.ready_at = self._ready_at(node)
+        self.resource_model: ResourceModel = resource_model if resource_model is not None else manager.new_model(self)
+        self._timers: list[Handle] = []
+        self._ready_timer: Handle | None = None
+        self._status_pending: dict[str, PodWorker] = {}
+        self._flush: Handle | None = None
+        self.lease_renewals = 0
+        self.node_status_writes = 0
+        self.pod_status_writes = 0
+
+    def _ready_at(self, node: Obj) -> float:
+        ann = node["metadata"].get("annotations") or {}
+        try:
+            boot = max(0.0, float(ann.get(ANN_BOOT_SECONDS, "0")))
+        except ValueError:
+            boot = 0.0
+        if boot == 0:
+            return self.loop.now
+        created = node["metadata"].get("creationTimestamp")
+        base = self.loop.now
+        if created and created != self.loop.timestamp():
+            base = min(base, self.loop.parse_timestamp(created))
+        return base + boot
+
+    @property
+    def node(self) -> Obj | None:
+        return self.manager.nodes.get(self.name)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Called when the Node appears; the work happens at priority 30 on the loop."""
+        self.running = True
+        self.loop.call_soon(self._boot, PRIORITY, f"kubelet:{self.name}:boot")
+
+    def _boot(self) -> None:
+        if not self.running:
+            return
+        node = self.node
+        if node is None:
+            return
+        if not self.started:
+            self.started = True
+            ref = {"kind": "Node", "metadata": {"name": self.name, "uid": self.name}}
+            self.recorder.normal(ref, "Starting", "Starting kubelet.")
+            for _, reason, _ in _PRESSURE:
+                status_reason = reason.replace("Kubelet", "Node")
+                self.recorder.normal(ref, status_reason, f"Node {self.name} status is now: {status_reason}")
+            self.recorder.normal(ref, "NodeAllocatableEnforced", "Updated Node Allocatable limit across pods")
+        self.renew_lease()
+        self._timers.append(self.loop.every(self.manager.lease_renew_interval, self.renew_lease, PRIORITY,
+                                            f"kubelet:{self.name}:lease"))  # fmt: skip
+        self._timers.append(self.loop.every(self.manager.node_status_report_frequency,
+                                            lambda: self.sync_node_status(force=True), PRIORITY,
+                                            f"kubelet:{self.name}:status"))  # fmt: skip
+        model = self.resource_model
+        if model.tick_interval:
+            self._timers.append(self.loop.every(model.tick_interval, lambda: model.tick(self), PRIORITY,
+                                                f"kubelet:{self.name}:model"))  # fmt: skip
+        if self.loop.now >= self.ready_at:
+            self._become_ready()
+        else:
+            self.sync_node_status()
+            self._ready_timer = self.loop.call_at(self.ready_at, self._become_ready, PRIORITY,
+                                                  f"kubelet:{self.name}:ready")  # fmt: skip
+        for w in list(self.workers.values()):
+            w.thaw()
+        self.manager.enqueue_node_pods(self.name)
+
+    def _become_ready(self) -> None:
+        if not self.running:
+            return
+        was_ready = self.node_ready
+        self.node_ready = True
+        node = self.node
+        if node is not None:
+            taints = (node.get("spec") or {}).get("taints") or []
+            keep = [t for t in taints if not (t.get("key") == TAINT_NOT_READY and t.get("effect") == "NoSchedule")]
+            if len(keep) != len(taints):
+                new = deep_copy(node)
+                new["spec"]["taints"] = keep
+                if not keep:
+                    del new["spec"]["taints"]
+                try:
+                    self.client.update(new)
+                except ApiError:
+                    pass
+        self.sync_node_status()
+        if not was_ready:
+            ref = {"kind": "Node", "metadata": {"name": self.name, "uid": self.name}}
+            self.recorder.normal(ref, "NodeReady", f"Node {self.name} status is now: NodeReady")
+        waiting, self.waiting_network = self.waiting_network, []
+        for w in waiting:
+            w.waiting_network = False
+            w._sandbox()
+
+    def stop(self) -> None:
+        """The kubelet dies: no lease renewals, no node or pod status; pods stay as they are."""
+        if not self.running:
+            return
+        self.running = False
+        for h in self._timers:
+            h.cancel()
+        self._timers.clear()
+        if self._ready_timer is not None:
+            self._ready_timer.cancel()
+            self._ready_timer = None
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self._status_pending.clear()
+        for w in self.workers.values():
+            w.freeze()
+
+    def resume(self) -> None:
+        """The kubelet comes back: renew the lease, report status, carry on with its pods."""
+        if self.running:
+            return
+        self.running = True
+        self.loop.call_soon(self._boot, PRIORITY, f"kubelet:{self.name}:resume")
+
+    def shutdown(self) -> None:
+        """The Node object is gone: stop everything (the pods are podgc's business)."""
+        self.stop()
+        for w in self.workers.values():
+            w.deleted = True
+            w._model_stop()
+        self.workers.clear()
+
+    # -- node status & lease --------------------------------------------------------------------
+    def desired_conditions(self, node: Obj, force: bool) -> list[Obj] | None:
+        """New node conditions, or None when nothing changed and no report is due."""
+        now = self.loop.timestamp()
+        old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
+        wanted = [(t, "False", r, m) for t, r, m in _PRESSURE]
+        if self.node_ready:
+            wanted.append(("Ready", "True", "KubeletReady", READY_MESSAGE))
+        else:
+            wanted.append(("Ready", "False", "KubeletNotReady", NOT_READY_MESSAGE))
+        changed = force
+        conds = []
+        for type_, status, reason, message in wanted:
+            prev = old.get(type_)
+            same = prev is not None and (prev.get("status"), prev.get("reason"), prev.get("message")) == (
+                status,
+                reason,
+                message,
+            )
+            if not same:
+                changed = True
+            since = prev.get("lastTransitionTime") if prev is not None and prev.get("status") == status else None
+            conds.append({"type": type_, "status": status, "lastHeartbeatTime": now,
+                          "lastTransitionTime": since or now, "reason": reason, "message": message})  # fmt: skip
+        if not changed:
+            return None
+        extra = [c for t, c in old.items() if t not in {w[0] for w in wanted}]
+        return conds + extra
+
+    def sync_node_status(self, force: bool = False) -> None:
+        if not self.running:
+            return
+        node = self.node
+        if node is None:
+            return
+        conds = self.desired_conditions(node, force)
+        if conds is None:
+            return
+        status = dict(node.get("status") or {})
+        status["conditions"] = conds
+        obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name}, "status": status}
+        try:
+            self.client.update_status(obj)
+            self.node_status_writes += 1
+        except ApiError:
+            pass
+
+    def lease_object(self) -> Obj:
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self.name,
+                "namespace": LEASE_NAMESPACE,
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": self.name, "uid": self.node_uid}],
+            },
+            "spec": {
+                "holderIdentity": self.name,
+                "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+                "renewTime": self.loop.micro_timestamp(),
+            },
+        }
+
+    def renew_lease(self) -> None:
+        if not self.running:
+            return
+        lease = self.lease_object()
+        try:
+            try:
+                self.client.update(lease)
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+                self.client.create(lease)
+            self.lease_renewals += 1
+        except ApiError:
+            pass  # the lease controller retries on its next tick
+
+    def on_node_update(self, old: Obj, new: Obj) -> None:
+        """Someone else changed the node (e.g. nodelifecycle set Ready Unknown): correct it soon."""
+        if not self.running or not self.started:
+            return
+        if (old.get("status") or {}).get("conditions") != (new.get("status") or {}).get("conditions"):
+            if self.desired_conditions(new, False) is not None:
+                self.loop.call_soon(self.sync_node_status, PRIORITY, f"kubelet:{self.name}:status")
+        cidr = (new.get("spec") or {}).get("podCIDR")
+        if cidr and cidr != self.ipam.cidr and self.ipam.in_use == 0:
+            self.ipam = HostLocalIPAM(cidr)
+
+    # -- pods -----------------------------------------------------------------------------------
+    def used(self) -> tuple[dict[str, int], int, list[Obj]]:
+        total: dict[str, int] = {}
+        pods = []
+        for w in self.workers.values():
+            if w.done:
+                continue
+            pods.append(w.pod)
+            for k, v in w.requests.items():
+                total[k] = total.get(k, 0) + v
+        return total, len(pods), pods
+
+    def sync_pod(self, key: str, pod: Obj | None) -> None:
+        """HandlePodAdditions/Updates/Removes for one pod key."""
+        if not self.running:
+            return
+        w = self.workers.get(key)
+        if pod is not None and w is not None and w.uid != pod["metadata"].get("uid"):
+            self._forget(w)
+            w = None
+        if pod is None:
+            if w is not None:
+                self._forget(w)
+            return
+        if w is not None:
+            w.pod = pod
+            if pod["metadata"].get("deletionTimestamp") and not w.deleted:
+                w.terminate(pod)
+            return
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            self._delete(pod)
+            return
+        node = self.node
+        if node is None:
+            return
+        used, count, admitted = self.used()
+        rejection = admission.check(pod, node, admitted, used, count)
+        if rejection is not None:
+            self._reject(pod, rejection)
+            return
+        w = PodWorker(self, pod)
+        self.workers[key] = w
+        w.start()
+
+    def _reject(self, pod: Obj, r: admission.Rejection) -> None:
+        """kubelet.go rejectPod."""
+        self.recorder.warning(pod, r.reason, r.message)
+        old = pod.get("status") or {}
+        status: Obj = {"phase": "Failed", "reason": r.reason, "message": "Pod was rejected: " + r.message,
+                       "startTime": old.get("startTime") or self.loop.timestamp(),
+                       "qosClass": old.get("qosClass") or qos_class(pod)}  # fmt: skip
+        status["conditions"] = [c for c in old.get("conditions") or [] if c.get("type") == "DisruptionTarget"]
+        if not status["conditions"]:
+            del status["conditions"]
+        self._write(pod, status)
+
+    def _forget(self, w: PodWorker) -> None:
+        w.deleted = True
+        w.cancel_timers()
+        self.release_ip(w)
+        w._model_stop()
+        self._status_pending.pop(w.key, None)
+        if w in self.waiting_network:
+            self.waiting_network.remove(w)
+        if self.workers.get(w.key) is w:
+            del self.workers[w.key]
+
+    def release_ip(self, w: PodWorker) -> None:
+        if w.rt.pod_ip and not w.host_network:
+            self.ipam.release(w.uid)
+        if w in self.waiting_ip:
+            self.waiting_ip.remove(w)
+        if self.waiting_ip and self.ipam.in_use < self.ipam.size:
+            nxt = self.waiting_ip.pop(0)
+            self.loop.call_soon(nxt._sandbox, PRIORITY, f"kubelet:{self.name}:sandbox")
+
+    def request_status(self, w: PodWorker) -> None:
+        """status_manager SetPodStatus: coalesce the changes of this instant into one write."""
+        self._status_pending[w.key] = w
+        if self._flush is None:
+            self._flush = self.loop.call_soon(self._flush_status, PRIORITY, f"kubelet:{self.name}:podstatus")
+
+    def _flush_status(self) -> None:
+        self._flush = None
+        pending, self._status_pending = self._status_pending, {}
+        for w in pending.values():
+            if not w.deleted and self.workers.get(w.key) is w:
+                self.write_status(w)
+
+    def write_status(self, w: PodWorker) -> None:
+        pod = self.manager.pods.get_by_key(w.key)
+        if pod is None or pod["metadata"].get("uid") != w.uid:
+            return
+        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, qos_class(pod))
+        if status == pod.get("status"):
+            return
+        self._write(pod, status)
+
+    def _write(self, pod: Obj, status: Obj) -> None:
+        m = pod["metadata"]
+        obj = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m.get("uid")}, "status": status}  # fmt: skip
+        try:
+            self.client.update_status(obj)
+            self.pod_status_writes += 1
+        except ApiError:
+            pass
+
+    def delete_pod(self, w: PodWorker) -> None:
+        pod = self.manager.pods.get_by_key(w.key)
+        self._forget(w)
+        if pod is not None and pod["metadata"].get("uid") == w.uid:
+            self._delete(pod)
+
+    def _delete(self, pod: Obj) -> None:
+        m = pod["metadata"]
+        try:
+            self.client.delete("pods", m["name"], m["namespace"], grace_period_seconds=0,
+                               preconditions={"uid": m.get("uid")})  # fmt: skip
+        except ApiError:
+            pass
+
+    # -- seams for the resource model (usage, OOM, eviction) ------------------------------------
+    def worker_by_uid(self, uid: str) -> PodWorker | None:
+        for w in self.workers.values():
+            if w.uid == uid:
+                return w
+        return None
+
+    def container_exited(self, pod_uid: str, container: str, exit_code: int, reason: str = "") -> None:
+        """A container died (e.g. ``137, "OOMKilled"``); restart policy and back-off apply."""
+        w = self.worker_by_uid(pod_uid)
+        if w is not None:
+            w.container_exited(container, exit_code, reason)
+
+    def fail_pod(self, pod_uid: str, reason: str, message: str) -> None:
+        """Stop all containers and set the pod Failed with ``reason``/``message`` (eviction)."""
+        w = self.worker_by_uid(pod_uid)
+        if w is None or w.done:
+            return
+        for c in w.rt.containers:
+            if c.state == "running":
+                w._event("Normal", "Killing", f"Stopping container {c.name}")
+                w._stop(c, 137)
+        w._teardown()
+        pod = self.manager.pods.get_by_key(w.key)
+        if pod is None:
+            return
+        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, qos_class(pod))
+        status["phase"] = "Failed"
+        status["reason"] = reason
+        status["message"] = message
+        self._write(pod, status)

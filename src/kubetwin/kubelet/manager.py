@@ -1,0 +1,134 @@
+"""Runs one simulated kubelet per Node (the kubelet binary, one per machine).
+
+Watches Nodes: a kubelet starts when a Node appears and shuts down when it is deleted (its pods are
+left to podgc, as when a machine vanishes). Watches Pods bound to a node (``spec.nodeName``) and
+hands each changed pod key to that node's kubelet through one work queue at event-loop priority 30
+(controllers 10, scheduler 20, kubelets 30).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kubetwin.client import Client, InformerFactory, WorkQueue
+from kubetwin.kubelet.kubelet import NODE_STATUS_REPORT_FREQUENCY, Kubelet
+from kubetwin.kubelet.podworker import PRIORITY
+from kubetwin.kubelet.resource_model import NoopResourceModel, ResourceModel
+from kubetwin.sim import EventLoop, SeededRNG
+
+Obj = dict[str, Any]
+
+LEASE_RENEW_INTERVAL = 10.0  # nodelease: leaseDuration (40 s) x 0.25
+FALLBACK_POD_CIDR_BLOCK = "10.88"  # containerd's default bridge range, for nodes without podCIDR
+
+
+def _node_name_index(pod: Obj) -> list[str]:
+    name = (pod.get("spec") or {}).get("nodeName")
+    return [name] if name else []
+
+
+class KubeletManager:
+    def __init__(
+        self,
+        client: Client,
+        informers: InformerFactory,
+        rng: SeededRNG,
+        *,
+        lease_renew_interval: float = LEASE_RENEW_INTERVAL,
+        node_status_report_frequency: float = NODE_STATUS_REPORT_FREQUENCY,
+        resource_model_factory: Callable[[Kubelet], ResourceModel] | None = None,
+    ) -> None:
+        self.client = client
+        self.informers = informers
+        self.loop: EventLoop = client.clock
+        self.rng = rng.child("kubelet")
+        self.lease_renew_interval = lease_renew_interval
+        self.node_status_report_frequency = node_status_report_frequency
+        self._model_factory = resource_model_factory
+        self.nodes = informers.get("nodes")
+        self.pods = informers.get("pods")
+        self.pods.add_index("spec.nodeName", _node_name_index)
+        self.kubelets: dict[str, Kubelet] = {}
+        self._pod_node: dict[str, str] = {}
+        self._fallback_cidrs = 0
+        self.queue = WorkQueue(self.loop, self._sync_pod, "kubelet", priority=PRIORITY)
+
+    def new_model(self, kubelet: Kubelet) -> ResourceModel:
+        return self._model_factory(kubelet) if self._model_factory is not None else NoopResourceModel()
+
+    def fallback_pod_cidr(self) -> str:
+        n = self._fallback_cidrs
+        self._fallback_cidrs += 1
+        return f"{FALLBACK_POD_CIDR_BLOCK}.{n % 256}.0/24"
+
+    def start(self) -> None:
+        self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    def get(self, node_name: str) -> Kubelet | None:
+        return self.kubelets.get(node_name)
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def _node_added(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        kl = self.kubelets.get(name)
+        if kl is not None and kl.node_uid == node["metadata"].get("uid"):
+            return
+        if kl is not None:
+            kl.shutdown()
+        kl = Kubelet(self, node)
+        self.kubelets[name] = kl
+        kl.start()
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        kl = self.kubelets.get(new["metadata"]["name"])
+        if kl is None or kl.node_uid != new["metadata"].get("uid"):
+            self._node_added(new)
+            return
+        kl.on_node_update(old, new)
+
+    def _node_deleted(self, node: Obj) -> None:
+        kl = self.kubelets.pop(node["metadata"]["name"], None)
+        if kl is not None:
+            kl.shutdown()
+
+    def enqueue_node_pods(self, node_name: str) -> None:
+        for pod in self.pods.by_index("spec.nodeName", node_name):
+            self._enqueue(pod)
+
+    # -- pods -----------------------------------------------------------------------------------
+    def _enqueue(self, pod: Obj) -> None:
+        m = pod["metadata"]
+        key = f"{m['namespace']}/{m['name']}"
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            self._pod_node[key] = node
+            self.queue.add(key)
+
+    def _pod_added(self, pod: Obj) -> None:
+        self._enqueue(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        om, nm = old["metadata"], new["metadata"]
+        if (
+            (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+            or om.get("deletionTimestamp") != nm.get("deletionTimestamp")
+            or om.get("deletionGracePeriodSeconds") != nm.get("deletionGracePeriodSeconds")
+            or om.get("uid") != nm.get("uid")
+        ):
+            self._enqueue(new)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self._enqueue(pod)
+
+    def _sync_pod(self, key: str) -> None:
+        pod = self.pods.get_by_key(key)
+        node = (pod.get("spec") or {}).get("nodeName") if pod is not None else self._pod_node.get(key)
+        if pod is None:
+            self._pod_node.pop(key, None)
+        if not node:
+            return
+        kl = self.kubelets.get(node)
+        if kl is not None:
+            kl.sync_pod(key, pod)

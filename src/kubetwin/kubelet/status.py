@@ -1,0 +1,234 @@
+"""The API view of a pod's runtime state (pkg/kubelet/kubelet_pods.go ``generateAPIPodStatus`` and
+``convertToAPIContainerStatuses``, pkg/kubelet/status/generate.go, pkg/kubelet/kubelet_pods.go
+``getPhase``).
+
+:class:`Container` is the runtime state the twin keeps per container; :func:`pod_status` turns a
+pod's containers into ``status`` exactly shaped like a kubelet writes it:
+
+- phase from ``getPhase`` (init containers, sidecars, restart policy, terminal pods);
+- conditions in upstream's order: PodReadyToStartContainers, Initialized, Ready, ContainersReady,
+  PodScheduled, with upstream's reasons/messages (``ContainersNotReady`` / ``containers with
+  unready status: [a b]``, ``ContainersNotInitialized``, ``PodCompleted``, ``PodFailed``);
+  ``lastTransitionTime`` is kept while a condition's status does not change;
+- containerStatuses sorted by name, initContainerStatuses in spec order; waiting reason
+  ``ContainerCreating`` (``PodInitializing`` when the pod has init containers), terminated
+  ``Completed``/``Error``, ``lastState``, ``restartCount``, ``started``, ``ready``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubetwin.sim import EventLoop
+
+Obj = dict[str, Any]
+
+INIT = "init"
+SIDECAR = "sidecar"
+REGULAR = "regular"
+
+WAITING = "waiting"
+RUNNING = "running"
+TERMINATED = "terminated"
+
+
+@dataclass
+class Container:
+    name: str
+    image: str  # normalised reference, as containerd reports it
+    kind: str  # INIT | SIDECAR | REGULAR
+    state: str = WAITING
+    reason: str = ""  # waiting reason ("" = default: ContainerCreating / PodInitializing)
+    message: str = ""
+    container_id: str = ""
+    image_id: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int = 0
+    term_reason: str = ""
+    last: Obj | None = None  # lastState.terminated
+    restart_count: int = 0
+    started: bool = False  # startup probe passed (or none)
+    ready: bool = False
+
+    def terminated_state(self, clock: EventLoop) -> Obj:
+        st: Obj = {
+            "containerID": self.container_id,
+            "exitCode": self.exit_code,
+            "finishedAt": clock.timestamp(self.finished_at),
+            "reason": self.term_reason or ("Completed" if self.exit_code == 0 else "Error"),
+            "startedAt": clock.timestamp(self.started_at),
+        }
+        return st
+
+
+@dataclass
+class PodRuntime:
+    """What the kubelet knows about one pod, besides its spec."""
+
+    containers: list[Container] = field(default_factory=list)
+    sandbox_ready: bool = False
+    terminal: bool = False  # the pod's containers will not be restarted (finished or deleted)
+    pod_ip: str = ""
+
+
+def container_api_status(c: Container, default_reason: str, clock: EventLoop) -> Obj:
+    st: Obj = {"image": c.image, "imageID": c.image_id, "lastState": {}, "name": c.name, "ready": c.ready,
+               "restartCount": c.restart_count, "started": c.started}  # fmt: skip
+    if c.container_id:
+        st["containerID"] = c.container_id
+    if c.last is not None:
+        st["lastState"] = {"terminated": dict(c.last)}
+    if c.state == RUNNING:
+        st["state"] = {"running": {"startedAt": clock.timestamp(c.started_at)}}
+    elif c.state == TERMINATED:
+        st["state"] = {"terminated": c.terminated_state(clock)}
+    else:
+        waiting: Obj = {"reason": c.reason or default_reason}
+        if c.message:
+            waiting["message"] = c.message
+        st["state"] = {"waiting": waiting}
+    return dict(sorted(st.items()))
+
+
+def get_phase(pod: Obj, rt: PodRuntime) -> str:
+    """kubelet_pods.go getPhase over the runtime containers."""
+    restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    pending_init = failed_init = 0
+    unknown = running = waiting = stopped = succeeded = 0
+    for c in rt.containers:
+        if c.kind == INIT:
+            if c.state == RUNNING:
+                pending_init += 1
+            elif c.state == TERMINATED:
+                if c.exit_code != 0:
+                    failed_init += 1
+            elif c.last is not None:
+                if c.last.get("exitCode", 0) != 0:
+                    failed_init += 1
+            else:
+                pending_init += 1
+    for c in rt.containers:
+        if c.kind == SIDECAR:
+            if c.state == RUNNING:
+                if not c.started:
+                    pending_init += 1
+                running += 1
+            elif c.state == WAITING and c.last is None:
+                pending_init += 1
+                waiting += 1
+    regular_started = False
+    for c in rt.containers:
+        if c.kind != REGULAR:
+            continue
+        if c.state == RUNNING:
+            running += 1
+        elif c.state == TERMINATED:
+            stopped += 1
+            if c.exit_code == 0:
+                succeeded += 1
+        elif c.last is not None:
+            stopped += 1
+        else:
+            waiting += 1
+        if c.state != WAITING or c.last is not None:
+            regular_started = True
+    if failed_init > 0 and restart_policy == "Never":
+        return "Failed"
+    if (pending_init > 0 and not regular_started) or waiting > 0:
+        return "Pending"
+    if running > 0 and unknown == 0:
+        return "Running"
+    if running == 0 and stopped > 0 and unknown == 0:
+        if rt.terminal:
+            return "Succeeded" if stopped == succeeded else "Failed"
+        if restart_policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        if restart_policy == "Never":
+            return "Failed"
+        return "Running"
+    return "Pending"
+
+
+def _go_list(names: list[str]) -> str:
+    return "[" + " ".join(names) + "]"
+
+
+def _containers_ready(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
+    if phase == "Succeeded":
+        return "False", "PodCompleted", ""
+    if phase == "Failed":
+        return "False", "PodFailed", ""
+    unready = [c.name for c in rt.containers if c.kind == SIDECAR and not c.ready]
+    unready += [c.name for c in rt.containers if c.kind == REGULAR and not c.ready]
+    if unready:
+        return "False", "ContainersNotReady", f"containers with unready status: {_go_list(unready)}"
+    return "True", "", ""
+
+
+def _initialized(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
+    incomplete = []
+    for c in rt.containers:
+        if c.kind == SIDECAR and not c.started:
+            incomplete.append(c.name)
+        elif c.kind == INIT and not (c.state == TERMINATED and c.exit_code == 0):
+            incomplete.append(c.name)
+    if phase == "Succeeded":
+        return "True", "PodCompleted", ""
+    if any(c.kind == REGULAR and (c.state != WAITING or c.last is not None) for c in rt.containers):
+        return "True", "", ""
+    if incomplete:
+        return "False", "ContainersNotInitialized", f"containers with incomplete status: {_go_list(incomplete)}"
+    return "True", "", ""
+
+
+def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dict[str, Obj]) -> Obj:
+    prev = old.get(type_)
+    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
+    c: Obj = {"type": type_, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
+    if reason:
+        c["reason"] = reason
+    if message:
+        c["message"] = message
+    return c
+
+
+def pod_status(pod: Obj, rt: PodRuntime, host_ip: str, start_time: str, clock: EventLoop, qos: str) -> Obj:
+    """The full ``status`` a kubelet would write for ``pod`` in runtime state ``rt``."""
+    old_status = pod.get("status") or {}
+    old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
+    now = clock.timestamp()
+    phase = get_phase(pod, rt)
+    has_init = any(c.kind != REGULAR for c in rt.containers)
+    default_reason = "PodInitializing" if has_init else "ContainerCreating"
+    cr_status, cr_reason, cr_msg = _containers_ready(rt, phase)
+    in_status, in_reason, in_msg = _initialized(rt, phase)
+    sandbox = "True" if rt.sandbox_ready and not rt.terminal and phase not in ("Succeeded", "Failed") else "False"
+    conditions = [
+        _cond("PodReadyToStartContainers", sandbox, "", "", now, old),
+        _cond("Initialized", in_status, in_reason, in_msg, now, old),
+        _cond("Ready", cr_status, cr_reason, cr_msg, now, old),
+        _cond("ContainersReady", cr_status, cr_reason, cr_msg, now, old),
+        _cond("PodScheduled", "True", "", "", now, old),
+    ]
+    # Conditions owned by others (DisruptionTarget, readiness gates) are kept as they are.
+    owned = {c["type"] for c in conditions}
+    conditions += [c for t, c in old.items() if t not in owned]
+    status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
+    if rt.pod_ip:
+        status["podIP"] = rt.pod_ip
+        status["podIPs"] = [{"ip": rt.pod_ip}]
+    status["startTime"] = start_time
+    init = [container_api_status(c, default_reason, clock) for c in rt.containers if c.kind != REGULAR]
+    if init:
+        status["initContainerStatuses"] = init
+    regular = [container_api_status(c, default_reason, clock) for c in rt.containers if c.kind == REGULAR]
+    status["containerStatuses"] = sorted(regular, key=lambda s: s["name"])
+    status["qosClass"] = old_status.get("qosClass") or qos
+    for k in ("nominatedNodeName", "resize", "resourceClaimStatuses"):
+        if k in old_status:
+            status[k] = old_status[k]
+    return status
