@@ -73,6 +73,9 @@ class Snapshot:
         self.nominated_slot: dict[str, int] = {}
         self.ports_in_use = 0  # number of assigned pods using host ports
         self._masks: dict[Any, tuple[int, Any]] = {}
+        # Affinity terms carried by assigned pods, grouped by identity: key -> [payload, per-slot count]
+        self.term_extractor: Any = None
+        self.term_groups: dict[Any, list[Any]] = {}
 
     # -- capacity -----------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -129,7 +132,8 @@ class Snapshot:
         for name, v in ni.allocatable.items():
             if name == helpers.PODS:
                 continue
-            self.alloc[self.resource_row(name), s] = v
+            row = self.resource_row(name)  # may grow the arrays: resolve before indexing
+            self.alloc[row, s] = v
         for name, row in self.res_index.items():
             if name not in ni.allocatable:
                 self.alloc[row, s] = 0
@@ -213,7 +217,8 @@ class Snapshot:
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue
-            self.requested[self.resource_row(name), s] += v
+            row = self.resource_row(name)
+            self.requested[row, s] += v
         self.nz_cpu[s] += pi.nonzero[0]
         self.nz_mem[s] += pi.nonzero[1]
         self.pod_count[s] += 1
@@ -222,6 +227,8 @@ class Snapshot:
                 c.counts[s] += 1
         if pi.ports:
             self.ports_in_use += 1
+        if pi.has_affinity and self.term_extractor is not None:
+            self._count_terms(pi, s, 1)
 
     def _detach(self, pi: PodInfo) -> None:
         s = pi.slot
@@ -243,6 +250,8 @@ class Snapshot:
                 c.counts[s] -= 1
         if pi.ports:
             self.ports_in_use -= 1
+        if pi.has_affinity and self.term_extractor is not None:
+            self._count_terms(pi, s, -1)
         pi.slot = -1
 
     def add_pod(self, pod: Obj, pi: PodInfo | None = None) -> PodInfo:
@@ -309,6 +318,15 @@ class Snapshot:
     def forget(self, pi: PodInfo) -> None:
         if pi.key in self.assumed:
             self.remove_pod(pi.key)
+
+    def _count_terms(self, pi: PodInfo, s: int, delta: int) -> None:
+        for key, payload in self.term_extractor(pi):
+            g = self.term_groups.get(key)
+            if g is None:
+                g = self.term_groups[key] = [payload, np.zeros(self.capacity, dtype=np.int64)]
+            elif len(g[1]) < self.capacity:
+                g[1] = np.concatenate([g[1], np.zeros(self.capacity - len(g[1]), dtype=np.int64)])
+            g[1][s] += delta
 
     # -- nominated pods -----------------------------------------------------------------------
     def nominate(self, pi: PodInfo, node_name: str) -> None:

@@ -138,7 +138,7 @@ class PodInfo:
     __slots__ = (
         "pod", "key", "uid", "namespace", "name", "labels", "priority", "requests", "nonzero",
         "ports", "affinity", "has_required_anti", "has_affinity", "start", "timestamp",
-        "attempts", "unschedulable_plugins", "initial_attempt", "best_effort", "sig", "slot",
+        "attempts", "unschedulable_plugins", "initial_attempt", "best_effort", "sig", "slot", "terms",
     )  # fmt: skip
 
     def __init__(self, pod: Obj) -> None:
@@ -167,6 +167,7 @@ class PodInfo:
         self.best_effort = helpers.is_best_effort(pod)
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
+        self.terms: Any = None  # InterPodAffinity's parsed terms (cache)
 
     def update(self, pod: Obj) -> None:
         """Refresh from a newer version of the same pod, keeping queue bookkeeping."""
@@ -175,6 +176,7 @@ class PodInfo:
                      "has_required_anti", "has_affinity", "start", "best_effort"):  # fmt: skip
             setattr(self, name, getattr(other, name))
         self.sig = None
+        self.terms = None
 
     def __repr__(self) -> str:
         return f"PodInfo({self.key})"

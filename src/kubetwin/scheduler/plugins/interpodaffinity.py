@@ -86,6 +86,35 @@ class InterPodAffinity(Plugin):
     def __init__(self, handle: Any, args: Obj | None = None) -> None:
         super().__init__(handle, args)
         self.hard_weight = int(self.args.get("hardPodAffinityWeight", 1))
+        handle.snapshot.term_extractor = self._extract
+
+    def _all_terms(self, pi: PodInfo) -> dict[str, list[Term]]:
+        if pi.terms is None:
+            pi.terms = {
+                "req_aff": self._terms(pi, "podAffinity", REQ),
+                "req_anti": self._terms(pi, "podAntiAffinity", REQ),
+                "pref_aff": self._terms(pi, "podAffinity", PREF),
+                "pref_anti": self._terms(pi, "podAntiAffinity", PREF),
+            }
+        return pi.terms  # type: ignore[no-any-return]
+
+    def _extract(self, pi: PodInfo) -> list[tuple[Any, tuple[str, Term]]]:
+        out = []
+        for kind, terms in self._all_terms(pi).items():
+            for t in terms:
+                out.append(((kind, t.namespaces, helpers.selector_key(t.selector), t.key, t.weight), (kind, t)))
+        return out
+
+    def _existing(self, kinds: tuple[str, ...], pod: PodInfo) -> list[tuple[str, Term, np.ndarray]]:
+        """Term groups of assigned pods of the given kinds whose term matches ``pod``."""
+        snap: Snapshot = self.handle.snapshot
+        out = []
+        for (kind, t), counts in snap.term_groups.values():
+            if kind in kinds and t.matches(pod):
+                c = counts[: snap.n]
+                if c.any():
+                    out.append((kind, t, c))
+        return out
 
     # -- terms --------------------------------------------------------------------------------
     def _namespaces(self, owner: PodInfo, t: Obj) -> NsKey:
@@ -122,21 +151,15 @@ class InterPodAffinity(Plugin):
     # -- Filter -------------------------------------------------------------------------------
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         snap: Snapshot = self.handle.snapshot
-        existing = [p for p in snap.with_affinity.values() if p.has_required_anti and p.slot >= 0 and p.key != pod.key]
-        affinity = self._terms(pod, "podAffinity", REQ)
-        anti = self._terms(pod, "podAntiAffinity", REQ)
+        terms = self._all_terms(pod)
+        affinity, anti = terms["req_aff"], terms["req_anti"]
+        existing = self._existing(("req_anti",), pod)
         if not affinity and not anti and not existing:
             return SKIP
         st = _State()
         st.affinity, st.anti = affinity, anti
-        for e in existing:
-            ni = snap.nodes[e.slot]
-            if ni is None:
-                continue
-            for t in self._terms(e, "podAntiAffinity", REQ):
-                if t.matches(pod) and t.key in ni.labels:
-                    k = (t.key, ni.labels[t.key])
-                    st.existing_anti[k] = st.existing_anti.get(k, 0) + 1
+        for _, t, counts in existing:
+            self._accumulate(snap, counts, t.key, st.existing_anti)
         if affinity:
             per_slot = snap.counter_all([(t.namespaces, t.selector) for t in affinity])
             for t in affinity:
@@ -181,15 +204,37 @@ class InterPodAffinity(Plugin):
         st: _State | None = state.read(NAME)
         if st is None:
             return []
-        masks: dict[str, tuple[np.ndarray, Status]] = {}
-        for ni in snap.node_infos():
-            r = self._check(st, ni.labels)
-            if r is not None:
-                msg = r.reasons[0]
-                if msg not in masks:
-                    masks[msg] = (np.zeros(snap.n, dtype=bool), r)
-                masks[msg][0][ni.slot] = True
-        return list(masks.values())
+        n = snap.n
+
+        def table(key: str, counts: dict[tuple[str, str], int]) -> np.ndarray:
+            ids, names = snap.domains(key)
+            tab = np.array([counts.get((key, nm), 0) for nm in names] + [0], dtype=np.int64)
+            d = ids[:n]
+            return tab[np.where(d >= 0, d, len(names))]  # type: ignore[no-any-return]
+
+        out: FilterResult = []
+        failed = np.zeros(n, dtype=bool)
+        if st.affinity:
+            ok = np.ones(n, dtype=bool)
+            for t in st.affinity:
+                ok &= table(t.key, st.affinity_counts) > 0
+            if not (not any(v > 0 for v in st.affinity_counts.values()) and st.self_match):
+                out.append((~ok, unresolvable(ERR_REASON_AFFINITY)))
+                failed |= ~ok
+        anti_fail = np.zeros(n, dtype=bool)
+        for t in st.anti:
+            anti_fail |= table(t.key, st.anti_counts) > 0
+        anti_fail &= ~failed
+        if anti_fail.any():
+            out.append((anti_fail, unschedulable(ERR_REASON_ANTI_AFFINITY)))
+            failed |= anti_fail
+        ex_fail = np.zeros(n, dtype=bool)
+        for key in {k for (k, _), c in st.existing_anti.items() if c > 0}:
+            ex_fail |= table(key, st.existing_anti) > 0
+        ex_fail &= ~failed
+        if ex_fail.any():
+            out.append((ex_fail, unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)))
+        return out
 
     def _update(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int) -> None:
         st: _State | None = state.read(NAME)
@@ -197,7 +242,7 @@ class InterPodAffinity(Plugin):
             return
         labels = node.labels
         if other.has_required_anti:
-            for t in self._terms(other, "podAntiAffinity", REQ):
+            for t in self._all_terms(other)["req_anti"]:
                 if t.matches(pod) and t.key in labels:
                     k = (t.key, labels[t.key])
                     st.existing_anti[k] = st.existing_anti.get(k, 0) + delta
@@ -220,9 +265,10 @@ class InterPodAffinity(Plugin):
     # -- Score --------------------------------------------------------------------------------
     def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
         snap: Snapshot = self.handle.snapshot
-        pref_aff = self._terms(pod, "podAffinity", PREF)
-        pref_anti = self._terms(pod, "podAntiAffinity", PREF)
-        existing = [p for p in snap.with_affinity.values() if p.slot >= 0 and p.key != pod.key]
+        terms = self._all_terms(pod)
+        pref_aff, pref_anti = terms["pref_aff"], terms["pref_anti"]
+        kinds = ("pref_aff", "pref_anti", "req_aff") if self.hard_weight > 0 else ("pref_aff", "pref_anti")
+        existing = self._existing(kinds, pod)
         if not pref_aff and not pref_anti and not existing:
             return SKIP
         scores: dict[tuple[str, str], int] = {}
@@ -233,20 +279,12 @@ class InterPodAffinity(Plugin):
             self._accumulate(snap, per_slot, t.key, acc)
             for k, n in acc.items():
                 scores[k] = scores.get(k, 0) + sign * t.weight * n
-        for e in existing:
-            ni = snap.nodes[e.slot]
-            if ni is None:
-                continue
-            contribs = [(t, 1) for t in self._terms(e, "podAffinity", PREF)]
-            contribs += [(t, -1) for t in self._terms(e, "podAntiAffinity", PREF)]
-            if self.hard_weight > 0:
-                for t in self._terms(e, "podAffinity", REQ):
-                    t.weight = self.hard_weight
-                    contribs.append((t, 1))
-            for t, sign in contribs:
-                if t.key in ni.labels and t.matches(pod):
-                    k = (t.key, ni.labels[t.key])
-                    scores[k] = scores.get(k, 0) + sign * t.weight
+        for kind, t, counts in existing:
+            w = {"pref_aff": t.weight, "pref_anti": -t.weight, "req_aff": self.hard_weight}[kind]
+            acc = {}
+            self._accumulate(snap, counts, t.key, acc)
+            for k, n in acc.items():
+                scores[k] = scores.get(k, 0) + w * n
         if not scores:
             return SKIP
         state.write(NAME + "/score", scores)
