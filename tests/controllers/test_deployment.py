@@ -115,8 +115,8 @@ def test_rolling_update_step_by_step(stack: Stack) -> None:
         steps.append(sizes(stack))
         if sizes(stack) == [(1, 0), (2, 10)]:
             break
-    # new pods available: 13 total, 10 - 2 = 8 must stay available, 5 new unavailable... -> old to 5
-    assert steps[0] == [(1, 3), (2, 7)] or steps[0][1][1] > 5
+    # 5 new pods available: old 8 -> 3 (13 available - 8 minimum), then new 5 -> 10 (13 max total)
+    assert steps[0] == [(1, 3), (2, 10)]
     assert steps[-1] == [(1, 0), (2, 10)]
     stack.finish_deletions()
     stack.settle()

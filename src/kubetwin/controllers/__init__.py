@@ -7,12 +7,14 @@ and started with ``start()``.
 from __future__ import annotations
 
 from kubetwin.client.controller import Controller
+from kubetwin.controllers.daemonset import DaemonSetController
 from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.replicaset import ReplicaSetController
 
 ALL: list[type[Controller]] = [
     DeploymentController,
     ReplicaSetController,
+    DaemonSetController,
 ]
 
-__all__ = ["ALL", "DeploymentController", "ReplicaSetController"]
+__all__ = ["ALL", "DaemonSetController", "DeploymentController", "ReplicaSetController"]

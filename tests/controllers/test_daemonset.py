@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import pytest
+
+from kubetwin.controllers import _util as u
+from kubetwin.controllers.daemonset import DaemonSetController, node_should_run, target_node
+
+from .conftest import Stack, template
+
+
+def make_ds(name: str = "agent", max_unavailable: object = 1, **tspec: object) -> dict:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"selector": {"matchLabels": labels}, "template": template(labels, **tspec),
+                     "updateStrategy": {"type": "RollingUpdate",
+                                        "rollingUpdate": {"maxUnavailable": max_unavailable}}}}  # fmt: skip
+
+
+def node(name: str, labels: dict | None = None, taints: list | None = None) -> dict:
+    return {"metadata": {"name": name, "labels": labels or {}}, "spec": {"taints": taints or []}}
+
+
+@pytest.mark.parametrize(
+    "tspec, n, expect",
+    [
+        pytest.param({}, node("a"), (True, True), id="plain"),
+        pytest.param({"nodeSelector": {"pool": "x"}}, node("a"), (False, False), id="selector-miss"),
+        pytest.param({"nodeSelector": {"pool": "x"}}, node("a", {"pool": "x"}), (True, True), id="selector-hit"),
+        pytest.param({}, node("a", taints=[{"key": "gpu", "effect": "NoSchedule"}]), (False, True), id="noschedule-taint"),
+        pytest.param({}, node("a", taints=[{"key": "gpu", "effect": "NoExecute"}]), (False, False), id="noexecute-taint"),
+        pytest.param({}, node("a", taints=[{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]),
+                     (True, True), id="auto-toleration-unreachable"),
+        pytest.param({}, node("a", taints=[{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]),
+                     (True, True), id="auto-toleration-unschedulable"),
+        pytest.param({}, node("a", taints=[{"key": "node.kubernetes.io/network-unavailable", "effect": "NoSchedule"}]),
+                     (False, True), id="network-unavailable-needs-hostnetwork"),
+        pytest.param({"hostNetwork": True},
+                     node("a", taints=[{"key": "node.kubernetes.io/network-unavailable", "effect": "NoSchedule"}]),
+                     (True, True), id="network-unavailable-hostnetwork"),
+    ],
+)  # fmt: skip
+def test_node_should_run(tspec: dict, n: dict, expect: tuple[bool, bool]) -> None:
+    assert node_should_run(make_ds(**tspec), n) == expect
+
+
+def run_daemon_pods(stack: Stack, ready: bool = True) -> None:
+    for p in stack.pods():
+        if p["status"].get("phase") == "Pending" and not p["metadata"].get("deletionTimestamp"):
+            stack.run_pod(p, target_node(p) or "", ready=ready)
+    stack.settle()
+
+
+def ds_status(stack: Stack) -> dict:
+    return stack.get("daemonsets.apps", "agent")["status"]
+
+
+def test_one_pod_per_eligible_node_and_status(stack: Stack) -> None:
+    stack.start(DaemonSetController)
+    for n in ("n1", "n2"):
+        stack.node(n)
+    stack.node("n3", taints=[{"key": "dedicated", "value": "db", "effect": "NoSchedule"}])
+    stack.create(make_ds())
+    stack.settle()
+    pods = stack.pods()
+    assert sorted(target_node(p) for p in pods) == ["n1", "n2"]
+    for p in pods:
+        assert not p["spec"].get("nodeName")
+        terms = p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert terms["nodeSelectorTerms"][0]["matchFields"][0]["key"] == "metadata.name"
+        keys = {(t["key"], t["effect"]) for t in p["spec"]["tolerations"]}
+        assert ("node.kubernetes.io/unreachable", "NoExecute") in keys
+        assert ("node.kubernetes.io/memory-pressure", "NoSchedule") in keys
+        assert u.CONTROLLER_REVISION_HASH in p["metadata"]["labels"]
+    st = ds_status(stack)
+    assert (st["desiredNumberScheduled"], st["currentNumberScheduled"], st["numberReady"],
+            st["numberMisscheduled"], st["updatedNumberScheduled"]) == (2, 2, 0, 0, 2)  # fmt: skip
+    run_daemon_pods(stack)
+    st = ds_status(stack)
+    assert (st["numberReady"], st["numberAvailable"], st["numberUnavailable"]) == (2, 2, 0)
+    # a new node gets a pod; a node that becomes tainted NoExecute loses its pod
+    stack.node("n4")
+    stack.settle()
+    assert sorted(target_node(p) for p in stack.pods() if not p["metadata"].get("deletionTimestamp")) == ["n1", "n2", "n4"]
+    n1 = stack.client.get("nodes", "n1")
+    n1["spec"]["taints"] = [{"key": "evict", "effect": "NoExecute"}]
+    stack.client.update(n1)
+    stack.settle()
+    live = [p for p in stack.pods() if not p["metadata"].get("deletionTimestamp")]
+    assert sorted(target_node(p) for p in live) == ["n2", "n4"]
+
+
+def test_rolling_update_respects_max_unavailable(stack: Stack) -> None:
+    stack.start(DaemonSetController)
+    for i in range(4):
+        stack.node(f"n{i}")
+    stack.create(make_ds(max_unavailable=1))
+    stack.settle()
+    run_daemon_pods(stack)
+    stack.patch_spec("daemonsets.apps", "agent",
+                     {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "v2"}]}}}})  # fmt: skip
+    stack.settle()
+    deleting = [p for p in stack.pods() if p["metadata"].get("deletionTimestamp")]
+    assert len(deleting) == 1
+    rounds = 0
+    while ds_status(stack)["updatedNumberScheduled"] < 4 or ds_status(stack)["numberAvailable"] < 4:
+        stack.finish_deletions()
+        run_daemon_pods(stack)
+        rounds += 1
+        assert rounds < 10
+        assert len([p for p in stack.pods() if p["metadata"].get("deletionTimestamp")]) <= 1
+    assert rounds == 4
+    assert ds_status(stack)["observedGeneration"] == 2
+
+
+def test_failed_daemon_pod_is_replaced(stack: Stack) -> None:
+    stack.start(DaemonSetController)
+    stack.node("n1")
+    stack.create(make_ds())
+    stack.settle()
+    (p,) = stack.pods()
+    p = stack.run_pod(p, "n1")
+    stack.set_pod_status(p, "Failed")
+    stack.settle()
+    pods = stack.pods()
+    assert len(pods) == 1 and pods[0]["metadata"]["uid"] != p["metadata"]["uid"]
+    assert stack.events("FailedDaemonPod")
