@@ -20,8 +20,8 @@ Every step is a timer on the event loop (no polling), cancelled when the pod goe
 5. restarts (Always, or OnFailure after a non-zero exit) follow the kubelet's container back-off
    (flowcontrol.Backoff with 10 s initial, MaxContainerBackOff 300 s): the first restart is
    immediate, later ones wait 10 s, 20 s, 40 s ... 300 s after the previous exit, the wait shown as
-   ``waiting: CrashLoopBackOff`` with a ``BackOff`` event; an exit more than 600 s after the one that
-   armed the back-off resets it.
+   ``waiting: CrashLoopBackOff`` with a ``BackOff`` event; a container that ran for more than 600 s
+   (2 x MaxContainerBackOff) since its last restart starts again from no back-off.
 6. graceful deletion: ``Killing`` events, containers stop after min(grace, ``kubetwin.io/shutdown-
    seconds``, default 1 s) (exit 137 when the grace period ran out first), a final status, then the
    kubelet deletes the pod with grace period 0.
@@ -386,10 +386,12 @@ class PodWorker:
     def _restart(self, c: Container) -> None:
         ts = c.finished_at if c.finished_at is not None else self.loop.now
         entry = self.backoff.get(c.name)
-        if entry is None or self.loop.now - entry[1] > 2 * MAX_CONTAINER_BACKOFF:
-            self.backoff[c.name] = (BACKOFF_INITIAL, ts)
+        # flowcontrol.Backoff.Next(key, finishedAt): lastUpdate is the restart time, and the entry
+        # expires when the container ran for more than 2 x MaxContainerBackOff after it.
+        if entry is None or ts - entry[1] > 2 * MAX_CONTAINER_BACKOFF:
+            self.backoff[c.name] = (BACKOFF_INITIAL, self.loop.now)
         else:
-            self.backoff[c.name] = (min(entry[0] * 2, MAX_CONTAINER_BACKOFF), ts)
+            self.backoff[c.name] = (min(entry[0] * 2, MAX_CONTAINER_BACKOFF), self.loop.now)
         if c.state == TERMINATED:
             c.last = c.terminated_state(self.loop)
         c.state = WAITING

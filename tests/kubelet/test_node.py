@@ -1,0 +1,107 @@
+"""Node status, the not-ready taint, the node lease, and a kubelet's stop/resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from builders import make_node, make_pod
+from conftest import make_stack
+
+
+def _conds(node: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in node["status"].get("conditions", [])}
+
+
+def test_hand_written_node_ready_at_once() -> None:
+    stack = make_stack()
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    conds = _conds(stack.client.get("nodes", "n1"))
+    assert list(conds) == ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
+    assert (conds["Ready"]["status"], conds["Ready"]["reason"], conds["Ready"]["message"]) == (
+        "True", "KubeletReady", "kubelet is posting ready status",
+    )
+    assert conds["MemoryPressure"]["reason"] == "KubeletHasSufficientMemory"
+    assert conds["Ready"]["lastHeartbeatTime"] == "2026-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("boot", [pytest.param(45, id="45s"), pytest.param(90, id="90s")])
+def test_booting_node_not_ready_until_boot_seconds(boot: int) -> None:
+    stack = make_stack()
+    stack.loop.advance(100)
+    node = make_node("n1").capacity().taints([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]).obj()
+    node["metadata"]["annotations"] = {"kubetwin.io/boot-seconds": str(boot)}
+    stack.client.create(node)
+    stack.run_pod(make_pod("web").container("c").obj(), "n1")
+    stack.loop.advance(boot - 1)
+    n = stack.client.get("nodes", "n1")
+    assert _conds(n)["Ready"]["status"] == "False" and _conds(n)["Ready"]["reason"] == "KubeletNotReady"
+    assert n["spec"]["taints"][0]["key"] == "node.kubernetes.io/not-ready"
+    assert stack.client.get("pods", "web", "default")["status"].get("podIP") is None  # network not ready
+    stack.loop.advance(1)
+    n = stack.client.get("nodes", "n1")
+    assert _conds(n)["Ready"]["status"] == "True"
+    assert "taints" not in n["spec"]
+    stack.loop.advance(5)
+    assert stack.client.get("pods", "web", "default")["status"]["phase"] == "Running"
+
+
+def test_lease_renewed_every_period() -> None:
+    stack = make_stack()
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    lease = stack.client.get("leases", "n1", "kube-node-lease")
+    assert lease["spec"] == {
+        "holderIdentity": "n1", "leaseDurationSeconds": 40, "renewTime": "2026-01-01T00:00:00.000000Z",
+    }
+    assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    stack.loop.advance(35)
+    lease = stack.client.get("leases", "n1", "kube-node-lease")
+    assert lease["spec"]["renewTime"] == "2026-01-01T00:00:30.000000Z"
+    kl = stack.kubelets.get("n1")
+    assert kl is not None and kl.lease_renewals == 4
+
+
+def test_node_status_heartbeat_every_five_minutes() -> None:
+    stack = make_stack()
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    kl = stack.kubelets.get("n1")
+    assert kl is not None
+    first = kl.node_status_writes
+    stack.loop.advance(299)
+    assert kl.node_status_writes == first
+    stack.loop.advance(1)
+    assert kl.node_status_writes == first + 1
+    assert _conds(stack.client.get("nodes", "n1"))["Ready"]["lastHeartbeatTime"] == "2026-01-01T00:05:00Z"
+
+
+def test_stop_and_resume() -> None:
+    stack = make_stack()
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    kl = stack.kubelets.get("n1")
+    assert kl is not None
+    kl.stop()
+    stack.run_pod(make_pod("web").container("c").obj(), "n1")
+    stack.loop.advance(60)
+    lease = stack.client.get("leases", "n1", "kube-node-lease")
+    assert lease["spec"]["renewTime"] == "2026-01-01T00:00:00.000000Z"
+    st = stack.client.get("pods", "web", "default")["status"]
+    assert st["phase"] == "Pending" and "containerStatuses" not in st
+    kl.resume()
+    stack.loop.advance(5)
+    assert stack.client.get("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:01:00.000000Z"
+    assert stack.client.get("pods", "web", "default")["status"]["phase"] == "Running"
+
+
+def test_node_deleted_stops_kubelet() -> None:
+    stack = make_stack()
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.run_pod(make_pod("web").container("c").obj(), "n1")
+    stack.loop.advance(5)
+    stack.client.delete("nodes", "n1")
+    stack.loop.advance(60)
+    assert stack.kubelets.get("n1") is None
+    assert stack.client.get("pods", "web", "default")["status"]["phase"] == "Running"  # podgc's job
