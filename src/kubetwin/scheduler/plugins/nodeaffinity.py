@@ -33,7 +33,7 @@ ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 def _freeze(x: Any) -> Any:
     if isinstance(x, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in x.items()))
-    if isinstance(x, list):
+    if isinstance(x, (list, tuple)):
         return tuple(_freeze(v) for v in x)
     return x
 

@@ -1,0 +1,263 @@
+"""End-to-end through the client: bindings, events, conditions, filters and preemption."""
+
+from __future__ import annotations
+
+import pytest
+
+from builders import make_node, make_pod
+
+from .conftest import SchedStack
+
+GPU_TAINT = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+
+
+def small(name: str) -> dict:
+    return make_node(name).capacity(cpu="2", memory="4Gi").obj()
+
+
+def test_binds_and_records_scheduled_event(stack: SchedStack) -> None:
+    stack.create(small("n1"), make_pod("p").container("c", requests={"cpu": "1"}).obj())
+    stack.settle()
+    assert stack.node_of("p") == "n1"
+    ev = stack.events("Scheduled", "p")
+    assert [e["message"] for e in ev] == ["Successfully assigned default/p to n1"]
+    assert ev[0]["source"]["component"] == "default-scheduler"
+    assert stack.condition("p")["status"] == "True"  # type: ignore[index]
+
+
+def test_failed_scheduling_message_shape(stack: SchedStack) -> None:
+    stack.create(small("n1"), small("n2"), make_node("n3").capacity(cpu="8").taints([GPU_TAINT]).obj())
+    stack.create(make_pod("big").container("c", requests={"cpu": "3"}).obj())
+    stack.settle()
+    msg = ("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu. "
+           "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
+           "2 No preemption victims found for incoming pod.")  # fmt: skip
+    ev = stack.events("FailedScheduling", "big")
+    assert ev[0]["type"] == "Warning" and ev[0]["message"] == msg
+    cond = stack.condition("big")
+    assert cond is not None and cond["status"] == "False" and cond["reason"] == "Unschedulable"
+    assert cond["message"] == msg
+
+
+def test_never_over_commits_within_one_instant(stack: SchedStack) -> None:
+    stack.create(small("n1"), small("n2"))
+    for i in range(5):
+        stack.create(make_pod(f"p{i}").container("c", requests={"cpu": "1"}).obj())
+    stack.settle()
+    placed = [stack.node_of(f"p{i}") for i in range(5)]
+    assert sorted(p for p in placed if p) == ["n1", "n1", "n2", "n2"]
+
+
+def test_unschedulable_pod_retried_when_node_added(stack: SchedStack) -> None:
+    stack.create(small("n1"), make_pod("p").container("c", requests={"cpu": "3"}).obj())
+    stack.settle()
+    assert stack.node_of("p") is None
+    stack.create(make_node("big").capacity(cpu="8").obj())
+    stack.settle(2)
+    assert stack.node_of("p") == "big"
+
+
+@pytest.mark.parametrize(
+    "node, pod, placed",
+    [
+        pytest.param(make_node("n").capacity().taints([GPU_TAINT]).obj(), make_pod("p").container("c").obj(),
+                     False, id="untolerated-taint"),
+        pytest.param(make_node("n").capacity().taints([GPU_TAINT]).obj(),
+                     make_pod("p").container("c").tolerations([{"key": "dedicated", "operator": "Equal",
+                                                                "value": "gpu", "effect": "NoSchedule"}]).obj(),
+                     True, id="tolerated"),
+        pytest.param(make_node("n").capacity().taints([{**GPU_TAINT, "effect": "PreferNoSchedule"}]).obj(),
+                     make_pod("p").container("c").obj(), True, id="prefer-no-schedule"),
+        pytest.param(make_node("n").capacity().unschedulable().obj(), make_pod("p").container("c").obj(),
+                     False, id="cordoned"),
+        pytest.param(make_node("n").capacity().unschedulable().obj(),
+                     make_pod("p").container("c").tolerations([{"key": "node.kubernetes.io/unschedulable",
+                                                                "operator": "Exists"}]).obj(),
+                     True, id="cordoned-tolerated"),
+        pytest.param(make_node("n").capacity().labels({"disk": "ssd"}).obj(),
+                     make_pod("p").container("c").node_selector({"disk": "ssd"}).obj(), True, id="selector"),
+        pytest.param(make_node("n").capacity().labels({"disk": "hdd"}).obj(),
+                     make_pod("p").container("c").node_selector({"disk": "ssd"}).obj(), False, id="selector-miss"),
+        pytest.param(make_node("n").capacity().labels({"gen": "5"}).obj(),
+                     make_pod("p").container("c").set("spec.affinity", {"nodeAffinity": {
+                         "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                             {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["4"]}]}]}}}).obj(),
+                     True, id="affinity-gt"),
+        pytest.param(make_node("n").capacity().labels({"gen": "3"}).obj(),
+                     make_pod("p").container("c").set("spec.affinity", {"nodeAffinity": {
+                         "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                             {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["4"]}]}]}}}).obj(),
+                     False, id="affinity-gt-miss"),
+        pytest.param(make_node("n").capacity().obj(),
+                     make_pod("p").container("c").set("spec.affinity", {"nodeAffinity": {
+                         "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                             {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}]}}}).obj(),
+                     True, id="match-fields"),
+    ],
+)  # fmt: skip
+def test_filter_table(stack: SchedStack, node: dict, pod: dict, placed: bool) -> None:
+    stack.create(node, pod)
+    stack.settle()
+    assert (stack.node_of("p") == "n") is placed
+
+
+def test_preferred_node_affinity_wins(stack: SchedStack) -> None:
+    stack.create(make_node("a").capacity().obj(), make_node("b").capacity().labels({"zone": "z1"}).obj())
+    stack.create(make_pod("p").container("c").set("spec.affinity", {"nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 10, "preference": {"matchExpressions": [{"key": "zone", "operator": "In",
+                                                                "values": ["z1"]}]}}]}}).obj())  # fmt: skip
+    stack.settle()
+    assert stack.node_of("p") == "b"
+
+
+def _zone_nodes(stack: SchedStack) -> None:
+    for i, z in enumerate(["a", "a", "b"]):
+        stack.create(make_node(f"n{i}").capacity().labels({"topology.kubernetes.io/zone": z}).obj())
+
+
+def test_topology_spread_do_not_schedule(stack: SchedStack) -> None:
+    _zone_nodes(stack)
+    spread = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "w"}}}]  # fmt: skip
+    for i in range(4):
+        stack.create(make_pod(f"w{i}").container("c").labels({"app": "w"})
+                     .set("spec.topologySpreadConstraints", spread).obj())  # fmt: skip
+        stack.settle()
+    zones = {"n0": "a", "n1": "a", "n2": "b"}
+    got = sorted(zones[stack.node_of(f"w{i}")] for i in range(4))  # type: ignore[index]
+    assert got == ["a", "a", "b", "b"]
+
+
+def test_topology_spread_missing_label_message(stack: SchedStack) -> None:
+    stack.create(make_node("n0").capacity().obj())
+    spread = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "w"}}}]  # fmt: skip
+    stack.create(make_pod("w").container("c").labels({"app": "w"}).set("spec.topologySpreadConstraints", spread).obj())
+    stack.settle()
+    assert stack.condition("w")["message"].startswith(  # type: ignore[index]
+        "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints (missing required label).")
+
+
+def test_required_anti_affinity_one_per_node(stack: SchedStack) -> None:
+    stack.create(small("n1"), small("n2"))
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "db"}}}]}}  # fmt: skip
+    for i in range(3):
+        stack.create(make_pod(f"db{i}").container("c").labels({"app": "db"}).set("spec.affinity", anti).obj())
+    stack.settle()
+    placed = [stack.node_of(f"db{i}") for i in range(3)]
+    assert sorted(p for p in placed if p) == ["n1", "n2"]
+    unplaced = next(f"db{i}" for i in range(3) if placed[i] is None)
+    assert "node(s) didn't match pod anti-affinity rules" in stack.condition(unplaced)["message"]  # type: ignore[index]
+
+
+def test_existing_pods_anti_affinity(stack: SchedStack) -> None:
+    stack.create(small("n1"), small("n2"))
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "web"}}}]}}  # fmt: skip
+    stack.create(make_pod("loner").container("c").node("n1").set("spec.affinity", anti).obj())
+    stack.create(make_pod("web").container("c").labels({"app": "web"}).obj())
+    stack.settle()
+    assert stack.node_of("web") == "n2"
+
+
+def test_required_pod_affinity_follows(stack: SchedStack) -> None:
+    stack.create(small("n1"), small("n2"), small("n3"))
+    stack.create(make_pod("cache").container("c").labels({"app": "cache"}).node("n2").obj())
+    aff = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "cache"}}}]}}  # fmt: skip
+    stack.create(make_pod("app").container("c").set("spec.affinity", aff).obj())
+    stack.settle()
+    assert stack.node_of("app") == "n2"
+
+
+# -- preemption ---------------------------------------------------------------------------
+def _prio(stack: SchedStack, name: str, value: int, policy: str = "PreemptLowerPriority") -> None:
+    stack.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+                  "value": value, "preemptionPolicy": policy})  # fmt: skip
+
+
+def test_preemption_evicts_lower_priority_victim(stack: SchedStack) -> None:
+    _prio(stack, "high", 1000)
+    stack.create(small("n1"))
+    stack.create(make_pod("low").container("c", requests={"cpu": "1500m"}).node("n1").obj())
+    stack.create(make_pod("vip").container("c", requests={"cpu": "1"}).set("spec.priorityClassName", "high").obj())
+    stack.settle()
+    vip = stack.pod("vip")
+    assert vip["status"].get("nominatedNodeName") == "n1"
+    low = stack.pod("low")
+    assert low["metadata"].get("deletionTimestamp")
+    assert any(c["type"] == "DisruptionTarget" for c in low["status"]["conditions"])
+    ev = stack.events("Preempted", "low")
+    assert ev[0]["message"] == f"Preempted by pod {vip['metadata']['uid']} on node n1"
+    stack.kill("low")  # the kubelet finishes the graceful deletion
+    stack.settle(2)
+    assert stack.node_of("vip") == "n1"
+
+
+def test_preemption_picks_fewest_pdb_violations(stack: SchedStack) -> None:
+    _prio(stack, "high", 1000)
+    stack.create(small("n1"), small("n2"))
+    stack.create(make_pod("guarded").container("c", requests={"cpu": "1500m"}).labels({"app": "g"}).node("n1").obj())
+    stack.create(make_pod("free").container("c", requests={"cpu": "1500m"}).node("n2").obj())
+    stack.create({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "g", "namespace": "default"},
+                  "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "g"}}}})  # fmt: skip
+    stack.create(make_pod("vip").container("c", requests={"cpu": "1"}).set("spec.priorityClassName", "high").obj())
+    stack.settle()
+    assert stack.pod("vip")["status"].get("nominatedNodeName") == "n2"
+    assert stack.pod("free")["metadata"].get("deletionTimestamp")
+    assert not stack.pod("guarded")["metadata"].get("deletionTimestamp")
+
+
+def test_preemption_minimal_victims_by_priority(stack: SchedStack) -> None:
+    _prio(stack, "high", 1000)
+    _prio(stack, "mid", 500)
+    stack.create(make_node("n1").capacity(cpu="3").obj())
+    stack.create(make_pod("lowest").container("c", requests={"cpu": "1"}).node("n1").obj())
+    stack.create(make_pod("middle").container("c", requests={"cpu": "1"}).set("spec.priorityClassName", "mid")
+                 .node("n1").obj())  # fmt: skip
+    stack.create(make_pod("other").container("c", requests={"cpu": "1"}).node("n1").obj())
+    stack.create(make_pod("vip").container("c", requests={"cpu": "1"}).set("spec.priorityClassName", "high").obj())
+    stack.settle()
+    deleted = sorted(n for n in ("lowest", "middle", "other") if stack.pod(n)["metadata"].get("deletionTimestamp"))
+    assert len(deleted) == 1 and deleted[0] in ("lowest", "other")
+
+
+def test_preemption_policy_never(stack: SchedStack) -> None:
+    _prio(stack, "polite", 1000, "Never")
+    stack.create(small("n1"))
+    stack.create(make_pod("low").container("c", requests={"cpu": "1500m"}).node("n1").obj())
+    stack.create(make_pod("vip").container("c", requests={"cpu": "1"}).set("spec.priorityClassName", "polite").obj())
+    stack.settle()
+    assert not stack.pod("low")["metadata"].get("deletionTimestamp")
+    assert stack.condition("vip")["message"] == (  # type: ignore[index]
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.")
+
+
+def test_priority_order_in_queue(stack: SchedStack) -> None:
+    _prio(stack, "high", 1000)
+    stack.create(make_pod("low").container("c", requests={"cpu": "1500m"}).obj())
+    stack.create(make_pod("vip").container("c", requests={"cpu": "1500m"}).set("spec.priorityClassName", "high").obj())
+    stack.create(small("n1"))
+    stack.settle()
+    assert stack.node_of("vip") == "n1" and stack.node_of("low") is None
+
+
+def test_scheduling_gates_hold_pod(stack: SchedStack) -> None:
+    stack.create(small("n1"), make_pod("g").container("c").set("spec.schedulingGates", [{"name": "wait"}]).obj())
+    stack.settle()
+    assert stack.node_of("g") is None
+
+
+def test_deterministic_tie_breaking() -> None:
+    def run() -> list[str | None]:
+        s = SchedStack(seed=7)
+        for i in range(10):
+            s.create(make_node(f"n{i}").capacity().obj())
+        for i in range(20):
+            s.create(make_pod(f"p{i}").container("c", requests={"cpu": "100m"}).obj())
+        s.settle()
+        return [s.node_of(f"p{i}") for i in range(20)]
+
+    assert run() == run()
