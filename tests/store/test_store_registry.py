@@ -680,3 +680,27 @@ def test_json_patch_tilde_escape_and_no_mutation() -> None:
     assert out == {"a~/b": {"c": [1, 9, 2]}} and doc == {"a~/b": {"c": [1, 2]}}
     merged = merge_patch(doc, {"a~/b": {"d": 1}, "x": None})
     assert merged == {"a~/b": {"c": [1, 2], "d": 1}} and doc == {"a~/b": {"c": [1, 2]}}
+
+
+def test_node_status_update_is_validated(reg: Registry) -> None:
+    n = reg.create(make_node("n1").capacity(cpu="2").obj())
+    n["status"]["capacity"]["cpu"] = "lots"
+    assert _err(reg.update_status, n).code == 422
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param({"a": [1, {"b": None}], "f": 1.5, "t": True}, id="json"),
+        pytest.param({1: "int-key"}, id="non-string-key-falls-back"),
+        pytest.param([2**70], id="big-int-falls-back"),
+        pytest.param({"o": object()}, id="opaque-object-shared"),
+    ],
+)
+def test_deep_copy(value: Any) -> None:
+    from kubetwin.store.copy import deep_copy
+
+    out = deep_copy(value)
+    assert out == value and out is not value
+    if isinstance(value, dict) and "a" in value:
+        assert out["a"] is not value["a"] and out["a"][1] is not value["a"][1]

@@ -63,6 +63,8 @@ _NO_SPEC_GENERATION = {
     "Node",
     "Pod",
 }
+# Kinds whose api.validation reads status (node capacity/allocatable quantities).
+_STATUS_VALIDATED = {"Node"}
 _PRESERVED_META = (
     "uid",
     "creationTimestamp",
@@ -316,13 +318,19 @@ class Registry:
                 info.group,
             )
         new = self._merge_update(info, current, deep_copy(obj), subresource)
-        return self._write_update(info, current, new, dry_run)
+        # A status write leaves spec and metadata as stored (already valid): validate it only for kinds
+        # whose validation reads status.
+        validate = subresource != "status" or info.kind in _STATUS_VALIDATED
+        return self._write_update(info, current, new, dry_run, validate)
 
     def _merge_update(
         self, info: kinds.KindInfo, current: dict[str, Any], obj: dict[str, Any], subresource: str | None
     ) -> dict[str, Any]:
         if subresource == "status":
-            new = deep_copy(current)
+            # Only metadata (resourceVersion) and status change: share the rest with the stored
+            # object (read-only, like every stored value) instead of copying it.
+            new = dict(current)
+            new["metadata"] = dict(current["metadata"])
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -373,11 +381,17 @@ class Registry:
         return obj
 
     def _write_update(
-        self, info: kinds.KindInfo, current: dict[str, Any], new: dict[str, Any], dry_run: bool
+        self,
+        info: kinds.KindInfo,
+        current: dict[str, Any],
+        new: dict[str, Any],
+        dry_run: bool,
+        validate: bool = True,
     ) -> dict[str, Any]:
         for plugin in self.admission:
             plugin(self, new, current, "UPDATE")
-        self._validate(info, new, current)
+        if validate:
+            self._validate(info, new, current)
         new["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion", "")
         if new == current:
             return deep_copy(current)
