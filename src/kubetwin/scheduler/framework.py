@@ -292,7 +292,7 @@ class Plugin:
         import numpy as np
 
         snap = self.handle.snapshot
-        return np.array([self.score(state, pod, snap.nodes[s]) for s in slots], dtype=np.int64)  # type: ignore[arg-type]
+        return np.array([self.score(state, pod, snap.nodes[s]) for s in slots], dtype=np.int64)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return scores

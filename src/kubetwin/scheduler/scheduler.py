@@ -96,8 +96,7 @@ class Diagnosis:
     def node_status(self, snap: Snapshot) -> dict[int, Status]:
         out: dict[int, Status] = {}
         for mask, st in self.entries:
-            for s in np.flatnonzero(mask):
-                s = int(s)
+            for s in map(int, np.flatnonzero(mask)):
                 prev = out.get(s)
                 if prev is None:
                     out[s] = Status(st.code, *st.reasons, plugin=st.plugin)
@@ -156,7 +155,7 @@ class Scheduler:
         self._in_active: set[str] = set()
         self._unschedulable: dict[str, PodInfo] = {}
         self._backoff: dict[str, Any] = {}
-        self._drain = None
+        self._drain: Any = None
         self._move_seq = 0
         self._affinity_waiting = 0
         self.scheduled = 0
@@ -252,7 +251,7 @@ class Scheduler:
         if nominated:
             self.snapshot.nominate(pi, nominated)
         for p in self.framework.pre_enqueue_plugins:
-            st = p.pre_enqueue(pi)  # type: ignore[attr-defined]
+            st = p.pre_enqueue(pi)
             if st is not None:
                 pi.unschedulable_plugins = {p.NAME}
                 self._unschedulable[pi.key] = pi
@@ -379,7 +378,7 @@ class Scheduler:
             nominated: str | None = None
             post_msg = ""
             for p in self.framework.post_filter_plugins:
-                node, st = p.post_filter(state, pi, fe.diagnosis.node_status(self.snapshot),  # type: ignore[attr-defined]
+                node, st = p.post_filter(state, pi, fe.diagnosis.node_status(self.snapshot),
                                          fe.diagnosis.num_all)  # fmt: skip
                 if st.is_success() and node:
                     nominated = node
@@ -398,10 +397,10 @@ class Scheduler:
         self.snapshot.assume(pi, node_name)
         self.snapshot.clear_nomination(pi.key)
         for p in self.framework.reserve_plugins:
-            p.reserve(state, pi, node_name)  # type: ignore[attr-defined]
+            p.reserve(state, pi, node_name)
         try:
             for p in self.framework.bind_plugins:
-                st = p.bind(pi, node_name)  # type: ignore[attr-defined]
+                st = p.bind(pi, node_name)
                 if st is None or not st.is_skip():
                     break
         except ApiError as e:
@@ -514,8 +513,7 @@ class Scheduler:
         alive = snap.alive_slots()
         total = len(alive)
         if per_node_plugins or snap.nominated:
-            for s in np.flatnonzero(ok):
-                s = int(s)
+            for s in map(int, np.flatnonzero(ok)):
                 ni = snap.nodes[s]
                 assert ni is not None
                 for p in per_node_plugins:

@@ -76,7 +76,7 @@ class DefaultPreemption(Plugin):
         inf = self.handle.informers
         if inf is None:
             return []
-        return inf.get("poddisruptionbudgets.policy").list(namespace)  # type: ignore[no-any-return]
+        return inf.get("poddisruptionbudgets.policy").list(namespace)
 
     def split_by_pdb(self, pods: list[PodInfo]) -> tuple[list[PodInfo], list[PodInfo]]:
         """filterPodsWithPDBViolation: (violating, non_violating), order preserved."""

@@ -96,7 +96,7 @@ class InterPodAffinity(Plugin):
                 "pref_aff": self._terms(pi, "podAffinity", PREF),
                 "pref_anti": self._terms(pi, "podAntiAffinity", PREF),
             }
-        return pi.terms  # type: ignore[no-any-return]
+        return pi.terms
 
     def _extract(self, pi: PodInfo) -> list[tuple[Any, tuple[str, Term]]]:
         out = []
@@ -210,7 +210,7 @@ class InterPodAffinity(Plugin):
             ids, names = snap.domains(key)
             tab = np.array([counts.get((key, nm), 0) for nm in names] + [0], dtype=np.int64)
             d = ids[:n]
-            return tab[np.where(d >= 0, d, len(names))]  # type: ignore[no-any-return]
+            return tab[np.where(d >= 0, d, len(names))]
 
         out: FilterResult = []
         failed = np.zeros(n, dtype=bool)

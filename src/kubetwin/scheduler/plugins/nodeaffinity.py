@@ -61,15 +61,15 @@ def required_mask(pod: PodInfo, snap: Snapshot) -> np.ndarray:
             m[ni.slot] = helpers.required_node_affinity_matches(pod.pod, ni.node)
         return m
 
-    return snap.per_node((NAME, "required", _required_key(pod)), compute)  # type: ignore[no-any-return]
+    return snap.per_node((NAME, "required", _required_key(pod)), compute)
 
 
-def _preferred(pod: PodInfo) -> list[dict]:  # type: ignore[type-arg]
+def _preferred(pod: PodInfo) -> list[dict]:
     na = pod.affinity.get("nodeAffinity") or {}
     return na.get("preferredDuringSchedulingIgnoredDuringExecution") or []
 
 
-def preferred_score(terms: list[dict], node: dict) -> int:  # type: ignore[type-arg]
+def preferred_score(terms: list[dict], node: dict) -> int:
     total = 0
     for t in terms:
         w = int(t.get("weight", 0))
@@ -110,7 +110,7 @@ class NodeAffinity(Plugin):
             return a
 
         snap = self.handle.snapshot
-        return snap.per_node((NAME, "preferred", _freeze(terms)), compute)[slots]  # type: ignore[no-any-return]
+        return snap.per_node((NAME, "preferred", _freeze(terms)), compute)[slots]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return default_normalize_score(scores, reverse=False)

@@ -31,7 +31,7 @@ FIT = "NodeResourcesFit"
 BALANCED = "NodeResourcesBalancedAllocation"
 LEAST_ALLOCATED = "LeastAllocated"
 MOST_ALLOCATED = "MostAllocated"
-DEFAULT_RESOURCES = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
+DEFAULT_RESOURCES: list[dict[str, Any]] = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
 TOO_MANY_PODS = "Too many pods"
 
 
@@ -66,7 +66,9 @@ class NodeResourcesFit(Plugin):
         super().__init__(handle, args)
         strategy = self.args.get("scoringStrategy") or {}
         self.strategy = strategy.get("type", LEAST_ALLOCATED)
-        self.resources = [(r["name"], int(r.get("weight", 1))) for r in strategy.get("resources") or DEFAULT_RESOURCES]
+        self.resources: list[tuple[str, int]] = [
+            (str(r["name"]), int(r.get("weight", 1))) for r in strategy.get("resources") or DEFAULT_RESOURCES
+        ]
         for _, w in self.resources:
             if not 1 <= w <= 100:
                 raise ValueError(f"resource weight must be in the range [1, 100], got {w}")
@@ -166,7 +168,7 @@ class NodeResourcesBalancedAllocation(Plugin):
 
     def __init__(self, handle: Any, args: dict[str, Any] | None = None) -> None:
         super().__init__(handle, args)
-        self.resources = [r["name"] for r in self.args.get("resources") or DEFAULT_RESOURCES]
+        self.resources: list[str] = [str(r["name"]) for r in self.args.get("resources") or DEFAULT_RESOURCES]
 
     def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
         return SKIP if pod.best_effort else None

@@ -27,21 +27,21 @@ NAME = "TaintToleration"
 FILTER_EFFECTS = ("NoSchedule", "NoExecute")
 
 
-def _reason(taint: dict) -> str:  # type: ignore[type-arg]
+def _reason(taint: dict) -> str:
     return f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}"
 
 
-def _tolerations(pod: PodInfo) -> list[dict]:  # type: ignore[type-arg]
+def _tolerations(pod: PodInfo) -> list[dict]:
     return (pod.pod.get("spec") or {}).get("tolerations") or []
 
 
-def _tol_key(tols: list[dict]) -> tuple:  # type: ignore[type-arg]
+def _tol_key(tols: list[dict]) -> tuple:
     return tuple(
         (t.get("key", ""), t.get("operator", ""), t.get("value", ""), t.get("effect", "")) for t in tols
     )
 
 
-def count_intolerable_prefer(taints: list[dict], tols: list[dict]) -> int:  # type: ignore[type-arg]
+def count_intolerable_prefer(taints: list[dict], tols: list[dict]) -> int:
     prefer = [t for t in tols if not t.get("effect") or t.get("effect") == "PreferNoSchedule"]
     n = 0
     for taint in taints:
