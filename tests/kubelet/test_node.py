@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from builders import make_node, make_pod
 from conftest import make_stack
+
+from builders import make_node, make_pod
 
 
 def _conds(node: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from builders import make_node, make_pod
 from conftest import Stack, make_stack
+
+from builders import make_node, make_pod
 
 NODE = "node-a"
 
