@@ -9,12 +9,15 @@ from __future__ import annotations
 from kubetwin.client.controller import Controller
 from kubetwin.controllers.daemonset import DaemonSetController
 from kubetwin.controllers.deployment import DeploymentController
+from kubetwin.controllers.job import JobController, TTLAfterFinishedController
 from kubetwin.controllers.replicaset import ReplicaSetController
 
 ALL: list[type[Controller]] = [
     DeploymentController,
     ReplicaSetController,
     DaemonSetController,
+    JobController,
+    TTLAfterFinishedController,
 ]
 
-__all__ = ["ALL", "DaemonSetController", "DeploymentController", "ReplicaSetController"]
+__all__ = ["ALL", "DaemonSetController", "DeploymentController", "JobController", "ReplicaSetController", "TTLAfterFinishedController"]
