@@ -84,7 +84,7 @@ def pod_index(pod: Obj) -> int | None:
 def finished_condition(job: Obj) -> Obj | None:
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") in ("Complete", "Failed") and c.get("status") == "True":
-            return c  # type: ignore[no-any-return]
+            return c
     return None
 
 
@@ -192,19 +192,19 @@ class JobController(Controller):
         new_succeeded = new_failed = 0
         completed = parse_indexes(status.get("completedIndexes"))
         for puid in list(unc_s):
-            p = by_uid.get(puid)
-            if p is not None and TRACKING_FINALIZER in (p["metadata"].get("finalizers") or []):
+            q = by_uid.get(puid)
+            if q is not None and TRACKING_FINALIZER in (q["metadata"].get("finalizers") or []):
                 continue
             unc_s.remove(puid)
             if indexed:
-                idx = pod_index(p) if p is not None else None
+                idx = pod_index(q) if q is not None else None
                 if idx is not None and (completions is None or idx < int(completions)):
                     completed.add(idx)
             else:
                 new_succeeded += 1
         for puid in list(unc_f):
-            p = by_uid.get(puid)
-            if p is not None and TRACKING_FINALIZER in (p["metadata"].get("finalizers") or []):
+            q = by_uid.get(puid)
+            if q is not None and TRACKING_FINALIZER in (q["metadata"].get("finalizers") or []):
                 continue
             unc_f.remove(puid)
             new_failed += 1
@@ -239,8 +239,8 @@ class JobController(Controller):
             status["startTime"] = self.loop.timestamp()
         start = u.ts(self.loop, status.get("startTime"))
 
-        target = u.get_condition(status, "FailureTarget")
-        success_target = u.get_condition(status, "SuccessCriteriaMet")
+        target: Obj | None = u.get_condition(status, "FailureTarget")
+        success_target: Obj | None = u.get_condition(status, "SuccessCriteriaMet")
         if target is None and success_target is None:
             restarts = sum(u.sum_restarts(p) for p in pods if _phase(p) in ("Running", "Pending"))
             on_failure = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") == "OnFailure"
@@ -369,7 +369,8 @@ class JobController(Controller):
         if spec.get("completionMode") == "Indexed":
             busy = {pod_index(p) for p in active}
             total = int(spec.get("completions") or 0)
-            indexes = [i for i in range(total) if i not in completed and i not in busy][:diff]
+            free: list[int | None] = [i for i in range(total) if i not in completed and i not in busy]
+            indexes = free[:diff]
         else:
             indexes = [None] * diff
         pos = 0
