@@ -52,8 +52,7 @@ def test_generate_name_is_deterministic_and_upstream_shaped() -> None:
     def names(seed: int) -> list[str]:
         r = Registry(Store(), EventLoop(), SeededRNG(seed))
         r.bootstrap()
-        return [r.create(_cm(**{"generateName": "cfg-"}) | {"metadata": {"generateName": "cfg-"}})["metadata"]["name"]
-                for _ in range(20)]  # fmt: skip
+        return [r.create(_cm() | {"metadata": {"generateName": "cfg-"}})["metadata"]["name"] for _ in range(20)]
 
     a, b = names(5), names(5)
     assert a == b and len(set(a)) == 20
