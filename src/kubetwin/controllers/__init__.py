@@ -10,9 +10,12 @@ from kubetwin.client.controller import Controller
 from kubetwin.controllers.daemonset import DaemonSetController
 from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.job import JobController, TTLAfterFinishedController
+from kubetwin.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from kubetwin.controllers.replicaset import ReplicaSetController
 
 ALL: list[type[Controller]] = [
+    NodeLifecycleController,
+    TaintEvictionController,
     DeploymentController,
     ReplicaSetController,
     DaemonSetController,
@@ -20,4 +23,4 @@ ALL: list[type[Controller]] = [
     TTLAfterFinishedController,
 ]
 
-__all__ = ["ALL", "DaemonSetController", "DeploymentController", "JobController", "ReplicaSetController", "TTLAfterFinishedController"]
+__all__ = ["ALL", "DaemonSetController", "DeploymentController", "JobController", "NodeLifecycleController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]

@@ -1,0 +1,507 @@
+"""Node lifecycle controller (pkg/controller/nodelifecycle/node_lifecycle_controller.go) and the
+taint-based eviction controller (pkg/controller/tainteviction/taint_eviction.go, formerly
+nodelifecycle/scheduler/taint_manager.go).
+
+NodeLifecycleController, every ``NODE_MONITOR_PERIOD`` (5 s):
+- node health: the last probe is the newest of the Ready condition's lastHeartbeatTime and the
+  node's Lease renewTime in ``kube-node-lease`` (creationTimestamp if neither). After
+  ``NODE_MONITOR_GRACE_PERIOD`` (40 s) without one, Ready/MemoryPressure/DiskPressure/PIDPressure
+  become Unknown ("Kubelet stopped posting node status." / "Kubelet never posted node status.");
+  a node leaving Ready gets a ``NodeNotReady`` event and its pods' Ready condition set False.
+- NoExecute tainting: Ready=False -> ``node.kubernetes.io/not-ready:NoExecute``, Unknown ->
+  ``node.kubernetes.io/unreachable:NoExecute`` (swapped at once when the other is present, removed
+  when Ready). New taints go through a per-zone token bucket (burst 1) at ``EVICTION_LIMITER_QPS``
+  (0.1/s) in Normal and FullDisruption zones, ``SECONDARY_EVICTION_LIMITER_QPS`` (0.01/s) in
+  PartiallyDisrupted zones larger than ``LARGE_CLUSTER_SIZE_THRESHOLD`` (50) and 0 in smaller ones;
+  when every zone is fully disrupted no node is tainted and existing taints are removed
+  ("master disruption mode"). The queue is drained at monitor ticks (upstream: every 100 ms), so a
+  queued taint can land up to 5 s later than upstream.
+- NoSchedule tainting by condition (TaintNodesByCondition), immediately on every node change:
+  not-ready / unreachable / memory-pressure / disk-pressure / pid-pressure / network-unavailable,
+  and ``node.kubernetes.io/unschedulable`` for ``spec.unschedulable``.
+
+TaintEvictionController: pods on a node with NoExecute taints they do not tolerate are deleted at
+once; pods tolerating them all with tolerationSeconds are deleted after the smallest of them
+(counted from when the controller first saw the taint); pods tolerating forever stay. Before the
+delete the pod gets the ``DisruptionTarget`` condition (DeletionByTaintManager) and a
+``TaintManagerEviction`` event "Marking for deletion Pod ns/name".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetwin.api.errors import ApiError
+from kubetwin.api.resources import toleration_tolerates_taint
+from kubetwin.client.controller import Controller
+from kubetwin.controllers import _util as u
+from kubetwin.sim import Handle
+from kubetwin.store.copy import deep_copy
+
+Obj = dict[str, Any]
+
+NODE_MONITOR_PERIOD = 5.0
+NODE_MONITOR_GRACE_PERIOD = 40.0
+EVICTION_LIMITER_QPS = 0.1
+SECONDARY_EVICTION_LIMITER_QPS = 0.01
+LARGE_CLUSTER_SIZE_THRESHOLD = 50
+UNHEALTHY_ZONE_THRESHOLD = 0.55
+LEASE_NAMESPACE = "kube-node-lease"
+
+TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
+TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+_CONDITION_TAINTS = {
+    ("Ready", "False"): TAINT_NOT_READY,
+    ("Ready", "Unknown"): TAINT_UNREACHABLE,
+    ("MemoryPressure", "True"): "node.kubernetes.io/memory-pressure",
+    ("DiskPressure", "True"): "node.kubernetes.io/disk-pressure",
+    ("NetworkUnavailable", "True"): "node.kubernetes.io/network-unavailable",
+    ("PIDPressure", "True"): "node.kubernetes.io/pid-pressure",
+}
+_NO_SCHEDULE_KEYS = {*_CONDITION_TAINTS.values(), TAINT_UNSCHEDULABLE}
+_MONITORED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+
+NORMAL = "Normal"
+PARTIAL = "PartialDisruption"
+FULL = "FullDisruption"
+
+
+def zone_key(node: Obj) -> str:
+    """nodetopology.GetZoneKey."""
+    lbls = u.labels_of(node)
+    region = lbls.get("topology.kubernetes.io/region") or lbls.get("failure-domain.beta.kubernetes.io/region", "")
+    zone = lbls.get("topology.kubernetes.io/zone") or lbls.get("failure-domain.beta.kubernetes.io/zone", "")
+    if not region and not zone:
+        return ""
+    return f"{region}:\x00:{zone}"
+
+
+def zone_state(ready: int, not_ready: int) -> str:
+    """ComputeZoneState."""
+    if ready == 0 and not_ready > 0:
+        return FULL
+    if not_ready > 2 and not_ready / (not_ready + ready) >= UNHEALTHY_ZONE_THRESHOLD:
+        return PARTIAL
+    return NORMAL
+
+
+def ready_status(node: Obj) -> str:
+    c = u.get_condition(node.get("status"), "Ready")
+    return str(c.get("status", "Unknown")) if c is not None else "Unknown"
+
+
+class _TokenBucket:
+    def __init__(self, qps: float, now: float) -> None:
+        self.qps = qps
+        self.tokens = 1.0
+        self.last = now
+
+    def set_qps(self, qps: float, now: float) -> None:
+        self._refill(now)
+        self.qps = qps
+
+    def _refill(self, now: float) -> None:
+        if self.qps > 0:
+            self.tokens = min(1.0, self.tokens + (now - self.last) * self.qps)
+        self.last = now
+
+    def try_take(self, now: float) -> bool:
+        if self.qps <= 0:
+            return False
+        self._refill(now)
+        if self.tokens >= 1.0 - 1e-9:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class NodeLifecycleController(Controller):
+    name = "node-controller"
+
+    def __init__(self, client: Any, informers: Any) -> None:
+        super().__init__(client, informers)
+        self._observed_ready: dict[str, str] = {}
+        self._queues: dict[str, dict[str, None]] = {}
+        self._buckets: dict[str, _TokenBucket] = {}
+        self._zone_states: dict[str, str] = {}
+        self._all_disrupted = False
+        self._timer: Handle | None = None
+
+    def start(self) -> None:
+        self.node_informer = self.informers.get("nodes")
+        self.lease_informer = self.informers.get("leases.coordination.k8s.io")
+        self.pod_informer = self.informers.get("pods")
+        self.node_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self._node_deleted)
+        self._timer = self.loop.every(NODE_MONITOR_PERIOD, self.monitor, self.priority, "node-monitor")
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _node_deleted(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        self._observed_ready.pop(name, None)
+        for q in self._queues.values():
+            q.pop(name, None)
+        self.recorder.normal(self._node_ref(node), "RemovingNode", f"Node {name} event: Removing Node {name} from Controller")
+
+    @staticmethod
+    def _node_ref(node: Obj) -> Obj:
+        name = node["metadata"]["name"]
+        return {"kind": "Node", "apiVersion": "v1", "metadata": {"name": name, "uid": name}}
+
+    # -- NoSchedule taints (reconcile per node) ---------------------------------------------
+    def reconcile(self, key: str) -> float | None:
+        node = self.node_informer.get_by_key(key)
+        if node is None:
+            return None
+        if key not in self._observed_ready:
+            self._observed_ready[key] = ready_status(node)
+            self.recorder.normal(self._node_ref(node), "RegisteredNode",
+                                 f"Node {key} event: Registered Node {key} in Controller")  # fmt: skip
+        want: set[str] = set()
+        for c in (node.get("status") or {}).get("conditions") or []:
+            k = _CONDITION_TAINTS.get((c.get("type"), c.get("status")))
+            if k:
+                want.add(k)
+        if (node.get("spec") or {}).get("unschedulable"):
+            want.add(TAINT_UNSCHEDULABLE)
+        taints = list((node.get("spec") or {}).get("taints") or [])
+        have = {t["key"] for t in taints if t.get("effect") == "NoSchedule" and t.get("key") in _NO_SCHEDULE_KEYS}
+        if have == want:
+            return None
+        new_taints = [t for t in taints if not (t.get("effect") == "NoSchedule" and t.get("key") in _NO_SCHEDULE_KEYS
+                                                and t["key"] not in want)]  # fmt: skip
+        for k in sorted(want - have):
+            new_taints.append({"key": k, "effect": "NoSchedule"})
+        self._write_taints(node, new_taints)
+        return None
+
+    def _write_taints(self, node: Obj, taints: list[Obj]) -> None:
+        new = deep_copy(node)
+        if taints:
+            new.setdefault("spec", {})["taints"] = taints
+        else:
+            (new.get("spec") or {}).pop("taints", None)
+        self.client.update(new)
+
+    # -- monitor ----------------------------------------------------------------------------
+    def monitor(self) -> None:
+        now = self.loop.now
+        nodes = sorted(self.node_informer.list(), key=lambda n: n["metadata"]["name"])
+        for node in nodes:
+            try:
+                self._update_health(node, now)
+            except ApiError:
+                continue
+        nodes = sorted(self.node_informer.list(), key=lambda n: n["metadata"]["name"])
+        self._handle_disruption(nodes, now)
+        for node in nodes:
+            name = node["metadata"]["name"]
+            current = ready_status(node)
+            observed = self._observed_ready.get(name)
+            if observed == "True" and current != "True":
+                self.recorder.normal(self._node_ref(node), "NodeNotReady", f"Node {name} status is now: NodeNotReady")
+                self._mark_pods_not_ready(name)
+            self._observed_ready[name] = current
+            if not self._all_disrupted:
+                try:
+                    self._process_no_execute(node)
+                except ApiError:
+                    continue
+        if not self._all_disrupted:
+            self._drain_queues(now)
+
+    def _probe_time(self, node: Obj) -> float:
+        best = u.created(self.loop, node)
+        ready = u.get_condition(node.get("status"), "Ready")
+        if ready is not None:
+            t = u.ts(self.loop, ready.get("lastHeartbeatTime"))
+            if t is not None:
+                best = max(best, t)
+        lease = self.lease_informer.get(node["metadata"]["name"], LEASE_NAMESPACE)
+        if lease is not None:
+            t = u.ts(self.loop, (lease.get("spec") or {}).get("renewTime"))
+            if t is not None:
+                best = max(best, t)
+        return best
+
+    def _update_health(self, node: Obj, now: float) -> None:
+        if now <= self._probe_time(node) + NODE_MONITOR_GRACE_PERIOD:
+            return
+        new = deep_copy(node)
+        status = new.setdefault("status", {})
+        conds = status.setdefault("conditions", [])
+        ts_now = self.loop.timestamp()
+        changed = False
+        for type_ in _MONITORED_CONDITIONS:
+            c = u.get_condition(status, type_)
+            if c is None:
+                conds.append({"type": type_, "status": "Unknown", "lastHeartbeatTime": node["metadata"].get("creationTimestamp"),
+                              "lastTransitionTime": ts_now, "reason": "NodeStatusNeverUpdated",
+                              "message": "Kubelet never posted node status."})  # fmt: skip
+                changed = True
+            elif c.get("status") != "Unknown":
+                c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
+                         lastTransitionTime=ts_now)  # fmt: skip
+                changed = True
+        if changed:
+            self.client.update_status(new)
+
+    def _mark_pods_not_ready(self, node_name: str) -> None:
+        for pod in self.pod_informer.list():
+            if (pod.get("spec") or {}).get("nodeName") != node_name or not u.is_pod_active(pod):
+                continue
+            c = u.get_condition(pod.get("status"), "Ready")
+            if c is None or c.get("status") == "False":
+                continue
+            new = deep_copy(pod)
+            c2 = u.get_condition(new["status"], "Ready")
+            assert c2 is not None
+            c2.update(status="False", lastTransitionTime=self.loop.timestamp())
+            try:
+                self.client.update_status(new)
+            except ApiError:
+                continue
+            self.recorder.warning(pod, "NodeNotReady", "Node is not ready")
+
+    # -- zones and rate limiting ------------------------------------------------------------
+    def _handle_disruption(self, nodes: list[Obj], now: float) -> None:
+        counts: dict[str, list[int]] = {}
+        for n in nodes:
+            c = counts.setdefault(zone_key(n), [0, 0])
+            if ready_status(n) == "True":
+                c[0] += 1
+            else:
+                c[1] += 1
+        states = {z: zone_state(r, nr) for z, (r, nr) in counts.items()}
+        all_disrupted = bool(states) and all(s == FULL for s in states.values())
+        if all_disrupted:
+            if not self._all_disrupted:
+                for n in nodes:  # markNodeAsReachable for every node; stop tainting
+                    self._remove_no_execute(n)
+                for q in self._queues.values():
+                    q.clear()
+            self._all_disrupted = True
+            self._zone_states = states
+            return
+        if self._all_disrupted:
+            for q in self._queues.values():
+                q.clear()
+            self._all_disrupted = False
+        for z, state in states.items():
+            size = sum(counts[z])
+            if state == NORMAL or state == FULL:
+                qps = EVICTION_LIMITER_QPS
+            else:
+                qps = SECONDARY_EVICTION_LIMITER_QPS if size > LARGE_CLUSTER_SIZE_THRESHOLD else 0.0
+            bucket = self._buckets.get(z)
+            if bucket is None:
+                self._buckets[z] = _TokenBucket(qps, now)
+            else:
+                bucket.set_qps(qps, now)
+        self._zone_states = states
+
+    def _process_no_execute(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        taints = (node.get("spec") or {}).get("taints") or []
+        keys = {t.get("key") for t in taints if t.get("effect") == "NoExecute"}
+        status = ready_status(node)
+        q = self._queues.setdefault(zone_key(node), {})
+        if status == "False":
+            if TAINT_UNREACHABLE in keys:
+                self._swap(node, TAINT_NOT_READY, TAINT_UNREACHABLE)
+            elif TAINT_NOT_READY not in keys:
+                q.setdefault(name, None)
+        elif status == "Unknown":
+            if TAINT_NOT_READY in keys:
+                self._swap(node, TAINT_UNREACHABLE, TAINT_NOT_READY)
+            elif TAINT_UNREACHABLE not in keys:
+                q.setdefault(name, None)
+        else:
+            q.pop(name, None)
+            self._remove_no_execute(node)
+
+    def _swap(self, node: Obj, add: str, remove: str) -> None:
+        taints = [t for t in (node.get("spec") or {}).get("taints") or []
+                  if not (t.get("effect") == "NoExecute" and t.get("key") in (add, remove))]  # fmt: skip
+        taints.append({"key": add, "effect": "NoExecute", "timeAdded": self.loop.timestamp()})
+        self._write_taints(node, taints)
+
+    def _remove_no_execute(self, node: Obj) -> None:
+        taints = (node.get("spec") or {}).get("taints") or []
+        keep = [t for t in taints
+                if not (t.get("effect") == "NoExecute" and t.get("key") in (TAINT_NOT_READY, TAINT_UNREACHABLE))]  # fmt: skip
+        if len(keep) != len(taints):
+            self._write_taints(node, keep)
+
+    def _drain_queues(self, now: float) -> None:
+        for z in sorted(self._queues):
+            q = self._queues[z]
+            bucket = self._buckets.get(z)
+            while q and bucket is not None:
+                name = next(iter(q))
+                node = self.node_informer.get(name)
+                if node is None:
+                    q.pop(name)
+                    continue
+                status = ready_status(node)
+                add = TAINT_NOT_READY if status == "False" else TAINT_UNREACHABLE if status == "Unknown" else None
+                if add is None:
+                    q.pop(name)
+                    continue
+                if not bucket.try_take(now):
+                    break
+                q.pop(name)
+                remove = TAINT_UNREACHABLE if add == TAINT_NOT_READY else TAINT_NOT_READY
+                try:
+                    self._swap(node, add, remove)
+                except ApiError:
+                    q[name] = None
+                    break
+
+
+# -- taint-based eviction -----------------------------------------------------------------------
+def min_toleration_time(tolerations: list[Obj]) -> float:
+    """getMinTolerationTime: -1 means forever."""
+    if not tolerations:
+        return 0.0
+    best: float | None = None
+    for t in tolerations:
+        s = t.get("tolerationSeconds")
+        if s is None:
+            continue
+        if int(s) <= 0:
+            return 0.0
+        best = float(s) if best is None else min(best, float(s))
+    return -1.0 if best is None else best
+
+
+def matching_tolerations(taints: list[Obj], tolerations: list[Obj]) -> tuple[bool, list[Obj]]:
+    """v1helper.GetMatchingTolerations."""
+    used: list[Obj] = []
+    for taint in taints:
+        for tol in tolerations:
+            if toleration_tolerates_taint(tol, taint):
+                used.append(tol)
+                break
+        else:
+            return False, []
+    return True, used
+
+
+class TaintEvictionController(Controller):
+    name = "taint-eviction-controller"
+
+    def __init__(self, client: Any, informers: Any) -> None:
+        super().__init__(client, informers)
+        self._scheduled: dict[str, tuple[float, Handle]] = {}
+
+    def start(self) -> None:
+        self.node_informer = self.informers.get("nodes")
+        self.pod_informer = self.informers.get("pods")
+        self.pod_informer.add_index("spec.nodeName", lambda p: [n] if (n := (p.get("spec") or {}).get("nodeName")) else [])
+        self.node_informer.add_handler(self._node_event, self._node_updated, None)
+        self.pod_informer.add_handler(self.enqueue, self._pod_updated, self._pod_deleted)
+
+    def _node_event(self, node: Obj) -> None:
+        for pod in self.pod_informer.by_index("spec.nodeName", node["metadata"]["name"]):
+            self.enqueue(pod)
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        def ne(n: Obj) -> list[Obj]:
+            return [t for t in (n.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
+
+        if ne(old) != ne(new):
+            self._node_event(new)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if ((old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+                or (old.get("spec") or {}).get("tolerations") != (new.get("spec") or {}).get("tolerations")):  # fmt: skip
+            self.enqueue(new)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        m = pod["metadata"]
+        self._cancel(f"{m['namespace']}/{m['name']}", event=False)
+
+    def _cancel(self, key: str, event: bool = True) -> None:
+        item = self._scheduled.pop(key, None)
+        if item is None:
+            return
+        item[1].cancel()
+        if event:
+            pod = self.pod_informer.get_by_key(key)
+            if pod is not None:
+                self.recorder.normal(pod, "TaintManagerEviction", f"Cancelling deletion of Pod {key}")
+
+    def reconcile(self, key: str) -> float | None:
+        pod = self.pod_informer.get_by_key(key)
+        if pod is None:
+            self._cancel(key, event=False)
+            return None
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name or pod["metadata"].get("deletionTimestamp") or not u.is_pod_active(pod):
+            self._cancel(key)
+            return None
+        node = self.node_informer.get(node_name)
+        taints = [t for t in ((node or {}).get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
+        if not taints:
+            self._cancel(key)
+            return None
+        now = self.loop.now
+        ok, used = matching_tolerations(taints, (pod.get("spec") or {}).get("tolerations") or [])
+        if not ok:
+            self._cancel(key, event=False)
+            self._evict(key)
+            return None
+        minimum = min_toleration_time(used)
+        if minimum < 0:
+            self._cancel(key)
+            return None
+        start = now
+        trigger = now + minimum
+        existing = self._scheduled.get(key)
+        if existing is not None:
+            start = existing[0]
+            if start + minimum < trigger:
+                return None
+            self._cancel(key, event=False)
+        if trigger <= now:
+            self._evict(key)
+            return None
+        handle = self.loop.call_at(trigger, lambda: self._fire(key), self.priority, "taint-eviction")
+        self._scheduled[key] = (start, handle)
+        return None
+
+    def _fire(self, key: str) -> None:
+        self._scheduled.pop(key, None)
+        try:
+            self._evict(key)
+        except ApiError:
+            self.queue.add_rate_limited(key)
+
+    def _evict(self, key: str) -> None:
+        pod = self.pod_informer.get_by_key(key)
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            return
+        self.recorder.normal(pod, "TaintManagerEviction", f"Marking for deletion Pod {key}")
+        new = deep_copy(pod)
+        st = new.setdefault("status", {})
+        cond = {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                "lastTransitionTime": self.loop.timestamp(), "reason": "DeletionByTaintManager",
+                "message": "Taint manager: deleting due to NoExecute taint"}  # fmt: skip
+        cur = u.get_condition(st, "DisruptionTarget")
+        if cur is None or cur.get("status") != "True" or cur.get("reason") != "DeletionByTaintManager":
+            st["conditions"] = [c for c in st.get("conditions") or [] if c.get("type") != "DisruptionTarget"] + [cond]
+            try:
+                self.client.update_status(new)
+            except ApiError as e:
+                if e.code == 404:
+                    return
+        m = pod["metadata"]
+        try:
+            self.client.delete("pods", m["name"], m["namespace"])
+        except ApiError as e:
+            if e.code != 404:
+                raise
