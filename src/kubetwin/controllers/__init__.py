@@ -9,8 +9,10 @@ from __future__ import annotations
 from kubetwin.client.controller import Controller
 from kubetwin.controllers.daemonset import DaemonSetController
 from kubetwin.controllers.deployment import DeploymentController
+from kubetwin.controllers.eventttl import EventTTLController
 from kubetwin.controllers.job import JobController, TTLAfterFinishedController
 from kubetwin.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+from kubetwin.controllers.podgc import PodGCController
 from kubetwin.controllers.replicaset import ReplicaSetController
 
 ALL: list[type[Controller]] = [
@@ -21,6 +23,8 @@ ALL: list[type[Controller]] = [
     DaemonSetController,
     JobController,
     TTLAfterFinishedController,
+    PodGCController,
+    EventTTLController,
 ]
 
-__all__ = ["ALL", "DaemonSetController", "DeploymentController", "JobController", "NodeLifecycleController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
+__all__ = ["ALL", "DaemonSetController", "DeploymentController", "EventTTLController", "JobController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]

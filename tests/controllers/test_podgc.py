@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from kubetwin.controllers import _util as u
+from kubetwin.controllers.eventttl import EventTTLController
+from kubetwin.controllers.podgc import PodGCController
+
+from .conftest import Stack
+
+
+def pod(stack: Stack, name: str, node: str | None = None, phase: str | None = None, reason: str | None = None,
+        finalizers: list | None = None) -> dict:  # fmt: skip
+    meta: dict = {"name": name, "namespace": "default"}
+    if finalizers:
+        meta["finalizers"] = finalizers
+    p = stack.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                      "spec": {"containers": [{"name": "c", "image": "x"}]}})  # fmt: skip
+    if node:
+        p = stack.bind(p, node)
+    if phase:
+        p = stack.set_pod_status(p, phase, reason=reason)
+    return p
+
+
+def names(stack: Stack) -> list[str]:
+    return sorted(p["metadata"]["name"] for p in stack.pods())
+
+
+def test_terminated_pods_above_threshold_oldest_and_evicted_first(stack: Stack) -> None:
+    stack.node("n1")
+    (gc,) = stack.start(PodGCController)
+    gc.terminated_pod_threshold = 2  # type: ignore[attr-defined]
+    for i in range(4):
+        pod(stack, f"done-{i}", "n1", "Succeeded")
+        stack.settle(1)
+    pod(stack, "evicted", "n1", "Failed", reason="Evicted")
+    pod(stack, "running", "n1", "Running")
+    stack.settle(20)
+    assert names(stack) == ["done-2", "done-3", "running"]
+
+
+def test_orphaned_pods_after_quarantine(stack: Stack) -> None:
+    stack.node("n1")
+    stack.node("n2")
+    stack.start(PodGCController)
+    pod(stack, "orphan", "n1", "Running")
+    pod(stack, "fine", "n2", "Running")
+    stack.client.delete("nodes", "n1")
+    stack.loop.run(until=59)  # first seen missing at t=20, quarantine 40 s
+    assert names(stack) == ["fine", "orphan"]
+    stack.loop.run(until=60)
+    assert names(stack) == ["fine"]
+
+
+def test_unscheduled_terminating_pod_is_force_deleted(stack: Stack) -> None:
+    stack.start(PodGCController)
+    pod(stack, "stuck", finalizers=["example.com/hold"])
+    stack.client.delete("pods", "stuck", "default")
+    assert stack.get("pods", "stuck")["metadata"].get("deletionTimestamp")
+    stack.settle(20)
+    p = stack.get("pods", "stuck")
+    assert p["status"]["phase"] == "Failed"  # held by its finalizer, but marked Failed
+    assert u.is_pod_active(p) is False
+
+
+def test_events_expire_after_one_hour_from_last_write(stack: Stack) -> None:
+    stack.start(EventTTLController)
+    obj = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u"}}
+    from kubetwin.client import EventRecorder
+
+    rec = EventRecorder(stack.client, "test")
+    rec.normal(obj, "Hello", "first")
+    stack.settle(1800)
+    rec.normal(obj, "Hello", "first")  # bumps count and lastTimestamp
+    stack.settle(1800)
+    assert len(stack.events("Hello")) == 1
+    stack.settle(1800)
+    assert stack.events("Hello") == []
