@@ -9,6 +9,7 @@ from __future__ import annotations
 from kubetwin.client.controller import Controller
 from kubetwin.controllers.daemonset import DaemonSetController
 from kubetwin.controllers.deployment import DeploymentController
+from kubetwin.controllers.disruption import DisruptionController
 from kubetwin.controllers.eventttl import EventTTLController
 from kubetwin.controllers.job import JobController, TTLAfterFinishedController
 from kubetwin.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
@@ -23,8 +24,9 @@ ALL: list[type[Controller]] = [
     DaemonSetController,
     JobController,
     TTLAfterFinishedController,
+    DisruptionController,
     PodGCController,
     EventTTLController,
 ]
 
-__all__ = ["ALL", "DaemonSetController", "DeploymentController", "EventTTLController", "JobController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
+__all__ = ["ALL", "DaemonSetController", "DeploymentController", "DisruptionController", "EventTTLController", "JobController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
