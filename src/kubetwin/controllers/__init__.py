@@ -12,11 +12,13 @@ from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.disruption import DisruptionController
 from kubetwin.controllers.eventttl import EventTTLController
 from kubetwin.controllers.job import JobController, TTLAfterFinishedController
+from kubetwin.controllers.namespace import NamespaceController
 from kubetwin.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from kubetwin.controllers.podgc import PodGCController
 from kubetwin.controllers.replicaset import ReplicaSetController
 
 ALL: list[type[Controller]] = [
+    NamespaceController,
     NodeLifecycleController,
     TaintEvictionController,
     DeploymentController,
@@ -29,4 +31,4 @@ ALL: list[type[Controller]] = [
     EventTTLController,
 ]
 
-__all__ = ["ALL", "DaemonSetController", "DeploymentController", "DisruptionController", "EventTTLController", "JobController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
+__all__ = ["ALL", "DaemonSetController", "DeploymentController", "DisruptionController", "EventTTLController", "JobController", "NamespaceController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
