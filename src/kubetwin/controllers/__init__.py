@@ -11,6 +11,7 @@ from kubetwin.controllers.daemonset import DaemonSetController
 from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.disruption import DisruptionController
 from kubetwin.controllers.eventttl import EventTTLController
+from kubetwin.controllers.garbagecollector import GarbageCollector
 from kubetwin.controllers.job import JobController, TTLAfterFinishedController
 from kubetwin.controllers.namespace import NamespaceController
 from kubetwin.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
@@ -19,6 +20,7 @@ from kubetwin.controllers.replicaset import ReplicaSetController
 
 ALL: list[type[Controller]] = [
     NamespaceController,
+    GarbageCollector,
     NodeLifecycleController,
     TaintEvictionController,
     DeploymentController,
@@ -31,4 +33,4 @@ ALL: list[type[Controller]] = [
     EventTTLController,
 ]
 
-__all__ = ["ALL", "DaemonSetController", "DeploymentController", "DisruptionController", "EventTTLController", "JobController", "NamespaceController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
+__all__ = ["ALL", "DaemonSetController", "DeploymentController", "DisruptionController", "EventTTLController", "GarbageCollector", "JobController", "NamespaceController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
