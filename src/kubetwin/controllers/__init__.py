@@ -33,4 +33,18 @@ ALL: list[type[Controller]] = [
     EventTTLController,
 ]
 
-__all__ = ["ALL", "DaemonSetController", "DeploymentController", "DisruptionController", "EventTTLController", "GarbageCollector", "JobController", "NamespaceController", "NodeLifecycleController", "PodGCController", "ReplicaSetController", "TTLAfterFinishedController", "TaintEvictionController"]
+__all__ = [
+    "ALL",
+    "DaemonSetController",
+    "DeploymentController",
+    "DisruptionController",
+    "EventTTLController",
+    "GarbageCollector",
+    "JobController",
+    "NamespaceController",
+    "NodeLifecycleController",
+    "PodGCController",
+    "ReplicaSetController",
+    "TTLAfterFinishedController",
+    "TaintEvictionController",
+]

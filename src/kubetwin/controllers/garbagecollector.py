@@ -18,6 +18,7 @@ or present under the same name with another uid, is absent.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from kubetwin.api import kinds
@@ -57,9 +58,9 @@ class GarbageCollector(Controller):
             inf = self.informers.get(info.resource)
             self._informers[info.resource] = inf
             inf.add_handler(
-                lambda o, r=info.resource: self._added(r, o),
-                lambda old, new, r=info.resource: self._updated(r, old, new),
-                lambda o, r=info.resource: self._deleted(r, o),
+                partial(self._added, info.resource),
+                partial(self._updated, info.resource),
+                partial(self._deleted, info.resource),
             )
 
     # -- graph --------------------------------------------------------------------------------
