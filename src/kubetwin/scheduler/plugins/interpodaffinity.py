@@ -178,10 +178,11 @@ class InterPodAffinity(Plugin):
         ok = (d >= 0) & (per_slot[: snap.n] > 0)
         if not ok.any():
             return
-        sums = np.bincount(d[ok], weights=per_slot[: snap.n][ok], minlength=len(names))
-        for i in np.flatnonzero(sums):
+        sums = np.bincount(d[ok], weights=per_slot[: snap.n][ok], minlength=len(names)).astype(np.int64)
+        nz = np.flatnonzero(sums)
+        for i, v in zip(nz.tolist(), sums[nz].tolist(), strict=True):
             k = (key, names[i])
-            into[k] = into.get(k, 0) + int(sums[i])
+            into[k] = into.get(k, 0) + v
 
     def _check(self, st: _State, labels: dict[str, str]) -> Status | None:
         if st.affinity:
@@ -263,6 +264,18 @@ class InterPodAffinity(Plugin):
         self._update(state, pod, other, node, -1)
 
     # -- Score --------------------------------------------------------------------------------
+    @staticmethod
+    def _domain_sums(snap: Snapshot, per_slot: np.ndarray, key: str) -> np.ndarray | None:
+        """Matching pods per topology domain of ``key`` (int64 by domain id), None if there are none."""
+        ids, names = snap.domains(key)
+        n = snap.n
+        d = ids[:n]
+        counts = per_slot[:n]
+        ok = (d >= 0) & (counts > 0)
+        if not ok.any():
+            return None
+        return np.bincount(d[ok], weights=counts[ok], minlength=len(names)).astype(np.int64)
+
     def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
         snap: Snapshot = self.handle.snapshot
         terms = self._all_terms(pod)
@@ -271,41 +284,47 @@ class InterPodAffinity(Plugin):
         existing = self._existing(kinds, pod)
         if not pref_aff and not pref_anti and not existing:
             return SKIP
-        scores: dict[tuple[str, str], int] = {}
-        for t in pref_aff + pref_anti:
-            sign = 1 if t in pref_aff else -1
-            per_slot = snap.counter(t.namespaces, t.selector)
-            acc: dict[tuple[str, str], int] = {}
-            self._accumulate(snap, per_slot, t.key, acc)
-            for k, n in acc.items():
-                scores[k] = scores.get(k, 0) + sign * t.weight * n
+        # Score per topology key, as an array over that key's domain ids (vectorised over nodes).
+        tables: dict[str, np.ndarray] = {}
+
+        def add(per_slot: np.ndarray, key: str, weight: int) -> None:
+            sums = self._domain_sums(snap, per_slot, key)
+            if sums is None:
+                return
+            tab = tables.get(key)
+            if tab is None:
+                tables[key] = weight * sums
+            else:
+                tab += weight * sums
+
+        for t in pref_aff:
+            add(snap.counter(t.namespaces, t.selector), t.key, t.weight)
+        for t in pref_anti:
+            add(snap.counter(t.namespaces, t.selector), t.key, -t.weight)
         for kind, t, counts in existing:
-            w = {"pref_aff": t.weight, "pref_anti": -t.weight, "req_aff": self.hard_weight}[kind]
-            acc = {}
-            self._accumulate(snap, counts, t.key, acc)
-            for k, n in acc.items():
-                scores[k] = scores.get(k, 0) + w * n
-        if not scores:
+            add(counts, t.key, {"pref_aff": t.weight, "pref_anti": -t.weight, "req_aff": self.hard_weight}[kind])
+        if not tables:
             return SKIP
-        state.write(NAME + "/score", scores)
+        state.write(NAME + "/score", tables)
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        scores: dict[tuple[str, str], int] = state.read(NAME + "/score") or {}
-        return sum(v for (k, val), v in scores.items() if node.labels.get(k) == val)
+        tables: dict[str, np.ndarray] = state.read(NAME + "/score") or {}
+        snap: Snapshot = self.handle.snapshot
+        total = 0
+        for k, tab in tables.items():
+            d = int(snap.domains(k)[0][node.slot])
+            if d >= 0:
+                total += int(tab[d])
+        return total
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
         snap: Snapshot = self.handle.snapshot
-        scores: dict[tuple[str, str], int] = state.read(NAME + "/score") or {}
+        tables: dict[str, np.ndarray] = state.read(NAME + "/score") or {}
         out = np.zeros(len(slots), dtype=np.int64)
-        by_key: dict[str, dict[str, int]] = {}
-        for (k, v), s in scores.items():
-            by_key.setdefault(k, {})[v] = s
-        for k, vals in by_key.items():
-            ids, names = snap.domains(k)
-            table = np.array([vals.get(nm, 0) for nm in names] + [0], dtype=np.int64)
-            d = ids[slots]
-            out += table[np.where(d >= 0, d, len(names))]
+        for k, tab in tables.items():
+            d = snap.domains(k)[0][slots]
+            out += np.append(tab, 0)[np.where(d >= 0, d, len(tab))]
         return out
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
