@@ -304,3 +304,27 @@ def sort_key_created(clock: Any, obj: Mapping[str, Any]) -> tuple[float, str]:
 
 def ready_count(pods: Iterable[Mapping[str, Any]]) -> int:
     return sum(1 for p in pods if is_pod_ready(p))
+
+
+CONTROLLER_UID_INDEX = "controller-uid"
+
+
+def controller_uid_index(obj: Mapping[str, Any]) -> list[str]:
+    """Index function: the controller's uid, ``""`` for orphans (to find adoption candidates)."""
+    return [controller_uid(obj) or ""]
+
+
+def ensure_controller_index(informer: Any) -> None:
+    try:
+        informer.by_index(CONTROLLER_UID_INDEX, "")
+    except KeyError:
+        informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index)
+
+
+def owned_or_orphan(informer: Any, owner: Mapping[str, Any]) -> list[Obj]:
+    """Objects in the owner's namespace controlled by it, plus orphans there (claim candidates)."""
+    ns = (owner.get("metadata") or {}).get("namespace", "")
+    uid = (owner.get("metadata") or {}).get("uid", "")
+    out = [o for o in informer.by_index(CONTROLLER_UID_INDEX, uid) if o["metadata"].get("namespace", "") == ns]
+    out += [o for o in informer.by_index(CONTROLLER_UID_INDEX, "") if o["metadata"].get("namespace", "") == ns]
+    return out

@@ -108,6 +108,7 @@ class DaemonSetController(Controller):
         self.ds_informer = self.informers.get("daemonsets.apps")
         self.pod_informer = self.informers.get("pods")
         self.node_informer = self.informers.get("nodes")
+        u.ensure_controller_index(self.pod_informer)
         self.ds_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.pod_informer.add_handler(self._pod_event, lambda o, n: self._pod_event(n), self._pod_event)
         self.node_informer.add_handler(self._node_event, self._node_updated, self._node_event)
@@ -133,11 +134,10 @@ class DaemonSetController(Controller):
         ds = self.ds_informer.get_by_key(key)
         if ds is None:
             return None
-        ns = ds["metadata"].get("namespace", "")
         spec = ds.get("spec") or {}
         template = spec.get("template") or {}
         h = u.compute_hash(template, (ds.get("status") or {}).get("collisionCount"))
-        pods = claim(self.client, ds, u.selector_of(ds), self.pod_informer.list(ns))
+        pods = claim(self.client, ds, u.selector_of(ds), u.owned_or_orphan(self.pod_informer, ds))
         by_node: dict[str, list[Obj]] = {}
         for p in pods:
             if p["metadata"].get("deletionTimestamp"):
@@ -157,8 +157,8 @@ class DaemonSetController(Controller):
     def _pods_by_node(self, ds: Obj) -> dict[str, list[Obj]]:
         by_node: dict[str, list[Obj]] = {}
         uid = ds["metadata"]["uid"]
-        for p in self.pod_informer.list(ds["metadata"].get("namespace", "")):
-            if p["metadata"].get("deletionTimestamp") or not u.owner_is(p, uid):
+        for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid):
+            if p["metadata"].get("deletionTimestamp"):
                 continue
             n = target_node(p)
             if n is not None:

@@ -103,6 +103,7 @@ class JobController(Controller):
     def start(self) -> None:
         self.job_informer = self.informers.get("jobs.batch")
         self.pod_informer = self.informers.get("pods")
+        u.ensure_controller_index(self.pod_informer)
         self.job_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.pod_informer.add_handler(self._pod_event, lambda o, n: self._pod_event(n), self._pod_event)
 
@@ -115,11 +116,9 @@ class JobController(Controller):
 
     # -- helpers ----------------------------------------------------------------------------
     def _job_pods(self, job: Obj) -> list[Obj]:
-        ns = job["metadata"].get("namespace", "")
         if (job.get("spec") or {}).get("selector"):
-            return claim(self.client, job, u.selector_of(job), self.pod_informer.list(ns))
-        uid = job["metadata"]["uid"]
-        return [p for p in self.pod_informer.list(ns) if u.owner_is(p, uid)]
+            return claim(self.client, job, u.selector_of(job), u.owned_or_orphan(self.pod_informer, job))
+        return list(self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, job["metadata"]["uid"]))
 
     def _condition(self, type_: str, reason: str, message: str) -> Obj:
         now = self.loop.timestamp()
@@ -187,8 +186,7 @@ class JobController(Controller):
             for p in to_finalize:
                 self._remove_finalizer(p)
         # 2. count uncounted pods whose finalizer is gone
-        by_uid = {p["metadata"]["uid"]: p for p in self.pod_informer.list(job["metadata"].get("namespace", ""))
-                  if u.owner_is(p, uid)}  # fmt: skip
+        by_uid = {p["metadata"]["uid"]: p for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid)}
         new_succeeded = new_failed = 0
         completed = parse_indexes(status.get("completedIndexes"))
         for puid in list(unc_s):

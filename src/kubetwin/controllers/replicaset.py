@@ -130,6 +130,7 @@ class ReplicaSetController(Controller):
     def start(self) -> None:
         self.rs_informer = self.informers.get(self.resource)
         self.pod_informer = self.informers.get("pods")
+        u.ensure_controller_index(self.pod_informer)
         self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -171,9 +172,8 @@ class ReplicaSetController(Controller):
         rs = self.rs_informer.get_by_key(key)
         if rs is None:
             return None
-        ns = rs["metadata"].get("namespace", "")
         selector = u.selector_of(rs)
-        active = [p for p in self.pod_informer.list(ns) if u.is_pod_active(p)]
+        active = [p for p in u.owned_or_orphan(self.pod_informer, rs) if u.is_pod_active(p)]
         pods = claim(self.client, rs, selector, active)
         manage_err: tuple[str, str] | None = None
         if not rs["metadata"].get("deletionTimestamp"):
@@ -182,8 +182,8 @@ class ReplicaSetController(Controller):
             # reconcile is a no-op) instead of reporting the pre-sync pods like upstream does.
             uid = rs["metadata"]["uid"]
             pods = [
-                p for p in self.pod_informer.list(ns)
-                if u.is_pod_active(p) and u.owner_is(p, uid) and selector.matches(u.labels_of(p))
+                p for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid)
+                if u.is_pod_active(p) and selector.matches(u.labels_of(p))
             ]  # fmt: skip
         return self._update_status(rs, pods, manage_err)
 
@@ -232,7 +232,7 @@ class ReplicaSetController(Controller):
         else:
             uids = {r["metadata"]["uid"] for r in self.rs_informer.list(ns) if u.controller_uid(r) == owner}
             uids.add(rs["metadata"]["uid"])
-        return [p for p in self.pod_informer.list(ns) if u.controller_uid(p) in uids]
+        return [p for uid in sorted(uids) for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid)]
 
     def _pods_to_delete(self, rs: Obj, pods: list[Obj], diff: int) -> list[Obj]:
         if diff < len(pods):
