@@ -361,7 +361,9 @@ class DeploymentController(Controller):
             return
         fresh = self.client.get("deployments.apps", d["metadata"]["name"], d["metadata"]["namespace"])
         fresh["metadata"].setdefault("annotations", {})[REVISION] = revision
-        updated = self.client.update(fresh)
+        # Upstream (sync.go getNewReplicaSet) writes the revision through UpdateStatus, whose
+        # strategy keeps annotations: the Deployment's generation stays put.
+        updated = self.client.update_status(fresh)
         d["metadata"]["annotations"] = updated["metadata"].get("annotations")
         d["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
 

@@ -65,6 +65,8 @@ _NO_SPEC_GENERATION = {
 }
 # Kinds whose api.validation reads status (node capacity/allocatable quantities).
 _STATUS_VALIDATED = {"Node"}
+# Kinds whose status strategy lets annotations through (pkg/registry/apps/deployment/strategy.go).
+_STATUS_KEEPS_ANNOTATIONS = {"Deployment"}
 _PRESERVED_META = (
     "uid",
     "creationTimestamp",
@@ -331,6 +333,13 @@ class Registry:
             # object (read-only, like every stored value) instead of copying it.
             new = dict(current)
             new["metadata"] = dict(current["metadata"])
+            if info.kind in _STATUS_KEEPS_ANNOTATIONS:
+                # deploymentStatusStrategy resets only spec and labels: annotations may change.
+                ann = (obj.get("metadata") or {}).get("annotations")
+                if ann:
+                    new["metadata"]["annotations"] = ann
+                else:
+                    new["metadata"].pop("annotations", None)
             if "status" in obj:
                 new["status"] = obj["status"]
             else:

@@ -1,0 +1,57 @@
+"""Per-kind status strategies: what a status update may change besides status."""
+
+from __future__ import annotations
+
+from kubetwin.sim import EventLoop, SeededRNG
+from kubetwin.store import Registry, Store
+
+
+def _registry() -> Registry:
+    reg = Registry(Store(), EventLoop(), SeededRNG(1))
+    reg.bootstrap()
+    return reg
+
+
+DEPLOY = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+    },
+}
+
+
+def test_deployment_status_update_keeps_annotations_without_generation_bump() -> None:
+    reg = _registry()
+    d = reg.create(DEPLOY)
+    d["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = "1"
+    d["metadata"]["labels"] = {"sneaky": "label"}
+    d["spec"]["replicas"] = 9
+    d["status"] = {"observedGeneration": 1}
+    out = reg.update(d, subresource="status")
+    assert out["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "1"}
+    assert out["metadata"]["generation"] == 1
+    assert "labels" not in out["metadata"]  # labels reset, as deploymentStatusStrategy does
+    assert out["spec"]["replicas"] == 1  # spec reset
+
+
+def test_pod_status_update_resets_annotations() -> None:
+    reg = _registry()
+    p = reg.create(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+         "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    )  # fmt: skip
+    p["metadata"]["annotations"] = {"x": "y"}
+    p["status"]["phase"] = "Running"
+    out = reg.update(p, subresource="status")
+    assert out["status"]["phase"] == "Running"
+    assert "annotations" not in out["metadata"]
+
+
+def test_deployment_main_update_of_annotations_bumps_generation() -> None:
+    reg = _registry()
+    d = reg.create(DEPLOY)
+    d["metadata"]["annotations"] = {"team": "web"}
+    assert reg.update(d)["metadata"]["generation"] == 2
