@@ -59,10 +59,14 @@ class Snapshot:
         self.alive = np.zeros(capacity, dtype=bool)
         self.alloc = np.zeros((len(_BASE_RESOURCES), capacity), dtype=np.int64)
         self.requested = np.zeros((len(_BASE_RESOURCES), capacity), dtype=np.int64)
-        self.nz_cpu = np.zeros(capacity, dtype=np.int64)
-        self.nz_mem = np.zeros(capacity, dtype=np.int64)
+        # alloc - requested, kept in step with both so the Fit filter is one comparison per resource
+        self.avail = np.zeros((len(_BASE_RESOURCES), capacity), dtype=np.int64)
+        # non-zero requested (cpu row 0, memory row 1) for LeastAllocated/MostAllocated scoring
+        self.nz = np.zeros((2, capacity), dtype=np.int64)
         self.pod_count = np.zeros(capacity, dtype=np.int64)
         self.allowed_pods = np.zeros(capacity, dtype=np.int64)
+        self._alive_slots: np.ndarray | None = None  # cache of alive_slots(), reset on node add/remove
+        self._no_cpu_mem: set[int] = set()  # live slots whose cpu or memory allocatable is <= 0
         self.pods: dict[str, PodInfo] = {}  # key -> assigned/assumed pod
         self.assumed: set[str] = set()
         self.node_generation = 0  # bumped on any node add/update/delete (invalidates node masks)
@@ -76,6 +80,14 @@ class Snapshot:
         # Affinity terms carried by assigned pods, grouped by identity: key -> [payload, per-slot count]
         self.term_extractor: Any = None
         self.term_groups: dict[Any, list[Any]] = {}
+
+    @property
+    def nz_cpu(self) -> np.ndarray:
+        return self.nz[0]
+
+    @property
+    def nz_mem(self) -> np.ndarray:
+        return self.nz[1]
 
     # -- capacity -----------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -96,9 +108,9 @@ class Snapshot:
             return b
 
         self.alive = grow1(self.alive)
-        self.nz_cpu, self.nz_mem = grow1(self.nz_cpu), grow1(self.nz_mem)
         self.pod_count, self.allowed_pods = grow1(self.pod_count), grow1(self.allowed_pods)
-        self.alloc, self.requested = grow2(self.alloc), grow2(self.requested)
+        self.alloc, self.requested, self.avail = grow2(self.alloc), grow2(self.requested), grow2(self.avail)
+        self.nz = grow2(self.nz)
         for c in self.counters.values():
             c.counts = grow1(c.counts)
         self.capacity = cap
@@ -110,10 +122,12 @@ class Snapshot:
             self.res_index[name] = row
             self.alloc = np.vstack([self.alloc, np.zeros((1, self.capacity), dtype=np.int64)])
             self.requested = np.vstack([self.requested, np.zeros((1, self.capacity), dtype=np.int64)])
+            self.avail = np.vstack([self.avail, np.zeros((1, self.capacity), dtype=np.int64)])
             for ni in self.nodes:
                 if ni is not None:
                     self.alloc[row, ni.slot] = ni.allocatable.get(name, 0)
                     self.requested[row, ni.slot] = ni.requested.get(name, 0)
+                    self.avail[row, ni.slot] = self.alloc[row, ni.slot] - self.requested[row, ni.slot]
         return row
 
     # -- nodes --------------------------------------------------------------------------------
@@ -137,7 +151,12 @@ class Snapshot:
         for name, row in self.res_index.items():
             if name not in ni.allocatable:
                 self.alloc[row, s] = 0
+        self.avail[:, s] = self.alloc[:, s] - self.requested[:, s]
         self.allowed_pods[s] = ni.allowed_pods
+        if self.alloc[0, s] > 0 and self.alloc[1, s] > 0:
+            self._no_cpu_mem.discard(s)
+        else:
+            self._no_cpu_mem.add(s)
 
     def add_node(self, node: Obj) -> NodeInfo:
         name = node["metadata"]["name"]
@@ -158,9 +177,11 @@ class Snapshot:
             self.nodes.append(ni)
         self.slot_of[name] = s
         self.alive[s] = True
-        self._write_node_arrays(ni)
         self.requested[:, s] = 0
-        self.nz_cpu[s] = self.nz_mem[s] = self.pod_count[s] = 0
+        self._write_node_arrays(ni)
+        self.nz[:, s] = 0
+        self.pod_count[s] = 0
+        self._alive_slots = None
         for c in self.counters.values():
             c.counts[s] = 0
         # Pods that reference this node before the node arrived (informer order) attach now.
@@ -194,9 +215,12 @@ class Snapshot:
         self.alive[s] = False
         self.alloc[:, s] = 0
         self.requested[:, s] = 0
+        self.avail[:, s] = 0
         self.allowed_pods[s] = 0
         self.pod_count[s] = 0
-        self.nz_cpu[s] = self.nz_mem[s] = 0
+        self.nz[:, s] = 0
+        self._alive_slots = None
+        self._no_cpu_mem.discard(s)
         for c in self.counters.values():
             c.counts[s] = 0
         if ni is not None:
@@ -219,8 +243,9 @@ class Snapshot:
                 continue
             row = self.resource_row(name)
             self.requested[row, s] += v
-        self.nz_cpu[s] += pi.nonzero[0]
-        self.nz_mem[s] += pi.nonzero[1]
+            self.avail[row, s] -= v
+        self.nz[0, s] += pi.nonzero[0]
+        self.nz[1, s] += pi.nonzero[1]
         self.pod_count[s] += 1
         for c in self.counters.values():
             if c.matches(pi):
@@ -241,9 +266,11 @@ class Snapshot:
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue
-            self.requested[self.res_index[name], s] -= v
-        self.nz_cpu[s] -= pi.nonzero[0]
-        self.nz_mem[s] -= pi.nonzero[1]
+            row = self.res_index[name]
+            self.requested[row, s] -= v
+            self.avail[row, s] += v
+        self.nz[0, s] -= pi.nonzero[0]
+        self.nz[1, s] -= pi.nonzero[1]
         self.pod_count[s] -= 1
         for c in self.counters.values():
             if c.matches(pi):
@@ -402,5 +429,13 @@ class Snapshot:
         self._masks[key] = (self.node_generation, value)
         return value
 
+    def cpu_mem_allocatable(self) -> bool:
+        """Every live node has positive cpu and memory allocatable (scorers may skip per-node checks)."""
+        return not self._no_cpu_mem
+
     def alive_slots(self) -> np.ndarray:
-        return np.flatnonzero(self.alive[: self.n])
+        """Slots of the live nodes, in node order (read-only: cached until a node comes or goes)."""
+        if self._alive_slots is None:
+            self._alive_slots = np.flatnonzero(self.alive[: self.n])
+            self._alive_slots.flags.writeable = False
+        return self._alive_slots

@@ -503,13 +503,20 @@ class Scheduler:
             if not p.VECTORISED:
                 per_node_plugins.append(p)
                 continue
-            for mask, st in p.filter_all(state, pi, snap):
+            res = p.filter_all(state, pi, snap)
+            if not res:
+                continue
+            # Every reason of one plugin is recorded against the nodes still feasible before it ran.
+            hits = []
+            for mask, st in res:
                 hit = mask & ok
                 if hit.any():
                     st.plugin = p.NAME
                     diag.entries.append((hit, st))
                     diag.plugins.add(p.NAME)
-            ok &= ~self._fail_union(diag, p.NAME, n)
+                    hits.append(hit)
+            for hit in hits:
+                ok &= ~hit
         alive = snap.alive_slots()
         total = len(alive)
         if per_node_plugins or snap.nominated:
@@ -530,35 +537,29 @@ class Scheduler:
                         diag.per_node[s] = r
                         diag.plugins.add(r.plugin)
                         ok[s] = False
-        to_find = num_feasible_nodes_to_find(
-            self.profile.percentage_of_nodes_to_score
-            if self.profile.percentage_of_nodes_to_score is not None
-            else self.percentage_of_nodes_to_score,
-            total,
-        )
+        pct = self.profile.percentage_of_nodes_to_score
+        to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score if pct is None else pct, total)
         start = self.next_start_node_index % total if total else 0
-        pos = np.flatnonzero(ok[alive])  # positions (in node order) of feasible nodes
-        if len(pos) == 0:
-            self.next_start_node_index = (start + total) % total if total else 0
+        dense = total == n  # no free slots: slot == position in node order
+        # positions (in node order) of feasible nodes
+        pos = np.flatnonzero(ok) if dense else np.flatnonzero(ok[alive])
+        found = len(pos)
+        if found == 0:
+            self.next_start_node_index = start
             return pos
-        split = int(np.searchsorted(pos, start))
-        ordered = np.concatenate((pos[split:], pos[:split])) if split else pos
-        if len(ordered) > to_find:
-            ordered = ordered[:to_find]
-            processed = int((ordered[-1] - start) % total) + 1
+        # Round-robin from nextStartNodeIndex, stopping at numFeasibleNodesToFind (as upstream).
+        split = int(pos.searchsorted(start))
+        if found > to_find:
+            if found - split >= to_find:
+                ordered = pos[split : split + to_find]
+            else:
+                ordered = np.concatenate((pos[split:], pos[: to_find - (found - split)]))
+            processed = (int(ordered[-1]) - start) % total + 1
         else:
+            ordered = np.concatenate((pos[split:], pos[:split])) if split else pos
             processed = total
         self.next_start_node_index = (start + processed) % total
-        return alive[ordered]
-
-    @staticmethod
-    def _fail_union(diag: Diagnosis, plugin: str, n: int) -> np.ndarray:
-        out = np.zeros(n, dtype=bool)
-        for mask, st in reversed(diag.entries):
-            if st.plugin != plugin:
-                break
-            out |= mask
-        return out
+        return ordered if dense else alive.take(ordered)
 
     def _prioritize(self, state: CycleState, pi: PodInfo, slots: np.ndarray) -> np.ndarray:
         fw = self.framework
@@ -572,7 +573,8 @@ class Scheduler:
                 continue
             raw = p.score_all(state, pi, slots)
             norm = p.normalize_score(state, pi, raw)
-            total += norm * fw.weights[p.NAME]
+            w = fw.weights[p.NAME]
+            total += norm if w == 1 else norm * w
         return total
 
     def _select_host(self, scores: np.ndarray) -> int:

@@ -323,7 +323,7 @@ class InterPodAffinity(Plugin):
         tables: dict[str, np.ndarray] = state.read(NAME + "/score") or {}
         out = np.zeros(len(slots), dtype=np.int64)
         for k, tab in tables.items():
-            d = snap.domains(k)[0][slots]
+            d = snap.domains(k)[0].take(slots)
             out += np.append(tab, 0)[np.where(d >= 0, d, len(tab))]
         return out
 

@@ -110,7 +110,7 @@ class NodeAffinity(Plugin):
             return a
 
         snap = self.handle.snapshot
-        return snap.per_node((NAME, "preferred", _freeze(terms)), compute)[slots]
+        return snap.per_node((NAME, "preferred", _freeze(terms)), compute).take(slots)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return default_normalize_score(scores, reverse=False)

@@ -72,6 +72,10 @@ class NodeResourcesFit(Plugin):
         for _, w in self.resources:
             if not 1 <= w <= 100:
                 raise ValueError(f"resource weight must be in the range [1, 100], got {w}")
+        names = [r for r, _ in self.resources]
+        self._nz_weights: tuple[int, int] | None = None
+        if names == [helpers.CPU, helpers.MEMORY]:
+            self._nz_weights = (self.resources[0][1], self.resources[1][1])
 
     # -- Filter -------------------------------------------------------------------------------
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -81,12 +85,22 @@ class NodeResourcesFit(Plugin):
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
         n = snap.n
         out: FilterResult = []
-        too_many = snap.pod_count[:n] + 1 > snap.allowed_pods[:n]
+        too_many = snap.pod_count[:n] >= snap.allowed_pods[:n]
         if too_many.any():
             out.append((too_many, unschedulable(TOO_MANY_PODS)))
-        for name, want in _ordered_requests(pod):
-            row = snap.resource_row(name)
-            fail = snap.alloc[row, :n] - snap.requested[row, :n] < want
+        wanted = _ordered_requests(pod)
+        if not wanted:
+            return out
+        rows = [snap.resource_row(name) for name, _ in wanted]  # may grow the arrays: before slicing
+        if rows == [0, 1]:  # the common case (cpu and memory): one comparison for both
+            fail2 = snap.avail[:2, :n] < np.array([[wanted[0][1]], [wanted[1][1]]], dtype=np.int64)
+            hit = fail2.any(axis=1)
+            for i in (0, 1):
+                if hit[i]:
+                    out.append((fail2[i], unschedulable(insufficient(wanted[i][0]))))
+            return out
+        for (name, want), row in zip(wanted, rows, strict=True):
+            fail = snap.avail[row, :n] < want
             if fail.any():
                 out.append((fail, unschedulable(insufficient(name))))
         return out
@@ -120,6 +134,31 @@ class NodeResourcesFit(Plugin):
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
         snap: Snapshot = self.handle.snapshot
+        if self._nz_weights is not None:
+            # cpu and memory only (the default): both rows at once from the non-zero arrays.
+            if snap.cpu_mem_allocatable():
+                alloc = snap.alloc[:2].take(slots, axis=1)
+                req = snap.nz.take(slots, axis=1)
+                req[0] += pod.nonzero[0]
+                req[1] += pod.nonzero[1]
+                if self.strategy == MOST_ALLOCATED:
+                    np.minimum(req, alloc, out=req)
+                    req *= MAX_SCORE
+                    req //= alloc
+                    s2 = req
+                else:
+                    s2 = alloc - req
+                    s2 *= MAX_SCORE
+                    s2 //= alloc
+                    np.maximum(s2, 0, out=s2)  # requested > allocatable scores 0 (floor keeps it < 0)
+                w0, w1 = self._nz_weights
+                if w0 != 1:
+                    s2[0] *= w0
+                if w1 != 1:
+                    s2[1] *= w1
+                out = s2[0] + s2[1]
+                out //= w0 + w1
+                return out
         total = np.zeros(len(slots), dtype=np.int64)
         wsum = np.zeros(len(slots), dtype=np.int64)
         for name, w in self.resources:
@@ -169,6 +208,7 @@ class NodeResourcesBalancedAllocation(Plugin):
     def __init__(self, handle: Any, args: dict[str, Any] | None = None) -> None:
         super().__init__(handle, args)
         self.resources: list[str] = [str(r["name"]) for r in self.args.get("resources") or DEFAULT_RESOURCES]
+        self._cpu_mem = self.resources == [helpers.CPU, helpers.MEMORY]
 
     def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
         return SKIP if pod.best_effort else None
@@ -187,6 +227,17 @@ class NodeResourcesBalancedAllocation(Plugin):
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
         snap: Snapshot = self.handle.snapshot
+        if self._cpu_mem:
+            if snap.cpu_mem_allocatable():
+                alloc = snap.alloc[:2].take(slots, axis=1)
+                req = snap.requested[:2].take(slots, axis=1)
+                req[0] += pod.requests.get(helpers.CPU, 0)
+                req[1] += pod.requests.get(helpers.MEMORY, 0)
+                f = req / alloc
+                np.minimum(f, 1.0, out=f)
+                std = np.abs(f[0] - f[1])
+                std /= 2
+                return ((1 - std) * MAX_SCORE).astype(np.int64)
         fr: list[np.ndarray] = []
         valid: list[np.ndarray] = []
         for name in self.resources:

@@ -95,7 +95,7 @@ class TaintToleration(Plugin):
                     a[ni.slot] = count_intolerable_prefer(ni.taints, tols)
             return a
 
-        return snap_of(self).per_node((NAME, "score", _tol_key(tols)), compute)[slots]
+        return snap_of(self).per_node((NAME, "score", _tol_key(tols)), compute).take(slots)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return default_normalize_score(scores, reverse=True)
