@@ -93,8 +93,8 @@ class NodeResourcesFit(Plugin):
             return out
         rows = [snap.resource_row(name) for name, _ in wanted]  # may grow the arrays: before slicing
         if rows == [0, 1]:  # the common case (cpu and memory): one comparison for both
-            fail2 = snap.avail[:2, :n] < np.array([[wanted[0][1]], [wanted[1][1]]], dtype=np.int64)
-            hit = fail2.any(axis=1).tolist()
+            fail2: np.ndarray = snap.avail[:2, :n] < np.array([[wanted[0][1]], [wanted[1][1]]], dtype=np.int64)
+            hit: np.ndarray = fail2.any(axis=1)  # type: ignore[assignment]
             for i in (0, 1):
                 if hit[i]:
                     out.append((fail2[i], unschedulable(insufficient(wanted[i][0]))))
