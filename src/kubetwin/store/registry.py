@@ -40,6 +40,8 @@ GENERATED_NAME_RANDOM_LENGTH = 5
 MAX_GENERATED_NAME_BASE = 63 - GENERATED_NAME_RANDOM_LENGTH
 # Store.Create retries a generateName create that collided (RetryGenerateName) this many times.
 GENERATE_NAME_ATTEMPTS = 8
+# eviction.go MaxDisruptedPodSize: evictions not yet confirmed by the disruption controller.
+MAX_DISRUPTED_POD_SIZE = 2000
 NAMESPACE_TERMINATING_MESSAGE = (
     "The system is ensuring all content is removed from this namespace.  "
     "Upon completion, this namespace will automatically be purged by the system."
@@ -211,12 +213,16 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------
     def create(
-        self, obj: dict[str, Any], namespace: str | None = None, dry_run: bool = False
+        self, obj: dict[str, Any], namespace: str | None = None, dry_run: bool = False, owned: bool = False
     ) -> dict[str, Any]:
+        """Create ``obj``. ``owned=True`` (in-process callers that build a fresh object and keep no
+        reference to it, e.g. the event recorder) skips the defensive copies: the registry takes
+        ``obj`` as is and returns the stored object, read-only like every stored value."""
         if not isinstance(obj, dict):
             raise errors.bad_request("the object must be a JSON/YAML mapping")
         info = kinds.for_object(obj)
-        obj = deep_copy(obj)
+        if not owned:
+            obj = deep_copy(obj)
         obj["apiVersion"] = info.api_version
         meta = _meta(obj)
         if info.namespaced:
@@ -262,7 +268,8 @@ class Registry:
             meta["generation"] = 1
         if dry_run:
             return obj
-        return deep_copy(self.store.create(info.resource, obj))
+        stored = self.store.create(info.resource, obj)
+        return stored if owned else deep_copy(stored)
 
     def generate_name(self, base: str) -> str:
         """names.SimpleNameGenerator.GenerateName: base (cut to 58 characters) + 5 random characters."""
@@ -433,10 +440,20 @@ class Registry:
         patch_type: str = "merge",
         subresource: str | None = None,
         dry_run: bool = False,
+        field_manager: str | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
+        """``patch_type``: merge | strategic | json | apply (server-side apply; creates when absent)."""
         info = kinds.by_resource(resource)
+        if patch_type == "apply":
+            return self._apply_patch(info, name, patch, namespace, field_manager, force, subresource, dry_run)
         current = self.get(info.resource, name, namespace, copy=False)
-        if patch_type in ("merge", "strategic"):
+        if patch_type == "strategic":
+            if not isinstance(patch, dict):
+                raise errors.bad_request("a strategic merge patch must be a JSON object")
+            smp = _strategic()
+            patched = smp(current, patch) if smp is not None else merge_patch(current, patch)
+        elif patch_type == "merge":
             if not isinstance(patch, dict):
                 raise errors.bad_request("a merge patch must be a JSON object")
             patched = merge_patch(current, patch)
@@ -460,6 +477,163 @@ class Registry:
         if not rv_in_patch:
             pmeta["resourceVersion"] = current["metadata"].get("resourceVersion")
         return self.update(patched, subresource=subresource, dry_run=dry_run)
+
+    def _apply_patch(
+        self,
+        info: kinds.KindInfo,
+        name: str,
+        applied: Any,
+        namespace: str | None,
+        field_manager: str | None,
+        force: bool,
+        subresource: str | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """PATCH with application/apply-patch+yaml (staging/.../fieldmanager): create or merge."""
+        if not isinstance(applied, dict):
+            raise errors.bad_request("an apply patch must be a YAML/JSON object")
+        if not field_manager:
+            raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
+        ameta = applied.get("metadata")
+        if not isinstance(ameta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if ameta.get("name") not in (None, name):
+            raise errors.bad_request("the name of the object cannot be changed by a patch")
+        applied = dict(applied, metadata=dict(ameta, name=name))
+        ns = (namespace or "") if info.namespaced else ""
+        current = self.store.get(info.resource, ns, name)
+        ssa = _server_side_apply()
+        if current is None:
+            if subresource:
+                raise errors.not_found(info.plural, name, info.group)
+            obj = ssa(None, applied, field_manager, force) if ssa is not None else deep_copy(applied)
+            return self.create(obj, namespace=namespace, dry_run=dry_run)
+        if ssa is not None:
+            patched = ssa(current, applied, field_manager, force)
+        else:
+            body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
+            patched = merge_patch(current, body)
+        patched["kind"] = info.kind
+        patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get("resourceVersion")
+        return self.update(patched, subresource=subresource, dry_run=dry_run)
+
+    # ------------------------------------------------------------------------------------------
+    def evict(
+        self, namespace: str, name: str, delete_options: dict[str, Any] | None = None, dry_run: bool = False
+    ) -> None:
+        """pods/eviction (pkg/registry/core/pod/storage/eviction.go): delete a pod unless that would
+        violate its PodDisruptionBudget. Raises 429 when the budget blocks it."""
+        opts = dict(delete_options or {})
+        dry_run = dry_run or "All" in (opts.get("dryRun") or [])
+        pod = self.store.get("pods", namespace, name)
+        if pod is None:
+            raise errors.not_found("pods", name)
+
+        def delete_pod() -> None:
+            self.delete(
+                "pods",
+                name,
+                namespace,
+                propagation_policy=opts.get("propagationPolicy"),
+                grace_period_seconds=opts.get("gracePeriodSeconds"),
+                preconditions=opts.get("preconditions"),
+                dry_run=dry_run,
+            )
+
+        # canIgnorePDB: terminal, pending and already-terminating pods are deleted without a check.
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed", "Pending") or pod["metadata"].get("deletionTimestamp"):
+            delete_pod()
+            return
+        from kubetwin.api import selectors
+
+        labels = pod["metadata"].get("labels") or {}
+        pdbs = []
+        for pdb in self.store.iter("poddisruptionbudgets.policy", namespace):
+            sel_dict = (pdb.get("spec") or {}).get("selector")
+            if not sel_dict:
+                continue  # a nil or empty selector matches nothing here
+            try:
+                sel = selectors.label_selector_from_dict(sel_dict)
+            except ValueError:
+                continue
+            if sel.empty or not sel.matches(labels):
+                continue
+            pdbs.append(pdb)
+        if not pdbs:
+            delete_pod()
+            return
+        if len(pdbs) > 1:
+            raise errors.ApiError(
+                500,
+                "InternalError",
+                "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+            )
+        pdb = pdbs[0]
+        spec = pdb.get("spec") or {}
+        status = pdb.get("status") or {}
+        if not resources.is_pod_ready(pod):
+            policy = spec.get("unhealthyPodEvictionPolicy") or "IfHealthyBudget"
+            if policy == "AlwaysAllow":
+                delete_pod()
+                return
+            desired = int(status.get("desiredHealthy") or 0)
+            if int(status.get("currentHealthy") or 0) >= desired and desired > 0:
+                delete_pod()
+                return
+        self._check_and_decrement(pdb, name, dry_run)
+        delete_pod()
+
+    def _check_and_decrement(self, pdb: dict[str, Any], pod_name: str, dry_run: bool) -> None:
+        """eviction.go checkAndDecrement."""
+        meta = pdb["metadata"]
+        status = pdb.get("status") or {}
+        blocked = "Cannot evict pod as it would violate the pod's disruption budget."
+        if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+            raise errors.ApiError(
+                429,
+                "TooManyRequests",
+                blocked,
+                causes=[
+                    Cause(
+                        "",
+                        f"The disruption budget {meta['name']} is still being processed by the server.",
+                        "DisruptionBudget",
+                    )
+                ],
+            )
+        allowed = int(status.get("disruptionsAllowed") or 0)
+        if allowed < 0:
+            raise errors.forbidden("poddisruptionbudgets", meta["name"], "pdb disruptions allowed is negative", "policy")
+        disrupted = dict(status.get("disruptedPods") or {})
+        if len(disrupted) > MAX_DISRUPTED_POD_SIZE:
+            raise errors.forbidden(
+                "poddisruptionbudgets",
+                meta["name"],
+                "DisruptedPods map too big - too many evictions not confirmed by PDB controller",
+                "policy",
+            )
+        if allowed == 0:
+            raise errors.ApiError(
+                429,
+                "TooManyRequests",
+                blocked,
+                causes=[
+                    Cause(
+                        "",
+                        f"The disruption budget {meta['name']} needs {int(status.get('desiredHealthy') or 0)} "
+                        f"healthy pods and has {int(status.get('currentHealthy') or 0)} currently",
+                        "DisruptionBudget",
+                    )
+                ],
+            )
+        new = deep_copy(pdb)
+        nst = new.setdefault("status", {})
+        nst["disruptionsAllowed"] = allowed - 1
+        if pod_name not in disrupted:
+            disrupted[pod_name] = self.clock.timestamp()
+        nst["disruptedPods"] = disrupted
+        self.update(new, subresource="status", dry_run=dry_run)
 
     # ------------------------------------------------------------------------------------------
     def delete(
@@ -570,8 +744,11 @@ class Registry:
         return int(spec.get("terminationGracePeriodSeconds", 30) or 0)
 
     # ------------------------------------------------------------------------------------------
-    def bind(self, namespace: str, name: str, node_name: str, uid: str | None = None) -> dict[str, Any]:
-        """pods/binding (pkg/registry/core/pod/storage/storage.go assignPod)."""
+    def bind(
+        self, namespace: str, name: str, node_name: str, uid: str | None = None, copy: bool = True
+    ) -> dict[str, Any]:
+        """pods/binding (pkg/registry/core/pod/storage/storage.go assignPod). ``copy=False`` returns
+        the stored pod (read-only), for callers that do not use the answer (the scheduler's binder)."""
         current = self.store.get("pods", namespace, name)
         if current is None:
             raise errors.not_found("pods", name)
@@ -608,7 +785,25 @@ class Registry:
         else:
             conditions.append(scheduled)
         status["conditions"] = conditions
-        return deep_copy(self.store.update("pods", new))
+        stored = self.store.update("pods", new)
+        return deep_copy(stored) if copy else stored
+
+
+def _strategic() -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:
+    """store.strategic.strategic_merge_patch once it exists (a JSON merge patch until then)."""
+    try:
+        from kubetwin.store.strategic import strategic_merge_patch
+    except ImportError:
+        return None
+    return strategic_merge_patch
+
+
+def _server_side_apply() -> Callable[[dict[str, Any] | None, dict[str, Any], str, bool], dict[str, Any]] | None:
+    try:
+        from kubetwin.store.apply import server_side_apply
+    except ImportError:
+        return None
+    return server_side_apply
 
 
 def _matcher(label_selector: str | None, field_selector: str | None) -> Callable[[dict[str, Any]], bool]:

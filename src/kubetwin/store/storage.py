@@ -84,6 +84,10 @@ class Store:
         self._listeners: list[Callable[[WatchEvent], None]] = []
         self._db: sqlite3.Connection | None = None
         self.path = path
+        # Extra values committed with every write (serve mode: the virtual clock), read back with
+        # get_meta after a restart.
+        self.meta_values: Callable[[], dict[str, float]] | None = None
+        self._meta: dict[str, float] = {}
         if path is not None:
             self._open(path)
 
@@ -99,6 +103,7 @@ class Store:
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
         row = db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
         self._rv = int(row[0]) if row else 0
+        self._meta = {str(k): v for k, v in db.execute("SELECT key, value FROM meta")}
         for resource, ns, name, _rv, data in db.execute(
             "SELECT resource, namespace, name, rv, data FROM objects"
         ):
@@ -122,6 +127,9 @@ class Store:
                     (resource, key[0], key[1], self._rv, orjson.dumps(obj)),
                 )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (self._rv,))
+            if self.meta_values is not None:
+                for k, v in self.meta_values().items():
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, v))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -135,6 +143,18 @@ class Store:
         except BaseException:
             self._rv -= 1
             raise
+
+    def get_meta(self, key: str) -> float | None:
+        """A value stored with put_meta or meta_values (None without sqlite or when never written)."""
+        v = self._meta.get(key)
+        return None if v is None else float(v)
+
+    def put_meta(self, key: str, value: float) -> None:
+        """Commit one meta value now (no-op for an in-memory store)."""
+        if self._db is None:
+            return
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self._meta[key] = value
 
     def close(self) -> None:
         if self._db is not None:
