@@ -77,7 +77,8 @@ class EventRecorder:
             "reportingInstance": self.host,
         }
         try:
-            self.client.create(ev)
+            # The event is built here and not kept: hand it over without defensive copies.
+            self.client.registry.create(ev, owned=True)
         except ApiError:
             return  # events are best effort, as upstream
         self._seen[dedupe] = (ns, name)

@@ -48,6 +48,17 @@ class SelectorCounter:
         return True
 
 
+_RESOURCE_FIELDS = ("containers", "initContainers", "overhead", "resources")
+
+
+def _same_resources(a: Obj, b: Obj) -> bool:
+    """The two pod versions share every spec part their requests derive from (the store shares
+    unchanged parts between versions, e.g. a binding only replaces nodeName), so the cached
+    requests stand without re-parsing quantities."""
+    sa, sb = a.get("spec") or {}, b.get("spec") or {}
+    return all(sa.get(f) is sb.get(f) for f in _RESOURCE_FIELDS)
+
+
 class Snapshot:
     def __init__(self, capacity: int = 64) -> None:
         self.capacity = capacity
@@ -313,7 +324,7 @@ class Snapshot:
                 and self.nodes[old.slot] is not None
                 and self.nodes[old.slot].name == node_name  # type: ignore[union-attr]
                 and old.labels == ((meta.get("labels")) or {})
-                and old.requests == helpers.pod_requests(pod)
+                and (_same_resources(old.pod, pod) or old.requests == helpers.pod_requests(pod))
             ):
                 old.pod = pod  # cheap path: the assignment is unchanged
                 self.assumed.discard(key)

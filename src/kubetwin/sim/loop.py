@@ -55,6 +55,7 @@ class EventLoop:
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self.steps = 0
+        self._ts_cache: tuple[float, datetime, str] | None = None
 
     # -- time -------------------------------------------------------------------------------
     @property
@@ -66,7 +67,13 @@ class EventLoop:
 
     def timestamp(self, at: float | None = None) -> str:
         """RFC 3339 timestamp with second precision, as Kubernetes metav1.Time serialises."""
-        return self.datetime(at).strftime("%Y-%m-%dT%H:%M:%SZ")
+        t = self._now if at is None else at
+        cached = self._ts_cache
+        if cached is not None and cached[0] == t and cached[1] is self.epoch:
+            return cached[2]  # many writes share one instant: format it once
+        text = self.datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._ts_cache = (t, self.epoch, text)
+        return text
 
     def micro_timestamp(self, at: float | None = None) -> str:
         """RFC 3339 with microseconds, as metav1.MicroTime serialises."""

@@ -12,5 +12,6 @@ class DefaultBinder(Plugin):
     NAME = NAME
 
     def bind(self, pod: PodInfo, node_name: str) -> Status | None:
-        self.handle.client.bind(pod.namespace, pod.name, node_name, uid=pod.uid or None)
+        # POST pods/binding; the answer is not used, so take the stored pod without copying it.
+        self.handle.client.registry.bind(pod.namespace, pod.name, node_name, uid=pod.uid or None, copy=False)
         return None
