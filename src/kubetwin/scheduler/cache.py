@@ -78,6 +78,7 @@ class Snapshot:
         self.allowed_pods = np.zeros(capacity, dtype=np.int64)
         self._alive_slots: np.ndarray | None = None  # cache of alive_slots(), reset on node add/remove
         self._no_cpu_mem: set[int] = set()  # live slots whose cpu or memory allocatable is <= 0
+        self.full: set[int] = set()  # live slots with pod_count >= allowed_pods (no room for a pod)
         self.pods: dict[str, PodInfo] = {}  # key -> assigned/assumed pod
         self.assumed: set[str] = set()
         self.node_generation = 0  # bumped on any node add/update/delete (invalidates node masks)
@@ -164,6 +165,7 @@ class Snapshot:
                 self.alloc[row, s] = 0
         self.avail[:, s] = self.alloc[:, s] - self.requested[:, s]
         self.allowed_pods[s] = ni.allowed_pods
+        self._update_full(s)
         if self.alloc[0, s] > 0 and self.alloc[1, s] > 0:
             self._no_cpu_mem.discard(s)
         else:
@@ -192,6 +194,7 @@ class Snapshot:
         self._write_node_arrays(ni)
         self.nz[:, s] = 0
         self.pod_count[s] = 0
+        self._update_full(s)
         self._alive_slots = None
         for c in self.counters.values():
             c.counts[s] = 0
@@ -232,6 +235,7 @@ class Snapshot:
         self.nz[:, s] = 0
         self._alive_slots = None
         self._no_cpu_mem.discard(s)
+        self.full.discard(s)
         for c in self.counters.values():
             c.counts[s] = 0
         if ni is not None:
@@ -258,6 +262,8 @@ class Snapshot:
         self.nz[0, s] += pi.nonzero[0]
         self.nz[1, s] += pi.nonzero[1]
         self.pod_count[s] += 1
+        if self.pod_count[s] >= self.allowed_pods[s]:
+            self.full.add(s)
         for c in self.counters.values():
             if c.matches(pi):
                 c.counts[s] += 1
@@ -283,6 +289,8 @@ class Snapshot:
         self.nz[0, s] -= pi.nonzero[0]
         self.nz[1, s] -= pi.nonzero[1]
         self.pod_count[s] -= 1
+        if s in self.full and self.pod_count[s] < self.allowed_pods[s]:
+            self.full.discard(s)
         for c in self.counters.values():
             if c.matches(pi):
                 c.counts[s] -= 1
@@ -439,6 +447,12 @@ class Snapshot:
         value = fn(self)
         self._masks[key] = (self.node_generation, value)
         return value
+
+    def _update_full(self, s: int) -> None:
+        if self.pod_count[s] >= self.allowed_pods[s]:
+            self.full.add(s)
+        else:
+            self.full.discard(s)
 
     def cpu_mem_allocatable(self) -> bool:
         """Every live node has positive cpu and memory allocatable (scorers may skip per-node checks)."""

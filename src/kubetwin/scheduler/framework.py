@@ -139,6 +139,7 @@ class PodInfo:
         "pod", "key", "uid", "namespace", "name", "labels", "priority", "requests", "nonzero",
         "ports", "affinity", "has_required_anti", "has_affinity", "start", "timestamp",
         "attempts", "unschedulable_plugins", "initial_attempt", "best_effort", "sig", "slot", "terms",
+        "memo",
     )  # fmt: skip
 
     def __init__(self, pod: Obj) -> None:
@@ -168,6 +169,7 @@ class PodInfo:
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
         self.terms: Any = None  # InterPodAffinity's parsed terms (cache)
+        self.memo: dict[str, Any] = {}  # plugins' per-pod derived values (cleared when the pod changes)
 
     def update(self, pod: Obj) -> None:
         """Refresh from a newer version of the same pod, keeping queue bookkeeping."""
@@ -177,6 +179,7 @@ class PodInfo:
             setattr(self, name, getattr(other, name))
         self.sig = None
         self.terms = None
+        self.memo = {}
 
     def __repr__(self) -> str:
         return f"PodInfo({self.key})"
@@ -296,6 +299,11 @@ class Plugin:
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return scores
+
+    def constant_score(self, state: CycleState, pod: PodInfo) -> int | None:
+        """The normalized score when it is known to be the same on every node (e.g. no node has
+        what the plugin scores), so the per-node arrays need not be built; None otherwise."""
+        return None
 
 
 @dataclass

@@ -568,13 +568,20 @@ class Scheduler:
             if st is not None and st.is_skip():
                 state.skip_score.add(p.NAME)
         total = np.zeros(len(slots), dtype=np.int64)
+        uniform = 0
         for p in fw.score_plugins:
             if p.NAME in state.skip_score:
+                continue
+            const = p.constant_score(state, pi)
+            if const is not None:
+                uniform += const * fw.weights[p.NAME]
                 continue
             raw = p.score_all(state, pi, slots)
             norm = p.normalize_score(state, pi, raw)
             w = fw.weights[p.NAME]
             total += norm if w == 1 else norm * w
+        if uniform:
+            total += uniform
         return total
 
     def _select_host(self, scores: np.ndarray) -> int:

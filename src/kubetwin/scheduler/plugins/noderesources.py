@@ -85,10 +85,12 @@ class NodeResourcesFit(Plugin):
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
         n = snap.n
         out: FilterResult = []
-        too_many = snap.pod_count[:n] >= snap.allowed_pods[:n]
-        if too_many.any():
+        if snap.full:  # some node has no room for another pod
+            too_many = snap.pod_count[:n] >= snap.allowed_pods[:n]
             out.append((too_many, unschedulable(TOO_MANY_PODS)))
-        wanted = _ordered_requests(pod)
+        wanted = pod.memo.get(FIT)
+        if wanted is None:
+            wanted = pod.memo[FIT] = _ordered_requests(pod)
         if not wanted:
             return out
         rows = [snap.resource_row(name) for name, _ in wanted]  # may grow the arrays: before slicing

@@ -27,12 +27,12 @@ def _tolerates(pod: PodInfo) -> bool:
     return any(helpers.tolerates(t, TAINT) for t in tols)
 
 
-def _cordoned(snap: Snapshot) -> np.ndarray:
+def _cordoned(snap: Snapshot) -> tuple[np.ndarray, bool]:
     m = np.zeros(snap.capacity, dtype=bool)
     for ni in snap.node_infos():
         if (ni.node.get("spec") or {}).get("unschedulable"):
             m[ni.slot] = True
-    return m
+    return m, bool(m.any())
 
 
 class NodeUnschedulable(Plugin):
@@ -45,7 +45,7 @@ class NodeUnschedulable(Plugin):
         return None
 
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
-        cordoned = snap.per_node(NAME, _cordoned)
-        if not cordoned[: snap.n].any() or _tolerates(pod):
+        cordoned, some = snap.per_node(NAME, _cordoned)
+        if not some or _tolerates(pod):
             return []
         return [(cordoned[: snap.n], unresolvable(ERR_REASON))]

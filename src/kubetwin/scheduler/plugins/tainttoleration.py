@@ -13,6 +13,7 @@ import numpy as np
 from kubetwin.scheduler import helpers
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import (
+    MAX_SCORE,
     CycleState,
     FilterResult,
     NodeInfo,
@@ -39,6 +40,13 @@ def _tol_key(tols: list[dict]) -> tuple:
     return tuple(
         (t.get("key", ""), t.get("operator", ""), t.get("value", ""), t.get("effect", "")) for t in tols
     )
+
+
+def _pod_tol_key(pod: PodInfo) -> tuple:
+    key = pod.memo.get(NAME)
+    if key is None:
+        key = pod.memo[NAME] = _tol_key(_tolerations(pod))
+    return key
 
 
 def count_intolerable_prefer(taints: list[dict], tols: list[dict]) -> int:
@@ -79,7 +87,9 @@ class TaintToleration(Plugin):
                     m[ni.slot] = True
             return [(m, unresolvable(r)) for r, m in by_reason.items()]
 
-        res = snap.per_node((NAME, "filter", _tol_key(tols)), compute)
+        res = snap.per_node((NAME, "filter", _pod_tol_key(pod)), compute)
+        if not res:
+            return res
         return [(m[: snap.n], st) for m, st in res]
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
@@ -95,10 +105,19 @@ class TaintToleration(Plugin):
                     a[ni.slot] = count_intolerable_prefer(ni.taints, tols)
             return a
 
-        return snap_of(self).per_node((NAME, "score", _tol_key(tols)), compute).take(slots)
+        return snap_of(self).per_node((NAME, "score", _pod_tol_key(pod)), compute).take(slots)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return default_normalize_score(scores, reverse=True)
+
+    def constant_score(self, state: CycleState, pod: PodInfo) -> int | None:
+        # No node has a PreferNoSchedule taint: every node counts 0 intolerable taints, which
+        # normalizes (reversed) to MAX_SCORE everywhere.
+        return None if snap_of(self).per_node((NAME, "prefer"), _any_prefer) else MAX_SCORE
+
+
+def _any_prefer(snap: Snapshot) -> bool:
+    return any(t.get("effect") == "PreferNoSchedule" for ni in snap.node_infos() for t in ni.taints)
 
 
 def snap_of(p: Plugin) -> Snapshot:
