@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -67,12 +68,22 @@ def test_creates_nodes_spread_over_zones() -> None:
         assert ann["kubetwin.io/instance-type"] == "m5.large" and ann["kubetwin.io/price-per-hour"] == "0.096"
         assert ann["kubetwin.io/capacity-type"] == "on-demand"
         zone = labels["topology.kubernetes.io/zone"]
-        assert n["spec"]["providerID"].startswith(f"aws:///{zone}/i-0") and len(n["spec"]["providerID"].split("/")[-1]) == 19
+        assert (
+            n["spec"]["providerID"].startswith(f"aws:///{zone}/i-0")
+            and len(n["spec"]["providerID"].split("/")[-1]) == 19
+        )
         assert n["spec"]["taints"] == [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]
         assert n["status"]["capacity"]["pods"] == "29" and n["status"]["capacity"]["cpu"] == "2"
-        assert n["status"]["allocatable"] == n["status"]["capacity"]
+        # kubelet defaults: no reservations, evictionHard memory.available 100Mi and nodefs.available 10%
+        assert n["status"]["allocatable"] == {**n["status"]["capacity"], "memory": "8092Mi",
+                                              "ephemeral-storage": "19316009748"}  # fmt: skip
+        assert json.loads(ann["kubetwin.io/kubelet-config"])["maxPods"] == 29
         info = n["status"]["nodeInfo"]
-        assert (info["kubeletVersion"], info["osImage"], info["architecture"]) == ("v1.32.0", "Amazon Linux 2023", "amd64")
+        assert (info["kubeletVersion"], info["osImage"], info["architecture"]) == (
+            "v1.32.0",
+            "Amazon Linux 2023",
+            "amd64",
+        )
         assert info["containerRuntimeVersion"].startswith("containerd://1.7.")
         assert _ready(n)  # launched at virtual time 0: Ready at once
     st = env.status()
@@ -90,8 +101,12 @@ def test_region_dns_suffix() -> None:
 @pytest.mark.parametrize(
     ("spec", "reason", "fragment"),
     [
-        pytest.param({"instanceType": "m5.lrge"}, "UnknownInstanceType", 'unknown instance type "m5.lrge"; did you mean m5.large',
-                     id="unknown-type"),
+        pytest.param(
+            {"instanceType": "m5.lrge"},
+            "UnknownInstanceType",
+            'unknown instance type "m5.lrge"; did you mean m5.large',
+            id="unknown-type",
+        ),
     ],
 )
 def test_invalid_spec_sets_condition_and_event(spec: dict[str, Any], reason: str, fragment: str) -> None:
@@ -155,6 +170,110 @@ def test_deterministic_names() -> None:
     assert names() == names()
 
 
-def test_allocatable_seam_is_identity_for_now() -> None:
+def test_allocatable_for_subtracts_reservations() -> None:
     cap = {"cpu": "2", "memory": "8Gi", "pods": "29"}
-    assert allocatable_for(cap, {"kubeReserved": {"cpu": "100m"}}) == cap
+    assert allocatable_for(cap, {"kubeReserved": {"cpu": "100m"}}) == {
+        "cpu": "1900m",
+        "memory": "8092Mi",
+        "pods": "29",
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "capacity_pods", "allocatable"),
+    [
+        pytest.param(
+            {"instanceType": "c4.large"},
+            "29",
+            {"cpu": "2", "memory": "3740Mi"},
+            id="c4.large-default-vpc-cni",
+        ),
+        pytest.param(
+            {"instanceType": "m5.large", "networking": {"mode": "aws-vpc-cni-prefix"}},
+            "110",
+            {"cpu": "2", "memory": "8092Mi"},
+            id="m5.large-prefix",
+        ),
+        pytest.param(
+            {"instanceType": "m5.large", "networking": {"mode": "overlay"}},
+            "110",
+            {"memory": "8092Mi"},
+            id="overlay",
+        ),
+        pytest.param(
+            {"instanceType": "m5.large", "reservedPreset": "eks"},
+            "29",
+            {"cpu": "1930m", "memory": "7518Mi", "ephemeral-storage": "18242267924"},
+            id="eks-preset-m5.large",
+        ),
+        pytest.param(
+            {"instanceType": "m5.large", "reservedPreset": "eks", "kubelet": {"maxPods": 110}},
+            "110",
+            {"memory": "7518Mi"},  # nodeadm reserves for the network's 29 pods, not the override
+            id="eks-preset-explicit-max-pods",
+        ),
+        pytest.param(
+            {
+                "instanceType": "m5.large",
+                "reservedPreset": "eks",
+                "kubelet": {"kubeReserved": {"memory": "1Gi"}},
+            },
+            "29",
+            {"cpu": "2", "memory": "7068Mi"},
+            id="eks-preset-user-kube-reserved-wins",
+        ),
+        pytest.param(
+            {"instanceType": "m5.xlarge", "reservedPreset": "gke"},
+            "58",
+            {
+                "cpu": "3920m",
+                "memory": str(
+                    16 * 2**30 - int(0.25 * 4 * 2**30 + 0.2 * 4 * 2**30 + 0.1 * 8 * 2**30) - 100 * 2**20
+                ),
+            },
+            id="gke-preset-m5.xlarge",
+        ),
+        pytest.param(
+            {"instanceType": "m5.large", "kubelet": {"podsPerCore": 5}},
+            "10",
+            {"pods": "10"},
+            id="pods-per-core",
+        ),
+    ],
+)
+def test_capacity_and_allocatable(
+    spec: dict[str, Any], capacity_pods: str, allocatable: dict[str, str]
+) -> None:
+    env = Env()
+    env.group(**spec)
+    env.loop.advance(1)
+    (node,) = env.nodes()
+    status = node["status"]
+    assert status["capacity"]["pods"] == capacity_pods
+    assert status["allocatable"]["pods"] == capacity_pods
+    for k, v in allocatable.items():
+        assert status["allocatable"][k] == v, k
+    cfg = json.loads(node["metadata"]["annotations"]["kubetwin.io/kubelet-config"])
+    assert cfg["maxPods"] == int(capacity_pods) or spec.get("kubelet", {}).get("podsPerCore")
+    # the annotation round-trips into the same allocatable
+    assert allocatable_for(status["capacity"], cfg) == status["allocatable"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        pytest.param({"kubelet": {"kubeReserved": {"memory": "-1Gi"}}}, "spec.kubelet.kubeReserved[memory]", id="neg"),
+        pytest.param({"kubelet": {"evictionHard": {"mem.available": "1Gi"}}}, "spec.kubelet.evictionHard[mem.available]", id="sig"),
+        pytest.param({"kubelet": {"evictionSoft": {"memory.available": "1Gi"}}}, "spec.kubelet.evictionSoftGracePeriod[memory.available]", id="soft"),
+        pytest.param({"reservedPreset": "aks"}, "spec.reservedPreset", id="preset"),
+        pytest.param({"networking": {"mode": "calico"}}, "spec.networking.mode", id="mode"),
+    ],
+)  # fmt: skip
+def test_bad_kubelet_config_is_rejected_at_admission(spec: dict[str, Any], field: str) -> None:
+    from kubetwin.api.errors import ApiError
+
+    env = Env()
+    with pytest.raises(ApiError) as exc:
+        env.group(**spec)
+    assert exc.value.code == 422
+    assert field + ":" in exc.value.message

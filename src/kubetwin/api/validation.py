@@ -20,6 +20,7 @@ from typing import Any
 
 from kubetwin.api.errors import Cause
 from kubetwin.api.kinds import KINDS
+from kubetwin.api.kubeletconfig import RESERVED_PRESETS, validate_kubelet_config
 from kubetwin.api.quantity import parse_quantity
 from kubetwin.api.selectors import (
     DNS1123_SUBDOMAIN_FMT_MSG,
@@ -967,6 +968,8 @@ def validate_hpa(obj: Obj, old: Obj | None) -> Errs:
 
 # -- kubetwin.io kinds -------------------------------------------------------------------------
 CAPACITY_TYPES = ("on-demand", "spot")
+# spec.networking.mode: how many pods a node may run (see kubetwin.cloud.maxpods).
+NETWORKING_MODES = ("aws-vpc-cni", "aws-vpc-cni-prefix", "overlay")
 
 
 def validate_nodegroup(obj: Obj, old: Obj | None) -> Errs:
@@ -986,7 +989,11 @@ def validate_nodegroup(obj: Obj, old: Obj | None) -> Errs:
             errs.append(invalid(index("spec.zones", i), zone, "must be a non-empty string"))
     errs.extend(validate_labels(spec.get("labels"), "spec.labels"))
     _validate_taints(spec, "spec", errs)
-    get_dict(spec, "kubelet", "spec", errs)
+    if "kubelet" in spec and spec["kubelet"] is not None:
+        errs.extend(validate_kubelet_config(spec["kubelet"], "spec.kubelet"))
+    one_of(spec, "reservedPreset", "spec", errs, RESERVED_PRESETS)
+    networking = get_dict(spec, "networking", "spec", errs)
+    one_of(networking, "mode", "spec.networking", errs, NETWORKING_MODES)
     return errs
 
 

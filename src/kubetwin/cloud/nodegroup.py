@@ -22,17 +22,25 @@ and zone as ``spec.providerID``). One reconcile per NodeGroup name:
   taint and the annotation ``kubetwin.io/boot-seconds``: the kubelet reports Ready that long after
   the Node appears. Nodes created at virtual time 0 are Ready at once.
 
-Allocatable is capacity for now; :func:`allocatable_for` is the seam where kube-reserved,
-system-reserved and the eviction threshold get subtracted.
+- Node resources (reference sections 3, 9, 10): ``status.capacity.pods`` is the max pods of
+  ``spec.networking.mode`` (:mod:`kubetwin.cloud.maxpods`; default ``aws-vpc-cni``, the EKS
+  eni-max-pods.txt value; an explicit ``spec.kubelet.maxPods`` wins; ``spec.kubelet.podsPerCore``
+  caps it at ``vCPU × podsPerCore``). ``spec.reservedPreset`` (``none`` default, ``eks``, ``gke``)
+  fills kubeReserved (and, for eks, nodeadm's evictionHard) where ``spec.kubelet`` leaves them
+  unset; the EKS memory formula uses the network's max pods, as nodeadm does. ``status.allocatable``
+  is :func:`kubetwin.api.kubeletconfig.allocatable` of the effective KubeletConfiguration, which the
+  Node carries as JSON in the annotation ``kubetwin.io/kubelet-config`` for the kubelet to read
+  (eviction thresholds, periods).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kubetwin.api import kubeletconfig
 from kubetwin.api.errors import ApiError
 from kubetwin.client import Client, Controller, InformerFactory
-from kubetwin.cloud import catalog
+from kubetwin.cloud import catalog, maxpods
 from kubetwin.sim import SeededRNG
 from kubetwin.store.copy import deep_copy
 
@@ -46,6 +54,7 @@ ANN_INSTANCE_TYPE = "kubetwin.io/instance-type"
 ANN_CAPACITY_TYPE = "kubetwin.io/capacity-type"
 ANN_PRICE = "kubetwin.io/price-per-hour"
 ANN_BOOT_SECONDS = "kubetwin.io/boot-seconds"
+ANN_KUBELET_CONFIG = "kubetwin.io/kubelet-config"
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 
 DEFAULT_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -67,20 +76,9 @@ VPC_ZONE_BLOCKS = 8  # 10.0.0.0/16 split into eight /19 subnets, one per zone
 
 
 def allocatable_for(capacity: dict[str, str], kubelet_config: dict[str, Any]) -> dict[str, str]:
-    """status.allocatable for a node with ``capacity`` and KubeletConfiguration ``kubelet_config``.
-
-    Upstream (pkg/kubelet/cm/node_container_manager_linux.go GetNodeAllocatableReservation):
-    allocatable = capacity - kubeReserved - systemReserved - evictionHard. Not applied yet: this
-    returns capacity unchanged; the next issue fills it in here and nowhere else.
-    """
-    return dict(capacity)
-
-
-def max_pods_for(kubelet_config: dict[str, Any]) -> int:
-    value = kubelet_config.get("maxPods")
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return catalog.DEFAULT_MAX_PODS
+    """status.allocatable for a node with ``capacity`` and KubeletConfiguration ``kubelet_config``
+    (capacity − kubeReserved − systemReserved − hard eviction threshold; see api.kubeletconfig)."""
+    return kubeletconfig.allocatable(capacity, kubeletconfig.parse_kubelet_config(kubelet_config))
 
 
 def private_dns_name(ip: str, region: str) -> str:
@@ -129,15 +127,17 @@ class GroupSpec:
             raise SpecError("InvalidSpec", "spec.minSize, spec.maxSize: must be greater than or equal to 0")
         if self.min_size > self.max_size:
             raise SpecError(
-                "InvalidSpec", f"spec.minSize: Invalid value: {self.min_size}: must be less than or equal to maxSize"
+                "InvalidSpec",
+                f"spec.minSize: Invalid value: {self.min_size}: must be less than or equal to maxSize",
             )
         desired = _int(spec, "desiredSize", self.min_size)
         self.desired = min(max(desired, self.min_size), self.max_size)
         capacity_type = str(spec.get("capacityType") or "on-demand").lower().replace("_", "-")
         if capacity_type not in DEFAULT_BOOT_SECONDS:
             raise SpecError(
-                "InvalidSpec", f'spec.capacityType: Unsupported value: "{capacity_type}": supported values: '
-                '"on-demand", "spot"'
+                "InvalidSpec",
+                f'spec.capacityType: Unsupported value: "{capacity_type}": supported values: '
+                '"on-demand", "spot"',
             )
         self.capacity_type = capacity_type
         zones = spec.get("zones") or list(DEFAULT_ZONES)
@@ -147,11 +147,51 @@ class GroupSpec:
             try:
                 catalog.region_of(z)
             except (ValueError, IndexError):
-                raise SpecError("InvalidSpec", f'spec.zones: Invalid value: "{z}": not an availability zone') from None
+                raise SpecError(
+                    "InvalidSpec", f'spec.zones: Invalid value: "{z}": not an availability zone'
+                ) from None
         self.zones: list[str] = list(dict.fromkeys(zones))
         self.labels: dict[str, str] = {str(k): str(v) for k, v in (spec.get("labels") or {}).items()}
         self.taints: list[Obj] = [dict(t) for t in spec.get("taints") or []]
-        self.kubelet: Obj = dict(spec.get("kubelet") or {})
+        user_kubelet = spec.get("kubelet")
+        if user_kubelet is not None and not isinstance(user_kubelet, dict):
+            raise SpecError("InvalidSpec", "spec.kubelet: must be an object")
+        mode = spec.get("networking", {}).get("mode") if isinstance(spec.get("networking"), dict) else None
+        mode = mode or maxpods.DEFAULT_MODE
+        if mode not in maxpods.MODES:
+            raise SpecError(
+                "InvalidSpec",
+                f'spec.networking.mode: Unsupported value: "{mode}": supported values: '
+                + ", ".join(f'"{m}"' for m in maxpods.MODES),
+            )
+        self.networking_mode: str = mode
+        preset = spec.get("reservedPreset") or "none"
+        if preset not in kubeletconfig.RESERVED_PRESETS:
+            raise SpecError(
+                "InvalidSpec",
+                f'spec.reservedPreset: Unsupported value: "{preset}": supported values: '
+                + ", ".join(f'"{p}"' for p in kubeletconfig.RESERVED_PRESETS),
+            )
+        self.reserved_preset: str = preset
+        try:
+            user_cfg = kubeletconfig.parse_kubelet_config(user_kubelet)
+        except kubeletconfig.KubeletConfigError as e:
+            raise SpecError("InvalidKubeletConfig", str(e)) from None
+        it = self.instance_type
+        explicit = (user_kubelet or {}).get("maxPods") or None
+        network_max_pods = maxpods.max_pods(it, mode)
+        node_max_pods = explicit or network_max_pods
+        effective = kubeletconfig.apply_preset(
+            user_kubelet, preset, it.vcpu * 1000, it.memory_bytes, network_max_pods
+        )
+        effective["maxPods"] = node_max_pods
+        self.kubelet_config = kubeletconfig.parse_kubelet_config(effective)
+        self.kubelet: Obj = self.kubelet_config.to_dict()
+        pods = node_max_pods
+        if user_cfg.pods_per_core > 0:
+            pods = min(it.vcpu * user_cfg.pods_per_core, pods)
+        self.capacity = catalog.node_capacity(it, pods)
+        self.allocatable = kubeletconfig.allocatable(self.capacity, self.kubelet_config)
         boot = spec.get("bootSeconds")
         if boot is None:
             self.boot_seconds = DEFAULT_BOOT_SECONDS[capacity_type]
@@ -159,7 +199,9 @@ class GroupSpec:
             try:
                 self.boot_seconds = float(boot)
             except (TypeError, ValueError):
-                raise SpecError("InvalidSpec", f"spec.bootSeconds: Invalid value: {boot!r}: must be a number") from None
+                raise SpecError(
+                    "InvalidSpec", f"spec.bootSeconds: Invalid value: {boot!r}: must be a number"
+                ) from None
             if self.boot_seconds < 0:
                 raise SpecError("InvalidSpec", "spec.bootSeconds: must be greater than or equal to 0")
 
@@ -180,8 +222,18 @@ def _int(spec: Obj, field: str, default: int) -> int:
 
 def _condition(type_: str, status: str, reason: str, message: str, now: str, old: list[Obj]) -> Obj:
     prev = next((c for c in old if c.get("type") == type_), None)
-    since = prev["lastTransitionTime"] if prev and prev.get("status") == status and prev.get("lastTransitionTime") else now
-    return {"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": since}
+    since = (
+        prev["lastTransitionTime"]
+        if prev and prev.get("status") == status and prev.get("lastTransitionTime")
+        else now
+    )
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since,
+    }
 
 
 def _is_ready(node: Obj) -> bool:
@@ -201,7 +253,9 @@ class NodeGroupController(Controller):
         self.rng = rng.child("nodegroup")
         self.groups = informers.get(NODEGROUP_RESOURCE)
         self.nodes = informers.get("nodes")
-        self.nodes.add_index("nodegroup", lambda n: [n["metadata"].get("labels", {}).get(LABEL_NODEGROUP, "")])
+        self.nodes.add_index(
+            "nodegroup", lambda n: [n["metadata"].get("labels", {}).get(LABEL_NODEGROUP, "")]
+        )
         self.launched = 0
         self.terminated = 0
 
@@ -277,7 +331,9 @@ class NodeGroupController(Controller):
             self.launched += 1
             instance = created["spec"]["providerID"].rsplit("/", 1)[-1]
             self.recorder.normal(
-                group, "SuccessfulCreate", f"Launched instance {instance} (node {created['metadata']['name']}) in {zone}"
+                group,
+                "SuccessfulCreate",
+                f"Launched instance {instance} (node {created['metadata']['name']}) in {zone}",
             )
 
     def _new_node(self, group: Obj, spec: GroupSpec, zone: str, used: set[str], cidr: str) -> Obj:
@@ -299,7 +355,6 @@ class NodeGroupController(Controller):
         taints = [deep_copy(t) for t in spec.taints]
         if boot > 0 and not any(t.get("key") == TAINT_NOT_READY for t in taints):
             taints.append({"key": TAINT_NOT_READY, "effect": "NoSchedule"})
-        capacity = catalog.node_capacity(it, max_pods_for(spec.kubelet))
         node_spec: Obj = {
             "providerID": f"aws:///{zone}/i-0{self.rng.hex(16)}",
             "podCIDR": cidr,
@@ -320,14 +375,15 @@ class NodeGroupController(Controller):
                     ANN_CAPACITY_TYPE: spec.capacity_type,
                     ANN_PRICE: f"{spec.price_per_hour:.6g}",
                     ANN_BOOT_SECONDS: f"{boot:g}",
+                    ANN_KUBELET_CONFIG: spec.kubelet_config.to_json(),
                     "node.alpha.kubernetes.io/ttl": "0",
                     "volumes.kubernetes.io/controller-managed-attach-detach": "true",
                 },
             },
             "spec": node_spec,
             "status": {
-                "capacity": capacity,
-                "allocatable": allocatable_for(capacity, spec.kubelet),
+                "capacity": dict(spec.capacity),
+                "allocatable": dict(spec.allocatable),
                 "addresses": [
                     {"type": "InternalIP", "address": ip},
                     {"type": "InternalDNS", "address": name},
@@ -352,7 +408,9 @@ class NodeGroupController(Controller):
     # -- scale down -----------------------------------------------------------------------------
     def _scale_down(self, group: Obj, active: list[Obj], count: int) -> None:
         newest = sorted(
-            active, key=lambda n: (n["metadata"].get("creationTimestamp", ""), n["metadata"]["name"]), reverse=True
+            active,
+            key=lambda n: (n["metadata"].get("creationTimestamp", ""), n["metadata"]["name"]),
+            reverse=True,
         )
         for node in newest[:count]:
             name = node["metadata"]["name"]
@@ -366,7 +424,9 @@ class NodeGroupController(Controller):
 
     def _delete_node(self, node: Obj) -> None:
         try:
-            self.client.delete("nodes", node["metadata"]["name"], preconditions={"uid": node["metadata"]["uid"]})
+            self.client.delete(
+                "nodes", node["metadata"]["name"], preconditions={"uid": node["metadata"]["uid"]}
+            )
             self.terminated += 1
         except ApiError as e:
             if e.code != 404:
@@ -384,10 +444,14 @@ class NodeGroupController(Controller):
         if failure is not None:
             cond = _condition("Ready", *failure, now, old_conds)
         elif spec is not None and ready >= spec.desired and replicas == spec.desired:
-            cond = _condition("Ready", "True", "AllNodesReady", f"{ready}/{spec.desired} nodes ready", now, old_conds)
+            cond = _condition(
+                "Ready", "True", "AllNodesReady", f"{ready}/{spec.desired} nodes ready", now, old_conds
+            )
         else:
             desired = spec.desired if spec else 0
-            cond = _condition("Ready", "False", "NodesNotReady", f"{ready}/{desired} nodes ready", now, old_conds)
+            cond = _condition(
+                "Ready", "False", "NodesNotReady", f"{ready}/{desired} nodes ready", now, old_conds
+            )
         status: Obj = {
             "observedGeneration": group["metadata"].get("generation", 1),
             "replicas": replicas,
@@ -401,7 +465,9 @@ class NodeGroupController(Controller):
         if status == old:
             return
         prev = next((c for c in old_conds if c.get("type") == "Ready"), None)
-        if failure is not None and (prev is None or prev.get("reason") != failure[1] or prev.get("message") != failure[2]):
+        if failure is not None and (
+            prev is None or prev.get("reason") != failure[1] or prev.get("message") != failure[2]
+        ):
             self.recorder.warning(group, failure[1], failure[2])
         new = {
             "apiVersion": group["apiVersion"],
