@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubetwin.sim import EventLoop
 from kubetwin.store import Registry
+
+if TYPE_CHECKING:
+    from kubetwin.client.metrics import MetricsClient
 
 
 class Client:
     def __init__(self, registry: Registry, user_agent: str = "kubetwin") -> None:
         self.registry = registry
         self.user_agent = user_agent
+        #: the metrics APIs (metrics.k8s.io, custom and external metrics) as the HPA reads them;
+        #: set by the runtime (see client/metrics.py). None: no metrics API is served.
+        self.metrics: MetricsClient | None = None
 
     @property
     def clock(self) -> EventLoop:

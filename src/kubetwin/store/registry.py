@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from kubetwin.api import defaults, errors, kinds, resources, validation
+from kubetwin.api import conversion, defaults, errors, kinds, resources, validation
 from kubetwin.api.errors import Cause
 from kubetwin.sim import EventLoop, SeededRNG
 from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin
@@ -223,6 +223,7 @@ class Registry:
         info = kinds.for_object(obj)
         if not owned:
             obj = deep_copy(obj)
+        conversion.to_storage(obj)
         obj["apiVersion"] = info.api_version
         meta = _meta(obj)
         if info.namespaced:
@@ -326,7 +327,7 @@ class Registry:
                 "the object has been modified; please apply your changes to the latest version and try again",
                 info.group,
             )
-        new = self._merge_update(info, current, deep_copy(obj), subresource)
+        new = self._merge_update(info, current, conversion.to_storage(deep_copy(obj)), subresource)
         # A status write leaves spec and metadata as stored (already valid): validate it only for kinds
         # whose validation reads status.
         validate = subresource != "status" or info.kind in _STATUS_VALIDATED

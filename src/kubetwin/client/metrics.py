@@ -1,0 +1,132 @@
+"""The metrics seam the HPA reads through
+(kubernetes/kubernetes pkg/controller/podautoscaler/metrics/interfaces.go: MetricsClient).
+
+Controllers never import the usage engine or the server's metrics APIs; they call the
+``MetricsClient`` that the runtime put on ``Client.metrics``. Values are milli-units (as
+``Quantity.MilliValue()``), timestamps virtual seconds. Errors raise ``MetricsUnavailable``
+whose message is what upstream's metrics client would have said.
+
+``RequestsMetricsClient`` is the stand-in the runtime installs until the usage engine (issue 3)
+and the custom/external metrics APIs (issue 5, item 1) provide the real one: every Running pod
+"uses its requests" (the usage model's default), reported from the pod informer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+from kubetwin.api.quantity import cpu_milli
+from kubetwin.api.selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from kubetwin.client.informer import Informer
+    from kubetwin.sim import EventLoop
+
+#: metrics-server's default resolution (window of the reported usage)
+DEFAULT_METRIC_WINDOW = 15.0
+
+
+class PodMetric(NamedTuple):
+    """metrics.PodMetric: one pod's value (milli-units), sample timestamp and window (seconds)."""
+
+    value: int
+    timestamp: float
+    window: float
+
+
+#: pod name -> PodMetric (metrics.PodMetricsInfo)
+PodMetricsInfo = dict[str, PodMetric]
+
+
+class MetricsUnavailable(Exception):
+    """A metrics API could not answer; ``str(exc)`` is the reason."""
+
+
+@runtime_checkable
+class MetricsClient(Protocol):
+    def get_resource_metric(
+        self, resource: str, namespace: str, selector: LabelSelector, container: str | None = None
+    ) -> tuple[PodMetricsInfo, float]:
+        """Per-pod usage of ``resource`` (cpu in milli-cores, memory in milli-bytes), summed over
+        the pod's containers or only ``container``; and the timestamp of the sample."""
+        ...
+
+    def get_raw_metric(
+        self, metric_name: str, namespace: str, selector: LabelSelector, metric_selector: LabelSelector
+    ) -> tuple[PodMetricsInfo, float]:
+        """A custom per-pod metric (custom.metrics.k8s.io, pods/*) for the selected pods."""
+        ...
+
+    def get_object_metric(
+        self, metric_name: str, namespace: str, object_ref: dict[str, Any], metric_selector: LabelSelector
+    ) -> tuple[int, float]:
+        """A custom metric describing one object (custom.metrics.k8s.io, <resource>/<name>)."""
+        ...
+
+    def get_external_metric(
+        self, metric_name: str, namespace: str, selector: LabelSelector
+    ) -> tuple[list[int], float]:
+        """Every series of an external metric matching ``selector`` (external.metrics.k8s.io)."""
+        ...
+
+
+def _container_request_milli(container: dict[str, Any], resource: str) -> int | None:
+    requests = (container.get("resources") or {}).get("requests") or {}
+    if resource not in requests:
+        return None
+    return cpu_milli(requests[resource])
+
+
+class RequestsMetricsClient:
+    """Resource metrics where every Running pod uses exactly its requests.
+
+    Containers without a request for the resource report 0 (as an idle container would). Custom,
+    object and external metrics are not available from this client.
+    """
+
+    def __init__(self, pods: Informer, clock: EventLoop, window: float = DEFAULT_METRIC_WINDOW) -> None:
+        self.pods = pods
+        self.clock = clock
+        self.window = window
+
+    def get_resource_metric(
+        self, resource: str, namespace: str, selector: LabelSelector, container: str | None = None
+    ) -> tuple[PodMetricsInfo, float]:
+        now = self.clock.now
+        out: PodMetricsInfo = {}
+        for pod in self.pods.list(namespace):
+            if (pod.get("status") or {}).get("phase") != "Running":
+                continue
+            if not selector.matches(pod["metadata"].get("labels") or {}):
+                continue
+            spec = pod.get("spec") or {}
+            containers = list(spec.get("containers") or [])
+            containers += [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+            total = 0
+            found = False
+            for c in containers:
+                if container and c.get("name") != container:
+                    continue
+                found = True
+                total += _container_request_milli(c, resource) or 0
+            if container and not found:
+                continue
+            out[pod["metadata"]["name"]] = PodMetric(total, now, self.window)
+        if not out:
+            raise MetricsUnavailable("no metrics returned from resource metrics API")
+        return out, now
+
+    def get_raw_metric(
+        self, metric_name: str, namespace: str, selector: LabelSelector, metric_selector: LabelSelector
+    ) -> tuple[PodMetricsInfo, float]:
+        raise MetricsUnavailable(f'no custom metrics API serves the metric "{metric_name}"')
+
+    def get_object_metric(
+        self, metric_name: str, namespace: str, object_ref: dict[str, Any], metric_selector: LabelSelector
+    ) -> tuple[int, float]:
+        raise MetricsUnavailable(f'no custom metrics API serves the metric "{metric_name}"')
+
+    def get_external_metric(
+        self, metric_name: str, namespace: str, selector: LabelSelector
+    ) -> tuple[list[int], float]:
+        raise MetricsUnavailable(f'no external metrics API serves the metric "{metric_name}"')

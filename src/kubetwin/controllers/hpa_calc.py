@@ -1,0 +1,644 @@
+"""Pure HPA arithmetic: the replica calculator and the normalization of desired replicas.
+
+Reproduces kubernetes/kubernetes pkg/controller/podautoscaler/replica_calculator.go
+(groupPods, calculateRequests, GetResourceReplicas, calcPlainMetricReplicas, object/external
+variants), metrics/utilization.go (GetResourceUtilizationRatio, GetMetricUsageRatio) and the
+normalization half of horizontal.go (stabilizeRecommendation[WithBehaviors],
+convertDesiredReplicasWithRules, convertDesiredReplicasWithBehaviorRate, scale limits and scale
+events). Everything here is a function of its arguments (pods, metric samples, ``now``): no
+client, no clock. Values are milli-units, times are virtual seconds. Errors raise ``CalcError``
+with upstream's message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubetwin.api.quantity import cpu_milli
+from kubetwin.client.metrics import PodMetric
+
+Obj = dict[str, Any]
+ParseTime = Callable[[str], float]
+
+# horizontal.go
+SCALE_UP_LIMIT_FACTOR = 2.0
+SCALE_UP_LIMIT_MINIMUM = 4.0
+# config/v1alpha1/defaults.go RecommendedDefaultHPAControllerConfiguration
+DEFAULT_SYNC_PERIOD = 15.0
+DEFAULT_DOWNSCALE_STABILIZATION = 300.0
+DEFAULT_CPU_INITIALIZATION_PERIOD = 300.0
+DEFAULT_INITIAL_READINESS_DELAY = 30.0
+DEFAULT_TOLERANCE = 0.1
+
+MAX_INT32 = 2**31 - 1
+MIN_INT32 = -(2**31)
+
+MSG_WITHIN_RANGE = "the desired count is within the acceptable range"
+MSG_SCALE_UP_LIMIT = "the desired replica count is increasing faster than the maximum scale rate"
+MSG_SCALE_DOWN_LIMIT = "the desired replica count is decreasing faster than the maximum scale rate"
+MSG_TOO_MANY = "the desired replica count is more than the maximum replica count"
+MSG_TOO_FEW = "the desired replica count is less than the minimum replica count"
+MSG_UP_STABILIZED = (
+    "recent recommendations were lower than current one, applying the lowest recent recommendation"
+)
+MSG_DOWN_STABILIZED = (
+    "recent recommendations were higher than current one, applying the highest recent recommendation"
+)
+
+
+class CalcError(Exception):
+    """A replica count could not be computed; ``str(exc)`` is upstream's error text."""
+
+
+def _quo(a: int, b: int) -> int:
+    """Go's integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _int32(x: float) -> int:
+    """int32(x) of a float that upstream first ceils or truncates; saturates instead of wrapping."""
+    if math.isnan(x):
+        return 0
+    if x >= MAX_INT32:
+        return MAX_INT32
+    if x <= MIN_INT32:
+        return MIN_INT32
+    return int(x)
+
+
+def _ceil32(x: float) -> int:
+    return _int32(math.ceil(x)) if math.isfinite(x) else _int32(x)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Scale-down and scale-up tolerances around a usage ratio of 1.0."""
+
+    down: float = DEFAULT_TOLERANCE
+    up: float = DEFAULT_TOLERANCE
+
+    def is_within(self, usage_ratio: float) -> bool:
+        return (1.0 - self.down) <= usage_ratio <= (1.0 + self.up)
+
+
+@dataclass(frozen=True)
+class CalcConfig:
+    tolerances: Tolerances = Tolerances()
+    cpu_initialization_period: float = DEFAULT_CPU_INITIALIZATION_PERIOD
+    delay_of_initial_readiness_status: float = DEFAULT_INITIAL_READINESS_DELAY
+
+
+# -- pods ---------------------------------------------------------------------------------------
+def _ready_condition(pod: Obj) -> Obj | None:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return c
+    return None
+
+
+def _phase(pod: Obj) -> str:
+    return (pod.get("status") or {}).get("phase") or ""
+
+
+def group_pods(
+    pods: Iterable[Obj],
+    metrics: Mapping[str, PodMetric],
+    resource: str,
+    now: float,
+    config: CalcConfig,
+    parse_time: ParseTime,
+) -> tuple[int, set[str], set[str], set[str]]:
+    """groupPods: (ready count, unready pods, pods missing metrics, ignored pods)."""
+    ready = 0
+    unready: set[str] = set()
+    missing: set[str] = set()
+    ignored: set[str] = set()
+    for pod in pods:
+        meta = pod["metadata"]
+        name = meta["name"]
+        phase = _phase(pod)
+        if meta.get("deletionTimestamp") or phase == "Failed":
+            ignored.add(name)
+            continue
+        if phase == "Pending":
+            unready.add(name)
+            continue
+        metric = metrics.get(name)
+        if metric is None:
+            missing.add(name)
+            continue
+        if resource == "cpu":
+            cond = _ready_condition(pod)
+            start_text = (pod.get("status") or {}).get("startTime")
+            if cond is None or not start_text:
+                is_unready = True
+            else:
+                start = parse_time(start_text)
+                ltt_text = cond.get("lastTransitionTime")
+                ltt = parse_time(ltt_text) if ltt_text else 0.0
+                status = cond.get("status")
+                if start + config.cpu_initialization_period > now:
+                    # within the initialisation period: unready, or no full metric window since
+                    # the last readiness transition
+                    is_unready = status == "False" or metric.timestamp < ltt + metric.window
+                else:
+                    # afterwards: only pods that never became ready
+                    is_unready = status == "False" and start + config.delay_of_initial_readiness_status > ltt
+            if is_unready:
+                unready.add(name)
+                continue
+        ready += 1
+    return ready, unready, missing, ignored
+
+
+def _request_milli(container: Obj, resource: str) -> int | None:
+    requests = (container.get("resources") or {}).get("requests") or {}
+    if resource not in requests:
+        return None
+    return cpu_milli(requests[resource])
+
+
+def calculate_requests(pods: Iterable[Obj], container: str | None, resource: str) -> dict[str, int]:
+    """calculateRequests: pod name -> request (milli) of ``resource``; pod-level requests win
+    when set and no container is named; otherwise containers plus restartable init containers."""
+    out: dict[str, int] = {}
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        spec = pod.get("spec") or {}
+        pod_level = (spec.get("resources") or {}).get("requests") or {}
+        if not container and pod_level:
+            if resource not in pod_level:
+                raise CalcError(f"missing pod-level request for {resource} in Pod {name}")
+            out[name] = cpu_milli(pod_level[resource])
+            continue
+        containers = list(spec.get("containers") or [])
+        containers += [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        total = 0
+        found = False
+        for c in containers:
+            cname = c.get("name", "")
+            if not container or container == cname:
+                req = _request_milli(c, resource)
+                if req is None:
+                    raise CalcError(f"missing request for {resource} in container {cname} of Pod {name}")
+                total += req
+            if container and container == cname:
+                found = True
+                break
+        if container and not found:
+            raise CalcError(f"container {container} not found in Pod {name}")
+        out[name] = total
+    return out
+
+
+# -- utilization (metrics/utilization.go) ---------------------------------------------------------
+def resource_utilization_ratio(
+    metrics: Mapping[str, int], requests: Mapping[str, int], target_utilization: int
+) -> tuple[float, int, int]:
+    """GetResourceUtilizationRatio: (ratio, utilization %, raw average value)."""
+    metrics_total = 0
+    requests_total = 0
+    entries = 0
+    for pod, value in metrics.items():
+        request = requests.get(pod)
+        if request is None:
+            continue  # extraneous metric
+        metrics_total += value
+        requests_total += request
+        entries += 1
+    if requests_total == 0:
+        raise CalcError("no metrics returned matched known pods")
+    utilization = max(MIN_INT32, min(MAX_INT32, _quo(metrics_total * 100, requests_total)))
+    return utilization / target_utilization, utilization, _quo(metrics_total, entries)
+
+
+def metric_usage_ratio(metrics: Mapping[str, int], target_usage: int) -> tuple[float, int]:
+    """GetMetricUsageRatio: (ratio, average usage)."""
+    usage = _quo(sum(metrics.values()), len(metrics))
+    return usage / target_usage, usage
+
+
+# -- replica calculator ---------------------------------------------------------------------------
+def _values(metrics: Mapping[str, PodMetric], drop: set[str]) -> dict[str, int]:
+    return {name: m.value for name, m in metrics.items() if name not in drop}
+
+
+def resource_replicas(
+    current_replicas: int,
+    target_utilization: int,
+    resource: str,
+    pods: list[Obj],
+    metrics: Mapping[str, PodMetric],
+    now: float,
+    parse_time: ParseTime,
+    config: CalcConfig = CalcConfig(),
+    container: str | None = None,
+) -> tuple[int, int, int]:
+    """GetResourceReplicas (after the metrics fetch): (replicas, utilization %, raw average)."""
+    if not pods:
+        raise CalcError("no pods returned by selector while calculating replica count")
+    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time)
+    values = _values(metrics, ignored | unready)
+    if not values:
+        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    requests = calculate_requests(pods, container, resource)
+    ratio, utilization, raw = resource_utilization_ratio(values, requests, target_utilization)
+    tol = config.tolerances
+
+    scale_up_with_unready = bool(unready) and ratio > 1.0
+    if not scale_up_with_unready and not missing:
+        if tol.is_within(ratio):
+            return current_replicas, utilization, raw
+        return _ceil32(ratio * ready), utilization, raw
+
+    if missing:
+        if ratio < 1.0:
+            # scale-down: missing pods use 100% of their request (or the target when above 100%)
+            fallback = max(100, target_utilization)
+            for name in missing:
+                values[name] = _quo(requests[name] * fallback, 100)
+        elif ratio > 1.0:
+            for name in missing:
+                values[name] = 0
+    if scale_up_with_unready:
+        for name in unready:
+            values[name] = 0
+
+    new_ratio, _, _ = resource_utilization_ratio(values, requests, target_utilization)
+    if tol.is_within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current_replicas, utilization, raw
+    new_replicas = _ceil32(new_ratio * len(values))
+    if (new_ratio < 1.0 and new_replicas > current_replicas) or (
+        new_ratio > 1.0 and new_replicas < current_replicas
+    ):
+        return current_replicas, utilization, raw
+    return new_replicas, utilization, raw
+
+
+def plain_metric_replicas(
+    current_replicas: int,
+    target_usage: int,
+    pods: list[Obj],
+    metrics: Mapping[str, PodMetric],
+    now: float,
+    parse_time: ParseTime,
+    config: CalcConfig = CalcConfig(),
+    resource: str = "",
+) -> tuple[int, int]:
+    """calcPlainMetricReplicas (Pods metrics; Resource/ContainerResource AverageValue):
+    (replicas, average usage)."""
+    if not pods:
+        raise CalcError("no pods returned by selector while calculating replica count")
+    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time)
+    values = _values(metrics, ignored | unready)
+    if not values:
+        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    ratio, usage = metric_usage_ratio(values, target_usage)
+    tol = config.tolerances
+
+    scale_up_with_unready = bool(unready) and ratio > 1.0
+    if not scale_up_with_unready and not missing:
+        if tol.is_within(ratio):
+            return current_replicas, usage
+        return _ceil32(ratio * ready), usage
+
+    if missing:
+        if ratio < 1.0:
+            for name in missing:
+                values[name] = target_usage  # scale-down: missing pods use exactly the target
+        elif ratio > 1.0:
+            for name in missing:
+                values[name] = 0
+    if scale_up_with_unready:
+        for name in unready:
+            values[name] = 0
+
+    new_ratio, _ = metric_usage_ratio(values, target_usage)
+    if tol.is_within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current_replicas, usage
+    new_replicas = _ceil32(new_ratio * len(values))
+    if (new_ratio < 1.0 and new_replicas > current_replicas) or (
+        new_ratio > 1.0 and new_replicas < current_replicas
+    ):
+        return current_replicas, usage
+    return new_replicas, usage
+
+
+def ready_pods_count(pods: list[Obj]) -> int:
+    """getReadyPodsCount: Running pods whose Ready condition is True."""
+    if not pods:
+        raise CalcError("no pods returned by selector while calculating replica count")
+    n = 0
+    for pod in pods:
+        cond = _ready_condition(pod)
+        if _phase(pod) == "Running" and cond is not None and cond.get("status") == "True":
+            n += 1
+    return n
+
+
+def usage_ratio_replica_count(
+    current_replicas: int, usage_ratio: float, pods: list[Obj], tolerances: Tolerances
+) -> int:
+    """getUsageRatioReplicaCount; scaling from zero ignores ready pods and tolerance."""
+    if current_replicas == 0:
+        return _ceil32(usage_ratio)
+    if tolerances.is_within(usage_ratio):
+        return current_replicas
+    try:
+        ready = ready_pods_count(pods)
+    except CalcError as e:
+        raise CalcError(f"unable to calculate ready pods: {e}") from None
+    return _ceil32(usage_ratio * ready)
+
+
+def object_metric_replicas(
+    current_replicas: int, target_usage: int, usage: int, pods: list[Obj], tolerances: Tolerances
+) -> tuple[int, int]:
+    """GetObjectMetricReplicas (Object, Value target): (replicas, usage)."""
+    return usage_ratio_replica_count(current_replicas, usage / target_usage, pods, tolerances), usage
+
+
+def _per_pod(
+    status_replicas: int, target_per_pod: int, usage: int, tolerances: Tolerances
+) -> tuple[int, int]:
+    replicas = status_replicas
+    denominator = float(target_per_pod) * float(status_replicas)
+    if denominator:
+        ratio = usage / denominator
+    else:
+        ratio = math.inf if usage else math.nan
+    if not tolerances.is_within(ratio):
+        replicas = _ceil32(usage / target_per_pod)
+    reported = math.ceil(usage / status_replicas) if status_replicas else usage
+    return replicas, int(reported)
+
+
+def object_per_pod_metric_replicas(
+    status_replicas: int, target_average: int, usage: int, tolerances: Tolerances
+) -> tuple[int, int]:
+    """GetObjectPerPodMetricReplicas (Object, AverageValue target): (replicas, usage per pod)."""
+    return _per_pod(status_replicas, target_average, usage, tolerances)
+
+
+def external_metric_replicas(
+    current_replicas: int, target_usage: int, values: Iterable[int], pods: list[Obj], tolerances: Tolerances
+) -> tuple[int, int]:
+    """GetExternalMetricReplicas (External, Value target): the series are summed."""
+    usage = sum(values)
+    return usage_ratio_replica_count(current_replicas, usage / target_usage, pods, tolerances), usage
+
+
+def external_per_pod_metric_replicas(
+    status_replicas: int, target_per_pod: int, values: Iterable[int], tolerances: Tolerances
+) -> tuple[int, int]:
+    """GetExternalPerPodMetricReplicas (External, AverageValue target)."""
+    return _per_pod(status_replicas, target_per_pod, sum(values), tolerances)
+
+
+# -- normalization (horizontal.go) ----------------------------------------------------------------
+@dataclass
+class Recommendation:
+    replicas: int
+    timestamp: float
+
+
+@dataclass
+class ScaleEvent:
+    change: int  # absolute value
+    timestamp: float
+    outdated: bool = False
+
+
+def stabilize_recommendation(
+    recommendations: list[Recommendation], now: float, window: float, desired: int
+) -> int:
+    """stabilizeRecommendation (no behavior): the max recommendation within the downscale
+    stabilization window; records ``desired`` (reusing an expired slot)."""
+    best = desired
+    old_index = -1
+    cutoff = now - window
+    for i, rec in enumerate(recommendations):
+        if rec.timestamp < cutoff:
+            old_index = i
+        elif rec.replicas > best:
+            best = rec.replicas
+    if old_index >= 0:
+        recommendations[old_index] = Recommendation(desired, now)
+    else:
+        recommendations.append(Recommendation(desired, now))
+    return best
+
+
+def calculate_scale_up_limit(current_replicas: int) -> int:
+    return int(max(SCALE_UP_LIMIT_FACTOR * current_replicas, SCALE_UP_LIMIT_MINIMUM))
+
+
+def convert_desired_replicas_with_rules(
+    current: int, desired: int, min_replicas: int, max_replicas: int
+) -> tuple[int, str, str]:
+    """convertDesiredReplicasWithRules (no behavior): (replicas, reason, message)."""
+    scale_up_limit = calculate_scale_up_limit(current)
+    if max_replicas > scale_up_limit:
+        maximum, reason, message = scale_up_limit, "ScaleUpLimit", MSG_SCALE_UP_LIMIT
+    else:
+        maximum, reason, message = max_replicas, "TooManyReplicas", MSG_TOO_MANY
+    if desired < min_replicas:
+        return min_replicas, "TooFewReplicas", MSG_TOO_FEW
+    if desired > maximum:
+        return maximum, reason, message
+    return desired, "DesiredWithinRange", MSG_WITHIN_RANGE
+
+
+def stabilize_recommendation_with_behaviors(
+    recommendations: list[Recommendation],
+    now: float,
+    up_window: float,
+    down_window: float,
+    current: int,
+    desired: int,
+) -> tuple[int, str, str]:
+    """stabilizeRecommendationWithBehaviors: clamp between the lowest recommendation of the
+    scale-up window and the highest of the scale-down window; records ``desired``."""
+    up_rec = desired
+    down_rec = desired
+    up_cutoff = now - up_window
+    down_cutoff = now - down_window
+    old_index = -1
+    for i, rec in enumerate(recommendations):
+        if rec.timestamp > up_cutoff:
+            up_rec = min(rec.replicas, up_rec)
+        if rec.timestamp > down_cutoff:
+            down_rec = max(rec.replicas, down_rec)
+        if rec.timestamp < up_cutoff and rec.timestamp < down_cutoff:
+            old_index = i
+    recommendation = current
+    if recommendation < up_rec:
+        recommendation = up_rec
+    if recommendation > down_rec:
+        recommendation = down_rec
+    if old_index >= 0:
+        recommendations[old_index] = Recommendation(desired, now)
+    else:
+        recommendations.append(Recommendation(desired, now))
+    if desired >= current:
+        return recommendation, "ScaleUpStabilized", MSG_UP_STABILIZED
+    return recommendation, "ScaleDownStabilized", MSG_DOWN_STABILIZED
+
+
+def replicas_change_per_period(period_seconds: float, events: Iterable[ScaleEvent], now: float) -> int:
+    cutoff = now - period_seconds
+    return sum(e.change for e in events if e.timestamp > cutoff)
+
+
+def _policies(rules: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list(rules.get("policies") or [])
+
+
+def calculate_scale_up_limit_with_rules(
+    current: int,
+    up_events: list[ScaleEvent],
+    down_events: list[ScaleEvent],
+    rules: Mapping[str, Any],
+    now: float,
+) -> int:
+    """calculateScaleUpLimitWithScalingRules."""
+    select = rules.get("selectPolicy") or "Max"
+    if select == "Disabled":
+        return current
+    pick = min if select == "Min" else max
+    result: int | None = None
+    for policy in _policies(rules):
+        period = float(policy.get("periodSeconds") or 0)
+        added = replicas_change_per_period(period, up_events, now)
+        deleted = replicas_change_per_period(period, down_events, now)
+        start = current - added + deleted
+        value = int(policy.get("value") or 0)
+        if policy.get("type") == "Pods":
+            proposed = start + value
+        else:  # Percent: rounded up so that a small percentage still adds a pod
+            proposed = _ceil32(start * (1 + value / 100))
+        result = proposed if result is None else pick(result, proposed)
+    if result is None:
+        return MAX_INT32 if select == "Min" else MIN_INT32
+    return result
+
+
+def calculate_scale_down_limit_with_behaviors(
+    current: int,
+    up_events: list[ScaleEvent],
+    down_events: list[ScaleEvent],
+    rules: Mapping[str, Any],
+    now: float,
+) -> int:
+    """calculateScaleDownLimitWithBehaviors."""
+    select = rules.get("selectPolicy") or "Max"
+    if select == "Disabled":
+        return current
+    pick = max if select == "Min" else min
+    result: int | None = None
+    for policy in _policies(rules):
+        period = float(policy.get("periodSeconds") or 0)
+        added = replicas_change_per_period(period, up_events, now)
+        deleted = replicas_change_per_period(period, down_events, now)
+        start = current - added + deleted
+        value = int(policy.get("value") or 0)
+        if policy.get("type") == "Pods":
+            proposed = start - value
+        else:  # Percent: truncated
+            proposed = _int32(start * (1 - value / 100))
+        result = proposed if result is None else pick(result, proposed)
+    if result is None:
+        return MIN_INT32 if select == "Min" else MAX_INT32
+    return result
+
+
+def convert_desired_replicas_with_behavior_rate(
+    current: int,
+    desired: int,
+    min_replicas: int,
+    max_replicas: int,
+    up_rules: Mapping[str, Any],
+    down_rules: Mapping[str, Any],
+    up_events: list[ScaleEvent],
+    down_events: list[ScaleEvent],
+    now: float,
+) -> tuple[int, str, str]:
+    """convertDesiredReplicasWithBehaviorRate: (replicas, reason, message)."""
+    if desired > current:
+        limit = calculate_scale_up_limit_with_rules(current, up_events, down_events, up_rules, now)
+        limit = max(limit, current)  # no further scale-up until old events expire
+        if max_replicas > limit:
+            maximum, reason, message = limit, "ScaleUpLimit", MSG_SCALE_UP_LIMIT
+        else:
+            maximum, reason, message = max_replicas, "TooManyReplicas", MSG_TOO_MANY
+        if desired > maximum:
+            return maximum, reason, message
+    elif desired < current:
+        limit = calculate_scale_down_limit_with_behaviors(current, up_events, down_events, down_rules, now)
+        limit = min(limit, current)
+        if min_replicas < limit:
+            minimum, reason, message = limit, "ScaleDownLimit", MSG_SCALE_DOWN_LIMIT
+        else:
+            minimum, reason, message = min_replicas, "TooFewReplicas", MSG_TOO_FEW
+        if desired < minimum:
+            return minimum, reason, message
+    return desired, "DesiredWithinRange", MSG_WITHIN_RANGE
+
+
+def longest_policy_period(rules: Mapping[str, Any]) -> float:
+    return max([float(p.get("periodSeconds") or 0) for p in _policies(rules)] + [0.0])
+
+
+def store_scale_event(events: list[ScaleEvent], rules: Mapping[str, Any], change: int, now: float) -> None:
+    """storeScaleEvent for one direction: mark events older than the longest policy period
+    outdated, reuse the last outdated slot or append."""
+    cutoff = now - longest_policy_period(rules)
+    old_index = -1
+    for i, e in enumerate(events):
+        if e.timestamp < cutoff:
+            e.outdated = True
+        if e.outdated:
+            old_index = i
+    event = ScaleEvent(change, now)
+    if old_index >= 0:
+        events[old_index] = event
+    else:
+        events.append(event)
+
+
+# -- behavior defaults (pkg/apis/autoscaling/v2/defaults.go) ---------------------------------------
+DEFAULT_SCALE_UP_RULES: dict[str, Any] = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+DEFAULT_SCALE_DOWN_RULES: dict[str, Any] = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def scale_up_rules(rules: Mapping[str, Any] | None) -> dict[str, Any]:
+    """GenerateHPAScaleUpRules: fill what the user left unset."""
+    out = dict(DEFAULT_SCALE_UP_RULES)
+    for k, v in (rules or {}).items():
+        if v is not None:
+            out[k] = v
+    return out
+
+
+def scale_down_rules(rules: Mapping[str, Any] | None, downscale_stabilization: float) -> dict[str, Any]:
+    """GenerateHPAScaleDownRules + maybeInitScaleDownStabilizationWindow."""
+    out = dict(DEFAULT_SCALE_DOWN_RULES)
+    out["stabilizationWindowSeconds"] = int(downscale_stabilization)
+    for k, v in (rules or {}).items():
+        if v is not None:
+            out[k] = v
+    return out
