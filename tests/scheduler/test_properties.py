@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import make_node, make_pod
+from kubetwin.api.resources import pod_requests
 from kubetwin.scheduler import CycleState, PodInfo
-from kubetwin.scheduler.helpers import pod_requests
 
 from .conftest import SchedStack
 

@@ -488,3 +488,111 @@ def field_value(obj: Mapping[str, Any], path: str) -> str:
     if isinstance(cur, int | float):
         return str(cur)
     return ""
+
+
+# -- label selectors as dicts, memoised (the scheduler's hot path) ---------------------------------
+def label_selector_key(sel: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """A hashable identity for a metav1.LabelSelector dict (None for a nil selector)."""
+    if sel is None:
+        return None
+    ml = tuple(sorted((str(k), str(v)) for k, v in (sel.get("matchLabels") or {}).items()))
+    me = tuple(
+        (str(r.get("key", "")), str(r.get("operator", "")), tuple(str(v) for v in r.get("values") or []))
+        for r in sel.get("matchExpressions") or []
+    )
+    return (ml, me)
+
+
+_MATCHERS: dict[Any, LabelSelector] = {}
+_MATCHERS_MAX = 4096
+
+
+def label_selector_matcher(sel: Mapping[str, Any] | None) -> LabelSelector:
+    """``label_selector_from_dict`` memoised by content, for selectors evaluated many times. A
+    selector that does not convert (an invalid operator or value, which validation keeps out of the
+    store) selects nothing, as a label selector that fails to parse selects no object upstream."""
+    key = label_selector_key(sel)
+    hit = _MATCHERS.get(key)
+    if hit is not None:
+        return hit
+    try:
+        matcher = label_selector_from_dict(sel)
+    except ValueError:
+        matcher = LabelSelector.nothing_selector()
+    if len(_MATCHERS) >= _MATCHERS_MAX:
+        _MATCHERS.clear()
+    _MATCHERS[key] = matcher
+    return matcher
+
+
+# -- node selectors (k8s.io/component-helpers/scheduling/corev1/nodeaffinity) ----------------------
+def _go_int(s: Any) -> int | None:
+    """strconv.ParseInt(s, 10, 64): an optional sign and decimal digits only."""
+    if not isinstance(s, str) or not _INT64_RE.fullmatch(s):
+        return None
+    return int(s)
+
+
+def node_selector_requirement_matches(req: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A NodeSelectorRequirement against labels (In, NotIn, Exists, DoesNotExist, Gt, Lt)."""
+    key = req.get("key", "")
+    op = req.get("operator", "")
+    values = req.get("values") or []
+    if op == "In":
+        return key in labels and labels[key] in values
+    if op == "NotIn":
+        return key not in labels or labels[key] not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt"):
+        if key not in labels or len(values) != 1:
+            return False
+        have, want = _go_int(labels[key]), _go_int(values[0])
+        if have is None or want is None:
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def node_selector_term_matches(term: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """A NodeSelectorTerm: every matchExpressions (labels) and matchFields (only ``metadata.name``
+    with In/NotIn) requirement holds. A term with neither matches nothing."""
+    exprs = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not exprs and not fields:
+        return False
+    meta = node.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    for req in exprs:
+        if not node_selector_requirement_matches(req, labels):
+            return False
+    if fields:
+        fl = {"metadata.name": meta.get("name", "")}
+        for req in fields:
+            if req.get("key") != "metadata.name" or req.get("operator") not in ("In", "NotIn"):
+                return False
+            if not node_selector_requirement_matches(req, fl):
+                return False
+    return True
+
+
+def node_selector_matches(selector: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """A NodeSelector: its terms are ORed (no terms matches nothing)."""
+    return any(node_selector_term_matches(t, node) for t in selector.get("nodeSelectorTerms") or [])
+
+
+def required_node_affinity_matches(pod: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """GetRequiredNodeAffinity(pod).Match(node): ``spec.nodeSelector`` AND the required node
+    affinity (when set)."""
+    spec = pod.get("spec") or {}
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    for k, v in (spec.get("nodeSelector") or {}).items():
+        if labels.get(k) != v:
+            return False
+    na = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    req = na.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if req is not None:
+        return node_selector_matches(req, node)
+    return True

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from kubetwin.api import resources
+from kubetwin.api.selectors import label_selector_matcher
 from kubetwin.scheduler import helpers
 from kubetwin.scheduler.framework import NodeInfo, PodInfo
 
@@ -33,17 +35,18 @@ _BASE_RESOURCES = (helpers.CPU, helpers.MEMORY, helpers.EPHEMERAL)
 class SelectorCounter:
     """Pods per node slot matching every (namespaces, selector) term of a conjunction."""
 
-    __slots__ = ("terms", "counts")
+    __slots__ = ("terms", "counts", "_matchers")
 
     def __init__(self, terms: list[tuple[NsKey, Obj | None]], capacity: int) -> None:
         self.terms = terms
         self.counts = np.zeros(capacity, dtype=np.int64)
+        self._matchers = [(ns, label_selector_matcher(sel)) for ns, sel in terms]
 
     def matches(self, pi: PodInfo) -> bool:
-        for namespaces, selector in self.terms:
+        for namespaces, selector in self._matchers:
             if namespaces is not None and pi.namespace not in namespaces:
                 return False
-            if not helpers.selector_matches(selector, pi.labels):
+            if not selector.matches(pi.labels):
                 return False
         return True
 
@@ -332,7 +335,7 @@ class Snapshot:
                 and self.nodes[old.slot] is not None
                 and self.nodes[old.slot].name == node_name  # type: ignore[union-attr]
                 and old.labels == ((meta.get("labels")) or {})
-                and (_same_resources(old.pod, pod) or old.requests == helpers.pod_requests(pod))
+                and (_same_resources(old.pod, pod) or old.requests == resources.pod_requests(pod))
             ):
                 old.pod = pod  # cheap path: the assignment is unchanged
                 self.assumed.discard(key)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from kubetwin.api import resources
 from kubetwin.scheduler import helpers
 
 if TYPE_CHECKING:
@@ -151,9 +152,9 @@ class PodInfo:
         self.key = f"{self.namespace}/{self.name}"
         self.uid: str = meta.get("uid", "")
         self.labels: dict[str, str] = meta.get("labels") or {}
-        self.priority = helpers.pod_priority(pod)
-        self.requests = helpers.pod_requests(pod)
-        self.nonzero = helpers.pod_nonzero_requests(pod)
+        self.priority = resources.pod_priority(pod)
+        self.requests = resources.pod_requests(pod)
+        self.nonzero = resources.pod_nonzero_requests(pod)
         self.ports = _ports(pod)
         self.affinity: Obj = spec.get("affinity") or {}
         pa = self.affinity.get("podAffinity") or {}
@@ -165,7 +166,7 @@ class PodInfo:
         self.attempts = 0
         self.initial_attempt: float | None = None
         self.unschedulable_plugins: set[str] = set()
-        self.best_effort = helpers.is_best_effort(pod)
+        self.best_effort = resources.qos_class(pod) == resources.BEST_EFFORT
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
         self.terms: Any = None  # InterPodAffinity's parsed terms (cache)
@@ -207,7 +208,7 @@ class NodeInfo:
         self.name: str = meta["name"]
         self.labels: dict[str, str] = meta.get("labels") or {}
         self.taints: list[Obj] = (node.get("spec") or {}).get("taints") or []
-        self.allocatable = helpers.resource_list((node.get("status") or {}).get("allocatable"))
+        self.allocatable = resources.resource_list((node.get("status") or {}).get("allocatable"))
         self.allowed_pods = self.allocatable.get(helpers.PODS, 0)
         self.generation += 1
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetwin.api.errors import ApiError
-from kubetwin.scheduler import helpers
+from kubetwin.api.selectors import label_selector_matcher
 from kubetwin.scheduler.framework import (
     Code,
     CycleState,
@@ -89,7 +89,7 @@ class DefaultPreemption(Plugin):
                 sel = (pdb.get("spec") or {}).get("selector")
                 if sel is None or (not sel.get("matchLabels") and not sel.get("matchExpressions")):
                     continue  # a nil or empty selector matches nothing here
-                if not helpers.selector_matches(sel, p.labels):
+                if not label_selector_matcher(sel).matches(p.labels):
                     continue
                 status = pdb.get("status") or {}
                 if p.name in (status.get("disruptedPods") or {}):

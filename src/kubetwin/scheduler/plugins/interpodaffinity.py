@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from kubetwin.api.selectors import label_selector_matcher
 from kubetwin.scheduler import helpers
 from kubetwin.scheduler.cache import NsKey, Snapshot
 from kubetwin.scheduler.framework import (
@@ -46,18 +47,19 @@ PREF = "preferredDuringSchedulingIgnoredDuringExecution"
 
 
 class Term:
-    __slots__ = ("namespaces", "selector", "key", "weight")
+    __slots__ = ("namespaces", "selector", "key", "weight", "matcher")
 
     def __init__(self, namespaces: NsKey, selector: Obj | None, key: str, weight: int = 0) -> None:
         self.namespaces = namespaces
         self.selector = selector
         self.key = key
         self.weight = weight
+        self.matcher = label_selector_matcher(selector)
 
     def matches(self, pi: PodInfo) -> bool:
         if self.namespaces is not None and pi.namespace not in self.namespaces:
             return False
-        return helpers.selector_matches(self.selector, pi.labels)
+        return self.matcher.matches(pi.labels)
 
 
 class _State:
@@ -127,7 +129,7 @@ class InterPodAffinity(Plugin):
         inf = self.handle.informers
         if inf is not None:
             for ns in inf.get("namespaces").list():
-                if helpers.selector_matches(nsel, (ns["metadata"].get("labels") or {})):
+                if label_selector_matcher(nsel).matches(ns["metadata"].get("labels") or {}):
                     names.add(ns["metadata"]["name"])
         return frozenset(names)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from kubetwin.scheduler import helpers
+from kubetwin.api.selectors import node_selector_term_matches, required_node_affinity_matches
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import (
     SKIP,
@@ -58,7 +58,7 @@ def required_mask(pod: PodInfo, snap: Snapshot) -> np.ndarray:
     def compute(snap: Snapshot) -> np.ndarray:
         m = np.zeros(snap.capacity, dtype=bool)
         for ni in snap.node_infos():
-            m[ni.slot] = helpers.required_node_affinity_matches(pod.pod, ni.node)
+            m[ni.slot] = required_node_affinity_matches(pod.pod, ni.node)
         return m
 
     return snap.per_node((NAME, "required", _required_key(pod)), compute)
@@ -73,7 +73,7 @@ def preferred_score(terms: list[dict], node: dict) -> int:
     total = 0
     for t in terms:
         w = int(t.get("weight", 0))
-        if w and helpers.node_selector_term_matches(t.get("preference") or {}, node):
+        if w and node_selector_term_matches(t.get("preference") or {}, node):
             total += w
     return total
 
@@ -86,7 +86,7 @@ class NodeAffinity(Plugin):
         return None if has_required(pod) else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        if not helpers.required_node_affinity_matches(pod.pod, node.node):
+        if not required_node_affinity_matches(pod.pod, node.node):
             return unresolvable(ERR_REASON_POD)
         return None
 

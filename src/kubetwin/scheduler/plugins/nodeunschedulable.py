@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kubetwin.scheduler import helpers
+from kubetwin.api.resources import toleration_tolerates_taint
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import (
     CycleState,
@@ -24,7 +24,7 @@ TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
 def _tolerates(pod: PodInfo) -> bool:
     tols = (pod.pod.get("spec") or {}).get("tolerations") or []
-    return any(helpers.tolerates(t, TAINT) for t in tols)
+    return any(toleration_tolerates_taint(t, TAINT) for t in tols)
 
 
 def _cordoned(snap: Snapshot) -> tuple[np.ndarray, bool]:

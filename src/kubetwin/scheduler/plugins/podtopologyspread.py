@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from kubetwin.scheduler import helpers
+from kubetwin.api.resources import find_untolerated_taint
+from kubetwin.api.selectors import label_selector_matcher
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import (
     MAX_SCORE,
@@ -48,7 +49,7 @@ Obj = dict[str, Any]
 
 
 class Constraint:
-    __slots__ = ("max_skew", "key", "hard", "selector", "min_domains", "honor_affinity", "honor_taints")
+    __slots__ = ("max_skew", "key", "hard", "selector", "min_domains", "honor_affinity", "honor_taints", "matcher")
 
     def __init__(self, c: Obj, pod: PodInfo, selector: Obj | None = None) -> None:
         self.max_skew = int(c.get("maxSkew", 1))
@@ -63,12 +64,13 @@ class Constraint:
                 + [{"key": k, "operator": "In", "values": [pod.labels[k]]} for k in keys if k in pod.labels],
             }
         self.selector = sel
+        self.matcher = label_selector_matcher(sel)
         self.min_domains = int(c.get("minDomains") or 1)
         self.honor_affinity = (c.get("nodeAffinityPolicy") or "Honor") == "Honor"
         self.honor_taints = (c.get("nodeTaintsPolicy") or "Ignore") == "Honor"
 
     def self_match(self, pod: PodInfo) -> int:
-        return int(helpers.selector_matches(self.selector, pod.labels))
+        return int(self.matcher.matches(pod.labels))
 
 
 def _has_keys(ni: NodeInfo, cs: list[Constraint]) -> bool:
@@ -165,7 +167,7 @@ class PodTopologySpread(Plugin):
             m &= required_mask(pod, snap)
         if c.honor_taints:
             for ni in snap.node_infos():
-                if m[ni.slot] and helpers.find_untolerated_taint(
+                if m[ni.slot] and find_untolerated_taint(
                     ni.taints, (pod.pod.get("spec") or {}).get("tolerations") or [], ("NoSchedule", "NoExecute")
                 ):
                     m[ni.slot] = False
@@ -233,7 +235,7 @@ class PodTopologySpread(Plugin):
         if node.slot >= len(st.eligible) or not st.eligible[node.slot]:
             return
         for i, c in enumerate(st.cons):
-            if helpers.selector_matches(c.selector, other.labels):
+            if c.matcher.matches(other.labels):
                 d = int(st.ids[i][node.slot])
                 if d >= 0:
                     st.counts[i][d] += delta

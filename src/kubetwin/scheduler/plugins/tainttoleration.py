@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kubetwin.scheduler import helpers
+from kubetwin.api.resources import find_untolerated_taint, toleration_tolerates_taint
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import (
     MAX_SCORE,
@@ -55,7 +55,7 @@ def count_intolerable_prefer(taints: list[dict], tols: list[dict]) -> int:
     for taint in taints:
         if taint.get("effect") != "PreferNoSchedule":
             continue
-        if not any(helpers.tolerates(t, taint) for t in prefer):
+        if not any(toleration_tolerates_taint(t, taint) for t in prefer):
             n += 1
     return n
 
@@ -65,7 +65,7 @@ class TaintToleration(Plugin):
     VECTORISED = True
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        taint = helpers.find_untolerated_taint(node.taints, _tolerations(pod), FILTER_EFFECTS)
+        taint = find_untolerated_taint(node.taints, _tolerations(pod), FILTER_EFFECTS)
         if taint is not None:
             return unresolvable(_reason(taint))
         return None
@@ -78,7 +78,7 @@ class TaintToleration(Plugin):
             for ni in snap.node_infos():
                 if not ni.taints:
                     continue
-                taint = helpers.find_untolerated_taint(ni.taints, tols, FILTER_EFFECTS)
+                taint = find_untolerated_taint(ni.taints, tols, FILTER_EFFECTS)
                 if taint is not None:
                     r = _reason(taint)
                     m = by_reason.get(r)
