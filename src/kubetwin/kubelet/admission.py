@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetwin.api.resources import find_untolerated_taint, pod_requests, resource_list
+from kubetwin.api.selectors import required_node_affinity_matches as node_affinity_matches
 
 Obj = Mapping[str, Any]
 
@@ -91,58 +92,6 @@ def _insufficient(name: str, requested: int, used: int, capacity: int) -> Reject
 
 def _predicate(name: str, desc: str) -> Rejection:
     return Rejection(name, f"Predicate {name} failed: {desc}")
-
-
-# -- node affinity (k8s.io/component-helpers/scheduling/corev1/nodeaffinity) --------------------
-def _requirement_matches(req: Obj, values: Mapping[str, str]) -> bool:
-    key = req.get("key", "")
-    op = req.get("operator")
-    vals = [str(v) for v in req.get("values") or []]
-    present = key in values
-    if op == "In":
-        return present and values[key] in vals
-    if op == "NotIn":
-        return not present or values[key] not in vals
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt"):
-        if not present or len(vals) != 1:
-            return False
-        try:
-            have, want = int(values[key]), int(vals[0])
-        except ValueError:
-            return False
-        return have > want if op == "Gt" else have < want
-    return False
-
-
-def _term_matches(term: Obj, labels: Mapping[str, str], fields: Mapping[str, str]) -> bool:
-    exprs = term.get("matchExpressions") or []
-    field_exprs = term.get("matchFields") or []
-    if not exprs and not field_exprs:
-        return False  # an empty term matches no objects
-    return all(_requirement_matches(r, labels) for r in exprs) and all(
-        _requirement_matches(r, fields) for r in field_exprs
-    )
-
-
-def node_affinity_matches(pod: Obj, node: Obj) -> bool:
-    """GetRequiredNodeAffinity(pod).Match(node): nodeSelector AND any required term."""
-    spec = pod.get("spec") or {}
-    meta = node.get("metadata") or {}
-    labels: Mapping[str, str] = meta.get("labels") or {}
-    for k, v in (spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    ))
-    if not required:
-        return True
-    fields = {"metadata.name": meta.get("name", "")}
-    return any(_term_matches(t, labels, fields) for t in required.get("nodeSelectorTerms") or [])
 
 
 def _host_ports(pod: Obj) -> list[tuple[str, str, int]]:
