@@ -26,7 +26,10 @@ class EventRecorder:
         self._seen: OrderedDict[tuple[str, ...], tuple[str, str]] = OrderedDict()
         self._seq = 0
 
-    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+    def event(
+        self, obj: dict[str, Any], type_: str, reason: str, message: str, annotations: dict[str, str] | None = None
+    ) -> None:
+        """Record an event (``annotations``: AnnotatedEventf's Event.metadata.annotations)."""
         meta = obj.get("metadata", {})
         ns = meta.get("namespace") or "default"
         involved = {
@@ -64,7 +67,7 @@ class EventRecorder:
         ev = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": name, "namespace": ns},
+            "metadata": {"name": name, "namespace": ns, **({"annotations": dict(annotations)} if annotations else {})},
             "involvedObject": involved,
             "reason": reason,
             "message": message,

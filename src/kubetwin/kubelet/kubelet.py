@@ -27,6 +27,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.api.resources import qos_class
 from kubetwin.client import EventRecorder
 from kubetwin.kubelet import admission
+from kubetwin.kubelet.eviction import EvictionManager
 from kubetwin.kubelet.ipam import HostLocalIPAM
 from kubetwin.kubelet.podworker import PRIORITY, PodWorker
 from kubetwin.kubelet.resource_model import ResourceModel
@@ -50,6 +51,18 @@ _PRESSURE = (
     ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
     ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 )
+# nodestatus/setters.go MemoryPressureCondition / DiskPressureCondition / PIDPressureCondition when True
+_UNDER_PRESSURE = {
+    "MemoryPressure": ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+    "DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    "PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+}
+_PRESSURE_EVENTS = {  # (True, False) events of recordNodeStatusEvent
+    "MemoryPressure": ("NodeHasInsufficientMemory", "NodeHasSufficientMemory"),
+    "DiskPressure": ("NodeHasDiskPressure", "NodeHasNoDiskPressure"),
+    "PIDPressure": ("NodeHasInsufficientPID", "NodeHasSufficientPID"),
+}
+EVICTED_REASON = "Evicted"
 READY_MESSAGE = "kubelet is posting ready status"
 NOT_READY_MESSAGE = (
     "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
@@ -92,6 +105,9 @@ class Kubelet:
         self._ready_timer: Handle | None = None
         self._status_pending: dict[str, PodWorker] = {}
         self._flush: Handle | None = None
+        self.pressure: set[str] = set()  # node conditions the eviction manager reports True
+        self.evicted: dict[str, str] = {}  # pod uid -> eviction message (status stays Failed/Evicted)
+        self.eviction: EvictionManager | None = None
         self.lease_renewals = 0
         self.node_status_writes = 0
         self.pod_status_writes = 0
@@ -196,6 +212,8 @@ class Kubelet:
             self._flush.cancel()
             self._flush = None
         self._status_pending.clear()
+        if self.eviction is not None:
+            self.eviction.stop()
         for w in self.workers.values():
             w.freeze()
 
@@ -219,7 +237,8 @@ class Kubelet:
         """New node conditions, or None when nothing changed and no report is due."""
         now = self.loop.timestamp()
         old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
-        wanted = [(t, "False", r, m) for t, r, m in _PRESSURE]
+        wanted = [(t, "True", *_UNDER_PRESSURE[t]) if t in self.pressure else (t, "False", r, m)
+                  for t, r, m in _PRESSURE]  # fmt: skip
         if self.node_ready:
             wanted.append(("Ready", "True", "KubeletReady", READY_MESSAGE))
         else:
@@ -341,8 +360,14 @@ class Kubelet:
         node = self.node
         if node is None:
             return
+        rejection = None
+        if self.eviction is not None:  # the eviction admit handler runs before the predicates
+            evict_reject = self.eviction.admit(pod)
+            if evict_reject is not None:
+                rejection = admission.Rejection(*evict_reject)
         used, count, admitted = self.used()
-        rejection = admission.check(pod, node, admitted, used, count)
+        if rejection is None:
+            rejection = admission.check(pod, node, admitted, used, count)
         if rejection is not None:
             self._reject(pod, rejection)
             return
@@ -365,6 +390,7 @@ class Kubelet:
     def _forget(self, w: PodWorker) -> None:
         w.deleted = True
         w.cancel_timers()
+        self.evicted.pop(w.uid, None)
         self.release_ip(w)
         w._model_stop()
         self._status_pending.pop(w.key, None)
@@ -399,7 +425,10 @@ class Kubelet:
         pod = self.manager.pods.get_by_key(w.key)
         if pod is None or pod["metadata"].get("uid") != w.uid:
             return
-        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, qos_class(pod))
+        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, qos_class(pod),
+                            phase="Failed" if w.uid in self.evicted else None)  # fmt: skip
+        if w.uid in self.evicted:
+            self._evicted_status(status, self.evicted[w.uid])
         if status == pod.get("status"):
             return
         self._write(pod, status)
@@ -459,3 +488,74 @@ class Kubelet:
         status["reason"] = reason
         status["message"] = message
         self._write(pod, status)
+
+    # -- eviction (pkg/kubelet/eviction, via killPodNow / TerminatePodAbnormallyAndWait) ---------
+    def set_pressure(self, condition: str, under: bool) -> None:
+        """Report MemoryPressure/DiskPressure/PIDPressure (the node lifecycle controller taints)."""
+        if (condition in self.pressure) == under:
+            return
+        if under:
+            self.pressure.add(condition)
+        else:
+            self.pressure.discard(condition)
+        ref = {"kind": "Node", "metadata": {"name": self.name, "uid": self.name}}
+        reason = _PRESSURE_EVENTS[condition][0 if under else 1]
+        self.recorder.normal(ref, reason, f"Node {self.name} status is now: {reason}")
+        self.sync_node_status()
+
+    def active_pods(self) -> list[Obj]:
+        """GetActivePods: admitted pods whose containers run or may still run."""
+        return [w.pod for w in self.workers.values() if not w.done and not w.terminating and not w.deleted]
+
+    def pod_cleaned_up(self, pod_uid: str) -> bool:
+        w = self.worker_by_uid(pod_uid)
+        return w is None or w.done
+
+    def evict_pod(self, pod_uid: str, message: str, grace_seconds: int,
+                  annotations: dict[str, str] | None = None) -> bool:  # fmt: skip
+        """Evict a pod: Warning ``Evicted`` event, status Failed/Evicted with the DisruptionTarget
+        condition (TerminationByKubelet) at once, containers stopped within ``grace_seconds``;
+        the pod object stays (Failed) for its controller to replace."""
+        w = self.worker_by_uid(pod_uid)
+        if w is None or w.done or w.terminating or w.deleted:
+            return False
+        pod = self.manager.pods.get_by_key(w.key) or w.pod
+        self.recorder.event(pod, "Warning", EVICTED_REASON, message, annotations=annotations)
+        self.evicted[pod_uid] = message
+        w.terminating = True
+        for name in list(w.timers):
+            w._cancel(name)
+        w.creating.clear()
+        running = [c for c in w.rt.containers if c.state == "running"]
+        for c in running:
+            w._event("Normal", "Killing", f"Stopping container {c.name}")
+        self.write_status(w)
+        grace = max(1.0, float(grace_seconds))
+        if not running:
+            self._evicted_stopped(w, False)
+        elif w.shutdown_seconds <= grace:
+            w._at("kill", w.shutdown_seconds, lambda: self._evicted_stopped(w, False))
+        else:
+            w._at("kill", grace, lambda: self._evicted_stopped(w, True))
+        return True
+
+    def _evicted_stopped(self, w: PodWorker, sigkill: bool) -> None:
+        for c in w.rt.containers:
+            if c.state == "running":
+                w._stop(c, 137 if sigkill else 0)
+        w._teardown()
+        w.terminating = False  # a later deletion finishes through PodWorker.terminate
+        self.write_status(w)
+        pod = self.manager.pods.get_by_key(w.key)
+        if pod is not None and pod["metadata"].get("uid") == w.uid and pod["metadata"].get("deletionTimestamp"):
+            self.delete_pod(w)
+
+    def _evicted_status(self, status: Obj, message: str) -> None:
+        status["phase"] = "Failed"
+        status["reason"] = EVICTED_REASON
+        status["message"] = message
+        conds = status.setdefault("conditions", [])
+        if not any(c.get("type") == "DisruptionTarget" for c in conds):
+            conds.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": self.loop.timestamp(), "reason": "TerminationByKubelet",
+                          "message": message})  # fmt: skip

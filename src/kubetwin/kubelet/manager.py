@@ -4,6 +4,15 @@ Watches Nodes: a kubelet starts when a Node appears and shuts down when it is de
 left to podgc, as when a machine vanishes). Watches Pods bound to a node (``spec.nodeName``) and
 hands each changed pod key to that node's kubelet through one work queue at event-loop priority 30
 (controllers 10, scheduler 20, kubelets 30).
+
+Usage: one :class:`~kubetwin.kubelet.usage.UsageEngine` for the whole cluster is every kubelet's
+resource model, with one timer every ``usage_tick_interval`` (10 s, priority 30); ``None``
+turns it off (no usage, no OOM kills).
+
+Eviction: one cluster-wide timer every ``evictionMonitoringPeriod`` (10 s, priority 31: after the
+usage engine's tick at the same instant) runs each node's
+:class:`~kubetwin.kubelet.eviction.EvictionManager` -- only for the nodes the usage engine names
+in ``nodes_needing_attention()`` and the nodes whose manager is still tracking something.
 """
 
 from __future__ import annotations
@@ -12,9 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from kubetwin.client import Client, InformerFactory, WorkQueue
+from kubetwin.kubelet.eviction import EVICTION_MONITORING_PERIOD, EvictionConfig, EvictionManager, StatsEngine
 from kubetwin.kubelet.kubelet import NODE_STATUS_REPORT_FREQUENCY, Kubelet
 from kubetwin.kubelet.podworker import PRIORITY
 from kubetwin.kubelet.resource_model import NoopResourceModel, ResourceModel
+from kubetwin.kubelet.usage import DEFAULT_TICK, UsageEngine
 from kubetwin.sim import EventLoop, SeededRNG
 
 Obj = dict[str, Any]
@@ -38,6 +49,8 @@ class KubeletManager:
         lease_renew_interval: float = LEASE_RENEW_INTERVAL,
         node_status_report_frequency: float = NODE_STATUS_REPORT_FREQUENCY,
         resource_model_factory: Callable[[Kubelet], ResourceModel] | None = None,
+        engine: StatsEngine | None = None,
+        usage_tick_interval: float | None = DEFAULT_TICK,
     ) -> None:
         self.client = client
         self.informers = informers
@@ -53,9 +66,20 @@ class KubeletManager:
         self._pod_node: dict[str, str] = {}
         self._fallback_cidrs = 0
         self.queue = WorkQueue(self.loop, self._sync_pod, "kubelet", priority=PRIORITY)
+        self.engine: StatsEngine | None = engine  # the cluster's usage engine (node/pod stats)
+        self.usage: UsageEngine | None = None
+        if engine is None and resource_model_factory is None and usage_tick_interval:
+            self.usage = UsageEngine(self, usage_tick_interval)
+            self.engine = self.usage
+        self._eviction_tracked: set[str] = set()
+        self._eviction_timer: Any = None
 
     def new_model(self, kubelet: Kubelet) -> ResourceModel:
-        return self._model_factory(kubelet) if self._model_factory is not None else NoopResourceModel()
+        if self._model_factory is not None:
+            return self._model_factory(kubelet)
+        if self.usage is not None:
+            return self.usage.attach(kubelet)
+        return NoopResourceModel()
 
     def fallback_pod_cidr(self) -> str:
         n = self._fallback_cidrs
@@ -65,6 +89,10 @@ class KubeletManager:
     def start(self) -> None:
         self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        if self.usage is not None:
+            self.usage.start()
+        self._eviction_timer = self.loop.every(EVICTION_MONITORING_PERIOD, self.eviction_tick, PRIORITY + 1,
+                                               "kubelet:eviction")  # fmt: skip
 
     def get(self, node_name: str) -> Kubelet | None:
         return self.kubelets.get(node_name)
@@ -132,3 +160,30 @@ class KubeletManager:
         kl = self.kubelets.get(node)
         if kl is not None:
             kl.sync_pod(key, pod)
+
+    # -- eviction -------------------------------------------------------------------------------
+    def eviction_tick(self) -> None:
+        """Synchronize the eviction managers of the nodes that need it (see the module docstring)."""
+        engine = self.engine
+        if engine is None:
+            return
+        names = set(engine.nodes_needing_attention()) | self._eviction_tracked
+        for name in sorted(names):
+            kl = self.kubelets.get(name)
+            if kl is None or not kl.running or not kl.started:
+                self._eviction_tracked.discard(name)
+                continue
+            cfg = EvictionConfig.for_node(kl.node)
+            if kl.eviction is None:
+                kl.eviction = EvictionManager(kl, cfg, engine)
+            kl.eviction.config = cfg
+            kl.eviction.synchronize()
+            if kl.eviction.tracking:
+                self._eviction_tracked.add(name)
+            else:
+                self._eviction_tracked.discard(name)
+
+    def evictions(self) -> list[Any]:
+        """Every pod evicted so far, in order (kubelet.eviction.Eviction records)."""
+        out = [e for kl in self.kubelets.values() if kl.eviction is not None for e in kl.eviction.evictions]
+        return sorted(out, key=lambda e: (e.time, e.node))

@@ -196,12 +196,15 @@ def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dic
     return c
 
 
-def pod_status(pod: Obj, rt: PodRuntime, host_ip: str, start_time: str, clock: EventLoop, qos: str) -> Obj:
-    """The full ``status`` a kubelet would write for ``pod`` in runtime state ``rt``."""
+def pod_status(
+    pod: Obj, rt: PodRuntime, host_ip: str, start_time: str, clock: EventLoop, qos: str, phase: str | None = None
+) -> Obj:
+    """The full ``status`` a kubelet would write for ``pod`` in runtime state ``rt``; ``phase``
+    overrides getPhase (an evicted pod is Failed whatever its containers did)."""
     old_status = pod.get("status") or {}
     old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
     now = clock.timestamp()
-    phase = get_phase(pod, rt)
+    phase = phase or get_phase(pod, rt)
     has_init = any(c.kind != REGULAR for c in rt.containers)
     default_reason = "PodInitializing" if has_init else "ContainerCreating"
     cr_status, cr_reason, cr_msg = _containers_ready(rt, phase)
