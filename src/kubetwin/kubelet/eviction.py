@@ -303,9 +303,12 @@ def make_observations(
     avail = int(node_stats.memory_available_bytes)
     ws = int(node_stats.memory_working_set_bytes)
     out[MEMORY_AVAILABLE] = Observation(avail, avail + ws, t)
-    pods_ws = sum(int(p.memory_working_set_bytes) for p in pod_stats)
-    limit = int(node_stats.memory_capacity_bytes) - cfg.reserved_memory
-    pods_avail = max(0, limit - pods_ws)
+    if getattr(node_stats, "allocatable_memory_capacity_bytes", 0):  # the engine's kubepods cgroup
+        pods_ws = int(node_stats.pods_memory_working_set_bytes)
+        pods_avail = int(node_stats.allocatable_memory_available_bytes)
+    else:
+        pods_ws = sum(int(p.memory_working_set_bytes) for p in pod_stats)
+        pods_avail = max(0, int(node_stats.memory_capacity_bytes) - cfg.reserved_memory - pods_ws)
     out[ALLOCATABLE_MEMORY_AVAILABLE] = Observation(pods_avail, pods_avail + pods_ws, t)
     fs_cap = getattr(node_stats, "nodefs_capacity_bytes", None)
     fs_avail = getattr(node_stats, "nodefs_available_bytes", None)
@@ -680,7 +683,11 @@ class EvictionManager:
         def poll() -> None:
             self.waiting = None
             if self.kubelet.pod_cleaned_up(uid) or self.loop.now >= deadline:
-                self.synchronize()
+                # Synchronize again at once, as upstream -- when the stats say when they were taken;
+                # otherwise the next periodic synchronize (after the engine's tick) looks again, so
+                # nobody is evicted on stats from before the last eviction.
+                if any(o.time is not None for o in self.last_observations.values()):
+                    self.synchronize()
             else:
                 self._wait_for_cleanup(uid, deadline)
 
