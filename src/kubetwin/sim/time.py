@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC as _UTC
+from datetime import datetime as _datetime
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
@@ -70,3 +72,9 @@ def format_duration(seconds: float) -> str:
         dy = (hours // 24) % 365
         return f"{hours // 24 // 365}y{dy}d" if dy else f"{hours // 24 // 365}y"
     return f"{hours // 24 // 365}y"
+
+
+def wall_datetime() -> _datetime:
+    """Real UTC time. Only for wall-clock artefacts a real client checks (TLS certificate
+    validity); everything a simulation does uses the EventLoop's virtual time."""
+    return _datetime.now(_UTC)
