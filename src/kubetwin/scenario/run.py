@@ -275,5 +275,7 @@ def build_report_data(
             "by_reason": dict(sorted(recorder.event_reasons.items())),
             "warnings": recorder.warnings[-200:],
         },
+        "evictions": recorder.evictions(),
+        "pressure": recorder.pressure_periods(),
     }
     return data
