@@ -23,6 +23,8 @@ IGNORED_PATHS = ("metadata.resourceVersion", "metadata.managedFields")
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 QOS = ("Guaranteed", "Burstable", "BestEffort")
 MAX_VALUE_LEN = 300
+EVICTION_PREFIX = "The node was low on resource: "  # pkg/kubelet/eviction nodeLowMessageFmt
+PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
 
 
 def _flatten(obj: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -78,6 +80,9 @@ class Recorder:
         }
         self._pending_since: dict[str, float] = {}
         self._pending_done: dict[str, dict[str, Any]] = {}
+        self._evictions: list[dict[str, Any]] = []
+        self._pressure_open: dict[tuple[str, str], float] = {}
+        self._pressure_done: list[dict[str, Any]] = []
         store.add_listener(self._on_write)
 
     # -- change log ---------------------------------------------------------------------------
@@ -90,6 +95,7 @@ class Recorder:
         line: dict[str, Any] = {"t": round(self.loop.now, 6), "time": self.loop.timestamp()}
         if kind == "Event":
             self._on_event(obj)
+            self._track_eviction(obj)
             line["event"] = {
                 "type": obj.get("type"),
                 "reason": obj.get("reason"),
@@ -116,6 +122,8 @@ class Recorder:
                 line["fields"] = diff(ev.prev, obj)
             if kind == "Pod":
                 self._track_pending(ev)
+            elif kind == "Node":
+                self._track_pressure(ev)
         self.lines += 1
         if self.out is not None:
             self.out.write(orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n")
@@ -170,6 +178,58 @@ class Recorder:
             if entry is not None:
                 entry["still_pending"] = False
                 entry["pending_seconds"] = self.loop.now - since
+
+    # -- kubelet evictions and node pressure -------------------------------------------------
+    def _track_eviction(self, obj: dict[str, Any]) -> None:
+        """A kubelet eviction: its ``Evicted`` Warning event (admission rejections say "had condition")."""
+        message = str(obj.get("message") or "")
+        if obj.get("reason") != "Evicted" or not message.startswith(EVICTION_PREFIX) or obj.get("count", 1) != 1:
+            return
+        inv = obj.get("involvedObject") or {}
+        ns, name = inv.get("namespace", ""), inv.get("name", "")
+        pod = self.store.get("pods", ns, name) or {}
+        owner = resources.controller_ref(pod) if pod else None
+        ann = (obj.get("metadata") or {}).get("annotations") or {}
+        resource = ann.get("starved_resource") or message[len(EVICTION_PREFIX):].split(".", 1)[0]
+        self._evictions.append({
+            "t": self.loop.now,
+            "time": _hms(self.loop.now),
+            "node": (obj.get("source") or {}).get("host", "") or (pod.get("spec") or {}).get("nodeName", ""),
+            "namespace": ns,
+            "name": name,
+            "owner": f"{owner['kind']}/{owner['name']}" if owner else "",
+            "qos": (pod.get("status") or {}).get("qosClass") or (resources.qos_class(pod) if pod else ""),
+            "resource": resource,
+            "reason": "Evicted",
+            "message": message,
+        })  # fmt: skip
+
+    def _track_pressure(self, ev: WatchEvent) -> None:
+        """Periods each node reported MemoryPressure / DiskPressure / PIDPressure True."""
+        name = ev.object["metadata"]["name"]
+        now = self.loop.now
+        for cond in PRESSURE_CONDITIONS:
+            c = None if ev.type == "DELETED" else resources.node_condition(ev.object, cond)
+            on = c is not None and c.get("status") == "True"
+            key = (name, cond)
+            if on and key not in self._pressure_open:
+                self._pressure_open[key] = now
+            elif not on and key in self._pressure_open:
+                start = self._pressure_open.pop(key)
+                self._pressure_done.append({"node": name, "condition": cond, "start": start, "end": now,
+                                            "seconds": now - start, "ongoing": False})  # fmt: skip
+
+    def evictions(self) -> list[dict[str, Any]]:
+        """Every pod the kubelets evicted, in order: time, node, pod, owner, QoS, resource, message."""
+        return [dict(e) for e in self._evictions]
+
+    def pressure_periods(self) -> list[dict[str, Any]]:
+        """Node pressure periods (``ongoing`` when the condition was still True at the end)."""
+        now = self.loop.now
+        out = [dict(p) for p in self._pressure_done]
+        out += [{"node": n, "condition": c, "start": s, "end": now, "seconds": now - s, "ongoing": True}
+                for (n, c), s in self._pressure_open.items()]  # fmt: skip
+        return sorted(out, key=lambda p: (p["start"], p["node"], p["condition"]))
 
     # -- sampling -----------------------------------------------------------------------------
     def start_sampling(self, interval: float) -> None:

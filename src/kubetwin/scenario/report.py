@@ -363,7 +363,71 @@ def compute_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
         top = ", ".join(f"{r} ×{c}" for r, c in sorted(others.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
         add("warn", f"{_plural(sum(others.values()), 'warning event')}: {top}")
 
+    verdicts += eviction_verdicts(data)
+
     return sorted(verdicts, key=lambda v: LEVELS.index(v["level"]) if v["level"] in LEVELS else 1)
+
+
+# -- kubelet evictions and node pressure -------------------------------------------------------
+_PRESSURE_WORDS = {"memory": "memory", "ephemeral-storage": "disk", "inodes": "inode", "pids": "PID"}
+
+
+def _clock(seconds: float) -> str:
+    """Virtual time since the start: "01:12" (hh:mm) on a whole minute, else "01:12:30"."""
+    s = int(seconds)
+    hm = f"{s // 3600:02d}:{s % 3600 // 60:02d}"
+    return hm if s % 60 == 0 else f"{hm}:{s % 60:02d}"
+
+
+def eviction_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """One verdict per (node, QoS class, starved resource) of kubelet evictions, e.g. "3 BestEffort
+    pods evicted on node X at 01:12 under memory pressure" (the time of the first), plus one per
+    node pressure period."""
+    out: list[dict[str, str]] = []
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for e in (_d(x) for x in _l(data.get("evictions"))):
+        key = (str(e.get("node") or ""), str(e.get("qos") or ""), str(e.get("resource") or ""))
+        groups.setdefault(key, []).append(e)
+    for (node, qos, resource), evs in sorted(groups.items(), key=lambda kv: (_num(kv[1][0].get("t")), kv[0])):
+        first = min(_num(e.get("t")) for e in evs)
+        when = f"at {_clock(first)}"
+        if len(evs) > 1:
+            last = max(_num(e.get("t")) for e in evs)
+            if _clock(last) != _clock(first):
+                when = f"from {_clock(first)} to {_clock(last)}"
+        label = f"{len(evs)} {qos + ' ' if qos else ''}{'pod' if len(evs) == 1 else 'pods'}"
+        level = "bad" if qos == "Guaranteed" else "warn"
+        out.append({"level": level, "text": f"{label} evicted on node {node} {when} under "
+                                            f"{_PRESSURE_WORDS.get(resource, resource)} pressure"})  # fmt: skip
+    for p in (_d(x) for x in _l(data.get("pressure"))):
+        since = f"from {_clock(_num(p.get('start')))}"
+        how = "until the end" if p.get("ongoing") else f"for {format_duration(_num(p.get('seconds')))}"
+        out.append({"level": "warn", "text": f"node {p.get('node', '')} reported {p.get('condition', '')} {since} {how}"})
+    return out
+
+
+def _evictions_section(data: Mapping[str, Any]) -> str:
+    evictions = [_d(e) for e in _l(data.get("evictions"))]
+    periods = [_d(p) for p in _l(data.get("pressure"))]
+    parts = ['<section id="evictions"><h2>Evictions and node pressure</h2>']
+    if not evictions and not periods:
+        parts.append(_empty("No node reported resource pressure; the kubelets evicted no pod."))
+        return "".join(parts) + "</section>"
+    if periods:
+        rows = [[_esc(p.get("node", "")), _esc(p.get("condition", "")), _esc(_clock(_num(p.get("start")))),
+                 _esc("still under pressure" if p.get("ongoing") else _clock(_num(p.get("end")))),
+                 _esc(format_duration(_num(p.get("seconds"))))] for p in periods]  # fmt: skip
+        parts.append(_table([("Node", ""), ("Condition", ""), ("From", "num"), ("Until", "num"),
+                             ("Duration", "num")], rows))  # fmt: skip
+    if evictions:
+        rows = [[_esc(_clock(_num(e.get("t")))), _esc(e.get("node", "")),
+                 _esc(_ns_name(e.get("namespace"), e.get("name"))), _esc(e.get("owner") or "–"),
+                 _badge("bad" if e.get("qos") == "Guaranteed" else "warn", str(e.get("qos") or "?")),
+                 _esc(e.get("resource", "")), _message_html(str(e.get("message") or ""))]
+                for e in evictions]  # fmt: skip
+        parts.append(_table([("Time", "num"), ("Node", ""), ("Pod", ""), ("Owner", ""), ("QoS", ""),
+                             ("Resource", ""), ("Message", "")], rows))  # fmt: skip
+    return "".join(parts) + "</section>"
 
 
 def _workload_key(w: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -741,13 +805,34 @@ def _nodes_section(data: Mapping[str, Any]) -> str:
             f"{_esc(format_cores(cpu_r))} / {_esc(format_cores(cpu_a))} {_meter(_pct(cpu_r, cpu_a))}",
             f"{_esc(format_bytes(mem_r))} / {_esc(format_bytes(mem_a))} {_meter(_pct(mem_r, mem_a))}",
             f"{pods_r} / {pods_a}",
+            _reserved_html(n),
         ])
     parts.append(_table([("Node", ""), ("Group", ""), ("Type", ""), ("Zone", ""), ("Status", ""),
                          ("CPU req / alloc (cores)", "num"), ("Memory req / alloc", "num"),
-                         ("Pods", "num")], table_rows, "nodes"))
+                         ("Pods", "num"), ("Capacity − reserved = allocatable", "")], table_rows, "nodes"))
     if len(nodes) > MAX_NODE_ROWS:
         parts.append(f'<p class="muted">Showing the first {MAX_NODE_ROWS} of {len(nodes)} nodes.</p>')
     return "".join(parts) + "</section>"
+
+
+RESERVED_LABELS = (("kube-reserved", "kube"), ("system-reserved", "system"), ("eviction-threshold", "eviction"))
+
+
+def _reserved_html(n: Mapping[str, Any]) -> str:
+    """``kubectl describe node``'s gap between Capacity and Allocatable for cpu and memory:
+    ``cpu 2 − kube 70m = 1930m`` (kube-reserved, system-reserved, hard eviction threshold)."""
+    cap, alloc, reserved = _d(n.get("capacity")), _d(n.get("allocatable")), _d(n.get("reserved"))
+    lines = []
+    for res in ("cpu", "memory"):
+        if res not in cap:
+            continue
+        terms = [f"{short} {_d(reserved.get(key)).get(res)}" for key, short in RESERVED_LABELS
+                 if _d(reserved.get(key)).get(res)]
+        if not terms:
+            continue
+        lines.append(f'<div class="mono">{_esc(res)} {_esc(cap.get(res))} − {_esc(" − ".join(terms))} '
+                     f"= {_esc(alloc.get(res, ''))}</div>")
+    return "".join(lines) if lines else '<span class="muted">none</span>'
 
 
 def _message_html(message: str) -> str:
@@ -951,7 +1036,7 @@ def render_report(data: Mapping[str, Any]) -> str:
     sc = _d(data.get("scenario"))
     name = str(sc.get("name") or "scenario")
     nav = ('<nav><a href="#verdicts">Verdicts</a><a href="#pods">Pods over time</a><a href="#nodes">Node allocation</a>'
-           '<a href="#pending">Pending pods</a><a href="#workloads">Workloads</a><a href="#events">Events</a></nav>')
+           '<a href="#pending">Pending pods</a><a href="#evictions">Evictions</a><a href="#workloads">Workloads</a><a href="#events">Events</a></nav>')
     version = f" {sc.get('kubetwin_version')}" if sc.get("kubetwin_version") else ""
     body = "".join([
         _header(data),
@@ -961,6 +1046,7 @@ def render_report(data: Mapping[str, Any]) -> str:
         _pods_section(data),
         _nodes_section(data),
         _pending_section(data),
+        _evictions_section(data),
         _workloads_section(data),
         _events_section(data),
         f"<footer>Generated by kubetwin{_esc(version)} from a simulated run; times are virtual.</footer>",
