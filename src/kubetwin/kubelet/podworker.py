@@ -270,6 +270,8 @@ class PodWorker:
         if c.kind == REGULAR and not self.model_started:
             self.model_started = True
             self.kl.resource_model.on_pod_started(self.kl, self.pod)
+        elif self.model_started:
+            self._model_container(c, True)
         self._dirty()
         if c.kind == SIDECAR and c.started:
             self._advance()
@@ -341,6 +343,7 @@ class PodWorker:
         c.term_reason = reason or ("Completed" if exit_code == 0 else "Error")
         c.started = False
         c.ready = c.kind == INIT and exit_code == 0
+        self._model_container(c, False)
         self._dirty()
         if self.terminating:
             return
@@ -418,6 +421,7 @@ class PodWorker:
         c.exit_code = exit_code
         c.term_reason = "Completed" if exit_code == 0 else "Error"
         c.started = c.ready = False
+        self._model_container(c, False)
 
     def _teardown(self) -> None:
         self.rt.terminal = True
@@ -425,6 +429,15 @@ class PodWorker:
         self.cancel_timers()
         self.kl.release_ip(self)
         self._model_stop()
+
+    def _model_container(self, c: Container, running: bool) -> None:
+        """Tell the resource model a container of a started pod (re)started or stopped."""
+        if not self.model_started or self.model_stopped:
+            return
+        model = self.kl.resource_model
+        hook = getattr(model, "on_container_started" if running else "on_container_stopped", None)
+        if hook is not None:
+            hook(self.kl, self.uid, c.name)
 
     def _model_stop(self) -> None:
         if self.model_started and not self.model_stopped:

@@ -3,8 +3,11 @@
 Usage (CPU, memory), cgroup limits (CPU throttling, memory OOM kills with oom_score_adj) and the
 eviction manager (pkg/kubelet/eviction) are the next issue. They attach here without touching the
 pod lifecycle: the kubelet calls ``on_pod_started`` when a pod's first regular container runs and
-``on_pod_stopped`` when the pod's containers are gone for good (finished, deleted, node gone); if
-``tick_interval`` is a number the kubelet calls ``tick`` that often. A model acts back on the
+``on_pod_stopped`` when the pod's containers are gone for good (finished, deleted, node gone); in
+between, ``on_container_started``/``on_container_stopped`` (optional) for each later container start
+(restarts) and each stop (exit, OOM kill). If ``tick_interval`` is a number the kubelet calls
+``tick`` that often (the cluster's :class:`~kubetwin.kubelet.usage.UsageEngine` has its own single
+timer instead). A model acts back on the
 kubelet only through its public methods: ``Kubelet.container_exited(uid, name, exit_code, reason)``
 (e.g. ``137, "OOMKilled"``) and ``Kubelet.fail_pod(uid, reason, message)`` (eviction).
 """
@@ -26,6 +29,10 @@ class ResourceModel(Protocol):
 
     def tick(self, kubelet: Kubelet) -> None: ...
 
+    def on_container_started(self, kubelet: Kubelet, pod_uid: str, name: str) -> None: ...
+
+    def on_container_stopped(self, kubelet: Kubelet, pod_uid: str, name: str) -> None: ...
+
 
 class NoopResourceModel:
     """The default: no usage, no pressure, nothing to do."""
@@ -39,4 +46,10 @@ class NoopResourceModel:
         return None
 
     def tick(self, kubelet: Kubelet) -> None:
+        return None
+
+    def on_container_started(self, kubelet: Kubelet, pod_uid: str, name: str) -> None:
+        return None
+
+    def on_container_stopped(self, kubelet: Kubelet, pod_uid: str, name: str) -> None:
         return None

@@ -1,0 +1,827 @@
+"""The usage engine: what every running container uses, one vectorised tick for the whole cluster.
+
+Upstream has no single file for this: it is what cAdvisor measures and what the Linux kernel does
+with cgroup limits, as the kubelet sees it.
+
+- CPU (pkg/kubelet/cm/helpers_linux.go, see :mod:`kubetwin.kubelet.cgroups`): demand above the
+  container's limit is throttled by CFS quota (``throttled_seconds_total`` counts the refused
+  cpu-seconds, as cgroup ``cpu.stat throttled_usec`` does); when a node's allocatable CPU is
+  over-subscribed, CPU is shared by cpu.shares (weights from requests) and the shortfall is
+  recorded as run-queue wait (``cpu_wait_seconds_total``).
+- Memory: the working set follows the LoadProfile (baseline + per-rps + leak since the container
+  started). A container above its memory limit is OOM-killed by its cgroup: exit code 137,
+  reason ``OOMKilled`` through ``Kubelet.container_exited`` (restart and back-off are the
+  kubelet's). When a node's memory runs out (pods + system > capacity) before the eviction
+  manager acted, the kernel OOM killer kills the container with the largest
+  ``usage/capacity x 1000 + oom_score_adj`` (pkg/kubelet/qos/policy.go, see
+  :mod:`kubetwin.kubelet.oom`) until the node fits, and the kubelet's OOM watcher
+  (pkg/kubelet/oom/oom_watcher_linux.go) writes a ``SystemOOM`` Warning event on the Node.
+
+What a container uses, per resource, first match wins:
+1. pod annotations ``kubetwin.io/cpu-usage`` / ``kubetwin.io/memory-usage`` (quantities for the
+   whole pod, split across its containers by their requests, evenly when none has one);
+2. a LoadProfile in the pod's namespace whose selector matches the pod (the first by name when
+   several match): its ``perPod`` costs, split by requests; a resource the profile gives no
+   baseline for uses 3. as its baseline;
+3. the container's request, or for a container without one ``DEFAULT_CPU_MILLI`` (10m) CPU and
+   ``DEFAULT_MEMORY_BYTES`` (32Mi) memory (BestEffort pods use a little, not nothing).
+
+The system (OS, kubelet, container runtime) uses ``kubeReserved + systemReserved`` memory of the
+node's kubelet configuration (annotation ``kubetwin.io/kubelet-config``), or what the Node
+annotation ``kubetwin.io/system-memory-usage`` says. The engine writes objects only when a user
+would see something (an OOM kill through the kubelet, a SystemOOM event), never per sample; a
+dead kubelet's node is frozen (no kills until it comes back). Regular containers and sidecars are
+modelled; init containers that run to completion are not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kubetwin.api.quantity import cpu_milli, to_int
+from kubetwin.api.resources import is_pod_ready, resource_list
+from kubetwin.kubelet import cgroups
+from kubetwin.kubelet.loadprofile import LoadProfile, parse_profile
+from kubetwin.kubelet.oom import badness, oom_score_adj, system_oom_message
+from kubetwin.kubelet.podworker import PRIORITY, SIGKILL_EXIT
+
+if TYPE_CHECKING:
+    from kubetwin.kubelet.kubelet import Kubelet
+    from kubetwin.kubelet.manager import KubeletManager
+
+Obj = dict[str, Any]
+F64 = npt.NDArray[np.float64]
+
+ANN_CPU_USAGE = "kubetwin.io/cpu-usage"
+ANN_MEMORY_USAGE = "kubetwin.io/memory-usage"
+ANN_SYSTEM_MEMORY = "kubetwin.io/system-memory-usage"
+ANN_KUBELET_CONFIG = "kubetwin.io/kubelet-config"
+DEFAULT_TICK = 10.0
+DEFAULT_CPU_MILLI = 10.0
+DEFAULT_MEMORY_BYTES = 32.0 * 1024 * 1024
+PIDS_PER_CONTAINER = 8
+PID_MAX = 4_194_304  # /proc/sys/kernel/pid_max on 64-bit systemd hosts
+DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%",
+                         "nodefs.inodesFree": "5%", "imagefs.available": "15%"}  # fmt: skip
+OOM_KILLED = "OOMKilled"
+_EPS = 1e-6
+
+
+@dataclass
+class ContainerStats:
+    name: str
+    memory_working_set_bytes: int
+    cpu_usage_milli: int
+    cpu_demand_milli: int
+    throttled_seconds_total: float
+    oom_kills_total: int
+    cpu_wait_seconds_total: float = 0.0
+    memory_limit_bytes: int | None = None
+    memory_request_bytes: int = 0
+
+
+@dataclass
+class PodStats:
+    uid: str
+    namespace: str
+    name: str
+    memory_working_set_bytes: int
+    cpu_usage_milli: int
+    ephemeral_storage_bytes: int
+    pids: int
+    containers: list[ContainerStats] = field(default_factory=list)
+
+
+@dataclass
+class NodeStats:
+    memory_capacity_bytes: int
+    memory_working_set_bytes: int
+    memory_available_bytes: int
+    nodefs_capacity_bytes: int
+    nodefs_available_bytes: int
+    pid_capacity: int
+    pids_in_use: int
+    cpu_usage_milli: int
+    cpu_capacity_milli: int = 0  # allocatable CPU: what the kubepods cgroup may use
+    pods_memory_working_set_bytes: int = 0
+    allocatable_memory_capacity_bytes: int = 0  # kubepods cgroup limit: capacity - reserved
+    allocatable_memory_available_bytes: int = 0
+    time: float | None = None  # virtual time of the tick that computed these figures
+
+
+class _Pod:
+    __slots__ = ("uid", "namespace", "name", "node", "slot", "slots", "names", "labels", "pin_cpu", "pin_mem",
+                 "profile", "ready", "startup_seconds")  # fmt: skip
+
+    def __init__(self, uid: str, namespace: str, name: str, node: str, slot: int) -> None:
+        self.uid = uid
+        self.namespace = namespace
+        self.name = name
+        self.node = node
+        self.slot = slot
+        self.slots: list[int] = []
+        self.names: list[str] = []
+        self.labels: dict[str, str] = {}
+        self.pin_cpu: float | None = None
+        self.pin_mem: float | None = None
+        self.profile: str | None = None
+        self.ready = False
+        self.startup_seconds = 0.0
+
+
+# per-container columns: name -> (dtype, fill)
+_C_COLS: dict[str, tuple[Any, float]] = {
+    "alive": (np.bool_, False), "running": (np.bool_, False), "node": (np.int64, 0), "pod": (np.int64, 0),
+    "req_cpu": (np.float64, 0.0), "lim_cpu": (np.float64, np.inf), "req_mem": (np.float64, 0.0),
+    "lim_mem": (np.float64, np.inf), "weight": (np.float64, 2.0), "adj": (np.float64, 0.0),
+    "base_cpu": (np.float64, 0.0), "cpu_rps": (np.float64, 0.0), "startup_cpu": (np.float64, 0.0),
+    "startup_end": (np.float64, -np.inf), "base_mem": (np.float64, 0.0), "mem_rps": (np.float64, 0.0),
+    "leak": (np.float64, 0.0), "start": (np.float64, 0.0),
+    "demand": (np.float64, 0.0), "granted": (np.float64, 0.0), "mem": (np.float64, 0.0),
+    "dem_s": (np.float64, 0.0), "grant_s": (np.float64, 0.0), "thr_s": (np.float64, 0.0),
+    "wait_s": (np.float64, 0.0), "thr_ticks": (np.int64, 0), "wait_ticks": (np.int64, 0),
+    "run_ticks": (np.int64, 0), "oom": (np.int64, 0), "mem_peak": (np.float64, 0.0), "pid": (np.int64, 0),
+}  # fmt: skip
+_P_COLS: dict[str, tuple[Any, float]] = {
+    "alive": (np.bool_, False), "ready": (np.bool_, False), "profile": (np.int64, -1), "node": (np.int64, 0),
+}
+_N_COLS: dict[str, tuple[Any, float]] = {
+    "alive": (np.bool_, False), "cpu_alloc": (np.float64, 0.0), "mem_cap": (np.float64, 0.0),
+    "overhead": (np.float64, 0.0), "kubepods_mem": (np.float64, 0.0), "mem_thr": (np.float64, 0.0),
+    "fs_cap": (np.float64, 0.0), "fs_thr": (np.float64, 0.0), "pid_thr": (np.float64, 0.0),
+    "cpu_used": (np.float64, 0.0), "cpu_demand": (np.float64, 0.0), "pods_mem": (np.float64, 0.0),
+}  # fmt: skip
+
+
+class _Table:
+    """Growable numpy columns indexed by slot, with a free list."""
+
+    def __init__(self, cols: dict[str, tuple[Any, float]], cap: int = 64) -> None:
+        self.cols = cols
+        self.cap = cap
+        self.n = 0  # high-water mark: slots [0, n) were used at some point
+        self.free: list[int] = []
+        self.a: dict[str, np.ndarray[Any, Any]] = {k: np.full(cap, fill, dtype=dt) for k, (dt, fill) in cols.items()}
+
+    def alloc(self) -> int:
+        if self.free:
+            slot = self.free.pop()
+        else:
+            if self.n == self.cap:
+                self.cap *= 2
+                for k, (dt, fill) in self.cols.items():
+                    new = np.full(self.cap, fill, dtype=dt)
+                    new[: self.n] = self.a[k]
+                    self.a[k] = new
+            slot = self.n
+            self.n += 1
+        for k, (_, fill) in self.cols.items():
+            self.a[k][slot] = fill
+        return slot
+
+    def release(self, slot: int) -> None:
+        for k, (_, fill) in self.cols.items():
+            self.a[k][slot] = fill
+        self.free.append(slot)
+
+
+def _threshold_bytes(value: Any, capacity: float) -> float:
+    """A LessThan eviction threshold as bytes (percentages of capacity; 0%/100% ignored)."""
+    text = str(value).strip()
+    try:
+        if text.endswith("%"):
+            pct = float(text[:-1])
+            if pct <= 0 or pct >= 100:
+                return 0.0
+            return float(int(capacity * pct / 100.0))
+        return float(to_int(text))
+    except ValueError:
+        return 0.0
+
+
+def node_memory_config(node: Obj) -> tuple[float, float, float, float, float]:
+    """(reserved memory, system memory usage, memory threshold, nodefs threshold, pid threshold)."""
+    meta = node.get("metadata") or {}
+    ann = meta.get("annotations") or {}
+    status = node.get("status") or {}
+    cap = resource_list(status.get("capacity") or {})
+    cfg: Obj = {}
+    raw = ann.get(ANN_KUBELET_CONFIG)
+    if raw:
+        try:
+            parsed = json.loads(raw)
+            cfg = parsed if isinstance(parsed, dict) else {}
+        except ValueError:
+            cfg = {}
+    reserved = 0.0
+    for key in ("kubeReserved", "systemReserved"):
+        mem = (cfg.get(key) or {}).get("memory")
+        if mem is not None:
+            try:
+                reserved += to_int(mem)
+            except ValueError:
+                pass
+    system = reserved
+    if ann.get(ANN_SYSTEM_MEMORY) is not None:
+        try:
+            system = float(to_int(ann[ANN_SYSTEM_MEMORY]))
+        except ValueError:
+            pass
+    hard = cfg.get("evictionHard")
+    thresholds = [hard if isinstance(hard, dict) else DEFAULT_EVICTION_HARD, cfg.get("evictionSoft") or {}]
+    mem_thr = fs_thr = pid_thr = 0.0
+    mem_cap = float(cap.get("memory", 0))
+    fs_cap = float(cap.get("ephemeral-storage", 0))
+    for th in thresholds:
+        if not isinstance(th, dict):
+            continue
+        if "memory.available" in th:
+            mem_thr = max(mem_thr, _threshold_bytes(th["memory.available"], mem_cap))
+        if "nodefs.available" in th:
+            fs_thr = max(fs_thr, _threshold_bytes(th["nodefs.available"], fs_cap))
+        if "pid.available" in th:
+            pid_thr = max(pid_thr, _threshold_bytes(th["pid.available"], PID_MAX))
+    return reserved, system, mem_thr, fs_thr, pid_thr
+
+
+class UsageEngine:
+    """One per cluster, shared by every Kubelet as its ResourceModel."""
+
+    tick_interval: float | None = None  # ResourceModel: kubelets schedule no per-node tick
+
+    def __init__(self, manager: KubeletManager, period: float = DEFAULT_TICK) -> None:
+        self.manager = manager
+        self.loop = manager.loop
+        self.period = period
+        self.c = _Table(_C_COLS, 256)
+        self.p = _Table(_P_COLS, 64)
+        self.nodes = _Table(_N_COLS, 16)
+        self.node_slot: dict[str, int] = {}
+        self.node_names: list[str] = []
+        self.kubelets: dict[str, Kubelet] = {}
+        self.pods: dict[str, _Pod] = {}
+        self.pod_by_slot: dict[int, _Pod] = {}
+        self.c_names: dict[int, str] = {}
+        self.node_pods: dict[int, set[int]] = {}
+        self.profiles: dict[str, LoadProfile] = {}
+        self._profile_list: list[LoadProfile] = []
+        self._profile_index: dict[str, int] = {}
+        self._last_tick: float | None = None
+        self._attention: set[str] = set()
+        self._next_pid = 1000
+        self.ticks = 0
+        self.oom_log: list[dict[str, Any]] = []
+        self.finished: list[dict[str, Any]] = []  # summaries of stopped pods that were throttled or OOM-killed
+        self._timer: Any = None
+        dt = self.loop.datetime(0)
+        self.clock_offset = dt.hour * 3600.0 + dt.minute * 60.0 + dt.second
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.manager.nodes.add_handler(None, self._node_updated, self._node_deleted)
+        self.manager.pods.add_handler(None, self._pod_updated, None)
+        profiles = self.manager.informers.get("loadprofiles.kubetwin.io")
+        profiles.add_handler(self._profile_changed, lambda old, new: self._profile_changed(new),
+                             self._profile_deleted)  # fmt: skip
+        self._last_tick = self.loop.now
+        if self.period:
+            self._timer = self.loop.every(self.period, self.tick, PRIORITY, "kubelet:usage")
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def attach(self, kubelet: Kubelet) -> UsageEngine:
+        """A Kubelet was created for a Node: give the node a slot (reused for the same name)."""
+        self.kubelets[kubelet.name] = kubelet
+        slot = self.node_slot.get(kubelet.name)
+        if slot is None:
+            slot = self.nodes.alloc()
+            self.node_slot[kubelet.name] = slot
+            if slot < len(self.node_names):
+                self.node_names[slot] = kubelet.name
+            else:
+                self.node_names.append(kubelet.name)
+            self.node_pods[slot] = set()
+        node = kubelet.node
+        if node is not None:
+            self._refresh_node(slot, node)
+        self.nodes.a["alive"][slot] = True
+        return self
+
+    def _refresh_node(self, slot: int, node: Obj) -> None:
+        status = node.get("status") or {}
+        try:
+            cap = resource_list(status.get("capacity") or {})
+            alloc = resource_list(status.get("allocatable") or {}) or cap
+        except ValueError:
+            cap, alloc = {}, {}
+        reserved, system, mem_thr, fs_thr, pid_thr = node_memory_config(node)
+        a = self.nodes.a
+        a["cpu_alloc"][slot] = float(alloc.get("cpu", cap.get("cpu", 0)))
+        a["mem_cap"][slot] = float(cap.get("memory", 0))
+        a["overhead"][slot] = system
+        a["kubepods_mem"][slot] = max(0.0, float(cap.get("memory", 0)) - reserved)
+        a["mem_thr"][slot] = mem_thr
+        a["fs_cap"][slot] = float(cap.get("ephemeral-storage", 0))
+        a["fs_thr"][slot] = fs_thr
+        a["pid_thr"][slot] = pid_thr
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        slot = self.node_slot.get(new["metadata"]["name"])
+        if slot is None:
+            return
+        om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+        os_, ns_ = old.get("status") or {}, new.get("status") or {}
+        if (
+            (om.get("annotations") or {}) != (nm.get("annotations") or {})
+            or os_.get("capacity") != ns_.get("capacity")
+            or os_.get("allocatable") != ns_.get("allocatable")
+        ):
+            self._refresh_node(slot, new)
+
+    def _node_deleted(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        slot = self.node_slot.get(name)
+        if slot is not None and name not in self.manager.kubelets:
+            self.nodes.a["alive"][slot] = False
+            self.kubelets.pop(name, None)
+
+    # -- ResourceModel --------------------------------------------------------------------------
+    def on_pod_started(self, kubelet: Kubelet, pod: Obj) -> None:
+        meta = pod["metadata"]
+        uid = meta.get("uid", "")
+        if uid in self.pods:
+            return
+        if kubelet.name not in self.node_slot or self.kubelets.get(kubelet.name) is not kubelet:
+            self.attach(kubelet)
+        nslot = self.node_slot[kubelet.name]
+        pslot = self.p.alloc()
+        e = _Pod(uid, meta.get("namespace", ""), meta["name"], kubelet.name, pslot)
+        e.labels = dict(meta.get("labels") or {})
+        ann = meta.get("annotations") or {}
+        e.pin_cpu = _ann_quantity(ann, ANN_CPU_USAGE, cpu=True)
+        e.pin_mem = _ann_quantity(ann, ANN_MEMORY_USAGE, cpu=False)
+        self.pods[uid] = e
+        self.pod_by_slot[pslot] = e
+        self.node_pods[nslot].add(pslot)
+        pa = self.p.a
+        pa["alive"][pslot] = True
+        pa["node"][pslot] = nslot
+        e.ready = is_pod_ready(pod) and not meta.get("deletionTimestamp")
+        pa["ready"][pslot] = e.ready
+        spec = pod.get("spec") or {}
+        containers = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        containers += list(spec.get("containers") or [])
+        mem_cap = int(self.nodes.a["mem_cap"][nslot])
+        worker = kubelet.worker_by_uid(uid)
+        ca = self.c.a
+        for c in containers:
+            s = self.c.alloc()
+            e.slots.append(s)
+            e.names.append(c["name"])
+            self.c_names[s] = c["name"]
+            res = c.get("resources") or {}
+            try:
+                req = resource_list(res.get("requests"))
+                lim = resource_list(res.get("limits"))
+            except ValueError:
+                req, lim = {}, {}
+            ca["alive"][s] = True
+            ca["node"][s] = nslot
+            ca["pod"][s] = pslot
+            ca["req_cpu"][s] = req.get("cpu", 0)
+            ca["req_mem"][s] = req.get("memory", 0)
+            ca["lim_cpu"][s] = cgroups.effective_limit_milli(lim.get("cpu", 0))
+            ca["lim_mem"][s] = float(lim["memory"]) if lim.get("memory") else np.inf
+            ca["weight"][s] = cgroups.milli_cpu_to_shares(req.get("cpu", 0))
+            ca["adj"][s] = oom_score_adj(pod, c, mem_cap)
+            rc = worker.by_name.get(c["name"]) if worker is not None else None
+            if rc is not None and rc.state == "running":
+                ca["running"][s] = True
+                ca["start"][s] = rc.started_at if rc.started_at is not None else self.loop.now
+                ca["pid"][s] = self._pid()
+        e.profile = self._match(e)
+        pa["profile"][pslot] = self._profile_index.get(e.profile, -1) if e.profile else -1
+        self._apply_params(e)
+        for s in e.slots:
+            if ca["running"][s]:
+                self._estimate(s)
+
+    def on_pod_stopped(self, kubelet: Kubelet, pod_uid: str) -> None:
+        e = self.pods.pop(pod_uid, None)
+        if e is None:
+            return
+        summary = self._summary(e)
+        if summary is not None:
+            summary["stopped_at"] = self.loop.now
+            self.finished.append(summary)
+        for s in e.slots:
+            self.c_names.pop(s, None)
+            self.c.release(s)
+        nslot = self.node_slot.get(e.node)
+        if nslot is not None:
+            self.node_pods.get(nslot, set()).discard(e.slot)
+        self.pod_by_slot.pop(e.slot, None)
+        self.p.release(e.slot)
+
+    def on_container_started(self, kubelet: Kubelet, pod_uid: str, name: str) -> None:
+        e = self.pods.get(pod_uid)
+        if e is None or name not in e.names:
+            return
+        s = e.slots[e.names.index(name)]
+        ca = self.c.a
+        now = self.loop.now
+        ca["running"][s] = True
+        ca["start"][s] = now
+        ca["startup_end"][s] = now + e.startup_seconds
+        ca["pid"][s] = self._pid()
+        self._estimate(s)
+
+    def on_container_stopped(self, kubelet: Kubelet, pod_uid: str, name: str) -> None:
+        e = self.pods.get(pod_uid)
+        if e is None or name not in e.names:
+            return
+        s = e.slots[e.names.index(name)]
+        ca = self.c.a
+        ca["running"][s] = False
+        ca["demand"][s] = ca["granted"][s] = ca["mem"][s] = 0.0
+
+    def _pid(self) -> int:
+        self._next_pid += 1
+        return self._next_pid
+
+    # -- usage parameters -----------------------------------------------------------------------
+    def _match(self, e: _Pod) -> str | None:
+        for prof in self._profile_list:
+            if prof.namespace == e.namespace and prof.selector.matches(e.labels):
+                return prof.key
+        return None
+
+    def _apply_params(self, e: _Pod) -> None:
+        ca = self.c.a
+        slots = np.asarray(e.slots, dtype=np.int64)
+        if slots.size == 0:
+            return
+        now = self.loop.now
+        prof = self.profiles.get(e.profile) if e.profile else None
+        per = prof.per_pod if prof is not None else None
+        req_cpu, req_mem = ca["req_cpu"][slots], ca["req_mem"][slots]
+        share_cpu = _shares(req_cpu)
+        share_mem = _shares(req_mem)
+        default_cpu = np.where(req_cpu > 0, req_cpu, DEFAULT_CPU_MILLI)
+        default_mem = np.where(req_mem > 0, req_mem, DEFAULT_MEMORY_BYTES)
+        zeros = np.zeros(slots.size)
+        e.startup_seconds = 0.0
+        if e.pin_cpu is not None:
+            base_cpu, cpu_rps, startup_cpu = e.pin_cpu * share_cpu, zeros, zeros
+        elif per is not None:
+            base_cpu = per.baseline_cpu * share_cpu if per.baseline_cpu is not None else default_cpu
+            cpu_rps = per.cpu_per_rps * share_cpu
+            startup_cpu = per.startup_cpu * share_cpu
+            e.startup_seconds = per.startup_seconds
+        else:
+            base_cpu, cpu_rps, startup_cpu = default_cpu, zeros, zeros
+        if e.pin_mem is not None:
+            base_mem, mem_rps, leak = e.pin_mem * share_mem, zeros, zeros
+        elif per is not None:
+            base_mem = per.baseline_memory * share_mem if per.baseline_memory is not None else default_mem
+            mem_rps = per.memory_per_rps * share_mem
+            leak = per.leak_per_second * share_mem
+        else:
+            base_mem, mem_rps, leak = default_mem, zeros, zeros
+        ca["base_cpu"][slots] = base_cpu
+        ca["cpu_rps"][slots] = cpu_rps
+        ca["startup_cpu"][slots] = startup_cpu
+        ca["startup_end"][slots] = np.where(ca["running"][slots], ca["start"][slots], now) + e.startup_seconds
+        ca["base_mem"][slots] = base_mem
+        ca["mem_rps"][slots] = mem_rps
+        ca["leak"][slots] = leak
+
+    def _estimate(self, s: int) -> None:
+        """Usage of a container that just started, until the next tick computes it properly."""
+        ca = self.c.a
+        ca["mem"][s] = min(ca["base_mem"][s], ca["lim_mem"][s])
+        ca["granted"][s] = min(ca["base_cpu"][s], ca["lim_cpu"][s])
+        ca["demand"][s] = ca["base_cpu"][s]
+
+    # -- informer handlers ----------------------------------------------------------------------
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        e = self.pods.get(new["metadata"].get("uid", ""))
+        if e is None:
+            return
+        meta = new["metadata"]
+        ready = is_pod_ready(new) and not meta.get("deletionTimestamp")
+        if ready != e.ready:
+            e.ready = ready
+            self.p.a["ready"][e.slot] = ready
+        labels = meta.get("labels") or {}
+        if labels != e.labels:
+            e.labels = dict(labels)
+            self._rematch(e)
+
+    def _rematch(self, e: _Pod) -> None:
+        key = self._match(e)
+        self.p.a["profile"][e.slot] = self._profile_index.get(key, -1) if key else -1
+        if key != e.profile:
+            e.profile = key
+            self._apply_params(e)
+
+    def _profile_changed(self, obj: Obj) -> None:
+        try:
+            prof = parse_profile(obj, self.clock_offset)
+        except (ValueError, TypeError, AttributeError, KeyError):
+            self._profile_deleted(obj)
+            return
+        self.profiles[prof.key] = prof
+        self._reindex_profiles(prof.namespace, force=prof.key)
+
+    def _profile_deleted(self, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
+        if self.profiles.pop(key, None) is not None:
+            self._reindex_profiles(meta.get("namespace") or "default", force=key)
+
+    def _reindex_profiles(self, namespace: str, force: str) -> None:
+        self._profile_list = [self.profiles[k] for k in sorted(self.profiles)]
+        self._profile_index = {p.key: i for i, p in enumerate(self._profile_list)}
+        pa = self.p.a
+        for e in self.pods.values():
+            if e.namespace == namespace:
+                key = self._match(e)
+                if key != e.profile or key == force:
+                    e.profile = key
+                    self._apply_params(e)
+            pa["profile"][e.slot] = self._profile_index.get(e.profile, -1) if e.profile else -1
+
+    # -- the tick -------------------------------------------------------------------------------
+    def tick(self, kubelet: Kubelet | None = None) -> None:
+        """Compute every container's usage now; throttle, OOM-kill, account."""
+        now = self.loop.now
+        dt = 0.0 if self._last_tick is None else max(0.0, now - self._last_tick)
+        self._last_tick = now
+        self.ticks += 1
+        n = self.c.n
+        nn = self.nodes.n
+        if n == 0 or nn == 0:
+            self._attention = set()
+            return
+        ca = {k: v[:n] for k, v in self.c.a.items()}
+        na = {k: v[:nn] for k, v in self.nodes.a.items()}
+        run = ca["running"]
+        node = ca["node"]
+        # requests per second reaching each container
+        if self._profile_list:
+            pn = self.p.n
+            pa = {k: v[:pn] for k, v in self.p.a.items()}
+            rps_k = np.array([p.traffic.rps(now) for p in self._profile_list], dtype=np.float64)
+            prof = pa["profile"]
+            serving = pa["alive"] & pa["ready"] & (prof >= 0)
+            counts = np.bincount(prof[serving], minlength=len(rps_k)).astype(np.float64)
+            per_pod = np.zeros(pn)
+            sp = prof[serving]
+            per_pod[serving] = rps_k[sp] / counts[sp]
+            rps = per_pod[ca["pod"]]
+            cpu = ca["base_cpu"] + ca["cpu_rps"] * rps
+            mem = ca["base_mem"] + ca["mem_rps"] * rps
+        else:
+            cpu = ca["base_cpu"].copy()
+            mem = ca["base_mem"].copy()
+        cpu = np.maximum(cpu, np.where(ca["startup_end"] > now, ca["startup_cpu"], 0.0))
+        mem += ca["leak"] * (now - ca["start"])
+        demand = np.where(run, cpu, 0.0)
+        mem = np.where(run, mem, 0.0)
+        # CPU: CFS quota, then the node's shares
+        want = np.minimum(demand, ca["lim_cpu"])
+        granted = want.copy()
+        node_want = np.bincount(node, want, minlength=nn)
+        over = na["alive"] & (node_want > na["cpu_alloc"] * (1 + 1e-9))
+        if over.any():
+            idx = np.nonzero(over[node] & (want > 0))[0]
+            granted[idx] = cgroups.water_fill(want[idx], ca["weight"][idx], node[idx], na["cpu_alloc"])
+        if dt > 0:
+            k = dt / 1000.0
+            throttled = demand - want
+            wait = want - granted
+            ca["dem_s"] += demand * k
+            ca["grant_s"] += granted * k
+            ca["thr_s"] += throttled * k
+            ca["wait_s"] += wait * k
+            ca["thr_ticks"] += throttled > _EPS
+            ca["wait_ticks"] += wait > _EPS
+            ca["run_ticks"] += run
+        ca["demand"][:] = demand
+        ca["granted"][:] = granted
+        # memory: cgroup limit first, then the node
+        over_limit = mem > ca["lim_mem"]
+        killed: list[int] = []
+        if over_limit.any():
+            for s in np.nonzero(over_limit)[0].tolist():
+                if self._kill(s, "limit", float(ca["lim_mem"][s])):
+                    killed.append(s)
+            mem[killed] = 0.0
+            keep = [s for s in np.nonzero(over_limit)[0].tolist() if s not in set(killed)]
+            mem[keep] = ca["lim_mem"][keep]  # a frozen node: the cgroup holds it at its limit
+        pods_mem = np.bincount(node, mem, minlength=nn)
+        short = na["alive"] & (pods_mem + na["overhead"] > na["mem_cap"]) & (na["mem_cap"] > 0)
+        if short.any():
+            for ns in np.nonzero(short)[0].tolist():
+                pods_mem[ns] = self._system_oom(ns, mem, float(pods_mem[ns]))
+        ca["mem"][:] = mem
+        np.maximum(ca["mem_peak"], mem, out=ca["mem_peak"])
+        na["cpu_used"][:] = np.bincount(node, granted, minlength=nn)
+        na["cpu_demand"][:] = np.bincount(node, demand, minlength=nn)
+        na["pods_mem"][:] = pods_mem
+        # who needs the eviction manager's attention
+        avail = na["mem_cap"] - pods_mem - na["overhead"]
+        alloc_avail = na["kubepods_mem"] - pods_mem
+        need = (avail < na["mem_thr"]) | (alloc_avail < na["mem_thr"])
+        if na["pid_thr"].any():
+            pids = np.bincount(node, run * PIDS_PER_CONTAINER, minlength=nn)
+            need |= (PID_MAX - pids) < na["pid_thr"]
+        need &= na["alive"]
+        self._attention = {self.node_names[i] for i in np.nonzero(need)[0].tolist()}
+
+    def _kill(self, s: int, kind: str, usage: float) -> bool:
+        """OOM-kill container slot ``s`` through its kubelet; False when the kubelet is dead."""
+        e = self.pod_by_slot.get(int(self.c.a["pod"][s]))
+        if e is None:
+            return False
+        kl = self.kubelets.get(e.node)
+        if kl is None or not kl.running:
+            return False
+        name = self.c_names[s]
+        ca = self.c.a
+        ca["oom"][s] += 1
+        self.oom_log.append({
+            "t": self.loop.now, "kind": kind, "node": e.node, "namespace": e.namespace, "pod": e.name,
+            "container": name, "usage_bytes": int(usage),
+            "limit_bytes": None if np.isinf(ca["lim_mem"][s]) else int(ca["lim_mem"][s]),
+            "oom_score_adj": int(ca["adj"][s]),
+        })  # fmt: skip
+        ca["running"][s] = False
+        kl.container_exited(e.uid, name, SIGKILL_EXIT, OOM_KILLED)
+        ca["running"][s] = False
+        ca["demand"][s] = ca["granted"][s] = 0.0
+        return True
+
+    def _system_oom(self, ns: int, mem: F64, total_pods: float) -> float:
+        """The kernel OOM killer on node slot ``ns``: kill by badness until pods + system fit."""
+        na = self.nodes.a
+        cap = float(na["mem_cap"][ns])
+        overhead = float(na["overhead"][ns])
+        name = self.node_names[ns]
+        kl = self.kubelets.get(name)
+        if kl is None or not kl.running:
+            return total_pods
+        ca = self.c.a
+        candidates = [s for p in sorted(self.node_pods.get(ns, ())) for s in self.pod_by_slot[p].slots
+                      if ca["running"][s] and mem[s] > 0]  # fmt: skip
+        while total_pods + overhead > cap and candidates:
+            victim = max(candidates, key=lambda s: (badness(float(mem[s]), cap, int(ca["adj"][s])), mem[s], -s))
+            if badness(float(mem[victim]), cap, int(ca["adj"][victim])) == float("-inf"):
+                break
+            candidates.remove(victim)
+            usage = float(mem[victim])
+            pid = int(ca["pid"][victim])
+            process = self.c_names[victim]
+            if self._kill(int(victim), "system", usage):
+                total_pods -= usage
+                mem[victim] = 0.0
+                ref = {"kind": "Node", "metadata": {"name": name, "uid": name}}
+                kl.recorder.warning(ref, "SystemOOM", system_oom_message(process, pid))
+        return total_pods
+
+    # -- read API -------------------------------------------------------------------------------
+    def nodes_needing_attention(self) -> set[str]:
+        return set(self._attention)
+
+    def node_stats(self, node: str) -> NodeStats | None:
+        slot = self.node_slot.get(node)
+        if slot is None:
+            return None
+        na = self.nodes.a
+        cap = int(na["mem_cap"][slot])
+        pods_mem = int(na["pods_mem"][slot])
+        ws = pods_mem + int(na["overhead"][slot])
+        ca = self.c.a
+        pids = 0
+        for p in self.node_pods.get(slot, ()):
+            pids += sum(PIDS_PER_CONTAINER for s in self.pod_by_slot[p].slots if ca["running"][s])
+        fs_cap = int(na["fs_cap"][slot])
+        kubepods = int(na["kubepods_mem"][slot])
+        return NodeStats(
+            memory_capacity_bytes=cap,
+            memory_working_set_bytes=ws,
+            memory_available_bytes=max(0, cap - ws),
+            nodefs_capacity_bytes=fs_cap,
+            nodefs_available_bytes=fs_cap,
+            pid_capacity=PID_MAX,
+            pids_in_use=pids,
+            cpu_usage_milli=int(round(na["cpu_used"][slot])),
+            cpu_capacity_milli=int(na["cpu_alloc"][slot]),
+            pods_memory_working_set_bytes=pods_mem,
+            allocatable_memory_capacity_bytes=kubepods,
+            allocatable_memory_available_bytes=max(0, kubepods - pods_mem),
+            time=self._last_tick,
+        )
+
+    def _pod_stats(self, e: _Pod) -> PodStats:
+        ca = self.c.a
+        cs = []
+        for s, name in zip(e.slots, e.names, strict=True):
+            lim = ca["lim_mem"][s]
+            cs.append(ContainerStats(
+                name=name, memory_working_set_bytes=int(ca["mem"][s]), cpu_usage_milli=int(round(ca["granted"][s])),
+                cpu_demand_milli=int(round(ca["demand"][s])), throttled_seconds_total=float(ca["thr_s"][s]),
+                oom_kills_total=int(ca["oom"][s]), cpu_wait_seconds_total=float(ca["wait_s"][s]),
+                memory_limit_bytes=None if np.isinf(lim) else int(lim), memory_request_bytes=int(ca["req_mem"][s]),
+            ))  # fmt: skip
+        running = sum(1 for s in e.slots if ca["running"][s])
+        return PodStats(e.uid, e.namespace, e.name, sum(c.memory_working_set_bytes for c in cs),
+                        sum(c.cpu_usage_milli for c in cs), 0, running * PIDS_PER_CONTAINER, cs)  # fmt: skip
+
+    def pod_stats(self, node: str) -> list[PodStats]:
+        slot = self.node_slot.get(node)
+        if slot is None:
+            return []
+        return [self._pod_stats(self.pod_by_slot[p]) for p in sorted(self.node_pods.get(slot, ()))]
+
+    def pod_usage(self, uid: str) -> dict[str, tuple[int, int]] | None:
+        """{container: (cpu millicores, memory working-set bytes)} for the metrics API; None if unknown."""
+        e = self.pods.get(uid)
+        if e is None:
+            return None
+        ca = self.c.a
+        return {name: (int(round(ca["granted"][s])), int(ca["mem"][s])) for s, name in zip(e.slots, e.names, strict=True)}
+
+    def node_usage(self) -> dict[str, tuple[int, int, int]]:
+        """{node: (cpu used milli, memory working set bytes incl. system, cpu demanded milli)} in one pass."""
+        nn = self.nodes.n
+        na = self.nodes.a
+        alive = na["alive"][:nn]
+        used = np.rint(na["cpu_used"][:nn]).astype(np.int64).tolist()
+        ws = (na["pods_mem"][:nn] + na["overhead"][:nn]).astype(np.int64).tolist()
+        dem = np.rint(na["cpu_demand"][:nn]).astype(np.int64).tolist()
+        return {self.node_names[i]: (used[i], ws[i], dem[i]) for i in range(nn) if alive[i]}
+
+    # -- summaries for the report ---------------------------------------------------------------
+    def _summary(self, e: _Pod) -> dict[str, Any] | None:
+        ca = self.c.a
+        conts = []
+        notable = False
+        for s, name in zip(e.slots, e.names, strict=True):
+            run_ticks = int(ca["run_ticks"][s])
+            thr, wait, oom = float(ca["thr_s"][s]), float(ca["wait_s"][s]), int(ca["oom"][s])
+            if thr > _EPS or wait > _EPS or oom:
+                notable = True
+            lim = ca["lim_cpu"][s]
+            mlim = ca["lim_mem"][s]
+            conts.append({
+                "name": name, "run_ticks": run_ticks,
+                "throttled_fraction": ca["thr_ticks"][s] / run_ticks if run_ticks else 0.0,
+                "wait_fraction": ca["wait_ticks"][s] / run_ticks if run_ticks else 0.0,
+                "throttled_seconds": round(thr, 3), "cpu_wait_seconds": round(wait, 3),
+                "cpu_demanded_seconds": round(float(ca["dem_s"][s]), 3),
+                "cpu_granted_seconds": round(float(ca["grant_s"][s]), 3),
+                "cpu_request_milli": int(ca["req_cpu"][s]),
+                "cpu_limit_milli": None if np.isinf(lim) else int(round(lim)),
+                "memory_request_bytes": int(ca["req_mem"][s]),
+                "memory_limit_bytes": None if np.isinf(mlim) else int(mlim),
+                "memory_peak_bytes": int(ca["mem_peak"][s]), "oom_kills": oom,
+            })  # fmt: skip
+        if not notable:
+            return None
+        return {"namespace": e.namespace, "name": e.name, "uid": e.uid, "node": e.node, "containers": conts}
+
+    def pod_summaries(self) -> list[dict[str, Any]]:
+        """Every pod (running or gone) that was throttled, starved of CPU or OOM-killed."""
+        out = list(self.finished)
+        for uid in sorted(self.pods, key=lambda u: (self.pods[u].namespace, self.pods[u].name)):
+            s = self._summary(self.pods[uid])
+            if s is not None:
+                out.append(s)
+        return out
+
+
+def _shares(req: F64) -> F64:
+    total = float(req.sum())
+    if total > 0:
+        return np.asarray(req / total, dtype=np.float64)
+    return np.full(req.size, 1.0 / req.size)
+
+
+def _ann_quantity(ann: dict[str, str], key: str, cpu: bool) -> float | None:
+    value = ann.get(key)
+    if value is None:
+        return None
+    try:
+        return float(cpu_milli(value)) if cpu else float(to_int(value))
+    except ValueError:
+        return None
