@@ -251,7 +251,7 @@ class Dispatcher:
 def make_app(state: ServerState) -> web.Application:
     app = web.Application(middlewares=[_error_middleware(state)], client_max_size=64 * 1024 * 1024)
     dispatcher = Dispatcher(state)
-    app.router.add_route("*", "/{tail:.*}", dispatcher)
+    app.router.add_route("*", "/{tail:.*}", dispatcher.__call__)
 
     async def on_shutdown(_app: web.Application) -> None:
         rest.close_watches(state.watches)
