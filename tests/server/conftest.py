@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from kubetwin.server.serve import Server, ServeOptions
+from kubetwin.server.serve import ServeOptions, Server
 
 
 @dataclass

@@ -355,7 +355,7 @@ def test_watch_stream(served_cluster: Any) -> None:
     evs = s.watch(f"{base}?watch=true&resourceVersion={rv}", 2)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in evs] == [("ADDED", "two"), ("DELETED", "one")]
     # no RV: the current state as ADDED; legacy /watch/ path with a name
-    evs = s.watch(f"/api/v1/watch/namespaces/default/configmaps/two?timeoutSeconds=1", 5)
+    evs = s.watch("/api/v1/watch/namespaces/default/configmaps/two?timeoutSeconds=1", 5)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in evs] == [("ADDED", "two")]
     # field selector with != and Table events
     evs = s.watch(f"{base}?watch=true&fieldSelector=metadata.name%21%3Dtwo&timeoutSeconds=1", 5)
