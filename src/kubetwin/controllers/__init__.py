@@ -12,6 +12,7 @@ from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.disruption import DisruptionController
 from kubetwin.controllers.eventttl import EventTTLController
 from kubetwin.controllers.garbagecollector import GarbageCollector
+from kubetwin.controllers.hpa import HPAController
 from kubetwin.controllers.job import JobController, TTLAfterFinishedController
 from kubetwin.controllers.namespace import NamespaceController
 from kubetwin.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
@@ -28,6 +29,7 @@ ALL: list[type[Controller]] = [
     DaemonSetController,
     JobController,
     TTLAfterFinishedController,
+    HPAController,
     DisruptionController,
     PodGCController,
     EventTTLController,
@@ -40,6 +42,7 @@ __all__ = [
     "DisruptionController",
     "EventTTLController",
     "GarbageCollector",
+    "HPAController",
     "JobController",
     "NamespaceController",
     "NodeLifecycleController",

@@ -417,12 +417,17 @@ def stabilize_recommendation(
     recommendations: list[Recommendation], now: float, window: float, desired: int
 ) -> int:
     """stabilizeRecommendation (no behavior): the max recommendation within the downscale
-    stabilization window; records ``desired`` (reusing an expired slot)."""
+    stabilization window; records ``desired`` (reusing an expired slot).
+
+    A recommendation exactly ``window`` seconds old has expired (upstream compares with
+    ``Before``; on a real clock the sync 300 s later always runs a little after the cutoff, and the
+    behavior path's ``After`` already drops it; on the virtual clock the two would differ by one
+    sync)."""
     best = desired
     old_index = -1
     cutoff = now - window
     for i, rec in enumerate(recommendations):
-        if rec.timestamp < cutoff:
+        if rec.timestamp <= cutoff:
             old_index = i
         elif rec.replicas > best:
             best = rec.replicas

@@ -13,6 +13,7 @@ from typing import Any
 
 from kubetwin.api import errors
 from kubetwin.client import Client, Controller, InformerFactory
+from kubetwin.client.metrics import RequestsMetricsClient
 from kubetwin.sim import EventLoop, SeededRNG, parse_duration
 from kubetwin.store import Registry, Store
 
@@ -84,6 +85,8 @@ class Cluster:
         self.registry.bootstrap()
         self.client = Client(self.registry)
         self.informers = InformerFactory(self.registry)
+        # Until the usage engine / metrics APIs provide one: every Running pod uses its requests.
+        self.client.metrics = RequestsMetricsClient(self.informers.get("pods"), self.loop)
         self._started = False
         self._restored = False
 
