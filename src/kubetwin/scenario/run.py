@@ -19,7 +19,8 @@ import orjson
 import yaml
 
 from kubetwin import __version__
-from kubetwin.api import kinds, resources
+from kubetwin.api import kinds, kubeletconfig, resources
+from kubetwin.cloud.nodegroup import ANN_KUBELET_CONFIG
 from kubetwin.scenario import loader
 from kubetwin.scenario.recorder import Recorder
 from kubetwin.scenario.runtime import Cluster, ScenarioSettings
@@ -144,6 +145,18 @@ def write_state(cluster: Cluster, path: Path) -> None:
         )
 
 
+def _node_reserved(node: dict[str, Any], capacity: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``kubectl describe node``'s capacity-to-allocatable gap, by cause: kube-reserved,
+    system-reserved and the hard eviction threshold, from the node's effective kubelet config
+    (annotation ``kubetwin.io/kubelet-config``; kubelet defaults when absent or unreadable)."""
+    raw = (node["metadata"].get("annotations") or {}).get(ANN_KUBELET_CONFIG)
+    try:
+        cfg = kubeletconfig.parse_kubelet_config(orjson.loads(raw) if raw else {})
+        return kubeletconfig.reservation(capacity, cfg)
+    except (ValueError, TypeError):
+        return {"kube-reserved": {}, "system-reserved": {}, "eviction-threshold": {}}
+
+
 def _node_summary(cluster: Cluster) -> list[dict[str, Any]]:
     requested: dict[str, list[int]] = {}
     for pod in cluster.store.iter("pods"):
@@ -162,6 +175,7 @@ def _node_summary(cluster: Cluster) -> list[dict[str, Any]]:
         status = node.get("status") or {}
         alloc = resources.resource_list(status.get("allocatable"))
         req = requested.get(meta["name"], [0, 0, 0])
+        capacity = {str(k): str(v) for k, v in (status.get("capacity") or {}).items()}
         out.append(
             {
                 "name": meta["name"],
@@ -172,6 +186,7 @@ def _node_summary(cluster: Cluster) -> list[dict[str, Any]]:
                 "ready": resources.is_node_ready(node),
                 "capacity": dict(status.get("capacity") or {}),
                 "allocatable": dict(status.get("allocatable") or {}),
+                "reserved": _node_reserved(node, capacity),
                 "requested": {"cpu_milli": req[0], "memory_bytes": req[1], "pods": req[2]},
                 "allocatable_ints": {
                     "cpu_milli": alloc.get("cpu", 0),
