@@ -14,7 +14,6 @@ import asyncio
 import http.client
 import json
 import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -192,5 +191,3 @@ def served_cluster(served_cluster_factory: Callable[..., Served]) -> Served:
     s.advance("30s")
     return s
 
-
-needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not on PATH")
