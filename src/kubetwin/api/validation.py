@@ -1014,6 +1014,151 @@ def validate_scenario(obj: Obj, old: Obj | None) -> Errs:
     return errs
 
 
+LOADPROFILE_TRAFFIC = ("constant", "steps", "ramp", "diurnal", "trace")
+_CLOCK_RE = re.compile(r"([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")
+
+
+def _rate(obj: Obj, key: str, path: str, errs: Errs, required_: bool = True) -> float | None:
+    """A non-negative number (requests per second)."""
+    v = obj.get(key)
+    if v is None:
+        if required_:
+            errs.append(required(child(path, key)))
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        errs.append(type_invalid(child(path, key), v, "number"))
+        return None
+    if v < 0:
+        errs.append(invalid(child(path, key), v, "must be greater than or equal to 0"))
+        return None
+    return float(v)
+
+
+def _duration(obj: Obj, key: str, path: str, errs: Errs, required_: bool = False) -> float | None:
+    v = obj.get(key)
+    if v is None:
+        if required_:
+            errs.append(required(child(path, key)))
+        return None
+    if isinstance(v, bool) or not isinstance(v, str | int | float):
+        errs.append(type_invalid(child(path, key), v, "string"))
+        return None
+    try:
+        return parse_duration(v)
+    except ValueError as exc:
+        errs.append(invalid(child(path, key), v, str(exc)))
+        return None
+
+
+def _csv_errors(text: str) -> str | None:
+    """First problem of an inline ``time,value`` CSV trace, or None."""
+    rows = [r.strip() for r in text.splitlines()]
+    rows = [r for r in rows if r and not r.startswith("#")]
+    if rows:
+        try:
+            parse_duration(rows[0].split(",")[0].strip())
+        except ValueError:
+            rows = rows[1:]  # a header line
+    if not rows:
+        return "the trace has no data lines"
+    for n, row in enumerate(rows, start=1):
+        cells = [c.strip() for c in row.split(",")]
+        try:
+            parse_duration(cells[0])
+            [float(c) for c in cells[1:2]]
+        except ValueError:
+            return f"data line {n}: expected a time and a number, got {row!r}"
+        if len(cells) < 2:
+            return f"data line {n}: expected a time and a number, got {row!r}"
+    return None
+
+
+def _validate_traffic(traffic: Obj, errs: Errs) -> None:
+    p = "spec.traffic"
+    present = [k for k in LOADPROFILE_TRAFFIC if traffic.get(k) is not None]
+    if len(present) != 1:
+        detail = "must specify exactly one of: " + ", ".join(f"`{k}`" for k in LOADPROFILE_TRAFFIC)
+        errs.append(invalid(p, traffic, detail) if present else required(p, detail))
+        return
+    kind = present[0]
+    kp = child(p, kind)
+    if kind == "steps":
+        steps = get_dicts(traffic, "steps", p, errs)
+        if isinstance(traffic.get("steps"), list) and not traffic["steps"]:
+            errs.append(required(kp, "at least one step"))
+        for sp, step in steps:
+            _duration(step, "at", sp, errs, required_=True)
+            _rate(step, "rps", sp, errs)
+        return
+    body = get_dict(traffic, kind, p, errs)
+    if kind == "constant":
+        _rate(body, "rps", kp, errs)
+    elif kind == "ramp":
+        _rate(body, "from", kp, errs)
+        _rate(body, "to", kp, errs)
+        _duration(body, "over", kp, errs, required_=True)
+        _duration(body, "at", kp, errs)
+    elif kind == "diurnal":
+        base = _rate(body, "base", kp, errs)
+        peak = _rate(body, "peak", kp, errs)
+        if base is not None and peak is not None and peak < base:
+            errs.append(invalid(child(kp, "peak"), body["peak"], "must be greater than or equal to `base`"))
+        at = body.get("peakAt")
+        if at is None:
+            errs.append(required(child(kp, "peakAt")))
+        elif not isinstance(at, str) or not _CLOCK_RE.fullmatch(at):
+            errs.append(invalid(child(kp, "peakAt"), at, 'must be a time of day like "14:00"'))
+        period = _duration(body, "period", kp, errs)
+        if period is not None and period <= 0:
+            errs.append(invalid(child(kp, "period"), body["period"], "must be greater than 0"))
+    else:
+        csv = get_str(body, "csv", kp, errs)
+        if not csv:
+            if "csv" not in errs_fields(errs):
+                errs.append(required(child(kp, "csv"), "inline CSV (time,rps) or a file path"))
+        elif "\n" in csv or "," in csv:
+            problem = _csv_errors(csv)
+            if problem:
+                errs.append(invalid(child(kp, "csv"), csv[:40], problem))
+        column = body.get("column")
+        if column is not None and (isinstance(column, bool) or not isinstance(column, str | int)):
+            errs.append(type_invalid(child(kp, "column"), column, "string"))
+
+
+def validate_loadprofile(obj: Obj, old: Obj | None) -> Errs:
+    errs: Errs = []
+    spec = get_dict(obj, "spec", "", errs)
+    if spec.get("selector") is None:
+        errs.append(required("spec.selector"))
+    else:
+        errs.extend(validate_label_selector(spec.get("selector"), "spec.selector"))
+    if spec.get("traffic") is None:
+        errs.append(required("spec.traffic", "must specify exactly one of: " +
+                             ", ".join(f"`{k}`" for k in LOADPROFILE_TRAFFIC)))  # fmt: skip
+    else:
+        traffic = get_dict(spec, "traffic", "spec", errs)
+        if isinstance(spec.get("traffic"), dict):
+            _validate_traffic(traffic, errs)
+    per = get_dict(spec, "perPod", "spec", errs)
+    pp = "spec.perPod"
+    base = get_dict(per, "baseline", pp, errs)
+    for key in ("cpu", "memory"):
+        if base.get(key) is not None:
+            _quantity(base[key], child(pp, "baseline", key), errs)
+    for key in ("cpuPerRequest", "memoryPerRps", "memoryLeakPerHour"):
+        if per.get(key) is not None:
+            _quantity(per[key], child(pp, key), errs)
+    startup = get_dict(per, "startup", pp, errs)
+    if startup:
+        if startup.get("cpu") is None:
+            errs.append(required(child(pp, "startup", "cpu")))
+        else:
+            _quantity(startup["cpu"], child(pp, "startup", "cpu"), errs)
+        _duration(startup, "duration", child(pp, "startup"), errs)
+    get_list(spec, "metrics", "spec", errs)  # custom metrics: read by the metrics pipeline
+    return errs
+
+
 Validator = Callable[[Obj, Obj | None], Errs]
 
 VALIDATORS: dict[str, Validator] = {
@@ -1032,6 +1177,7 @@ VALIDATORS: dict[str, Validator] = {
     "HorizontalPodAutoscaler": validate_hpa,
     "NodeGroup": validate_nodegroup,
     "Scenario": validate_scenario,
+    "LoadProfile": validate_loadprofile,
 }
 
 

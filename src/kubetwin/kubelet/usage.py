@@ -43,8 +43,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from kubetwin.api.kubeletconfig import KubeletConfig, parse_kubelet_config
 from kubetwin.api.quantity import cpu_milli, to_int
-from kubetwin.api.resources import is_pod_ready, resource_list
+from kubetwin.api.resources import controller_ref, is_pod_ready, resource_list
 from kubetwin.kubelet import cgroups
 from kubetwin.kubelet.loadprofile import LoadProfile, parse_profile
 from kubetwin.kubelet.oom import badness, oom_score_adj, system_oom_message
@@ -66,8 +67,6 @@ DEFAULT_CPU_MILLI = 10.0
 DEFAULT_MEMORY_BYTES = 32.0 * 1024 * 1024
 PIDS_PER_CONTAINER = 8
 PID_MAX = 4_194_304  # /proc/sys/kernel/pid_max on 64-bit systemd hosts
-DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%",
-                         "nodefs.inodesFree": "5%", "imagefs.available": "15%"}  # fmt: skip
 OOM_KILLED = "OOMKilled"
 _EPS = 1e-6
 
@@ -116,7 +115,7 @@ class NodeStats:
 
 class _Pod:
     __slots__ = ("uid", "namespace", "name", "node", "slot", "slots", "names", "labels", "pin_cpu", "pin_mem",
-                 "profile", "ready", "startup_seconds")  # fmt: skip
+                 "profile", "ready", "startup_seconds", "owner")  # fmt: skip
 
     def __init__(self, uid: str, namespace: str, name: str, node: str, slot: int) -> None:
         self.uid = uid
@@ -132,6 +131,19 @@ class _Pod:
         self.profile: str | None = None
         self.ready = False
         self.startup_seconds = 0.0
+        self.owner = ""
+
+
+def _owner(pod: Obj) -> str:
+    """``Kind/name`` of the pod's workload (a ReplicaSet with a pod-template-hash is its Deployment)."""
+    ref = controller_ref(pod)
+    if ref is None:
+        return ""
+    kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+    h = ((pod.get("metadata") or {}).get("labels") or {}).get("pod-template-hash")
+    if kind == "ReplicaSet" and h and name.endswith("-" + h):
+        return f"Deployment/{name[: -len(h) - 1]}"
+    return f"{kind}/{name}"
 
 
 # per-container columns: name -> (dtype, fill)
@@ -190,40 +202,23 @@ class _Table:
         self.free.append(slot)
 
 
-def _threshold_bytes(value: Any, capacity: float) -> float:
-    """A LessThan eviction threshold as bytes (percentages of capacity; 0%/100% ignored)."""
-    text = str(value).strip()
-    try:
-        if text.endswith("%"):
-            pct = float(text[:-1])
-            if pct <= 0 or pct >= 100:
-                return 0.0
-            return float(int(capacity * pct / 100.0))
-        return float(to_int(text))
-    except ValueError:
-        return 0.0
-
-
 def node_memory_config(node: Obj) -> tuple[float, float, float, float, float]:
-    """(reserved memory, system memory usage, memory threshold, nodefs threshold, pid threshold)."""
+    """(reserved memory, system memory usage, memory threshold, nodefs threshold, pid threshold)
+    from the node's effective kubelet config (annotation ``kubetwin.io/kubelet-config``, kubelet
+    defaults without it); a threshold is the largest hard or soft one of its signal, in bytes/pids."""
     meta = node.get("metadata") or {}
     ann = meta.get("annotations") or {}
-    status = node.get("status") or {}
-    cap = resource_list(status.get("capacity") or {})
-    cfg: Obj = {}
-    raw = ann.get(ANN_KUBELET_CONFIG)
-    if raw:
-        try:
-            parsed = json.loads(raw)
-            cfg = parsed if isinstance(parsed, dict) else {}
-        except ValueError:
-            cfg = {}
+    cap = resource_list((node.get("status") or {}).get("capacity") or {})
+    try:
+        raw = ann.get(ANN_KUBELET_CONFIG)
+        cfg = parse_kubelet_config(json.loads(raw) if raw else {})
+    except (ValueError, TypeError):
+        cfg = KubeletConfig()
     reserved = 0.0
-    for key in ("kubeReserved", "systemReserved"):
-        mem = (cfg.get(key) or {}).get("memory")
-        if mem is not None:
+    for rl in (cfg.kube_reserved, cfg.system_reserved):
+        if rl.get("memory") is not None:
             try:
-                reserved += to_int(mem)
+                reserved += to_int(rl["memory"])
             except ValueError:
                 pass
     system = reserved
@@ -232,21 +227,13 @@ def node_memory_config(node: Obj) -> tuple[float, float, float, float, float]:
             system = float(to_int(ann[ANN_SYSTEM_MEMORY]))
         except ValueError:
             pass
-    hard = cfg.get("evictionHard")
-    thresholds = [hard if isinstance(hard, dict) else DEFAULT_EVICTION_HARD, cfg.get("evictionSoft") or {}]
-    mem_thr = fs_thr = pid_thr = 0.0
-    mem_cap = float(cap.get("memory", 0))
-    fs_cap = float(cap.get("ephemeral-storage", 0))
-    for th in thresholds:
-        if not isinstance(th, dict):
-            continue
-        if "memory.available" in th:
-            mem_thr = max(mem_thr, _threshold_bytes(th["memory.available"], mem_cap))
-        if "nodefs.available" in th:
-            fs_thr = max(fs_thr, _threshold_bytes(th["nodefs.available"], fs_cap))
-        if "pid.available" in th:
-            pid_thr = max(pid_thr, _threshold_bytes(th["pid.available"], PID_MAX))
-    return reserved, system, mem_thr, fs_thr, pid_thr
+    capacity = {"memory.available": cap.get("memory", 0), "nodefs.available": cap.get("ephemeral-storage", 0),
+                "pid.available": PID_MAX}  # fmt: skip
+    thr = dict.fromkeys(capacity, 0.0)
+    for th in (*cfg.hard_thresholds, *cfg.soft_thresholds):
+        if th.signal in thr:
+            thr[th.signal] = max(thr[th.signal], float(th.quantity(int(capacity[th.signal]))))
+    return reserved, system, thr["memory.available"], thr["nodefs.available"], thr["pid.available"]
 
 
 class UsageEngine:
@@ -365,6 +352,7 @@ class UsageEngine:
         pslot = self.p.alloc()
         e = _Pod(uid, meta.get("namespace", ""), meta["name"], kubelet.name, pslot)
         e.labels = dict(meta.get("labels") or {})
+        e.owner = _owner(pod)
         ann = meta.get("annotations") or {}
         e.pin_cpu = _ann_quantity(ann, ANN_CPU_USAGE, cpu=True)
         e.pin_mem = _ann_quantity(ann, ANN_MEMORY_USAGE, cpu=False)
@@ -661,7 +649,7 @@ class UsageEngine:
         ca["oom"][s] += 1
         self.oom_log.append({
             "t": self.loop.now, "kind": kind, "node": e.node, "namespace": e.namespace, "pod": e.name,
-            "container": name, "usage_bytes": int(usage),
+            "owner": e.owner, "container": name, "usage_bytes": int(usage),
             "limit_bytes": None if np.isinf(ca["lim_mem"][s]) else int(ca["lim_mem"][s]),
             "oom_score_adj": int(ca["adj"][s]),
         })  # fmt: skip
@@ -798,7 +786,8 @@ class UsageEngine:
             })  # fmt: skip
         if not notable:
             return None
-        return {"namespace": e.namespace, "name": e.name, "uid": e.uid, "node": e.node, "containers": conts}
+        return {"namespace": e.namespace, "name": e.name, "uid": e.uid, "node": e.node, "owner": e.owner,
+                "containers": conts}  # fmt: skip
 
     def pod_summaries(self) -> list[dict[str, Any]]:
         """Every pod (running or gone) that was throttled, starved of CPU or OOM-killed."""

@@ -118,11 +118,25 @@ def load_file(path: Path) -> list[Document]:
 
 
 def load(path: str | Path) -> list[Document]:
-    """All documents under ``path`` in apply order."""
+    """All documents under ``path`` in apply order (LoadProfile trace files inlined)."""
     docs: list[Document] = []
     for f in find_files(path):
-        docs.extend(load_file(f))
+        docs.extend(inline_files(d) for d in load_file(f))
     return order(docs)
+
+
+def inline_files(doc: Document) -> Document:
+    """A LoadProfile's ``trace.csv`` file path, relative to the manifest's directory, becomes the
+    file's content, so the object is complete without the files next to it."""
+    if doc.kind != "LoadProfile":
+        return doc
+    from kubetwin.kubelet.loadprofile import inline_trace_file
+
+    try:
+        obj = inline_trace_file(doc.obj, Path(doc.source).parent)
+    except ValueError as e:
+        raise ManifestError(f"{doc.where}: {e}") from None
+    return doc if obj is doc.obj else Document(obj, doc.source, doc.index)
 
 
 def order(docs: list[Document]) -> list[Document]:

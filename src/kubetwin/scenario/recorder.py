@@ -5,6 +5,10 @@ The change log has one JSON line per write to the store, in write order, with th
 Kubernetes Events as ``{"event": {...}}`` lines and every other write as a state change listing
 the leaf fields that changed. Leases are skipped: they are kubelet heartbeats (one write per node
 every 10 s) and say nothing a user reads; their effect shows in Node conditions.
+
+With the kubelets' usage engine attached (``attach_usage``), every sample also records each node's
+CPU used / demanded and memory working set (one pass over the engine's arrays), and
+``usage_report`` gives the throttled / CPU-starved / OOM-killed pods and every OOM kill.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Recorder:
         self._evictions: list[dict[str, Any]] = []
         self._pressure_open: dict[tuple[str, str], float] = {}
         self._pressure_done: list[dict[str, Any]] = []
+        self.usage: Any = None  # the kubelets' UsageEngine, when attached
         store.add_listener(self._on_write)
 
     # -- change log ---------------------------------------------------------------------------
@@ -287,6 +292,28 @@ class Recorder:
             if name not in seen:
                 for k in _NODE_SERIES:
                     series[k].append(None)
+        self._sample_usage(seen)
+
+    # -- usage (the kubelets' usage engine) ---------------------------------------------------
+    def attach_usage(self, engine: Any) -> None:
+        """Sample ``engine.node_usage()`` (one pass over its arrays) with every sample."""
+        self.usage = engine
+
+    def _sample_usage(self, seen: set[str]) -> None:
+        if self.usage is None:
+            return
+        used = self.usage.node_usage()
+        for name, series in self.samples["nodes"].items():
+            u = used.get(name) if name in seen else None
+            for i, k in enumerate(_USAGE_SERIES):
+                values = series.setdefault(k, [None] * (len(series["pods"]) - 1))
+                values.append(u[i] if u is not None else None)
+
+    def usage_report(self) -> dict[str, Any]:
+        """Pods throttled, starved of CPU or OOM-killed, and every OOM kill, from the engine."""
+        if self.usage is None:
+            return {"pods": [], "oom_kills": []}
+        return {"pods": self.usage.pod_summaries(), "oom_kills": list(self.usage.oom_log)}
 
     # -- summaries ----------------------------------------------------------------------------
     def pending(self) -> list[dict[str, Any]]:
@@ -308,6 +335,9 @@ _NODE_SERIES = (
     "pods_allocatable",
     "ready",
 )
+
+
+_USAGE_SERIES = ("cpu_used_milli", "memory_used_bytes", "cpu_demand_milli")
 
 
 def _hms(seconds: float) -> str:

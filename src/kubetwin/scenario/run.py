@@ -94,6 +94,9 @@ def run(
         if failures:
             lines = [f"{f.where}: {f.message}" for f in failures]
             raise ScenarioError(f"{len(failures)} object(s) could not be applied: " + "; ".join(lines))
+        for component in cluster.components:  # the KubeletManager's usage engine
+            if getattr(component, "usage", None) is not None:
+                recorder.attach_usage(component.usage)
         recorder.start_sampling(settings.interval())
         cb = None
         if progress is not None:
@@ -292,5 +295,6 @@ def build_report_data(
         },
         "evictions": recorder.evictions(),
         "pressure": recorder.pressure_periods(),
+        "usage": recorder.usage_report(),
     }
     return data
