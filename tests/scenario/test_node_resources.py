@@ -11,6 +11,7 @@ import yaml
 
 from kubetwin.cli.main import main
 from kubetwin.scenario.run import run
+from kubetwin.scenario.runtime import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 ENI_LIMITS = ROOT / "examples" / "eni-limits"
@@ -134,10 +135,13 @@ def test_eni_limits_report_shows_reservations(eni_limits: Path) -> None:
         pytest.param({"kubelet": {"maxPods": 35}}, 35, id="explicit-max-pods"),
     ],
 )
-def test_too_many_pods_through_the_cluster(tmp_path: Path, spec: dict[str, Any], running: int) -> None:
-    out = tmp_path / "out"
-    run(_write(tmp_path, [_nodegroup(**spec), _deployment(40)]), out, duration="2m")
-    pods = _pods(_items(out), "tiny")
+def test_too_many_pods_through_the_cluster(spec: dict[str, Any], running: int) -> None:
+    cluster = Cluster(seed=1)
+    cluster.start()
+    assert cluster.apply([("ng", _nodegroup(**spec)), ("deploy", _deployment(40))]) == []
+    cluster.run(until=60.0)
+    pods = _pods(list(cluster.store.iter("pods")), "tiny")
+    cluster.close()
     phases = [p["status"]["phase"] for p in pods]
     assert (phases.count("Running"), phases.count("Pending")) == (running, 40 - running)
     for p in pods:
