@@ -431,3 +431,25 @@ def test_restart_on_data_dir_restores_writes_and_clock(served_cluster_factory: A
     assert len(pods) == 3 and all(p["status"]["phase"] == "Running" for p in pods)
     new_uids = {p["metadata"]["uid"] for p in pods} - uids
     assert len(new_uids) == 1  # fresh uids after a restart, none reused
+
+
+def test_field_validation_and_apply_conflicts(served_cluster: Any) -> None:
+    s = served_cluster
+    base = "/apis/apps/v1/namespaces/default/deployments"
+    bad = deployment("typo")
+    bad["spec"]["replicaz"] = 3
+    r = s.api("POST", f"{base}?fieldValidation=Strict", bad)
+    assert r.status == 400 and r.body["message"] == 'strict decoding error: unknown field "spec.replicaz"'
+    w = s.api("POST", f"{base}?fieldValidation=Warn", bad)
+    assert w.status == 201 and w.headers["warning"] == '299 - "unknown field \\"spec.replicaz\\""'
+    # a field set by another manager conflicts with an apply that changes it, unless forced
+    s.api("POST", f"{base}?fieldManager=kubectl-client-side-apply", deployment("web", replicas=2))
+    applied = json.dumps(deployment("web", replicas=5))
+    c = s.api("PATCH", f"{base}/web?fieldManager=kubectl", applied, content_type="application/apply-patch+yaml")
+    assert c.status == 409 and c.body["reason"] == "Conflict"
+    assert c.body["details"]["causes"][0]["reason"] == "FieldManagerConflict"
+    assert '"kubectl-client-side-apply"' in c.body["message"] and ".spec.replicas" in c.body["message"]
+    f = s.api("PATCH", f"{base}/web?fieldManager=kubectl&force=true", applied, content_type="application/apply-patch+yaml")
+    assert f.status == 200 and f.body["spec"]["replicas"] == 5
+    managers = {e["manager"] for e in f.body["metadata"]["managedFields"]}
+    assert "kubectl" in managers

@@ -57,7 +57,8 @@ def to_table(
 
 def strict_checker() -> Callable[[dict[str, Any]], list[str]] | None:
     try:
-        from kubetwin.server.openapi import strict_unknown_fields
+        from kubetwin.server import openapi
     except ImportError:
         return None
-    return strict_unknown_fields
+    fn = getattr(openapi, "unknown_fields", None) or getattr(openapi, "strict_unknown_fields", None)
+    return fn if callable(fn) else None

@@ -60,6 +60,17 @@ def parse(group: str, version: str, rest: list[str]) -> Target | None:
     return Target(info, ns, name, sub, watch)
 
 
+def _manager(request: web.Request) -> str:
+    """fieldManager, else the User-Agent's first word (apiserver's default field manager)."""
+    m = request.query.get("fieldManager")
+    if m:
+        if len(m) > 128:
+            raise errors.bad_request("fieldManager: Too long: may not be more than 128 bytes")
+        return m
+    ua = request.headers.get("User-Agent", "")
+    return ua.split("/", 1)[0].strip()[:128] or "unknown"
+
+
 def _list_kind_obj(info: kinds.KindInfo) -> str:
     return f"{info.kind}List"
 
@@ -187,7 +198,9 @@ class ResourceAPI:
         ns = self._require_ns(t) if t.info.namespaced else None
         obj = self._fill_type(t, await http.read_body(request))
         warnings = self._validate_fields(request, obj)
-        created = self.registry.create(obj, namespace=ns, dry_run=http.dry_run(request))
+        created = self.registry.create(
+            obj, namespace=ns, dry_run=http.dry_run(request), field_manager=_manager(request)
+        )
         return self._warn(self._respond(request, t, created, 201), warnings)
 
     async def update(self, request: web.Request, t: Target, subresource: str | None = None) -> web.Response:
@@ -207,7 +220,9 @@ class ResourceAPI:
             )
         obj = dict(obj, metadata=dict(meta, name=t.name, **({"namespace": ns} if t.info.namespaced else {})))
         warnings = self._validate_fields(request, obj)
-        updated = self.registry.update(obj, subresource=subresource, dry_run=http.dry_run(request))
+        updated = self.registry.update(
+            obj, subresource=subresource, dry_run=http.dry_run(request), field_manager=_manager(request)
+        )
         return self._warn(self._respond(request, t, updated), warnings)
 
     async def patch(self, request: web.Request, t: Target, subresource: str | None = None) -> web.Response:
@@ -227,8 +242,16 @@ class ResourceAPI:
         if force and ptype != "apply":
             raise errors.bad_request("force may not be set for non-apply patch")
         manager = request.query.get("fieldManager") or None
+        if ptype != "apply":
+            manager = _manager(request)
         if ptype == "apply" and isinstance(body, dict) and (body.get("apiVersion") or body.get("kind")):
             self._fill_type(t, body)
+        # Unknown fields in the patch itself (SMP directives and JSON patches are not objects of the kind).
+        warnings = (
+            self._validate_fields(request, dict(body, apiVersion=t.info.api_version, kind=t.info.kind))
+            if ptype in ("merge", "apply") and isinstance(body, dict) and subresource is None
+            else []
+        )
         exists = self.registry.store.get(t.info.resource, ns if t.info.namespaced else "", t.name) is not None
         result = self.registry.patch(
             t.info.resource,
@@ -241,7 +264,6 @@ class ResourceAPI:
             field_manager=manager,
             force=force,
         )
-        warnings = self._validate_fields(request, result) if ptype != "json" else []
         code = 201 if ptype == "apply" and not exists else 200
         return self._warn(self._respond(request, t, result, code), warnings)
 

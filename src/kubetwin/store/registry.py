@@ -40,6 +40,7 @@ GENERATED_NAME_RANDOM_LENGTH = 5
 MAX_GENERATED_NAME_BASE = 63 - GENERATED_NAME_RANDOM_LENGTH
 # Store.Create retries a generateName create that collided (RetryGenerateName) this many times.
 GENERATE_NAME_ATTEMPTS = 8
+_ManagedFields = list[dict[str, Any]]
 # eviction.go MaxDisruptedPodSize: evictions not yet confirmed by the disruption controller.
 MAX_DISRUPTED_POD_SIZE = 2000
 NAMESPACE_TERMINATING_MESSAGE = (
@@ -213,7 +214,13 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------
     def create(
-        self, obj: dict[str, Any], namespace: str | None = None, dry_run: bool = False, owned: bool = False
+        self,
+        obj: dict[str, Any],
+        namespace: str | None = None,
+        dry_run: bool = False,
+        owned: bool = False,
+        field_manager: str | None = None,
+        managed_fields: _ManagedFields | None = None,
     ) -> dict[str, Any]:
         """Create ``obj``. ``owned=True`` (in-process callers that build a fresh object and keep no
         reference to it, e.g. the event recorder) skips the defensive copies: the registry takes
@@ -262,6 +269,10 @@ class Registry:
             obj["status"]["qosClass"] = resources.qos_class(obj)
         if gen:
             meta["name"] = self._generate_name(info, str(gen), meta.get("namespace", ""))
+        if managed_fields is not None:
+            meta["managedFields"] = managed_fields  # server-side apply computed them
+        elif field_manager:
+            self._record_update(info, None, obj, field_manager, None)
         self._validate(info, obj, None)
         meta["uid"] = self.new_uid()
         meta["creationTimestamp"] = self.clock.timestamp()
@@ -308,8 +319,13 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------
     def update(
-        self, obj: dict[str, Any], subresource: str | None = None, dry_run: bool = False
+        self,
+        obj: dict[str, Any],
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
     ) -> dict[str, Any]:
+        """Replace ``obj``. ``field_manager`` (HTTP writes) records its fields in managedFields."""
         if not isinstance(obj, dict):
             raise errors.bad_request("the object must be a JSON/YAML mapping")
         info = kinds.for_object(obj)
@@ -328,6 +344,8 @@ class Registry:
                 info.group,
             )
         new = self._merge_update(info, current, conversion.to_storage(deep_copy(obj)), subresource)
+        if field_manager:
+            self._record_update(info, current, new, field_manager, subresource)
         # A status write leaves spec and metadata as stored (already valid): validate it only for kinds
         # whose validation reads status.
         validate = subresource != "status" or info.kind in _STATUS_VALIDATED
@@ -477,7 +495,33 @@ class Registry:
         )
         if not rv_in_patch:
             pmeta["resourceVersion"] = current["metadata"].get("resourceVersion")
-        return self.update(patched, subresource=subresource, dry_run=dry_run)
+        return self.update(patched, subresource=subresource, dry_run=dry_run, field_manager=field_manager)
+
+    def _record_update(
+        self,
+        info: kinds.KindInfo,
+        old: dict[str, Any] | None,
+        new: dict[str, Any],
+        manager: str,
+        subresource: str | None,
+    ) -> None:
+        try:
+            from kubetwin.store.apply import record_update
+        except ImportError:
+            return
+        new_meta = new.get("metadata")
+        shared = old is not None and new_meta is old.get("metadata")
+        if shared and isinstance(new_meta, dict):
+            new["metadata"] = {**new_meta}  # shared with the stored object: copy before writing
+        record_update(
+            old,
+            new,
+            manager,
+            "Update",
+            time=self.clock.timestamp(),
+            subresource=subresource if subresource == "status" else None,
+            kind=info.kind,
+        )
 
     def _apply_patch(
         self,
@@ -504,13 +548,17 @@ class Registry:
         ns = (namespace or "") if info.namespaced else ""
         current = self.store.get(info.resource, ns, name)
         ssa = _server_side_apply()
+        now = self.clock.timestamp()
         if current is None:
             if subresource:
                 raise errors.not_found(info.plural, name, info.group)
-            obj = ssa(None, applied, field_manager, force) if ssa is not None else deep_copy(applied)
-            return self.create(obj, namespace=namespace, dry_run=dry_run)
+            if ssa is None:
+                return self.create(deep_copy(applied), namespace=namespace, dry_run=dry_run)
+            obj = ssa(None, applied, field_manager, force, info.kind, time=now)
+            managed = (obj.get("metadata") or {}).get("managedFields")
+            return self.create(obj, namespace=namespace, dry_run=dry_run, managed_fields=managed)
         if ssa is not None:
-            patched = ssa(current, applied, field_manager, force)
+            patched = ssa(current, applied, field_manager, force, info.kind, time=now, subresource=subresource)
         else:
             body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
             patched = merge_patch(current, body)
@@ -799,7 +847,7 @@ def _strategic() -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] |
     return strategic_merge_patch
 
 
-def _server_side_apply() -> Callable[[dict[str, Any] | None, dict[str, Any], str, bool], dict[str, Any]] | None:
+def _server_side_apply() -> Callable[..., dict[str, Any]] | None:
     try:
         from kubetwin.store.apply import server_side_apply
     except ImportError:
