@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from kubetwin.api.quantity import cpu_milli
-from kubetwin.api.selectors import LabelSelector
+from kubetwin.api.selectors import DOUBLE_EQUALS, EQUALS, IN, LabelSelector
 
 if TYPE_CHECKING:
     from kubetwin.client.informer import Informer
@@ -70,6 +70,35 @@ class MetricsClient(Protocol):
         ...
 
 
+#: pod informer index: "<namespace>/<key>=<value>" for every label of the pod
+LABEL_INDEX = "metrics:label"
+
+
+def _label_index(pod: dict[str, Any]) -> list[str]:
+    meta = pod["metadata"]
+    ns = meta.get("namespace", "")
+    return [f"{ns}/{k}={v}" for k, v in (meta.get("labels") or {}).items()]
+
+
+def select_pods(pods: Informer, namespace: str, selector: LabelSelector) -> list[dict[str, Any]]:
+    """The pods of ``namespace`` matching ``selector``, looked up through a label index (the
+    smallest bucket among the selector's equality requirements) instead of a namespace scan."""
+    if selector.nothing:
+        return []
+    best: list[dict[str, Any]] | None = None
+    for req in selector.requirements:
+        if req.operator in (EQUALS, DOUBLE_EQUALS, IN) and len(req.values) == 1:
+            try:
+                bucket = pods.by_index(LABEL_INDEX, f"{namespace}/{req.key}={req.values[0]}")
+            except KeyError:
+                pods.add_index(LABEL_INDEX, _label_index)
+                bucket = pods.by_index(LABEL_INDEX, f"{namespace}/{req.key}={req.values[0]}")
+            if best is None or len(bucket) < len(best):
+                best = bucket
+    candidates = best if best is not None else pods.list(namespace)
+    return [p for p in candidates if selector.matches(p["metadata"].get("labels") or {})]
+
+
 def _container_request_milli(container: dict[str, Any], resource: str) -> int | None:
     requests = (container.get("resources") or {}).get("requests") or {}
     if resource not in requests:
@@ -94,10 +123,8 @@ class RequestsMetricsClient:
     ) -> tuple[PodMetricsInfo, float]:
         now = self.clock.now
         out: PodMetricsInfo = {}
-        for pod in self.pods.list(namespace):
+        for pod in select_pods(self.pods, namespace, selector):
             if (pod.get("status") or {}).get("phase") != "Running":
-                continue
-            if not selector.matches(pod["metadata"].get("labels") or {}):
                 continue
             spec = pod.get("spec") or {}
             containers = list(spec.get("containers") or [])

@@ -17,10 +17,10 @@ from typing import Any
 
 from kubetwin.api import kinds
 from kubetwin.api.errors import ApiError
-from kubetwin.api.quantity import Quantity, cpu_milli
+from kubetwin.api.quantity import Quantity
 from kubetwin.api.selectors import LabelSelector, label_selector_from_dict
 from kubetwin.client import Client, Controller, InformerFactory
-from kubetwin.client.metrics import MetricsClient, MetricsUnavailable, PodMetricsInfo
+from kubetwin.client.metrics import MetricsClient, MetricsUnavailable, PodMetricsInfo, select_pods
 from kubetwin.controllers import hpa_calc as hc
 from kubetwin.store.copy import deep_copy
 
@@ -80,7 +80,7 @@ class _Scale:
 
 
 def _milli(q: Any) -> int:
-    return cpu_milli(q)
+    return hc.milli_value(q)
 
 
 def _quantity(milli: int) -> str:
@@ -150,6 +150,15 @@ class HPAController(Controller):
         self.scale_up_events: dict[str, list[hc.ScaleEvent]] = {}
         self.scale_down_events: dict[str, list[hc.ScaleEvent]] = {}
         self.selectors: dict[str, LabelSelector] = {}  # HPA key -> last parsed target selector
+        self._times: dict[str, float] = {}  # RFC 3339 -> virtual seconds (pod start / transition times)
+
+    def _parse_time(self, text: str) -> float:
+        t = self._times.get(text)
+        if t is None:
+            if len(self._times) > 100_000:
+                self._times.clear()
+            t = self._times[text] = self.loop.parse_timestamp(text)
+        return t
 
     def start(self) -> None:
         self.hpas.add_handler(on_add=self._enqueue_later, on_update=lambda _o, n: self._enqueue_later(n),
@@ -431,11 +440,12 @@ class HPAController(Controller):
             raise _MetricError(msg) from None
         self.selectors[key] = parsed
         ns = hpa["metadata"].get("namespace") or ""
-        pods = [p for p in self.pods.list(ns) if parsed.matches(p["metadata"].get("labels") or {})]
+        pods = select_pods(self.pods, ns, parsed)
         owners = {key}
+        names = {p["metadata"]["name"] for p in pods}
         for other, sel in self.selectors.items():
             if other != key and other.split("/", 1)[0] == ns and self.hpas.get_by_key(other) is not None:
-                if any(sel.matches(p["metadata"].get("labels") or {}) for p in pods):
+                if any(p["metadata"]["name"] in names for p in select_pods(self.pods, ns, sel)):
                     owners.add(other)
         if len(owners) > 1:
             msg = f"pods by selector {selector} are controlled by multiple HPAs: [{' '.join(sorted(owners))}]"
@@ -538,7 +548,7 @@ class HPAController(Controller):
                     pods,
                     metrics,
                     self.loop.now,
-                    self.loop.parse_timestamp,
+                    self._parse_time,
                     config,
                 )
             except hc.CalcError as e:
@@ -582,7 +592,7 @@ class HPAController(Controller):
                     raise hc.CalcError(f"unable to get metrics for resource {resource}: {e}") from None
                 replicas, usage = hc.plain_metric_replicas(
                     current_replicas, _milli(target["averageValue"]), pods, metrics, now,
-                    self.loop.parse_timestamp, config, resource,
+                    self._parse_time, config, resource,
                 )  # fmt: skip
             except hc.CalcError as e:
                 raise _MetricError(f"failed to get {resource} usage: {e}") from None
@@ -600,7 +610,7 @@ class HPAController(Controller):
                 raise hc.CalcError(f"unable to get metrics for resource {resource}: {e}") from None
             replicas, utilization, raw = hc.resource_replicas(
                 current_replicas, utilization_target, resource, pods, metrics, now,
-                self.loop.parse_timestamp, config, container,
+                self._parse_time, config, container,
             )  # fmt: skip
         except hc.CalcError as e:
             raise _MetricError(f"failed to get {resource} utilization: {e}") from None

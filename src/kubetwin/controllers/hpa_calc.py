@@ -155,11 +155,28 @@ def group_pods(
     return ready, unready, missing, ignored
 
 
+_MILLI: dict[Any, int] = {}
+
+
+def milli_value(q: Any) -> int:
+    """Quantity.MilliValue, memoized (requests repeat across pods and syncs)."""
+    try:
+        return _MILLI[q]
+    except KeyError:
+        pass
+    except TypeError:
+        return cpu_milli(q)
+    v = cpu_milli(q)
+    if len(_MILLI) < 65536:
+        _MILLI[q] = v
+    return v
+
+
 def _request_milli(container: Obj, resource: str) -> int | None:
     requests = (container.get("resources") or {}).get("requests") or {}
     if resource not in requests:
         return None
-    return cpu_milli(requests[resource])
+    return milli_value(requests[resource])
 
 
 def calculate_requests(pods: Iterable[Obj], container: str | None, resource: str) -> dict[str, int]:
@@ -173,7 +190,7 @@ def calculate_requests(pods: Iterable[Obj], container: str | None, resource: str
         if not container and pod_level:
             if resource not in pod_level:
                 raise CalcError(f"missing pod-level request for {resource} in Pod {name}")
-            out[name] = cpu_milli(pod_level[resource])
+            out[name] = milli_value(pod_level[resource])
             continue
         containers = list(spec.get("containers") or [])
         containers += [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
