@@ -1,0 +1,213 @@
+"""Usage engine over a day: N m5.xlarge nodes, M pods with diurnal LoadProfiles, 24 h virtual.
+
+    python bench/bench_usage.py [--nodes 1000 --pods 30000 --hours 24] [--quick]
+                                [--no-eviction] [--lease-interval 10] [--profile] [--engine-only]
+
+The whole twin runs (store, informers, controllers, scheduler, kubelets with leases and node
+status, the usage engine's 10 s tick and, unless ``--no-eviction``, the eviction loop). Setup
+(NodeGroup boot, Deployments, scheduling, pods starting) is timed apart from the day. Prints
+virtual seconds per wall second for the day (goal >= 1,440: 24 h in <= 60 s), peak RSS, the
+engine's share of the time, and with ``--profile`` the top functions by cumulative time.
+``--engine-only`` times the usage engine by itself at full size (its arrays filled through the
+ResourceModel seam from fake kubelets, then ticked every 10 s of virtual time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import resource
+import time
+from typing import Any
+
+from kubetwin.scenario.runtime import Cluster
+
+GOAL = 1440.0
+APPS = 100  # Deployments, each with its own LoadProfile
+
+
+def objects(nodes: int, pods: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+        {"apiVersion": "kubetwin.io/v1alpha1", "kind": "NodeGroup", "metadata": {"name": "general"},
+         "spec": {"instanceType": "m5.xlarge", "minSize": nodes, "maxSize": nodes, "desiredSize": nodes,
+                  "zones": ["us-east-1a", "us-east-1b", "us-east-1c"]}},
+    ]  # fmt: skip
+    per_app = pods // APPS
+    for a in range(APPS):
+        app = f"app-{a:03d}"
+        out.append({"apiVersion": "kubetwin.io/v1alpha1", "kind": "LoadProfile",
+                    "metadata": {"name": app, "namespace": "shop"},
+                    "spec": {"selector": {"matchLabels": {"app": app}},
+                             "traffic": {"diurnal": {"base": 20 * per_app, "peak": 120 * per_app,
+                                                     "peakAt": f"{10 + a % 8}:00", "period": "24h"}},
+                             "perPod": {"baseline": {"cpu": "20m", "memory": "150Mi"}, "cpuPerRequest": "1m",
+                                        "memoryPerRps": "512Ki", "memoryLeakPerHour": "2Mi"}}})  # fmt: skip
+        out.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "namespace": "shop"},
+                    "spec": {"replicas": per_app, "selector": {"matchLabels": {"app": app}},
+                             "template": {"metadata": {"labels": {"app": app}},
+                                          "spec": {"containers": [{"name": "app", "image": "shop/app:1",
+                                                   "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                                                 "limits": {"cpu": "300m", "memory": "512Mi"}}}]}}}})  # fmt: skip
+    return out
+
+
+class _FakeContainer:
+    state = "running"
+    started_at = 0.0
+
+
+class _FakeWorker:
+    def __init__(self, names: list[str]) -> None:
+        self.by_name = {n: _FakeContainer() for n in names}
+
+
+class _FakeKubelet:
+    running = True
+
+    def __init__(self, name: str, node: dict[str, Any]) -> None:
+        self.name = name
+        self.node = node
+        self.workers: dict[str, _FakeWorker] = {}
+
+    def worker_by_uid(self, uid: str) -> _FakeWorker | None:
+        return self.workers.get(uid)
+
+    def container_exited(self, uid: str, name: str, code: int, reason: str) -> None:
+        pass
+
+
+class _Informer:
+    def add_handler(self, *a: Any) -> None:
+        pass
+
+
+class _FakeManager:
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.nodes = self.pods = _Informer()
+        self.kubelets: dict[str, Any] = {}
+        self.informers = self
+
+    def get(self, resource: str) -> _Informer:
+        return _Informer()
+
+
+def engine_only(nodes: int, pods: int, hours: float) -> None:
+    """The engine alone at full size: its arrays filled through the seam, ticked for ``hours``."""
+    from kubetwin.kubelet.usage import UsageEngine
+    from kubetwin.sim import EventLoop
+
+    loop = EventLoop()
+    eng = UsageEngine(_FakeManager(loop), period=10.0)
+    for o in objects(nodes, pods):
+        if o["kind"] == "LoadProfile":
+            eng._profile_changed(o)
+    deployments = [o for o in objects(nodes, pods) if o["kind"] == "Deployment"]
+    cap = {"cpu": "4", "memory": "16Gi", "pods": "58", "ephemeral-storage": "20Gi"}
+    kls = [_FakeKubelet(f"node-{i:04d}", {"metadata": {"name": f"node-{i:04d}"},
+                                           "status": {"capacity": cap, "allocatable": cap}}) for i in range(nodes)]  # fmt: skip
+    for kl in kls:
+        eng.attach(kl)
+    t0 = time.perf_counter()
+    for i in range(pods):
+        d = deployments[i % len(deployments)]
+        tmpl = d["spec"]["template"]
+        pod = {"metadata": {"name": f"p{i}", "namespace": "shop", "uid": f"uid-{i}", "labels": tmpl["metadata"]["labels"]},
+               "spec": tmpl["spec"], "status": {"conditions": [{"type": "Ready", "status": "True"}]}}  # fmt: skip
+        kl = kls[i % nodes]
+        kl.workers[f"uid-{i}"] = _FakeWorker(["app"])
+        eng.on_pod_started(kl, pod)
+    fill = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    ticks = int(hours * 3600 / 10)
+    for k in range(ticks):
+        loop._now = (k + 1) * 10.0
+        eng.tick()
+    wall = time.perf_counter() - t1
+    print(f"engine only: {pods:,} pods on {nodes:,} nodes registered in {fill:.1f} s; {ticks:,} ticks in {wall:.1f} s "
+          f"= {1000 * wall / ticks:.2f} ms/tick = {hours * 3600 / wall:,.0f} virtual s / wall s "
+          f"({len(eng.oom_log)} OOM kills, {len(eng.nodes_needing_attention())} nodes needing attention at the end); "
+          f"peak RSS {rss_mb():.0f} MB")  # fmt: skip
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=1000)
+    ap.add_argument("--pods", type=int, default=30000)
+    ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--quick", action="store_true", help="100 nodes, 3,000 pods, 6 h")
+    ap.add_argument("--no-eviction", action="store_true", help="turn the eviction loop off")
+    ap.add_argument("--lease-interval", type=float, default=None, help="kubelet lease renewal period (s)")
+    ap.add_argument("--profile", action="store_true", help="cProfile the day and print the top functions")
+    ap.add_argument("--engine-only", action="store_true", help="time the usage engine alone at full size")
+    args = ap.parse_args()
+    if args.quick:
+        args.nodes, args.pods, args.hours = 100, 3000, 6.0
+    if args.engine_only:
+        engine_only(args.nodes, args.pods, args.hours)
+        return
+
+    gc.freeze()
+    t0 = time.perf_counter()
+    cluster = Cluster(seed=1)
+    cluster.start()
+    km = next(c for c in cluster.components if hasattr(c, "usage"))
+    if args.lease_interval:
+        km.lease_renew_interval = args.lease_interval
+    if args.no_eviction and getattr(km, "_eviction_timer", None) is not None:
+        km._eviction_timer.cancel()
+    failures = cluster.apply(("bench", o) for o in objects(args.nodes, args.pods))
+    assert not failures, failures
+    cluster.run(600.0)  # nodes boot, pods schedule and start
+    setup = time.perf_counter() - t0
+    engine = km.usage
+    running = len(engine.pods)
+    print(f"setup: {args.nodes} nodes, {running} pods running after 10 min virtual in {setup:.1f} s wall "
+          f"(RSS {rss_mb():.0f} MB)")  # fmt: skip
+
+    tick_wall = 0.0
+    orig_tick = engine.tick
+
+    def timed_tick(kubelet: Any = None) -> None:
+        nonlocal tick_wall
+        s = time.perf_counter()
+        orig_tick(kubelet)
+        tick_wall += time.perf_counter() - s
+
+    engine._timer.cancel()
+    engine._timer = cluster.loop.every(engine.period, timed_tick, 30, "kubelet:usage")
+    seconds = args.hours * 3600
+    steps0 = cluster.loop.steps
+    prof = cProfile.Profile() if args.profile else None
+    t1 = time.perf_counter()
+    if prof is not None:
+        prof.enable()
+    end = cluster.loop.now + seconds
+    while cluster.loop.now < end:
+        cluster.run(min(end, cluster.loop.now + 3600))
+    if prof is not None:
+        prof.disable()
+    day = time.perf_counter() - t1
+    ratio = seconds / day
+    kills = len(engine.oom_log)
+    evictions = len(km.evictions()) if hasattr(km, "evictions") else 0
+    print(f"day: {args.hours:g} h virtual in {day:.1f} s wall = {ratio:,.0f} virtual s / wall s "
+          f"(goal {GOAL:,.0f}: {'met' if ratio >= GOAL else 'NOT met'}); {cluster.loop.steps - steps0:,} events")
+    print(f"usage engine: {engine.ticks:,} ticks, {tick_wall:.1f} s wall ({100 * tick_wall / day:.0f}% of the day), "
+          f"{1000 * tick_wall / max(1, engine.ticks):.2f} ms/tick over {engine.c.n:,} container slots")
+    print(f"outcome: {kills} OOM kills, {evictions} evictions, {len(engine.pod_summaries())} pods throttled/starved")
+    print(f"peak RSS: {rss_mb():.0f} MB")
+    if prof is not None:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+
+
+if __name__ == "__main__":
+    main()
