@@ -243,60 +243,6 @@ def set_metav1_condition(
     status["conditions"] = conds
 
 
-# -- node affinity ----------------------------------------------------------------------------
-def _match_requirement(req: Mapping[str, Any], value: str | None) -> bool:
-    op = req.get("operator")
-    values = [str(v) for v in req.get("values") or []]
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt"):
-        if value is None or len(values) != 1:
-            return False
-        try:
-            a, b = int(value), int(values[0])
-        except ValueError:
-            return False
-        return a > b if op == "Gt" else a < b
-    return False
-
-
-def node_selector_term_matches(term: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    exprs = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not exprs and not fields:
-        return False  # an empty term matches nothing
-    lbls = labels_of(node)
-    for e in exprs:
-        if not _match_requirement(e, lbls.get(str(e.get("key", "")))):
-            return False
-    for f in fields:
-        value = (node.get("metadata") or {}).get("name") if f.get("key") == "metadata.name" else None
-        if not _match_requirement(f, value):
-            return False
-    return True
-
-
-def pod_matches_node_affinity(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """nodeaffinity.GetRequiredNodeAffinity(pod).Match(node): nodeSelector AND required terms."""
-    lbls = labels_of(node)
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if lbls.get(k) != v:
-            return False
-    na = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    )
-    if na is None:
-        return True
-    terms = na.get("nodeSelectorTerms") or []
-    return any(node_selector_term_matches(t, node) for t in terms)
-
-
 def sort_key_created(clock: Any, obj: Mapping[str, Any]) -> tuple[float, str]:
     """ByCreationTimestamp ordering (ties broken by name)."""
     return (created(clock, obj), (obj.get("metadata") or {}).get("name", ""))

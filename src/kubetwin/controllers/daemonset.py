@@ -24,6 +24,7 @@ from typing import Any
 
 from kubetwin.api.errors import ApiError
 from kubetwin.api.resources import is_pod_ready, tolerates
+from kubetwin.api.selectors import required_node_affinity_matches
 from kubetwin.client.controller import Controller
 from kubetwin.controllers import _util as u
 from kubetwin.controllers._refmanager import claim
@@ -92,7 +93,7 @@ def node_should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
     add_daemon_tolerations(spec)
     if spec.get("nodeName") and spec["nodeName"] != node["metadata"]["name"]:
         return False, False
-    if not u.pod_matches_node_affinity(spec, node):
+    if not required_node_affinity_matches({"spec": spec}, node):
         return False, False
     taints = (node.get("spec") or {}).get("taints") or []
     tols = spec.get("tolerations") or []
