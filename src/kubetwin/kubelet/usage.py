@@ -773,8 +773,8 @@ class UsageEngine:
             mlim = ca["lim_mem"][s]
             conts.append({
                 "name": name, "run_ticks": run_ticks,
-                "throttled_fraction": ca["thr_ticks"][s] / run_ticks if run_ticks else 0.0,
-                "wait_fraction": ca["wait_ticks"][s] / run_ticks if run_ticks else 0.0,
+                "throttled_fraction": float(ca["thr_ticks"][s] / run_ticks) if run_ticks else 0.0,
+                "wait_fraction": float(ca["wait_ticks"][s] / run_ticks) if run_ticks else 0.0,
                 "throttled_seconds": round(thr, 3), "cpu_wait_seconds": round(wait, 3),
                 "cpu_demanded_seconds": round(float(ca["dem_s"][s]), 3),
                 "cpu_granted_seconds": round(float(ca["grant_s"][s]), 3),

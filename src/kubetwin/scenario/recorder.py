@@ -197,7 +197,7 @@ class Recorder:
         ann = (obj.get("metadata") or {}).get("annotations") or {}
         resource = ann.get("starved_resource") or message[len(EVICTION_PREFIX):].split(".", 1)[0]
         self._evictions.append({
-            "t": self.loop.now,
+            "t": float(self.loop.now),
             "time": _hms(self.loop.now),
             "node": (obj.get("source") or {}).get("host", "") or (pod.get("spec") or {}).get("nodeName", ""),
             "namespace": ns,
@@ -212,7 +212,7 @@ class Recorder:
     def _track_pressure(self, ev: WatchEvent) -> None:
         """Periods each node reported MemoryPressure / DiskPressure / PIDPressure True."""
         name = ev.object["metadata"]["name"]
-        now = self.loop.now
+        now = float(self.loop.now)
         for cond in PRESSURE_CONDITIONS:
             c = None if ev.type == "DELETED" else resources.node_condition(ev.object, cond)
             on = c is not None and c.get("status") == "True"
@@ -230,7 +230,7 @@ class Recorder:
 
     def pressure_periods(self) -> list[dict[str, Any]]:
         """Node pressure periods (``ongoing`` when the condition was still True at the end)."""
-        now = self.loop.now
+        now = float(self.loop.now)
         out = [dict(p) for p in self._pressure_done]
         out += [{"node": n, "condition": c, "start": s, "end": now, "seconds": now - s, "ongoing": True}
                 for (n, c), s in self._pressure_open.items()]  # fmt: skip

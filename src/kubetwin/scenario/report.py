@@ -364,6 +364,7 @@ def compute_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
         add("warn", f"{_plural(sum(others.values()), 'warning event')}: {top}")
 
     verdicts += eviction_verdicts(data)
+    verdicts += usage_verdicts(data)
 
     return sorted(verdicts, key=lambda v: LEVELS.index(v["level"]) if v["level"] in LEVELS else 1)
 
@@ -377,6 +378,11 @@ def _clock(seconds: float) -> str:
     s = int(seconds)
     hm = f"{s // 3600:02d}:{s % 3600 // 60:02d}"
     return hm if s % 60 == 0 else f"{hm}:{s % 60:02d}"
+
+
+def _hms_clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def eviction_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -393,8 +399,10 @@ def eviction_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
         when = f"at {_clock(first)}"
         if len(evs) > 1:
             last = max(_num(e.get("t")) for e in evs)
-            if _clock(last) != _clock(first):
-                when = f"from {_clock(first)} to {_clock(last)}"
+            if int(last) != int(first):
+                full = int(first) % 60 or int(last) % 60
+                a, b = (_hms_clock(first), _hms_clock(last)) if full else (_clock(first), _clock(last))
+                when = f"from {a} to {b}"
         label = f"{len(evs)} {qos + ' ' if qos else ''}{'pod' if len(evs) == 1 else 'pods'}"
         level = "bad" if qos == "Guaranteed" else "warn"
         out.append({"level": level, "text": f"{label} evicted on node {node} {when} under "
@@ -427,6 +435,242 @@ def _evictions_section(data: Mapping[str, Any]) -> str:
                 for e in evictions]  # fmt: skip
         parts.append(_table([("Time", "num"), ("Node", ""), ("Pod", ""), ("Owner", ""), ("QoS", ""),
                              ("Resource", ""), ("Message", "")], rows))  # fmt: skip
+    return "".join(parts) + "</section>"
+
+
+# -- usage: throttling, CPU contention, OOM kills, nodes near their allocatable -----------------
+THROTTLE_VERDICT_FRACTION = 0.05  # containers throttled (or waiting for CPU) at least this share of the time
+USAGE_VERDICTS_MAX = 8  # per kind; the rest are summarised in one line
+MAX_USAGE_ROWS = 100
+
+
+def _who(namespace: Any, owner: Any, pods: set[str]) -> str:
+    """"pod shop/web-x" for one pod, "3 pods of Deployment shop/web" for several of one owner."""
+    if len(pods) == 1:
+        return f"pod {_ns_name(namespace, next(iter(pods)))}"
+    kind, _, name = str(owner or "").partition("/")
+    return f"{len(pods)} pods of {kind} {_ns_name(namespace, name)}" if owner else f"{len(pods)} pods"
+
+
+def _limit_text(milli: Any) -> str:
+    """A CPU limit as written in a manifest: "limit 500m", "limit 2"."""
+    if milli is None:
+        return "no limit"
+    m = int(_num(milli))
+    return f"limit {m // 1000}" if m % 1000 == 0 else f"limit {m}m"
+
+
+def _quantity_bytes(n: Any) -> str:
+    """Bytes as written in a manifest when exact ("512Mi", "2Gi"), else the report's "1.5 GiB"."""
+    b = int(_num(n))
+    for suffix, unit in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if b and b % unit == 0:
+            return f"{b // unit}{suffix}"
+    return format_bytes(b)
+
+
+def _usage_groups(data: Mapping[str, Any], key: str) -> list[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
+    """Containers of the usage report with ``key`` >= the verdict threshold, grouped by
+    (namespace, owner or pod, container)."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for p in (_d(x) for x in _l(_d(data.get("usage")).get("pods"))):
+        for c in (_d(x) for x in _l(p.get("containers"))):
+            if _num(c.get(key)) >= THROTTLE_VERDICT_FRACTION:
+                who = str(p.get("owner") or "") or f"pod/{p.get('name', '')}"
+                k = (str(p.get("namespace") or ""), who, str(c.get("name") or ""))
+                groups.setdefault(k, []).append({**c, "pod": str(p.get("name") or ""), "owner": p.get("owner")})
+    return sorted(groups.items(), key=lambda kv: (-max(_num(c.get(key)) for c in kv[1]), kv[0]))
+
+
+def usage_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Throttled and CPU-starved pods, OOM kills (container limit and kernel), nodes whose usage came
+    near their allocatable, e.g. "pod shop/web-x was CPU-throttled 38% of the time" or "container
+    api in shop/api-y OOM-killed 3 times (limit 512Mi)"."""
+    out: list[dict[str, str]] = []
+    usage = _d(data.get("usage"))
+    if not usage:
+        return out
+
+    def capped(items: list[dict[str, str]], what: str) -> list[dict[str, str]]:
+        if len(items) <= USAGE_VERDICTS_MAX:
+            return items
+        rest = len(items) - USAGE_VERDICTS_MAX + 1
+        return items[: USAGE_VERDICTS_MAX - 1] + [{"level": items[-1]["level"], "text": f"{rest} more {what}"}]
+
+    throttled = []
+    for (ns, _owner, cname), cs in _usage_groups(data, "throttled_fraction"):
+        frac = sum(_num(c.get("throttled_fraction")) for c in cs) / len(cs)
+        dem = sum(_num(c.get("cpu_demanded_seconds")) for c in cs)
+        got = sum(_num(c.get("cpu_granted_seconds")) for c in cs)
+        avg = " on average" if len(cs) > 1 else ""
+        share = f"; got {got / dem:.0%} of the CPU it wanted" if dem > 0 else ""
+        throttled.append({"level": "warn", "text": (
+            f"{_who(ns, cs[0].get('owner'), {c['pod'] for c in cs})} {'was' if len(cs) == 1 else 'were'} "
+            f"CPU-throttled {frac:.0%} of the time{avg} (container {cname}, "
+            f"{_limit_text(cs[0].get('cpu_limit_milli'))}{share})")})  # fmt: skip
+    out += capped(throttled, "groups of CPU-throttled pods (see Usage)")
+    starved = []
+    for (ns, _owner, cname), cs in _usage_groups(data, "wait_fraction"):
+        frac = sum(_num(c.get("wait_fraction")) for c in cs) / len(cs)
+        wait = sum(_num(c.get("cpu_wait_seconds")) for c in cs)
+        starved.append({"level": "warn", "text": (
+            f"{_who(ns, cs[0].get('owner'), {c['pod'] for c in cs})} waited for CPU on an over-subscribed node "
+            f"{frac:.0%} of the time (container {cname}, {wait:,.0f} CPU-seconds short; CPU is shared by requests)")})
+    out += capped(starved, "groups of pods short of CPU on busy nodes (see Usage)")
+    kills = [_d(k) for k in _l(usage.get("oom_kills"))]
+    limit_groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for k in kills:
+        if k.get("kind") == "limit":
+            who = str(k.get("owner") or "") or f"pod/{k.get('pod', '')}"
+            limit_groups.setdefault((str(k.get("namespace") or ""), who, str(k.get("container") or "")), []).append(k)
+    ooms = []
+    for (ns, _owner, cname), ks in sorted(limit_groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        pods = {str(k.get("pod") or "") for k in ks}
+        limit = _quantity_bytes(ks[0].get("limit_bytes"))
+        times = "once" if len(ks) == 1 else f"{len(ks)} times"
+        if len(pods) == 1:
+            text = f"container {cname} in {_ns_name(ns, next(iter(pods)))} OOM-killed {times} (limit {limit})"
+        else:
+            text = f"container {cname} of {_who(ns, ks[0].get('owner'), pods)} OOM-killed {times} (limit {limit})"
+        ooms.append({"level": "bad", "text": text + f", first at {_clock(_num(ks[0].get('t')))}"})
+    out += capped(ooms, "containers OOM-killed at their limit (see Usage)")
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for k in kills:
+        if k.get("kind") == "system":
+            by_node.setdefault(str(k.get("node") or ""), []).append(k)
+    system = []
+    for node, ks in sorted(by_node.items(), key=lambda kv: (_num(kv[1][0].get("t")), kv[0])):
+        victims = ", ".join(f"{k.get('container')} in {_ns_name(k.get('namespace'), k.get('pod'))}" for k in ks[:3])
+        more = f" and {len(ks) - 3} more" if len(ks) > 3 else ""
+        system.append({"level": "bad", "text": f"node {node} ran out of memory at {_clock(_num(ks[0].get('t')))}: "
+                                               f"the kernel OOM killer killed {victims}{more}"})  # fmt: skip
+    out += capped(system, "nodes where the kernel OOM killer acted (see Usage)")
+    hot = []
+    for row in _node_usage_peaks(data):
+        if row["mem_pct"] >= HOT_NODE_PERCENT:
+            hot.append({"level": "warn", "text": f"node {row['node']} used {row['mem_pct']:.0f}% of its allocatable "
+                                                 f"memory at {_clock(row['mem_t'])}"})  # fmt: skip
+    out += capped(hot, f"nodes used ≥{HOT_NODE_PERCENT:.0f}% of their allocatable memory")
+    return out
+
+
+def _node_usage_peaks(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per node: peak CPU / memory used as % of allocatable (and when), hottest memory first."""
+    t = _sample_times(data)
+    rows = []
+    for name, node in sorted(_d(_d(data.get("samples")).get("nodes")).items()):
+        node = _d(node)
+        if "memory_used_bytes" not in node:
+            continue
+        peak: dict[str, Any] = {"node": name, "cpu_pct": 0.0, "cpu_t": 0.0, "mem_pct": 0.0, "mem_t": 0.0,
+                                "cpu_used": 0.0, "mem_used": 0.0, "cpu_alloc": 0.0, "mem_alloc": 0.0}  # fmt: skip
+        for key, used_k, alloc_k in (("cpu", "cpu_used_milli", "cpu_allocatable_milli"),
+                                     ("mem", "memory_used_bytes", "memory_allocatable_bytes")):  # fmt: skip
+            used, alloc = _l(node.get(used_k)), _l(node.get(alloc_k))
+            for i, (u, a) in enumerate(zip(used, alloc, strict=False)):
+                if u is None or not a:
+                    continue
+                pct = 100.0 * _num(u) / _num(a)
+                if pct > peak[f"{key}_pct"]:
+                    peak.update({f"{key}_pct": pct, f"{key}_t": t[i] if i < len(t) else 0.0,
+                                 f"{key}_used": _num(u), f"{key}_alloc": _num(a)})  # fmt: skip
+        rows.append(peak)
+    return sorted(rows, key=lambda r: (-r["mem_pct"], -r["cpu_pct"], r["node"]))
+
+
+def _usage_series(data: Mapping[str, Any], n: int) -> dict[str, list[float]] | None:
+    nodes = _d(_d(data.get("samples")).get("nodes"))
+    keys = ("cpu_used_milli", "cpu_requested_milli", "cpu_allocatable_milli",
+            "memory_used_bytes", "memory_requested_bytes", "memory_allocatable_bytes")  # fmt: skip
+    if not any("memory_used_bytes" in _d(v) for v in nodes.values()):
+        return None
+    sums = {k: [0.0] * n for k in keys}
+    for name in sorted(nodes):
+        node = _d(nodes[name])
+        for k in keys:
+            for i, v in enumerate(_series(node.get(k), n)):
+                if not math.isnan(v):
+                    sums[k][i] += v
+    return sums
+
+
+def _usage_chart(t: list[float], s: dict[str, list[float]]) -> tuple[Figure, str]:
+    div, xlabel = _time_axis(t)
+    k = _stride(len(t))
+    ts = [x / div for x in t[::k]]
+    fig = _new_figure(10.0, 3.4)
+    axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.22})
+    panels = (("cpu", "CPU (cores)", CPU_COLOR, 1000.0), ("memory", "Memory (GiB)", MEM_COLOR, float(1 << 30)))
+    for ax, (key, title, color, scale) in zip(axes, panels, strict=True):
+        _style_axes(ax)
+        ax.step(ts, [v / scale for v in s[f"{key}_allocatable_{'milli' if key == 'cpu' else 'bytes'}"][::k]],
+                where="post", color="#9aa0a6", linewidth=1.2, linestyle=(0, (4, 2)), label="allocatable")
+        ax.step(ts, [v / scale for v in s[f"{key}_requested_{'milli' if key == 'cpu' else 'bytes'}"][::k]],
+                where="post", color=color, linewidth=1.2, alpha=0.55, label="requested")
+        ax.step(ts, [v / scale for v in s[f"{key}_used_{'milli' if key == 'cpu' else 'bytes'}"][::k]],
+                where="post", color=color, linewidth=1.8, label="used")
+        ax.set_ylim(bottom=0)
+        ax.set_title(title, pad=10)
+        ax.set_xlabel(xlabel)
+        _top_legend(ax)
+    fig.subplots_adjust(left=0.06, right=0.985, top=0.84, bottom=0.16)
+    return fig, "cluster-usage"
+
+
+def _usage_section(data: Mapping[str, Any]) -> str:
+    usage = _d(data.get("usage"))
+    parts = ['<section id="usage"><h2>Usage, throttling and OOM kills</h2>']
+    t = _sample_times(data)
+    series = _usage_series(data, len(t)) if t else None
+    if series is None and not usage:
+        parts.append(_empty("No usage was recorded (the usage engine was off)."))
+        return "".join(parts) + "</section>"
+    if series is not None:
+        parts.append(f'<figure>{_chart(_usage_chart, t, series)}<figcaption>Cluster-wide: what pods and the '
+                     "system use, what pods request, and what nodes can give.</figcaption></figure>")  # fmt: skip
+        peaks = _node_usage_peaks(data)[:20]
+        rows = [[f'<span class="mono">{_esc(r["node"])}</span>',
+                 f"{_esc(format_cores(r['cpu_used']))} / {_esc(format_cores(r['cpu_alloc']))} "
+                 f"{_meter(r['cpu_pct'])} at {_esc(_clock(r['cpu_t']))}",
+                 f"{_esc(format_bytes(r['mem_used']))} / {_esc(format_bytes(r['mem_alloc']))} "
+                 f"{_meter(r['mem_pct'])} at {_esc(_clock(r['mem_t']))}"] for r in peaks]  # fmt: skip
+        if rows:
+            parts.append("<h3>Busiest nodes (peak usage vs allocatable)</h3>")
+            parts.append(_table([("Node", ""), ("Peak CPU used / allocatable (cores)", "num"),
+                                 ("Peak memory used / allocatable", "num")], rows))  # fmt: skip
+    pods = [_d(p) for p in _l(usage.get("pods"))]
+    crow = []
+    for p in pods:
+        for c in (_d(x) for x in _l(p.get("containers"))):
+            if _num(c.get("throttled_seconds")) <= 0 and _num(c.get("cpu_wait_seconds")) <= 0:
+                continue
+            dem, got = _num(c.get("cpu_demanded_seconds")), _num(c.get("cpu_granted_seconds"))
+            crow.append((-_num(c.get("throttled_fraction")) - _num(c.get("wait_fraction")), [
+                _esc(_ns_name(p.get("namespace"), p.get("name"))), _esc(c.get("name", "")),
+                _esc(_limit_text(c.get("cpu_limit_milli"))),
+                _esc(_format_pct(100 * _num(c.get("throttled_fraction")))),
+                _esc(f"{_num(c.get('throttled_seconds')):,.0f}"),
+                _esc(_format_pct(100 * _num(c.get("wait_fraction")))),
+                _esc(f"{dem:,.0f} / {got:,.0f}")]))  # fmt: skip
+    if crow:
+        crow.sort(key=lambda r: r[0])
+        parts.append("<h3>CPU-throttled and CPU-starved containers</h3>")
+        parts.append(_table([("Pod", ""), ("Container", ""), ("CPU limit", ""), ("Throttled (time)", "num"),
+                             ("Throttled CPU-s", "num"), ("Waiting on a busy node (time)", "num"),
+                             ("CPU-s wanted / got", "num")], [r[1] for r in crow[:MAX_USAGE_ROWS]]))  # fmt: skip
+    kills = [_d(k) for k in _l(usage.get("oom_kills"))]
+    if kills:
+        rows = [[_esc(_clock(_num(k.get("t")))), _esc(k.get("node", "")),
+                 _esc(_ns_name(k.get("namespace"), k.get("pod"))), _esc(k.get("container", "")),
+                 _badge("bad", "limit" if k.get("kind") == "limit" else "node out of memory"),
+                 _esc(format_bytes(_num(k.get("limit_bytes"))) if k.get("limit_bytes") is not None else "–"),
+                 _esc(format_bytes(_num(k.get("usage_bytes")))), _esc(str(k.get("oom_score_adj", "")))]
+                for k in kills[:MAX_USAGE_ROWS]]  # fmt: skip
+        parts.append("<h3>OOM kills (exit code 137, OOMKilled)</h3>")
+        parts.append(_table([("Time", "num"), ("Node", ""), ("Pod", ""), ("Container", ""), ("Cause", ""),
+                             ("Memory limit", "num"), ("Usage", "num"), ("oom_score_adj", "num")], rows))  # fmt: skip
+    if not crow and not kills:
+        parts.append(_empty("No container was CPU-throttled, short of CPU or OOM-killed."))
     return "".join(parts) + "</section>"
 
 
@@ -1036,7 +1280,7 @@ def render_report(data: Mapping[str, Any]) -> str:
     sc = _d(data.get("scenario"))
     name = str(sc.get("name") or "scenario")
     nav = ('<nav><a href="#verdicts">Verdicts</a><a href="#pods">Pods over time</a><a href="#nodes">Node allocation</a>'
-           '<a href="#pending">Pending pods</a><a href="#evictions">Evictions</a><a href="#workloads">Workloads</a><a href="#events">Events</a></nav>')
+           '<a href="#usage">Usage</a><a href="#pending">Pending pods</a><a href="#evictions">Evictions</a><a href="#workloads">Workloads</a><a href="#events">Events</a></nav>')
     version = f" {sc.get('kubetwin_version')}" if sc.get("kubetwin_version") else ""
     body = "".join([
         _header(data),
@@ -1045,6 +1289,7 @@ def render_report(data: Mapping[str, Any]) -> str:
         _verdicts_section(data),
         _pods_section(data),
         _nodes_section(data),
+        _usage_section(data),
         _pending_section(data),
         _evictions_section(data),
         _workloads_section(data),
