@@ -408,7 +408,7 @@ class UsageEngine:
             return
         summary = self._summary(e)
         if summary is not None:
-            summary["stopped_at"] = self.loop.now
+            summary["stopped_at"] = float(self.loop.now)
             self.finished.append(summary)
         for s in e.slots:
             self.c_names.pop(s, None)
@@ -648,7 +648,7 @@ class UsageEngine:
         ca = self.c.a
         ca["oom"][s] += 1
         self.oom_log.append({
-            "t": self.loop.now, "kind": kind, "node": e.node, "namespace": e.namespace, "pod": e.name,
+            "t": float(self.loop.now), "kind": kind, "node": e.node, "namespace": e.namespace, "pod": e.name,
             "owner": e.owner, "container": name, "usage_bytes": int(usage),
             "limit_bytes": None if np.isinf(ca["lim_mem"][s]) else int(ca["lim_mem"][s]),
             "oom_score_adj": int(ca["adj"][s]),
