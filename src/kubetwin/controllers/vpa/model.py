@@ -1,0 +1,298 @@
+"""The VPA recommender's model and estimators, pure (no objects, no clock)
+(kubernetes/autoscaler vertical-pod-autoscaler/pkg/recommender: config/config.go
+DefaultRecommenderConfig, model/aggregations_config.go, model/aggregate_container_state.go,
+model/container.go, model/types.go, logic/estimator.go, logic/recommender.go).
+
+Amounts are integers as upstream's ``ResourceAmount``: CPU in millicores, memory in bytes, capped
+at ``MAX_RESOURCE_AMOUNT`` and truncated towards zero when computed from floats.
+
+- CPU: every usage sample goes into a decaying histogram (half-life 24 h) with the weight
+  ``max(request cores, 0.1)``; first/last sample time and the sample count (CPU only) give the
+  confidence ``min((last - first) / 24h, count / 1440)``.
+- Memory: one peak per container per aggregation interval (24 h): within the current interval only
+  the maximum is kept (the old peak is subtracted, the new one added with weight 1.0 at the
+  interval's end). An OOM adds ``max(used + 100Mi, used x 1.2)`` where ``used = max(request, peak)``.
+- Estimation: ``target = P90 x 1.15``, ``lower = P50 x 1.15 x (1 + 0.001/conf)^-2``,
+  ``upper = P95 x 1.15 x (1 + 1/conf)``, each at least the pod minimum (25m CPU, 250Mi memory)
+  split evenly over the pod's containers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubetwin.controllers.vpa.histogram import DecayingHistogram, ExponentialHistogramOptions
+
+DAY = 86400.0
+MAX_RESOURCE_AMOUNT = int(1e14)
+MIN_SAMPLE_WEIGHT = 0.1
+EPSILON = 0.001 * MIN_SAMPLE_WEIGHT
+HISTOGRAM_BUCKET_SIZE_GROWTH = 0.05
+CPU_HISTOGRAM_OPTIONS = ExponentialHistogramOptions(1000.0, 0.01, 1.0 + HISTOGRAM_BUCKET_SIZE_GROWTH, EPSILON)
+MEMORY_HISTOGRAM_OPTIONS = ExponentialHistogramOptions(1e12, 1e7, 1.0 + HISTOGRAM_BUCKET_SIZE_GROWTH, EPSILON)
+MEMORY_AGGREGATION_INTERVAL = DAY
+MEMORY_AGGREGATION_INTERVAL_COUNT = 8
+MEMORY_AGGREGATION_WINDOW = MEMORY_AGGREGATION_INTERVAL * MEMORY_AGGREGATION_INTERVAL_COUNT
+CPU_HISTOGRAM_DECAY_HALF_LIFE = DAY
+MEMORY_HISTOGRAM_DECAY_HALF_LIFE = DAY
+OOM_BUMP_UP_RATIO = 1.2
+OOM_MIN_BUMP_UP = 100 * 1024 * 1024
+DEFAULT_CONTROLLED_RESOURCES = ("cpu", "memory")
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    """DefaultRecommenderConfig (the recommender's flags)."""
+
+    safety_margin_fraction: float = 0.15
+    pod_min_cpu_millicores: float = 25.0
+    pod_min_memory_mb: float = 250.0
+    target_cpu_percentile: float = 0.9
+    lower_bound_cpu_percentile: float = 0.5
+    upper_bound_cpu_percentile: float = 0.95
+    target_memory_percentile: float = 0.9
+    lower_bound_memory_percentile: float = 0.5
+    upper_bound_memory_percentile: float = 0.95
+    confidence_interval_cpu: float = DAY
+    confidence_interval_memory: float = DAY
+    round_cpu_millicores: int = 1
+    oom_bump_up_ratio: float = OOM_BUMP_UP_RATIO
+    oom_min_bump_up: float = OOM_MIN_BUMP_UP
+
+
+DEFAULT_CONFIG = RecommenderConfig()
+
+
+# -- ResourceAmount arithmetic (model/types.go) --------------------------------------------------
+def amount_from_float(value: float) -> int:
+    """resourceAmountFromFloat: negative -> 0, above the max -> max, else truncated."""
+    if math.isnan(value) or value < 0:
+        return 0
+    if value > MAX_RESOURCE_AMOUNT:
+        return MAX_RESOURCE_AMOUNT
+    return int(value)
+
+
+def cpu_amount_from_cores(cores: float) -> int:
+    return amount_from_float(cores * 1000.0)
+
+
+def cores_from_cpu_amount(milli: int) -> float:
+    return milli / 1000.0
+
+
+def scale_resource(amount: int, factor: float) -> int:
+    return amount_from_float(amount * factor)
+
+
+# -- aggregation ---------------------------------------------------------------------------------
+class AggregateContainerState:
+    """The distributions of one container name under one VPA."""
+
+    __slots__ = ("cpu", "memory_peaks", "first_sample_start", "last_sample_start", "total_samples_count")
+
+    def __init__(self) -> None:
+        self.cpu = DecayingHistogram(CPU_HISTOGRAM_OPTIONS, CPU_HISTOGRAM_DECAY_HALF_LIFE)
+        self.memory_peaks = DecayingHistogram(MEMORY_HISTOGRAM_OPTIONS, MEMORY_HISTOGRAM_DECAY_HALF_LIFE)
+        self.first_sample_start: float | None = None
+        self.last_sample_start: float | None = None
+        self.total_samples_count = 0
+
+    def add_cpu_sample(self, usage_milli: int, request_milli: int, time: float) -> None:
+        weight = max(cores_from_cpu_amount(request_milli), MIN_SAMPLE_WEIGHT)
+        self.cpu.add_sample(cores_from_cpu_amount(usage_milli), weight, time)
+        if self.last_sample_start is None or time > self.last_sample_start:
+            self.last_sample_start = time
+        if self.first_sample_start is None or time < self.first_sample_start:
+            self.first_sample_start = time
+        self.total_samples_count += 1
+
+    def add_memory_peak(self, usage_bytes: int, time: float) -> None:
+        self.memory_peaks.add_sample(float(usage_bytes), 1.0, time)
+
+    def subtract_memory_peak(self, usage_bytes: int, time: float) -> None:
+        self.memory_peaks.subtract_sample(float(usage_bytes), 1.0, time)
+
+    def merge(self, other: AggregateContainerState) -> None:
+        self.cpu.merge(other.cpu)
+        self.memory_peaks.merge(other.memory_peaks)
+        if self.first_sample_start is None or (
+            other.first_sample_start is not None and other.first_sample_start < self.first_sample_start
+        ):
+            self.first_sample_start = other.first_sample_start
+        if other.last_sample_start is not None and (
+            self.last_sample_start is None or other.last_sample_start > self.last_sample_start
+        ):
+            self.last_sample_start = other.last_sample_start
+        self.total_samples_count += other.total_samples_count
+
+
+class ContainerState:
+    """model.ContainerState: one running container's samples and its memory peak window."""
+
+    __slots__ = ("aggregator", "last_cpu_sample_start", "last_memory_sample_start", "memory_peak", "oom_peak",
+                 "window_end")  # fmt: skip
+
+    def __init__(self, aggregator: AggregateContainerState) -> None:
+        self.aggregator = aggregator
+        self.last_cpu_sample_start: float | None = None
+        self.last_memory_sample_start: float | None = None
+        self.memory_peak = 0
+        self.oom_peak = 0
+        self.window_end: float | None = None
+
+    def add_cpu_sample(self, time: float, usage_milli: int, request_milli: int) -> bool:
+        if usage_milli < 0 or request_milli < 0:
+            return False
+        if self.last_cpu_sample_start is not None and time <= self.last_cpu_sample_start:
+            return False  # samples are accepted only in order
+        self.aggregator.add_cpu_sample(usage_milli, request_milli, time)
+        self.last_cpu_sample_start = time
+        return True
+
+    def max_memory_peak(self) -> int:
+        return max(self.memory_peak, self.oom_peak)
+
+    def add_memory_sample(self, time: float, usage_bytes: int, is_oom: bool = False) -> bool:
+        if usage_bytes < 0:
+            return False
+        if self.last_memory_sample_start is not None and time < self.last_memory_sample_start:
+            return False
+        self.last_memory_sample_start = time
+        if self.window_end is None:
+            self.window_end = time
+        add_new_peak = False
+        if time < self.window_end:
+            old_max = self.max_memory_peak()
+            if old_max != 0 and usage_bytes > old_max:
+                self.aggregator.subtract_memory_peak(old_max, self.window_end)
+                add_new_peak = True
+        else:
+            # shift the aggregation window to the interval that contains ``time``
+            interval = MEMORY_AGGREGATION_INTERVAL
+            shift = math.floor((time - self.window_end) / interval) * interval + interval
+            self.window_end += shift
+            self.memory_peak = 0
+            self.oom_peak = 0
+            add_new_peak = True
+        if add_new_peak:
+            self.aggregator.add_memory_peak(usage_bytes, self.window_end)
+            if is_oom:
+                self.oom_peak = usage_bytes
+            else:
+                self.memory_peak = usage_bytes
+        return True
+
+    def record_oom(
+        self, time: float, requested_memory: int, config: RecommenderConfig = DEFAULT_CONFIG
+    ) -> bool:
+        """RecordOOM: a memory sample of what the container needed, from the request and the
+        usage peak of this interval (not earlier OOM peaks, so repeated OOMs do not run away)."""
+        if self.window_end is not None and time < self.window_end - MEMORY_AGGREGATION_INTERVAL:
+            return False  # too old
+        used = max(requested_memory, self.memory_peak)
+        needed = max(
+            used + amount_from_float(config.oom_min_bump_up), scale_resource(used, config.oom_bump_up_ratio)
+        )
+        return self.add_memory_sample(time, needed, is_oom=True)
+
+
+# -- estimators (logic/estimator.go) ------------------------------------------------------------
+def confidence(s: AggregateContainerState, interval: float) -> float:
+    """getConfidence: history length and sample count (1/minute), both in ``interval`` units."""
+    if s.first_sample_start is None or s.last_sample_start is None:
+        lifespan = 0.0
+    else:
+        lifespan = (s.last_sample_start - s.first_sample_start) / interval
+    samples = s.total_samples_count / (interval / 60.0)
+    return min(lifespan, samples)
+
+
+def confidence_multiplier(amount: int, multiplier: float, exponent: float, conf: float) -> int:
+    """amount x (1 + multiplier/confidence)^exponent; no history: x inf (upper) or x 0 (lower)."""
+    base = math.inf if conf == 0 else 1.0 + multiplier / conf
+    if amount == 0:
+        return 0
+    return amount_from_float(amount * math.pow(base, exponent))
+
+
+def with_margin(amount: int, fraction: float) -> int:
+    return amount + scale_resource(amount, fraction)
+
+
+def cpu_percentile(s: AggregateContainerState, p: float) -> int:
+    return cpu_amount_from_cores(s.cpu.percentile(p))
+
+
+def memory_percentile(s: AggregateContainerState, p: float) -> int:
+    return amount_from_float(s.memory_peaks.percentile(p))
+
+
+@dataclass
+class Estimate:
+    target: dict[str, int] = field(default_factory=dict)
+    lower_bound: dict[str, int] = field(default_factory=dict)
+    upper_bound: dict[str, int] = field(default_factory=dict)
+
+
+def pod_minimums(containers_per_pod: int, config: RecommenderConfig = DEFAULT_CONFIG) -> tuple[int, int]:
+    """(cpu milli, memory bytes) each container gets at least: the pod minimum split evenly."""
+    fraction = 1.0 / max(containers_per_pod, 1)
+    min_cpu = scale_resource(cpu_amount_from_cores(config.pod_min_cpu_millicores * 0.001), fraction)
+    min_mem = scale_resource(amount_from_float(config.pod_min_memory_mb * 1024 * 1024), fraction)
+    return min_cpu, min_mem
+
+
+def estimate_container(
+    s: AggregateContainerState,
+    containers_per_pod: int,
+    controlled: tuple[str, ...] | list[str] = DEFAULT_CONTROLLED_RESOURCES,
+    config: RecommenderConfig = DEFAULT_CONFIG,
+) -> Estimate:
+    """podResourceRecommender.estimateContainerResources (CreatePodResourceRecommender's chain)."""
+    min_cpu, min_mem = pod_minimums(containers_per_pod, config)
+    m = config.safety_margin_fraction
+    conf_cpu = confidence(s, config.confidence_interval_cpu)
+    conf_mem = confidence(s, config.confidence_interval_memory)
+    cpu = {
+        "target": max(with_margin(cpu_percentile(s, config.target_cpu_percentile), m), min_cpu),
+        "lower": max(confidence_multiplier(with_margin(cpu_percentile(s, config.lower_bound_cpu_percentile), m),
+                                           0.001, -2.0, conf_cpu), min_cpu),
+        "upper": max(confidence_multiplier(with_margin(cpu_percentile(s, config.upper_bound_cpu_percentile), m),
+                                           1.0, 1.0, conf_cpu), min_cpu),
+    }  # fmt: skip
+    mem = {
+        "target": max(with_margin(memory_percentile(s, config.target_memory_percentile), m), min_mem),
+        "lower": max(confidence_multiplier(with_margin(memory_percentile(s, config.lower_bound_memory_percentile), m),
+                                           0.001, -2.0, conf_mem), min_mem),
+        "upper": max(confidence_multiplier(with_margin(memory_percentile(s, config.upper_bound_memory_percentile), m),
+                                           1.0, 1.0, conf_mem), min_mem),
+    }  # fmt: skip
+    est = Estimate()
+    for name, values in (("cpu", cpu), ("memory", mem)):
+        if name in controlled:
+            est.target[name] = values["target"]
+            est.lower_bound[name] = values["lower"]
+            est.upper_bound[name] = values["upper"]
+    return est
+
+
+def round_cpu(milli: int, factor: int) -> int:
+    """ResourcesAsResourceList: CPU rounded up to a multiple of ``factor`` millicores."""
+    if factor <= 1:
+        return milli
+    return -(-milli // factor) * factor
+
+
+def as_resource_list(amounts: dict[str, int], round_cpu_millicores: int = 1) -> dict[str, Any]:
+    from kubetwin.api.quantity import format_bytes, format_cpu_milli
+
+    out: dict[str, Any] = {}
+    for name in sorted(amounts):
+        if name == "cpu":
+            out[name] = format_cpu_milli(round_cpu(amounts[name], round_cpu_millicores))
+        elif name == "memory":
+            out[name] = format_bytes(amounts[name])
+    return out
