@@ -27,9 +27,11 @@ from kubetwin.api import conversion, defaults, errors, kinds, resources, validat
 from kubetwin.api.errors import Cause
 from kubetwin.sim import EventLoop, SeededRNG
 from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin
+from kubetwin.store.apply import record_update, server_side_apply
 from kubetwin.store.copy import deep_copy
 from kubetwin.store.patch import json_patch, merge_patch
 from kubetwin.store.storage import Store, Watcher, WatchEvent
+from kubetwin.store.strategic import strategic_merge_patch
 
 FINALIZER_ORPHAN = "orphan"
 FINALIZER_FOREGROUND = "foregroundDeletion"
@@ -65,6 +67,7 @@ _NO_SPEC_GENERATION = {
     "Namespace",
     "Node",
     "Pod",
+    "Lease",
 }
 # Kinds whose api.validation reads status (node capacity/allocatable quantities).
 _STATUS_VALIDATED = {"Node"}
@@ -470,8 +473,7 @@ class Registry:
         if patch_type == "strategic":
             if not isinstance(patch, dict):
                 raise errors.bad_request("a strategic merge patch must be a JSON object")
-            smp = _strategic()
-            patched = smp(current, patch) if smp is not None else merge_patch(current, patch)
+            patched = strategic_merge_patch(current, patch)
         elif patch_type == "merge":
             if not isinstance(patch, dict):
                 raise errors.bad_request("a merge patch must be a JSON object")
@@ -505,10 +507,6 @@ class Registry:
         manager: str,
         subresource: str | None,
     ) -> None:
-        try:
-            from kubetwin.store.apply import record_update
-        except ImportError:
-            return
         new_meta = new.get("metadata")
         shared = old is not None and new_meta is old.get("metadata")
         if shared and isinstance(new_meta, dict):
@@ -547,21 +545,16 @@ class Registry:
         applied = dict(applied, metadata=dict(ameta, name=name))
         ns = (namespace or "") if info.namespaced else ""
         current = self.store.get(info.resource, ns, name)
-        ssa = _server_side_apply()
         now = self.clock.timestamp()
         if current is None:
             if subresource:
                 raise errors.not_found(info.plural, name, info.group)
-            if ssa is None:
-                return self.create(deep_copy(applied), namespace=namespace, dry_run=dry_run)
-            obj = ssa(None, applied, field_manager, force, info.kind, time=now)
+            obj = server_side_apply(None, applied, field_manager, force, info.kind, time=now)
             managed = (obj.get("metadata") or {}).get("managedFields")
             return self.create(obj, namespace=namespace, dry_run=dry_run, managed_fields=managed)
-        if ssa is not None:
-            patched = ssa(current, applied, field_manager, force, info.kind, time=now, subresource=subresource)
-        else:
-            body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
-            patched = merge_patch(current, body)
+        patched = server_side_apply(
+            current, applied, field_manager, force, info.kind, time=now, subresource=subresource
+        )
         patched["kind"] = info.kind
         patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get("resourceVersion")
         return self.update(patched, subresource=subresource, dry_run=dry_run)
@@ -836,23 +829,6 @@ class Registry:
         status["conditions"] = conditions
         stored = self.store.update("pods", new)
         return deep_copy(stored) if copy else stored
-
-
-def _strategic() -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None:
-    """store.strategic.strategic_merge_patch once it exists (a JSON merge patch until then)."""
-    try:
-        from kubetwin.store.strategic import strategic_merge_patch
-    except ImportError:
-        return None
-    return strategic_merge_patch
-
-
-def _server_side_apply() -> Callable[..., dict[str, Any]] | None:
-    try:
-        from kubetwin.store.apply import server_side_apply
-    except ImportError:
-        return None
-    return server_side_apply
 
 
 def _matcher(label_selector: str | None, field_selector: str | None) -> Callable[[dict[str, Any]], bool]:
