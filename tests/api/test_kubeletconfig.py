@@ -124,11 +124,12 @@ def test_soft_thresholds_grace_and_min_reclaim() -> None:
 
 
 def test_allocatable_memory_thresholds_cloned_when_enforced() -> None:
+    """addAllocatableThresholds copies only the hard memory.available threshold."""
     cfg = parse_kubelet_config(
         {"evictionSoft": {"memory.available": "1Gi"}, "evictionSoftGracePeriod": {"memory.available": "1m"}}
     )
     clones = [t for t in cfg.thresholds if t.signal == "allocatableMemory.available"]
-    assert [(c.hard, c.quantity(0)) for c in clones] == [(True, 100 * MIB), (False, GIB)]
+    assert [(c.hard, c.quantity(0)) for c in clones] == [(True, 100 * MIB)]
     none = parse_kubelet_config({"enforceNodeAllocatable": ["none"]})
     assert not [t for t in none.thresholds if t.signal == "allocatableMemory.available"]
 

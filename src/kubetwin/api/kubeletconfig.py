@@ -258,14 +258,14 @@ class KubeletConfig:
     @property
     def thresholds(self) -> tuple[Threshold, ...]:
         """All thresholds as the eviction manager holds them (ParseThresholdConfig): hard, then soft,
-        plus an ``allocatableMemory.available`` copy of each ``memory.available`` threshold when
-        node allocatable is enforced on pods (addAllocatableThresholds)."""
+        plus an ``allocatableMemory.available`` copy of each *hard* ``memory.available`` threshold
+        when node allocatable is enforced on pods (addAllocatableThresholds copies only hard ones)."""
         base = self.hard_thresholds + self.soft_thresholds
         if "pods" not in self.enforce_node_allocatable:
             return base
         extra = tuple(
             Threshold(SIGNAL_ALLOCATABLE_MEMORY_AVAILABLE, t.value, t.grace_period, t.min_reclaim)
-            for t in base
+            for t in self.hard_thresholds
             if t.signal == SIGNAL_MEMORY_AVAILABLE
         )
         return base + extra
