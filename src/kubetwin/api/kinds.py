@@ -75,6 +75,10 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ("hpa",), categories=_ALL
     ),
+    # autoscaling.k8s.io/v1 (the Vertical Pod Autoscaler's CRDs)
+    KindInfo("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", True, ("vpa",)),
+    KindInfo("autoscaling.k8s.io", "v1", "VerticalPodAutoscalerCheckpoint", "verticalpodautoscalercheckpoints", True,
+             ("vpacheckpoint",), status_subresource=False),  # fmt: skip
     # node.k8s.io/v1
     KindInfo("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", False, status_subresource=False),
     # coordination.k8s.io/v1

@@ -966,6 +966,85 @@ def validate_hpa(obj: Obj, old: Obj | None) -> Errs:
     return errs
 
 
+# -- autoscaling.k8s.io (Vertical Pod Autoscaler CRD + its admission webhook's validateVPA) ------
+VPA_UPDATE_MODES = ("Off", "Initial", "Recreate", "Auto")
+VPA_CONTAINER_SCALING_MODES = ("Auto", "Off")
+VPA_CONTROLLED_VALUES = ("RequestsAndLimits", "RequestsOnly")
+VPA_CONTROLLED_RESOURCES = ("cpu", "memory")
+
+
+def validate_vpa(obj: Obj, old: Obj | None) -> Errs:
+    """vertical-pod-autoscaler pkg/admission-controller/resource/vpa/validation.go and the CRD's
+    schema (required targetRef.kind/name, enums)."""
+    errs: Errs = []
+    spec = get_dict(obj, "spec", "", errs)
+    if spec.get("targetRef") is None:
+        if old is None:
+            errs.append(required("spec.targetRef", "If you're using v1beta1 version of the API, please migrate to v1"))
+    else:
+        ref = get_dict(spec, "targetRef", "spec", errs)
+        for key in ("kind", "name"):
+            if not get_str(ref, key, "spec.targetRef", errs) and child("spec.targetRef", key) not in errs_fields(errs):
+                errs.append(required(child("spec.targetRef", key)))
+    if spec.get("updatePolicy") is not None:
+        up = get_dict(spec, "updatePolicy", "spec", errs)
+        mode = get_str(up, "updateMode", "spec.updatePolicy", errs)
+        if mode is None:
+            if "spec.updatePolicy.updateMode" not in errs_fields(errs):
+                errs.append(required("spec.updatePolicy.updateMode", "updateMode is required if UpdatePolicy is used"))
+        elif mode in ("InPlaceOrRecreate", "InPlace"):
+            errs.append(forbidden("spec.updatePolicy.updateMode", f"in order to use UpdateMode {mode}, you must enable "
+                                  f"feature gate {mode} in the admission-controller args"))  # fmt: skip
+        elif mode not in VPA_UPDATE_MODES:
+            errs.append(not_supported("spec.updatePolicy.updateMode", mode, VPA_UPDATE_MODES))
+        min_replicas = get_int(up, "minReplicas", "spec.updatePolicy", errs)
+        if min_replicas is not None and min_replicas <= 0:
+            errs.append(invalid("spec.updatePolicy.minReplicas", min_replicas, "minReplicas has to be positive"))
+    rp = get_dict(spec, "resourcePolicy", "spec", errs)
+    for i, policy in enumerate(get_list(rp, "containerPolicies", "spec.resourcePolicy", errs)):
+        path = index("spec.resourcePolicy.containerPolicies", i)
+        if not isinstance(policy, dict):
+            errs.append(type_invalid(path, policy, "object"))
+            continue
+        if not policy.get("containerName"):
+            errs.append(required(child(path, "containerName")))
+        mode = get_str(policy, "mode", path, errs)
+        if mode is not None and mode not in VPA_CONTAINER_SCALING_MODES:
+            errs.append(not_supported(child(path, "mode"), mode, VPA_CONTAINER_SCALING_MODES))
+        bounds: dict[str, dict[str, Any]] = {}
+        for key in ("minAllowed", "maxAllowed"):
+            rl = get_dict(policy, key, path, errs)
+            bounds[key] = {}
+            for res, value in rl.items():
+                q = _quantity(value, f"{child(path, key)}[{res}]", errs)
+                if q is None:
+                    continue
+                bounds[key][res] = q
+                if res == "cpu" and (q.amount * 1000).denominator != 1:
+                    errs.append(invalid(f"{child(path, key)}[{res}]", str(q), "must be a whole number of milli CPUs"))
+                elif res == "memory" and q.amount.denominator != 1:
+                    errs.append(invalid(f"{child(path, key)}[{res}]", str(q), "must be a whole number of bytes"))
+        for res, lo in bounds["minAllowed"].items():
+            hi = bounds["maxAllowed"].get(res)
+            if hi is not None and hi.cmp(lo) < 0:
+                errs.append(invalid(f"{child(path, 'maxAllowed')}[{res}]", str(hi),
+                                    f'max resource for {res} is lower than min of "{lo}"'))  # fmt: skip
+        resources = get_list(policy, "controlledResources", path, errs)
+        for j, res in enumerate(resources):
+            if res not in VPA_CONTROLLED_RESOURCES:
+                errs.append(not_supported(index(child(path, "controlledResources"), j), res, VPA_CONTROLLED_RESOURCES))
+        values = get_str(policy, "controlledValues", path, errs)
+        if values is not None and values not in VPA_CONTROLLED_VALUES:
+            errs.append(not_supported(child(path, "controlledValues"), values, VPA_CONTROLLED_VALUES))
+        elif mode == "Off" and values == "RequestsAndLimits":
+            errs.append(forbidden(child(path, "controlledValues"),
+                                  "controlledValues shouldn't be specified if container scaling mode is off"))  # fmt: skip
+    if len(get_list(spec, "recommenders", "spec", errs)) > 1:
+        errs.append(Cause("spec.recommenders", f"Too many: {len(spec['recommenders'])}: must have at most 1 items",
+                          "FieldValueTooMany"))  # fmt: skip
+    return errs
+
+
 # -- kubetwin.io kinds -------------------------------------------------------------------------
 CAPACITY_TYPES = ("on-demand", "spot")
 # spec.networking.mode: how many pods a node may run (see kubetwin.cloud.maxpods).
@@ -994,6 +1073,18 @@ def validate_nodegroup(obj: Obj, old: Obj | None) -> Errs:
     one_of(spec, "reservedPreset", "spec", errs, RESERVED_PRESETS)
     networking = get_dict(spec, "networking", "spec", errs)
     one_of(networking, "mode", "spec.networking", errs, NETWORKING_MODES)
+    return errs
+
+
+def validate_clusterautoscaler(obj: Obj, old: Obj | None) -> Errs:
+    """kubetwin.io ClusterAutoscaler: one per cluster, named "default"; the flags in spec are
+    checked by the autoscaler's admission plugin (kubetwin.autoscaler.admission)."""
+    errs: Errs = []
+    name = (obj.get("metadata") or {}).get("name")
+    if name != "default":
+        errs.append(invalid("metadata.name", name, 'must be "default" (one ClusterAutoscaler per cluster)'))
+    if obj.get("spec") is not None:
+        get_dict(obj, "spec", "", errs)
     return errs
 
 
@@ -1175,7 +1266,9 @@ VALIDATORS: dict[str, Validator] = {
     "PodDisruptionBudget": validate_pdb,
     "PriorityClass": validate_priority_class,
     "HorizontalPodAutoscaler": validate_hpa,
+    "VerticalPodAutoscaler": validate_vpa,
     "NodeGroup": validate_nodegroup,
+    "ClusterAutoscaler": validate_clusterautoscaler,
     "Scenario": validate_scenario,
     "LoadProfile": validate_loadprofile,
 }

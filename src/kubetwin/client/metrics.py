@@ -70,6 +70,21 @@ class MetricsClient(Protocol):
         ...
 
 
+#: pod name -> container name -> (cpu millicores, memory working-set bytes)
+ContainerUsage = dict[str, dict[str, tuple[int, int]]]
+
+
+@runtime_checkable
+class ContainerMetricsClient(Protocol):
+    """Per-container usage (metrics.k8s.io PodMetrics containers[]), what the VPA recommender reads
+    (vertical-pod-autoscaler pkg/recommender/input/metrics: GetContainersMetrics). Optional: a
+    MetricsClient without it gives the recommender no samples."""
+
+    def get_container_usage(self, namespace: str, selector: LabelSelector) -> ContainerUsage:
+        """Usage of every container of the Running pods of ``namespace`` matching ``selector``."""
+        ...
+
+
 #: pod informer index: "<namespace>/<key>=<value>" for every label of the pod
 LABEL_INDEX = "metrics:label"
 
@@ -142,6 +157,19 @@ class RequestsMetricsClient:
         if not out:
             raise MetricsUnavailable("no metrics returned from resource metrics API")
         return out, now
+
+    def get_container_usage(self, namespace: str, selector: LabelSelector) -> ContainerUsage:
+        out: ContainerUsage = {}
+        for pod in select_pods(self.pods, namespace, selector):
+            if (pod.get("status") or {}).get("phase") != "Running":
+                continue
+            usage = {}
+            for c in (pod.get("spec") or {}).get("containers") or []:
+                cpu = _container_request_milli(c, "cpu") or 0
+                mem = _container_request_milli(c, "memory") or 0
+                usage[c.get("name", "")] = (cpu, mem // 1000)
+            out[pod["metadata"]["name"]] = usage
+        return out
 
     def get_raw_metric(
         self, metric_name: str, namespace: str, selector: LabelSelector, metric_selector: LabelSelector

@@ -18,6 +18,8 @@ from kubetwin.controllers.namespace import NamespaceController
 from kubetwin.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from kubetwin.controllers.podgc import PodGCController
 from kubetwin.controllers.replicaset import ReplicaSetController
+from kubetwin.controllers.vpa.recommender import VPARecommender
+from kubetwin.controllers.vpa.updater import VPAUpdater
 
 ALL: list[type[Controller]] = [
     NamespaceController,
@@ -30,6 +32,8 @@ ALL: list[type[Controller]] = [
     JobController,
     TTLAfterFinishedController,
     HPAController,
+    VPARecommender,
+    VPAUpdater,
     DisruptionController,
     PodGCController,
     EventTTLController,
@@ -50,4 +54,6 @@ __all__ = [
     "ReplicaSetController",
     "TTLAfterFinishedController",
     "TaintEvictionController",
+    "VPARecommender",
+    "VPAUpdater",
 ]

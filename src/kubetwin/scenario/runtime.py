@@ -82,6 +82,9 @@ class Cluster:
         from kubetwin.cloud.admission import validate_nodegroup
 
         self.registry.admission.append(validate_nodegroup)
+        from kubetwin.controllers.vpa.admission import vpa_admission
+
+        self.registry.admission.append(vpa_admission)
         self.registry.bootstrap()
         self.client = Client(self.registry)
         self.informers = InformerFactory(self.registry)
@@ -107,6 +110,11 @@ class Cluster:
             Scheduler(self.client, self.informers, self.rng.child("scheduler")),
             KubeletManager(self.client, self.informers, self.rng.child("kubelet")),
         ]
+        kubelets = self.components[-1]
+        if type(self.client.metrics) is RequestsMetricsClient and kubelets.usage is not None:
+            from kubetwin.scenario.metrics import UsageMetricsClient
+
+            self.client.metrics = UsageMetricsClient(self.informers.get("pods"), self.loop, kubelets.usage.pod_usage)
         for c in self.components:
             c.start()
 

@@ -1052,6 +1052,31 @@ def fault_row(ctx: _Ctx, obj: Obj) -> list[Any]:
             _age(ctx, obj)]  # fmt: skip
 
 
+VPA_COLUMNS = [
+    _name_col(),
+    Col("Mode", "string", "Describes which changes to the pod resources the updater may make."),
+    Col("CPU", "string", "The first container's recommended CPU request (target)."),
+    Col("Mem", "string", "The first container's recommended memory request (target)."),
+    Col("Provided", "string", "Status of the RecommendationProvided condition."),
+    Col("Age", "date", (_META, "creationTimestamp")),
+]
+
+
+def vpa_row(ctx: _Ctx, obj: Obj) -> list[Any]:
+    """The VerticalPodAutoscaler CRD's additionalPrinterColumns (.spec.updatePolicy.updateMode,
+    .status.recommendation.containerRecommendations[0].target.cpu/.memory, the status of the
+    RecommendationProvided condition); a path that finds nothing is a null cell."""
+    mode = _d(obj, "spec", "updatePolicy", "updateMode")
+    recs = _d(obj, "status", "recommendation", "containerRecommendations")
+    target = (recs[0].get("target") or {}) if isinstance(recs, list) and recs and isinstance(recs[0], dict) else {}
+    provided = None
+    for c in _d(obj, "status", "conditions") or []:
+        if isinstance(c, dict) and c.get("type") == "RecommendationProvided":
+            provided = c.get("status")
+            break
+    return [_name(obj), mode, target.get("cpu"), target.get("memory"), provided, _age(ctx, obj)]
+
+
 # -- default ------------------------------------------------------------------------------------
 
 DEFAULT_COLUMNS = [_name_col(), _age_col()]
@@ -1082,6 +1107,7 @@ PRINTERS: dict[str, tuple[list[Col], Printer]] = {
     "priorityclasses.scheduling.k8s.io": (PRIORITYCLASS_COLUMNS, priorityclass_row),
     "poddisruptionbudgets.policy": (PDB_COLUMNS, pdb_row),
     "horizontalpodautoscalers.autoscaling": (HPA_COLUMNS, hpa_row),
+    "verticalpodautoscalers.autoscaling.k8s.io": (VPA_COLUMNS, vpa_row),
     "leases.coordination.k8s.io": (LEASE_COLUMNS, lease_row),
     "runtimeclasses.node.k8s.io": (RUNTIMECLASS_COLUMNS, runtimeclass_row),
     "ingresses.networking.k8s.io": (INGRESS_COLUMNS, ingress_row),

@@ -1,0 +1,101 @@
+"""The VPA admission controller as an in-process admission plugin
+(kubernetes/autoscaler vertical-pod-autoscaler/pkg/admission-controller/resource/pod: handler.go,
+patch/resource_updates.go, patch/observed_containers.go, recommendation/recommendation_provider.go;
+resource/vpa/matcher.go).
+
+On pod CREATE: the strongest VPA (the oldest, then by name) whose mode is not Off, whose targetRef
+is the pod's top-most controller (a Deployment for its ReplicaSets' pods) and whose target's
+selector matches the pod supplies the recommendation. Each container with a recommendation gets its
+requests set to the (policy-capped) target; with ``controlledValues: RequestsAndLimits`` (the
+default) a container that had a limit gets a limit keeping its limit:request ratio; with
+``RequestsOnly`` the request is capped to the container's limit. The pod is
+annotated ``vpaObservedContainers: "<names>"`` and, when something changed,
+``vpaUpdates: "Pod resources updated by <vpa>: container 0: cpu request, memory request, ..."``.
+LimitRanges are not applied.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kubetwin.api.quantity import format_bytes, format_cpu_milli
+from kubetwin.controllers.vpa import util as vu
+
+if TYPE_CHECKING:
+    from kubetwin.store.registry import Registry
+
+Obj = dict[str, Any]
+
+
+def _format(resource: str, value: int) -> str:
+    return format_cpu_milli(value) if resource == "cpu" else format_bytes(value)
+
+
+def apply_recommendation(pod: Obj, vpa: Obj) -> list[str]:
+    """Set the pod's container resources from ``vpa``'s recommendation (in place); returns the
+    per-container annotation parts ("container 0: cpu request, memory request, cpu limit")."""
+    recs = {r.get("containerName"): r for r in vu.capped_recommendation(vpa, pod)}
+    parts: list[str] = []
+    for i, c in enumerate((pod.get("spec") or {}).get("containers") or []):
+        rec = recs.get(c.get("name"))
+        if rec is None:
+            continue
+        target = {res: vu.amount(res, q) for res, q in sorted((rec.get("target") or {}).items())}
+        resources = c.get("resources")
+        if not isinstance(resources, dict):
+            resources = c["resources"] = {}
+        old_requests = dict(resources.get("requests") or {})
+        old_limits = dict(resources.get("limits") or {})
+        notes: list[str] = []
+        requests = dict(old_requests)
+        if vu.controlled_values(c.get("name", ""), vpa) == "RequestsOnly":
+            for res in target:  # capRecommendationToContainerLimit
+                if res in old_limits and target[res] > vu.amount(res, old_limits[res]):
+                    target[res] = vu.amount(res, old_limits[res])
+        for res, value in target.items():
+            requests[res] = _format(res, value)
+            notes.append(f"{res} request")
+        limits = dict(old_limits)
+        if vu.controlled_values(c.get("name", ""), vpa) == "RequestsAndLimits":
+            for res in ("cpu", "memory"):
+                if res not in target:
+                    continue
+                lim = vu.proportional_limit(res, old_limits.get(res), old_requests.get(res), target[res])
+                if lim is not None:
+                    limits[res] = _format(res, lim)
+                    notes.append(f"{res} limit")
+        if not notes:
+            continue
+        if requests:
+            resources["requests"] = requests
+        if limits:
+            resources["limits"] = limits
+        parts.append(f"container {i}: " + ", ".join(notes))
+    return parts
+
+
+def vpa_admission(registry: Registry, obj: Obj, old: Obj | None, op: str) -> None:
+    """Admission plugin: ``fn(registry, obj, old, operation)``."""
+    if op != "CREATE" or obj.get("kind") != "Pod":
+        return
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace") or ""
+    store = registry.store
+    vpas = list(store.iter(vu.VPA_RESOURCE, ns))
+    if not vpas:
+        return
+
+    def get(resource: str, namespace: str, name: str) -> Obj | None:
+        return store.get(resource, namespace, name)
+
+    vpa = vu.matching_vpa(obj, vpas, get)
+    if vpa is None:
+        return
+    parts = apply_recommendation(obj, vpa)
+    ann = meta.get("annotations")
+    if not isinstance(ann, dict):
+        ann = meta["annotations"] = {}
+    names = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
+    ann[vu.ANN_OBSERVED_CONTAINERS] = ", ".join(names)
+    if parts:
+        ann[vu.ANN_UPDATES] = f"Pod resources updated by {vpa['metadata']['name']}: " + "; ".join(parts)

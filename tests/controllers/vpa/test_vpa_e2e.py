@@ -1,0 +1,184 @@
+"""End to end through scenario.runtime.Cluster: a Deployment whose pods use pinned amounts
+(``kubetwin.io/cpu-usage`` / ``memory-usage``), a VPA, virtual minutes, the recommendation in the
+VPA's status; in Auto mode the updater evicts and the admission plugin recreates the pods with the
+recommended requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kubetwin.api.quantity import cpu_milli, to_int
+from kubetwin.controllers import ALL, VPARecommender, VPAUpdater
+from kubetwin.controllers.vpa import model
+from kubetwin.scenario.metrics import UsageMetricsClient
+from kubetwin.scenario.runtime import Cluster
+from kubetwin.server.tables import vpa_row
+
+Obj = dict[str, Any]
+MIB = 1024 * 1024
+VPA = "verticalpodautoscalers.autoscaling.k8s.io"
+
+
+class Env:
+    def __init__(self) -> None:
+        self.cluster = Cluster(seed=5)
+        self.cluster.start()
+        self.client = self.cluster.client
+        self.client.create({"apiVersion": "kubetwin.io/v1alpha1", "kind": "NodeGroup", "metadata": {"name": "w"},
+                            "spec": {"instanceType": "m5.2xlarge", "minSize": 2, "maxSize": 2}})  # fmt: skip
+
+    def deployment(self, replicas: int = 2, requests: Obj | None = None, cpu_use: str = "200m",
+                   mem_use: str = "300Mi") -> None:  # fmt: skip
+        labels = {"app": "web"}
+        self.client.create({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels, "annotations": {
+                         "kubetwin.io/cpu-usage": cpu_use, "kubetwin.io/memory-usage": mem_use}},
+                         "spec": {"containers": [{"name": "app", "image": "nginx", "resources": {
+                             "requests": requests or {"cpu": "500m", "memory": "512Mi"}}}]}}},
+        })  # fmt: skip
+
+    def vpa(self, mode: str, **spec: Any) -> None:
+        self.client.create({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler",
+                            "metadata": {"name": "web", "namespace": "default"},
+                            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                                     "updatePolicy": {"updateMode": mode}, **spec}})  # fmt: skip
+
+    def run(self, seconds: float) -> None:
+        self.cluster.run(self.cluster.loop.now + seconds)
+
+    def get_vpa(self) -> Obj:
+        return self.client.get(VPA, "web", "default")
+
+    def target(self) -> Obj:
+        return self.get_vpa()["status"]["recommendation"]["containerRecommendations"][0]
+
+    def live_pods(self) -> list[Obj]:
+        return [p for p in self.client.list("pods", "default", label_selector="app=web")
+                if not p["metadata"].get("deletionTimestamp")]  # fmt: skip
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    e = Env()
+    yield e
+    e.cluster.close()
+
+
+def test_vpa_controllers_in_all_and_usage_metrics_installed(env: Env) -> None:
+    assert VPARecommender in ALL and VPAUpdater in ALL
+    assert isinstance(env.client.metrics, UsageMetricsClient)
+
+
+def test_off_mode_recommends_usage_times_margin(env: Env) -> None:
+    env.vpa("Off")
+    env.deployment()
+    env.run(30 * 60)
+    rec = env.target()
+    assert rec["containerName"] == "app"
+    cpu, mem = cpu_milli(rec["target"]["cpu"]), to_int(rec["target"]["memory"])
+    assert (
+        cpu == _expected(model.CPU_HISTOGRAM_OPTIONS, 0.2, 1000) == 247
+    )  # end of 200m's bucket (215m) x 1.15
+    assert mem == _expected(model.MEMORY_HISTOGRAM_OPTIONS, 300 * MIB, 1)
+    assert 300 * MIB * 1.15 <= mem <= 300 * MIB * 1.15 * 1.06
+    assert cpu_milli(rec["lowerBound"]["cpu"]) < cpu < cpu_milli(rec["upperBound"]["cpu"])
+    assert rec["uncappedTarget"] == rec["target"]
+    conds = {c["type"]: c["status"] for c in env.get_vpa()["status"]["conditions"]}
+    assert conds == {"RecommendationProvided": "True"}
+    # Off: pods keep their requests, nobody is evicted
+    for p in env.live_pods():
+        assert p["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
+        assert "vpaUpdates" not in (p["metadata"].get("annotations") or {})
+    row = vpa_row(_ctx(env), env.get_vpa())
+    assert row[:5] == ["web", "Off", rec["target"]["cpu"], rec["target"]["memory"], "True"]
+
+
+def _expected(options: Any, usage: float, unit: int) -> int:
+    """The bucket end above ``usage`` (the percentile of a constant series) plus the 15% margin."""
+    end = model.amount_from_float(options.bucket_start(options.find_bucket(usage) + 1) * unit)
+    return model.with_margin(end, 0.15)
+
+
+def _ctx(env: Env) -> Any:
+    from kubetwin.server.tables import _Ctx
+
+    return _Ctx(None, env.cluster.loop, False)
+
+
+def test_no_recommendation_before_first_run_and_no_pods_matched(env: Env) -> None:
+    env.vpa("Off")
+    env.run(61)
+    st = env.get_vpa()["status"]
+    conds = {c["type"]: (c["status"], c.get("reason"), c.get("message")) for c in st["conditions"]}
+    assert conds == {
+        "ConfigUnsupported": (
+            "True",
+            None,
+            'Cannot read targetRef. Reason: deployments.apps "web" not found',
+        ),
+        "NoPodsMatched": ("True", "NoPodsMatched", "No pods match this VPA object"),
+        "RecommendationProvided": ("False", "NoPodsMatched", "No pods match this VPA object"),
+    }
+    assert "recommendation" not in st
+
+
+def test_container_policy_caps_and_uncapped_target(env: Env) -> None:
+    env.vpa("Off", resourcePolicy={"containerPolicies": [
+        {"containerName": "*", "maxAllowed": {"cpu": "100m"}, "controlledResources": ["cpu"]}]})  # fmt: skip
+    env.deployment()
+    env.run(10 * 60)
+    rec = env.target()
+    assert rec["target"] == {"cpu": "100m"} and set(rec["upperBound"]) == {"cpu"}
+    assert cpu_milli(rec["uncappedTarget"]["cpu"]) >= 230
+
+
+def test_auto_mode_recreates_pods_with_recommended_requests(env: Env) -> None:
+    env.vpa("Auto")
+    env.deployment(requests={"cpu": "50m", "memory": "100Mi"}, mem_use="90Mi")
+    env.run(20 * 60)
+    pods = env.live_pods()
+    assert len(pods) == 2
+    rec = env.target()
+    for p in pods:
+        ann = p["metadata"]["annotations"]
+        assert ann["vpaUpdates"] == "Pod resources updated by web: container 0: cpu request, memory request"
+        assert ann["vpaObservedContainers"] == "app"
+        req = p["spec"]["containers"][0]["resources"]["requests"]
+        assert cpu_milli(req["cpu"]) >= 230
+        assert (
+            cpu_milli(rec["lowerBound"]["cpu"])
+            <= cpu_milli(req["cpu"])
+            <= cpu_milli(rec["upperBound"]["cpu"])
+        )
+    evicted = [e for e in env.client.list("events", "default") if e["reason"] == "EvictedByVPA"]
+    assert len(evicted) >= 2
+    assert evicted[0]["message"] == "Pod was evicted by VPA Updater to apply resource recommendation."
+
+
+def test_initial_mode_only_admission(env: Env) -> None:
+    env.vpa("Initial")
+    env.deployment(requests={"cpu": "50m", "memory": "100Mi"}, mem_use="90Mi")
+    env.run(20 * 60)
+    assert not [e for e in env.client.list("events", "default") if e["reason"] == "EvictedByVPA"]
+    for p in env.live_pods():
+        assert p["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "50m", "memory": "100Mi"}
+    env.client.patch("deployments.apps", "web", {"spec": {"replicas": 3}}, "default")
+    env.run(30)
+    fresh = [p for p in env.live_pods() if "vpaUpdates" in p["metadata"].get("annotations", {})]
+    assert len(fresh) == 1
+
+
+def test_pdb_blocks_updater_eviction(env: Env) -> None:
+    env.client.create({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                       "metadata": {"name": "web", "namespace": "default"},
+                       "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}})  # fmt: skip
+    env.vpa("Recreate")
+    env.deployment(requests={"cpu": "50m", "memory": "100Mi"}, mem_use="90Mi")
+    env.run(10 * 60)
+    assert not [e for e in env.client.list("events", "default") if e["reason"] == "EvictedByVPA"]
+    assert len(env.live_pods()) == 2
