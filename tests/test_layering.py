@@ -12,6 +12,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "kubetwin"
 BASE = ["sim", "api", "store", "client"]
 PEERS = ["scheduler", "kubelet", "controllers", "cloud", "network", "security", "metrics"]
 TOP = ["scenario", "server", "cli"]
+# One layer above the peers: the cluster autoscaler simulates placement with the scheduler's
+# framework and builds template nodes with the cloud package (as upstream vendors kube-scheduler).
+ABOVE_PEERS = ["autoscaler"]
 
 ALLOWED: dict[str, set[str]] = {
     "sim": {"sim"},
@@ -19,9 +22,10 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"sim", "api", "store"},
     "client": {"sim", "api", "store", "client"},
     **{p: {*BASE, p} for p in PEERS},
-    "scenario": {*BASE, *PEERS, "scenario"},
-    "server": {*BASE, *PEERS, "scenario", "server"},
-    "cli": {*BASE, *PEERS, *TOP},
+    "autoscaler": {*BASE, "scheduler", "cloud", "autoscaler"},
+    "scenario": {*BASE, *PEERS, *ABOVE_PEERS, "scenario"},
+    "server": {*BASE, *PEERS, *ABOVE_PEERS, "scenario", "server"},
+    "cli": {*BASE, *PEERS, *ABOVE_PEERS, *TOP},
 }
 
 

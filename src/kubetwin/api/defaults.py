@@ -319,6 +319,12 @@ def default_nodegroup(obj: Obj) -> None:
         spec["desiredSize"] = spec["minSize"]
 
 
+def default_clusterautoscaler(obj: Obj) -> None:
+    """kubetwin.io ClusterAutoscaler: an empty spec means every upstream default (enabled)."""
+    spec = _dict(obj, "spec")
+    spec.setdefault("enabled", True)
+
+
 DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": default_pod,
     "Service": default_service,
@@ -333,6 +339,7 @@ DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "PriorityClass": default_priority_class,
     "HorizontalPodAutoscaler": default_hpa,
     "NodeGroup": default_nodegroup,
+    "ClusterAutoscaler": default_clusterautoscaler,
     "PodTemplate": lambda obj: default_pod_template(obj.get("template")),
 }
 

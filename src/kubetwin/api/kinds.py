@@ -92,6 +92,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("kubetwin.io", "v1alpha1", "Scenario", "scenarios", False),
     KindInfo("kubetwin.io", "v1alpha1", "ExternalMetricSeries", "externalmetricseries", True, ("ems",)),
     KindInfo("kubetwin.io", "v1alpha1", "Fault", "faults", True),
+    KindInfo("kubetwin.io", "v1alpha1", "ClusterAutoscaler", "clusterautoscalers", False, ("ca",)),
 )
 
 _BY_RESOURCE = {k.resource: k for k in KINDS}

@@ -40,7 +40,7 @@ from typing import Any
 from kubetwin.api import kubeletconfig
 from kubetwin.api.errors import ApiError
 from kubetwin.client import Client, Controller, InformerFactory
-from kubetwin.cloud import catalog, maxpods
+from kubetwin.cloud import catalog, cost, maxpods
 from kubetwin.sim import SeededRNG
 from kubetwin.store.copy import deep_copy
 
@@ -61,8 +61,16 @@ DEFAULT_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 # Launch-to-Ready for an EKS-optimised AMI node: EC2 boot, nodeadm, kubelet registration, aws-node
 # (VPC CNI) start. About a minute on demand; spot adds the request-fulfilment step.
 DEFAULT_BOOT_SECONDS = {"on-demand": 60.0, "spot": 70.0}
-# The spot market is not modelled yet: spot nodes are priced at a typical discount from on-demand.
-SPOT_PRICE_FACTOR = 0.35
+# The spot market is not modelled yet: without spec.spotPrice a spot instance costs a fixed fraction
+# of the on-demand price. AWS advertises spot savings of "up to 90%" off on-demand, and typical
+# savings for general-purpose types are 60-70%; the twin's default is 65% off (pay 35%).
+DEFAULT_SPOT_DISCOUNT = 0.65
+SPOT_PRICE_FACTOR = 1.0 - DEFAULT_SPOT_DISCOUNT
+# Set by the cluster autoscaler (or a user) on a Node before lowering the group's desiredSize: the
+# group removes marked nodes first (cloudprovider NodeGroup.DeleteNodes targets instances).
+ANN_SCALE_DOWN = "kubetwin.io/scale-down"
+# How often a group with running instances refreshes status.costUSD (written when a cent changes).
+COST_REFRESH_SECONDS = 60.0
 
 KUBELET_VERSION = "v1.32.0"
 OS_IMAGE = "Amazon Linux 2023"
@@ -192,6 +200,17 @@ class GroupSpec:
             pods = min(it.vcpu * user_cfg.pods_per_core, pods)
         self.capacity = catalog.node_capacity(it, pods)
         self.allocatable = kubeletconfig.allocatable(self.capacity, self.kubelet_config)
+        spot = spec.get("spotPrice")
+        self.spot_price: float | None = None
+        if spot is not None:
+            try:
+                self.spot_price = float(spot)
+            except (TypeError, ValueError):
+                raise SpecError(
+                    "InvalidSpec", f"spec.spotPrice: Invalid value: {spot!r}: must be a number (USD per hour)"
+                ) from None
+            if self.spot_price < 0:
+                raise SpecError("InvalidSpec", "spec.spotPrice: must be greater than or equal to 0")
         boot = spec.get("bootSeconds")
         if boot is None:
             self.boot_seconds = DEFAULT_BOOT_SECONDS[capacity_type]
@@ -207,8 +226,12 @@ class GroupSpec:
 
     @property
     def price_per_hour(self) -> float:
+        """USD per instance-hour: the catalog's on-demand price, or for spot ``spec.spotPrice``
+        (default on-demand × SPOT_PRICE_FACTOR)."""
         price = self.instance_type.price_per_hour
-        return price * SPOT_PRICE_FACTOR if self.capacity_type == "spot" else price
+        if self.capacity_type != "spot":
+            return price
+        return self.spot_price if self.spot_price is not None else price * SPOT_PRICE_FACTOR
 
 
 def _int(spec: Obj, field: str, default: int) -> int:
@@ -243,6 +266,69 @@ def _is_ready(node: Obj) -> bool:
     return False
 
 
+def build_node(spec: GroupSpec, zone: str, name: str) -> Obj:
+    """The Node an instance of the group in ``zone`` registers as, minus what only a real instance
+    has (providerID, podCIDR, addresses, boot ids, the boot taint): labels from the catalog and the
+    group, the group's taints, capacity, allocatable and the kubelet-config annotation. Pure."""
+    it = spec.instance_type
+    labels = catalog.node_labels(it, zone, spec.capacity_type)
+    labels.update(spec.labels)
+    labels[LABEL_EKS_NODEGROUP] = spec.name
+    labels[LABEL_NODEGROUP] = spec.name
+    labels[LABEL_HOSTNAME] = name
+    node_spec: Obj = {}
+    if spec.taints:
+        node_spec["taints"] = [deep_copy(t) for t in spec.taints]
+    arch = it.arch
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {
+                ANN_INSTANCE_TYPE: it.name,
+                ANN_CAPACITY_TYPE: spec.capacity_type,
+                ANN_PRICE: f"{spec.price_per_hour:.6g}",
+                ANN_BOOT_SECONDS: "0",
+                ANN_KUBELET_CONFIG: spec.kubelet_config.to_json(),
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
+        },
+        "spec": node_spec,
+        "status": {
+            "capacity": dict(spec.capacity),
+            "allocatable": dict(spec.allocatable),
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+            "nodeInfo": {
+                "architecture": arch,
+                "bootID": "",
+                "containerRuntimeVersion": CONTAINER_RUNTIME_VERSION,
+                "kernelVersion": KERNEL_VERSION.get(arch, KERNEL_VERSION["amd64"]),
+                "kubeProxyVersion": "",
+                "kubeletVersion": KUBELET_VERSION,
+                "machineID": "",
+                "operatingSystem": "linux",
+                "osImage": OS_IMAGE,
+                "systemUUID": "",
+            },
+        },
+    }
+
+
+def template_node(nodegroup: Obj, index: int = 0) -> Obj:
+    """The node a scale-up of ``nodegroup`` would add (cloudprovider NodeGroup.TemplateNodeInfo):
+    exactly what the controller creates, in the group's first zone, Ready and without the boot-time
+    not-ready taint (the cluster autoscaler sanitizes startup taints the same way). Named
+    ``template-node-for-<group>-<index>``. Raises :class:`SpecError` for an invalid spec. Pure."""
+    name = nodegroup["metadata"]["name"]
+    spec = GroupSpec(name, nodegroup.get("spec") or {})
+    node = build_node(spec, spec.zones[0], f"template-node-for-{name}-{index}")
+    node["status"]["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]
+    return node
+
+
 class NodeGroupController(Controller):
     """Keeps each NodeGroup's Nodes at its desired size (see the module docstring)."""
 
@@ -258,10 +344,31 @@ class NodeGroupController(Controller):
         )
         self.launched = 0
         self.terminated = 0
+        # USD billed by each group's instances that are gone (see cloud.cost)
+        self.closed_cost: dict[str, float] = {}
 
     def start(self) -> None:
         self.groups.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
-        self.nodes.add_handler(self._node_changed, self._node_updated, self._node_changed)
+        self.nodes.add_handler(self._node_changed, self._node_updated, self._node_deleted)
+
+    def _node_deleted(self, node: Obj) -> None:
+        group = node["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
+        if not group:
+            return
+        self.closed_cost[group] = self.closed_cost.get(group, 0.0) + self._node_cost(node)
+        self.queue.add(group)
+
+    def _node_cost(self, node: Obj) -> float:
+        created = node["metadata"].get("creationTimestamp")
+        if not created:
+            return 0.0
+        launched = self.loop.parse_timestamp(created)
+        return cost.instance_cost(cost.node_price(node), launched, self.loop.now)
+
+    def cost_usd(self, group: str) -> float:
+        """USD billed so far by the group's instances (terminated and running)."""
+        running = sum(self._node_cost(n) for n in self.nodes.by_index("nodegroup", group))
+        return self.closed_cost.get(group, 0.0) + running
 
     def _node_changed(self, node: Obj) -> None:
         group = node["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
@@ -294,7 +401,7 @@ class NodeGroupController(Controller):
             self._scale_down(group, active, len(active) - spec.desired)
         members = self.nodes.by_index("nodegroup", key)
         self._set_status(group, members, spec, None)
-        return None
+        return COST_REFRESH_SECONDS if members else None
 
     # -- scale up -------------------------------------------------------------------------------
     def _scale_up(self, group: Obj, spec: GroupSpec, active: list[Obj], count: int) -> None:
@@ -344,72 +451,40 @@ class NodeGroupController(Controller):
             name = private_dns_name(ip, region)
             if name not in used:
                 break
-        it = spec.instance_type
-        labels = catalog.node_labels(it, zone, spec.capacity_type)
-        labels.update(spec.labels)
-        labels[LABEL_EKS_NODEGROUP] = spec.name
-        labels[LABEL_NODEGROUP] = spec.name
-        labels[LABEL_HOSTNAME] = name
         at_start = self.loop.now <= 0.0
         boot = 0.0 if at_start else spec.boot_seconds
-        taints = [deep_copy(t) for t in spec.taints]
+        node = build_node(spec, zone, name)
+        meta = node["metadata"]
+        meta["annotations"][ANN_BOOT_SECONDS] = f"{boot:g}"
+        taints = node["spec"].get("taints") or []
         if boot > 0 and not any(t.get("key") == TAINT_NOT_READY for t in taints):
-            taints.append({"key": TAINT_NOT_READY, "effect": "NoSchedule"})
-        node_spec: Obj = {
-            "providerID": f"aws:///{zone}/i-0{self.rng.hex(16)}",
-            "podCIDR": cidr,
-            "podCIDRs": [cidr],
-        }
-        if taints:
-            node_spec["taints"] = taints
+            node["spec"]["taints"] = [*taints, {"key": TAINT_NOT_READY, "effect": "NoSchedule"}]
+        node["spec"].update(
+            {"providerID": f"aws:///{zone}/i-0{self.rng.hex(16)}", "podCIDR": cidr, "podCIDRs": [cidr]}
+        )
         uid = self.rng.hex(32)
-        arch = it.arch
-        return {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": name,
-                "labels": labels,
-                "annotations": {
-                    ANN_INSTANCE_TYPE: it.name,
-                    ANN_CAPACITY_TYPE: spec.capacity_type,
-                    ANN_PRICE: f"{spec.price_per_hour:.6g}",
-                    ANN_BOOT_SECONDS: f"{boot:g}",
-                    ANN_KUBELET_CONFIG: spec.kubelet_config.to_json(),
-                    "node.alpha.kubernetes.io/ttl": "0",
-                    "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-                },
-            },
-            "spec": node_spec,
-            "status": {
-                "capacity": dict(spec.capacity),
-                "allocatable": dict(spec.allocatable),
-                "addresses": [
-                    {"type": "InternalIP", "address": ip},
-                    {"type": "InternalDNS", "address": name},
-                    {"type": "Hostname", "address": name},
-                ],
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
-                "nodeInfo": {
-                    "architecture": arch,
-                    "bootID": _uuid(self.rng.hex(32)),
-                    "containerRuntimeVersion": CONTAINER_RUNTIME_VERSION,
-                    "kernelVersion": KERNEL_VERSION.get(arch, KERNEL_VERSION["amd64"]),
-                    "kubeProxyVersion": "",
-                    "kubeletVersion": KUBELET_VERSION,
-                    "machineID": "ec2" + uid[3:],
-                    "operatingSystem": "linux",
-                    "osImage": OS_IMAGE,
-                    "systemUUID": _uuid("ec2" + self.rng.hex(29)),
-                },
-            },
-        }
+        status = node["status"]
+        status["addresses"] = [
+            {"type": "InternalIP", "address": ip},
+            {"type": "InternalDNS", "address": name},
+            {"type": "Hostname", "address": name},
+        ]
+        info = status["nodeInfo"]
+        info["bootID"] = _uuid(self.rng.hex(32))
+        info["machineID"] = "ec2" + uid[3:]
+        info["systemUUID"] = _uuid("ec2" + self.rng.hex(29))
+        return node
 
     # -- scale down -----------------------------------------------------------------------------
     def _scale_down(self, group: Obj, active: list[Obj], count: int) -> None:
+        # Nodes marked kubetwin.io/scale-down first, then the newest.
         newest = sorted(
             active,
-            key=lambda n: (n["metadata"].get("creationTimestamp", ""), n["metadata"]["name"]),
+            key=lambda n: (
+                (n["metadata"].get("annotations") or {}).get(ANN_SCALE_DOWN) == "true",
+                n["metadata"].get("creationTimestamp", ""),
+                n["metadata"]["name"],
+            ),
             reverse=True,
         )
         for node in newest[:count]:
@@ -462,6 +537,9 @@ class NodeGroupController(Controller):
         if spec is not None:
             status["instanceType"] = spec.instance_type.name
             status["selector"] = f"{LABEL_NODEGROUP}={spec.name}"
+            status["capacityType"] = spec.capacity_type
+            status["pricePerHour"] = round(spec.price_per_hour, 6)
+        status["costUSD"] = round(self.cost_usd(group["metadata"]["name"]), 2)
         if status == old:
             return
         prev = next((c for c in old_conds if c.get("type") == "Ready"), None)

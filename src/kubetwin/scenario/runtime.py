@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubetwin.api import errors
 from kubetwin.client import Client, Controller, InformerFactory
 from kubetwin.client.metrics import RequestsMetricsClient
 from kubetwin.sim import EventLoop, SeededRNG, parse_duration
 from kubetwin.store import Registry, Store
+
+if TYPE_CHECKING:
+    from kubetwin.metrics import MetricsPipeline
 
 DEFAULT_DURATION = 3600.0
 DEFAULT_SEED = 1
@@ -27,6 +30,7 @@ DEFAULT_NODEGROUP: dict[str, Any] = {
     "spec": {"instanceType": "m5.large", "minSize": 3, "maxSize": 3, "capacityType": "on-demand"},
 }
 CLOCK_META_KEY = "clock"
+DEFAULT_METRICS_RESOLUTION = 15.0  # metrics-server --metric-resolution
 
 
 @dataclass
@@ -35,6 +39,7 @@ class ScenarioSettings:
     duration: float = DEFAULT_DURATION
     seed: int = DEFAULT_SEED
     sample_interval: float | None = None  # None: duration / 360, at least 10 s
+    metrics_resolution: float = DEFAULT_METRICS_RESOLUTION  # spec.metrics.resolution (metrics-server)
 
     @classmethod
     def from_object(cls, obj: dict[str, Any] | None) -> ScenarioSettings:
@@ -54,6 +59,11 @@ class ScenarioSettings:
                 raise ValueError(f"Scenario spec.seed must be an integer, got {spec['seed']!r}") from None
         if spec.get("sampleInterval") is not None:
             s.sample_interval = parse_duration(spec["sampleInterval"])
+        resolution = (spec.get("metrics") or {}).get("resolution") if isinstance(spec.get("metrics"), dict) else None
+        if resolution is not None:
+            s.metrics_resolution = parse_duration(resolution)
+            if s.metrics_resolution <= 0:
+                raise ValueError("Scenario spec.metrics.resolution must be greater than 0")
         return s
 
     def interval(self) -> float:
@@ -74,14 +84,17 @@ class Cluster:
     store_path: str | None = None
     loop: EventLoop = field(default_factory=EventLoop)
     components: list[Any] = field(default_factory=list)
+    metrics_resolution: float = DEFAULT_METRICS_RESOLUTION
 
     def __post_init__(self) -> None:
         self.rng = SeededRNG(self.seed)
         self.store = Store(self.store_path)
         self.registry = Registry(self.store, self.loop, self.rng)
+        from kubetwin.autoscaler.admission import validate_clusterautoscaler
         from kubetwin.cloud.admission import validate_nodegroup
 
         self.registry.admission.append(validate_nodegroup)
+        self.registry.admission.append(validate_clusterautoscaler)
         from kubetwin.controllers.vpa.admission import vpa_admission
 
         self.registry.admission.append(vpa_admission)
@@ -90,6 +103,7 @@ class Cluster:
         self.informers = InformerFactory(self.registry)
         # Until the usage engine / metrics APIs provide one: every Running pod uses its requests.
         self.client.metrics = RequestsMetricsClient(self.informers.get("pods"), self.loop)
+        self.metrics_pipeline: MetricsPipeline | None = None  # set by start() when usage is on
         self._started = False
         self._restored = False
 
@@ -98,6 +112,7 @@ class Cluster:
         if self._started:
             return
         self._started = True
+        from kubetwin.autoscaler import ClusterAutoscaler
         from kubetwin.cloud.nodegroup import NodeGroupController
         from kubetwin.controllers import ALL
         from kubetwin.kubelet import KubeletManager
@@ -108,15 +123,23 @@ class Cluster:
             *controllers,
             NodeGroupController(self.client, self.informers, self.rng.child("cloud")),
             Scheduler(self.client, self.informers, self.rng.child("scheduler")),
+            # idle until a ClusterAutoscaler object exists (kubetwin run --cluster-autoscaler creates one)
+            ClusterAutoscaler(self.client, self.informers, self.rng.child("autoscaler")),
             KubeletManager(self.client, self.informers, self.rng.child("kubelet")),
         ]
         kubelets = self.components[-1]
         if type(self.client.metrics) is RequestsMetricsClient and kubelets.usage is not None:
-            from kubetwin.scenario.metrics import UsageMetricsClient
+            # metrics-server + custom/external metrics adapters over the usage engine's arrays
+            from kubetwin.metrics import MetricsPipeline
 
-            self.client.metrics = UsageMetricsClient(self.informers.get("pods"), self.loop, kubelets.usage.pod_usage)
+            self.metrics_pipeline = MetricsPipeline(
+                self.client, self.informers, lambda: kubelets.usage, self.loop, self.metrics_resolution
+            )
+            self.client.metrics = self.metrics_pipeline
         for c in self.components:
             c.start()
+        if self.metrics_pipeline is not None:
+            self.metrics_pipeline.start()
 
     def apply(self, objects: Iterable[tuple[str, dict[str, Any]]]) -> list[ApplyFailure]:
         """Create each ``(where, obj)``; returns the failures (the rest are created)."""

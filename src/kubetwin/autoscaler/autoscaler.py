@@ -1,0 +1,761 @@
+"""The cluster autoscaler over NodeGroups (kubernetes/autoscaler cluster-autoscaler: core/
+static_autoscaler.go RunOnce, core/scaleup/orchestrator, core/scaledown/{planner,actuation},
+clusterstate/clusterstate.go, processors/status/eventing_scale_up_processor.go).
+
+Runs every ``scanInterval`` (10 s) while a ``ClusterAutoscaler`` object exists (and
+``spec.enabled`` is not false). Each loop:
+
+1. Cluster state: per NodeGroup its Nodes (label ``kubetwin.io/nodegroup``) ready / not started
+   (unready, younger than max-node-startup-time) / unready, and the target (``spec.desiredSize``).
+   A scale-up whose nodes are not all Ready within ``maxNodeProvisionTime`` (15 m) failed: the
+   group's target drops back by the missing nodes (those marked for removal) and the group backs
+   off 5 m (doubling to 30 m, reset after 3 h without failures); event ``ScaleUpTimedOut``.
+2. Scale-up: pods with PodScheduled=False/Unschedulable, not being deleted, older than
+   ``newPodScaleUpDelay``, priority >= the expendable cutoff (-10). Those that fit the cluster
+   (ready nodes with free room plus the template nodes still coming up) are left to the
+   scheduler. For the rest, each group with room gets a template node
+   (:func:`kubetwin.cloud.nodegroup.template_node`, plus the DaemonSet pods that would run there);
+   the scheduler framework's PreFilter/Filter tell which pods fit it (others: the Status reasons),
+   the binpacking estimator says how many nodes (capped by maxSize, maxNodesTotal,
+   maxNodesPerScaleup), the expander picks the option, and ``spec.desiredSize`` goes up. Events:
+   ``TriggeredScaleUp`` "pod triggered scale-up: [{g 3->5 (max: 10)}]" on the pods;
+   ``NotTriggerScaleUp`` "pod didn't trigger scale-up: <count reason, ...>" when nothing scaled.
+3. Scale-down (skipped in a loop that scaled up): a node is unneeded when its utilization
+   ``max(cpu, mem)`` of requests / allocatable is below the threshold (0.5; unready nodes: any),
+   nothing blocks draining it (:mod:`kubetwin.autoscaler.drain`) and every pod to move passes the
+   filters on another node (simulated in memory, in order, earlier removals taken into account).
+   After ``scaleDownUnneededTime`` (10 m; unready 20 m), outside the cool-downs (delay after add
+   10 m, after delete = one scan, after failure 3 m) and above the group's minSize: up to 10 empty
+   nodes at once, else one node is drained — tainted ``ToBeDeletedByClusterAutoscaler:NoSchedule``,
+   pods evicted through the Eviction API (429 from a PDB: retried until maxPodEvictionTime 2 m,
+   then the drain fails), pods given ``min(grace, maxGracefulTerminationSec)`` to go — then the
+   node is annotated ``kubetwin.io/scale-down: "true"`` and the group's desiredSize lowered: the
+   NodeGroup controller terminates that very instance (cloudprovider DeleteNodes).
+4. The status ConfigMap ``kube-system/cluster-autoscaler-status`` (:mod:`.status`).
+
+Events on the status ConfigMap mirror upstream's LogRecorder ("Scale-up: setting group g size to
+5 instead of 3 (max: 10)", "Scale-down: removing empty node ...", "Scale-down: node ... removed
+with drain").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubetwin.api import resources
+from kubetwin.api.errors import ApiError
+from kubetwin.autoscaler import drain, expander, status
+from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
+from kubetwin.autoscaler.estimator import estimate
+from kubetwin.autoscaler.simulator import SimCluster
+from kubetwin.client import Client, EventRecorder, InformerFactory
+from kubetwin.cloud.nodegroup import (
+    ANN_SCALE_DOWN,
+    LABEL_NODEGROUP,
+    NODEGROUP_RESOURCE,
+    GroupSpec,
+    SpecError,
+    template_node,
+)
+from kubetwin.scheduler.framework import PodInfo
+from kubetwin.sim import Handle, SeededRNG, format_duration
+from kubetwin.store.copy import deep_copy
+
+Obj = dict[str, Any]
+
+COMPONENT = "cluster-autoscaler"
+PRIORITY = 25  # after the scheduler (20) at the same instant: it has had its try at new pods
+TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler"
+DELETION_CANDIDATE_TAINT = "DeletionCandidateOfClusterAutoscaler"
+MAX_POD_EVICTION_RETRY = 10.0  # EvictionRetryTime
+NON_EMPTY_CANDIDATES_COUNT = 30  # scale-down-non-empty-candidates-count
+REASON_MAX_GROUP_SIZE = "max node group size reached"
+REASON_BACKOFF = "in backoff after failed scale-up"
+REASON_MAX_TOTAL = "max cluster node count reached"
+NEG_INF = float("-inf")
+
+
+@dataclass
+class Group:
+    name: str
+    obj: Obj
+    spec: GroupSpec
+    nodes: list[Obj] = field(default_factory=list)
+    counts: status.Counts = field(default_factory=status.Counts)
+
+    @property
+    def target(self) -> int:
+        return self.spec.desired
+
+
+@dataclass
+class ScaleUpRequest:
+    time: float
+    target: int
+    increase: int
+
+
+@dataclass
+class Backoff:
+    until: float
+    duration: float
+    last_failure: float
+    message: str
+
+
+@dataclass
+class Drain:
+    node: str
+    group: str
+    started: float
+    to_evict: list[Obj]
+    evicted: dict[str, float] = field(default_factory=dict)  # pod key -> when
+    grace: float = 0.0
+
+
+def _pod_key(pod: Obj) -> str:
+    m = pod["metadata"]
+    return f"{m.get('namespace', '')}/{m['name']}"
+
+
+def _is_unschedulable(pod: Obj) -> bool:
+    if (pod.get("spec") or {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+        return False
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "PodScheduled":
+            return c.get("status") == "False" and c.get("reason") == "Unschedulable"
+    return False
+
+
+def _has_taint(node: Obj, key: str) -> bool:
+    return any(t.get("key") == key for t in (node.get("spec") or {}).get("taints") or [])
+
+
+class ClusterAutoscaler:
+    """See the module docstring. ``start()`` registers handlers; the loop runs while enabled."""
+
+    name = COMPONENT
+
+    def __init__(self, client: Client, informers: InformerFactory, rng: SeededRNG) -> None:
+        self.client = client
+        self.informers = informers
+        self.loop = client.clock
+        self.rng = rng.child("cluster-autoscaler")
+        self.recorder = EventRecorder(client, COMPONENT)
+        self.options = Options()
+        self.enabled = False
+        self._timer: Handle | None = None
+        self.unneeded_since: dict[str, float] = {}
+        self.unremovable: dict[str, str] = {}  # node -> reason (last loop)
+        self.last_scale_up = NEG_INF
+        self.last_scale_down_delete = NEG_INF
+        self.last_scale_down_failure = NEG_INF
+        self.requests: dict[str, ScaleUpRequest] = {}
+        self.backoff: dict[str, Backoff] = {}
+        self.drains: dict[str, Drain] = {}
+        self.writer = status.StatusWriter()
+        self.scale_ups = 0
+        self.scale_downs = 0
+        self.loops = 0
+
+    # -- wiring ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.configs = self.informers.get(RESOURCE)
+        self.groups_inf = self.informers.get(NODEGROUP_RESOURCE)
+        self.nodes = self.informers.get("nodes")
+        self.pods = self.informers.get("pods")
+        self.pdbs = self.informers.get("poddisruptionbudgets.policy")
+        self.daemonsets = self.informers.get("daemonsets.apps")
+        self.configmaps = self.informers.get("configmaps")
+        self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
+        self.configs.add_handler(self._config_changed, lambda o, n: self._config_changed(n),
+                                 lambda o: self._config_changed(None))  # fmt: skip
+        self._config_changed(self.configs.get(DEFAULT_NAME))
+
+    def _config_changed(self, obj: Obj | None) -> None:
+        obj = self.configs.get(DEFAULT_NAME)
+        enabled = False
+        if obj is not None and not obj["metadata"].get("deletionTimestamp"):
+            try:
+                opts = Options.from_spec(obj.get("spec"))
+            except ValueError:
+                opts = Options()
+            enabled = opts.enabled
+            interval_changed = opts.scan_interval != self.options.scan_interval
+            self.options = opts
+            if interval_changed and self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self.enabled = enabled
+        if enabled and self._timer is None:
+            self._timer = self.loop.every(self.options.scan_interval, self.run_once, PRIORITY, COMPONENT)
+        elif not enabled and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- one loop ----------------------------------------------------------------------------------
+    def run_once(self) -> None:
+        if not self.enabled:
+            return
+        self.loops += 1
+        now = self.loop.now
+        groups = self._cluster_state(now)
+        self._check_provisioning(groups, now)
+        scaled = self._scale_up(groups, now)
+        candidates: dict[str, int] = {}
+        if not scaled and self.options.scale_down_enabled:
+            candidates = self._scale_down(groups, now)
+        elif scaled:
+            self.unneeded_since.clear()
+        self._progress_drains(groups, now)
+        self._write_status(groups, candidates)
+
+    # -- cluster state -----------------------------------------------------------------------------
+    def _cluster_state(self, now: float) -> dict[str, Group]:
+        groups: dict[str, Group] = {}
+        for obj in sorted(self.groups_inf.list(), key=lambda o: o["metadata"]["name"]):
+            if obj["metadata"].get("deletionTimestamp"):
+                continue
+            name = obj["metadata"]["name"]
+            try:
+                spec = GroupSpec(name, obj.get("spec") or {})
+            except SpecError:
+                continue
+            groups[name] = Group(name, obj, spec)
+        for node in self.nodes.list():
+            g = groups.get((node["metadata"].get("labels") or {}).get(LABEL_NODEGROUP, ""))
+            if g is None or node["metadata"].get("deletionTimestamp"):
+                continue
+            g.nodes.append(node)
+            if resources.is_node_ready(node):
+                g.counts.ready += 1
+            else:
+                created = self.loop.parse_timestamp(node["metadata"].get("creationTimestamp") or self.loop.timestamp())
+                if now - created < self.options.max_node_startup_time:
+                    g.counts.not_started += 1
+                else:
+                    g.counts.unready += 1
+        for g in groups.values():
+            g.counts.unregistered = max(0, g.target - len(g.nodes))
+        return groups
+
+    def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
+        for name, req in list(self.requests.items()):
+            g = groups.get(name)
+            if g is None:
+                del self.requests[name]
+                continue
+            if g.counts.ready >= min(req.target, g.target):
+                del self.requests[name]
+                continue
+            if now - req.time < self.options.max_node_provision_time:
+                continue
+            del self.requests[name]
+            missing = min(req.target, g.target) - g.counts.ready
+            young = [
+                n for n in g.nodes
+                if not resources.is_node_ready(n)
+                and self.loop.parse_timestamp(n["metadata"].get("creationTimestamp") or "") >= req.time - 1
+            ]  # fmt: skip
+            young.sort(key=lambda n: n["metadata"]["name"])
+            marked = 0
+            for node in young[:missing]:
+                if self._mark_for_removal(node):
+                    marked += 1
+            drop = max(marked, missing - len(young))
+            self._set_desired(g, max(g.spec.min_size, g.target - drop))
+            msg = f"Nodes added to group {name} failed to register within {format_duration(self.options.max_node_provision_time)}"
+            self._log_event("Warning", "ScaleUpTimedOut", msg)
+            prev = self.backoff.get(name)
+            if prev is None or now - prev.last_failure > self.options.node_group_backoff_reset:
+                duration = self.options.initial_node_group_backoff
+            else:
+                duration = min(prev.duration * 2, self.options.max_node_group_backoff)
+            self.backoff[name] = Backoff(now + duration, duration, now, msg)
+
+    def _in_backoff(self, name: str, now: float) -> bool:
+        b = self.backoff.get(name)
+        return b is not None and now < b.until
+
+    # -- scale-up ----------------------------------------------------------------------------------
+    def _unschedulable_pods(self, now: float) -> list[Obj]:
+        out = []
+        for pod in self.pods.list():
+            if not _is_unschedulable(pod):
+                continue
+            if resources.pod_priority(pod) < self.options.expendable_pods_priority_cutoff:
+                continue
+            created = pod["metadata"].get("creationTimestamp")
+            if created and now - self.loop.parse_timestamp(created) < self.options.new_pod_scale_up_delay:
+                continue
+            out.append(pod)
+        return out
+
+    def _base_sim(self, groups: dict[str, Group], upcoming: bool) -> SimCluster:
+        sim = SimCluster(self.informers, self.rng)
+        for node in self.nodes.list():
+            if not node["metadata"].get("deletionTimestamp"):
+                sim.add_node(node)
+        for pod in self.pods.list():
+            spec = pod.get("spec") or {}
+            if spec.get("nodeName") and not drain.is_terminal(pod):
+                sim.add_bound_pod(pod)
+        if upcoming:
+            for g in groups.values():
+                coming = g.counts.unregistered + g.counts.not_started
+                for i in range(coming):
+                    node = self._template(g, f"template-node-for-{g.name}-upcoming-{i}")
+                    self._add_template(sim, g, node)
+        return sim
+
+    def _template(self, g: Group, name: str) -> Obj:
+        node = template_node(g.obj)
+        node["metadata"]["name"] = name
+        node["metadata"]["labels"]["kubernetes.io/hostname"] = name
+        return node
+
+    def _daemonset_pods(self, node: Obj) -> list[Obj]:
+        """DaemonSet pods that would run on ``node`` (the template NodeInfo's DS pods)."""
+        out = []
+        probe = SimCluster(self.informers, self.rng)
+        probe.add_node(node)
+        for ds in self.daemonsets.list():
+            template = deep_copy(((ds.get("spec") or {}).get("template")) or {})
+            meta = template.setdefault("metadata", {})
+            meta["name"] = f"{ds['metadata']['name']}-{node['metadata']['name']}"
+            meta["namespace"] = ds["metadata"].get("namespace", "default")
+            meta["uid"] = f"{ds['metadata'].get('uid', '')}-{node['metadata']['name']}"
+            meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": ds["metadata"]["name"],
+                                        "uid": ds["metadata"].get("uid", ""), "controller": True}]  # fmt: skip
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template.get("spec") or {}}
+            pi = PodInfo(pod)
+            if probe.check(pi, node["metadata"]["name"]).is_success():
+                pod["spec"] = {**pod["spec"], "nodeName": node["metadata"]["name"]}
+                out.append(pod)
+        return out
+
+    def _add_template(self, sim: SimCluster, g: Group, node: Obj) -> None:
+        sim.add_node(node)
+        self._add_daemonset_pods(sim, node)
+
+    def _add_daemonset_pods(self, sim: SimCluster, node: Obj) -> None:
+        for pod in self._daemonset_pods(node):
+            sim.add_bound_pod(pod)
+
+    def _scale_up(self, groups: dict[str, Group], now: float) -> bool:
+        pods = self._unschedulable_pods(now)
+        if not pods:
+            return False
+        base = self._base_sim(groups, upcoming=True)
+        names = base.node_names()
+        remaining: list[PodInfo] = []
+        for pod in pods:
+            pi = PodInfo(pod)
+            target = base.find_node(pi, names)
+            if target is not None:
+                base.place(pi, target)  # fits existing free room or an upcoming node
+            else:
+                remaining.append(pi)
+        if not remaining:
+            return False
+        total_nodes = sum(max(g.target, len(g.nodes)) for g in groups.values()) + sum(
+            1 for n in self.nodes.list()
+            if not (n["metadata"].get("labels") or {}).get(LABEL_NODEGROUP)
+        )  # fmt: skip
+        reasons: dict[str, dict[str, list[str]]] = {pi.key: {} for pi in remaining}
+        options: list[expander.Option] = []
+        opts = self.options
+        for g in groups.values():
+            skip = None
+            if self._in_backoff(g.name, now):
+                skip = REASON_BACKOFF
+            elif g.target >= g.spec.max_size:
+                skip = REASON_MAX_GROUP_SIZE
+            elif opts.max_nodes_total and total_nodes >= opts.max_nodes_total:
+                skip = REASON_MAX_TOTAL
+            if skip is not None:
+                for pi in remaining:
+                    reasons[pi.key][g.name] = [skip]
+                continue
+            probe = SimCluster(self.informers, self.rng)
+            tname = f"template-node-for-{g.name}-0"
+            self._add_template(probe, g, self._template(g, tname))
+            fitting: list[PodInfo] = []
+            verdicts: dict[Any, list[str]] = {}
+            for pi in remaining:
+                eq = _equivalence(pi)
+                if eq not in verdicts:
+                    st = probe.check(pi, tname)
+                    verdicts[eq] = [] if st.is_success() else (st.reasons or [st.message() or "predicate failed"])
+                if verdicts[eq]:
+                    reasons[pi.key][g.name] = verdicts[eq]
+                else:
+                    fitting.append(pi)
+            if not fitting:
+                continue
+            limit = min(g.spec.max_size - g.target, opts.max_nodes_per_scaleup)
+            if opts.max_nodes_total:
+                limit = min(limit, opts.max_nodes_total - total_nodes)
+            est = estimate(SimCluster(self.informers, self.rng), fitting, _TemplateFactory(self, g), limit,
+                           prepare=self._add_daemonset_pods)  # fmt: skip
+            if est.node_count > 0:
+                options.append(expander.Option(g.name, est.node_count, est.pods, self._template(g, tname),
+                                               g.spec.price_per_hour))  # fmt: skip
+        best = expander.choose(options, opts.expander, self.rng, self._priorities()) if options else None
+        if best is None:
+            for pi in remaining:
+                counts: dict[str, int] = {}
+                for rs in reasons[pi.key].values():
+                    for r in rs:
+                        counts[r] = counts.get(r, 0) + 1
+                msg = ", ".join(f"{c} {r}" for r, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+                self.recorder.normal(pi.pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {msg}")
+            return False
+        g = groups[best.group]
+        cur = g.target
+        new = min(cur + best.node_count, g.spec.max_size)
+        self._log_event("Normal", "ScaledUpGroup",
+                        f"Scale-up: setting group {g.name} size to {new} instead of {cur} (max: {g.spec.max_size})")
+        if not self._set_desired(g, new):
+            return False
+        self._log_event("Normal", "ScaledUpGroup",
+                        f"Scale-up: group {g.name} size set to {new} instead of {cur} (max: {g.spec.max_size})")
+        info = f"[{{{g.name} {cur}->{new} (max: {g.spec.max_size})}}]"
+        for pi in best.pods:
+            self.recorder.normal(pi.pod, "TriggeredScaleUp", f"pod triggered scale-up: {info}")
+        prev = self.requests.get(g.name)
+        self.requests[g.name] = ScaleUpRequest(prev.time if prev else now, new, new - cur)
+        self.last_scale_up = now
+        self.scale_ups += 1
+        return True
+
+    def _priorities(self) -> dict[int, list[re.Pattern[str]]] | None:
+        if "priority" not in self.options.expander:
+            return None
+        cm = self.configmaps.get(expander.PRIORITY_CONFIGMAP, "kube-system")
+        if cm is None:
+            return None
+        try:
+            return expander.parse_priorities((cm.get("data") or {}).get(expander.PRIORITY_KEY) or "")
+        except expander.PriorityConfigError as e:
+            self.recorder.warning(cm, "PriorityConfigMapInvalid", str(e))
+            return None
+
+    def _set_desired(self, g: Group, desired: int) -> bool:
+        try:
+            self.client.patch(NODEGROUP_RESOURCE, g.name, {"spec": {"desiredSize": desired}})
+        except ApiError as e:
+            self.recorder.warning(g.obj, "FailedToScaleUpGroup" if desired > g.target else "FailedToScaleDownGroup",
+                                  f"failed to set desiredSize of {g.name} to {desired}: {e.message}")  # fmt: skip
+            return False
+        g.spec.desired = desired
+        return True
+
+    # -- scale-down --------------------------------------------------------------------------------
+    def _node_pods(self, name: str) -> list[Obj]:
+        return self.pods.by_index("ca:node", name)
+
+    def utilization(self, node: Obj) -> tuple[float, float, float]:
+        """(utilization, cpu, memory) of requests over allocatable (simulator/utilization/info.go)."""
+        alloc = resources.resource_list((node.get("status") or {}).get("allocatable"))
+        cpu_req = mem_req = 0
+        ignored_cpu = ignored_mem = 0
+        for pod in self._node_pods(node["metadata"]["name"]):
+            if drain.is_terminal(pod) or drain.is_long_terminating(pod, self.loop.now, self.loop.parse_timestamp):
+                continue
+            req = resources.pod_requests(pod)
+            c, m = req.get("cpu", 0), req.get("memory", 0)
+            if (self.options.ignore_daemonsets_utilization and drain.is_daemonset_pod(pod)) or (
+                self.options.ignore_mirror_pods_utilization and drain.is_mirror(pod)
+            ):
+                ignored_cpu += c
+                ignored_mem += m
+                continue
+            cpu_req += c
+            mem_req += m
+        cpu_alloc = alloc.get("cpu", 0) - ignored_cpu
+        mem_alloc = alloc.get("memory", 0) - ignored_mem
+        cpu = cpu_req / cpu_alloc if cpu_alloc > 0 else 0.0
+        mem = mem_req / mem_alloc if mem_alloc > 0 else 0.0
+        return max(cpu, mem), cpu, mem
+
+    def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
+        opts = self.options
+        self.unremovable = {}
+        under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
+        for g in groups.values():
+            for node in g.nodes:
+                name = node["metadata"]["name"]
+                if name in self.drains or _has_taint(node, TO_BE_DELETED_TAINT):
+                    continue
+                if (node["metadata"].get("annotations") or {}).get(drain.SCALE_DOWN_DISABLED) == "true":
+                    self.unremovable[name] = "ScaleDownDisabledAnnotation"
+                    continue
+                util = self.utilization(node)
+                ready = resources.is_node_ready(node)
+                if ready and util[0] >= opts.scale_down_utilization_threshold:
+                    self.unremovable[name] = "NotUnderutilized"
+                    continue
+                under.append((util[0], node, g, util))
+        unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = {}
+        if under:
+            sim = self._base_sim(groups, upcoming=False)
+            tracker = drain.PdbTracker(self.pdbs.list())
+            removed: set[str] = set(self.drains)
+            destinations = [n for n in sim.node_names()]
+            non_empty = 0
+            for _, node, g, util in sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"])):
+                name = node["metadata"]["name"]
+                plan = drain.plan_drain(self._node_pods(name), tracker, now, self.loop.parse_timestamp,
+                                        opts.skip_nodes_with_system_pods, opts.skip_nodes_with_local_storage)  # fmt: skip
+                if plan.blocking is not None:
+                    self.unremovable[name] = plan.blocking.reason
+                    continue
+                if plan.to_move:
+                    if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
+                        continue
+                    moved = self._simulate_moves(sim, plan.to_move, name, destinations, removed)
+                    if moved is None:
+                        self.unremovable[name] = "NoPlaceToMovePods"
+                        continue
+                    non_empty += 1
+                tracker.remove(plan.to_move)
+                removed.add(name)
+                unneeded[name] = (node, g, plan.to_move, util)
+        for name in list(self.unneeded_since):
+            if name not in unneeded:
+                del self.unneeded_since[name]
+        for name in unneeded:
+            self.unneeded_since.setdefault(name, now)
+        candidates: dict[str, int] = {}
+        for _, g, _, _ in unneeded.values():
+            candidates[g.name] = candidates.get(g.name, 0) + 1
+        if self._scale_down_in_cooldown(now):
+            return candidates
+        quota = {g.name: g.target - g.spec.min_size for g in groups.values()}
+        for d in self.drains.values():
+            quota[d.group] = quota.get(d.group, 0) - 1
+        empty: list[tuple[Obj, Group]] = []
+        non_empty_ready: list[tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = []
+        for name, (node, g, to_move, util) in sorted(unneeded.items()):
+            wait = opts.scale_down_unneeded_time if resources.is_node_ready(node) else opts.scale_down_unready_time
+            if now - self.unneeded_since[name] < wait:
+                continue
+            if quota.get(g.name, 0) <= 0:
+                self.unremovable[name] = "NodeGroupMinSizeReached"
+                continue
+            if to_move:
+                non_empty_ready.append((node, g, to_move, util))
+            else:
+                empty.append((node, g))
+        deleted = 0
+        for node, g in empty[: opts.max_empty_bulk_delete]:
+            if quota[g.name] <= 0:
+                continue
+            if self._delete_empty(node, g):
+                quota[g.name] -= 1
+                deleted += 1
+        if deleted:
+            self.last_scale_down_delete = now
+        elif non_empty_ready and len(self.drains) < opts.max_drain_parallelism:
+            node, g, to_move, util = non_empty_ready[0]
+            self._start_drain(node, g, to_move, util, now)
+        return candidates
+
+    def _simulate_moves(
+        self, sim: SimCluster, pods: list[Obj], node: str, destinations: list[str], removed: set[str]
+    ) -> list[str] | None:
+        targets = [n for n in destinations if n != node and n not in removed]
+        placed: list[PodInfo] = []
+        for pod in pods:
+            key = _pod_key(pod)
+            pi = PodInfo(pod)
+            sim.unplace(key)
+            target = sim.find_node(pi, targets)
+            if target is None:
+                for p in placed:  # roll back this node's moves
+                    sim.unplace(p.key)
+                    sim.add_bound_pod(p.pod)
+                sim.add_bound_pod(pod)
+                return None
+            sim.place(pi, target)
+            placed.append(pi)
+        return [p.key for p in placed]
+
+    def _scale_down_in_cooldown(self, now: float) -> bool:
+        o = self.options
+        after_delete = o.scale_down_delay_after_delete or o.scan_interval
+        return (
+            now < self.last_scale_up + o.scale_down_delay_after_add
+            or now < self.last_scale_down_delete + after_delete
+            or now < self.last_scale_down_failure + o.scale_down_delay_after_failure
+            or bool(self.drains)
+        )
+
+    def _taint(self, node: Obj, add: bool) -> bool:
+        live = self.client.get_or_none("nodes", node["metadata"]["name"])
+        if live is None:
+            return False
+        taints = [t for t in (live.get("spec") or {}).get("taints") or [] if t.get("key") != TO_BE_DELETED_TAINT]
+        if add:
+            taints.append({"key": TO_BE_DELETED_TAINT, "value": str(int(self.loop.now)), "effect": "NoSchedule"})
+        live.setdefault("spec", {})["taints"] = taints
+        try:
+            self.client.update(live)
+        except ApiError:
+            return False
+        return True
+
+    def _mark_for_removal(self, node: Obj) -> bool:
+        try:
+            self.client.patch("nodes", node["metadata"]["name"],
+                              {"metadata": {"annotations": {ANN_SCALE_DOWN: "true"}}})  # fmt: skip
+        except ApiError:
+            return False
+        return True
+
+    def _remove(self, node: Obj, g: Group) -> bool:
+        """DeleteNodes: mark the instance, then lower the group's target by one."""
+        live = self.groups_inf.get(g.name)
+        if live is None or not self._mark_for_removal(node):
+            return False
+        try:
+            spec = GroupSpec(g.name, live.get("spec") or {})
+        except SpecError:
+            return False
+        g.spec.desired = spec.desired
+        if not self._set_desired(g, max(spec.min_size, spec.desired - 1)):
+            return False
+        self.unneeded_since.pop(node["metadata"]["name"], None)
+        self.scale_downs += 1
+        return True
+
+    def _delete_empty(self, node: Obj, g: Group) -> bool:
+        name = node["metadata"]["name"]
+        if not self._taint(node, True):
+            return False
+        self.recorder.normal(node, "ScaleDown", "marked the node as toBeDeleted/unschedulable")
+        self._log_event("Normal", "ScaleDownEmpty", f"Scale-down: removing empty node {name}")
+        if not self._remove(node, g):
+            self._taint(node, False)
+            return False
+        self._log_event("Normal", "ScaleDownEmpty", f"Scale-down: empty node {name} removed")
+        return True
+
+    def _start_drain(self, node: Obj, g: Group, pods: list[Obj], util: tuple[float, float, float], now: float) -> None:
+        name = node["metadata"]["name"]
+        if not self._taint(node, True):
+            return
+        self.recorder.normal(node, "ScaleDown", "marked the node as toBeDeleted/unschedulable")
+        names = ",".join(_pod_key(p) for p in pods)
+        self._log_event("Normal", "ScaleDown",
+                        f"Scale-down: removing node {name}, utilization: {{{util[1]:.4g} {util[2]:.4g} 0 cpu {util[0]:.4g}}}, "
+                        f"pods to reschedule: {names}")  # fmt: skip
+        self.drains[name] = Drain(name, g.name, now, list(pods))
+        self._evict(self.drains[name], now)
+
+    def _evict(self, d: Drain, now: float) -> None:
+        for pod in list(d.to_evict):
+            key = _pod_key(pod)
+            if key in d.evicted:
+                continue
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+            grace = min(30 if grace is None else grace, self.options.max_graceful_termination_sec)
+            try:
+                self.client.registry.evict(pod["metadata"].get("namespace", "default"), pod["metadata"]["name"],
+                                           {"gracePeriodSeconds": grace})  # fmt: skip
+            except ApiError as e:
+                if e.code == 404:
+                    d.evicted[key] = now
+                continue  # 429 (PDB) and others: retry next loop until maxPodEvictionTime
+            d.evicted[key] = now
+            d.grace = max(d.grace, float(grace))
+            self.recorder.normal(pod, "ScaleDown", "deleting pod for node scale down")
+
+    def _progress_drains(self, groups: dict[str, Group], now: float) -> None:
+        for name, d in list(self.drains.items()):
+            node = self.nodes.get(name)
+            if node is None:
+                del self.drains[name]
+                continue
+            if len(d.evicted) < len(d.to_evict):
+                self._evict(d, now)
+            if len(d.evicted) < len(d.to_evict):
+                if now - d.started >= self.options.max_pod_eviction_time:
+                    del self.drains[name]
+                    self._taint(node, False)
+                    self.recorder.warning(node, "ScaleDownFailed", "failed to drain the node, aborting ScaleDown")
+                    self.last_scale_down_failure = now
+                continue
+            keys = {_pod_key(p) for p in d.to_evict}
+            left = [p for p in self._node_pods(name) if _pod_key(p) in keys and not drain.is_terminal(p)]
+            last = max(d.evicted.values(), default=now)
+            if left and now - last < d.grace + drain.POD_LONG_TERMINATING_EXTRA_THRESHOLD:
+                continue
+            del self.drains[name]
+            g = groups.get(d.group)
+            if g is None or not self._remove(node, g):
+                self._taint(node, False)
+                self.last_scale_down_failure = now
+                continue
+            self.last_scale_down_delete = now
+            self._log_event("Normal", "ScaleDown", f"Scale-down: node {name} removed with drain")
+
+    # -- status ------------------------------------------------------------------------------------
+    def _log_event(self, type_: str, reason: str, message: str) -> None:
+        cm = self.configmaps.get(status.NAME, status.NAMESPACE) or {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": status.NAME, "namespace": status.NAMESPACE},
+        }  # fmt: skip
+        self.recorder.event(cm, type_, reason, message)
+
+    def _write_status(self, groups: dict[str, Group], candidates: dict[str, int]) -> None:
+        now = self.loop.now
+        entries = []
+        any_in_progress = False
+        for g in groups.values():
+            b = self.backoff.get(g.name)
+            if b is not None and now < b.until:
+                up, info = status.BACKOFF, ("timeout", b.message)
+            elif g.name in self.requests:
+                up, info = status.IN_PROGRESS, None
+                any_in_progress = True
+            else:
+                up, info = status.NO_ACTIVITY, None
+            entries.append(status.GroupStatus(g.name, g.counts, g.target, g.spec.min_size, g.spec.max_size, up, info,
+                                              candidates.get(g.name, 0)))  # fmt: skip
+        ts = self.loop.timestamp()
+        doc = self.writer.document(entries, status.IN_PROGRESS if any_in_progress else status.NO_ACTIVITY, ts)
+        if not status.changed(self.writer, doc):
+            return
+        body = {"status": status.render(doc)}
+        cm = self.configmaps.get(status.NAME, status.NAMESPACE)
+        try:
+            if cm is None:
+                self.client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": status.NAME, "namespace": status.NAMESPACE,
+                                                 "annotations": {status.LAST_UPDATED: ts}},
+                                    "data": body})  # fmt: skip
+            else:
+                live = deep_copy(cm)
+                live["data"] = body
+                live["metadata"].setdefault("annotations", {})[status.LAST_UPDATED] = ts
+                self.client.update(live)
+        except ApiError:
+            self.writer.last_body = None  # try again next loop
+
+
+class _TemplateFactory:
+    def __init__(self, ca: ClusterAutoscaler, g: Group) -> None:
+        self.ca, self.g = ca, g
+
+    def __call__(self, i: int) -> Obj:
+        return self.ca._template(self.g, f"template-node-for-{self.g.name}-{i}")
+
+
+def _equivalence(pi: PodInfo) -> Any:
+    """Pods of one controller with the same labels get one predicate verdict (PodEquivalenceGroup)."""
+    ref = resources.controller_ref(pi.pod)
+    owner = ref.get("uid") if ref else pi.uid or pi.key
+    return (pi.namespace, owner, tuple(sorted(pi.labels.items())))
