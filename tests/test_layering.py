@@ -1,5 +1,5 @@
 """DESIGN.md's layering, enforced: lower layers never import higher ones, and the peer packages
-(scheduler, kubelet, controllers, cloud, network, security, metrics) never import each other."""
+(scheduler, kubelet, controllers, cloud, network, security) never import each other."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "kubetwin"
 BASE = ["sim", "api", "store", "client"]
-PEERS = ["scheduler", "kubelet", "controllers", "cloud", "network", "security", "metrics"]
+PEERS = ["scheduler", "kubelet", "controllers", "cloud", "network", "security"]
 TOP = ["scenario", "server", "cli"]
 # One layer above the peers: the cluster autoscaler simulates placement with the scheduler's
 # framework and builds template nodes with the cloud package (as upstream vendors kube-scheduler).
-ABOVE_PEERS = ["autoscaler"]
+# The metrics pipeline reads the kubelet usage engine's arrays (DESIGN principle 8), as
+# metrics-server scrapes the kubelets.
+ABOVE_PEERS = ["autoscaler", "metrics"]
 
 ALLOWED: dict[str, set[str]] = {
     "sim": {"sim"},
@@ -23,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"sim", "api", "store", "client"},
     **{p: {*BASE, p} for p in PEERS},
     "autoscaler": {*BASE, "scheduler", "cloud", "autoscaler"},
+    "metrics": {*BASE, "kubelet", "metrics"},
     "scenario": {*BASE, *PEERS, *ABOVE_PEERS, "scenario"},
     "server": {*BASE, *PEERS, *ABOVE_PEERS, "scenario", "server"},
     "cli": {*BASE, *PEERS, *ABOVE_PEERS, *TOP},

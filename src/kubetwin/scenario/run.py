@@ -86,7 +86,7 @@ def run(
         "report": out / "report.html",
         "data": out / "report.json",
     }
-    cluster = Cluster(seed=settings.seed)
+    cluster = Cluster(seed=settings.seed, metrics_resolution=settings.metrics_resolution)
     with open(files["events"], "wb") as log:
         recorder = Recorder(cluster.store, cluster.loop, log)
         cluster.start()

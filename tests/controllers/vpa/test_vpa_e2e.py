@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from kubetwin.api.quantity import cpu_milli, to_int
+from kubetwin.client.metrics import ContainerMetricsClient
 from kubetwin.controllers import ALL, VPARecommender, VPAUpdater
 from kubetwin.controllers.vpa import model
-from kubetwin.scenario.metrics import UsageMetricsClient
 from kubetwin.scenario.runtime import Cluster
 from kubetwin.server.tables import vpa_row
 
@@ -71,7 +71,7 @@ def env() -> Iterator[Env]:
 
 def test_vpa_controllers_in_all_and_usage_metrics_installed(env: Env) -> None:
     assert VPARecommender in ALL and VPAUpdater in ALL
-    assert isinstance(env.client.metrics, UsageMetricsClient)
+    assert isinstance(env.client.metrics, ContainerMetricsClient)  # the metrics pipeline
 
 
 def test_off_mode_recommends_usage_times_margin(env: Env) -> None:

@@ -1,0 +1,606 @@
+"""The metrics pipeline behind the HPA, the VPA and the metrics APIs.
+
+Reproduces what a cluster's metrics stack answers:
+
+- **Resource metrics** like metrics-server (kubernetes-sigs/metrics-server pkg/scraper +
+  pkg/storage): every ``resolution`` seconds (``--metric-resolution``, default 15 s) it scrapes
+  the kubelets. CPU is the rate of the containers' cumulative CPU usage between the last two
+  scrapes (cpu-seconds from the usage engine's ``grant_s`` column, extrapolated from the engine's
+  last tick to the scrape instant); memory is the working set at the last scrape. The value
+  served is therefore the usage averaged over the window ending at the last scrape, stamped with
+  that scrape's time, ``window`` = the time between the two scrapes (the resolution). A pod is
+  served only once each of its containers was running at both scrapes (metrics-server needs two
+  points; a container restarted since the previous scrape drops the pod until the next one), so
+  new pods are *missing* for up to two resolutions and the HPA's missing-pod logic applies.
+  Between scrapes every answer is the same.
+- **Custom per-pod metrics** (custom.metrics.k8s.io ``pods/<metric>``, what prometheus-adapter
+  serves) declared by a LoadProfile's ``spec.metrics``::
+
+      metrics:
+      - name: http_requests_per_second
+        type: requestsPerSecond      # the pod's share of the profile's traffic (window average)
+      - name: http_request_duration_seconds_p95
+        type: latency                # seconds; base / (1 - utilization), capped at max
+        base: 100ms                  # default 100ms: the latency of an idle pod
+        max: 2s                      # default 20 x base
+      - name: http_errors_per_second
+        type: errorRate              # failed requests/s
+        ratio: 0.001                 # default 0: failures of a healthy pod, as a fraction
+        labels: {code: "5xx"}        # optional metric labels, matched by metricSelector
+
+  Traffic reaches Ready pods only (as the usage engine splits it); a pod that is not Ready
+  reports 0 requests/s. *Latency* is a single-server queue (M/M/1 response time): utilization
+  ``rho`` = the pod's CPU demand / its CPU capacity (the sum of its containers' CPU limits when
+  every container has one, else the sum of their requests; no capacity -> rho 0); latency =
+  ``base / (1 - rho)``, capped at ``max``; a pod that is CPU throttled or starved (granted <
+  demand), or with rho >= 1, reports ``max``. *Errors* = requests/s x (``ratio`` + the fraction
+  of the CPU demand that was not granted: requests that time out when the pod is throttled or
+  starved). Latency and errors use the usage at the last scrape; requests/s is the traffic
+  averaged over the window. A pod whose LoadProfile does not declare the metric has no value.
+- **Object metrics** (``services/<name>/<metric>``, ``deployments``, ``ingresses``, ``pods``): the
+  per-pod values aggregated over the pods the object selects (a Service's ``spec.selector``, a
+  workload's ``spec.selector``, an Ingress's backend Services): the sum, except latency metrics,
+  which are the request-weighted mean (a sum of latencies means nothing).
+- **External metrics** (external.metrics.k8s.io) from ``ExternalMetricSeries`` objects
+  (kubetwin.io/v1alpha1): ``spec.metricName``, ``spec.labels`` (matched by the metric selector)
+  and ``spec.values``, one of the LoadProfile traffic shapes with ``value`` where traffic says
+  ``rps`` (constant, steps, ramp, diurnal, trace), evaluated at the last scrape.
+
+Values are milli-units (``Quantity.MilliValue()``), as the ``MetricsClient`` protocol
+(:mod:`kubetwin.client.metrics`) says. Errors are upstream's: "no metrics returned from resource
+metrics API" and the like.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kubetwin.api.selectors import LabelSelector, label_selector_from_dict
+from kubetwin.client.metrics import ContainerUsage, MetricsUnavailable, PodMetric, PodMetricsInfo, select_pods
+from kubetwin.kubelet.loadprofile import LoadProfile, Traffic, parse_traffic
+from kubetwin.sim import parse_duration
+
+if TYPE_CHECKING:
+    from kubetwin.client import Client, InformerFactory
+    from kubetwin.kubelet.usage import UsageEngine
+    from kubetwin.sim import EventLoop
+
+Obj = dict[str, Any]
+F64 = npt.NDArray[np.float64]
+
+DEFAULT_RESOLUTION = 15.0  # metrics-server --metric-resolution
+#: after the kubelets' usage tick (30) and eviction (31) at the same instant
+SCRAPE_PRIORITY = 35
+TRAFFIC_SAMPLES = 7  # points of the trapezoid averaging a traffic shape over a window
+
+REQUESTS_PER_SECOND = "requestsPerSecond"
+LATENCY = "latency"
+ERROR_RATE = "errorRate"
+METRIC_TYPES = (REQUESTS_PER_SECOND, LATENCY, ERROR_RATE)
+DEFAULT_BASE_LATENCY = 0.1
+DEFAULT_MAX_LATENCY_FACTOR = 20.0
+
+NO_RESOURCE_METRICS = "no metrics returned from resource metrics API"
+NO_CUSTOM_METRICS = "no metrics returned from custom metrics API"
+NO_EXTERNAL_METRICS = "no metrics returned from external metrics API"
+
+SERIES_RESOURCE = "externalmetricseries.kubetwin.io"
+#: object kind -> informer resource
+OBJECT_RESOURCES = {
+    "Service": "services",
+    "Deployment": "deployments.apps",
+    "ReplicaSet": "replicasets.apps",
+    "StatefulSet": "statefulsets.apps",
+    "DaemonSet": "daemonsets.apps",
+    "Ingress": "ingresses.networking.k8s.io",
+    "Pod": "pods",
+}
+#: custom-metrics resource (URL segment) -> kind
+RESOURCE_KINDS = {
+    "services": "Service",
+    "deployments": "Deployment",
+    "deployments.apps": "Deployment",
+    "replicasets": "ReplicaSet",
+    "replicasets.apps": "ReplicaSet",
+    "statefulsets": "StatefulSet",
+    "statefulsets.apps": "StatefulSet",
+    "daemonsets": "DaemonSet",
+    "daemonsets.apps": "DaemonSet",
+    "ingresses": "Ingress",
+    "ingresses.networking.k8s.io": "Ingress",
+    "pods": "Pod",
+}
+
+
+def to_milli(value: float) -> int:
+    return int(round(value * 1000.0))
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """One entry of a LoadProfile's ``spec.metrics``."""
+
+    name: str
+    type: str
+    labels: tuple[tuple[str, str], ...] = ()
+    base: float = DEFAULT_BASE_LATENCY
+    max: float = DEFAULT_BASE_LATENCY * DEFAULT_MAX_LATENCY_FACTOR
+    ratio: float = 0.0
+
+
+def _seconds(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return parse_duration(value)
+
+
+def parse_metric_defs(entries: list[Obj]) -> dict[str, MetricDef]:
+    """``spec.metrics`` of a LoadProfile (validated at admission); bad entries are skipped."""
+    out: dict[str, MetricDef] = {}
+    for m in entries or []:
+        if not isinstance(m, dict) or not m.get("name") or m.get("type") not in METRIC_TYPES:
+            continue
+        try:
+            base = _seconds(m.get("base"), DEFAULT_BASE_LATENCY)
+            cap = _seconds(m.get("max"), base * DEFAULT_MAX_LATENCY_FACTOR)
+            ratio = float(m.get("ratio") or 0.0)
+        except (TypeError, ValueError):
+            continue
+        labels = tuple(sorted((str(k), str(v)) for k, v in (m.get("labels") or {}).items()))
+        out[str(m["name"])] = MetricDef(str(m["name"]), str(m["type"]), labels, base, cap, ratio)
+    return out
+
+
+def series_shape(values: Obj, clock_offset: float = 0.0) -> Traffic:
+    """An ExternalMetricSeries ``spec.values`` as a traffic shape (``value`` read where traffic
+    says ``rps``); raises ValueError."""
+    if not isinstance(values, dict):
+        raise ValueError("spec.values must be an object")
+
+    def rename(body: Any) -> Any:
+        if isinstance(body, dict) and "value" in body:
+            body = {**{k: v for k, v in body.items() if k != "value"}, "rps": body["value"]}
+        return body
+
+    shape: Obj = {}
+    for kind, body in values.items():
+        if kind == "steps" and isinstance(body, list):
+            shape[kind] = [rename(s) for s in body]
+        else:
+            shape[kind] = rename(body)
+    return parse_traffic(shape, clock_offset)
+
+
+def window_average(traffic: Traffic, start: float, end: float) -> float:
+    """Mean of ``traffic.rps`` over [start, end] (trapezoid on TRAFFIC_SAMPLES points)."""
+    if end <= start:
+        return float(traffic.rps(end))
+    pts = [traffic.rps(start + (end - start) * i / (TRAFFIC_SAMPLES - 1)) for i in range(TRAFFIC_SAMPLES)]
+    return float((sum(pts) - (pts[0] + pts[-1]) / 2) / (TRAFFIC_SAMPLES - 1))
+
+
+@dataclass
+class _Scrape:
+    """What one scrape read from the usage engine's arrays (copies, indexed by slot)."""
+
+    t: float
+    cpu_s: F64  # cumulative cpu-seconds per container slot
+    mem: F64  # working set bytes per container slot
+    demand: F64  # CPU demanded (milli) per container slot
+    granted: F64  # CPU granted (milli) per container slot
+    running: npt.NDArray[np.bool_]
+    start: F64
+    rps: F64  # requests/s reaching each pod slot, averaged over the window
+    node_cpu: F64  # per node slot
+    node_mem: F64
+
+
+@dataclass
+class PodValue:
+    pod: Obj
+    value: int  # milli
+
+
+class MetricsPipeline:
+    """A ``MetricsClient`` + ``ContainerMetricsClient`` reading the usage engine's arrays.
+
+    ``engine`` returns the cluster's :class:`~kubetwin.kubelet.usage.UsageEngine` (or None: no
+    usage model, every API answers "no metrics"). ``start()`` schedules the scrapes.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        informers: InformerFactory,
+        engine: Callable[[], UsageEngine | None],
+        clock: EventLoop | None = None,
+        resolution: float = DEFAULT_RESOLUTION,
+    ) -> None:
+        if resolution <= 0:
+            raise ValueError("resolution must be positive")
+        self.client = client
+        self.informers = informers
+        self.engine = engine
+        self.loop: EventLoop = clock if clock is not None else client.clock
+        self.resolution = float(resolution)
+        self.pods = informers.get("pods")
+        self.series = informers.get(SERIES_RESOURCE)
+        self.prev: _Scrape | None = None
+        self.cur: _Scrape | None = None
+        self.scrapes = 0
+        self._timer: Any = None
+        self._shapes: dict[str, tuple[str, Traffic | None]] = {}  # series uid -> (rv, shape)
+        self._defs: dict[str, tuple[int, dict[str, MetricDef]]] = {}  # profile key -> (id, defs)
+        dt = self.loop.datetime(0)
+        self.clock_offset = dt.hour * 3600.0 + dt.minute * 60.0 + dt.second
+
+    # -- scraping -------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._timer is None:
+            self._timer = self.loop.every(self.resolution, self.scrape, SCRAPE_PRIORITY, "metrics:scrape")
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def scrape(self) -> None:
+        """Read the engine's arrays now (vectorised; a few array copies per scrape)."""
+        now = self.loop.now
+        eng = self.engine()
+        self.scrapes += 1
+        if eng is None:
+            self.prev, self.cur = self.cur, None
+            return
+        n = eng.c.n
+        ca = eng.c.a
+        last_tick = getattr(eng, "_last_tick", None)  # when grant_s was last accumulated
+        extra = max(0.0, now - last_tick) / 1000.0 if last_tick is not None else 0.0
+        granted = ca["granted"][:n].copy()
+        cpu_s = ca["grant_s"][:n] + granted * extra
+        pn = eng.p.n
+        pa = eng.p.a
+        rps = np.zeros(pn)
+        if eng.profiles and pn:
+            keys = sorted(eng.profiles)  # the engine's profile index order
+            avg = np.array(
+                [window_average(eng.profiles[k].traffic, now - self.resolution, now) for k in keys],
+                dtype=np.float64,
+            )
+            prof = pa["profile"][:pn]
+            serving = pa["alive"][:pn] & pa["ready"][:pn] & (prof >= 0) & (prof < len(keys))
+            counts = np.bincount(prof[serving], minlength=len(keys)).astype(np.float64)
+            sp = prof[serving]
+            rps[serving] = avg[sp] / counts[sp]
+        nn = eng.nodes.n
+        na = eng.nodes.a
+        self.prev = self.cur
+        self.cur = _Scrape(
+            t=now,
+            cpu_s=cpu_s,
+            mem=ca["mem"][:n].copy(),
+            demand=ca["demand"][:n].copy(),
+            granted=granted,
+            running=ca["running"][:n].copy(),
+            start=ca["start"][:n].copy(),
+            rps=rps,
+            node_cpu=na["cpu_used"][:nn].copy(),
+            node_mem=na["pods_mem"][:nn] + na["overhead"][:nn],
+        )
+
+    @property
+    def timestamp(self) -> float | None:
+        """Time of the last scrape (None before the first)."""
+        return self.cur.t if self.cur is not None else None
+
+    @property
+    def window(self) -> float:
+        if self.cur is not None and self.prev is not None:
+            return self.cur.t - self.prev.t
+        return self.resolution
+
+    # -- per pod --------------------------------------------------------------------------------
+    def _entry(self, pod: Obj) -> Any:
+        """The engine's record of a pod that was scraped twice with the same containers, or None."""
+        cur, prev = self.cur, self.prev
+        eng = self.engine()
+        if cur is None or prev is None or eng is None:
+            return None
+        e = eng.pods.get((pod.get("metadata") or {}).get("uid", ""))
+        if e is None or not e.slots:
+            return None
+        now_start = eng.c.a["start"]
+        limit = min(len(cur.cpu_s), len(prev.cpu_s))
+        for s in e.slots:
+            if s >= limit or not cur.running[s] or not prev.running[s]:
+                return None
+            if cur.start[s] > prev.t or now_start[s] != cur.start[s]:
+                return None  # (re)started since the previous scrape, or the slot changed hands
+        if e.slot >= len(cur.rps):
+            return None
+        return e
+
+    def container_usage(self, pod: Obj) -> dict[str, tuple[int, int]] | None:
+        """{container: (cpu millicores averaged over the window, working set bytes)} of a scraped
+        pod, None when the pod is not (yet) in the metrics."""
+        e = self._entry(pod)
+        if e is None:
+            return None
+        cur, prev = self.cur, self.prev
+        assert cur is not None and prev is not None
+        span = cur.t - prev.t
+        out = {}
+        for s, name in zip(e.slots, e.names, strict=True):
+            cpu = (
+                max(0.0, float(cur.cpu_s[s] - prev.cpu_s[s])) * 1000.0 / span
+                if span > 0
+                else float(cur.granted[s])
+            )
+            out[name] = (int(round(cpu)), int(cur.mem[s]))
+        return out
+
+    def node_usage(self, name: str) -> tuple[int, int] | None:
+        """(cpu millicores, memory working set bytes incl. the system) of a node at the last scrape."""
+        eng = self.engine()
+        cur = self.cur
+        if eng is None or cur is None:
+            return None
+        slot = eng.node_slot.get(name)
+        if slot is None or slot >= len(cur.node_cpu) or not eng.nodes.a["alive"][slot]:
+            return None
+        return int(round(cur.node_cpu[slot])), int(cur.node_mem[slot])
+
+    # -- MetricsClient: resource ----------------------------------------------------------------
+    def get_resource_metric(
+        self, resource: str, namespace: str, selector: LabelSelector, container: str | None = None
+    ) -> tuple[PodMetricsInfo, float]:
+        if resource not in ("cpu", "memory"):
+            raise MetricsUnavailable(NO_RESOURCE_METRICS)
+        i = 0 if resource == "cpu" else 1
+        out: PodMetricsInfo = {}
+        ts, window = self.timestamp or 0.0, self.window
+        for pod in select_pods(self.pods, namespace, selector):
+            usage = self.container_usage(pod)
+            if usage is None or (container and container not in usage):
+                continue
+            total = sum(v[i] for c, v in usage.items() if not container or c == container)
+            out[pod["metadata"]["name"]] = PodMetric(total if i == 0 else total * 1000, ts, window)
+        if not out:
+            raise MetricsUnavailable(NO_RESOURCE_METRICS)
+        return out, ts
+
+    def get_container_usage(self, namespace: str, selector: LabelSelector) -> ContainerUsage:
+        out: ContainerUsage = {}
+        for pod in select_pods(self.pods, namespace, selector):
+            if (pod.get("status") or {}).get("phase") != "Running":
+                continue
+            usage = self.container_usage(pod)
+            if usage is not None:
+                out[pod["metadata"]["name"]] = usage
+        return out
+
+    # -- custom metrics -------------------------------------------------------------------------
+    def _profile_defs(self, prof: LoadProfile) -> dict[str, MetricDef]:
+        cached = self._defs.get(prof.key)
+        if cached is not None and cached[0] == id(prof):
+            return cached[1]
+        defs = parse_metric_defs(prof.metrics)
+        self._defs[prof.key] = (id(prof), defs)
+        return defs
+
+    def metric_def(self, pod: Obj, metric: str) -> MetricDef | None:
+        eng = self.engine()
+        if eng is None:
+            return None
+        e = eng.pods.get((pod.get("metadata") or {}).get("uid", ""))
+        prof = eng.profiles.get(e.profile) if e is not None and e.profile else None
+        if prof is None:
+            return None
+        return self._profile_defs(prof).get(metric)
+
+    def pod_value(self, pod: Obj, metric: str, metric_selector: LabelSelector | None = None) -> float | None:
+        """A custom metric of one scraped pod (in its unit, not milli), or None."""
+        d = self.metric_def(pod, metric)
+        if d is None or (metric_selector is not None and not metric_selector.matches(dict(d.labels))):
+            return None
+        e = self._entry(pod)
+        if e is None:
+            return None
+        cur = self.cur
+        assert cur is not None
+        rps = float(cur.rps[e.slot])
+        if d.type == REQUESTS_PER_SECOND:
+            return rps
+        slots = e.slots
+        demand = float(sum(cur.demand[s] for s in slots))
+        granted = float(sum(cur.granted[s] for s in slots))
+        short = max(0.0, demand - granted) / demand if demand > 0 else 0.0
+        if d.type == ERROR_RATE:
+            return rps * min(1.0, d.ratio + short)
+        # latency: M/M/1 response time over the pod's CPU capacity
+        if short > 1e-6:
+            return d.max
+        eng = self.engine()
+        assert eng is not None
+        ca = eng.c.a
+        limits = [float(ca["lim_cpu"][s]) for s in slots]
+        capacity = (
+            sum(limits)
+            if all(math.isfinite(x) for x in limits)
+            else float(sum(ca["req_cpu"][s] for s in slots))
+        )
+        rho = demand / capacity if capacity > 0 else 0.0
+        if rho >= 1.0:
+            return d.max
+        return min(d.base / (1.0 - rho), d.max)
+
+    def pod_values(
+        self,
+        metric: str,
+        namespace: str,
+        selector: LabelSelector,
+        metric_selector: LabelSelector | None = None,
+    ) -> list[PodValue]:
+        out = []
+        for pod in sorted(select_pods(self.pods, namespace, selector), key=lambda p: p["metadata"]["name"]):
+            v = self.pod_value(pod, metric, metric_selector)
+            if v is not None:
+                out.append(PodValue(pod, to_milli(v)))
+        return out
+
+    def get_raw_metric(
+        self, metric_name: str, namespace: str, selector: LabelSelector, metric_selector: LabelSelector
+    ) -> tuple[PodMetricsInfo, float]:
+        ts, window = self.timestamp or 0.0, self.window
+        values = self.pod_values(metric_name, namespace, selector, metric_selector)
+        if not values:
+            raise MetricsUnavailable(NO_CUSTOM_METRICS)
+        return {v.pod["metadata"]["name"]: PodMetric(v.value, ts, window) for v in values}, ts
+
+    # -- object metrics -------------------------------------------------------------------------
+    def object_pods(self, namespace: str, kind: str, name: str) -> list[Obj] | None:
+        """The pods ``kind/name`` stands for (None when the object does not exist)."""
+        resource = OBJECT_RESOURCES.get(kind)
+        if resource is None:
+            return None
+        obj = self.informers.get(resource).get(name, namespace)
+        if obj is None:
+            return None
+        spec = obj.get("spec") or {}
+        if kind == "Pod":
+            return [obj]
+        if kind == "Service":
+            sel = spec.get("selector") or {}
+            if not sel:
+                return []  # a Service without a selector has no pods of its own
+            return select_pods(self.pods, namespace, label_selector_from_dict({"matchLabels": sel}))
+        if kind == "Ingress":
+            seen: dict[str, Obj] = {}
+            for svc in sorted(_ingress_services(spec)):
+                for p in self.object_pods(namespace, "Service", svc) or []:
+                    seen[p["metadata"]["name"]] = p
+            return [seen[k] for k in sorted(seen)]
+        sel = spec.get("selector")
+        if not sel:
+            return []
+        return select_pods(self.pods, namespace, label_selector_from_dict(sel))
+
+    def object_value(
+        self, metric: str, namespace: str, kind: str, name: str, metric_selector: LabelSelector | None = None
+    ) -> int | None:
+        """The metric describing ``kind/name``: the sum over its pods (request-weighted mean for
+        latency metrics), milli; None when the object is unknown or no pod has the metric."""
+        pods = self.object_pods(namespace, kind, name)
+        if not pods:
+            return None
+        total, weight, plain, n = 0.0, 0.0, 0.0, 0
+        is_latency = False
+        for pod in pods:
+            v = self.pod_value(pod, metric, metric_selector)
+            if v is None:
+                continue
+            n += 1
+            d = self.metric_def(pod, metric)
+            if d is not None and d.type == LATENCY:
+                is_latency = True
+                e = self._entry(pod)
+                w = float(self.cur.rps[e.slot]) if e is not None and self.cur is not None else 0.0
+                total += v * w
+                weight += w
+                plain += v
+            else:
+                total += v
+        if n == 0:
+            return None
+        if is_latency:
+            return to_milli(total / weight if weight > 0 else plain / n)
+        return to_milli(total)
+
+    def get_object_metric(
+        self, metric_name: str, namespace: str, object_ref: dict[str, Any], metric_selector: LabelSelector
+    ) -> tuple[int, float]:
+        kind = str(object_ref.get("kind") or "")
+        value = self.object_value(
+            metric_name, namespace, kind, str(object_ref.get("name") or ""), metric_selector
+        )
+        if value is None:
+            raise MetricsUnavailable(NO_CUSTOM_METRICS)
+        return value, self.timestamp or 0.0
+
+    # -- external metrics -----------------------------------------------------------------------
+    def _shape(self, obj: Obj) -> Traffic | None:
+        meta = obj.get("metadata") or {}
+        uid, rv = meta.get("uid", ""), str(meta.get("resourceVersion", ""))
+        cached = self._shapes.get(uid)
+        if cached is not None and cached[0] == rv:
+            return cached[1]
+        try:
+            shape: Traffic | None = series_shape(
+                (obj.get("spec") or {}).get("values") or {}, self.clock_offset
+            )
+        except (ValueError, TypeError, AttributeError, KeyError):
+            shape = None
+        self._shapes[uid] = (rv, shape)
+        return shape
+
+    def external_values(self, metric: str, namespace: str, selector: LabelSelector) -> list[tuple[Obj, int]]:
+        """(series object, value milli at the last scrape) of every matching series, by name."""
+        t = self.timestamp
+        if t is None:
+            return []
+        out = []
+        for obj in sorted(self.series.list(namespace), key=lambda o: o["metadata"]["name"]):
+            spec = obj.get("spec") or {}
+            if spec.get("metricName") != metric or not selector.matches(spec.get("labels") or {}):
+                continue
+            shape = self._shape(obj)
+            if shape is not None:
+                out.append((obj, to_milli(shape.rps(t))))
+        return out
+
+    def get_external_metric(
+        self, metric_name: str, namespace: str, selector: LabelSelector
+    ) -> tuple[list[int], float]:
+        values = self.external_values(metric_name, namespace, selector)
+        if not values:
+            raise MetricsUnavailable(NO_EXTERNAL_METRICS)
+        return [v for _, v in values], self.timestamp or 0.0
+
+    # -- discovery ------------------------------------------------------------------------------
+    def custom_metric_names(self) -> list[str]:
+        eng = self.engine()
+        if eng is None:
+            return []
+        names: set[str] = set()
+        for prof in eng.profiles.values():
+            names.update(self._profile_defs(prof))
+        return sorted(names)
+
+    def external_metric_names(self) -> list[str]:
+        return sorted({str((o.get("spec") or {}).get("metricName")) for o in self.series.list()
+                       if (o.get("spec") or {}).get("metricName")})  # fmt: skip
+
+
+def _ingress_services(spec: Obj) -> set[str]:
+    names: set[str] = set()
+
+    def backend(b: Any) -> None:
+        svc = (b or {}).get("service") or {}
+        if svc.get("name"):
+            names.add(str(svc["name"]))
+        elif (b or {}).get("serviceName"):  # extensions/v1beta1 shape
+            names.add(str(b["serviceName"]))
+
+    backend(spec.get("defaultBackend") or spec.get("backend"))
+    for rule in spec.get("rules") or []:
+        for path in ((rule or {}).get("http") or {}).get("paths") or []:
+            backend((path or {}).get("backend"))
+    return names
