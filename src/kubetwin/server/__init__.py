@@ -3,6 +3,6 @@
 Modules: app (routing, error middleware, non-resource endpoints), rest (resource verbs, watch,
 subresources), discovery, http (bodies, negotiation), protobuf (request bodies of typed clients),
 clock (virtual clock driver + clock API), metrics (metrics.k8s.io and the usage-provider seam),
-logs (synthetic pods/log), render (Table + optional OpenAPI collaborators), tls, kubeconfig,
+logs (synthetic pods/log), render (Table and field-validation collaborators), tls, kubeconfig,
 serve (the Server and the CLI entry point).
 """

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from kubetwin.api import errors
 from kubetwin.server import clock as clockapi
-from kubetwin.server import discovery, http, metrics, rest
+from kubetwin.server import discovery, http, metrics, openapi, rest
 from kubetwin.server.clock import ClockDriver
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class ServerState:
     server_address: str = "127.0.0.1:6443"
     bookmark_interval: float = BOOKMARK_INTERVAL
     usage_provider: metrics.UsageProvider = metrics.requests_usage
+    node_usage: metrics.NodeUsage | None = None  # None: sum of the node's pods + overhead
     watches: set[asyncio.Queue[Any]] = field(default_factory=set)
 
 
@@ -65,66 +66,6 @@ def _error_middleware(state: ServerState) -> Any:
         return resp
 
     return middleware
-
-
-def _openapi_index() -> dict[str, Any] | None:
-    try:
-        from kubetwin.server import openapi
-    except ImportError:
-        return None
-    return openapi.openapi_v3_index()
-
-
-def _openapi_doc(group: str, version: str) -> dict[str, Any] | None:
-    try:
-        from kubetwin.server import openapi
-    except ImportError:
-        return _fallback_openapi(group, version)
-    return openapi.openapi_v3_document(group, version)
-
-
-def _fallback_index() -> dict[str, Any]:
-    paths = {}
-    for g, v in discovery.group_versions():
-        key = f"api/{v}" if not g else f"apis/{g}/{v}"
-        paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash=kubetwin"}
-    return {"paths": paths}
-
-
-def _fallback_openapi(group: str, version: str) -> dict[str, Any] | None:
-    """Enough OpenAPI v3 for kubectl to leave field validation to the server (query_param_verifier_v3):
-    a patch operation with an object gvk and a fieldValidation parameter per kind."""
-    res = discovery.resources_of(group, version)
-    if not res:
-        return None
-    prefix = f"/api/{version}" if not group else f"/apis/{group}/{version}"
-    params = [
-        {"name": n, "in": "query", "schema": {"type": "string"}}
-        for n in ("dryRun", "fieldManager", "fieldValidation", "force")
-    ]
-    paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
-    for r in res:
-        gvk = {"group": r.group, "version": r.version, "kind": r.kind}
-        item = f"{prefix}/namespaces/{{namespace}}/{r.plural}/{{name}}" if r.namespaced else f"{prefix}/{r.plural}/{{name}}"
-        paths[item] = {
-            "patch": {
-                "x-kubernetes-group-version-kind": gvk,
-                "parameters": params,
-                "responses": {"200": {"description": "OK"}},
-            }
-        }
-        schemas[f"io.kubetwin.{group or 'core'}.{version}.{r.kind}"] = {
-            "type": "object",
-            "x-kubernetes-group-version-kind": [gvk],
-            "x-kubernetes-preserve-unknown-fields": True,
-        }
-    return {
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": discovery.version_info()["gitVersion"]},
-        "paths": paths,
-        "components": {"schemas": schemas},
-    }
 
 
 def _discovery_response(request: web.Request, core: bool) -> web.Response | None:
@@ -189,12 +130,11 @@ class Dispatcher:
     def openapi(self, segs: list[str]) -> web.Response:
         if len(segs) >= 2 and segs[1] == "v3":
             if len(segs) == 2:
-                index = _openapi_index() or _fallback_index()
-                return http.json_response(index)
+                return http.json_response(openapi.openapi_v3_index())
             if segs[2] == "api" and len(segs) == 4:
-                doc = _openapi_doc("", segs[3])
+                doc = openapi.openapi_v3_document("", segs[3])
             elif segs[2] == "apis" and len(segs) == 5:
-                doc = _openapi_doc(segs[3], segs[4])
+                doc = openapi.openapi_v3_document(segs[3], segs[4])
             else:
                 doc = None
             if doc is not None:
@@ -220,6 +160,7 @@ class Dispatcher:
                 segs[1] if len(segs) == 2 else None,
                 request.query.get("labelSelector") or None,
                 request.query.get("fieldSelector") or None,
+                self.state.node_usage,
             )
         )
 

@@ -133,7 +133,7 @@ class ResourceAPI:
                 f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", "Strict", "Warn"'
             )
         check = render.strict_checker()
-        if mode == "Ignore" or check is None or not isinstance(obj, dict):
+        if mode == "Ignore" or not isinstance(obj, dict):
             return []
         try:
             unknown = check(obj)
