@@ -2,12 +2,14 @@
 API behind ``kubectl top``.
 
 The seam: a **usage provider** is ``Callable[[pod], list[ContainerUsage]]`` giving the current
-usage of every container of a running pod. ``ServerState.usage_provider`` holds it; the default,
-``requests_usage``, follows the usage model's rule "without any profile a pod uses its requests".
-When the kubelet's usage engine lands, the runtime sets ``state.usage_provider`` to a function
-that reads its per-container arrays (DESIGN principle 8: metrics read the arrays directly) and
-nothing else here changes. Node usage is the sum over the node's running pods plus a small
-system overhead (kubelet, container runtime, OS), as metrics-server reports the node cgroup.
+usage of every container of a running pod, and a **node usage** is ``Callable[[node name],
+(cpu milli, memory bytes) | None]``. ``ServerState.usage_provider`` / ``ServerState.node_usage``
+hold them. ``kubetwin serve`` plugs in the kubelet's usage engine (:func:`engine_usage`: per-pod
+``UsageEngine.pod_usage``, per-node ``UsageEngine.node_stats``, DESIGN principle 8: metrics read
+the engine's arrays directly). Without an engine the default, ``requests_usage``, follows the
+usage model's rule "without any profile a pod uses its requests", and a node uses the sum over
+its running pods plus a small system overhead (kubelet, container runtime, OS), as
+metrics-server reports the node cgroup.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ContainerUsage:
 
 
 UsageProvider = Callable[[dict[str, Any]], list[ContainerUsage]]
+NodeUsage = Callable[[str], "tuple[int, int] | None"]
 
 
 def requests_usage(pod: dict[str, Any]) -> list[ContainerUsage]:
@@ -42,6 +45,27 @@ def requests_usage(pod: dict[str, Any]) -> list[ContainerUsage]:
         req = resources.resource_list(((c.get("resources") or {}).get("requests")) or {})
         out.append(ContainerUsage(c.get("name", ""), int(req.get("cpu", 0)), int(req.get("memory", 0))))
     return out
+
+
+def engine_usage(engine: Any) -> tuple[UsageProvider, NodeUsage]:
+    """Providers reading a ``kubetwin.kubelet.usage.UsageEngine``: a pod's containers as of the
+    engine's last tick (working set, granted CPU); a node's CPU used by its pods and memory
+    working set incl. the system, from ``node_stats``. A pod or node the engine does not know
+    (not started by a kubelet yet) falls back to the requests rule."""
+
+    def pod_usage(pod: dict[str, Any]) -> list[ContainerUsage]:
+        used = engine.pod_usage((pod.get("metadata") or {}).get("uid", ""))
+        if used is None:
+            return requests_usage(pod)
+        return [ContainerUsage(name, cpu, mem) for name, (cpu, mem) in used.items()]
+
+    def node_usage(name: str) -> tuple[int, int] | None:
+        stats = engine.node_stats(name)
+        if stats is None:
+            return None
+        return int(stats.cpu_usage_milli), int(stats.memory_working_set_bytes)
+
+    return pod_usage, node_usage
 
 
 def _cpu(milli: int) -> str:
@@ -77,14 +101,22 @@ def pod_metrics(pod: dict[str, Any], provider: UsageProvider, clock: EventLoop) 
 
 
 def node_metrics(
-    node: dict[str, Any], pods: list[dict[str, Any]], provider: UsageProvider, clock: EventLoop
+    node: dict[str, Any],
+    pods: list[dict[str, Any]],
+    provider: UsageProvider,
+    clock: EventLoop,
+    node_usage: NodeUsage | None = None,
 ) -> dict[str, Any]:
-    cpu, mem = NODE_OVERHEAD_CPU_MILLI, NODE_OVERHEAD_MEMORY
-    for p in pods:
-        for u in provider(p):
-            cpu += u.cpu_milli
-            mem += u.memory_bytes
     meta = node["metadata"]
+    used = node_usage(meta["name"]) if node_usage is not None else None
+    if used is not None:
+        cpu, mem = used
+    else:
+        cpu, mem = NODE_OVERHEAD_CPU_MILLI, NODE_OVERHEAD_MEMORY
+        for p in pods:
+            for u in provider(p):
+                cpu += u.cpu_milli
+                mem += u.memory_bytes
     return {
         "kind": "NodeMetrics",
         "apiVersion": "metrics.k8s.io/v1beta1",
@@ -121,6 +153,7 @@ def serve(
     name: str | None,
     label_selector: str | None = None,
     field_selector: str | None = None,
+    node_usage: NodeUsage | None = None,
 ) -> dict[str, Any]:
     """The answer to GET /apis/metrics.k8s.io/v1beta1/[namespaces/NS/]{nodes,pods}[/NAME]."""
     match = _selectors(label_selector, field_selector)
@@ -135,8 +168,12 @@ def serve(
             node = store.get("nodes", "", name)
             if node is None:
                 raise errors.not_found("nodes", name, "metrics.k8s.io")
-            return node_metrics(node, by_node.get(name, []), provider, clock)
-        items = [node_metrics(n, by_node.get(n["metadata"]["name"], []), provider, clock) for n in nodes if match(n)]
+            return node_metrics(node, by_node.get(name, []), provider, clock, node_usage)
+        items = [
+            node_metrics(n, by_node.get(n["metadata"]["name"], []), provider, clock, node_usage)
+            for n in nodes
+            if match(n)
+        ]
         return {"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}
     if name is not None:
         pod = store.get("pods", namespace or "", name)

@@ -12,13 +12,14 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from kubetwin.api import errors
 from kubetwin.scenario import loader
 from kubetwin.scenario.runtime import DEFAULT_NODEGROUP, Cluster
-from kubetwin.server import kubeconfig, tls
+from kubetwin.server import kubeconfig, metrics, tls
 from kubetwin.server.app import ServerState, make_app
 from kubetwin.server.clock import ClockDriver
 
@@ -50,6 +51,15 @@ def load_manifests(path: str) -> list[loader.Document]:
     return [d for d in docs if d.kind != "Scenario"]
 
 
+def usage_engine(cluster: Cluster) -> Any:
+    """The kubelets' shared UsageEngine (on the KubeletManager), or None when usage is off."""
+    for component in cluster.components:
+        engine = getattr(component, "usage", None)
+        if engine is not None:
+            return engine
+    return None
+
+
 class Server:
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
@@ -72,6 +82,9 @@ class Server:
             except errors.ApiError as e:  # pragma: no cover - the default is valid
                 self.apply_failures.append(e.message)
         self.state = ServerState(self.cluster, self.driver)
+        engine = usage_engine(self.cluster)
+        if engine is not None:
+            self.state.usage_provider, self.state.node_usage = metrics.engine_usage(engine)
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.port = options.port
