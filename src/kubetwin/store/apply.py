@@ -327,6 +327,28 @@ def _entries(obj: Obj | None) -> list[Obj]:
     return [dict(e) for e in mf] if isinstance(mf, list) else []
 
 
+def _live_or_new(old: Obj | None, new: Obj, subresource: str | None) -> tuple[list[Obj], bool]:
+    """The managedFields an update starts from (decodeLiveOrNew in fieldmanager.go): a request that
+    sets them (e.g. kubectl's client-side-apply -> server-side-apply migration, a JSON patch
+    replacing /metadata/managedFields) replaces the live ones, ``[{}]`` resets them, and a request
+    without them (clients unaware of managedFields) or a subresource write keeps the live ones.
+    Returns (entries, reset)."""
+    if old is None:
+        return _entries(new), False
+    if subresource:
+        return _entries(old), False
+    mf = (new.get("metadata") or {}).get("managedFields")
+    if isinstance(mf, list) and len(mf) == 1 and mf[0] == {}:
+        return [], True
+    if (
+        isinstance(mf, list)
+        and mf
+        and all(isinstance(e, dict) and e.get("manager") and isinstance(e.get("fieldsV1", {}), dict) for e in mf)
+    ):
+        return [dict(e) for e in mf], False
+    return _entries(old), False
+
+
 def _entry_id(e: Obj) -> tuple[str, str, str]:
     return (str(e.get("manager", "")), str(e.get("operation", "")), str(e.get("subresource", "")))
 
@@ -507,8 +529,8 @@ def record_update(old: dict | None, new: dict, manager: str, operation: str = "U
     root = _root(new, kind)
     status = subresource == "status" or None
     new_fields = field_set(new, kind, root=root, include_status=status)
-    entries = _entries(old) if old is not None else _entries(new)
-    if old is not None and not entries:
+    entries, reset = _live_or_new(old, new, subresource)
+    if old is not None and not entries and not reset:
         before = field_set(old, kind, root=root, include_status=status)
         if before:
             entries = [_entry(BEFORE_FIRST_APPLY, operation, _api_version(old), before, time, None)]
