@@ -11,7 +11,11 @@ Derived indexes kept incrementally:
   (PodTopologySpread and InterPodAffinity count pods per topology domain from these);
 - topology domains: per label key, the domain id of every slot (-1 when the label is missing);
 - pods with (anti-)affinity terms, for the "existing pods' anti-affinity" checks;
-- nominated pods per node (preemptors waiting for their victims to leave).
+- nominated pods per node (preemptors waiting for their victims to leave);
+- a dirty-slot log: every change to a node's resource numbers (pod attached/detached, node
+  allocatable rewritten) appends the slot to ``dirty``; layout changes (node added/removed, arrays
+  grown, a new resource row) bump ``epoch`` instead. Per-class caches (equivalence.py) patch the
+  slots logged since they were last brought up to date, or rebuild when the epoch moved.
 """
 
 from __future__ import annotations
@@ -59,7 +63,10 @@ def _same_resources(a: Obj, b: Obj) -> bool:
     unchanged parts between versions, e.g. a binding only replaces nodeName), so the cached
     requests stand without re-parsing quantities."""
     sa, sb = a.get("spec") or {}, b.get("spec") or {}
-    return all(sa.get(f) is sb.get(f) for f in _RESOURCE_FIELDS)
+    for f in _RESOURCE_FIELDS:
+        if sa.get(f) is not sb.get(f):
+            return False
+    return True
 
 
 class Snapshot:
@@ -95,6 +102,8 @@ class Snapshot:
         # Affinity terms carried by assigned pods, grouped by identity: key -> [payload, per-slot count]
         self.term_extractor: Any = None
         self.term_groups: dict[Any, list[Any]] = {}
+        self.dirty: list[int] = []  # slots whose resource numbers changed, in order (see module doc)
+        self.epoch = 0  # bumped when slots come, go or the arrays are reallocated
 
     @property
     def nz_cpu(self) -> np.ndarray:
@@ -129,12 +138,14 @@ class Snapshot:
         for c in self.counters.values():
             c.counts = grow1(c.counts)
         self.capacity = cap
+        self.epoch += 1
 
     def resource_row(self, name: str) -> int:
         row = self.res_index.get(name)
         if row is None:
             row = len(self.res_index)
             self.res_index[name] = row
+            self.epoch += 1
             self.alloc = np.vstack([self.alloc, np.zeros((1, self.capacity), dtype=np.int64)])
             self.requested = np.vstack([self.requested, np.zeros((1, self.capacity), dtype=np.int64)])
             self.avail = np.vstack([self.avail, np.zeros((1, self.capacity), dtype=np.int64)])
@@ -168,6 +179,7 @@ class Snapshot:
                 self.alloc[row, s] = 0
         self.avail[:, s] = self.alloc[:, s] - self.requested[:, s]
         self.allowed_pods[s] = ni.allowed_pods
+        self.dirty.append(s)
         self._update_full(s)
         if self.alloc[0, s] > 0 and self.alloc[1, s] > 0:
             self._no_cpu_mem.discard(s)
@@ -207,6 +219,7 @@ class Snapshot:
                 self._attach(pi, s)
         self.node_generation += 1
         self._domains.clear()
+        self.epoch += 1
         return ni
 
     def update_node(self, node: Obj) -> NodeInfo:
@@ -249,6 +262,7 @@ class Snapshot:
         self.free.append(s)
         self.node_generation += 1
         self._domains.clear()
+        self.epoch += 1
 
     # -- pods ---------------------------------------------------------------------------------
     def _attach(self, pi: PodInfo, s: int) -> None:
@@ -256,6 +270,7 @@ class Snapshot:
         assert ni is not None
         pi.slot = s
         ni.add_pod(pi)
+        self.dirty.append(s)
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue
@@ -283,6 +298,7 @@ class Snapshot:
         if ni is None or not ni.remove_pod(pi):
             pi.slot = -1
             return
+        self.dirty.append(s)
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue

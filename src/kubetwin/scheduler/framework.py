@@ -265,6 +265,11 @@ class Plugin:
     NAME = ""
     #: the plugin implements filter_all/score_all (vectorised over node slots)
     VECTORISED = False
+    #: Filter reads only the pod's requests and the node's own resource numbers (the scheduler
+    #: keeps its verdicts per pod class, equivalence.py); the plugin provides ordered_requests(pod)
+    NODE_LOCAL_FILTER = False
+    #: Score likewise, with identity normalization (kept per pod class as a weighted sum)
+    NODE_LOCAL_SCORE = False
 
     def __init__(self, handle: Framework, args: Obj | None = None) -> None:
         self.handle = handle

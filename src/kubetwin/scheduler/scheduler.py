@@ -30,6 +30,7 @@ import numpy as np
 from kubetwin.api.errors import ApiError
 from kubetwin.client import Client, EventRecorder, InformerFactory
 from kubetwin.scheduler.cache import Snapshot
+from kubetwin.scheduler.equivalence import EquivalenceCache
 from kubetwin.scheduler.framework import (
     MAX_SCORE,
     Code,
@@ -148,6 +149,9 @@ class Scheduler:
         self.framework.recorder = self.recorder  # type: ignore[attr-defined]
         self.framework.clear_nominated_node_name = self._clear_nominated_node_name  # type: ignore[attr-defined]
         self.next_start_node_index = 0
+        self.eq = EquivalenceCache(self.snapshot)
+        self._ring: np.ndarray = np.zeros(0, dtype=np.int64)  # 0..total-1 twice (round-robin windows)
+        self._ties: np.ndarray = np.arange(1, 1025)  # 1..k for selectHost's reservoir sampling
         # queue
         self._active: list[tuple[int, float, int, str]] = []
         self._seq = itertools.count()
@@ -492,6 +496,9 @@ class Scheduler:
         return snap.nodes[int(feasible[self._select_host(scores)])].name  # type: ignore[union-attr]
 
     def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
+        fast = self._find_feasible_fast(state, pi)
+        if fast is not None:
+            return fast
         snap = self.snapshot
         fw = self.framework
         n = snap.n
@@ -518,7 +525,6 @@ class Scheduler:
             for hit in hits:
                 ok &= ~hit
         alive = snap.alive_slots()
-        total = len(alive)
         if per_node_plugins or snap.nominated:
             for s in map(int, np.flatnonzero(ok)):
                 ni = snap.nodes[s]
@@ -537,6 +543,55 @@ class Scheduler:
                         diag.per_node[s] = r
                         diag.plugins.add(r.plugin)
                         ok[s] = False
+        return self._window(ok, alive, True)  # type: ignore[return-value]
+
+    def _find_feasible_fast(self, state: CycleState, pi: PodInfo) -> np.ndarray | None:
+        """Feasible nodes without the diagnosis: None when the cycle needs the full path (per-node
+        filters, nominated pods, or no feasible node, whose FitError needs every reason)."""
+        snap = self.snapshot
+        if snap.nominated:
+            return None
+        fails: list[np.ndarray] = []
+        for p in self.framework.filter_plugins:
+            if p.NAME in state.skip_filter:
+                continue
+            if not p.VECTORISED:
+                return None
+            if p.NODE_LOCAL_FILTER:
+                bad, nbad = self.eq.filter_fail(state, pi, p)
+                if nbad:
+                    fails.append(bad)
+                continue
+            for mask, _ in p.filter_all(state, pi, snap):
+                fails.append(mask)
+        alive = snap.alive_slots()
+        total = len(alive)
+        if total == 0:
+            return None
+        if not fails:  # every live node is feasible: the window is a slice of the ring
+            pct = self.profile.percentage_of_nodes_to_score
+            to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score if pct is None else pct, total)
+            start = self.next_start_node_index % total
+            k = to_find if total > to_find else total
+            if len(self._ring) != 2 * total:
+                self._ring = np.concatenate((np.arange(total), np.arange(total)))
+                self._ring.flags.writeable = False
+            self.next_start_node_index = (start + k) % total
+            ordered = self._ring[start : start + k]
+            return ordered if total == snap.n else alive.take(ordered)
+        n = snap.n
+        ok = ~fails[0]
+        for m in fails[1:]:
+            ok &= ~m
+        ok &= snap.alive[:n]
+        return self._window(ok, alive, False)
+
+    def _window(self, ok: np.ndarray, alive: np.ndarray, final: bool) -> np.ndarray | None:
+        """The feasible slots in round-robin order from nextStartNodeIndex, at most
+        numFeasibleNodesToFind of them (as upstream); advances nextStartNodeIndex. With no feasible
+        node: an empty array when ``final``, else None (nothing advanced)."""
+        n = self.snapshot.n
+        total = len(alive)
         pct = self.profile.percentage_of_nodes_to_score
         to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score if pct is None else pct, total)
         start = self.next_start_node_index % total if total else 0
@@ -545,6 +600,8 @@ class Scheduler:
         pos = np.flatnonzero(ok) if dense else np.flatnonzero(ok[alive])
         found = len(pos)
         if found == 0:
+            if not final:
+                return None
             self.next_start_node_index = start
             return pos
         # Round-robin from nextStartNodeIndex, stopping at numFeasibleNodesToFind (as upstream).
@@ -567,10 +624,15 @@ class Scheduler:
             st = p.pre_score(state, pi, slots)
             if st is not None and st.is_skip():
                 state.skip_score.add(p.NAME)
-        total = np.zeros(len(slots), dtype=np.int64)
+        local = [(p, fw.weights[p.NAME]) for p in fw.score_plugins
+                 if p.NODE_LOCAL_SCORE and p.NAME not in state.skip_score]  # fmt: skip
+        if local:  # node-local scores come summed per pod class, kept current incrementally
+            total = self.eq.base_scores(state, pi, local).take(slots)
+        else:
+            total = np.zeros(len(slots), dtype=np.int64)
         uniform = 0
         for p in fw.score_plugins:
-            if p.NAME in state.skip_score:
+            if p.NAME in state.skip_score or p.NODE_LOCAL_SCORE:
                 continue
             const = p.constant_score(state, pi)
             if const is not None:
@@ -590,8 +652,12 @@ class Scheduler:
         if len(best) == 1:
             return int(best[0])
         # The i-th tie (1-based) replaces the pick with probability 1/i; the last replacement wins.
-        u = self._np_rng.random(len(best))
-        hits = np.flatnonzero(u * np.arange(1, len(best) + 1) < 1.0)
+        k = len(best)
+        if len(self._ties) < k:
+            self._ties = np.arange(1, 2 * k + 1)
+        u = self._np_rng.random(k)
+        u *= self._ties[:k]
+        hits = np.flatnonzero(u < 1.0)
         return int(best[hits[-1]])
 
 

@@ -61,6 +61,8 @@ def fits_request(pod: PodInfo, node: NodeInfo) -> list[str]:
 class NodeResourcesFit(Plugin):
     NAME = FIT
     VECTORISED = True
+    NODE_LOCAL_FILTER = True
+    NODE_LOCAL_SCORE = True
 
     def __init__(self, handle: Any, args: dict[str, Any] | None = None) -> None:
         super().__init__(handle, args)
@@ -82,15 +84,19 @@ class NodeResourcesFit(Plugin):
         reasons = fits_request(pod, node)
         return unschedulable(*reasons) if reasons else None
 
+    def ordered_requests(self, pod: PodInfo) -> list[tuple[str, int]]:
+        wanted: list[tuple[str, int]] | None = pod.memo.get(FIT)
+        if wanted is None:
+            wanted = pod.memo[FIT] = _ordered_requests(pod)
+        return wanted
+
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
         n = snap.n
         out: FilterResult = []
         if snap.full:  # some node has no room for another pod
             too_many = snap.pod_count[:n] >= snap.allowed_pods[:n]
             out.append((too_many, unschedulable(TOO_MANY_PODS)))
-        wanted = pod.memo.get(FIT)
-        if wanted is None:
-            wanted = pod.memo[FIT] = _ordered_requests(pod)
+        wanted = self.ordered_requests(pod)
         if not wanted:
             return out
         rows = [snap.resource_row(name) for name, _ in wanted]  # may grow the arrays: before slicing
@@ -206,6 +212,7 @@ def most_requested_score(requested: int, capacity: int) -> int:
 class NodeResourcesBalancedAllocation(Plugin):
     NAME = BALANCED
     VECTORISED = True
+    NODE_LOCAL_SCORE = True
 
     def __init__(self, handle: Any, args: dict[str, Any] | None = None) -> None:
         super().__init__(handle, args)
