@@ -568,21 +568,23 @@ class ClusterAutoscaler:
         self, sim: SimCluster, pods: list[Obj], node: str, destinations: list[str], removed: set[str]
     ) -> list[str] | None:
         targets = [n for n in destinations if n != node and n not in removed]
-        placed: list[PodInfo] = []
+        placed: list[tuple[PodInfo, Obj]] = []
         for pod in pods:
             key = _pod_key(pod)
-            pi = PodInfo(pod)
+            # the pod as the scheduler would see it again: no nodeName (NodeName would pin it)
+            spec = {k: v for k, v in (pod.get("spec") or {}).items() if k != "nodeName"}
+            pi = PodInfo({**pod, "spec": spec})
             sim.unplace(key)
             target = sim.find_node(pi, targets)
             if target is None:
-                for p in placed:  # roll back this node's moves
+                for p, original in placed:  # roll back this node's moves
                     sim.unplace(p.key)
-                    sim.add_bound_pod(p.pod)
+                    sim.add_bound_pod(original)
                 sim.add_bound_pod(pod)
                 return None
             sim.place(pi, target)
-            placed.append(pi)
-        return [p.key for p in placed]
+            placed.append((pi, pod))
+        return [p.key for p, _ in placed]
 
     def _scale_down_in_cooldown(self, now: float) -> bool:
         o = self.options

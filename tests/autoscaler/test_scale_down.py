@@ -1,0 +1,107 @@
+"""Scale-down end to end: unneeded 10 m, delay after add 10 m, drain through the Eviction API,
+targeted removal of the drained node, blocking rules, status ConfigMap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
+
+
+def _names(nodes: list[dict[str, Any]]) -> set[str]:
+    return {n["metadata"]["name"] for n in nodes}
+
+
+def test_empty_nodes_removed_after_unneeded_time(make_env: Any) -> None:
+    env = make_env(nodegroup("general", minSize=1, maxSize=5, desiredSize=4), deployment("web", 1, cpu="200m"),
+                   autoscaler())  # fmt: skip
+    env.run(590)
+    assert len(env.nodes("general")) == 4  # unneeded since the first scan (10 s): not yet 10 m
+    env.run(640)
+    assert len(env.nodes("general")) == 1  # three empty nodes in one batch; the pod's node stays
+    assert env.group("general")["spec"]["desiredSize"] == 1
+    assert all(p["status"]["phase"] == "Running" for p in env.pods())
+    msgs = {e["message"] for e in env.events("ScaleDownEmpty")}
+    assert any(m.startswith("Scale-down: removing empty node ") for m in msgs)
+    assert {e["message"] for e in env.events("ScaleDown")} == {"marked the node as toBeDeleted/unschedulable"}
+
+
+def test_drain_moves_pods_and_removes_that_node(make_env: Any) -> None:
+    # Two nodes at 30% each: one is drained onto the other (one non-empty node at a time).
+    env = make_env(nodegroup("general", minSize=1, maxSize=5, desiredSize=2), deployment("web", 2, cpu="500m"),
+                   autoscaler())  # fmt: skip
+    env.run(30)
+    assert len(env.nodes("general")) == 2
+    placement = {p["spec"]["nodeName"] for p in env.pods()}
+    assert len(placement) == 2  # spread by the scheduler's balanced scoring
+    env.run(700)
+    nodes = env.nodes("general")
+    assert len(nodes) == 1
+    pods = env.pods()
+    assert len(pods) == 2 and all(p["spec"].get("nodeName") == nodes[0]["metadata"]["name"] for p in pods)
+    assert {e["message"] for e in env.events("ScaleDown") if e["involvedObject"]["kind"] == "Pod"} == {
+        "deleting pod for node scale down"
+    }
+    assert any(e["message"].endswith("removed with drain") for e in env.events("ScaleDown"))
+
+
+def test_delay_after_add_holds_scale_down(make_env: Any) -> None:
+    env = make_env(nodegroup("general", minSize=1, maxSize=5), deployment("web", 3, cpu="1200m"), autoscaler())
+    env.run(200)
+    assert len(env.nodes("general")) == 3
+    env.client.patch("deployments.apps", "web", {"spec": {"replicas": 1}}, namespace="default")
+    # scale-up at t=10: scale-down is held until 610 s; nodes unneeded from ~210 s are removed at 820 s.
+    env.run(600)
+    assert len(env.nodes("general")) == 3
+    env.run(800)
+    assert len(env.nodes("general")) == 3
+    env.run(900)
+    assert len(env.nodes("general")) == 1
+
+
+def test_blocked_nodes_stay_and_min_size_respected(make_env: Any) -> None:
+    bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m"}}}]}}  # fmt: skip
+    env = make_env(nodegroup("general", minSize=2, maxSize=5, desiredSize=3), bare, autoscaler())
+    env.run(1300)
+    assert len(env.nodes("general")) == 2  # min size 2; the node of the unreplicated pod is kept
+    assert env.client.get("pods", "bare", "default")["spec"]["nodeName"] in _names(env.nodes("general"))
+    doc = yaml.safe_load(env.client.get("configmaps", "cluster-autoscaler-status", "kube-system")["data"]["status"])
+    group = doc["nodeGroups"][0]
+    assert group["name"] == "general"
+    assert group["health"]["status"] == "Healthy"
+    assert group["health"]["cloudProviderTarget"] == 2
+    assert (group["health"]["minSize"], group["health"]["maxSize"]) == (2, 5)
+    assert group["health"]["nodeCounts"]["registered"] == {
+        "total": 2, "ready": 2, "notStarted": 0, "unready": {"total": 0, "resourceUnready": 0}
+    }  # fmt: skip
+    assert group["scaleUp"]["status"] == "NoActivity"
+    assert doc["clusterWide"]["scaleDown"]["status"] in ("CandidatesPresent", "NoCandidates")
+    assert doc["autoscalerStatus"] == "Running"
+
+
+def test_scale_down_disabled_annotation(make_env: Any) -> None:
+    env = make_env(nodegroup("general", minSize=1, maxSize=5, desiredSize=2), autoscaler())
+    env.run(5)
+    keep = sorted(_names(env.nodes("general")))
+    for name in keep:
+        env.client.patch("nodes", name, {"metadata": {"annotations": {
+            "cluster-autoscaler.kubernetes.io/scale-down-disabled": "true"}}})  # fmt: skip
+    env.run(1300)
+    assert sorted(_names(env.nodes("general"))) == keep
+
+
+def test_status_configmap_written_only_on_change(make_env: Any) -> None:
+    env = make_env(nodegroup("general", minSize=1, maxSize=1), autoscaler())
+    env.run(15)
+    rv = env.client.get("configmaps", "cluster-autoscaler-status", "kube-system")["metadata"]["resourceVersion"]
+    env.run(300)
+    assert env.client.get("configmaps", "cluster-autoscaler-status", "kube-system")["metadata"]["resourceVersion"] == rv
+
+
+def test_no_clusterautoscaler_object_means_off(make_env: Any) -> None:
+    env = make_env(nodegroup("general", minSize=1, maxSize=5), deployment("web", 3, cpu="1200m"))
+    env.run(300)
+    assert len(env.nodes("general")) == 1
+    assert env.client.get_or_none("configmaps", "cluster-autoscaler-status", "kube-system") is None
