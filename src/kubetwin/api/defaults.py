@@ -325,6 +325,13 @@ def default_clusterautoscaler(obj: Obj) -> None:
     spec.setdefault("enabled", True)
 
 
+def default_external_metric_series(obj: Obj) -> None:
+    """kubetwin.io ExternalMetricSeries: no labels means an empty label set."""
+    spec = _dict(obj, "spec")
+    if spec.get("labels") is None:
+        spec["labels"] = {}
+
+
 DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": default_pod,
     "Service": default_service,
@@ -340,6 +347,7 @@ DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "HorizontalPodAutoscaler": default_hpa,
     "NodeGroup": default_nodegroup,
     "ClusterAutoscaler": default_clusterautoscaler,
+    "ExternalMetricSeries": default_external_metric_series,
     "PodTemplate": lambda obj: default_pod_template(obj.get("template")),
 }
 

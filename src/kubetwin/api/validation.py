@@ -1102,6 +1102,10 @@ def validate_scenario(obj: Obj, old: Obj | None) -> Errs:
         except ValueError as exc:
             errs.append(invalid("spec.duration", duration, str(exc)))
     get_int(spec, "seed", "spec", errs)
+    metrics = get_dict(spec, "metrics", "spec", errs)
+    resolution = _duration(metrics, "resolution", "spec.metrics", errs)
+    if resolution is not None and resolution <= 0:
+        errs.append(invalid("spec.metrics.resolution", metrics["resolution"], "must be greater than 0"))
     return errs
 
 
@@ -1164,8 +1168,9 @@ def _csv_errors(text: str) -> str | None:
     return None
 
 
-def _validate_traffic(traffic: Obj, errs: Errs) -> None:
-    p = "spec.traffic"
+def _validate_traffic(traffic: Obj, errs: Errs, p: str = "spec.traffic", rate: str = "rps") -> None:
+    """A traffic shape (LoadProfile ``spec.traffic``; ExternalMetricSeries ``spec.values`` with
+    ``rate="value"``)."""
     present = [k for k in LOADPROFILE_TRAFFIC if traffic.get(k) is not None]
     if len(present) != 1:
         detail = "must specify exactly one of: " + ", ".join(f"`{k}`" for k in LOADPROFILE_TRAFFIC)
@@ -1179,11 +1184,11 @@ def _validate_traffic(traffic: Obj, errs: Errs) -> None:
             errs.append(required(kp, "at least one step"))
         for sp, step in steps:
             _duration(step, "at", sp, errs, required_=True)
-            _rate(step, "rps", sp, errs)
+            _rate(step, rate, sp, errs)
         return
     body = get_dict(traffic, kind, p, errs)
     if kind == "constant":
-        _rate(body, "rps", kp, errs)
+        _rate(body, rate, kp, errs)
     elif kind == "ramp":
         _rate(body, "from", kp, errs)
         _rate(body, "to", kp, errs)
@@ -1246,7 +1251,69 @@ def validate_loadprofile(obj: Obj, old: Obj | None) -> Errs:
         else:
             _quantity(startup["cpu"], child(pp, "startup", "cpu"), errs)
         _duration(startup, "duration", child(pp, "startup"), errs)
-    get_list(spec, "metrics", "spec", errs)  # custom metrics: read by the metrics pipeline
+    _validate_profile_metrics(spec, errs)
+    return errs
+
+
+LOADPROFILE_METRIC_TYPES = ("requestsPerSecond", "latency", "errorRate")
+
+
+def _validate_profile_metrics(spec: Obj, errs: Errs) -> None:
+    """``spec.metrics``: the custom metrics the profile's pods expose (kubetwin.metrics.pipeline)."""
+    names: set[str] = set()
+    for mp, m in get_dicts(spec, "metrics", "spec", errs):
+        name = get_str(m, "name", mp, errs)
+        if m.get("name") in (None, ""):
+            errs.append(required(child(mp, "name")))
+        elif not name:
+            pass  # not a string: reported by get_str
+        elif "/" in name or "%" in name:
+            errs.append(invalid(child(mp, "name"), name, "may not contain '/' or '%'"))
+        elif name in names:
+            errs.append(duplicate(child(mp, "name"), name))
+        else:
+            names.add(name)
+        mtype = m.get("type")  # absent: requestsPerSecond
+        if mtype is not None and mtype not in LOADPROFILE_METRIC_TYPES:
+            errs.append(not_supported(child(mp, "type"), mtype, LOADPROFILE_METRIC_TYPES))
+        base = _duration(m, "base", mp, errs)
+        cap = _duration(m, "max", mp, errs)
+        for key, v in (("base", base), ("max", cap)):
+            if v is not None and v <= 0:
+                errs.append(invalid(child(mp, key), m[key], "must be greater than 0"))
+        if base is not None and cap is not None and 0 < cap < base:
+            errs.append(invalid(child(mp, "max"), m["max"], "must be greater than or equal to `base`"))
+        ratio = m.get("ratio")
+        if ratio is not None:
+            if isinstance(ratio, bool) or not isinstance(ratio, int | float):
+                errs.append(type_invalid(child(mp, "ratio"), ratio, "number"))
+            elif not 0 <= ratio <= 1:
+                errs.append(invalid(child(mp, "ratio"), ratio, "must be between 0 and 1, inclusive"))
+        if m.get("labels") is not None:
+            errs.extend(validate_labels(m.get("labels"), child(mp, "labels")))
+
+
+def validate_external_metric_series(obj: Obj, old: Obj | None) -> Errs:
+    """kubetwin.io ExternalMetricSeries: ``spec.metricName``, ``spec.labels`` (what a
+    metricSelector matches) and ``spec.values`` (one traffic shape with ``value`` for ``rps``)."""
+    errs: Errs = []
+    spec = get_dict(obj, "spec", "", errs)
+    name = get_str(spec, "metricName", "spec", errs)
+    if spec.get("metricName") in (None, ""):
+        errs.append(required("spec.metricName"))
+    elif not name:
+        pass  # not a string: reported by get_str
+    elif "/" in name or "%" in name:
+        errs.append(invalid("spec.metricName", name, "may not contain '/' or '%'"))
+    if spec.get("labels") is not None:
+        errs.extend(validate_labels(spec.get("labels"), "spec.labels"))
+    detail = "must specify exactly one of: " + ", ".join(f"`{k}`" for k in LOADPROFILE_TRAFFIC)
+    if spec.get("values") is None:
+        errs.append(required("spec.values", detail))
+    else:
+        values = get_dict(spec, "values", "spec", errs)
+        if isinstance(spec.get("values"), dict):
+            _validate_traffic(values, errs, "spec.values", "value")
     return errs
 
 
@@ -1271,6 +1338,7 @@ VALIDATORS: dict[str, Validator] = {
     "ClusterAutoscaler": validate_clusterautoscaler,
     "Scenario": validate_scenario,
     "LoadProfile": validate_loadprofile,
+    "ExternalMetricSeries": validate_external_metric_series,
 }
 
 

@@ -18,7 +18,7 @@ Reproduces what a cluster's metrics stack answers:
 
       metrics:
       - name: http_requests_per_second
-        type: requestsPerSecond      # the pod's share of the profile's traffic (window average)
+        type: requestsPerSecond      # (the default) the pod's share of the traffic (window average)
       - name: http_request_duration_seconds_p95
         type: latency                # seconds; base / (1 - utilization), capped at max
         base: 100ms                  # default 100ms: the latency of an idle pod
@@ -146,7 +146,10 @@ def parse_metric_defs(entries: list[Obj]) -> dict[str, MetricDef]:
     """``spec.metrics`` of a LoadProfile (validated at admission); bad entries are skipped."""
     out: dict[str, MetricDef] = {}
     for m in entries or []:
-        if not isinstance(m, dict) or not m.get("name") or m.get("type") not in METRIC_TYPES:
+        if not isinstance(m, dict) or not m.get("name"):
+            continue
+        mtype = m.get("type") or REQUESTS_PER_SECOND
+        if mtype not in METRIC_TYPES:
             continue
         try:
             base = _seconds(m.get("base"), DEFAULT_BASE_LATENCY)
@@ -155,7 +158,7 @@ def parse_metric_defs(entries: list[Obj]) -> dict[str, MetricDef]:
         except (TypeError, ValueError):
             continue
         labels = tuple(sorted((str(k), str(v)) for k, v in (m.get("labels") or {}).items()))
-        out[str(m["name"])] = MetricDef(str(m["name"]), str(m["type"]), labels, base, cap, ratio)
+        out[str(m["name"])] = MetricDef(str(m["name"]), str(mtype), labels, base, cap, ratio)
     return out
 
 

@@ -1,0 +1,80 @@
+"""An in-process Cluster (usage engine on, so the metrics pipeline is the MetricsClient) with
+helpers to create the objects the metrics tests need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kubetwin.metrics import MetricsPipeline
+from kubetwin.scenario.runtime import Cluster
+
+Obj = dict[str, Any]
+NS = "default"
+
+
+class Env:
+    def __init__(self, resolution: float = 15.0) -> None:
+        self.cluster = Cluster(seed=7, metrics_resolution=resolution)
+        self.cluster.start()
+        self.client = self.cluster.client
+        pipeline = self.cluster.metrics_pipeline
+        assert isinstance(pipeline, MetricsPipeline)
+        self.pipeline = pipeline
+        self.client.create({"apiVersion": "kubetwin.io/v1alpha1", "kind": "NodeGroup", "metadata": {"name": "workers"},
+                            "spec": {"instanceType": "m5.4xlarge", "minSize": 3, "maxSize": 3}})  # fmt: skip
+
+    def deployment(
+        self, name: str = "web", replicas: int = 2, cpu: str = "500m", limit: str | None = None
+    ) -> None:
+        labels = {"app": name}
+        resources: Obj = {"requests": {"cpu": cpu, "memory": "256Mi"}}
+        if limit:
+            resources["limits"] = {"cpu": limit}
+        self.client.create({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "app", "image": "nginx", "resources": resources}]}}},
+        })  # fmt: skip
+
+    def profile(self, name: str = "web", traffic: Obj | None = None, metrics: list[Obj] | None = None,
+                per_pod: Obj | None = None) -> None:  # fmt: skip
+        self.client.create({
+            "apiVersion": "kubetwin.io/v1alpha1", "kind": "LoadProfile", "metadata": {"name": name, "namespace": NS},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "traffic": traffic or {"constant": {"rps": 100}},
+                     "perPod": per_pod or {"baseline": {"cpu": "50m", "memory": "100Mi"}, "cpuPerRequest": "2m"},
+                     "metrics": metrics if metrics is not None else [
+                         {"name": "http_requests_per_second", "type": "requestsPerSecond"}]},
+        })  # fmt: skip
+
+    def service(self, name: str = "web", app: str = "web") -> None:
+        self.client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
+                            "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}})  # fmt: skip
+
+    def series(self, name: str, metric: str, values: Obj, labels: dict[str, str] | None = None) -> None:
+        spec: Obj = {"metricName": metric, "values": values}
+        if labels is not None:
+            spec["labels"] = labels
+        self.client.create({"apiVersion": "kubetwin.io/v1alpha1", "kind": "ExternalMetricSeries",
+                            "metadata": {"name": name, "namespace": NS}, "spec": spec})  # fmt: skip
+
+    def run_to(self, t: float) -> None:
+        self.cluster.run(t)
+
+    def pods(self, app: str = "web") -> list[Obj]:
+        return [p for p in self.client.list("pods", NS, label_selector=f"app={app}")
+                if not p["metadata"].get("deletionTimestamp")]  # fmt: skip
+
+    def replicas(self, name: str) -> int:
+        return int(self.client.get("deployments.apps", name, NS)["spec"]["replicas"])
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    e = Env()
+    yield e
+    e.cluster.close()

@@ -1,0 +1,271 @@
+"""MetricsPipeline: scrape resolution and window, custom per-pod metrics from LoadProfile
+spec.metrics, object metrics, external series and their selectors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kubetwin.api.selectors import LabelSelector, parse_label_selector
+from kubetwin.client.metrics import MetricsUnavailable
+from kubetwin.kubelet.loadprofile import Constant, Ramp, Steps
+from kubetwin.metrics.pipeline import (
+    NO_CUSTOM_METRICS,
+    NO_EXTERNAL_METRICS,
+    NO_RESOURCE_METRICS,
+    parse_metric_defs,
+    series_shape,
+    window_average,
+)
+from kubetwin.scenario.runtime import ScenarioSettings
+
+from .conftest import NS, Env
+
+WEB = parse_label_selector("app=web")
+ALL = LabelSelector()
+
+
+def test_values_change_only_at_scrapes_and_carry_the_scrape_time(env: Env) -> None:
+    env.deployment(replicas=2)
+    env.profile(traffic={"steps": [{"at": "0s", "rps": 100}, {"at": "185s", "rps": 300}]})
+    env.run_to(150)
+    before, ts = env.pipeline.get_resource_metric("cpu", NS, WEB)
+    assert ts == 150.0 and all(m.timestamp == 150.0 and m.window == 15.0 for m in before.values())
+    # 100 rps over 2 pods: 50m baseline + 2m x 50 rps
+    assert sorted(m.value for m in before.values()) == [150, 150]
+    stamped = {k: v._replace(timestamp=180.0) for k, v in before.items()}
+    env.run_to(186)  # traffic tripled at 185 s; the last scrape (180 s) did not see it
+    assert env.pipeline.get_resource_metric("cpu", NS, WEB) == (stamped, 180.0)
+    env.run_to(194)  # the engine ticked at 190 s with the new traffic: no scrape, no change
+    assert env.pipeline.get_resource_metric("cpu", NS, WEB) == (stamped, 180.0)
+    env.run_to(225)  # a full window after the step: 50m + 2m x 150 rps
+    after, ts = env.pipeline.get_resource_metric("cpu", NS, WEB)
+    assert ts == 225.0 and sorted(m.value for m in after.values()) == [350, 350]
+    rps, _ = env.pipeline.get_raw_metric("http_requests_per_second", NS, WEB, ALL)
+    assert sorted(m.value for m in rps.values()) == [150_000, 150_000]
+
+
+def test_memory_is_the_working_set_in_milli_bytes(env: Env) -> None:
+    env.deployment(replicas=1)
+    env.profile()
+    env.run_to(120)
+    mem, _ = env.pipeline.get_resource_metric("memory", NS, WEB)
+    assert list(mem.values())[0].value == 100 * 1024 * 1024 * 1000
+
+
+def test_new_pods_are_missing_until_scraped_twice(env: Env) -> None:
+    env.deployment(replicas=1)
+    env.profile()
+    env.run_to(120)
+    assert len(env.pipeline.get_resource_metric("cpu", NS, WEB)[0]) == 1
+    dep = env.client.get("deployments.apps", "web", NS)
+    dep["spec"]["replicas"] = 3
+    env.client.update(dep)
+    env.run_to(121)
+    assert len(env.pods()) == 3
+    assert len(env.pipeline.get_resource_metric("cpu", NS, WEB)[0]) == 1
+    env.run_to(180)
+    assert len(env.pipeline.get_resource_metric("cpu", NS, WEB)[0]) == 3
+
+
+def test_nothing_before_the_first_two_scrapes(env: Env) -> None:
+    env.deployment(replicas=1)
+    env.profile()
+    env.run_to(14)
+    with pytest.raises(MetricsUnavailable, match=NO_RESOURCE_METRICS):
+        env.pipeline.get_resource_metric("cpu", NS, WEB)
+    with pytest.raises(MetricsUnavailable, match=NO_CUSTOM_METRICS):
+        env.pipeline.get_raw_metric("http_requests_per_second", NS, WEB, ALL)
+
+
+def test_requests_per_second_is_split_across_ready_pods_and_object_metrics_sum(env: Env) -> None:
+    env.deployment(replicas=3)
+    env.profile(traffic={"constant": {"rps": 300}})
+    env.service()
+    env.client.create({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": NS},
+        "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
+    })  # fmt: skip
+    env.run_to(120)
+    per_pod, _ = env.pipeline.get_raw_metric("http_requests_per_second", NS, WEB, ALL)
+    assert sorted(m.value for m in per_pod.values()) == [100_000] * 3
+    for kind in ("Service", "Deployment", "Ingress"):
+        value, ts = env.pipeline.get_object_metric(
+            "http_requests_per_second", NS, {"kind": kind, "name": "web"}, ALL
+        )
+        assert (kind, value, ts) == (kind, 300_000, 120.0)
+    pod = env.pods()[0]["metadata"]["name"]
+    assert (
+        env.pipeline.get_object_metric("http_requests_per_second", NS, {"kind": "Pod", "name": pod}, ALL)[0]
+        == 100_000
+    )
+    with pytest.raises(MetricsUnavailable):
+        env.pipeline.get_object_metric(
+            "http_requests_per_second", NS, {"kind": "Service", "name": "nope"}, ALL
+        )
+    with pytest.raises(MetricsUnavailable):
+        env.pipeline.get_raw_metric("not_declared", NS, WEB, ALL)
+
+
+def test_unready_pods_get_no_traffic(env: Env) -> None:
+    env.deployment(replicas=2)
+    env.profile(traffic={"constant": {"rps": 200}})
+    env.run_to(120)
+    engine = env.pipeline.engine()
+    assert engine is not None
+    victim = env.pods()[0]
+    e = engine.pods[victim["metadata"]["uid"]]
+    engine.p.a["ready"][e.slot] = False  # as the usage engine sees a pod that failed its readiness probe
+    env.run_to(150)
+    values, _ = env.pipeline.get_raw_metric("http_requests_per_second", NS, WEB, ALL)
+    assert values[victim["metadata"]["name"]].value == 0
+    assert sorted(m.value for m in values.values()) == [0, 200_000]
+
+
+def test_metric_selector_matches_metric_labels(env: Env) -> None:
+    env.deployment(replicas=1)
+    env.profile(metrics=[{"name": "http_errors_per_second", "type": "errorRate", "ratio": 0.01,
+                          "labels": {"code": "5xx"}}])  # fmt: skip
+    env.run_to(120)
+    got, _ = env.pipeline.get_raw_metric("http_errors_per_second", NS, WEB, parse_label_selector("code=5xx"))
+    assert [m.value for m in got.values()] == [1000]  # 1% of 100 rps
+    with pytest.raises(MetricsUnavailable):
+        env.pipeline.get_raw_metric("http_errors_per_second", NS, WEB, parse_label_selector("code=4xx"))
+
+
+@pytest.mark.parametrize(
+    ("rps", "cpu", "limit", "latency_milli", "errors_milli"),
+    [
+        pytest.param(
+            100, "500m", None, round(1000 * 0.1 / (1 - 250 / 500)), 0, id="M/M/1 over the request: rho 0.5"
+        ),
+        pytest.param(
+            100, "500m", "1", round(1000 * 0.1 / (1 - 250 / 1000)), 0, id="capacity is the limit when set"
+        ),
+        pytest.param(0, "500m", None, round(1000 * 0.1 / (1 - 50 / 500)), 0, id="idle: baseline demand only"),
+        pytest.param(
+            300, "300m", "400m", 2000, round(300_000 * (650 - 400) / 650), id="throttled: max latency, errors"
+        ),
+    ],
+)
+def test_latency_and_errors(
+    env: Env, rps: int, cpu: str, limit: str | None, latency_milli: int, errors_milli: int
+) -> None:
+    env.deployment(replicas=1, cpu=cpu, limit=limit)
+    env.profile(traffic={"constant": {"rps": rps}},
+                metrics=[{"name": "p95", "type": "latency", "base": "100ms", "max": "2s"},
+                         {"name": "errors", "type": "errorRate"}])  # fmt: skip
+    env.run_to(120)
+    latency, _ = env.pipeline.get_raw_metric("p95", NS, WEB, ALL)
+    errors, _ = env.pipeline.get_raw_metric("errors", NS, WEB, ALL)
+    assert [m.value for m in latency.values()] == [latency_milli]
+    assert [m.value for m in errors.values()] == [errors_milli]
+
+
+def test_object_latency_is_request_weighted_mean(env: Env) -> None:
+    env.deployment(replicas=2)
+    env.profile(metrics=[{"name": "p95", "type": "latency"}])
+    env.service()
+    env.run_to(120)
+    per_pod, _ = env.pipeline.get_raw_metric("p95", NS, WEB, ALL)
+    value, _ = env.pipeline.get_object_metric("p95", NS, {"kind": "Service", "name": "web"}, ALL)
+    assert value == list(per_pod.values())[0].value
+
+
+def test_external_series_and_selectors(env: Env) -> None:
+    env.series("jobs", "queue_depth", {"steps": [{"at": "0s", "value": 10}, {"at": "125s", "value": 40}]},
+               {"queue": "jobs"})  # fmt: skip
+    env.series("mail", "queue_depth", {"constant": {"value": 5}}, {"queue": "mail"})
+    env.series("other", "lag", {"ramp": {"from": 0, "to": 100, "over": "10m"}})
+    with pytest.raises(MetricsUnavailable, match=NO_EXTERNAL_METRICS):
+        env.pipeline.get_external_metric("queue_depth", NS, ALL)  # no scrape yet
+    env.run_to(60)
+    assert env.pipeline.get_external_metric("queue_depth", NS, ALL) == ([10_000, 5_000], 60.0)
+    assert env.pipeline.get_external_metric("queue_depth", NS, parse_label_selector("queue=jobs")) == (
+        [10_000],
+        60.0,
+    )
+    assert env.pipeline.get_external_metric("queue_depth", NS, parse_label_selector("queue in (jobs,mail)"))[0] == [
+        10_000, 5_000]  # fmt: skip
+    assert env.pipeline.get_external_metric("lag", NS, ALL) == ([10_000], 60.0)
+    env.run_to(134)  # value steps at 125 s; seen from the 135 s scrape
+    assert env.pipeline.get_external_metric("queue_depth", NS, parse_label_selector("queue=jobs"))[0] == [
+        10_000
+    ]
+    env.run_to(135)
+    assert env.pipeline.get_external_metric("queue_depth", NS, parse_label_selector("queue=jobs"))[0] == [
+        40_000
+    ]
+    with pytest.raises(MetricsUnavailable, match=NO_EXTERNAL_METRICS):
+        env.pipeline.get_external_metric("queue_depth", NS, parse_label_selector("queue=none"))
+    with pytest.raises(MetricsUnavailable, match=NO_EXTERNAL_METRICS):
+        env.pipeline.get_external_metric("queue_depth", "other-namespace", ALL)
+    assert env.pipeline.external_metric_names() == ["lag", "queue_depth"]
+
+
+def test_configurable_resolution() -> None:
+    e = Env(resolution=60.0)
+    try:
+        e.deployment(replicas=1)
+        e.profile()
+        e.run_to(119)
+        with pytest.raises(MetricsUnavailable):
+            e.pipeline.get_resource_metric("cpu", NS, WEB)
+        e.run_to(130)
+        values, ts = e.pipeline.get_resource_metric("cpu", NS, WEB)
+        assert ts == 120.0 and [m.window for m in values.values()] == [60.0]
+    finally:
+        e.cluster.close()
+
+
+@pytest.mark.parametrize(
+    ("spec", "resolution"),
+    [
+        pytest.param({"duration": "1h"}, 15.0, id="default 15s"),
+        pytest.param(
+            {"duration": "1h", "metrics": {"resolution": "30s"}}, 30.0, id="spec.metrics.resolution"
+        ),
+    ],
+)
+def test_scenario_resolution(spec: dict[str, object], resolution: float) -> None:
+    obj = {"apiVersion": "kubetwin.io/v1alpha1", "kind": "Scenario", "metadata": {"name": "s"}, "spec": spec}
+    assert ScenarioSettings.from_object(obj).metrics_resolution == resolution
+
+
+@pytest.mark.parametrize(
+    ("values", "t", "expected"),
+    [
+        pytest.param({"constant": {"value": 7}}, 100, 7.0, id="constant"),
+        pytest.param({"steps": [{"at": "1m", "value": 3}, {"at": "2m", "value": 9}]}, 90, 3.0, id="steps"),
+        pytest.param({"steps": [{"at": "1m", "value": 3}]}, 30, 0.0, id="zero before the first step"),
+        pytest.param({"ramp": {"from": 0, "to": 100, "over": "100s"}}, 25, 25.0, id="ramp"),
+        pytest.param({"diurnal": {"base": 10, "peak": 30, "peakAt": "00:00"}}, 0, 30.0, id="diurnal peak"),
+        pytest.param(
+            {"trace": {"csv": "time,depth\n0s,0\n100s,50", "column": "depth"}}, 50, 25.0, id="trace"
+        ),
+    ],
+)
+def test_series_shapes(values: dict[str, object], t: float, expected: float) -> None:
+    assert series_shape(values).rps(t) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("shape", "start", "end", "expected"),
+    [
+        pytest.param(Constant(5.0), 0, 15, 5.0, id="constant"),
+        pytest.param(Ramp(0.0, 60.0, 60.0), 0, 60, 30.0, id="ramp mean"),
+        pytest.param(Steps((0.0, 30.0), (10.0, 40.0)), 15, 45, 25.0, id="step mid-window"),
+    ],
+)
+def test_window_average(shape: object, start: float, end: float, expected: float) -> None:
+    assert window_average(shape, start, end) == pytest.approx(expected, rel=0.1)  # type: ignore[arg-type]
+
+
+def test_metric_defs_defaults() -> None:
+    defs = parse_metric_defs(
+        [{"name": "lat", "type": "latency", "base": "50ms"}, {"name": "x", "type": "bogus"}]
+    )
+    assert list(defs) == ["lat"]
+    assert math.isclose(defs["lat"].max, 1.0) and defs["lat"].ratio == 0.0
