@@ -29,6 +29,7 @@ delete the pod gets the ``DisruptionTarget`` condition (DeletionByTaintManager) 
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from kubetwin.api.errors import ApiError
@@ -127,23 +128,120 @@ class NodeLifecycleController(Controller):
         self._zone_states: dict[str, str] = {}
         self._all_disrupted = False
         self._timer: Handle | None = None
+        # Kept current by the node and lease informers' handlers, so a monitor tick costs what
+        # changed, not the cluster's size (DESIGN.md principle 8):
+        self._created: dict[str, float] = {}  # node name -> creationTimestamp (virtual s)
+        self._heartbeat: dict[str, float] = {}  # node name -> Ready lastHeartbeatTime
+        self._renewed: dict[str, float] = {}  # node name -> its Lease's renewTime
+        self._deadline: dict[str, float] = {}  # node name -> last probe + grace period
+        self._heap: list[tuple[float, str]] = []  # (deadline, name), one entry per node not expired
+        self._expired: set[str] = set()  # nodes past their deadline at the last tick: checked every tick
+        self._zone_of: dict[str, tuple[str, bool]] = {}  # node name -> (zone key, Ready=True)
+        self._zone_counts: dict[str, list[int]] = {}  # zone key -> [ready, not ready]
+        self._attention: set[str] = set()  # not Ready, or carrying a not-ready/unreachable NoExecute taint
+        self._dirty: set[str] = set()  # nodes changed since the last tick
 
     def start(self) -> None:
         self.node_informer = self.informers.get("nodes")
         self.lease_informer = self.informers.get("leases.coordination.k8s.io")
         self.pod_informer = self.informers.get("pods")
-        self.node_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self._node_deleted)
+        self.lease_informer.add_handler(self._lease_changed, lambda o, n: self._lease_changed(n), self._lease_deleted)
+        self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
         self._timer = self.loop.every(NODE_MONITOR_PERIOD, self.monitor, self.priority, "node-monitor")
 
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
 
+    # -- per-node bookkeeping (informer handlers) -------------------------------------------
+    def _node_added(self, node: Obj) -> None:
+        self._node_changed(node)
+        self.enqueue(node)
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        self._node_changed(new)
+        self.enqueue(new)
+
+    def _node_changed(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        if name not in self._created:
+            self._created[name] = u.created(self.loop, node)
+        ready = u.get_condition(node.get("status"), "Ready")
+        hb = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
+        if hb is None:
+            self._heartbeat.pop(name, None)
+        else:
+            self._heartbeat[name] = hb
+        self._set_deadline(name)
+        status = str(ready.get("status", "Unknown")) if ready is not None else "Unknown"
+        self._set_zone(name, (zone_key(node), status == "True"))
+        if status != "True" or any(t.get("effect") == "NoExecute" and t.get("key") in (TAINT_NOT_READY, TAINT_UNREACHABLE)
+                                   for t in (node.get("spec") or {}).get("taints") or ()):  # fmt: skip
+            self._attention.add(name)
+        else:
+            self._attention.discard(name)
+        self._dirty.add(name)
+
+    def _set_zone(self, name: str, zr: tuple[str, bool] | None) -> None:
+        prev = self._zone_of.get(name)
+        if prev == zr:
+            return
+        if prev is not None:
+            c = self._zone_counts[prev[0]]
+            c[0 if prev[1] else 1] -= 1
+            if c[0] == 0 and c[1] == 0:
+                del self._zone_counts[prev[0]]
+        if zr is None:
+            del self._zone_of[name]
+            return
+        self._zone_of[name] = zr
+        self._zone_counts.setdefault(zr[0], [0, 0])[0 if zr[1] else 1] += 1
+
+    def _set_deadline(self, name: str) -> None:
+        """The node's last probe (newest of creation, Ready heartbeat and Lease renewal) + grace."""
+        best = self._created[name]
+        hb = self._heartbeat.get(name)
+        if hb is not None and hb > best:
+            best = hb
+        renewed = self._renewed.get(name)
+        if renewed is not None and renewed > best:
+            best = renewed
+        new = name not in self._deadline
+        self._deadline[name] = best + NODE_MONITOR_GRACE_PERIOD
+        if new:
+            heapq.heappush(self._heap, (best + NODE_MONITOR_GRACE_PERIOD, name))
+
+    def _lease_changed(self, lease: Obj) -> None:
+        m = lease["metadata"]
+        if m.get("namespace") != LEASE_NAMESPACE:
+            return
+        name = m["name"]
+        t = u.ts(self.loop, (lease.get("spec") or {}).get("renewTime"))
+        if t is None:
+            self._renewed.pop(name, None)
+        else:
+            self._renewed[name] = t
+        if name in self._created:
+            self._set_deadline(name)
+
+    def _lease_deleted(self, lease: Obj) -> None:
+        m = lease["metadata"]
+        if m.get("namespace") != LEASE_NAMESPACE:
+            return
+        if self._renewed.pop(m["name"], None) is not None and m["name"] in self._created:
+            self._set_deadline(m["name"])
+
     def _node_deleted(self, node: Obj) -> None:
         name = node["metadata"]["name"]
         self._observed_ready.pop(name, None)
         for q in self._queues.values():
             q.pop(name, None)
+        for d in (self._created, self._heartbeat, self._deadline):
+            d.pop(name, None)  # a stale heap entry is dropped when it comes up
+        self._expired.discard(name)
+        self._attention.discard(name)
+        self._dirty.discard(name)
+        self._set_zone(name, None)
         self.recorder.normal(self._node_ref(node), "RemovingNode", f"Node {name} event: Removing Node {name} from Controller")
 
     @staticmethod
@@ -189,16 +287,44 @@ class NodeLifecycleController(Controller):
     # -- monitor ----------------------------------------------------------------------------
     def monitor(self) -> None:
         now = self.loop.now
-        nodes = sorted(self.node_informer.list(), key=lambda n: n["metadata"]["name"])
-        for node in nodes:
+        # Nodes whose last probe is older than the grace period: the ones expired at the last tick
+        # and those whose deadline has passed since (a heap entry whose node was renewed meanwhile
+        # goes back with its new deadline).
+        heap, deadline = self._heap, self._deadline
+        while heap and heap[0][0] < now:
+            _, name = heapq.heappop(heap)
+            cur = deadline.get(name)
+            if cur is None:
+                continue  # the node is gone
+            if now > cur:
+                self._expired.add(name)
+            else:
+                heapq.heappush(heap, (cur, name))
+        for name in sorted(self._expired):
+            cur = deadline.get(name)
+            if cur is None:
+                self._expired.discard(name)
+                continue
+            if now <= cur:
+                self._expired.discard(name)
+                heapq.heappush(heap, (cur, name))
+                continue
+            node = self.node_informer.get(name)
+            if node is None:
+                continue
             try:
                 self._update_health(node, now)
             except ApiError:
                 continue
-        nodes = sorted(self.node_informer.list(), key=lambda n: n["metadata"]["name"])
-        self._handle_disruption(nodes, now)
-        for node in nodes:
-            name = node["metadata"]["name"]
+        self._handle_disruption(now)
+        # Only nodes that changed, are not Ready or carry a NoExecute taint of ours can have
+        # something to do below; for the rest (Ready, observed Ready, no such taint) it is a no-op.
+        names = sorted(self._dirty | self._attention)
+        self._dirty.clear()
+        for name in names:
+            node = self.node_informer.get(name)
+            if node is None:
+                continue
             current = ready_status(node)
             observed = self._observed_ready.get(name)
             if observed == "True" and current != "True":
@@ -214,21 +340,11 @@ class NodeLifecycleController(Controller):
             self._drain_queues(now)
 
     def _probe_time(self, node: Obj) -> float:
-        best = u.created(self.loop, node)
-        ready = u.get_condition(node.get("status"), "Ready")
-        if ready is not None:
-            t = u.ts(self.loop, ready.get("lastHeartbeatTime"))
-            if t is not None:
-                best = max(best, t)
-        lease = self.lease_informer.get(node["metadata"]["name"], LEASE_NAMESPACE)
-        if lease is not None:
-            t = u.ts(self.loop, (lease.get("spec") or {}).get("renewTime"))
-            if t is not None:
-                best = max(best, t)
-        return best
+        """The newest of creation, Ready heartbeat and Lease renewal (cached from the informers)."""
+        return self._deadline[node["metadata"]["name"]] - NODE_MONITOR_GRACE_PERIOD
 
     def _update_health(self, node: Obj, now: float) -> None:
-        if now <= self._probe_time(node) + NODE_MONITOR_GRACE_PERIOD:
+        if now <= self._deadline.get(node["metadata"]["name"], now):
             return
         new = deep_copy(node)
         status = new.setdefault("status", {})
@@ -267,18 +383,13 @@ class NodeLifecycleController(Controller):
             self.recorder.warning(pod, "NodeNotReady", "Node is not ready")
 
     # -- zones and rate limiting ------------------------------------------------------------
-    def _handle_disruption(self, nodes: list[Obj], now: float) -> None:
-        counts: dict[str, list[int]] = {}
-        for n in nodes:
-            c = counts.setdefault(zone_key(n), [0, 0])
-            if ready_status(n) == "True":
-                c[0] += 1
-            else:
-                c[1] += 1
+    def _handle_disruption(self, now: float) -> None:
+        counts = self._zone_counts
         states = {z: zone_state(r, nr) for z, (r, nr) in counts.items()}
         all_disrupted = bool(states) and all(s == FULL for s in states.values())
         if all_disrupted:
             if not self._all_disrupted:
+                nodes = sorted(self.node_informer.list(), key=lambda n: n["metadata"]["name"])
                 for n in nodes:  # markNodeAsReachable for every node; stop tainting
                     self._remove_no_execute(n)
                 for q in self._queues.values():

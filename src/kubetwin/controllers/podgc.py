@@ -35,10 +35,17 @@ class PodGCController(Controller):
         super().__init__(client, informers)
         self._missing_since: dict[str, float] = {}
         self._timer: Handle | None = None
+        # Kept current by the pod informer's handlers, so a GC pass costs what there is to collect,
+        # not the cluster's size: terminated pods, pods being deleted, pod keys per bound node.
+        self._terminated: dict[str, None] = {}
+        self._terminating: dict[str, None] = {}
+        self._bound: dict[str, dict[str, None]] = {}
+        self._pod_node: dict[str, str] = {}
 
     def start(self) -> None:
         self.pod_informer = self.informers.get("pods")
         self.node_informer = self.informers.get("nodes")
+        self.pod_informer.add_handler(self._pod_changed, lambda old, new: self._pod_changed(new), self._pod_deleted)
         self._timer = self.loop.every(GC_CHECK_PERIOD, self.gc, self.priority, "podgc")
 
     def stop(self) -> None:
@@ -48,19 +55,67 @@ class PodGCController(Controller):
     def reconcile(self, key: str) -> float | None:
         return None
 
-    def gc(self) -> None:
-        pods = sorted(self.pod_informer.list(), key=lambda p: u.sort_key_created(self.loop, p))
-        if self.terminated_pod_threshold > 0:
-            self._gc_terminated(pods)
-        self._gc_terminating(pods)
-        self._gc_orphaned(pods)
-        self._gc_unscheduled_terminating(pods)
+    # -- pod bookkeeping (informer handlers) ------------------------------------------------
+    def _pod_changed(self, pod: Obj) -> None:
+        m = pod["metadata"]
+        key = f"{m.get('namespace', '')}/{m['name']}"
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self._terminated[key] = None
+        else:
+            self._terminated.pop(key, None)
+        if m.get("deletionTimestamp"):
+            self._terminating[key] = None
+        else:
+            self._terminating.pop(key, None)
+        node = (pod.get("spec") or {}).get("nodeName") or ""
+        prev = self._pod_node.get(key)
+        if prev == node:
+            return
+        if prev:
+            self._unbind(prev, key)
+        if node:
+            self._pod_node[key] = node
+            self._bound.setdefault(node, {})[key] = None
+        else:
+            self._pod_node.pop(key, None)
 
-    def _gc_terminated(self, pods: list[Obj]) -> None:
-        terminated = [p for p in pods if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed")]
-        count = len(terminated) - self.terminated_pod_threshold
+    def _pod_deleted(self, pod: Obj) -> None:
+        m = pod["metadata"]
+        key = f"{m.get('namespace', '')}/{m['name']}"
+        self._terminated.pop(key, None)
+        self._terminating.pop(key, None)
+        prev = self._pod_node.pop(key, None)
+        if prev:
+            self._unbind(prev, key)
+
+    def _unbind(self, node: str, key: str) -> None:
+        keys = self._bound.get(node)
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del self._bound[node]
+
+    def _pods(self, keys: Any) -> list[Obj]:
+        """The cached pods for ``keys`` oldest first (ByCreationTimestamp, ties by name)."""
+        get = self.pod_informer.get_by_key
+        pods = [p for k in keys if (p := get(k)) is not None]
+        pods.sort(key=lambda p: u.sort_key_created(self.loop, p))
+        return pods
+
+    # -- the periodic pass ------------------------------------------------------------------
+    def gc(self) -> None:
+        terminating = self._pods(self._terminating) if self._terminating else []
+        if self.terminated_pod_threshold > 0:
+            self._gc_terminated()
+        self._gc_terminating(terminating)
+        self._gc_orphaned()
+        self._gc_unscheduled_terminating(terminating)
+
+    def _gc_terminated(self) -> None:
+        count = len(self._terminated) - self.terminated_pod_threshold
         if count <= 0:
             return
+        terminated = self._pods(self._terminated)
 
         def evicted(p: Obj) -> bool:
             st = p.get("status") or {}
@@ -82,15 +137,15 @@ class PodGCController(Controller):
             if any(t.get("key") == OUT_OF_SERVICE for t in (node.get("spec") or {}).get("taints") or []):
                 self._mark_failed_and_delete(p, None)
 
-    def _gc_orphaned(self, pods: list[Obj]) -> None:
+    def _gc_orphaned(self) -> None:
         now = self.loop.now
-        present = set(self.node_informer.keys())
-        bound = {n for p in pods if (n := (p.get("spec") or {}).get("nodeName"))}
+        nodes = self.node_informer
+        missing = {n for n in self._bound if nodes.get(n) is None}
         for n in list(self._missing_since):
-            if n in present or n not in bound:
+            if n not in missing:
                 del self._missing_since[n]
         deleted: set[str] = set()
-        for n in sorted(bound - present):
+        for n in sorted(missing):
             since = self._missing_since.setdefault(n, now)
             if now - since >= QUARANTINE_TIME and self.client.get_or_none("nodes", n) is None:
                 deleted.add(n)
@@ -98,9 +153,8 @@ class PodGCController(Controller):
             return
         cond = {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC",
                 "message": "PodGC: node no longer exists"}  # fmt: skip
-        for p in pods:
-            if (p.get("spec") or {}).get("nodeName") in deleted:
-                self._mark_failed_and_delete(p, cond)
+        for p in self._pods([k for n in deleted for k in self._bound.get(n, ())]):
+            self._mark_failed_and_delete(p, cond)
 
     def _gc_unscheduled_terminating(self, pods: list[Obj]) -> None:
         for p in pods:
