@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="virtual time to run, e.g. 90s, 30m, 2h, 1h30m (default: 1h)",
     )
     run.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    run.add_argument(
+        "--cluster-autoscaler",
+        action="store_true",
+        help="run the cluster autoscaler with upstream's defaults (creates the ClusterAutoscaler 'default' "
+        "unless the manifests have one)",
+    )
     serve = sub.add_parser(
         "serve",
         help="serve a live cluster over the Kubernetes API (kubectl, client libraries, operators)",
@@ -129,9 +135,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                             vt=f"{format_duration(now)} / {format_duration(total)}",
                         )
 
-                result = run(args.path, args.out, args.duration, args.seed, progress)
+                result = run(args.path, args.out, args.duration, args.seed, progress, args.cluster_autoscaler)
         else:
-            result = run(args.path, args.out, args.duration, args.seed, None)
+            result = run(args.path, args.out, args.duration, args.seed, None, args.cluster_autoscaler)
     except ScenarioError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from kubetwin.api import resources
+from kubetwin.cloud import cost
 from kubetwin.sim import EventLoop
 from kubetwin.store import Store, WatchEvent
 
@@ -81,7 +82,17 @@ class Recorder:
             "pods_by_qos": {q: [] for q in QOS},
             "pending_unschedulable": [],
             "nodes": {},
+            # nodes per NodeGroup and the cumulative instance cost (USD) at each sample
+            "nodegroups": {},
+            "cost_usd": [],
+            "cost_usd_on_demand": [],
+            "cost_usd_spot": [],
         }
+        # instance billing: node name -> [launched, price per hour, capacity type, group]
+        self._instances: dict[str, list[Any]] = {}
+        self._closed_cost: dict[str, float] = {"on-demand": 0.0, "spot": 0.0}
+        self._closed_by_group: dict[str, float] = {}
+        self.autoscaler_decisions: list[dict[str, Any]] = []
         self._pending_since: dict[str, float] = {}
         self._pending_done: dict[str, dict[str, Any]] = {}
         self._evictions: list[dict[str, Any]] = []
@@ -129,11 +140,53 @@ class Recorder:
                 self._track_pending(ev)
             elif kind == "Node":
                 self._track_pressure(ev)
+                self._track_instance(ev)
         self.lines += 1
         if self.out is not None:
             self.out.write(orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n")
 
+    # -- instance cost (cloud.cost: per-second billing from launch to termination) ---------------
+    def _track_instance(self, ev: WatchEvent) -> None:
+        node = ev.object
+        name = node["metadata"]["name"]
+        if ev.type == "ADDED":
+            price = cost.node_price(node)
+            if price > 0:
+                created = node["metadata"].get("creationTimestamp")
+                launched = self.loop.parse_timestamp(created) if created else self.loop.now
+                group = (node["metadata"].get("labels") or {}).get("kubetwin.io/nodegroup", "")
+                self._instances[name] = [launched, price, cost.capacity_type(node), group]
+        elif ev.type == "DELETED":
+            inst = self._instances.pop(name, None)
+            if inst is not None:
+                usd = cost.instance_cost(inst[1], inst[0], self.loop.now)
+                self._closed_cost[inst[2]] = self._closed_cost.get(inst[2], 0.0) + usd
+                self._closed_by_group[inst[3]] = self._closed_by_group.get(inst[3], 0.0) + usd
+
+    def cost(self) -> dict[str, Any]:
+        """Cost of the run so far: total, on-demand vs spot, per NodeGroup (USD)."""
+        by_type = dict(self._closed_cost)
+        by_group = dict(self._closed_by_group)
+        for launched, price, ctype, group in self._instances.values():
+            usd = cost.instance_cost(price, launched, self.loop.now)
+            by_type[ctype] = by_type.get(ctype, 0.0) + usd
+            by_group[group] = by_group.get(group, 0.0) + usd
+        return {
+            "total_usd": round(sum(by_type.values()), 4),
+            "on_demand_usd": round(by_type.get("on-demand", 0.0), 4),
+            "spot_usd": round(by_type.get("spot", 0.0), 4),
+            "by_group_usd": {g: round(v, 4) for g, v in sorted(by_group.items())},
+        }
+
     def _on_event(self, obj: dict[str, Any]) -> None:
+        if (obj.get("source") or {}).get("component") == "cluster-autoscaler" and (
+            (obj.get("involvedObject") or {}).get("kind") in ("ConfigMap", "Node")
+        ) and obj.get("count", 1) == 1:
+            self.autoscaler_decisions.append({
+                "t": round(self.loop.now, 3), "time": self.loop.timestamp(), "type": obj.get("type"),
+                "reason": obj.get("reason"), "message": obj.get("message"),
+                "object": (obj.get("involvedObject") or {}).get("name"),
+            })  # fmt: skip
         reason = obj.get("reason", "")
         self.event_reasons[reason] += 1  # a repeat (count++) counts as one more occurrence
         if obj.get("type") == "Warning":
@@ -292,6 +345,20 @@ class Recorder:
             if name not in seen:
                 for k in _NODE_SERIES:
                     series[k].append(None)
+        groups: Counter[str] = Counter()
+        for node in self.store.iter("nodes"):
+            group = (node["metadata"].get("labels") or {}).get("kubetwin.io/nodegroup")
+            if group and not node["metadata"].get("deletionTimestamp"):
+                groups[group] += 1
+        for group in groups:
+            if group not in s["nodegroups"]:
+                s["nodegroups"][group] = [0] * idx
+        for group, series in s["nodegroups"].items():
+            series.append(groups.get(group, 0))
+        c = self.cost()
+        s["cost_usd"].append(c["total_usd"])
+        s["cost_usd_on_demand"].append(c["on_demand_usd"])
+        s["cost_usd_spot"].append(c["spot_usd"])
         self._sample_usage(seen)
 
     # -- usage (the kubelets' usage engine) ---------------------------------------------------

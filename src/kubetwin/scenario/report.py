@@ -744,7 +744,8 @@ def _stacked_steps(ax: Any, t: list[float], series: list[tuple[str, list[float],
 
 
 def _counts_chart(t: list[float], groups: dict[str, list[float]], colors: Mapping[str, str],
-                  title: str, salt: str, extra: tuple[str, list[float]] | None = None) -> tuple[Figure, str]:
+                  title: str, salt: str, extra: tuple[str, list[float]] | None = None,
+                  ylabel: str = "pods") -> tuple[Figure, str]:
     div, xlabel = _time_axis(t)
     k = _stride(len(t))
     ts = [x / div for x in t[::k]]
@@ -761,7 +762,7 @@ def _counts_chart(t: list[float], groups: dict[str, list[float]], colors: Mappin
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("pods")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, pad=10)
     _top_legend(ax)
     fig.subplots_adjust(left=0.06, right=0.985, top=0.86, bottom=0.17)
@@ -1059,6 +1060,58 @@ def _nodes_section(data: Mapping[str, Any]) -> str:
     return "".join(parts) + "</section>"
 
 
+GROUP_COLORS = ("#2e6fdb", "#e08a1e", "#2f9e44", "#9c36b5", "#c92a2a", "#0b7285", "#5c940d", "#862e9c")
+
+
+def _cost_section(data: Mapping[str, Any]) -> str:
+    """Nodes per NodeGroup over time, the cost of the run (on-demand vs spot, per group) and the
+    cluster autoscaler's decisions with their reasons."""
+    cost, samples = _d(data.get("cost")), _d(data.get("samples"))
+    groups = _d(samples.get("nodegroups"))
+    decisions = _l(_d(data.get("autoscaler")).get("decisions"))
+    if not groups and not decisions and not _num(cost.get("total_usd")):
+        return ""
+    parts = ['<section id="cost"><h2>Nodes and cost</h2>']
+    t = _sample_times(data)
+    if t and groups:
+        n = len(t)
+        series = {g: _series(v, n) for g, v in sorted(groups.items())}
+        colors = {g: GROUP_COLORS[i % len(GROUP_COLORS)] for i, g in enumerate(sorted(groups))}
+        parts.append(f"<figure>{_chart(_counts_chart, t, series, colors, 'Nodes per group', 'nodegroups', None, 'nodes')}"
+                     "</figure>")  # fmt: skip
+    total = _num(cost.get("total_usd"))
+    parts.append(
+        f"<p>Instance cost of the run: <strong>${total:,.2f}</strong> "
+        f"(on-demand ${_num(cost.get('on_demand_usd')):,.2f}, spot ${_num(cost.get('spot_usd')):,.2f}); "
+        "per-second billing from launch to termination at the NodeGroup's price.</p>"
+    )
+    by_group = _d(cost.get("by_group_usd"))
+    rows = []
+    for g in _l(cost.get("nodegroups")):
+        g = _d(g)
+        price = g.get("price_per_hour")
+        rows.append([
+            _esc(g.get("name")), _esc(g.get("instance_type") or "–"), _esc(g.get("capacity_type") or "–"),
+            f"{_int(g.get('min'))}–{_int(g.get('max'))}",
+            f"${_num(price):.4f}" if price is not None else "–",
+            f"${_num(by_group.get(str(g.get('name')))):,.2f}",
+        ])  # fmt: skip
+    if rows:
+        parts.append(_table([("Group", ""), ("Type", ""), ("Capacity", ""), ("Min–max", "num"),
+                             ("Price / hour", "num"), ("Cost", "num")], rows))  # fmt: skip
+    if decisions:
+        drows = [[_esc(_hms_clock(_num(d.get("t")))), _esc(d.get("reason")), _esc(d.get("message"))]
+                 for d in (_d(x) for x in decisions[:MAX_DECISION_ROWS])]  # fmt: skip
+        parts.append("<h3>Cluster autoscaler decisions</h3>")
+        parts.append(_table([("Time", "num"), ("Reason", ""), ("Message", "")], drows))
+        if len(decisions) > MAX_DECISION_ROWS:
+            parts.append(f'<p class="muted">Showing the first {MAX_DECISION_ROWS} of {len(decisions)}.</p>')
+    return "".join(parts) + "</section>"
+
+
+MAX_DECISION_ROWS = 200
+
+
 RESERVED_LABELS = (("kube-reserved", "kube"), ("system-reserved", "system"), ("eviction-threshold", "eviction"))
 
 
@@ -1289,6 +1342,7 @@ def render_report(data: Mapping[str, Any]) -> str:
         _verdicts_section(data),
         _pods_section(data),
         _nodes_section(data),
+        _cost_section(data),
         _usage_section(data),
         _pending_section(data),
         _evictions_section(data),

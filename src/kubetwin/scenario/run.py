@@ -9,6 +9,7 @@ Outputs in the out directory:
 
 from __future__ import annotations
 
+import copy
 import time as _wall
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+DEFAULT_CLUSTER_AUTOSCALER: dict[str, Any] = {
+    "apiVersion": "kubetwin.io/v1alpha1",
+    "kind": "ClusterAutoscaler",
+    "metadata": {"name": "default"},
+    "spec": {},
+}
+
+
 def settings_for(docs: list[loader.Document], duration: str | None, seed: int | None) -> ScenarioSettings:
     scenarios = [d for d in docs if d.kind == "Scenario"]
     if len(scenarios) > 1:
@@ -66,12 +75,16 @@ def run(
     duration: str | None = None,
     seed: int | None = None,
     progress: Callable[[float, float], None] | None = None,
+    cluster_autoscaler: bool = False,
 ) -> RunResult:
     wall_start = _wall.perf_counter()
     try:
         docs = loader.load(path)
     except loader.ManifestError as e:
         raise ScenarioError(str(e)) from None
+    if cluster_autoscaler and not any(d.kind == "ClusterAutoscaler" for d in docs):
+        # `kubetwin run --cluster-autoscaler`: the default ClusterAutoscaler (every upstream default)
+        docs.append(loader.Document(copy.deepcopy(DEFAULT_CLUSTER_AUTOSCALER), "--cluster-autoscaler", 1))
     settings = settings_for(docs, duration, seed)
     for d in docs:
         try:
@@ -296,5 +309,22 @@ def build_report_data(
         "evictions": recorder.evictions(),
         "pressure": recorder.pressure_periods(),
         "usage": recorder.usage_report(),
+        "cost": {**recorder.cost(), "nodegroups": _nodegroup_prices(cluster)},
+        "autoscaler": {"decisions": recorder.autoscaler_decisions[:MAX_AUTOSCALER_DECISIONS]},
     }
     return data
+
+
+MAX_AUTOSCALER_DECISIONS = 500
+
+
+def _nodegroup_prices(cluster: Cluster) -> list[dict[str, Any]]:
+    out = []
+    for ng in sorted(cluster.store.iter("nodegroups.kubetwin.io"), key=lambda o: o["metadata"]["name"]):
+        spec, status = ng.get("spec") or {}, ng.get("status") or {}
+        out.append({
+            "name": ng["metadata"]["name"], "instance_type": spec.get("instanceType"),
+            "capacity_type": spec.get("capacityType") or "on-demand", "min": spec.get("minSize"),
+            "max": spec.get("maxSize"), "price_per_hour": status.get("pricePerHour"),
+        })  # fmt: skip
+    return out
