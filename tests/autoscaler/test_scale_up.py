@@ -42,3 +42,21 @@ def test_not_trigger_scale_up_reasons(make_env: Any) -> None:
     assert msgs == {"pod didn't trigger scale-up: 2 max node group size reached, "
                     "1 node(s) didn't match Pod's node affinity/selector"}  # fmt: skip
     assert env.group("c")["spec"]["desiredSize"] == 0
+
+
+def test_max_node_provision_time_backs_off_and_scales_back(make_env: Any) -> None:
+    # Nodes of "slow" take 20 m to boot: after 15 m the scale-up has failed.
+    env = make_env(nodegroup("slow", minSize=1, maxSize=5, bootSeconds=1200), deployment("web", 2, cpu="1200m"),
+                   autoscaler())  # fmt: skip
+    env.run(30)
+    assert env.group("slow")["spec"]["desiredSize"] == 2
+    env.run(940)
+    assert env.group("slow")["spec"]["desiredSize"] == 1
+    assert [e["message"] for e in env.events("ScaleUpTimedOut")] == [
+        "Nodes added to group slow failed to register within 15m0s"
+    ]
+    doc = env.client.get("configmaps", "cluster-autoscaler-status", "kube-system")["data"]["status"]
+    assert "status: Backoff" in doc
+    env.run(1000)
+    msgs = {e["message"] for e in env.events("NotTriggerScaleUp")}
+    assert "pod didn't trigger scale-up: 1 in backoff after failed scale-up" in msgs

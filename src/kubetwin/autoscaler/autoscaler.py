@@ -60,7 +60,7 @@ from kubetwin.cloud.nodegroup import (
     template_node,
 )
 from kubetwin.scheduler.framework import PodInfo
-from kubetwin.sim import Handle, SeededRNG, format_duration
+from kubetwin.sim import Handle, SeededRNG
 from kubetwin.store.copy import deep_copy
 
 Obj = dict[str, Any]
@@ -113,6 +113,18 @@ class Drain:
     to_evict: list[Obj]
     evicted: dict[str, float] = field(default_factory=dict)  # pod key -> when
     grace: float = 0.0
+
+
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration String(): 15m0s, 1h0m0s, 10s."""
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m}m{sec}s"
+    if m:
+        return f"{m}m{sec}s"
+    return f"{sec}s"
 
 
 def _pod_key(pod: Obj) -> str:
@@ -266,7 +278,7 @@ class ClusterAutoscaler:
                     marked += 1
             drop = max(marked, missing - len(young))
             self._set_desired(g, max(g.spec.min_size, g.target - drop))
-            msg = f"Nodes added to group {name} failed to register within {format_duration(self.options.max_node_provision_time)}"
+            msg = f"Nodes added to group {name} failed to register within {go_duration(self.options.max_node_provision_time)}"
             self._log_event("Warning", "ScaleUpTimedOut", msg)
             prev = self.backoff.get(name)
             if prev is None or now - prev.last_failure > self.options.node_group_backoff_reset:
