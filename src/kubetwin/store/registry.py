@@ -69,10 +69,13 @@ _NO_SPEC_GENERATION = {
     "Pod",
     "Lease",
 }
-# Kinds whose api.validation reads status (node capacity/allocatable quantities).
-_STATUS_VALIDATED = {"Node"}
+# Kinds whose api.validation reads status, with the status fields it reads (node capacity/allocatable
+# quantities): a status write that leaves those as stored needs no validation (the rest is the stored,
+# already valid object).
+_STATUS_VALIDATED = {"Node": ("capacity", "allocatable")}
 # Kinds whose status strategy lets annotations through (pkg/registry/apps/deployment/strategy.go).
 _STATUS_KEEPS_ANNOTATIONS = {"Deployment"}
+_MISSING = object()
 _PRESERVED_META = (
     "uid",
     "creationTimestamp",
@@ -329,6 +332,23 @@ class Registry:
         field_manager: str | None = None,
     ) -> dict[str, Any]:
         """Replace ``obj``. ``field_manager`` (HTTP writes) records its fields in managedFields."""
+        return self._update(obj, subresource, dry_run, field_manager, trusted=False)
+
+    def update_trusted(self, obj: dict[str, Any], subresource: str | None = None) -> dict[str, Any]:
+        """``update(obj, subresource)`` for an in-process component handing over an object it built
+        for this write alone (kubelet lease renewals and node heartbeats): the same checks, stored
+        object and watch events, but ``obj`` is taken as is instead of copied (the caller must not
+        touch it afterwards) and the stored object itself is returned (read-only, like a lister's)."""
+        return self._update(obj, subresource, False, None, trusted=True)
+
+    def _update(
+        self,
+        obj: dict[str, Any],
+        subresource: str | None,
+        dry_run: bool,
+        field_manager: str | None,
+        trusted: bool,
+    ) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise errors.bad_request("the object must be a JSON/YAML mapping")
         info = kinds.for_object(obj)
@@ -346,13 +366,32 @@ class Registry:
                 "the object has been modified; please apply your changes to the latest version and try again",
                 info.group,
             )
-        new = self._merge_update(info, current, conversion.to_storage(deep_copy(obj)), subresource)
+        new = self._merge_update(info, current, conversion.to_storage(obj if trusted else deep_copy(obj)), subresource)
         if field_manager:
             self._record_update(info, current, new, field_manager, subresource)
-        # A status write leaves spec and metadata as stored (already valid): validate it only for kinds
-        # whose validation reads status.
-        validate = subresource != "status" or info.kind in _STATUS_VALIDATED
-        return self._write_update(info, current, new, dry_run, validate)
+        return self._write_update(info, current, new, dry_run, subresource=subresource, copy=not trusted)
+
+    @staticmethod
+    def _needs_validation(
+        info: kinds.KindInfo, current: dict[str, Any], new: dict[str, Any], subresource: str | None
+    ) -> bool:
+        """False when validating ``new`` cannot find anything the stored (valid) object did not pass:
+        a status write leaves spec and metadata as stored, so only the status fields a kind's
+        validation reads count; a kind validated by its metadata alone needs it only when that changed."""
+        if subresource == "status":
+            fields = _STATUS_VALIDATED.get(info.kind)
+            if fields is None:
+                return False
+            new_st, cur_st = new.get("status") or {}, current.get("status") or {}
+            return not isinstance(new_st, dict) or any(new_st.get(f) != cur_st.get(f) for f in fields)
+        if info.kind in validation.VALIDATORS:
+            return True
+        new_meta, cur_meta = new.get("metadata"), current["metadata"]
+        if not isinstance(new_meta, dict):
+            return True
+        if len(new_meta) - ("resourceVersion" in new_meta) != len(cur_meta) - ("resourceVersion" in cur_meta):
+            return True
+        return any(k != "resourceVersion" and cur_meta.get(k, _MISSING) != v for k, v in new_meta.items())
 
     def _merge_update(
         self, info: kinds.KindInfo, current: dict[str, Any], obj: dict[str, Any], subresource: str | None
@@ -425,21 +464,24 @@ class Registry:
         new: dict[str, Any],
         dry_run: bool,
         validate: bool = True,
+        copy: bool = True,
+        subresource: str | None = None,
     ) -> dict[str, Any]:
         for plugin in self.admission:
             plugin(self, new, current, "UPDATE")
-        if validate:
+        if validate and self._needs_validation(info, current, new, subresource):
             self._validate(info, new, current)
         new["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion", "")
         if new == current:
-            return deep_copy(current)
+            return deep_copy(current) if copy else current
         if dry_run:
             return new
         meta = new["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and self._finalizable(info, new):
             final = self.store.delete(info.resource, meta.get("namespace", ""), meta["name"])
-            return deep_copy(final)
-        return deep_copy(self.store.update(info.resource, new))
+            return deep_copy(final) if copy else final
+        stored = self.store.update(info.resource, new)
+        return deep_copy(stored) if copy else stored
 
     @staticmethod
     def _finalizable(info: kinds.KindInfo, obj: dict[str, Any]) -> bool:
