@@ -21,7 +21,7 @@ from aiohttp import web
 
 from kubetwin.api import errors
 from kubetwin.server import clock as clockapi
-from kubetwin.server import discovery, http, metrics, openapi, rest
+from kubetwin.server import custom_metrics, discovery, http, metrics, openapi, rest
 from kubetwin.server.clock import ClockDriver
 
 if TYPE_CHECKING:
@@ -93,12 +93,16 @@ class Dispatcher:
                 discovery.api_versions(self.state.server_address)
             )
         if path == "/apis":
-            return _discovery_response(request, False) or http.json_response(discovery.api_group_list())
+            return custom_metrics.apis_response(request)  # discovery + the metrics adapters' groups
         if segs[0] == "openapi":
             return self.openapi(segs)
         if segs[0] == "api" and len(segs) >= 2:
             group, version, rest_segs = "", segs[1], segs[2:]
         elif segs[0] == "apis" and len(segs) >= 2:
+            if segs[1] in custom_metrics.GROUPS:
+                if len(segs) == 2:
+                    return custom_metrics.group_response(segs[1])
+                return custom_metrics.handle(self.state, request, segs[1], segs[2], segs[3:])
             if len(segs) == 2:
                 doc = discovery.api_group(segs[1])
                 if doc is None:
@@ -191,6 +195,7 @@ class Dispatcher:
 
 def make_app(state: ServerState) -> web.Application:
     app = web.Application(middlewares=[_error_middleware(state)], client_max_size=64 * 1024 * 1024)
+    custom_metrics.install(state)  # metrics.k8s.io reads the metrics pipeline when there is one
     dispatcher = Dispatcher(state)
     app.router.add_route("*", "/{tail:.*}", dispatcher.__call__)
 
