@@ -115,6 +115,6 @@ def _run(profile: str, ops: list) -> None:
             alive = snap.alive[: snap.n]
             assert (bad[: snap.n] & alive).tolist() == (want_bad & alive).tolist()
             assert count == int(np.count_nonzero(want_bad & alive))
-            local = [(p, fw.weights[p.NAME]) for p in fw.score_plugins]
+            local = tuple((p, fw.weights[p.NAME]) for p in fw.score_plugins)
             base = eq.base_scores(state, pi, local)
             assert base.take(snap.alive_slots()).tolist() == want_total.tolist()

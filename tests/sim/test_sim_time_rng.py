@@ -117,3 +117,16 @@ def test_rng_strings(method: str, alphabet: set[str], n: int) -> None:
     assert len(out) == 200 * n
     assert set(out) <= alphabet
     assert getattr(SeededRNG(9), method)(n) == getattr(SeededRNG(9), method)(n)
+
+
+@pytest.mark.parametrize("n", [pytest.param(n, id=f"n={n}") for n in (0, 1, 7, 32, 33)])
+def test_rng_hex_is_getrandbits4_per_character(n: int) -> None:
+    """hex() draws in one call what one getrandbits(4) per character drew (uids stay the same)."""
+    import random
+
+    for seed in range(20):
+        ref = random.Random(SeededRNG(seed).seed)
+        want = "".join("0123456789abcdef"[ref.getrandbits(4)] for _ in range(n))
+        rng = SeededRNG(seed)
+        assert rng.hex(n) == want
+        assert rng.random() == ref.random()  # the stream continues in step

@@ -61,6 +61,7 @@ class EquivalenceCache:
         self.snap = snapshot
         self._fail: dict[Any, _Entry] = {}
         self._base: dict[Any, _Entry] = {}
+        self._fused: dict[Any, Any] = {}
 
     def _dirty_since(self, e: _Entry | None) -> set[int] | None:
         """Slots changed since ``e`` was current; None when ``e`` must be rebuilt."""
@@ -114,10 +115,10 @@ class EquivalenceCache:
         return e.values, e.count
 
     # -- node-local scores --------------------------------------------------------------------
-    def base_scores(self, state: CycleState, pod: PodInfo, plugins: list[tuple[Plugin, int]]) -> np.ndarray:
+    def base_scores(self, state: CycleState, pod: PodInfo, plugins: tuple[tuple[Plugin, int], ...]) -> np.ndarray:
         """Σ weight·score per slot over ``plugins`` (node-local, identity normalization)."""
         snap = self.snap
-        key = (tuple((p.NAME, w) for p, w in plugins), class_key(pod))
+        key = (plugins, class_key(pod))
         e = self._base.get(key)
         dirty = self._dirty_since(e)
         if dirty is None:
@@ -139,7 +140,9 @@ class EquivalenceCache:
                     acc += w * p.score_all(state, pod, idx)
                 base[idx] = acc
             else:
-                fused = _fused_params(plugins)
+                fused = self._fused.get(plugins, False)
+                if fused is False:
+                    fused = self._fused[plugins] = _fused_params(plugins)
                 nodes = snap.nodes
                 for s in dirty:
                     ni = nodes[s]
@@ -154,7 +157,7 @@ class EquivalenceCache:
         return e.values
 
 
-def _fused_params(plugins: list[tuple[Plugin, int]]) -> tuple[bool, int, int, int, int] | None:
+def _fused_params(plugins: tuple[tuple[Plugin, int], ...]) -> tuple[bool, int, int, int, int] | None:
     """(most_allocated, cpu weight, memory weight, Fit weight, Balanced weight) when the plugins are
     NodeResourcesFit scoring cpu+memory and/or NodeResourcesBalancedAllocation over cpu+memory."""
     most, w0, w1, wfit, wbal = False, 1, 1, 0, 0

@@ -150,6 +150,9 @@ class Scheduler:
         self.framework.clear_nominated_node_name = self._clear_nominated_node_name  # type: ignore[attr-defined]
         self.next_start_node_index = 0
         self.eq = EquivalenceCache(self.snapshot)
+        fw = self.framework
+        self._local_scores = tuple((p, fw.weights[p.NAME]) for p in fw.score_plugins if p.NODE_LOCAL_SCORE)
+        self._local_names = frozenset(p.NAME for p, _ in self._local_scores)
         self._ring: np.ndarray = np.zeros(0, dtype=np.int64)  # 0..total-1 twice (round-robin windows)
         self._ties: np.ndarray = np.arange(1, 1025)  # 1..k for selectHost's reservoir sampling
         # queue
@@ -619,31 +622,30 @@ class Scheduler:
         return ordered if dense else alive.take(ordered)
 
     def _prioritize(self, state: CycleState, pi: PodInfo, slots: np.ndarray) -> np.ndarray:
+        """Total weighted scores over ``slots``, up to a constant: plugins scoring every node the
+        same (constant_score) shift all totals alike, which selectHost cannot tell apart, so
+        their sum is left out."""
         fw = self.framework
         for p in fw.pre_score_plugins:
             st = p.pre_score(state, pi, slots)
             if st is not None and st.is_skip():
                 state.skip_score.add(p.NAME)
-        local = [(p, fw.weights[p.NAME]) for p in fw.score_plugins
-                 if p.NODE_LOCAL_SCORE and p.NAME not in state.skip_score]  # fmt: skip
+        local = self._local_scores
+        if state.skip_score & self._local_names:
+            local = tuple((p, w) for p, w in local if p.NAME not in state.skip_score)
         if local:  # node-local scores come summed per pod class, kept current incrementally
             total = self.eq.base_scores(state, pi, local).take(slots)
         else:
             total = np.zeros(len(slots), dtype=np.int64)
-        uniform = 0
         for p in fw.score_plugins:
             if p.NAME in state.skip_score or p.NODE_LOCAL_SCORE:
                 continue
-            const = p.constant_score(state, pi)
-            if const is not None:
-                uniform += const * fw.weights[p.NAME]
+            if p.constant_score(state, pi) is not None:
                 continue
             raw = p.score_all(state, pi, slots)
             norm = p.normalize_score(state, pi, raw)
             w = fw.weights[p.NAME]
             total += norm if w == 1 else norm * w
-        if uniform:
-            total += uniform
         return total
 
     def _select_host(self, scores: np.ndarray) -> int:

@@ -44,8 +44,14 @@ class SeededRNG:
         return self._random.expovariate(lambd)
 
     def hex(self, n: int) -> str:
-        """n random lowercase hex characters (for uids)."""
-        return "".join("0123456789abcdef"[self._random.getrandbits(4)] for _ in range(n))
+        """n random lowercase hex characters (for uids).
+
+        Each character is the top 4 bits of one 32-bit Mersenne Twister output, as
+        ``getrandbits(4)`` per character would give; ``getrandbits(32 * n)`` draws the same n
+        outputs at once (little-endian words), so the stream and the result are unchanged."""
+        if n <= 0:
+            return ""
+        return self._random.getrandbits(32 * n).to_bytes(4 * n, "little")[3::4].hex()[::2]
 
     def alnum(self, n: int) -> str:
         """n characters from upstream's generateName alphabet (consonants and digits, no vowels)."""

@@ -81,6 +81,9 @@ class _State:
         return c
 
 
+_NO_TERMS: dict[str, list[Term]] = {"req_aff": [], "req_anti": [], "pref_aff": [], "pref_anti": []}  # never mutated
+
+
 class InterPodAffinity(Plugin):
     NAME = NAME
     VECTORISED = True
@@ -92,6 +95,9 @@ class InterPodAffinity(Plugin):
 
     def _all_terms(self, pi: PodInfo) -> dict[str, list[Term]]:
         if pi.terms is None:
+            if not pi.has_affinity:  # neither podAffinity nor podAntiAffinity: no terms of any kind
+                pi.terms = _NO_TERMS
+                return _NO_TERMS
             pi.terms = {
                 "req_aff": self._terms(pi, "podAffinity", REQ),
                 "req_anti": self._terms(pi, "podAntiAffinity", REQ),
