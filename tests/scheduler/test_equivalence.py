@@ -118,3 +118,73 @@ def _run(profile: str, ops: list) -> None:
             local = tuple((p, fw.weights[p.NAME]) for p in fw.score_plugins)
             base = eq.base_scores(state, pi, local)
             assert base.take(snap.alive_slots()).tolist() == want_total.tolist()
+
+
+spread_op_st = st.one_of(
+    st.tuples(st.just("assume"), st.sampled_from(["s", "t", "u"]), st.integers(0, 7)),
+    st.tuples(st.just("forget"), st.just(""), st.integers(0, 40)),
+    st.tuples(st.just("relabel"), st.sampled_from(["a", "b", "c", None]), st.integers(0, 7)),
+    st.tuples(st.just("add"), st.sampled_from(["a", "b", "c"]), st.just(0)),
+    st.tuples(st.just("remove"), st.just(""), st.integers(0, 7)),
+    st.tuples(st.just("check"), st.sampled_from(["s", "t"]), st.just(0)),
+)
+
+
+def _spread_pod(name: str, app: str) -> PodInfo:
+    b = make_pod(name).container("c", requests={"cpu": "10m"}).labels({"app": app})
+    b = b.set("spec.topologySpreadConstraints", [
+        {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": {"matchLabels": {"app": app}}},
+        {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": {"matchLabels": {"app": app}}}])  # fmt: skip
+    return PodInfo(b.obj())
+
+
+def _zone_node(name: str, zone: str | None) -> dict:
+    labels = {"kubernetes.io/hostname": name}
+    if zone:
+        labels["zone"] = zone
+    return make_node(name).capacity(cpu="8", memory="8Gi", pods=50).labels(labels).obj()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(spread_op_st, min_size=1, max_size=40))
+def test_spread_prefilter_counts_cache_matches_fresh(ops: list) -> None:
+    snap = Snapshot(capacity=4)
+    profile = Profile(plugins=[PluginSpec("PodTopologySpread", 2)])
+    fw = Framework(profile, snap, REGISTRY)
+    fresh_fw = Framework(profile, snap, REGISTRY)
+    pts, fresh = fw.plugin("PodTopologySpread"), fresh_fw.plugin("PodTopologySpread")
+    assert pts is not None and fresh is not None
+    for i in range(4):
+        snap.add_node(_zone_node(f"n{i}", "abc"[i % 3]))
+    added = 4
+    assumed: list[PodInfo] = []
+    for j, (op, a, b) in enumerate(ops + [("check", "s", 0), ("check", "t", 0)]):
+        names = sorted(snap.slot_of)
+        if op == "assume" and names:
+            pi = _spread_pod(f"p{j}", a)
+            snap.assume(pi, names[b % len(names)])
+            assumed.append(pi)
+        elif op == "forget" and assumed:
+            snap.forget(assumed.pop(b % len(assumed)))
+        elif op == "relabel" and names:
+            name = names[b % len(names)]
+            snap.update_node(_zone_node(name, a))
+        elif op == "add":
+            snap.add_node(_zone_node(f"n{added}", a))
+            added += 1
+        elif op == "remove" and len(names) > 1:
+            snap.remove_node(names[b % len(names)])
+        elif op == "check":
+            pi = _spread_pod(f"c{j}", a)
+            got, want = CycleState(), CycleState()
+            pts.pre_filter(got, pi)
+            fresh._counts_cache.clear()  # type: ignore[attr-defined]
+            fresh.pre_filter(want, pi)
+            g, w = got.read("PodTopologySpread"), want.read("PodTopologySpread")
+            assert [c.tolist() for c in g.counts] == [c.tolist() for c in w.counts]
+            assert g.mins == w.mins
+            assert g.eligible.tolist() == w.eligible.tolist()
+            fw_res = [(m.tolist(), s.reasons) for m, s in pts.filter_all(got, pi, snap)]
+            assert fw_res == [(m.tolist(), s.reasons) for m, s in fresh.filter_all(want, pi, snap)]

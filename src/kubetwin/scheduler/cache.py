@@ -34,6 +34,8 @@ Obj = dict[str, Any]
 NsKey = frozenset[str] | None  # None: all namespaces
 
 _BASE_RESOURCES = (helpers.CPU, helpers.MEMORY, helpers.EPHEMERAL)
+#: past this many logged slots the dirty log is dropped (epoch bump: every per-class cache rebuilds)
+DIRTY_LOG_LIMIT = 1 << 16
 
 
 class SelectorCounter:
@@ -466,6 +468,18 @@ class Snapshot:
         value = fn(self)
         self._masks[key] = (self.node_generation, value)
         return value
+
+    def dirty_since(self, epoch: int, pos: int) -> set[int] | None:
+        """Slots whose resource numbers or pods changed since the log position ``pos`` of
+        ``epoch``; None when that point is gone (layout change, or the log was dropped)."""
+        if len(self.dirty) > DIRTY_LOG_LIMIT:
+            self.dirty.clear()
+            self.epoch += 1
+        if epoch != self.epoch:
+            return None
+        if pos == len(self.dirty):
+            return set()
+        return set(self.dirty[pos:])
 
     def _update_full(self, s: int) -> None:
         if self.pod_count[s] >= self.allowed_pods[s]:

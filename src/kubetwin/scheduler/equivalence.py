@@ -28,8 +28,6 @@ from kubetwin.scheduler import helpers
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import MAX_SCORE, CycleState, Plugin, PodInfo
 
-#: past this many logged slots the log is dropped and every class rebuilds (bounded memory)
-DIRTY_LOG_LIMIT = 1 << 16
 #: patch slot by slot up to this many dirty slots, vectorised beyond
 SCALAR_PATCH_LIMIT = 48
 
@@ -65,15 +63,7 @@ class EquivalenceCache:
 
     def _dirty_since(self, e: _Entry | None) -> set[int] | None:
         """Slots changed since ``e`` was current; None when ``e`` must be rebuilt."""
-        snap = self.snap
-        if len(snap.dirty) > DIRTY_LOG_LIMIT:
-            snap.dirty.clear()
-            snap.epoch += 1
-        if e is None or e.epoch != snap.epoch:
-            return None
-        if e.pos == len(snap.dirty):
-            return set()
-        return set(snap.dirty[e.pos :])
+        return None if e is None else self.snap.dirty_since(e.epoch, e.pos)
 
     # -- NodeResourcesFit filter --------------------------------------------------------------
     def filter_fail(self, state: CycleState, pod: PodInfo, plugin: Plugin) -> tuple[np.ndarray, int]:

@@ -650,17 +650,18 @@ class Scheduler:
 
     def _select_host(self, scores: np.ndarray) -> int:
         """selectHost: reservoir sampling over the nodes sharing the best score."""
-        best = np.flatnonzero(scores == scores.max())
-        if len(best) == 1:
-            return int(best[0])
-        # The i-th tie (1-based) replaces the pick with probability 1/i; the last replacement wins.
+        best = (scores == scores.max()).nonzero()[0]
         k = len(best)
+        if k == 1:
+            return int(best[0])
+        # The i-th tie (1-based) replaces the pick with probability 1/i; the last replacement wins
+        # (the first always does: u < 1).
         if len(self._ties) < k:
             self._ties = np.arange(1, 2 * k + 1)
         u = self._np_rng.random(k)
         u *= self._ties[:k]
-        hits = np.flatnonzero(u < 1.0)
-        return int(best[hits[-1]])
+        last = k - 1 - int((u[::-1] < 1.0).argmax())
+        return int(best[last])
 
 
 class _NoNodes(Exception):

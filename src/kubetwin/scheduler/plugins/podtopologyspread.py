@@ -21,6 +21,7 @@ import numpy as np
 
 from kubetwin.api.resources import find_untolerated_taint
 from kubetwin.api.selectors import label_selector_matcher
+from kubetwin.scheduler import helpers
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import (
     MAX_SCORE,
@@ -34,7 +35,7 @@ from kubetwin.scheduler.framework import (
     unresolvable,
     unschedulable,
 )  # fmt: skip
-from kubetwin.scheduler.plugins.nodeaffinity import required_mask
+from kubetwin.scheduler.plugins.nodeaffinity import _freeze, _required_key, has_required, required_mask
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -107,12 +108,42 @@ class _FilterState:
         return c
 
 
+class _Counts:
+    """PreFilter's per-domain counts for one (namespace, constraints, inclusion) class, kept
+    current from the snapshot's dirty-slot log: a slot's matching-pod count can only change when
+    a pod is attached to or detached from it, which logs the slot. Node labels, taints and layout
+    changes (node_generation, epoch) rebuild."""
+
+    __slots__ = ("epoch", "gen", "pos", "eligible_last", "eligible", "counts", "ids", "_rows")
+
+    def __init__(self, snap: Snapshot, cons: list[Constraint], pod: PodInfo, els: list[np.ndarray],
+                 eligible_last: np.ndarray, eligible: np.ndarray, counts: list[np.ndarray],
+                 ids: list[np.ndarray]) -> None:  # fmt: skip
+        self.epoch, self.gen, self.pos = snap.epoch, snap.node_generation, len(snap.dirty)
+        self.eligible_last, self.eligible, self.counts, self.ids = eligible_last, eligible, counts, ids
+        n = snap.n
+        self._rows = []
+        for c, el, d in zip(cons, els, ids, strict=True):
+            per_slot = snap.counter(frozenset([pod.namespace]), c.selector)
+            self._rows.append((el.tolist(), d[:n].tolist(), per_slot, per_slot[:n].tolist()))
+
+    def patch(self, dirty: set[int]) -> None:
+        for (el, d, per_slot, seen), cnt in zip(self._rows, self.counts, strict=True):
+            for s in dirty:
+                if el[s]:
+                    v = int(per_slot[s])
+                    if v != seen[s]:
+                        cnt[d[s]] += v - seen[s]
+                        seen[s] = v
+
+
 class PodTopologySpread(Plugin):
     NAME = NAME
     VECTORISED = True
 
     def __init__(self, handle: Any, args: Obj | None = None) -> None:
         super().__init__(handle, args)
+        self._counts_cache: dict[Any, _Counts] = {}
         self.system_defaulted = (self.args.get("defaultingType") or "System") == "System"
 
     # -- constraints --------------------------------------------------------------------------
@@ -179,24 +210,53 @@ class PodTopologySpread(Plugin):
         if not cons:
             return SKIP
         snap: Snapshot = self.handle.snapshot
+        key = self._counts_key(pod, cons)
+        hit = self._counts_cache.get(key)
+        if hit is not None:
+            dirty = snap.dirty_since(hit.epoch, hit.pos) if hit.gen == snap.node_generation else None
+            if dirty is not None:
+                hit.patch(dirty)
+                hit.pos = len(snap.dirty)
+                st = _FilterState(cons, hit.eligible_last, [c.copy() for c in hit.counts], hit.ids)
+                st.eligible = hit.eligible
+                state.write(NAME, st)
+                return None
+        if len(self._counts_cache) > 1024:
+            self._counts_cache.clear()
         has_all = snap.alive.copy()
         for c in cons:
             has_all &= snap.domains(c.key)[0] >= 0
-        counts, ids_l = [], []
+        counts, ids_l, els = [], [], []
         eligible_any = has_all[: snap.n]
         for c in cons:
             ids, names = snap.domains(c.key)
             el = (has_all & self._inclusion_mask(c, pod, snap))[: snap.n]
+            els.append(el)
             per_slot = snap.counter(frozenset([pod.namespace]), c.selector)[: snap.n]
             d = ids[: snap.n]
             cnt = np.bincount(d[el], weights=per_slot[el], minlength=len(names)).astype(np.int64)
             counts.append(cnt)
             ids_l.append(ids)
             eligible_any = el
+        eligible = (has_all & self._inclusion_mask(cons[0], pod, snap))[: snap.n]
+        self._counts_cache[key] = _Counts(snap, cons, pod, els, eligible_any, eligible,
+                                          [c.copy() for c in counts], ids_l)  # fmt: skip
         st = _FilterState(cons, eligible_any, counts, ids_l)
-        st.eligible = (has_all & self._inclusion_mask(cons[0], pod, snap))[: snap.n]
+        st.eligible = eligible
         state.write(NAME, st)
         return None
+
+    def _counts_key(self, pod: PodInfo, cons: list[Constraint]) -> tuple[Any, ...]:
+        """Everything the PreFilter counts depend on besides the nodes and the pods on them."""
+        spec = pod.pod.get("spec") or {}
+        affinity = any(c.honor_affinity for c in cons) and has_required(pod)
+        taints = any(c.honor_taints for c in cons)
+        return (
+            pod.namespace,
+            tuple((c.key, helpers.selector_key(c.selector), c.honor_affinity, c.honor_taints) for c in cons),
+            _required_key(pod) if affinity else None,
+            _freeze(spec.get("tolerations") or []) if taints else None,
+        )
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         st: _FilterState | None = state.read(NAME)
