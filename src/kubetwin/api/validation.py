@@ -1080,7 +1080,8 @@ def validate_clusterautoscaler(obj: Obj, old: Obj | None) -> Errs:
     """kubetwin.io ClusterAutoscaler: one per cluster, named "default"; the flags in spec are
     checked by the autoscaler's admission plugin (kubetwin.autoscaler.admission)."""
     errs: Errs = []
-    name = (obj.get("metadata") or {}).get("name")
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
     if name != "default":
         errs.append(invalid("metadata.name", name, 'must be "default" (one ClusterAutoscaler per cluster)'))
     if obj.get("spec") is not None:
