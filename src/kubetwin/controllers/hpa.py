@@ -108,6 +108,19 @@ def _metric_selector(identifier: Obj) -> LabelSelector:
     return label_selector_from_dict(sel)
 
 
+def _disjoint(a: LabelSelector, b: LabelSelector) -> bool:
+    """True when no label set can match both: each requires a different single value of one key."""
+    want: dict[str, str] = {}
+    for r in a.requirements:
+        if r.operator in ("=", "==", "in") and len(r.values) == 1:
+            want[r.key] = next(iter(r.values))
+    for r in b.requirements:
+        if r.operator in ("=", "==", "in") and len(r.values) == 1 and r.key in want:
+            if want[r.key] != next(iter(r.values)):
+                return True
+    return False
+
+
 def _set_condition(hpa: Obj, type_: str, status: str, reason: str, message: str, now: str) -> None:
     """setCondition: lastTransitionTime changes only with the status; new types are appended."""
     conds: list[Obj] = hpa.setdefault("status", {}).setdefault("conditions", [])
@@ -151,6 +164,7 @@ class HPAController(Controller):
         self.scale_down_events: dict[str, list[hc.ScaleEvent]] = {}
         self.selectors: dict[str, LabelSelector] = {}  # HPA key -> last parsed target selector
         self._times: dict[str, float] = {}  # RFC 3339 -> virtual seconds (pod start / transition times)
+        self.pod_cache = hc.PodCache()  # per-pod grouping facts and requests by uid + resourceVersion
 
     def _parse_time(self, text: str) -> float:
         t = self._times.get(text)
@@ -445,6 +459,8 @@ class HPAController(Controller):
         names = {p["metadata"]["name"] for p in pods}
         for other, sel in self.selectors.items():
             if other != key and other.split("/", 1)[0] == ns and self.hpas.get_by_key(other) is not None:
+                if _disjoint(parsed, sel):
+                    continue  # no pod can match both: skip listing the other HPA's pods
                 if any(p["metadata"]["name"] in names for p in select_pods(self.pods, ns, sel)):
                     owners.add(other)
         if len(owners) > 1:
@@ -550,6 +566,7 @@ class HPAController(Controller):
                     self.loop.now,
                     self._parse_time,
                     config,
+                    cache=self.pod_cache,
                 )
             except hc.CalcError as e:
                 raise self._unable(
@@ -592,7 +609,7 @@ class HPAController(Controller):
                     raise hc.CalcError(f"unable to get metrics for resource {resource}: {e}") from None
                 replicas, usage = hc.plain_metric_replicas(
                     current_replicas, _milli(target["averageValue"]), pods, metrics, now,
-                    self._parse_time, config, resource,
+                    self._parse_time, config, resource, self.pod_cache,
                 )  # fmt: skip
             except hc.CalcError as e:
                 raise _MetricError(f"failed to get {resource} usage: {e}") from None
@@ -610,7 +627,7 @@ class HPAController(Controller):
                 raise hc.CalcError(f"unable to get metrics for resource {resource}: {e}") from None
             replicas, utilization, raw = hc.resource_replicas(
                 current_replicas, utilization_target, resource, pods, metrics, now,
-                self._parse_time, config, container,
+                self._parse_time, config, container, self.pod_cache,
             )  # fmt: skip
         except hc.CalcError as e:
             raise _MetricError(f"failed to get {resource} utilization: {e}") from None

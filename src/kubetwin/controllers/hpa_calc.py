@@ -104,6 +104,73 @@ def _phase(pod: Obj) -> str:
     return (pod.get("status") or {}).get("phase") or ""
 
 
+_IGNORED, _PENDING, _OTHER = 0, 1, 2
+# (name, _IGNORED/_PENDING/_OTHER, startTime ("" when there is no Ready condition or startTime),
+# Ready's lastTransitionTime, Ready's status)
+_Facts = tuple[str, int, str, str, Any]
+
+
+def _pod_facts(pod: Obj) -> _Facts:
+    meta = pod["metadata"]
+    phase = _phase(pod)
+    kind = _IGNORED if meta.get("deletionTimestamp") or phase == "Failed" else _PENDING if phase == "Pending" else _OTHER
+    cond = _ready_condition(pod)
+    start_text = (pod.get("status") or {}).get("startTime")
+    if kind != _OTHER or cond is None or not start_text:
+        return meta["name"], kind, "", "", None
+    return meta["name"], kind, start_text, cond.get("lastTransitionTime") or "", cond.get("status")
+
+
+class PodCache:
+    """What the calculator derives from each pod (grouping facts, summed requests), memoized by uid + resourceVersion: a sync over N unchanged pods does N dict lookups
+    instead of re-reading their conditions, timestamps and containers. One per controller (uids
+    repeat across clusters built from the same seed). Pods without a uid/resourceVersion are not
+    cached."""
+
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self._facts: dict[str, tuple[str, _Facts]] = {}
+        self._requests: dict[tuple[str, str | None, str], tuple[str, int | str]] = {}
+
+    @staticmethod
+    def _version(pod: Obj) -> tuple[str, str] | None:
+        meta = pod["metadata"]
+        uid, rv = meta.get("uid"), meta.get("resourceVersion")
+        return (uid, rv) if uid and rv else None
+
+    def facts(self, pod: Obj) -> _Facts:
+        v = self._version(pod)
+        if v is None:
+            return _pod_facts(pod)
+        hit = self._facts.get(v[0])
+        if hit is not None and hit[0] == v[1]:
+            return hit[1]
+        f = _pod_facts(pod)
+        if len(self._facts) >= self.LIMIT:
+            self._facts.clear()
+        self._facts[v[0]] = (v[1], f)
+        return f
+
+    def request(self, pod: Obj, container: str | None, resource: str) -> int:
+        v = self._version(pod)
+        if v is None:
+            return _pod_request(pod, container, resource)
+        key = (v[0], container, resource)
+        hit = self._requests.get(key)
+        if hit is None or hit[0] != v[1]:
+            try:
+                value: int | str = _pod_request(pod, container, resource)
+            except CalcError as e:
+                value = str(e)
+            if len(self._requests) >= self.LIMIT:
+                self._requests.clear()
+            hit = self._requests[key] = (v[1], value)
+        if isinstance(hit[1], str):
+            raise CalcError(hit[1])
+        return hit[1]
+
+
 def group_pods(
     pods: Iterable[Obj],
     metrics: Mapping[str, PodMetric],
@@ -111,6 +178,7 @@ def group_pods(
     now: float,
     config: CalcConfig,
     parse_time: ParseTime,
+    cache: PodCache | None = None,
 ) -> tuple[int, set[str], set[str], set[str]]:
     """groupPods: (ready count, unready pods, pods missing metrics, ignored pods)."""
     ready = 0
@@ -118,13 +186,13 @@ def group_pods(
     missing: set[str] = set()
     ignored: set[str] = set()
     for pod in pods:
-        meta = pod["metadata"]
-        name = meta["name"]
-        phase = _phase(pod)
-        if meta.get("deletionTimestamp") or phase == "Failed":
+        name, kind, start_text, ltt_text, status = (
+            cache.facts(pod) if cache is not None else _pod_facts(pod)
+        )
+        if kind == _IGNORED:
             ignored.add(name)
             continue
-        if phase == "Pending":
+        if kind == _PENDING:
             unready.add(name)
             continue
         metric = metrics.get(name)
@@ -132,15 +200,11 @@ def group_pods(
             missing.add(name)
             continue
         if resource == "cpu":
-            cond = _ready_condition(pod)
-            start_text = (pod.get("status") or {}).get("startTime")
-            if cond is None or not start_text:
+            if not start_text:
                 is_unready = True
             else:
                 start = parse_time(start_text)
-                ltt_text = cond.get("lastTransitionTime")
                 ltt = parse_time(ltt_text) if ltt_text else 0.0
-                status = cond.get("status")
                 if start + config.cpu_initialization_period > now:
                     # within the initialisation period: unready, or no full metric window since
                     # the last readiness transition
@@ -179,37 +243,41 @@ def _request_milli(container: Obj, resource: str) -> int | None:
     return milli_value(requests[resource])
 
 
-def calculate_requests(pods: Iterable[Obj], container: str | None, resource: str) -> dict[str, int]:
+def calculate_requests(
+    pods: Iterable[Obj], container: str | None, resource: str, cache: PodCache | None = None
+) -> dict[str, int]:
     """calculateRequests: pod name -> request (milli) of ``resource``; pod-level requests win
     when set and no container is named; otherwise containers plus restartable init containers."""
-    out: dict[str, int] = {}
-    for pod in pods:
-        name = pod["metadata"]["name"]
-        spec = pod.get("spec") or {}
-        pod_level = (spec.get("resources") or {}).get("requests") or {}
-        if not container and pod_level:
-            if resource not in pod_level:
-                raise CalcError(f"missing pod-level request for {resource} in Pod {name}")
-            out[name] = milli_value(pod_level[resource])
-            continue
-        containers = list(spec.get("containers") or [])
-        containers += [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
-        total = 0
-        found = False
-        for c in containers:
-            cname = c.get("name", "")
-            if not container or container == cname:
-                req = _request_milli(c, resource)
-                if req is None:
-                    raise CalcError(f"missing request for {resource} in container {cname} of Pod {name}")
-                total += req
-            if container and container == cname:
-                found = True
-                break
-        if container and not found:
-            raise CalcError(f"container {container} not found in Pod {name}")
-        out[name] = total
-    return out
+    if cache is not None:
+        return {pod["metadata"]["name"]: cache.request(pod, container, resource) for pod in pods}
+    return {pod["metadata"]["name"]: _pod_request(pod, container, resource) for pod in pods}
+
+
+def _pod_request(pod: Obj, container: str | None, resource: str) -> int:
+    name = pod["metadata"]["name"]
+    spec = pod.get("spec") or {}
+    pod_level = (spec.get("resources") or {}).get("requests") or {}
+    if not container and pod_level:
+        if resource not in pod_level:
+            raise CalcError(f"missing pod-level request for {resource} in Pod {name}")
+        return milli_value(pod_level[resource])
+    containers = list(spec.get("containers") or [])
+    containers += [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+    total = 0
+    found = False
+    for c in containers:
+        cname = c.get("name", "")
+        if not container or container == cname:
+            req = _request_milli(c, resource)
+            if req is None:
+                raise CalcError(f"missing request for {resource} in container {cname} of Pod {name}")
+            total += req
+        if container and container == cname:
+            found = True
+            break
+    if container and not found:
+        raise CalcError(f"container {container} not found in Pod {name}")
+    return total
 
 
 # -- utilization (metrics/utilization.go) ---------------------------------------------------------
@@ -254,15 +322,16 @@ def resource_replicas(
     parse_time: ParseTime,
     config: CalcConfig = CalcConfig(),
     container: str | None = None,
+    cache: PodCache | None = None,
 ) -> tuple[int, int, int]:
     """GetResourceReplicas (after the metrics fetch): (replicas, utilization %, raw average)."""
     if not pods:
         raise CalcError("no pods returned by selector while calculating replica count")
-    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time)
+    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time, cache)
     values = _values(metrics, ignored | unready)
     if not values:
         raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
-    requests = calculate_requests(pods, container, resource)
+    requests = calculate_requests(pods, container, resource, cache)
     ratio, utilization, raw = resource_utilization_ratio(values, requests, target_utilization)
     tol = config.tolerances
 
@@ -305,12 +374,13 @@ def plain_metric_replicas(
     parse_time: ParseTime,
     config: CalcConfig = CalcConfig(),
     resource: str = "",
+    cache: PodCache | None = None,
 ) -> tuple[int, int]:
     """calcPlainMetricReplicas (Pods metrics; Resource/ContainerResource AverageValue):
     (replicas, average usage)."""
     if not pods:
         raise CalcError("no pods returned by selector while calculating replica count")
-    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time)
+    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time, cache)
     values = _values(metrics, ignored | unready)
     if not values:
         raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
