@@ -78,31 +78,49 @@ def _has_keys(ni: NodeInfo, cs: list[Constraint]) -> bool:
     return all(c.key in ni.labels for c in cs)
 
 
+def _presence(cons: list[Constraint], ids: list[np.ndarray], counts: list[np.ndarray],
+              eligible: np.ndarray) -> list[tuple[np.ndarray, int]]:  # fmt: skip
+    """Per constraint: which domains have an eligible node, and how many."""
+    out = []
+    for cnt, d_all in zip(counts, ids, strict=True):
+        present = np.zeros(len(cnt), dtype=bool)
+        d = d_all[: len(eligible)][eligible]
+        present[d[d >= 0]] = True
+        out.append((present, int(present.sum())))
+    return out
+
+
 class _FilterState:
     def __init__(self, cons: list[Constraint], eligible: np.ndarray, counts: list[np.ndarray],
-                 ids: list[np.ndarray]) -> None:  # fmt: skip
+                 ids: list[np.ndarray], presence: list[tuple[np.ndarray, int]] | None = None) -> None:  # fmt: skip
         self.cons = cons
         self.eligible = eligible
         self.counts = counts  # per constraint: matching pods per domain id
         self.ids = ids  # per constraint: domain id per slot
         self.mins: list[int] = []
+        # domains present among ``eligible`` (None: derive when needed); only counts change later
+        self.presence = presence
         self.recompute()
 
     def recompute(self) -> None:
+        if self.presence is None:
+            self.presence = _presence(self.cons, self.ids, self.counts, self.eligible)
         self.mins = []
-        for c, cnt, ids in zip(self.cons, self.counts, self.ids, strict=True):
-            present = np.zeros(len(cnt), dtype=bool)
-            d = ids[: len(self.eligible)][self.eligible]
-            present[d[d >= 0]] = True
+        for c, cnt, (present, n_present) in zip(self.cons, self.counts, self.presence, strict=True):
             vals = cnt[present]
             m = int(vals.min()) if len(vals) else 2**31 - 1
-            if int(present.sum()) < c.min_domains:
+            if n_present < c.min_domains:
                 m = 0
             self.mins.append(m)
 
+    def set_eligible(self, eligible: np.ndarray, presence: list[tuple[np.ndarray, int]] | None) -> None:
+        """Later recomputes (AddPod/RemovePod) look at ``eligible``; mins stay as computed."""
+        self.eligible = eligible
+        self.presence = presence
+
     def clone(self) -> _FilterState:
         c = _FilterState.__new__(_FilterState)
-        c.cons, c.eligible, c.ids = self.cons, self.eligible, self.ids
+        c.cons, c.eligible, c.ids, c.presence = self.cons, self.eligible, self.ids, self.presence
         c.counts = [x.copy() for x in self.counts]
         c.mins = list(self.mins)
         return c
@@ -114,13 +132,16 @@ class _Counts:
     a pod is attached to or detached from it, which logs the slot. Node labels, taints and layout
     changes (node_generation, epoch) rebuild."""
 
-    __slots__ = ("epoch", "gen", "pos", "eligible_last", "eligible", "counts", "ids", "_rows")
+    __slots__ = ("epoch", "gen", "pos", "eligible_last", "eligible", "counts", "ids", "_rows",
+                 "presence_last", "presence")  # fmt: skip
 
     def __init__(self, snap: Snapshot, cons: list[Constraint], pod: PodInfo, els: list[np.ndarray],
                  eligible_last: np.ndarray, eligible: np.ndarray, counts: list[np.ndarray],
                  ids: list[np.ndarray]) -> None:  # fmt: skip
         self.epoch, self.gen, self.pos = snap.epoch, snap.node_generation, len(snap.dirty)
         self.eligible_last, self.eligible, self.counts, self.ids = eligible_last, eligible, counts, ids
+        self.presence_last = _presence(cons, ids, counts, eligible_last)
+        self.presence: list[tuple[np.ndarray, int]] | None = None  # for ``eligible``, when first needed
         n = snap.n
         self._rows = []
         for c, el, d in zip(cons, els, ids, strict=True):
@@ -217,8 +238,10 @@ class PodTopologySpread(Plugin):
             if dirty is not None:
                 hit.patch(dirty)
                 hit.pos = len(snap.dirty)
-                st = _FilterState(cons, hit.eligible_last, [c.copy() for c in hit.counts], hit.ids)
-                st.eligible = hit.eligible
+                st = _FilterState(cons, hit.eligible_last, [c.copy() for c in hit.counts], hit.ids, hit.presence_last)
+                if hit.presence is None:
+                    hit.presence = _presence(cons, hit.ids, hit.counts, hit.eligible)
+                st.set_eligible(hit.eligible, hit.presence)
                 state.write(NAME, st)
                 return None
         if len(self._counts_cache) > 1024:
@@ -242,7 +265,7 @@ class PodTopologySpread(Plugin):
         self._counts_cache[key] = _Counts(snap, cons, pod, els, eligible_any, eligible,
                                           [c.copy() for c in counts], ids_l)  # fmt: skip
         st = _FilterState(cons, eligible_any, counts, ids_l)
-        st.eligible = eligible
+        st.set_eligible(eligible, None)
         state.write(NAME, st)
         return None
 
@@ -276,14 +299,16 @@ class PodTopologySpread(Plugin):
         if st is None:
             return []
         n = snap.n
-        missing = np.zeros(n, dtype=bool)
+        # Nodes lacking a constraint's key: per constraint, the union of the keys before it.
+        before = [np.zeros(n, dtype=bool)]
+        for d in st.ids:
+            before.append(before[-1] | (d[:n] < 0))
+        missing = before[-1]
         skewed = np.zeros(n, dtype=bool)
         for i, c in enumerate(st.cons):
-            d = st.ids[i][:n]
-            miss = d < 0
-            cnt = np.where(miss, 0, st.counts[i][np.where(miss, 0, d)] if len(st.counts[i]) else 0)
-            skewed |= ~missing & ~miss & (cnt + c.self_match(pod) - st.mins[i] > c.max_skew)
-            missing |= miss
+            # Skew is decided per domain; the extra False entry answers for id -1 (key missing).
+            tab = np.append(st.counts[i] + c.self_match(pod) - st.mins[i] > c.max_skew, False)
+            skewed |= tab.take(st.ids[i][:n]) & ~before[i]
         skewed &= ~missing
         return [(missing, unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH)),
                 (skewed, unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH))]  # fmt: skip
