@@ -30,7 +30,11 @@ from kubetwin.sim import EventLoop, SeededRNG
 
 Obj = dict[str, Any]
 
-LEASE_RENEW_INTERVAL = 10.0  # nodelease: leaseDuration (40 s) x 0.25
+# nodelease: leaseDuration (40 s) x 0.25. The default for fidelity; it is also the twin's most
+# frequent write (one Lease update per node every 10 s: 8.64 million a day at 1,000 nodes, ~17 us
+# each). ``KubeletManager(lease_renew_interval=...)`` trades renewTime granularity for speed; any
+# value well under the node monitor's 40 s grace period keeps nodes Ready.
+LEASE_RENEW_INTERVAL = 10.0
 FALLBACK_POD_CIDR_BLOCK = "10.88"  # containerd's default bridge range, for nodes without podCIDR
 
 
