@@ -122,7 +122,9 @@ UNKNOWN = [
                   "spec": {"instanceTyp": "m5.large", "kubelet": {"maxPods": 20, "anything": 1}}},
                  ["spec.instanceTyp"], id="nodegroup-typo"),
     pytest.param({"apiVersion": "kubetwin.io/v1alpha1", "kind": "LoadProfile", "metadata": {"name": "l"},
-                  "spec": {"evolving": True}}, [], id="loadprofile-open"),
+                  "spec": {"evolving": True}}, ["spec.evolving"], id="loadprofile-closed"),
+    pytest.param({"apiVersion": "kubetwin.io/v1alpha1", "kind": "Fault", "metadata": {"name": "f"},
+                  "spec": {"evolving": True}}, [], id="fault-open"),
     pytest.param({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"x": 1}}, [], id="unknown-kind"),
 ]  # fmt: skip
 
