@@ -188,3 +188,35 @@ def test_spread_prefilter_counts_cache_matches_fresh(ops: list) -> None:
             assert g.eligible.tolist() == w.eligible.tolist()
             fw_res = [(m.tolist(), s.reasons) for m, s in pts.filter_all(got, pi, snap)]
             assert fw_res == [(m.tolist(), s.reasons) for m, s in fresh.filter_all(want, pi, snap)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(spread_op_st, min_size=1, max_size=40))
+def test_domain_sums_cache_matches_bincount(ops: list) -> None:
+    snap = Snapshot(capacity=4)
+    for i in range(4):
+        snap.add_node(_zone_node(f"n{i}", "abc"[i % 3]))
+    added = 4
+    assumed: list[PodInfo] = []
+    for j, (op, a, b) in enumerate(ops + [("check", "s", 0)]):
+        names = sorted(snap.slot_of)
+        if op == "assume" and names:
+            pi = _spread_pod(f"p{j}", a)
+            snap.assume(pi, names[b % len(names)])
+            assumed.append(pi)
+        elif op == "forget" and assumed:
+            snap.forget(assumed.pop(b % len(assumed)))
+        elif op == "relabel" and names:
+            snap.update_node(_zone_node(names[b % len(names)], a))
+        elif op == "add":
+            snap.add_node(_zone_node(f"n{added}", a))
+            added += 1
+        elif op == "remove" and len(names) > 1:
+            snap.remove_node(names[b % len(names)])
+        for app in ("s", "t"):
+            per_slot = snap.counter(frozenset(["default"]), {"matchLabels": {"app": app}})
+            for key in ("zone", "kubernetes.io/hostname"):
+                ids, dnames = snap.domains(key)
+                d, n = ids[: snap.n], snap.n
+                want = [int(per_slot[:n][(d == i) & snap.alive[:n]].sum()) for i in range(len(dnames))]
+                assert snap.domain_sums(per_slot, key).tolist() == want

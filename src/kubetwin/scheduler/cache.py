@@ -106,6 +106,7 @@ class Snapshot:
         self.term_groups: dict[Any, list[Any]] = {}
         self.dirty: list[int] = []  # slots whose resource numbers changed, in order (see module doc)
         self.epoch = 0  # bumped when slots come, go or the arrays are reallocated
+        self._sums: dict[tuple[int, str], list[Any]] = {}  # domain_sums entries
 
     @property
     def nz_cpu(self) -> np.ndarray:
@@ -457,6 +458,37 @@ class Snapshot:
             ids[ni.slot] = d
         self._domains[key] = (self.node_generation, ids, names)
         return ids, names
+
+    def domain_sums(self, per_slot: np.ndarray, key: str) -> np.ndarray:
+        """Σ ``per_slot`` over the live slots of each topology domain of label ``key`` (int64 by
+        domain id; read-only), for per-slot arrays this snapshot maintains (selector counters,
+        term groups). Kept current from the dirty-slot log: their entries only change when a pod
+        is attached to or detached from the slot."""
+        ck = (id(per_slot), key)
+        e = self._sums.get(ck)
+        if e is not None and e[0] is per_slot and e[1] == self.node_generation:
+            dirty = self.dirty_since(e[2], e[3])
+            if dirty is not None:
+                sums, seen, d = e[4], e[5], e[6]
+                for s in dirty:
+                    di = d[s]
+                    if di >= 0:
+                        v = int(per_slot[s])
+                        if v != seen[s]:
+                            sums[di] += v - seen[s]
+                            seen[s] = v
+                e[3] = len(self.dirty)
+                return sums
+        if len(self._sums) > 256:
+            self._sums.clear()
+        ids, names = self.domains(key)
+        n = self.n
+        d = ids[:n]
+        counts = per_slot[:n]
+        ok = d >= 0
+        sums = np.bincount(d[ok], weights=counts[ok], minlength=len(names)).astype(np.int64)
+        self._sums[ck] = [per_slot, self.node_generation, self.epoch, len(self.dirty), sums, counts.tolist(), d.tolist()]
+        return sums
 
     def per_node(self, key: Any, fn: Any) -> Any:
         """Cache ``fn(self)`` (a per-node mask/array) under ``key`` until nodes change."""

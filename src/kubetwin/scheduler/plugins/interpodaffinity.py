@@ -118,10 +118,8 @@ class InterPodAffinity(Plugin):
         snap: Snapshot = self.handle.snapshot
         out = []
         for (kind, t), counts in snap.term_groups.values():
-            if kind in kinds and t.matches(pod):
-                c = counts[: snap.n]
-                if c.any():
-                    out.append((kind, t, c))
+            if kind in kinds and t.matches(pod) and counts[: snap.n].any():
+                out.append((kind, t, counts))  # the whole array: domain_sums caches by identity
         return out
 
     # -- terms --------------------------------------------------------------------------------
@@ -275,14 +273,8 @@ class InterPodAffinity(Plugin):
     @staticmethod
     def _domain_sums(snap: Snapshot, per_slot: np.ndarray, key: str) -> np.ndarray | None:
         """Matching pods per topology domain of ``key`` (int64 by domain id), None if there are none."""
-        ids, names = snap.domains(key)
-        n = snap.n
-        d = ids[:n]
-        counts = per_slot[:n]
-        ok = (d >= 0) & (counts > 0)
-        if not ok.any():
-            return None
-        return np.bincount(d[ok], weights=counts[ok], minlength=len(names)).astype(np.int64)
+        sums = snap.domain_sums(per_slot, key)  # counts are never negative: any() <=> some pod counts
+        return sums if sums.any() else None
 
     def pre_score(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> Status | None:
         snap: Snapshot = self.handle.snapshot
