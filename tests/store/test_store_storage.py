@@ -278,3 +278,59 @@ def test_sqlite_survives_sigkill(tmp_path: Path) -> None:
         assert s.resource_version == s.count("pods")
     finally:
         s.close()
+
+
+_KEYS = [("", "n1"), ("a", "x"), ("a", "y"), ("b", "m"), ("b", "z"), ("b", "zz"), ("c", "a")]
+
+
+@pytest.mark.parametrize(
+    ("namespace", "start_after"),
+    [
+        pytest.param(None, None, id="all"),
+        pytest.param(None, ("a", "x"), id="all-after-key"),
+        pytest.param(None, ("b", "q"), id="all-after-absent-key"),
+        pytest.param(None, ("c", "a"), id="all-after-last"),
+        pytest.param("b", None, id="ns"),
+        pytest.param("b", ("a", "y"), id="ns-after-earlier-ns"),
+        pytest.param("b", ("b", "m"), id="ns-after-key"),
+        pytest.param("b", ("b", "n"), id="ns-after-absent-key"),
+        pytest.param("b", ("b", "zz"), id="ns-after-its-last"),
+        pytest.param("b", ("c", ""), id="ns-after-later-ns"),
+        pytest.param("nope", None, id="ns-empty"),
+    ],
+)
+def test_iter_after_follows_the_key_order(
+    store: Store, tmp_path: Path, namespace: str | None, start_after: tuple[str, str] | None
+) -> None:
+    for ns, name in reversed(_KEYS):
+        store.create("pods", _obj(name, ns))
+    store.create("pods", _obj("gone", "b"))
+    store.delete("pods", "b", "gone")
+    want = [k for k in _KEYS if (not namespace or k[0] == namespace) and (start_after is None or k > start_after)]
+
+    def keys(s: Store) -> list[tuple[str, str]]:
+        return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in s.iter_after("pods", namespace, start_after)]
+
+    assert keys(store) == want
+    assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in store.iter("pods", namespace)] == [
+        k for k in _KEYS if not namespace or k[0] == namespace
+    ]
+    if store.path is not None:  # the index is rebuilt when the database is opened again
+        store.close()
+        again = Store(path=store.path)
+        assert keys(again) == want
+        again.close()
+
+
+def test_iter_tolerates_writes_while_iterating(store: Store) -> None:
+    for i in range(5):
+        store.create("pods", _obj(f"p{i}"))
+    seen = []
+    for obj in store.iter("pods"):
+        name = obj["metadata"]["name"]
+        seen.append(name)
+        if name == "p1":
+            store.delete("pods", "default", "p2")
+            store.create("pods", _obj("p10"))
+    assert seen == ["p0", "p1", "p3", "p4"]
+    assert store.iter_after("configmaps") is not None and list(store.iter_after("configmaps")) == []

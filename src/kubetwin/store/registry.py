@@ -165,11 +165,9 @@ class Registry:
         items: list[dict[str, Any]] = []
         more = False
         ns = namespace if info.namespaced else None
-        for obj in self.store.iter(info.resource, ns):
-            m = obj["metadata"]
-            k = (m.get("namespace", ""), m["name"])
-            if start_after is not None and k <= start_after:
-                continue
+        # The store's key index starts right after the continue key: a page costs O(limit), not
+        # a pass over the whole resource (nothing here writes while the iterator is open).
+        for obj in self.store.iter_after(info.resource, ns, start_after):
             if not match(obj):
                 continue
             if limit and len(items) >= limit:

@@ -8,6 +8,9 @@
   ``resource_version`` None or "0" starts with synthetic ADDED events for the current state.
 - Objects handed out are the stored dicts themselves: callers must treat them as read-only
   (the registry copies before writing).
+- Each resource keeps its keys in a sorted index (the order of etcd's key space, namespace first),
+  so an ordered listing or one page of it after a continue key costs O(page + log n), not a sort of
+  the whole resource per call; a namespace's objects are one contiguous run of that index.
 - With ``path`` set, every write is committed to sqlite before it is acknowledged; opening the
   same path again restores all objects and the resourceVersion counter.
 """
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sortedcontainers import SortedList
 
 from kubetwin.api import errors
 
@@ -78,6 +82,7 @@ def _rv(obj: dict[str, Any]) -> str:
 class Store:
     def __init__(self, path: str | None = None, history: int = DEFAULT_HISTORY) -> None:
         self._data: dict[str, dict[Key, dict[str, Any]]] = {}
+        self._keys: dict[str, SortedList] = {}  # resource -> its keys of _data, sorted
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._watchers: dict[str, list[Watcher]] = {}
@@ -108,6 +113,7 @@ class Store:
             "SELECT resource, namespace, name, rv, data FROM objects"
         ):
             self._data.setdefault(resource, {})[(ns, name)] = orjson.loads(data)
+        self._keys = {resource: SortedList(table) for resource, table in self._data.items()}
         self._db = db
 
     def _persist(self, resource: str, key: Key, obj: dict[str, Any] | None) -> None:
@@ -170,12 +176,44 @@ class Store:
         return self._data.get(resource, {}).get((namespace, name))
 
     def iter(self, resource: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        """Objects of a resource in (namespace, name) order."""
-        table = self._data.get(resource, {})
-        for key in sorted(table):
-            if namespace and key[0] != namespace:
-                continue
-            yield table[key]
+        """Objects of a resource in (namespace, name) order. The keys are taken when iteration
+        starts, so the caller may write to the store meanwhile (objects deleted since are skipped)."""
+        table = self._data.get(resource)
+        if not table:
+            return
+        for key in list(self._key_range(resource, namespace, None)):
+            obj = table.get(key)
+            if obj is not None:
+                yield obj
+
+    def iter_after(
+        self, resource: str, namespace: str | None = None, start_after: Key | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Objects of a resource (of one namespace when given) with keys after ``start_after``, in
+        key order, lazily: one page costs O(page + log n). No writes to this resource while the
+        iterator is in use."""
+        table = self._data.get(resource)
+        if not table:
+            return iter(())
+        return (table[k] for k in self._key_range(resource, namespace, start_after))
+
+    def _key_range(self, resource: str, namespace: str | None, start_after: Key | None) -> Iterator[Key]:
+        keys = self._keys.get(resource)
+        if keys is None:
+            return iter(())
+        if not namespace:
+            if start_after is None:
+                return iter(keys)
+            return keys.irange(minimum=start_after, inclusive=(False, True))
+        # A namespace is the run of keys (namespace, *): from (namespace,) (before any of them) or
+        # the continue key, while the namespace matches.
+        if start_after is None or start_after[0] < namespace:
+            it = keys.irange(minimum=(namespace,))
+        elif start_after[0] > namespace:
+            return iter(())
+        else:
+            it = keys.irange(minimum=start_after, inclusive=(False, True))
+        return _while_namespace(it, namespace)
 
     def count(self, resource: str) -> int:
         return len(self._data.get(resource, {}))
@@ -198,6 +236,10 @@ class Store:
         meta["resourceVersion"] = str(rv)
         self._persist_or_undo(resource, key, obj)
         table[key] = obj
+        keys = self._keys.get(resource)
+        if keys is None:
+            keys = self._keys[resource] = SortedList()
+        keys.add(key)
         self._emit(WatchEvent("ADDED", obj, resource, rv))
         return obj
 
@@ -230,6 +272,7 @@ class Store:
         rv = self._next_rv()
         self._persist_or_undo(resource, key, None)
         del table[key]
+        self._keys[resource].remove(key)
         # The DELETED event carries the object at the deletion's resourceVersion, as etcd3 does.
         final = dict(current)
         final["metadata"] = dict(current["metadata"], resourceVersion=str(rv))
@@ -286,6 +329,13 @@ class Store:
         for w in list(self._watchers.get(ev.resource, ())):
             if not w.stopped and w.matches(ev):
                 w._deliver(ev)
+
+
+def _while_namespace(keys: Iterator[Key], namespace: str) -> Iterator[Key]:
+    for key in keys:
+        if key[0] != namespace:
+            return
+        yield key
 
 
 def _split(resource: str) -> tuple[str, str]:
