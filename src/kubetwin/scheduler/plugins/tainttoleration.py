@@ -71,6 +71,8 @@ class TaintToleration(Plugin):
         return None
 
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
+        if not snap.per_node((NAME, "hard"), _any_hard):
+            return []  # no node has a NoSchedule/NoExecute taint: nothing to tolerate
         tols = _tolerations(pod)
 
         def compute(snap: Snapshot) -> FilterResult:
@@ -114,6 +116,10 @@ class TaintToleration(Plugin):
         # No node has a PreferNoSchedule taint: every node counts 0 intolerable taints, which
         # normalizes (reversed) to MAX_SCORE everywhere.
         return None if snap_of(self).per_node((NAME, "prefer"), _any_prefer) else MAX_SCORE
+
+
+def _any_hard(snap: Snapshot) -> bool:
+    return any(t.get("effect") in FILTER_EFFECTS for ni in snap.node_infos() for t in ni.taints)
 
 
 def _any_prefer(snap: Snapshot) -> bool:
