@@ -7,18 +7,37 @@ constraints and pod anti-affinity. Prints pods/s (wall and process CPU time; sch
 write + ``Scheduled`` event), peak RSS and the ratio to upstream's scheduler_perf floor (680 pods/s).
 ``--gc-freeze`` freezes the setup heap (gc.freeze) so full collections stop rescanning it.
 
-Measured on the 2-core dev machine (Python 3.11; other sessions were running, so ±20 %):
+Measured on the 2-core dev machine (Python 3.11; other sessions were running, load 3-4, so wall
+times swing by up to 2x: the process-CPU rate is the comparable figure; three alternating runs each):
 
-    size                    before (ae9b39e)              after
-    500 × 5,000 (--quick)   3,777 pods/s, 92 MiB RSS      6,202 pods/s, 87 MiB RSS
-    5,000 × 50,000          1,952 pods/s, 554 MiB RSS     4,759 pods/s, 486-517 MiB RSS
+    size                    before (a591603)                   after (equivalence caches)
+    500 × 5,000 (--quick)   CPU 5,600-5,840 pods/s             CPU 8,570-9,350 pods/s
+                            wall 4,330-5,560, 88 MiB RSS       wall 5,710-8,870, 85 MiB RSS
+    5,000 × 50,000          CPU 4,180-4,250 pods/s             CPU 5,970-6,600 pods/s
+                            wall 2,810-3,690, ~517 MiB RSS     wall 4,180-6,580, ~490 MiB RSS (freeze run)
+      with --gc-freeze      CPU 4,430-4,820                    CPU 6,750-7,160 (wall 5,800-7,120)
 
-The issue's target (8,000 pods/s at 5,000 × 50,000) is not reached. Per pod at 5,000 nodes, with
-GC disabled (~5,800 pods/s): decision ~112 µs (PreFilter 14, Filter over 5,000 slots 33, PreScore +
-Score over the 500 slots numFeasibleNodesToFind keeps 47, selectHost and cycle glue ~18), assume
-~10 µs, bind + informer fan-out ~16 µs, ``Scheduled`` Event create ~26 µs; the cyclic GC adds
-~15 % on top (full collections rescanning the 55k stored objects). What is left is numpy call
-overhead (about 1 µs a call, ~60 calls a cycle) and Python glue, not per-node work.
+Every pod lands on the same node as before: a hash of all pod->node assignments at 500 × 5,000
+and 5,000 × 20,000 is unchanged by every step.
+
+What changed: pods of one template share what NodeResourcesFit/BalancedAllocation read (requests),
+so their Fit verdicts and the weighted node-local score sum are kept per pod class and patched
+from the snapshot's dirty-slot log (the few nodes that received or lost a pod since that class was
+last scheduled) instead of recomputed over every node (scheduler/equivalence.py); Filter skips
+building the diagnosis unless no node fits, and when every node fits the round-robin window is a
+slice of a cached ring; PodTopologySpread's PreFilter counts and InterPodAffinity's per-domain
+sums are patched from the same log; constant scores are left out (selectHost is shift-invariant);
+uids are drawn in one getrandbits call.
+
+The issue's target (8,000 pods/s at 5,000 × 50,000) is reached at 500 × 5,000 but not at full
+size. Per pod at 5,000 × 50,000 with GC disabled (~7,950 pods/s): decision ~70 µs (PreFilter 8,
+Filter 17, PreScore + Score 25, selectHost 12 - its max/ties/reservoir draw are ~8 numpy calls
+over the 500-node window -, glue ~8), assume ~12, bind + informer fan-out ~15, ``Scheduled`` Event
+create ~28, queue and loop ~8. The rest is the cyclic GC: two full collections during the run cost
+~2.5 s of the ~7.4 s (the heap holds every pod version, event and informer entry); gc.freeze()
+after setup leaves six cheaper ones (~1 s). Beyond this: the write path (Event create + bind are
+~45 % of a cycle and live in client/store) and the process's GC policy (e.g. Cluster freezing the
+heap after applying manifests).
 """
 
 from __future__ import annotations
