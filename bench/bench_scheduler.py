@@ -36,7 +36,7 @@ over the 500-node window -, glue ~8), assume ~12, bind + informer fan-out ~15, `
 create ~28, queue and loop ~8. The rest is the cyclic GC: two full collections during the run cost
 ~2.5 s of the ~7.4 s (the heap holds every pod version, event and informer entry); gc.freeze()
 after setup leaves six cheaper ones (~1 s). Beyond this: the write path (Event create + bind are
-~45 % of a cycle and live in client/store) and the process's GC policy (e.g. Cluster freezing the
+~35 % of a cycle and live in client/store) and the process's GC policy (e.g. Cluster freezing the
 heap after applying manifests).
 """
 
