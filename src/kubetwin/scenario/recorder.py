@@ -6,6 +6,11 @@ Kubernetes Events as ``{"event": {...}}`` lines and every other write as a state
 the leaf fields that changed. Leases are skipped: they are kubelet heartbeats (one write per node
 every 10 s) and say nothing a user reads; their effect shows in Node conditions.
 
+Every sample also reads each HorizontalPodAutoscaler's status (current / desired replicas, each
+metric's current value beside its target) and each VerticalPodAutoscaler's recommendation beside
+the requests of its target's pod template; HPA condition changes and ``SuccessfulRescale`` events
+are kept as they happen (``autoscaling()``).
+
 With the kubelets' usage engine attached (``attach_usage``), every sample also records each node's
 CPU used / demanded and memory working set (one pass over the engine's arrays), and
 ``usage_report`` gives the throttled / CPU-starved / OOM-killed pods and every OOM kill.
@@ -19,6 +24,7 @@ from typing import IO, Any
 import orjson
 
 from kubetwin.api import resources
+from kubetwin.api.quantity import parse_quantity
 from kubetwin.cloud import cost
 from kubetwin.sim import EventLoop
 from kubetwin.store import Store, WatchEvent
@@ -87,6 +93,9 @@ class Recorder:
             "cost_usd": [],
             "cost_usd_on_demand": [],
             "cost_usd_spot": [],
+            # per HPA / VPA ("namespace/name"): see _sample_autoscalers
+            "hpa": {},
+            "vpa": {},
         }
         # instance billing: node name -> [launched, price per hour, capacity type, group]
         self._instances: dict[str, list[Any]] = {}
@@ -98,6 +107,8 @@ class Recorder:
         self._evictions: list[dict[str, Any]] = []
         self._pressure_open: dict[tuple[str, str], float] = {}
         self._pressure_done: list[dict[str, Any]] = []
+        self._hpa_events: list[dict[str, Any]] = []  # SuccessfulRescale / FailedRescale, in order
+        self._hpa_conditions: list[dict[str, Any]] = []  # condition (type, status, reason) changes
         self.usage: Any = None  # the kubelets' UsageEngine, when attached
         store.add_listener(self._on_write)
 
@@ -105,7 +116,8 @@ class Recorder:
     def _on_write(self, ev: WatchEvent) -> None:
         obj = ev.object
         kind = obj.get("kind", "")
-        if kind in SKIP_KINDS:
+        if kind in SKIP_KINDS or (kind == "Event" and ev.type == "DELETED"):
+            # an Event deleted by the event TTL controller (1 h) did not happen again
             return
         meta = obj.get("metadata", {})
         line: dict[str, Any] = {"t": round(self.loop.now, 6), "time": self.loop.timestamp()}
@@ -141,6 +153,8 @@ class Recorder:
             elif kind == "Node":
                 self._track_pressure(ev)
                 self._track_instance(ev)
+            elif kind == "HorizontalPodAutoscaler":
+                self._track_hpa_conditions(ev)
         self.lines += 1
         if self.out is not None:
             self.out.write(orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n")
@@ -188,6 +202,13 @@ class Recorder:
                 "object": (obj.get("involvedObject") or {}).get("name"),
             })  # fmt: skip
         reason = obj.get("reason", "")
+        if reason in HPA_EVENT_REASONS and obj.get("count", 1) == 1 and len(self._hpa_events) < MAX_HPA_EVENTS:
+            inv = obj.get("involvedObject") or {}
+            if inv.get("kind") == "HorizontalPodAutoscaler":
+                self._hpa_events.append({
+                    "t": round(self.loop.now, 3), "hpa": f"{inv.get('namespace', '')}/{inv.get('name', '')}",
+                    "reason": reason, "message": obj.get("message", ""),
+                })  # fmt: skip
         self.event_reasons[reason] += 1  # a repeat (count++) counts as one more occurrence
         if obj.get("type") == "Warning":
             inv = obj.get("involvedObject") or {}
@@ -360,6 +381,95 @@ class Recorder:
         s["cost_usd_on_demand"].append(c["on_demand_usd"])
         s["cost_usd_spot"].append(c["spot_usd"])
         self._sample_usage(seen)
+        self._sample_autoscalers(idx)
+
+    # -- HorizontalPodAutoscalers and VerticalPodAutoscalers --------------------------------
+    def _track_hpa_conditions(self, ev: WatchEvent) -> None:
+        if ev.type == "DELETED" or len(self._hpa_conditions) >= MAX_HPA_EVENTS:
+            return
+        new = (ev.object.get("status") or {}).get("conditions") or []
+        old = {c.get("type"): c for c in ((ev.prev or {}).get("status") or {}).get("conditions") or []}
+        meta = ev.object["metadata"]
+        for c in new:
+            prev = old.get(c.get("type"))
+            if prev is not None and (prev.get("status"), prev.get("reason")) == (c.get("status"), c.get("reason")):
+                continue
+            self._hpa_conditions.append({
+                "t": round(self.loop.now, 3), "hpa": f"{meta.get('namespace', '')}/{meta['name']}",
+                "type": c.get("type"), "status": c.get("status"), "reason": c.get("reason"),
+                "message": _clip(c.get("message", "")),
+            })  # fmt: skip
+
+    def _sample_autoscalers(self, idx: int) -> None:
+        """One read of every HPA's and VPA's status (a handful of objects per sample)."""
+        s = self.samples
+        for hpa in self.store.iter(HPA_RESOURCE):
+            meta, spec, status = hpa["metadata"], hpa.get("spec") or {}, hpa.get("status") or {}
+            key = f"{meta.get('namespace', '')}/{meta['name']}"
+            ref = spec.get("scaleTargetRef") or {}
+            entry = s["hpa"].get(key)
+            if entry is None:
+                entry = {"target": f"{ref.get('kind', '')}/{ref.get('name', '')}", "min": [None] * idx,
+                         "max": [None] * idx, "replicas": [None] * idx, "desired": [None] * idx, "metrics": {}}
+                s["hpa"][key] = entry
+            entry["min"].append(spec.get("minReplicas", 1))
+            entry["max"].append(spec.get("maxReplicas"))
+            entry["replicas"].append(status.get("currentReplicas"))
+            entry["desired"].append(status.get("desiredReplicas"))
+            current = {_metric_key(m)[0]: m for m in status.get("currentMetrics") or []}
+            for m in spec.get("metrics") or []:
+                label, target_type, target = _metric_key(m)
+                series = entry["metrics"].get(label)
+                if series is None:
+                    series = {"type": m.get("type"), "target_type": target_type, "target": [None] * idx,
+                              "value": [None] * idx}  # fmt: skip
+                    entry["metrics"][label] = series
+                series["target"].append(target)
+                cur = current.get(label)
+                series["value"].append(_metric_current(cur, target_type) if cur is not None else None)
+            n = len(entry["replicas"])
+            for series in entry["metrics"].values():  # a metric removed from the spec
+                for k in ("target", "value"):
+                    if len(series[k]) < n:
+                        series[k].append(None)
+        for vpa in self.store.iter(VPA_RESOURCE):
+            meta, spec, status = vpa["metadata"], vpa.get("spec") or {}, vpa.get("status") or {}
+            ns = meta.get("namespace", "")
+            key = f"{ns}/{meta['name']}"
+            ref = spec.get("targetRef") or {}
+            entry = s["vpa"].get(key)
+            if entry is None:
+                entry = {"target": f"{ref.get('kind', '')}/{ref.get('name', '')}",
+                         "mode": (spec.get("updatePolicy") or {}).get("updateMode") or "Auto", "containers": {}}
+                s["vpa"][key] = entry
+            requests = _template_requests(self.store, ns, ref)
+            recs = {r.get("containerName"): r for r in
+                    ((status.get("recommendation") or {}).get("containerRecommendations") or [])}  # fmt: skip
+            for name in sorted(set(recs) | set(requests)):
+                c = entry["containers"].get(name)
+                if c is None:
+                    c = {k: [None] * idx for k in _VPA_SERIES}
+                    entry["containers"][name] = c
+                rec = recs.get(name) or {}
+                for field, cpu_key, mem_key in (("target", "cpu_target_milli", "memory_target_bytes"),
+                                                ("lowerBound", "cpu_lower_milli", "memory_lower_bytes"),
+                                                ("upperBound", "cpu_upper_milli", "memory_upper_bytes")):  # fmt: skip
+                    rl = resources.resource_list(rec.get(field)) if rec.get(field) else {}
+                    c[cpu_key].append(rl.get("cpu"))
+                    c[mem_key].append(rl.get("memory"))
+                req = requests.get(name, {})
+                c["cpu_request_milli"].append(req.get("cpu"))
+                c["memory_request_bytes"].append(req.get("memory"))
+            for c in entry["containers"].values():
+                n = len(s["t"])
+                for k in _VPA_SERIES:
+                    if len(c[k]) < n:
+                        c[k].append(None)
+
+    def autoscaling(self) -> dict[str, Any]:
+        """HPA rescale events and condition changes, in order (the time series are in samples)."""
+        return {"hpa_events": [dict(e) for e in self._hpa_events],
+                "hpa_conditions": [dict(c) for c in self._hpa_conditions]}  # fmt: skip
 
     # -- usage (the kubelets' usage engine) ---------------------------------------------------
     def attach_usage(self, engine: Any) -> None:
@@ -402,6 +512,73 @@ _NODE_SERIES = (
     "pods_allocatable",
     "ready",
 )
+
+
+HPA_RESOURCE = "horizontalpodautoscalers.autoscaling"
+VPA_RESOURCE = "verticalpodautoscalers.autoscaling.k8s.io"
+HPA_EVENT_REASONS = ("SuccessfulRescale", "FailedRescale")
+MAX_HPA_EVENTS = 5000
+_VPA_SERIES = ("cpu_target_milli", "memory_target_bytes", "cpu_lower_milli", "memory_lower_bytes",
+               "cpu_upper_milli", "memory_upper_bytes", "cpu_request_milli", "memory_request_bytes")
+WORKLOAD_RESOURCES = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps",
+                      "ReplicaSet": "replicasets.apps", "DaemonSet": "daemonsets.apps"}
+
+
+def _metric_key(m: dict[str, Any]) -> tuple[str, str, float | None]:
+    """(label, target type, target value) of an HPA spec metric or status currentMetric.
+
+    Labels: ``cpu`` / ``memory`` for Resource, ``cpu (container app)`` for ContainerResource, the
+    metric name for Pods / Object / External. Utilization targets are percent; values are plain
+    numbers (a Quantity's value: "50" -> 50.0, "500m" -> 0.5)."""
+    type_ = m.get("type", "")
+    body = m.get({"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
+                  "Object": "object", "External": "external"}.get(type_, ""), None) or {}  # fmt: skip
+    if type_ in ("Resource", "ContainerResource"):
+        label = str(body.get("name", ""))
+        if type_ == "ContainerResource":
+            label += f" (container {body.get('container', '')})"
+    else:
+        label = str((body.get("metric") or {}).get("name", ""))
+    target = body.get("target") or {}
+    ttype = str(target.get("type", ""))
+    value: float | None = None
+    if ttype == "Utilization" and target.get("averageUtilization") is not None:
+        value = float(target["averageUtilization"])
+    elif ttype == "AverageValue" and target.get("averageValue") is not None:
+        value = _qty(target["averageValue"])
+    elif ttype == "Value" and target.get("value") is not None:
+        value = _qty(target["value"])
+    return label, ttype, value
+
+
+def _metric_current(m: dict[str, Any], target_type: str) -> float | None:
+    """The current value of a status currentMetric in the unit of its spec target."""
+    body = next((v for k, v in m.items() if k != "type" and isinstance(v, dict)), {})
+    cur = body.get("current") or {}
+    if target_type == "Utilization":
+        return float(cur["averageUtilization"]) if cur.get("averageUtilization") is not None else None
+    raw = cur.get("value") if target_type == "Value" else cur.get("averageValue")
+    if raw is None:
+        raw = cur.get("averageValue", cur.get("value"))
+    return _qty(raw) if raw is not None else None
+
+
+def _qty(value: Any) -> float | None:
+    try:
+        return float(parse_quantity(value).amount)
+    except (ValueError, TypeError):
+        return None
+
+
+def _template_requests(store: Store, namespace: str, ref: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per-container requests (cpu milli, memory bytes) of a workload's pod template."""
+    resource = WORKLOAD_RESOURCES.get(str(ref.get("kind", "")))
+    obj = store.get(resource, namespace, str(ref.get("name", ""))) if resource else None
+    if obj is None:
+        return {}
+    spec = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {})
+    return {c.get("name", ""): resources.resource_list((c.get("resources") or {}).get("requests"))
+            for c in spec.get("containers") or []}  # fmt: skip
 
 
 _USAGE_SERIES = ("cpu_used_milli", "memory_used_bytes", "cpu_demand_milli")

@@ -365,6 +365,7 @@ def compute_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
 
     verdicts += eviction_verdicts(data)
     verdicts += usage_verdicts(data)
+    verdicts += autoscaling_verdicts(data)
 
     return sorted(verdicts, key=lambda v: LEVELS.index(v["level"]) if v["level"] in LEVELS else 1)
 
@@ -412,6 +413,372 @@ def eviction_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
         how = "until the end" if p.get("ongoing") else f"for {format_duration(_num(p.get('seconds')))}"
         out.append({"level": "warn", "text": f"node {p.get('node', '')} reported {p.get('condition', '')} {since} {how}"})
     return out
+
+
+# -- horizontal and vertical pod autoscaling -----------------------------------------------------
+MAX_HPA_EVENT_ROWS = 80
+MAX_CONDITION_ROWS = 60
+HPA_STARTUP_GRACE = 120.0
+HPA_LIMITED_MIN_SECONDS = 120.0  # shorter limited / failing periods are routine, not verdicts  # metrics are missing for the first scrapes: not worth a verdict
+VPA_ABOUT_RIGHT = 1.15  # requests within this factor of the VPA target are "about right"
+VPA_FIT_LOW, VPA_FIT_HIGH = 1 / 1.5, 1.5  # beyond this factor a VPA verdict is a warning
+HPA_COLORS = ("#2563a8", "#b4541a", "#2f9e62", "#7c5cc4", "#b42318")
+
+
+def _hpas(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(k): _d(v) for k, v in sorted(_d(_d(data.get("samples")).get("hpa")).items())}
+
+
+def _vpas(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(k): _d(v) for k, v in sorted(_d(_d(data.get("samples")).get("vpa")).items())}
+
+
+def _fmt_value(v: float | None, target_type: str = "") -> str:
+    if v is None or math.isnan(v):
+        return "–"
+    if target_type == "Utilization":
+        return f"{v:.0f}%"
+    if v == int(v):
+        return f"{int(v)}"
+    return f"{v:.3g}" if abs(v) < 1 else f"{v:.1f}"
+
+
+def _rescale_metric(reason_text: str, labels: Iterable[str]) -> str:
+    """Which spec metric a SuccessfulRescale reason names ("pods metric X above target", "cpu resource
+    utilization (percentage of request) above target", "external metric X(&LabelSelector...)")."""
+    for label in sorted(labels, key=len, reverse=True):
+        base = label.split(" (container", 1)[0]
+        if re.search(rf"(metric {re.escape(base)}\b|^{re.escape(base)} (container )?resource)", reason_text):
+            return label
+    return ""
+
+
+def _hpa_story(key: str, h: Mapping[str, Any], t: list[float], events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Start, peak (first time reached), end and the lowest after the peak; the metric that drove
+    the scale-ups (the one most often named by SuccessfulRescale "above target")."""
+    n = len(t)
+    reps = _series(h.get("replicas"), n)
+    pts = [(t[i], v) for i, v in enumerate(reps) if not math.isnan(v)]
+    if not pts:
+        return None
+    peak = max(v for _, v in pts)
+    peak_t = next(ti for ti, v in pts if v == peak)
+    before = [(ti, v) for ti, v in pts if ti <= peak_t]
+    start = min(v for _, v in before)
+    start_t = max(ti for ti, v in before if v == start)  # the last time at the low before the rise
+    after = [(ti, v) for ti, v in pts if ti >= peak_t]
+    low = min(v for _, v in after)
+    low_t = next(ti for ti, v in after if v == low)
+    metrics = _d(h.get("metrics"))
+    counts: dict[str, int] = {}
+    for e in events:
+        if e.get("hpa") != key or e.get("reason") != "SuccessfulRescale":
+            continue
+        reason = str(e.get("message") or "").split("reason: ", 1)[-1]
+        if "above target" in reason:
+            label = _rescale_metric(reason, metrics)
+            if label:
+                counts[label] = counts.get(label, 0) + 1
+    driver = max(sorted(counts), key=lambda k: counts[k]) if counts else ""
+    target = _last(_d(metrics.get(driver)).get("target")) if driver else None
+    ttype = str(_d(metrics.get(driver)).get("target_type") or "")
+    return {"start": start, "start_t": start_t, "first": pts[0][1], "peak": peak, "peak_t": peak_t, "low": low, "low_t": low_t, "end": pts[-1][1],
+            "driver": driver, "target": target, "target_type": ttype}
+
+
+def autoscaling_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """One verdict per HPA ("HPA shop/web scaled Deployment/web 2→40 by 14:05 on
+    http_requests_per_second (target 50), back to 3 by 23:55"), per limiting / failing period, per VPA
+    container ("VPA shop/web recommends 180m CPU for web/app (requests 500m: over-provisioned 2.8x)")
+    and for the cost of the run with the nodes per group."""
+    out: list[dict[str, str]] = []
+    t = _sample_times(data)
+    auto = _d(data.get("autoscaling"))
+    events = [_d(e) for e in _l(auto.get("hpa_events"))]
+    for key, h in _hpas(data).items():
+        story = _hpa_story(key, h, t, events)
+        if story is None:
+            continue
+        target_name = h.get("target") or ""
+        start, peak, low = int(story["start"]), int(story["peak"]), int(story["low"])
+        if peak > start:
+            text = (f"HPA {key} scaled {target_name} from {start} ({_clock(story['start_t'])}) to {peak} "
+                    f"({_clock(story['peak_t'])})")
+            if story["driver"]:
+                text += (f" on {story['driver']} (target "
+                         f"{_fmt_value(story['target'], story['target_type'])})")
+            if low < peak:
+                text += f", back to {low} by {_clock(story['low_t'])}"
+            out.append({"level": "ok", "text": text})
+        elif low < int(story["first"]):
+            out.append({"level": "ok", "text": f"HPA {key} scaled {target_name} down {int(story['first'])}→{low} by "
+                                               f"{_clock(story['low_t'])}"})  # fmt: skip
+        else:
+            out.append({"level": "ok", "text": f"HPA {key} kept {target_name} at {start} replicas"})
+    out += _condition_verdicts(auto, t[-1] if t else 0.0)
+    for key, v in _vpas(data).items():
+        for cname, c in sorted(_d(v.get("containers")).items()):
+            text, level = _vpa_text(key, v, str(cname), _d(c))
+            if text:
+                out.append({"level": level, "text": text})
+    out += _cost_verdicts(data)
+    return out
+
+
+def _condition_verdicts(auto: Mapping[str, Any], end: float) -> list[dict[str, str]]:
+    """ScalingLimited=True and ScalingActive=False periods (the first grace period ignored)."""
+    out: list[dict[str, str]] = []
+    open_: dict[tuple[str, str], dict[str, Any]] = {}
+    periods: list[tuple[str, str, str, float, float, bool]] = []
+    for c in (_d(x) for x in _l(auto.get("hpa_conditions"))):
+        ctype, status = str(c.get("type")), str(c.get("status"))
+        bad = (ctype == "ScalingLimited" and status == "True") or (ctype == "ScalingActive" and status == "False")
+        k = (str(c.get("hpa")), ctype)
+        if k in open_:
+            o = open_.pop(k)
+            periods.append((k[0], ctype, o["reason"], o["t"], _num(c.get("t")), False))
+        if bad:
+            open_[k] = {"t": _num(c.get("t")), "reason": str(c.get("reason") or "")}
+    for (hpa, ctype), o in open_.items():
+        periods.append((hpa, ctype, o["reason"], o["t"], end, True))
+    groups: dict[tuple[str, str, str], list[tuple[float, float, bool]]] = {}
+    for hpa, ctype, reason, a, b, ongoing in periods:
+        if (ctype == "ScalingActive" and b <= HPA_STARTUP_GRACE) and not ongoing:
+            continue  # metrics are missing until the pipeline has two scrapes of the new pods
+        groups.setdefault((hpa, ctype, reason), []).append((a, b, ongoing))
+    for (hpa, ctype, reason), ps in sorted(groups.items(), key=lambda kv: (min(p[0] for p in kv[1]), kv[0])):
+        total = sum(b - a for a, b, _ in ps)
+        if total < HPA_LIMITED_MIN_SECONDS and not any(o for _, _, o in ps):
+            continue
+        first = min(a for a, _, _ in ps)
+        what = "was limited" if ctype == "ScalingLimited" else "could not compute a replica count"
+        times = f"{_plural(len(ps), 'time')}, " if len(ps) > 1 else ""
+        tail = ", still at the end" if any(o for _, _, o in ps) else ""
+        out.append({"level": "warn", "text": f"HPA {hpa} {what} ({reason}) from {_clock(first)}: "
+                                             f"{times}{format_duration(total)} in all{tail}"})  # fmt: skip
+    return out
+
+
+def _vpa_text(key: str, v: Mapping[str, Any], cname: str, c: Mapping[str, Any]) -> tuple[str, str]:
+    workload = str(v.get("target") or "").split("/", 1)[-1]
+    parts: list[str] = []
+    level = "ok"
+    for res, tk, rk, lk, uk, fmt in (
+        ("CPU", "cpu_target_milli", "cpu_request_milli", "cpu_lower_milli", "cpu_upper_milli", _cpu_text),
+        ("memory", "memory_target_bytes", "memory_request_bytes", "memory_lower_bytes", "memory_upper_bytes",
+         _mem_text),
+    ):
+        target, req = _last(c.get(tk)), _last(c.get(rk))
+        if target is None or target <= 0:
+            continue
+        if req is None or req <= 0:
+            parts.append(f"{fmt(target)} {res} (no request)")
+            level = "warn"
+            continue
+        ratio = req / target
+        if ratio > VPA_ABOUT_RIGHT:
+            judgement = f"over-provisioned {ratio:.1f}x"
+        elif ratio < 1 / VPA_ABOUT_RIGHT:
+            judgement = f"under-provisioned {1 / ratio:.1f}x"
+        else:
+            judgement = "about right"
+        if not VPA_FIT_LOW <= ratio <= VPA_FIT_HIGH:
+            level = "warn"
+        lo, hi = _last(c.get(lk)), _last(c.get(uk))
+        if lo is not None and hi is not None and not (lo <= req <= hi):
+            judgement += ", outside the bounds"
+        parts.append(f"{fmt(target)} {res} (requests {fmt(req)}: {judgement})")
+    if not parts:
+        return "", "ok"
+    mode = f" [{v.get('mode')}]" if v.get("mode") else ""
+    return f"VPA {key}{mode} recommends {' and '.join(parts)} for {workload}/{cname}", level
+
+
+def _cpu_text(milli: float) -> str:
+    return f"{milli / 1000:g}" if milli >= 1000 and milli % 100 == 0 else f"{milli:.0f}m"
+
+
+def _mem_text(n: float) -> str:
+    return format_bytes(n).replace(" ", "").replace("iB", "i")
+
+
+def _cost_verdicts(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    cost = _d(data.get("cost"))
+    total = _num(cost.get("total_usd"))
+    groups = _d(_d(data.get("samples")).get("nodegroups"))
+    if total <= 0 or not _l(_d(data.get("autoscaler")).get("decisions")):
+        return []
+    shapes = []
+    for g, vals in sorted(groups.items()):
+        xs = [int(_num(x)) for x in _l(vals) if x is not None]
+        lo, hi = min(xs[1:] or xs), max(xs) if xs else 0
+        if xs:
+            shapes.append(f"{g} {lo}–{hi} (end {xs[-1]})" if hi > lo else f"{g} {hi}")
+    nodes = f"; nodes per group {', '.join(shapes)}" if shapes else ""
+    return [{"level": "ok", "text": f"Instance cost ${total:,.2f} (on-demand ${_num(cost.get('on_demand_usd')):,.2f}, "
+                                    f"spot ${_num(cost.get('spot_usd')):,.2f}){nodes}"}]  # fmt: skip
+
+
+def _hpa_chart(key: str, h: Mapping[str, Any], t: list[float]) -> tuple[Figure, str]:
+    n = len(t)
+    div, xlabel = _time_axis(t)
+    k = _stride(n)
+    ts = [x / div for x in t[::k]]
+    metrics = sorted(_d(h.get("metrics")).items())
+    rows = 1 + len(metrics)
+    fig = _new_figure(10.0, 2.3 + 1.55 * len(metrics))
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": [1.6] + [1.0] * len(metrics), "hspace": 0.62})[:, 0]
+    ax = axes[0]
+    _style_axes(ax)
+    reps, desired = _series(h.get("replicas"), n)[::k], _series(h.get("desired"), n)[::k]
+    ax.step(ts, reps, where="post", color=CPU_COLOR, linewidth=1.7, label="replicas")
+    ax.step(ts, desired, where="post", color="#e3a21a", linewidth=1.3, linestyle=(0, (4, 2)), label="desired")
+    hi = _series(h.get("max"), n)[::k]
+    lo = _series(h.get("min"), n)[::k]
+    top = max([1.0] + [v for v in reps + desired + lo if not math.isnan(v)]) * 1.25
+    ax.step(ts, lo, where="post", color="#9aa0a6", linewidth=1.0, linestyle=(0, (2, 2)), label="min / max")
+    if any(v <= top for v in hi if not math.isnan(v)):  # maxReplicas far above the peak stays in the title
+        ax.step(ts, hi, where="post", color="#9aa0a6", linewidth=1.0, linestyle=(0, (2, 2)))
+    ax.set_ylim(0, top)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("replicas")
+    bounds = f" (min {_int(_last(h.get('min')))}, max {_int(_last(h.get('max')))})" if _last(h.get("max")) else ""
+    ax.set_title(f"HPA {key} → {h.get('target', '')}{bounds}", pad=10)
+    _top_legend(ax)
+    for i, (label, m) in enumerate(metrics, start=1):
+        m = _d(m)
+        a = axes[i]
+        _style_axes(a)
+        color = HPA_COLORS[i % len(HPA_COLORS)]
+        vals = _series(m.get("value"), n)[::k]
+        tgt = _series(m.get("target"), n)[::k]
+        ttype = str(m.get("target_type") or "")
+        unit = " (%)" if ttype == "Utilization" else (" per pod" if ttype == "AverageValue" else "")
+        a.plot(ts, vals, color=color, linewidth=1.4, label="current")
+        a.step(ts, tgt, where="post", color="#b42318", linewidth=1.1, linestyle=(0, (4, 2)), label="target")
+        a.set_ylim(0, max([1.0] + [v for v in vals + tgt if not math.isnan(v)]) * 1.12)
+        a.set_title(f"{label}{unit} ({m.get('type', '')}, {ttype})", pad=6)
+        _top_legend(a)
+    axes[-1].set_xlabel(xlabel)
+    axes[-1].set_xlim(ts[0], ts[-1] if ts[-1] > ts[0] else ts[0] + 1)
+    fig.subplots_adjust(left=0.06, right=0.985, top=1 - 0.5 / (2.3 + 1.55 * len(metrics)),
+                        bottom=0.45 / (2.3 + 1.55 * len(metrics)))
+    return fig, f"hpa-{key}"
+
+
+def _vpa_chart(key: str, cname: str, c: Mapping[str, Any], t: list[float]) -> tuple[Figure, str]:
+    n = len(t)
+    div, xlabel = _time_axis(t)
+    k = _stride(n)
+    ts = [x / div for x in t[::k]]
+    fig = _new_figure(10.0, 2.5)
+    axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.22})
+    for ax, (title, pre, scale, color) in zip(axes, (
+        ("CPU (cores)", "cpu", 1000.0, CPU_COLOR), ("Memory (MiB)", "memory", 1024.0 ** 2, MEM_COLOR),
+    ), strict=True):
+        _style_axes(ax)
+        suffix = "milli" if pre == "cpu" else "bytes"
+        tgt = [v / scale for v in _series(c.get(f"{pre}_target_{suffix}"), n)[::k]]
+        lo = [v / scale for v in _series(c.get(f"{pre}_lower_{suffix}"), n)[::k]]
+        hi = [v / scale for v in _series(c.get(f"{pre}_upper_{suffix}"), n)[::k]]
+        req = [v / scale for v in _series(c.get(f"{pre}_request_{suffix}"), n)[::k]]
+        ax.fill_between(ts, [0 if math.isnan(v) else v for v in lo], [0 if math.isnan(v) else v for v in hi],
+                        step="post", facecolor=color, alpha=0.12, linewidth=0, label="lower–upper bound")
+        ax.step(ts, tgt, where="post", color=color, linewidth=1.6, label="target")
+        ax.step(ts, req, where="post", color="#b42318", linewidth=1.2, linestyle=(0, (4, 2)), label="requests")
+        # the upper bound is wide while confidence is low: scale to the target and the requests
+        ax.set_ylim(0, max([0.001] + [v for v in req + tgt + lo if not math.isnan(v)]) * 1.6)
+        ax.set_ylabel(title)
+        ax.set_xlabel(xlabel)
+        ax.set_xlim(ts[0], ts[-1] if ts[-1] > ts[0] else ts[0] + 1)
+        _top_legend(ax)
+    fig.suptitle(f"VPA {key}: container {cname}", x=0.06, y=0.98, ha="left", fontsize=10, fontweight="bold")
+    fig.subplots_adjust(left=0.07, right=0.985, top=0.8, bottom=0.19)
+    return fig, f"vpa-{key}-{cname}"
+
+
+def _autoscaling_section(data: Mapping[str, Any]) -> str:
+    """HPAs (replicas and desired replicas over time, each metric against its target, rescale
+    events, condition changes) and VPAs (recommendation vs requests)."""
+    hpas, vpas = _hpas(data), _vpas(data)
+    if not hpas and not vpas:
+        return ""
+    t = _sample_times(data)
+    auto = _d(data.get("autoscaling"))
+    events = [_d(e) for e in _l(auto.get("hpa_events"))]
+    conditions = [_d(c) for c in _l(auto.get("hpa_conditions"))]
+    parts = ['<section id="autoscaling"><h2>Horizontal and vertical pod autoscaling</h2>']
+    verdicts = [v for v in autoscaling_verdicts(data) if not v["text"].startswith("Instance cost")]
+    if verdicts:
+        parts.append('<ul class="plain">' + "".join(f"<li>{_esc(v['text'])}</li>" for v in verdicts) + "</ul>")
+    for key, h in hpas.items():
+        if t:
+            parts.append(f"<figure>{_chart(_hpa_chart, key, h, t)}</figure>")
+        mine = [e for e in events if e.get("hpa") == key]
+        if mine:
+            rows = []
+            for e in mine[:MAX_HPA_EVENT_ROWS]:
+                msg = str(e.get("message") or "")
+                size, _, why = msg.partition("; reason: ")
+                rows.append([_esc(_hms_clock(_num(e.get("t")))),
+                             _badge("ok" if e.get("reason") == "SuccessfulRescale" else "bad", str(e.get("reason"))),
+                             _esc(size.replace("New size: ", "")), f'<span class="msg">{_esc(why or msg)}</span>'])  # fmt: skip
+            parts.append(f"<h3>{_esc(key)}: rescales ({len(mine)})</h3>")
+            parts.append('<div class="scroll">' + _table([("Time", "num"), ("Event", ""), ("New size", "num"),
+                                                          ("Reason", "")], rows) + "</div>")  # fmt: skip
+            if len(mine) > MAX_HPA_EVENT_ROWS:
+                parts.append(f'<p class="muted">Showing the first {MAX_HPA_EVENT_ROWS} of {len(mine)}.</p>')
+        conds = [c for c in conditions if c.get("hpa") == key]
+        if conds:
+            rows = [[_esc(_hms_clock(_num(c.get("t")))), _esc(c.get("type")), _esc(c.get("status")),
+                     _badge("warn" if (c.get("type"), c.get("status")) in (("ScalingLimited", "True"),
+                                                                          ("ScalingActive", "False")) else "info",
+                            str(c.get("reason") or "")),
+                     f'<span class="msg">{_esc(c.get("message"))}</span>']
+                    for c in conds[:MAX_CONDITION_ROWS]]  # fmt: skip
+            parts.append(f"<h3>{_esc(key)}: condition changes ({len(conds)})</h3>")
+            parts.append('<div class="scroll">' + _table([("Time", "num"), ("Condition", ""), ("Status", ""),
+                                                          ("Reason", ""), ("Message", "")], rows) + "</div>")  # fmt: skip
+    if vpas:
+        rows = []
+        for key, v in vpas.items():
+            for cname, c in sorted(_d(v.get("containers")).items()):
+                c = _d(c)
+                cells = [_esc(key), _esc(v.get("mode")), _esc(f"{str(v.get('target') or '').split('/', 1)[-1]}/{cname}")]
+                for pre, fmt in (("cpu", _cpu_text), ("memory", _mem_text)):
+                    suffix = "milli" if pre == "cpu" else "bytes"
+                    tgt, req = _last(c.get(f"{pre}_target_{suffix}")), _last(c.get(f"{pre}_request_{suffix}"))
+                    lo, hi = _last(c.get(f"{pre}_lower_{suffix}")), _last(c.get(f"{pre}_upper_{suffix}"))
+                    cells.append(_esc(fmt(req)) if req else "–")
+                    cells.append(_esc(fmt(tgt)) if tgt else "–")
+                    cells.append(_esc(f"{fmt(lo)}–{fmt(hi)}") if lo and hi else "–")
+                    cells.append(_esc(f"{req / tgt:.2f}x") if req and tgt else "–")
+                rows.append(cells)
+        parts.append("<h3>Vertical pod autoscalers: recommendation vs requests (at the end)</h3>")
+        parts.append(_table([("VPA", ""), ("Mode", ""), ("Container", ""), ("CPU request", "num"),
+                             ("CPU target", "num"), ("CPU bounds", "num"), ("Request / target", "num"),
+                             ("Memory request", "num"), ("Memory target", "num"), ("Memory bounds", "num"),
+                             ("Request / target", "num")], rows))  # fmt: skip
+        if t:
+            for key, v in vpas.items():
+                for cname, c in sorted(_d(v.get("containers")).items()):
+                    parts.append(f"<figure>{_chart(_vpa_chart, key, str(cname), _d(c), t)}</figure>")
+    parts.append(_pending_time_html(data))
+    return "".join(parts) + "</section>"
+
+
+def _pending_time_html(data: Mapping[str, Any]) -> str:
+    """Total time pods spent unschedulable (what scale-up latency costs)."""
+    pending = [_d(p) for p in _l(data.get("pending"))]
+    if not pending:
+        return '<p class="muted">No pod waited for a node.</p>'
+    waits = sorted(_num(p.get("pending_seconds")) for p in pending)
+    total = sum(waits)
+    median = waits[len(waits) // 2]
+    return (f"<p>Pending-pod time: <strong>{_esc(format_duration(total))}</strong> in all over "
+            f"{_esc(_plural(len(waits), 'pod'))} that waited for a node (median {_esc(format_duration(median))}, "
+            f"longest {_esc(format_duration(waits[-1]))}); see <a href=\"#pending\">Pending pods</a>.</p>")
 
 
 def _evictions_section(data: Mapping[str, Any]) -> str:
@@ -1314,6 +1681,8 @@ table.events td:nth-child(-n+3){white-space:nowrap}
 .badge.bad{background:var(--bad-bg);color:var(--bad)}
 .badge.info{background:var(--info-bg);color:var(--info)}
 .msg{word-break:break-word;max-width:720px}
+.scroll{max-height:340px;overflow-y:auto;border-bottom:1px solid var(--line);margin-bottom:6px}
+ul.plain{margin:0 0 12px;padding-left:20px}
 .examples{color:var(--muted);margin-top:3px}
 footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
 @media (max-width:900px){.cards{grid-template-columns:repeat(3,1fr)}}
@@ -1332,7 +1701,7 @@ def render_report(data: Mapping[str, Any]) -> str:
     data = _d(data) if isinstance(data, dict) else dict(data)
     sc = _d(data.get("scenario"))
     name = str(sc.get("name") or "scenario")
-    nav = ('<nav><a href="#verdicts">Verdicts</a><a href="#pods">Pods over time</a><a href="#nodes">Node allocation</a>'
+    nav = ('<nav><a href="#verdicts">Verdicts</a><a href="#pods">Pods over time</a><a href="#nodes">Node allocation</a><a href="#autoscaling">Autoscaling</a><a href="#cost">Nodes and cost</a>'
            '<a href="#usage">Usage</a><a href="#pending">Pending pods</a><a href="#evictions">Evictions</a><a href="#workloads">Workloads</a><a href="#events">Events</a></nav>')
     version = f" {sc.get('kubetwin_version')}" if sc.get("kubetwin_version") else ""
     body = "".join([
@@ -1342,6 +1711,7 @@ def render_report(data: Mapping[str, Any]) -> str:
         _verdicts_section(data),
         _pods_section(data),
         _nodes_section(data),
+        _autoscaling_section(data),
         _cost_section(data),
         _usage_section(data),
         _pending_section(data),

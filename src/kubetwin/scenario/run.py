@@ -311,6 +311,7 @@ def build_report_data(
         "usage": recorder.usage_report(),
         "cost": {**recorder.cost(), "nodegroups": _nodegroup_prices(cluster)},
         "autoscaler": {"decisions": recorder.autoscaler_decisions[:MAX_AUTOSCALER_DECISIONS]},
+        "autoscaling": recorder.autoscaling(),
     }
     return data
 
