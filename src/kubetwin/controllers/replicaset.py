@@ -358,9 +358,14 @@ class ReplicaSetController(Controller):
         min_ready = int(spec.get("minReadySeconds", 0) or 0)
         now = self.loop.now
         tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        fully = sum(1 for f in facts if f.fully_labeled(tlabels))
-        ready = sum(1 for f in facts if f.ready)
-        available = sum(1 for f in facts if f.available(self.loop, min_ready, now))
+        fully = ready = available = 0
+        for f in facts:
+            if f.fully_labeled(tlabels):
+                fully += 1
+            if f.ready:
+                ready += 1
+                if not min_ready or f.available(self.loop, min_ready, now):
+                    available += 1
         old_status = rs.get("status") or {}
         status: Obj = {k: v for k, v in old_status.items() if k == "conditions"}
         status.update(

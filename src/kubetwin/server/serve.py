@@ -19,7 +19,7 @@ from aiohttp import web
 from kubetwin.api import errors
 from kubetwin.scenario import loader
 from kubetwin.scenario.runtime import DEFAULT_NODEGROUP, Cluster
-from kubetwin.server import kubeconfig, metrics, tls
+from kubetwin.server import gcpolicy, kubeconfig, metrics, tls
 from kubetwin.server.app import ServerState, make_app
 from kubetwin.server.clock import ClockDriver
 
@@ -126,6 +126,7 @@ class Server:
 
 
 async def _main(options: ServeOptions) -> int:
+    gcpolicy.PACER.install()  # before the cluster is built: its heap is never walked in one long pause
     server = Server(options)
     for line in server.apply_failures:
         print(f"warning: not applied: {line}", file=sys.stderr)

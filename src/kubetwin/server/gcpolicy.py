@@ -1,0 +1,68 @@
+"""Garbage-collector pacing for ``kubetwin serve`` (no upstream counterpart: the Go apiserver's GC is
+concurrent; CPython's cyclic collector stops the world).
+
+The twin's heap is large and long-lived (every object of the cluster, the informer caches, the
+watch history): at 10,000 pods over a million tracked containers, and a full (generation 2)
+collection walks all of them, 0.4-1.2 s on the dev machine, stalling whichever request arrives
+then (the p99 of mutating requests was 400 ms at 10,000 pods). What survives a full collection is
+the cluster's state, not garbage, so ``install`` makes the collector:
+
+- freeze the survivors of every full collection (``gc.freeze``: moved to the permanent generation,
+  never scanned again), so a full collection walks only what was promoted since the previous one;
+- run full collections after every second generation-1 collection (threshold 1 instead of 10), so
+  that promoted set stays small: each object is still scanned by one full collection before it is
+  frozen, so the total collector work is unchanged, only cut into short pauses.
+
+Measured in process at 10,000 pods (bring-up, then 240,000 ConfigMap writes): the longest full
+collection 1,210 ms -> 2-5 ms typical, 16-27 ms worst over repeated runs (bring-up's own: 870 ms ->
+25-35 ms); the same total time.
+
+The price: a frozen object is still freed by reference counting, but one that later becomes part of
+an unreachable reference cycle is never reclaimed. The twin's state is acyclic JSON-like data; the
+same run held no such object (``gc.unfreeze(); gc.collect()`` afterwards freed 0).
+``KUBETWIN_GC=default`` leaves the collector as Python configures it.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from typing import Any
+
+# (generation 0 allocations, generation 0 collections per generation 1, generation 1 per full)
+THRESHOLDS = (700, 10, 1)
+
+
+class GCPacer:
+    def __init__(self) -> None:
+        self.installed = False
+        self.full_collections = 0
+        self._saved: tuple[int, int, int] | None = None
+
+    def install(self) -> bool:
+        """Start pacing (once per process); False when disabled by ``KUBETWIN_GC=default``."""
+        if os.environ.get("KUBETWIN_GC", "") == "default":
+            return False
+        if not self.installed:
+            self._saved = gc.get_threshold()
+            gc.set_threshold(*THRESHOLDS)
+            gc.callbacks.append(self._callback)
+            self.installed = True
+        return True
+
+    def uninstall(self) -> None:
+        """Back to Python's defaults; the frozen objects are scanned again from the next collection."""
+        if self.installed:
+            gc.callbacks.remove(self._callback)
+            if self._saved is not None:
+                gc.set_threshold(*self._saved)
+            gc.unfreeze()
+            self.installed = False
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop" and info.get("generation") == 2:
+            self.full_collections += 1
+            gc.freeze()
+
+
+PACER = GCPacer()

@@ -1,0 +1,33 @@
+"""serve's GC pacing: survivors of a full collection are frozen, thresholds restored on uninstall."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from kubetwin.server.gcpolicy import THRESHOLDS, GCPacer
+
+
+@pytest.mark.parametrize(
+    ("env", "active"), [pytest.param(None, True, id="default-on"), pytest.param("default", False, id="opt-out")]
+)
+def test_full_collection_freezes_survivors(monkeypatch: pytest.MonkeyPatch, env: str | None, active: bool) -> None:
+    if env is None:
+        monkeypatch.delenv("KUBETWIN_GC", raising=False)
+    else:
+        monkeypatch.setenv("KUBETWIN_GC", env)
+    before = gc.get_threshold()
+    pacer = GCPacer()
+    assert pacer.install() is active
+    try:
+        kept = [{"i": i} for i in range(1000)]
+        gc.collect()
+        if active:
+            assert gc.get_threshold() == THRESHOLDS
+            assert pacer.full_collections >= 1 and gc.get_freeze_count() >= len(kept)
+        else:
+            assert gc.get_threshold() == before and pacer.full_collections == 0
+    finally:
+        pacer.uninstall()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0 and gc.callbacks.count(pacer._callback) == 0
