@@ -1,0 +1,160 @@
+"""The diurnal-hpa-ca example scaled up: HPA + VPA + cluster autoscaler over a day.
+
+    python bench/bench_autoscaling.py [--web-peak 20000 --worker-peak 10000 --hours 24]
+                                      [--quick] [--max-wall 600] [--profile [--profile-out F]]
+
+The manifests are examples/diurnal-hpa-ca/'s (same HPAs, VPA, PDBs, ClusterAutoscaler, seed),
+resized so the peak of the day is about ``web-peak + worker-peak`` pods on about 1,000 nodes at the
+default size (30,000 pods): web pods request 100m / 256Mi (38 per m5.xlarge), workers 350m / 512Mi
+(22 per c5.2xlarge); the web traffic peaks at ``50 x web-peak`` requests/s (20x its trough, the HPA's target
+is 50 per pod) and the queue at ``10 x worker-peak`` messages; maxReplicas and the groups' maxSize
+leave 20% headroom. The whole twin runs (store, informers, controllers incl. HPA/VPA, scheduler,
+kubelets and usage engine, metrics pipeline, cluster autoscaler); no recorder or report.
+
+Virtual time runs in 15-minute chunks; after each one the progress line shows wall time, pods and
+nodes. The run stops early once ``--max-wall`` seconds have passed (it reports how far it got).
+Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
+beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
+
+Measured: see the end of this docstring (updated by hand when the figures change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import cProfile
+import gc
+import math
+import pstats
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kubetwin.scenario import loader
+from kubetwin.scenario.runtime import Cluster, ScenarioSettings
+
+GOAL = 1440.0
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "diurnal-hpa-ca"
+CHUNK = 900.0
+WEB_PER_NODE = 38  # 100m pods on an m5.xlarge (3,920m allocatable with the EKS preset)
+WORKERS_PER_NODE = 22  # 350m pods on a c5.2xlarge (7,910m)
+HEADROOM = 1.2
+
+
+def objects(web_peak: int, worker_peak: int) -> tuple[ScenarioSettings, list[dict[str, Any]]]:
+    """The example's objects resized for the given peaks (pods)."""
+    docs = loader.load(EXAMPLE)
+    settings = ScenarioSettings.from_object(next(d.obj for d in docs if d.kind == "Scenario"))
+    out = []
+    for d in docs:
+        obj = copy.deepcopy(d.obj)
+        name = obj["metadata"].get("name")
+        spec = obj.get("spec") or {}
+        if d.kind == "NodeGroup" and name == "general":
+            spec["maxSize"] = max(spec["minSize"], math.ceil(web_peak / WEB_PER_NODE * HEADROOM))
+        elif d.kind == "NodeGroup" and name == "spot-batch":
+            spec["maxSize"] = max(1, math.ceil(worker_peak / WORKERS_PER_NODE * HEADROOM))
+        elif d.kind == "Deployment":
+            # web 100m/256Mi (38 per m5.xlarge), workers 350m/512Mi Guaranteed (22 per c5.2xlarge)
+            template = spec["template"]
+            container = template["spec"]["containers"][0]
+            cpu, mem = ("100m", "256Mi") if name == "web" else ("350m", "512Mi")
+            container["resources"]["requests"].update({"cpu": cpu, "memory": mem})
+            # start at what the HPA would pick at midnight (2 web pods under the peak's 20x would be
+            # OOM-killed by their memoryPerRps before the HPA could read a metric)
+            spec["replicas"] = math.ceil(_at_midnight(web_peak if name == "web" else worker_peak))
+            if name == "worker":
+                container["resources"]["limits"].update({"cpu": cpu, "memory": mem})
+                template["metadata"].setdefault("annotations", {})["kubetwin.io/memory-usage"] = "400Mi"
+        elif d.kind == "LoadProfile":
+            spec["traffic"]["diurnal"].update({"base": 50 * web_peak / 20, "peak": 50 * web_peak})
+            spec["perPod"].update({"baseline": {"cpu": "10m", "memory": "180Mi"}, "cpuPerRequest": "1m",
+                                   "startup": {"cpu": "100m", "duration": "30s"}})  # fmt: skip
+        elif d.kind == "ExternalMetricSeries":
+            spec["values"]["diurnal"].update({"base": max(1, worker_peak // 80), "peak": 10 * worker_peak})
+        elif d.kind == "HorizontalPodAutoscaler":
+            peak = web_peak if name == "web" else worker_peak
+            spec["maxReplicas"] = max(spec["minReplicas"] + 1, math.ceil(peak * HEADROOM))
+        out.append(obj)
+    return settings, out
+
+
+def _at_midnight(peak_pods: int) -> float:
+    """Pods needed at virtual time 0 for a diurnal curve from peak/20 to peak, peaking at 14:00."""
+    base = peak_pods / 20
+    return base + (peak_pods - base) * (1 + math.cos(2 * math.pi * (0 - 14 * 3600) / 86400)) / 2
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def counts(cluster: Cluster) -> tuple[int, int]:
+    return cluster.store.count("pods"), cluster.store.count("nodes")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--web-peak", type=int, default=20000, help="web pods at the peak of the day")
+    ap.add_argument("--worker-peak", type=int, default=10000, help="worker pods at the peak of the day")
+    ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--quick", action="store_true", help="the example's own size scaled to 1,500 pods, 24 h")
+    ap.add_argument("--max-wall", type=float, default=600.0, help="stop after this many wall seconds")
+    ap.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
+    ap.add_argument("--profile-out", default=None, help="with --profile: also dump the pstats to this file")
+    args = ap.parse_args()
+    if args.quick:
+        args.web_peak, args.worker_peak = 1000, 500
+    settings, objs = objects(args.web_peak, args.worker_peak)
+    until = args.hours * 3600.0
+    print(f"diurnal-hpa-ca x ({args.web_peak:,} web + {args.worker_peak:,} worker pods at the peak), "
+          f"{args.hours:g} h virtual, seed {settings.seed}", flush=True)  # fmt: skip
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    cluster = Cluster(seed=settings.seed, metrics_resolution=settings.metrics_resolution)
+    cluster.start()
+    failures = cluster.apply((str(o["metadata"].get("name")), o) for o in objs)
+    if failures:
+        sys.exit("; ".join(f"{f.where}: {f.message}" for f in failures))
+    gc.freeze()
+    prof = cProfile.Profile() if args.profile else None
+    if prof is not None:
+        prof.enable()
+    peak_pods = peak_nodes = 0
+    now = 0.0
+    stopped = False
+    while now < until:
+        now = min(until, now + CHUNK)
+        cluster.run(now)
+        pods, nodes = counts(cluster)
+        peak_pods, peak_nodes = max(peak_pods, pods), max(peak_nodes, nodes)
+        wall = time.perf_counter() - t0
+        if now % 3600 == 0 or now >= until:
+            print(f"  {now / 3600:5.2f} h  wall {wall:7.1f} s  cpu {time.process_time() - c0:7.1f} s  "
+                  f"pods {pods:6,}  nodes {nodes:5,}  rss {peak_rss_mib():6.0f} MiB", flush=True)  # fmt: skip
+        if wall > args.max_wall and now < until:
+            print(f"  stopped: --max-wall {args.max_wall:g} s reached at {now / 3600:.2f} h virtual", flush=True)
+            stopped = True
+            break
+    if prof is not None:
+        prof.disable()
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    rate = now / wall if wall > 0 else float("inf")
+    print(f"virtual {now:,.0f} s in {wall:,.1f} s wall ({cpu:,.1f} s CPU): {rate:,.0f} virtual s / wall s "
+          f"({now / cpu if cpu else 0:,.0f} per CPU s); goal {GOAL:,.0f}: {'met' if rate >= GOAL else 'NOT met'}"
+          f"{' (partial run)' if stopped else ''}")  # fmt: skip
+    print(f"peak pods {peak_pods:,}, peak nodes {peak_nodes:,}, peak RSS {peak_rss_mib():,.0f} MiB")
+    if prof is not None:
+        stats = pstats.Stats(prof)
+        if args.profile_out:
+            stats.dump_stats(args.profile_out)
+        stats.sort_stats("cumulative").print_stats(40)
+    cluster.close()
+
+
+if __name__ == "__main__":
+    main()
