@@ -35,7 +35,7 @@ Table 0.64 s and p99 400 ms at 10,000 pods.)
 - ``-o json``: the server sends 23.5 MB in 0.3 s (orjson straight from the stored objects); the
   rest is kubectl decoding and printing it (its CPU time matches the wall time).
 - Mutating p99: full cyclic-GC passes over the whole heap (0.4-1.2 s at 10,000 pods) are gone:
-  serve freezes what survives each full collection and runs them more often (server/gcpolicy.py).
+  serve freezes what survives each full collection and runs them more often (sim/gcpolicy.py).
 - Bring-up is still above linear at 10,000 pods: the ReplicaSet controller syncs once per pod
   status change and each sync visits the set's pods (now a cached-facts lookup each, as upstream
   counts status from a listing).

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from kubetwin.server.gcpolicy import THRESHOLDS, GCPacer
+from kubetwin.sim.gcpolicy import THRESHOLDS, GCPacer
 
 
 @pytest.mark.parametrize(

@@ -108,8 +108,9 @@ def _cmd_version() -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from kubetwin.scenario.run import ScenarioError, run
-    from kubetwin.sim import format_duration
+    from kubetwin.sim import format_duration, gcpolicy
 
+    gcpolicy.PACER.install()  # short GC pauses over the twin's large, long-lived heap
     show = not args.no_progress and sys.stderr.isatty()
     try:
         if show:

@@ -19,9 +19,10 @@ from aiohttp import web
 from kubetwin.api import errors
 from kubetwin.scenario import loader
 from kubetwin.scenario.runtime import DEFAULT_NODEGROUP, Cluster
-from kubetwin.server import gcpolicy, kubeconfig, metrics, tls
+from kubetwin.server import kubeconfig, metrics, tls
 from kubetwin.server.app import ServerState, make_app
 from kubetwin.server.clock import ClockDriver
+from kubetwin.sim import gcpolicy
 
 SHUTDOWN_TIMEOUT = 2.0
 

@@ -1,4 +1,4 @@
-"""Garbage-collector pacing for ``kubetwin serve`` (no upstream counterpart: the Go apiserver's GC is
+"""Garbage-collector pacing for ``kubetwin serve`` and ``kubetwin run`` (no upstream counterpart: the Go apiserver's GC is
 concurrent; CPython's cyclic collector stops the world).
 
 The twin's heap is large and long-lived (every object of the cluster, the informer caches, the
