@@ -237,3 +237,42 @@ def test_reconcile_twice_equals_once(replicas: int, new_replicas: int, ready: li
     _reconcile_all(stack, dc, rc)
     _reconcile_all(stack, dc, rc)
     assert stack.snapshot() == once
+
+
+def _scale_up_complete(stack: Stack) -> None:
+    stack.create(make_deploy("web", 2, progressDeadlineSeconds=600))
+    stack.settle()
+    stack.run_all()
+    stack.settle(700)  # the NewReplicaSetAvailable condition is older than the deadline
+    stack.patch_spec("deployments.apps", "web", {"spec": {"replicas": 5}})  # as the HPA does
+
+
+def _new_rollout(stack: Stack) -> None:
+    stack.create(make_deploy("web", 2, progressDeadlineSeconds=600))
+
+
+@pytest.mark.parametrize(
+    ("setup", "wait", "reason"),
+    [
+        pytest.param(_scale_up_complete, 1800, "NewReplicaSetAvailable", id="scaled-up-pods-wait-for-a-node"),
+        pytest.param(_new_rollout, 300, "ReplicaSetUpdated", id="rollout-waits-before-its-deadline"),
+        pytest.param(_new_rollout, 1800, "ProgressDeadlineExceeded", id="rollout-waits-past-its-deadline"),
+    ],
+)
+def test_waiting_rollout_is_not_resynced_in_a_loop(stack: Stack, setup: object, wait: int, reason: str) -> None:
+    """progress.go requeueStuckDeployment: a re-check is scheduled for the progress deadline (rate-limited
+    only within its last second), and none while the Progressing condition cannot time out."""
+    (dc, _) = stack.start(DeploymentController, ReplicaSetController)
+    setup(stack)  # type: ignore[operator]
+    stack.settle()
+    syncs = [0]
+    reconcile = dc.reconcile
+
+    def counted(key: str) -> float | None:
+        syncs[0] += 1
+        return reconcile(key)
+
+    dc.reconcile = counted  # type: ignore[method-assign]
+    stack.settle(wait)  # pods stay Pending: no node ever comes
+    assert cond(dstatus(stack), "Progressing")["reason"] == reason
+    assert syncs[0] < 10 * wait / 60, syncs[0]
