@@ -171,6 +171,9 @@ class ClusterAutoscaler:
         self.scale_ups = 0
         self.scale_downs = 0
         self.loops = 0
+        # Per-pod derived values carried across scans while the informer's object is the same one
+        # (a changed pod is a new object): pod key -> (pod, requests, PodInfo or None).
+        self._pod_cache: dict[str, tuple[Obj, dict[str, int], PodInfo | None]] = {}
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -182,6 +185,7 @@ class ClusterAutoscaler:
         self.daemonsets = self.informers.get("daemonsets.apps")
         self.configmaps = self.informers.get("configmaps")
         self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
+        self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [])
         self.configs.add_handler(self._config_changed, lambda o, n: self._config_changed(n),
                                  lambda o: self._config_changed(None))  # fmt: skip
         self._config_changed(self.configs.get(DEFAULT_NAME))
@@ -213,6 +217,7 @@ class ClusterAutoscaler:
             return
         self.loops += 1
         now = self.loop.now
+        self._prune_pod_cache()
         groups = self._cluster_state(now)
         self._check_provisioning(groups, now)
         scaled = self._scale_up(groups, now)
@@ -293,6 +298,8 @@ class ClusterAutoscaler:
 
     # -- scale-up ----------------------------------------------------------------------------------
     def _unschedulable_pods(self, now: float) -> list[Obj]:
+        if not self.pods.by_index("ca:unschedulable", "1"):
+            return []  # no pending pod at all: nothing to scan
         out = []
         for pod in self.pods.list():
             if not _is_unschedulable(pod):
@@ -313,7 +320,7 @@ class ClusterAutoscaler:
         for pod in self.pods.list():
             spec = pod.get("spec") or {}
             if spec.get("nodeName") and not drain.is_terminal(pod):
-                sim.add_bound_pod(pod)
+                sim.add_bound_pod(pod, self._pod_info(pod))
         if upcoming:
             for g in groups.values():
                 coming = g.counts.unregistered + g.counts.not_started
@@ -321,6 +328,35 @@ class ClusterAutoscaler:
                     node = self._template(g, f"template-node-for-{g.name}-upcoming-{i}")
                     self._add_template(sim, g, node)
         return sim
+
+    def _cached(self, pod: Obj) -> tuple[Obj, dict[str, int], PodInfo | None]:
+        key = _pod_key(pod)
+        hit = self._pod_cache.get(key)
+        if hit is None or hit[0] is not pod:
+            hit = self._pod_cache[key] = (pod, resources.pod_requests(pod), None)
+        return hit
+
+    def _requests(self, pod: Obj) -> dict[str, int]:
+        """``resources.pod_requests(pod)``, computed once per pod version (read-only)."""
+        return self._cached(pod)[1]
+
+    def _pod_info(self, pod: Obj) -> PodInfo:
+        """A PodInfo for a bound pod in a fresh simulation, reused across scans while the pod is
+        unchanged (only its per-snapshot slot is reset). Pods with pod (anti-)affinity get a new one
+        each time: their parsed terms may resolve namespaces at the time of the scan."""
+        hit = self._cached(pod)
+        pi = hit[2]
+        if pi is None:
+            pi = PodInfo(pod)
+            if pi.has_affinity:
+                return pi
+            self._pod_cache[pi.key] = (pod, hit[1], pi)
+        pi.slot = -1
+        return pi
+
+    def _prune_pod_cache(self) -> None:
+        if len(self._pod_cache) > 2 * len(self.pods) + 64:
+            self._pod_cache = {k: v for k, v in self._pod_cache.items() if self.pods.get_by_key(k) is v[0]}
 
     def _template(self, g: Group, name: str) -> Obj:
         node = template_node(g.obj)
@@ -477,7 +513,7 @@ class ClusterAutoscaler:
         for pod in self._node_pods(node["metadata"]["name"]):
             if drain.is_terminal(pod) or drain.is_long_terminating(pod, self.loop.now, self.loop.parse_timestamp):
                 continue
-            req = resources.pod_requests(pod)
+            req = self._requests(pod)
             c, m = req.get("cpu", 0), req.get("memory", 0)
             if (self.options.ignore_daemonsets_utilization and drain.is_daemonset_pod(pod)) or (
                 self.options.ignore_mirror_pods_utilization and drain.is_mirror(pod)

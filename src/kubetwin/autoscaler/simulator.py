@@ -42,9 +42,9 @@ class SimCluster:
     def remove_node(self, name: str) -> None:
         self.snapshot.remove_node(name)
 
-    def add_bound_pod(self, pod: Obj) -> PodInfo:
-        """A pod already on ``spec.nodeName``."""
-        return self.snapshot.add_pod(pod)
+    def add_bound_pod(self, pod: Obj, pi: PodInfo | None = None) -> PodInfo:
+        """A pod already on ``spec.nodeName`` (``pi``: its PodInfo, when the caller has one)."""
+        return self.snapshot.add_pod(pod, pi)
 
     def place(self, pi: PodInfo, node_name: str) -> None:
         """Count ``pi`` on ``node_name`` (the snapshot's AssumePod)."""
