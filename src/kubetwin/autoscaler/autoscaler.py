@@ -40,6 +40,7 @@ with drain").
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,6 +175,7 @@ class ClusterAutoscaler:
         # Per-pod derived values carried across scans while the informer's object is the same one
         # (a changed pod is a new object): pod key -> (pod, requests, PodInfo or None).
         self._pod_cache: dict[str, tuple[Obj, dict[str, int], PodInfo | None]] = {}
+        self._spec_cache: dict[str, tuple[Obj, GroupSpec | None]] = {}  # NodeGroup -> (object, parsed spec)
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -232,13 +234,14 @@ class ClusterAutoscaler:
     # -- cluster state -----------------------------------------------------------------------------
     def _cluster_state(self, now: float) -> dict[str, Group]:
         groups: dict[str, Group] = {}
+        if len(self._spec_cache) > len(self.groups_inf):
+            self._spec_cache.clear()
         for obj in sorted(self.groups_inf.list(), key=lambda o: o["metadata"]["name"]):
             if obj["metadata"].get("deletionTimestamp"):
                 continue
             name = obj["metadata"]["name"]
-            try:
-                spec = GroupSpec(name, obj.get("spec") or {})
-            except SpecError:
+            spec = self._group_spec(name, obj)
+            if spec is None:
                 continue
             groups[name] = Group(name, obj, spec)
         for node in self.nodes.list():
@@ -257,6 +260,18 @@ class ClusterAutoscaler:
         for g in groups.values():
             g.counts.unregistered = max(0, g.target - len(g.nodes))
         return groups
+
+    def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
+        """The NodeGroup's validated spec (None: invalid), parsed once per object version; each loop
+        gets its own copy (the loop lowers/raises ``desired`` on it)."""
+        hit = self._spec_cache.get(name)
+        if hit is None or hit[0] is not obj:
+            try:
+                parsed: GroupSpec | None = GroupSpec(name, obj.get("spec") or {})
+            except SpecError:
+                parsed = None
+            hit = self._spec_cache[name] = (obj, parsed)
+        return copy.copy(hit[1]) if hit[1] is not None else None
 
     def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
         for name, req in list(self.requests.items()):
