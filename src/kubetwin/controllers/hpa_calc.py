@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kubetwin.api.quantity import cpu_milli
 from kubetwin.client.metrics import PodMetric
 
 Obj = dict[str, Any]
 ParseTime = Callable[[str], float]
+_T = TypeVar("_T")
 
 # horizontal.go
 SCALE_UP_LIMIT_FACTOR = 2.0
@@ -308,8 +309,69 @@ def metric_usage_ratio(metrics: Mapping[str, int], target_usage: int) -> tuple[f
 
 
 # -- replica calculator ---------------------------------------------------------------------------
-def _values(metrics: Mapping[str, PodMetric], drop: set[str]) -> dict[str, int]:
-    return {name: m.value for name, m in metrics.items() if name not in drop}
+def _grouped_values(
+    pods: list[Obj],
+    metrics: Mapping[str, PodMetric],
+    resource: str,
+    now: float,
+    config: CalcConfig,
+    parse_time: ParseTime,
+    cache: PodCache | None,
+) -> tuple[int, set[str], set[str], dict[str, int]]:
+    """The common start of GetResourceReplicas and calcPlainMetricReplicas: group the pods and
+    keep the metric values of those neither ignored nor unready: (ready, unready, missing, values)."""
+    if not pods:
+        raise CalcError("no pods returned by selector while calculating replica count")
+    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time, cache)
+    drop = ignored | unready
+    values = {name: m.value for name, m in metrics.items() if name not in drop}
+    if not values:
+        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    return ready, unready, missing, values
+
+
+def _replica_count(
+    current_replicas: int,
+    ready: int,
+    ratio: float,
+    values: dict[str, int],
+    unready: set[str],
+    missing: set[str],
+    tolerances: Tolerances,
+    missing_on_scale_down: Callable[[str], int],
+    ratio_of: Callable[[dict[str, int]], float],
+) -> int:
+    """The common end of GetResourceReplicas and calcPlainMetricReplicas: scale by ``ratio``
+    unless pods are missing metrics or unready pods matter for a scale-up; then fill their values
+    in (missing pods count as ``missing_on_scale_down(name)`` on a scale-down and 0 on a scale-up,
+    unready pods as 0), recompute the ratio with ``ratio_of`` and keep the current count when it
+    is within tolerance or the direction changed. ``values`` is updated in place."""
+    scale_up_with_unready = bool(unready) and ratio > 1.0
+    if not scale_up_with_unready and not missing:
+        if tolerances.is_within(ratio):
+            return current_replicas
+        return _ceil32(ratio * ready)
+
+    if missing:
+        if ratio < 1.0:
+            for name in missing:
+                values[name] = missing_on_scale_down(name)
+        elif ratio > 1.0:
+            for name in missing:
+                values[name] = 0
+    if scale_up_with_unready:
+        for name in unready:
+            values[name] = 0
+
+    new_ratio = ratio_of(values)
+    if tolerances.is_within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current_replicas
+    new_replicas = _ceil32(new_ratio * len(values))
+    if (new_ratio < 1.0 and new_replicas > current_replicas) or (
+        new_ratio > 1.0 and new_replicas < current_replicas
+    ):
+        return current_replicas
+    return new_replicas
 
 
 def resource_replicas(
@@ -325,44 +387,17 @@ def resource_replicas(
     cache: PodCache | None = None,
 ) -> tuple[int, int, int]:
     """GetResourceReplicas (after the metrics fetch): (replicas, utilization %, raw average)."""
-    if not pods:
-        raise CalcError("no pods returned by selector while calculating replica count")
-    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time, cache)
-    values = _values(metrics, ignored | unready)
-    if not values:
-        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    ready, unready, missing, values = _grouped_values(pods, metrics, resource, now, config, parse_time, cache)
     requests = calculate_requests(pods, container, resource, cache)
     ratio, utilization, raw = resource_utilization_ratio(values, requests, target_utilization)
-    tol = config.tolerances
-
-    scale_up_with_unready = bool(unready) and ratio > 1.0
-    if not scale_up_with_unready and not missing:
-        if tol.is_within(ratio):
-            return current_replicas, utilization, raw
-        return _ceil32(ratio * ready), utilization, raw
-
-    if missing:
-        if ratio < 1.0:
-            # scale-down: missing pods use 100% of their request (or the target when above 100%)
-            fallback = max(100, target_utilization)
-            for name in missing:
-                values[name] = _quo(requests[name] * fallback, 100)
-        elif ratio > 1.0:
-            for name in missing:
-                values[name] = 0
-    if scale_up_with_unready:
-        for name in unready:
-            values[name] = 0
-
-    new_ratio, _, _ = resource_utilization_ratio(values, requests, target_utilization)
-    if tol.is_within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return current_replicas, utilization, raw
-    new_replicas = _ceil32(new_ratio * len(values))
-    if (new_ratio < 1.0 and new_replicas > current_replicas) or (
-        new_ratio > 1.0 and new_replicas < current_replicas
-    ):
-        return current_replicas, utilization, raw
-    return new_replicas, utilization, raw
+    # scale-down: missing pods use 100% of their request (or the target when above 100%)
+    fallback = max(100, target_utilization)
+    replicas = _replica_count(
+        current_replicas, ready, ratio, values, unready, missing, config.tolerances,
+        lambda name: _quo(requests[name] * fallback, 100),
+        lambda vals: resource_utilization_ratio(vals, requests, target_utilization)[0],
+    )  # fmt: skip
+    return replicas, utilization, raw
 
 
 def plain_metric_replicas(
@@ -378,41 +413,14 @@ def plain_metric_replicas(
 ) -> tuple[int, int]:
     """calcPlainMetricReplicas (Pods metrics; Resource/ContainerResource AverageValue):
     (replicas, average usage)."""
-    if not pods:
-        raise CalcError("no pods returned by selector while calculating replica count")
-    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, config, parse_time, cache)
-    values = _values(metrics, ignored | unready)
-    if not values:
-        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    ready, unready, missing, values = _grouped_values(pods, metrics, resource, now, config, parse_time, cache)
     ratio, usage = metric_usage_ratio(values, target_usage)
-    tol = config.tolerances
-
-    scale_up_with_unready = bool(unready) and ratio > 1.0
-    if not scale_up_with_unready and not missing:
-        if tol.is_within(ratio):
-            return current_replicas, usage
-        return _ceil32(ratio * ready), usage
-
-    if missing:
-        if ratio < 1.0:
-            for name in missing:
-                values[name] = target_usage  # scale-down: missing pods use exactly the target
-        elif ratio > 1.0:
-            for name in missing:
-                values[name] = 0
-    if scale_up_with_unready:
-        for name in unready:
-            values[name] = 0
-
-    new_ratio, _ = metric_usage_ratio(values, target_usage)
-    if tol.is_within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return current_replicas, usage
-    new_replicas = _ceil32(new_ratio * len(values))
-    if (new_ratio < 1.0 and new_replicas > current_replicas) or (
-        new_ratio > 1.0 and new_replicas < current_replicas
-    ):
-        return current_replicas, usage
-    return new_replicas, usage
+    replicas = _replica_count(
+        current_replicas, ready, ratio, values, unready, missing, config.tolerances,
+        lambda name: target_usage,  # scale-down: missing pods use exactly the target
+        lambda vals: metric_usage_ratio(vals, target_usage)[0],
+    )  # fmt: skip
+    return replicas, usage
 
 
 def ready_pods_count(pods: list[Obj]) -> int:
@@ -500,6 +508,14 @@ class ScaleEvent:
     outdated: bool = False
 
 
+def _put(items: list[_T], old_index: int, item: _T) -> None:
+    """Record ``item`` in the expired slot ``old_index`` (-1: none) or at the end."""
+    if old_index >= 0:
+        items[old_index] = item
+    else:
+        items.append(item)
+
+
 def stabilize_recommendation(
     recommendations: list[Recommendation], now: float, window: float, desired: int
 ) -> int:
@@ -518,10 +534,7 @@ def stabilize_recommendation(
             old_index = i
         elif rec.replicas > best:
             best = rec.replicas
-    if old_index >= 0:
-        recommendations[old_index] = Recommendation(desired, now)
-    else:
-        recommendations.append(Recommendation(desired, now))
+    _put(recommendations, old_index, Recommendation(desired, now))
     return best
 
 
@@ -572,10 +585,7 @@ def stabilize_recommendation_with_behaviors(
         recommendation = up_rec
     if recommendation > down_rec:
         recommendation = down_rec
-    if old_index >= 0:
-        recommendations[old_index] = Recommendation(desired, now)
-    else:
-        recommendations.append(Recommendation(desired, now))
+    _put(recommendations, old_index, Recommendation(desired, now))
     if desired >= current:
         return recommendation, "ScaleUpStabilized", MSG_UP_STABILIZED
     return recommendation, "ScaleDownStabilized", MSG_DOWN_STABILIZED
@@ -590,18 +600,23 @@ def _policies(rules: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(rules.get("policies") or [])
 
 
-def calculate_scale_up_limit_with_rules(
+def _scale_limit_with_policies(
     current: int,
     up_events: list[ScaleEvent],
     down_events: list[ScaleEvent],
     rules: Mapping[str, Any],
     now: float,
+    scale_up: bool,
 ) -> int:
-    """calculateScaleUpLimitWithScalingRules."""
+    """The policy loop of calculateScaleUpLimitWithScalingRules and
+    calculateScaleDownLimitWithBehaviors: each policy proposes a limit from the replica count at
+    the start of its period; selectPolicy Max keeps the most permissive proposal (highest going
+    up, lowest going down), Min the most restrictive; with no policy, the value ``pick`` never
+    chooses."""
     select = rules.get("selectPolicy") or "Max"
     if select == "Disabled":
         return current
-    pick = min if select == "Min" else max
+    pick = max if (select == "Min") != scale_up else min
     result: int | None = None
     for policy in _policies(rules):
         period = float(policy.get("periodSeconds") or 0)
@@ -610,13 +625,26 @@ def calculate_scale_up_limit_with_rules(
         start = current - added + deleted
         value = int(policy.get("value") or 0)
         if policy.get("type") == "Pods":
-            proposed = start + value
-        else:  # Percent: rounded up so that a small percentage still adds a pod
+            proposed = start + value if scale_up else start - value
+        elif scale_up:  # Percent: rounded up so that a small percentage still adds a pod
             proposed = _ceil32(start * (1 + value / 100))
+        else:  # Percent: truncated
+            proposed = _int32(start * (1 - value / 100))
         result = proposed if result is None else pick(result, proposed)
     if result is None:
-        return MAX_INT32 if select == "Min" else MIN_INT32
+        return MIN_INT32 if pick is max else MAX_INT32
     return result
+
+
+def calculate_scale_up_limit_with_rules(
+    current: int,
+    up_events: list[ScaleEvent],
+    down_events: list[ScaleEvent],
+    rules: Mapping[str, Any],
+    now: float,
+) -> int:
+    """calculateScaleUpLimitWithScalingRules."""
+    return _scale_limit_with_policies(current, up_events, down_events, rules, now, scale_up=True)
 
 
 def calculate_scale_down_limit_with_behaviors(
@@ -627,25 +655,7 @@ def calculate_scale_down_limit_with_behaviors(
     now: float,
 ) -> int:
     """calculateScaleDownLimitWithBehaviors."""
-    select = rules.get("selectPolicy") or "Max"
-    if select == "Disabled":
-        return current
-    pick = max if select == "Min" else min
-    result: int | None = None
-    for policy in _policies(rules):
-        period = float(policy.get("periodSeconds") or 0)
-        added = replicas_change_per_period(period, up_events, now)
-        deleted = replicas_change_per_period(period, down_events, now)
-        start = current - added + deleted
-        value = int(policy.get("value") or 0)
-        if policy.get("type") == "Pods":
-            proposed = start - value
-        else:  # Percent: truncated
-            proposed = _int32(start * (1 - value / 100))
-        result = proposed if result is None else pick(result, proposed)
-    if result is None:
-        return MIN_INT32 if select == "Min" else MAX_INT32
-    return result
+    return _scale_limit_with_policies(current, up_events, down_events, rules, now, scale_up=False)
 
 
 def convert_desired_replicas_with_behavior_rate(
@@ -695,11 +705,7 @@ def store_scale_event(events: list[ScaleEvent], rules: Mapping[str, Any], change
             e.outdated = True
         if e.outdated:
             old_index = i
-    event = ScaleEvent(change, now)
-    if old_index >= 0:
-        events[old_index] = event
-    else:
-        events.append(event)
+    _put(events, old_index, ScaleEvent(change, now))
 
 
 # -- behavior defaults (pkg/apis/autoscaling/v2/defaults.go) ---------------------------------------
@@ -717,20 +723,21 @@ DEFAULT_SCALE_DOWN_RULES: dict[str, Any] = {
 }
 
 
-def scale_up_rules(rules: Mapping[str, Any] | None) -> dict[str, Any]:
-    """GenerateHPAScaleUpRules: fill what the user left unset."""
-    out = dict(DEFAULT_SCALE_UP_RULES)
+def _fill_unset(defaults: dict[str, Any], rules: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``defaults`` overridden by every field of ``rules`` that is set (not None)."""
     for k, v in (rules or {}).items():
         if v is not None:
-            out[k] = v
-    return out
+            defaults[k] = v
+    return defaults
+
+
+def scale_up_rules(rules: Mapping[str, Any] | None) -> dict[str, Any]:
+    """GenerateHPAScaleUpRules: fill what the user left unset."""
+    return _fill_unset(dict(DEFAULT_SCALE_UP_RULES), rules)
 
 
 def scale_down_rules(rules: Mapping[str, Any] | None, downscale_stabilization: float) -> dict[str, Any]:
     """GenerateHPAScaleDownRules + maybeInitScaleDownStabilizationWindow."""
-    out = dict(DEFAULT_SCALE_DOWN_RULES)
-    out["stabilizationWindowSeconds"] = int(downscale_stabilization)
-    for k, v in (rules or {}).items():
-        if v is not None:
-            out[k] = v
-    return out
+    defaults = dict(DEFAULT_SCALE_DOWN_RULES)
+    defaults["stabilizationWindowSeconds"] = int(downscale_stabilization)
+    return _fill_unset(defaults, rules)
