@@ -76,6 +76,16 @@ _CONTAINERS = "Names of each container in the template."
 _IMAGES = "Images referenced by each container in the template."
 
 
+def _workload_columns(*cols: Col, selector: tuple[str, str] | None = None) -> list[Col]:
+    """The columns of a workload printer (see ``_workload_row``): Name, the kind's own ``cols``,
+    Age, then the wide Containers, Images and, for kinds with a selector, Selector (documented by
+    the ``selector`` field)."""
+    wide = [Col("Containers", "string", _CONTAINERS, priority=1), Col("Images", "string", _IMAGES, priority=1)]
+    if selector is not None:
+        wide.append(Col("Selector", "string", selector, priority=1))
+    return [_name_col(), *cols, _age_col(), *wide]
+
+
 class _Ctx:
     """What a printer needs: the clock and whether to add the wide cells."""
 
@@ -153,12 +163,24 @@ def _format_selector(sel: Any) -> str:
     return text or "<none>"
 
 
-def _containers(pod_spec: Any) -> tuple[str, str]:
-    """layoutContainerCells."""
-    cs = _d(pod_spec, "containers") or []
-    names = ",".join(str(c.get("name", "")) for c in cs if isinstance(c, Mapping))
-    images = ",".join(str(c.get("image", "")) for c in cs if isinstance(c, Mapping))
-    return names, images
+def _workload_row(
+    ctx: _Ctx,
+    obj: Obj,
+    cells: list[Any],
+    workload_spec: Any,
+    format_selector: Callable[[Any], str] | None = _format_selector,
+) -> list[Any]:
+    """A workload printer's row (see ``_workload_columns``): name, the kind's own ``cells``, age;
+    when wide, layoutContainerCells of ``workload_spec.template.spec`` and, unless
+    ``format_selector`` is None, ``workload_spec.selector`` formatted by it."""
+    row: list[Any] = [_name(obj), *cells, _age(ctx, obj)]
+    if ctx.wide:
+        cs = _d(workload_spec, "template", "spec", "containers") or []
+        row.append(",".join(str(c.get("name", "")) for c in cs if isinstance(c, Mapping)))
+        row.append(",".join(str(c.get("image", "")) for c in cs if isinstance(c, Mapping)))
+        if format_selector is not None:
+            row.append(format_selector(_d(workload_spec, "selector")))
+    return row
 
 
 def _int_or_string(v: Any) -> str:
@@ -408,16 +430,12 @@ def node_row(ctx: _Ctx, node: Obj) -> list[Any]:
 
 # -- workloads ----------------------------------------------------------------------------------
 
-DEPLOYMENT_COLUMNS = [
-    _name_col(),
+DEPLOYMENT_COLUMNS = _workload_columns(
     Col("Ready", "string", "Number of the pod with ready state"),
     Col("Up-to-date", "string", ("apps.v1.DeploymentStatus", "updatedReplicas")),
     Col("Available", "string", ("apps.v1.DeploymentStatus", "availableReplicas")),
-    _age_col(),
-    Col("Containers", "string", _CONTAINERS, priority=1),
-    Col("Images", "string", _IMAGES, priority=1),
-    Col("Selector", "string", ("apps.v1.DeploymentSpec", "selector"), priority=1),
-]
+    selector=("apps.v1.DeploymentSpec", "selector"),
+)
 
 
 def _replicas(obj: Obj) -> int:
@@ -425,99 +443,72 @@ def _replicas(obj: Obj) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) else 1
 
 
+def _deployment_selector(sel: Any) -> str:
+    """The Deployment printer's selector: ``<invalid>`` on error, empty when it selects everything."""
+    try:
+        return str(label_selector_from_dict(sel)) if isinstance(sel, Mapping) or sel is None else "<invalid>"
+    except ValueError:
+        return "<invalid>"
+
+
 def deployment_row(ctx: _Ctx, obj: Obj) -> list[Any]:
     st = obj.get("status") or {}
-    cells: list[Any] = [
-        _name(obj), f"{_int(st.get('readyReplicas'))}/{_replicas(obj)}", _int(st.get("updatedReplicas")),
-        _int(st.get("availableReplicas")), _age(ctx, obj),
-    ]  # fmt: skip
-    if ctx.wide:
-        names, images = _containers(_d(obj, "spec", "template", "spec"))
-        sel = _d(obj, "spec", "selector")
-        try:
-            sel_str = str(label_selector_from_dict(sel)) if isinstance(sel, Mapping) or sel is None else "<invalid>"
-        except ValueError:
-            sel_str = "<invalid>"
-        cells += [names, images, sel_str]
-    return cells
+    cells = [f"{_int(st.get('readyReplicas'))}/{_replicas(obj)}", _int(st.get("updatedReplicas")),
+             _int(st.get("availableReplicas"))]  # fmt: skip
+    return _workload_row(ctx, obj, cells, obj.get("spec"), _deployment_selector)
 
 
-REPLICASET_COLUMNS = [
-    _name_col(),
+REPLICASET_COLUMNS = _workload_columns(
     Col("Desired", "integer", ("apps.v1.ReplicaSetSpec", "replicas")),
     Col("Current", "integer", ("apps.v1.ReplicaSetStatus", "replicas")),
     Col("Ready", "integer", ("apps.v1.ReplicaSetStatus", "readyReplicas")),
-    _age_col(),
-    Col("Containers", "string", _CONTAINERS, priority=1),
-    Col("Images", "string", _IMAGES, priority=1),
-    Col("Selector", "string", ("apps.v1.ReplicaSetSpec", "selector"), priority=1),
-]
+    selector=("apps.v1.ReplicaSetSpec", "selector"),
+)
 
 
 def replicaset_row(ctx: _Ctx, obj: Obj) -> list[Any]:
     st = obj.get("status") or {}
-    cells: list[Any] = [_name(obj), _replicas(obj), _int(st.get("replicas")), _int(st.get("readyReplicas")),
-                        _age(ctx, obj)]  # fmt: skip
-    if ctx.wide:
-        names, images = _containers(_d(obj, "spec", "template", "spec"))
-        cells += [names, images, _format_selector(_d(obj, "spec", "selector"))]
-    return cells
+    cells = [_replicas(obj), _int(st.get("replicas")), _int(st.get("readyReplicas"))]
+    return _workload_row(ctx, obj, cells, obj.get("spec"))
 
 
-DAEMONSET_COLUMNS = [
-    _name_col(),
+DAEMONSET_COLUMNS = _workload_columns(
     Col("Desired", "integer", ("apps.v1.DaemonSetStatus", "desiredNumberScheduled")),
     Col("Current", "integer", ("apps.v1.DaemonSetStatus", "currentNumberScheduled")),
     Col("Ready", "integer", ("apps.v1.DaemonSetStatus", "numberReady")),
     Col("Up-to-date", "integer", ("apps.v1.DaemonSetStatus", "updatedNumberScheduled")),
     Col("Available", "integer", ("apps.v1.DaemonSetStatus", "numberAvailable")),
     Col("Node Selector", "string", ("core.v1.PodSpec", "nodeSelector")),
-    _age_col(),
-    Col("Containers", "string", _CONTAINERS, priority=1),
-    Col("Images", "string", _IMAGES, priority=1),
-    Col("Selector", "string", ("apps.v1.DaemonSetSpec", "selector"), priority=1),
-]
+    selector=("apps.v1.DaemonSetSpec", "selector"),
+)
 
 
 def daemonset_row(ctx: _Ctx, obj: Obj) -> list[Any]:
     st = obj.get("status") or {}
     cells: list[Any] = [
-        _name(obj), _int(st.get("desiredNumberScheduled")), _int(st.get("currentNumberScheduled")),
-        _int(st.get("numberReady")), _int(st.get("updatedNumberScheduled")), _int(st.get("numberAvailable")),
-        _format_labels(_d(obj, "spec", "template", "spec", "nodeSelector")), _age(ctx, obj),
+        _int(st.get("desiredNumberScheduled")), _int(st.get("currentNumberScheduled")), _int(st.get("numberReady")),
+        _int(st.get("updatedNumberScheduled")), _int(st.get("numberAvailable")),
+        _format_labels(_d(obj, "spec", "template", "spec", "nodeSelector")),
     ]  # fmt: skip
-    if ctx.wide:
-        names, images = _containers(_d(obj, "spec", "template", "spec"))
-        cells += [names, images, _format_selector(_d(obj, "spec", "selector"))]
-    return cells
+    return _workload_row(ctx, obj, cells, obj.get("spec"))
 
 
-STATEFULSET_COLUMNS = [
-    _name_col(),
+STATEFULSET_COLUMNS = _workload_columns(
     Col("Ready", "string", "Number of the pod with ready state"),
-    _age_col(),
-    Col("Containers", "string", _CONTAINERS, priority=1),
-    Col("Images", "string", _IMAGES, priority=1),
-]
+)
 
 
 def statefulset_row(ctx: _Ctx, obj: Obj) -> list[Any]:
-    cells: list[Any] = [_name(obj), f"{_int(_d(obj, 'status', 'readyReplicas'))}/{_replicas(obj)}", _age(ctx, obj)]
-    if ctx.wide:
-        cells += list(_containers(_d(obj, "spec", "template", "spec")))
-    return cells
+    cells = [f"{_int(_d(obj, 'status', 'readyReplicas'))}/{_replicas(obj)}"]
+    return _workload_row(ctx, obj, cells, obj.get("spec"), None)
 
 
-JOB_COLUMNS = [
-    _name_col(),
+JOB_COLUMNS = _workload_columns(
     Col("Status", "string", "Status of the job."),
     Col("Completions", "string", ("batch.v1.JobStatus", "succeeded")),
     Col("Duration", "string", "Time required to complete the job."),
-    _age_col(),
-    Col("Containers", "string", _CONTAINERS, priority=1),
-    Col("Images", "string", _IMAGES, priority=1),
-    Col("Selector", "string", ("batch.v1.JobSpec", "selector"), priority=1),
-]
+    selector=("batch.v1.JobSpec", "selector"),
+)
 
 
 def _has_condition(obj: Obj, type_: str) -> bool:
@@ -555,25 +546,17 @@ def job_row(ctx: _Ctx, obj: Obj) -> list[Any]:
         status = "FailureTarget"
     else:
         status = "Running"
-    cells: list[Any] = [_name(obj), status, completions, duration, _age(ctx, obj)]
-    if ctx.wide:
-        names, images = _containers(_d(spec, "template", "spec"))
-        cells += [names, images, _format_selector(spec.get("selector"))]
-    return cells
+    return _workload_row(ctx, obj, [status, completions, duration], spec)
 
 
-CRONJOB_COLUMNS = [
-    _name_col(),
+CRONJOB_COLUMNS = _workload_columns(
     Col("Schedule", "string", ("batch.v1.CronJobSpec", "schedule")),
     Col("Timezone", "string", ("batch.v1.CronJobSpec", "timeZone")),
     Col("Suspend", "boolean", ("batch.v1.CronJobSpec", "suspend")),
     Col("Active", "integer", ("batch.v1.CronJobStatus", "active")),
     Col("Last Schedule", "string", ("batch.v1.CronJobStatus", "lastScheduleTime")),
-    _age_col(),
-    Col("Containers", "string", _CONTAINERS, priority=1),
-    Col("Images", "string", _IMAGES, priority=1),
-    Col("Selector", "string", ("batch.v1.JobSpec", "selector"), priority=1),
-]
+    selector=("batch.v1.JobSpec", "selector"),
+)
 
 
 def cronjob_row(ctx: _Ctx, obj: Obj) -> list[Any]:
@@ -581,14 +564,10 @@ def cronjob_row(ctx: _Ctx, obj: Obj) -> list[Any]:
     st = obj.get("status") or {}
     last = ctx.since(st["lastScheduleTime"]) if st.get("lastScheduleTime") else "<none>"
     cells: list[Any] = [
-        _name(obj), spec.get("schedule", ""), spec.get("timeZone") or "<none>", _bool_ptr(spec.get("suspend")),
-        len(st.get("active") or []), last, _age(ctx, obj),
+        spec.get("schedule", ""), spec.get("timeZone") or "<none>", _bool_ptr(spec.get("suspend")),
+        len(st.get("active") or []), last,
     ]  # fmt: skip
-    if ctx.wide:
-        job_spec = _d(spec, "jobTemplate", "spec") or {}
-        names, images = _containers(_d(job_spec, "template", "spec"))
-        cells += [names, images, _format_selector(job_spec.get("selector"))]
-    return cells
+    return _workload_row(ctx, obj, cells, _d(spec, "jobTemplate", "spec"))
 
 
 # -- services and networking --------------------------------------------------------------------
@@ -884,9 +863,10 @@ def format_hpa_metrics(specs: Any, statuses: Any) -> str:
 
     for i, spec in enumerate(specs):
         t = spec.get("type")
-        if t == "External":
-            target = _d(spec, "external", "target") or {}
-            cur = status_of(i, "external")
+        if t in ("External", "Object"):  # the same cells, from .external or .object
+            key = "external" if t == "External" else "object"
+            target = _d(spec, key, "target") or {}
+            cur = status_of(i, key)
             if target.get("averageValue") is not None:
                 current = "<unknown>"
                 if cur is not None and _d(cur, "current", "averageValue") is not None:
@@ -899,17 +879,6 @@ def format_hpa_metrics(specs: Any, statuses: Any) -> str:
             cur = status_of(i, "pods")
             current = _quantity(_d(cur, "current", "averageValue") or 0) if cur is not None else "<unknown>"
             out.append(f"{current}/{_quantity(_d(spec, 'pods', 'target', 'averageValue') or 0)}")
-        elif t == "Object":
-            target = _d(spec, "object", "target") or {}
-            cur = status_of(i, "object")
-            if target.get("averageValue") is not None:
-                current = "<unknown>"
-                if cur is not None and _d(cur, "current", "averageValue") is not None:
-                    current = _quantity(_d(cur, "current", "averageValue"))
-                out.append(f"{current}/{_quantity(target['averageValue'])} (avg)")
-            else:
-                current = _quantity(_d(cur, "current", "value") or 0) if cur is not None else "<unknown>"
-                out.append(f"{current}/{_quantity(target.get('value') or 0)}")
         elif t in ("Resource", "ContainerResource"):
             key = "resource" if t == "Resource" else "containerResource"
             src = spec.get(key) or {}
