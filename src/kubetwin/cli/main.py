@@ -107,10 +107,20 @@ def _cmd_version() -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from kubetwin.scenario.run import ScenarioError, run
-    from kubetwin.sim import format_duration, gcpolicy
+    from kubetwin.sim import gcpolicy
 
-    gcpolicy.PACER.install()  # short GC pauses over the twin's large, long-lived heap
+    installed = gcpolicy.PACER.install()  # short GC pauses over the twin's large, long-lived heap
+    try:
+        return _run_scenario(args)
+    finally:
+        if installed:
+            gcpolicy.PACER.uninstall()  # leave the collector as found when main() is called in-process
+
+
+def _run_scenario(args: argparse.Namespace) -> int:
+    from kubetwin.scenario.run import ScenarioError, run
+    from kubetwin.sim import format_duration
+
     show = not args.no_progress and sys.stderr.isatty()
     try:
         if show:
