@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from builders import make_node, make_pod
+from kubetwin.api import resources as res
 from kubetwin.api.resources import (
     DEFAULT_MEMORY_REQUEST,
     DEFAULT_MILLI_CPU_REQUEST,
@@ -368,3 +370,58 @@ def test_predicates() -> None:
     assert is_node_ready(make_node("n").ready().obj())
     assert not is_node_ready(make_node("n").ready("Unknown").obj())
     assert not is_node_ready(make_node("n").obj())
+
+
+# -- per-pod-version memo of pod_requests / pod_nonzero_requests / qos_class -------------------------
+def _stored(pod: dict, uid: str = "uid-1", rv: str = "7") -> dict:
+    pod["metadata"].update(uid=uid, resourceVersion=rv)
+    return pod
+
+
+def _one_container(cpu: str) -> dict:
+    return make_pod("p", "default").container("c", requests={"cpu": cpu, "memory": "64Mi"}).obj()
+
+
+@pytest.mark.parametrize(
+    ("fn", "before", "after"),
+    [
+        pytest.param(lambda p: res.pod_requests(p)["cpu"], 100, 300, id="pod_requests"),
+        pytest.param(lambda p: res.pod_nonzero_requests(p)[0], 100, 300, id="pod_nonzero_requests"),
+        pytest.param(lambda p: res.qos_class(p), "Burstable", "Burstable", id="qos_class"),
+    ],
+)
+def test_memo_recomputes_a_modified_copy_at_the_same_resource_version(fn: object, before: object,
+                                                                      after: object) -> None:  # fmt: skip
+    pod = _stored(_one_container("100m"))
+    assert fn(pod) == before  # type: ignore[operator]
+    assert fn(pod) == before  # type: ignore[operator]
+    changed = copy.deepcopy(pod)
+    changed["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "300m"
+    assert fn(changed) == after  # type: ignore[operator]
+    assert fn(copy.deepcopy(pod)) == before  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        pytest.param({}, id="no-uid-no-resourceVersion"),
+        pytest.param({"uid": "u"}, id="no-resourceVersion"),
+        pytest.param({"resourceVersion": "3"}, id="no-uid"),
+    ],
+)
+def test_memo_skips_pods_that_are_not_stored(meta: dict) -> None:
+    pod = _one_container("100m")
+    pod["metadata"].update(meta)
+    size = len(res._memo)
+    assert res.pod_requests(pod)["cpu"] == 100 and res.qos_class(pod) == "Burstable"
+    assert len(res._memo) == size
+
+
+def test_memo_results_are_safe_to_modify_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    pod = _stored(_one_container("100m"), uid="uid-safe")
+    res.pod_requests(pod)["cpu"] = 0
+    assert res.pod_requests(pod)["cpu"] == 100
+    monkeypatch.setattr(res, "_MEMO_MAX", 3)
+    for i in range(10):
+        res.pod_requests(_stored(_one_container("100m"), uid=f"uid-bound-{i}"))
+        assert len(res._memo) <= 3

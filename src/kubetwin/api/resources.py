@@ -124,9 +124,53 @@ def _requests(pod: Obj, non_missing: Mapping[str, int] | None = None, overhead: 
     return reqs
 
 
+# -- per-pod-version memo -------------------------------------------------------------------------
+# pod_requests / pod_nonzero_requests / qos_class depend on the pod's spec only. Stored pods are
+# immutable per resourceVersion, so the result is remembered per (function, uid, resourceVersion);
+# a hit also requires the same spec (the very object, or an equal one), so a modified copy that
+# still carries the old resourceVersion is recomputed. Pods without uid or resourceVersion (being
+# created, test builders) are never cached. Bounded: cleared when it grows past _MEMO_MAX.
+_MEMO_MAX = 100_000
+_memo: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _memo_key(pod: Obj, fn: str) -> tuple[str, str, str] | None:
+    meta = pod.get("metadata")
+    if not isinstance(meta, Mapping):
+        return None
+    uid = meta.get("uid")
+    rv = meta.get("resourceVersion")
+    if not uid or not rv:
+        return None
+    return (fn, uid, rv)
+
+
+def _memo_get(key: tuple[str, str, str], spec: Any) -> Any:
+    hit = _memo.get(key)
+    if hit is not None and (hit[0] is spec or hit[0] == spec):
+        return hit[1]
+    return None
+
+
+def _memo_put(key: tuple[str, str, str], spec: Any, value: Any) -> None:
+    if len(_memo) >= _MEMO_MAX:
+        _memo.clear()
+    _memo[key] = (spec, value)
+
+
 def pod_requests(pod: Obj, *, exclude_overhead: bool = False) -> Resources:
-    """Effective pod requests (PodRequests): max(containers + sidecars, init use), pod-level, + overhead."""
-    return _requests(pod, overhead=not exclude_overhead)
+    """Effective pod requests (PodRequests): max(containers + sidecars, init use), pod-level, + overhead.
+
+    Returns a fresh dict each call (callers may modify it)."""
+    key = _memo_key(pod, "requests-no-overhead" if exclude_overhead else "requests")
+    if key is None:
+        return _requests(pod, overhead=not exclude_overhead)
+    spec = pod.get("spec")
+    hit = _memo_get(key, spec)
+    if hit is None:
+        hit = _requests(pod, overhead=not exclude_overhead)
+        _memo_put(key, spec, hit)
+    return dict(hit)
 
 
 def pod_limits(pod: Obj, *, exclude_overhead: bool = False) -> Resources:
@@ -142,8 +186,17 @@ def pod_limits(pod: Obj, *, exclude_overhead: bool = False) -> Resources:
 
 def pod_nonzero_requests(pod: Obj) -> tuple[int, int]:
     """(milliCPU, memory bytes) with 100m / 200Mi for each container that sets no request."""
+    key = _memo_key(pod, "nonzero")
+    spec = pod.get("spec")
+    if key is not None:
+        hit = _memo_get(key, spec)
+        if hit is not None:
+            return hit
     reqs = _requests(pod, {CPU: DEFAULT_MILLI_CPU_REQUEST, MEMORY: DEFAULT_MEMORY_REQUEST})
-    return reqs.get(CPU, 0), reqs.get(MEMORY, 0)
+    out = reqs.get(CPU, 0), reqs.get(MEMORY, 0)
+    if key is not None:
+        _memo_put(key, spec, out)
+    return out
 
 
 # -- QoS ---------------------------------------------------------------------------------------
@@ -160,6 +213,18 @@ def _positive_qos(rl: Mapping[str, Any] | None) -> Resources:
 
 def qos_class(pod: Obj) -> str:
     """ComputePodQOS: Guaranteed, Burstable or BestEffort (pod-level resources take precedence)."""
+    key = _memo_key(pod, "qos")
+    if key is None:
+        return _qos_class(pod)
+    spec = pod.get("spec")
+    hit = _memo_get(key, spec)
+    if hit is None:
+        hit = _qos_class(pod)
+        _memo_put(key, spec, hit)
+    return hit
+
+
+def _qos_class(pod: Obj) -> str:
     requests: Resources = {}
     limits: Resources = {}
     guaranteed = True
