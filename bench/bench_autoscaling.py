@@ -16,7 +16,14 @@ nodes. The run stops early once ``--max-wall`` seconds have passed (it reports h
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
-Measured (2 cores shared with other sessions; CPU seconds are the steadier figure), at 466a507:
+Measured at 1813bb5 (after the autoscaler's per-pod caches, the Deployment progress requeue fix and
+the pod_requests cache), 2 cores, one other process running:
+
+- ``--quick``: 24 h virtual in 164 s wall / 147 s CPU, **527 virtual s per wall s** (589 per CPU s),
+  peak 1,368 pods / 45 nodes, peak RSS 403 MiB. ``--quick --hours 6``: 1,595 virtual s per wall s.
+- Full size: still inside the first 15 virtual minutes after 400 s wall; far from the goal.
+
+Earlier, at 466a507 (2 cores shared with other sessions; CPU seconds are the steadier figure):
 
 - ``--quick`` (1,000 + 500 pods at the peak, 45 nodes): 19.25 h virtual in 300 s wall / 250 s CPU,
   **230 virtual s per wall s** (277 per CPU s), peak RSS 458 MiB. Goal not met at 1/20 of the size.
