@@ -13,17 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import make_node, make_pod
+from kubetwin.api.kubeletconfig import ThresholdValue, parse_kubelet_config
 from kubetwin.kubelet.eviction import (
     ALLOCATABLE_MEMORY_AVAILABLE,
     MEMORY_AVAILABLE,
     EvictionConfig,
     Threshold,
-    ThresholdValue,
     eviction_grace_period,
     eviction_message,
     is_critical_pod,
     rank_memory_pressure,
     rank_pid_pressure,
+    threshold_text,
 )
 
 NODE = "n1"
@@ -76,13 +77,14 @@ def _cond(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     ],
 )
 def test_threshold_quantity(text: str, capacity: int, want: int) -> None:
-    value = ThresholdValue.parse(text)
-    assert value is not None and value.resolve(capacity) == want
+    (th,) = parse_kubelet_config({"evictionHard": {MEMORY_AVAILABLE: text}}).hard_thresholds
+    assert th.quantity(capacity) == want
 
 
 @pytest.mark.parametrize("text", [pytest.param("0%", id="0pct"), pytest.param("100%", id="100pct")])
 def test_zero_and_full_percent_thresholds_dropped(text: str) -> None:
-    assert ThresholdValue.parse(text) is None
+    assert parse_kubelet_config({"evictionHard": {MEMORY_AVAILABLE: text}}).hard_thresholds == ()
+    assert EvictionConfig.from_kubelet_config({"evictionHard": {MEMORY_AVAILABLE: text}}).thresholds == ()
 
 
 def test_default_config_and_allocatable_copy() -> None:
@@ -97,6 +99,34 @@ def test_eviction_hard_replaces_defaults() -> None:
     cfg = EvictionConfig.from_kubelet_config({"evictionHard": {"memory.available": "200Mi"},
                                               "enforceNodeAllocatable": []})  # fmt: skip
     assert [(t.signal, t.value.quantity) for t in cfg.thresholds] == [(MEMORY_AVAILABLE, 200 * MI)]
+
+
+_TEXT_CFG = {
+    "evictionHard": {"memory.available": "1G", "nodefs.available": "10%"},
+    "evictionSoft": {"memory.available": "1.5Gi"},
+    "evictionSoftGracePeriod": {"memory.available": "1m"},
+}
+
+
+@pytest.mark.parametrize(
+    ("signal", "hard", "want"),
+    [
+        pytest.param(MEMORY_AVAILABLE, True, "1G", id="quantity-keeps-its-format"),
+        pytest.param(MEMORY_AVAILABLE, False, "1536Mi", id="soft-quantity-canonical"),
+        pytest.param(ALLOCATABLE_MEMORY_AVAILABLE, True, "1G", id="allocatable-copy"),
+        pytest.param("nodefs.available", True, "10737418400", id="percent-as-bytes"),
+    ],
+)
+def test_threshold_quantity_text(signal: str, hard: bool, want: str) -> None:
+    cfg = EvictionConfig.from_kubelet_config(_TEXT_CFG)
+    th = next(t for t in cfg.thresholds if t.signal == signal and t.hard == hard)
+    assert threshold_text(th, 100 * GI, cfg.quantity_texts) == want
+
+
+def test_threshold_order_hard_then_soft_by_signal_then_allocatable() -> None:
+    cfg = EvictionConfig.from_kubelet_config(None)
+    assert [t.signal for t in cfg.thresholds] == ["imagefs.available", MEMORY_AVAILABLE, "nodefs.available",
+                                                  "nodefs.inodesFree", ALLOCATABLE_MEMORY_AVAILABLE]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -200,8 +230,11 @@ def test_message_and_annotations_upstream_format() -> None:
     ])  # fmt: skip
     from kubetwin.kubelet.eviction import Observation
 
-    th = Threshold(MEMORY_AVAILABLE, ThresholdValue.parse("100Mi"))  # type: ignore[arg-type]
-    msg, ann = eviction_message("memory", pod, stats, [th], {MEMORY_AVAILABLE: Observation(88 * MI, 8 * GI)})
+    cfg = EvictionConfig.from_kubelet_config({"evictionHard": {MEMORY_AVAILABLE: "100Mi"}})
+    th = next(t for t in cfg.thresholds if t.signal == MEMORY_AVAILABLE)
+    msg, ann = eviction_message(
+        "memory", pod, stats, [th], {MEMORY_AVAILABLE: Observation(88 * MI, 8 * GI)}, cfg.quantity_texts
+    )
     assert msg == (
         "The node was low on resource: memory. Threshold quantity: 100Mi, available: 88Mi. "
         "Container web was using 612Mi, request is 256Mi, has larger consumption of memory. "

@@ -47,14 +47,22 @@ from __future__ import annotations
 
 import functools
 import json
-import struct
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kubetwin.api.kubeletconfig import (
+    DEFAULT_EVICTION_PRESSURE_TRANSITION_PERIOD,
+    KubeletConfig,
+    Threshold,
+    parse_kubelet_config,
+)
+from kubetwin.api.kubeletconfig import (
+    EVICTION_MONITORING_PERIOD as EVICTION_MONITORING_PERIOD,
+)
 from kubetwin.api.quantity import BINARY_SI, DECIMAL_SI, Quantity, format_bytes, parse_quantity, to_int
 from kubetwin.api.resources import pod_priority, pod_requests, qos_class, tolerates
-from kubetwin.sim import Handle, parse_duration
+from kubetwin.sim import Handle
 
 if TYPE_CHECKING:
     from kubetwin.kubelet.kubelet import Kubelet
@@ -63,8 +71,6 @@ Obj = dict[str, Any]
 
 ANN_KUBELET_CONFIG = "kubetwin.io/kubelet-config"
 
-EVICTION_MONITORING_PERIOD = 10.0  # pkg/kubelet/kubelet.go evictionMonitoringPeriod
-DEFAULT_PRESSURE_TRANSITION_PERIOD = 300.0  # v1beta1 defaults: evictionPressureTransitionPeriod 5m
 IMMEDIATE_EVICTION_GRACE_PERIOD_SECONDS = 1
 POD_CLEANUP_TIMEOUT = 30.0
 POD_CLEANUP_POLL_FREQ = 1.0
@@ -115,134 +121,52 @@ SIGNAL_TO_RESOURCE = {
 }
 _DECIMAL_SIGNALS = {NODEFS_INODES_FREE, IMAGEFS_INODES_FREE, PID_AVAILABLE}
 
-# pkg/kubelet/eviction/defaults_linux.go
-DEFAULT_EVICTION_HARD = {
-    MEMORY_AVAILABLE: "100Mi",
-    NODEFS_AVAILABLE: "10%",
-    NODEFS_INODES_FREE: "5%",
-    IMAGEFS_AVAILABLE: "15%",
-}
 
-
-# -- thresholds (api/types.go, helpers.go parseThresholdStatement) ------------------------------
-def _f32(x: float) -> float:
-    return float(struct.unpack("f", struct.pack("f", x))[0])
-
-
-@dataclass(frozen=True)
-class ThresholdValue:
-    """Either an absolute quantity (``text`` canonical, ``quantity`` in units) or a percentage."""
-
-    quantity: int | None = None
-    text: str = ""
-    percentage: float = 0.0  # float32 fraction, as the kubelet keeps it
-
-    @classmethod
-    def parse(cls, value: str | int | float) -> ThresholdValue | None:
-        """None for "0%"/"100%" (upstream drops those thresholds). Raises ValueError."""
-        s = str(value).strip()
-        if s.endswith("%"):
-            p = _f32(float(s[:-1]))
-            if p < 0 or p > 100:
-                raise ValueError(f"eviction percentage threshold must be >= 0% and <= 100%: {s}")
-            if p in (0, 100):
-                return None
-            return cls(percentage=_f32(p / 100))
-        q = parse_quantity(s)
-        if q.sign() < 0:
-            raise ValueError(f"eviction threshold must be positive: {s}")
-        return cls(quantity=q.value(), text=q.canonical())
-
-    def resolve(self, capacity: int) -> int:
-        """GetThresholdQuantity."""
-        if self.quantity is not None:
-            return self.quantity
-        return int(float(capacity) * float(self.percentage))
-
-    def format(self, capacity: int) -> str:
-        if self.quantity is not None:
-            return self.text
-        return format_bytes(self.resolve(capacity))  # resource.NewQuantity(..., BinarySI)
-
-
-@dataclass(frozen=True)
-class Threshold:
-    signal: str
-    value: ThresholdValue
-    grace_period: float = 0.0  # seconds; 0 = hard
-    min_reclaim: ThresholdValue | None = None
-
-    @property
-    def hard(self) -> bool:
-        return self.grace_period == 0
-
-
-def _thresholds(
-    statements: Mapping[str, Any],
-    grace: Mapping[str, float] | None,
-    min_reclaim: Mapping[str, ThresholdValue],
-) -> list[Threshold]:
-    out = []
-    for signal in sorted(statements):
-        if signal not in SIGNAL_TO_RESOURCE:
-            raise ValueError(f"unsupported eviction signal {signal}")
-        v = ThresholdValue.parse(statements[signal])
-        if v is None:
-            continue
-        gp = 0.0
-        if grace is not None:
-            if signal not in grace:
-                raise ValueError(f"grace period must be specified for the soft eviction threshold {signal}")
-            gp = grace[signal]
-        out.append(Threshold(signal, v, gp, min_reclaim.get(signal)))
-    return out
+# -- thresholds: parsed by kubetwin.api.kubeletconfig (helpers.go ParseThresholdConfig) ----------
+def _by_signal(thresholds: Iterable[Threshold]) -> list[Threshold]:
+    return sorted(thresholds, key=lambda t: t.signal)
 
 
 @dataclass(frozen=True)
 class EvictionConfig:
+    """What the eviction manager needs from a :class:`~kubetwin.api.kubeletconfig.KubeletConfig`.
+
+    ``thresholds``: hard (by signal), soft (by signal), then the ``allocatableMemory.available``
+    copies of the hard memory threshold; ``quantity_texts``: the configured quantity of each
+    absolute threshold, canonical in its own format, as the eviction message prints it.
+    """
+
     thresholds: tuple[Threshold, ...]
-    pressure_transition_period: float = DEFAULT_PRESSURE_TRANSITION_PERIOD
+    pressure_transition_period: float = DEFAULT_EVICTION_PRESSURE_TRANSITION_PERIOD
     max_pod_grace_period: int = 0
     reserved_memory: int = 0  # kubeReserved + systemReserved memory (the kubepods cgroup limit)
+    quantity_texts: Mapping[Threshold, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_kubelet_config(cls, cfg: Mapping[str, Any] | None) -> EvictionConfig:
-        """From KubeletConfiguration fields (upstream names); missing fields take upstream defaults.
+        """From KubeletConfiguration fields (upstream names) via :func:`parse_kubelet_config`;
+        missing fields take upstream defaults. Raises KubeletConfigError (a ValueError) naming
+        the field for a config the kubelet would refuse."""
+        return cls.from_config(parse_kubelet_config(dict(cfg or {})))
 
-        ``evictionHard`` replaces the default map when set (mergeDefaultEvictionSettings false).
-        Raises ValueError for a bad config, naming the field.
-        """
-        cfg = cfg or {}
-        hard = cfg.get("evictionHard")
-        if hard is None:
-            hard = DEFAULT_EVICTION_HARD
-        try:
-            mins = {k: ThresholdValue.parse(v) for k, v in (cfg.get("evictionMinimumReclaim") or {}).items()}
-            min_reclaim = {k: v for k, v in mins.items() if v is not None}
-            grace = {k: parse_duration(v) for k, v in (cfg.get("evictionSoftGracePeriod") or {}).items()}
-            thresholds = _thresholds(hard, None, min_reclaim)
-            thresholds += _thresholds(cfg.get("evictionSoft") or {}, grace, min_reclaim)
-        except ValueError as e:
-            raise ValueError(f"eviction thresholds: {e}") from e
-        enforce = cfg.get("enforceNodeAllocatable")
-        if enforce is None:
-            enforce = ["pods"]
-        if "pods" in enforce:  # addAllocatableThresholds
-            thresholds += [Threshold(ALLOCATABLE_MEMORY_AVAILABLE, t.value, 0.0, t.min_reclaim)
-                           for t in thresholds if t.signal == MEMORY_AVAILABLE and t.hard]  # fmt: skip
-        transition = cfg.get("evictionPressureTransitionPeriod")
-        reserved = 0
-        for key in ("kubeReserved", "systemReserved"):
-            mem = (cfg.get(key) or {}).get("memory")
-            if mem is not None:
-                reserved += to_int(mem)
+    @classmethod
+    def from_config(cls, cfg: KubeletConfig) -> EvictionConfig:
+        hard, soft = cfg.hard_thresholds, cfg.soft_thresholds
+        copies = cfg.thresholds[len(hard) + len(soft) :]
+        thresholds = (*_by_signal(hard), *_by_signal(soft), *copies)
+        texts: dict[Threshold, str] = {}
+        for group, source in ((hard, cfg.eviction_hard), (soft, cfg.eviction_soft), (copies, None)):
+            for th in group:
+                if th.value.quantity is not None:
+                    text = cfg.eviction_hard[MEMORY_AVAILABLE] if source is None else source[th.signal]
+                    texts[th] = parse_quantity(str(text)).canonical()
+        reserved = sum(to_int(r["memory"]) for r in (cfg.kube_reserved, cfg.system_reserved) if "memory" in r)
         return cls(
-            thresholds=tuple(thresholds),
-            pressure_transition_period=(
-                DEFAULT_PRESSURE_TRANSITION_PERIOD if transition is None else parse_duration(transition)
-            ),  # fmt: skip
-            max_pod_grace_period=int(cfg.get("evictionMaxPodGracePeriod") or 0),
+            thresholds=thresholds,
+            pressure_transition_period=cfg.eviction_pressure_transition_period,
+            max_pod_grace_period=cfg.eviction_max_pod_grace_period,
             reserved_memory=reserved,
+            quantity_texts=texts,
         )
 
     @classmethod
@@ -263,6 +187,16 @@ def _config_from_annotation(raw: str | None) -> EvictionConfig:
     if not isinstance(data, dict):
         return EvictionConfig.from_kubelet_config(None)
     return EvictionConfig.from_kubelet_config(data)
+
+
+def threshold_text(
+    th: Threshold, capacity: int, quantity_texts: Mapping[Threshold, str] | None = None
+) -> str:
+    """The threshold as the eviction message prints it: an absolute one as configured (canonical),
+    a percentage as ``resource.NewQuantity(GetThresholdQuantity(...), BinarySI)``."""
+    if th.value.quantity is not None and quantity_texts and th in quantity_texts:
+        return quantity_texts[th]
+    return format_bytes(th.quantity(capacity))
 
 
 # -- the engine's read API (implemented by kubelet.usage.UsageEngine) ---------------------------
@@ -332,9 +266,9 @@ def thresholds_met(
         obs = observations.get(th.signal)
         if obs is None:
             continue
-        quantity = th.value.resolve(obs.capacity)
-        if enforce_min_reclaim and th.min_reclaim is not None:
-            quantity += th.min_reclaim.resolve(obs.capacity)
+        quantity = th.quantity(obs.capacity)
+        if enforce_min_reclaim:
+            quantity += th.min_reclaim_quantity(obs.capacity)
         if quantity > obs.available:
             out.append(th)
     return out
@@ -492,13 +426,15 @@ def eviction_message(
     stats: Any,
     thresholds: Iterable[Threshold],
     observations: Mapping[str, Observation],
+    quantity_texts: Mapping[Threshold, str] | None = None,
 ) -> tuple[str, dict[str, str]]:
-    """evictionMessage: the status/event message and the event annotations."""
+    """evictionMessage: the status/event message and the event annotations (``quantity_texts``:
+    EvictionConfig.quantity_texts, the configured absolute thresholds as printed)."""
     message = NODE_LOW_MESSAGE_FMT.format(resource)
     for th in thresholds:
         if SIGNAL_TO_RESOURCE.get(th.signal) == resource and th.signal in observations:
             obs = observations[th.signal]
-            message += THRESHOLD_MET_MESSAGE_FMT.format(th.value.format(obs.capacity),
+            message += THRESHOLD_MET_MESSAGE_FMT.format(threshold_text(th, obs.capacity, quantity_texts),
                                                         format_available(th.signal, obs.available))  # fmt: skip
             break
     annotations: dict[str, str] = {}
@@ -659,7 +595,9 @@ class EvictionManager:
             if is_critical_pod(pod):
                 continue  # "Eviction manager: cannot evict a critical pod"
             grace = eviction_grace_period(to_reclaim, pod, self.config.max_pod_grace_period)
-            message, annotations = eviction_message(resource, pod, stats(pod), updated, observations)
+            message, annotations = eviction_message(
+                resource, pod, stats(pod), updated, observations, self.config.quantity_texts
+            )
             if not self.kubelet.evict_pod(_uid(pod), message, grace, annotations):
                 continue
             m = pod["metadata"]
