@@ -1,6 +1,6 @@
 """End-to-end: the official Python ``kubernetes`` client against ``kubetwin serve`` (list, watch with
 resource_version and timeout, create, patch strategic/merge/json, delete, the scale subresource),
-loaded from the kubeconfig the server wrote. kopf is not covered (optional)."""
+loaded from the kubeconfig the server wrote (kopf: test_client_kopf.py)."""
 
 from __future__ import annotations
 
