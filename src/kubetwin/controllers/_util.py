@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 
 from kubetwin.api import selectors
+from kubetwin.api.errors import ApiError
 from kubetwin.api.resources import is_pod_ready, pod_condition
+from kubetwin.store.copy import deep_copy
 
 Obj = dict[str, Any]
 
@@ -274,3 +276,16 @@ def owned_or_orphan(informer: Any, owner: Mapping[str, Any]) -> list[Obj]:
     out = [o for o in informer.by_index(CONTROLLER_UID_INDEX, uid) if o["metadata"].get("namespace", "") == ns]
     out += [o for o in informer.by_index(CONTROLLER_UID_INDEX, "") if o["metadata"].get("namespace", "") == ns]
     return out
+
+
+def remove_finalizer(client: Any, obj: Mapping[str, Any], finalizer: str) -> None:
+    """Update ``obj`` without ``finalizer`` (dropping an empty list); an object already gone is fine."""
+    new = deep_copy(obj)
+    new["metadata"]["finalizers"] = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
+    if not new["metadata"]["finalizers"]:
+        del new["metadata"]["finalizers"]
+    try:
+        client.update(new)
+    except ApiError as e:
+        if e.code != 404:
+            raise

@@ -24,6 +24,7 @@ from typing import Any
 from kubetwin.api import kinds
 from kubetwin.api.errors import ApiError
 from kubetwin.client.controller import Controller
+from kubetwin.controllers._util import remove_finalizer
 from kubetwin.store.copy import deep_copy
 
 Obj = dict[str, Any]
@@ -169,17 +170,6 @@ class GarbageCollector(Controller):
         self._attempt_to_delete(ref, obj)
         return None
 
-    def _remove_finalizer(self, obj: Obj, finalizer: str) -> None:
-        new = deep_copy(obj)
-        new["metadata"]["finalizers"] = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
-        if not new["metadata"]["finalizers"]:
-            del new["metadata"]["finalizers"]
-        try:
-            self.client.update(new)
-        except ApiError as e:
-            if e.code != 404:
-                raise
-
     def _orphan_dependents(self, ref: Ref, owner: Obj) -> None:
         uid = owner["metadata"]["uid"]
         for _, dep in self._live_dependents(uid):
@@ -194,7 +184,7 @@ class GarbageCollector(Controller):
             except ApiError as e:
                 if e.code != 404:
                     raise
-        self._remove_finalizer(owner, FINALIZER_ORPHAN)
+        remove_finalizer(self.client, owner, FINALIZER_ORPHAN)
 
     def _process_deleting_dependents(self, ref: Ref, owner: Obj) -> None:
         uid = owner["metadata"]["uid"]
@@ -204,7 +194,7 @@ class GarbageCollector(Controller):
             if any(r.get("uid") == uid and r.get("blockOwnerDeletion") is True for r in _refs(o))
         ]  # fmt: skip
         if not blocking:
-            self._remove_finalizer(owner, FINALIZER_FOREGROUND)
+            remove_finalizer(self.client, owner, FINALIZER_FOREGROUND)
             return
         for dep, o in deps:
             om = o["metadata"]

@@ -131,17 +131,6 @@ class JobController(Controller):
             return True
         return bool(pod["metadata"].get("deletionTimestamp")) and _phase(pod) != "Succeeded"
 
-    def _remove_finalizer(self, pod: Obj) -> None:
-        new = deep_copy(pod)
-        new["metadata"]["finalizers"] = [f for f in new["metadata"].get("finalizers") or [] if f != TRACKING_FINALIZER]
-        if not new["metadata"]["finalizers"]:
-            del new["metadata"]["finalizers"]
-        try:
-            self.client.update(new)
-        except ApiError as e:
-            if e.code != 404:
-                raise
-
     # -- sync -------------------------------------------------------------------------------
     def reconcile(self, key: str) -> float | None:
         cached = self.job_informer.get_by_key(key)
@@ -184,7 +173,7 @@ class JobController(Controller):
                 job = self._write(job)
                 status = job["status"]
             for p in to_finalize:
-                self._remove_finalizer(p)
+                u.remove_finalizer(self.client, p, TRACKING_FINALIZER)
         # 2. count uncounted pods whose finalizer is gone
         by_uid = {p["metadata"]["uid"]: p for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid)}
         new_succeeded = new_failed = 0
