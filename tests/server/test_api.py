@@ -168,6 +168,7 @@ def test_create_generate_name_dry_run_and_field_validation(served_cluster: Any) 
         pytest.param("POST", "/api/v1/namespaces/default/configmaps", b"a: [b", "application/yaml", 400, "BadRequest", id="malformed-yaml"),
         pytest.param("POST", "/api/v1/namespaces/default/configmaps", b"k8s\x00\x0a\xff", "application/vnd.kubernetes.protobuf", 400, "BadRequest", id="malformed-protobuf"),
         pytest.param("POST", "/api/v1/namespaces/default/configmaps", b"<x/>", "application/xml", 415, "UnsupportedMediaType", id="unknown-content-type"),
+        pytest.param("POST", "/apis/kubetwin.io/v1alpha1/nodegroups", protobuf.envelope("kubetwin.io/v1alpha1", "NodeGroup", b""), "application/vnd.kubernetes.protobuf", 415, "UnsupportedMediaType", id="protobuf-kind-without-schema"),
         pytest.param("GET", "/api/v1/namespaces/default/widgets", None, "", 404, "NotFound", id="unknown-resource"),
         pytest.param("GET", "/nothing/here", None, "", 404, "NotFound", id="unknown-path"),
         pytest.param("POST", "/api/v1/namespaces/default/configmaps/x", b"{}", "application/json", 405, "MethodNotAllowed", id="post-on-item"),

@@ -103,7 +103,8 @@ def _find(full_name: str) -> Descriptor | None:
 def descriptor_for(api_version: str, kind: str) -> Descriptor | None:
     """The message of an apiVersion/kind: through the OpenAPI definition that carries the gvk
     (``io.k8s.api.apps.v1.Deployment`` is proto ``k8s.io.api.apps.v1.Deployment``), else the
-    package named by the group's first label (core for ""), else meta/v1 (DeleteOptions)."""
+    package named by the group's first label (core for ""; k8s.io/metrics' layout too), else
+    meta/v1 (DeleteOptions)."""
     name = schema.definition_name(api_version, kind)
     if name and name.startswith("io.k8s."):
         found = _find("k8s.io." + name[len("io.k8s.") :])
@@ -111,7 +112,11 @@ def descriptor_for(api_version: str, kind: str) -> Descriptor | None:
             return found
     group, version = schema.split_api_version(api_version)
     label = group.split(".", 1)[0] if group else "core"
-    for package in (f"k8s.io.api.{label}.{version}", f"k8s.io.apimachinery.pkg.apis.meta.{version or 'v1'}"):
+    for package in (
+        f"k8s.io.api.{label}.{version}",
+        f"k8s.io.{label}.pkg.apis.{label}.{version}",  # k8s.io/metrics
+        f"k8s.io.apimachinery.pkg.apis.meta.{version or 'v1'}",
+    ):
         found = _find(f"{package}.{kind}")
         if found is not None:
             return found
