@@ -5,6 +5,7 @@ only on exit codes. Each test has its own paused server (virtual time moves only
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -237,6 +238,118 @@ def test_apply_real_manifest_client_then_server_side(served_cluster: Any) -> Non
     assert forced.stdout.strip() == "deployment.apps/frontend serverside-applied"
     image = s.kubectl("get", "deploy", "frontend", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
     assert image.stdout == "frontend:v2"
+
+
+# -- create (typed clients send protobuf bodies) ----------------------------------------------------
+CREATE = [
+    ("create", "deployment", "web", "--image=nginx", "--replicas=2", "--port=80"),
+    ("create", "configmap", "cm", "--from-literal=a=b"),
+    ("create", "secret", "generic", "s", "--from-literal=password=hunter2"),
+    ("create", "service", "clusterip", "svc", "--tcp=80:8080"),
+    ("create", "namespace", "ns1"),
+    ("create", "job", "j", "--image=busybox", "--", "echo", "hi"),
+    ("create", "cronjob", "cj", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"),
+    ("create", "quota", "q", "--hard=cpu=1,memory=1G,pods=10"),
+    ("create", "serviceaccount", "sa1"),
+    ("create", "poddisruptionbudget", "pdb", "--selector=app=web", "--min-available=1"),
+    ("create", "priorityclass", "high", "--value=1000", "--description=hi"),
+    ("create", "priorityclass", "zero", "--value=0"),
+    ("create", "ingress", "ing", "--rule=foo.com/bar=svc:80"),
+]
+CREATED = [
+    "deployment.apps/web created",
+    "configmap/cm created",
+    "secret/s created",
+    "service/svc created",
+    "namespace/ns1 created",
+    "job.batch/j created",
+    "cronjob.batch/cj created",
+    "resourcequota/q created",
+    "serviceaccount/sa1 created",
+    "poddisruptionbudget.policy/pdb created",
+    "priorityclass.scheduling.k8s.io/high created",
+    "priorityclass.scheduling.k8s.io/zero created",
+    "ingress.networking.k8s.io/ing created",
+]
+
+
+def test_create_every_served_kind_from_protobuf_bodies(served_cluster: Any) -> None:
+    s = served_cluster
+    assert [s.kubectl(*args).stdout.strip() for args in CREATE] == CREATED
+    s.advance("30s")
+
+    def get(ref: str, ns: str = "default") -> dict[str, Any]:
+        obj: dict[str, Any] = json.loads(s.kubectl("get", ref, "-n", ns, "-o", "json").stdout)
+        return obj
+
+    web = get("deployment/web")
+    assert web["status"]["readyReplicas"] == 2 and web["spec"]["replicas"] == 2
+    assert web["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert get("configmap/cm")["data"] == {"a": "b"}
+    assert base64.b64decode(get("secret/s")["data"]["password"]) == b"hunter2"
+    svc = get("service/svc")["spec"]
+    assert svc["ports"] == [{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080}]
+    assert (svc["type"], svc["selector"]) == ("ClusterIP", {"app": "svc"})
+    assert get("namespace/ns1")["status"]["phase"] == "Active"
+    job = get("job/j")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    assert job["status"]["active"] == 1
+    cj = get("cronjob/cj")["spec"]
+    assert cj["schedule"] == "*/5 * * * *" and cj["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert get("resourcequota/q")["spec"]["hard"] == {"cpu": "1", "memory": "1G", "pods": "10"}
+    assert get("serviceaccount/sa1")["metadata"]["name"] == "sa1"
+    pdb = get("poddisruptionbudget/pdb")
+    assert pdb["spec"]["minAvailable"] == 1 and pdb["status"]["disruptionsAllowed"] == 1
+    high, zero = get("priorityclass/high"), get("priorityclass/zero")
+    assert (high["value"], high["description"], zero["value"]) == (1000, "hi", 0)
+    rule = get("ingress/ing")["spec"]["rules"][0]
+    assert rule["host"] == "foo.com"
+    assert rule["http"]["paths"] == [
+        {"path": "/bar", "pathType": "Exact", "backend": {"service": {"name": "svc", "port": {"number": 80}}}}
+    ]
+    header, rows = table(s.kubectl("get", "deployment", "web").stdout)
+    assert header[:2] == ["NAME", "READY"] and rows[0][:2] == ["web", "2/2"]
+
+
+def test_create_protobuf_stores_what_json_stores(served_cluster: Any, tmp_path: Path) -> None:
+    """The same kubectl create through protobuf (typed client) and through JSON (create -f of its
+    --dry-run=client output) stores the same spec, so both get the same pod-template hash."""
+    s = served_cluster
+    s.kubectl("create", "namespace", "json")
+    args = ("create", "deployment", "web", "--image=nginx", "--replicas=1", "--port=80")
+    s.kubectl(*args)
+    f = tmp_path / "web.json"
+    f.write_text(s.kubectl(*args, "-n", "json", "--dry-run=client", "-o", "json").stdout)
+    s.kubectl("create", "-f", str(f))
+    s.advance("5s")
+    specs = [json.loads(s.kubectl("get", "deploy", "web", "-n", ns, "-o", "json").stdout)["spec"] for ns in ("default", "json")]
+    assert specs[0] == specs[1]
+    assert specs[0]["template"]["metadata"] == {"creationTimestamp": None, "labels": {"app": "web"}}
+    hashes = [
+        json.loads(s.kubectl("get", "rs", "-n", ns, "-o", "json").stdout)["items"][0]["metadata"]["labels"]["pod-template-hash"]
+        for ns in ("default", "json")
+    ]
+    assert hashes[0] == hashes[1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("create", "role", "r", "--verb=get", "--resource=pods"),
+        ("create", "rolebinding", "rb", "--role=r", "--user=alice"),
+        ("create", "clusterrole", "cr", "--verb=get", "--resource=nodes"),
+        ("create", "clusterrolebinding", "crb", "--clusterrole=cr", "--group=devs"),
+        ("create", "token", "default"),
+    ],
+    ids=lambda a: a[1],
+)
+def test_create_kinds_the_twin_does_not_serve(served_cluster: Any, args: tuple[str, ...]) -> None:
+    """RBAC objects and TokenRequest are not served: kubectl reports the 404 as it does for any
+    server without the resource, and the server stays up."""
+    r = served_cluster.kubectl(*args, check=False)
+    assert r.returncode == 1
+    assert "the server could not find the requested resource" in r.stderr
+    assert served_cluster.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
 
 
 # -- describe ---------------------------------------------------------------------------------------
