@@ -17,18 +17,15 @@ import itertools
 import math
 import time as _walltime
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+_PARSE_CACHE_SIZE = 4096
 
 
-@dataclass(order=True)
-class _Entry:
-    time: float
-    priority: int
-    seq: int
-    handle: Handle = field(compare=False)
+# Heap entries are plain tuples ``(time, priority, seq, handle)``: tuple comparison runs in C, and
+# ``seq`` is unique, so the handle itself is never compared.
+_Entry = tuple[float, int, int, "Handle"]
 
 
 class Handle:
@@ -56,6 +53,9 @@ class EventLoop:
         self._seq = itertools.count()
         self.steps = 0
         self._ts_cache: tuple[float, datetime, str] | None = None
+        self._micro_cache: tuple[float, datetime, str] | None = None
+        self._parse_cache: dict[str, float] = {}
+        self._parse_epoch = epoch
 
     # -- time -------------------------------------------------------------------------------
     @property
@@ -77,12 +77,28 @@ class EventLoop:
 
     def micro_timestamp(self, at: float | None = None) -> str:
         """RFC 3339 with microseconds, as metav1.MicroTime serialises."""
-        return self.datetime(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        t = self._now if at is None else at
+        cached = self._micro_cache
+        if cached is not None and cached[0] == t and cached[1] is self.epoch:
+            return cached[2]
+        text = self.datetime(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._micro_cache = (t, self.epoch, text)
+        return text
 
     def parse_timestamp(self, value: str) -> float:
         """Virtual seconds for an RFC 3339 timestamp written by this clock."""
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return (dt - self.epoch).total_seconds()
+        cache = self._parse_cache
+        if self._parse_epoch is not self.epoch:
+            cache.clear()
+            self._parse_epoch = self.epoch
+        t = cache.get(value)
+        if t is None:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            t = (dt - self.epoch).total_seconds()
+            if len(cache) >= _PARSE_CACHE_SIZE:
+                cache.clear()  # timestamps recur around "now": a small cache that restarts is enough
+            cache[value] = t
+        return t
 
     # -- scheduling -------------------------------------------------------------------------
     def call_at(
@@ -92,7 +108,7 @@ class EventLoop:
             raise ValueError("cannot schedule at NaN")
         when = max(when, self._now)
         handle = Handle(callback, when, name)
-        heapq.heappush(self._heap, _Entry(when, priority, next(self._seq), handle))
+        heapq.heappush(self._heap, (when, priority, next(self._seq), handle))
         return handle
 
     def call_later(
@@ -108,22 +124,24 @@ class EventLoop:
     # -- running ----------------------------------------------------------------------------
     def peek(self) -> float | None:
         """Time of the next live event, or None when nothing is scheduled."""
-        while self._heap and self._heap[0].handle.cancelled:
-            heapq.heappop(self._heap)
-        return self._heap[0].time if self._heap else None
+        heap = self._heap
+        while heap and heap[0][3].cancelled:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def pending(self) -> int:
-        return sum(1 for e in self._heap if not e.handle.cancelled)
+        return sum(1 for e in self._heap if not e[3].cancelled)
 
     def step(self) -> bool:
         """Run the next event; False when the heap is empty."""
-        while self._heap:
-            entry = heapq.heappop(self._heap)
-            if entry.handle.cancelled:
+        heap = self._heap
+        while heap:
+            when, _, _, handle = heapq.heappop(heap)
+            if handle.cancelled:
                 continue
-            self._now = entry.time
+            self._now = when
             self.steps += 1
-            entry.handle.callback()
+            handle.callback()
             return True
         return False
 
