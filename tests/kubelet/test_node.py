@@ -48,8 +48,12 @@ def test_booting_node_not_ready_until_boot_seconds(boot: int) -> None:
     assert stack.client.get("pods", "web", "default")["status"]["phase"] == "Running"
 
 
-def test_lease_renewed_every_period() -> None:
-    stack = make_stack()
+MODES = pytest.mark.parametrize("mode", ["periodic", "on-read"])
+
+
+@MODES
+def test_lease_renewed_every_period(mode: str) -> None:
+    stack = make_stack(lease_renewal=mode)
     stack.client.create(make_node("n1").capacity().obj())
     stack.loop.advance(0)
     lease = stack.client.get("leases", "n1", "kube-node-lease")
@@ -78,8 +82,9 @@ def test_node_status_heartbeat_every_five_minutes() -> None:
     assert _conds(stack.client.get("nodes", "n1"))["Ready"]["lastHeartbeatTime"] == "2026-01-01T00:05:00Z"
 
 
-def test_stop_and_resume() -> None:
-    stack = make_stack()
+@MODES
+def test_stop_and_resume(mode: str) -> None:
+    stack = make_stack(lease_renewal=mode)
     stack.client.create(make_node("n1").capacity().obj())
     stack.loop.advance(0)
     kl = stack.kubelets.get("n1")
@@ -95,6 +100,51 @@ def test_stop_and_resume() -> None:
     stack.loop.advance(5)
     assert stack.client.get("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:01:00.000000Z"
     assert stack.client.get("pods", "web", "default")["status"]["phase"] == "Running"
+    assert kl.lease_renewals == 2  # t=0 and t=60; none while it was dead
+
+
+def _lease_writes(stack: Any) -> list[str]:
+    seen: list[str] = []
+    stack.client.registry.store.watch("leases.coordination.k8s.io",
+                                      lambda ev: seen.append(ev.object["spec"]["renewTime"][11:19]))  # fmt: skip
+    return seen
+
+
+def test_on_read_leases_written_only_when_read_with_the_scheduled_renew_time() -> None:
+    stack = make_stack(lease_renewal="on-read")
+    seen = _lease_writes(stack)
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    stack.loop.advance(95)
+    assert seen == ["00:00:00"]  # created at boot, nobody read it since
+    assert stack.client.list("leases", "kube-node-lease")[0]["spec"]["renewTime"] == "2026-01-01T00:01:30.000000Z"
+    assert stack.client.get("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:01:30.000000Z"
+    assert seen == ["00:00:00", "00:01:30"]  # one write for the two reads
+    assert stack.kubelets.get("n1").lease_renewals == 10  # type: ignore[union-attr]
+
+
+def test_on_read_lease_keeps_the_last_renewal_of_a_dead_kubelet() -> None:
+    stack = make_stack(lease_renewal="on-read")
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    stack.loop.advance(47)
+    stack.kubelets.get("n1").stop()  # type: ignore[union-attr]
+    stack.loop.advance(600)
+    assert stack.client.get("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:00:40.000000Z"
+
+
+def test_periodic_leases_write_every_renewal() -> None:
+    stack = make_stack(lease_renewal="periodic")
+    seen = _lease_writes(stack)
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    stack.loop.advance(30)
+    assert seen == ["00:00:00", "00:00:10", "00:00:20", "00:00:30"]
+
+
+def test_unknown_lease_renewal_mode_is_rejected() -> None:
+    with pytest.raises(ValueError, match="lease_renewal must be one of periodic, on-read"):
+        make_stack(lease_renewal="sometimes")
 
 
 def test_node_deleted_stops_kubelet() -> None:

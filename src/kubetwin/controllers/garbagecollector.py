@@ -96,6 +96,14 @@ class GarbageCollector(Controller):
             self.queue.add(_key(ref))
 
     def _updated(self, resource: str, old: Obj, new: Obj) -> None:
+        om, nm = old["metadata"], new["metadata"]
+        if (
+            om.get("ownerReferences") == nm.get("ownerReferences")
+            and om.get("finalizers") == nm.get("finalizers")
+            and om.get("deletionTimestamp") == nm.get("deletionTimestamp")
+            and om.get("uid") == nm.get("uid")
+        ):
+            return  # a status or heartbeat write: the graph and what needs attention are unchanged
         ref = self._ref_of(resource, new)
         if _refs(old) != _refs(new):
             self._unlink(ref, old)

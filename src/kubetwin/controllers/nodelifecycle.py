@@ -4,7 +4,8 @@ nodelifecycle/scheduler/taint_manager.go).
 
 NodeLifecycleController, every ``NODE_MONITOR_PERIOD`` (5 s):
 - node health: the last probe is the newest of the Ready condition's lastHeartbeatTime and the
-  node's Lease renewTime in ``kube-node-lease`` (creationTimestamp if neither). After
+  node's Lease renewTime in ``kube-node-lease`` (creationTimestamp if neither; the Lease is read
+  afresh when the grace period seems to have run out, see ``_read_lease``). After
   ``NODE_MONITOR_GRACE_PERIOD`` (40 s) without one, Ready/MemoryPressure/DiskPressure/PIDPressure
   become Unknown ("Kubelet stopped posting node status." / "Kubelet never posted node status.");
   a node leaving Ready gets a ``NodeNotReady`` event and its pods' Ready condition set False.
@@ -297,6 +298,9 @@ class NodeLifecycleController(Controller):
             if cur is None:
                 continue  # the node is gone
             if now > cur:
+                self._read_lease(name)  # a lease renewed on read (kubelet on-read mode) is written now
+                cur = deadline.get(name, cur)
+            if now > cur:
                 self._expired.add(name)
             else:
                 heapq.heappush(heap, (cur, name))
@@ -338,6 +342,15 @@ class NodeLifecycleController(Controller):
                     continue
         if not self._all_disrupted:
             self._drain_queues(now)
+
+    def _read_lease(self, name: str) -> None:
+        """GET the node's Lease before calling the node unhealthy. The informer's copy is as fresh
+        as the store's when leases are written on every renewal; when they are written on read, this
+        read is what brings the renewal in (its watch event updates the deadline before we return)."""
+        try:
+            self.client.get("leases.coordination.k8s.io", name, LEASE_NAMESPACE)
+        except ApiError:
+            pass
 
     def _probe_time(self, node: Obj) -> float:
         """The newest of creation, Ready heartbeat and Lease renewal (cached from the informers)."""

@@ -9,7 +9,11 @@
   ``nodeStatusReportFrequency`` (5 min) to refresh lastHeartbeatTime.
 - Node lease (k8s.io/component-helpers/apimachinery/lease/controller.go, pkg/kubelet/nodelease):
   ``kube-node-lease/<node>``, holderIdentity the node, leaseDurationSeconds 40, renewed every 10 s
-  (leaseDuration x 0.25; configurable), owned by the Node.
+  (leaseDuration x 0.25; configurable), owned by the Node. Renewals follow that schedule from the
+  kubelet's (re)start; the manager's ``lease_renewal`` says how they reach the store: ``periodic``
+  writes each one (serve), ``on-read`` writes the lease with the renewTime the schedule has reached
+  whenever someone reads it (get, list or watch; the node lifecycle controller reads it when the
+  node's grace period runs out), so a read sees exactly what periodic writes would have left.
 - Pod admission (lifecycle/predicate.go, see :mod:`kubetwin.kubelet.admission`), pod workers
   (pod_workers.go, see :mod:`kubetwin.kubelet.podworker`), and the status manager
   (status/status_manager.go): a pod's status changes at one virtual instant are coalesced into one
@@ -108,7 +112,10 @@ class Kubelet:
         self.pressure: set[str] = set()  # node conditions the eviction manager reports True
         self.evicted: dict[str, str] = {}  # pod uid -> eviction message (status stays Failed/Evicted)
         self.eviction: EvictionManager | None = None
-        self.lease_renewals = 0
+        self._renewals_done = 0  # renewals of finished (re)start segments, or every periodic write
+        self._lease_phase: float | None = None  # on-read: when this segment's renewals began
+        self._lease_frozen: float | None = None  # on-read: the last renewal before the kubelet stopped
+        self._lease_written: float | None = None  # renewTime of the lease we last wrote
         self.node_status_writes = 0
         self.pod_status_writes = 0
         self._written_conditions: list[Obj] | None = None
@@ -151,9 +158,13 @@ class Kubelet:
                 status_reason = reason.replace("Kubelet", "Node")
                 self.recorder.normal(ref, status_reason, f"Node {self.name} status is now: {status_reason}")
             self.recorder.normal(ref, "NodeAllocatableEnforced", "Updated Node Allocatable limit across pods")
-        self.renew_lease()
-        self._timers.append(self.loop.every(self.manager.lease_renew_interval, self.renew_lease, PRIORITY,
-                                            f"kubelet:{self.name}:lease"))  # fmt: skip
+        if self.manager.lease_renewal == "on-read":
+            self._lease_phase, self._lease_frozen = self.loop.now, None
+            self.sync_lease()
+        else:
+            self.renew_lease()
+            self._timers.append(self.loop.every(self.manager.lease_renew_interval, self.renew_lease, PRIORITY,
+                                                f"kubelet:{self.name}:lease"))  # fmt: skip
         self._timers.append(self.loop.every(self.manager.node_status_report_frequency,
                                             lambda: self.sync_node_status(force=True), PRIORITY,
                                             f"kubelet:{self.name}:status"))  # fmt: skip
@@ -198,10 +209,16 @@ class Kubelet:
             w.waiting_network = False
             w._sandbox()
 
-    def stop(self) -> None:
+    def stop(self, node_gone: bool = False) -> None:
         """The kubelet dies: no lease renewals, no node or pod status; pods stay as they are."""
         if not self.running:
             return
+        if self._lease_phase is not None:
+            self._lease_frozen = self.due_renew_time()
+            self._renewals_done += self._segment_renewals()
+            self._lease_phase = None
+            if not node_gone:
+                self.sync_lease()  # the store holds the last renewal the dead kubelet made
         self.running = False
         for h in self._timers:
             h.cancel()
@@ -227,7 +244,7 @@ class Kubelet:
 
     def shutdown(self) -> None:
         """The Node object is gone: stop everything (the pods are podgc's business)."""
-        self.stop()
+        self.stop(node_gone=True)
         for w in self.workers.values():
             w.deleted = True
             w._model_stop()
@@ -298,10 +315,43 @@ class Kubelet:
             },
         }
 
+    @property
+    def lease_renewals(self) -> int:
+        """Lease renewals so far (on-read: the ones the schedule has reached, written or not)."""
+        return self._renewals_done + self._segment_renewals()
+
+    def _segment_renewals(self) -> int:
+        phase = self._lease_phase
+        if phase is None:
+            return 0
+        return int((self.loop.now - phase) / self.manager.lease_renew_interval + 1e-9) + 1
+
+    def due_renew_time(self) -> float | None:
+        """on-read: the renewTime the lease has now (the schedule's last renewal instant, or the
+        last one before the kubelet stopped); None before the first boot or in periodic mode."""
+        phase = self._lease_phase
+        if phase is None:
+            return self._lease_frozen
+        interval = self.manager.lease_renew_interval
+        return phase + (self._segment_renewals() - 1) * interval
+
+    def sync_lease(self) -> None:
+        """on-read: write the lease when the schedule has renewed it since our last write."""
+        due = self.due_renew_time()
+        if due is None or (self._lease_written is not None and due <= self._lease_written):
+            return
+        if self._write_lease(due):
+            self._lease_written = due
+
     def renew_lease(self) -> None:
         if not self.running:
             return
+        if self._write_lease(self.loop.now):
+            self._renewals_done += 1
+
+    def _write_lease(self, at: float) -> bool:
         lease = self.lease_object()
+        lease["spec"]["renewTime"] = self.loop.micro_timestamp(at)
         try:
             try:
                 self._write_trusted(lease, None)
@@ -309,9 +359,9 @@ class Kubelet:
                 if e.code != 404:
                     raise
                 self.client.create(lease)
-            self.lease_renewals += 1
+            return True
         except ApiError:
-            pass  # the lease controller retries on its next tick
+            return False  # the lease controller retries on its next tick
 
     def _write_trusted(self, obj: Obj, subresource: str | None) -> None:
         """Write an object built for this write alone through the registry's trusted fast path

@@ -85,6 +85,9 @@ class Cluster:
     loop: EventLoop = field(default_factory=EventLoop)
     components: list[Any] = field(default_factory=list)
     metrics_resolution: float = DEFAULT_METRICS_RESOLUTION
+    # Node leases: written when read in a run (reads see the same renewTime; see kubelet.py), on
+    # every 10 s renewal when serving (watchers of kube-node-lease see each one).
+    lease_renewal: str = "on-read"
 
     def __post_init__(self) -> None:
         self.rng = SeededRNG(self.seed)
@@ -125,7 +128,7 @@ class Cluster:
             Scheduler(self.client, self.informers, self.rng.child("scheduler")),
             # idle until a ClusterAutoscaler object exists (kubetwin run --cluster-autoscaler creates one)
             ClusterAutoscaler(self.client, self.informers, self.rng.child("autoscaler")),
-            KubeletManager(self.client, self.informers, self.rng.child("kubelet")),
+            KubeletManager(self.client, self.informers, self.rng.child("kubelet"), lease_renewal=self.lease_renewal),
         ]
         kubelets = self.components[-1]
         if type(self.client.metrics) is RequestsMetricsClient and kubelets.usage is not None:
@@ -170,7 +173,7 @@ class Cluster:
         random streams moved past the ones that named the restored objects (no uid reuse).
         Components resync from the restored objects when ``start()`` lists them."""
         if data_dir is None:
-            c = cls(seed=seed)
+            c = cls(seed=seed, lease_renewal="periodic")
             c._restored = False
             return c
         from pathlib import Path
@@ -181,9 +184,9 @@ class Cluster:
         rv, now = probe.resource_version, probe.get_meta(CLOCK_META_KEY)
         probe.close()
         if rv == 0:
-            c = cls(seed=seed, store_path=path)
+            c = cls(seed=seed, store_path=path, lease_renewal="periodic")
             c._restored = False
             return c
-        c = cls(seed=seed * 1_000_003 + rv, store_path=path, loop=EventLoop(start=now or 0.0))
+        c = cls(seed=seed * 1_000_003 + rv, store_path=path, loop=EventLoop(start=now or 0.0), lease_renewal="periodic")
         c._restored = True
         return c

@@ -232,6 +232,17 @@ class Snapshot:
             return self.add_node(node)
         ni = self.nodes[s]
         assert ni is not None
+        prev = ni.node
+        if (
+            node.get("spec") is prev.get("spec")
+            and node["metadata"].get("labels") is prev["metadata"].get("labels")
+            and (node.get("status") or {}).get("allocatable") is (prev.get("status") or {}).get("allocatable")
+        ):
+            # A status write that kept spec, labels and allocatable (the kubelet's heartbeat): nothing
+            # the arrays or masks hold changed; plugins reading the object see the new one.
+            ni.node = node
+            ni.generation += 1
+            return ni
         old = (ni.labels, ni.taints, (ni.node.get("spec") or {}).get("unschedulable"))
         ni.set_node(node)
         self._write_node_arrays(ni)

@@ -33,6 +33,8 @@ from kubetwin.store.patch import json_patch, merge_patch
 from kubetwin.store.storage import Store, Watcher, WatchEvent
 from kubetwin.store.strategic import strategic_merge_patch
 
+ReadHook = Callable[[str | None, str | None], None]
+
 FINALIZER_ORPHAN = "orphan"
 FINALIZER_FOREGROUND = "foregroundDeletion"
 FINALIZER_NAMESPACE = "kubernetes"
@@ -111,6 +113,18 @@ class Registry:
         self.rng = rng.child("registry")
         self.admission: list[AdmissionPlugin] = list(admission)
         self.write_hooks: list[Callable[[str, str, dict[str, Any]], None]] = []
+        self.read_hooks: dict[str, list[ReadHook]] = {}
+
+    def add_read_hook(self, resource: str, hook: ReadHook) -> None:
+        """Call ``hook(namespace, name)`` before every get (name set), list or watch (name None) of
+        ``resource``. For state that is due by a schedule but written only when someone looks: the
+        hook writes it through this registry, so the read sees it at a fresh resourceVersion (the
+        kubelets' node leases in ``run`` mode)."""
+        self.read_hooks.setdefault(kinds.by_resource(resource).resource, []).append(hook)
+
+    def _before_read(self, resource: str, namespace: str | None, name: str | None) -> None:
+        for hook in self.read_hooks.get(resource, ()):
+            hook(namespace, name)
 
     # ------------------------------------------------------------------------------------------
     def bootstrap(self) -> None:
@@ -142,6 +156,8 @@ class Registry:
         self, resource: str, name: str, namespace: str | None = None, copy: bool = True
     ) -> dict[str, Any]:
         info = kinds.by_resource(resource)
+        if self.read_hooks:
+            self._before_read(info.resource, namespace, name)
         obj = self.store.get(info.resource, namespace or "" if info.namespaced else "", name)
         if obj is None:
             raise errors.not_found(info.plural, name, info.group)
@@ -158,6 +174,8 @@ class Registry:
         copy: bool = True,
     ) -> dict[str, Any]:
         info = kinds.by_resource(resource)
+        if self.read_hooks:
+            self._before_read(info.resource, namespace if info.namespaced else None, None)
         match = _matcher(label_selector, field_selector)
         start_after: tuple[str, str] | None = None
         if continue_token:
@@ -190,6 +208,8 @@ class Registry:
         field_selector: str | None = None,
     ) -> Watcher:
         info = kinds.by_resource(resource)
+        if self.read_hooks:
+            self._before_read(info.resource, namespace if info.namespaced else None, None)
         if not label_selector and not field_selector:
             return self.store.watch(
                 info.resource, handler, namespace if info.namespaced else None, resource_version
@@ -740,9 +760,8 @@ class Registry:
             )
         if grace_period_seconds is not None and grace_period_seconds < 0:
             grace_period_seconds = 0
-        new = deep_copy(current)
-        meta = new["metadata"]
-        finalizers: list[str] = list(meta.get("finalizers") or [])
+        cur_meta = current["metadata"]
+        finalizers: list[str] = list(cur_meta.get("finalizers") or [])
         if propagation_policy:
             # deletionFinalizersForGarbageCollection: an explicit policy replaces the GC finalizers.
             finalizers = [f for f in finalizers if f not in (FINALIZER_ORPHAN, FINALIZER_FOREGROUND)]
@@ -750,23 +769,19 @@ class Registry:
                 finalizers.append(FINALIZER_ORPHAN)
             elif propagation_policy == "Foreground":
                 finalizers.append(FINALIZER_FOREGROUND)
-        if finalizers:
-            meta["finalizers"] = finalizers
-        else:
-            meta.pop("finalizers", None)
-        pending_namespace = info.kind == "Namespace" and bool((new.get("spec") or {}).get("finalizers"))
-        if pending_namespace and current["metadata"].get("deletionTimestamp"):
+        pending_namespace = info.kind == "Namespace" and bool((current.get("spec") or {}).get("finalizers"))
+        if pending_namespace and cur_meta.get("deletionTimestamp"):
             # namespace storage Delete: a terminating namespace is purged by the namespace controller.
             raise errors.conflict(info.plural, name, NAMESPACE_TERMINATING_MESSAGE, info.group)
         grace = self._grace_period(info, current, grace_period_seconds)
-        if meta.get("deletionTimestamp"):
+        shorter: tuple[str, int] | None = None  # (deletionTimestamp, grace) of a shortened grace period
+        if cur_meta.get("deletionTimestamp"):
             # rest.BeforeDelete on an object already being deleted: only an explicitly requested,
             # shorter grace period changes anything; the new deadline counts from the first request.
-            old_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+            old_grace = int(cur_meta.get("deletionGracePeriodSeconds") or 0)
             if old_grace and grace_period_seconds is not None and grace < old_grace:
-                started = self.clock.parse_timestamp(meta["deletionTimestamp"]) - old_grace
-                meta["deletionTimestamp"] = self.clock.timestamp(max(started + grace, 0.0))
-                meta["deletionGracePeriodSeconds"] = grace
+                started = self.clock.parse_timestamp(cur_meta["deletionTimestamp"]) - old_grace
+                shorter = (self.clock.timestamp(max(started + grace, 0.0)), grace)
             elif old_grace:
                 grace = old_grace  # graceful deletion pending: nothing to do
             else:
@@ -776,6 +791,14 @@ class Registry:
                 return deep_copy(current)
             final = self.store.delete(info.resource, ns, name)
             return deep_copy(final)
+        new = deep_copy(current)
+        meta = new["metadata"]
+        if finalizers:
+            meta["finalizers"] = finalizers
+        else:
+            meta.pop("finalizers", None)
+        if shorter is not None:
+            meta["deletionTimestamp"], meta["deletionGracePeriodSeconds"] = shorter
         # Graceful path: mark with deletionTimestamp and keep the object.
         if not meta.get("deletionTimestamp"):
             meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)
