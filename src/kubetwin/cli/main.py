@@ -89,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--tls", action="store_true", help="serve HTTPS with a generated self-signed CA")
     serve.add_argument("--seed", type=int, default=1, metavar="N", help="random seed (default: 1)")
+    serve.add_argument(
+        "--start-time",
+        default="now",
+        metavar="TIME",
+        help="the instant virtual time starts at: 'now' (default; ages kubectl computes itself, e.g. in describe, "
+        "then read right) or an RFC 3339 time such as 2026-01-01T00:00:00Z; a --data-dir keeps its own",
+    )
     clock = sub.add_parser(
         "clock",
         help="show or control the virtual clock of a running `kubetwin serve`",
@@ -178,6 +185,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             tls=args.tls,
             seed=args.seed,
+            start_time=args.start_time,
         )
     )
 

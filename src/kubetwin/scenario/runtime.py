@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kubetwin.api import errors
 from kubetwin.client import Client, Controller, InformerFactory
 from kubetwin.client.metrics import RequestsMetricsClient
 from kubetwin.sim import EventLoop, SeededRNG, parse_duration
+from kubetwin.sim.loop import DEFAULT_EPOCH
 from kubetwin.store import Registry, Store
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ DEFAULT_NODEGROUP: dict[str, Any] = {
     "spec": {"instanceType": "m5.large", "minSize": 3, "maxSize": 3, "capacityType": "on-demand"},
 }
 CLOCK_META_KEY = "clock"
+EPOCH_META_KEY = "epoch"  # Unix seconds of virtual time 0 (serve data directories)
 DEFAULT_METRICS_RESOLUTION = 15.0  # metrics-server --metric-resolution
 
 
@@ -167,13 +170,16 @@ class Cluster:
         return self._restored
 
     @classmethod
-    def for_serve(cls, data_dir: str | None = None, seed: int = DEFAULT_SEED) -> Cluster:
+    def for_serve(cls, data_dir: str | None = None, seed: int = DEFAULT_SEED, epoch: datetime | None = None) -> Cluster:
         """A Cluster for ``kubetwin serve``: with ``data_dir`` the sqlite store at
         DIR/state.sqlite, the virtual clock resumed from where the last process left it and the
         random streams moved past the ones that named the restored objects (no uid reuse).
-        Components resync from the restored objects when ``start()`` lists them."""
+        Components resync from the restored objects when ``start()`` lists them.
+        ``epoch`` is the instant virtual time 0 stands for (default 2026-01-01T00:00:00Z); a
+        restored data directory keeps the epoch it was created with."""
+        epoch = epoch or DEFAULT_EPOCH
         if data_dir is None:
-            c = cls(seed=seed, lease_renewal="periodic")
+            c = cls(seed=seed, loop=EventLoop(epoch=epoch), lease_renewal="periodic")
             c._restored = False
             return c
         from pathlib import Path
@@ -181,12 +187,16 @@ class Cluster:
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         path = str(Path(data_dir) / "state.sqlite")
         probe = Store(path)
-        rv, now = probe.resource_version, probe.get_meta(CLOCK_META_KEY)
+        rv, now, saved = probe.resource_version, probe.get_meta(CLOCK_META_KEY), probe.get_meta(EPOCH_META_KEY)
+        if rv == 0 or saved is None:
+            probe.put_meta(EPOCH_META_KEY, epoch.timestamp() if rv == 0 else DEFAULT_EPOCH.timestamp())
         probe.close()
         if rv == 0:
-            c = cls(seed=seed, store_path=path, lease_renewal="periodic")
+            c = cls(seed=seed, store_path=path, loop=EventLoop(epoch=epoch), lease_renewal="periodic")
             c._restored = False
             return c
-        c = cls(seed=seed * 1_000_003 + rv, store_path=path, loop=EventLoop(start=now or 0.0), lease_renewal="periodic")
+        kept = datetime.fromtimestamp(saved, UTC) if saved is not None else DEFAULT_EPOCH
+        c = cls(seed=seed * 1_000_003 + rv, store_path=path, loop=EventLoop(epoch=kept, start=now or 0.0),
+                lease_renewal="periodic")  # fmt: skip
         c._restored = True
         return c

@@ -23,6 +23,7 @@ from kubetwin.server import kubeconfig, metrics, tls
 from kubetwin.server.app import ServerState, make_app
 from kubetwin.server.clock import ClockDriver
 from kubetwin.sim import gcpolicy
+from kubetwin.sim.loop import parse_epoch
 
 SHUTDOWN_TIMEOUT = 2.0
 
@@ -42,6 +43,9 @@ class ServeOptions:
     tls: bool = False
     seed: int = 1
     quiet: bool = False
+    # the instant virtual time 0 stands for: "now" (the CLI's default, so kubectl's client-side
+    # ages such as describe's event ages read right at speed 1) or an RFC 3339 time
+    start_time: str = "2026-01-01T00:00:00Z"
 
 
 def load_manifests(path: str) -> list[loader.Document]:
@@ -67,7 +71,11 @@ class Server:
         if options.speed < 0:
             raise ServeError("--speed must be >= 0")
         docs = load_manifests(options.path) if options.path else None
-        self.cluster = Cluster.for_serve(options.data_dir, options.seed)
+        try:
+            epoch = parse_epoch(options.start_time)
+        except ValueError as e:
+            raise ServeError(str(e)) from None
+        self.cluster = Cluster.for_serve(options.data_dir, options.seed, epoch)
         self.driver = ClockDriver(
             self.cluster.loop, options.speed, self.cluster.store if options.data_dir else None
         )

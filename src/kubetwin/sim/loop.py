@@ -20,6 +20,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def wall_epoch() -> datetime:
+    """The wall-clock instant now, to the second: the epoch of a twin whose virtual time should
+    read as real time (``kubetwin serve`` by default, so kubectl's client-side ages make sense)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def parse_epoch(value: str) -> datetime:
+    """``now`` or an RFC 3339 instant (``2026-01-01T00:00:00Z``) as an epoch; ValueError otherwise."""
+    if value == "now":
+        return wall_epoch()
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"invalid start time {value!r}: want 'now' or an RFC 3339 time such as 2026-01-01T00:00:00Z") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 _PARSE_CACHE_SIZE = 4096
 
 
