@@ -93,6 +93,25 @@ class Informer:
                     if not bucket:
                         del idx[v]
 
+    def _index_update(self, k: str, old: Obj, new: Obj) -> None:
+        """Re-index an updated object: where its index values are unchanged (most updates) the
+        buckets only swap the object, without removing and re-adding the key."""
+        for name, fn in self._indexers.items():
+            idx = self._indices[name]
+            before, after = fn(old), fn(new)
+            if before == after:
+                for v in after:
+                    idx.setdefault(v, {})[k] = new
+                continue
+            for v in before:
+                bucket = idx.get(v)
+                if bucket is not None:
+                    bucket.pop(k, None)
+                    if not bucket:
+                        del idx[v]
+            for v in after:
+                idx.setdefault(v, {})[k] = new
+
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, ev: WatchEvent) -> None:
         if ev.type == "ADDED":
@@ -103,9 +122,9 @@ class Informer:
             if old is None:
                 self._on_add(ev.object)
                 return
-            self._index_remove(k, old)
             self._cache[k] = ev.object
-            self._index_add(k, ev.object)
+            if self._indexers:
+                self._index_update(k, old, ev.object)
             for _, on_update, _ in self._handlers:
                 if on_update is not None:
                     on_update(old, ev.object)
