@@ -400,16 +400,6 @@ def test_autoscaling_v1_converts_target_cpu(env: Env) -> None:
     assert "targetCPUUtilizationPercentage" not in stored["spec"]
 
 
-def test_hpa_v2_to_v1_round_trip() -> None:
-    from kubetwin.api.conversion import hpa_v1_to_v2, hpa_v2_to_v1
-
-    v1 = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "a"},
-          "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "a"}, "minReplicas": 1, "maxReplicas": 3,
-                   "targetCPUUtilizationPercentage": 70},
-          "status": {"currentReplicas": 1, "desiredReplicas": 2, "currentCPUUtilizationPercentage": 90}}  # fmt: skip
-    assert hpa_v2_to_v1(hpa_v1_to_v2(v1)) == v1
-
-
 def test_requests_metrics_client_reports_requests(env: Env) -> None:
     env.client.metrics = RequestsMetricsClient(env.cluster.informers.get("pods"), env.cluster.loop)
     env.deployment(replicas=2, cpu="300m")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubetwin.api.kinds import all_kinds
+from kubetwin.api.kinds import all_served
 from kubetwin.server.openapi import (
     document_hash,
     openapi_v3_document,
@@ -16,8 +16,8 @@ from kubetwin.server.openapi import (
 
 def test_index_lists_every_served_group_version() -> None:
     index = openapi_v3_index()["paths"]
-    want = {f"apis/{k.group}/{k.version}" if k.group else f"api/{k.version}" for k in all_kinds()}
-    assert set(index) == want
+    want = {f"apis/{k.group}/{k.version}" if k.group else f"api/{k.version}" for k in all_served()}
+    assert set(index) == want and "apis/autoscaling/v1" in want
     assert index["api/v1"]["serverRelativeURL"] == f"/openapi/v3/api/v1?hash={document_hash('', 'v1')}"
     assert index["apis/apps/v1"]["serverRelativeURL"].startswith("/openapi/v3/apis/apps/v1?hash=")
     assert len(document_hash("apps", "v1") or "") == 128
@@ -34,6 +34,8 @@ def test_unknown_group_version() -> None:
     pytest.param("", "v1", "Node", "io.k8s.api.core.v1.Node", "/api/v1/nodes/{name}", id="node-cluster-scoped"),
     pytest.param("autoscaling", "v2", "HorizontalPodAutoscaler", "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
                  "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/{name}", id="hpa"),
+    pytest.param("autoscaling", "v1", "HorizontalPodAutoscaler", "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
+                 "/apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers/{name}", id="hpa-v1"),
     pytest.param("kubetwin.io", "v1alpha1", "NodeGroup", "io.kubetwin.v1alpha1.NodeGroup",
                  "/apis/kubetwin.io/v1alpha1/nodegroups/{name}", id="nodegroup"),
     pytest.param("kubetwin.io", "v1alpha1", "LoadProfile", "io.kubetwin.v1alpha1.LoadProfile",

@@ -7,7 +7,7 @@ loader read. A *resource* is named the kubectl way: ``pods`` for the core group 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kubetwin.api.errors import ApiError
 
@@ -27,6 +27,20 @@ class KindInfo:
         "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
     )  # fmt: skip
     singular: str = field(default="")
+    # Further versions served by conversion from this (stored) one (api.conversion).
+    served_versions: tuple[str, ...] = ()
+    # Set on the views ``served_as`` makes: the version objects are stored in ("" on the table's own entries).
+    storage_version: str = ""
+
+    @property
+    def converted(self) -> bool:
+        """True for a served version whose objects are converted from the stored version."""
+        return bool(self.storage_version) and self.storage_version != self.version
+
+    @property
+    def storage_api_version(self) -> str:
+        v = self.storage_version or self.version
+        return f"{self.group}/{v}" if self.group else v
 
     @property
     def api_version(self) -> str:
@@ -71,9 +85,10 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",)),
     # scheduling.k8s.io/v1
     KindInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",), status_subresource=False),
-    # autoscaling/v2
+    # autoscaling/v2, also served as autoscaling/v1
     KindInfo(
-        "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ("hpa",), categories=_ALL
+        "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ("hpa",), categories=_ALL,
+        served_versions=("v1",),
     ),
     # autoscaling.k8s.io/v1 (the Vertical Pod Autoscaler's CRDs)
     KindInfo("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", True, ("vpa",)),
@@ -143,4 +158,23 @@ def for_object(obj: dict) -> KindInfo:
 
 
 def all_kinds() -> tuple[KindInfo, ...]:
+    """One entry per stored kind (the version objects are stored and handed to components in)."""
     return KINDS
+
+
+def served_as(info: KindInfo, version: str) -> KindInfo:
+    """The view of ``info`` served as ``version`` (``info`` itself for its stored version)."""
+    if version == info.version:
+        return info
+    if version not in info.served_versions:
+        raise ValueError(f"{info.resource} is not served as {version}")
+    return replace(info, version=version, served_versions=(), storage_version=info.version)
+
+
+_SERVED = tuple(v for k in KINDS for v in (k, *(served_as(k, sv) for sv in k.served_versions)))
+
+
+def all_served() -> tuple[KindInfo, ...]:
+    """Every served (group, version, kind): each stored kind followed by its converted versions,
+    the order discovery lists versions in (the stored one is the preferred)."""
+    return _SERVED

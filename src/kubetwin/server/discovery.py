@@ -1,7 +1,8 @@
 """Discovery documents (k8s.io/apiserver/pkg/endpoints/discovery: legacy APIVersions /
 APIGroupList / APIResourceList, and aggregated discovery apidiscovery.k8s.io v2 and v2beta1).
 
-Everything is derived from ``api.kinds`` plus the few groups the server answers itself
+Everything is derived from ``api.kinds`` (every served version: HorizontalPodAutoscaler is listed
+under autoscaling/v2, the preferred version, and autoscaling/v1) plus the few groups the server answers itself
 (metrics.k8s.io for ``kubectl top``, authorization.k8s.io for ``kubectl auth can-i``). kubectl
 recognises aggregated discovery only by the response Content-Type, so ``negotiate`` reads the
 Accept list in order and returns the version to answer with (or None for legacy).
@@ -75,7 +76,7 @@ def _build() -> list[Res]:
             tuple(k.categories),
             _subresources(k),
         )
-        for k in kinds.all_kinds()
+        for k in kinds.all_served()
     ]
     out += [
         Res("metrics.k8s.io", "v1beta1", "nodes", "", "NodeMetrics", False, ("get", "list")),

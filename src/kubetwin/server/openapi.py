@@ -29,7 +29,7 @@ import json
 from typing import Any
 
 from kubetwin.api import schema as sch
-from kubetwin.api.kinds import KindInfo, all_kinds
+from kubetwin.api.kinds import KindInfo, all_served
 
 Obj = dict[str, Any]
 OPENAPI_VERSION = "3.0.0"
@@ -664,7 +664,7 @@ def _gv_key(group: str, version: str) -> str:
 
 def _served() -> dict[tuple[str, str], list[KindInfo]]:
     out: dict[tuple[str, str], list[KindInfo]] = {}
-    for k in all_kinds():
+    for k in all_served():
         out.setdefault((k.group, k.version), []).append(k)
     return out
 

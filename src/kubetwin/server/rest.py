@@ -3,7 +3,10 @@ get.go, create.go, update.go, patch.go, delete.go, watch.go) plus the subresourc
 pods/eviction, pods/binding, pods/log and namespaces/finalize.
 
 Handlers translate HTTP to Registry calls and back; all write logic lives in the registry (the
-same write path the in-process client uses). Everything runs on the one asyncio loop that also
+same write path the in-process client uses). A version served by conversion (autoscaling/v1
+HorizontalPodAutoscalers, stored as v2) is converted at this boundary: every object leaving is
+``api.conversion.from_storage``'d to the URL's version, bodies in that version are converted by the
+registry on the way in, and patches are applied to the object in the URL's version. Everything runs on the one asyncio loop that also
 drives the virtual clock, so no lock is needed.
 """
 
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from kubetwin.api import errors, kinds, selectors
+from kubetwin.api import conversion, errors, kinds, selectors
 from kubetwin.server import http, render
 from kubetwin.store.copy import deep_copy
 from kubetwin.store.patch import json_patch, merge_patch
@@ -24,7 +27,7 @@ from kubetwin.store.patch import json_patch, merge_patch
 if TYPE_CHECKING:
     from kubetwin.server.app import ServerState
 
-_BY_GVR = {(k.group, k.version, k.plural): k for k in kinds.all_kinds()}
+_BY_GVR = {(k.group, k.version, k.plural): k for k in kinds.all_served()}
 
 
 @dataclass
@@ -69,6 +72,16 @@ def _manager(request: web.Request) -> str:
         return m
     ua = request.headers.get("User-Agent", "")
     return ua.split("/", 1)[0].strip()[:128] or "unknown"
+
+
+def _without_directives(patch: Any) -> Any:
+    """A strategic merge patch less its ``$`` directives (``$patch``, ``$setElementOrder/...``,
+    ``$retainKeys``, ``$deleteFromPrimitiveList/...``), the part that is fields of the kind."""
+    if isinstance(patch, dict):
+        return {k: _without_directives(v) for k, v in patch.items() if not k.startswith("$")}
+    if isinstance(patch, list):
+        return [_without_directives(v) for v in patch]
+    return patch
 
 
 def _list_kind_obj(info: kinds.KindInfo) -> str:
@@ -118,12 +131,24 @@ class ResourceAPI:
             raise http.not_found_path()
         return t.namespace or ""
 
+    @staticmethod
+    def _out(t: Target, obj: dict[str, Any]) -> dict[str, Any]:
+        """A stored object as the URL's version serves it."""
+        return conversion.from_storage(obj, t.info.api_version) if t.info.converted else obj
+
+    def _table(self, t: Target, objs: list[dict[str, Any]], include: str) -> dict[str, Any]:
+        """The Table of stored objects (the printers read the stored version, as upstream's read the
+        internal one); with includeObject=Object the rows carry the objects in the URL's version."""
+        table = render.to_table(t.info, objs, include, self.clock)
+        if t.info.converted and include == "Object":
+            for row, obj in zip(table["rows"], objs, strict=True):
+                row["object"] = self._out(t, obj)
+        return table
+
     def _respond(self, request: web.Request, t: Target, obj: dict[str, Any], code: int = 200) -> web.Response:
         if http.wants_table(request):
-            return http.json_response(
-                render.to_table(t.info, [obj], request.query.get("includeObject", "Metadata"), self.clock), code
-            )
-        return http.json_response(obj, code)
+            return http.json_response(self._table(t, [obj], request.query.get("includeObject", "Metadata")), code)
+        return http.json_response(self._out(t, obj), code)
 
     def _validate_fields(self, request: web.Request, obj: Any) -> list[str]:
         """fieldValidation: Strict rejects unknown fields (400), Warn returns them as warnings."""
@@ -159,8 +184,9 @@ class ResourceAPI:
         if not av and not kind:
             obj = dict(obj, apiVersion=t.info.api_version, kind=t.info.kind)
         else:
-            info = kinds.for_object(obj)
-            if info is not t.info:
+            info = kinds.for_object(obj)  # the stored kind; legacy aliases (events.k8s.io/v1) map to it
+            served = {info.api_version, *(kinds.served_as(info, v).api_version for v in info.served_versions)}
+            if info.resource != t.info.resource or (av != t.info.api_version and av in served):
                 raise errors.bad_request(
                     f"the API version in the data ({av}) does not match the expected API version "
                     f"({t.info.api_version})"
@@ -188,9 +214,11 @@ class ResourceAPI:
             copy=False,
         )
         if http.wants_table(request):
-            table = render.to_table(t.info, result["items"], q.get("includeObject", "Metadata"), self.clock)
+            table = self._table(t, result["items"], q.get("includeObject", "Metadata"))
             table["metadata"] = dict(result["metadata"])
             return http.json_response(table)
+        if t.info.converted:
+            result = dict(result, apiVersion=t.info.api_version, items=[self._out(t, o) for o in result["items"]])
         return http.json_response(result)
 
     # -- writes --------------------------------------------------------------------------------
@@ -246,10 +274,12 @@ class ResourceAPI:
             manager = _manager(request)
         if ptype == "apply" and isinstance(body, dict) and (body.get("apiVersion") or body.get("kind")):
             self._fill_type(t, body)
-        # Unknown fields in the patch itself (SMP directives and JSON patches are not objects of the kind).
+        # Unknown fields in the patch itself (less its SMP directives; JSON patches are not objects of the kind).
         warnings = (
-            self._validate_fields(request, dict(body, apiVersion=t.info.api_version, kind=t.info.kind))
-            if ptype in ("merge", "apply") and isinstance(body, dict) and subresource is None
+            self._validate_fields(
+                request, dict(_without_directives(body), apiVersion=t.info.api_version, kind=t.info.kind)
+            )
+            if ptype in ("merge", "apply", "strategic") and isinstance(body, dict) and subresource is None
             else []
         )
         exists = self.registry.store.get(t.info.resource, ns if t.info.namespaced else "", t.name) is not None
@@ -263,6 +293,7 @@ class ResourceAPI:
             dry_run=http.dry_run(request),
             field_manager=manager,
             force=force,
+            version=t.info.api_version if t.info.converted else None,
         )
         code = 201 if ptype == "apply" and not exists else 200
         return self._warn(self._respond(request, t, result, code), warnings)
@@ -342,7 +373,7 @@ class ResourceAPI:
                 "apiVersion": t.info.api_version,
                 "kind": _list_kind_obj(t.info),
                 "metadata": {"resourceVersion": str(self.registry.store.resource_version)},
-                "items": deleted,
+                "items": [self._out(t, o) for o in deleted],
             }
         )
 
@@ -413,12 +444,14 @@ class ResourceAPI:
                     break
                 obj = ev.object
                 if table:
-                    tab = render.to_table(t.info, [obj], include, self.clock)
+                    tab = self._table(t, [obj], include)
                     if not first_table:
                         tab["columnDefinitions"] = []
                     first_table = False
                     tab["metadata"] = {"resourceVersion": str(ev.rv)}
                     obj = tab
+                else:
+                    obj = self._out(t, obj)
                 await resp.write(orjson.dumps({"type": ev.type, "object": obj}) + b"\n")
             await resp.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):

@@ -524,12 +524,21 @@ class Registry:
         dry_run: bool = False,
         field_manager: str | None = None,
         force: bool = False,
+        version: str | None = None,
     ) -> dict[str, Any]:
-        """``patch_type``: merge | strategic | json | apply (server-side apply; creates when absent)."""
+        """``patch_type``: merge | strategic | json | apply (server-side apply; creates when absent).
+
+        ``version`` (an apiVersion the kind is also served as, e.g. ``autoscaling/v1``): the patch
+        is written against that version, as upstream applies a patch to the object converted to the
+        request's version; the result is converted back to the stored version."""
         info = kinds.by_resource(resource)
+        if version == info.api_version:
+            version = None
         if patch_type == "apply":
-            return self._apply_patch(info, name, patch, namespace, field_manager, force, subresource, dry_run)
+            return self._apply_patch(info, name, patch, namespace, field_manager, force, subresource, dry_run, version)
         current = self.get(info.resource, name, namespace, copy=False)
+        if version is not None:
+            current = conversion.from_storage(current, version)
         if patch_type == "strategic":
             if not isinstance(patch, dict):
                 raise errors.bad_request("a strategic merge patch must be a JSON object")
@@ -550,6 +559,8 @@ class Registry:
         if pmeta.get("name") != name:
             raise errors.bad_request("the name of the object cannot be changed by a patch")
         patched["kind"] = info.kind
+        if version is not None:
+            patched["apiVersion"] = version  # converted back to the stored version by update
         rv_in_patch = (
             isinstance(patch, dict)
             and isinstance(patch.get("metadata"), dict)
@@ -591,8 +602,10 @@ class Registry:
         force: bool,
         subresource: str | None,
         dry_run: bool,
+        version: str | None = None,
     ) -> dict[str, Any]:
-        """PATCH with application/apply-patch+yaml (staging/.../fieldmanager): create or merge."""
+        """PATCH with application/apply-patch+yaml (staging/.../fieldmanager): create or merge.
+        With ``version``, the merge (and the applier's managedFields entry) is in that version."""
         if not isinstance(applied, dict):
             raise errors.bad_request("an apply patch must be a YAML/JSON object")
         if not field_manager:
@@ -605,6 +618,8 @@ class Registry:
         applied = dict(applied, metadata=dict(ameta, name=name))
         ns = (namespace or "") if info.namespaced else ""
         current = self.store.get(info.resource, ns, name)
+        if current is not None and version is not None:
+            current = conversion.from_storage(current, version)
         now = self.clock.timestamp()
         if current is None:
             if subresource:
@@ -616,6 +631,8 @@ class Registry:
             current, applied, field_manager, force, info.kind, time=now, subresource=subresource
         )
         patched["kind"] = info.kind
+        if version is not None:
+            patched["apiVersion"] = version
         patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get("resourceVersion")
         return self.update(patched, subresource=subresource, dry_run=dry_run)
 
