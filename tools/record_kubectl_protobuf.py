@@ -5,7 +5,8 @@ Usage: ``python tools/record_kubectl_protobuf.py [--kubectl kubectl] [-o tests/s
 
 Starts ``kubetwin serve`` (paused) and, in front of it, a small recording proxy: every request
 with a protobuf body is saved and answered 201 with a minimal object, everything else (discovery,
-gets) is forwarded to the twin. For each command below it keeps the body kubectl sent and the JSON
+gets) is forwarded to the twin, where ``SETUP`` first creates what a command reads (the deployment
+``kubectl autoscale`` targets). For each command below it keeps the body kubectl sent and the JSON
 kubectl prints for the same command with ``--dry-run=client -o json`` (k8s.io/apimachinery's JSON
 encoding of the same Go object), and writes both to
 ``tests/server/data/kubectl_create_protobuf.json``, which tests/server/test_protobuf.py checks the
@@ -62,6 +63,12 @@ COMMANDS: list[list[str]] = [
     ["create", "priorityclass", "high", "--value=1000", "--description=hi", "--preemption-policy=Never"],
     ["create", "priorityclass", "zero", "--value=0"],
     ["create", "ingress", "ing", "--class=nginx", "--rule=foo.com/bar=svc:80", "--rule=tls.io/*=svc2:https,tls=cert"],
+    # an autoscaling/v1 HorizontalPodAutoscaler for the deployment SETUP creates
+    ["autoscale", "deployment", "web", "--min=2", "--max=10", "--cpu-percent=60"],
+]
+# Run against the twin itself (not recorded) first: objects the commands above read.
+SETUP: list[list[str]] = [
+    ["create", "deployment", "web", "--image=nginx"],
 ]
 
 
@@ -135,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             config["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{port}"
             kc2 = Path(tmp) / "proxied"
             kc2.write_text(yaml.safe_dump(config))
+            for cmd in SETUP:
+                direct = dict(os.environ, KUBECONFIG=str(kc), HOME=tmp)
+                subprocess.run([args.kubectl, *cmd], env=direct, capture_output=True, text=True, timeout=60, check=True)
             env = dict(os.environ, KUBECONFIG=str(kc2), HOME=tmp)
             cases = []
             for cmd in COMMANDS:
