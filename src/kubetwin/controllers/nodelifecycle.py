@@ -3,9 +3,10 @@ taint-based eviction controller (pkg/controller/tainteviction/taint_eviction.go,
 nodelifecycle/scheduler/taint_manager.go).
 
 NodeLifecycleController, every ``NODE_MONITOR_PERIOD`` (5 s):
-- node health: the last probe is the newest of the Ready condition's lastHeartbeatTime and the
-  node's Lease renewTime in ``kube-node-lease`` (creationTimestamp if neither; the Lease is read
-  afresh when the grace period seems to have run out, see ``_read_lease``). After
+- node health: the probe time is when the controller last saw the Ready condition's
+  lastHeartbeatTime change or the node's Lease in ``kube-node-lease`` renewed (upstream's
+  probeTimestamp; creationTimestamp before either; the Lease is read afresh when the grace period
+  seems to have run out, see ``_read_lease``). After
   ``NODE_MONITOR_GRACE_PERIOD`` (40 s) without one, Ready/MemoryPressure/DiskPressure/PIDPressure
   become Unknown ("Kubelet stopped posting node status." / "Kubelet never posted node status.");
   a node leaving Ready gets a ``NodeNotReady`` event and its pods' Ready condition set False.
@@ -132,8 +133,12 @@ class NodeLifecycleController(Controller):
         # Kept current by the node and lease informers' handlers, so a monitor tick costs what
         # changed, not the cluster's size (DESIGN.md principle 8):
         self._created: dict[str, float] = {}  # node name -> creationTimestamp (virtual s)
-        self._heartbeat: dict[str, float] = {}  # node name -> Ready lastHeartbeatTime
-        self._renewed: dict[str, float] = {}  # node name -> its Lease's renewTime
+        # probeTimestamps (tryUpdateNodeHealth): when this controller saw the Ready condition's
+        # lastHeartbeatTime change / the node's Lease renewTime advance, not the times they carry
+        self._heartbeat: dict[str, float] = {}
+        self._renewed: dict[str, float] = {}
+        self._heartbeat_seen: dict[str, str] = {}  # node name -> last lastHeartbeatTime seen
+        self._renew_seen: dict[str, str] = {}  # node name -> last renewTime seen
         self._deadline: dict[str, float] = {}  # node name -> last probe + grace period
         self._heap: list[tuple[float, str]] = []  # (deadline, name), one entry per node not expired
         self._expired: set[str] = set()  # nodes past their deadline at the last tick: checked every tick
@@ -168,11 +173,13 @@ class NodeLifecycleController(Controller):
         if name not in self._created:
             self._created[name] = u.created(self.loop, node)
         ready = u.get_condition(node.get("status"), "Ready")
-        hb = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
-        if hb is None:
+        hb = ready.get("lastHeartbeatTime") if ready is not None else None
+        if not hb:
             self._heartbeat.pop(name, None)
-        else:
-            self._heartbeat[name] = hb
+            self._heartbeat_seen.pop(name, None)
+        elif self._heartbeat_seen.get(name) != hb:
+            self._heartbeat_seen[name] = hb
+            self._heartbeat[name] = self.loop.now  # probeTimestamp: when we saw it change
         self._set_deadline(name)
         status = str(ready.get("status", "Unknown")) if ready is not None else "Unknown"
         self._set_zone(name, (zone_key(node), status == "True"))
@@ -217,11 +224,16 @@ class NodeLifecycleController(Controller):
         if m.get("namespace") != LEASE_NAMESPACE:
             return
         name = m["name"]
-        t = u.ts(self.loop, (lease.get("spec") or {}).get("renewTime"))
-        if t is None:
+        renew = (lease.get("spec") or {}).get("renewTime")
+        if not renew:
             self._renewed.pop(name, None)
+            self._renew_seen.pop(name, None)
         else:
-            self._renewed[name] = t
+            seen = self._renew_seen.get(name)
+            if seen is not None and renew <= seen:
+                return  # not renewed since (RFC 3339 MicroTimes in one format order as strings)
+            self._renew_seen[name] = renew
+            self._renewed[name] = self.loop.now  # probeTimestamp: when we saw the renewal
         if name in self._created:
             self._set_deadline(name)
 
@@ -229,6 +241,7 @@ class NodeLifecycleController(Controller):
         m = lease["metadata"]
         if m.get("namespace") != LEASE_NAMESPACE:
             return
+        self._renew_seen.pop(m["name"], None)
         if self._renewed.pop(m["name"], None) is not None and m["name"] in self._created:
             self._set_deadline(m["name"])
 
@@ -237,7 +250,7 @@ class NodeLifecycleController(Controller):
         self._observed_ready.pop(name, None)
         for q in self._queues.values():
             q.pop(name, None)
-        for d in (self._created, self._heartbeat, self._deadline):
+        for d in (self._created, self._heartbeat, self._deadline, self._heartbeat_seen):
             d.pop(name, None)  # a stale heap entry is dropped when it comes up
         self._expired.discard(name)
         self._attention.discard(name)
