@@ -601,6 +601,85 @@ def test_clock_advance_changes_age_columns(served_cluster: Any, tmp_path: Path) 
     ] == "2026-01-01T00:31:00Z"
 
 
+# -- autoscale (autoscaling/v1) --------------------------------------------------------------------
+HPA_V1 = """\
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: api
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}
+  minReplicas: 1
+  maxReplicas: 4
+  targetCPUUtilizationPercentage: {cpu}
+{extra}"""
+
+
+def test_autoscale_creates_a_v1_hpa_the_controller_acts_on(served_cluster: Any) -> None:
+    """kubectl 1.32's autoscale POSTs an autoscaling/v1 HPA (protobuf); kubectl get hpa reads it
+    as v2; the HPA controller scales the deployment; v1 reads carry its status."""
+    s = served_cluster
+    assert s.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=1").stdout.strip() == (
+        "deployment.apps/web created")  # fmt: skip
+    s.kubectl("set", "resources", "deployment", "web", "--requests=cpu=100m")
+    out = s.kubectl("autoscale", "deployment", "web", "--min=2", "--max=10", "--cpu-percent=60").stdout.strip()
+    assert out == "horizontalpodautoscaler.autoscaling/web autoscaled"
+    header, rows = table(s.kubectl("get", "hpa").stdout)
+    assert header == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+    assert rows == [["web", "Deployment/web", "cpu: <unknown>/60%", "2", "10", "0", "0s"]]
+    s.advance("15s")  # first sync: below minReplicas -> 2
+    assert table(s.kubectl("get", "deploy", "web").stdout)[1][0][:3] == ["web", "1/2", "2"]
+    s.advance("45s")  # metrics for both pods: every pod uses its requests, 100% against 60% -> 4
+    assert table(s.kubectl("get", "hpa").stdout)[1] == [
+        ["web", "Deployment/web", "cpu: 100%/60%", "2", "10", "2", "60s"]]  # fmt: skip
+    assert json.loads(s.kubectl("get", "deploy", "web", "-o", "json").stdout)["spec"]["replicas"] == 4
+    # the v1 view: status in v1 fields, the rest in upstream's annotations
+    v1 = json.loads(s.kubectl("get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "json").stdout)
+    assert v1["apiVersion"] == "autoscaling/v1" and v1["spec"]["targetCPUUtilizationPercentage"] == 60
+    assert v1["status"] == {"currentCPUUtilizationPercentage": 100, "currentReplicas": 2, "desiredReplicas": 4,
+                            "lastScaleTime": "2026-01-01T00:01:30Z", "observedGeneration": 1}  # fmt: skip
+    conditions = json.loads(v1["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/conditions"])
+    assert [(c["type"], c["reason"]) for c in conditions] == [
+        ("AbleToScale", "SucceededRescale"), ("ScalingActive", "ValidMetricFound"),
+        ("ScalingLimited", "DesiredWithinRange")]  # fmt: skip
+    raw = json.loads(s.kubectl("get", "--raw", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers").stdout)
+    assert (raw["apiVersion"], raw["kind"]) == ("autoscaling/v1", "HorizontalPodAutoscalerList")
+    assert [(i["apiVersion"], i["status"]["currentReplicas"]) for i in raw["items"]] == [("autoscaling/v1", 2)]
+    described = s.kubectl("describe", "hpa", "web").stdout
+    assert "resource cpu on pods  (as a percentage of request):  100% (100m) / 60%" in described
+    assert "Deployment pods:                                       2 current / 4 desired" in described
+
+
+def test_apply_explain_and_validate_a_v1_hpa_manifest(served_cluster: Any, tmp_path: Path) -> None:
+    s = served_cluster
+    s.kubectl("create", "deployment", "web", "--image=nginx")
+    f = tmp_path / "hpa.yaml"
+    f.write_text(HPA_V1.format(cpu=70, extra=""))
+    assert s.kubectl("apply", "-f", str(f)).stdout.strip() == "horizontalpodautoscaler.autoscaling/api created"
+    f.write_text(HPA_V1.format(cpu=80, extra=""))
+    assert s.kubectl("apply", "-f", str(f)).stdout.strip() == "horizontalpodautoscaler.autoscaling/api configured"
+    v2 = json.loads(s.kubectl("get", "hpa", "api", "-o", "json").stdout)
+    assert v2["apiVersion"] == "autoscaling/v2" and v2["spec"]["metrics"] == [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+    # default (strict) validation: an unknown v1 field is the server's strict decoding error
+    f.write_text(HPA_V1.format(cpu=80, extra="  bogus: 1\n"))
+    bad = s.kubectl("apply", "-f", str(f), check=False)
+    assert bad.returncode == 1 and 'strict decoding error: unknown field "spec.bogus"' in bad.stderr
+    f.write_text(HPA_V1.format(cpu=90, extra=""))
+    out = s.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(f)).stdout.strip()
+    assert out == "horizontalpodautoscaler.autoscaling/api serverside-applied"
+    v1 = json.loads(s.kubectl("get", "horizontalpodautoscalers.v1.autoscaling", "api", "-o", "json",
+                              "--show-managed-fields").stdout)  # fmt: skip
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 90
+    assert {(m["manager"], m["operation"], m["apiVersion"]) for m in v1["metadata"]["managedFields"]} >= {
+        ("kubectl", "Apply", "autoscaling/v1")}  # fmt: skip
+    explained = s.kubectl("explain", "hpa.spec", "--api-version=autoscaling/v1").stdout
+    assert explained.splitlines()[:3] == ["GROUP:      autoscaling", "KIND:       HorizontalPodAutoscaler", "VERSION:    v1"]
+    assert re.findall(r"^  (\w+)\t<", explained, re.M) == [
+        "maxReplicas", "minReplicas", "scaleTargetRef", "targetCPUUtilizationPercentage"]  # fmt: skip
+    assert s.kubectl("delete", "-f", str(f)).stdout.strip() == 'horizontalpodautoscaler.autoscaling "api" deleted'
+
+
 # -- delete ----------------------------------------------------------------------------------------
 def test_delete_cascade_foreground(served_cluster: Any, tmp_path: Path) -> None:
     s = deploy_web(served_cluster, tmp_path, replicas=2)
