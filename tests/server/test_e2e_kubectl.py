@@ -650,6 +650,26 @@ def test_autoscale_creates_a_v1_hpa_the_controller_acts_on(served_cluster: Any) 
     assert "Deployment pods:                                       2 current / 4 desired" in described
 
 
+@pytest.mark.skipif(not (REALWORLD / "sock-shop-hpa.yaml").exists(), reason="shared/data/realworld not present")
+def test_real_v1_hpa_manifests_apply_and_scale(served_cluster: Any) -> None:
+    """Sock Shop's own autoscaling/v1 HPAs (scaleTargetRef apps/v1beta1, one naming a deployment
+    that does not exist) applied as they are, next to its deployments."""
+    s = served_cluster
+    s.kubectl("apply", "-f", str(REALWORLD / "sock-shop.yaml"))
+    out = s.kubectl("apply", "-f", str(REALWORLD / "sock-shop-hpa.yaml")).stdout.splitlines()
+    assert out[:2] == ["horizontalpodautoscaler.autoscaling/cart created",
+                       "horizontalpodautoscaler.autoscaling/catalogue created"] and len(out) == 8  # fmt: skip
+    s.advance("2m")
+    rows = {r[0]: r[1:6] for r in table(s.kubectl("get", "hpa", "-n", "sock-shop").stdout)[1]}
+    assert rows["front-end"] == ["Deployment/front-end", "cpu: 100%/50%", "1", "10", "2"]
+    assert rows["cart"] == ["Deployment/cart", "cpu: <unknown>/50%", "1", "10", "0"]  # the manifest's typo
+    cart = json.loads(s.kubectl("get", "horizontalpodautoscalers.v1.autoscaling", "cart", "-n", "sock-shop",
+                                "-o", "json").stdout)  # fmt: skip
+    able = json.loads(cart["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/conditions"])[0]
+    assert (able["type"], able["status"], able["reason"]) == ("AbleToScale", "False", "FailedGetScale")
+    assert cart["spec"]["scaleTargetRef"]["apiVersion"] == "apps/v1beta1"
+
+
 def test_apply_explain_and_validate_a_v1_hpa_manifest(served_cluster: Any, tmp_path: Path) -> None:
     s = served_cluster
     s.kubectl("create", "deployment", "web", "--image=nginx")
