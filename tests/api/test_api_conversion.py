@@ -242,3 +242,12 @@ def test_from_storage_and_to_storage() -> None:
     assert cv.converts("autoscaling/v1", "HorizontalPodAutoscaler") and not cv.converts("apps/v1", "Deployment")
     obj = v1({"targetCPUUtilizationPercentage": 60})
     assert cv.to_storage(obj) is obj and obj["apiVersion"] == "autoscaling/v2" and obj["spec"]["metrics"] == [CPU60]
+
+
+def test_v2_writes_do_not_store_round_trip_annotations() -> None:
+    obj = v2([CPU60])
+    meta = obj["metadata"]
+    assert cv.to_storage(obj)["metadata"] is meta, "nothing to drop: the object is left alone"
+    obj["metadata"]["annotations"] = {"team": "a", cv.METRIC_SPECS_ANNOTATION: "[]", cv.CONDITIONS_ANNOTATION: "[]"}
+    assert cv.to_storage(obj)["metadata"]["annotations"] == {"team": "a"}
+    assert obj["spec"]["metrics"] == [CPU60]

@@ -18,8 +18,9 @@ upstream, as JSON in annotations of the v1 form and comes back from them on the 
 - ``autoscaling.alpha.kubernetes.io/conditions``: ``status.conditions``.
 
 Coming in, metrics from the annotation come first and the CPU target last, malformed annotations
-are ignored, and all four annotations are dropped from what is stored; going out, stored copies of
-them are dropped before the converted ones are written (DropRoundTripHorizontalPodAutoscalerAnnotations).
+are ignored, and all four annotations are dropped from what is stored (from v2 writes too); going
+out, stored copies of them are dropped before the converted ones are written
+(DropRoundTripHorizontalPodAutoscalerAnnotations).
 """
 
 from __future__ import annotations
@@ -466,8 +467,21 @@ def hpa_v2_to_v1(obj: Obj) -> Obj:
     return out
 
 
+def hpa_v2_to_storage(obj: Obj) -> Obj:
+    """A v2 object as stored: without round-trip annotations, which only v1 reads and writes
+    carry (upstream's v2 conversion drops them both ways)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return obj
+    ann = meta.get("annotations")
+    if not isinstance(ann, dict) or not any(k in ann for k in ROUND_TRIP_ANNOTATIONS):
+        return obj
+    return dict(obj, metadata=_without_round_trip(meta))
+
+
 _TO_STORAGE: dict[tuple[str, str], Callable[[Obj], Obj]] = {
     (V1, HPA): hpa_v1_to_v2,
+    (V2, HPA): hpa_v2_to_storage,
 }
 _FROM_STORAGE: dict[tuple[str, str], Callable[[Obj], Obj]] = {
     (V1, HPA): hpa_v2_to_v1,
@@ -482,8 +496,9 @@ def to_storage(obj: Obj) -> Obj:
     if convert is None:
         return obj
     converted = convert(obj)
-    obj.clear()
-    obj.update(converted)
+    if converted is not obj:
+        obj.clear()
+        obj.update(converted)
     return obj
 
 

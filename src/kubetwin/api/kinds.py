@@ -117,8 +117,8 @@ for _k in KINDS:
     _BY_KIND.setdefault(_k.kind, []).append(_k)
 
 # Older or alternate versions accepted on input and stored as the preferred version.
+# (Every version in a kind's served_versions is accepted too: see the end of this module.)
 _ALIASES = {
-    ("autoscaling/v1", "HorizontalPodAutoscaler"): ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("events.k8s.io/v1", "Event"): ("v1", "Event"),
     ("policy/v1beta1", "PodDisruptionBudget"): ("policy/v1", "PodDisruptionBudget"),
 }
@@ -172,6 +172,7 @@ def served_as(info: KindInfo, version: str) -> KindInfo:
 
 
 _SERVED = tuple(v for k in KINDS for v in (k, *(served_as(k, sv) for sv in k.served_versions)))
+_ALIASES.update({(v.api_version, v.kind): (v.storage_api_version, v.kind) for v in _SERVED if v.converted})
 
 
 def all_served() -> tuple[KindInfo, ...]:
