@@ -32,6 +32,7 @@ import time
 from typing import Any
 
 from kubetwin.scenario.runtime import Cluster
+from kubetwin.sim import gcpolicy
 
 GOAL = 1440.0
 APPS = 100  # Deployments, each with its own LoadProfile
@@ -157,6 +158,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the day and print the top functions")
     ap.add_argument("--engine-only", action="store_true", help="time the usage engine alone at full size")
     ap.add_argument("--no-gc-freeze", action="store_true", help="do not gc.freeze() the set-up cluster")
+    ap.add_argument("--no-gc-pacing", action="store_true", help="leave Python's GC thresholds (kubetwin run paces it)")
+    ap.add_argument("--gc-thresholds", default=None, metavar="A,B,C", help="gc.set_threshold(A, B, C) after pacing")
     ap.add_argument("--profile-out", default=None, help="with --profile: also dump the pstats to this file")
     args = ap.parse_args()
     if args.quick:
@@ -165,6 +168,10 @@ def main() -> None:
         engine_only(args.nodes, args.pods, args.hours)
         return
 
+    if not args.no_gc_pacing:
+        gcpolicy.PACER.install(throughput=True)  # as `kubetwin run` does
+    if args.gc_thresholds:
+        gc.set_threshold(*(int(x) for x in args.gc_thresholds.split(",")))
     t0 = time.perf_counter()
     cluster = Cluster(seed=1)
     cluster.start()
@@ -199,6 +206,16 @@ def main() -> None:
     seconds = args.hours * 3600
     steps0 = cluster.loop.steps
     prof = cProfile.Profile() if args.profile else None
+    gc_time = [0.0, 0.0, 0]  # seconds in collections, start of the current one, full collections
+
+    def gc_timer(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_time[1] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - gc_time[1]
+            gc_time[2] += info.get("generation") == 2
+
+    gc.callbacks.append(gc_timer)
     t1 = time.perf_counter()
     c1 = time.process_time()
     if prof is not None:
@@ -210,12 +227,14 @@ def main() -> None:
         prof.disable()
     day = time.perf_counter() - t1
     cpu = time.process_time() - c1
+    gc.callbacks.remove(gc_timer)
     ratio = seconds / day
     kills = len(engine.oom_log)
     evictions = len(km.evictions()) if hasattr(km, "evictions") else 0
     print(f"day: {args.hours:g} h virtual in {day:.1f} s wall = {ratio:,.0f} virtual s / wall s "
           f"(goal {GOAL:,.0f}: {'met' if ratio >= GOAL else 'NOT met'}); {cluster.loop.steps - steps0:,} events")
     print(f"     {cpu:.1f} s process CPU = {seconds / cpu:,.0f} virtual s / CPU s (steadier on a shared machine)")
+    print(f"     garbage collector: {gc_time[0]:.1f} s of the day ({gc_time[2]:,} full collections)")
     print(f"usage engine: {engine.ticks:,} ticks, {tick_wall:.1f} s wall ({100 * tick_wall / day:.0f}% of the day), "
           f"{1000 * tick_wall / max(1, engine.ticks):.2f} ms/tick over {engine.c.n:,} container slots")
     print(f"outcome: {kills} OOM kills, {evictions} evictions, {len(engine.pod_summaries())} pods throttled/starved")

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from kubetwin.sim.gcpolicy import THRESHOLDS, GCPacer
+from kubetwin.sim.gcpolicy import THRESHOLDS, THROUGHPUT_THRESHOLDS, GCPacer
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,16 @@ def test_full_collection_freezes_survivors(monkeypatch: pytest.MonkeyPatch, env:
     finally:
         pacer.uninstall()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0 and gc.callbacks.count(pacer._callback) == 0
+
+
+@pytest.mark.parametrize(("throughput", "expected"), [(False, THRESHOLDS), (True, THROUGHPUT_THRESHOLDS)])
+def test_modes_set_their_thresholds(monkeypatch: pytest.MonkeyPatch, throughput: bool, expected: tuple[int, int, int]) -> None:
+    monkeypatch.delenv("KUBETWIN_GC", raising=False)
+    before = gc.get_threshold()
+    pacer = GCPacer()
+    assert pacer.install(throughput=throughput)
+    try:
+        assert gc.get_threshold() == expected
+    finally:
+        pacer.uninstall()
+    assert gc.get_threshold() == before

@@ -116,7 +116,7 @@ def _cmd_version() -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from kubetwin.sim import gcpolicy
 
-    installed = gcpolicy.PACER.install()  # short GC pauses over the twin's large, long-lived heap
+    installed = gcpolicy.PACER.install(throughput=True)  # rare collections over the twin's large, long-lived heap
     try:
         return _run_scenario(args)
     finally:
