@@ -29,7 +29,7 @@ def test_all_controllers_run_a_deployment_and_namespace_teardown(stack: Stack) -
     stack.finish_deletions("team")
     stack.settle(30)
     assert stack.get("namespaces", "team", None) is None
-    # nobody renews the lease: after 40 s the node is unreachable; as the only node of its zone is
+    # nobody renews the lease: after 50 s the node is unreachable; as the only node of its zone is
     # down, every zone is fully disrupted and only the NoSchedule taint is applied
     stack.loop.run(until=60)
     n1 = stack.client.get("nodes", "n1")

@@ -76,9 +76,9 @@ def test_lease_expiry_marks_unknown_taints_and_evicts_after_300s(stack: Stack) -
     stack.settle(100)
     assert taints(stack, "n1") == set()
     kubelets.alive.discard("n1")  # last renewal at t=100
-    stack.settle(40)
+    stack.settle(50)
     assert u.get_condition(stack.client.get("nodes", "n1")["status"], "Ready")["status"] == "True"
-    stack.settle(5)  # the monitor tick at t=145 sees 45 s > 40 s
+    stack.settle(5)  # the monitor tick at t=155 sees 55 s > 50 s (v1.32's node-monitor-grace-period)
     ready = u.get_condition(stack.client.get("nodes", "n1")["status"], "Ready")
     assert ready["status"] == "Unknown" and ready["message"] == "Kubelet stopped posting node status."
     assert ready["reason"] == "NodeStatusUnknown"
@@ -149,10 +149,10 @@ def test_rate_limited_tainting_and_full_disruption(stack: Stack) -> None:
     stack.start(NodeLifecycleController)
     stack.settle(20)
     kubelets.alive -= {"n0", "n1"}
-    stack.loop.run(until=65)  # last renewal 20 s; tick at 65 sees 45 s > 40 s
+    stack.loop.run(until=75)  # last renewal 20 s; tick at 75 sees 55 s > 50 s
     tainted = [n for n in names if ("node.kubernetes.io/unreachable", "NoExecute") in taints(stack, n)]
     assert tainted == ["n0"]  # burst 1
-    stack.loop.run(until=75)
+    stack.loop.run(until=85)
     tainted = [n for n in names if ("node.kubernetes.io/unreachable", "NoExecute") in taints(stack, n)]
     assert tainted == ["n0", "n1"]  # one token per 10 s at 0.1 qps
     # every node down: master disruption mode removes NoExecute taints

@@ -7,7 +7,7 @@ NodeLifecycleController, every ``NODE_MONITOR_PERIOD`` (5 s):
   lastHeartbeatTime change or the node's Lease in ``kube-node-lease`` renewed (upstream's
   probeTimestamp; creationTimestamp before either; the Lease is read afresh when the grace period
   seems to have run out, see ``_read_lease``). After
-  ``NODE_MONITOR_GRACE_PERIOD`` (40 s) without one, Ready/MemoryPressure/DiskPressure/PIDPressure
+  ``NODE_MONITOR_GRACE_PERIOD`` (50 s since v1.32, kubernetes/kubernetes#126287) without one, Ready/MemoryPressure/DiskPressure/PIDPressure
   become Unknown ("Kubelet stopped posting node status." / "Kubelet never posted node status.");
   a node leaving Ready gets a ``NodeNotReady`` event and its pods' Ready condition set False.
 - NoExecute tainting: Ready=False -> ``node.kubernetes.io/not-ready:NoExecute``, Unknown ->
@@ -44,7 +44,7 @@ from kubetwin.store.copy import deep_copy
 Obj = dict[str, Any]
 
 NODE_MONITOR_PERIOD = 5.0
-NODE_MONITOR_GRACE_PERIOD = 40.0
+NODE_MONITOR_GRACE_PERIOD = 50.0  # --node-monitor-grace-period default: 40 s before v1.32
 EVICTION_LIMITER_QPS = 0.1
 SECONDARY_EVICTION_LIMITER_QPS = 0.01
 LARGE_CLUSTER_SIZE_THRESHOLD = 50
