@@ -28,8 +28,9 @@ class Client:
     ) -> dict[str, Any]:
         return self.registry.create(obj, namespace=namespace, dry_run=dry_run)
 
-    def get(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-        return self.registry.get(resource, name, namespace)
+    def get(self, resource: str, name: str, namespace: str | None = None, copy: bool = True) -> dict[str, Any]:
+        """The object (``copy=False``: the stored one itself, read-only, like a lister's)."""
+        return self.registry.get(resource, name, namespace, copy=copy)
 
     def get_or_none(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         from kubetwin.api.errors import ApiError

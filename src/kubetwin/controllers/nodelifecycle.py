@@ -361,7 +361,7 @@ class NodeLifecycleController(Controller):
         as the store's when leases are written on every renewal; when they are written on read, this
         read is what brings the renewal in (its watch event updates the deadline before we return)."""
         try:
-            self.client.get("leases.coordination.k8s.io", name, LEASE_NAMESPACE)
+            self.client.get("leases.coordination.k8s.io", name, LEASE_NAMESPACE, copy=False)
         except ApiError:
             pass
 
