@@ -3,10 +3,9 @@ taint-based eviction controller (pkg/controller/tainteviction/taint_eviction.go,
 nodelifecycle/scheduler/taint_manager.go).
 
 NodeLifecycleController, every ``NODE_MONITOR_PERIOD`` (5 s):
-- node health: the probe time is when the controller last saw the Ready condition's
-  lastHeartbeatTime change or the node's Lease in ``kube-node-lease`` renewed (upstream's
-  probeTimestamp; creationTimestamp before either; the Lease is read afresh when the grace period
-  seems to have run out, see ``_read_lease``). After
+- node health: the probe time is the newest of the Ready condition's lastHeartbeatTime and the
+  node's Lease renewTime in ``kube-node-lease`` (creationTimestamp before either; the Lease is read
+  afresh when the grace period seems to have run out, see ``_read_lease``). After
   ``NODE_MONITOR_GRACE_PERIOD`` (50 s since v1.32, kubernetes/kubernetes#126287) without one, Ready/MemoryPressure/DiskPressure/PIDPressure
   become Unknown ("Kubelet stopped posting node status." / "Kubelet never posted node status.");
   a node leaving Ready gets a ``NodeNotReady`` event and its pods' Ready condition set False.
@@ -133,10 +132,12 @@ class NodeLifecycleController(Controller):
         # Kept current by the node and lease informers' handlers, so a monitor tick costs what
         # changed, not the cluster's size (DESIGN.md principle 8):
         self._created: dict[str, float] = {}  # node name -> creationTimestamp (virtual s)
-        # probeTimestamps (tryUpdateNodeHealth): when this controller saw the Ready condition's
-        # lastHeartbeatTime change / the node's Lease renewTime advance, not the times they carry
-        self._heartbeat: dict[str, float] = {}
-        self._renewed: dict[str, float] = {}
+        # Probe times (tryUpdateNodeHealth's probeTimestamp). Upstream takes the monitor tick that saw
+        # the Ready heartbeat change / the Lease renewTime advance; the informer shows us each one as it
+        # is written, so we take the times they carry: the same instant for periodic renewals, and the
+        # schedule's instant for leases written on read (seeing one late must not move the probe).
+        self._heartbeat: dict[str, float] = {}  # node name -> Ready lastHeartbeatTime
+        self._renewed: dict[str, float] = {}  # node name -> its Lease's renewTime
         self._heartbeat_seen: dict[str, str] = {}  # node name -> last lastHeartbeatTime seen
         self._renew_seen: dict[str, str] = {}  # node name -> last renewTime seen
         self._deadline: dict[str, float] = {}  # node name -> last probe + grace period
@@ -179,7 +180,9 @@ class NodeLifecycleController(Controller):
             self._heartbeat_seen.pop(name, None)
         elif self._heartbeat_seen.get(name) != hb:
             self._heartbeat_seen[name] = hb
-            self._heartbeat[name] = self.loop.now  # probeTimestamp: when we saw it change
+            t = u.ts(self.loop, hb)
+            if t is not None:
+                self._heartbeat[name] = t
         self._set_deadline(name)
         status = str(ready.get("status", "Unknown")) if ready is not None else "Unknown"
         self._set_zone(name, (zone_key(node), status == "True"))
@@ -233,7 +236,9 @@ class NodeLifecycleController(Controller):
             if seen is not None and renew <= seen:
                 return  # not renewed since (RFC 3339 MicroTimes in one format order as strings)
             self._renew_seen[name] = renew
-            self._renewed[name] = self.loop.now  # probeTimestamp: when we saw the renewal
+            t = u.ts(self.loop, renew)
+            if t is not None:
+                self._renewed[name] = t
         if name in self._created:
             self._set_deadline(name)
 
