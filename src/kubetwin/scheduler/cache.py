@@ -92,6 +92,7 @@ class Snapshot:
         self._no_cpu_mem: set[int] = set()  # live slots whose cpu or memory allocatable is <= 0
         self.full: set[int] = set()  # live slots with pod_count >= allowed_pods (no room for a pod)
         self.pods: dict[str, PodInfo] = {}  # key -> assigned/assumed pod
+        self._ghosts = 0  # pods in ``pods`` attached to no node (slot -1): add_node looks for them
         self.assumed: set[str] = set()
         self.node_generation = 0  # bumped on any node add/update/delete (invalidates node masks)
         self.counters: dict[tuple[Any, ...], SelectorCounter] = {}
@@ -216,10 +217,13 @@ class Snapshot:
         self._alive_slots = None
         for c in self.counters.values():
             c.counts[s] = 0
+        self._clear_terms(s)
         # Pods that reference this node before the node arrived (informer order) attach now.
-        for pi in self.pods.values():
-            if pi.slot == -1 and (pi.pod.get("spec") or {}).get("nodeName") == name:
-                self._attach(pi, s)
+        if self._ghosts:
+            for pi in self.pods.values():
+                if pi.slot == -1 and (pi.pod.get("spec") or {}).get("nodeName") == name:
+                    self._attach(pi, s)
+                    self._ghosts -= 1
         self.node_generation += 1
         self._domains.clear()
         self.epoch += 1
@@ -268,9 +272,11 @@ class Snapshot:
         self.full.discard(s)
         for c in self.counters.values():
             c.counts[s] = 0
+        self._clear_terms(s)
         if ni is not None:
             for pi in ni.pods.values():
                 pi.slot = -1  # pods stay in the cache until their delete event (upstream keeps a ghost)
+            self._ghosts += len(ni.pods)
         for key in list(self.nominated.get(s, {})):
             self.clear_nomination(key)
         self.free.append(s)
@@ -350,6 +356,7 @@ class Snapshot:
             self._attach(pi, s)
         else:
             pi.slot = -1
+            self._ghosts += 1
         if pi.has_affinity:
             self.with_affinity[key] = pi
         return pi
@@ -377,6 +384,8 @@ class Snapshot:
         pi = self.pods.pop(key, None)
         if pi is None:
             return None
+        if pi.slot < 0:
+            self._ghosts -= 1
         self._detach(pi)
         self.with_affinity.pop(key, None)
         self.assumed.discard(key)
@@ -397,6 +406,13 @@ class Snapshot:
     def forget(self, pi: PodInfo) -> None:
         if pi.key in self.assumed:
             self.remove_pod(pi.key)
+
+    def _clear_terms(self, s: int) -> None:
+        """A slot that goes away or is taken by another node starts with no affinity terms counted
+        (ghost pods of a removed node no longer count there; they count again if it comes back)."""
+        for g in self.term_groups.values():
+            if s < len(g[1]):
+                g[1][s] = 0
 
     def _count_terms(self, pi: PodInfo, s: int, delta: int) -> None:
         for key, payload in self.term_extractor(pi):
