@@ -33,6 +33,11 @@ Runs every ``scanInterval`` (10 s) while a ``ClusterAutoscaler`` object exists (
    NodeGroup controller terminates that very instance (cloudprovider DeleteNodes).
 4. The status ConfigMap ``kube-system/cluster-autoscaler-status`` (:mod:`.status`).
 
+Scale-up and scale-down simulate on one snapshot of the cluster kept across loops
+(:class:`kubetwin.autoscaler.simulator.BaseSnapshot`): each loop applies the node/pod changes its
+informer handlers noted, forks it, adds template nodes and moves pods, and reverts it. First-fit
+goes through the nodes in the informer's order, as a snapshot built from the informers would.
+
 Events on the status ConfigMap mirror upstream's LogRecorder ("Scale-up: setting group g size to
 5 instead of 3 (max: 10)", "Scale-down: removing empty node ...", "Scale-down: node ... removed
 with drain").
@@ -50,7 +55,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.autoscaler import drain, expander, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
-from kubetwin.autoscaler.simulator import SimCluster
+from kubetwin.autoscaler.simulator import BaseSnapshot, SimCluster
 from kubetwin.client import Client, EventRecorder, InformerFactory
 from kubetwin.cloud.nodegroup import (
     ANN_SCALE_DOWN,
@@ -172,9 +177,15 @@ class ClusterAutoscaler:
         self.scale_ups = 0
         self.scale_downs = 0
         self.loops = 0
-        # Per-pod derived values carried across scans while the informer's object is the same one
-        # (a changed pod is a new object): pod key -> (pod, requests, PodInfo or None).
-        self._pod_cache: dict[str, tuple[Obj, dict[str, int], PodInfo | None]] = {}
+        # Per-pod requests carried across scans while the informer's object is the same one
+        # (a changed pod is a new object): pod key -> (pod, requests).
+        self._pod_cache: dict[str, tuple[Obj, dict[str, int]]] = {}
+        # utilization() per node while neither the node nor a pod bound to it changed (pod events
+        # drop the entries of the nodes they name): node name -> (node object, result)
+        self._util_cache: dict[str, tuple[Obj, tuple[float, float, float]]] = {}
+        # informer order of the pods (the pods lister's order): key -> sequence number
+        self._pod_seq: dict[str, int] = {}
+        self._seq = 0
         self._spec_cache: dict[str, tuple[Obj, GroupSpec | None]] = {}  # NodeGroup -> (object, parsed spec)
 
     # -- wiring ----------------------------------------------------------------------------------
@@ -188,9 +199,35 @@ class ClusterAutoscaler:
         self.configmaps = self.informers.get("configmaps")
         self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
         self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [])
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.nodes.add_handler(self._node_changed, lambda o, n: self._node_changed(n), self._node_changed)
+        self.base = BaseSnapshot(self.informers, self.rng, self._node_pods)
         self.configs.add_handler(self._config_changed, lambda o, n: self._config_changed(n),
                                  lambda o: self._config_changed(None))  # fmt: skip
         self._config_changed(self.configs.get(DEFAULT_NAME))
+
+    def _pod_added(self, pod: Obj) -> None:
+        m = pod["metadata"]
+        key = f"{m.get('namespace', '')}/{m['name']}"
+        if key not in self._pod_seq:
+            self._pod_seq[key] = self._seq
+            self._seq += 1
+        if self._util_cache:
+            self._util_cache.pop((pod.get("spec") or {}).get("nodeName") or "", None)
+
+    def _pod_updated(self, old: Obj, pod: Obj) -> None:
+        if self._util_cache:
+            self._util_cache.pop((old.get("spec") or {}).get("nodeName") or "", None)
+            self._util_cache.pop((pod.get("spec") or {}).get("nodeName") or "", None)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        m = pod["metadata"]
+        self._pod_seq.pop(f"{m.get('namespace', '')}/{m['name']}", None)
+        if self._util_cache:
+            self._util_cache.pop((pod.get("spec") or {}).get("nodeName") or "", None)
+
+    def _node_changed(self, node: Obj) -> None:
+        self._util_cache.pop(node["metadata"]["name"], None)
 
     def _config_changed(self, obj: Obj | None) -> None:
         obj = self.configs.get(DEFAULT_NAME)
@@ -207,6 +244,9 @@ class ClusterAutoscaler:
                 self._timer.cancel()
                 self._timer = None
         self.enabled = enabled
+        self._util_cache.clear()  # the ignore-daemonset/mirror-pod options may have changed
+        if not enabled:
+            self.base.stop()
         if enabled and self._timer is None:
             self._timer = self.loop.every(self.options.scan_interval, self.run_once, PRIORITY, COMPONENT)
         elif not enabled and self._timer is not None:
@@ -313,12 +353,13 @@ class ClusterAutoscaler:
 
     # -- scale-up ----------------------------------------------------------------------------------
     def _unschedulable_pods(self, now: float) -> list[Obj]:
-        if not self.pods.by_index("ca:unschedulable", "1"):
+        pending = self.pods.by_index("ca:unschedulable", "1")
+        if not pending:
             return []  # no pending pod at all: nothing to scan
+        seq = self._pod_seq
+        pending.sort(key=lambda p: seq[_pod_key(p)])  # the lister's order
         out = []
-        for pod in self.pods.list():
-            if not _is_unschedulable(pod):
-                continue
+        for pod in pending:
             if resources.pod_priority(pod) < self.options.expendable_pods_priority_cutoff:
                 continue
             created = pod["metadata"].get("creationTimestamp")
@@ -327,47 +368,35 @@ class ClusterAutoscaler:
             out.append(pod)
         return out
 
-    def _base_sim(self, groups: dict[str, Group], upcoming: bool) -> SimCluster:
-        sim = SimCluster(self.informers, self.rng)
-        for node in self.nodes.list():
-            if not node["metadata"].get("deletionTimestamp"):
-                sim.add_node(node)
-        for pod in self.pods.list():
-            spec = pod.get("spec") or {}
-            if spec.get("nodeName") and not drain.is_terminal(pod):
-                sim.add_bound_pod(pod, self._pod_info(pod))
-        if upcoming:
-            for g in groups.values():
-                coming = g.counts.unregistered + g.counts.not_started
-                for i in range(coming):
-                    node = self._template(g, f"template-node-for-{g.name}-upcoming-{i}")
-                    self._add_template(sim, g, node)
+    def _sim(self) -> SimCluster:
+        """The persistent snapshot of the cluster, brought up to date and forked: the caller adds
+        its what-ifs and must ``revert()`` it before anything else uses it."""
+        sim = self.base.sync()
+        sim.fork()
         return sim
 
-    def _cached(self, pod: Obj) -> tuple[Obj, dict[str, int], PodInfo | None]:
-        key = _pod_key(pod)
-        hit = self._pod_cache.get(key)
-        if hit is None or hit[0] is not pod:
-            hit = self._pod_cache[key] = (pod, resources.pod_requests(pod), None)
-        return hit
+    def _node_order(self) -> list[str]:
+        """Nodes not being deleted, in informer order (the order a snapshot built from the
+        informers would hold them in: first-fit goes through them in this order)."""
+        return [n["metadata"]["name"] for n in self.nodes.list() if not n["metadata"].get("deletionTimestamp")]
+
+    def _add_upcoming(self, sim: SimCluster, groups: dict[str, Group]) -> list[str]:
+        names = []
+        for g in groups.values():
+            coming = g.counts.unregistered + g.counts.not_started
+            for i in range(coming):
+                node = self._template(g, f"template-node-for-{g.name}-upcoming-{i}")
+                self._add_template(sim, g, node)
+                names.append(node["metadata"]["name"])
+        return names
 
     def _requests(self, pod: Obj) -> dict[str, int]:
         """``resources.pod_requests(pod)``, computed once per pod version (read-only)."""
-        return self._cached(pod)[1]
-
-    def _pod_info(self, pod: Obj) -> PodInfo:
-        """A PodInfo for a bound pod in a fresh simulation, reused across scans while the pod is
-        unchanged (only its per-snapshot slot is reset). Pods with pod (anti-)affinity get a new one
-        each time: their parsed terms may resolve namespaces at the time of the scan."""
-        hit = self._cached(pod)
-        pi = hit[2]
-        if pi is None:
-            pi = PodInfo(pod)
-            if pi.has_affinity:
-                return pi
-            self._pod_cache[pi.key] = (pod, hit[1], pi)
-        pi.slot = -1
-        return pi
+        key = _pod_key(pod)
+        hit = self._pod_cache.get(key)
+        if hit is None or hit[0] is not pod:
+            hit = self._pod_cache[key] = (pod, resources.pod_requests(pod))
+        return hit[1]
 
     def _prune_pod_cache(self) -> None:
         if len(self._pod_cache) > 2 * len(self.pods) + 64:
@@ -411,16 +440,19 @@ class ClusterAutoscaler:
         pods = self._unschedulable_pods(now)
         if not pods:
             return False
-        base = self._base_sim(groups, upcoming=True)
-        names = base.node_names()
-        remaining: list[PodInfo] = []
-        for pod in pods:
-            pi = PodInfo(pod)
-            target = base.find_node(pi, names)
-            if target is not None:
-                base.place(pi, target)  # fits existing free room or an upcoming node
-            else:
-                remaining.append(pi)
+        base = self._sim()
+        try:
+            names = self._node_order() + self._add_upcoming(base, groups)
+            remaining: list[PodInfo] = []
+            for pod in pods:
+                pi = PodInfo(pod)
+                target = base.find_node(pi, names)
+                if target is not None:
+                    base.place(pi, target)  # fits existing free room or an upcoming node
+                else:
+                    remaining.append(pi)
+        finally:
+            base.revert()
         if not remaining:
             return False
         total_nodes = sum(max(g.target, len(g.nodes)) for g in groups.values()) + sum(
@@ -521,13 +553,24 @@ class ClusterAutoscaler:
         return self.pods.by_index("ca:node", name)
 
     def utilization(self, node: Obj) -> tuple[float, float, float]:
-        """(utilization, cpu, memory) of requests over allocatable (simulator/utilization/info.go)."""
+        """(utilization, cpu, memory) of requests over allocatable (simulator/utilization/info.go).
+        Kept per node until the node or a pod bound to it changes, unless a pod there is being
+        deleted (whether it counts depends on the time: long-terminating pods do not)."""
+        name = node["metadata"]["name"]
+        hit = self._util_cache.get(name)
+        if hit is not None and hit[0] is node:
+            return hit[1]
         alloc = resources.resource_list((node.get("status") or {}).get("allocatable"))
         cpu_req = mem_req = 0
         ignored_cpu = ignored_mem = 0
-        for pod in self._node_pods(node["metadata"]["name"]):
-            if drain.is_terminal(pod) or drain.is_long_terminating(pod, self.loop.now, self.loop.parse_timestamp):
+        timeless = True
+        for pod in self._node_pods(name):
+            if drain.is_terminal(pod):
                 continue
+            if pod["metadata"].get("deletionTimestamp"):
+                timeless = False
+                if drain.is_long_terminating(pod, self.loop.now, self.loop.parse_timestamp):
+                    continue
             req = self._requests(pod)
             c, m = req.get("cpu", 0), req.get("memory", 0)
             if (self.options.ignore_daemonsets_utilization and drain.is_daemonset_pod(pod)) or (
@@ -542,7 +585,10 @@ class ClusterAutoscaler:
         mem_alloc = alloc.get("memory", 0) - ignored_mem
         cpu = cpu_req / cpu_alloc if cpu_alloc > 0 else 0.0
         mem = mem_req / mem_alloc if mem_alloc > 0 else 0.0
-        return max(cpu, mem), cpu, mem
+        out = (max(cpu, mem), cpu, mem)
+        if timeless:
+            self._util_cache[name] = (node, out)
+        return out
 
     def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
         opts = self.options
@@ -564,29 +610,11 @@ class ClusterAutoscaler:
                 under.append((util[0], node, g, util))
         unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = {}
         if under:
-            sim = self._base_sim(groups, upcoming=False)
-            tracker = drain.PdbTracker(self.pdbs.list())
-            removed: set[str] = set(self.drains)
-            destinations = [n for n in sim.node_names()]
-            non_empty = 0
-            for _, node, g, util in sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"])):
-                name = node["metadata"]["name"]
-                plan = drain.plan_drain(self._node_pods(name), tracker, now, self.loop.parse_timestamp,
-                                        opts.skip_nodes_with_system_pods, opts.skip_nodes_with_local_storage)  # fmt: skip
-                if plan.blocking is not None:
-                    self.unremovable[name] = plan.blocking.reason
-                    continue
-                if plan.to_move:
-                    if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
-                        continue
-                    moved = self._simulate_moves(sim, plan.to_move, name, destinations, removed)
-                    if moved is None:
-                        self.unremovable[name] = "NoPlaceToMovePods"
-                        continue
-                    non_empty += 1
-                tracker.remove(plan.to_move)
-                removed.add(name)
-                unneeded[name] = (node, g, plan.to_move, util)
+            sim = self._sim()
+            try:
+                self._find_unneeded(sim, under, unneeded, now)
+            finally:
+                sim.revert()
         for name in list(self.unneeded_since):
             if name not in unneeded:
                 del self.unneeded_since[name]
@@ -626,6 +654,39 @@ class ClusterAutoscaler:
             node, g, to_move, util = non_empty_ready[0]
             self._start_drain(node, g, to_move, util, now)
         return candidates
+
+    def _find_unneeded(
+        self,
+        sim: SimCluster,
+        under: list[tuple[float, Obj, Group, tuple[float, float, float]]],
+        unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]],
+        now: float,
+    ) -> None:
+        """Under-utilised nodes, least utilised first, whose pods can all move elsewhere (each
+        node's moves stay in ``sim`` for the next ones)."""
+        opts = self.options
+        tracker = drain.PdbTracker(self.pdbs.list())
+        removed: set[str] = set(self.drains)
+        destinations = self._node_order()
+        non_empty = 0
+        for _, node, g, util in sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"])):
+            name = node["metadata"]["name"]
+            plan = drain.plan_drain(self._node_pods(name), tracker, now, self.loop.parse_timestamp,
+                                    opts.skip_nodes_with_system_pods, opts.skip_nodes_with_local_storage)  # fmt: skip
+            if plan.blocking is not None:
+                self.unremovable[name] = plan.blocking.reason
+                continue
+            if plan.to_move:
+                if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
+                    continue
+                moved = self._simulate_moves(sim, plan.to_move, name, destinations, removed)
+                if moved is None:
+                    self.unremovable[name] = "NoPlaceToMovePods"
+                    continue
+                non_empty += 1
+            tracker.remove(plan.to_move)
+            removed.add(name)
+            unneeded[name] = (node, g, plan.to_move, util)
 
     def _simulate_moves(
         self, sim: SimCluster, pods: list[Obj], node: str, destinations: list[str], removed: set[str]

@@ -5,7 +5,14 @@ upstream vendors kube-scheduler's framework and runs the default profile's PreFi
 A :class:`SimCluster` holds Nodes (real or template) and pods placed on them in a scheduler
 ``Snapshot``; :meth:`check` answers "would the scheduler accept this pod on that node" with the
 scheduler's Status (reasons as the scheduler words them), :meth:`find_node` is first-fit over a list
-of nodes, :meth:`place` puts a pod on a node in the snapshot only.
+of nodes, :meth:`place` puts a pod on a node in the snapshot only. :meth:`SimCluster.fork` /
+:meth:`SimCluster.revert` are clustersnapshot's Fork/Revert: while forked, every change is logged
+with its inverse and revert undoes them newest first, leaving the snapshot as it was.
+
+:class:`BaseSnapshot` is the cluster itself in one SimCluster kept across scans: informer handlers
+only note which nodes and pods changed, :meth:`BaseSnapshot.sync` applies those changes before a
+scan uses it, and each scan forks it, adds its what-ifs and reverts (instead of building a snapshot
+of every node and bound pod each scan).
 """
 
 from __future__ import annotations
@@ -30,28 +37,109 @@ def sim_profile() -> Profile:
     return base
 
 
+# How a pod was held before a logged change: (its PodInfo, assumed, node name or None), or None
+# when the snapshot did not have it.
+_Held = tuple[PodInfo, bool, str | None] | None
+
+
 class SimCluster:
     def __init__(self, informers: Any = None, rng: Any = None) -> None:
         self.snapshot = Snapshot()
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
+        # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
+        self._undo: list[tuple[Any, ...]] = []
+        self._marks: list[tuple[int, int, list[int]]] = []  # per fork: (log length, slot mark, free slots)
 
     # -- contents --------------------------------------------------------------------------------
     def add_node(self, node: Obj) -> NodeInfo:
+        if self._marks:
+            ni = self.snapshot.get(node["metadata"]["name"])
+            self._undo.append(("node-", node["metadata"]["name"]) if ni is None else ("node~", ni.node))
         return self.snapshot.add_node(node)
 
     def remove_node(self, name: str) -> None:
+        if self._marks:
+            raise RuntimeError("SimCluster.remove_node while forked")
         self.snapshot.remove_node(name)
 
     def add_bound_pod(self, pod: Obj, pi: PodInfo | None = None) -> PodInfo:
         """A pod already on ``spec.nodeName`` (``pi``: its PodInfo, when the caller has one)."""
-        return self.snapshot.add_pod(pod, pi)
+        if not self._marks:
+            return self.snapshot.add_pod(pod, pi)
+        key = _key(pod)
+        held = self._held(key)
+        out = self.snapshot.add_pod(pod, pi)
+        if held is None or out is not held[0]:
+            self._undo.append(("pod", key, held))
+        return out
 
     def place(self, pi: PodInfo, node_name: str) -> None:
         """Count ``pi`` on ``node_name`` (the snapshot's AssumePod)."""
+        if self._marks:
+            self._undo.append(("pod", pi.key, self._held(pi.key)))
         self.snapshot.assume(pi, node_name)
 
     def unplace(self, key: str) -> None:
+        if self._marks:
+            held = self._held(key)
+            if held is None:
+                return
+            self._undo.append(("pod", key, held))
         self.snapshot.remove_pod(key)
+
+    # -- fork / revert -----------------------------------------------------------------------------
+    @property
+    def forked(self) -> bool:
+        return bool(self._marks)
+
+    def fork(self) -> None:
+        """Start logging changes so that :meth:`revert` can undo them (forks nest)."""
+        snap = self.snapshot
+        self._marks.append((len(self._undo), snap.n, list(snap.free)))
+
+    def revert(self) -> None:
+        """Undo every change since the matching :meth:`fork`, newest first: the same nodes, the
+        same PodInfo objects held the same way (bound or assumed) on the same slots, so every
+        array, counter and index holds what it held before. Generation and epoch counters keep
+        moving forward (caches keyed on them must not mistake the reverted snapshot for one they
+        saw during the fork)."""
+        mark, n, free = self._marks.pop()
+        snap = self.snapshot
+        undo = self._undo
+        while len(undo) > mark:
+            entry = undo.pop()
+            kind = entry[0]
+            if kind == "pod":
+                snap.remove_pod(entry[1])
+                held = entry[2]
+                if held is not None:
+                    self._restore(*held)
+            elif kind == "node-":
+                snap.remove_node(entry[1])
+            else:
+                snap.update_node(entry[1])
+        if snap.n > n:  # slots handed out during the fork are free again: give back the layout
+            assert all(ni is None for ni in snap.nodes[n:]), "a node added during the fork is left"
+            del snap.nodes[n:]
+            snap.n = n
+        snap.free = free
+
+    def _held(self, key: str) -> _Held:
+        snap = self.snapshot
+        pi = snap.pods.get(key)
+        if pi is None:
+            return None
+        ni = snap.nodes[pi.slot] if pi.slot >= 0 else None
+        return (pi, key in snap.assumed, ni.name if ni is not None else None)
+
+    def _restore(self, pi: PodInfo, assumed: bool, node_name: str | None) -> None:
+        snap = self.snapshot
+        if assumed and node_name is not None:
+            snap.assume(pi, node_name)
+        else:
+            snap.add_pod(pi.pod, pi)
+            if assumed:
+                snap.assumed.add(pi.key)
 
     def pods_on(self, node_name: str) -> list[PodInfo]:
         ni = self.snapshot.get(node_name)
@@ -84,3 +172,136 @@ class SimCluster:
             if self.framework.run_filter(state, pi, ni).is_success():
                 return name
         return None
+
+
+def _key(pod: Obj) -> str:
+    m = pod["metadata"]
+    return f"{m.get('namespace', '')}/{m['name']}"
+
+
+def _is_terminal(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+class BaseSnapshot:
+    """The cluster's Nodes (those not being deleted) and bound, non-terminal pods on them, in one
+    :class:`SimCluster` kept current incrementally (the autoscaler's ClusterSnapshot, which
+    upstream also re-fills each loop; here only what changed is re-applied).
+
+    Handlers on the nodes, pods and namespaces informers only record what changed (they also fire
+    for the autoscaler's own writes in the middle of a scan, when the snapshot must not move);
+    :meth:`sync` applies it, nodes first, then pods: a changed pod leaves the snapshot and, when
+    it is still bound to a node of the snapshot and not terminal, comes back as a fresh PodInfo.
+    A node that enters the snapshot brings the pods bound to it (``pods_on(name)``); a node that
+    leaves takes its pods along. A namespace change re-reads the pods with pod (anti-)affinity
+    (their terms' namespaceSelector resolves against the namespaces).
+
+    Same content as a snapshot built from scratch from the informers, except that pods bound to
+    a node that is not in it are left out rather than kept unattached (they count nowhere either
+    way). Slot order is not informer order: callers that go through nodes in order keep their own.
+    """
+
+    def __init__(self, informers: Any, rng: Any, pods_on: Any) -> None:
+        self.informers = informers
+        self.rng = rng
+        self.nodes = informers.get("nodes")
+        self.pods = informers.get("pods")
+        self.pods_on = pods_on  # node name -> the pods informer's pods bound to it
+        self.sim = SimCluster(informers, rng)
+        self.active = False  # not kept current until the first sync (and again after stop())
+        self._dirty_nodes: dict[str, None] = {}
+        self._dirty_pods: dict[str, None] = {}
+        self._namespaces_changed = False
+        self.syncs = 0
+        self.nodes.add_handler(self._node_event, lambda o, n: self._node_event(n), self._node_event)
+        self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event)
+        informers.get("namespaces").add_handler(self._ns_event, lambda o, n: self._ns_event(n), self._ns_event)
+
+    # -- handlers: record only -------------------------------------------------------------------
+    def _node_event(self, node: Obj) -> None:
+        if self.active:
+            self._dirty_nodes[node["metadata"]["name"]] = None
+
+    def _pod_event(self, pod: Obj) -> None:
+        if self.active:
+            m = pod["metadata"]
+            self._dirty_pods[f"{m.get('namespace', '')}/{m['name']}"] = None
+
+    def _pod_updated(self, old: Obj, pod: Obj) -> None:
+        if self.active:
+            m = pod["metadata"]
+            self._dirty_pods[f"{m.get('namespace', '')}/{m['name']}"] = None
+
+    def _ns_event(self, ns: Obj) -> None:
+        if self.active:
+            self._namespaces_changed = True
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop tracking (the autoscaler is off); the next :meth:`sync` rebuilds from scratch."""
+        self.active = False
+        self._dirty_nodes.clear()
+        self._dirty_pods.clear()
+        self._namespaces_changed = False
+        self.sim = SimCluster(self.informers, self.rng)
+
+    def sync(self) -> SimCluster:
+        """Apply the recorded changes; the snapshot then holds the informers' current state."""
+        sim = self.sim
+        if sim.forked:
+            raise RuntimeError("BaseSnapshot.sync while the snapshot is forked")
+        self.syncs += 1
+        if not self.active:
+            self.active = True
+            self._dirty_nodes = dict.fromkeys(self.nodes.keys())
+            self._dirty_pods = dict.fromkeys(self.pods.keys())
+        snap = sim.snapshot
+        nodes, self._dirty_nodes = self._dirty_nodes, {}
+        pods, self._dirty_pods = self._dirty_pods, {}
+        if self._namespaces_changed:
+            self._namespaces_changed = False
+            pods.update(dict.fromkeys(snap.with_affinity))
+            for key in list(snap.with_affinity):
+                snap.remove_pod(key)  # re-added below with terms resolved again
+        for name in nodes:
+            node = self.nodes.get(name)
+            ni = snap.get(name)
+            if node is None or node["metadata"].get("deletionTimestamp"):
+                if ni is not None:
+                    for key in list(ni.pods):
+                        snap.remove_pod(key)
+                    snap.remove_node(name)
+                continue
+            snap.add_node(node)  # or update it
+            if ni is None:
+                for pod in self.pods_on(name):
+                    pods[_key(pod)] = None
+        for key in pods:
+            pod = self.pods.get_by_key(key)
+            old = snap.pods.get(key)
+            want = (
+                pod is not None
+                and (node_name := (pod.get("spec") or {}).get("nodeName"))
+                and node_name in snap.slot_of
+                and not _is_terminal(pod)
+            )
+            if want and old is not None and old.pod is pod:
+                continue
+            if old is not None:
+                snap.remove_pod(key)
+            if want:
+                assert pod is not None
+                snap.add_pod(pod, PodInfo(pod))
+        return sim
+
+    def fresh(self) -> SimCluster:
+        """A snapshot of the same content built from scratch (what every scan used to build)."""
+        sim = SimCluster(self.informers, self.rng)
+        for node in self.nodes.list():
+            if not node["metadata"].get("deletionTimestamp"):
+                sim.add_node(node)
+        for pod in self.pods.list():
+            name = (pod.get("spec") or {}).get("nodeName")
+            if name and name in sim.snapshot.slot_of and not _is_terminal(pod):
+                sim.add_bound_pod(pod, PodInfo(pod))
+        return sim

@@ -1,0 +1,337 @@
+"""The autoscaler's persistent snapshot: after any sequence of node/pod/namespace changes and scans
+it holds what a snapshot built from scratch from the informers holds, and a scan's fork/revert
+leaves it exactly as it was (same PodInfo objects, same slots, arrays, counters and term counts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
+
+from builders import make_node, make_pod
+from kubetwin.api.errors import ApiError
+from kubetwin.autoscaler.simulator import BaseSnapshot, SimCluster
+from kubetwin.client import Client, InformerFactory
+from kubetwin.scheduler.framework import PodInfo
+from kubetwin.sim import EventLoop, SeededRNG
+from kubetwin.store import Registry, Store
+
+Obj = dict[str, Any]
+NODES = 4
+PODS = 8
+SELECTORS = [(None, {"matchLabels": {"app": "a"}}), (frozenset({"default"}), {"matchLabels": {"app": "b"}})]
+
+
+class Stack:
+    """Store + informers, no controllers: only the test changes objects."""
+
+    def __init__(self) -> None:
+        self.loop = EventLoop()
+        self.registry = Registry(Store(), self.loop, SeededRNG(1))
+        self.registry.bootstrap()
+        self.client = Client(self.registry)
+        self.informers = InformerFactory(self.registry)
+        pods = self.informers.get("pods")
+        pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
+        self.base = BaseSnapshot(self.informers, SeededRNG(2), lambda n: pods.by_index("ca:node", n))
+
+    def try_(self, fn: Any, *args: Any, **kw: Any) -> None:
+        try:
+            fn(*args, **kw)
+        except ApiError:
+            pass  # e.g. the object is not there (yet); the sequence goes on
+
+
+def node_obj(i: int, cpu: int, tainted: bool, keep: bool) -> Obj:
+    b = make_node(f"n{i}").capacity(cpu=str(cpu), memory="8Gi", pods=6).labels({"zone": f"z{i % 2}"}).ready()
+    if tainted:
+        b = b.taints([{"key": "t", "value": "v", "effect": "NoSchedule"}])
+    obj = b.obj()
+    if keep:
+        obj["metadata"]["finalizers"] = ["test.kubetwin.io/keep"]  # delete leaves a deletionTimestamp
+    return obj
+
+
+def pod_obj(j: int, cpu: int, node: int | None, app: str, anti: bool, port: bool) -> Obj:
+    extra: Obj = {"ports": [{"containerPort": 80, "hostPort": 8080}]} if port else {}
+    b = make_pod(f"p{j}").container("c", requests={"cpu": f"{cpu}m", "memory": "128Mi"}, **extra).labels({"app": app})
+    if node is not None:
+        b = b.node(f"n{node}")
+    if anti:
+        b = b.set("spec.affinity", {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": app}},
+             "namespaceSelector": {"matchLabels": {"team": "x"}}}]}})  # fmt: skip
+    return b.obj()
+
+
+def apply(s: Stack, op: tuple[Any, ...]) -> None:
+    c = s.client
+    kind = op[0]
+    if kind == "node":
+        _, i, cpu, tainted, keep = op
+        s.try_(c.create, node_obj(i, cpu, tainted, keep))
+    elif kind == "relabel-node":
+        s.try_(c.patch, "nodes", f"n{op[1]}", {"metadata": {"labels": {"zone": f"z{op[2]}"}}})
+    elif kind == "taint-node":
+        taints = [{"key": "t", "value": "v", "effect": "NoSchedule"}] if op[2] else []
+        s.try_(c.patch, "nodes", f"n{op[1]}", {"spec": {"taints": taints}})
+    elif kind == "resize-node":
+        node = s.informers.get("nodes").get(f"n{op[1]}")
+        if node is not None:
+            node = {**node, "status": {**node["status"], "allocatable": {**node["status"]["allocatable"],
+                                                                         "cpu": str(op[2])}}}  # fmt: skip
+            s.try_(c.update_status, node)
+    elif kind == "heartbeat":
+        node = s.informers.get("nodes").get(f"n{op[1]}")
+        if node is not None:
+            s.try_(c.update_status, {**node, "status": {**node["status"], "conditions": [
+                {"type": "Ready", "status": "True", "lastHeartbeatTime": s.loop.timestamp()}]}})  # fmt: skip
+    elif kind == "delete-node":
+        s.try_(c.delete, "nodes", f"n{op[1]}")
+    elif kind == "pod":
+        _, j, cpu, node, app, anti, port = op
+        s.try_(c.create, pod_obj(j, cpu, node, app, anti, port))
+    elif kind == "bind":
+        pod = s.informers.get("pods").get(f"p{op[1]}", "default")
+        if pod is not None and not pod["spec"].get("nodeName"):
+            s.try_(c.bind, "default", f"p{op[1]}", f"n{op[2]}")
+    elif kind == "phase":
+        pod = s.informers.get("pods").get(f"p{op[1]}", "default")
+        if pod is not None:
+            s.try_(c.update_status, {**pod, "status": {**(pod.get("status") or {}), "phase": op[2]}})
+    elif kind == "relabel-pod":
+        s.try_(c.patch, "pods", f"p{op[1]}", {"metadata": {"labels": {"app": op[2]}}}, namespace="default")
+    elif kind == "delete-pod":
+        s.try_(c.delete, "pods", f"p{op[1]}", "default", grace_period_seconds=0 if op[2] else None)
+    elif kind == "namespace":
+        s.try_(c.patch, "namespaces", "default", {"metadata": {"labels": {"team": op[1]}}})
+    elif kind == "scan":
+        scan(s, op[1])
+    s.loop.run(until=s.loop.now + 1)
+
+
+def scan(s: Stack, whatifs: list[tuple[Any, ...]]) -> None:
+    """What a scan does: sync, fork, add template nodes and pods, move pods, revert."""
+    sim = s.base.sync()
+    for ns, sel in SELECTORS:  # counters kept across scans from here on
+        sim.snapshot.counter(ns, sel)
+    kept = set(sim.snapshot.counters)
+    before = describe(sim, identity=True, counters=kept)
+    sim.fork()
+    templates: list[str] = []
+    for w in whatifs:
+        names = [ni.name for ni in sim.snapshot.node_infos()]
+        if w[0] == "template":
+            name = f"template-{len(templates)}"
+            sim.add_node(node_obj(90 + len(templates), w[1], False, False) | {"metadata": {
+                "name": name, "labels": {"kubernetes.io/hostname": name, "zone": "z0"}}})  # fmt: skip
+            templates.append(name)
+            ds = pod_obj(900 + len(templates), 50, None, "ds", False, False)
+            ds["spec"]["nodeName"] = name
+            sim.add_bound_pod(ds)
+        elif w[0] == "place" and names:
+            pi = PodInfo(pod_obj(w[1], w[2], None, w[3], w[4], False))  # may replace a pod of that name
+            target = sim.find_node(pi, names)
+            if target is not None:
+                sim.place(pi, target)
+        elif w[0] == "move":
+            key = f"default/p{w[1]}"
+            old = sim.snapshot.pods.get(key)
+            if old is not None:
+                sim.unplace(key)
+                here = sim.snapshot.nodes[old.slot].name if old.slot >= 0 else None  # type: ignore[union-attr]
+                target = sim.find_node(PodInfo(old.pod), [n for n in names if n != here])
+                if target is None:
+                    sim.add_bound_pod(old.pod)  # the rollback: a new PodInfo for the same pod
+                else:
+                    sim.place(PodInfo(old.pod), target)
+    sim.revert()
+    assert describe(sim, identity=True, counters=kept) == before
+
+
+def describe(sim: SimCluster, identity: bool = False, counters: set[Any] | None = None) -> dict[str, Any]:
+    """Everything the snapshot holds, by node name (slots are an internal detail); with
+    ``identity`` also which objects and slots (fork/revert must give back the very same).
+    ``counters``: the selector counters to show (default all; a fork may start new ones, which
+    stay, kept current, after the revert)."""
+    snap = sim.snapshot
+    shown = {k: c for k, c in snap.counters.items() if counters is None or k in counters}
+    rows = {r: i for r, i in snap.res_index.items()}
+    nodes: dict[str, Any] = {}
+    for ni in snap.node_infos():
+        s = ni.slot
+        assert snap.alive[s] and snap.slot_of[ni.name] == s
+        nodes[ni.name] = {
+            "node": id(ni.node),
+            "pods": sorted((k, id(p.pod)) for k, p in ni.pods.items()),
+            "requested": {k: v for k, v in ni.requested.items() if v},
+            "nonzero": (ni.nonzero_cpu, ni.nonzero_mem),
+            "ports": dict(ni.used_ports),
+            "arrays": {r: (int(snap.alloc[i, s]), int(snap.requested[i, s]), int(snap.avail[i, s]))
+                       for r, i in rows.items() if snap.alloc[i, s] or snap.requested[i, s]},  # fmt: skip
+            "nz": snap.nz[:, s].tolist(),
+            "count": int(snap.pod_count[s]),
+            "allowed": int(snap.allowed_pods[s]),
+            "full": s in snap.full,
+            "no_cpu_mem": s in snap._no_cpu_mem,
+            "counters": {k: int(c.counts[s]) for k, c in shown.items() if c.counts[s]},
+            "terms": {k: int(g[1][s]) for k, g in snap.term_groups.items() if s < len(g[1]) and g[1][s]},
+        }
+        if identity:
+            nodes[ni.name]["slot"] = s
+            nodes[ni.name]["infos"] = sorted((k, id(p)) for k, p in ni.pods.items())
+    dead = [s for s in range(snap.capacity) if not snap.alive[s]]
+    assert not snap.alloc[:, dead].any() and not snap.requested[:, dead].any() and not snap.pod_count[dead].any()
+    for c in snap.counters.values():
+        assert not c.counts[dead].any()
+    out: dict[str, Any] = {
+        "nodes": nodes,
+        "pods": sorted(k for k, p in snap.pods.items() if p.slot >= 0),
+        "ghosts": sorted(k for k, p in snap.pods.items() if p.slot < 0),
+        "assumed": sorted(snap.assumed),
+        "affinity": sorted(k for k, p in snap.with_affinity.items() if p.slot >= 0),
+        "ports_in_use": snap.ports_in_use,
+    }
+    assert snap._ghosts == len(out["ghosts"])
+    if identity:
+        out["layout"] = (snap.n, list(snap.free), len(snap.nodes))
+        out["infos"] = sorted((k, id(p), p.slot) for k, p in snap.pods.items())
+    return out
+
+
+def same_as_fresh(s: Stack) -> None:
+    base = s.base.sync()
+    fresh = s.base.fresh()
+    for c in base.snapshot.counters.values():  # the ones kept across scans, counted from scratch
+        fresh.snapshot.counter_all(c.terms)
+    assert describe(base) == describe(fresh)
+    for ni in base.snapshot.node_infos():
+        assert ni.node is s.informers.get("nodes").get(ni.name)
+        for key, pi in ni.pods.items():
+            assert pi.pod is s.informers.get("pods").get_by_key(key)
+
+
+i_node = st.integers(0, NODES - 1)
+i_pod = st.integers(0, PODS - 1)
+app = st.sampled_from(["a", "b"])
+whatif = st.one_of(
+    st.tuples(st.just("template"), st.sampled_from([1, 4])),
+    st.tuples(st.just("place"), st.integers(0, PODS + 2), st.sampled_from([100, 900]), app, st.booleans()),
+    st.tuples(st.just("move"), i_pod),
+)
+op = st.one_of(
+    st.tuples(st.just("node"), i_node, st.sampled_from([1, 2, 4]), st.booleans(), st.booleans()),
+    st.tuples(st.just("relabel-node"), i_node, st.integers(0, 2)),
+    st.tuples(st.just("taint-node"), i_node, st.booleans()),
+    st.tuples(st.just("resize-node"), i_node, st.sampled_from([1, 3])),
+    st.tuples(st.just("heartbeat"), i_node),
+    st.tuples(st.just("delete-node"), i_node),
+    st.tuples(st.just("pod"), i_pod, st.sampled_from([100, 500]), st.one_of(st.none(), i_node), app,
+              st.booleans(), st.booleans()),  # fmt: skip
+    st.tuples(st.just("bind"), i_pod, i_node),
+    st.tuples(st.just("phase"), i_pod, st.sampled_from(["Running", "Succeeded", "Failed"])),
+    st.tuples(st.just("relabel-pod"), i_pod, app),
+    st.tuples(st.just("delete-pod"), i_pod, st.booleans()),
+    st.tuples(st.just("namespace"), st.sampled_from(["x", "y"])),
+    st.tuples(st.just("scan"), st.lists(whatif, max_size=6)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(op, min_size=1, max_size=40))
+def test_persistent_snapshot_equals_fresh_one(ops: list[tuple[Any, ...]]) -> None:
+    s = Stack()
+    s.base.sync()  # tracking starts with the first sync, as in the autoscaler
+    for o in ops:
+        apply(s, o)
+        if o[0] == "scan":
+            same_as_fresh(s)
+    same_as_fresh(s)
+
+
+def test_fork_revert_restores_exactly() -> None:
+    s = Stack()
+    for i in range(3):
+        s.client.create(node_obj(i, 2, False, False))
+    for j in range(6):
+        s.client.create(pod_obj(j, 300, j % 3, "a" if j % 2 else "b", j == 1, j == 2))
+    sim = s.base.sync()
+    for ns, sel in SELECTORS:
+        sim.snapshot.counter(ns, sel)
+    kept = set(sim.snapshot.counters)
+    before = describe(sim, identity=True, counters=kept)
+    sim.fork()
+    for k in range(3):  # template nodes past the layout's end, with a DaemonSet-like pod each
+        name = f"tmpl-{k}"
+        sim.add_node(node_obj(50 + k, 4, False, False) | {"metadata": {"name": name, "labels": {"zone": "z1"}}})
+        ds = pod_obj(100 + k, 50, None, "a", False, False)
+        ds["spec"]["nodeName"] = name
+        sim.add_bound_pod(ds)
+    sim.fork()  # nested: the inner revert gives back the outer fork's state
+    inner = describe(sim, identity=True, counters=kept)
+    sim.unplace("default/p0")
+    sim.place(PodInfo(pod_obj(0, 300, None, "a", False, False)), "tmpl-0")  # p0 moved (a new PodInfo)
+    sim.place(PodInfo(pod_obj(1, 300, None, "a", True, False)), "tmpl-1")  # replaces p1 (assume drops it)
+    sim.unplace("default/p2")
+    sim.add_bound_pod(s.informers.get("pods").get("p2", "default"))  # rolled back as a fresh PodInfo
+    sim.place(PodInfo(pod_obj(77, 3000, None, "b", False, False)), "n2")
+    assert describe(sim, identity=True, counters=kept) != inner
+    sim.revert()
+    assert describe(sim, identity=True, counters=kept) == inner
+    assert sim.forked
+    sim.revert()
+    assert not sim.forked
+    assert describe(sim, identity=True, counters=kept) == before
+    assert sim.snapshot.assumed == set()
+    assert np.array_equal(sim.snapshot.alive[: sim.snapshot.n], np.ones(3, dtype=bool))
+
+
+def test_sync_refuses_while_forked_and_writes_mid_scan_wait() -> None:
+    s = Stack()
+    s.client.create(node_obj(0, 2, False, False))
+    sim = s.base.sync()
+    sim.fork()
+    s.client.create(pod_obj(0, 100, 0, "a", False, False))  # a write during the scan: only recorded
+    assert sim.snapshot.pods == {}
+    try:
+        s.base.sync()
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("sync while forked must fail")
+    sim.revert()
+    assert list(s.base.sync().snapshot.pods) == ["default/p0"]
+
+
+def test_autoscaler_snapshot_stays_current_through_a_run(make_env: Any) -> None:
+    """End to end: scale-up, scale-down with a drain, pods coming and going; after each stretch
+    the autoscaler's snapshot (synced) equals one built from the informers."""
+    env = make_env(nodegroup("general", minSize=1, maxSize=6, desiredSize=1), deployment("web", 6, cpu="700m"),
+                   autoscaler())  # fmt: skip
+    ca = env.ca
+    for replicas, until in ((None, 300), (2, 1500), (5, 2100), (1, 3600)):
+        if replicas is not None:
+            env.client.patch("deployments.apps", "web", {"spec": {"replicas": replicas}}, namespace="default")
+        env.run(until)
+        assert ca.base.syncs > 0
+        base, fresh = ca.base.sync(), ca.base.fresh()
+        for c in base.snapshot.counters.values():
+            fresh.snapshot.counter_all(c.terms)
+        got = describe(base)
+        assert got == describe(fresh) and got["pods"]
+    assert ca.scale_ups > 1 and ca.scale_downs > 1
+
+
+def test_namespace_labels_reresolve_affinity_terms() -> None:
+    # p0's anti-affinity selects pods in namespaces labelled team=x: none, until default gets the label
+    s = Stack()
+    s.client.create(node_obj(0, 4, False, False))
+    s.client.create(pod_obj(0, 100, 0, "a", True, False))
+    before = {k[1] for k in s.base.sync().snapshot.term_groups}
+    s.client.patch("namespaces", "default", {"metadata": {"labels": {"team": "x"}}})
+    same_as_fresh(s)
+    after = {k[1] for k, g in s.base.sync().snapshot.term_groups.items() if g[1].any()}
+    assert before == {frozenset()} and after == {frozenset({"default"})}
