@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
 
 from builders import make_node, make_pod
 from kubetwin.api.errors import ApiError
-from kubetwin.autoscaler.simulator import BaseSnapshot, SimCluster
+from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster
 from kubetwin.client import Client, InformerFactory
 from kubetwin.scheduler.framework import PodInfo
 from kubetwin.sim import EventLoop, SeededRNG
@@ -335,3 +336,103 @@ def test_namespace_labels_reresolve_affinity_terms() -> None:
     same_as_fresh(s)
     after = {k[1] for k, g in s.base.sync().snapshot.term_groups.items() if g[1].any()}
     assert before == {frozenset()} and after == {frozenset({"default"})}
+
+
+# -- FirstFit: resuming each pod class where it last fit gives plain first-fit's answers ---------
+fit_op = st.one_of(
+    st.tuples(st.just("pod"), st.sampled_from(["", "", "anti", "spread"]), st.sampled_from([300, 700]), app),
+    st.tuples(st.just("skip"), st.integers(0, 5)),
+    st.tuples(st.sampled_from(["move", "unplace"]), st.integers(0, 40)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cpus=st.lists(st.sampled_from([1, 2]), min_size=2, max_size=6), ops=st.lists(fit_op, max_size=40))
+def test_first_fit_resume_gives_plain_first_fit(cpus: list[int], ops: list[tuple[Any, ...]]) -> None:
+    """Both ways of taking pods out that scale-down uses: moving a pod off a node that is skipped
+    from then on (the memo is kept unless the pod had affinity terms), and a rollback (reset)."""
+    memo, plain = SimCluster(), SimCluster()
+    names = []
+    for i, cpu in enumerate(cpus):
+        for sim in (memo, plain):
+            sim.add_node(node_obj(i, cpu, i == 3, False))
+        names.append(f"n{i}")
+    fit = FirstFit(memo, list(names))
+    skip: set[str] = set()
+    placed: list[tuple[str, str, bool]] = []  # pod key, node, has affinity terms
+    for k, o in enumerate(ops):
+        if o[0] == "pod":
+            kind, cpu, label = o[1], o[2], o[3]
+            if kind:  # the constrained pods: one class each
+                cpu, label = 300, "a"
+            pod = pod_obj(100 + k, cpu, None, label, False, False)
+            if kind == "anti":  # one per zone
+                pod["spec"]["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": "a"}}}]}}  # fmt: skip
+            if kind == "spread":
+                pod["spec"]["topologySpreadConstraints"] = [{"maxSkew": 1, "topologyKey": "zone",
+                    "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "a"}}}]  # fmt: skip
+            got = fit.find(PodInfo(pod), skip)
+            want = plain.find_node(PodInfo(pod), [n for n in names if n not in skip])
+            assert got == want
+            if got is not None:
+                memo.place(PodInfo(pod), got)
+                plain.place(PodInfo(pod), got)
+                placed.append((f"default/p{100 + k}", got, kind == "anti"))
+        elif o[0] == "skip":
+            skip.add(f"n{o[1]}")  # skip sets only grow (scale-down's removed nodes)
+        elif placed:
+            key, node, affinity = placed.pop(o[1] % len(placed))
+            memo.unplace(key)
+            plain.unplace(key)
+            if o[0] == "move":  # off a node that is not a destination any more
+                skip.add(node)
+                if affinity:
+                    fit.reset()
+            else:
+                fit.reset()  # a rollback: room came back
+
+
+ANTI_A = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+    {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": "a"}}}]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "steps, want",
+    [
+        # an anti-affine pod leaves z1 (moved off n1): z1's n3 is open again to the anti-affine class,
+        # which had last landed on n4 (pods of a class with affinity terms are never resumed)
+        pytest.param([("f1", 1900, "b", False), ("q", 300, "a", False), ("f2", 1900, "b", False),
+                      ("p1", 300, "a", True), ("move", "q"), ("p2", 300, "a", True)], "n3", id="own-anti-affinity"),  # fmt: skip
+        # a pod with anti-affinity terms moves off n1: the plain app=a pods it kept out of z1 fit n3 again
+        pytest.param([("f1", 1900, "b", False), ("p", 300, "a", True), ("f2", 1900, "b", False),
+                      ("r1", 300, "a", False), ("move", "p"), ("r2", 300, "a", False)], "n3", id="existing-anti-affinity"),  # fmt: skip
+    ],
+)
+def test_first_fit_resume_and_pods_leaving(steps: list[tuple[Any, ...]], want: str) -> None:
+    sim = SimCluster()
+    names = [f"n{i}" for i in range(6)]  # zones z0, z1, z0, z1, ...
+    for i in range(6):
+        sim.add_node(node_obj(i, 2, False, False))
+    fit = FirstFit(sim, names)
+    skip: set[str] = set()
+    where: dict[str, tuple[str, PodInfo]] = {}
+    got = None
+    for step in steps:
+        if step[0] == "move":  # as scale-down moves a pod: off its node, which is skipped from then on
+            node, pi = where.pop(step[1])
+            sim.unplace(pi.key)
+            skip.add(node)
+            if pi.has_affinity:
+                fit.reset()
+            continue
+        name, cpu, label, anti = step
+        pod = make_pod(name).container("c", requests={"cpu": f"{cpu}m"}).labels({"app": label}).obj()
+        if anti:
+            pod["spec"]["affinity"] = ANTI_A
+        pi = PodInfo(pod)
+        got = fit.find(pi, skip)
+        assert got is not None, name
+        sim.place(pi, got)
+        where[name] = (got, pi)
+    assert got == want

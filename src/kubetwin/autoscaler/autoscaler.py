@@ -55,7 +55,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.autoscaler import drain, expander, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
-from kubetwin.autoscaler.simulator import BaseSnapshot, SimCluster
+from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster
 from kubetwin.client import Client, EventRecorder, InformerFactory
 from kubetwin.cloud.nodegroup import (
     ANN_SCALE_DOWN,
@@ -442,11 +442,11 @@ class ClusterAutoscaler:
             return False
         base = self._sim()
         try:
-            names = self._node_order() + self._add_upcoming(base, groups)
+            fit = FirstFit(base, self._node_order() + self._add_upcoming(base, groups))
             remaining: list[PodInfo] = []
             for pod in pods:
                 pi = PodInfo(pod)
-                target = base.find_node(pi, names)
+                target = fit.find(pi)
                 if target is not None:
                     base.place(pi, target)  # fits existing free room or an upcoming node
                 else:
@@ -667,7 +667,7 @@ class ClusterAutoscaler:
         opts = self.options
         tracker = drain.PdbTracker(self.pdbs.list())
         removed: set[str] = set(self.drains)
-        destinations = self._node_order()
+        fit = FirstFit(sim, self._node_order())
         non_empty = 0
         for _, node, g, util in sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"])):
             name = node["metadata"]["name"]
@@ -679,7 +679,7 @@ class ClusterAutoscaler:
             if plan.to_move:
                 if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
                     continue
-                moved = self._simulate_moves(sim, plan.to_move, name, destinations, removed)
+                moved = self._simulate_moves(sim, plan.to_move, name, fit, removed)
                 if moved is None:
                     self.unremovable[name] = "NoPlaceToMovePods"
                     continue
@@ -689,22 +689,27 @@ class ClusterAutoscaler:
             unneeded[name] = (node, g, plan.to_move, util)
 
     def _simulate_moves(
-        self, sim: SimCluster, pods: list[Obj], node: str, destinations: list[str], removed: set[str]
+        self, sim: SimCluster, pods: list[Obj], node: str, fit: FirstFit, removed: set[str]
     ) -> list[str] | None:
-        targets = [n for n in destinations if n != node and n not in removed]
+        """Move ``pods`` off ``node`` in ``sim``, each to the first other node (not removed) that
+        takes it; None (moves rolled back) when one finds no place."""
+        skip = removed | {node}
         placed: list[tuple[PodInfo, Obj]] = []
         for pod in pods:
             key = _pod_key(pod)
             # the pod as the scheduler would see it again: no nodeName (NodeName would pin it)
             spec = {k: v for k, v in (pod.get("spec") or {}).items() if k != "nodeName"}
             pi = PodInfo({**pod, "spec": spec})
+            if pi.has_affinity:
+                fit.reset()  # its terms leave the snapshot: other pods may fit where they did not
             sim.unplace(key)
-            target = sim.find_node(pi, targets)
+            target = fit.find(pi, skip)
             if target is None:
                 for p, original in placed:  # roll back this node's moves
                     sim.unplace(p.key)
                     sim.add_bound_pod(original)
                 sim.add_bound_pod(pod)
+                fit.reset()  # room came back on the nodes the moves had taken
                 return None
             sim.place(pi, target)
             placed.append((pi, pod))

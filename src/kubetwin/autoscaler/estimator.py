@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubetwin.api import resources
-from kubetwin.autoscaler.simulator import SimCluster
+from kubetwin.autoscaler.simulator import FirstFit, SimCluster
 from kubetwin.scheduler.framework import PodInfo
 
 Obj = dict[str, Any]
@@ -61,10 +61,11 @@ def estimate(
     cpu, mem = alloc.get("cpu", 0), alloc.get("memory", 0)
     ordered = sorted(pods, key=lambda p: -pod_score(p, cpu, mem))
     new_nodes: list[str] = []
+    fit = FirstFit(sim, new_nodes)  # new nodes only fill up: each class resumes where it last fit
     filled: dict[str, int] = {}
     pending_template: Obj | None = first
     for pi in ordered:
-        target = sim.find_node(pi, new_nodes)
+        target = fit.find(pi)
         if target is None:
             if new_nodes and filled[new_nodes[-1]] == 0:
                 continue  # the pod does not fit a fresh node: adding more would not help

@@ -17,7 +17,7 @@ of every node and bound pod each scan).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
 from kubetwin.scheduler.cache import Snapshot
@@ -160,6 +160,24 @@ class SimCluster:
             return st
         return self.framework.run_filter(state, pi, ni)
 
+    def first_fit(self, pi: PodInfo, candidates: Sequence[str], start: int = 0,
+                  skip: Container[str] = ()) -> int | None:  # fmt: skip
+        """Index of the first of ``candidates[start:]`` (not in ``skip``) that passes every
+        filter; ``len(candidates)`` when none does; None when PreFilter rejects the pod."""
+        state = CycleState()
+        fw = self.framework
+        if not fw.run_pre_filter(state, pi).is_success():
+            return None
+        get = self.snapshot.get
+        for i in range(start, len(candidates)):
+            name = candidates[i]
+            if name in skip:
+                continue
+            ni = get(name)
+            if ni is not None and fw.run_filter(state, pi, ni).is_success():
+                return i
+        return len(candidates)
+
     def find_node(self, pi: PodInfo, candidates: Iterable[str]) -> str | None:
         """The first of ``candidates`` that passes every filter (FitsAnyNodeMatching)."""
         state = CycleState()
@@ -172,6 +190,52 @@ class SimCluster:
             if self.framework.run_filter(state, pi, ni).is_success():
                 return name
         return None
+
+
+def fit_class(pi: PodInfo) -> Any:
+    """A key shared by pods every simulated Filter plugin treats alike (namespace, labels,
+    requests, host ports, node selection, tolerations, spread constraints), or None for pods
+    whose verdict on a node may turn from no to yes when pods are added elsewhere (required pod
+    affinity, hard topology spread) or whose own terms count for others (any pod (anti-)affinity).
+    For the others adding pods to the snapshot only ever turns a node's yes into a no."""
+    if pi.has_affinity:
+        return None
+    spec = pi.pod.get("spec") or {}
+    spread = spec.get("topologySpreadConstraints")
+    if spread and any(c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule" for c in spread):
+        return None
+    return (pi.namespace, tuple(sorted(pi.labels.items())), tuple(sorted(pi.requests.items())), pi.nonzero,
+            tuple(pi.ports), spec.get("nodeName"),
+            repr((spec.get("nodeSelector"), pi.affinity, spec.get("tolerations"), spread)))  # fmt: skip
+
+
+class FirstFit:
+    """First-fit of pods over one ordered list of nodes (FitsAnyNodeMatching in a loop) that
+    remembers, per :func:`fit_class`, where the last pod of the class landed: the nodes before it
+    failed that class and, as long as the snapshot only gains pods, still fail it, so the next pod
+    of the class starts there. Same answers as trying every node from the first each time.
+    ``candidates`` may grow at its end; :meth:`reset` after anything that frees room (a pod
+    taken out of the snapshot)."""
+
+    def __init__(self, sim: SimCluster, candidates: list[str]) -> None:
+        self.sim = sim
+        self.candidates = candidates
+        self._resume: dict[Any, int] = {}
+
+    def find(self, pi: PodInfo, skip: Container[str] = ()) -> str | None:
+        """The first candidate not in ``skip`` that passes every filter. ``skip`` may only grow
+        between calls (a node skipped in one call counts as failed for the next)."""
+        key = fit_class(pi)
+        start = 0 if key is None else self._resume.get(key, 0)
+        i = self.sim.first_fit(pi, self.candidates, start, skip)
+        if i is None:
+            return None
+        if key is not None:
+            self._resume[key] = i
+        return self.candidates[i] if i < len(self.candidates) else None
+
+    def reset(self) -> None:
+        self._resume.clear()
 
 
 def _key(pod: Obj) -> str:
