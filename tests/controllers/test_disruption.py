@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from kubetwin.api.errors import ApiError
+from kubetwin.api.resources import is_pod_ready
 from kubetwin.controllers import _util as u
 from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.disruption import DisruptionController
@@ -72,3 +76,74 @@ def test_unmanaged_pods_and_disrupted_pods(stack: Stack) -> None:
     stack.settle()
     assert stack.events("UnmanagedPods")
     assert pdb_status(stack)["expectedPods"] == 0 and pdb_status(stack)["disruptionsAllowed"] == 0
+
+
+# -- the PDB's pods are kept incrementally: same as matching every pod from scratch ------------------
+_op = st.one_of(
+    st.tuples(st.just("create"), st.integers(0, 5), st.sampled_from(["web", "db"]), st.booleans()),
+    st.tuples(st.just("ready"), st.integers(0, 5), st.booleans()),
+    st.tuples(st.just("relabel"), st.integers(0, 5), st.sampled_from(["web", "db"])),
+    st.tuples(st.just("delete"), st.integers(0, 5), st.booleans()),
+    st.tuples(st.just("selector"), st.sampled_from(["web", "db"])),
+    st.tuples(st.just("disrupt"), st.integers(0, 5)),
+    st.tuples(st.just("wait"), st.sampled_from([1, 130])),
+)
+
+
+def _reference(stack: Stack, pdb: dict) -> tuple[int, int, int]:
+    """(currentHealthy, expectedPods, matching pods) the way a full pass over the pods counts them."""
+    sel = u.selector_of(pdb)
+    pods = [p for p in stack.pods() if sel.matches(u.labels_of(p))]
+    disrupted = (pdb.get("status") or {}).get("disruptedPods") or {}
+    now = stack.loop.now
+    healthy = 0
+    for p in pods:
+        if p["metadata"].get("deletionTimestamp"):
+            continue
+        t = disrupted.get(p["metadata"]["name"])
+        if t is not None and (u.ts(stack.loop, t) or 0) + 120 > now:
+            continue
+        healthy += is_pod_ready(p)
+    return healthy, len(pods), len(pods)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(_op, min_size=1, max_size=25))
+def test_incremental_members_match_a_full_pass(ops: list[tuple]) -> None:
+    stack = Stack()
+    (ctrl,) = stack.start(DisruptionController)
+    stack.create(make_pdb(minAvailable=1))
+    for op in ops:
+        name = f"p{op[1]}" if isinstance(op[1], int) else ""
+        pod = stack.get("pods", name) if name else None
+        try:
+            if op[0] == "create" and pod is None:
+                p = stack.create({"apiVersion": "v1", "kind": "Pod",
+                                  "metadata": {"name": name, "namespace": "default", "labels": {"app": op[2]}},
+                                  "spec": {"containers": [{"name": "c", "image": "x"}]}})  # fmt: skip
+                stack.run_pod(p, "n1", ready=op[3])
+            elif op[0] == "ready" and pod is not None:
+                stack.set_pod_status(pod, "Running", ready=op[2])
+            elif op[0] == "relabel" and pod is not None:
+                stack.client.patch("pods", name, {"metadata": {"labels": {"app": op[2]}}}, "default")
+            elif op[0] == "delete" and pod is not None:
+                stack.client.delete("pods", name, "default", grace_period_seconds=0 if op[2] else None)
+            elif op[0] == "selector":
+                stack.patch_spec("poddisruptionbudgets.policy", "pdb", {"spec": {"selector": {"matchLabels": {"app": op[1]}}}})
+            elif op[0] == "disrupt" and pod is not None:
+                cur = stack.get("poddisruptionbudgets.policy", "pdb")
+                cur.setdefault("status", {}).setdefault("disruptedPods", {})[name] = stack.loop.timestamp()
+                stack.client.update_status(cur)
+        except ApiError:
+            pass
+        stack.settle(op[1] if op[0] == "wait" else 0)
+        pdb = stack.get("poddisruptionbudgets.policy", "pdb")
+        kept = ctrl.members.get("default/pdb")
+        if kept is not None:
+            del ctrl.members["default/pdb"]
+            fresh = ctrl._members(pdb)
+            assert (kept.facts, kept.ready_live, kept.refs, kept.unmanaged) == (
+                fresh.facts, fresh.ready_live, fresh.refs, fresh.unmanaged)  # fmt: skip
+        healthy, expected, _ = _reference(stack, pdb)
+        st_ = pdb["status"]
+        assert (st_["currentHealthy"], st_["expectedPods"]) == (healthy, expected)

@@ -15,6 +15,11 @@ Status contract read by the eviction API and other components:
 ``status.disruptedPods`` (pod name -> eviction timestamp, written by the eviction API) and the
 ``DisruptionAllowed`` condition (SufficientPods / InsufficientPods / SyncFailed).
 ``spec.unhealthyPodEvictionPolicy`` is accepted and left to the eviction API.
+
+Each PDB's matching pods are kept as :class:`Members` (per pod: name, being deleted, Ready,
+controller reference; running totals of those), updated by the pod handlers, so that a sync costs
+the PDB's controllers and disruptedPods entries rather than a pass over every pod of the namespace
+(a busy PDB syncs at almost every instant a pod of it changes).
 """
 
 from __future__ import annotations
@@ -37,6 +42,61 @@ class _SyncError(Exception):
     pass
 
 
+# per pod: (name, being deleted, Ready, controller reference key or None)
+_Facts = tuple[str, bool, bool, tuple[Any, ...] | None]
+
+
+def _controller_ref(pod: Obj) -> Obj | None:
+    return next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller") is True), None)
+
+
+class Members:
+    """The pods one PDB's selector matches (by pod key) and running totals over them."""
+
+    __slots__ = ("selector", "facts", "ready_live", "refs", "unmanaged")
+
+    def __init__(self, selector: Any) -> None:
+        self.selector = selector  # the spec.selector these were matched with
+        self.facts: dict[str, _Facts] = {}
+        self.ready_live = 0  # Ready and not being deleted
+        self.refs: dict[tuple[Any, ...], list[Any]] = {}  # controller ref key -> [ref, pods with it]
+        self.unmanaged = 0  # pods without a controller
+
+    def put(self, key: str, pod: Obj) -> None:
+        self.remove(key)
+        m = pod["metadata"]
+        deleting = bool(m.get("deletionTimestamp"))
+        ready = is_pod_ready(pod)
+        ref = _controller_ref(pod)
+        rk = None if ref is None else (ref.get("uid"), ref.get("kind"), ref.get("apiVersion"), ref.get("name"))
+        self.facts[key] = (m["name"], deleting, ready, rk)
+        if ready and not deleting:
+            self.ready_live += 1
+        if rk is None:
+            self.unmanaged += 1
+        else:
+            e = self.refs.get(rk)
+            if e is None:
+                self.refs[rk] = [ref, 1]
+            else:
+                e[1] += 1
+
+    def remove(self, key: str) -> None:
+        f = self.facts.pop(key, None)
+        if f is None:
+            return
+        _, deleting, ready, rk = f
+        if ready and not deleting:
+            self.ready_live -= 1
+        if rk is None:
+            self.unmanaged -= 1
+        else:
+            e = self.refs[rk]
+            e[1] -= 1
+            if not e[1]:
+                del self.refs[rk]
+
+
 class DisruptionController(Controller):
     name = "disruption-controller"
 
@@ -46,21 +106,88 @@ class DisruptionController(Controller):
         self.rs_informer = self.informers.get("replicasets.apps")
         self.d_informer = self.informers.get("deployments.apps")
         self.sts_informer = self.informers.get("statefulsets.apps")
-        self.pdb_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), None)
-        self.pod_informer.add_handler(self._pod_event, self._pod_updated, self._pod_event)
+        self.members: dict[str, Members] = {}  # PDB key -> its pods (built by its first sync)
+        self._selectors: dict[str, tuple[Any, Any]] = {}  # PDB key -> (spec.selector, LabelSelector)
+        self.pdb_informer.add_handler(self.enqueue, lambda o, n: self._pdb_updated(n), self._pdb_deleted)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         for inf in (self.rs_informer, self.d_informer, self.sts_informer):
             inf.add_handler(self._scale_event, lambda o, n: self._scale_changed(o, n), self._scale_event)
 
-    def _pod_event(self, pod: Obj) -> None:
+    @staticmethod
+    def _key(obj: Obj) -> str:
+        m = obj["metadata"]
+        return f"{m.get('namespace')}/{m['name']}"
+
+    def _selector(self, pdb: Obj) -> Any:
+        """u.selector_of(pdb), parsed once per selector."""
+        key = self._key(pdb)
+        raw = (pdb.get("spec") or {}).get("selector")
+        hit = self._selectors.get(key)
+        if hit is None or (hit[0] is not raw and hit[0] != raw):
+            hit = self._selectors[key] = (raw, u.selector_of(pdb))
+        return hit[1]
+
+    def _pdb_updated(self, pdb: Obj) -> None:
+        key = self._key(pdb)
+        m = self.members.get(key)
+        raw = (pdb.get("spec") or {}).get("selector")
+        if m is not None and m.selector is not raw and m.selector != raw:
+            del self.members[key]  # matched with another selector: the next sync starts over
+        self.enqueue(pdb)
+
+    def _pdb_deleted(self, pdb: Obj) -> None:
+        key = self._key(pdb)
+        self.members.pop(key, None)
+        self._selectors.pop(key, None)
+
+    def _members(self, pdb: Obj) -> Members:
+        key = self._key(pdb)
+        m = self.members.get(key)
+        if m is None:
+            sel = self._selector(pdb)
+            m = self.members[key] = Members((pdb.get("spec") or {}).get("selector"))
+            for p in self.pod_informer.list(pdb["metadata"].get("namespace", "")):
+                if sel.matches(u.labels_of(p)):
+                    m.put(self._key(p), p)
+        return m
+
+    def _pod_added(self, pod: Obj) -> None:
         lbls = u.labels_of(pod)
         for pdb in self.pdb_informer.list(pod["metadata"].get("namespace") or None):
-            if u.selector_of(pdb).matches(lbls):
+            if self._selector(pdb).matches(lbls):
+                m = self.members.get(self._key(pdb))
+                if m is not None:
+                    m.put(self._key(pod), pod)
+                self.enqueue(pdb)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        lbls = u.labels_of(pod)
+        for pdb in self.pdb_informer.list(pod["metadata"].get("namespace") or None):
+            m = self.members.get(self._key(pdb))
+            if m is not None:
+                m.remove(self._key(pod))
+            if self._selector(pdb).matches(lbls):
                 self.enqueue(pdb)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if u.labels_of(old) != u.labels_of(new):
-            self._pod_event(old)
-        self._pod_event(new)
+        pdbs = self.pdb_informer.list(new["metadata"].get("namespace") or None)
+        if not pdbs:
+            return
+        key = self._key(new)
+        lbls = u.labels_of(new)
+        if u.labels_of(old) != lbls:
+            old_lbls = u.labels_of(old)
+            for pdb in pdbs:  # the PDBs it leaves are synced first
+                if self._selector(pdb).matches(old_lbls):
+                    self.enqueue(pdb)
+        for pdb in pdbs:
+            m = self.members.get(self._key(pdb))
+            if self._selector(pdb).matches(lbls):
+                if m is not None:
+                    m.put(key, new)
+                self.enqueue(pdb)
+            elif m is not None:
+                m.remove(key)
 
     def _scale_event(self, obj: Obj) -> None:
         for pdb in self.pdb_informer.list(obj["metadata"].get("namespace") or None):
@@ -101,37 +228,34 @@ class DisruptionController(Controller):
             return None
         return obj["metadata"]["uid"], _replicas(obj)
 
-    def _expected_scale(self, pods: list[Obj]) -> tuple[int, list[str]]:
+    def _expected_scale(self, m: Members, ns: str) -> tuple[int, bool]:
+        """(sum of the controllers' scales, whether some pods have no controller). A controller
+        that cannot be found fails the sync naming the first such pod by name."""
         scale: dict[str, int] = {}
-        seen: set[str] = set()
-        unmanaged: list[str] = []
-        for pod in pods:
-            ref = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller") is True), None)
-            if ref is None:
-                unmanaged.append(pod["metadata"]["name"])
-                continue
-            if ref.get("uid") in seen:
-                continue
-            found = self._find(ref, pod["metadata"]["namespace"])
+        missing: set[tuple[Any, ...]] = set()
+        for rk, (ref, _) in m.refs.items():
+            found = self._find(ref, ns)
             if found is None:
-                raise _SyncError(f'found no controllers for pod "{pod["metadata"]["name"]}"')
-            seen.add(str(ref.get("uid")))
-            scale[found[0]] = found[1]
-        return sum(scale.values()), unmanaged
+                missing.add(rk)
+            else:
+                scale[found[0]] = found[1]
+        if missing:
+            name = min(f[0] for f in m.facts.values() if f[3] in missing)
+            raise _SyncError(f'found no controllers for pod "{name}"')
+        return sum(scale.values()), m.unmanaged > 0
 
     # -- sync -------------------------------------------------------------------------------
     def reconcile(self, key: str) -> float | None:
         pdb = self.pdb_informer.get_by_key(key)
         if pdb is None:
             return None
-        sel = u.selector_of(pdb)
-        pods = [p for p in self.pod_informer.list(pdb["metadata"].get("namespace", "")) if sel.matches(u.labels_of(p))]
-        pods.sort(key=lambda p: p["metadata"]["name"])
-        if not pods:
+        sel = self._selector(pdb)
+        members = self._members(pdb)
+        if not members.facts:
             self.recorder.normal(pdb, "NoPods", "No matching pods found")
         spec = pdb.get("spec") or {}
         try:
-            expected, desired, unmanaged = self._expected_count(spec, pods)
+            expected, desired, unmanaged = self._expected_count(spec, members, pdb["metadata"].get("namespace", ""))
         except (_SyncError, ValueError) as e:
             self.recorder.warning(pdb, "CalculateExpectedPodCountFailed",
                                   f"Failed to calculate the number of expected pods: {e}")  # fmt: skip
@@ -146,50 +270,50 @@ class DisruptionController(Controller):
                 "integer value.",
             )  # fmt: skip
         now = self.loop.now
-        disrupted, recheck = self._disrupted_pods(pdb, pods, now)
-        healthy = 0
-        for p in pods:
-            if p["metadata"].get("deletionTimestamp"):
-                continue
-            t = disrupted.get(p["metadata"]["name"])
-            if t is not None and (u.ts(self.loop, t) or 0) + DELETION_TIMEOUT > now:
-                continue
-            if is_pod_ready(p):
-                healthy += 1
+        disrupted, recheck = self._disrupted_pods(pdb, members, now)
+        healthy = members.ready_live
+        ns = pdb["metadata"].get("namespace")
+        for name, t in disrupted.items():  # ready pods the eviction API just disrupted do not count
+            if members.facts[f"{ns}/{name}"][2] and (u.ts(self.loop, t) or 0) + DELETION_TIMEOUT > now:
+                healthy -= 1
         self._update_status(pdb, healthy, desired, expected, disrupted)
         return None if recheck is None else max(recheck - now, 0.001)
 
-    def _expected_count(self, spec: Obj, pods: list[Obj]) -> tuple[int, int, list[str]]:
+    def _expected_count(self, spec: Obj, m: Members, ns: str) -> tuple[int, int, bool]:
         if spec.get("maxUnavailable") is not None:
-            expected, unmanaged = self._expected_scale(pods)
+            expected, unmanaged = self._expected_scale(m, ns)
             max_unavailable = u.scaled_value(spec["maxUnavailable"], expected, True)
             return expected, max(expected - max_unavailable, 0), unmanaged
         min_available = spec.get("minAvailable")
         if isinstance(min_available, str) and min_available.endswith("%"):
-            expected, unmanaged = self._expected_scale(pods)
+            expected, unmanaged = self._expected_scale(m, ns)
             return expected, u.scaled_value(min_available, expected, True), unmanaged
+        n = len(m.facts)
         if min_available is not None:
-            return len(pods), u.scaled_value(min_available, len(pods), True), []
-        return len(pods), 0, []
+            return n, u.scaled_value(min_available, n, True), False
+        return n, 0, False
 
-    def _disrupted_pods(self, pdb: Obj, pods: list[Obj], now: float) -> tuple[dict[str, str], float | None]:
+    def _disrupted_pods(self, pdb: Obj, m: Members, now: float) -> tuple[dict[str, str], float | None]:
+        """The disruptedPods entries of matching pods not being deleted, in pod-name order, minus
+        the expired ones (a NotDeleted warning each); and when the next one expires."""
         disrupted = (pdb.get("status") or {}).get("disruptedPods") or {}
         out: dict[str, str] = {}
         recheck: float | None = None
-        for p in pods:
-            if p["metadata"].get("deletionTimestamp"):
+        ns = pdb["metadata"]["namespace"]
+        for name in sorted(disrupted):
+            f = m.facts.get(f"{ns}/{name}")
+            if f is None or f[1]:
                 continue
-            t = disrupted.get(p["metadata"]["name"])
-            if t is None:
-                continue
+            t = disrupted[name]
             expected_deletion = (u.ts(self.loop, t) or 0) + DELETION_TIMEOUT
             if expected_deletion < now:
-                ns = pdb["metadata"]["namespace"]
+                p = self.pod_informer.get_by_key(f"{ns}/{name}")
+                assert p is not None
                 self.recorder.warning(p, "NotDeleted",
                                       f"Pod was expected by PDB {ns}/{pdb['metadata']['name']} to be deleted but it wasn't")  # fmt: skip
             else:
                 recheck = expected_deletion if recheck is None else min(recheck, expected_deletion)
-                out[p["metadata"]["name"]] = t
+                out[name] = t
         return out, recheck
 
     def _update_status(self, pdb: Obj, healthy: int, desired: int, expected: int, disrupted: dict[str, str]) -> None:
