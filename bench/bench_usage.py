@@ -172,6 +172,7 @@ def main() -> None:
     ap.add_argument("--no-gc-pacing", action="store_true", help="leave Python's GC thresholds (kubetwin run paces it)")
     ap.add_argument("--gc-thresholds", default=None, metavar="A,B,C", help="gc.set_threshold(A, B, C) after pacing")
     ap.add_argument("--profile-out", default=None, help="with --profile: also dump the pstats to this file")
+    ap.add_argument("--profile-after", type=float, default=0.0, metavar="H", help="with --profile: start profiling after H virtual hours")
     args = ap.parse_args()
     if args.quick:
         args.nodes, args.pods, args.hours = 100, 3000, 6.0
@@ -229,10 +230,14 @@ def main() -> None:
     gc.callbacks.append(gc_timer)
     t1 = time.perf_counter()
     c1 = time.process_time()
-    if prof is not None:
+    if prof is not None and not args.profile_after:
         prof.enable()
     end = cluster.loop.now + seconds
+    profile_from = cluster.loop.now + args.profile_after * 3600
     while cluster.loop.now < end:
+        if prof is not None and args.profile_after and cluster.loop.now >= profile_from:
+            prof.enable()
+            profile_from = float("inf")
         cluster.run(min(end, cluster.loop.now + 3600))
     if prof is not None:
         prof.disable()

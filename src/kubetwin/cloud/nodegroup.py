@@ -346,6 +346,7 @@ class NodeGroupController(Controller):
         self.terminated = 0
         # USD billed by each group's instances that are gone (see cloud.cost)
         self.closed_cost: dict[str, float] = {}
+        self._billing: dict[str, tuple[float, float]] = {}  # node uid -> (USD per hour, launch time)
 
     def start(self) -> None:
         self.groups.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
@@ -356,14 +357,20 @@ class NodeGroupController(Controller):
         if not group:
             return
         self.closed_cost[group] = self.closed_cost.get(group, 0.0) + self._node_cost(node)
+        self._billing.pop(node["metadata"].get("uid", ""), None)
         self.queue.add(group)
 
     def _node_cost(self, node: Obj) -> float:
-        created = node["metadata"].get("creationTimestamp")
-        if not created:
-            return 0.0
-        launched = self.loop.parse_timestamp(created)
-        return cost.instance_cost(cost.node_price(node), launched, self.loop.now)
+        meta = node["metadata"]
+        uid = meta.get("uid", "")
+        billing = self._billing.get(uid)
+        if billing is None:
+            created = meta.get("creationTimestamp")
+            if not created:
+                return 0.0
+            # price annotation and launch time are fixed for the instance's life: parse them once
+            billing = self._billing[uid] = (cost.node_price(node), self.loop.parse_timestamp(created))
+        return cost.instance_cost(billing[0], billing[1], self.loop.now)
 
     def cost_usd(self, group: str) -> float:
         """USD billed so far by the group's instances (terminated and running)."""
