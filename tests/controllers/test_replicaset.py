@@ -1,11 +1,22 @@
 from __future__ import annotations
 
-import pytest
+from functools import cmp_to_key
+from typing import Any
 
-from kubetwin.controllers.replicaset import ReplicaSetController, rank_pods_for_deletion
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubetwin.api.errors import ApiError
+from kubetwin.api.resources import is_pod_ready
+from kubetwin.controllers import _util as u
+from kubetwin.controllers import replicaset as rsmod
+from kubetwin.controllers.replicaset import ReplicaSetController, _Owned, rank_pods_for_deletion
 from kubetwin.sim import EventLoop
 
 from .conftest import Stack, make_rs
+
+Obj = dict[str, Any]
 
 
 def rs_status(stack: Stack, name: str) -> dict:
@@ -149,3 +160,157 @@ def test_replaces_deleted_and_failed_pods(stack: Stack) -> None:
     stack.settle()
     active = [p for p in stack.pods() if p["status"]["phase"] != "Failed"]
     assert len(active) == 2
+
+
+# -- counts kept per ReplicaSet: a sync from them writes what a pass over the pods writes -----------
+class _AlwaysThroughThePods(ReplicaSetController):
+    def _owned_counts(self, rs: dict, selector: Any, tlabels: dict) -> _Owned:
+        o = _Owned("", selector, tlabels)
+        o.loose = 1  # never the counted path
+        return o
+
+
+_rs_op = st.one_of(
+    st.tuples(st.just("scale"), st.integers(0, 6)),
+    st.tuples(st.just("ready"), st.integers(0, 9), st.booleans()),
+    st.tuples(st.just("relabel"), st.integers(0, 9), st.sampled_from(["web", "db"])),
+    st.tuples(st.just("delete"), st.integers(0, 9)),
+    st.tuples(st.just("orphan"), st.integers(0, 3), st.sampled_from(["web", "db"])),
+    st.tuples(st.just("template"), st.sampled_from(["a", "b"])),
+    st.tuples(st.just("min-ready"), st.sampled_from([0, 0, 5])),
+    st.tuples(st.just("wait"), st.sampled_from([0, 6])),
+)
+
+
+def _apply_rs_op(stack: Stack, op: tuple) -> None:
+    pods = sorted(stack.pods(), key=lambda p: p["metadata"]["name"])
+    pick = pods[op[1] % len(pods)] if pods and isinstance(op[1], int) and op[0] != "scale" else None
+    try:
+        if op[0] == "scale":
+            stack.patch_spec("replicasets.apps", "web", {"spec": {"replicas": op[1]}})
+        elif op[0] == "ready" and pick is not None:
+            stack.run_pod(pick, "n1", ready=op[2])
+        elif op[0] == "relabel" and pick is not None:
+            stack.client.patch("pods", pick["metadata"]["name"], {"metadata": {"labels": {"app": op[2]}}}, "default")
+        elif op[0] == "delete" and pick is not None:
+            stack.client.delete("pods", pick["metadata"]["name"], "default", grace_period_seconds=0)
+        elif op[0] == "orphan":
+            stack.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"orphan-{op[1]}",
+                          "namespace": "default", "labels": {"app": op[2]}},
+                          "spec": {"containers": [{"name": "c", "image": "x"}]}})  # fmt: skip
+        elif op[0] == "template":
+            stack.patch_spec("replicasets.apps", "web",
+                             {"spec": {"template": {"metadata": {"labels": {"app": "web", "v": op[1]}}}}})  # fmt: skip
+        elif op[0] == "min-ready":
+            stack.patch_spec("replicasets.apps", "web", {"spec": {"minReadySeconds": op[1]}})
+    except ApiError:
+        pass
+    stack.settle(op[1] if op[0] == "wait" else 0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(_rs_op, min_size=1, max_size=25))
+def test_counted_sync_writes_what_a_pass_over_the_pods_writes(ops: list[tuple]) -> None:
+    counted, through = Stack(), Stack()
+    (ctrl,) = counted.start(ReplicaSetController)
+    through.start(_AlwaysThroughThePods)
+    for s in (counted, through):
+        s.create(make_rs("web", 3))
+        s.settle()
+    for op in ops:
+        for s in (counted, through):
+            _apply_rs_op(s, op)
+        assert counted.snapshot() == through.snapshot()
+        rs = counted.get("replicasets.apps", "web")
+        assert rs is not None
+        kept = ctrl._owned.get(rs["metadata"]["uid"])
+        if kept is not None:  # the running counts equal counts from scratch
+            del ctrl._owned[rs["metadata"]["uid"]]
+            fresh = ctrl._owned_counts(rs, kept.sel, kept.tlabels)
+            assert (kept.parts, kept.counted, kept.same_ns, kept.loose, kept.ready, kept.fully) == (
+                fresh.parts, fresh.counted, fresh.same_ns, fresh.loose, fresh.ready, fresh.fully)  # fmt: skip
+
+
+# -- deletion ranking reads each pod once: the same order as reading both pods per comparison ------
+def _rank_one_comparison_at_a_time(clock: Any, pods: list[Obj], ranks: list[int], now: float) -> list[Obj]:
+    """The ranking as it was first written: every comparison reads both pods again."""
+    items = list(zip(pods, ranks, strict=True))
+
+    def less(a: tuple[Obj, int], b: tuple[Obj, int]) -> bool:
+        pi, ri = a
+        pj, rj = b
+        ni = (pi.get("spec") or {}).get("nodeName") or ""
+        nj = (pj.get("spec") or {}).get("nodeName") or ""
+        if ni != nj and (not ni or not nj):
+            return not ni
+        oi = rsmod._PHASE_ORDINAL.get((pi.get("status") or {}).get("phase", ""), -1)
+        oj = rsmod._PHASE_ORDINAL.get((pj.get("status") or {}).get("phase", ""), -1)
+        if oi != oj:
+            return oi < oj
+        ready_i, ready_j = is_pod_ready(pi), is_pod_ready(pj)
+        if ready_i != ready_j:
+            return not ready_i
+        ci, cj = rsmod._deletion_cost(pi), rsmod._deletion_cost(pj)
+        if ci != cj:
+            return ci < cj
+        if ri != rj:
+            return ri > rj
+        if ready_i and ready_j:
+            ti, tj = u.ready_since(clock, pi), u.ready_since(clock, pj)
+            if ti != tj:
+                if ti is None or tj is None:
+                    return ti is None
+                diff = rsmod._log_rank(ti, now) - rsmod._log_rank(tj, now)
+                if diff == 0:
+                    return rsmod.u_id(pi) < rsmod.u_id(pj)
+                return diff < 0
+        mi, mj = u.max_container_restarts(pi), u.max_container_restarts(pj)
+        if mi != mj:
+            return mi > mj
+        ki, kj = u.created(clock, pi), u.created(clock, pj)
+        if ki != kj:
+            diff = rsmod._log_rank(ki, now) - rsmod._log_rank(kj, now)
+            if diff == 0:
+                return rsmod.u_id(pi) < rsmod.u_id(pj)
+            return diff < 0
+        return False
+
+    def cmp(a: tuple[Obj, int], b: tuple[Obj, int]) -> int:
+        if less(a, b):
+            return -1
+        if less(b, a):
+            return 1
+        return 0
+
+    items.sort(key=cmp_to_key(cmp))
+    return [p for p, _ in items]
+
+
+
+# mostly alike pods, so that the later rules (ready-time and creation buckets, uid) decide often
+_pod_st = st.tuples(st.sampled_from(["n1", "n1", "n2", ""]), st.sampled_from(["Running", "Running", "Pending", "Unknown"]),
+                    st.sampled_from([True, True, False]), st.sampled_from([None, None, "-5", "7"]), st.integers(0, 1),
+                    st.sampled_from([0, 100, 900, 950, 999, 1000]), st.sampled_from([0, 10, 500, 990]))  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(pods=st.lists(_pod_st, max_size=12), ranks=st.lists(st.integers(0, 1), min_size=12, max_size=12))
+def test_rank_reads_each_pod_once_same_order(pods: list[tuple], ranks: list[int]) -> None:
+    loop = EventLoop()
+    loop.run(until=1000)
+    objs = []
+    for i, (node, phase, ready, cost, restarts, ready_at, created) in enumerate(pods):
+        ann = {"controller.kubernetes.io/pod-deletion-cost": cost} if cost is not None else {}
+        objs.append({
+            "metadata": {"name": f"p{i}", "uid": f"u{(i * 7) % 5}{i}", "creationTimestamp": loop.timestamp(created),
+                         "annotations": ann},
+            "spec": {"nodeName": node},
+            "status": {"phase": phase,
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                       "lastTransitionTime": loop.timestamp(ready_at)}],
+                       "containerStatuses": [{"name": "c", "restartCount": restarts}]},
+        })  # fmt: skip
+    r = ranks[: len(objs)]
+    got = [p["metadata"]["name"] for p in rank_pods_for_deletion(loop, objs, r, loop.now)]
+    want = [p["metadata"]["name"] for p in _rank_one_comparison_at_a_time(loop, objs, r, loop.now)]
+    assert got == want

@@ -20,6 +20,11 @@ labels matched); they are computed once per pod version (the informer holds a ne
 write) and kept until the pod changes, so a sync over a ReplicaSet's N pods is N lookups rather than N
 condition scans and label matches: with a status change per pod, bring-up costs O(pods x replicas)
 cheap lookups instead of the same number of full evaluations.
+
+Beyond that, each ReplicaSet's pods are counted as they change (:class:`_Owned`: per pod of the
+controller-uid index, whether it counts for status and whether it is Ready and fully labelled).
+A sync with nothing to claim, create or delete and no minReadySeconds (the common case: a pod of
+the ReplicaSet changed status) writes status from those counts without going through the pods.
 """
 
 from __future__ import annotations
@@ -72,49 +77,51 @@ def _log_rank(t: float, now: float) -> int:
 
 
 def rank_pods_for_deletion(clock: Any, pods: list[Obj], ranks: list[int], now: float) -> list[Obj]:
-    """Sort pods so that the first ones are the best to delete (ActivePodsWithRanks.Less)."""
-    items = list(zip(pods, ranks, strict=True))
+    """Sort pods so that the first ones are the best to delete (ActivePodsWithRanks.Less). What
+    the comparison reads of each pod is read once per pod, not once per comparison."""
+    items = []
+    for p, r in zip(pods, ranks, strict=True):
+        ready = is_pod_ready(p)
+        since = u.ready_since(clock, p) if ready else None
+        created = u.created(clock, p)
+        items.append((
+            p, r, (p.get("spec") or {}).get("nodeName") or "",
+            _PHASE_ORDINAL.get((p.get("status") or {}).get("phase", ""), -1), ready, _deletion_cost(p),
+            since, None if since is None else _log_rank(since, now), u.max_container_restarts(p),
+            created, _log_rank(created, now), u_id(p),
+        ))  # fmt: skip
 
-    def less(a: tuple[Obj, int], b: tuple[Obj, int]) -> bool:
-        pi, ri = a
-        pj, rj = b
-        ni = (pi.get("spec") or {}).get("nodeName") or ""
-        nj = (pj.get("spec") or {}).get("nodeName") or ""
+    def less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+        _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i = a
+        _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j = b
         if ni != nj and (not ni or not nj):
             return not ni
-        oi = _PHASE_ORDINAL.get((pi.get("status") or {}).get("phase", ""), -1)
-        oj = _PHASE_ORDINAL.get((pj.get("status") or {}).get("phase", ""), -1)
         if oi != oj:
             return oi < oj
-        ready_i, ready_j = is_pod_ready(pi), is_pod_ready(pj)
         if ready_i != ready_j:
             return not ready_i
-        ci, cj = _deletion_cost(pi), _deletion_cost(pj)
         if ci != cj:
             return ci < cj
         if ri != rj:
             return ri > rj
         if ready_i and ready_j:
-            ti, tj = u.ready_since(clock, pi), u.ready_since(clock, pj)
             if ti != tj:
                 if ti is None or tj is None:
                     return ti is None
-                diff = _log_rank(ti, now) - _log_rank(tj, now)
+                diff = li - lj
                 if diff == 0:
-                    return u_id(pi) < u_id(pj)
+                    return uid_i < uid_j
                 return diff < 0
-        mi, mj = u.max_container_restarts(pi), u.max_container_restarts(pj)
         if mi != mj:
             return mi > mj
-        ki, kj = u.created(clock, pi), u.created(clock, pj)
         if ki != kj:
-            diff = _log_rank(ki, now) - _log_rank(kj, now)
+            diff = kli - klj
             if diff == 0:
-                return u_id(pi) < u_id(pj)
+                return uid_i < uid_j
             return diff < 0
         return False
 
-    def cmp(a: tuple[Obj, int], b: tuple[Obj, int]) -> int:
+    def cmp(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
         if less(a, b):
             return -1
         if less(b, a):
@@ -122,7 +129,7 @@ def rank_pods_for_deletion(clock: Any, pods: list[Obj], ranks: list[int], now: f
         return 0
 
     items.sort(key=cmp_to_key(cmp))
-    return [p for p, _ in items]
+    return [it[0] for it in items]
 
 
 def u_id(pod: Obj) -> str:
@@ -175,6 +182,49 @@ class _PodFacts:
         return since is not None and since + min_ready_seconds < now
 
 
+class _Owned:
+    """Running counts over the pods one ReplicaSet controls (its bucket of the controller-uid
+    index), for the selector and template labels they were counted with."""
+
+    __slots__ = ("ns", "sel", "tlabels", "parts", "counted", "same_ns", "loose", "ready", "fully")
+
+    def __init__(self, ns: str, sel: LabelSelector, tlabels: dict[str, str]) -> None:
+        self.ns, self.sel, self.tlabels = ns, sel, tlabels
+        # pod key -> (counts for status, and in the ReplicaSet's namespace, active but not matching
+        # in its namespace (a claim candidate), Ready, fully labelled); inactive pods are left out
+        self.parts: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
+        self.counted = self.same_ns = self.loose = self.ready = self.fully = 0
+
+    def put(self, key: str, f: _PodFacts) -> None:
+        self.remove(key)
+        if not f.active:
+            return
+        same = f.pod["metadata"].get("namespace", "") == self.ns
+        if f.matched_by(self.sel):
+            part = (True, same, False, f.ready, f.fully_labeled(self.tlabels))
+        elif same:
+            part = (False, False, True, False, False)
+        else:
+            return
+        self.parts[key] = part
+        self._add(part, 1)
+
+    def remove(self, key: str) -> None:
+        part = self.parts.pop(key, None)
+        if part is not None:
+            self._add(part, -1)
+
+    def _add(self, part: tuple[bool, bool, bool, bool, bool], d: int) -> None:
+        counted, same, loose, ready, fully = part
+        if counted:
+            self.counted += d
+            self.same_ns += d if same else 0
+            self.ready += d if ready else 0
+            self.fully += d if fully else 0
+        elif loose:
+            self.loose += d
+
+
 class ReplicaSetController(Controller):
     name = "replicaset-controller"
     kind = "ReplicaSet"
@@ -186,6 +236,7 @@ class ReplicaSetController(Controller):
         u.ensure_controller_index(self.pod_informer)
         self._pod_facts: dict[str, _PodFacts] = {}  # by pod uid, for the pod version in ``.pod``
         self._selectors: dict[str, tuple[Any, LabelSelector]] = {}  # by RS uid: (spec.selector, parsed)
+        self._owned: dict[str, _Owned] = {}  # by RS uid, from its first sync on
         self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._rs_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -225,11 +276,39 @@ class ReplicaSetController(Controller):
             if u.selector_of(rs).matches(lbls):
                 self.enqueue(rs)
 
+    def _recount(self, old: Obj | None, new: Obj | None) -> None:
+        """Move a pod's part in its ReplicaSet's counts (``old``/``new``: versions, None when absent)."""
+        if not self._owned:
+            return
+        if old is not None:
+            o = self._owned.get(u.controller_uid(old) or "")
+            if o is not None:
+                m = old["metadata"]
+                o.remove(f"{m.get('namespace', '')}/{m['name']}")
+        if new is not None:
+            o = self._owned.get(u.controller_uid(new) or "")
+            if o is not None:
+                m = new["metadata"]
+                o.put(f"{m.get('namespace', '')}/{m['name']}", self._facts(new))
+
+    def _owned_counts(self, rs: Obj, selector: LabelSelector, tlabels: dict[str, str]) -> _Owned:
+        uid = rs["metadata"]["uid"]
+        ns = rs["metadata"].get("namespace", "")
+        o = self._owned.get(uid)
+        if o is None or o.sel is not selector or o.ns != ns or (o.tlabels is not tlabels and o.tlabels != tlabels):
+            o = self._owned[uid] = _Owned(ns, selector, tlabels)
+            for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid):
+                m = p["metadata"]
+                o.put(f"{m.get('namespace', '')}/{m['name']}", self._facts(p))
+        return o
+
     def _pod_added(self, pod: Obj) -> None:
+        self._recount(None, pod)
         if not self._enqueue_owner(pod) and not pod["metadata"].get("deletionTimestamp"):
             self._enqueue_matching(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
+        self._recount(old, new)
         if u.controller_uid(old) != u.controller_uid(new):
             self._enqueue_owner(old)
         if not self._enqueue_owner(new) and (
@@ -238,11 +317,13 @@ class ReplicaSetController(Controller):
             self._enqueue_matching(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
+        self._recount(pod, None)
         self._pod_facts.pop(pod["metadata"].get("uid", ""), None)
         self._enqueue_owner(pod)
 
     def _rs_deleted(self, rs: Obj) -> None:
         self._selectors.pop(rs["metadata"].get("uid", ""), None)
+        self._owned.pop(rs["metadata"].get("uid", ""), None)
         self.enqueue(rs)
 
     # -- reconcile --------------------------------------------------------------------------
@@ -253,6 +334,22 @@ class ReplicaSetController(Controller):
         selector = self._selector(rs)
         uid = rs["metadata"]["uid"]
         ns = rs["metadata"].get("namespace", "")
+        spec = rs.get("spec") or {}
+        if not rs["metadata"].get("deletionTimestamp") and not int(spec.get("minReadySeconds", 0) or 0):
+            tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+            o = self._owned_counts(rs, selector, tlabels)
+            if (
+                not o.loose
+                and o.same_ns == int(spec.get("replicas", 1))
+                and not any(
+                    p["metadata"].get("namespace", "") == ns and u.is_pod_active(p)
+                    for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, "")
+                )
+            ):
+                # nothing to claim, create or delete: the counts are the status (no minReadySeconds:
+                # available = ready)
+                self._write_status(rs, o.counted, o.fully, o.ready, o.ready, None)
+                return None
         # claim keeps the active pods this RS controls that its selector matches, in order, and
         # sends the rest (controlled but no longer matching: released; orphans: adopted) to claim.
         pods: list[Obj] = []
@@ -366,10 +463,21 @@ class ReplicaSetController(Controller):
                 ready += 1
                 if not min_ready or f.available(self.loop, min_ready, now):
                     available += 1
+        self._write_status(rs, len(facts), fully, ready, available, manage_err)
+        want = int(spec.get("replicas", 1))
+        if min_ready > 0 and ready == want and available != want:
+            waits = [w for f in facts if (w := u.available_in(self.loop, f.pod, min_ready, now)) is not None]
+            if waits:
+                return min(waits) + 0.001
+        return None
+
+    def _write_status(
+        self, rs: Obj, replicas: int, fully: int, ready: int, available: int, manage_err: tuple[str, str] | None
+    ) -> None:
         old_status = rs.get("status") or {}
         status: Obj = {k: v for k, v in old_status.items() if k == "conditions"}
         status.update(
-            replicas=len(facts), fullyLabeledReplicas=fully, readyReplicas=ready, availableReplicas=available,
+            replicas=replicas, fullyLabeledReplicas=fully, readyReplicas=ready, availableReplicas=available,
             observedGeneration=int(rs["metadata"].get("generation", 1)),
         )  # fmt: skip
         failure = u.get_condition(old_status, "ReplicaFailure")
@@ -386,12 +494,6 @@ class ReplicaSetController(Controller):
             new = deep_copy(rs)
             new["status"] = status
             self.client.update_status(new)
-        want = int(spec.get("replicas", 1))
-        if min_ready > 0 and ready == want and available != want:
-            waits = [w for f in facts if (w := u.available_in(self.loop, f.pod, min_ready, now)) is not None]
-            if waits:
-                return min(waits) + 0.001
-        return None
 
 
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
