@@ -124,12 +124,12 @@ class DefaultPreemption(Plugin):
     def select_victims_on_node(
         self, state: CycleState, pod: PodInfo, node: NodeInfo
     ) -> tuple[list[PodInfo], int, Status]:
+        potential = [p for p in node.pods.values() if p.priority < pod.priority]
+        if not potential:  # nothing to take away: no copies to make
+            return [], 0, unresolvable(NO_VICTIMS)
         fw = self.handle
         ni = node.clone()
         st = state.clone()
-        potential = [p for p in ni.pods.values() if p.priority < pod.priority]
-        if not potential:
-            return [], 0, unresolvable(NO_VICTIMS)
         for p in potential:
             ni.remove_pod(p)
             fw.remove_pod_from_state(st, pod, p, ni)
