@@ -111,6 +111,9 @@ def select_pods(pods: Informer, namespace: str, selector: LabelSelector) -> list
             if best is None or len(bucket) < len(best):
                 best = bucket
     candidates = best if best is not None else pods.list(namespace)
+    if len(selector.requirements) == 1 and best is not None:  # one key=value (matchLabels {app: web})
+        key, value = selector.requirements[0].key, selector.requirements[0].values[0]
+        return [p for p in candidates if (p["metadata"].get("labels") or {}).get(key) == value]
     return [p for p in candidates if selector.matches(p["metadata"].get("labels") or {})]
 
 

@@ -238,6 +238,10 @@ class MetricsPipeline:
         self.series = informers.get(SERIES_RESOURCE)
         self.prev: _Scrape | None = None
         self.cur: _Scrape | None = None
+        # the per-slot numbers per-pod reads use, as Python lists (built once per pair of scrapes:
+        # indexing a list is several times cheaper than reading a numpy scalar)
+        self._lists_for: tuple[_Scrape, _Scrape] | None = None
+        self._lists: tuple[list[Any], ...] = ()
         self.scrapes = 0
         self._timer: Any = None
         self._shapes: dict[str, tuple[str, Traffic | None]] = {}  # series uid -> (rv, shape)
@@ -311,6 +315,14 @@ class MetricsPipeline:
         return self.resolution
 
     # -- per pod --------------------------------------------------------------------------------
+    def _slot_lists(self, cur: _Scrape, prev: _Scrape) -> tuple[list[Any], ...]:
+        """(cur running, prev running, cur start, cur cpu_s, prev cpu_s, cur mem, cur granted) as lists."""
+        if self._lists_for is None or self._lists_for[0] is not cur or self._lists_for[1] is not prev:
+            self._lists_for = (cur, prev)
+            self._lists = (cur.running.tolist(), prev.running.tolist(), cur.start.tolist(), cur.cpu_s.tolist(),
+                           prev.cpu_s.tolist(), cur.mem.tolist(), cur.granted.tolist())  # fmt: skip
+        return self._lists
+
     def _entry(self, pod: Obj) -> Any:
         """The engine's record of a pod that was scraped twice with the same containers, or None."""
         cur, prev = self.cur, self.prev
@@ -320,12 +332,14 @@ class MetricsPipeline:
         e = eng.pods.get((pod.get("metadata") or {}).get("uid", ""))
         if e is None or not e.slots:
             return None
+        cur_running, prev_running, cur_start = self._slot_lists(cur, prev)[:3]
         now_start = eng.c.a["start"]
-        limit = min(len(cur.cpu_s), len(prev.cpu_s))
+        limit = min(len(cur_running), len(prev_running))
+        prev_t = prev.t
         for s in e.slots:
-            if s >= limit or not cur.running[s] or not prev.running[s]:
+            if s >= limit or not cur_running[s] or not prev_running[s]:
                 return None
-            if cur.start[s] > prev.t or now_start[s] != cur.start[s]:
+            if cur_start[s] > prev_t or now_start[s] != cur_start[s]:
                 return None  # (re)started since the previous scrape, or the slot changed hands
         if e.slot >= len(cur.rps):
             return None
@@ -339,15 +353,12 @@ class MetricsPipeline:
             return None
         cur, prev = self.cur, self.prev
         assert cur is not None and prev is not None
+        _, _, _, cur_cpu, prev_cpu, cur_mem, cur_granted = self._slot_lists(cur, prev)
         span = cur.t - prev.t
         out = {}
         for s, name in zip(e.slots, e.names, strict=True):
-            cpu = (
-                max(0.0, float(cur.cpu_s[s] - prev.cpu_s[s])) * 1000.0 / span
-                if span > 0
-                else float(cur.granted[s])
-            )
-            out[name] = (int(round(cpu)), int(cur.mem[s]))
+            cpu = max(0.0, cur_cpu[s] - prev_cpu[s]) * 1000.0 / span if span > 0 else float(cur_granted[s])
+            out[name] = (int(round(cpu)), int(cur_mem[s]))
         return out
 
     def node_usage(self, name: str) -> tuple[int, int] | None:
