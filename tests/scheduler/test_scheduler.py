@@ -196,6 +196,25 @@ def test_preemption_evicts_lower_priority_victim(stack: SchedStack) -> None:
     assert stack.node_of("vip") == "n1"
 
 
+def test_preemption_sees_a_node_whose_pods_changed(stack: SchedStack) -> None:
+    # n1 first holds only a high-priority pod (no victims for another one); then that pod goes and a
+    # low-priority one takes its place: the next high-priority pod finds its victim there
+    _prio(stack, "high", 1000)
+    stack.create(small("n1"))
+    stack.create(make_pod("big").container("c", requests={"cpu": "1500m"}).set("spec.priorityClassName", "high")
+                 .node("n1").obj())  # fmt: skip
+    stack.create(make_pod("vip1").container("c", requests={"cpu": "1"}).set("spec.priorityClassName", "high").obj())
+    stack.settle()
+    assert "No preemption victims found" in stack.condition("vip1")["message"]  # type: ignore[index]
+    stack.client.delete("pods", "vip1", "default", grace_period_seconds=0)
+    stack.kill("big")
+    stack.create(make_pod("low").container("c", requests={"cpu": "1500m"}).node("n1").obj())
+    stack.create(make_pod("vip2").container("c", requests={"cpu": "1"}).set("spec.priorityClassName", "high").obj())
+    stack.settle()
+    assert stack.pod("vip2")["status"].get("nominatedNodeName") == "n1"
+    assert stack.pod("low")["metadata"].get("deletionTimestamp")
+
+
 def test_preemption_picks_fewest_pdb_violations(stack: SchedStack) -> None:
     _prio(stack, "high", 1000)
     stack.create(small("n1"), small("n2"))

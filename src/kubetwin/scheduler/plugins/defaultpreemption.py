@@ -70,6 +70,17 @@ class DefaultPreemption(Plugin):
         super().__init__(handle, args)
         self.min_pct = int(self.args.get("minCandidateNodesPercentage", MIN_CANDIDATE_NODES_PERCENTAGE))
         self.min_abs = int(self.args.get("minCandidateNodesAbsolute", MIN_CANDIDATE_NODES_ABSOLUTE))
+        # node name -> (NodeInfo, its generation, lowest priority of its pods or None)
+        self._lowest: dict[str, tuple[NodeInfo, int, int | None]] = {}
+
+    def _lowest_priority(self, ni: NodeInfo) -> int | None:
+        """The lowest priority among the node's pods, kept until the node's pods change."""
+        hit = self._lowest.get(ni.name)
+        if hit is not None and hit[0] is ni and hit[1] == ni.generation:
+            return hit[2]
+        low = min((p.priority for p in ni.pods.values()), default=None)
+        self._lowest[ni.name] = (ni, ni.generation, low)
+        return low
 
     # -- helpers ------------------------------------------------------------------------------
     def _pdbs(self, namespace: str) -> list[Obj]:
@@ -124,9 +135,10 @@ class DefaultPreemption(Plugin):
     def select_victims_on_node(
         self, state: CycleState, pod: PodInfo, node: NodeInfo
     ) -> tuple[list[PodInfo], int, Status]:
-        potential = [p for p in node.pods.values() if p.priority < pod.priority]
-        if not potential:  # nothing to take away: no copies to make
+        low = self._lowest_priority(node)
+        if low is None or low >= pod.priority:  # nothing to take away: no copies to make
             return [], 0, unresolvable(NO_VICTIMS)
+        potential = [p for p in node.pods.values() if p.priority < pod.priority]
         fw = self.handle
         ni = node.clone()
         st = state.clone()
