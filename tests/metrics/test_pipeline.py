@@ -269,3 +269,16 @@ def test_metric_defs_defaults() -> None:
     )
     assert list(defs) == ["lat"]
     assert math.isclose(defs["lat"].max, 1.0) and defs["lat"].ratio == 0.0
+
+
+def test_a_container_restarted_between_scrapes_leaves_the_metrics_at_once(env: Env) -> None:
+    env.deployment(replicas=2)
+    env.profile()
+    env.run_to(150)
+    assert len(env.pipeline.get_resource_metric("cpu", NS, WEB)[0]) == 2  # per-pod records memoised
+    eng = env.pipeline.engine()
+    pod = sorted(env.pods(), key=lambda p: p["metadata"]["name"])[0]
+    kubelet = eng.kubelets[pod["spec"]["nodeName"]]
+    eng.on_container_started(kubelet, pod["metadata"]["uid"], pod["spec"]["containers"][0]["name"])
+    left, _ = env.pipeline.get_resource_metric("cpu", NS, WEB)  # same scrapes, same instant
+    assert pod["metadata"]["name"] not in left and len(left) == 1

@@ -245,6 +245,7 @@ class UsageEngine:
         self.manager = manager
         self.loop = manager.loop
         self.period = period
+        self.version = 0  # bumped whenever pods, container slots or start times change
         self.c = _Table(_C_COLS, 256)
         self.p = _Table(_P_COLS, 64)
         self.nodes = _Table(_N_COLS, 16)
@@ -342,6 +343,7 @@ class UsageEngine:
 
     # -- ResourceModel --------------------------------------------------------------------------
     def on_pod_started(self, kubelet: Kubelet, pod: Obj) -> None:
+        self.version += 1  # pods, slots or start times change: readers' per-version caches expire
         meta = pod["metadata"]
         uid = meta.get("uid", "")
         if uid in self.pods:
@@ -403,6 +405,7 @@ class UsageEngine:
                 self._estimate(s)
 
     def on_pod_stopped(self, kubelet: Kubelet, pod_uid: str) -> None:
+        self.version += 1  # pods, slots or start times change: readers' per-version caches expire
         e = self.pods.pop(pod_uid, None)
         if e is None:
             return
@@ -420,6 +423,7 @@ class UsageEngine:
         self.p.release(e.slot)
 
     def on_container_started(self, kubelet: Kubelet, pod_uid: str, name: str) -> None:
+        self.version += 1  # pods, slots or start times change: readers' per-version caches expire
         e = self.pods.get(pod_uid)
         if e is None or name not in e.names:
             return

@@ -241,6 +241,7 @@ class MetricsPipeline:
         # the per-slot numbers per-pod reads use, as Python lists (built once per pair of scrapes:
         # indexing a list is several times cheaper than reading a numpy scalar)
         self._lists_for: tuple[_Scrape, _Scrape] | None = None
+        self._entry_memo: tuple[Any, Any, Any, int, dict[str, Any]] | None = None
         self._lists: tuple[list[Any], ...] = ()
         self.scrapes = 0
         self._timer: Any = None
@@ -324,12 +325,29 @@ class MetricsPipeline:
         return self._lists
 
     def _entry(self, pod: Obj) -> Any:
-        """The engine's record of a pod that was scraped twice with the same containers, or None."""
+        """The engine's record of a pod that was scraped twice with the same containers, or None.
+        Memoised per (scrape pair, engine version): it depends only on the two scrapes and on the
+        engine's pods, slots and start times, which bump ``version`` when they change (every HPA
+        and the VPA ask for the same pods between two scrapes)."""
         cur, prev = self.cur, self.prev
         eng = self.engine()
         if cur is None or prev is None or eng is None:
             return None
-        e = eng.pods.get((pod.get("metadata") or {}).get("uid", ""))
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        memo = self._entry_memo
+        version = getattr(eng, "version", None)
+        if version is None:
+            return self._compute_entry(uid, cur, prev, eng)
+        if memo is None or memo[0] is not cur or memo[1] is not prev or memo[2] is not eng or memo[3] != version:
+            memo = self._entry_memo = (cur, prev, eng, version, {})
+        cache = memo[4]
+        if uid in cache:
+            return cache[uid]
+        e = cache[uid] = self._compute_entry(uid, cur, prev, eng)
+        return e
+
+    def _compute_entry(self, uid: str, cur: Any, prev: Any, eng: Any) -> Any:
+        e = eng.pods.get(uid)
         if e is None or not e.slots:
             return None
         cur_running, prev_running, cur_start = self._slot_lists(cur, prev)[:3]
