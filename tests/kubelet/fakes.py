@@ -8,51 +8,15 @@ node's kubelet runs (a stopped pod uses nothing), stamped with the current virtu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from kubetwin.api.quantity import to_int
 from kubetwin.api.resources import resource_list
 from kubetwin.kubelet import KubeletManager
+from kubetwin.kubelet.usage import ContainerStats, NodeStats, PodStats
 
 MI = 1024 * 1024
 GI = 1024 * MI
-
-
-@dataclass
-class ContainerStats:
-    name: str
-    memory_working_set_bytes: int
-    cpu_usage_milli: int = 0
-    cpu_demand_milli: int = 0
-    throttled_seconds_total: float = 0.0
-    oom_kills_total: int = 0
-    ephemeral_storage_bytes: int = 0
-
-
-@dataclass
-class PodStats:
-    uid: str
-    namespace: str
-    name: str
-    memory_working_set_bytes: int
-    cpu_usage_milli: int = 0
-    ephemeral_storage_bytes: int = 0
-    pids: int = 0
-    containers: list[ContainerStats] = field(default_factory=list)
-
-
-@dataclass
-class NodeStats:
-    memory_capacity_bytes: int
-    memory_working_set_bytes: int
-    memory_available_bytes: int
-    nodefs_capacity_bytes: int
-    nodefs_available_bytes: int
-    pid_capacity: int
-    pids_in_use: int
-    cpu_usage_milli: int = 0
-    time: float = 0.0
 
 
 class FakeEngine:
@@ -87,9 +51,9 @@ class FakeEngine:
                     mem = want.get(c["name"], 0)
                 else:
                     mem = resource_list((c.get("resources") or {}).get("requests")).get("memory", 0)
-                cs.append(ContainerStats(c["name"], mem))
+                cs.append(ContainerStats(c["name"], mem, 0, 0, 0.0, 0))
             total = sum(c.memory_working_set_bytes for c in cs)
-            out.append(PodStats(m.get("uid", ""), m["namespace"], m["name"], total,
+            out.append(PodStats(m.get("uid", ""), m["namespace"], m["name"], total, cpu_usage_milli=0,
                                 ephemeral_storage_bytes=self.disk.get(key, 0), pids=self.pids.get(key, 1),
                                 containers=cs))  # fmt: skip
         return out
@@ -103,7 +67,7 @@ class FakeEngine:
         ws = min(cap, self.system_overhead + sum(p.memory_working_set_bytes for p in pods))
         used_fs = self.nodefs_used.get(node, 0) + sum(p.ephemeral_storage_bytes for p in pods)
         return NodeStats(cap, ws, cap - ws, self.nodefs_capacity, max(0, self.nodefs_capacity - used_fs),
-                         self.node_pid_capacity, sum(p.pids for p in pods), time=self.km.loop.now)  # fmt: skip
+                         self.node_pid_capacity, sum(p.pids for p in pods), 0, time=self.km.loop.now)  # fmt: skip
 
     def nodes_needing_attention(self) -> set[str]:
         self.attention_calls += 1
