@@ -138,8 +138,6 @@ class NodeLifecycleController(Controller):
         # schedule's instant for leases written on read (seeing one late must not move the probe).
         self._heartbeat: dict[str, float] = {}  # node name -> Ready lastHeartbeatTime
         self._renewed: dict[str, float] = {}  # node name -> its Lease's renewTime
-        self._heartbeat_seen: dict[str, str] = {}  # node name -> last lastHeartbeatTime seen
-        self._renew_seen: dict[str, str] = {}  # node name -> last renewTime seen
         self._deadline: dict[str, float] = {}  # node name -> last probe + grace period
         self._heap: list[tuple[float, str]] = []  # (deadline, name), one entry per node not expired
         self._expired: set[str] = set()  # nodes past their deadline at the last tick: checked every tick
@@ -174,15 +172,11 @@ class NodeLifecycleController(Controller):
         if name not in self._created:
             self._created[name] = u.created(self.loop, node)
         ready = u.get_condition(node.get("status"), "Ready")
-        hb = ready.get("lastHeartbeatTime") if ready is not None else None
-        if not hb:
+        hb = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
+        if hb is None:
             self._heartbeat.pop(name, None)
-            self._heartbeat_seen.pop(name, None)
-        elif self._heartbeat_seen.get(name) != hb:
-            self._heartbeat_seen[name] = hb
-            t = u.ts(self.loop, hb)
-            if t is not None:
-                self._heartbeat[name] = t
+        else:
+            self._heartbeat[name] = hb
         self._set_deadline(name)
         status = str(ready.get("status", "Unknown")) if ready is not None else "Unknown"
         self._set_zone(name, (zone_key(node), status == "True"))
@@ -227,18 +221,14 @@ class NodeLifecycleController(Controller):
         if m.get("namespace") != LEASE_NAMESPACE:
             return
         name = m["name"]
-        renew = (lease.get("spec") or {}).get("renewTime")
-        if not renew:
+        t = u.ts(self.loop, (lease.get("spec") or {}).get("renewTime"))  # the clock caches parses
+        if t is None:
             self._renewed.pop(name, None)
-            self._renew_seen.pop(name, None)
         else:
-            seen = self._renew_seen.get(name)
-            if seen is not None and renew <= seen:
-                return  # not renewed since (RFC 3339 MicroTimes in one format order as strings)
-            self._renew_seen[name] = renew
-            t = u.ts(self.loop, renew)
-            if t is not None:
-                self._renewed[name] = t
+            seen = self._renewed.get(name)
+            if seen is not None and t <= seen:
+                return  # not renewed since: only a newer renewTime moves the probe (upstream)
+            self._renewed[name] = t
         if name in self._created:
             self._set_deadline(name)
 
@@ -246,7 +236,6 @@ class NodeLifecycleController(Controller):
         m = lease["metadata"]
         if m.get("namespace") != LEASE_NAMESPACE:
             return
-        self._renew_seen.pop(m["name"], None)
         if self._renewed.pop(m["name"], None) is not None and m["name"] in self._created:
             self._set_deadline(m["name"])
 
@@ -255,7 +244,7 @@ class NodeLifecycleController(Controller):
         self._observed_ready.pop(name, None)
         for q in self._queues.values():
             q.pop(name, None)
-        for d in (self._created, self._heartbeat, self._deadline, self._heartbeat_seen):
+        for d in (self._created, self._heartbeat, self._deadline):
             d.pop(name, None)  # a stale heap entry is dropped when it comes up
         self._expired.discard(name)
         self._attention.discard(name)
