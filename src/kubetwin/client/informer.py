@@ -73,25 +73,16 @@ class Informer:
         self._indexers[name] = fn
         idx: dict[str, dict[str, Obj]] = {}
         for k, obj in self._cache.items():
-            for v in fn(obj):
-                idx.setdefault(v, {})[k] = obj
+            _bucket_add(idx, fn(obj), k, obj)
         self._indices[name] = idx
 
     def _index_add(self, k: str, obj: Obj) -> None:
         for name, fn in self._indexers.items():
-            idx = self._indices[name]
-            for v in fn(obj):
-                idx.setdefault(v, {})[k] = obj
+            _bucket_add(self._indices[name], fn(obj), k, obj)
 
     def _index_remove(self, k: str, obj: Obj) -> None:
         for name, fn in self._indexers.items():
-            idx = self._indices[name]
-            for v in fn(obj):
-                bucket = idx.get(v)
-                if bucket is not None:
-                    bucket.pop(k, None)
-                    if not bucket:
-                        del idx[v]
+            _bucket_remove(self._indices[name], fn(obj), k)
 
     def _index_update(self, k: str, old: Obj, new: Obj) -> None:
         """Re-index an updated object: where its index values are unchanged (most updates) the
@@ -99,18 +90,9 @@ class Informer:
         for name, fn in self._indexers.items():
             idx = self._indices[name]
             before, after = fn(old), fn(new)
-            if before == after:
-                for v in after:
-                    idx.setdefault(v, {})[k] = new
-                continue
-            for v in before:
-                bucket = idx.get(v)
-                if bucket is not None:
-                    bucket.pop(k, None)
-                    if not bucket:
-                        del idx[v]
-            for v in after:
-                idx.setdefault(v, {})[k] = new
+            if before != after:
+                _bucket_remove(idx, before, k)
+            _bucket_add(idx, after, k, new)
 
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, ev: WatchEvent) -> None:
@@ -189,3 +171,17 @@ class InformerFactory:
     def stop(self) -> None:
         for inf in self._informers.values():
             inf.stop()
+
+
+def _bucket_add(idx: dict[str, dict[str, Obj]], values: list[str], k: str, obj: Obj) -> None:
+    for v in values:
+        idx.setdefault(v, {})[k] = obj
+
+
+def _bucket_remove(idx: dict[str, dict[str, Obj]], values: list[str], k: str) -> None:
+    for v in values:
+        bucket = idx.get(v)
+        if bucket is not None:
+            bucket.pop(k, None)
+            if not bucket:
+                del idx[v]
