@@ -299,7 +299,7 @@ class Kubelet:
         except ApiError:
             pass
 
-    def lease_object(self) -> Obj:
+    def lease_object(self, renewed_at: float) -> Obj:
         return {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -311,7 +311,7 @@ class Kubelet:
             "spec": {
                 "holderIdentity": self.name,
                 "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-                "renewTime": self.loop.micro_timestamp(),
+                "renewTime": self.loop.micro_timestamp(renewed_at),
             },
         }
 
@@ -350,8 +350,7 @@ class Kubelet:
             self._renewals_done += 1
 
     def _write_lease(self, at: float) -> bool:
-        lease = self.lease_object()
-        lease["spec"]["renewTime"] = self.loop.micro_timestamp(at)
+        lease = self.lease_object(at)
         try:
             try:
                 self._write_trusted(lease, None)
