@@ -822,10 +822,6 @@ class Registry:
             meta["deletionGracePeriodSeconds"] = grace
         if info.kind == "Namespace":
             new.setdefault("status", {})["phase"] = "Terminating"
-        if info.kind == "Pod" and grace == 0 and not finalizers:
-            if dry_run:
-                return deep_copy(current)
-            return deep_copy(self.store.delete(info.resource, ns, name))
         if dry_run or new == current:
             return deep_copy(new)
         return deep_copy(self.store.update(info.resource, new))
