@@ -150,16 +150,40 @@ def test_admission_skips_container_without_recommendation() -> None:
     assert pod["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "10m"}
 
 
+MI = 2**20
+
+
 @pytest.mark.parametrize(
-    "resource, limit, req, recommended, want",
-    [pytest.param("cpu", None, "100m", 250, None, id="no-limit"),
-     pytest.param("cpu", "200m", None, 250, 250, id="no-request-limit-equals-request"),
-     pytest.param("cpu", "100m", "100m", 250, 250, id="equal"),
-     pytest.param("cpu", "300m", "100m", 250, 750, id="ratio-3"),
-     pytest.param("memory", "1Gi", "512Mi", 300 * 2**20, 600 * 2**20, id="memory-ratio-2")],
+    "resource, limit, req, recommended, default, want",
+    [pytest.param("cpu", None, "100m", 250, None, None, id="no-limit"),
+     pytest.param("cpu", "0", "100m", 250, None, None, id="zero-limit-is-no-limit"),
+     pytest.param("cpu", "200m", None, 250, None, 250, id="no-request-limit-equals-request"),
+     pytest.param("cpu", "100m", "100m", 250, None, 250, id="equal"),
+     pytest.param("cpu", "300m", "100m", 250, None, 750, id="ratio-3"),
+     pytest.param("cpu", "300m", "100m", 0, None, None, id="no-recommendation"),
+     pytest.param("cpu", "300m", "0", 250, None, None, id="zero-request-fits-limit-unchanged"),
+     pytest.param("cpu", "200m", "0", 250, None, 250, id="zero-request-raised-to-recommendation"),
+     pytest.param("cpu", "1", "3", 1000, None, 333, id="cpu-floors-millicores"),
+     pytest.param("memory", "1Gi", "512Mi", 300 * MI, None, 600 * MI, id="memory-ratio-2"),
+     pytest.param("cpu", None, "100m", 250, {"cpu": "200m"}, 500, id="limitrange-default-limit"),
+     pytest.param("cpu", "300m", "100m", 250, {"cpu": "200m"}, 750, id="own-limit-beats-default"),
+     pytest.param("memory", None, None, 300 * MI, {"memory": "1Gi"}, 300 * MI, id="default-no-request"),
+     pytest.param("cpu", None, "100m", 250, {"memory": "1Gi"}, None, id="default-for-other-resource")],
 )  # fmt: skip
-def test_proportional_limit(resource: str, limit: Any, req: Any, recommended: int, want: int | None) -> None:
-    assert vu.proportional_limit(resource, limit, req, recommended) == want
+def test_proportional_limit(
+    resource: str, limit: Any, req: Any, recommended: int, default: Obj | None, want: int | None
+) -> None:
+    """limit_and_request_scaling_test.go TestGetProportionalResourceLimit."""
+    limits = {} if limit is None else {resource: limit}
+    requests = {} if req is None else {resource: req}
+    got = vu.proportional_limit(
+        resource,
+        {r: vu.amount(r, q) for r, q in limits.items()},
+        {r: vu.amount(r, q) for r, q in requests.items()},
+        recommended,
+        None if default is None else {r: vu.amount(r, q) for r, q in default.items()},
+    )
+    assert got == want
 
 
 # -- validation -----------------------------------------------------------------------------------

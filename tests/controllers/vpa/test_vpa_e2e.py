@@ -182,3 +182,31 @@ def test_pdb_blocks_updater_eviction(env: Env) -> None:
     env.run(10 * 60)
     assert not [e for e in env.client.list("events", "default") if e["reason"] == "EvictedByVPA"]
     assert len(env.live_pods()) == 2
+
+
+def test_auto_mode_respects_container_limit_range(env: Env) -> None:
+    """A LimitRange Container max of 200m with a 1:2 request:limit pod caps the recommended
+    request at 100m (its limit then is the max); the recommendation itself is not capped."""
+    env.client.create({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr", "namespace": "default"},
+                       "spec": {"limits": [{"type": "Container", "max": {"cpu": "200m"}}]}})  # fmt: skip
+    env.vpa("Auto")
+    labels = {"app": "web"}
+    env.client.create({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels, "annotations": {
+                     "kubetwin.io/cpu-usage": "200m", "kubetwin.io/memory-usage": "90Mi"}},
+                     "spec": {"containers": [{"name": "app", "image": "nginx", "resources": {
+                         "requests": {"cpu": "50m", "memory": "100Mi"},
+                         "limits": {"cpu": "100m", "memory": "200Mi"}}}]}}},
+    })  # fmt: skip
+    env.run(20 * 60)
+    assert cpu_milli(env.target()["target"]["cpu"]) >= 230
+    pods = env.live_pods()
+    assert len(pods) == 2
+    for p in pods:
+        res = p["spec"]["containers"][0]["resources"]
+        assert res["requests"]["cpu"] == "100m" and res["limits"]["cpu"] == "200m"
+        assert p["metadata"]["annotations"]["vpaUpdates"] == (
+            "Pod resources updated by web: container 0: cpu request, memory request, cpu limit, memory limit"
+        )

@@ -1,17 +1,20 @@
 """The VPA admission controller as an in-process admission plugin
 (kubernetes/autoscaler vertical-pod-autoscaler/pkg/admission-controller/resource/pod: handler.go,
 patch/resource_updates.go, patch/observed_containers.go, recommendation/recommendation_provider.go;
-resource/vpa/matcher.go).
+resource/vpa/matcher.go; the recommendation processor pkg/utils/vpa/capping.go).
 
 On pod CREATE: the strongest VPA (the oldest, then by name) whose mode is not Off, whose targetRef
 is the pod's top-most controller (a Deployment for its ReplicaSets' pods) and whose target's
-selector matches the pod supplies the recommendation. Each container with a recommendation gets its
-requests set to the (policy-capped) target; with ``controlledValues: RequestsAndLimits`` (the
-default) a container that had a limit gets a limit keeping its limit:request ratio; with
-``RequestsOnly`` the request is capped to the container's limit. The pod is
-annotated ``vpaObservedContainers: "<names>"`` and, when something changed,
-``vpaUpdates: "Pod resources updated by <vpa>: container 0: cpu request, memory request, ..."``.
-LimitRanges are not applied.
+selector matches the pod supplies the recommendation. The recommendation is capped for the pod
+(:func:`~kubetwin.controllers.vpa.util.capped_recommendation`): the namespace's LimitRanges
+(a ``Pod`` item's max/min by scaling all containers together, a ``Container`` item's max/min on
+each container's implied limit and request), the container policy's minAllowed/maxAllowed, and with
+``RequestsOnly`` the container's limit. Each container with a recommendation gets its requests set
+to the capped target; with ``controlledValues: RequestsAndLimits`` (the default) a container with a
+limit -- or without one in a namespace whose Container LimitRange has a default limit -- gets a limit
+keeping its limit:request ratio. The pod is annotated ``vpaObservedContainers: "<names>"`` and,
+when something changed, ``vpaUpdates: "Pod resources updated by <vpa>: container 0: cpu request,
+memory request, ..."``.
 """
 
 from __future__ import annotations
@@ -31,10 +34,17 @@ def _format(resource: str, value: int) -> str:
     return format_cpu_milli(value) if resource == "cpu" else format_bytes(value)
 
 
-def apply_recommendation(pod: Obj, vpa: Obj) -> list[str]:
+def apply_recommendation(
+    pod: Obj,
+    vpa: Obj,
+    container_limit_range: vu.LimitRangeItem | None = None,
+    pod_limit_range: vu.LimitRangeItem | None = None,
+) -> list[str]:
     """Set the pod's container resources from ``vpa``'s recommendation (in place); returns the
     per-container annotation parts ("container 0: cpu request, memory request, cpu limit")."""
-    recs = {r.get("containerName"): r for r in vu.capped_recommendation(vpa, pod)}
+    capped = vu.capped_recommendation(vpa, pod, container_limit_range, pod_limit_range)
+    recs = {r.get("containerName"): r for r in capped}
+    default = container_limit_range.default if container_limit_range is not None else None
     parts: list[str] = []
     for i, c in enumerate((pod.get("spec") or {}).get("containers") or []):
         rec = recs.get(c.get("name"))
@@ -44,23 +54,16 @@ def apply_recommendation(pod: Obj, vpa: Obj) -> list[str]:
         resources = c.get("resources")
         if not isinstance(resources, dict):
             resources = c["resources"] = {}
-        old_requests = dict(resources.get("requests") or {})
-        old_limits = dict(resources.get("limits") or {})
+        old_requests, old_limits = vu.container_resources(c)
         notes: list[str] = []
-        requests = dict(old_requests)
-        if vu.controlled_values(c.get("name", ""), vpa) == "RequestsOnly":
-            for res in target:  # capRecommendationToContainerLimit
-                if res in old_limits and target[res] > vu.amount(res, old_limits[res]):
-                    target[res] = vu.amount(res, old_limits[res])
+        requests = dict(resources.get("requests") or {})
         for res, value in target.items():
             requests[res] = _format(res, value)
             notes.append(f"{res} request")
-        limits = dict(old_limits)
+        limits = dict(resources.get("limits") or {})
         if vu.controlled_values(c.get("name", ""), vpa) == "RequestsAndLimits":
             for res in ("cpu", "memory"):
-                if res not in target:
-                    continue
-                lim = vu.proportional_limit(res, old_limits.get(res), old_requests.get(res), target[res])
+                lim = vu.proportional_limit(res, old_limits, old_requests, target.get(res), default)
                 if lim is not None:
                     limits[res] = _format(res, lim)
                     notes.append(f"{res} limit")
@@ -91,7 +94,8 @@ def vpa_admission(registry: Registry, obj: Obj, old: Obj | None, op: str) -> Non
     vpa = vu.matching_vpa(obj, vpas, get)
     if vpa is None:
         return
-    parts = apply_recommendation(obj, vpa)
+    container_lr, pod_lr = vu.limit_range_items(store.iter("limitranges", ns))
+    parts = apply_recommendation(obj, vpa, container_lr, pod_lr)
     ann = meta.get("annotations")
     if not isinstance(ann, dict):
         ann = meta["annotations"] = {}

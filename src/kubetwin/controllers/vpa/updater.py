@@ -1,6 +1,7 @@
 """VPA updater (kubernetes/autoscaler vertical-pod-autoscaler/pkg/updater: logic/updater.go RunOnce,
 priority/update_priority_calculator.go, priority/priority_processor.go,
-restriction/pods_eviction_restriction.go; config defaults).
+restriction/pods_eviction_restriction.go; config defaults). The recommendation each pod is compared
+with is capped for that pod as the admission controller caps it (LimitRanges included).
 
 Every ``--updater-interval`` (1 min) for each VPA in mode Recreate or Auto (Off and Initial are
 left to the recommender and the admission plugin): its live pods (the pods whose matching VPA it
@@ -58,10 +59,17 @@ def _milli(resource: str, value: Any) -> int:
     return parse_quantity(value).milli_value()
 
 
-def pod_priority(pod: Obj, vpa: Obj, now: float, parse: Callable[[str], float]) -> PodPriority | None:
+def pod_priority(
+    pod: Obj,
+    vpa: Obj,
+    now: float,
+    parse: Callable[[str], float],
+    limit_ranges: tuple[vu.LimitRangeItem | None, vu.LimitRangeItem | None] = (None, None),
+) -> PodPriority | None:
     """UpdatePriorityCalculator.AddPod: the pod's priority, or None when it should not be updated.
-    ``parse`` turns an RFC 3339 timestamp into virtual seconds."""
-    recs = {r.get("containerName"): r for r in vu.capped_recommendation(vpa, pod)}
+    ``parse`` turns an RFC 3339 timestamp into virtual seconds; ``limit_ranges`` are the namespace's
+    (Container, Pod) LimitRange items the recommendation is capped with, as for admission."""
+    recs = {r.get("containerName"): r for r in vu.capped_recommendation(vpa, pod, *limit_ranges)}
     ann = (pod["metadata"].get("annotations") or {}).get(vu.ANN_OBSERVED_CONTAINERS)
     observed = None if ann is None else {n.strip() for n in ann.split(",") if n.strip()}
     total_request: dict[str, int] = {}
@@ -230,11 +238,12 @@ class VPAUpdater(Controller):
             owners = {(r.get("kind") or "", r.get("name") or "") for p in live if (r := vu.controller_ref(p))}
             replicas = {o: n for o in owners if (n := self._replicas(ns, *o)) is not None}
             restriction = EvictionRestriction(live, replicas, int(min_replicas))
+            limit_ranges = vu.limit_range_items(self.client.registry.store.iter("limitranges", ns))
             ranked: list[tuple[PodPriority, Obj]] = []
             for pod in live:
                 if not restriction.can_evict(pod):
                     continue
-                prio = pod_priority(pod, vpa, now, self.loop.parse_timestamp)
+                prio = pod_priority(pod, vpa, now, self.loop.parse_timestamp, limit_ranges)
                 if prio is not None:
                     ranked.append((prio, pod))
             ranked.sort(key=lambda t: t[0].sort_key(), reverse=True)
