@@ -152,8 +152,7 @@ def test_vpa_update_modes_cover_the_validator() -> None:
 
 
 FIELD_SETS = [
-    pytest.param("ClusterAutoscaler", "spec", {*ca_config._DURATIONS, *ca_config._INTS, *ca_config._FLOATS,
-                                               *ca_config._BOOLS, "expander"}, id="clusterautoscaler-flags"),
+    pytest.param("ClusterAutoscaler", "spec", set(ca_config.SPEC_FIELDS), id="clusterautoscaler-flags"),
     pytest.param("NodeGroup", "spec.kubelet", set(kubeletconfig.KNOWN_FIELDS), id="nodegroup-kubelet"),
     pytest.param("LoadProfile", "spec.traffic", set(loadprofile.TRAFFIC_KINDS), id="loadprofile-traffic"),
     pytest.param("LoadProfile", "spec.traffic", set(validation.LOADPROFILE_TRAFFIC), id="loadprofile-validated"),
@@ -204,6 +203,7 @@ FULL = [
     pytest.param({"apiVersion": "kubetwin.io/v1alpha1", "kind": "ClusterAutoscaler", "metadata": {"name": "default"},
                   "spec": {**{k: "1m" for k in ca_config._DURATIONS}, **{k: 1 for k in ca_config._INTS},
                            **{k: 0.5 for k in ca_config._FLOATS}, **{k: True for k in ca_config._BOOLS},
+                           **{k: "1:2" for k in ca_config._MIN_MAX}, **{k: ["a"] for k in ca_config._STRING_LISTS},
                            "expander": "priority,least-waste"}}, id="clusterautoscaler"),
     pytest.param({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler", "metadata": {"name": "v"},
                   "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
@@ -324,6 +324,5 @@ def test_kubectl_explain_documents_hand_written_kinds(served_cluster_factory: An
 
     ca = s.kubectl("explain", "clusterautoscalers.spec").stdout
     assert ca.splitlines()[:3] == ["GROUP:      kubetwin.io", "KIND:       ClusterAutoscaler", "VERSION:    v1alpha1"]
-    assert set(_fields(ca)) == {*ca_config._DURATIONS, *ca_config._INTS, *ca_config._FLOATS, *ca_config._BOOLS,
-                                "expander"}  # fmt: skip
+    assert set(_fields(ca)) == set(ca_config.SPEC_FIELDS)
     assert "(--scan-interval, default 10s)" in " ".join(ca.split())

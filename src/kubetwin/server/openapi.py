@@ -480,12 +480,31 @@ _CA_BOOLS = {
                                  "volumes) (--skip-nodes-with-local-storage, default true).",
     "skipNodesWithSystemPods": "Never remove nodes running kube-system pods other than DaemonSet and mirror pods "
                                "(--skip-nodes-with-system-pods, default true).",
-    "balanceSimilarNodeGroups": "Spread scale-ups evenly over node groups with the same instance shape and "
-                                "labels (--balance-similar-node-groups, default false).",
+    "balanceSimilarNodeGroups": "Spread each scale-up over the node groups similar to the chosen one (same "
+                                "capacity, allocatable and free resources within the difference ratios, same "
+                                "labels but zone, hostname and provider ones) that take the same pods, smallest "
+                                "group first (--balance-similar-node-groups, default false).",
     "ignoreDaemonsetsUtilization": "Leave DaemonSet pods out of a node's utilization for scale-down "
                                    "(--ignore-daemonsets-utilization, default false).",
     "ignoreMirrorPodsUtilization": "Leave mirror (static) pods out of a node's utilization for scale-down "
                                    "(--ignore-mirror-pods-utilization, default false).",
+}
+
+
+_CA_FLOATS = {
+    "maxAllocatableDifferenceRatio": "Largest relative difference in allocatable resources between similar node "
+                                     "groups (--max-allocatable-difference-ratio, default 0.05).",
+    "maxFreeDifferenceRatio": "Largest relative difference in free resources (allocatable minus the DaemonSet "
+                              "pods' requests) between similar node groups (--max-free-difference-ratio, default "
+                              "0.05).",
+    "memoryDifferenceRatio": "Largest relative difference in memory capacity between similar node groups "
+                             "(--memory-difference-ratio, default 0.015).",
+}
+_CA_MIN_MAX = {
+    "coresTotal": "\"min:max\" cores in the cluster: scale-ups stop short of the max, scale-downs never take it "
+                  "below the min (--cores-total, default 0:320000).",
+    "memoryTotal": "\"min:max\" GiB of memory in the cluster: scale-ups stop short of the max, scale-downs never "
+                   "take it below the min (--memory-total, default 0:6400000).",
 }
 
 
@@ -495,6 +514,12 @@ def _clusterautoscaler(g: str, v: str) -> Obj:
     props: Obj = {k: _dur(d) for k, d in _CA_DURATIONS.items()}
     props.update({k: _int(d) for k, d in _CA_INTS.items()})
     props.update({k: _bool(d) for k, d in _CA_BOOLS.items()})
+    props.update({k: _num(d) for k, d in _CA_FLOATS.items()})
+    props.update({k: _s(d, pattern=r"^[+-]?[0-9]+:[+-]?[0-9]+$") for k, d in _CA_MIN_MAX.items()})
+    props["balancingIgnoreLabel"] = _array(
+        "Label keys ignored when comparing node groups for balanceSimilarNodeGroups, on top of the built-in ones "
+        "(hostname, zone, region, eks.amazonaws.com/nodegroup, kubetwin.io/nodegroup, ...) "
+        "(--balancing-ignore-label, repeatable).", _s("A label key."))
     props["scaleDownUtilizationThreshold"] = _num(
         "Node utilization (the larger of the CPU and memory requests over allocatable) below which a node may be "
         "scaled down, 0 to 1 (--scale-down-utilization-threshold, default 0.5).")
