@@ -17,15 +17,21 @@ Runs every ``scanInterval`` (10 s) while a ``ClusterAutoscaler`` object exists (
    (:func:`kubetwin.cloud.nodegroup.template_node`, plus the DaemonSet pods that would run there);
    the scheduler framework's PreFilter/Filter tell which pods fit it (others: the Status reasons),
    the binpacking estimator says how many nodes (capped by maxSize, maxNodesTotal,
-   maxNodesPerScaleup), the expander picks the option, and ``spec.desiredSize`` goes up. Events:
-   ``TriggeredScaleUp`` "pod triggered scale-up: [{g 3->5 (max: 10)}]" on the pods;
-   ``NotTriggerScaleUp`` "pod didn't trigger scale-up: <count reason, ...>" when nothing scaled.
+   maxNodesPerScaleup), the expander picks the option, and ``spec.desiredSize`` goes up. Groups
+   one more node of which would pass ``coresTotal``/``memoryTotal``'s maximum are skipped ("max
+   cluster cpu limit reached") and the chosen count is capped to what is left (:mod:`.limits`).
+   With ``balanceSimilarNodeGroups`` the nodes are spread over the groups similar to the chosen
+   one that take the same pods (:mod:`.nodegroupset`), smallest first; the estimate may then use
+   their room too. Events: ``TriggeredScaleUp`` "pod triggered scale-up: [{a 1->3 (max: 10)}
+   {b 2->3 (max: 10)}]" on the pods; ``NotTriggerScaleUp`` "pod didn't trigger scale-up:
+   <count reason, ...>" when nothing scaled.
 3. Scale-down (skipped in a loop that scaled up): a node is unneeded when its utilization
    ``max(cpu, mem)`` of requests / allocatable is below the threshold (0.5; unready nodes: any),
    nothing blocks draining it (:mod:`kubetwin.autoscaler.drain`) and every pod to move passes the
    filters on another node (simulated in memory, in order, earlier removals taken into account).
    After ``scaleDownUnneededTime`` (10 m; unready 20 m), outside the cool-downs (delay after add
-   10 m, after delete = one scan, after failure 3 m) and above the group's minSize: up to 10 empty
+   10 m, after delete = one scan, after failure 3 m), above the group's minSize and not taking the
+   cluster below ``coresTotal``/``memoryTotal``'s minimum (MinimalResourceLimitExceeded): up to 10 empty
    nodes at once, else one node is drained — tainted ``ToBeDeletedByClusterAutoscaler:NoSchedule``,
    pods evicted through the Eviction API (429 from a PDB: retried until maxPodEvictionTime 2 m,
    then the drain fails), pods given ``min(grace, maxGracefulTerminationSec)`` to go — then the
@@ -52,7 +58,7 @@ from typing import Any
 
 from kubetwin.api import resources
 from kubetwin.api.errors import ApiError
-from kubetwin.autoscaler import drain, expander, status
+from kubetwin.autoscaler import drain, expander, limits, nodegroupset, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
 from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster
@@ -462,6 +468,10 @@ class ClusterAutoscaler:
         reasons: dict[str, dict[str, list[str]]] = {pi.key: {} for pi in remaining}
         options: list[expander.Option] = []
         opts = self.options
+        left = self._resources_left(groups)
+        # pass 1 (filterValidScaleUpNodeGroups, SchedulablePodGroups): the groups that may grow and
+        # the pods their template node takes
+        fits: dict[str, list[PodInfo]] = {}
         for g in groups.values():
             skip = None
             if self._in_backoff(g.name, now):
@@ -470,6 +480,8 @@ class ClusterAutoscaler:
                 skip = REASON_MAX_GROUP_SIZE
             elif opts.max_nodes_total and total_nodes >= opts.max_nodes_total:
                 skip = REASON_MAX_TOTAL
+            elif left and (over := limits.exceeded(left, _cores_memory(g))):
+                skip = limits.max_resource_reason(over)
             if skip is not None:
                 for pi in remaining:
                     reasons[pi.key][g.name] = [skip]
@@ -488,11 +500,21 @@ class ClusterAutoscaler:
                     reasons[pi.key][g.name] = verdicts[eq]
                 else:
                     fitting.append(pi)
+            fits[g.name] = fitting
+        # pass 2 (ComputeExpansionOption): binpack each group's pods; with balancing, the estimate
+        # may use the room of the similar groups too (sngCapacityThreshold)
+        similar: dict[str, list[Group]] = {}
+        templates: dict[str, nodegroupset.Template] = {}
+        for name, fitting in fits.items():
             if not fitting:
                 continue
-            limit = min(g.spec.max_size - g.target, opts.max_nodes_per_scaleup)
+            g = groups[name]
+            similar[name] = self._similar_groups(g, groups, fits, templates) if opts.balance_similar_node_groups else []
+            room = sum(max(0, s.spec.max_size - s.target) for s in [g, *similar[name]])
+            limit = min(room, opts.max_nodes_per_scaleup)
             if opts.max_nodes_total:
                 limit = min(limit, opts.max_nodes_total - total_nodes)
+            tname = f"template-node-for-{g.name}-0"
             est = estimate(SimCluster(self.informers, self.rng), fitting, _TemplateFactory(self, g), limit,
                            prepare=self._add_daemonset_pods)  # fmt: skip
             if est.node_count > 0:
@@ -509,22 +531,79 @@ class ClusterAutoscaler:
                 self.recorder.normal(pi.pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {msg}")
             return False
         g = groups[best.group]
-        cur = g.target
-        new = min(cur + best.node_count, g.spec.max_size)
-        self._log_event("Normal", "ScaledUpGroup",
-                        f"Scale-up: setting group {g.name} size to {new} instead of {cur} (max: {g.spec.max_size})")
-        if not self._set_desired(g, new):
+        new_nodes = best.node_count
+        if left:
+            new_nodes = limits.cap_count(new_nodes, left, _cores_memory(g))  # ApplyLimits
+        # balanceScaleUps: the similar groups still within the resource limits share the nodes
+        targets = [g] + [s for s in similar.get(g.name, []) if not (left and limits.exceeded(left, _cores_memory(s)))]
+        infos = nodegroupset.balance_scale_up([(t.name, t.target, t.spec.max_size) for t in targets], new_nodes)
+        if not infos:
             return False
-        self._log_event("Normal", "ScaledUpGroup",
-                        f"Scale-up: group {g.name} size set to {new} instead of {cur} (max: {g.spec.max_size})")
-        info = f"[{{{g.name} {cur}->{new} (max: {g.spec.max_size})}}]"
+        done: list[nodegroupset.ScaleUpInfo] = []
+        for info in infos:  # ExecuteScaleUps, one group after the other; stops at the first failure
+            grown = groups[info.group]
+            self._log_event("Normal", "ScaledUpGroup",
+                            f"Scale-up: setting group {info.group} size to {info.new} instead of {info.current} "
+                            f"(max: {info.max_size})")  # fmt: skip
+            if not self._set_desired(grown, info.new):
+                break
+            self._log_event("Normal", "ScaledUpGroup",
+                            f"Scale-up: group {info.group} size set to {info.new} instead of {info.current} "
+                            f"(max: {info.max_size})")  # fmt: skip
+            prev = self.requests.get(info.group)
+            self.requests[info.group] = ScaleUpRequest(prev.time if prev else now, info.new, info.new - info.current)
+            done.append(info)
+        if len(done) < len(infos):
+            return False
+        message = f"pod triggered scale-up: {nodegroupset.format_infos(infos)}"
         for pi in best.pods:
-            self.recorder.normal(pi.pod, "TriggeredScaleUp", f"pod triggered scale-up: {info}")
-        prev = self.requests.get(g.name)
-        self.requests[g.name] = ScaleUpRequest(prev.time if prev else now, new, new - cur)
+            self.recorder.normal(pi.pod, "TriggeredScaleUp", message)
         self.last_scale_up = now
         self.scale_ups += 1
         return True
+
+    def _resources_left(self, groups: dict[str, Group]) -> dict[str, int]:
+        """ResourcesLeft under coresTotal/memoryTotal's maxima: the groups at their target sizes
+        (template capacity) plus the nodes of no node group."""
+        o = self.options
+        maxima = {limits.CORES: o.max_cores_total, limits.MEMORY: o.max_memory_total * limits.GIB}
+        if not any(v > 0 for v in maxima.values()):
+            return {}
+        counted: list[tuple[Obj, int]] = [(_capacity_node(g), g.target) for g in groups.values()]
+        for n in self.nodes.list():
+            if n["metadata"].get("deletionTimestamp"):
+                continue
+            if (n["metadata"].get("labels") or {}).get(LABEL_NODEGROUP, "") not in groups:
+                counted.append((n, 1))
+        return limits.scale_up_left(maxima, counted)
+
+    def _group_template(self, g: Group, cache: dict[str, nodegroupset.Template]) -> nodegroupset.Template:
+        """The group's template NodeInfo as the similarity check sees it (node + DaemonSet pods)."""
+        hit = cache.get(g.name)
+        if hit is None:
+            node = self._template(g, f"template-node-for-{g.name}-0")
+            hit = cache[g.name] = nodegroupset.Template(node, [resources.pod_requests(p) for p in self._daemonset_pods(node)])
+        return hit
+
+    def _similar_groups(self, g: Group, groups: dict[str, Group], fits: dict[str, list[PodInfo]],
+                        cache: dict[str, nodegroupset.Template]) -> list[Group]:  # fmt: skip
+        """ComputeSimilarNodeGroups: the other groups whose template is similar to ``g``'s, that
+        may grow (not backed off, below max size) and take every pod ``g`` takes."""
+        o = self.options
+        ratios = nodegroupset.Ratios(o.max_allocatable_difference_ratio, o.max_free_difference_ratio,
+                                     o.memory_difference_ratio)  # fmt: skip
+        ignored = nodegroupset.IGNORED_LABELS | set(o.balancing_ignore_labels)
+        mine = {pi.key for pi in fits[g.name]}
+        base = self._group_template(g, cache)
+        out = []
+        for other in groups.values():
+            if other.name == g.name or other.name not in fits:
+                continue
+            if not nodegroupset.is_similar(base, self._group_template(other, cache), ratios, ignored):
+                continue
+            if mine <= {pi.key for pi in fits[other.name]}:
+                out.append(other)
+        return out
 
     def _priorities(self) -> dict[int, list[re.Pattern[str]]] | None:
         if "priority" not in self.options.expander:
@@ -630,12 +709,16 @@ class ClusterAutoscaler:
             quota[d.group] = quota.get(d.group, 0) - 1
         empty: list[tuple[Obj, Group]] = []
         non_empty_ready: list[tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = []
+        room = self._scale_down_limits()
         for name, (node, g, to_move, util) in sorted(unneeded.items()):
             wait = opts.scale_down_unneeded_time if resources.is_node_ready(node) else opts.scale_down_unready_time
             if now - self.unneeded_since[name] < wait:
                 continue
             if quota.get(g.name, 0) <= 0:
                 self.unremovable[name] = "NodeGroupMinSizeReached"
+                continue
+            if room is not None and room.try_remove(node):
+                self.unremovable[name] = limits.REASON_MIN_RESOURCE_LIMIT
                 continue
             if to_move:
                 non_empty_ready.append((node, g, to_move, util))
@@ -654,6 +737,17 @@ class ClusterAutoscaler:
             node, g, to_move, util = non_empty_ready[0]
             self._start_drain(node, g, to_move, util, now)
         return candidates
+
+    def _scale_down_limits(self) -> limits.ScaleDownLimits | None:
+        """LimitsLeft under coresTotal/memoryTotal's minima (None: no minimum): every node that is
+        not being deleted counts."""
+        o = self.options
+        minima = {limits.CORES: o.min_cores_total, limits.MEMORY: o.min_memory_total * limits.GIB}
+        if not any(v > 0 for v in minima.values()):
+            return None
+        nodes = [n for n in self.nodes.list()
+                 if not n["metadata"].get("deletionTimestamp") and not _has_taint(n, TO_BE_DELETED_TAINT)]  # fmt: skip
+        return limits.ScaleDownLimits(minima, nodes)
 
     def _find_unneeded(
         self,
@@ -883,6 +977,16 @@ class _TemplateFactory:
 
     def __call__(self, i: int) -> Obj:
         return self.ca._template(self.g, f"template-node-for-{self.g.name}-{i}")
+
+
+def _capacity_node(g: Group) -> Obj:
+    """Just enough of the group's template node for the resource limits: its capacity."""
+    return {"status": {"capacity": g.spec.capacity}}
+
+
+def _cores_memory(g: Group) -> dict[str, int]:
+    """One node of ``g`` in the resource limiter's units (DeltaForNode)."""
+    return limits.node_cores_memory(_capacity_node(g))
 
 
 def _equivalence(pi: PodInfo) -> Any:
