@@ -142,6 +142,31 @@ def test_periodic_leases_write_every_renewal() -> None:
     assert seen == ["00:00:00", "00:00:10", "00:00:20", "00:00:30"]
 
 
+@MODES
+def test_renewals_set_only_renew_time_and_a_restart_reasserts_the_lease(mode: str) -> None:
+    """Upstream's lease controller renews a copy of the lease it got: a label someone added and a
+    holder someone changed survive renewals; a restarted kubelet writes its whole lease again."""
+    stack = make_stack(lease_renewal=mode)
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    lease = stack.client.get("leases", "n1", "kube-node-lease")
+    lease["metadata"]["labels"] = {"team": "infra"}
+    lease["spec"]["holderIdentity"] = "someone-else"
+    stack.client.update(lease)
+    stack.loop.advance(20)
+    lease = stack.client.get("leases", "n1", "kube-node-lease")
+    assert (lease["metadata"]["labels"], lease["spec"]["holderIdentity"]) == ({"team": "infra"}, "someone-else")
+    assert lease["spec"]["renewTime"] == "2026-01-01T00:00:20.000000Z"
+    kl = stack.kubelets.get("n1")
+    assert kl is not None
+    kl.stop()
+    kl.resume()
+    stack.loop.advance(10)
+    lease = stack.client.get("leases", "n1", "kube-node-lease")
+    assert (lease["spec"]["holderIdentity"], lease["spec"]["renewTime"]) == ("n1", "2026-01-01T00:00:30.000000Z")
+    assert lease["metadata"]["ownerReferences"][0]["name"] == "n1"
+
+
 def test_unknown_lease_renewal_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="lease_renewal must be one of periodic, on-read"):
         make_stack(lease_renewal="sometimes")

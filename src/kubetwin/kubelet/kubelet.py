@@ -47,6 +47,7 @@ Obj = dict[str, Any]
 ANN_BOOT_SECONDS = "kubetwin.io/boot-seconds"
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 LEASE_NAMESPACE = "kube-node-lease"
+LEASE_RESOURCE = "leases.coordination.k8s.io"
 LEASE_DURATION_SECONDS = 40
 NODE_STATUS_REPORT_FREQUENCY = 300.0
 
@@ -116,6 +117,7 @@ class Kubelet:
         self._lease_phase: float | None = None  # on-read: when this segment's renewals began
         self._lease_frozen: float | None = None  # on-read: the last renewal before the kubelet stopped
         self._lease_written: float | None = None  # renewTime of the lease we last wrote
+        self._lease_owned = False  # this start wrote the whole lease once: renewals set renewTime only
         self.node_status_writes = 0
         self.pod_status_writes = 0
         self._written_conditions: list[Obj] | None = None
@@ -158,6 +160,7 @@ class Kubelet:
                 status_reason = reason.replace("Kubelet", "Node")
                 self.recorder.normal(ref, status_reason, f"Node {self.name} status is now: {status_reason}")
             self.recorder.normal(ref, "NodeAllocatableEnforced", "Updated Node Allocatable limit across pods")
+        self._lease_owned = False
         if self.manager.lease_renewal == "on-read":
             self._lease_phase, self._lease_frozen = self.loop.now, None
             self.sync_lease()
@@ -289,12 +292,16 @@ class Kubelet:
         conds = self.desired_conditions(node, force)
         if conds is None:
             return
-        status = dict(node.get("status") or {})
-        status["conditions"] = conds
-        obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name}, "status": status}
         try:
             self._written_conditions = conds  # our own write's event needs no second look
-            self._write_trusted(obj, "status")
+            registry = getattr(self.client, "registry", None)
+            if registry is not None and hasattr(registry, "set_fields_trusted"):
+                registry.set_fields_trusted("nodes", "", self.name, "status", {"conditions": conds})
+            else:
+                status = dict(node.get("status") or {})
+                status["conditions"] = conds
+                self.client.update({"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name},
+                                    "status": status}, subresource="status")  # fmt: skip
             self.node_status_writes += 1
         except ApiError:
             pass
@@ -350,14 +357,23 @@ class Kubelet:
             self._renewals_done += 1
 
     def _write_lease(self, at: float) -> bool:
-        lease = self.lease_object(at)
+        """Renew (or create) the node's Lease with renewTime ``at``. The first write of a kubelet
+        start puts the whole lease (holder, duration, owner: the node's current uid); later ones set
+        only renewTime on the stored lease, as upstream's lease controller renews a copy of the
+        lease it last saw (component-helpers/apimachinery/lease/controller.go)."""
+        registry = getattr(self.client, "registry", None)
         try:
             try:
-                self._write_trusted(lease, None)
+                if self._lease_owned and registry is not None and hasattr(registry, "set_fields_trusted"):
+                    registry.set_fields_trusted(LEASE_RESOURCE, LEASE_NAMESPACE, self.name, "spec",
+                                                {"renewTime": self.loop.micro_timestamp(at)})  # fmt: skip
+                else:
+                    self._write_trusted(self.lease_object(at), None)
             except ApiError as e:
                 if e.code != 404:
                     raise
-                self.client.create(lease)
+                self.client.create(self.lease_object(at))
+            self._lease_owned = True
             return True
         except ApiError:
             return False  # the lease controller retries on its next tick
