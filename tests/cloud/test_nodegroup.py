@@ -27,7 +27,8 @@ class Env:
         informers = InformerFactory(reg)
         self.controller = NodeGroupController(self.client, informers, rng)
         self.controller.start()
-        KubeletManager(self.client, informers, rng).start()
+        self.kubelets = KubeletManager(self.client, informers, rng)
+        self.kubelets.start()
 
     def group(self, name: str = "workers", **spec: Any) -> None:
         body = {"instanceType": "m5.large", "minSize": 1, "maxSize": 10, **spec}
@@ -277,3 +278,36 @@ def test_bad_kubelet_config_is_rejected_at_admission(spec: dict[str, Any], field
         env.group(**spec)
     assert exc.value.code == 422
     assert field + ":" in exc.value.message
+
+
+def test_status_counts_follow_readiness_membership_and_cost_over_refreshes() -> None:
+    """The controller recounts a group only when a member comes, goes or flips Ready: each of those
+    shows in the next status, and costUSD keeps growing on the 30 s refresh in between."""
+    from kubetwin.cloud import cost
+
+    env = Env()
+    env.group(desiredSize=3)
+    env.loop.advance(120)
+    assert (env.status()["replicas"], env.status()["readyReplicas"]) == (3, 3)
+    nodes = env.nodes()
+    launched = [env.loop.parse_timestamp(n["metadata"]["creationTimestamp"]) for n in nodes]
+    want = round(sum(cost.instance_cost(0.096, t, env.loop.now) for t in launched), 2)
+    assert env.status()["costUSD"] == want
+    # A member flips NotReady (its kubelet died, someone else writes its status): readyReplicas follows.
+    victim = nodes[0]
+    victim["status"]["conditions"] = [dict(c, status="False") if c["type"] == "Ready" else c
+                                      for c in victim["status"]["conditions"]]  # fmt: skip
+    env.kubelets.kubelets[victim["metadata"]["name"]].stop()  # else it would correct the status
+    env.client.update(victim, subresource="status")
+    env.loop.advance(0)
+    assert (env.status()["replicas"], env.status()["readyReplicas"]) == (3, 2)
+    # A member relabelled out of the group: the group replaces it.
+    moved = env.client.get("nodes", nodes[1]["metadata"]["name"])
+    moved["metadata"]["labels"]["kubetwin.io/nodegroup"] = "elsewhere"
+    env.client.update(moved)
+    env.loop.advance(1)
+    assert env.status()["replicas"] == 3
+    assert nodes[1]["metadata"]["name"] not in {n["metadata"]["name"] for n in env.nodes()}
+    env.loop.advance(3600)
+    launched = [env.loop.parse_timestamp(n["metadata"]["creationTimestamp"]) for n in env.nodes()]
+    assert env.status()["costUSD"] == round(sum(cost.instance_cost(0.096, t, env.loop.now) for t in launched), 2)

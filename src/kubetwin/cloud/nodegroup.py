@@ -347,6 +347,9 @@ class NodeGroupController(Controller):
         # USD billed by each group's instances that are gone (see cloud.cost)
         self.closed_cost: dict[str, float] = {}
         self._billing: dict[str, tuple[float, float]] = {}  # node uid -> (USD per hour, launch time)
+        # group -> (ready, replicas, billing of every member in index order): recounted only after a
+        # member comes, goes, or flips Ready or deletion, not on every 30 s cost refresh
+        self._tally: dict[str, tuple[int, int, list[tuple[float, float]]]] = {}
 
     def start(self) -> None:
         self.groups.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
@@ -358,32 +361,53 @@ class NodeGroupController(Controller):
             return
         self.closed_cost[group] = self.closed_cost.get(group, 0.0) + self._node_cost(node)
         self._billing.pop(node["metadata"].get("uid", ""), None)
+        self._tally.pop(group, None)
         self.queue.add(group)
 
-    def _node_cost(self, node: Obj) -> float:
+    def _billing_of(self, node: Obj) -> tuple[float, float]:
+        """(USD per hour, launch time): fixed for the instance's life, so parsed once per uid."""
         meta = node["metadata"]
         uid = meta.get("uid", "")
         billing = self._billing.get(uid)
         if billing is None:
             created = meta.get("creationTimestamp")
             if not created:
-                return 0.0
-            # price annotation and launch time are fixed for the instance's life: parse them once
+                return (0.0, self.loop.now)  # bills nothing yet (cost.instance_cost of no time)
             billing = self._billing[uid] = (cost.node_price(node), self.loop.parse_timestamp(created))
-        return cost.instance_cost(billing[0], billing[1], self.loop.now)
+        return billing
+
+    def _node_cost(self, node: Obj) -> float:
+        price, launched = self._billing_of(node)
+        return cost.instance_cost(price, launched, self.loop.now)
+
+    def _group_tally(self, group: str, members: list[Obj]) -> tuple[int, int, list[tuple[float, float]]]:
+        tally = self._tally.get(group)
+        if tally is None or len(tally[2]) != len(members):
+            live = [n for n in members if not n["metadata"].get("deletionTimestamp")]
+            ready = sum(1 for n in live if _is_ready(n))
+            tally = self._tally[group] = (ready, len(live), [self._billing_of(n) for n in members])
+        return tally
 
     def cost_usd(self, group: str) -> float:
         """USD billed so far by the group's instances (terminated and running)."""
-        running = sum(self._node_cost(n) for n in self.nodes.by_index("nodegroup", group))
-        return self.closed_cost.get(group, 0.0) + running
+        billing = self._group_tally(group, self.nodes.by_index("nodegroup", group))[2]
+        now, instance_cost = self.loop.now, cost.instance_cost
+        return self.closed_cost.get(group, 0.0) + sum(instance_cost(p, t, now) for p, t in billing)
 
     def _node_changed(self, node: Obj) -> None:
         group = node["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
         if group:
+            self._tally.pop(group, None)
             self.queue.add(group)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
-        if _is_ready(old) != _is_ready(new) or bool(old["metadata"].get("deletionTimestamp")) != bool(
+        old_group = old["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
+        if old_group != new["metadata"].get("labels", {}).get(LABEL_NODEGROUP):
+            if old_group:
+                self._tally.pop(old_group, None)
+                self.queue.add(old_group)
+            self._node_changed(new)
+        elif _is_ready(old) != _is_ready(new) or bool(old["metadata"].get("deletionTimestamp")) != bool(
             new["metadata"].get("deletionTimestamp")
         ):
             self._node_changed(new)
@@ -401,12 +425,13 @@ class NodeGroupController(Controller):
         except SpecError as e:
             self._set_status(group, members, None, ("False", e.reason, e.message))
             return None
-        active = [n for n in members if not n["metadata"].get("deletionTimestamp")]
-        if len(active) < spec.desired:
-            self._scale_up(group, spec, active, spec.desired - len(active))
-        elif len(active) > spec.desired:
-            self._scale_down(group, active, len(active) - spec.desired)
-        members = self.nodes.by_index("nodegroup", key)
+        if self._group_tally(key, members)[1] != spec.desired:
+            active = [n for n in members if not n["metadata"].get("deletionTimestamp")]
+            if len(active) < spec.desired:
+                self._scale_up(group, spec, active, spec.desired - len(active))
+            elif len(active) > spec.desired:
+                self._scale_down(group, active, len(active) - spec.desired)
+            members = self.nodes.by_index("nodegroup", key)
         self._set_status(group, members, spec, None)
         return COST_REFRESH_SECONDS if members else None
 
@@ -520,8 +545,7 @@ class NodeGroupController(Controller):
     ) -> None:
         old = group.get("status") or {}
         now = self.loop.timestamp()
-        ready = sum(1 for n in members if _is_ready(n) and not n["metadata"].get("deletionTimestamp"))
-        replicas = sum(1 for n in members if not n["metadata"].get("deletionTimestamp"))
+        ready, replicas, _ = self._group_tally(group["metadata"]["name"], members)
         old_conds = old.get("conditions") or []
         if failure is not None:
             cond = _condition("Ready", *failure, now, old_conds)
