@@ -655,7 +655,8 @@ def _vpa_checkpoint(g: str, v: str) -> Obj:
     })  # fmt: skip
     return _kind_schema(g, v, "VerticalPodAutoscalerCheckpoint", "VerticalPodAutoscalerCheckpoint saves a VPA "
                         "recommender's state for one container so a restarted recommender can resume. kubetwin's "
-                        "recommender keeps its histograms in memory and writes none.", spec, status)  # fmt: skip
+                        "recommender writes one per VPA and container name every run and restores its "
+                        "histograms from them when it starts.", spec, status)  # fmt: skip
 
 
 def _crd_name(group: str, version: str, kind: str) -> str:

@@ -9,13 +9,25 @@ the last one; 0 when empty). A decaying histogram multiplies each sample's weigh
 ``2 ** ((t - reference) / half_life)``, so a sample loses half of its weight relative to newer
 ones every half-life; the reference moves (and the weights are rescaled) when the exponent would
 pass 100. Times are virtual seconds.
+
+Checkpoints (``SaveToChekpoint`` / ``LoadFromCheckpoint``): the non-empty range's weights are
+scaled so the largest is ``MAX_CHECKPOINT_WEIGHT`` (10000) and rounded half up to integers (a
+weight that rounds to 0 is dropped), with the total weight kept as a float; loading spreads the
+total back over the buckets in proportion to the integers (adding to what the histogram holds). A
+decaying histogram also saves its reference time. Bucket indices are the keys of a JSON object.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 MAX_DECAY_EXPONENT = 100
+MAX_CHECKPOINT_WEIGHT = 10000
+
+
+class CheckpointError(ValueError):
+    """A histogram checkpoint that cannot be loaded."""
 
 
 class ExponentialHistogramOptions:
@@ -120,6 +132,54 @@ class Histogram:
             return self.options.bucket_start(b + 1)  # the end of the bucket
         return self.options.bucket_start(b)
 
+    def save_to_checkpoint(self) -> dict[str, Any]:
+        """histogram.SaveToChekpoint: {"totalWeight", "bucketWeights": {"<index>": weight}}."""
+        weights = self.weights
+        top = max(weights[self.min_bucket : self.max_bucket + 1], default=0.0)
+        buckets: dict[str, int] = {}
+        if top > 0:
+            ratio = MAX_CHECKPOINT_WEIGHT / top
+            for b in range(self.min_bucket, self.max_bucket + 1):
+                w = int(math.floor(weights[b] * ratio + 0.5))
+                if w > 0:
+                    buckets[str(b)] = w
+        out: dict[str, Any] = {}
+        if buckets:  # omitempty, as the Go type serialises
+            out["bucketWeights"] = buckets
+        if self.total_weight:
+            out["totalWeight"] = self.total_weight
+        return out
+
+    def load_from_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """histogram.LoadFromCheckpoint: add the checkpoint's weights to this histogram."""
+        total = checkpoint.get("totalWeight") or 0.0
+        if not isinstance(total, int | float) or total < 0:
+            raise CheckpointError(f"Cannot load checkpoint with negative weight {total}")
+        parsed: list[tuple[int, int]] = []
+        for key, weight in (checkpoint.get("bucketWeights") or {}).items():
+            try:
+                b, w = int(key), int(weight)
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"Checkpoint has an invalid bucket {key!r}: {weight!r}") from exc
+            if b >= self.options.num_buckets:
+                raise CheckpointError(
+                    f"Checkpoint has bucket {b} that is exceeding histogram buckets {self.options.num_buckets}"
+                )
+            if b < 0:
+                raise CheckpointError(f"Checkpoint has a negative bucket {b}")
+            parsed.append((b, w))
+        count = sum(w for _, w in parsed)
+        if count == 0:
+            return
+        ratio = float(total) / count
+        for b, w in parsed:
+            if b < self.min_bucket:
+                self.min_bucket = b
+            if b > self.max_bucket:
+                self.max_bucket = b
+            self.weights[b] += w * ratio
+        self.total_weight += float(total)
+
     def copy(self) -> Histogram:
         h = Histogram(self.options)
         h.weights = list(self.weights)
@@ -169,6 +229,16 @@ class DecayingHistogram:
             other = other.copy()
             other._shift_reference(self.reference)
         self.histogram.merge(other.histogram)
+
+    def save_to_checkpoint(self) -> dict[str, Any]:
+        """decayingHistogram.SaveToChekpoint: the weights plus ``referenceTimestamp`` (virtual
+        seconds here; the caller formats it)."""
+        return {"referenceTimestamp": self.reference, **self.histogram.save_to_checkpoint()}
+
+    def load_from_checkpoint(self, checkpoint: dict[str, Any], reference: float) -> None:
+        """decayingHistogram.LoadFromCheckpoint: ``reference`` is the parsed referenceTimestamp."""
+        self.histogram.load_from_checkpoint(checkpoint)
+        self.reference = reference
 
     def copy(self) -> DecayingHistogram:
         h = DecayingHistogram(self.histogram.options, self.half_life)

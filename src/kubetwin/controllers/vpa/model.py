@@ -12,6 +12,9 @@ at ``MAX_RESOURCE_AMOUNT`` and truncated towards zero when computed from floats.
 - Memory: one peak per container per aggregation interval (24 h): within the current interval only
   the maximum is kept (the old peak is subtracted, the new one added with weight 1.0 at the
   interval's end). An OOM adds ``max(used + 100Mi, used x 1.2)`` where ``used = max(request, peak)``.
+- Checkpoints (aggregate_container_state.go SaveToCheckpoint/LoadFromCheckpoint, version "v3"):
+  both histograms (see :mod:`~kubetwin.controllers.vpa.histogram`), first/last sample start and
+  the sample count; times are formatted/parsed by the caller's clock.
 - Estimation: ``target = P90 x 1.15``, ``lower = P50 x 1.15 x (1 + 0.001/conf)^-2``,
   ``upper = P95 x 1.15 x (1 + 1/conf)``, each at least the pod minimum (25m CPU, 250Mi memory)
   split evenly over the pod's containers.
@@ -20,10 +23,11 @@ at ``MAX_RESOURCE_AMOUNT`` and truncated towards zero when computed from floats.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetwin.controllers.vpa.histogram import DecayingHistogram, ExponentialHistogramOptions
+from kubetwin.controllers.vpa.histogram import CheckpointError, DecayingHistogram, ExponentialHistogramOptions
 
 DAY = 86400.0
 MAX_RESOURCE_AMOUNT = int(1e14)
@@ -40,6 +44,7 @@ MEMORY_HISTOGRAM_DECAY_HALF_LIFE = DAY
 OOM_BUMP_UP_RATIO = 1.2
 OOM_MIN_BUMP_UP = 100 * 1024 * 1024
 DEFAULT_CONTROLLED_RESOURCES = ("cpu", "memory")
+SUPPORTED_CHECKPOINT_VERSION = "v3"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,66 @@ class AggregateContainerState:
 
     def subtract_memory_peak(self, usage_bytes: int, time: float) -> None:
         self.memory_peaks.subtract_sample(float(usage_bytes), 1.0, time)
+
+    def copy(self) -> AggregateContainerState:
+        c = AggregateContainerState()
+        c.cpu, c.memory_peaks = self.cpu.copy(), self.memory_peaks.copy()
+        c.first_sample_start, c.last_sample_start = self.first_sample_start, self.last_sample_start
+        c.total_samples_count = self.total_samples_count
+        return c
+
+    def save_to_checkpoint(self, timestamp: Callable[[float], str]) -> dict[str, Any]:
+        """SaveToCheckpoint: a VerticalPodAutoscalerCheckpoint status (without lastUpdateTime);
+        ``timestamp`` formats virtual seconds as RFC 3339."""
+
+        def histogram(h: DecayingHistogram) -> dict[str, Any]:
+            saved = h.save_to_checkpoint()
+            saved["referenceTimestamp"] = timestamp(saved["referenceTimestamp"])
+            return saved
+
+        def at(t: float | None) -> str | None:
+            return None if t is None else timestamp(t)
+
+        return {
+            "version": SUPPORTED_CHECKPOINT_VERSION,
+            "cpuHistogram": histogram(self.cpu),
+            "memoryHistogram": histogram(self.memory_peaks),
+            "firstSampleStart": at(self.first_sample_start),
+            "lastSampleStart": at(self.last_sample_start),
+            "totalSamplesCount": self.total_samples_count,
+        }
+
+    @classmethod
+    def from_checkpoint(
+        cls, status: dict[str, Any], parse: Callable[[str], float]
+    ) -> AggregateContainerState:
+        """NewAggregateContainerState + LoadFromCheckpoint; raises CheckpointError (a ValueError)."""
+        if status.get("version") != SUPPORTED_CHECKPOINT_VERSION:
+            raise CheckpointError(f"Unsupported checkpoint version {status.get('version')}")
+        s = cls()
+
+        def at(value: Any) -> float | None:
+            if not value:
+                return None
+            if not isinstance(value, str):
+                raise CheckpointError(f"invalid time {value!r}")
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise CheckpointError(f"invalid time {value!r}") from exc
+
+        count = status.get("totalSamplesCount") or 0
+        if not isinstance(count, int) or count < 0:
+            raise CheckpointError(f"invalid totalSamplesCount {count!r}")
+        s.total_samples_count = count
+        s.first_sample_start = at(status.get("firstSampleStart"))
+        s.last_sample_start = at(status.get("lastSampleStart"))
+        for h, key in ((s.memory_peaks, "memoryHistogram"), (s.cpu, "cpuHistogram")):
+            saved = status.get(key) or {}
+            if not isinstance(saved, dict):
+                raise CheckpointError(f"invalid {key}")
+            h.load_from_checkpoint(saved, at(saved.get("referenceTimestamp")) or 0.0)
+        return s
 
     def merge(self, other: AggregateContainerState) -> None:
         self.cpu.merge(other.cpu)

@@ -1,6 +1,8 @@
 """VPA recommender (kubernetes/autoscaler vertical-pod-autoscaler/pkg/recommender: routines/
 recommender.go RunOnce, input/cluster_feeder.go LoadVPAs/LoadPods/LoadRealTimeMetrics,
-input/oom/observer.go, logic/recommender.go, model/vpa.go UpdateConditions).
+input/oom/observer.go, logic/recommender.go, model/vpa.go UpdateConditions; checkpoint/
+checkpoint_writer.go StoreCheckpoints; input/cluster_feeder.go InitFromCheckpoints,
+GarbageCollectCheckpoints; model/cluster.go garbageCollectAggregateCollectionStates).
 
 Every ``--recommender-interval`` (1 min, first run one interval after start) for every
 VerticalPodAutoscaler: the target's selector picks the pods (a target that cannot be read sets
@@ -14,8 +16,20 @@ last usage sample of the container). Then each VPA's containers with samples get
 ``status.recommendation.containerRecommendations`` (target, lowerBound, upperBound capped to the
 container policy's minAllowed/maxAllowed, uncappedTarget), and the conditions
 ``RecommendationProvided`` / ``NoPodsMatched``. Containers whose policy mode is Off get none;
-``controlledResources`` filters the resources. Checkpoints are not written (one process keeps the
-histograms); the state of a deleted VPA is dropped.
+``controlledResources`` filters the resources; the state of a deleted VPA is dropped.
+
+Checkpoints: after each run one ``VerticalPodAutoscalerCheckpoint`` per (VPA, container name),
+named ``<vpa>-<container>`` in the VPA's namespace, gets the aggregate's histograms and sample
+times (:meth:`~kubetwin.controllers.vpa.model.AggregateContainerState.save_to_checkpoint`) minus
+each live container's memory peak of the ongoing interval (it is re-added after a restart), VPAs
+whose checkpoints are oldest first. Upstream stops after ``--checkpoints-timeout`` once
+``--min-checkpoints`` are written; writes take no virtual time here, so every run writes them all
+unless ``max_checkpoints_per_run`` says otherwise. On its first run the recommender restores its
+model from the checkpoints of existing VPAs (a ``kubetwin serve --data-dir`` restart resumes the
+recommendations where they were, up to the checkpoints' rounding). Every 10 minutes
+(``--checkpoints-gc-interval``, first on the first run) checkpoints whose VPA is gone, or whose
+container the VPA's model no longer has, are deleted; every hour aggregates without a sample for
+8 days (the memory aggregation window) and without a live container are dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +47,9 @@ from kubetwin.store.copy import deep_copy
 Obj = dict[str, Any]
 
 RECOMMENDER_INTERVAL = 60.0  # --recommender-interval
+CHECKPOINTS_GC_INTERVAL = 600.0  # --checkpoints-gc-interval
+AGGREGATE_GC_INTERVAL = 3600.0  # AggregateContainerStateGCInterval
+CHECKPOINT_RESOURCE = "verticalpodautoscalercheckpoints.autoscaling.k8s.io"
 OOM_KILLED = "OOMKilled"
 
 
@@ -69,6 +86,8 @@ class VPARecommender(Controller):
         *,
         interval: float = RECOMMENDER_INTERVAL,
         config: model.RecommenderConfig = model.DEFAULT_CONFIG,
+        checkpoints: bool = True,
+        max_checkpoints_per_run: int | None = None,
     ) -> None:
         super().__init__(client, informers)
         self.vpas = informers.get(vu.VPA_RESOURCE)
@@ -81,6 +100,13 @@ class VPARecommender(Controller):
         self.pod_vpas: dict[str, set[str]] = {}
         self.containers_per_pod: dict[str, int] = {}
         self.runs = 0
+        self.checkpoints = checkpoints
+        self.max_checkpoints_per_run = max_checkpoints_per_run
+        self.checkpoints_written = 0
+        self._checkpoint_written: dict[str, float] = {}  # vpa key -> when its checkpoints were written
+        self._last_checkpoint_gc: float | None = None
+        self._last_aggregate_gc: float | None = None
+        self._restored = False
         self._timer: Any = None
 
     def start(self) -> None:
@@ -127,6 +153,7 @@ class VPARecommender(Controller):
         key = vu.vpa_key(vpa)
         self.aggregates.pop(key, None)
         self.containers_per_pod.pop(key, None)
+        self._checkpoint_written.pop(key, None)
         for k in [k for k in self.containers if k[0] == key]:
             del self.containers[k]
 
@@ -134,6 +161,9 @@ class VPARecommender(Controller):
     def run_once(self) -> None:
         self.runs += 1
         now = self.loop.now
+        if self.checkpoints and not self._restored:
+            self._restored = True
+            self.init_from_checkpoints()
         metrics = self.client.metrics
         source = metrics if isinstance(metrics, ContainerMetricsClient) else None
         live: set[tuple[str, str, str]] = set()
@@ -154,6 +184,125 @@ class VPARecommender(Controller):
         self.pod_vpas = pod_vpas
         for k in [k for k in self.containers if k not in live and k[1] not in pod_vpas]:
             del self.containers[k]
+        if self._last_aggregate_gc is None or now - self._last_aggregate_gc > AGGREGATE_GC_INTERVAL:
+            self._last_aggregate_gc = now
+            self.garbage_collect_aggregates(now)
+        if self.checkpoints:
+            self.store_checkpoints(now)
+            if self._last_checkpoint_gc is None or now - self._last_checkpoint_gc > CHECKPOINTS_GC_INTERVAL:
+                self._last_checkpoint_gc = now
+                self.garbage_collect_checkpoints()
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def init_from_checkpoints(self) -> int:
+        """InitFromCheckpoints: each checkpoint of an existing VPA becomes that container's
+        aggregate (replacing what the model had); returns how many were loaded. Checkpoints that
+        cannot be read are skipped (counted in ``errors``)."""
+        vpas = {vu.vpa_key(v) for v in self.vpas.list()}
+        loaded = 0
+        store = self.client.registry.store
+        for cp in sorted(store.iter(CHECKPOINT_RESOURCE), key=lambda o: (o["metadata"].get("namespace", ""),
+                                                                       o["metadata"]["name"])):  # fmt: skip
+            spec = cp.get("spec") or {}
+            key = f"{cp['metadata'].get('namespace', '')}/{spec.get('vpaObjectName', '')}"
+            if key not in vpas or not spec.get("containerName"):
+                continue  # cannot load a checkpoint of a missing VPA
+            try:
+                state = model.AggregateContainerState.from_checkpoint(
+                    cp.get("status") or {}, self.loop.parse_timestamp
+                )
+            except ValueError:
+                self.errors += 1
+                continue
+            self.aggregates.setdefault(key, {})[spec["containerName"]] = state
+            loaded += 1
+        return loaded
+
+    def checkpoint_status(self, key: str, cname: str, now: float) -> Obj | None:
+        """The checkpoint status of one aggregate: buildAggregateContainerStateMap without the
+        ongoing interval's memory peak of each live container (subtractCurrentContainerMemoryPeak)."""
+        agg = (self.aggregates.get(key) or {}).get(cname)
+        if agg is None:
+            return None
+        peaks = [
+            (state.max_memory_peak(), state.window_end)
+            for (k, _, c), state in self.containers.items()
+            if k == key and c == cname and state.window_end is not None and now < state.window_end
+        ]
+        if peaks:
+            agg = agg.copy()
+            for peak, window_end in peaks:
+                agg.subtract_memory_peak(peak, window_end)
+        status = agg.save_to_checkpoint(self.loop.timestamp)
+        return {"lastUpdateTime": self.loop.timestamp(now), **status}
+
+    def store_checkpoints(self, now: float) -> int:
+        """StoreCheckpoints: create or update the checkpoint of every (VPA, container) aggregate,
+        least recently written VPAs first; returns how many were written."""
+        store = self.client.registry.store
+        order = sorted(self.aggregates, key=lambda k: (self._checkpoint_written.get(k, float("-inf")), k))
+        budget = self.max_checkpoints_per_run
+        written = 0
+        for key in order:
+            if budget is not None and written >= budget:
+                break
+            ns, vpa_name = key.split("/", 1)
+            for cname in sorted(self.aggregates[key]):
+                status = self.checkpoint_status(key, cname, now)
+                if status is None:
+                    continue
+                name = f"{vpa_name}-{cname}"
+                existing = store.get(CHECKPOINT_RESOURCE, ns, name)
+                try:
+                    if existing is None:
+                        self.client.create({
+                            "apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscalerCheckpoint",
+                            "metadata": {"name": name, "namespace": ns},
+                            "spec": {"containerName": cname, "vpaObjectName": vpa_name}, "status": status,
+                        })  # fmt: skip
+                    else:
+                        self.client.update(
+                            {**existing, "metadata": dict(existing["metadata"]), "status": status}
+                        )
+                except ApiError:
+                    self.errors += 1
+                    continue
+                self._checkpoint_written[key] = now
+                written += 1
+        self.checkpoints_written += written
+        return written
+
+    def garbage_collect_checkpoints(self) -> int:
+        """GarbageCollectCheckpoints: delete the checkpoints whose VPA no longer exists or whose
+        container the VPA's model does not have; returns how many were deleted."""
+        vpas = {vu.vpa_key(v) for v in self.vpas.list()}
+        doomed = []
+        for cp in self.client.registry.store.iter(CHECKPOINT_RESOURCE):
+            spec = cp.get("spec") or {}
+            ns = cp["metadata"].get("namespace", "")
+            key = f"{ns}/{spec.get('vpaObjectName', '')}"
+            if key not in vpas or spec.get("containerName") not in (self.aggregates.get(key) or {}):
+                doomed.append((ns, cp["metadata"]["name"]))
+        deleted = 0
+        for ns, name in sorted(doomed):
+            try:
+                self.client.delete(CHECKPOINT_RESOURCE, name, ns)
+                deleted += 1
+            except ApiError:
+                self.errors += 1
+        return deleted
+
+    def garbage_collect_aggregates(self, now: float) -> int:
+        """garbageCollectAggregateCollectionStates: drop the aggregates that had no sample for the
+        memory aggregation window (8 days) and that no live container feeds."""
+        fed = {(k, c) for (k, _, c) in self.containers}
+        dropped = 0
+        for key, aggs in self.aggregates.items():
+            for cname in [c for c, a in aggs.items() if (key, c) not in fed and a.last_sample_start is not None
+                          and now - a.last_sample_start >= model.MEMORY_AGGREGATION_WINDOW]:  # fmt: skip
+                del aggs[cname]
+                dropped += 1
+        return dropped
 
     def _feed(
         self,
