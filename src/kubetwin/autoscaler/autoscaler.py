@@ -509,7 +509,9 @@ class ClusterAutoscaler:
             if not fitting:
                 continue
             g = groups[name]
-            similar[name] = self._similar_groups(g, groups, fits, templates) if opts.balance_similar_node_groups else []
+            similar[name] = []
+            if opts.balance_similar_node_groups:
+                similar[name] = self._similar_groups(g, groups, fits, templates)
             room = sum(max(0, s.spec.max_size - s.target) for s in [g, *similar[name]])
             limit = min(room, opts.max_nodes_per_scaleup)
             if opts.max_nodes_total:
@@ -535,7 +537,8 @@ class ClusterAutoscaler:
         if left:
             new_nodes = limits.cap_count(new_nodes, left, _cores_memory(g))  # ApplyLimits
         # balanceScaleUps: the similar groups still within the resource limits share the nodes
-        targets = [g] + [s for s in similar.get(g.name, []) if not (left and limits.exceeded(left, _cores_memory(s)))]
+        targets = [g] + [s for s in similar.get(g.name, [])
+                         if not (left and limits.exceeded(left, _cores_memory(s)))]  # fmt: skip
         infos = nodegroupset.balance_scale_up([(t.name, t.target, t.spec.max_size) for t in targets], new_nodes)
         if not infos:
             return False
@@ -551,7 +554,8 @@ class ClusterAutoscaler:
                             f"Scale-up: group {info.group} size set to {info.new} instead of {info.current} "
                             f"(max: {info.max_size})")  # fmt: skip
             prev = self.requests.get(info.group)
-            self.requests[info.group] = ScaleUpRequest(prev.time if prev else now, info.new, info.new - info.current)
+            self.requests[info.group] = ScaleUpRequest(prev.time if prev else now, info.new,
+                                                       info.new - info.current)  # fmt: skip
             done.append(info)
         if len(done) < len(infos):
             return False
@@ -582,7 +586,8 @@ class ClusterAutoscaler:
         hit = cache.get(g.name)
         if hit is None:
             node = self._template(g, f"template-node-for-{g.name}-0")
-            hit = cache[g.name] = nodegroupset.Template(node, [resources.pod_requests(p) for p in self._daemonset_pods(node)])
+            requests = [resources.pod_requests(p) for p in self._daemonset_pods(node)]
+            hit = cache[g.name] = nodegroupset.Template(node, requests)
         return hit
 
     def _similar_groups(self, g: Group, groups: dict[str, Group], fits: dict[str, list[PodInfo]],

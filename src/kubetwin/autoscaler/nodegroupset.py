@@ -24,7 +24,7 @@ smallest group (by target size) still below its max size, so the sizes even out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +76,7 @@ class Template:
     the pods on it (the DaemonSet pods a new node would run)."""
 
     node: Obj
-    pod_requests: list[Mapping[str, int]]
+    pod_requests: Sequence[Mapping[str, int]]
 
     def capacity(self) -> dict[str, int]:
         return resources.resource_list((self.node.get("status") or {}).get("capacity"))
