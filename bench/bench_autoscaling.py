@@ -2,6 +2,7 @@
 
     python bench/bench_autoscaling.py [--web-peak 20000 --worker-peak 10000 --hours 24]
                                       [--quick] [--max-wall 600] [--profile [--profile-out F]]
+                                      [--dump FILE]
 
 The manifests are examples/diurnal-hpa-ca/'s (same HPAs, VPA, PDBs, ClusterAutoscaler, seed),
 resized so the peak of the day is about ``web-peak + worker-peak`` pods on about 1,000 nodes at the
@@ -13,6 +14,10 @@ kubelets and usage engine, metrics pipeline, cluster autoscaler); no recorder or
 
 Virtual time runs in 15-minute chunks; after each one the progress line shows wall time, pods and
 nodes. The run stops early once ``--max-wall`` seconds have passed (it reports how far it got).
+``--dump FILE`` writes what proves that a change left every decision alone: after each chunk, a
+running sha256 of every store write so far (type, resource, object as sorted JSON) and one of the
+stored objects; at the end every stored Event, HPA and workload scale. Two runs with the same
+arguments give identical files; it costs time, so leave it off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
@@ -65,6 +70,8 @@ import argparse
 import copy
 import cProfile
 import gc
+import hashlib
+import json
 import math
 import pstats
 import resource
@@ -136,6 +143,46 @@ def counts(cluster: Cluster) -> tuple[int, int]:
     return cluster.store.count("pods"), cluster.store.count("nodes")
 
 
+class Dump:
+    """``--dump``: a running hash of every store write, hashes of the stored objects per chunk and
+    the final Events, HPAs and workload scales."""
+
+    def __init__(self, cluster: Cluster, path: str) -> None:
+        self.cluster = cluster
+        self.out = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in finish)
+        self.writes = hashlib.sha256()
+        self.count = 0
+        cluster.store.add_listener(self._on_write)
+
+    def _on_write(self, ev: Any) -> None:
+        self.count += 1
+        self.writes.update(f"{ev.type} {ev.resource} ".encode())
+        self.writes.update(json.dumps(ev.object, sort_keys=True).encode())
+
+    def _stored(self, resource: str) -> list[dict[str, Any]]:
+        return list(self.cluster.store.iter(resource))
+
+    def chunk(self, now: float) -> None:
+        h = hashlib.sha256()
+        for r in self.cluster.store.resources():
+            for o in self._stored(r):
+                h.update(json.dumps(o, sort_keys=True).encode())
+        self.out.write(f"{now:8.0f} writes {self.count} {self.writes.hexdigest()[:16]} "
+                       f"stored {h.hexdigest()[:16]}\n")  # fmt: skip
+
+    def finish(self) -> None:
+        for o in self._stored("events"):
+            self.out.write(json.dumps(o, sort_keys=True) + "\n")
+        for o in self._stored("horizontalpodautoscalers.autoscaling"):
+            self.out.write(json.dumps(o, sort_keys=True) + "\n")
+        for r in ("deployments.apps", "replicasets.apps"):
+            for o in self._stored(r):
+                m = o["metadata"]
+                self.out.write(f"{r} {m.get('namespace')}/{m['name']} spec.replicas={o['spec'].get('replicas')} "
+                               f"status={json.dumps(o.get('status'), sort_keys=True)}\n")  # fmt: skip
+        self.out.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--web-peak", type=int, default=20000, help="web pods at the peak of the day")
@@ -145,6 +192,7 @@ def main() -> None:
     ap.add_argument("--max-wall", type=float, default=600.0, help="stop after this many wall seconds")
     ap.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
     ap.add_argument("--profile-out", default=None, help="with --profile: also dump the pstats to this file")
+    ap.add_argument("--dump", default=None, help="write write/store hashes per chunk and the final Events/HPAs here")
     args = ap.parse_args()
     if args.quick:
         args.web_peak, args.worker_peak = 1000, 500
@@ -156,6 +204,7 @@ def main() -> None:
     c0 = time.process_time()
     cluster = Cluster(seed=settings.seed, metrics_resolution=settings.metrics_resolution)
     cluster.start()
+    dump = Dump(cluster, args.dump) if args.dump else None
     failures = cluster.apply((str(o["metadata"].get("name")), o) for o in objs)
     if failures:
         sys.exit("; ".join(f"{f.where}: {f.message}" for f in failures))
@@ -171,6 +220,8 @@ def main() -> None:
         cluster.run(now)
         pods, nodes = counts(cluster)
         peak_pods, peak_nodes = max(peak_pods, pods), max(peak_nodes, nodes)
+        if dump is not None:
+            dump.chunk(now)
         wall = time.perf_counter() - t0
         if now % 3600 == 0 or now >= until:
             print(f"  {now / 3600:5.2f} h  wall {wall:7.1f} s  cpu {time.process_time() - c0:7.1f} s  "
@@ -181,6 +232,8 @@ def main() -> None:
             break
     if prof is not None:
         prof.disable()
+    if dump is not None:
+        dump.finish()
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     rate = now / wall if wall > 0 else float("inf")
