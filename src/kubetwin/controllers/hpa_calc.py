@@ -8,6 +8,11 @@ convertDesiredReplicasWithRules, convertDesiredReplicasWithBehaviorRate, scale l
 events). Everything here is a function of its arguments (pods, metric samples, ``now``): no
 client, no clock. Values are milli-units, times are virtual seconds. Errors raise ``CalcError``
 with upstream's message.
+
+The replica count needs of groupPods and the metric values only counts and sums
+(:class:`PodTotals`): ``resource_replicas`` and ``plain_metric_replicas`` build them pod by pod,
+the controller's kept pod rows (:mod:`kubetwin.controllers.hpa_pods`) for all pods at once, and
+both end in ``resource_replicas_from_totals`` / ``plain_replicas_from_totals``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kubetwin.api.quantity import cpu_milli
 from kubetwin.client.metrics import PodMetric
@@ -54,10 +59,13 @@ class CalcError(Exception):
     """A replica count could not be computed; ``str(exc)`` is upstream's error text."""
 
 
-def _quo(a: int, b: int) -> int:
+def quo(a: int, b: int) -> int:
     """Go's integer division (truncates toward zero)."""
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b > 0) else -q
+
+
+_quo = quo
 
 
 def _int32(x: float) -> int:
@@ -105,13 +113,23 @@ def _phase(pod: Obj) -> str:
     return (pod.get("status") or {}).get("phase") or ""
 
 
-_IGNORED, _PENDING, _OTHER = 0, 1, 2
-# (name, _IGNORED/_PENDING/_OTHER, startTime ("" when there is no Ready condition or startTime),
+IGNORED, PENDING, OTHER = 0, 1, 2  # groupPods' sorting before it looks at metrics
+_IGNORED, _PENDING, _OTHER = IGNORED, PENDING, OTHER
+# (name, IGNORED/PENDING/OTHER, startTime ("" when there is no Ready condition or startTime),
 # Ready's lastTransitionTime, Ready's status)
 _Facts = tuple[str, int, str, str, Any]
 
 
-def _pod_facts(pod: Obj) -> _Facts:
+def running_and_ready(pod: Obj) -> bool:
+    """What getReadyPodsCount counts: a Running pod whose Ready condition is True."""
+    cond = _ready_condition(pod)
+    return _phase(pod) == "Running" and cond is not None and cond.get("status") == "True"
+
+
+def pod_facts(pod: Obj) -> _Facts:
+    """What groupPods reads of a pod: (name, IGNORED (being deleted or Failed) / PENDING / OTHER,
+    startTime, Ready's lastTransitionTime, Ready's status); the times are "" and the status None
+    unless the pod is OTHER with a startTime and a Ready condition."""
     meta = pod["metadata"]
     phase = _phase(pod)
     kind = _IGNORED if meta.get("deletionTimestamp") or phase == "Failed" else _PENDING if phase == "Pending" else _OTHER
@@ -143,11 +161,11 @@ class PodCache:
     def facts(self, pod: Obj) -> _Facts:
         v = self._version(pod)
         if v is None:
-            return _pod_facts(pod)
+            return pod_facts(pod)
         hit = self._facts.get(v[0])
         if hit is not None and hit[0] == v[1]:
             return hit[1]
-        f = _pod_facts(pod)
+        f = pod_facts(pod)
         if len(self._facts) >= self.LIMIT:
             self._facts.clear()
         self._facts[v[0]] = (v[1], f)
@@ -156,12 +174,12 @@ class PodCache:
     def request(self, pod: Obj, container: str | None, resource: str) -> int:
         v = self._version(pod)
         if v is None:
-            return _pod_request(pod, container, resource)
+            return pod_request(pod, container, resource)
         key = (v[0], container, resource)
         hit = self._requests.get(key)
         if hit is None or hit[0] != v[1]:
             try:
-                value: int | str = _pod_request(pod, container, resource)
+                value: int | str = pod_request(pod, container, resource)
             except CalcError as e:
                 value = str(e)
             if len(self._requests) >= self.LIMIT:
@@ -188,7 +206,7 @@ def group_pods(
     ignored: set[str] = set()
     for pod in pods:
         name, kind, start_text, ltt_text, status = (
-            cache.facts(pod) if cache is not None else _pod_facts(pod)
+            cache.facts(pod) if cache is not None else pod_facts(pod)
         )
         if kind == _IGNORED:
             ignored.add(name)
@@ -251,10 +269,11 @@ def calculate_requests(
     when set and no container is named; otherwise containers plus restartable init containers."""
     if cache is not None:
         return {pod["metadata"]["name"]: cache.request(pod, container, resource) for pod in pods}
-    return {pod["metadata"]["name"]: _pod_request(pod, container, resource) for pod in pods}
+    return {pod["metadata"]["name"]: pod_request(pod, container, resource) for pod in pods}
 
 
-def _pod_request(pod: Obj, container: str | None, resource: str) -> int:
+def pod_request(pod: Obj, container: str | None, resource: str) -> int:
+    """One pod's entry of calculateRequests (raises its error)."""
     name = pod["metadata"]["name"]
     spec = pod.get("spec") or {}
     pod_level = (spec.get("resources") or {}).get("requests") or {}
@@ -282,6 +301,14 @@ def _pod_request(pod: Obj, container: str | None, resource: str) -> int:
 
 
 # -- utilization (metrics/utilization.go) ---------------------------------------------------------
+def _utilization(metrics_total: int, requests_total: int, entries: int, target_utilization: int) -> tuple[float, int, int]:
+    """GetResourceUtilizationRatio over its sums: (ratio, utilization %, raw average value)."""
+    if requests_total == 0:
+        raise CalcError("no metrics returned matched known pods")
+    utilization = max(MIN_INT32, min(MAX_INT32, quo(metrics_total * 100, requests_total)))
+    return utilization / target_utilization, utilization, quo(metrics_total, entries)
+
+
 def resource_utilization_ratio(
     metrics: Mapping[str, int], requests: Mapping[str, int], target_utilization: int
 ) -> tuple[float, int, int]:
@@ -296,19 +323,39 @@ def resource_utilization_ratio(
         metrics_total += value
         requests_total += request
         entries += 1
-    if requests_total == 0:
-        raise CalcError("no metrics returned matched known pods")
-    utilization = max(MIN_INT32, min(MAX_INT32, _quo(metrics_total * 100, requests_total)))
-    return utilization / target_utilization, utilization, _quo(metrics_total, entries)
+    return _utilization(metrics_total, requests_total, entries, target_utilization)
 
 
 def metric_usage_ratio(metrics: Mapping[str, int], target_usage: int) -> tuple[float, int]:
     """GetMetricUsageRatio: (ratio, average usage)."""
-    usage = _quo(sum(metrics.values()), len(metrics))
+    usage = quo(sum(metrics.values()), len(metrics))
     return usage / target_usage, usage
 
 
 # -- replica calculator ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PodTotals:
+    """What the replica count needs of groupPods and the metric values: counts and sums.
+
+    ``count``/``total`` are the metric values kept (of pods neither ignored nor unready, plus any
+    metric of a pod that was not listed); for a resource utilization ``matched``/``matched_total``
+    are those of them whose pod is listed (has a request) and ``requested`` the sum of those
+    requests, and the ``missing_*`` / ``unready_requested`` sums are what the pods missing metrics
+    and the unready pods add when the calculator fills their values in."""
+
+    ready: int
+    unready: int
+    missing: int
+    count: int
+    total: int
+    matched: int = 0
+    matched_total: int = 0
+    requested: int = 0
+    missing_requested: int = 0
+    missing_fallback: int = 0  # per pod request x fallback % / 100 (truncated), summed
+    unready_requested: int = 0
+
+
 def _grouped_values(
     pods: list[Obj],
     metrics: Mapping[str, PodMetric],
@@ -330,48 +377,70 @@ def _grouped_values(
     return ready, unready, missing, values
 
 
-def _replica_count(
-    current_replicas: int,
-    ready: int,
-    ratio: float,
-    values: dict[str, int],
-    unready: set[str],
-    missing: set[str],
-    tolerances: Tolerances,
-    missing_on_scale_down: Callable[[str], int],
-    ratio_of: Callable[[dict[str, int]], float],
-) -> int:
-    """The common end of GetResourceReplicas and calcPlainMetricReplicas: scale by ``ratio``
-    unless pods are missing metrics or unready pods matter for a scale-up; then fill their values
-    in (missing pods count as ``missing_on_scale_down(name)`` on a scale-down and 0 on a scale-up,
-    unready pods as 0), recompute the ratio with ``ratio_of`` and keep the current count when it
-    is within tolerance or the direction changed. ``values`` is updated in place."""
-    scale_up_with_unready = bool(unready) and ratio > 1.0
-    if not scale_up_with_unready and not missing:
-        if tolerances.is_within(ratio):
-            return current_replicas
-        return _ceil32(ratio * ready)
-
-    if missing:
-        if ratio < 1.0:
-            for name in missing:
-                values[name] = missing_on_scale_down(name)
-        elif ratio > 1.0:
-            for name in missing:
-                values[name] = 0
-    if scale_up_with_unready:
-        for name in unready:
-            values[name] = 0
-
-    new_ratio = ratio_of(values)
+def _settle(current_replicas: int, ratio: float, new_ratio: float, count: int, tolerances: Tolerances) -> int:
+    """The end of the calculation once missing and unready pods were filled in: keep the current
+    count when the new ratio is within tolerance or changed direction, or the new count moves
+    against it; else ``ceil(new_ratio x values)``."""
     if tolerances.is_within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
         return current_replicas
-    new_replicas = _ceil32(new_ratio * len(values))
+    new_replicas = _ceil32(new_ratio * count)
     if (new_ratio < 1.0 and new_replicas > current_replicas) or (
         new_ratio > 1.0 and new_replicas < current_replicas
     ):
         return current_replicas
     return new_replicas
+
+
+def resource_replicas_from_totals(
+    current_replicas: int, target_utilization: int, t: PodTotals, tolerances: Tolerances
+) -> tuple[int, int, int]:
+    """GetResourceReplicas from its totals: (replicas, utilization %, raw average).
+
+    Scale by the utilization ratio unless pods miss metrics or unready pods matter for a scale-up;
+    then fill their values in (missing pods use ``missing_fallback`` on a scale-down and 0 on a
+    scale-up, unready pods 0), recompute the ratio and settle."""
+    ratio, utilization, raw = _utilization(t.matched_total, t.requested, t.matched, target_utilization)
+    up_with_unready = t.unready > 0 and ratio > 1.0
+    if not up_with_unready and not t.missing:
+        if tolerances.is_within(ratio):
+            return current_replicas, utilization, raw
+        return _ceil32(ratio * t.ready), utilization, raw
+    total, requested, matched, count = t.matched_total, t.requested, t.matched, t.count
+    if t.missing and (ratio < 1.0 or ratio > 1.0):
+        requested += t.missing_requested
+        matched += t.missing
+        count += t.missing
+        if ratio < 1.0:
+            total += t.missing_fallback
+    if up_with_unready:
+        requested += t.unready_requested
+        matched += t.unready
+        count += t.unready
+    new_ratio = _utilization(total, requested, matched, target_utilization)[0]
+    return _settle(current_replicas, ratio, new_ratio, count, tolerances), utilization, raw
+
+
+def plain_replicas_from_totals(
+    current_replicas: int, target_usage: int, t: PodTotals, tolerances: Tolerances
+) -> tuple[int, int]:
+    """calcPlainMetricReplicas from its totals: (replicas, average usage); missing pods use
+    exactly the target on a scale-down and 0 on a scale-up, unready pods 0."""
+    usage = quo(t.total, t.count)
+    ratio = usage / target_usage
+    up_with_unready = t.unready > 0 and ratio > 1.0
+    if not up_with_unready and not t.missing:
+        if tolerances.is_within(ratio):
+            return current_replicas, usage
+        return _ceil32(ratio * t.ready), usage
+    total, count = t.total, t.count
+    if t.missing and (ratio < 1.0 or ratio > 1.0):
+        count += t.missing
+        if ratio < 1.0:
+            total += target_usage * t.missing
+    if up_with_unready:
+        count += t.unready
+    new_ratio = quo(total, count) / target_usage
+    return _settle(current_replicas, ratio, new_ratio, count, tolerances), usage
 
 
 def resource_replicas(
@@ -389,15 +458,23 @@ def resource_replicas(
     """GetResourceReplicas (after the metrics fetch): (replicas, utilization %, raw average)."""
     ready, unready, missing, values = _grouped_values(pods, metrics, resource, now, config, parse_time, cache)
     requests = calculate_requests(pods, container, resource, cache)
-    ratio, utilization, raw = resource_utilization_ratio(values, requests, target_utilization)
+    matched = [(v, requests[name]) for name, v in values.items() if name in requests]
     # scale-down: missing pods use 100% of their request (or the target when above 100%)
     fallback = max(100, target_utilization)
-    replicas = _replica_count(
-        current_replicas, ready, ratio, values, unready, missing, config.tolerances,
-        lambda name: _quo(requests[name] * fallback, 100),
-        lambda vals: resource_utilization_ratio(vals, requests, target_utilization)[0],
-    )  # fmt: skip
-    return replicas, utilization, raw
+    t = PodTotals(
+        ready=ready,
+        unready=len(unready),
+        missing=len(missing),
+        count=len(values),
+        total=sum(values.values()),
+        matched=len(matched),
+        matched_total=sum(v for v, _ in matched),
+        requested=sum(r for _, r in matched),
+        missing_requested=sum(requests[name] for name in missing),
+        missing_fallback=sum(quo(requests[name] * fallback, 100) for name in missing),
+        unready_requested=sum(requests[name] for name in unready),
+    )
+    return resource_replicas_from_totals(current_replicas, target_utilization, t, config.tolerances)
 
 
 def plain_metric_replicas(
@@ -414,29 +491,34 @@ def plain_metric_replicas(
     """calcPlainMetricReplicas (Pods metrics; Resource/ContainerResource AverageValue):
     (replicas, average usage)."""
     ready, unready, missing, values = _grouped_values(pods, metrics, resource, now, config, parse_time, cache)
-    ratio, usage = metric_usage_ratio(values, target_usage)
-    replicas = _replica_count(
-        current_replicas, ready, ratio, values, unready, missing, config.tolerances,
-        lambda name: target_usage,  # scale-down: missing pods use exactly the target
-        lambda vals: metric_usage_ratio(vals, target_usage)[0],
-    )  # fmt: skip
-    return replicas, usage
+    t = PodTotals(ready=ready, unready=len(unready), missing=len(missing), count=len(values),
+                  total=sum(values.values()))  # fmt: skip
+    return plain_replicas_from_totals(current_replicas, target_usage, t, config.tolerances)
 
 
-def ready_pods_count(pods: list[Obj]) -> int:
+class ReadyCounter(Protocol):
+    """Pods that count their Running and Ready members themselves (the HPA's kept rows)."""
+
+    def ready_count(self) -> int:
+        """getReadyPodsCount (raises its error when there are no pods)."""
+        ...
+
+
+#: the target's pods, as a list or as rows that count themselves
+TargetPodList = list[Obj] | ReadyCounter
+
+
+def ready_pods_count(pods: TargetPodList) -> int:
     """getReadyPodsCount: Running pods whose Ready condition is True."""
+    if not isinstance(pods, list):
+        return pods.ready_count()
     if not pods:
         raise CalcError("no pods returned by selector while calculating replica count")
-    n = 0
-    for pod in pods:
-        cond = _ready_condition(pod)
-        if _phase(pod) == "Running" and cond is not None and cond.get("status") == "True":
-            n += 1
-    return n
+    return sum(1 for pod in pods if running_and_ready(pod))
 
 
 def usage_ratio_replica_count(
-    current_replicas: int, usage_ratio: float, pods: list[Obj], tolerances: Tolerances
+    current_replicas: int, usage_ratio: float, pods: TargetPodList, tolerances: Tolerances
 ) -> int:
     """getUsageRatioReplicaCount; scaling from zero ignores ready pods and tolerance."""
     if current_replicas == 0:
@@ -451,7 +533,7 @@ def usage_ratio_replica_count(
 
 
 def object_metric_replicas(
-    current_replicas: int, target_usage: int, usage: int, pods: list[Obj], tolerances: Tolerances
+    current_replicas: int, target_usage: int, usage: int, pods: TargetPodList, tolerances: Tolerances
 ) -> tuple[int, int]:
     """GetObjectMetricReplicas (Object, Value target): (replicas, usage)."""
     return usage_ratio_replica_count(current_replicas, usage / target_usage, pods, tolerances), usage
@@ -480,7 +562,7 @@ def object_per_pod_metric_replicas(
 
 
 def external_metric_replicas(
-    current_replicas: int, target_usage: int, values: Iterable[int], pods: list[Obj], tolerances: Tolerances
+    current_replicas: int, target_usage: int, values: Iterable[int], pods: TargetPodList, tolerances: Tolerances
 ) -> tuple[int, int]:
     """GetExternalMetricReplicas (External, Value target): the series are summed."""
     usage = sum(values)
