@@ -4,6 +4,7 @@ spec.metrics, object metrics, external series and their selectors."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -282,3 +283,96 @@ def test_a_container_restarted_between_scrapes_leaves_the_metrics_at_once(env: E
     eng.on_container_started(kubelet, pod["metadata"]["uid"], pod["spec"]["containers"][0]["name"])
     left, _ = env.pipeline.get_resource_metric("cpu", NS, WEB)  # same scrapes, same instant
     assert pod["metadata"]["name"] not in left and len(left) == 1
+
+
+def _answer(get: Any) -> Any:
+    try:
+        return get()
+    except MetricsUnavailable as e:
+        return str(e)
+
+
+def _by_rule(env: Env, uid: str | None) -> tuple[int, int] | None:
+    """metrics-server's rule for one pod, read from the scrapes slot by slot (an oracle for the
+    vectorised arrays): (cpu milli, memory milli-bytes), or None when the pod is not served."""
+    eng, cur, prev = env.pipeline.engine(), env.pipeline.cur, env.pipeline.prev
+    assert eng is not None and cur is not None and prev is not None
+    e = eng.pods.get(uid or "")
+    if e is None or not e.slots or e.slot >= len(cur.rps):
+        return None
+    limit = min(len(cur.running), len(prev.running))
+    cpu = mem = 0
+    for s in e.slots:
+        if s >= limit or not cur.running[s] or not prev.running[s]:
+            return None
+        if cur.start[s] > prev.t or eng.c.a["start"][s] != cur.start[s]:
+            return None  # (re)started since the previous scrape, or the slot changed hands
+        cpu += int(round(max(0.0, float(cur.cpu_s[s]) - float(prev.cpu_s[s])) * 1000.0 / (cur.t - prev.t)))
+        mem += int(cur.mem[s]) * 1000
+    return cpu, mem
+
+
+def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
+    """PodSamples (the HPA's arrays) against the rule pod by pod and against get_resource_metric /
+    get_raw_metric for the same pods: while pods start, are missing, restart after OOM kills, are
+    scaled up and down, with a second LoadProfile whose metric has other labels, a free row and an
+    unknown uid."""
+    env.deployment(replicas=3)
+    env.profile(traffic={"ramp": {"from": 100, "to": 900, "over": "10m"}},
+                metrics=[{"name": "http_requests_per_second"}, {"name": "p95", "type": "latency"}])  # fmt: skip
+    # "oom": a container leaking 20Mi a minute from 100Mi against a 120Mi limit: OOM-killed after a
+    # minute of running and restarted (between two scrapes, or after the last one), again and again
+    env.client.create({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "oom", "namespace": NS},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "oom"}},
+                 "template": {"metadata": {"labels": {"app": "oom"}},
+                              "spec": {"containers": [
+                                  {"name": "a", "image": "x", "resources": {"requests": {"cpu": "100m"},
+                                                                            "limits": {"memory": "120Mi"}}},
+                                  {"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}}]}}},
+    })  # fmt: skip
+    env.profile("oom", per_pod={"baseline": {"cpu": "30m", "memory": "100Mi"}, "memoryLeakPerHour": "1200Mi"},
+                metrics=[{"name": "http_requests_per_second", "labels": {"tier": "batch"}}])  # fmt: skip
+    served = unserved = 0
+    for t in [14, 29, *range(31, 900, 4)]:
+        if t in (178, 409):
+            dep = env.client.get("deployments.apps", "web", NS)
+            dep["spec"]["replicas"] = 6 if t == 178 else 2
+            env.client.update(dep)
+        env.run_to(t)
+        pods = env.client.list("pods", NS)
+        uids: list[str | None] = [p["metadata"]["uid"] for p in pods] + [None, "no-such-uid"]
+        samples = env.pipeline.pod_samples(uids)
+        if samples is None:
+            assert t < 30  # before two scrapes
+            continue
+        assert (samples.timestamp, samples.window) == (env.pipeline.timestamp, env.pipeline.window)
+        rule = [_by_rule(env, u) for u in uids]
+        served += sum(r is not None for r in rule)
+        unserved += sum(r is None for r in rule[:-2])
+        for i, resource in enumerate(("cpu", "memory")):
+            expected = {p["metadata"]["name"]: r[i] for p, r in zip(pods, rule, strict=False) if r is not None}
+            got = _answer(lambda: samples.resource(resource))  # noqa: B023
+            if not expected:
+                assert got == NO_RESOURCE_METRICS
+                continue
+            has, values = got
+            assert has.tolist() == [r is not None for r in rule], (t, resource)
+            assert {p["metadata"]["name"]: int(v) for p, h, v in zip(pods, has, values, strict=False) if h} == expected
+            per_pod, _ = env.pipeline.get_resource_metric(resource, NS, ALL)
+            assert {k: m.value for k, m in per_pod.items()} == expected
+        assert _answer(lambda: samples.resource("gpu")) == NO_RESOURCE_METRICS  # noqa: B023
+        for metric, sel in (("http_requests_per_second", ALL), ("http_requests_per_second", parse_label_selector("tier=batch")),
+                            ("http_requests_per_second", parse_label_selector("tier=web")), ("nope", ALL)):  # fmt: skip
+            expected = _answer(lambda: env.pipeline.get_raw_metric(metric, NS, ALL, sel)[0])  # noqa: B023
+            got = _answer(lambda: samples.custom(metric, sel))  # noqa: B023
+            if isinstance(expected, str):
+                assert got == expected
+                continue
+            has, values = got
+            arrays = {p["metadata"]["name"]: int(v) for p, h, v in zip(pods, has, values, strict=False) if h}
+            assert arrays == {k: m.value for k, m in expected.items()}, (t, metric)
+        assert samples.custom("p95", ALL) is None  # latency: pod by pod
+    engine = env.pipeline.engine()
+    assert engine is not None and engine.oom_log  # the restarts happened
+    assert served and unserved

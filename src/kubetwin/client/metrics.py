@@ -13,7 +13,11 @@ and the custom/external metrics APIs (issue 5, item 1) provide the real one: eve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from kubetwin.api.quantity import cpu_milli
 from kubetwin.api.selectors import DOUBLE_EQUALS, EQUALS, IN, LabelSelector
@@ -67,6 +71,39 @@ class MetricsClient(Protocol):
         self, metric_name: str, namespace: str, selector: LabelSelector
     ) -> tuple[list[int], float]:
         """Every series of an external metric matching ``selector`` (external.metrics.k8s.io)."""
+        ...
+
+
+#: one metric of many pods at once: (the pod has a value, the value in milli-units)
+PodValues = tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]
+
+
+class PodSamples(Protocol):
+    """The metrics of a fixed list of pods (by uid) at one instant, as arrays aligned with that
+    list: what ``get_resource_metric`` / ``get_raw_metric`` would answer for the same pods, without
+    building a PodMetric per pod. Every pod's value has the same ``timestamp`` and ``window``."""
+
+    timestamp: float
+    window: float
+
+    def resource(self, resource: str) -> PodValues:
+        """Usage of ``resource`` summed over each pod's containers; raises ``MetricsUnavailable``
+        as ``get_resource_metric`` does (unknown resource, or no pod of the list has a value)."""
+        ...
+
+    def custom(self, metric: str, metric_selector: LabelSelector) -> PodValues | None:
+        """A custom per-pod metric; None when it cannot be given as arrays (the caller asks
+        ``get_raw_metric`` instead); raises ``MetricsUnavailable`` when no pod has a value."""
+        ...
+
+
+@runtime_checkable
+class PodSamplesClient(Protocol):
+    """Optional for a MetricsClient: the metrics of many pods as arrays (a controller that keeps its
+    pods as rows joins them by uid instead of by a dict per pod)."""
+
+    def pod_samples(self, uids: Sequence[str | None]) -> PodSamples | None:
+        """Samples for ``uids`` (None: a free row, never has a value); None: not available now."""
         ...
 
 

@@ -49,12 +49,19 @@ Reproduces what a cluster's metrics stack answers:
 Values are milli-units (``Quantity.MilliValue()``), as the ``MetricsClient`` protocol
 (:mod:`kubetwin.client.metrics`) says. Errors are upstream's: "no metrics returned from resource
 metrics API" and the like.
+
+What a pair of scrapes says per pod is computed once (per pair of scrapes and usage-engine
+``version``, which moves when pods, container slots or start times change) as arrays over the
+engine's pod slots: which pods are served and their CPU and memory. The per-pod reads
+(``container_usage``, the MetricsClient verbs) look pods up in them; ``pod_samples`` hands a
+controller that keeps its pods as rows (the HPA) the values of all of them at once
+(:class:`~kubetwin.client.metrics.PodSamplesClient`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +69,14 @@ import numpy as np
 import numpy.typing as npt
 
 from kubetwin.api.selectors import LabelSelector, label_selector_from_dict
-from kubetwin.client.metrics import ContainerUsage, MetricsUnavailable, PodMetric, PodMetricsInfo, select_pods
+from kubetwin.client.metrics import (
+    ContainerUsage,
+    MetricsUnavailable,
+    PodMetric,
+    PodMetricsInfo,
+    PodValues,
+    select_pods,
+)
 from kubetwin.kubelet.loadprofile import LoadProfile, Traffic, parse_traffic
 from kubetwin.sim import parse_duration
 
@@ -207,6 +221,106 @@ class _Scrape:
 
 
 @dataclass
+class _PodArrays:
+    """Per engine pod slot, for one pair of scrapes and one engine version. Each array has one
+    element more than there are pod slots, always False / 0: what slot -1 (no pod) reads."""
+
+    ok: npt.NDArray[np.bool_]  # scraped twice with the same running containers (metrics-server serves it)
+    ok_list: list[bool]  # the same as a list (per-pod reads index it)
+    cpu: npt.NDArray[np.int64]  # millicores: each container's window average, rounded, summed
+    mem: npt.NDArray[np.int64]  # working set, milli-bytes: each container's bytes (truncated), summed
+
+
+def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
+    """Which pods two scrapes serve and their usage, vectorised over the engine's slots.
+
+    A pod is served when it has containers and each of them (the live container slots pointing
+    at its pod slot) was running at both scrapes, did not start after the previous one and still
+    has the start time it had at the last one (a restart, or a slot that changed hands, does not);
+    its pod slot must also be one the last scrape covered. CPU per container is
+    ``max(0, cpu-seconds now - then) x 1000 / span`` (the granted CPU when the scrapes coincide),
+    rounded half to even as Python's ``round``; memory the working set truncated to bytes."""
+    ca, pa = eng.c.a, eng.p.a
+    nc, pn = eng.c.n, eng.p.n
+    limit = min(len(cur.running), len(prev.running), nc)
+    alive = ca["alive"][:nc]
+    owner = ca["pod"][:nc]
+    good = np.zeros(nc, dtype=np.bool_)
+    start = cur.start[:limit]
+    good[:limit] = (
+        cur.running[:limit] & prev.running[:limit] & ~(start > prev.t) & (ca["start"][:limit] == start)
+    )
+    containers = np.bincount(owner[alive], minlength=pn)[:pn]
+    fine = np.bincount(owner[alive & good], minlength=pn)[:pn]
+    ok = np.zeros(pn + 1, dtype=np.bool_)
+    ok[:pn] = pa["alive"][:pn] & (containers > 0) & (fine == containers)
+    ok[min(pn, len(cur.rps)) : pn] = False
+    span = cur.t - prev.t
+    if span > 0:
+        cpu_c = np.rint(np.fmax(0.0, cur.cpu_s[:limit] - prev.cpu_s[:limit]) * 1000.0 / span)
+    else:
+        cpu_c = np.rint(cur.granted[:limit])
+    mem_c = np.trunc(cur.mem[:limit])
+    served = np.nonzero(alive[:limit] & good[:limit])[0]
+    cpu = np.zeros(pn + 1, dtype=np.int64)
+    mem = np.zeros(pn + 1, dtype=np.int64)
+    # integer-valued float sums stay exact below 2**53 (usage per pod is far below)
+    cpu[:pn] = np.bincount(owner[served], weights=cpu_c[served], minlength=pn)[:pn].astype(np.int64)
+    mem[:pn] = np.bincount(owner[served], weights=mem_c[served], minlength=pn)[:pn].astype(np.int64) * 1000
+    cpu[~ok] = 0
+    mem[~ok] = 0
+    return _PodArrays(ok, ok.tolist(), cpu, mem)
+
+
+class _Samples:
+    """``PodSamples`` of a list of pods: the engine pod slot of each (-1: not in the engine) joined
+    with the arrays of the current pair of scrapes."""
+
+    def __init__(self, pipeline: MetricsPipeline, arrays: _PodArrays, slots: npt.NDArray[np.int64]) -> None:
+        self.pipeline = pipeline
+        self.arrays = arrays
+        self.slots = slots
+        self.timestamp = pipeline.timestamp or 0.0
+        self.window = pipeline.window
+
+    def resource(self, resource: str) -> PodValues:
+        if resource not in ("cpu", "memory"):
+            raise MetricsUnavailable(NO_RESOURCE_METRICS)
+        a = self.arrays
+        has = a.ok[self.slots]
+        if not has.any():
+            raise MetricsUnavailable(NO_RESOURCE_METRICS)
+        return has, (a.cpu if resource == "cpu" else a.mem)[self.slots]
+
+    def custom(self, metric: str, metric_selector: LabelSelector) -> PodValues | None:
+        """Requests-per-second metrics only (the share of the traffic at the last scrape); the
+        latency and error metrics of a pod depend on its containers one by one: None."""
+        p = self.pipeline
+        eng, cur = p.engine(), p.cur
+        if eng is None or cur is None:
+            return None
+        keys = sorted(eng.profiles)  # the engine's profile index order
+        defines = np.zeros(len(keys) + 1, dtype=np.bool_)  # per profile index (and -1: none)
+        for i, k in enumerate(keys):
+            d = p._profile_defs(eng.profiles[k]).get(metric)
+            if d is None or not metric_selector.matches(dict(d.labels)):
+                continue
+            if d.type != REQUESTS_PER_SECOND:
+                return None
+            defines[i] = True
+        pn = len(self.arrays.ok) - 1
+        profile = np.full(pn + 1, -1, dtype=np.int64)
+        profile[:pn] = eng.p.a["profile"][:pn]
+        has = self.arrays.ok[self.slots] & defines[profile[self.slots]]
+        if not has.any():
+            raise MetricsUnavailable(NO_CUSTOM_METRICS)
+        rps = np.zeros(pn + 1, dtype=np.int64)
+        n = min(pn, len(cur.rps))
+        rps[:n] = np.rint(cur.rps[:n] * 1000.0)  # to_milli
+        return has, np.where(has, rps[self.slots], 0)
+
+
+@dataclass
 class PodValue:
     pod: Obj
     value: int  # milli
@@ -241,8 +355,8 @@ class MetricsPipeline:
         # the per-slot numbers per-pod reads use, as Python lists (built once per pair of scrapes:
         # indexing a list is several times cheaper than reading a numpy scalar)
         self._lists_for: tuple[_Scrape, _Scrape] | None = None
-        self._entry_memo: tuple[Any, Any, Any, int, dict[str, Any]] | None = None
         self._lists: tuple[list[Any], ...] = ()
+        self._arrays_memo: tuple[_Scrape, _Scrape, Any, int, _PodArrays] | None = None
         self.scrapes = 0
         self._timer: Any = None
         self._shapes: dict[str, tuple[str, Traffic | None]] = {}  # series uid -> (rv, shape)
@@ -324,44 +438,44 @@ class MetricsPipeline:
                            prev.cpu_s.tolist(), cur.mem.tolist(), cur.granted.tolist())  # fmt: skip
         return self._lists
 
-    def _entry(self, pod: Obj) -> Any:
-        """The engine's record of a pod that was scraped twice with the same containers, or None.
-        Memoised per (scrape pair, engine version): it depends only on the two scrapes and on the
-        engine's pods, slots and start times, which bump ``version`` when they change (every HPA
-        and the VPA ask for the same pods between two scrapes)."""
+    def _arrays(self) -> _PodArrays | None:
+        """The per-pod-slot arrays of the current pair of scrapes, computed once per engine
+        ``version`` (every HPA and the VPA ask between two scrapes)."""
         cur, prev = self.cur, self.prev
         eng = self.engine()
         if cur is None or prev is None or eng is None:
             return None
-        uid = (pod.get("metadata") or {}).get("uid", "")
-        memo = self._entry_memo
-        version = getattr(eng, "version", None)
-        if version is None:
-            return self._compute_entry(uid, cur, prev, eng)
+        version = eng.version
+        memo = self._arrays_memo
         if memo is None or memo[0] is not cur or memo[1] is not prev or memo[2] is not eng or memo[3] != version:
-            memo = self._entry_memo = (cur, prev, eng, version, {})
-        cache = memo[4]
-        if uid in cache:
-            return cache[uid]
-        e = cache[uid] = self._compute_entry(uid, cur, prev, eng)
+            memo = self._arrays_memo = (cur, prev, eng, version, _pod_arrays(cur, prev, eng))
+        return memo[4]
+
+    def _entry(self, pod: Obj) -> Any:
+        """The engine's record of a pod that was scraped twice with the same containers, or None."""
+        arrays = self._arrays()
+        if arrays is None:
+            return None
+        eng = self.engine()
+        assert eng is not None
+        e = eng.pods.get((pod.get("metadata") or {}).get("uid", ""))
+        if e is None or not arrays.ok_list[e.slot]:
+            return None
         return e
 
-    def _compute_entry(self, uid: str, cur: Any, prev: Any, eng: Any) -> Any:
-        e = eng.pods.get(uid)
-        if e is None or not e.slots:
+    def pod_samples(self, uids: Sequence[str | None]) -> _Samples | None:
+        """``PodSamplesClient``: the current metrics of ``uids`` as arrays aligned with it."""
+        arrays = self._arrays()
+        eng = self.engine()
+        if arrays is None or eng is None:
             return None
-        cur_running, prev_running, cur_start = self._slot_lists(cur, prev)[:3]
-        now_start = eng.c.a["start"]
-        limit = min(len(cur_running), len(prev_running))
-        prev_t = prev.t
-        for s in e.slots:
-            if s >= limit or not cur_running[s] or not prev_running[s]:
-                return None
-            if cur_start[s] > prev_t or now_start[s] != cur_start[s]:
-                return None  # (re)started since the previous scrape, or the slot changed hands
-        if e.slot >= len(cur.rps):
-            return None
-        return e
+        pods = eng.pods
+        slots = np.fromiter(
+            (e.slot if (e := pods.get(u)) is not None else -1 for u in uids),  # type: ignore[arg-type]
+            dtype=np.int64,
+            count=len(uids),
+        )
+        return _Samples(self, arrays, slots)
 
     def container_usage(self, pod: Obj) -> dict[str, tuple[int, int]] | None:
         """{container: (cpu millicores averaged over the window, working set bytes)} of a scraped
