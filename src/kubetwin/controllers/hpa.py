@@ -9,24 +9,42 @@ Deployment / ReplicaSet / StatefulSet named by ``scaleTargetRef``), asks ``clien
 calculator in ``hpa_calc`` (max over metrics; invalid metrics block scale-down), normalizes it
 (legacy limits or ``spec.behavior``), writes ``spec.replicas`` of the target (the scale
 subresource's only field) and the HPA's status with upstream's conditions and events.
+
+The pods of each target selector are kept as they change (``hpa_pods.TargetPods``, fed by the pod
+handlers) instead of listed at every sync. When the metrics client can give the metrics of those
+rows as arrays (``PodSamplesClient``: the metrics pipeline), a Resource or Pods metric is grouped
+and summed over all pods at once; otherwise (other clients, container metrics, custom metrics
+that are not requests/s, pods whose requests are missing) the calculator goes pod by pod over the
+informer's list, as before. Both give the same counts and sums to the same arithmetic
+(``hpa_calc.*_from_totals``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from kubetwin.api import kinds
 from kubetwin.api.errors import ApiError
 from kubetwin.api.quantity import Quantity
 from kubetwin.api.selectors import LabelSelector, label_selector_from_dict
 from kubetwin.client import Client, Controller, InformerFactory
-from kubetwin.client.metrics import MetricsClient, MetricsUnavailable, PodMetricsInfo, select_pods
+from kubetwin.client.metrics import (
+    MetricsClient,
+    MetricsUnavailable,
+    PodMetricsInfo,
+    PodSamples,
+    PodSamplesClient,
+    select_pods,
+)
 from kubetwin.controllers import hpa_calc as hc
+from kubetwin.controllers.hpa_pods import TargetPods
 from kubetwin.store.copy import deep_copy
 
 Obj = dict[str, Any]
 
 NO_RESOURCE_METRICS = "no metrics returned from resource metrics API"
+_T = TypeVar("_T")
 
 
 class _NoMetricsAPI:
@@ -77,6 +95,47 @@ class _Scale:
         self.spec_replicas = spec_replicas
         self.status_replicas = status_replicas
         self.selector = selector
+
+
+class _SyncPods:
+    """The target's pods during one sync: the kept rows, the informer's list when a pod-by-pod
+    calculation needs it and the metrics of the rows as arrays (each built at most once; nothing
+    a sync writes changes pods or metrics)."""
+
+    def __init__(self, rows: TargetPods, lister: Callable[[], list[Obj]], metrics: MetricsClient) -> None:
+        self.rows = rows
+        self._lister = lister
+        self._list: list[Obj] | None = None
+        self._metrics = metrics
+        self._samples: PodSamples | None = None
+        self._asked = False
+
+    def list(self) -> list[Obj]:
+        if self._list is None:
+            self._list = self._lister()
+        return self._list
+
+    def samples(self) -> PodSamples | None:
+        """The rows' metrics (None: the client cannot give arrays, or some row's times did not parse)."""
+        if not self._asked:
+            self._asked = True
+            m = self._metrics
+            if self.rows.regular and isinstance(m, PodSamplesClient):
+                self._samples = m.pod_samples(self.rows.uids)
+        return self._samples
+
+
+def _fetch(get: Callable[[], _T], unable: str) -> _T:
+    """``get()``, its MetricsUnavailable as the CalcError the pod-by-pod fetch raises."""
+    try:
+        return get()
+    except MetricsUnavailable as e:
+        raise hc.CalcError(f"{unable}: {e}") from None
+
+
+def _require_values(t: hc.PodTotals) -> None:
+    if t.count == 0:
+        raise hc.CalcError("did not receive metrics for targeted pods (pods might be unready)")
 
 
 def _milli(q: Any) -> int:
@@ -162,7 +221,8 @@ class HPAController(Controller):
         self.recommendations: dict[str, list[hc.Recommendation]] = {}
         self.scale_up_events: dict[str, list[hc.ScaleEvent]] = {}
         self.scale_down_events: dict[str, list[hc.ScaleEvent]] = {}
-        self.selectors: dict[str, LabelSelector] = {}  # HPA key -> last parsed target selector
+        self.targets: dict[str, TargetPods] = {}  # HPA key -> the pods of its last parsed target selector
+        self._pod_sets: dict[str, dict[str, TargetPods]] = {}  # namespace -> selector -> pods
         self._times: dict[str, float] = {}  # RFC 3339 -> virtual seconds (pod start / transition times)
         self.pod_cache = hc.PodCache()  # per-pod grouping facts and requests by uid + resourceVersion
 
@@ -177,6 +237,65 @@ class HPAController(Controller):
     def start(self) -> None:
         self.hpas.add_handler(on_add=self._enqueue_later, on_update=lambda _o, n: self._enqueue_later(n),
                               on_delete=self._on_delete)  # fmt: skip
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    # -- target pods -------------------------------------------------------------------------
+    def _pod_added(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        sets = self._pod_sets.get(meta.get("namespace") or "")
+        if sets:
+            labels = meta.get("labels") or {}
+            for rows in sets.values():
+                if rows.selector.matches(labels):
+                    rows.put(pod)
+
+    def _pod_updated(self, _old: Obj, new: Obj) -> None:
+        meta = new["metadata"]
+        sets = self._pod_sets.get(meta.get("namespace") or "")
+        if sets:
+            labels = meta.get("labels") or {}
+            for rows in sets.values():
+                if rows.selector.matches(labels):
+                    rows.put(new)
+                else:
+                    rows.remove(meta["name"])
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        sets = self._pod_sets.get(meta.get("namespace") or "")
+        if sets:
+            for rows in sets.values():
+                rows.remove(meta["name"])
+
+    def _target_pods(self, key: str, ns: str, selector: str, parsed: LabelSelector) -> TargetPods:
+        """The kept pods of ``selector`` (built from the informer the first time), now ``key``'s."""
+        sets = self._pod_sets.setdefault(ns, {})
+        rows = sets.get(selector)
+        if rows is None:
+            rows = sets[selector] = TargetPods(ns, parsed, self._parse_time)
+            for pod in select_pods(self.pods, ns, parsed):
+                rows.put(pod)
+        old = self.targets.get(key)
+        self.targets[key] = rows
+        if old is not None and old is not rows:
+            self._release(old)
+        return rows
+
+    def _forget_target(self, key: str) -> None:
+        old = self.targets.pop(key, None)
+        if old is not None:
+            self._release(old)
+
+    def _release(self, rows: TargetPods) -> None:
+        """Stop keeping ``rows`` once no HPA's target selector is theirs."""
+        if any(r is rows for r in self.targets.values()):
+            return
+        sets = self._pod_sets.get(rows.namespace) or {}
+        for sel, r in list(sets.items()):
+            if r is rows:
+                del sets[sel]
+        if not sets:
+            self._pod_sets.pop(rows.namespace, None)
 
     # -- queue -------------------------------------------------------------------------------
     def _key(self, obj: Obj) -> str:
@@ -190,7 +309,7 @@ class HPAController(Controller):
     def _on_delete(self, obj: Obj) -> None:
         key = self._key(obj)
         self.queue.forget(key)
-        self.selectors.pop(key, None)
+        self._forget_target(key)
 
     @property
     def metrics(self) -> MetricsClient:
@@ -213,7 +332,7 @@ class HPAController(Controller):
             self.recommendations.pop(key, None)
             self.scale_up_events.pop(key, None)
             self.scale_down_events.pop(key, None)
-            self.selectors.pop(key, None)
+            self._forget_target(key)
             return None
         try:
             self._reconcile_autoscaler(cached, key)
@@ -437,7 +556,7 @@ class HPAController(Controller):
     # -- metrics -----------------------------------------------------------------------------
     def _validate_and_parse_selector(
         self, hpa: Obj, key: str, selector: str
-    ) -> tuple[LabelSelector, list[Obj]]:
+    ) -> tuple[LabelSelector, _SyncPods]:
         from kubetwin.api.selectors import parse_label_selector
 
         if not selector:
@@ -452,23 +571,22 @@ class HPAController(Controller):
             self.recorder.warning(hpa, "InvalidSelector", msg)
             _set_condition(hpa, "ScalingActive", "False", "InvalidSelector", msg, self._now())
             raise _MetricError(msg) from None
-        self.selectors[key] = parsed
         ns = hpa["metadata"].get("namespace") or ""
-        pods = select_pods(self.pods, ns, parsed)
+        rows = self._target_pods(key, ns, selector, parsed)
         owners = {key}
-        names = {p["metadata"]["name"] for p in pods}
-        for other, sel in self.selectors.items():
-            if other != key and other.split("/", 1)[0] == ns and self.hpas.get_by_key(other) is not None:
-                if _disjoint(parsed, sel):
-                    continue  # no pod can match both: skip listing the other HPA's pods
-                if any(p["metadata"]["name"] in names for p in select_pods(self.pods, ns, sel)):
+        names = rows.names()
+        for other, other_rows in self.targets.items():
+            if other != key and other_rows.namespace == ns and self.hpas.get_by_key(other) is not None:
+                if _disjoint(parsed, other_rows.selector):
+                    continue  # no pod can match both
+                if not names.isdisjoint(other_rows.names()):
                     owners.add(other)
         if len(owners) > 1:
             msg = f"pods by selector {selector} are controlled by multiple HPAs: [{' '.join(sorted(owners))}]"
             self.recorder.warning(hpa, "AmbiguousSelector", msg)
             _set_condition(hpa, "ScalingActive", "False", "AmbiguousSelector", msg, self._now())
             raise _MetricError(msg)
-        return parsed, pods
+        return parsed, _SyncPods(rows, lambda: select_pods(self.pods, ns, parsed), self.metrics)
 
     def _compute_replicas_for_metrics(
         self, hpa: Obj, key: str, scale: _Scale
@@ -516,7 +634,7 @@ class HPAController(Controller):
                             f"the HPA was unable to compute the replica count: {err}")  # fmt: skip
 
     def _compute_replicas_for_metric(
-        self, hpa: Obj, spec: Obj, scale: _Scale, selector: LabelSelector, pods: list[Obj]
+        self, hpa: Obj, spec: Obj, scale: _Scale, selector: LabelSelector, pods: _SyncPods
     ) -> tuple[int, str, Obj]:
         type_ = spec.get("type")
         ns = hpa["metadata"].get("namespace") or ""
@@ -554,20 +672,29 @@ class HPAController(Controller):
                 ) from None
             target = _milli((src.get("target") or {}).get("averageValue") or 0)
             try:
-                try:
-                    metrics, _ts = self.metrics.get_raw_metric(mname, ns, selector, msel)
-                except MetricsUnavailable as e:
-                    raise hc.CalcError(f"unable to get metric {mname}: {e}") from None
-                replicas, usage = hc.plain_metric_replicas(
-                    scale.spec_replicas,
-                    target,
-                    pods,
-                    metrics,
-                    self.loop.now,
-                    self._parse_time,
-                    config,
-                    cache=self.pod_cache,
-                )
+                samples = pods.samples()
+                fast = None
+                if samples is not None:
+                    fast = _fetch(lambda: samples.custom(mname, msel), f"unable to get metric {mname}")
+                if samples is not None and fast is not None:
+                    t = pods.rows.totals(*fast, "", self.loop.now, config, samples.timestamp, samples.window)
+                    _require_values(t)
+                    replicas, usage = hc.plain_replicas_from_totals(scale.spec_replicas, target, t, config.tolerances)
+                else:
+                    try:
+                        metrics, _ts = self.metrics.get_raw_metric(mname, ns, selector, msel)
+                    except MetricsUnavailable as e:
+                        raise hc.CalcError(f"unable to get metric {mname}: {e}") from None
+                    replicas, usage = hc.plain_metric_replicas(
+                        scale.spec_replicas,
+                        target,
+                        pods.list(),
+                        metrics,
+                        self.loop.now,
+                        self._parse_time,
+                        config,
+                        cache=self.pod_cache,
+                    )
             except hc.CalcError as e:
                 raise self._unable(
                     hpa, "FailedGetPodsMetric", str(e), f"failed to get pods metric value: {e}"
@@ -593,7 +720,7 @@ class HPAController(Controller):
         resource: str,
         ns: str,
         selector: LabelSelector,
-        pods: list[Obj],
+        pods: _SyncPods,
         container: str | None,
         config: hc.CalcConfig,
         type_: str,
@@ -601,16 +728,27 @@ class HPAController(Controller):
     ) -> tuple[int, Obj, str]:
         """computeStatusForResourceMetricGeneric: (replicas, MetricValueStatus, metric name)."""
         now = self.loop.now
+        unable = f"unable to get metrics for resource {resource}"
+        # the arrays sum every container of a pod: a container metric goes pod by pod
+        samples = pods.samples() if container is None else None
         if target.get("averageValue") is not None:
             try:
-                try:
-                    metrics, _ts = self.metrics.get_resource_metric(resource, ns, selector, container)
-                except MetricsUnavailable as e:
-                    raise hc.CalcError(f"unable to get metrics for resource {resource}: {e}") from None
-                replicas, usage = hc.plain_metric_replicas(
-                    current_replicas, _milli(target["averageValue"]), pods, metrics, now,
-                    self._parse_time, config, resource, self.pod_cache,
-                )  # fmt: skip
+                if samples is not None:
+                    has, values = _fetch(lambda: samples.resource(resource), unable)
+                    t = pods.rows.totals(has, values, resource, now, config, samples.timestamp, samples.window)
+                    _require_values(t)
+                    replicas, usage = hc.plain_replicas_from_totals(
+                        current_replicas, _milli(target["averageValue"]), t, config.tolerances
+                    )
+                else:
+                    try:
+                        metrics, _ts = self.metrics.get_resource_metric(resource, ns, selector, container)
+                    except MetricsUnavailable as e:
+                        raise hc.CalcError(f"{unable}: {e}") from None
+                    replicas, usage = hc.plain_metric_replicas(
+                        current_replicas, _milli(target["averageValue"]), pods.list(), metrics, now,
+                        self._parse_time, config, resource, self.pod_cache,
+                    )  # fmt: skip
             except hc.CalcError as e:
                 raise _MetricError(f"failed to get {resource} usage: {e}") from None
             return replicas, {"averageValue": _quantity(usage)}, f"{resource} resource"
@@ -621,14 +759,24 @@ class HPAController(Controller):
             )
         utilization_target = int(target["averageUtilization"])
         try:
-            try:
-                metrics, _ts = self.metrics.get_resource_metric(resource, ns, selector, container)
-            except MetricsUnavailable as e:
-                raise hc.CalcError(f"unable to get metrics for resource {resource}: {e}") from None
-            replicas, utilization, raw = hc.resource_replicas(
-                current_replicas, utilization_target, resource, pods, metrics, now,
-                self._parse_time, config, container, self.pod_cache,
-            )  # fmt: skip
+            requests = pods.rows.requests(container, resource) if samples is not None else None
+            if samples is not None and requests is not None:
+                has, values = _fetch(lambda: samples.resource(resource), unable)
+                t = pods.rows.totals(has, values, resource, now, config, samples.timestamp, samples.window,
+                                     requests, max(100, utilization_target))  # fmt: skip
+                _require_values(t)
+                replicas, utilization, raw = hc.resource_replicas_from_totals(
+                    current_replicas, utilization_target, t, config.tolerances
+                )
+            else:
+                try:
+                    metrics, _ts = self.metrics.get_resource_metric(resource, ns, selector, container)
+                except MetricsUnavailable as e:
+                    raise hc.CalcError(f"{unable}: {e}") from None
+                replicas, utilization, raw = hc.resource_replicas(
+                    current_replicas, utilization_target, resource, pods.list(), metrics, now,
+                    self._parse_time, config, container, self.pod_cache,
+                )  # fmt: skip
         except hc.CalcError as e:
             raise _MetricError(f"failed to get {resource} utilization: {e}") from None
         name = f"{resource} resource utilization (percentage of request)"
@@ -637,7 +785,7 @@ class HPAController(Controller):
         return replicas, {"averageUtilization": utilization, "averageValue": _quantity(raw)}, name
 
     def _object_metric(
-        self, hpa: Obj, src: Obj, scale: _Scale, pods: list[Obj], ns: str, config: hc.CalcConfig
+        self, hpa: Obj, src: Obj, scale: _Scale, pods: _SyncPods, ns: str, config: hc.CalcConfig
     ) -> tuple[int, str, Obj]:
         ident = src.get("metric") or {}
         mname = ident.get("name") or ""
@@ -661,7 +809,7 @@ class HPAController(Controller):
         if target.get("type") == "Value" and target.get("value") is not None:
             try:
                 replicas, usage = hc.object_metric_replicas(
-                    scale.spec_replicas, _milli(target["value"]), fetch(), pods, config.tolerances
+                    scale.spec_replicas, _milli(target["value"]), fetch(), pods.rows, config.tolerances
                 )
             except hc.CalcError as e:
                 raise self._unable(hpa, "FailedGetObjectMetric", str(e), f"{wrap}: {e}") from None
@@ -697,7 +845,7 @@ class HPAController(Controller):
         raise self._unable(hpa, "FailedGetObjectMetric", err, f"{wrap}: {err}")
 
     def _external_metric(
-        self, hpa: Obj, src: Obj, scale: _Scale, pods: list[Obj], ns: str, config: hc.CalcConfig
+        self, hpa: Obj, src: Obj, scale: _Scale, pods: _SyncPods, ns: str, config: hc.CalcConfig
     ) -> tuple[int, str, Obj]:
         ident = src.get("metric") or {}
         mname = ident.get("name") or ""
@@ -730,7 +878,7 @@ class HPAController(Controller):
         if target.get("value") is not None:
             try:
                 replicas, usage = hc.external_metric_replicas(
-                    scale.spec_replicas, _milli(target["value"]), fetch(), pods, config.tolerances
+                    scale.spec_replicas, _milli(target["value"]), fetch(), pods.rows, config.tolerances
                 )
             except hc.CalcError as e:
                 raise self._unable(hpa, "FailedGetExternalMetric", str(e),

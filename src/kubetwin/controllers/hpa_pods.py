@@ -1,0 +1,273 @@
+"""The pods of each HorizontalPodAutoscaler's scale target, kept as they change.
+
+At every sync upstream's replica calculator (kubernetes/kubernetes
+pkg/controller/podautoscaler/replica_calculator.go) lists the target's pods, sorts each into
+ready / unready / missing / ignored (groupPods) and sums their requests (calculateRequests). Here
+the pods matching a (namespace, selector) are rows of numpy columns holding what those two
+functions read of a pod, updated by the HPA controller's pod handlers as pods change; a sync then
+groups and sums every pod at once (:meth:`TargetPods.totals`) against the metrics of the same rows
+(:class:`~kubetwin.client.metrics.PodSamples`), with the outcome
+:func:`~kubetwin.controllers.hpa_calc.resource_replicas` and
+:func:`~kubetwin.controllers.hpa_calc.plain_metric_replicas` compute pod by pod
+(:class:`~kubetwin.controllers.hpa_calc.PodTotals`).
+
+Rows whose facts the arrays cannot hold (a request that is missing or does not fit, a timestamp
+that does not parse) make :meth:`TargetPods.requests` / :attr:`TargetPods.regular` say so, and the
+controller takes the pod-by-pod path, which also produces upstream's error for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import KeysView
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kubetwin.api.selectors import LabelSelector
+from kubetwin.controllers import hpa_calc as hc
+
+Obj = dict[str, Any]
+I64 = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
+
+_INT64_MAX = 2**63 - 1
+
+
+def exact_sum(values: I64) -> int:
+    """The sum of an int64 array as a Python int (no wrap-around however large the values)."""
+    if values.size == 0:
+        return 0
+    bound = max(-int(values.min()), int(values.max()))
+    if bound <= (2**62) // values.size:
+        return int(values.sum())
+    return sum(values.tolist())
+
+
+class _Requests:
+    """One (container, resource) request column; ``bad`` rows raise in calculateRequests."""
+
+    __slots__ = ("values", "bad", "errors")
+
+    def __init__(self, cap: int) -> None:
+        self.values = np.zeros(cap, dtype=np.int64)
+        self.bad = np.zeros(cap, dtype=np.bool_)
+        self.errors = 0
+
+
+class TargetPods:
+    """The pods of ``namespace`` matching ``selector``, by name, as rows.
+
+    Columns per row: alive, groupPods' kind (ignored: being deleted or Failed; pending; other),
+    whether the pod has a start time and a Ready condition (``timed``), both times in virtual
+    seconds, whether Ready is "False", whether the pod is Running and Ready (getReadyPodsCount),
+    and the requests of each (container, resource) a metric asked for."""
+
+    def __init__(self, namespace: str, selector: LabelSelector, parse_time: hc.ParseTime, cap: int = 64) -> None:
+        self.namespace = namespace
+        self.selector = selector
+        self.parse_time = parse_time
+        self.rows: dict[str, int] = {}  # pod name -> row
+        self.uids: list[str | None] = []  # row -> pod uid (None: free)
+        self.pods: list[Obj | None] = []  # row -> pod (request columns added later read it)
+        self.free: list[int] = []
+        self.cap = cap
+        self.alive = np.zeros(cap, dtype=np.bool_)
+        self.kind = np.zeros(cap, dtype=np.int8)
+        self.timed = np.zeros(cap, dtype=np.bool_)
+        self.start = np.zeros(cap, dtype=np.float64)
+        self.ltt = np.zeros(cap, dtype=np.float64)
+        self.ready_false = np.zeros(cap, dtype=np.bool_)
+        self.running_ready = np.zeros(cap, dtype=np.bool_)
+        self.odd = np.zeros(cap, dtype=np.bool_)  # a time did not parse
+        self.odd_count = 0
+        self._requests: dict[tuple[str | None, str], _Requests] = {}
+
+    # -- rows -----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def names(self) -> KeysView[str]:
+        return self.rows.keys()
+
+    @property
+    def regular(self) -> bool:
+        """Every row's times parsed (the arrays can group every pod)."""
+        return self.odd_count == 0
+
+    @property
+    def size(self) -> int:
+        """Rows in use or freed: the length of the arrays' meaningful part."""
+        return len(self.uids)
+
+    def _grow(self) -> None:
+        self.cap *= 2
+        for name in ("alive", "kind", "timed", "start", "ltt", "ready_false", "running_ready", "odd"):
+            old = getattr(self, name)
+            new = np.zeros(self.cap, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        for col in self._requests.values():
+            for name in ("values", "bad"):
+                old = getattr(col, name)
+                new = np.zeros(self.cap, dtype=old.dtype)
+                new[: len(old)] = old
+                setattr(col, name, new)
+
+    def put(self, pod: Obj) -> None:
+        """Add or refresh a pod that matches the selector."""
+        meta = pod["metadata"]
+        name = meta["name"]
+        row = self.rows.get(name)
+        if row is None:
+            if self.free:
+                row = self.free.pop()
+            else:
+                row = len(self.uids)
+                if row == self.cap:
+                    self._grow()
+                self.uids.append(None)
+                self.pods.append(None)
+            self.rows[name] = row
+        else:
+            self._clear(row)
+        self.uids[row] = meta.get("uid")
+        self.pods[row] = pod
+        self.alive[row] = True
+        _, kind, start_text, ltt_text, status = hc.pod_facts(pod)
+        self.kind[row] = kind
+        self.timed[row] = bool(start_text)
+        self.ready_false[row] = status == "False"
+        self.running_ready[row] = hc.running_and_ready(pod)
+        if start_text:
+            try:
+                self.start[row] = self.parse_time(start_text)
+                self.ltt[row] = self.parse_time(ltt_text) if ltt_text else 0.0
+            except (ValueError, TypeError):
+                self.odd[row] = True
+                self.odd_count += 1
+        for (container, resource), col in self._requests.items():
+            self._fill(col, row, pod, container, resource)
+
+    def remove(self, name: str) -> None:
+        row = self.rows.pop(name, None)
+        if row is None:
+            return
+        self._clear(row)
+        self.uids[row] = None
+        self.pods[row] = None
+        self.free.append(row)
+
+    def _clear(self, row: int) -> None:
+        if self.odd[row]:
+            self.odd_count -= 1
+        for col in self._requests.values():
+            if col.bad[row]:
+                col.errors -= 1
+            col.bad[row] = False
+            col.values[row] = 0
+        self.alive[row] = False
+        self.kind[row] = 0
+        self.timed[row] = False
+        self.start[row] = 0.0
+        self.ltt[row] = 0.0
+        self.ready_false[row] = False
+        self.running_ready[row] = False
+        self.odd[row] = False
+
+    @staticmethod
+    def _fill(col: _Requests, row: int, pod: Obj, container: str | None, resource: str) -> None:
+        try:
+            value = hc.pod_request(pod, container, resource)
+        except hc.CalcError:
+            value = None
+        if value is None or not -_INT64_MAX <= value <= _INT64_MAX:
+            col.bad[row] = True
+            col.errors += 1
+        else:
+            col.values[row] = value
+
+    # -- what a sync reads ----------------------------------------------------------------------
+    def requests(self, container: str | None, resource: str) -> I64 | None:
+        """calculateRequests per row (0 for free rows); None when some pod's request is missing
+        (or its container is): the pod-by-pod path says which, as upstream does."""
+        key = (container, resource)
+        col = self._requests.get(key)
+        if col is None:
+            col = self._requests[key] = _Requests(self.cap)
+            for row, pod in enumerate(self.pods):
+                if pod is not None:
+                    self._fill(col, row, pod, container, resource)
+        if col.errors:
+            return None
+        return col.values[: self.size]
+
+    def ready_count(self) -> int:
+        """getReadyPodsCount: Running pods whose Ready condition is True."""
+        if not self.rows:
+            raise hc.CalcError("no pods returned by selector while calculating replica count")
+        return int(np.count_nonzero(self.running_ready[: self.size]))
+
+    def totals(
+        self,
+        has: Mask,
+        values: I64,
+        resource: str,
+        now: float,
+        config: hc.CalcConfig,
+        timestamp: float,
+        window: float,
+        requests: I64 | None = None,
+        fallback: int = 100,
+    ) -> hc.PodTotals:
+        """groupPods over every row at once, given each row's metric (``has``, ``values``, all
+        stamped ``timestamp`` / ``window``), and the sums the replica count needs; with
+        ``requests``, also those of a resource utilization (``fallback``: the percentage of its
+        request a pod missing metrics is taken to use on a scale-down)."""
+        n = self.size
+        has, values = has[:n], values[:n]
+        alive, kind = self.alive[:n], self.kind[:n]
+        other = alive & (kind == hc.OTHER)
+        pending = alive & (kind == hc.PENDING)
+        sampled = other & has
+        missing = other & ~has
+        if resource == "cpu":
+            start, ltt, ready_false = self.start[:n], self.ltt[:n], self.ready_false[:n]
+            # within the CPU initialization period: unready, or no full metric window since the
+            # last readiness transition; afterwards only pods that never became ready
+            hot = start + config.cpu_initialization_period > now
+            never_ready = ready_false & (start + config.delay_of_initial_readiness_status > ltt)
+            unready_cpu = sampled & (
+                ~self.timed[:n] | np.where(hot, ready_false | (timestamp < ltt + window), never_ready)
+            )
+            ready = sampled & ~unready_cpu
+            unready = pending | unready_cpu
+        else:
+            ready = sampled
+            unready = pending
+        n_ready = int(np.count_nonzero(ready))
+        total = exact_sum(values[ready])
+        t = hc.PodTotals(
+            ready=n_ready,
+            unready=int(np.count_nonzero(unready)),
+            missing=int(np.count_nonzero(missing)),
+            count=n_ready,  # the metrics are those of these rows: the values kept are the ready pods'
+            total=total,
+        )
+        if requests is None:
+            return t
+        req = requests[:n]
+        missing_req = req[missing]
+        return hc.PodTotals(
+            ready=t.ready,
+            unready=t.unready,
+            missing=t.missing,
+            count=t.count,
+            total=t.total,
+            matched=n_ready,
+            matched_total=total,
+            requested=exact_sum(req[ready]),
+            missing_requested=exact_sum(missing_req),
+            missing_fallback=sum(hc.quo(r * fallback, 100) for r in missing_req.tolist()),
+            unready_requested=exact_sum(req[unready]),
+        )

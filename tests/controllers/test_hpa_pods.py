@@ -1,0 +1,203 @@
+"""The HPA's kept pod rows (controllers.hpa_pods): grouping and sums over arrays give what the
+pod-by-pod calculator gives (upstream replica_calculator_test.go vectors and random pods), and
+rows kept through puts, updates and removals equal rows built from scratch."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.builders import make_pod
+
+from kubetwin.api.selectors import parse_label_selector
+from kubetwin.client.metrics import PodMetric
+from kubetwin.controllers import hpa_calc as hc
+from kubetwin.controllers.hpa_pods import TargetPods, exact_sum
+
+from .test_hpa_calc import (
+    CLOCK,
+    COOL,
+    HOT,
+    METRIC_WINDOW,
+    NOW,
+    PLAIN_CASES,
+    RESOURCE_CASES,
+    TEST_CONFIG,
+    Case,
+    _pods,
+    _resource_metrics,
+    parse_time,
+)
+
+Obj = dict[str, Any]
+ALL = parse_label_selector("")
+
+
+def _rows(pods: list[Obj]) -> TargetPods:
+    rows = TargetPods("test-namespace", ALL, parse_time, cap=2)
+    for p in pods:
+        rows.put(p)
+    return rows
+
+
+def _arrays(rows: TargetPods, metrics: dict[str, PodMetric]) -> tuple[Any, Any]:
+    names = {row: name for name, row in rows.rows.items()}
+    has = np.zeros(rows.size, dtype=np.bool_)
+    values = np.zeros(rows.size, dtype=np.int64)
+    for row in range(rows.size):
+        m = metrics.get(names.get(row, ""))
+        if m is not None:
+            has[row] = True
+            values[row] = m.value
+    return has, values
+
+
+def _fast_resource(c: Case, pods: list[Obj], metrics: dict[str, PodMetric], resource: str = "cpu") -> Any:
+    rows = _rows(pods)
+    requests = rows.requests(None, resource)
+    assert requests is not None
+    has, values = _arrays(rows, metrics)
+    t = rows.totals(has, values, resource, NOW, TEST_CONFIG, NOW, METRIC_WINDOW, requests, max(100, c.target))
+    if t.count == 0:
+        raise hc.CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    return hc.resource_replicas_from_totals(c.current, c.target, t, TEST_CONFIG.tolerances)
+
+
+@pytest.mark.parametrize("c", RESOURCE_CASES)
+def test_resource_cases_from_rows(c: Case) -> None:
+    assert _fast_resource(c, _pods(c), _resource_metrics(c.levels)) == (c.expected, c.util, c.value)
+
+
+@pytest.mark.parametrize("c", PLAIN_CASES)
+def test_plain_cases_from_rows(c: Case) -> None:
+    metrics = {f"test-pod-{i}": PodMetric(v, NOW, METRIC_WINDOW) for i, v in enumerate(c.levels)}
+    rows = _rows(_pods(c))
+    t = rows.totals(*_arrays(rows, metrics), "", NOW, TEST_CONFIG, NOW, METRIC_WINDOW)
+    assert hc.plain_replicas_from_totals(c.current, c.target, t, TEST_CONFIG.tolerances) == (c.expected, c.value)
+
+
+def _random_pod(rng: random.Random, i: int) -> Obj:
+    b = make_pod(f"p-{i}", "test-namespace").labels({"app": rng.choice(["web", "web", "other"])})
+    for c in range(rng.choice([1, 1, 2])):
+        b.container(f"c{c}", requests={"cpu": f"{rng.choice([100, 250, 333, 1000])}m",
+                                       "memory": f"{rng.choice([64, 256])}Mi"})  # fmt: skip
+    p = b.obj()
+    p["metadata"]["uid"] = f"uid-{i}"
+    # the boundaries too: start + initialization period == now, ltt + window == now, start + delay == ltt
+    start = rng.choice([HOT, COOL, NOW - 1000.0, NOW - 20.0, NOW - 100.0, NOW - 120.0])
+    ltt = start + rng.choice([0.0, 5.0, 10.0, 40.0])
+    phase = rng.choice(["Running"] * 6 + ["Pending", "Failed", "Succeeded"])
+    status: Obj = {"phase": phase}
+    if rng.random() < 0.9:
+        status["startTime"] = CLOCK.timestamp(start)
+    if rng.random() < 0.9:
+        status["conditions"] = [{"type": "Ready", "status": rng.choice(["True", "True", "False", "Unknown"]),
+                                 "lastTransitionTime": CLOCK.timestamp(ltt)}]  # fmt: skip
+    p["status"] = status
+    if rng.random() < 0.05:
+        p["metadata"]["deletionTimestamp"] = CLOCK.timestamp(NOW)
+    return p
+
+
+def _outcome(calc: Any, *args: Any) -> Any:
+    try:
+        return calc(*args)
+    except hc.CalcError as e:
+        return str(e)
+
+
+def _by_pod(current: int, target: int, resource: str, pods: list[Obj], metrics: dict[str, PodMetric]) -> Any:
+    if resource:
+        return hc.resource_replicas(current, target, resource, pods, metrics, NOW, parse_time, TEST_CONFIG)
+    return hc.plain_metric_replicas(current, target, pods, metrics, NOW, parse_time, TEST_CONFIG)
+
+
+def _by_rows(current: int, target: int, resource: str, rows: TargetPods, arrays: tuple[Any, Any]) -> Any:
+    """What the controller does with the rows (hpa.py's Resource and Pods paths)."""
+    if not len(rows):
+        raise hc.CalcError("no pods returned by selector while calculating replica count")
+    has, values = arrays
+    if resource:
+        req = rows.requests(None, resource)
+        assert req is not None
+        t = rows.totals(has, values, resource, NOW, TEST_CONFIG, NOW, METRIC_WINDOW, req, max(100, target))
+    else:
+        t = rows.totals(has, values, resource, NOW, TEST_CONFIG, NOW, METRIC_WINDOW)
+    if t.count == 0:
+        raise hc.CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    if resource:
+        return hc.resource_replicas_from_totals(current, target, t, TEST_CONFIG.tolerances)
+    return hc.plain_replicas_from_totals(current, target, t, TEST_CONFIG.tolerances)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_pods_rows_equal_pod_by_pod(seed: int) -> None:
+    """Random pods (phases, readiness, start and transition times, deletions), some without
+    metrics, through churn of the rows; every target and metric kind gives the pod-by-pod result
+    or the same error."""
+    rng = random.Random(seed)
+    rows = TargetPods("test-namespace", parse_label_selector("app=web"), parse_time, cap=2)
+    pods: dict[str, Obj] = {}
+    for i in range(rng.randint(0, 30)):
+        p = _random_pod(rng, i)
+        pods[p["metadata"]["name"]] = p
+        if rows.selector.matches(p["metadata"]["labels"]):
+            rows.put(p)
+    for name in rng.sample(sorted(pods), k=min(len(pods), rng.randint(0, 5))):  # removals and updates
+        if rng.random() < 0.5:
+            del pods[name]
+            rows.remove(name)
+        else:
+            p = _random_pod(rng, int(name.split("-")[1]))
+            pods[name] = p
+            if rows.selector.matches(p["metadata"]["labels"]):
+                rows.put(p)
+            else:
+                rows.remove(name)
+    listed = [p for p in pods.values() if rows.selector.matches(p["metadata"]["labels"])]
+    assert sorted(rows.names()) == sorted(p["metadata"]["name"] for p in listed)
+    metrics = {
+        p["metadata"]["name"]: PodMetric(rng.choice([0, 50, 120, 300, 900, 2500]), NOW, METRIC_WINDOW)
+        for p in listed
+        if rng.random() < 0.8
+    }
+    has, values = _arrays(rows, metrics)
+    for resource in ("cpu", "memory", ""):
+        for target in (30, 80, 100, 150, 1000):
+            for current in (0, 1, 3, 10):
+                expected = _outcome(_by_pod, current, target, resource, listed, metrics)
+                got = _outcome(_by_rows, current, target, resource, rows, (has, values))
+                assert got == expected, (resource, target, current)
+    ready = sum(1 for p in listed if hc.running_and_ready(p))
+    if listed:
+        assert rows.ready_count() == ready
+    # rows kept through the churn hold what rows built from the final pods hold
+    fresh = _rows(listed)
+    for col in ("alive", "kind", "timed", "start", "ltt", "ready_false", "running_ready"):
+        kept = {n: getattr(rows, col)[r] for n, r in rows.rows.items()}
+        built = {n: getattr(fresh, col)[r] for n, r in fresh.rows.items()}
+        assert kept == built, col
+    assert not rows.alive[[r for r in range(rows.size) if rows.uids[r] is None]].any()
+
+
+def test_missing_request_sends_the_calculation_pod_by_pod() -> None:
+    rows = _rows([_pods(Case(1, 1, 1, 50, [], ["1"]))[0], make_pod("no-request", "test-namespace").container("c").obj()])
+    assert rows.requests(None, "cpu") is None
+    rows.remove("no-request")
+    assert rows.requests(None, "cpu") is not None
+    assert rows.requests("container0", "cpu") is not None
+    assert rows.requests("nope", "cpu") is None
+
+
+def test_ready_count_without_pods() -> None:
+    with pytest.raises(hc.CalcError, match="no pods returned by selector"):
+        _rows([]).ready_count()
+
+
+def test_exact_sum_does_not_wrap() -> None:
+    big = np.array([2**62, 2**62, 2**62], dtype=np.int64)
+    assert exact_sum(big) == 3 * 2**62
+    assert exact_sum(np.array([5, -3], dtype=np.int64)) == 2
+    assert exact_sum(np.array([], dtype=np.int64)) == 0
