@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kubetwin.controllers import _util as u
@@ -124,3 +126,42 @@ def test_failed_daemon_pod_is_replaced(stack: Stack) -> None:
     pods = stack.pods()
     assert len(pods) == 1 and pods[0]["metadata"]["uid"] != p["metadata"]["uid"]
     assert stack.events("FailedDaemonPod")
+
+
+def _node_with(conds: list[tuple[str, str, str]], **extra: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "metadata": {"name": "n1", "resourceVersion": "1", "labels": {"zone": "a"}},
+        "spec": {"podCIDR": "10.244.0.0/24"},
+        "status": {"capacity": {"cpu": "4"},
+                   "conditions": [{"type": t, "status": s, "lastHeartbeatTime": hb} for t, s, hb in conds]},
+    }  # fmt: skip
+    for path, value in extra.items():
+        section, field = path.split("__")
+        node[section][field] = value
+    return node
+
+
+BASE = [("MemoryPressure", "False", "t0"), ("Ready", "True", "t0")]
+
+
+@pytest.mark.parametrize(
+    ("new", "ignorable", "heartbeat_only"),
+    [
+        pytest.param(_node_with([("MemoryPressure", "False", "t1"), ("Ready", "True", "t1")],
+                                metadata__resourceVersion="2"), True, True, id="heartbeat"),  # fmt: skip
+        pytest.param(_node_with([("MemoryPressure", "False", "t1"), ("Ready", "False", "t1")]), False, False,
+                     id="ready-flips"),
+        pytest.param(_node_with([("MemoryPressure", "Unknown", "t1"), ("Ready", "True", "t1")]), True, False,
+                     id="a-not-true-condition-changes-status"),
+        pytest.param(_node_with([("Ready", "True", "t1")]), False, False, id="a-condition-goes"),
+        pytest.param(_node_with(BASE, metadata__labels={"zone": "b"}), False, False, id="labels"),
+        pytest.param(_node_with(BASE, spec__unschedulable=True), False, False, id="spec"),
+        pytest.param(_node_with(BASE, status__capacity={"cpu": "8"}), False, False, id="capacity"),
+    ],
+)
+def test_node_update_filters(new: dict[str, Any], ignorable: bool, heartbeat_only: bool) -> None:
+    """daemon_controller.go shouldIgnoreNodeUpdate (the True set only) and the node lifecycle
+    controller's stricter heartbeat test (every condition's status)."""
+    old = _node_with(BASE)
+    assert u.node_update_ignorable(old, new) is ignorable
+    assert u.node_heartbeat_only(old, new) is heartbeat_only

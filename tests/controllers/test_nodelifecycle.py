@@ -160,3 +160,23 @@ def test_rate_limited_tainting_and_full_disruption(stack: Stack) -> None:
     stack.loop.run(until=200)
     assert all(("node.kubernetes.io/unreachable", "NoExecute") not in taints(stack, n) for n in names)
     assert all(("node.kubernetes.io/unreachable", "NoSchedule") in taints(stack, n) for n in names)
+
+
+def test_ready_false_then_silent_swaps_not_ready_for_unreachable_taint(stack: Stack) -> None:
+    """Ready False -> Unknown keeps the set of True conditions (a DaemonSet controller may ignore
+    it) but changes which NoSchedule taint the node carries: the lifecycle controller must look."""
+    stack.node("n1", labels=ZONE, ready="False")
+    kubelets = Kubelets(stack, ["n1"])
+    stack.start(NodeLifecycleController)
+    stack.settle(30)
+    assert ("node.kubernetes.io/not-ready", "NoSchedule") in taints(stack, "n1")
+    node = stack.client.get("nodes", "n1")  # a heartbeat: only the times move
+    for c in node["status"]["conditions"]:
+        c["lastHeartbeatTime"] = stack.loop.timestamp()
+    stack.client.update(node, subresource="status")
+    kubelets.alive.clear()
+    stack.settle(120)
+    assert u.get_condition(stack.client.get("nodes", "n1")["status"], "Ready")["status"] == "Unknown"
+    have = taints(stack, "n1")
+    assert ("node.kubernetes.io/unreachable", "NoSchedule") in have
+    assert ("node.kubernetes.io/not-ready", "NoSchedule") not in have

@@ -212,6 +212,51 @@ def get_condition(status: Mapping[str, Any] | None, type_: str) -> dict[str, Any
     return None
 
 
+def node_in_same_condition(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """daemon_controller.go nodeInSameCondition: the same number of conditions and the same set of
+    condition types whose status is True (heartbeat and transition times do not count)."""
+    a = (old.get("status") or {}).get("conditions") or []
+    b = (new.get("status") or {}).get("conditions") or []
+    if len(a) != len(b):
+        return False
+    return {c.get("type") for c in a if c.get("status") == "True"} == {
+        c.get("type") for c in b if c.get("status") == "True"
+    }
+
+
+def node_update_ignorable(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """daemon_controller.go shouldIgnoreNodeUpdate: the same True conditions, and nothing else but
+    resourceVersion and the conditions changed (a kubelet heartbeat)."""
+    return node_in_same_condition(old, new) and same_node_but_conditions(old, new)
+
+
+def node_heartbeat_only(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Stricter than node_update_ignorable: every condition keeps its type and status, in order
+    (only heartbeat/transition times, reasons or messages moved), and nothing else changed."""
+    a = (old.get("status") or {}).get("conditions") or []
+    b = (new.get("status") or {}).get("conditions") or []
+    if len(a) != len(b) or any(x.get("type") != y.get("type") or x.get("status") != y.get("status")
+                               for x, y in zip(a, b, strict=True)):  # fmt: skip
+        return False
+    return same_node_but_conditions(old, new)
+
+
+def same_node_but_conditions(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Equal apart from metadata.resourceVersion and status.conditions."""
+    for k in new.keys() | old.keys():
+        if k == "metadata":
+            om, nm = old.get(k) or {}, new.get(k) or {}
+            if any(om.get(f) != nm.get(f) for f in om.keys() | nm.keys() if f != "resourceVersion"):
+                return False
+        elif k == "status":
+            os_, ns_ = old.get(k) or {}, new.get(k) or {}
+            if any(os_.get(f) != ns_.get(f) for f in os_.keys() | ns_.keys() if f != "conditions"):
+                return False
+        elif old.get(k) != new.get(k):
+            return False
+    return True
+
+
 def remove_condition(status: dict[str, Any], type_: str) -> None:
     conds = [c for c in status.get("conditions") or [] if c.get("type") != type_]
     if conds:

@@ -126,8 +126,7 @@ class DaemonSetController(Controller):
             self.enqueue(ds)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
-        if (u.labels_of(old) != u.labels_of(new) or (old.get("spec") or {}) != (new.get("spec") or {})
-                or u.get_condition(old.get("status"), "Ready") != u.get_condition(new.get("status"), "Ready")):  # fmt: skip
+        if not u.node_update_ignorable(old, new):  # upstream updateNode: heartbeats are ignored
             self._node_event(new)
 
     # -- sync -------------------------------------------------------------------------------

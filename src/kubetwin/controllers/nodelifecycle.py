@@ -164,20 +164,28 @@ class NodeLifecycleController(Controller):
         self.enqueue(node)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
+        if u.node_heartbeat_only(old, new) and new["metadata"]["name"] in self._created:
+            # a heartbeat: only the probe time moves (Ready, zone, taints and the NoSchedule
+            # taints the conditions call for are as they were)
+            self._note_heartbeat(new["metadata"]["name"], u.get_condition(new.get("status"), "Ready"))
+            return
         self._node_changed(new)
         self.enqueue(new)
 
-    def _node_changed(self, node: Obj) -> None:
-        name = node["metadata"]["name"]
-        if name not in self._created:
-            self._created[name] = u.created(self.loop, node)
-        ready = u.get_condition(node.get("status"), "Ready")
+    def _note_heartbeat(self, name: str, ready: Obj | None) -> None:
         hb = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
         if hb is None:
             self._heartbeat.pop(name, None)
         else:
             self._heartbeat[name] = hb
         self._set_deadline(name)
+
+    def _node_changed(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        if name not in self._created:
+            self._created[name] = u.created(self.loop, node)
+        ready = u.get_condition(node.get("status"), "Ready")
+        self._note_heartbeat(name, ready)
         status = str(ready.get("status", "Unknown")) if ready is not None else "Unknown"
         self._set_zone(name, (zone_key(node), status == "True"))
         if status != "True" or any(t.get("effect") == "NoExecute" and t.get("key") in (TAINT_NOT_READY, TAINT_UNREACHABLE)
