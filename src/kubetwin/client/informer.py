@@ -8,7 +8,7 @@ must only enqueue keys (DESIGN.md principle 4).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, KeysView
 from typing import Any
 
 from kubetwin.api import kinds
@@ -147,6 +147,10 @@ class Informer:
 
     def keys(self) -> Iterator[str]:
         return iter(self._cache)
+
+    def key_view(self) -> KeysView[str]:
+        """The cache's keys as a live read-only view (set operations run in C)."""
+        return self._cache.keys()
 
     def __len__(self) -> int:
         return len(self._cache)

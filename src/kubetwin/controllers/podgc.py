@@ -140,7 +140,7 @@ class PodGCController(Controller):
     def _gc_orphaned(self) -> None:
         now = self.loop.now
         nodes = self.node_informer
-        missing = {n for n in self._bound if nodes.get(n) is None}
+        missing = self._bound.keys() - nodes.key_view()  # bound to a node the cache does not hold
         for n in list(self._missing_since):
             if n not in missing:
                 del self._missing_since[n]
