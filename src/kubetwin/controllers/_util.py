@@ -212,6 +212,9 @@ def get_condition(status: Mapping[str, Any] | None, type_: str) -> dict[str, Any
     return None
 
 
+_MISSING = object()
+
+
 def node_in_same_condition(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """daemon_controller.go nodeInSameCondition: the same number of conditions and the same set of
     condition types whose status is True (heartbeat and transition times do not count)."""
@@ -242,17 +245,24 @@ def node_heartbeat_only(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
 
 
 def same_node_but_conditions(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Equal apart from metadata.resourceVersion and status.conditions."""
-    for k in new.keys() | old.keys():
-        if k == "metadata":
-            om, nm = old.get(k) or {}, new.get(k) or {}
-            if any(om.get(f) != nm.get(f) for f in om.keys() | nm.keys() if f != "resourceVersion"):
-                return False
-        elif k == "status":
-            os_, ns_ = old.get(k) or {}, new.get(k) or {}
-            if any(os_.get(f) != ns_.get(f) for f in os_.keys() | ns_.keys() if f != "conditions"):
-                return False
-        elif old.get(k) != new.get(k):
+    """Equal apart from metadata.resourceVersion and status.conditions (a key present in one only,
+    those two included, counts as a change: the answer errs towards looking)."""
+    return _same_but(old, new, "") and _same_but(old.get("metadata"), new.get("metadata"), "resourceVersion") \
+        and _same_but(old.get("status"), new.get("status"), "conditions")  # fmt: skip
+
+
+def _same_but(a: Any, b: Any, skip: str) -> bool:
+    """``a == b`` for mappings, ignoring key ``skip`` (and, at the top level, metadata and status,
+    which the caller compares apart); values shared by both are not walked."""
+    if a is b:
+        return True
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping) or len(a) != len(b):
+        return False
+    for k, v in b.items():
+        if k == skip or (not skip and k in ("metadata", "status")):
+            continue
+        w = a.get(k, _MISSING)
+        if w is not v and w != v:
             return False
     return True
 
