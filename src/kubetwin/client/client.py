@@ -77,9 +77,11 @@ class Client:
         propagation_policy: str | None = None,
         grace_period_seconds: int | None = None,
         preconditions: dict[str, Any] | None = None,
+        copy: bool = True,
     ) -> dict[str, Any]:
+        """Delete; ``copy=False`` returns the stored object itself (read-only)."""
         return self.registry.delete(
-            resource, name, namespace, propagation_policy, grace_period_seconds, preconditions
+            resource, name, namespace, propagation_policy, grace_period_seconds, preconditions, copy=copy
         )
 
     def bind(self, namespace: str, name: str, node_name: str, uid: str | None = None) -> dict[str, Any]:

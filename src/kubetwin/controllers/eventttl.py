@@ -47,7 +47,7 @@ class EventTTLController(Controller):
             return remaining
         ns, _, name = key.partition("/")
         try:
-            self.client.delete("events", name, ns)
+            self.client.delete("events", name, ns, copy=False)
         except ApiError as e:
             if e.code != 404:
                 raise

@@ -792,7 +792,10 @@ class Registry:
         grace_period_seconds: int | None = None,
         preconditions: dict[str, Any] | None = None,
         dry_run: bool = False,
+        copy: bool = True,
     ) -> dict[str, Any]:
+        """Delete (or start deleting) an object; returns it as stored after the call (``copy=False``:
+        the stored or final object itself, read-only, for callers that do not keep it)."""
         info = kinds.by_resource(resource)
         ns = (namespace or "") if info.namespaced else ""
         current = self.store.get(info.resource, ns, name)
@@ -835,7 +838,7 @@ class Registry:
             if dry_run:
                 return deep_copy(current)
             final = self.store.delete(info.resource, ns, name)
-            return deep_copy(final)
+            return deep_copy(final) if copy else final
         new = deep_copy(current)
         meta = new["metadata"]
         if finalizers:
@@ -852,7 +855,8 @@ class Registry:
             new.setdefault("status", {})["phase"] = "Terminating"
         if dry_run or new == current:
             return deep_copy(new)
-        return deep_copy(self.store.update(info.resource, new))
+        stored = self.store.update(info.resource, new)
+        return deep_copy(stored) if copy else stored
 
     def _check_preconditions(
         self, info: kinds.KindInfo, current: dict[str, Any], pre: dict[str, Any]
