@@ -585,8 +585,11 @@ class UsageEngine:
         else:
             cpu = ca["base_cpu"].copy()
             mem = ca["base_mem"].copy()
-        cpu = np.maximum(cpu, np.where(ca["startup_end"] > now, ca["startup_cpu"], 0.0))
-        mem += ca["leak"] * (now - ca["start"])
+        starting = ca["startup_end"] > now
+        if starting.any():  # else the burst term is all zeros and cpu (>= 0) stays as it is
+            cpu = np.maximum(cpu, np.where(starting, ca["startup_cpu"], 0.0))
+        if ca["leak"].any():  # else mem gains exact zeros
+            mem += ca["leak"] * (now - ca["start"])
         demand = np.where(run, cpu, 0.0)
         mem = np.where(run, mem, 0.0)
         # CPU: CFS quota, then the node's shares
