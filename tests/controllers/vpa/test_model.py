@@ -258,3 +258,54 @@ def test_cpu_samples_in_order_only() -> None:
     assert not c.add_cpu_sample(60.0, 100, 100)
     assert not c.add_cpu_sample(30.0, 100, 100)
     assert c.aggregator.total_samples_count == 1
+
+
+@pytest.mark.parametrize(
+    "times",
+    [pytest.param([0.0], id="one-instant"), pytest.param([60.0, 120.0, 180.0], id="three-runs"),
+     pytest.param([60.0, 150 * DAY], id="reference-shift"), pytest.param([5.0, 5.0 + 1e-3], id="close-instants")],
+)  # fmt: skip
+def test_cpu_batch_is_bitwise_the_sequential_adds(times: list[float]) -> None:
+    """The recommender feeds a run's CPU samples in one batch; the histogram, its range and the
+    counters must be exactly what one add_cpu_sample per sample gives."""
+    import random
+
+    rng = random.Random(7)
+    seq, batch = m.AggregateContainerState(), m.AggregateContainerState()
+    for t in times:
+        samples = [(rng.choice([0, 1, 3, 50, 120, 121, 999, 5000, 10**6]), rng.choice([0, 50, 100, 250, 1500]))
+                   for _ in range(rng.randint(1, 40))]  # fmt: skip
+        for usage, request in samples:
+            seq.add_cpu_sample(usage, request, t)
+        batch.add_cpu_batch([(m.cpu_bucket(u), m.cpu_sample_weight(r)) for u, r in samples], t)
+    hs, hb = seq.cpu.histogram, batch.cpu.histogram
+    assert hb.weights == hs.weights and hb.total_weight == hs.total_weight
+    assert (hb.min_bucket, hb.max_bucket, batch.cpu.reference) == (hs.min_bucket, hs.max_bucket, seq.cpu.reference)
+    assert (batch.first_sample_start, batch.last_sample_start, batch.total_samples_count) == (
+        seq.first_sample_start, seq.last_sample_start, seq.total_samples_count)  # fmt: skip
+
+
+def test_cpu_batch_of_nothing_changes_nothing() -> None:
+    s = m.AggregateContainerState()
+    s.add_cpu_batch([], 60.0)
+    assert s.total_samples_count == 0 and s.last_sample_start is None and s.cpu.is_empty()
+
+
+@pytest.mark.parametrize(
+    "start, peaks",
+    [pytest.param(DAY, [(300, DAY), (420, DAY + 60), (300, 2 * DAY)], id="three"),
+     pytest.param(DAY, [(300, DAY), (300, DAY), (300, DAY), (1, DAY)], id="clamped-to-zero"),
+     pytest.param(DAY, [(420, 150 * DAY), (300, 151 * DAY)], id="reference-shift-midway")],
+)  # fmt: skip
+def test_memory_peaks_subtraction_is_bitwise_the_sequential_one(start: float, peaks: list[tuple[int, float]]) -> None:
+    seq, batch = m.AggregateContainerState(), m.AggregateContainerState()
+    for s in (seq, batch):
+        for mib, day in ((300, 1), (420, 2), (380, 3), (5000, 3)):
+            s.add_memory_peak(mib * MIB, start * day)
+    for mib, t in peaks:
+        seq.subtract_memory_peak(mib * MIB, t)
+    batch.subtract_memory_peaks([(mib * MIB, t) for mib, t in peaks])
+    hs, hb = seq.memory_peaks.histogram, batch.memory_peaks.histogram
+    assert hb.weights == hs.weights and hb.total_weight == hs.total_weight
+    assert (hb.min_bucket, hb.max_bucket, batch.memory_peaks.reference) == (
+        hs.min_bucket, hs.max_bucket, seq.memory_peaks.reference)  # fmt: skip

@@ -210,3 +210,16 @@ def test_auto_mode_respects_container_limit_range(env: Env) -> None:
         assert p["metadata"]["annotations"]["vpaUpdates"] == (
             "Pod resources updated by web: container 0: cpu request, memory request, cpu limit, memory limit"
         )
+
+
+def test_metrics_client_without_per_pod_usage(env: Env) -> None:
+    """A ContainerMetricsClient with only get_container_usage (every pod uses its requests) feeds
+    the recommender as the pipeline's per-pod container_usage does."""
+    from kubetwin.client.metrics import RequestsMetricsClient
+
+    env.client.metrics = RequestsMetricsClient(env.cluster.informers.get("pods"), env.cluster.loop)
+    assert not hasattr(env.client.metrics, "container_usage")
+    env.vpa("Off")
+    env.deployment()  # requests 500m
+    env.run(10 * 60)
+    assert cpu_milli(env.target()["target"]["cpu"]) == _expected(model.CPU_HISTOGRAM_OPTIONS, 0.5, 1000)

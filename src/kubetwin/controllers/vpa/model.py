@@ -88,6 +88,37 @@ def cores_from_cpu_amount(milli: int) -> float:
     return milli / 1000.0
 
 
+_CPU_BUCKETS: dict[int, int] = {}
+
+
+def cpu_bucket(usage_milli: int) -> int:
+    """The CPU histogram bucket of a usage sample (memoised: usage repeats)."""
+    b = _CPU_BUCKETS.get(usage_milli)
+    if b is None:
+        if len(_CPU_BUCKETS) >= 1 << 16:
+            _CPU_BUCKETS.clear()
+        b = _CPU_BUCKETS[usage_milli] = CPU_HISTOGRAM_OPTIONS.find_bucket(cores_from_cpu_amount(usage_milli))
+    return b
+
+
+_MEMORY_BUCKETS: dict[int, int] = {}
+
+
+def memory_bucket(usage_bytes: int) -> int:
+    """The memory histogram bucket of a peak (memoised)."""
+    b = _MEMORY_BUCKETS.get(usage_bytes)
+    if b is None:
+        if len(_MEMORY_BUCKETS) >= 1 << 16:
+            _MEMORY_BUCKETS.clear()
+        b = _MEMORY_BUCKETS[usage_bytes] = MEMORY_HISTOGRAM_OPTIONS.find_bucket(float(usage_bytes))
+    return b
+
+
+def cpu_sample_weight(request_milli: int) -> float:
+    """A CPU sample's weight: the request in cores, at least ``MIN_SAMPLE_WEIGHT``."""
+    return max(cores_from_cpu_amount(request_milli), MIN_SAMPLE_WEIGHT)
+
+
 def scale_resource(amount: int, factor: float) -> int:
     return amount_from_float(amount * factor)
 
@@ -113,6 +144,36 @@ class AggregateContainerState:
         if self.first_sample_start is None or time < self.first_sample_start:
             self.first_sample_start = time
         self.total_samples_count += 1
+
+    def add_cpu_batch(self, samples: list[tuple[int, float]], time: float) -> None:
+        """``add_cpu_sample`` for many samples of one instant, ``(cpu bucket, weight)`` each (see
+        :func:`cpu_bucket`, :func:`cpu_sample_weight`): the same float operations in the same order
+        on the weights and the total, the decay factor computed once (it depends on ``time``
+        only), the non-empty range widened once (adds only grow weights, so a bucket that ends at
+        or above epsilon is one an add left there)."""
+        if not samples:
+            return
+        h = self.cpu
+        factor = h._decay_factor(time)  # first: it may move the reference, as the first add would
+        hist = h.histogram
+        weights = hist.weights
+        total = hist.total_weight
+        for b, w in samples:
+            wf = w * factor
+            weights[b] += wf
+            total += wf
+        hist.total_weight = total
+        eps = hist.options.epsilon
+        lo, hi = hist.min_bucket, hist.max_bucket
+        for b, _ in samples:
+            if (b < lo or b > hi) and weights[b] >= eps:
+                lo, hi = min(lo, b), max(hi, b)
+        hist.min_bucket, hist.max_bucket = lo, hi
+        if self.last_sample_start is None or time > self.last_sample_start:
+            self.last_sample_start = time
+        if self.first_sample_start is None or time < self.first_sample_start:
+            self.first_sample_start = time
+        self.total_samples_count += len(samples)
 
     def add_memory_peak(self, usage_bytes: int, time: float) -> None:
         self.memory_peaks.add_sample(float(usage_bytes), 1.0, time)
@@ -179,6 +240,24 @@ class AggregateContainerState:
                 raise CheckpointError(f"invalid {key}")
             h.load_from_checkpoint(saved, at(saved.get("referenceTimestamp")) or 0.0)
         return s
+
+    def subtract_memory_peaks(self, peaks: list[tuple[int, float]]) -> None:
+        """``subtract_memory_peak(usage, time)`` for each ``(usage, time)`` in order, bitwise: the
+        same clamped subtractions; the non-empty range narrowed once at the end (subtractions
+        only lower weights, so a bucket that fell below epsilon stays there)."""
+        h = self.memory_peaks
+        hist = h.histogram
+        eps = hist.options.epsilon
+        memo = hist.options is MEMORY_HISTOGRAM_OPTIONS
+        for usage, time in peaks:
+            w = 1.0 * h._decay_factor(time)  # may move the reference (and rescale the weights)
+            weights = hist.weights  # a rescale makes a new list
+            b = memory_bucket(usage) if memo else hist.options.find_bucket(float(usage))
+            total = hist.total_weight - w
+            hist.total_weight = 0.0 if total < eps else total
+            v = weights[b] - w
+            weights[b] = 0.0 if v < eps else v
+        hist._update_min_max()
 
     def merge(self, other: AggregateContainerState) -> None:
         self.cpu.merge(other.cpu)
