@@ -169,19 +169,18 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the day and print the top functions")
     ap.add_argument("--engine-only", action="store_true", help="time the usage engine alone at full size")
     ap.add_argument("--no-gc-freeze", action="store_true", help="do not gc.freeze() the set-up cluster")
-    ap.add_argument("--no-gc-pacing", action="store_true", help="leave Python's GC thresholds (kubetwin run paces it)")
+    ap.add_argument("--no-gc-pacing", action="store_true", help="leave the collector and the allocator as Python and glibc set them (kubetwin run tunes both)")
     ap.add_argument("--gc-thresholds", default=None, metavar="A,B,C", help="gc.set_threshold(A, B, C) after pacing")
     ap.add_argument("--profile-out", default=None, help="with --profile: also dump the pstats to this file")
     ap.add_argument("--profile-after", type=float, default=0.0, metavar="H", help="with --profile: start profiling after H virtual hours")
     args = ap.parse_args()
     if args.quick:
         args.nodes, args.pods, args.hours = 100, 3000, 6.0
+    if not args.no_gc_pacing:
+        gcpolicy.PACER.install(throughput=True)  # as `kubetwin run` does (collector and allocator)
     if args.engine_only:
         engine_only(args.nodes, args.pods, args.hours)
         return
-
-    if not args.no_gc_pacing:
-        gcpolicy.PACER.install(throughput=True)  # as `kubetwin run` does
     if args.gc_thresholds:
         gc.set_threshold(*(int(x) for x in args.gc_thresholds.split(",")))
     t0 = time.perf_counter()

@@ -44,3 +44,24 @@ def test_modes_set_their_thresholds(monkeypatch: pytest.MonkeyPatch, throughput:
     finally:
         pacer.uninstall()
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize(
+    ("env", "tuned"), [pytest.param(None, True, id="default-on"), pytest.param("default", False, id="opt-out")]
+)
+def test_install_tunes_glibc_allocator(monkeypatch: pytest.MonkeyPatch, env: str | None, tuned: bool) -> None:
+    """The allocator keeps large short-lived blocks on the heap on glibc (Linux, as CI is);
+    KUBETWIN_GC=default leaves it alone too."""
+    import platform
+
+    if env is None:
+        monkeypatch.delenv("KUBETWIN_GC", raising=False)
+    else:
+        monkeypatch.setenv("KUBETWIN_GC", env)
+    pacer = GCPacer()
+    pacer.install(throughput=True)
+    try:
+        on_glibc = platform.libc_ver()[0] == "glibc"
+        assert pacer.allocator_tuned is (tuned and on_glibc)
+    finally:
+        pacer.uninstall()

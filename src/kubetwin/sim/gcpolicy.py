@@ -21,12 +21,23 @@ The price: a frozen object is still freed by reference counting, but one that la
 an unreachable reference cycle is never reclaimed. The twin's state is acyclic JSON-like data; the
 same run held no such object (``gc.unfreeze(); gc.collect()`` afterwards freed 0).
 ``KUBETWIN_GC=default`` leaves the collector as Python configures it.
+
+``install`` also tunes glibc's allocator (``tune_allocator``): the usage engine, the metrics
+pipeline and list/Table responses make many short-lived buffers of 100 KB-10 MB (a 30,000-container
+array is 240 KB). With glibc's defaults such a block comes from mmap or from a heap top that is
+trimmed back to the OS as soon as more than twice the (dynamic) mmap threshold is free, so every
+tick faults the same pages in again: at bench_usage's size 2.1 ms per usage tick, 0.71 ms with the
+tuning, and the day's process CPU 57 s -> 53 s at the same peak RSS. The tuning keeps blocks up to
+32 MB (glibc's own ceiling for its dynamic threshold) on the heap and trims only past 256 MB free.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import os
+import sys
 from typing import Any
 
 # (generation 0 allocations, generation 0 collections per generation 1, generation 1 per full)
@@ -39,10 +50,33 @@ THRESHOLDS = (700, 10, 1)
 THROUGHPUT_THRESHOLDS = (50_000, 20, 100)
 
 
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 * 1024 * 1024
+TRIM_THRESHOLD = 256 * 1024 * 1024
+
+
+def tune_allocator() -> bool:
+    """Keep large short-lived blocks on the heap (see the module docstring); True when applied
+    (glibc only: elsewhere, or when the C library has no mallopt, nothing changes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
 class GCPacer:
     def __init__(self) -> None:
         self.installed = False
         self.full_collections = 0
+        self.allocator_tuned = False
         self._saved: tuple[int, int, int] | None = None
 
     def install(self, throughput: bool = False) -> bool:
@@ -54,11 +88,13 @@ class GCPacer:
             self._saved = gc.get_threshold()
             gc.set_threshold(*(THROUGHPUT_THRESHOLDS if throughput else THRESHOLDS))
             gc.callbacks.append(self._callback)
+            self.allocator_tuned = tune_allocator()
             self.installed = True
         return True
 
     def uninstall(self) -> None:
-        """Back to Python's defaults; the frozen objects are scanned again from the next collection."""
+        """Back to Python's defaults; the frozen objects are scanned again from the next collection.
+        The allocator stays tuned (glibc has no way back to its dynamic thresholds; harmless)."""
         if self.installed:
             gc.callbacks.remove(self._callback)
             if self._saved is not None:
