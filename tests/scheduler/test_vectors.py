@@ -185,3 +185,28 @@ def test_resource_weight_validation() -> None:
             "type": "LeastAllocated", "resources": [{"name": "cpu", "weight": w}]}})])  # fmt: skip
         with pytest.raises(ValueError):
             framework([], [], profile)
+
+
+def test_lowest_priority_follows_pods_on_nodes() -> None:
+    """Snapshot.lowest_priority (preemption's "no victim anywhere" shortcut) counts pods attached to
+    a node: assigned, assumed, ghosts of a removed node left out until their node comes back."""
+    snap = Snapshot()
+    snap.add_node(make_node("a").capacity().obj())
+    snap.add_node(make_node("b").capacity().obj())
+    assert snap.lowest_priority() is None
+    snap.add_pod(make_pod("high").priority(1000).node("a").obj())
+    snap.add_pod(make_pod("low").priority(-5).node("b").obj())
+    snap.add_pod(make_pod("nowhere").priority(-100).node("c").obj())  # its node is not known yet
+    assert snap.lowest_priority() == -5
+    assumed = PodInfo(make_pod("assumed").priority(-7).obj())
+    snap.assume(assumed, "a")
+    assert snap.lowest_priority() == -7
+    snap.forget(assumed)
+    assert snap.lowest_priority() == -5
+    snap.remove_node("b")  # "low" becomes a ghost
+    assert snap.lowest_priority() == 1000
+    snap.add_node(make_node("c").capacity().obj())  # the ghost of c attaches
+    assert snap.lowest_priority() == -100
+    snap.remove_pod("default/nowhere")
+    snap.remove_pod("default/high")
+    assert snap.lowest_priority() is None

@@ -92,6 +92,7 @@ class Snapshot:
         self._no_cpu_mem: set[int] = set()  # live slots whose cpu or memory allocatable is <= 0
         self.full: set[int] = set()  # live slots with pod_count >= allowed_pods (no room for a pod)
         self.pods: dict[str, PodInfo] = {}  # key -> assigned/assumed pod
+        self._priorities: dict[int, int] = {}  # priority -> pods attached to a node with it
         self._ghosts = 0  # pods in ``pods`` attached to no node (slot -1): add_node looks for them
         self.assumed: set[str] = set()
         self.node_generation = 0  # bumped on any node add/update/delete (invalidates node masks)
@@ -276,6 +277,7 @@ class Snapshot:
         if ni is not None:
             for pi in ni.pods.values():
                 pi.slot = -1  # pods stay in the cache until their delete event (upstream keeps a ghost)
+                self._uncount_priority(pi.priority)
             self._ghosts += len(ni.pods)
         for key in list(self.nominated.get(s, {})):
             self.clear_nomination(key)
@@ -291,6 +293,7 @@ class Snapshot:
         pi.slot = s
         ni.add_pod(pi)
         self.dirty.append(s)
+        self._priorities[pi.priority] = self._priorities.get(pi.priority, 0) + 1
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue
@@ -319,6 +322,7 @@ class Snapshot:
             pi.slot = -1
             return
         self.dirty.append(s)
+        self._uncount_priority(pi.priority)
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue
@@ -338,6 +342,18 @@ class Snapshot:
         if pi.has_affinity and self.term_extractor is not None:
             self._count_terms(pi, s, -1)
         pi.slot = -1
+
+    def _uncount_priority(self, priority: int) -> None:
+        left = self._priorities[priority] - 1
+        if left:
+            self._priorities[priority] = left
+        else:
+            del self._priorities[priority]
+
+    def lowest_priority(self) -> int | None:
+        """The lowest priority of any pod on a node (assumed ones included); None without pods.
+        Preemption's dry run finds no victim anywhere for a pod at or below it."""
+        return min(self._priorities) if self._priorities else None
 
     def add_pod(self, pod: Obj, pi: PodInfo | None = None) -> PodInfo:
         """A pod assigned to ``spec.nodeName`` (from the informer) or assumed by the scheduler."""

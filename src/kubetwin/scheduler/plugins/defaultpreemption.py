@@ -180,6 +180,11 @@ class DefaultPreemption(Plugin):
         num = self.num_candidates(len(potential))
         rng = self.handle.rng
         offset = rng.randint(0, len(potential) - 1) if rng is not None and len(potential) > 1 else 0
+        low = self.handle.snapshot.lowest_priority()
+        if low is None or low >= pod.priority:
+            # no pod anywhere has a lower priority: every node's dry run would find no victims
+            none = unresolvable(NO_VICTIMS)
+            return [], {ni.name: none for ni in potential}
         violating: list[Candidate] = []
         non_violating: list[Candidate] = []
         for i in range(len(potential)):
