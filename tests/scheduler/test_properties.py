@@ -81,3 +81,38 @@ def test_no_overcommit_and_filters_hold(nodes: list, pods: list) -> None:
             assert st_.is_success(), (key, st_)
         finally:
             snap.add_pod(pi.pod, pi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(st.lists(st.booleans(), min_size=12, max_size=12), st.sampled_from([2, 3]),
+                  st.lists(st.sampled_from(["r1", "r2", "r3"]), min_size=1, max_size=2)),
+        max_size=5,
+    ),
+    per_node=st.dictionaries(st.integers(0, 11), st.sampled_from(["p1", "p2"]), max_size=3),
+)  # fmt: skip
+def test_diagnosis_node_status_combines_entries_per_slot(
+    entries: list[tuple[list[bool], int, list[str]]], per_node: dict[int, str]
+) -> None:
+    """Each rejected slot's status: the reasons of the entries covering it in order, the highest
+    code; per-node statuses win. (Slots rejected by the same entries may share one Status.)"""
+    import numpy as np
+
+    from kubetwin.scheduler.framework import Code, Status, unschedulable
+    from kubetwin.scheduler.scheduler import Diagnosis
+
+    diag = Diagnosis(12)
+    for mask, code, reasons in entries:
+        diag.entries.append((np.array(mask, dtype=bool), Status(Code(code), *reasons)))
+    for slot, reason in per_node.items():
+        diag.per_node[slot] = unschedulable(reason)
+    got = diag.node_status(None)  # type: ignore[arg-type]
+    want: dict[int, tuple[int, list[str]]] = {}
+    for mask, code, reasons in entries:
+        for s in (i for i, m in enumerate(mask) if m):
+            c, r = want.get(s, (0, []))
+            want[s] = (max(c, code), r + reasons)
+    for slot, reason in per_node.items():
+        want[slot] = (int(Code.UNSCHEDULABLE), [reason])
+    assert {s: (int(x.code), x.reasons) for s, x in got.items()} == want

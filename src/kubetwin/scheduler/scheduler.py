@@ -95,16 +95,33 @@ class Diagnosis:
         return counts
 
     def node_status(self, snap: Snapshot) -> dict[int, Status]:
+        """Slot -> why it was rejected (the entries covering it, in order: their reasons, the
+        highest code). Slots rejected by the same entries share one Status (read-only)."""
         out: dict[int, Status] = {}
-        for mask, st in self.entries:
-            for s in map(int, np.flatnonzero(mask)):
-                prev = out.get(s)
-                if prev is None:
-                    out[s] = Status(st.code, *st.reasons, plugin=st.plugin)
-                else:
-                    prev.reasons.extend(st.reasons)
-                    prev.code = max(prev.code, st.code)
+        if len(self.entries) == 1:
+            mask, st = self.entries[0]
+            one = Status(st.code, *st.reasons, plugin=st.plugin)
+            out = dict.fromkeys(np.flatnonzero(mask).tolist(), one)
+        elif self.entries:
+            sig = np.zeros(len(self.entries[0][0]), dtype=np.int64)
+            for i, (mask, _) in enumerate(self.entries):
+                sig |= mask.astype(np.int64) << i
+            shared: dict[int, Status] = {}
+            for s, g in zip(np.flatnonzero(sig).tolist(), sig[sig != 0].tolist(), strict=True):
+                combined = shared.get(g)
+                if combined is None:
+                    combined = shared[g] = self._combine([st for i, (_, st) in enumerate(self.entries) if g >> i & 1])
+                out[s] = combined
         out.update(self.per_node)
+        return out
+
+    @staticmethod
+    def _combine(statuses: list[Status]) -> Status:
+        first = statuses[0]
+        out = Status(first.code, *first.reasons, plugin=first.plugin)
+        for st in statuses[1:]:
+            out.reasons.extend(st.reasons)
+            out.code = max(out.code, st.code)
         return out
 
     def message(self, post_filter_msg: str = "") -> str:

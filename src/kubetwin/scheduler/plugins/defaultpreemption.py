@@ -239,10 +239,11 @@ class DefaultPreemption(Plugin):
         snap = self.handle.snapshot
         potential: list[NodeInfo] = []
         statuses: dict[str, Status] = {}
+        not_helpful = unresolvable(NOT_HELPFUL)
         for ni in snap.node_infos():
             st = node_status.get(ni.slot)
             if st is not None and st.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
-                statuses[ni.name] = unresolvable(NOT_HELPFUL)
+                statuses[ni.name] = not_helpful
             else:
                 potential.append(ni)
         candidates, dry = self.find_candidates(state, pod, potential)
