@@ -47,7 +47,10 @@ def test_drain_moves_pods_and_removes_that_node(make_env: Any) -> None:
 
 
 def test_delay_after_add_holds_scale_down(make_env: Any) -> None:
-    env = make_env(nodegroup("general", minSize=1, maxSize=5), deployment("web", 3, cpu="1200m"), autoscaler())
+    # unremovableNodeRecheckTimeout 0: the booting nodes found unremovable at 20 s are looked at again
+    # on the next scan (see the next test for the default)
+    env = make_env(nodegroup("general", minSize=1, maxSize=5), deployment("web", 3, cpu="1200m"),
+                   autoscaler(unremovableNodeRecheckTimeout="0s"))  # fmt: skip
     env.run(200)
     assert len(env.nodes("general")) == 3
     env.client.patch("deployments.apps", "web", {"spec": {"replicas": 1}}, namespace="default")
@@ -57,6 +60,28 @@ def test_delay_after_add_holds_scale_down(make_env: Any) -> None:
     env.run(800)
     assert len(env.nodes("general")) == 3
     env.run(900)
+    assert len(env.nodes("general")) == 1
+
+
+def test_unremovable_nodes_are_rechecked_after_the_timeout(make_env: Any) -> None:
+    """--unremovable-node-recheck-timeout (5m): at 20 s the two booting nodes' pods have nowhere to
+    go (NoPlaceToMovePods); the scans until 320 s report them RecentlyUnremovable without simulating,
+    so they are unneeded only from 320 s and removed 10 m later."""
+    env = make_env(nodegroup("general", minSize=1, maxSize=5), deployment("web", 3, cpu="1200m"), autoscaler())
+    ca = next(c for c in env.cluster.components if hasattr(c, "recently_unremovable"))
+    env.run(20)
+    assert set(ca.unremovable.values()) >= {"NoPlaceToMovePods"}
+    booting = {n for n, r in ca.unremovable.items() if r == "NoPlaceToMovePods"}
+    assert ca.recently_unremovable == dict.fromkeys(booting, 320.0)
+    env.client.patch("deployments.apps", "web", {"spec": {"replicas": 1}}, namespace="default")
+    env.run(310)
+    assert {ca.unremovable[n] for n in booting} == {"RecentlyUnremovable"}
+    assert not ca.unneeded_since
+    env.run(330)
+    assert set(ca.unneeded_since) == booting and set(ca.unneeded_since.values()) == {320.0}
+    env.run(910)
+    assert len(env.nodes("general")) == 3
+    env.run(930)
     assert len(env.nodes("general")) == 1
 
 

@@ -173,6 +173,9 @@ class ClusterAutoscaler:
         self._timer: Handle | None = None
         self.unneeded_since: dict[str, float] = {}
         self.unremovable: dict[str, str] = {}  # node -> reason (last loop)
+        # node -> until when it is left out of scale-down: the simulation found it unremovable
+        # (upstream's unremovable.Nodes ttls, --unremovable-node-recheck-timeout)
+        self.recently_unremovable: dict[str, float] = {}
         self.last_scale_up = NEG_INF
         self.last_scale_down_delete = NEG_INF
         self.last_scale_down_failure = NEG_INF
@@ -677,11 +680,16 @@ class ClusterAutoscaler:
     def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
         opts = self.options
         self.unremovable = {}
+        present = {n["metadata"]["name"] for g in groups.values() for n in g.nodes}
+        self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items() if t > now and n in present}
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         for g in groups.values():
             for node in g.nodes:
                 name = node["metadata"]["name"]
                 if name in self.drains or _has_taint(node, TO_BE_DELETED_TAINT):
+                    continue
+                if name in self.recently_unremovable:  # eligibility.go: checked before anything else
+                    self.unremovable[name] = "RecentlyUnremovable"
                     continue
                 if (node["metadata"].get("annotations") or {}).get(drain.SCALE_DOWN_DISABLED) == "true":
                     self.unremovable[name] = "ScaleDownDisabledAnnotation"
@@ -774,6 +782,7 @@ class ClusterAutoscaler:
                                     opts.skip_nodes_with_system_pods, opts.skip_nodes_with_local_storage)  # fmt: skip
             if plan.blocking is not None:
                 self.unremovable[name] = plan.blocking.reason
+                self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
                 continue
             if plan.to_move:
                 if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
@@ -781,6 +790,7 @@ class ClusterAutoscaler:
                 moved = self._simulate_moves(sim, plan.to_move, name, fit, removed)
                 if moved is None:
                     self.unremovable[name] = "NoPlaceToMovePods"
+                    self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
                     continue
                 non_empty += 1
             tracker.remove(plan.to_move)

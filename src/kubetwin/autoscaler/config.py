@@ -36,6 +36,7 @@ _DURATIONS = {
     "initialNodeGroupBackoffDuration": "initial_node_group_backoff",
     "maxNodeGroupBackoffDuration": "max_node_group_backoff",
     "nodeGroupBackoffResetTimeout": "node_group_backoff_reset",
+    "unremovableNodeRecheckTimeout": "unremovable_node_recheck_timeout",
     "nodeDeleteDelayAfterTaint": "node_delete_delay_after_taint",
 }
 _INTS = {
@@ -86,6 +87,7 @@ class Options:
     scale_down_delay_after_add: float = 600.0
     scale_down_delay_after_delete: float = 0.0  # 0: the scan interval
     scale_down_delay_after_failure: float = 180.0
+    unremovable_node_recheck_timeout: float = 300.0
     max_node_provision_time: float = 900.0
     max_node_startup_time: float = 900.0
     max_graceful_termination_sec: int = 600

@@ -458,6 +458,9 @@ _CA_DURATIONS = {
                                     "(--node-group-backoff-reset-timeout, default 3h).",
     "nodeDeleteDelayAfterTaint": "How long to wait between tainting a node ToBeDeletedByClusterAutoscaler and "
                                  "deleting it (--node-delete-delay-after-taint, default 5s).",
+    "unremovableNodeRecheckTimeout": "How long a node found unremovable by the scale-down simulation (no place "
+                                     "for its pods, a pod that blocks draining) is left out of it "
+                                     "(--unremovable-node-recheck-timeout, default 5m).",
 }
 _CA_INTS = {
     "maxGracefulTerminationSec": "Longest termination grace period, in seconds, given to pods evicted during "
