@@ -82,6 +82,7 @@ from typing import Any
 
 from kubetwin.scenario import loader
 from kubetwin.scenario.runtime import Cluster, ScenarioSettings
+from kubetwin.sim import gcpolicy
 
 GOAL = 1440.0
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "diurnal-hpa-ca"
@@ -200,6 +201,7 @@ def main() -> None:
     until = args.hours * 3600.0
     print(f"diurnal-hpa-ca x ({args.web_peak:,} web + {args.worker_peak:,} worker pods at the peak), "
           f"{args.hours:g} h virtual, seed {settings.seed}", flush=True)  # fmt: skip
+    gcpolicy.PACER.install(throughput=True)  # the collector and allocator policy `kubetwin run` uses
     t0 = time.perf_counter()
     c0 = time.process_time()
     cluster = Cluster(seed=settings.seed, metrics_resolution=settings.metrics_resolution)
