@@ -38,10 +38,21 @@ def _pdb(reg: Registry) -> dict[str, Any]:
     })  # fmt: skip
 
 
-def _update_equivalent(reg: Registry, stored: dict[str, Any], section: str, fields: dict[str, Any]) -> dict[str, Any]:
+def _event(reg: Registry) -> dict[str, Any]:
+    return reg.create({
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "n1.17", "namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": "n1"}, "reason": "Starting", "message": "m", "type": "Normal",
+        "count": 1, "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z",
+    })  # fmt: skip
+
+
+def _update_equivalent(reg: Registry, stored: dict[str, Any], section: str | None, fields: dict[str, Any]) -> dict[str, Any]:
     """What a plain update of the stored object with ``fields`` set would have stored."""
     obj = deep_copy(stored)
-    obj[section] = {**obj.get(section, {}), **fields}
+    if section is None:
+        obj.update(fields)
+    else:
+        obj[section] = {**obj.get(section, {}), **fields}
     return reg.update(obj, subresource="status" if section == "status" else None, dry_run=True)
 
 
@@ -50,12 +61,13 @@ CASES = [
     (_lease, LEASES, "kube-node-lease", "spec", {"renewTime": "2026-01-01T00:00:10.000000Z"}),
     (_node, "nodes", "", "status", {"conditions": [{"type": "Ready", "status": "True"}]}),
     (_pdb, "poddisruptionbudgets.policy", "default", "spec", {"minAvailable": 2}),
+    (_event, "events", "default", None, {"count": 2, "lastTimestamp": "2026-01-01T00:01:00Z"}),
 ]
 
 
 @pytest.mark.parametrize(("build", "resource", "ns", "section", "fields"), CASES)
 def test_stores_what_an_update_would_and_emits_one_event(
-    reg: Registry, build: Any, resource: str, ns: str, section: str, fields: dict[str, Any]
+    reg: Registry, build: Any, resource: str, ns: str, section: str | None, fields: dict[str, Any]
 ) -> None:
     stored = build(reg)
     want = _update_equivalent(reg, stored, section, fields)
@@ -96,13 +108,15 @@ def test_noop_writes_nothing(reg: Registry) -> None:
     [
         (LEASES, "kube-node-lease", "missing", "spec", {"renewTime": "x"}, 404, "NotFound"),
         (LEASES, "kube-node-lease", "n1", "metadata", {"labels": {}}, 400, "BadRequest"),
+        (LEASES, "kube-node-lease", "n1", None, {"metadata": {}}, 400, "BadRequest"),
+        ("nodes", "", "n1", None, {"status": {}}, 400, "BadRequest"),
         ("nodes", "", "n1", "spec", {"unschedulable": True}, 400, "BadRequest"),  # Node is defaulted on update
         ("poddisruptionbudgets.policy", "default", "p", "spec", {"minAvailable": -1}, 422, "Invalid"),
         ("nodes", "", "n1", "status", {"capacity": {"cpu": "-4"}}, 422, "Invalid"),
     ],
 )
 def test_bad_writes_are_refused_and_change_nothing(
-    reg: Registry, resource: str, ns: str, name: str, section: str, fields: dict[str, Any], code: int, reason: str
+    reg: Registry, resource: str, ns: str, name: str, section: str | None, fields: dict[str, Any], code: int, reason: str
 ) -> None:
     _lease(reg)
     _node(reg)

@@ -49,13 +49,11 @@ class EventRecorder:
             self._seen.move_to_end(dedupe)
             ev_ns, ev_name = prior
             try:
-                current = self.client.registry.get("events", ev_name, ev_ns, copy=False)
-                self.client.patch(
-                    "events",
-                    ev_name,
-                    {"count": int(current.get("count", 1)) + 1, "lastTimestamp": now},
-                    namespace=ev_ns,
-                )
+                # the correlator's patch of count and lastTimestamp, on the stored event as it is
+                registry = self.client.registry
+                current = registry.get("events", ev_name, ev_ns, copy=False)
+                registry.set_fields_trusted("events", ev_ns, ev_name, None,
+                                            {"count": int(current.get("count", 1)) + 1, "lastTimestamp": now})  # fmt: skip
                 return
             except ApiError:
                 self._seen.pop(dedupe, None)

@@ -360,17 +360,19 @@ class Registry:
         return self._update(obj, subresource, False, None, trusted=True)
 
     def set_fields_trusted(
-        self, resource: str, namespace: str, name: str, section: str, fields: dict[str, Any]
+        self, resource: str, namespace: str, name: str, section: str | None, fields: dict[str, Any]
     ) -> dict[str, Any]:
         """Write the stored object with ``fields`` set in its top-level ``section`` (``spec``, or
         ``status`` with status-subresource semantics), for an in-process component renewing what it
         owns: the kubelet's lease renewTime (upstream's lease controller sets holder, duration and
-        renewTime on a copy of the lease it got) and its node status heartbeat. The same admission,
+        renewTime on a copy of the lease it got) and its node status heartbeat; ``section`` None sets
+        top-level fields (an Event's count and lastTimestamp, as the EventCorrelator's patch does). The same admission,
         validation, no-op check, generation rule and watch events as ``update``; the rest of the
         object is shared with the stored one, not rebuilt. Returns the stored object (read-only)."""
         info = kinds.by_resource(resource)
-        if section in ("metadata", "apiVersion", "kind"):
-            raise errors.bad_request(f"cannot set fields of {section!r}")
+        reserved = ("metadata", "apiVersion", "kind", "status")
+        if section in reserved[:3] or (section is None and any(k in reserved for k in fields)):
+            raise errors.bad_request(f"cannot set fields of {section or next(k for k in fields if k in reserved)!r}")
         if section != "status" and info.kind in defaults.DEFAULTERS:
             raise errors.bad_request(f"{info.kind} is defaulted on update: use update_trusted")
         current = self.store.get(info.resource, namespace if info.namespaced else "", name)
@@ -378,11 +380,14 @@ class Registry:
             raise errors.not_found(info.plural, name, info.group)
         new = dict(current)
         new["metadata"] = dict(current["metadata"])
-        old_section = current.get(section)
-        new[section] = {**old_section, **fields} if isinstance(old_section, dict) else dict(fields)
+        if section is None:
+            new.update(fields)
+        else:
+            old_section = current.get(section)
+            new[section] = {**old_section, **fields} if isinstance(old_section, dict) else dict(fields)
         if section == "status":
             return self._write_update(info, current, new, False, copy=False, subresource="status")
-        if info.kind not in _NO_SPEC_GENERATION and new[section] != old_section:
+        if info.kind not in _NO_SPEC_GENERATION and _spec_part(new) != _spec_part(current):
             new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
         # metadata is the stored one: only a kind with a validator can fail validation here
         return self._write_update(info, current, new, False, validate=info.kind in validation.VALIDATORS, copy=False)
