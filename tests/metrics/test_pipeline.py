@@ -292,24 +292,25 @@ def _answer(get: Any) -> Any:
         return str(e)
 
 
-def _by_rule(env: Env, uid: str | None) -> tuple[int, int] | None:
+def _by_rule(env: Env, uid: str | None) -> tuple[int, int, dict[str, tuple[int, int]]] | None:
     """metrics-server's rule for one pod, read from the scrapes slot by slot (an oracle for the
-    vectorised arrays): (cpu milli, memory milli-bytes), or None when the pod is not served."""
+    vectorised arrays): (cpu milli, memory milli-bytes, {container: (cpu milli, bytes)}), or None
+    when the pod is not served."""
     eng, cur, prev = env.pipeline.engine(), env.pipeline.cur, env.pipeline.prev
     assert eng is not None and cur is not None and prev is not None
     e = eng.pods.get(uid or "")
     if e is None or not e.slots or e.slot >= len(cur.rps):
         return None
     limit = min(len(cur.running), len(prev.running))
-    cpu = mem = 0
-    for s in e.slots:
+    containers = {}
+    for s, name in zip(e.slots, e.names, strict=True):
         if s >= limit or not cur.running[s] or not prev.running[s]:
             return None
         if cur.start[s] > prev.t or eng.c.a["start"][s] != cur.start[s]:
             return None  # (re)started since the previous scrape, or the slot changed hands
-        cpu += int(round(max(0.0, float(cur.cpu_s[s]) - float(prev.cpu_s[s])) * 1000.0 / (cur.t - prev.t)))
-        mem += int(cur.mem[s]) * 1000
-    return cpu, mem
+        cpu = int(round(max(0.0, float(cur.cpu_s[s]) - float(prev.cpu_s[s])) * 1000.0 / (cur.t - prev.t)))
+        containers[name] = (cpu, int(cur.mem[s]))
+    return sum(c for c, _ in containers.values()), sum(m for _, m in containers.values()) * 1000, containers
 
 
 def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
@@ -350,6 +351,8 @@ def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
         rule = [_by_rule(env, u) for u in uids]
         served += sum(r is not None for r in rule)
         unserved += sum(r is None for r in rule[:-2])
+        for p, r in zip(pods, rule, strict=False):
+            assert env.pipeline.container_usage(p) == (r[2] if r is not None else None)
         for i, resource in enumerate(("cpu", "memory")):
             expected = {p["metadata"]["name"]: r[i] for p, r in zip(pods, rule, strict=False) if r is not None}
             got = _answer(lambda: samples.resource(resource))  # noqa: B023

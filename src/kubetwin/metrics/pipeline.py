@@ -60,7 +60,9 @@ controller that keeps its pods as rows (the HPA) the values of all of them at on
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -220,15 +222,28 @@ class _Scrape:
     node_mem: F64
 
 
-@dataclass
 class _PodArrays:
-    """Per engine pod slot, for one pair of scrapes and one engine version. Each array has one
+    """Per engine pod slot, for one pair of scrapes and one engine version. Each pod array has one
     element more than there are pod slots, always False / 0: what slot -1 (no pod) reads."""
 
-    ok: npt.NDArray[np.bool_]  # scraped twice with the same running containers (metrics-server serves it)
-    ok_list: list[bool]  # the same as a list (per-pod reads index it)
-    cpu: npt.NDArray[np.int64]  # millicores: each container's window average, rounded, summed
-    mem: npt.NDArray[np.int64]  # working set, milli-bytes: each container's bytes (truncated), summed
+    __slots__ = ("ok", "ok_list", "cpu", "mem", "_cpu_c", "_mem_c", "_lists")
+
+    def __init__(self, ok: npt.NDArray[np.bool_], cpu: npt.NDArray[np.int64], mem: npt.NDArray[np.int64],
+                 cpu_c: F64, mem_c: F64) -> None:  # fmt: skip
+        self.ok = ok  # scraped twice with the same running containers (metrics-server serves it)
+        self.ok_list: list[bool] = ok.tolist()  # the same as a list (per-pod reads index it)
+        self.cpu = cpu  # millicores: each container's window average, rounded, summed
+        self.mem = mem  # working set, milli-bytes: each container's bytes (truncated), summed
+        self._cpu_c = cpu_c  # per container slot (those of served pods only mean anything)
+        self._mem_c = mem_c
+        self._lists: tuple[list[int], list[int]] | None = None
+
+    def container_lists(self) -> tuple[list[int], list[int]]:
+        """(cpu millicores, working set bytes) per container slot as lists of ints (built on the
+        first per-pod read)."""
+        if self._lists is None:
+            self._lists = (self._cpu_c.astype(np.int64).tolist(), self._mem_c.astype(np.int64).tolist())
+        return self._lists
 
 
 def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
@@ -269,7 +284,15 @@ def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
     mem[:pn] = np.bincount(owner[served], weights=mem_c[served], minlength=pn)[:pn].astype(np.int64) * 1000
     cpu[~ok] = 0
     mem[~ok] = 0
-    return _PodArrays(ok, ok.tolist(), cpu, mem)
+    return _PodArrays(ok, cpu, mem, cpu_c, mem_c)
+
+
+class _NoPod:
+    slot = -1
+
+
+_NO_POD = _NoPod()
+_SLOT = operator.attrgetter("slot")
 
 
 class _Samples:
@@ -311,6 +334,7 @@ class _Samples:
         pn = len(self.arrays.ok) - 1
         profile = np.full(pn + 1, -1, dtype=np.int64)
         profile[:pn] = eng.p.a["profile"][:pn]
+        profile[profile >= len(keys)] = -1
         has = self.arrays.ok[self.slots] & defines[profile[self.slots]]
         if not has.any():
             raise MetricsUnavailable(NO_CUSTOM_METRICS)
@@ -354,9 +378,7 @@ class MetricsPipeline:
         self.cur: _Scrape | None = None
         # the per-slot numbers per-pod reads use, as Python lists (built once per pair of scrapes:
         # indexing a list is several times cheaper than reading a numpy scalar)
-        self._lists_for: tuple[_Scrape, _Scrape] | None = None
-        self._lists: tuple[list[Any], ...] = ()
-        self._arrays_memo: tuple[_Scrape, _Scrape, Any, int, _PodArrays] | None = None
+        self._arrays_memo: tuple[_Scrape, _Scrape, UsageEngine, int, _PodArrays] | None = None
         self.scrapes = 0
         self._timer: Any = None
         self._shapes: dict[str, tuple[str, Traffic | None]] = {}  # series uid -> (rv, shape)
@@ -430,17 +452,9 @@ class MetricsPipeline:
         return self.resolution
 
     # -- per pod --------------------------------------------------------------------------------
-    def _slot_lists(self, cur: _Scrape, prev: _Scrape) -> tuple[list[Any], ...]:
-        """(cur running, prev running, cur start, cur cpu_s, prev cpu_s, cur mem, cur granted) as lists."""
-        if self._lists_for is None or self._lists_for[0] is not cur or self._lists_for[1] is not prev:
-            self._lists_for = (cur, prev)
-            self._lists = (cur.running.tolist(), prev.running.tolist(), cur.start.tolist(), cur.cpu_s.tolist(),
-                           prev.cpu_s.tolist(), cur.mem.tolist(), cur.granted.tolist())  # fmt: skip
-        return self._lists
-
-    def _arrays(self) -> _PodArrays | None:
-        """The per-pod-slot arrays of the current pair of scrapes, computed once per engine
-        ``version`` (every HPA and the VPA ask between two scrapes)."""
+    def _arrays(self) -> tuple[_PodArrays, UsageEngine] | None:
+        """The per-pod-slot arrays of the current pair of scrapes (and their engine), computed once
+        per engine ``version`` (every HPA and the VPA ask between two scrapes)."""
         cur, prev = self.cur, self.prev
         eng = self.engine()
         if cur is None or prev is None or eng is None:
@@ -449,15 +463,14 @@ class MetricsPipeline:
         memo = self._arrays_memo
         if memo is None or memo[0] is not cur or memo[1] is not prev or memo[2] is not eng or memo[3] != version:
             memo = self._arrays_memo = (cur, prev, eng, version, _pod_arrays(cur, prev, eng))
-        return memo[4]
+        return memo[4], eng
 
     def _entry(self, pod: Obj) -> Any:
         """The engine's record of a pod that was scraped twice with the same containers, or None."""
-        arrays = self._arrays()
-        if arrays is None:
+        found = self._arrays()
+        if found is None:
             return None
-        eng = self.engine()
-        assert eng is not None
+        arrays, eng = found
         e = eng.pods.get((pod.get("metadata") or {}).get("uid", ""))
         if e is None or not arrays.ok_list[e.slot]:
             return None
@@ -465,16 +478,13 @@ class MetricsPipeline:
 
     def pod_samples(self, uids: Sequence[str | None]) -> _Samples | None:
         """``PodSamplesClient``: the current metrics of ``uids`` as arrays aligned with it."""
-        arrays = self._arrays()
-        eng = self.engine()
-        if arrays is None or eng is None:
+        found_arrays = self._arrays()
+        if found_arrays is None:
             return None
-        pods = eng.pods
-        slots = np.fromiter(
-            (e.slot if (e := pods.get(u)) is not None else -1 for u in uids),  # type: ignore[arg-type]
-            dtype=np.int64,
-            count=len(uids),
-        )
+        arrays, eng = found_arrays
+        # eng.pods.get(uid, <slot -1>).slot for each uid, with C-level maps (no Python frame per pod)
+        found = map(eng.pods.get, uids, itertools.repeat(_NO_POD))  # type: ignore[arg-type]
+        slots = np.array(list(map(_SLOT, found)), dtype=np.int64)
         return _Samples(self, arrays, slots)
 
     def container_usage(self, pod: Obj) -> dict[str, tuple[int, int]] | None:
@@ -483,15 +493,10 @@ class MetricsPipeline:
         e = self._entry(pod)
         if e is None:
             return None
-        cur, prev = self.cur, self.prev
-        assert cur is not None and prev is not None
-        _, _, _, cur_cpu, prev_cpu, cur_mem, cur_granted = self._slot_lists(cur, prev)
-        span = cur.t - prev.t
-        out = {}
-        for s, name in zip(e.slots, e.names, strict=True):
-            cpu = max(0.0, cur_cpu[s] - prev_cpu[s]) * 1000.0 / span if span > 0 else float(cur_granted[s])
-            out[name] = (int(round(cpu)), int(cur_mem[s]))
-        return out
+        memo = self._arrays_memo
+        assert memo is not None
+        cpu, mem = memo[4].container_lists()
+        return {name: (cpu[s], mem[s]) for s, name in zip(e.slots, e.names, strict=True)}
 
     def node_usage(self, name: str) -> tuple[int, int] | None:
         """(cpu millicores, memory working set bytes incl. the system) of a node at the last scrape."""
