@@ -193,6 +193,8 @@ def main() -> None:
     ap.add_argument("--max-wall", type=float, default=600.0, help="stop after this many wall seconds")
     ap.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
     ap.add_argument("--profile-out", default=None, help="with --profile: also dump the pstats to this file")
+    ap.add_argument("--profile-after", type=float, default=0.0, metavar="H",
+                    help="with --profile: start profiling at H virtual hours (e.g. 10 for the peak)")
     ap.add_argument("--dump", default=None, help="write write/store hashes per chunk and the final Events/HPAs here")
     args = ap.parse_args()
     if args.quick:
@@ -212,13 +214,15 @@ def main() -> None:
         sys.exit("; ".join(f"{f.where}: {f.message}" for f in failures))
     gc.freeze()
     prof = cProfile.Profile() if args.profile else None
-    if prof is not None:
+    if prof is not None and args.profile_after <= 0:
         prof.enable()
     peak_pods = peak_nodes = 0
     now = 0.0
     stopped = False
     while now < until:
         now = min(until, now + CHUNK)
+        if prof is not None and 0 < args.profile_after <= now - CHUNK and now - CHUNK < args.profile_after + CHUNK:
+            prof.enable()
         cluster.run(now)
         pods, nodes = counts(cluster)
         peak_pods, peak_nodes = max(peak_pods, pods), max(peak_nodes, nodes)
