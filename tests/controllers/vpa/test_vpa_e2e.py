@@ -223,3 +223,16 @@ def test_metrics_client_without_per_pod_usage(env: Env) -> None:
     env.deployment()  # requests 500m
     env.run(10 * 60)
     assert cpu_milli(env.target()["target"]["cpu"]) == _expected(model.CPU_HISTOGRAM_OPTIONS, 0.5, 1000)
+
+
+def test_state_of_pods_that_left_is_dropped(env: Env) -> None:
+    env.vpa("Off")
+    env.deployment(replicas=3)
+    env.run(5 * 60)
+    rec = next(c for c in env.cluster.components if isinstance(c, VPARecommender))
+    assert len(rec.containers) == 3 and len(rec._plans) == 3
+    env.client.patch("deployments.apps", "web", {"spec": {"replicas": 1}}, "default")
+    env.run(3 * 60)
+    live = {p["metadata"]["uid"] for p in env.live_pods()}
+    assert len(live) == 1
+    assert {k[1] for k in rec.containers} == live and {k[1] for k in rec._plans} == live

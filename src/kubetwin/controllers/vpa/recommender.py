@@ -196,11 +196,14 @@ class VPARecommender(Controller):
                 from kubetwin.client.metrics import select_pods
 
                 ns = vpa["metadata"].get("namespace", "")
-                plans = [
-                    pl
-                    for p in select_pods(self.pods, ns, selector)
-                    if not (pl := self._plan(key, p)).terminal
-                ]
+                cached = self._plans
+                plans: list[_PodPlan] = []
+                for p in select_pods(self.pods, ns, selector):
+                    pl = cached.get((key, p["metadata"].get("uid", "")))
+                    if pl is None or pl.pod is not p:
+                        pl = self._plan(key, p)
+                    if not pl.terminal:
+                        plans.append(pl)
                 pods = [pl.pod for pl in plans]
                 for pl in plans:
                     keys = pod_vpas.get(pl.uid)
@@ -210,12 +213,15 @@ class VPARecommender(Controller):
                         keys.add(key)
                 self._feed(key, ns, selector, plans, source, now)
             self._update_vpa(vpa, key, pods, problem)
+        # the states (and plans) of pods no VPA matches any more; a matched pod's are kept. Both
+        # exist only for pods the last run matched, so only those that left need a look.
+        gone = self.pod_vpas.keys() - pod_vpas.keys()
         self.pod_vpas = pod_vpas
-        # the states (and plans) of pods no VPA matches any more; a matched pod's are kept
-        for k in [k for k in self.containers if k[1] not in pod_vpas]:
-            del self.containers[k]
-        for pk in [pk for pk in self._plans if pk[1] not in pod_vpas]:
-            del self._plans[pk]
+        if gone:
+            for k in [k for k in self.containers if k[1] in gone]:
+                del self.containers[k]
+            for pk in [pk for pk in self._plans if pk[1] in gone]:
+                del self._plans[pk]
         if self._last_aggregate_gc is None or now - self._last_aggregate_gc > AGGREGATE_GC_INTERVAL:
             self._last_aggregate_gc = now
             self.garbage_collect_aggregates(now)
@@ -367,7 +373,8 @@ class VPARecommender(Controller):
             )
         running = (pod.get("status") or {}).get("phase") == "Running"
         plan = _PodPlan(pod, uid, pod["metadata"]["name"], entries, _terminal(pod), running)
-        self._plans[(key, uid)] = plan
+        if not plan.terminal:  # a terminal pod is not fed: nothing to keep
+            self._plans[(key, uid)] = plan
         return plan
 
     def _feed(
