@@ -107,7 +107,10 @@ def test_diagnosis_node_status_combines_entries_per_slot(
         diag.entries.append((np.array(mask, dtype=bool), Status(Code(code), *reasons)))
     for slot, reason in per_node.items():
         diag.per_node[slot] = unschedulable(reason)
-    got = diag.node_status(None)  # type: ignore[arg-type]
+    statuses = diag.node_status(None)  # type: ignore[arg-type]
+    got = statuses.as_dict()
+    unresolvable = statuses.unresolvable(np.arange(12)).tolist()
+    assert unresolvable == [s in got and got[s].code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE for s in range(12)]
     want: dict[int, tuple[int, list[str]]] = {}
     for mask, code, reasons in entries:
         for s in (i for i, m in enumerate(mask) if m):

@@ -25,9 +25,16 @@ def test_binds_and_records_scheduled_event(stack: SchedStack) -> None:
     assert stack.condition("p")["status"] == "True"  # type: ignore[index]
 
 
-def test_failed_scheduling_message_shape(stack: SchedStack) -> None:
+@pytest.mark.parametrize("low_priority_pod", [pytest.param(False, id="nothing-to-preempt-anywhere"),
+                                              pytest.param(True, id="node-by-node-dry-run")])  # fmt: skip
+def test_failed_scheduling_message_shape(stack: SchedStack, low_priority_pod: bool) -> None:
     stack.create(small("n1"), small("n2"), make_node("n3").capacity(cpu="8").taints([GPU_TAINT]).obj())
-    stack.create(make_pod("big").container("c", requests={"cpu": "3"}).obj())
+    big = make_pod("big").container("c", requests={"cpu": "3"})
+    if low_priority_pod:  # a lower-priority pod on the tainted node: PostFilter dry-runs each node
+        _prio(stack, "high", 1000)
+        stack.create(make_pod("low").container("c", requests={"cpu": "100m"}).node("n3").obj())
+        big = big.set("spec.priorityClassName", "high")
+    stack.create(big.obj())
     stack.settle()
     msg = ("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu. "
            "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "

@@ -99,6 +99,78 @@ def unresolvable(*reasons: str) -> Status:
 SKIP = Status(Code.SKIP)
 
 
+class NodeStatuses:
+    """NodeToStatusMap of a failed cycle, built only when read per node: ``entries`` are
+    (slot mask, Status) pairs from the vectorised filters, ``per_node`` single-node statuses that
+    override them. A slot's status combines the entries covering it, in order (their reasons, the
+    highest code); slots covered by the same entries share one Status (read-only)."""
+
+    def __init__(self, entries: list[tuple[Any, Status]], per_node: dict[int, Status]) -> None:
+        self.entries = entries
+        self.per_node = per_node
+        self._map: dict[int, Status] | None = None
+
+    def get(self, slot: int) -> Status | None:
+        return self.as_dict().get(slot)
+
+    def as_dict(self) -> dict[int, Status]:
+        if self._map is None:
+            self._map = self._build()
+        return self._map
+
+    def unresolvable(self, slots: Any) -> Any:
+        """A bool array over ``slots``: True where the status is UnschedulableAndUnresolvable."""
+        import numpy as np
+
+        slots = np.asarray(slots)
+        out = np.zeros(len(slots), dtype=bool)
+        above = np.zeros(len(slots), dtype=bool)
+        for mask, st in self.entries:
+            covered = mask[slots] if len(mask) else np.zeros(len(slots), dtype=bool)
+            if st.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+                out |= covered
+            elif st.code > Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+                above |= covered
+        out &= ~above
+        if self.per_node:
+            index = {int(s): i for i, s in enumerate(slots.tolist())}
+            for s, st in self.per_node.items():
+                i = index.get(s)
+                if i is not None:
+                    out[i] = st.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+        return out
+
+    def _build(self) -> dict[int, Status]:
+        import numpy as np
+
+        out: dict[int, Status] = {}
+        if len(self.entries) == 1:
+            mask, st = self.entries[0]
+            one = Status(st.code, *st.reasons, plugin=st.plugin)
+            out = dict.fromkeys(np.flatnonzero(mask).tolist(), one)
+        elif self.entries:
+            sig = np.zeros(len(self.entries[0][0]), dtype=np.int64)
+            for i, (mask, _) in enumerate(self.entries):
+                sig |= mask.astype(np.int64) << i
+            shared: dict[int, Status] = {}
+            for s, g in zip(np.flatnonzero(sig).tolist(), sig[sig != 0].tolist(), strict=True):
+                combined = shared.get(g)
+                if combined is None:
+                    combined = shared[g] = _combine([st for i, (_, st) in enumerate(self.entries) if g >> i & 1])
+                out[s] = combined
+        out.update(self.per_node)
+        return out
+
+
+def _combine(statuses: list[Status]) -> Status:
+    first = statuses[0]
+    out = Status(first.code, *first.reasons, plugin=first.plugin)
+    for st in statuses[1:]:
+        out.reasons.extend(st.reasons)
+        out.code = max(out.code, st.code)
+    return out
+
+
 class CycleState:
     """Per-cycle scratch space shared by the plugins of one scheduling attempt."""
 

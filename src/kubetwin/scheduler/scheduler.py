@@ -36,6 +36,7 @@ from kubetwin.scheduler.framework import (
     Code,
     CycleState,
     Framework,
+    NodeStatuses,
     PodInfo,
     Profile,
     Status,
@@ -94,35 +95,9 @@ class Diagnosis:
                 counts[r] = counts.get(r, 0) + 1
         return counts
 
-    def node_status(self, snap: Snapshot) -> dict[int, Status]:
-        """Slot -> why it was rejected (the entries covering it, in order: their reasons, the
-        highest code). Slots rejected by the same entries share one Status (read-only)."""
-        out: dict[int, Status] = {}
-        if len(self.entries) == 1:
-            mask, st = self.entries[0]
-            one = Status(st.code, *st.reasons, plugin=st.plugin)
-            out = dict.fromkeys(np.flatnonzero(mask).tolist(), one)
-        elif self.entries:
-            sig = np.zeros(len(self.entries[0][0]), dtype=np.int64)
-            for i, (mask, _) in enumerate(self.entries):
-                sig |= mask.astype(np.int64) << i
-            shared: dict[int, Status] = {}
-            for s, g in zip(np.flatnonzero(sig).tolist(), sig[sig != 0].tolist(), strict=True):
-                combined = shared.get(g)
-                if combined is None:
-                    combined = shared[g] = self._combine([st for i, (_, st) in enumerate(self.entries) if g >> i & 1])
-                out[s] = combined
-        out.update(self.per_node)
-        return out
-
-    @staticmethod
-    def _combine(statuses: list[Status]) -> Status:
-        first = statuses[0]
-        out = Status(first.code, *first.reasons, plugin=first.plugin)
-        for st in statuses[1:]:
-            out.reasons.extend(st.reasons)
-            out.code = max(out.code, st.code)
-        return out
+    def node_status(self, snap: Snapshot) -> NodeStatuses:
+        """Slot -> why it was rejected (framework.NodeStatuses: built lazily, shared Statuses)."""
+        return NodeStatuses(self.entries, self.per_node)
 
     def message(self, post_filter_msg: str = "") -> str:
         msg = NO_NODE_AVAILABLE_MSG.format(self.num_all) + ":"

@@ -25,6 +25,7 @@ from kubetwin.scheduler.framework import (
     Code,
     CycleState,
     NodeInfo,
+    NodeStatuses,
     Plugin,
     PodInfo,
     Status,
@@ -231,12 +232,15 @@ class DefaultPreemption(Plugin):
 
     # -- PostFilter ---------------------------------------------------------------------------
     def post_filter(
-        self, state: CycleState, pod: PodInfo, node_status: dict[int, Status], num_all: int
+        self, state: CycleState, pod: PodInfo, node_status: NodeStatuses | dict[int, Status], num_all: int
     ) -> tuple[str | None, Status]:
         ok, msg = self.eligible(pod)
         if not ok:
             return None, unschedulable("preemption: " + msg)
         snap = self.handle.snapshot
+        low = snap.lowest_priority()
+        if (low is None or low >= pod.priority) and isinstance(node_status, NodeStatuses):
+            return None, self._nothing_to_preempt(snap, node_status, num_all)
         potential: list[NodeInfo] = []
         statuses: dict[str, Status] = {}
         not_helpful = unresolvable(NOT_HELPFUL)
@@ -258,6 +262,21 @@ class DefaultPreemption(Plugin):
         best = self.pick_one(candidates)
         self.prepare(pod, best)
         return best.node, Status()
+
+    def _nothing_to_preempt(self, snap: Any, node_status: NodeStatuses, num_all: int) -> Status:
+        """PostFilter's answer when no pod anywhere has a lower priority than the preemptor: the
+        nodes the filters called unresolvable are "not helpful", every other node's dry run would
+        find no victims. Counted over the live nodes' slots at once; the same message and the same
+        RNG draw (find_candidates' random offset) as the node-by-node path."""
+        slots = snap.alive_slots()
+        n_not_helpful = int(node_status.unresolvable(slots).sum())
+        n_potential = len(slots) - n_not_helpful
+        rng = self.handle.rng
+        if rng is not None and n_potential > 1:
+            rng.randint(0, n_potential - 1)
+        counts = {NOT_HELPFUL: n_not_helpful, NO_VICTIMS: n_potential}
+        body = ", ".join(sorted(f"{v} {k}" for k, v in counts.items() if v))
+        return unschedulable(f"preemption: 0/{num_all} nodes are available: {body}.")
 
     def prepare(self, pod: PodInfo, c: Candidate) -> None:
         client = self.handle.client
