@@ -192,6 +192,7 @@ class ClusterAutoscaler:
         # utilization() per node while neither the node nor a pod bound to it changed (pod events
         # drop the entries of the nodes they name): node name -> (node object, result)
         self._util_cache: dict[str, tuple[Obj, tuple[float, float, float]]] = {}
+        self._ready_cache: dict[str, tuple[Obj, bool]] = {}  # node -> (the object read, Ready=True)
         # informer order of the pods (the pods lister's order): key -> sequence number
         self._pod_seq: dict[str, int] = {}
         self._seq = 0
@@ -298,7 +299,7 @@ class ClusterAutoscaler:
             if g is None or node["metadata"].get("deletionTimestamp"):
                 continue
             g.nodes.append(node)
-            if resources.is_node_ready(node):
+            if self._ready(node):
                 g.counts.ready += 1
             else:
                 created = self.loop.parse_timestamp(node["metadata"].get("creationTimestamp") or self.loop.timestamp())
@@ -309,6 +310,16 @@ class ClusterAutoscaler:
         for g in groups.values():
             g.counts.unregistered = max(0, g.target - len(g.nodes))
         return groups
+
+    def _ready(self, node: Obj) -> bool:
+        """Ready=True, read once per node object version (every scan asks for every node)."""
+        name = node["metadata"]["name"]
+        hit = self._ready_cache.get(name)
+        if hit is None or hit[0] is not node:
+            if len(self._ready_cache) > 2 * len(self.nodes) + 64:
+                self._ready_cache.clear()  # names of nodes long gone
+            hit = self._ready_cache[name] = (node, resources.is_node_ready(node))
+        return hit[1]
 
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per object version; each loop
@@ -695,7 +706,7 @@ class ClusterAutoscaler:
                     self.unremovable[name] = "ScaleDownDisabledAnnotation"
                     continue
                 util = self.utilization(node)
-                ready = resources.is_node_ready(node)
+                ready = self._ready(node)
                 if ready and util[0] >= opts.scale_down_utilization_threshold:
                     self.unremovable[name] = "NotUnderutilized"
                     continue
@@ -724,7 +735,7 @@ class ClusterAutoscaler:
         non_empty_ready: list[tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = []
         room = self._scale_down_limits()
         for name, (node, g, to_move, util) in sorted(unneeded.items()):
-            wait = opts.scale_down_unneeded_time if resources.is_node_ready(node) else opts.scale_down_unready_time
+            wait = opts.scale_down_unneeded_time if self._ready(node) else opts.scale_down_unready_time
             if now - self.unneeded_since[name] < wait:
                 continue
             if quota.get(g.name, 0) <= 0:
