@@ -274,7 +274,14 @@ def parse_quantity(value: str | int | float | Quantity) -> Quantity:
         return _parse(repr(value))
     if not isinstance(value, str):
         raise ValueError(ERR_FORMAT_WRONG)
-    return _parse(value)
+    return _parse_str(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_str(s: str) -> Quantity:
+    """_parse of a string, shared: Quantity is immutable and manifests repeat the same few texts
+    ("100m", "256Mi") on every pod of a Deployment. Bad input raises each time (not cached)."""
+    return _parse(s)
 
 
 @functools.lru_cache(maxsize=4096)
