@@ -431,21 +431,22 @@ class Scheduler:
         same = cur is not None and cur.get("status") == "False" and cur.get("reason") == reason and cur.get("message") == msg
         if same and (not nominated or nominated == status.get("nominatedNodeName")):
             return
+        registry = self.client.registry
         try:
-            live = self.client.registry.get("pods", pi.name, pi.namespace, copy=True)
+            live = registry.get("pods", pi.name, pi.namespace, copy=False)
         except ApiError:
             return
-        st = live.setdefault("status", {})
-        new_conds = [c for c in st.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        new_conds = [c for c in (live.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
         cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None, "reason": reason, "message": msg,
                 "lastTransitionTime": (cur or {}).get("lastTransitionTime") if cur and cur.get("status") == "False"
                 else self.loop.timestamp()}  # fmt: skip
         new_conds.append(cond)
-        st["conditions"] = new_conds
+        fields: dict[str, Any] = {"conditions": new_conds}
         if nominated:
-            st["nominatedNodeName"] = nominated
+            fields["nominatedNodeName"] = nominated
         try:
-            self.client.update_status(live)
+            # a status update of the live pod with these fields set (updatePod's patch upstream)
+            registry.set_fields_trusted("pods", pi.namespace, pi.name, "status", fields)
         except ApiError:
             return
 
