@@ -75,3 +75,32 @@ def test_events_expire_after_one_hour_from_last_write(stack: Stack) -> None:
     assert len(stack.events("Hello")) == 1
     stack.settle(1800)
     assert stack.events("Hello") == []
+
+
+def test_events_expire_in_their_own_order_even_when_seen_out_of_order(stack: Stack) -> None:
+    """Expiries wait in a FIFO; Events that arrive out of time order (the informer lists existing
+    ones by name when the controller starts late, as after a restart) still go at their own time."""
+
+    def event(name: str, reason: str) -> None:
+        stack.create({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": "default"},
+                      "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}, "reason": reason,
+                      "message": "m", "type": "Normal", "count": 1})  # fmt: skip
+
+    event("p.2", "Early")  # t=0
+    stack.settle(100)
+    event("p.1", "Late")  # t=100, listed first
+    stack.settle(100)
+    stack.start(EventTTLController)
+    stack.settle(0)
+
+    def left() -> list[str]:
+        return sorted(e["reason"] for e in stack.client.list("events") if e["reason"] in ("Early", "Late"))
+
+    stack.loop.run(until=3599)
+    assert left() == ["Early", "Late"]
+    stack.loop.run(until=3600)
+    assert left() == ["Late"]
+    stack.loop.run(until=3699)
+    assert left() == ["Late"]
+    stack.loop.run(until=3700)
+    assert left() == []
