@@ -739,6 +739,38 @@ class MetricsPipeline:
         return sorted({str((o.get("spec") or {}).get("metricName")) for o in self.series.list()
                        if (o.get("spec") or {}).get("metricName")})  # fmt: skip
 
+    # -- many containers at once ------------------------------------------------------------------
+    def container_samples(
+        self, keys: Sequence[tuple[str, str]], joins: dict[tuple[str, str], Any]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """``container_usage`` of many containers, as arrays aligned with ``keys`` ((pod uid,
+        container name) each): (served, cpu millicores, working set bytes), 0 where not served;
+        None before two scrapes. ``joins`` is the caller's, kept between calls: where each key was
+        found in the usage engine, re-looked up only when the engine's record of the pod is a new
+        one (the caller drops the keys it no longer asks for)."""
+        found_arrays = self._arrays()
+        if found_arrays is None:
+            return None
+        arrays, eng = found_arrays
+        first, second, third = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
+        n = len(keys)
+        records = list(map(eng.pods.get, map(first, keys), itertools.repeat(_NO_POD)))
+        hits: list[Any] = list(map(joins.get, keys, itertools.repeat((None, -1, -1))))
+        same = np.fromiter(map(operator.is_, map(first, hits), records), dtype=np.bool_, count=n)
+        for i in np.flatnonzero(~same).tolist():
+            e, name = records[i], keys[i][1]
+            names = getattr(e, "names", ())
+            slot = e.slots[names.index(name)] if name in names else -1  # type: ignore[union-attr]
+            hits[i] = joins[keys[i]] = (e, e.slot, slot)
+        pod_slots = np.fromiter(map(second, hits), dtype=np.int64, count=n)
+        slots = np.fromiter(map(third, hits), dtype=np.int64, count=n)
+        cpu_c, mem_c = arrays._cpu_c, arrays._mem_c
+        served = arrays.ok[pod_slots] & (slots >= 0) & (slots < len(cpu_c))
+        at = np.where(served, slots, len(cpu_c))  # one past the end: the 0 appended below
+        cpu = np.append(cpu_c, 0.0)[at].astype(np.int64)
+        mem = np.append(mem_c, 0.0)[at].astype(np.int64)
+        return served, cpu, mem
+
 
 def _ingress_services(spec: Obj) -> set[str]:
     names: set[str] = set()
