@@ -1,5 +1,5 @@
 """The aiohttp application: routing, the error middleware and the non-resource endpoints
-(k8s.io/apiserver/pkg/server: handler chain, /version, discovery, /openapi/v3, healthz).
+(k8s.io/apiserver/pkg/server: handler chain, /version, discovery, /openapi/v2 and v3, healthz).
 
 Every request first lets the virtual clock catch up with wall time (so timestamps and AGE are
 current), then runs its handler synchronously against the registry, then kicks the clock driver
@@ -49,7 +49,8 @@ def _error_middleware(state: ServerState) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             state.driver.sync()
-            http.check_acceptable(request)
+            if request.path.rstrip("/") != "/openapi/v2":  # negotiates its own media types
+                http.check_acceptable(request)
             resp = await handler(request)
         except errors.ApiError as e:
             resp = http.status_response(e)
@@ -95,7 +96,7 @@ class Dispatcher:
         if path == "/apis":
             return custom_metrics.apis_response(request)  # discovery + the metrics adapters' groups
         if segs[0] == "openapi":
-            return self.openapi(segs)
+            return self.openapi(request, segs)
         if segs[0] == "api" and len(segs) >= 2:
             group, version, rest_segs = "", segs[1], segs[2:]
         elif segs[0] == "apis" and len(segs) >= 2:
@@ -131,7 +132,11 @@ class Dispatcher:
             raise http.not_found_path()
         return await self.rest.handle(request, target)
 
-    def openapi(self, segs: list[str]) -> web.Response:
+    def openapi(self, request: web.Request, segs: list[str]) -> web.Response:
+        if segs == ["openapi", "v2"]:
+            from kubetwin.server import openapi_v2  # imported on first use: startup does not pay for it
+
+            return openapi_v2.respond(request)
         if len(segs) >= 2 and segs[1] == "v3":
             if len(segs) == 2:
                 return http.json_response(openapi.openapi_v3_index())
