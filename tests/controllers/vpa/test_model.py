@@ -309,3 +309,70 @@ def test_memory_peaks_subtraction_is_bitwise_the_sequential_one(start: float, pe
     assert hb.weights == hs.weights and hb.total_weight == hs.total_weight
     assert (hb.min_bucket, hb.max_bucket, batch.memory_peaks.reference) == (
         hs.min_bucket, hs.max_bucket, seq.memory_peaks.reference)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "times",
+    [pytest.param([0.0], id="one-instant"), pytest.param([60.0, 120.0, 180.0], id="three-runs"),
+     pytest.param([60.0, 150 * DAY], id="reference-shift"), pytest.param([5.0, 5.0 + 1e-3], id="close-instants")],
+)  # fmt: skip
+def test_cpu_array_is_bitwise_the_sequential_adds(times: list[float]) -> None:
+    """The recommender adds a run's CPU samples as arrays; the histogram, its range and the
+    counters must be exactly what one add_cpu_sample per sample, in order, gives."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(11)
+    seq, arr = m.AggregateContainerState(), m.AggregateContainerState()
+    for t in times:
+        samples = [(rng.choice([0, 1, 3, 50, 120, 121, 999, 5000, 10**6]), rng.choice([0, 50, 100, 250, 1500]))
+                   for _ in range(rng.randint(1, 60))]  # fmt: skip
+        for usage, request in samples:
+            seq.add_cpu_sample(usage, request, t)
+        arr.add_cpu_array(m.cpu_buckets(np.array([u for u, _ in samples])),
+                          np.array([m.cpu_sample_weight(r) for _, r in samples]), t)  # fmt: skip
+    hs, ha = seq.cpu.histogram, arr.cpu.histogram
+    assert ha.weights == hs.weights and ha.total_weight == hs.total_weight
+    assert (ha.min_bucket, ha.max_bucket, arr.cpu.reference) == (hs.min_bucket, hs.max_bucket, seq.cpu.reference)
+    assert (arr.first_sample_start, arr.last_sample_start, arr.total_samples_count) == (
+        seq.first_sample_start, seq.last_sample_start, seq.total_samples_count)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "start, peaks",
+    [pytest.param(DAY, [(300, DAY), (420, DAY + 60), (300, 2 * DAY)], id="three"),
+     pytest.param(DAY, [(300, DAY), (300, DAY), (300, DAY), (1, DAY)], id="clamped-to-zero"),
+     pytest.param(DAY, [(5000, 3 * DAY), (380, 3 * DAY), (420, 2 * DAY), (300, DAY)], id="all-of-it"),
+     pytest.param(DAY, [(420, 150 * DAY), (300, 151 * DAY)], id="reference-shift-midway")],
+)  # fmt: skip
+def test_memory_peak_array_subtraction_is_bitwise_the_sequential_one(
+    start: float, peaks: list[tuple[int, float]]
+) -> None:
+    import numpy as np
+
+    seq, arr = m.AggregateContainerState(), m.AggregateContainerState()
+    for s in (seq, arr):
+        for mib, day in ((300, 1), (420, 2), (380, 3), (5000, 3)):
+            s.add_memory_peak(mib * MIB, start * day)
+    for mib, t in peaks:
+        seq.subtract_memory_peak(mib * MIB, t)
+    arr.subtract_memory_peak_array(np.array([mib * MIB for mib, _ in peaks]), np.array([t for _, t in peaks]))
+    hs, ha = seq.memory_peaks.histogram, arr.memory_peaks.histogram
+    assert ha.weights == hs.weights and ha.total_weight == hs.total_weight
+    assert (ha.min_bucket, ha.max_bucket, arr.memory_peaks.reference) == (
+        hs.min_bucket, hs.max_bucket, seq.memory_peaks.reference)  # fmt: skip
+
+
+def test_vectorised_buckets_are_the_scalar_ones() -> None:
+    import random
+
+    import numpy as np
+
+    rng = random.Random(3)
+    cpu = [0, 1, 9, 10, 11, 10**12, *(rng.randint(0, 5000) for _ in range(3000)),
+           *(rng.randint(0, 10**7) for _ in range(300))]  # fmt: skip
+    assert m.cpu_buckets(np.array(cpu)).tolist() == [m.cpu_bucket(v) for v in cpu]
+    mem = [0, 10**7 - 1, 10**7, 10**7 + 1, 10**15, *(rng.randint(0, 10**10) for _ in range(3000)),
+           *(rng.randint(0, 10**13) for _ in range(300))]  # fmt: skip
+    assert m.memory_buckets(np.array(mem)).tolist() == [m.memory_bucket(v) for v in mem]

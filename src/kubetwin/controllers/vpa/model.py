@@ -27,7 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetwin.controllers.vpa.histogram import CheckpointError, DecayingHistogram, ExponentialHistogramOptions
+import numpy as np
+import numpy.typing as npt
+
+from kubetwin.controllers.vpa.histogram import (
+    MAX_DECAY_EXPONENT,
+    CheckpointError,
+    DecayingHistogram,
+    ExponentialHistogramOptions,
+)
 
 DAY = 86400.0
 MAX_RESOURCE_AMOUNT = int(1e14)
@@ -114,6 +122,43 @@ def memory_bucket(usage_bytes: int) -> int:
     return b
 
 
+def _bucket_table(options: ExponentialHistogramOptions, divisor: float) -> npt.NDArray[np.int64]:
+    """``table[b - 1]`` = the smallest integer amount whose bucket (``find_bucket(amount / divisor)``)
+    is at least ``b``. ``find_bucket`` never decreases with the amount, so counting the entries at or
+    below an amount gives its bucket exactly as the scalar function does (no vectorised log, whose
+    last bit may differ from ``math.log``'s)."""
+    table = []
+    for b in range(1, options.num_buckets):
+        lo, hi = 0, 1 << 53
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if options.find_bucket(mid / divisor) >= b:
+                hi = mid
+            else:
+                lo = mid + 1
+        table.append(lo)
+    return np.array(table, dtype=np.int64)
+
+
+_TABLES: dict[str, npt.NDArray[np.int64]] = {}
+
+
+def cpu_buckets(usage_milli: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """:func:`cpu_bucket` of each element (non-negative millicores)."""
+    table = _TABLES.get("cpu")
+    if table is None:
+        table = _TABLES["cpu"] = _bucket_table(CPU_HISTOGRAM_OPTIONS, 1000.0)
+    return np.searchsorted(table, usage_milli, side="right").astype(np.int64)
+
+
+def memory_buckets(usage_bytes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """:func:`memory_bucket` of each element (non-negative bytes)."""
+    table = _TABLES.get("memory")
+    if table is None:
+        table = _TABLES["memory"] = _bucket_table(MEMORY_HISTOGRAM_OPTIONS, 1.0)
+    return np.searchsorted(table, usage_bytes, side="right").astype(np.int64)
+
+
 def cpu_sample_weight(request_milli: int) -> float:
     """A CPU sample's weight: the request in cores, at least ``MIN_SAMPLE_WEIGHT``."""
     return max(cores_from_cpu_amount(request_milli), MIN_SAMPLE_WEIGHT)
@@ -174,6 +219,63 @@ class AggregateContainerState:
         if self.first_sample_start is None or time < self.first_sample_start:
             self.first_sample_start = time
         self.total_samples_count += len(samples)
+
+    def add_cpu_array(
+        self, buckets: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], time: float
+    ) -> None:
+        """:meth:`add_cpu_batch` with the samples as arrays (bucket, weight), bitwise the same:
+        ``np.add.at`` adds each sample in order as the per-sample adds do, and the total is the
+        running (left-to-right) sum, not a pairwise one."""
+        n = len(buckets)
+        if not n:
+            return
+        h = self.cpu
+        factor = h._decay_factor(time)  # first: it may move the reference, as the first add would
+        hist = h.histogram
+        wf = weights * factor
+        w = np.array(hist.weights, dtype=np.float64)
+        np.add.at(w, buckets, wf)
+        hist.weights = w.tolist()
+        hist.total_weight = float(np.add.accumulate(np.concatenate(([hist.total_weight], wf)))[-1])
+        touched = np.unique(buckets)
+        touched = touched[w[touched] >= hist.options.epsilon]
+        if touched.size:
+            hist.min_bucket = min(hist.min_bucket, int(touched[0]))
+            hist.max_bucket = max(hist.max_bucket, int(touched[-1]))
+        if self.last_sample_start is None or time > self.last_sample_start:
+            self.last_sample_start = time
+        if self.first_sample_start is None or time < self.first_sample_start:
+            self.first_sample_start = time
+        self.total_samples_count += n
+
+    def subtract_memory_peak_array(self, usage: npt.NDArray[np.int64], times: npt.NDArray[np.float64]) -> None:
+        """:meth:`subtract_memory_peaks` with the peaks as arrays, bitwise the same: the weights
+        fall in order (``np.subtract.at``) and are clamped to 0 below epsilon at the end, which is
+        what clamping after each subtraction gives (a weight only falls, so once below epsilon it
+        stays there); the decay factor once per distinct time. Falls back to the per-peak
+        subtraction when a time would move the reference."""
+        if not len(usage):
+            return
+        h = self.memory_peaks
+        if float(times.max()) > h.reference + h.half_life * MAX_DECAY_EXPONENT:
+            self.subtract_memory_peaks(list(zip(usage.tolist(), times.tolist(), strict=True)))
+            return
+        hist = h.histogram
+        eps = hist.options.epsilon
+        distinct, inverse = np.unique(times, return_inverse=True)
+        ref, half = h.reference, h.half_life
+        factors = np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)
+        wf = factors[inverse]
+        buckets = memory_buckets(usage) if hist.options is MEMORY_HISTOGRAM_OPTIONS else np.array(
+            [hist.options.find_bucket(float(u)) for u in usage.tolist()], dtype=np.int64)  # fmt: skip
+        w = np.array(hist.weights, dtype=np.float64)
+        np.subtract.at(w, buckets, wf)
+        touched = np.unique(buckets)
+        w[touched] = np.where(w[touched] < eps, 0.0, w[touched])
+        hist.weights = w.tolist()
+        total = float(np.add.accumulate(np.concatenate(([hist.total_weight], -wf)))[-1])
+        hist.total_weight = 0.0 if total < eps else total
+        hist._update_min_max()
 
     def add_memory_peak(self, usage_bytes: int, time: float) -> None:
         self.memory_peaks.add_sample(float(usage_bytes), 1.0, time)

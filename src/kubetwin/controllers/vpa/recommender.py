@@ -7,13 +7,16 @@ GarbageCollectCheckpoints; model/cluster.go garbageCollectAggregateCollectionSta
 Every ``--recommender-interval`` (1 min, first run one interval after start) for every
 VerticalPodAutoscaler: the target's selector picks the pods (a target that cannot be read sets
 ``ConfigUnsupported``); per-container usage of the Running ones comes from ``client.metrics``
-(``get_container_usage``: the ``ContainerMetricsClient`` seam; the metrics pipeline's per-pod
-``container_usage`` when it has one, for the pods already selected) and goes into the model
+(``get_container_usage``: the ``ContainerMetricsClient`` seam; the metrics pipeline's
+``container_samples``, all of a VPA's containers as arrays, when it has it) and goes into the model
 (:mod:`~kubetwin.controllers.vpa.model`): a CPU sample weighted by the request and a memory sample
-for the interval's peak. At scale (30,000 pods sampled a minute) the feed keeps per pod what it
-reads from the spec while the informer's object stays the same, adds a run's CPU samples to each
-aggregate as one batch and skips the memory samples that change nothing but the last sample time,
-all bitwise what the per-sample model calls give. OOM kills (a restart with
+for the interval's peak. At scale (30,000 pods sampled a minute) the selection is kept by the pod
+informer's handlers (the selector is re-read each run; a changed one rebuilds it) and the model's
+per-container state is kept as rows of arrays (:class:`_Feed`), so a run is a few array operations:
+the CPU samples go into each aggregate in one step and only the memory samples that open a window
+or raise its peak touch the memory histogram one by one; all bitwise what the per-sample model
+calls give, in the order the pods joined (unit tests compare the two).
+OOM kills (a restart with
 ``lastState.terminated.reason: OOMKilled``) are recorded when the pod update is seen, with the
 container's memory request, as the OOM observer does (processed at once rather than on the next run, so the OOM's time is never older than the
 last usage sample of the container). Then each VPA's containers with samples get
@@ -38,7 +41,11 @@ container the VPA's model no longer has, are deleted; every hour aggregates with
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from kubetwin.api.errors import ApiError
 from kubetwin.api.selectors import LabelSelector
@@ -49,6 +56,8 @@ from kubetwin.controllers.vpa import util as vu
 from kubetwin.store.copy import deep_copy
 
 Obj = dict[str, Any]
+#: (vpa key, container name) -> (memory peaks, their windows' ends)
+OpenPeaks = dict[tuple[str, str], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
 
 RECOMMENDER_INTERVAL = 60.0  # --recommender-interval
 CHECKPOINTS_GC_INTERVAL = 600.0  # --checkpoints-gc-interval
@@ -80,18 +89,193 @@ def _reason_message(c: Obj, reason: str, message: str) -> None:
             c.pop(key, None)
 
 
-class _PodPlan:
-    """A pod as the feed reads it: uid, name, whether it is terminal (Succeeded, Failed or
-    deleting) or Running, and per container ``[name, cpu request (milli), CPU sample weight, ContainerState or
-    None]``, valid while ``pod`` is the informer's object (a changed pod is a new object)."""
+class _Member:
+    """A selected pod: its object (the informer's), its rows (one per container, spec order) and
+    whether it is Running."""
 
-    __slots__ = ("pod", "uid", "name", "entries", "terminal", "running")
+    __slots__ = ("pod", "rows", "running")
 
-    def __init__(
-        self, pod: Obj, uid: str, name: str, entries: list[list[Any]], terminal: bool, running: bool
-    ) -> None:
-        self.pod, self.uid, self.name, self.entries = pod, uid, name, entries
-        self.terminal, self.running = terminal, running
+    def __init__(self, pod: Obj, rows: list[int], running: bool) -> None:
+        self.pod, self.rows, self.running = pod, rows, running
+
+
+_FREE = ("", "")  # the key of a free row: no pod has uid ""
+
+
+class _Feed:
+    """One VPA's selection and the model's per-container state as rows of arrays.
+
+    The selection (the pods of the VPA's namespace that its target's selector matches and that are
+    not terminal) is kept by the pod informer's handlers; the selector is re-read every run and the
+    selection rebuilt when it changed. Each selected pod has a row per container of its spec, in
+    the order the pods joined (the order of the informer's label index, so of ``select_pods``);
+    a row is ``ContainerState`` (:mod:`~kubetwin.controllers.vpa.model`) as columns: last CPU and
+    memory sample times (-inf: none), the memory window's end (NaN: none), the peak and the OOM
+    peak of the window, and ``born``, when it got its first sample (the state's creation order).
+    Rows of pods that left are freed and compacted away (in order) once they are many."""
+
+    def __init__(self, key: str, namespace: str, selector: LabelSelector) -> None:
+        self.key, self.namespace, self.selector = key, namespace, selector
+        self.pods: dict[str, _Member] = {}  # uid -> member
+        self.names: list[str] = []  # group (container name) index -> name
+        self.group_of: dict[str, int] = {}
+        self.sizes: dict[int, int] = {}  # containers per pod -> pods with that many
+        self.keys: list[tuple[str, str]] = []  # per row: (pod uid, container name); _FREE
+        self.joins: dict[tuple[str, str], Any] = {}  # the metrics pipeline's join cache
+        self.n = 0
+        self.free = 0
+        self._cap = 0
+        self.alive = np.zeros(0, dtype=np.bool_)
+        self.running = np.zeros(0, dtype=np.bool_)
+        self.has_state = np.zeros(0, dtype=np.bool_)
+        self.req_ok = np.zeros(0, dtype=np.bool_)
+        self.group = np.zeros(0, dtype=np.int64)
+        self.weight = np.zeros(0, dtype=np.float64)
+        self.last_cpu = np.zeros(0, dtype=np.float64)
+        self.last_mem = np.zeros(0, dtype=np.float64)
+        self.window_end = np.zeros(0, dtype=np.float64)
+        self.peak = np.zeros(0, dtype=np.int64)
+        self.oom_peak = np.zeros(0, dtype=np.int64)
+        self.born = np.zeros(0, dtype=np.int64)
+
+    _COLUMNS = ("alive", "running", "has_state", "req_ok", "group", "weight", "last_cpu", "last_mem",
+                "window_end", "peak", "oom_peak", "born")  # fmt: skip
+    _FILL: dict[str, Any] = {"last_cpu": -np.inf, "last_mem": -np.inf, "window_end": np.nan}
+
+    def _grow(self, need: int) -> None:
+        cap = max(64, self._cap)
+        while cap < need:
+            cap *= 2
+        for name in self._COLUMNS:
+            old = getattr(self, name)
+            new = np.full(cap, self._FILL.get(name, 0), dtype=old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+        self._cap = cap
+
+    # -- the selection ------------------------------------------------------------------------------
+    def observe(self, pod: Obj) -> None:
+        """A pod was added or changed: join, update or leave the selection."""
+        meta = pod["metadata"]
+        uid = meta.get("uid", "")
+        member = self.pods.get(uid)
+        if _terminal(pod) or not self.selector.matches(meta.get("labels")):
+            if member is not None:
+                self.remove(uid)
+            return
+        if member is None:
+            self.add(pod)
+            return
+        if member.pod is pod:
+            return
+        old = member.pod
+        member.pod = pod
+        running = (pod.get("status") or {}).get("phase") == "Running"
+        if running != member.running:
+            member.running = running
+            self.running[member.rows] = running
+        if (old.get("spec") or {}).get("containers") != (pod.get("spec") or {}).get("containers"):
+            containers = (pod.get("spec") or {}).get("containers") or []
+            if [c.get("name", "") for c in containers] != [self.keys[r][1] for r in member.rows]:
+                self.remove(uid)  # containers are immutable; a different list is a different pod
+                self.add(pod)
+                return
+            for r, c in zip(member.rows, containers, strict=True):
+                self._requests(r, c)
+
+    def _requests(self, row: int, container: Obj) -> None:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        req_cpu = vu.amount("cpu", requests["cpu"]) if "cpu" in requests else 0
+        self.req_ok[row] = req_cpu >= 0
+        self.weight[row] = model.cpu_sample_weight(req_cpu)
+
+    def add(self, pod: Obj) -> None:
+        uid = pod["metadata"].get("uid", "")
+        containers = (pod.get("spec") or {}).get("containers") or []
+        running = (pod.get("status") or {}).get("phase") == "Running"
+        if self.n + len(containers) > self._cap:
+            self._grow(self.n + len(containers))
+        rows = []
+        for c in containers:
+            cname = c.get("name", "")
+            r = self.n
+            self.n += 1
+            g = self.group_of.get(cname)
+            if g is None:
+                g = self.group_of[cname] = len(self.names)
+                self.names.append(cname)
+            self.keys.append((uid, cname))
+            self.alive[r], self.running[r], self.group[r] = True, running, g
+            self._requests(r, c)
+            rows.append(r)
+        self.pods[uid] = _Member(pod, rows, running)
+        self.sizes[len(rows)] = self.sizes.get(len(rows), 0) + 1
+
+    def remove(self, uid: str) -> None:
+        member = self.pods.pop(uid, None)
+        if member is None:
+            return
+        self.sizes[len(member.rows)] -= 1
+        for r in member.rows:
+            self.joins.pop(self.keys[r], None)
+            self.keys[r] = _FREE
+            for name in self._COLUMNS:
+                getattr(self, name)[r] = self._FILL.get(name, 0)
+        self.free += len(member.rows)
+        if self.free > 256 and self.free * 2 > self.n:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the free rows, keeping the others' order."""
+        keep = np.flatnonzero(self.alive[: self.n])
+        where = np.full(self.n, -1, dtype=np.int64)
+        where[keep] = np.arange(len(keep))
+        for name in self._COLUMNS:
+            col = getattr(self, name)
+            moved = col[keep]
+            col[:] = self._FILL.get(name, 0)
+            col[: len(keep)] = moved
+        keys = self.keys
+        self.keys = [keys[r] for r in keep.tolist()]
+        for member in self.pods.values():
+            member.rows = where[member.rows].tolist()
+        self.n, self.free = len(keep), 0
+
+    def containers_per_pod(self) -> int:
+        return max((k for k, v in self.sizes.items() if v), default=0)
+
+    # -- rows as ContainerState ---------------------------------------------------------------------
+    def state(self, r: int, agg: model.AggregateContainerState) -> model.ContainerState:
+        st = model.ContainerState(agg)
+        lc, lm, we = float(self.last_cpu[r]), float(self.last_mem[r]), float(self.window_end[r])
+        st.last_cpu_sample_start = None if lc == -np.inf else lc
+        st.last_memory_sample_start = None if lm == -np.inf else lm
+        st.window_end = None if math.isnan(we) else we
+        st.memory_peak, st.oom_peak = int(self.peak[r]), int(self.oom_peak[r])
+        return st
+
+    def store(self, r: int, st: model.ContainerState) -> None:
+        self.last_cpu[r] = -np.inf if st.last_cpu_sample_start is None else st.last_cpu_sample_start
+        self.last_mem[r] = -np.inf if st.last_memory_sample_start is None else st.last_memory_sample_start
+        self.window_end[r] = np.nan if st.window_end is None else st.window_end
+        self.peak[r], self.oom_peak[r] = st.memory_peak, st.oom_peak
+
+    def open_peaks(self, now: float) -> dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+        """container name -> (peak, window end) of each state whose memory window is open at
+        ``now``, in the order the states were created."""
+        n = self.n
+        we = self.window_end[:n]
+        rows = np.flatnonzero(self.has_state[:n] & (now < we))  # NaN compares False
+        if not rows.size:
+            return {}
+        rows = rows[np.argsort(self.born[rows], kind="stable")]
+        peaks = np.maximum(self.peak[rows], self.oom_peak[rows])
+        groups = self.group[rows]
+        out = {}
+        for g in np.unique(groups).tolist():
+            sel = groups == g
+            out[self.names[g]] = (peaks[sel], we[rows[sel]])
+        return out
 
 
 class VPARecommender(Controller):
@@ -112,13 +296,13 @@ class VPARecommender(Controller):
         self.pods = informers.get("pods")
         self.interval = interval
         self.config = config
-        # vpa key -> container name -> aggregate; (vpa key, pod uid, container) -> container state
+        # vpa key -> container name -> aggregate; vpa key -> its pods and their container states
         self.aggregates: dict[str, dict[str, model.AggregateContainerState]] = {}
-        self.containers: dict[tuple[str, str, str], model.ContainerState] = {}
-        self.pod_vpas: dict[str, set[str]] = {}
+        self.feeds: dict[str, _Feed] = {}
         self.containers_per_pod: dict[str, int] = {}
-        self._plans: dict[tuple[str, str], _PodPlan] = {}  # (vpa key, pod uid) -> the feed's view of the pod
         self.runs = 0
+        self.states_created = 0
+        self.memory_peaks_moved = 0  # memory samples that changed a histogram (the per-row part)
         self.checkpoints = checkpoints
         self.max_checkpoints_per_run = max_checkpoints_per_run
         self.checkpoints_written = 0
@@ -129,7 +313,7 @@ class VPARecommender(Controller):
         self._timer: Any = None
 
     def start(self) -> None:
-        self.pods.add_handler(None, self._pod_updated, None)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.vpas.add_handler(None, None, self._vpa_deleted)
         self._timer = self.loop.every(self.interval, self.run_once, self.priority, "vpa:recommender")
 
@@ -141,12 +325,47 @@ class VPARecommender(Controller):
     def _get(self, resource: str, namespace: str, name: str) -> Obj | None:
         return self.client.registry.store.get(resource, namespace, name)
 
+    @property
+    def containers(self) -> dict[tuple[str, str, str], int]:
+        """(vpa key, pod uid, container) -> row of each live container state."""
+        out = {}
+        for key, feed in self.feeds.items():
+            for r in np.flatnonzero(feed.has_state[: feed.n]).tolist():
+                uid, cname = feed.keys[r]
+                out[(key, uid, cname)] = r
+        return out
+
+    @property
+    def _plans(self) -> dict[tuple[str, str], _Member]:
+        """(vpa key, pod uid) -> each selected pod."""
+        return {(key, uid): m for key, feed in self.feeds.items() for uid, m in feed.pods.items()}
+
+    # -- the selections -----------------------------------------------------------------------------
+    def _pod_added(self, pod: Obj) -> None:
+        if self.feeds:
+            ns = pod["metadata"].get("namespace", "")
+            for feed in self.feeds.values():
+                if feed.namespace == ns:
+                    feed.observe(pod)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        if self.feeds:
+            uid = pod["metadata"].get("uid", "")
+            for feed in self.feeds.values():
+                if uid in feed.pods:
+                    feed.remove(uid)
+
     # -- OOM observer -----------------------------------------------------------------------------
     def _pod_updated(self, old: Obj, new: Obj) -> None:
-        uid = new["metadata"].get("uid", "")
-        keys = self.pod_vpas.get(uid)
-        if not keys:
+        if not self.feeds:
             return
+        uid = new["metadata"].get("uid", "")
+        keys = [feed for feed in self.feeds.values() if uid in feed.pods]
+        if keys:
+            self._observe_ooms(uid, old, new, keys)
+        self._pod_added(new)
+
+    def _observe_ooms(self, uid: str, old: Obj, new: Obj, feeds: list[_Feed]) -> None:
         old_status = {s.get("name"): s for s in (old.get("status") or {}).get("containerStatuses") or []}
         specs = {c.get("name"): c for c in (old.get("spec") or {}).get("containers") or []}
         for cs in (new.get("status") or {}).get("containerStatuses") or []:
@@ -163,20 +382,23 @@ class VPARecommender(Controller):
             memory = vu.amount("memory", req) if req is not None else 0
             finished = term.get("finishedAt")
             at = self.loop.parse_timestamp(finished) if isinstance(finished, str) else self.loop.now
-            for key in keys:
-                state = self.containers.get((key, uid, cs.get("name", "")))
-                if state is not None:
+            for feed in feeds:
+                for r in feed.pods[uid].rows:
+                    if feed.keys[r][1] != cs.get("name", "") or not feed.has_state[r]:
+                        continue
+                    agg = self.aggregates.setdefault(feed.key, {}).get(feed.names[int(feed.group[r])])
+                    if agg is None:
+                        continue
+                    state = feed.state(r, agg)
                     state.record_oom(at, memory, self.config)
+                    feed.store(r, state)
 
     def _vpa_deleted(self, vpa: Obj) -> None:
         key = vu.vpa_key(vpa)
         self.aggregates.pop(key, None)
         self.containers_per_pod.pop(key, None)
         self._checkpoint_written.pop(key, None)
-        for k in [k for k in self.containers if k[0] == key]:
-            del self.containers[k]
-        for pk in [pk for pk in self._plans if pk[0] == key]:
-            del self._plans[pk]
+        self.feeds.pop(key, None)
 
     # -- the loop ---------------------------------------------------------------------------------
     def run_once(self) -> None:
@@ -187,41 +409,21 @@ class VPARecommender(Controller):
             self.init_from_checkpoints()
         metrics = self.client.metrics
         source = metrics if isinstance(metrics, ContainerMetricsClient) else None
-        pod_vpas: dict[str, set[str]] = {}
+        seen = set()
         for vpa in sorted(self.vpas.list(), key=vu.vpa_key):
             key = vu.vpa_key(vpa)
+            seen.add(key)
             selector, problem = vu.target_selector(vpa, self._get)
-            pods: list[Obj] = []
-            if selector is not None:
-                from kubetwin.client.metrics import select_pods
-
-                ns = vpa["metadata"].get("namespace", "")
-                cached = self._plans
-                plans: list[_PodPlan] = []
-                for p in select_pods(self.pods, ns, selector):
-                    pl = cached.get((key, p["metadata"].get("uid", "")))
-                    if pl is None or pl.pod is not p:
-                        pl = self._plan(key, p)
-                    if not pl.terminal:
-                        plans.append(pl)
-                pods = [pl.pod for pl in plans]
-                for pl in plans:
-                    keys = pod_vpas.get(pl.uid)
-                    if keys is None:
-                        pod_vpas[pl.uid] = {key}
-                    else:
-                        keys.add(key)
-                self._feed(key, ns, selector, plans, source, now)
-            self._update_vpa(vpa, key, pods, problem)
-        # the states (and plans) of pods no VPA matches any more; a matched pod's are kept. Both
-        # exist only for pods the last run matched, so only those that left need a look.
-        gone = self.pod_vpas.keys() - pod_vpas.keys()
-        self.pod_vpas = pod_vpas
-        if gone:
-            for k in [k for k in self.containers if k[1] in gone]:
-                del self.containers[k]
-            for pk in [pk for pk in self._plans if pk[1] in gone]:
-                del self._plans[pk]
+            matched = False
+            if selector is None:
+                self.feeds.pop(key, None)  # no selection: the states go, the aggregates stay
+            else:
+                feed = self._selection(key, vpa["metadata"].get("namespace", ""), selector)
+                matched = bool(feed.pods)
+                self._feed(feed, source, now)
+            self._update_vpa(vpa, key, matched, problem)
+        for key in [k for k in self.feeds if k not in seen]:
+            del self.feeds[key]
         if self._last_aggregate_gc is None or now - self._last_aggregate_gc > AGGREGATE_GC_INTERVAL:
             self._last_aggregate_gc = now
             self.garbage_collect_aggregates(now)
@@ -256,23 +458,18 @@ class VPARecommender(Controller):
             loaded += 1
         return loaded
 
-    def _open_peaks(self, now: float) -> dict[tuple[str, str], list[tuple[int, float]]]:
-        """(vpa key, container name) -> (peak, window end) of each container state whose memory
-        interval is still open at ``now``, in the order of ``self.containers``."""
-        out: dict[tuple[str, str], list[tuple[int, float]]] = {}
-        for (k, _, c), state in self.containers.items():
-            window_end = state.window_end
-            if window_end is not None and now < window_end:
-                peak = state.memory_peak if state.memory_peak >= state.oom_peak else state.oom_peak
-                out.setdefault((k, c), []).append((peak, window_end))
-        return out
+    def _open_peaks(self, now: float) -> OpenPeaks:
+        """(vpa key, container name) -> (peaks, window ends) of the container states whose memory
+        interval is still open at ``now``, in the order the states were created."""
+        return {(key, cname): peaks for key, feed in self.feeds.items()
+                for cname, peaks in feed.open_peaks(now).items()}  # fmt: skip
 
     def checkpoint_status(
         self,
         key: str,
         cname: str,
         now: float,
-        open_peaks: dict[tuple[str, str], list[tuple[int, float]]] | None = None,
+        open_peaks: OpenPeaks | None = None,
     ) -> Obj | None:
         """The checkpoint status of one aggregate: buildAggregateContainerStateMap without the
         ongoing interval's memory peak of each live container (subtractCurrentContainerMemoryPeak)."""
@@ -282,9 +479,9 @@ class VPARecommender(Controller):
         if open_peaks is None:
             open_peaks = self._open_peaks(now)
         peaks = open_peaks.get((key, cname))
-        if peaks:
+        if peaks is not None and len(peaks[0]):
             agg = agg.copy()
-            agg.subtract_memory_peaks(peaks)
+            agg.subtract_memory_peak_array(*peaks)
         status = agg.save_to_checkpoint(self.loop.timestamp)
         return {"lastUpdateTime": self.loop.timestamp(now), **status}
 
@@ -348,7 +545,10 @@ class VPARecommender(Controller):
     def garbage_collect_aggregates(self, now: float) -> int:
         """garbageCollectAggregateCollectionStates: drop the aggregates that had no sample for the
         memory aggregation window (8 days) and that no live container feeds."""
-        fed = {(k, c) for (k, _, c) in self.containers}
+        fed: set[tuple[str, str]] = set()
+        for key, feed in self.feeds.items():
+            live = feed.group[: feed.n][feed.has_state[: feed.n]]
+            fed.update((key, feed.names[g]) for g in np.unique(live).tolist())
         dropped = 0
         for key, aggs in self.aggregates.items():
             for cname in [c for c, a in aggs.items() if (key, c) not in fed and a.last_sample_start is not None
@@ -357,98 +557,130 @@ class VPARecommender(Controller):
                 dropped += 1
         return dropped
 
-    def _plan(self, key: str, pod: Obj) -> _PodPlan:
-        """The pod's containers as the feed needs them, kept while the pod object is the same."""
-        uid = pod["metadata"].get("uid", "")
-        plan = self._plans.get((key, uid))
-        if plan is not None and plan.pod is pod:
-            return plan
-        entries: list[list[Any]] = []
-        for c in (pod.get("spec") or {}).get("containers") or []:
-            cname = c.get("name", "")
-            requests = (c.get("resources") or {}).get("requests") or {}
-            req_cpu = vu.amount("cpu", requests["cpu"]) if "cpu" in requests else 0
-            entries.append(
-                [cname, req_cpu, model.cpu_sample_weight(req_cpu), self.containers.get((key, uid, cname))]
-            )
-        running = (pod.get("status") or {}).get("phase") == "Running"
-        plan = _PodPlan(pod, uid, pod["metadata"]["name"], entries, _terminal(pod), running)
-        if not plan.terminal:  # a terminal pod is not fed: nothing to keep
-            self._plans[(key, uid)] = plan
-        return plan
+    def _selection(self, key: str, namespace: str, selector: LabelSelector) -> _Feed:
+        """The VPA's feed, its selection rebuilt (``select_pods``) when the selector changed."""
+        feed = self.feeds.get(key)
+        if feed is not None and feed.namespace == namespace and feed.selector == selector:
+            return feed
+        from kubetwin.client.metrics import select_pods
 
-    def _feed(
-        self,
-        key: str,
-        namespace: str,
-        selector: LabelSelector,
-        plans: list[_PodPlan],
-        source: ContainerMetricsClient | None,
-        now: float,
-    ) -> None:
-        """LoadRealTimeMetrics for one VPA's pods: a CPU and a memory sample per container with
-        usage. The CPU samples of the run go into each aggregate as one batch
-        (:meth:`~kubetwin.controllers.vpa.model.AggregateContainerState.add_cpu_batch`, bitwise the
-        per-sample adds); a memory sample that neither opens a new interval nor raises the
-        interval's peak only moves the container's last sample time, as ``add_memory_sample``
-        would."""
-        aggs = self.aggregates.setdefault(key, {})
-        per_pod = 0
-        for plan in plans:
-            per_pod = max(per_pod, len(plan.entries))
-        if per_pod:
-            self.containers_per_pod[key] = per_pod
-        if source is None or not plans:
-            return
-        # MetricsPipeline.container_usage(pod) is what get_container_usage gives per Running pod;
-        # asking it for the pods already selected saves a second selection and the dict of all
-        per_pod_usage = getattr(source, "container_usage", None)
-        by_name = None if per_pod_usage is not None else source.get_container_usage(namespace, selector)
-        batches: dict[str, list[tuple[int, float]]] = {}
-        cpu_bucket = model.cpu_bucket
-        for plan in plans:
+        feed = self.feeds[key] = _Feed(key, namespace, selector)
+        for pod in select_pods(self.pods, namespace, selector):
+            feed.observe(pod)
+        return feed
+
+    def _usage(
+        self, feed: _Feed, source: ContainerMetricsClient
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """(has a sample, cpu millicores, memory bytes) per row: the metrics pipeline's
+        ``container_samples`` when it has it, else per pod (``container_usage``) or per selection
+        (``get_container_usage``), the ContainerMetricsClient seam."""
+        batch = getattr(source, "container_samples", None)
+        if batch is not None:
+            got: tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
+            got = batch(feed.keys, feed.joins)
+            return got
+        n = feed.n
+        has = np.zeros(n, dtype=np.bool_)
+        cpu = np.zeros(n, dtype=np.int64)
+        mem = np.zeros(n, dtype=np.int64)
+        per_pod = getattr(source, "container_usage", None)
+        by_name = None if per_pod is not None else source.get_container_usage(feed.namespace, feed.selector)
+        for member in feed.pods.values():
             if by_name is not None:
-                containers = by_name.get(plan.name)
-            elif plan.running:
-                containers = per_pod_usage(plan.pod)  # type: ignore[misc]
+                containers = by_name.get(member.pod["metadata"]["name"])
+            elif member.running:
+                containers = per_pod(member.pod)  # type: ignore[misc]
             else:
                 containers = None
-            if containers is None:
+            if not containers:
                 continue
-            for entry in plan.entries:
-                cname = entry[0]
-                usage = containers.get(cname)
-                if usage is None:
-                    continue
-                cpu, mem = usage
-                state = entry[3]
-                if state is None:
-                    ckey = (key, plan.uid, cname)
-                    state = self.containers.get(ckey)
-                    if state is None:
-                        agg = aggs.get(cname)
-                        if agg is None:
-                            agg = aggs[cname] = model.AggregateContainerState()
-                        state = self.containers[ckey] = model.ContainerState(agg)
-                    entry[3] = state
-                # ContainerState.add_cpu_sample, the aggregate's part batched
-                last = state.last_cpu_sample_start
-                if cpu >= 0 and entry[1] >= 0 and (last is None or now > last):
-                    state.last_cpu_sample_start = now
-                    batch = batches.get(cname)
-                    if batch is None:
-                        batch = batches[cname] = []
-                    batch.append((cpu_bucket(cpu), entry[2]))
-                # ContainerState.add_memory_sample, its no-op case inline
-                window_end, last_mem = state.window_end, state.last_memory_sample_start
-                peak = state.memory_peak if state.memory_peak >= state.oom_peak else state.oom_peak
-                if (mem >= 0 and window_end is not None and last_mem is not None and last_mem <= now < window_end
-                        and mem <= peak):  # fmt: skip
-                    state.last_memory_sample_start = now
-                else:
-                    state.add_memory_sample(now, mem)
-        for cname, batch in batches.items():
-            aggs[cname].add_cpu_batch(batch, now)
+            for r in member.rows:
+                usage = containers.get(feed.keys[r][1])
+                if usage is not None:
+                    has[r] = True
+                    cpu[r], mem[r] = usage
+        return has, cpu, mem
+
+    def _feed(self, feed: _Feed, source: ContainerMetricsClient | None, now: float) -> None:
+        """LoadRealTimeMetrics for one VPA's pods: a CPU and a memory sample per Running container
+        with usage, for all rows at once. ``ContainerState.add_cpu_sample`` and
+        ``add_memory_sample`` as array operations on the rows; the run's CPU samples go into each
+        aggregate in one step (:meth:`~kubetwin.controllers.vpa.model.AggregateContainerState.add_cpu_array`,
+        in row order, bitwise the per-sample adds); the memory samples that open a window or raise
+        its peak (the few that change the memory histogram) are added (and the old peak subtracted)
+        one by one, in row order."""
+        key = feed.key
+        per_pod = feed.containers_per_pod()
+        if per_pod:
+            self.containers_per_pod[key] = per_pod
+        if source is None or not feed.pods:
+            return
+        got = self._usage(feed, source)
+        if got is None:
+            return
+        has, cpu, mem = got
+        n = feed.n
+        rows = np.flatnonzero(has[:n] & feed.alive[:n] & feed.running[:n])
+        if not rows.size:
+            return
+        aggs = self.aggregates.setdefault(key, {})
+        groups = feed.group[rows]
+        by_group: list[model.AggregateContainerState | None] = [None] * len(feed.names)
+        for g in np.unique(groups).tolist():
+            agg = aggs.get(feed.names[g])
+            if agg is None:
+                agg = aggs[feed.names[g]] = model.AggregateContainerState()
+            by_group[g] = agg
+        fresh = rows[~feed.has_state[rows]]
+        if fresh.size:  # the containers' first samples: their states begin
+            feed.has_state[fresh] = True
+            feed.born[fresh] = np.arange(self.states_created, self.states_created + fresh.size)
+            self.states_created += int(fresh.size)
+        # ContainerState.add_cpu_sample: usage and request non-negative, time after the last sample
+        c = cpu[rows]
+        ok = (c >= 0) & feed.req_ok[rows] & (now > feed.last_cpu[rows])
+        if ok.any():
+            took = rows[ok]
+            feed.last_cpu[took] = now
+            buckets = model.cpu_buckets(c[ok])
+            weights = feed.weight[took]
+            g_took = groups[ok]
+            for g in np.unique(g_took).tolist():
+                sel = g_took == g
+                agg = by_group[g]
+                assert agg is not None
+                agg.add_cpu_array(buckets[sel], weights[sel], now)
+        # ContainerState.add_memory_sample: usage non-negative, time not before the last sample
+        m = mem[rows]
+        ok = (m >= 0) & ~(now < feed.last_mem[rows])
+        took, m, g_mem = rows[ok], m[ok], groups[ok]
+        if not took.size:
+            return
+        feed.last_mem[took] = now
+        we = feed.window_end[took]
+        we = np.where(np.isnan(we), now, we)
+        inside = now < we
+        old = np.maximum(feed.peak[took], feed.oom_peak[took])
+        raised = inside & (old != 0) & (m > old)
+        interval = model.MEMORY_AGGREGATION_INTERVAL
+        we = np.where(inside, we, we + (np.floor((now - we) / interval) * interval + interval))
+        feed.window_end[took] = we
+        moved = raised | ~inside
+        if not moved.any():
+            return
+        rolled = took[~inside]
+        feed.peak[rolled] = 0
+        feed.oom_peak[rolled] = 0
+        feed.peak[took[moved]] = m[moved]
+        self.memory_peaks_moved += int(np.count_nonzero(moved))
+        for g, sub, prev, usage, t in zip(g_mem[moved].tolist(), raised[moved].tolist(), old[moved].tolist(),
+                                          m[moved].tolist(), we[moved].tolist(), strict=True):  # fmt: skip
+            agg = by_group[g]
+            assert agg is not None
+            if sub:
+                agg.subtract_memory_peak(prev, t)
+            agg.add_memory_peak(usage, t)
 
     def recommendation(self, vpa: Obj) -> list[Obj]:
         """The containerRecommendations for ``vpa`` from its aggregated samples (sorted by name)."""
@@ -480,7 +712,7 @@ class VPARecommender(Controller):
             c["uncappedTarget"] = u["uncappedTarget"]
         return capped
 
-    def _update_vpa(self, vpa: Obj, key: str, pods: list[Obj], problem: str) -> None:
+    def _update_vpa(self, vpa: Obj, key: str, pods: bool, problem: str) -> None:
         status = deep_copy(vpa.get("status") or {})
         now = self.loop.timestamp()
         conds: list[Obj] = [c for c in status.get("conditions") or [] if isinstance(c, dict)]

@@ -1,0 +1,50 @@
+"""MetricsPipeline.container_samples: the per-container usage of many (pod uid, container name)
+keys as arrays, what container_usage answers for each key, through a join cache the caller keeps
+across pod restarts, scale ups and downs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import NS, Env
+
+
+def test_container_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
+    env.deployment(replicas=3)
+    env.profile(traffic={"ramp": {"from": 100, "to": 900, "over": "10m"}})
+    # two containers, the first OOM-killed and restarted again and again (its engine record changes)
+    env.client.create({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "oom", "namespace": NS},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "oom"}},
+                 "template": {"metadata": {"labels": {"app": "oom"}},
+                              "spec": {"containers": [
+                                  {"name": "a", "image": "x", "resources": {"requests": {"cpu": "100m"},
+                                                                            "limits": {"memory": "120Mi"}}},
+                                  {"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}}]}}},
+    })  # fmt: skip
+    env.profile("oom", per_pod={"baseline": {"cpu": "30m", "memory": "100Mi"}, "memoryLeakPerHour": "1200Mi"})
+    joins: dict[tuple[str, str], Any] = {}
+    served = unserved = 0
+    for t in [14, 29, *range(31, 900, 7)]:
+        if t in (178, 409):
+            dep = env.client.get("deployments.apps", "web", NS)
+            dep["spec"]["replicas"] = 6 if t == 178 else 2
+            env.client.update(dep)
+        env.run_to(t)
+        pods = env.client.list("pods", NS)
+        keys = [(p["metadata"]["uid"], name) for p in pods for name in ("app", "a", "b")]
+        keys += [("", ""), ("no-such-uid", "app")]
+        got = env.pipeline.container_samples(keys, joins)
+        if got is None:
+            assert t < 30  # before two scrapes
+            continue
+        want = []
+        for p in pods:
+            usage = env.pipeline.container_usage(p) or {}
+            want += [(True, *usage[name]) if name in usage else (False, 0, 0) for name in ("app", "a", "b")]
+        want += [(False, 0, 0)] * 2
+        has, cpu, mem = got
+        assert list(zip(has.tolist(), cpu.tolist(), mem.tolist(), strict=True)) == want, t
+        served += sum(w[0] for w in want)
+        unserved += sum(not w[0] for w in want)
+    assert served and unserved
