@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from kubetwin.api.selectors import LabelSelector
-from kubetwin.client.metrics import MetricsUnavailable, PodMetric, PodMetricsInfo, RequestsMetricsClient
+from kubetwin.client.metrics import (
+    MetricsUnavailable,
+    PodMetric,
+    PodMetricsInfo,
+    RequestsMetricsClient,
+    select_pods,
+)
 from kubetwin.controllers import ALL, HPAController
 from kubetwin.controllers import hpa_calc as hc
 from kubetwin.scenario.runtime import Cluster
@@ -426,3 +432,39 @@ def test_ambiguous_selector(env: Env) -> None:
     env.run(31)
     reasons = {env.condition("ScalingActive", n)[1] for n in ("web", "other")}
     assert "AmbiguousSelector" in reasons
+
+
+def test_kept_target_pods_follow_the_informer(env: Env) -> None:
+    """The HPA's kept rows of each target selector hold exactly the pods the informer selects
+    through relabels (a pod moving from one target to another), deletions and scaling; a deleted
+    HPA's rows are no longer kept."""
+    env.metrics.cpu_per_pod = 100
+    env.deployment("web", replicas=3)
+    env.deployment("api", replicas=2)
+    env.hpa("web")
+    env.hpa("api")
+    ctrl = next(c for c in env.cluster.components if isinstance(c, HPAController))
+
+    def check(hpas: tuple[str, ...] = ("default/web", "default/api")) -> None:
+        assert set(ctrl.targets) == set(hpas)
+        for rows in ctrl.targets.values():
+            selected = select_pods(ctrl.pods, rows.namespace, rows.selector)
+            assert set(rows.names()) == {p["metadata"]["name"] for p in selected}
+            assert int(rows.alive[: rows.size].sum()) == len(rows)
+            assert rows.ready_count() == sum(1 for p in selected if hc.running_and_ready(p))
+
+    env.run(60)
+    check()
+    moved = env.client.list("pods", "default", label_selector="app=web")[0]["metadata"]["name"]
+    env.client.patch("pods", moved, {"metadata": {"labels": {"app": "api"}}}, namespace="default")
+    env.run(1)
+    check()
+    assert moved in ctrl.targets["default/api"].names()
+    gone = env.client.list("pods", "default", label_selector="app=api")[0]["metadata"]["name"]
+    env.client.delete("pods", gone, "default")
+    env.run(45)
+    check()
+    env.client.delete(HPA, "api", "default")
+    env.run(16)
+    check(("default/web",))
+    assert all("app=api" not in sel for sets in ctrl._pod_sets.values() for sel in sets)
