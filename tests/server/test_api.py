@@ -443,6 +443,14 @@ def test_field_validation_and_apply_conflicts(served_cluster: Any) -> None:
     assert r.status == 400 and r.body["message"] == 'strict decoding error: unknown field "spec.replicaz"'
     w = s.api("POST", f"{base}?fieldValidation=Warn", bad)
     assert w.status == 201 and w.headers["warning"] == '299 - "unknown field \\"spec.replicaz\\""'
+    assert "replicaz" not in w.body["spec"]  # dropped, as decoding into the Go types does
+    quiet = deployment("quiet")
+    quiet["spec"]["replicaz"] = 3
+    quiet["metadata"]["bogus"] = "x"
+    i = s.api("POST", f"{base}?fieldValidation=Ignore", quiet)
+    assert i.status == 201 and "warning" not in i.headers
+    stored = s.api("GET", f"{base}/quiet").body
+    assert "replicaz" not in stored["spec"] and "bogus" not in stored["metadata"]
     # a field set by another manager conflicts with an apply that changes it, unless forced
     s.api("POST", f"{base}?fieldManager=kubectl-client-side-apply", deployment("web", replicas=2))
     applied = json.dumps(deployment("web", replicas=5))

@@ -900,7 +900,7 @@ def _lookup(node: Any) -> Any:
     return None
 
 
-def _walk(value: Any, node: Any, path: str, out: list[str]) -> None:
+def _walk(value: Any, node: Any, path: str, out: list[str], drop: list[tuple[dict, str]] | None = None) -> None:
     node = _lookup(node)
     if node is None or node.get("x-kubernetes-preserve-unknown-fields") and "properties" not in node:
         return
@@ -911,17 +911,19 @@ def _walk(value: Any, node: Any, path: str, out: list[str]) -> None:
             for k, v in value.items():
                 sub = f"{path}.{k}" if path else k
                 if k in props:
-                    _walk(v, props[k], sub, out)
+                    _walk(v, props[k], sub, out, drop)
                 elif not node.get("x-kubernetes-preserve-unknown-fields") and not isinstance(addl, dict):
                     out.append(sub)
+                    if drop is not None:
+                        drop.append((value, k))
         elif isinstance(addl, dict):
             for k, v in value.items():
-                _walk(v, addl, f"{path}.{k}" if path else k, out)
+                _walk(v, addl, f"{path}.{k}" if path else k, out, drop)
     elif isinstance(value, list):
         item = node.get("items")
         if isinstance(item, dict):
             for i, v in enumerate(value):
-                _walk(v, item, f"{path}[{i}]", out)
+                _walk(v, item, f"{path}[{i}]", out, drop)
 
 
 def unknown_fields(obj: dict) -> list[str]:
@@ -943,6 +945,28 @@ def unknown_fields(obj: dict) -> list[str]:
         return []
     out: list[str] = []
     _walk(obj, root, "", out)
+    return out
+
+
+def prune_unknown_fields(obj: dict) -> list[str]:
+    """Drop, in place, the fields ``unknown_fields`` reports, as kube-apiserver's decoding into its
+    types (and structural pruning for custom resources) does under fieldValidation Warn or Ignore;
+    returns their paths."""
+    if not isinstance(obj, dict):
+        return []
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return []
+    root: Any = _hand_by_kind().get((api_version, kind))
+    if root is None:
+        root = sch.root_for(obj)
+    if root is None:
+        return []
+    out: list[str] = []
+    drop: list[tuple[dict, str]] = []
+    _walk(obj, root, "", out, drop)
+    for parent, key in drop:
+        parent.pop(key, None)
     return out
 
 

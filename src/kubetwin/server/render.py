@@ -26,3 +26,8 @@ def to_table(
 def strict_checker() -> Callable[[dict[str, Any]], list[str]]:
     """The OpenAPI-backed unknown-field check behind ``fieldValidation=Strict|Warn``."""
     return openapi.unknown_fields
+
+
+def field_pruner() -> Callable[[dict[str, Any]], list[str]]:
+    """Drops unknown fields in place (``fieldValidation=Warn|Ignore`` on create and update)."""
+    return openapi.prune_unknown_fields

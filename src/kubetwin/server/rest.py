@@ -150,19 +150,23 @@ class ResourceAPI:
             return http.json_response(self._table(t, [obj], request.query.get("includeObject", "Metadata")), code)
         return http.json_response(self._out(t, obj), code)
 
-    def _validate_fields(self, request: web.Request, obj: Any) -> list[str]:
-        """fieldValidation: Strict rejects unknown fields (400), Warn returns them as warnings."""
+    def _validate_fields(self, request: web.Request, obj: Any, prune: bool = False) -> list[str]:
+        """fieldValidation: Strict rejects unknown fields (400), Warn returns them as warnings.
+        ``prune`` (a whole object: create, update): under Warn and Ignore the unknown fields are
+        also dropped from ``obj``, as kube-apiserver's decoding drops what its types do not have."""
         mode = request.query.get("fieldValidation", "Warn") or "Warn"
         if mode not in ("Strict", "Warn", "Ignore"):
             raise errors.bad_request(
                 f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", "Strict", "Warn"'
             )
-        check = render.strict_checker()
-        if mode == "Ignore" or not isinstance(obj, dict):
+        if not isinstance(obj, dict) or (mode == "Ignore" and not prune):
             return []
+        check = render.field_pruner() if prune and mode != "Strict" else render.strict_checker()
         try:
             unknown = check(obj)
         except Exception:  # the schema does not know this kind: no opinion
+            return []
+        if mode == "Ignore":
             return []
         if not unknown:
             return []
@@ -225,7 +229,7 @@ class ResourceAPI:
     async def create(self, request: web.Request, t: Target) -> web.Response:
         ns = self._require_ns(t) if t.info.namespaced else None
         obj = self._fill_type(t, await http.read_body(request))
-        warnings = self._validate_fields(request, obj)
+        warnings = self._validate_fields(request, obj, prune=True)
         created = self.registry.create(
             obj, namespace=ns, dry_run=http.dry_run(request), field_manager=_manager(request)
         )
@@ -247,7 +251,7 @@ class ResourceAPI:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         obj = dict(obj, metadata=dict(meta, name=t.name, **({"namespace": ns} if t.info.namespaced else {})))
-        warnings = self._validate_fields(request, obj)
+        warnings = self._validate_fields(request, obj, prune=True)
         updated = self.registry.update(
             obj, subresource=subresource, dry_run=http.dry_run(request), field_manager=_manager(request)
         )
