@@ -741,29 +741,40 @@ class MetricsPipeline:
 
     # -- many containers at once ------------------------------------------------------------------
     def container_samples(
-        self, keys: Sequence[tuple[str, str]], joins: dict[tuple[str, str], Any]
+        self, keys: Sequence[tuple[str, str]], joins: dict[Any, Any]
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
         """``container_usage`` of many containers, as arrays aligned with ``keys`` ((pod uid,
         container name) each): (served, cpu millicores, working set bytes), 0 where not served;
-        None before two scrapes. ``joins`` is the caller's, kept between calls: where each key was
-        found in the usage engine, re-looked up only when the engine's record of the pod is a new
-        one (the caller drops the keys it no longer asks for)."""
+        None before two scrapes. ``joins`` is the caller's, kept between calls with (mostly) the
+        same keys: where the last call found each key in the usage engine. A key is looked up
+        again only when it is not the last call's key at its index, or the engine's record of its
+        pod is not the same object (a new pod, or one stopped or restarted); otherwise a call is one
+        dict lookup per key and a few list and array operations."""
         found_arrays = self._arrays()
         if found_arrays is None:
             return None
         arrays, eng = found_arrays
-        first, second, third = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
         n = len(keys)
-        records = list(map(eng.pods.get, map(first, keys), itertools.repeat(_NO_POD)))
-        hits: list[Any] = list(map(joins.get, keys, itertools.repeat((None, -1, -1))))
-        same = np.fromiter(map(operator.is_, map(first, hits), records), dtype=np.bool_, count=n)
-        for i in np.flatnonzero(~same).tolist():
-            e, name = records[i], keys[i][1]
-            names = getattr(e, "names", ())
-            slot = e.slots[names.index(name)] if name in names else -1  # type: ignore[union-attr]
-            hits[i] = joins[keys[i]] = (e, e.slot, slot)
-        pod_slots = np.fromiter(map(second, hits), dtype=np.int64, count=n)
-        slots = np.fromiter(map(third, hits), dtype=np.int64, count=n)
+        records = list(map(eng.pods.get, map(operator.itemgetter(0), keys), itertools.repeat(_NO_POD)))
+        known, known_records, pod_slots, slots = joins.get(None) or ([], [], np.zeros(0, np.int64), None)
+        if n != len(known) or slots is None or keys != known or records != known_records:
+            same = np.zeros(n, dtype=np.bool_)
+            new_pod_slots = np.full(n, -1, dtype=np.int64)
+            new_slots = np.full(n, -1, dtype=np.int64)
+            m = min(n, len(known))
+            if m and slots is not None:
+                same[:m] = np.fromiter(map(operator.is_, keys, known), dtype=np.bool_, count=m) & np.fromiter(
+                    map(operator.is_, records, known_records), dtype=np.bool_, count=m)  # fmt: skip
+                new_pod_slots[:m] = np.where(same[:m], pod_slots[:m], -1)
+                new_slots[:m] = np.where(same[:m], slots[:m], -1)
+            for i in np.flatnonzero(~same).tolist():
+                e, name = records[i], keys[i][1]
+                names = getattr(e, "names", ())
+                if name in names:
+                    new_pod_slots[i] = e.slot
+                    new_slots[i] = e.slots[names.index(name)]  # type: ignore[union-attr]
+            pod_slots, slots = new_pod_slots, new_slots
+            joins[None] = (list(keys), records, pod_slots, slots)
         cpu_c, mem_c = arrays._cpu_c, arrays._mem_c
         served = arrays.ok[pod_slots] & (slots >= 0) & (slots < len(cpu_c))
         at = np.where(served, slots, len(cpu_c))  # one past the end: the 0 appended below

@@ -121,7 +121,7 @@ class _Feed:
         self.group_of: dict[str, int] = {}
         self.sizes: dict[int, int] = {}  # containers per pod -> pods with that many
         self.keys: list[tuple[str, str]] = []  # per row: (pod uid, container name); _FREE
-        self.joins: dict[tuple[str, str], Any] = {}  # the metrics pipeline's join cache
+        self.joins: dict[Any, Any] = {}  # the metrics pipeline's join cache (container_samples)
         self.n = 0
         self.free = 0
         self._cap = 0
@@ -217,7 +217,6 @@ class _Feed:
             return
         self.sizes[len(member.rows)] -= 1
         for r in member.rows:
-            self.joins.pop(self.keys[r], None)
             self.keys[r] = _FREE
             for name in self._COLUMNS:
                 getattr(self, name)[r] = self._FILL.get(name, 0)
