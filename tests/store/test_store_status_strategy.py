@@ -55,3 +55,17 @@ def test_deployment_main_update_of_annotations_bumps_generation() -> None:
     d = reg.create(DEPLOY)
     d["metadata"]["annotations"] = {"team": "web"}
     assert reg.update(d)["metadata"]["generation"] == 2
+
+
+def test_hpa_created_with_the_zero_status_go_serialises() -> None:
+    """autoscaling/v2 status.desiredReplicas is an int32 without omitempty: a new HPA reads back
+    with desiredReplicas 0 (whatever status the request carried), so a saved listing re-applies."""
+    reg = _registry()
+    hpa = reg.create({
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "missing"},
+                 "minReplicas": 1, "maxReplicas": 3},
+        "status": {"currentReplicas": 3, "desiredReplicas": 5},
+    })  # fmt: skip
+    assert hpa["status"] == {"desiredReplicas": 0}

@@ -322,6 +322,10 @@ class Registry:
     def _reset_status_on_create(self, kind: str, obj: dict[str, Any]) -> None:
         if kind == "Pod":
             obj["status"] = {"phase": "Pending"}
+        elif kind == "HorizontalPodAutoscaler":
+            # the strategy resets status to its zero value, which Go serialises with desiredReplicas
+            # (int32, no omitempty): a saved HPA re-applies through kubectl's required-field check
+            obj["status"] = {"desiredReplicas": 0}
         elif kind == "Namespace":
             obj["status"] = {"phase": "Active"}
             # namespace strategy PrepareForCreate: the "kubernetes" finalizer is always present, so the
