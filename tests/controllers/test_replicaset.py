@@ -293,7 +293,7 @@ _pod_st = st.tuples(st.sampled_from(["n1", "n1", "n2", ""]), st.sampled_from(["R
                     st.sampled_from([0, 100, 900, 950, 999, 1000]), st.sampled_from([0, 10, 500, 990]))  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(pods=st.lists(_pod_st, max_size=12), ranks=st.lists(st.integers(0, 1), min_size=12, max_size=12))
 def test_rank_reads_each_pod_once_same_order(pods: list[tuple], ranks: list[int]) -> None:
     loop = EventLoop()
@@ -314,3 +314,6 @@ def test_rank_reads_each_pod_once_same_order(pods: list[tuple], ranks: list[int]
     got = [p["metadata"]["name"] for p in rank_pods_for_deletion(loop, objs, r, loop.now)]
     want = [p["metadata"]["name"] for p in _rank_one_comparison_at_a_time(loop, objs, r, loop.now)]
     assert got == want
+    for limit in range(len(objs) + 1):  # the first few only: the same pods, same order
+        top = [p["metadata"]["name"] for p in rank_pods_for_deletion(loop, objs, r, loop.now, limit=limit)]
+        assert top == want[:limit]

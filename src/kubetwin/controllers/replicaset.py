@@ -29,6 +29,7 @@ the ReplicaSet changed status) writes status from those counts without going thr
 
 from __future__ import annotations
 
+import heapq
 import math
 from functools import cmp_to_key
 from typing import Any
@@ -76,9 +77,13 @@ def _log_rank(t: float, now: float) -> int:
     return int(math.log2(d)) if d > 0 else -1
 
 
-def rank_pods_for_deletion(clock: Any, pods: list[Obj], ranks: list[int], now: float) -> list[Obj]:
+def rank_pods_for_deletion(
+    clock: Any, pods: list[Obj], ranks: list[int], now: float, limit: int | None = None
+) -> list[Obj]:
     """Sort pods so that the first ones are the best to delete (ActivePodsWithRanks.Less). What
-    the comparison reads of each pod is read once per pod, not once per comparison."""
+    the comparison reads of each pod is read once per pod, not once per comparison. ``limit``:
+    only the first ``limit`` of that order (heapq.nsmallest: the same pods as sorting all of
+    them and slicing, without sorting 20,000 pods to delete a few)."""
     items = []
     for p, r in zip(pods, ranks, strict=True):
         ready = is_pod_ready(p)
@@ -128,6 +133,8 @@ def rank_pods_for_deletion(clock: Any, pods: list[Obj], ranks: list[int], now: f
             return 1
         return 0
 
+    if limit is not None and limit < len(items):
+        return [it[0] for it in heapq.nsmallest(limit, items, key=cmp_to_key(cmp))]
     items.sort(key=cmp_to_key(cmp))
     return [it[0] for it in items]
 
@@ -445,7 +452,7 @@ class ReplicaSetController(Controller):
                     n = (p.get("spec") or {}).get("nodeName") or ""
                     on_node[n] = on_node.get(n, 0) + 1
             ranks = [on_node.get((p.get("spec") or {}).get("nodeName") or "", 0) for p in pods]
-            pods = rank_pods_for_deletion(self.loop, pods, ranks, self.loop.now)
+            pods = rank_pods_for_deletion(self.loop, pods, ranks, self.loop.now, limit=diff)
         return pods[:diff]
 
     def _update_status(
