@@ -376,3 +376,49 @@ def test_vectorised_buckets_are_the_scalar_ones() -> None:
     mem = [0, 10**7 - 1, 10**7, 10**7 + 1, 10**15, *(rng.randint(0, 10**10) for _ in range(3000)),
            *(rng.randint(0, 10**13) for _ in range(300))]  # fmt: skip
     assert m.memory_buckets(np.array(mem)).tolist() == [m.memory_bucket(v) for v in mem]
+
+
+@pytest.mark.parametrize(
+    "containers, days",
+    [pytest.param(1, 2, id="one-container-empties-its-buckets"), pytest.param(3, 3, id="few"),
+     pytest.param(40, 3, id="many"), pytest.param(5, 160, id="reference-shifts")],
+)  # fmt: skip
+def test_memory_peak_moves_are_bitwise_the_sequential_ones(containers: int, days: int) -> None:
+    """The recommender moves a run's memory peaks (the old one out, the new one in) as arrays; the
+    histogram must be what subtract_memory_peak/add_memory_peak per container, in order, give,
+    also when a bucket empties (the clamp) or the whole histogram does."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(containers * 1000 + days)
+    seq, arr = m.AggregateContainerState(), m.AggregateContainerState()
+    peaks = [0] * containers
+    ends = [DAY] * containers
+    for run in range(300):
+        t = run * days * DAY / 300
+        old, new, raised, times = [], [], [], []
+        for i in range(containers):
+            if rng.random() < 0.5:
+                continue
+            if t >= ends[i]:
+                ends[i] += DAY
+                peaks[i], up = 0, False
+            else:
+                up = peaks[i] != 0
+            usage = peaks[i] + rng.choice([1, 2, 30, 400]) * MIB if up or rng.random() < 0.5 else rng.randint(1, 900) * MIB
+            old.append(peaks[i])
+            new.append(usage)
+            raised.append(up)
+            times.append(ends[i])
+            peaks[i] = usage
+        for o, u, r, te in zip(old, new, raised, times, strict=True):
+            if r:
+                seq.subtract_memory_peak(o, te)
+            seq.add_memory_peak(u, te)
+        arr.move_memory_peaks(np.array(old, dtype=np.int64), np.array(new, dtype=np.int64),
+                              np.array(raised, dtype=np.bool_), np.array(times, dtype=np.float64))  # fmt: skip
+        hs, ha = seq.memory_peaks.histogram, arr.memory_peaks.histogram
+        assert ha.weights == hs.weights and ha.total_weight == hs.total_weight, run
+        assert (ha.min_bucket, ha.max_bucket, arr.memory_peaks.reference) == (
+            hs.min_bucket, hs.max_bucket, seq.memory_peaks.reference), run  # fmt: skip

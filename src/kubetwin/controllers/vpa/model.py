@@ -277,6 +277,72 @@ class AggregateContainerState:
         hist.total_weight = 0.0 if total < eps else total
         hist._update_min_max()
 
+    def move_memory_peaks(
+        self,
+        old: npt.NDArray[np.int64],
+        new: npt.NDArray[np.int64],
+        raised: npt.NDArray[np.bool_],
+        times: npt.NDArray[np.float64],
+    ) -> None:
+        """For each ``i`` in order: ``subtract_memory_peak(old[i], times[i])`` when ``raised[i]``,
+        then ``add_memory_peak(new[i], times[i])``; bitwise those calls. The subtractions and adds
+        of the buckets where no subtraction can come near epsilon (what they hold minus all that
+        is subtracted from them stays well above it) go in with one ``np.add.at`` (in order, so
+        the same float operations); the others one by one with the clamp; the total is the running
+        sum (checked never to need the clamp; else, and when a time would move the reference,
+        everything goes one by one)."""
+        n = len(new)
+        if not n:
+            return
+        h = self.memory_peaks
+        hist = h.histogram
+        eps = hist.options.epsilon
+        if hist.options is not MEMORY_HISTOGRAM_OPTIONS or float(times.max()) > h.reference + h.half_life * MAX_DECAY_EXPONENT:
+            self._move_memory_peaks_one_by_one(old, new, raised, times)
+            return
+        distinct, inverse = np.unique(times, return_inverse=True)
+        ref, half = h.reference, h.half_life
+        f = np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)[inverse]
+        keep = np.column_stack((raised, np.ones(n, dtype=np.bool_))).ravel()
+        b = np.column_stack((memory_buckets(np.where(raised, old, 0)), memory_buckets(new))).ravel()[keep]
+        v = np.column_stack((-f, f)).ravel()[keep]  # the events in order: -old peak, +new peak
+        sub = v < 0
+        run = np.add.accumulate(np.concatenate(([hist.total_weight], v)))
+        if sub.any() and float(run[1:][sub].min()) < eps:
+            self._move_memory_peaks_one_by_one(old, new, raised, times)
+            return
+        w = np.array(hist.weights, dtype=np.float64)
+        nb = len(w)
+        taken = np.bincount(b[sub], weights=-v[sub], minlength=nb)
+        given = np.bincount(b[~sub], weights=v[~sub], minlength=nb)
+        near = (taken > 0) & (w - taken < 2 * eps + 1e-9 * (w + given))
+        close = near[b]
+        np.add.at(w, b[~close], v[~close])
+        for bucket, value in zip(b[close].tolist(), v[close].tolist(), strict=True):
+            x = w[bucket] + value
+            w[bucket] = 0.0 if value < 0 and x < eps else x
+        hist.weights = w.tolist()
+        hist.total_weight = float(run[-1])
+        added = np.unique(b[~sub])
+        added = added[w[added] >= eps]
+        if added.size:
+            hist.min_bucket = min(hist.min_bucket, int(added[0]))
+            hist.max_bucket = max(hist.max_bucket, int(added[-1]))
+        if sub.any():
+            hist._update_min_max()
+
+    def _move_memory_peaks_one_by_one(
+        self,
+        old: npt.NDArray[np.int64],
+        new: npt.NDArray[np.int64],
+        raised: npt.NDArray[np.bool_],
+        times: npt.NDArray[np.float64],
+    ) -> None:
+        for prev, usage, sub, t in zip(old.tolist(), new.tolist(), raised.tolist(), times.tolist(), strict=True):
+            if sub:
+                self.subtract_memory_peak(prev, t)
+            self.add_memory_peak(usage, t)
+
     def add_memory_peak(self, usage_bytes: int, time: float) -> None:
         self.memory_peaks.add_sample(float(usage_bytes), 1.0, time)
 

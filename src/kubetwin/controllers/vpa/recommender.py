@@ -673,13 +673,13 @@ class VPARecommender(Controller):
         feed.oom_peak[rolled] = 0
         feed.peak[took[moved]] = m[moved]
         self.memory_peaks_moved += int(np.count_nonzero(moved))
-        for g, sub, prev, usage, t in zip(g_mem[moved].tolist(), raised[moved].tolist(), old[moved].tolist(),
-                                          m[moved].tolist(), we[moved].tolist(), strict=True):  # fmt: skip
+        g_moved = g_mem[moved]
+        old, m, we, raised = old[moved], m[moved], we[moved], raised[moved]
+        for g in np.unique(g_moved).tolist():
+            sel = g_moved == g
             agg = by_group[g]
             assert agg is not None
-            if sub:
-                agg.subtract_memory_peak(prev, t)
-            agg.add_memory_peak(usage, t)
+            agg.move_memory_peaks(old[sel], m[sel], raised[sel], we[sel])
 
     def recommendation(self, vpa: Obj) -> list[Obj]:
         """The containerRecommendations for ``vpa`` from its aggregated samples (sorted by name)."""
