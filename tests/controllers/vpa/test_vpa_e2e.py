@@ -236,3 +236,23 @@ def test_state_of_pods_that_left_is_dropped(env: Env) -> None:
     live = {p["metadata"]["uid"] for p in env.live_pods()}
     assert len(live) == 1
     assert {k[1] for k in rec.containers} == live and {k[1] for k in rec._plans} == live
+
+
+def test_pods_still_selected_after_a_selector_change_keep_their_states(env: Env) -> None:
+    """The VPA's target moves from the Deployment to its ReplicaSet (another selector, the same
+    pods): the containers' memory windows go on, so their peaks are not added a second time."""
+    env.vpa("Off")
+    env.deployment(replicas=2)
+    env.run(5 * 60)
+    rec = next(c for c in env.cluster.components if isinstance(c, VPARecommender))
+    agg = rec.aggregates["default/web"]["app"]
+    weight, windows = agg.memory_peaks.total_weight, sorted(rec.feeds["default/web"].window_end[:2].tolist())
+    rs = env.client.list("replicasets.apps", "default")[0]["metadata"]["name"]
+    vpa = env.get_vpa()
+    vpa["spec"]["targetRef"] = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs}
+    env.client.update(vpa)
+    env.run(3 * 60)
+    feed = rec.feeds["default/web"]
+    assert "pod-template-hash" in str(feed.selector)
+    assert len(rec.containers) == 2 and sorted(feed.window_end[: feed.n][feed.has_state[: feed.n]].tolist()) == windows
+    assert agg.memory_peaks.total_weight == weight

@@ -141,6 +141,7 @@ class _Feed:
     _COLUMNS = ("alive", "running", "has_state", "req_ok", "group", "weight", "last_cpu", "last_mem",
                 "window_end", "peak", "oom_peak", "born")  # fmt: skip
     _FILL: dict[str, Any] = {"last_cpu": -np.inf, "last_mem": -np.inf, "window_end": np.nan}
+    _STATE = ("has_state", "last_cpu", "last_mem", "window_end", "peak", "oom_peak", "born")
 
     def _grow(self, need: int) -> None:
         cap = max(64, self._cap)
@@ -557,15 +558,27 @@ class VPARecommender(Controller):
         return dropped
 
     def _selection(self, key: str, namespace: str, selector: LabelSelector) -> _Feed:
-        """The VPA's feed, its selection rebuilt (``select_pods``) when the selector changed."""
-        feed = self.feeds.get(key)
-        if feed is not None and feed.namespace == namespace and feed.selector == selector:
-            return feed
+        """The VPA's feed, its selection rebuilt (``select_pods``) when the selector changed; the
+        pods in both selections keep their containers' states."""
+        old = self.feeds.get(key)
+        if old is not None and old.namespace == namespace and old.selector == selector:
+            return old
         from kubetwin.client.metrics import select_pods
 
         feed = self.feeds[key] = _Feed(key, namespace, selector)
         for pod in select_pods(self.pods, namespace, selector):
             feed.observe(pod)
+        if old is not None:
+            for uid, member in feed.pods.items():
+                before = old.pods.get(uid)
+                if before is None:
+                    continue
+                rows = {old.keys[r][1]: r for r in before.rows}
+                for r in member.rows:
+                    was = rows.get(feed.keys[r][1])
+                    if was is not None:
+                        for name in _Feed._STATE:
+                            getattr(feed, name)[r] = getattr(old, name)[was]
         return feed
 
     def _usage(
