@@ -237,7 +237,7 @@ class AggregateContainerState:
         np.add.at(w, buckets, wf)
         hist.weights = w.tolist()
         hist.total_weight = float(np.add.accumulate(np.concatenate(([hist.total_weight], wf)))[-1])
-        touched = np.unique(buckets)
+        touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))  # sorted, as np.unique
         touched = touched[w[touched] >= hist.options.epsilon]
         if touched.size:
             hist.min_bucket = min(hist.min_bucket, int(touched[0]))
@@ -270,7 +270,7 @@ class AggregateContainerState:
             [hist.options.find_bucket(float(u)) for u in usage.tolist()], dtype=np.int64)  # fmt: skip
         w = np.array(hist.weights, dtype=np.float64)
         np.subtract.at(w, buckets, wf)
-        touched = np.unique(buckets)
+        touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))
         w[touched] = np.where(w[touched] < eps, 0.0, w[touched])
         hist.weights = w.tolist()
         total = float(np.add.accumulate(np.concatenate(([hist.total_weight], -wf)))[-1])
@@ -323,7 +323,7 @@ class AggregateContainerState:
             w[bucket] = 0.0 if value < 0 and x < eps else x
         hist.weights = w.tolist()
         hist.total_weight = float(run[-1])
-        added = np.unique(b[~sub])
+        added = np.flatnonzero(np.bincount(b[~sub], minlength=nb))
         added = added[w[added] >= eps]
         if added.size:
             hist.min_bucket = min(hist.min_bucket, int(added[0]))

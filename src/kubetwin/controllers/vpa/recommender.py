@@ -272,7 +272,7 @@ class _Feed:
         peaks = np.maximum(self.peak[rows], self.oom_peak[rows])
         groups = self.group[rows]
         out = {}
-        for g in np.unique(groups).tolist():
+        for g in np.flatnonzero(np.bincount(groups, minlength=len(self.names))).tolist():
             sel = groups == g
             out[self.names[g]] = (peaks[sel], we[rows[sel]])
         return out
@@ -639,7 +639,7 @@ class VPARecommender(Controller):
         aggs = self.aggregates.setdefault(key, {})
         groups = feed.group[rows]
         by_group: list[model.AggregateContainerState | None] = [None] * len(feed.names)
-        for g in np.unique(groups).tolist():
+        for g in np.flatnonzero(np.bincount(groups, minlength=len(feed.names))).tolist():
             agg = aggs.get(feed.names[g])
             if agg is None:
                 agg = aggs[feed.names[g]] = model.AggregateContainerState()
@@ -658,7 +658,7 @@ class VPARecommender(Controller):
             buckets = model.cpu_buckets(c[ok])
             weights = feed.weight[took]
             g_took = groups[ok]
-            for g in np.unique(g_took).tolist():
+            for g in np.flatnonzero(np.bincount(g_took, minlength=len(feed.names))).tolist():
                 sel = g_took == g
                 agg = by_group[g]
                 assert agg is not None
@@ -688,7 +688,7 @@ class VPARecommender(Controller):
         self.memory_peaks_moved += int(np.count_nonzero(moved))
         g_moved = g_mem[moved]
         old, m, we, raised = old[moved], m[moved], we[moved], raised[moved]
-        for g in np.unique(g_moved).tolist():
+        for g in np.flatnonzero(np.bincount(g_moved, minlength=len(feed.names))).tolist():
             sel = g_moved == g
             agg = by_group[g]
             assert agg is not None
