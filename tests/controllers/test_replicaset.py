@@ -232,6 +232,28 @@ def test_counted_sync_writes_what_a_pass_over_the_pods_writes(ops: list[tuple]) 
 
 
 # -- deletion ranking reads each pod once: the same order as reading both pods per comparison ------
+def _strict_weak_order(clock: Any, pods: list[Obj], ranks: list[int]) -> bool:
+    """Whether the deletion comparison is a strict weak order on ``pods`` (less and "neither is
+    less" both transitive): read pair by pair from the reference ranking of two pods."""
+    n = len(pods)
+
+    def first(i: int, j: int) -> bool:  # less(pods[i], pods[j])
+        got = _rank_one_comparison_at_a_time(clock, [pods[j], pods[i]], [ranks[j], ranks[i]], clock.now)
+        return got[0] is pods[i]
+
+    less = [[i != j and first(i, j) for j in range(n)] for i in range(n)]
+    for a in range(n):
+        for b in range(n):
+            for c in range(n):
+                if less[a][b] and less[b][c] and not less[a][c]:
+                    return False
+                eq_ab = not less[a][b] and not less[b][a]
+                eq_bc = not less[b][c] and not less[c][b]
+                if eq_ab and eq_bc and (less[a][c] or less[c][a]):
+                    return False
+    return True
+
+
 def _rank_one_comparison_at_a_time(clock: Any, pods: list[Obj], ranks: list[int], now: float) -> list[Obj]:
     """The ranking as it was first written: every comparison reads both pods again."""
     items = list(zip(pods, ranks, strict=True))
@@ -314,6 +336,13 @@ def test_rank_reads_each_pod_once_same_order(pods: list[tuple], ranks: list[int]
     got = [p["metadata"]["name"] for p in rank_pods_for_deletion(loop, objs, r, loop.now)]
     want = [p["metadata"]["name"] for p in _rank_one_comparison_at_a_time(loop, objs, r, loop.now)]
     assert got == want
-    for limit in range(len(objs) + 1):  # the first few only: the same pods, same order
+    # The first few only (heapq.nsmallest): the same pods in the same order as sorting all of them,
+    # wherever the comparison orders this input consistently. Upstream's Less is not transitive
+    # everywhere (a ready-time bucket can tie while creation buckets differ), so on such inputs the
+    # pick depends on the algorithm, as Go's unstable sort.Sort's does: then only distinct pods.
+    consistent = _strict_weak_order(loop, objs, r)
+    for limit in range(len(objs) + 1):
         top = [p["metadata"]["name"] for p in rank_pods_for_deletion(loop, objs, r, loop.now, limit=limit)]
-        assert top == want[:limit]
+        assert len(set(top)) == len(top) == limit
+        if consistent:
+            assert top == want[:limit]
