@@ -21,6 +21,21 @@ arguments give identical files; it costs time, so leave it off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
+End of session 3 (HEAD ea0ed3c, quiet machine): **the full-size day finishes for the first time:
+24 h in 313 s wall / 313 s CPU, 276 virtual s / wall s** (goal 1,440 not met), peak 29,052 pods on
+938 nodes, peak RSS 1.15 GB; the first 12 h take 148 s, the peak hours 10-13 s each. ``--quick``:
+24 h in 21.0 s, **4,112 virtual s / wall s**. Besides the HPA rows and metrics arrays below: the VPA
+recommender's feed as numpy rows kept by pod handlers (117 -> 9 ms a run at full size, outputs
+byte-identical), PostFilter counting nodes when nothing can be preempted, a failed cycle's node
+statuses built lazily, the cluster autoscaler's --unremovable-node-recheck-timeout (5m, upstream's;
+this one changes decisions) and readiness cache, event TTL expiries in a FIFO (the loop's heap had
+held every Event of the last hour), quantity texts parsed once, the ReplicaSet's deletion pick by
+heapq.nsmallest (changes which pod goes where upstream's Less is not transitive), glibc's allocator
+tuned. Where the evening (scale-down) goes now, py-spy: the cluster autoscaler 29% (per-scan passes
+over ~1,000 nodes: state, readiness, utilization; the scale-down simulation), the HPA and VPA's joins
+of pod uids to usage-engine slots 23%, the ReplicaSet controller 24% before the nsmallest change,
+node-lease reads 6%.
+
 After the HPA's kept pod rows and the metrics pipeline's per-scrape arrays (510c1b8 on top of
 277785f; both trees measured in the same session, 2 cores shared, CPU seconds the steadier figure):
 

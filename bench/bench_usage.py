@@ -42,6 +42,11 @@ s) before the allocator tuning; 816,037 -> 528,037 events. What changed:
 - the usage engine skips its startup-burst and leak terms when no container has them;
 - glibc's allocator keeps 100 KB-32 MB blocks on the heap (``sim/gcpolicy.py``): each usage tick
   had faulted its 240 KB arrays in again, 2.1 -> 0.71 ms per tick with ``--engine-only``.
+At the end of the session (event TTL expiries in a FIFO instead of one loop timer per Event, 528,037
+-> 339,947 loop events; quiet machine): **54.8 s wall and CPU, 1,576 virtual s / wall s**, setup
+49.8 s, peak RSS 1.40 GB. A py-spy sample of a steady hour: node-lease reads and the writes they
+trigger 38%, node status heartbeats 17%, the usage engine 15%, the watch history's evictions (old
+object versions freed) 8%.
 ``--engine-only`` times the usage engine by itself at full size (its arrays filled through the
 ResourceModel seam from fake kubelets, then ticked every 10 s of virtual time).
 """
