@@ -451,6 +451,12 @@ def test_field_validation_and_apply_conflicts(served_cluster: Any) -> None:
     assert i.status == 201 and "warning" not in i.headers
     stored = s.api("GET", f"{base}/quiet").body
     assert "replicaz" not in stored["spec"] and "bogus" not in stored["metadata"]
+    for ptype, body in (("application/merge-patch+json", {"spec": {"replicaz": 4, "replicas": 2}}),
+                        ("application/strategic-merge-patch+json", {"spec": {"replicaz": 4, "replicas": 3}}),
+                        ("application/json-patch+json", [{"op": "add", "path": "/spec/replicaz", "value": 4}])):
+        p = s.api("PATCH", f"{base}/quiet?fieldValidation=Ignore", json.dumps(body), content_type=ptype)
+        assert p.status == 200 and "replicaz" not in p.body["spec"], ptype
+    assert s.api("GET", f"{base}/quiet").body["spec"]["replicas"] == 3
     # a field set by another manager conflicts with an apply that changes it, unless forced
     s.api("POST", f"{base}?fieldManager=kubectl-client-side-apply", deployment("web", replicas=2))
     applied = json.dumps(deployment("web", replicas=5))

@@ -287,6 +287,8 @@ class ResourceAPI:
             else []
         )
         exists = self.registry.store.get(t.info.resource, ns if t.info.namespaced else "", t.name) is not None
+        mode = request.query.get("fieldValidation", "Warn") or "Warn"
+        prune = render.field_pruner() if ptype != "apply" and mode != "Strict" else None
         result = self.registry.patch(
             t.info.resource,
             t.name,
@@ -298,6 +300,7 @@ class ResourceAPI:
             field_manager=manager,
             force=force,
             version=t.info.api_version if t.info.converted else None,
+            prune=prune,
         )
         code = 201 if ptype == "apply" and not exists else 200
         return self._warn(self._respond(request, t, result, code), warnings)

@@ -562,8 +562,13 @@ class Registry:
         field_manager: str | None = None,
         force: bool = False,
         version: str | None = None,
+        prune: Callable[[dict[str, Any]], Any] | None = None,
     ) -> dict[str, Any]:
         """``patch_type``: merge | strategic | json | apply (server-side apply; creates when absent).
+
+        ``prune`` (not for apply): called on a private copy of the patched object before it is
+        written, to drop what the kind's schema does not have (the server's fieldValidation
+        Warn/Ignore, as decoding into upstream's types does).
 
         ``version`` (an apiVersion the kind is also served as, e.g. ``autoscaling/v1``): the patch
         is written against that version, as upstream applies a patch to the object converted to the
@@ -605,6 +610,9 @@ class Registry:
         )
         if not rv_in_patch:
             pmeta["resourceVersion"] = current["metadata"].get("resourceVersion")
+        if prune is not None:
+            patched = deep_copy(patched)  # the patch result shares what it did not touch with the store
+            prune(patched)
         return self.update(patched, subresource=subresource, dry_run=dry_run, field_manager=field_manager)
 
     def _record_update(
