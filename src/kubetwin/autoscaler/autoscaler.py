@@ -102,6 +102,16 @@ class Group:
         return self.spec.desired
 
 
+@dataclass(frozen=True, slots=True)
+class _NodeFacts:
+    group: str  # its kubetwin.io/nodegroup label ("" for none)
+    deleting: bool  # metadata.deletionTimestamp set
+    ready: bool  # Ready=True
+    created: float | None  # creationTimestamp (None: unset)
+    to_be_deleted: bool  # carries the ToBeDeletedByClusterAutoscaler taint
+    scale_down_disabled: bool  # cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"
+
+
 @dataclass
 class ScaleUpRequest:
     time: float
@@ -192,7 +202,7 @@ class ClusterAutoscaler:
         # utilization() per node while neither the node nor a pod bound to it changed (pod events
         # drop the entries of the nodes they name): node name -> (node object, result)
         self._util_cache: dict[str, tuple[Obj, tuple[float, float, float]]] = {}
-        self._ready_cache: dict[str, tuple[Obj, bool]] = {}  # node -> (the object read, Ready=True)
+        self._facts_cache: dict[str, tuple[Obj, _NodeFacts]] = {}  # node -> (the object read, its facts)
         # informer order of the pods (the pods lister's order): key -> sequence number
         self._pod_seq: dict[str, int] = {}
         self._seq = 0
@@ -294,32 +304,44 @@ class ClusterAutoscaler:
             if spec is None:
                 continue
             groups[name] = Group(name, obj, spec)
+        startup = self.options.max_node_startup_time
         for node in self.nodes.list():
-            g = groups.get((node["metadata"].get("labels") or {}).get(LABEL_NODEGROUP, ""))
-            if g is None or node["metadata"].get("deletionTimestamp"):
+            f = self._facts(node)
+            g = groups.get(f.group)
+            if g is None or f.deleting:
                 continue
             g.nodes.append(node)
-            if self._ready(node):
+            if f.ready:
                 g.counts.ready += 1
+            elif now - (f.created if f.created is not None else now) < startup:
+                g.counts.not_started += 1
             else:
-                created = self.loop.parse_timestamp(node["metadata"].get("creationTimestamp") or self.loop.timestamp())
-                if now - created < self.options.max_node_startup_time:
-                    g.counts.not_started += 1
-                else:
-                    g.counts.unready += 1
+                g.counts.unready += 1
         for g in groups.values():
             g.counts.unregistered = max(0, g.target - len(g.nodes))
         return groups
 
-    def _ready(self, node: Obj) -> bool:
-        """Ready=True, read once per node object version (every scan asks for every node)."""
+    def _facts(self, node: Obj) -> _NodeFacts:
+        """What every scan reads of every node, read once per node object version."""
         name = node["metadata"]["name"]
-        hit = self._ready_cache.get(name)
+        hit = self._facts_cache.get(name)
         if hit is None or hit[0] is not node:
-            if len(self._ready_cache) > 2 * len(self.nodes) + 64:
-                self._ready_cache.clear()  # names of nodes long gone
-            hit = self._ready_cache[name] = (node, resources.is_node_ready(node))
+            if len(self._facts_cache) > 2 * len(self.nodes) + 64:
+                self._facts_cache.clear()  # names of nodes long gone
+            meta = node["metadata"]
+            created = meta.get("creationTimestamp")
+            hit = self._facts_cache[name] = (node, _NodeFacts(
+                group=(meta.get("labels") or {}).get(LABEL_NODEGROUP, ""),
+                deleting=bool(meta.get("deletionTimestamp")),
+                ready=resources.is_node_ready(node),
+                created=self.loop.parse_timestamp(created) if created else None,
+                to_be_deleted=_has_taint(node, TO_BE_DELETED_TAINT),
+                scale_down_disabled=(meta.get("annotations") or {}).get(drain.SCALE_DOWN_DISABLED) == "true",
+            ))  # fmt: skip
         return hit[1]
+
+    def _ready(self, node: Obj) -> bool:
+        return self._facts(node).ready
 
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per object version; each loop
@@ -697,17 +719,17 @@ class ClusterAutoscaler:
         for g in groups.values():
             for node in g.nodes:
                 name = node["metadata"]["name"]
-                if name in self.drains or _has_taint(node, TO_BE_DELETED_TAINT):
+                f = self._facts(node)
+                if name in self.drains or f.to_be_deleted:
                     continue
                 if name in self.recently_unremovable:  # eligibility.go: checked before anything else
                     self.unremovable[name] = "RecentlyUnremovable"
                     continue
-                if (node["metadata"].get("annotations") or {}).get(drain.SCALE_DOWN_DISABLED) == "true":
+                if f.scale_down_disabled:
                     self.unremovable[name] = "ScaleDownDisabledAnnotation"
                     continue
                 util = self.utilization(node)
-                ready = self._ready(node)
-                if ready and util[0] >= opts.scale_down_utilization_threshold:
+                if f.ready and util[0] >= opts.scale_down_utilization_threshold:
                     self.unremovable[name] = "NotUnderutilized"
                     continue
                 under.append((util[0], node, g, util))
