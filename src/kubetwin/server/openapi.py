@@ -933,14 +933,7 @@ def unknown_fields(obj: dict) -> list[str]:
     report nothing. The server turns the list into upstream's message:
     ``strict decoding error: unknown field "spec.foo", unknown field "spec.bar"``.
     """
-    if not isinstance(obj, dict):
-        return []
-    api_version, kind = obj.get("apiVersion"), obj.get("kind")
-    if not isinstance(api_version, str) or not isinstance(kind, str):
-        return []
-    root: Any = _hand_by_kind().get((api_version, kind))
-    if root is None:
-        root = sch.root_for(obj)
+    root = _schema_root(obj)
     if root is None:
         return []
     out: list[str] = []
@@ -952,14 +945,7 @@ def prune_unknown_fields(obj: dict) -> list[str]:
     """Drop, in place, the fields ``unknown_fields`` reports, as kube-apiserver's decoding into its
     types (and structural pruning for custom resources) does under fieldValidation Warn or Ignore;
     returns their paths."""
-    if not isinstance(obj, dict):
-        return []
-    api_version, kind = obj.get("apiVersion"), obj.get("kind")
-    if not isinstance(api_version, str) or not isinstance(kind, str):
-        return []
-    root: Any = _hand_by_kind().get((api_version, kind))
-    if root is None:
-        root = sch.root_for(obj)
+    root = _schema_root(obj)
     if root is None:
         return []
     out: list[str] = []
@@ -968,6 +954,17 @@ def prune_unknown_fields(obj: dict) -> list[str]:
     for parent, key in drop:
         parent.pop(key, None)
     return out
+
+
+def _schema_root(obj: Any) -> Any:
+    """The schema of ``obj``'s apiVersion/kind (the hand-written ones first); None when unknown."""
+    if not isinstance(obj, dict):
+        return None
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return None
+    root = _hand_by_kind().get((api_version, kind))
+    return root if root is not None else sch.root_for(obj)
 
 
 def strict_error_message(paths: list[str]) -> str:
