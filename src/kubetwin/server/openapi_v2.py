@@ -39,22 +39,20 @@ matches, an ``ETag`` of the JSON's SHA-512 for both forms and 304 for a matching
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import json
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 import yaml
 from aiohttp import web
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from kubetwin.api import schema as sch
 from kubetwin.server import openapi
-from kubetwin.server.protobuf import _is_repeated
+from kubetwin.server.protobuf import _is_repeated, load_pool
 
 Obj = dict[str, Any]
 DESCRIPTORS = "openapiv2-descriptors.binpb.gz"
@@ -233,11 +231,7 @@ def etag() -> str:
 
 @functools.cache
 def pool() -> descriptor_pool.DescriptorPool:
-    data = gzip.decompress((resources.files("kubetwin.server") / "data" / DESCRIPTORS).read_bytes())
-    p = descriptor_pool.DescriptorPool()
-    for f in descriptor_pb2.FileDescriptorSet.FromString(data).file:
-        p.Add(f)
-    return p
+    return load_pool(DESCRIPTORS)
 
 
 def message_class(name: str) -> type[Message]:

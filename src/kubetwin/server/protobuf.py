@@ -85,7 +85,13 @@ class UnsupportedKind(LookupError):
 @functools.cache
 def pool() -> descriptor_pool.DescriptorPool:
     """A DescriptorPool with every upstream generated.proto (files are stored dependencies first)."""
-    data = gzip.decompress((resources.files("kubetwin.server") / "data" / DESCRIPTORS).read_bytes())
+    return load_pool(DESCRIPTORS)
+
+
+def load_pool(data_file: str) -> descriptor_pool.DescriptorPool:
+    """A new DescriptorPool of the gzipped FileDescriptorSet ``server/data/<data_file>`` (as the
+    tools/gen_k8s_proto_descriptors.py writes them: dependencies first)."""
+    data = gzip.decompress((resources.files("kubetwin.server") / "data" / data_file).read_bytes())
     p = descriptor_pool.DescriptorPool()
     for f in descriptor_pb2.FileDescriptorSet.FromString(data).file:
         p.Add(f)
