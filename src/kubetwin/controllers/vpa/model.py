@@ -22,6 +22,7 @@ at ``MAX_RESOURCE_AMOUNT`` and truncated towards zero when computed from floats.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,30 +97,16 @@ def cores_from_cpu_amount(milli: int) -> float:
     return milli / 1000.0
 
 
-_CPU_BUCKETS: dict[int, int] = {}
-
-
+@functools.lru_cache(maxsize=1 << 16)
 def cpu_bucket(usage_milli: int) -> int:
     """The CPU histogram bucket of a usage sample (memoised: usage repeats)."""
-    b = _CPU_BUCKETS.get(usage_milli)
-    if b is None:
-        if len(_CPU_BUCKETS) >= 1 << 16:
-            _CPU_BUCKETS.clear()
-        b = _CPU_BUCKETS[usage_milli] = CPU_HISTOGRAM_OPTIONS.find_bucket(cores_from_cpu_amount(usage_milli))
-    return b
+    return CPU_HISTOGRAM_OPTIONS.find_bucket(cores_from_cpu_amount(usage_milli))
 
 
-_MEMORY_BUCKETS: dict[int, int] = {}
-
-
+@functools.lru_cache(maxsize=1 << 16)
 def memory_bucket(usage_bytes: int) -> int:
     """The memory histogram bucket of a peak (memoised)."""
-    b = _MEMORY_BUCKETS.get(usage_bytes)
-    if b is None:
-        if len(_MEMORY_BUCKETS) >= 1 << 16:
-            _MEMORY_BUCKETS.clear()
-        b = _MEMORY_BUCKETS[usage_bytes] = MEMORY_HISTOGRAM_OPTIONS.find_bucket(float(usage_bytes))
-    return b
+    return MEMORY_HISTOGRAM_OPTIONS.find_bucket(float(usage_bytes))
 
 
 def _bucket_table(options: ExponentialHistogramOptions, divisor: float) -> npt.NDArray[np.int64]:
