@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from kubetwin.api import resources
 from kubetwin.scheduler import helpers
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from kubetwin.scheduler.cache import Snapshot
 
 Obj = dict[str, Any]
@@ -120,8 +120,6 @@ class NodeStatuses:
 
     def unresolvable(self, slots: Any) -> Any:
         """A bool array over ``slots``: True where the status is UnschedulableAndUnresolvable."""
-        import numpy as np
-
         slots = np.asarray(slots)
         out = np.zeros(len(slots), dtype=bool)
         above = np.zeros(len(slots), dtype=bool)
@@ -141,8 +139,6 @@ class NodeStatuses:
         return out
 
     def _build(self) -> dict[int, Status]:
-        import numpy as np
-
         out: dict[int, Status] = {}
         if len(self.entries) == 1:
             mask, st = self.entries[0]
@@ -370,8 +366,6 @@ class Plugin:
         return 0
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
-        import numpy as np
-
         snap = self.handle.snapshot
         return np.array([self.score(state, pod, snap.nodes[s]) for s in slots], dtype=np.int64)
 
@@ -430,8 +424,6 @@ DEFAULT_PLUGINS: list[tuple[str, int]] = [
 
 def _default_normalize(scores: np.ndarray, reverse: bool) -> np.ndarray:
     """helper.DefaultNormalizeScore."""
-    import numpy as np
-
     if len(scores) == 0:
         return scores
     mx = int(scores.max())
