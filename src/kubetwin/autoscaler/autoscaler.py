@@ -340,9 +340,6 @@ class ClusterAutoscaler:
             ))  # fmt: skip
         return hit[1]
 
-    def _ready(self, node: Obj) -> bool:
-        return self._facts(node).ready
-
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per object version; each loop
         gets its own copy (the loop lowers/raises ``desired`` on it)."""
@@ -757,7 +754,7 @@ class ClusterAutoscaler:
         non_empty_ready: list[tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = []
         room = self._scale_down_limits()
         for name, (node, g, to_move, util) in sorted(unneeded.items()):
-            wait = opts.scale_down_unneeded_time if self._ready(node) else opts.scale_down_unready_time
+            wait = opts.scale_down_unneeded_time if self._facts(node).ready else opts.scale_down_unready_time
             if now - self.unneeded_since[name] < wait:
                 continue
             if quota.get(g.name, 0) <= 0:
