@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kubetwin.client.metrics import RowKeys
 from kubetwin.metrics import MetricsPipeline
 from kubetwin.scenario.runtime import Cluster
 
@@ -71,6 +72,43 @@ class Env:
 
     def replicas(self, name: str) -> int:
         return int(self.client.get("deployments.apps", name, NS)["spec"]["replicas"])
+
+
+Key = tuple[str | None, str | None]
+
+
+class KeptRows:
+    """Rows kept across calls as a controller keeps them: a key (pod uid, container name or None)
+    keeps its row while it is asked for; the rows of keys no longer asked for are freed and reused."""
+
+    def __init__(self) -> None:
+        self.keys = RowKeys()
+        self.row: dict[Key, int] = {}
+        self.free: list[int] = []
+
+    def sync(self, keys: list[Key]) -> list[int]:
+        """The rows of ``keys`` (in that order) after freeing those of the keys not in it."""
+        wanted = set(keys)
+        for key in [k for k in self.row if k not in wanted]:
+            r = self.row.pop(key)
+            self.keys.set(r, None)
+            self.free.append(r)
+        out = []
+        for key in keys:
+            r = self.row.get(key)
+            if r is None:
+                r = self.row[key] = self.free.pop() if self.free else len(self.keys)
+                self.keys.set(r, *key)
+            out.append(r)
+        return out
+
+
+def fresh_rows(keys: list[Key]) -> RowKeys:
+    """New rows for ``keys``, in order: a join never made before."""
+    rows = RowKeys()
+    for r, key in enumerate(keys):
+        rows.set(r, *key)
+    return rows
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ across pod restarts, scale ups and downs."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from .conftest import NS, Env
+from .conftest import NS, Env, KeptRows, fresh_rows
 
 
 def test_container_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
@@ -23,7 +21,7 @@ def test_container_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
                                   {"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}}]}}},
     })  # fmt: skip
     env.profile("oom", per_pod={"baseline": {"cpu": "30m", "memory": "100Mi"}, "memoryLeakPerHour": "1200Mi"})
-    joins: dict[tuple[str, str], Any] = {}
+    kept = KeptRows()
     served = unserved = 0
     for t in [14, 29, *range(31, 900, 7)]:
         if t in (178, 409):
@@ -32,12 +30,19 @@ def test_container_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
             env.client.update(dep)
         env.run_to(t)
         pods = env.client.list("pods", NS)
+        keys: list[tuple[str | None, str | None]]
         keys = [(p["metadata"]["uid"], name) for p in pods for name in ("app", "a", "b")]
-        keys += [("", ""), ("no-such-uid", "app")]
-        got = env.pipeline.container_samples(keys, joins)
+        keys += [(None, None), ("no-such-uid", "app")]
+        rows = kept.sync(keys)
+        got = env.pipeline.container_samples(kept.keys)
         if got is None:
             assert t < 30  # before two scrapes
+            assert env.pipeline.container_samples(fresh_rows(keys)) is None
             continue
+        fresh = env.pipeline.container_samples(fresh_rows(keys))  # joined from scratch: the same
+        assert fresh is not None
+        got = got[0][rows], got[1][rows], got[2][rows]
+        assert [a.tolist() for a in got] == [a.tolist() for a in fresh], t
         want = []
         for p in pods:
             usage = env.pipeline.container_usage(p) or {}

@@ -21,7 +21,7 @@ from kubetwin.metrics.pipeline import (
 )
 from kubetwin.scenario.runtime import ScenarioSettings
 
-from .conftest import NS, Env
+from .conftest import NS, Env, KeptRows, fresh_rows
 
 WEB = parse_label_selector("app=web")
 ALL = LabelSelector()
@@ -313,6 +313,22 @@ def _by_rule(env: Env, uid: str | None) -> tuple[int, int, dict[str, tuple[int, 
     return sum(c for c, _ in containers.values()), sum(m for _, m in containers.values()) * 1000, containers
 
 
+class _Aligned:
+    """PodSamples of kept rows, read in the order of a list of rows."""
+
+    def __init__(self, samples: Any, rows: list[int]) -> None:
+        self.samples, self.rows = samples, rows
+        self.timestamp, self.window = samples.timestamp, samples.window
+
+    def resource(self, resource: str) -> Any:
+        has, values = self.samples.resource(resource)
+        return has[self.rows], values[self.rows]
+
+    def custom(self, metric: str, selector: LabelSelector) -> Any:
+        got = self.samples.custom(metric, selector)
+        return None if got is None else (got[0][self.rows], got[1][self.rows])
+
+
 def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
     """PodSamples (the HPA's arrays) against the rule pod by pod and against get_resource_metric /
     get_raw_metric for the same pods: while pods start, are missing, restart after OOM kills, are
@@ -335,6 +351,7 @@ def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
     env.profile("oom", per_pod={"baseline": {"cpu": "30m", "memory": "100Mi"}, "memoryLeakPerHour": "1200Mi"},
                 metrics=[{"name": "http_requests_per_second", "labels": {"tier": "batch"}}])  # fmt: skip
     served = unserved = 0
+    kept = KeptRows()  # rows kept across the calls (the join with the engine is kept too)
     for t in [14, 29, *range(31, 900, 4)]:
         if t in (178, 409):
             dep = env.client.get("deployments.apps", "web", NS)
@@ -343,10 +360,16 @@ def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
         env.run_to(t)
         pods = env.client.list("pods", NS)
         uids: list[str | None] = [p["metadata"]["uid"] for p in pods] + [None, "no-such-uid"]
-        samples = env.pipeline.pod_samples(uids)
-        if samples is None:
+        rows = kept.sync([(u, None) for u in uids])
+        if t % 3 == 0:
+            rows = list(range(len(uids)))
+            kept_samples = env.pipeline.pod_samples(fresh_rows([(u, None) for u in uids]))
+        else:
+            kept_samples = env.pipeline.pod_samples(kept.keys)
+        if kept_samples is None:
             assert t < 30  # before two scrapes
             continue
+        samples = _Aligned(kept_samples, rows)
         assert (samples.timestamp, samples.window) == (env.pipeline.timestamp, env.pipeline.window)
         rule = [_by_rule(env, u) for u in uids]
         served += sum(r is not None for r in rule)

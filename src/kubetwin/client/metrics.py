@@ -13,7 +13,6 @@ and the custom/external metrics APIs (issue 5, item 1) provide the real one: eve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -97,13 +96,64 @@ class PodSamples(Protocol):
         ...
 
 
+class RowKeys:
+    """What each row of a controller's arrays stands for: a pod (its uid), or one container of a pod
+    (uid and container name); a uid of None is a free row. Every change of a row is stamped with a
+    counter (``clock``), so a metrics client that joins the rows with its own per-pod records keeps
+    that join between calls and looks up again only the rows :meth:`changed_since` it last joined.
+    Several clients may join the same rows (each keeps its own clock)."""
+
+    __slots__ = ("uids", "containers", "clock", "_stamps", "__weakref__")
+
+    def __init__(self) -> None:
+        self.uids: list[str | None] = []  # row -> pod uid (None: free)
+        self.containers: list[str | None] = []  # row -> container name (None: the whole pod)
+        self.clock = 0
+        self._stamps = np.zeros(64, dtype=np.int64)  # row -> clock of its last change
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def _stamp(self, rows: slice | int) -> None:
+        self.clock += 1
+        self._stamps[rows] = self.clock
+
+    def set(self, row: int, uid: str | None, container: str | None = None) -> None:
+        """Row ``row`` now stands for ``uid`` (and ``container``); ``row == len(self)`` appends it."""
+        if row == len(self.uids):
+            self.uids.append(uid)
+            self.containers.append(container)
+            if row == len(self._stamps):
+                self._stamps = np.concatenate([self._stamps, np.zeros(row, dtype=np.int64)])
+        elif self.uids[row] == uid and self.containers[row] == container:
+            return
+        else:
+            self.uids[row] = uid
+            self.containers[row] = container
+        self._stamp(row)
+
+    def replace(self, uids: list[str | None], containers: list[str | None]) -> None:
+        """Every row at once (the rows were renumbered): all of them count as changed."""
+        if len(uids) != len(containers):
+            raise ValueError("uids and containers differ in length")
+        self.uids, self.containers = list(uids), list(containers)
+        if len(uids) > len(self._stamps):
+            self._stamps = np.zeros(2 * len(uids), dtype=np.int64)
+        self._stamp(slice(0, len(uids)))
+
+    def changed_since(self, clock: int) -> npt.NDArray[np.int64]:
+        """The rows (ascending) set or replaced after the change stamped ``clock``."""
+        return np.flatnonzero(self._stamps[: len(self.uids)] > clock)
+
+
 @runtime_checkable
 class PodSamplesClient(Protocol):
     """Optional for a MetricsClient: the metrics of many pods as arrays (a controller that keeps its
     pods as rows joins them by uid instead of by a dict per pod)."""
 
-    def pod_samples(self, uids: Sequence[str | None]) -> PodSamples | None:
-        """Samples for ``uids`` (None: a free row, never has a value); None: not available now."""
+    def pod_samples(self, rows: RowKeys) -> PodSamples | None:
+        """Samples for the pods of ``rows`` (a free row never has a value; container names are
+        ignored); None: not available now."""
         ...
 
 

@@ -121,7 +121,7 @@ class _SyncPods:
             self._asked = True
             m = self._metrics
             if self.rows.regular and isinstance(m, PodSamplesClient):
-                self._samples = m.pod_samples(self.rows.uids)
+                self._samples = m.pod_samples(self.rows.keys)
         return self._samples
 
 

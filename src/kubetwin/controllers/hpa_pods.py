@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kubetwin.api.selectors import LabelSelector
+from kubetwin.client.metrics import RowKeys
 from kubetwin.controllers import hpa_calc as hc
 
 Obj = dict[str, Any]
@@ -68,7 +69,7 @@ class TargetPods:
         self.selector = selector
         self.parse_time = parse_time
         self.rows: dict[str, int] = {}  # pod name -> row
-        self.uids: list[str | None] = []  # row -> pod uid (None: free)
+        self.keys = RowKeys()  # row -> pod uid (None: free), what the metrics client joins
         self.pods: list[Obj | None] = []  # row -> pod (request columns added later read it)
         self.free: list[int] = []
         self.cap = cap
@@ -98,7 +99,12 @@ class TargetPods:
     @property
     def size(self) -> int:
         """Rows in use or freed: the length of the arrays' meaningful part."""
-        return len(self.uids)
+        return len(self.keys)
+
+    @property
+    def uids(self) -> list[str | None]:
+        """Row -> pod uid (None: a free row)."""
+        return self.keys.uids
 
     def _grow(self) -> None:
         self.cap *= 2
@@ -123,15 +129,14 @@ class TargetPods:
             if self.free:
                 row = self.free.pop()
             else:
-                row = len(self.uids)
+                row = len(self.keys)
                 if row == self.cap:
                     self._grow()
-                self.uids.append(None)
                 self.pods.append(None)
             self.rows[name] = row
         else:
             self._clear(row)
-        self.uids[row] = meta.get("uid")
+        self.keys.set(row, meta.get("uid"))
         self.pods[row] = pod
         self.alive[row] = True
         _, kind, start_text, ltt_text, status = hc.pod_facts(pod)
@@ -154,7 +159,7 @@ class TargetPods:
         if row is None:
             return
         self._clear(row)
-        self.uids[row] = None
+        self.keys.set(row, None)
         self.pods[row] = None
         self.free.append(row)
 

@@ -161,6 +161,7 @@ _C_COLS: dict[str, tuple[Any, float]] = {
 }  # fmt: skip
 _P_COLS: dict[str, tuple[Any, float]] = {
     "alive": (np.bool_, False), "ready": (np.bool_, False), "profile": (np.int64, -1), "node": (np.int64, 0),
+    "gen": (np.int64, 0),
 }
 _N_COLS: dict[str, tuple[Any, float]] = {
     "alive": (np.bool_, False), "cpu_alloc": (np.float64, 0.0), "mem_cap": (np.float64, 0.0),
@@ -246,6 +247,11 @@ class UsageEngine:
         self.loop = manager.loop
         self.period = period
         self.version = 0  # bumped whenever pods, container slots or start times change
+        # a pod slot's generation (pod column "gen") is stamped from this counter whenever the slot
+        # is given to a pod or freed: a reader that remembers (slot, generation) for a pod knows the
+        # slot is still that pod's while the two match
+        self.slot_changes = 0
+        self.pods_started = 0  # pods given a slot so far: a uid without one can only gain one then
         self.c = _Table(_C_COLS, 256)
         self.p = _Table(_P_COLS, 64)
         self.nodes = _Table(_N_COLS, 16)
@@ -352,6 +358,8 @@ class UsageEngine:
             self.attach(kubelet)
         nslot = self.node_slot[kubelet.name]
         pslot = self.p.alloc()
+        self._stamp_slot(pslot)
+        self.pods_started += 1
         e = _Pod(uid, meta.get("namespace", ""), meta["name"], kubelet.name, pslot)
         e.labels = dict(meta.get("labels") or {})
         e.owner = _owner(pod)
@@ -421,6 +429,11 @@ class UsageEngine:
             self.node_pods.get(nslot, set()).discard(e.slot)
         self.pod_by_slot.pop(e.slot, None)
         self.p.release(e.slot)
+        self._stamp_slot(e.slot)
+
+    def _stamp_slot(self, pslot: int) -> None:
+        self.slot_changes += 1
+        self.p.a["gen"][pslot] = self.slot_changes
 
     def on_container_started(self, kubelet: Kubelet, pod_uid: str, name: str) -> None:
         self.version += 1  # pods, slots or start times change: readers' per-version caches expire

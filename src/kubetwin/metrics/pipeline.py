@@ -55,15 +55,19 @@ What a pair of scrapes says per pod is computed once (per pair of scrapes and us
 engine's pod slots: which pods are served and their CPU and memory. The per-pod reads
 (``container_usage``, the MetricsClient verbs) look pods up in them; ``pod_samples`` hands a
 controller that keeps its pods as rows (the HPA) the values of all of them at once
-(:class:`~kubetwin.client.metrics.PodSamplesClient`).
+(:class:`~kubetwin.client.metrics.PodSamplesClient`), ``container_samples`` those of containers
+(the VPA recommender). Such rows (:class:`~kubetwin.client.metrics.RowKeys`) are joined with the
+engine's slots once and the join kept: each row remembers its pod slot and the slot's generation
+(the engine stamps a slot when it is given to a pod or freed), so a call checks every row with one
+array comparison and looks up again only the rows whose key changed, whose slot changed hands, or
+that had no slot when pods started since.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import operator
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +81,7 @@ from kubetwin.client.metrics import (
     PodMetric,
     PodMetricsInfo,
     PodValues,
+    RowKeys,
     select_pods,
 )
 from kubetwin.kubelet.loadprofile import LoadProfile, Traffic, parse_traffic
@@ -287,12 +292,70 @@ def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
     return _PodArrays(ok, cpu, mem, cpu_c, mem_c)
 
 
-class _NoPod:
-    slot = -1
+class _Join:
+    """One :class:`~kubetwin.client.metrics.RowKeys` joined with the usage engine, kept between
+    calls: per row the engine's pod slot (-1: the pod has none), the slot's generation when it was
+    looked up, and for a container row the container's slot (-1: none)."""
 
+    __slots__ = ("engine", "clock", "started", "pod", "gen", "container", "keyed")
 
-_NO_POD = _NoPod()
-_SLOT = operator.attrgetter("slot")
+    def __init__(self, engine: UsageEngine) -> None:
+        self.engine = engine
+        self.clock = -1  # the rows' change stamp when last joined: rows changed since are looked up
+        self.started = -1  # the engine's pods_started then: rows without a slot are looked up again
+        self.pod = np.zeros(0, dtype=np.int64)
+        self.gen = np.zeros(0, dtype=np.int64)
+        self.container = np.zeros(0, dtype=np.int64)
+        self.keyed = np.zeros(0, dtype=np.bool_)  # the row has a uid
+
+    def fit(self, n: int) -> None:
+        old = len(self.pod)
+        if n <= old:
+            return
+        cap = max(64, 2 * old, n)
+        fill = {"pod": -1, "gen": 0, "container": -1, "keyed": False}
+        for name, value in fill.items():
+            col = getattr(self, name)
+            new = np.full(cap, value, dtype=col.dtype)
+            new[:old] = col
+            setattr(self, name, new)
+
+    def update(self, rows: RowKeys) -> None:
+        """Bring the join up to date with ``rows`` and the engine: the rows whose key changed, whose
+        slot changed hands or was freed since (its generation moved), and, when pods started since,
+        those that had no slot are looked up in the engine; the others are kept, O(1) each in numpy."""
+        eng = self.engine
+        n = len(rows)
+        self.fit(n)
+        pod, gen, keyed = self.pod[:n], self.gen[:n], self.keyed[:n]
+        generations = eng.p.a["gen"]
+        todo = pod >= 0
+        slotted = np.flatnonzero(todo)
+        todo[slotted] = generations[pod[slotted]] != gen[slotted]
+        todo[rows.changed_since(self.clock)] = True
+        if self.started != eng.pods_started:
+            todo |= (pod < 0) & keyed
+        self.clock, self.started = rows.clock, eng.pods_started
+        redo = np.flatnonzero(todo)
+        if not redo.size:
+            return
+        get, uids, names = eng.pods.get, rows.uids, rows.containers
+        found, containers = [], []
+        for r in redo.tolist():
+            uid = uids[r]
+            e = get(uid) if uid is not None else None
+            if e is None:
+                found.append(-1)
+                containers.append(-1)
+                continue
+            found.append(e.slot)
+            name = names[r]
+            containers.append(e.slots[e.names.index(name)] if name is not None and name in e.names else -1)
+        slots = np.array(found, dtype=np.int64)
+        pod[redo] = slots
+        gen[redo] = np.where(slots >= 0, generations[np.maximum(slots, 0)], 0)
+        self.container[redo] = containers
+        keyed[redo] = [uids[r] is not None for r in redo.tolist()]
 
 
 class _Samples:
@@ -379,6 +442,7 @@ class MetricsPipeline:
         # the per-slot numbers per-pod reads use, as Python lists (built once per pair of scrapes:
         # indexing a list is several times cheaper than reading a numpy scalar)
         self._arrays_memo: tuple[_Scrape, _Scrape, UsageEngine, int, _PodArrays] | None = None
+        self._joins: weakref.WeakKeyDictionary[RowKeys, _Join] = weakref.WeakKeyDictionary()
         self.scrapes = 0
         self._timer: Any = None
         self._shapes: dict[str, tuple[str, Traffic | None]] = {}  # series uid -> (rv, shape)
@@ -476,16 +540,23 @@ class MetricsPipeline:
             return None
         return e
 
-    def pod_samples(self, uids: Sequence[str | None]) -> _Samples | None:
-        """``PodSamplesClient``: the current metrics of ``uids`` as arrays aligned with it."""
+    def _join(self, rows: RowKeys, eng: UsageEngine) -> _Join:
+        """The rows' join with the engine's slots, kept per ``rows`` and brought up to date."""
+        join = self._joins.get(rows)
+        if join is None or join.engine is not eng:
+            join = self._joins[rows] = _Join(eng)
+        join.update(rows)
+        return join
+
+    def pod_samples(self, rows: RowKeys) -> _Samples | None:
+        """``PodSamplesClient``: the current metrics of the pods of ``rows`` as arrays aligned with
+        them (the join of the rows with the engine's pod slots is kept: a call looks up only the
+        rows that changed, see :class:`_Join`)."""
         found_arrays = self._arrays()
         if found_arrays is None:
             return None
         arrays, eng = found_arrays
-        # eng.pods.get(uid, <slot -1>).slot for each uid, with C-level maps (no Python frame per pod)
-        found = map(eng.pods.get, uids, itertools.repeat(_NO_POD))  # type: ignore[arg-type]
-        slots = np.array(list(map(_SLOT, found)), dtype=np.int64)
-        return _Samples(self, arrays, slots)
+        return _Samples(self, arrays, self._join(rows, eng).pod[: len(rows)].copy())
 
     def container_usage(self, pod: Obj) -> dict[str, tuple[int, int]] | None:
         """{container: (cpu millicores averaged over the window, working set bytes)} of a scraped
@@ -741,40 +812,19 @@ class MetricsPipeline:
 
     # -- many containers at once ------------------------------------------------------------------
     def container_samples(
-        self, keys: Sequence[tuple[str, str]], joins: dict[Any, Any]
+        self, rows: RowKeys
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
-        """``container_usage`` of many containers, as arrays aligned with ``keys`` ((pod uid,
-        container name) each): (served, cpu millicores, working set bytes), 0 where not served;
-        None before two scrapes. ``joins`` is the caller's, kept between calls with (mostly) the
-        same keys: where the last call found each key in the usage engine. A key is looked up
-        again only when it is not the last call's key at its index, or the engine's record of its
-        pod is not the same object (a new pod, or one stopped or restarted); otherwise a call is one
-        dict lookup per key and a few list and array operations."""
+        """``container_usage`` of many containers, as arrays aligned with ``rows`` (a pod uid and a
+        container name each): (served, cpu millicores, working set bytes), 0 where not served;
+        None before two scrapes. The rows' join with the engine's slots is kept between calls (a
+        call looks up only the rows that changed, see :class:`_Join`)."""
         found_arrays = self._arrays()
         if found_arrays is None:
             return None
         arrays, eng = found_arrays
-        n = len(keys)
-        records = list(map(eng.pods.get, map(operator.itemgetter(0), keys), itertools.repeat(_NO_POD)))
-        known, known_records, pod_slots, slots = joins.get(None) or ([], [], np.zeros(0, np.int64), None)
-        if n != len(known) or slots is None or keys != known or records != known_records:
-            same = np.zeros(n, dtype=np.bool_)
-            new_pod_slots = np.full(n, -1, dtype=np.int64)
-            new_slots = np.full(n, -1, dtype=np.int64)
-            m = min(n, len(known))
-            if m and slots is not None:
-                same[:m] = np.fromiter(map(operator.is_, keys, known), dtype=np.bool_, count=m) & np.fromiter(
-                    map(operator.is_, records, known_records), dtype=np.bool_, count=m)  # fmt: skip
-                new_pod_slots[:m] = np.where(same[:m], pod_slots[:m], -1)
-                new_slots[:m] = np.where(same[:m], slots[:m], -1)
-            for i in np.flatnonzero(~same).tolist():
-                e, name = records[i], keys[i][1]
-                names = getattr(e, "names", ())
-                if name in names:
-                    new_pod_slots[i] = e.slot
-                    new_slots[i] = e.slots[names.index(name)]  # type: ignore[union-attr]
-            pod_slots, slots = new_pod_slots, new_slots
-            joins[None] = (list(keys), records, pod_slots, slots)
+        join = self._join(rows, eng)
+        n = len(rows)
+        pod_slots, slots = join.pod[:n], join.container[:n]
         cpu_c, mem_c = arrays._cpu_c, arrays._mem_c
         served = arrays.ok[pod_slots] & (slots >= 0) & (slots < len(cpu_c))
         at = np.where(served, slots, len(cpu_c))  # one past the end: the 0 appended below

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kubetwin.api.selectors import LabelSelector
+from kubetwin.client.metrics import RowKeys
 from kubetwin.controllers.vpa import model
 from kubetwin.controllers.vpa.recommender import VPARecommender, _Feed
 
@@ -36,9 +37,10 @@ class _Source:
     def get_container_usage(self, namespace: str, selector: LabelSelector) -> dict[str, Any]:
         raise AssertionError("container_samples is used")
 
-    def container_samples(self, keys: list[tuple[str, str]], joins: dict[Any, Any]) -> Any:
+    def container_samples(self, rows: RowKeys) -> Any:
         rng = self.rng
-        out = [(k[0] != "" and rng.random() > 0.05, rng.choice([0, 5, 120, 121, 700, 3000]),
+        keys = list(zip(rows.uids, rows.containers, strict=True))
+        out = [(k[0] is not None and rng.random() > 0.05, rng.choice([0, 5, 120, 121, 700, 3000]),
                 rng.choice([100, 200, 250, 300, 900]) * MIB) for k in keys]  # fmt: skip
         self.last = {k: v for k, v in zip(keys, out, strict=True) if k[0]}
         has, cpu, mem = zip(*out, strict=True) if out else ((), (), ())
@@ -70,7 +72,7 @@ def test_array_feed_is_the_per_container_model(seed: int) -> None:
                 feed.observe(_pod(i))
         if run == 60:  # a Pending pod starts running
             feed.observe(_pod(11))
-        order = [(uid, feed.keys[r][1]) for uid, m in feed.pods.items() for r in m.rows]
+        order = [(uid, feed.keys.containers[r]) for uid, m in feed.pods.items() for r in m.rows]
         ref = {k: s for k, s in ref.items() if k[0] in feed.pods}
         rec._feed(feed, source, now)
         for key in order:
@@ -87,7 +89,7 @@ def test_array_feed_is_the_per_container_model(seed: int) -> None:
             state.add_memory_sample(now, mem)
         if run % 40 == 17:  # an OOM of one container that has a state
             key = next(k for k in order if k in ref)
-            r = next(r for r in feed.pods[key[0]].rows if feed.keys[r][1] == key[1])
+            r = next(r for r in feed.pods[key[0]].rows if feed.keys.containers[r] == key[1])
             st = feed.state(r, rec.aggregates["ns/web"][key[1]])
             st.record_oom(now - 5, 256 * MIB)
             feed.store(r, st)
@@ -105,7 +107,7 @@ def test_array_feed_is_the_per_container_model(seed: int) -> None:
             want.first_sample_start, want.last_sample_start, want.total_samples_count)  # fmt: skip
     for member in feed.pods.values():
         for r in member.rows:
-            key = feed.keys[r]
+            key = (feed.keys.uids[r], feed.keys.containers[r])
             assert bool(feed.has_state[r]) == (key in ref)
             if key in ref:
                 got, want_state = feed.state(r, ref[key].aggregator), ref[key]

@@ -8,7 +8,8 @@ Every ``--recommender-interval`` (1 min, first run one interval after start) for
 VerticalPodAutoscaler: the target's selector picks the pods (a target that cannot be read sets
 ``ConfigUnsupported``); per-container usage of the Running ones comes from ``client.metrics``
 (``get_container_usage``: the ``ContainerMetricsClient`` seam; the metrics pipeline's
-``container_samples``, all of a VPA's containers as arrays, when it has it) and goes into the model
+``container_samples``, all of a VPA's containers as arrays joined through the feed's kept
+:class:`~kubetwin.client.metrics.RowKeys`, when it has it) and goes into the model
 (:mod:`~kubetwin.controllers.vpa.model`): a CPU sample weighted by the request and a memory sample
 for the interval's peak. At scale (30,000 pods sampled a minute) the selection is kept by the pod
 informer's handlers (the selector is re-read each run; a changed one rebuilds it) and the model's
@@ -50,7 +51,7 @@ import numpy.typing as npt
 from kubetwin.api.errors import ApiError
 from kubetwin.api.selectors import LabelSelector
 from kubetwin.client import Client, Controller, InformerFactory
-from kubetwin.client.metrics import ContainerMetricsClient
+from kubetwin.client.metrics import ContainerMetricsClient, RowKeys
 from kubetwin.controllers.vpa import model
 from kubetwin.controllers.vpa import util as vu
 from kubetwin.store.copy import deep_copy
@@ -99,9 +100,6 @@ class _Member:
         self.pod, self.rows, self.running = pod, rows, running
 
 
-_FREE = ("", "")  # the key of a free row: no pod has uid ""
-
-
 class _Feed:
     """One VPA's selection and the model's per-container state as rows of arrays.
 
@@ -120,8 +118,7 @@ class _Feed:
         self.names: list[str] = []  # group (container name) index -> name
         self.group_of: dict[str, int] = {}
         self.sizes: dict[int, int] = {}  # containers per pod -> pods with that many
-        self.keys: list[tuple[str, str]] = []  # per row: (pod uid, container name); _FREE
-        self.joins: dict[Any, Any] = {}  # the metrics pipeline's join cache (container_samples)
+        self.keys = RowKeys()  # per row: pod uid (None: free) and container name
         self.n = 0
         self.free = 0
         self._cap = 0
@@ -177,7 +174,7 @@ class _Feed:
             self.running[member.rows] = running
         if (old.get("spec") or {}).get("containers") != (pod.get("spec") or {}).get("containers"):
             containers = (pod.get("spec") or {}).get("containers") or []
-            if [c.get("name", "") for c in containers] != [self.keys[r][1] for r in member.rows]:
+            if [c.get("name", "") for c in containers] != [self.keys.containers[r] for r in member.rows]:
                 self.remove(uid)  # containers are immutable; a different list is a different pod
                 self.add(pod)
                 return
@@ -205,7 +202,7 @@ class _Feed:
             if g is None:
                 g = self.group_of[cname] = len(self.names)
                 self.names.append(cname)
-            self.keys.append((uid, cname))
+            self.keys.set(r, uid, cname)
             self.alive[r], self.running[r], self.group[r] = True, running, g
             self._requests(r, c)
             rows.append(r)
@@ -218,7 +215,7 @@ class _Feed:
             return
         self.sizes[len(member.rows)] -= 1
         for r in member.rows:
-            self.keys[r] = _FREE
+            self.keys.set(r, None)
             for name in self._COLUMNS:
                 getattr(self, name)[r] = self._FILL.get(name, 0)
         self.free += len(member.rows)
@@ -235,8 +232,8 @@ class _Feed:
             moved = col[keep]
             col[:] = self._FILL.get(name, 0)
             col[: len(keep)] = moved
-        keys = self.keys
-        self.keys = [keys[r] for r in keep.tolist()]
+        uids, names, kept = self.keys.uids, self.keys.containers, keep.tolist()
+        self.keys.replace([uids[r] for r in kept], [names[r] for r in kept])
         for member in self.pods.values():
             member.rows = where[member.rows].tolist()
         self.n, self.free = len(keep), 0
@@ -331,8 +328,7 @@ class VPARecommender(Controller):
         out = {}
         for key, feed in self.feeds.items():
             for r in np.flatnonzero(feed.has_state[: feed.n]).tolist():
-                uid, cname = feed.keys[r]
-                out[(key, uid, cname)] = r
+                out[(key, str(feed.keys.uids[r]), str(feed.keys.containers[r]))] = r
         return out
 
     @property
@@ -384,7 +380,7 @@ class VPARecommender(Controller):
             at = self.loop.parse_timestamp(finished) if isinstance(finished, str) else self.loop.now
             for feed in feeds:
                 for r in feed.pods[uid].rows:
-                    if feed.keys[r][1] != cs.get("name", "") or not feed.has_state[r]:
+                    if feed.keys.containers[r] != cs.get("name", "") or not feed.has_state[r]:
                         continue
                     agg = self.aggregates.setdefault(feed.key, {}).get(feed.names[int(feed.group[r])])
                     if agg is None:
@@ -573,9 +569,9 @@ class VPARecommender(Controller):
                 before = old.pods.get(uid)
                 if before is None:
                     continue
-                rows = {old.keys[r][1]: r for r in before.rows}
+                rows = {old.keys.containers[r]: r for r in before.rows}
                 for r in member.rows:
-                    was = rows.get(feed.keys[r][1])
+                    was = rows.get(feed.keys.containers[r])
                     if was is not None:
                         for name in _Feed._STATE:
                             getattr(feed, name)[r] = getattr(old, name)[was]
@@ -590,7 +586,7 @@ class VPARecommender(Controller):
         batch = getattr(source, "container_samples", None)
         if batch is not None:
             got: tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
-            got = batch(feed.keys, feed.joins)
+            got = batch(feed.keys)
             return got
         n = feed.n
         has = np.zeros(n, dtype=np.bool_)
@@ -608,7 +604,7 @@ class VPARecommender(Controller):
             if not containers:
                 continue
             for r in member.rows:
-                usage = containers.get(feed.keys[r][1])
+                usage = containers.get(str(feed.keys.containers[r]))
                 if usage is not None:
                     has[r] = True
                     cpu[r], mem[r] = usage
