@@ -253,7 +253,8 @@ def main() -> None:
     stopped = False
     while now < until:
         now = min(until, now + CHUNK)
-        if prof is not None and 0 < args.profile_after <= now - CHUNK and now - CHUNK < args.profile_after + CHUNK:
+        after = args.profile_after * 3600.0
+        if prof is not None and 0 < after <= now - CHUNK < after + CHUNK:
             prof.enable()
         cluster.run(now)
         pods, nodes = counts(cluster)
