@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import heapq
 from functools import cmp_to_key
 from typing import Any
 
@@ -189,7 +190,7 @@ def _apply_rs_op(stack: Stack, op: tuple) -> None:
         if op[0] == "scale":
             stack.patch_spec("replicasets.apps", "web", {"spec": {"replicas": op[1]}})
         elif op[0] == "ready" and pick is not None:
-            stack.run_pod(pick, "n1", ready=op[2])
+            stack.run_pod(pick, f"n{op[1] % 3}", ready=op[2])
         elif op[0] == "relabel" and pick is not None:
             stack.client.patch("pods", pick["metadata"]["name"], {"metadata": {"labels": {"app": op[2]}}}, "default")
         elif op[0] == "delete" and pick is not None:
@@ -229,6 +230,9 @@ def test_counted_sync_writes_what_a_pass_over_the_pods_writes(ops: list[tuple]) 
             fresh = ctrl._owned_counts(rs, kept.sel, kept.tlabels)
             assert (kept.parts, kept.counted, kept.same_ns, kept.loose, kept.ready, kept.fully) == (
                 fresh.parts, fresh.counted, fresh.same_ns, fresh.loose, fresh.ready, fresh.fully)  # fmt: skip
+        for uid, on_node in list(ctrl._on_node.items()):  # pods per node, as counted from scratch
+            del ctrl._on_node[uid]
+            assert ctrl._node_counts(uid) == on_node
 
 
 # -- deletion ranking reads each pod once: the same order as reading both pods per comparison ------
@@ -346,3 +350,51 @@ def test_rank_reads_each_pod_once_same_order(pods: list[tuple], ranks: list[int]
         assert len(set(top)) == len(top) == limit
         if consistent:
             assert top == want[:limit]
+
+
+# -- the first few to delete: exactly heapq.nsmallest over every pod, intransitive inputs included --
+def _nsmallest_reference(clock: Any, pods: list[Obj], ranks: list[int], now: float, limit: int) -> list[Obj]:
+    """What the ranking with a limit returned before the leading rules skipped items: every pod
+    read and compared (heapq.nsmallest with the comparison as key)."""
+    items = []
+    for p, r in zip(pods, ranks, strict=True):
+        f = rsmod._RankFacts.of(clock, p)
+        items.append(rsmod._item(p, r, f, now, 0))
+    return [it[0] for it in heapq.nsmallest(limit, items, key=cmp_to_key(rsmod._cmp))]
+
+
+# many pods alike (same node, phase, cost, ready instant or creation instant) so that the pick
+# runs into upstream's intransitive ties; costs beyond int32 take the compare-everything path
+_many_pods_st = st.lists(
+    st.tuples(st.sampled_from(["n1", "n1", "n2", "n3", ""]), st.sampled_from(["Running", "Running", "Pending"]),
+              st.sampled_from([True, True, True, False]), st.sampled_from([None, None, None, "3", "-2"]),
+              st.integers(0, 1), st.sampled_from([0, 400, 700, 700, 900, 999]), st.sampled_from([0, 10, 10, 600]),
+              st.integers(0, 99)),
+    min_size=1, max_size=40,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(pods=_many_pods_st, big_cost=st.booleans(), data=st.data())
+def test_limited_rank_is_heapq_nsmallest_over_every_pod(pods: list[tuple], big_cost: bool, data: Any) -> None:
+    loop = EventLoop()
+    loop.run(until=1000)
+    objs = []
+    for i, (node, phase, ready, cost, restarts, ready_at, created, uid) in enumerate(pods):
+        if big_cost and i == 0:
+            cost = str(1 << 40)
+        ann = {"controller.kubernetes.io/pod-deletion-cost": cost} if cost is not None else {}
+        objs.append({
+            "metadata": {"name": f"p{i}", "uid": f"u{uid:02d}-{i}", "creationTimestamp": loop.timestamp(created),
+                         "annotations": ann},
+            "spec": {"nodeName": node},
+            "status": {"phase": phase,
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                       "lastTransitionTime": loop.timestamp(ready_at)}],
+                       "containerStatuses": [{"name": "c", "restartCount": restarts}]},
+        })  # fmt: skip
+    ranks = data.draw(st.lists(st.integers(0, 3), min_size=len(objs), max_size=len(objs)))
+    for limit in range(len(objs)):
+        got = rank_pods_for_deletion(loop, objs, ranks, loop.now, limit=limit)
+        want = _nsmallest_reference(loop, objs, ranks, loop.now, limit)
+        assert [p["metadata"]["name"] for p in got] == [p["metadata"]["name"] for p in want]

@@ -23,15 +23,24 @@ cheap lookups instead of the same number of full evaluations.
 
 Beyond that, each ReplicaSet's pods are counted as they change (:class:`_Owned`: per pod of the
 controller-uid index, whether it counts for status and whether it is Ready and fully labelled).
-A sync with nothing to claim, create or delete and no minReadySeconds (the common case: a pod of
-the ReplicaSet changed status) writes status from those counts without going through the pods.
+A sync with nothing to claim and no minReadySeconds (the common case: a pod of the ReplicaSet
+changed status, or the replica count changed) creates or deletes from those counts and writes status
+from them afterwards (the handlers have moved them meanwhile) without going through the pods; only a
+scale-down lists its pods, to rank them.
+
+The ranking reads each pod version once (:class:`_RankFacts`, kept with the pod's facts), each
+pod's rank (active related pods on its node) comes from per-ReplicaSet node counts the pod handlers
+keep, and the pick of the first few is exactly ``heapq.nsmallest`` over every pod (whose result,
+where upstream's Less is not transitive, depends on the comparisons made) with the items that cannot
+be less than the heap's top skipped unbuilt (see :func:`_nsmallest`).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
+from collections.abc import Callable
 from functools import cmp_to_key
+from heapq import _heapify_max, _heapreplace_max  # type: ignore[attr-defined]
 from typing import Any
 
 from kubetwin.api.errors import ApiError
@@ -77,66 +86,152 @@ def _log_rank(t: float, now: float) -> int:
     return int(math.log2(d)) if d > 0 else -1
 
 
-def rank_pods_for_deletion(
-    clock: Any, pods: list[Obj], ranks: list[int], now: float, limit: int | None = None
-) -> list[Obj]:
-    """Sort pods so that the first ones are the best to delete (ActivePodsWithRanks.Less). What
-    the comparison reads of each pod is read once per pod, not once per comparison. ``limit``:
-    only the first ``limit`` of that order (heapq.nsmallest: the same pods as sorting all of
-    them and slicing, without sorting 20,000 pods to delete a few)."""
-    items = []
-    for p, r in zip(pods, ranks, strict=True):
-        ready = is_pod_ready(p)
-        since = u.ready_since(clock, p) if ready else None
-        created = u.created(clock, p)
-        items.append((
-            p, r, (p.get("spec") or {}).get("nodeName") or "",
-            _PHASE_ORDINAL.get((p.get("status") or {}).get("phase", ""), -1), ready, _deletion_cost(p),
-            since, None if since is None else _log_rank(since, now), u.max_container_restarts(p),
-            created, _log_rank(created, now), u_id(p),
-        ))  # fmt: skip
+_COST_MIN, _COST_END = -(1 << 31), 1 << 31  # int32, the annotation's valid range upstream
+_RANK_END = 1 << 32
 
-    def less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-        _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i = a
-        _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j = b
-        if ni != nj and (not ni or not nj):
-            return not ni
-        if oi != oj:
-            return oi < oj
-        if ready_i != ready_j:
-            return not ready_i
-        if ci != cj:
-            return ci < cj
-        if ri != rj:
-            return ri > rj
-        if ready_i and ready_j:
-            if ti != tj:
-                if ti is None or tj is None:
-                    return ti is None
-                diff = li - lj
-                if diff == 0:
-                    return uid_i < uid_j
-                return diff < 0
-        if mi != mj:
-            return mi > mj
-        if ki != kj:
-            diff = kli - klj
+
+class _RankFacts:
+    """What the deletion ranking reads of one pod version, besides its rank and the time.
+
+    ``lead`` folds the rules that come before the ready time (assigned, phase, ready, deletion cost,
+    and room for the rank) into one int so that ``lead - rank`` orders two pods as those rules do:
+    where the numbers differ, ``less`` decides by them alone. None when the cost is outside int32."""
+
+    __slots__ = ("node", "phase", "ready", "cost", "since", "restarts", "created", "uid", "lead")
+
+    def __init__(self, clock: Any, pod: Obj, ready: bool, since: float | None) -> None:
+        self.node = (pod.get("spec") or {}).get("nodeName") or ""
+        self.phase = _PHASE_ORDINAL.get((pod.get("status") or {}).get("phase", ""), -1)
+        self.ready = ready
+        self.cost = _deletion_cost(pod)
+        self.since = since if ready else None
+        self.restarts = u.max_container_restarts(pod)
+        self.created = u.created(clock, pod)
+        self.uid = u_id(pod)
+        if _COST_MIN <= self.cost < _COST_END:
+            head = ((1 if self.node else 0) * 4 + self.phase + 1) * 2 + (1 if ready else 0)
+            self.lead: int | None = ((head << 32 | (self.cost - _COST_MIN)) << 32) + _RANK_END - 1
+        else:
+            self.lead = None
+
+    @classmethod
+    def of(cls, clock: Any, pod: Obj) -> _RankFacts:
+        ready = is_pod_ready(pod)
+        return cls(clock, pod, ready, u.ready_since(clock, pod) if ready else None)
+
+
+def _item(p: Obj, r: int, f: _RankFacts, now: float, lead: int) -> tuple[Any, ...]:
+    since = f.since
+    return (p, r, f.node, f.phase, f.ready, f.cost, since, None if since is None else _log_rank(since, now),
+            f.restarts, f.created, _log_rank(f.created, now), f.uid, lead)  # fmt: skip
+
+
+def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """ActivePodsWithRanks.Less over two ranking items (see :func:`_item`)."""
+    _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i, _ = a
+    _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j, _ = b
+    if ni != nj and (not ni or not nj):
+        return not ni
+    if oi != oj:
+        return oi < oj
+    if ready_i != ready_j:
+        return not ready_i
+    if ci != cj:
+        return ci < cj
+    if ri != rj:
+        return ri > rj
+    if ready_i and ready_j:
+        if ti != tj:
+            if ti is None or tj is None:
+                return ti is None
+            diff = li - lj
             if diff == 0:
                 return uid_i < uid_j
             return diff < 0
-        return False
+    if mi != mj:
+        return mi > mj
+    if ki != kj:
+        diff = kli - klj
+        if diff == 0:
+            return uid_i < uid_j
+        return diff < 0
+    return False
 
-    def cmp(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
-        if less(a, b):
-            return -1
-        if less(b, a):
-            return 1
-        return 0
 
-    if limit is not None and limit < len(items):
-        return [it[0] for it in heapq.nsmallest(limit, items, key=cmp_to_key(cmp))]
-    items.sort(key=cmp_to_key(cmp))
+def _cmp(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
+    if _less(a, b):
+        return -1
+    if _less(b, a):
+        return 1
+    return 0
+
+
+_KEY = cmp_to_key(_cmp)
+
+
+def rank_pods_for_deletion(
+    clock: Any, pods: list[Obj], ranks: list[int], now: float, limit: int | None = None,
+    facts: list[_RankFacts] | None = None,
+) -> list[Obj]:  # fmt: skip
+    """Sort pods so that the first ones are the best to delete (ActivePodsWithRanks.Less). What
+    the comparison reads of each pod is read once per pod (``facts``: already read, in ``pods``'
+    order), not once per comparison. ``limit``: only the first ``limit`` of that order, exactly
+    what ``heapq.nsmallest(limit, ...)`` over every pod returns (the same pods as sorting all of
+    them and slicing, where the comparison is consistent), without sorting 20,000 pods to delete a
+    few (see :func:`_nsmallest`)."""
+    if len(ranks) != len(pods) or (facts is not None and len(facts) != len(pods)):
+        raise ValueError("pods, ranks and facts differ in length")
+    fs = facts if facts is not None else [_RankFacts.of(clock, p) for p in pods]
+    if limit is not None and limit < len(pods):
+        return _nsmallest(limit, pods, ranks, fs, now)
+    items = [_item(p, r, f, now, 0) for p, r, f in zip(pods, ranks, fs, strict=True)]
+    items.sort(key=_KEY)
     return [it[0] for it in items]
+
+
+def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts], now: float) -> list[Obj]:
+    """``heapq.nsmallest(n, items, key=cmp_to_key(_cmp))`` for ``n < len(pods)``, the same pods in
+    the same order, also where upstream's Less is not transitive (the pick then depends on the
+    algorithm's comparisons, so this runs that algorithm: ``min`` for one, else a max-heap of the
+    first ``n`` that a later item replaces when it is less than the heap's top).
+
+    A later item is only built and compared when it can be less than the top: ``less`` decides
+    by the leading rules alone where they differ, and those are one int per pod (``lead - rank``),
+    so items whose int is above the top's are skipped as ``less`` would reject them. At the
+    evening's scale-down (a few pods out of 20,000, most alike up to their rank) that leaves the
+    pods on the most crowded nodes."""
+    if n <= 0:
+        return []
+    if any(f.lead is None for f in facts) or max(ranks) >= _RANK_END:  # beyond the int's fields
+        leads = [0] * len(pods)  # compare every item
+    else:
+        leads = [f.lead - r for f, r in zip(facts, ranks, strict=True)]  # type: ignore[operator]
+    less, key = _less, _KEY
+    if n == 1:  # what heapq.nsmallest does for one: min(), keeping the first of equals
+        best = _item(pods[0], ranks[0], facts[0], now, leads[0])
+        for i in range(1, len(pods)):
+            if leads[i] > best[-1]:
+                continue
+            it = _item(pods[i], ranks[i], facts[i], now, leads[i])
+            if less(it, best):  # key(it) < key(best)
+                best = it
+        return [best[0]]
+    heap: list[Any] = [(key(it), i, it) for i in range(n) for it in (_item(pods[i], ranks[i], facts[i], now, leads[i]),)]
+    _heapify_max(heap)
+    top_item = heap[0][2]
+    top_lead = top_item[-1]
+    order = n
+    for i in range(n, len(pods)):
+        if leads[i] > top_lead:
+            continue
+        it = _item(pods[i], ranks[i], facts[i], now, leads[i])
+        if less(it, top_item):  # key(it) < top
+            _heapreplace_max(heap, (key(it), order, it))
+            top_item = heap[0][2]
+            top_lead = top_item[-1]
+            order += 1
+    heap.sort()
+    return [it[0] for _, _, it in heap]
 
 
 def u_id(pod: Obj) -> str:
@@ -149,7 +244,7 @@ _UNSET: Any = object()
 class _PodFacts:
     """What a sync reads of one version of a pod, each computed at most once."""
 
-    __slots__ = ("pod", "active", "ready", "_since", "sel", "matches", "tlabels", "fully")
+    __slots__ = ("pod", "active", "ready", "_since", "sel", "matches", "tlabels", "fully", "_rank")
 
     def __init__(self, pod: Obj) -> None:
         self.pod = pod
@@ -160,6 +255,13 @@ class _PodFacts:
         self.matches = False
         self.tlabels: Any = _UNSET  # the template labels ``fully`` was computed for
         self.fully = False
+        self._rank: _RankFacts | None = None
+
+    def rank_facts(self, clock: Any) -> _RankFacts:
+        r = self._rank
+        if r is None:
+            r = self._rank = _RankFacts(clock, self.pod, self.ready, self.ready_since(clock) if self.ready else None)
+        return r
 
     def ready_since(self, clock: Any) -> float | None:
         if self._since is _UNSET:
@@ -244,6 +346,8 @@ class ReplicaSetController(Controller):
         self._pod_facts: dict[str, _PodFacts] = {}  # by pod uid, for the pod version in ``.pod``
         self._selectors: dict[str, tuple[Any, LabelSelector]] = {}  # by RS uid: (spec.selector, parsed)
         self._owned: dict[str, _Owned] = {}  # by RS uid, from its first sync on
+        # by RS uid, from its first scale-down on: node name -> active pods of its bucket there
+        self._on_node: dict[str, dict[str, int]] = {}
         self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._rs_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -285,6 +389,21 @@ class ReplicaSetController(Controller):
 
     def _recount(self, old: Obj | None, new: Obj | None) -> None:
         """Move a pod's part in its ReplicaSet's counts (``old``/``new``: versions, None when absent)."""
+        if self._on_node:
+            if old is not None and u.is_pod_active(old):
+                c = self._on_node.get(u.controller_uid(old) or "")
+                if c is not None:
+                    n = (old.get("spec") or {}).get("nodeName") or ""
+                    left = c.get(n, 0) - 1
+                    if left > 0:
+                        c[n] = left
+                    else:
+                        c.pop(n, None)
+            if new is not None and u.is_pod_active(new):
+                c = self._on_node.get(u.controller_uid(new) or "")
+                if c is not None:
+                    n = (new.get("spec") or {}).get("nodeName") or ""
+                    c[n] = c.get(n, 0) + 1
         if not self._owned:
             return
         if old is not None:
@@ -331,6 +450,7 @@ class ReplicaSetController(Controller):
     def _rs_deleted(self, rs: Obj) -> None:
         self._selectors.pop(rs["metadata"].get("uid", ""), None)
         self._owned.pop(rs["metadata"].get("uid", ""), None)
+        self._on_node.pop(rs["metadata"].get("uid", ""), None)
         self.enqueue(rs)
 
     # -- reconcile --------------------------------------------------------------------------
@@ -345,17 +465,16 @@ class ReplicaSetController(Controller):
         if not rs["metadata"].get("deletionTimestamp") and not int(spec.get("minReadySeconds", 0) or 0):
             tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
             o = self._owned_counts(rs, selector, tlabels)
-            if (
-                not o.loose
-                and o.same_ns == int(spec.get("replicas", 1))
-                and not any(
-                    p["metadata"].get("namespace", "") == ns and u.is_pod_active(p)
-                    for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, "")
-                )
+            if not o.loose and not any(
+                p["metadata"].get("namespace", "") == ns and u.is_pod_active(p)
+                for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, "")
             ):
-                # nothing to claim, create or delete: the counts are the status (no minReadySeconds:
-                # available = ready)
-                self._write_status(rs, o.counted, o.fully, o.ready, o.ready, None)
+                # nothing to claim: create or delete from the counts, whose values after that are
+                # the status (no minReadySeconds: available = ready)
+                err = None
+                if o.same_ns != int(spec.get("replicas", 1)):
+                    err = self._manage(rs, o.same_ns, lambda: self._active_matching(uid, ns, selector))
+                self._write_status(rs, o.counted, o.fully, o.ready, o.ready, err)
                 return None
         # claim keeps the active pods this RS controls that its selector matches, in order, and
         # sends the rest (controlled but no longer matching: released; orphans: adopted) to claim.
@@ -384,7 +503,7 @@ class ReplicaSetController(Controller):
         manage_err: tuple[str, str] | None = None
         if not rs["metadata"].get("deletionTimestamp"):
             wrote = bool(candidates) or len(pods) != int((rs.get("spec") or {}).get("replicas", 1))
-            manage_err = self._manage(rs, pods)
+            manage_err = self._manage(rs, len(pods), lambda: pods)
             # Informers are synchronous: count what is there now, so one sync converges (a second
             # reconcile is a no-op) instead of reporting the pre-sync pods like upstream does.
             # (Without a claim or a create/delete nothing changed since ``counted`` was taken.)
@@ -397,9 +516,25 @@ class ReplicaSetController(Controller):
             counted = [facts(p) for p in pods]
         return self._update_status(rs, counted, manage_err)
 
-    def _manage(self, rs: Obj, pods: list[Obj]) -> tuple[str, str] | None:
+    def _active_matching(self, uid: str, ns: str, selector: LabelSelector) -> list[Obj]:
+        """The active pods in ``ns`` that the ReplicaSet ``uid`` controls and ``selector`` matches,
+        in the index's order (what reconcile's pass over the pods keeps before claiming)."""
+        facts, known = self._facts, self._pod_facts
+        out = []
+        for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid):
+            m = p["metadata"]
+            f = known.get(m.get("uid", ""))
+            if f is None or f.pod is not p:
+                f = facts(p)
+            if f.active and (f.matches if f.sel is selector else f.matched_by(selector)) and m.get("namespace", "") == ns:
+                out.append(p)
+        return out
+
+    def _manage(self, rs: Obj, have: int, pods: Callable[[], list[Obj]]) -> tuple[str, str] | None:
+        """Create or delete towards spec.replicas from ``have`` pods (``pods()``: them, in order;
+        read only to pick pods to delete)."""
         want = int((rs.get("spec") or {}).get("replicas", 1))
-        diff = len(pods) - want
+        diff = have - want
         if diff < 0:
             count = min(-diff, BURST_REPLICAS)
             template = (rs.get("spec") or {}).get("template") or {}
@@ -420,7 +555,7 @@ class ReplicaSetController(Controller):
             return None
         if diff > 0:
             count = min(diff, BURST_REPLICAS)
-            victims = self._pods_to_delete(rs, pods, count)
+            victims = self._pods_to_delete(rs, pods(), count)
             for pod in victims:
                 m = pod["metadata"]
                 try:
@@ -433,26 +568,44 @@ class ReplicaSetController(Controller):
                 self.recorder.normal(rs, "SuccessfulDelete", f"Deleted pod: {m['name']}")
         return None
 
-    def _related_pods(self, rs: Obj) -> list[Obj]:
-        """getIndirectlyRelatedPods: pods of every ReplicaSet sharing this one's controller."""
-        ns = rs["metadata"].get("namespace", "")
-        owner = u.controller_uid(rs)
-        if owner is None:
-            uids = {rs["metadata"]["uid"]}
-        else:
-            uids = {r["metadata"]["uid"] for r in self.rs_informer.list(ns) if u.controller_uid(r) == owner}
-            uids.add(rs["metadata"]["uid"])
-        return [p for uid in sorted(uids) for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid)]
-
-    def _pods_to_delete(self, rs: Obj, pods: list[Obj], diff: int) -> list[Obj]:
-        if diff < len(pods):
-            on_node: dict[str, int] = {}
-            for p in self._related_pods(rs):
+    def _node_counts(self, uid: str) -> dict[str, int]:
+        """Active pods per node name (``""``: unassigned) among those ReplicaSet ``uid`` controls,
+        kept by the pod handlers from the first call on."""
+        c = self._on_node.get(uid)
+        if c is None:
+            c = self._on_node[uid] = {}
+            for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid):
                 if u.is_pod_active(p):
                     n = (p.get("spec") or {}).get("nodeName") or ""
-                    on_node[n] = on_node.get(n, 0) + 1
-            ranks = [on_node.get((p.get("spec") or {}).get("nodeName") or "", 0) for p in pods]
-            pods = rank_pods_for_deletion(self.loop, pods, ranks, self.loop.now, limit=diff)
+                    c[n] = c.get(n, 0) + 1
+        return c
+
+    def _related_on_node(self, rs: Obj) -> dict[str, int]:
+        """Active pods per node of getIndirectlyRelatedPods: those of every ReplicaSet sharing
+        this one's controller (read-only)."""
+        ns = rs["metadata"].get("namespace", "")
+        owner = u.controller_uid(rs)
+        uids = {rs["metadata"]["uid"]}
+        if owner is not None:
+            uids.update(r["metadata"]["uid"] for r in self.rs_informer.list(ns) if u.controller_uid(r) == owner)
+        counts = [c for uid in sorted(uids) if (c := self._node_counts(uid))]
+        if len(counts) == 1:
+            return counts[0]
+        on_node: dict[str, int] = {}
+        for c in counts:
+            for n, k in c.items():
+                on_node[n] = on_node.get(n, 0) + k
+        return on_node
+
+    def _pods_to_delete(self, rs: Obj, pods: list[Obj], diff: int) -> list[Obj]:
+        """getPodsToDelete: the ``diff`` pods ranked first, each pod's rank being the number of
+        active related pods on its node."""
+        if diff < len(pods):
+            on_node = self._related_on_node(rs)
+            clock = self.loop
+            facts = [self._facts(p).rank_facts(clock) for p in pods]
+            ranks = [on_node.get(f.node, 0) for f in facts]
+            pods = rank_pods_for_deletion(clock, pods, ranks, clock.now, limit=diff, facts=facts)
         return pods[:diff]
 
     def _update_status(
