@@ -31,10 +31,15 @@ class Informer:
         self.info = kinds.by_resource(resource)
         self.resource = self.info.resource
         self._cache: dict[str, Obj] = {}
-        self._handlers: list[tuple[Callable[[Obj], None] | None, Callable[[Obj, Obj], None] | None,
-                                   Callable[[Obj], None] | None]] = []  # fmt: skip
-        self._indexers: dict[str, IndexFunc] = {"namespace": lambda o: [o["metadata"].get("namespace", "")]}
-        self._indices: dict[str, dict[str, dict[str, Obj]]] = {"namespace": {}}
+        # handlers by event type (delivery calls each list without looking at the others)
+        self._on_adds: list[Callable[[Obj], None]] = []
+        self._on_updates: list[Callable[[Obj, Obj], None]] = []
+        self._on_deletes: list[Callable[[Obj], None]] = []
+        # the namespace index is kept apart: an object's namespace never changes, so an update only
+        # swaps the object in its bucket
+        self._by_namespace: dict[str, dict[str, Obj]] = {}
+        self._indexers: dict[str, IndexFunc] = {}
+        self._indices: dict[str, dict[str, dict[str, Obj]]] = {"namespace": self._by_namespace}
         self._watcher: Watcher | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -64,12 +69,18 @@ class Informer:
         on_update: Callable[[Obj, Obj], None] | None = None,
         on_delete: Callable[[Obj], None] | None = None,
     ) -> None:
-        self._handlers.append((on_add, on_update, on_delete))
+        if on_update is not None:
+            self._on_updates.append(on_update)
+        if on_delete is not None:
+            self._on_deletes.append(on_delete)
         if on_add is not None:
+            self._on_adds.append(on_add)
             for obj in list(self._cache.values()):
                 on_add(obj)
 
     def add_index(self, name: str, fn: IndexFunc) -> None:
+        if name == "namespace":
+            raise ValueError("the namespace index is built in")
         self._indexers[name] = fn
         idx: dict[str, dict[str, Obj]] = {}
         for k, obj in self._cache.items():
@@ -77,16 +88,29 @@ class Informer:
         self._indices[name] = idx
 
     def _index_add(self, k: str, obj: Obj) -> None:
+        ns = obj["metadata"].get("namespace", "")
+        bucket = self._by_namespace.get(ns)
+        if bucket is None:
+            self._by_namespace[ns] = {k: obj}
+        else:
+            bucket[k] = obj
         for name, fn in self._indexers.items():
             _bucket_add(self._indices[name], fn(obj), k, obj)
 
     def _index_remove(self, k: str, obj: Obj) -> None:
+        _bucket_remove(self._by_namespace, [obj["metadata"].get("namespace", "")], k)
         for name, fn in self._indexers.items():
             _bucket_remove(self._indices[name], fn(obj), k)
 
     def _index_update(self, k: str, old: Obj, new: Obj) -> None:
         """Re-index an updated object: where its index values are unchanged (most updates) the
         buckets only swap the object, without removing and re-adding the key."""
+        bucket = self._by_namespace.get(new["metadata"].get("namespace", ""))
+        if bucket is not None and k in bucket:  # the key, hence the namespace, is the same
+            bucket[k] = new
+        else:
+            _bucket_remove(self._by_namespace, [old["metadata"].get("namespace", "")], k)
+            _bucket_add(self._by_namespace, [new["metadata"].get("namespace", "")], k, new)
         for name, fn in self._indexers.items():
             idx = self._indices[name]
             before, after = fn(old), fn(new)
@@ -96,28 +120,27 @@ class Informer:
 
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, ev: WatchEvent) -> None:
-        if ev.type == "ADDED":
-            self._on_add(ev.object)
-        elif ev.type == "MODIFIED":
-            k = _key(ev.object)
+        kind = ev.type
+        if kind == "MODIFIED":
+            new = ev.object
+            k = _key(new)
             old = self._cache.get(k)
             if old is None:
-                self._on_add(ev.object)
+                self._on_add(new)
                 return
-            self._cache[k] = ev.object
-            if self._indexers:
-                self._index_update(k, old, ev.object)
-            for _, on_update, _ in self._handlers:
-                if on_update is not None:
-                    on_update(old, ev.object)
-        elif ev.type == "DELETED":
+            self._cache[k] = new
+            self._index_update(k, old, new)
+            for on_update in self._on_updates:
+                on_update(old, new)
+        elif kind == "ADDED":
+            self._on_add(ev.object)
+        elif kind == "DELETED":
             k = _key(ev.object)
             old = self._cache.pop(k, None)
             if old is not None:
                 self._index_remove(k, old)
-            for _, _, on_delete in self._handlers:
-                if on_delete is not None:
-                    on_delete(ev.object)
+            for on_delete in self._on_deletes:
+                on_delete(ev.object)
 
     def _on_add(self, obj: Obj) -> None:
         k = _key(obj)
@@ -126,9 +149,8 @@ class Informer:
             self._index_remove(k, old)
         self._cache[k] = obj
         self._index_add(k, obj)
-        for on_add, _, _ in self._handlers:
-            if on_add is not None:
-                on_add(obj)
+        for on_add in self._on_adds:
+            on_add(obj)
 
     # -- lister -------------------------------------------------------------------------------
     def get(self, name: str, namespace: str | None = None) -> Obj | None:
