@@ -51,12 +51,19 @@ class Client:
     ) -> list[dict[str, Any]]:
         return self.registry.list(resource, namespace, label_selector, field_selector)["items"]
 
-    def update(self, obj: dict[str, Any], subresource: str | None = None) -> dict[str, Any]:
-        """Replace ``obj``; ``subresource`` "status" or (namespaces) "finalize" writes only that part."""
+    def update(self, obj: dict[str, Any], subresource: str | None = None, owned: bool = False) -> dict[str, Any]:
+        """Replace ``obj``; ``subresource`` "status" or (namespaces) "finalize" writes only that part.
+
+        ``owned=True``: ``obj`` was built (or copied) for this write alone and is handed over: the
+        registry stores it without a defensive copy and returns the stored object itself
+        (read-only, like a lister's). The caller must not touch ``obj`` afterwards."""
+        if owned:
+            return self.registry.update_trusted(obj, subresource)
         return self.registry.update(obj, subresource=subresource)
 
-    def update_status(self, obj: dict[str, Any]) -> dict[str, Any]:
-        return self.registry.update(obj, subresource="status")
+    def update_status(self, obj: dict[str, Any], owned: bool = False) -> dict[str, Any]:
+        """``update(obj, "status", owned)``."""
+        return self.update(obj, "status", owned)
 
     def patch(
         self,

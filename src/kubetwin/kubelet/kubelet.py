@@ -515,7 +515,7 @@ class Kubelet:
         obj = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m.get("uid")}, "status": status}  # fmt: skip
         try:
-            self.client.update_status(obj)
+            self.client.update_status(obj, owned=True)  # built for this write alone
             self.pod_status_writes += 1
         except ApiError:
             pass
