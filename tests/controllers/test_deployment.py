@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -64,6 +66,30 @@ def test_hash_is_deterministic_and_collision_sensitive() -> None:
     assert set(h) <= set("bcdfghjklmnpqrstvwxz2456789")
     t2 = {"metadata": {"labels": {"app": "x", "pod-template-hash": h}}, "spec": t["spec"]}
     assert equal_ignore_hash(t, t2)
+
+
+_SPEC = {"containers": [{"name": "c", "image": "a"}]}
+_HASH = {"pod-template-hash": "abc12"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ({"metadata": {"labels": {"app": "x", **_HASH}}, "spec": _SPEC}, {"metadata": {"labels": {"app": "x"}}, "spec": _SPEC}, True),
+        ({"metadata": {"labels": _HASH}, "spec": _SPEC}, {"spec": _SPEC}, True),  # labels and metadata left empty
+        ({"metadata": {"labels": _HASH}, "spec": _SPEC}, {"metadata": {}, "spec": _SPEC}, True),
+        ({"metadata": {"labels": _HASH, "annotations": {"a": "1"}}, "spec": _SPEC},
+         {"metadata": {"annotations": {"a": "1"}}, "spec": _SPEC}, True),
+        ({"metadata": {"labels": {"app": "x", **_HASH}}, "spec": _SPEC}, {"metadata": {"labels": {"app": "y"}}, "spec": _SPEC}, False),
+        ({"metadata": {"labels": _HASH}, "spec": _SPEC}, {"metadata": {"labels": _HASH}, "spec": {"containers": []}}, False),
+        ({"metadata": {"labels": {"other": "1", **_HASH}}}, {"metadata": {"labels": _HASH}}, False),
+    ],
+)
+def test_equal_ignore_hash_table(a: dict, b: dict, equal: bool) -> None:
+    before = (copy.deepcopy(a), copy.deepcopy(b))
+    assert equal_ignore_hash(a, b) is equal
+    assert equal_ignore_hash(b, a) is equal
+    assert (a, b) == before  # comparison never changes the templates (they are the informer's)
 
 
 def test_create_names_rs_by_hash_and_reports_available(stack: Stack) -> None:

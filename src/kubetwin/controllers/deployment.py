@@ -113,15 +113,25 @@ def pod_template_hash(template: Obj, collision_count: int | None) -> str:
 
 
 def _template_without_hash(template: Obj) -> Obj:
-    t = deep_copy(template or {})
-    lbls = (t.get("metadata") or {}).get("labels")
-    if lbls and u.POD_TEMPLATE_HASH in lbls:
-        del lbls[u.POD_TEMPLATE_HASH]
-        if not lbls:
-            del t["metadata"]["labels"]
-    if "metadata" in t and not t["metadata"]:
-        del t["metadata"]
-    return t
+    """``template`` without the pod-template-hash label (and without a metadata or labels map that
+    leaves empty), for comparison only: the result shares everything else with ``template``."""
+    t = template or {}
+    meta = t.get("metadata")
+    if "metadata" not in t:
+        return t
+    if not meta:
+        return {k: v for k, v in t.items() if k != "metadata"}
+    lbls = meta.get("labels")
+    if not lbls or u.POD_TEMPLATE_HASH not in lbls:
+        return t
+    rest = {k: v for k, v in lbls.items() if k != u.POD_TEMPLATE_HASH}
+    new_meta = {k: v for k, v in meta.items() if k != "labels"}
+    if rest:
+        new_meta["labels"] = rest
+    out = {k: v for k, v in t.items() if k != "metadata"}
+    if new_meta:
+        out["metadata"] = new_meta
+    return out
 
 
 def equal_ignore_hash(a: Obj, b: Obj) -> bool:
@@ -393,10 +403,13 @@ class DeploymentController(Controller):
         new_revision = str(max_old + 1)
         status = d.setdefault("status", {})
         if existing is not None:
-            rs_copy = deep_copy(existing)
+            # _set_new_rs_annotations replaces metadata.annotations: a copy of the top and of
+            # metadata is enough until the spec changes too (most syncs write nothing here)
+            rs_copy = {**existing, "metadata": dict(existing["metadata"])}
             changed = self._set_new_rs_annotations(d, rs_copy, new_revision, True)
             min_ready = int((d.get("spec") or {}).get("minReadySeconds", 0) or 0)
             if changed or int(rs_copy["spec"].get("minReadySeconds", 0) or 0) != min_ready:
+                rs_copy = {**deep_copy({**existing, "metadata": {}}), "metadata": deep_copy(rs_copy["metadata"])}
                 rs_copy["spec"]["minReadySeconds"] = min_ready
                 return self.client.update(rs_copy)
             self._set_deployment_revision(d, (rs_copy["metadata"].get("annotations") or {}).get(REVISION, ""))
