@@ -25,6 +25,7 @@ class HostLocalIPAM:
         self._gateway = ipaddress.ip_address(int(net.network_address) + 1)
         self._cursor = self._first - 1
         self._allocated: dict[int, str] = {}  # ip -> owner (pod uid)
+        self._by_owner: dict[str, int] = {}  # owner -> ip (one address per owner)
 
     @property
     def size(self) -> int:
@@ -38,14 +39,15 @@ class HostLocalIPAM:
         return f"{self._gateway}-{ipaddress.ip_address(self._last)}"
 
     def allocate(self, owner: str) -> str:
-        for ip, who in self._allocated.items():
-            if who == owner:
-                return str(ipaddress.ip_address(ip))
+        held = self._by_owner.get(owner)
+        if held is not None:
+            return str(ipaddress.ip_address(held))
         n = self.size
         for step in range(1, n + 1):
             ip = self._first + (self._cursor - self._first + step) % n
             if ip not in self._allocated:
                 self._allocated[ip] = owner
+                self._by_owner[owner] = ip
                 self._cursor = ip
                 return str(ipaddress.ip_address(ip))
         raise RangeFull(
@@ -53,6 +55,6 @@ class HostLocalIPAM:
         )
 
     def release(self, owner: str) -> None:
-        for ip, who in list(self._allocated.items()):
-            if who == owner:
-                del self._allocated[ip]
+        ip = self._by_owner.pop(owner, None)
+        if ip is not None:
+            del self._allocated[ip]
