@@ -530,7 +530,7 @@ class Kubelet:
         m = pod["metadata"]
         try:
             self.client.delete("pods", m["name"], m["namespace"], grace_period_seconds=0,
-                               preconditions={"uid": m.get("uid")})  # fmt: skip
+                               preconditions={"uid": m.get("uid")}, copy=False)  # fmt: skip
         except ApiError:
             pass
 

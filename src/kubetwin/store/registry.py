@@ -856,7 +856,9 @@ class Registry:
                 return deep_copy(current)
             final = self.store.delete(info.resource, ns, name)
             return deep_copy(final) if copy else final
-        new = deep_copy(current)
+        # only metadata (and a namespace's status.phase) changes: the rest is shared with the
+        # stored object, read-only like every stored value
+        new = {**current, "metadata": dict(cur_meta)}
         meta = new["metadata"]
         if finalizers:
             meta["finalizers"] = finalizers
@@ -869,7 +871,7 @@ class Registry:
             meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)
             meta["deletionGracePeriodSeconds"] = grace
         if info.kind == "Namespace":
-            new.setdefault("status", {})["phase"] = "Terminating"
+            new["status"] = {**(current.get("status") or {}), "phase": "Terminating"}
         if dry_run or new == current:
             return deep_copy(new)
         stored = self.store.update(info.resource, new)
