@@ -287,3 +287,66 @@ def test_deterministic_tie_breaking() -> None:
         return [s.node_of(f"p{i}") for i in range(20)]
 
     assert run() == run()
+
+
+# -- a pod like the last one that found no node goes straight to the diagnosing path ---------------
+def test_fast_path_skipped_only_while_nothing_changed(stack: SchedStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    sched = stack.scheduler
+    tried: list[str] = []
+    fast = sched._find_feasible_fast
+
+    def spy(state: object, pi: object) -> object:
+        tried.append(pi.name)  # type: ignore[attr-defined]
+        return fast(state, pi)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sched, "_find_feasible_fast", spy)
+    stack.create(small("n1"), make_pod("hog").container("c", requests={"cpu": "1500m"}).node("n1").obj())
+    for name in ("a", "b"):
+        stack.create(make_pod(name).container("c", requests={"cpu": "1"}).obj())
+    stack.settle()
+    assert (stack.node_of("a"), stack.node_of("b")) == (None, None)
+    assert tried == ["a"]  # b is like a and nothing changed in between
+    stack.create(make_pod("other").container("c", requests={"cpu": "100m"}).obj())
+    stack.settle()
+    assert stack.node_of("other") == "n1" and tried == ["a", "other"]  # another spec: tried
+    tried.clear()
+    stack.kill("hog")  # the node's numbers changed: the fast path again, and a fits
+    stack.settle(2)
+    assert tried == ["a", "b"]  # b: a's bind changed the node since b's kind last failed
+    assert (stack.node_of("a"), stack.node_of("b")) == ("n1", None)
+
+
+@pytest.mark.parametrize("skip_fast", [False, True])
+def test_both_feasible_paths_place_alike(skip_fast: bool) -> None:
+    """The diagnosing path finds the same nodes in the same round-robin order as the fast one."""
+    placements = []
+    for force in (False, skip_fast):
+        s = SchedStack()
+        if force:
+            s.scheduler._find_feasible_fast = lambda state, pi: None  # type: ignore[method-assign]
+        s.create(*(make_node(f"n{i}").capacity(cpu=str(1 + i % 3)).obj() for i in range(7)))
+        for i in range(12):
+            s.create(make_pod(f"p{i}").container("c", requests={"cpu": "700m" if i % 2 else "300m"}).obj())
+        s.settle()
+        placements.append([s.node_of(f"p{i}") for i in range(12)] + [s.scheduler.next_start_node_index])
+    assert placements[0] == placements[1]
+
+
+def test_pod_info_update_keeps_derived_values_only_for_the_same_spec_and_labels() -> None:
+    from kubetwin.scheduler.framework import PodInfo
+
+    pod = make_pod("p").container("c", requests={"cpu": "1"}).obj()
+    pod["metadata"].update(uid="u1", resourceVersion="1")
+    pi = PodInfo(pod)
+    pi.memo["probe"] = True
+    status_only = {**pod, "metadata": {**pod["metadata"], "resourceVersion": "2"}, "status": {"phase": "Pending"}}
+    pi.update(status_only)
+    assert pi.pod is status_only and pi.memo == {"probe": True} and pi.requests["cpu"] == 1000
+    resized = {**status_only, "metadata": {**status_only["metadata"], "resourceVersion": "3"},
+               "spec": make_pod("p").container("c", requests={"cpu": "2"}).obj()["spec"]}  # fmt: skip
+    pi.update(resized)
+    assert pi.pod is resized and pi.memo == {} and pi.requests["cpu"] == 2000
+    relabelled = {**resized, "metadata": {**resized["metadata"], "labels": {"x": "y"}}}
+    pi.memo["probe"] = True
+    pi.update(relabelled)
+    assert pi.labels == {"x": "y"} and pi.memo == {}

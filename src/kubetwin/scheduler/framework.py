@@ -241,7 +241,14 @@ class PodInfo:
         self.memo: dict[str, Any] = {}  # plugins' per-pod derived values (cleared when the pod changes)
 
     def update(self, pod: Obj) -> None:
-        """Refresh from a newer version of the same pod, keeping queue bookkeeping."""
+        """Refresh from a newer version of the same pod, keeping queue bookkeeping. A version that
+        shares the old one's spec and labels (a status write: the store shares unchanged parts)
+        keeps everything derived from them, plugins' memos included."""
+        old = self.pod
+        if pod.get("spec") is old.get("spec") and pod["metadata"].get("labels") is old["metadata"].get("labels"):
+            self.pod = pod
+            self.start = (pod.get("status") or {}).get("startTime") or pod["metadata"].get("creationTimestamp", "")
+            return
         other = PodInfo(pod)
         for name in ("pod", "labels", "priority", "requests", "nonzero", "ports", "affinity",
                      "has_required_anti", "has_affinity", "start", "best_effort"):  # fmt: skip

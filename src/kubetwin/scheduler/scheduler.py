@@ -113,10 +113,16 @@ class Diagnosis:
 
 
 class FitError(Exception):
+    """No node fits the pod; its text (the diagnosis' message) is built only when asked for: the
+    cycle writes the message with the PostFilter's part itself."""
+
     def __init__(self, pod: PodInfo, diagnosis: Diagnosis) -> None:
-        super().__init__(diagnosis.message())
+        super().__init__()
         self.pod = pod
         self.diagnosis = diagnosis
+
+    def __str__(self) -> str:
+        return self.diagnosis.message()
 
 
 class Scheduler:
@@ -142,6 +148,9 @@ class Scheduler:
         self.framework.clear_nominated_node_name = self._clear_nominated_node_name  # type: ignore[attr-defined]
         self.next_start_node_index = 0
         self.eq = EquivalenceCache(self.snapshot)
+        # (snapshot epoch, dirty-log length, node generation, namespace, labels, spec) of the last
+        # pod that no node fitted (see _find_feasible)
+        self._last_fit_error: tuple[Any, ...] | None = None
         fw = self.framework
         self._local_scores = tuple((p, fw.weights[p.NAME]) for p in fw.score_plugins if p.NODE_LOCAL_SCORE)
         self._local_names = frozenset(p.NAME for p, _ in self._local_scores)
@@ -492,9 +501,30 @@ class Scheduler:
         return snap.nodes[int(feasible[self._select_host(scores)])].name  # type: ignore[union-attr]
 
     def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
-        fast = self._find_feasible_fast(state, pi)
-        if fast is not None:
-            return fast
+        """Feasible node slots in round-robin order, filling ``diag`` when there are none. Both
+        paths give the same nodes (the fast one skips the diagnosis); the fast one is not tried for
+        a pod like the last one that found no node, with the snapshot unchanged since (pods waiting
+        for new nodes: the same filters would fail again, then run again with their reasons)."""
+        snap = self.snapshot
+        last = self._last_fit_error
+        if not (
+            last is not None
+            and last[0] == snap.epoch
+            and last[1] == len(snap.dirty)
+            and last[2] == snap.node_generation
+            and last[3] == pi.namespace
+            and (last[4] is pi.labels or last[4] == pi.labels)
+            and (last[5] is pi.pod.get("spec") or last[5] == pi.pod.get("spec"))
+        ):
+            fast = self._find_feasible_fast(state, pi)
+            if fast is not None:
+                return fast
+        feasible = self._find_feasible_diagnosed(state, pi, diag)
+        self._last_fit_error = None if len(feasible) else (
+            snap.epoch, len(snap.dirty), snap.node_generation, pi.namespace, pi.labels, pi.pod.get("spec"))  # fmt: skip
+        return feasible
+
+    def _find_feasible_diagnosed(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
         snap = self.snapshot
         fw = self.framework
         n = snap.n
