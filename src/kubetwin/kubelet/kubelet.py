@@ -256,7 +256,6 @@ class Kubelet:
     # -- node status & lease --------------------------------------------------------------------
     def desired_conditions(self, node: Obj, force: bool) -> list[Obj] | None:
         """New node conditions, or None when nothing changed and no report is due."""
-        now = self.loop.timestamp()
         old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
         wanted = [(t, "True", *_UNDER_PRESSURE[t]) if t in self.pressure else (t, "False", r, m)
                   for t, r, m in _PRESSURE]  # fmt: skip
@@ -264,22 +263,19 @@ class Kubelet:
             wanted.append(("Ready", "True", "KubeletReady", READY_MESSAGE))
         else:
             wanted.append(("Ready", "False", "KubeletNotReady", NOT_READY_MESSAGE))
-        changed = force
+        changed = force or any(
+            (prev := old.get(w[0])) is None or (prev.get("status"), prev.get("reason"), prev.get("message")) != w[1:]
+            for w in wanted
+        )
+        if not changed:
+            return None  # the common case: every 10 s, nothing to report
+        now = self.loop.timestamp()
         conds = []
         for type_, status, reason, message in wanted:
             prev = old.get(type_)
-            same = prev is not None and (prev.get("status"), prev.get("reason"), prev.get("message")) == (
-                status,
-                reason,
-                message,
-            )
-            if not same:
-                changed = True
             since = prev.get("lastTransitionTime") if prev is not None and prev.get("status") == status else None
             conds.append({"type": type_, "status": status, "lastHeartbeatTime": now,
                           "lastTransitionTime": since or now, "reason": reason, "message": message})  # fmt: skip
-        if not changed:
-            return None
         extra = [c for t, c in old.items() if t not in {w[0] for w in wanted}]
         return conds + extra
 
