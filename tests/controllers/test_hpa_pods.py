@@ -4,6 +4,7 @@ rows kept through puts, updates and removals equal rows built from scratch."""
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
 
@@ -14,7 +15,7 @@ from tests.builders import make_pod
 from kubetwin.api.selectors import parse_label_selector
 from kubetwin.client.metrics import PodMetric
 from kubetwin.controllers import hpa_calc as hc
-from kubetwin.controllers.hpa_pods import TargetPods, exact_sum
+from kubetwin.controllers.hpa_pods import TargetPods, _fallback_sum, exact_sum
 
 from .test_hpa_calc import (
     CLOCK,
@@ -139,18 +140,23 @@ def test_random_pods_rows_equal_pod_by_pod(seed: int) -> None:
     or the same error."""
     rng = random.Random(seed)
     rows = TargetPods("test-namespace", parse_label_selector("app=web"), parse_time, cap=2)
+    if seed % 2:  # request columns kept through the churn (else built from the final pods)
+        rows.requests(None, "cpu")
+        rows.requests("c0", "memory")
     pods: dict[str, Obj] = {}
     for i in range(rng.randint(0, 30)):
         p = _random_pod(rng, i)
         pods[p["metadata"]["name"]] = p
         if rows.selector.matches(p["metadata"]["labels"]):
             rows.put(p)
-    for name in rng.sample(sorted(pods), k=min(len(pods), rng.randint(0, 5))):  # removals and updates
-        if rng.random() < 0.5:
+    for name in rng.sample(sorted(pods), k=min(len(pods), rng.randint(0, 12))):  # removals and updates
+        if rng.random() < 0.3:
             del pods[name]
             rows.remove(name)
         else:
             p = _random_pod(rng, int(name.split("-")[1]))
+            if rng.random() < 0.5:  # a status update: the same spec object, or an equal copy
+                p["spec"] = pods[name]["spec"] if rng.random() < 0.5 else copy.deepcopy(pods[name]["spec"])
             pods[name] = p
             if rows.selector.matches(p["metadata"]["labels"]):
                 rows.put(p)
@@ -179,6 +185,12 @@ def test_random_pods_rows_equal_pod_by_pod(seed: int) -> None:
         kept = {n: getattr(rows, col)[r] for n, r in rows.rows.items()}
         built = {n: getattr(fresh, col)[r] for n, r in fresh.rows.items()}
         assert kept == built, col
+    for container, resource in (("c0", "memory"), (None, "cpu")):
+        kept_req, built_req = rows.requests(container, resource), fresh.requests(container, resource)
+        assert (kept_req is None) == (built_req is None)
+        if kept_req is not None and built_req is not None:
+            assert {n: kept_req[r] for n, r in rows.rows.items()} == {n: built_req[r] for n, r in fresh.rows.items()}
+    assert rows.odd_count == fresh.odd_count
     assert not rows.alive[[r for r in range(rows.size) if rows.uids[r] is None]].any()
 
 
@@ -201,3 +213,40 @@ def test_exact_sum_does_not_wrap() -> None:
     assert exact_sum(big) == 3 * 2**62
     assert exact_sum(np.array([5, -3], dtype=np.int64)) == 2
     assert exact_sum(np.array([], dtype=np.int64)) == 0
+
+
+@pytest.mark.parametrize(
+    ("requests", "percent"),
+    [
+        ([], 100),
+        ([1, 99, 101, 250, 0], 100),
+        ([1, 99, 101, 250, 7], 130),
+        ([-1, -99, -101, 250], 130),  # truncation toward zero, as Go's division
+        ([2**62, 3, 2**61], 150),  # products past int64: Python ints
+        ([5, 7], -120),
+    ],
+)
+def test_fallback_sum_is_go_division_per_pod(requests: list[int], percent: int) -> None:
+    got = _fallback_sum(np.array(requests, dtype=np.int64), percent)
+    assert got == sum(hc.quo(r * percent, 100) for r in requests)
+
+
+@pytest.mark.parametrize(
+    ("cpu_requests", "expected"),
+    [
+        (["100m", "250m"], 250),
+        (["100m", None], None),  # a request goes missing: pod by pod, as upstream says which
+        (["100m", None, "300m"], 300),  # and comes back
+        ([None, "50m", "50m"], 50),
+    ],
+)
+def test_request_columns_follow_updates(cpu_requests: list[str | None], expected: int | None) -> None:
+    """Updates of one pod whose request changes (each a new spec) after the column was built."""
+    rows = _rows([])
+    assert rows.requests(None, "cpu") is not None
+    for cpu in cpu_requests:
+        pod = make_pod("p", "test-namespace").container("c", requests={"cpu": cpu} if cpu else None).obj()
+        pod["metadata"]["uid"] = "uid-p"
+        rows.put(pod)
+    got = rows.requests(None, "cpu")
+    assert (None if got is None else int(got[rows.rows["p"]])) == expected

@@ -329,11 +329,12 @@ class _Aligned:
         return None if got is None else (got[0][self.rows], got[1][self.rows])
 
 
-def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
+@pytest.mark.parametrize("sidecar", [True, False], ids=["two-containers", "one-container-per-pod"])
+def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env, sidecar: bool) -> None:
     """PodSamples (the HPA's arrays) against the rule pod by pod and against get_resource_metric /
     get_raw_metric for the same pods: while pods start, are missing, restart after OOM kills, are
     scaled up and down, with a second LoadProfile whose metric has other labels, a free row and an
-    unknown uid."""
+    unknown uid; with pods of two containers (sums per pod) or of one each."""
     env.deployment(replicas=3)
     env.profile(traffic={"ramp": {"from": 100, "to": 900, "over": "10m"}},
                 metrics=[{"name": "http_requests_per_second"}, {"name": "p95", "type": "latency"}])  # fmt: skip
@@ -346,7 +347,8 @@ def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
                               "spec": {"containers": [
                                   {"name": "a", "image": "x", "resources": {"requests": {"cpu": "100m"},
                                                                             "limits": {"memory": "120Mi"}}},
-                                  {"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}}]}}},
+                                  *([{"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}}]
+                                    if sidecar else [])]}}},
     })  # fmt: skip
     env.profile("oom", per_pod={"baseline": {"cpu": "30m", "memory": "100Mi"}, "memoryLeakPerHour": "1200Mi"},
                 metrics=[{"name": "http_requests_per_second", "labels": {"tier": "batch"}}])  # fmt: skip

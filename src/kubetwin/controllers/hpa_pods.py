@@ -45,6 +45,24 @@ def exact_sum(values: I64) -> int:
     return sum(values.tolist())
 
 
+def _fallback_sum(requests: I64, percent: int) -> int:
+    """``sum(quo(r * percent, 100))``: Go's truncating division per pod, summed exactly."""
+    if requests.size == 0:
+        return 0
+    bound = max(-int(requests.min()), int(requests.max()))
+    if percent < 0 or bound * percent >= 2**62 // requests.size:
+        return sum(hc.quo(r * percent, 100) for r in requests.tolist())
+    scaled = requests * percent
+    return exact_sum(np.sign(scaled) * (np.abs(scaled) // 100))
+
+
+def _same_requests(old: Obj, new: Obj) -> bool:
+    """Whether calculateRequests reads the same of two versions of a pod: the same containers,
+    init containers and pod-level resources (most updates share the spec object itself)."""
+    a, b = old.get("spec") or {}, new.get("spec") or {}
+    return a is b or all(a.get(k) == b.get(k) for k in ("containers", "initContainers", "resources"))
+
+
 class _Requests:
     """One (container, resource) request column; ``bad`` rows raise in calculateRequests."""
 
@@ -121,10 +139,12 @@ class TargetPods:
                 setattr(col, name, new)
 
     def put(self, pod: Obj) -> None:
-        """Add or refresh a pod that matches the selector."""
+        """Add or refresh a pod that matches the selector (a refresh keeps the request columns
+        when what calculateRequests reads of the pod is unchanged)."""
         meta = pod["metadata"]
         name = meta["name"]
         row = self.rows.get(name)
+        old = None
         if row is None:
             if self.free:
                 row = self.free.pop()
@@ -135,7 +155,10 @@ class TargetPods:
                 self.pods.append(None)
             self.rows[name] = row
         else:
-            self._clear(row)
+            old = self.pods[row]
+            if self.odd[row]:
+                self.odd[row] = False
+                self.odd_count -= 1
         self.keys.set(row, meta.get("uid"))
         self.pods[row] = pod
         self.alive[row] = True
@@ -144,14 +167,22 @@ class TargetPods:
         self.timed[row] = bool(start_text)
         self.ready_false[row] = status == "False"
         self.running_ready[row] = hc.running_and_ready(pod)
+        start = ltt = 0.0
         if start_text:
             try:
-                self.start[row] = self.parse_time(start_text)
-                self.ltt[row] = self.parse_time(ltt_text) if ltt_text else 0.0
+                start = self.parse_time(start_text)
+                ltt = self.parse_time(ltt_text) if ltt_text else 0.0
             except (ValueError, TypeError):
+                start = ltt = 0.0
                 self.odd[row] = True
                 self.odd_count += 1
+        self.start[row] = start
+        self.ltt[row] = ltt
+        if old is not None and _same_requests(old, pod):
+            return
         for (container, resource), col in self._requests.items():
+            if old is not None:
+                self._unfill(col, row)
             self._fill(col, row, pod, container, resource)
 
     def remove(self, name: str) -> None:
@@ -167,10 +198,7 @@ class TargetPods:
         if self.odd[row]:
             self.odd_count -= 1
         for col in self._requests.values():
-            if col.bad[row]:
-                col.errors -= 1
-            col.bad[row] = False
-            col.values[row] = 0
+            self._unfill(col, row)
         self.alive[row] = False
         self.kind[row] = 0
         self.timed[row] = False
@@ -179,6 +207,13 @@ class TargetPods:
         self.ready_false[row] = False
         self.running_ready[row] = False
         self.odd[row] = False
+
+    @staticmethod
+    def _unfill(col: _Requests, row: int) -> None:
+        if col.bad[row]:
+            col.errors -= 1
+            col.bad[row] = False
+        col.values[row] = 0
 
     @staticmethod
     def _fill(col: _Requests, row: int, pod: Obj, container: str | None, resource: str) -> None:
@@ -273,6 +308,6 @@ class TargetPods:
             matched_total=total,
             requested=exact_sum(req[ready]),
             missing_requested=exact_sum(missing_req),
-            missing_fallback=sum(hc.quo(r * fallback, 100) for r in missing_req.tolist()),
+            missing_fallback=_fallback_sum(missing_req, fallback),
             unready_requested=exact_sum(req[unready]),
         )

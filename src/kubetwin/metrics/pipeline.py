@@ -231,17 +231,25 @@ class _PodArrays:
     """Per engine pod slot, for one pair of scrapes and one engine version. Each pod array has one
     element more than there are pod slots, always False / 0: what slot -1 (no pod) reads."""
 
-    __slots__ = ("ok", "ok_list", "cpu", "mem", "_cpu_c", "_mem_c", "_lists")
+    __slots__ = ("ok", "cpu", "mem", "_cpu_c", "_mem_c", "_ok_list", "_lists")
 
     def __init__(self, ok: npt.NDArray[np.bool_], cpu: npt.NDArray[np.int64], mem: npt.NDArray[np.int64],
                  cpu_c: F64, mem_c: F64) -> None:  # fmt: skip
         self.ok = ok  # scraped twice with the same running containers (metrics-server serves it)
-        self.ok_list: list[bool] = ok.tolist()  # the same as a list (per-pod reads index it)
+        self._ok_list: list[bool] | None = None
         self.cpu = cpu  # millicores: each container's window average, rounded, summed
         self.mem = mem  # working set, milli-bytes: each container's bytes (truncated), summed
         self._cpu_c = cpu_c  # per container slot (those of served pods only mean anything)
         self._mem_c = mem_c
         self._lists: tuple[list[int], list[int]] | None = None
+
+    @property
+    def ok_list(self) -> list[bool]:
+        """``ok`` as a list (per-pod reads index it: cheaper than a numpy scalar), built on the
+        first per-pod read."""
+        if self._ok_list is None:
+            self._ok_list = self.ok.tolist()
+        return self._ok_list
 
     def container_lists(self) -> tuple[list[int], list[int]]:
         """(cpu millicores, working set bytes) per container slot as lists of ints (built on the
@@ -271,9 +279,10 @@ def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
         cur.running[:limit] & prev.running[:limit] & ~(start > prev.t) & (ca["start"][:limit] == start)
     )
     containers = np.bincount(owner[alive], minlength=pn)[:pn]
-    fine = np.bincount(owner[alive & good], minlength=pn)[:pn]
+    spoilt = np.zeros(pn + 1, dtype=np.bool_)  # pods with a live container that is not served
+    spoilt[owner[alive & ~good]] = True
     ok = np.zeros(pn + 1, dtype=np.bool_)
-    ok[:pn] = pa["alive"][:pn] & (containers > 0) & (fine == containers)
+    ok[:pn] = pa["alive"][:pn] & (containers > 0) & ~spoilt[:pn]
     ok[min(pn, len(cur.rps)) : pn] = False
     span = cur.t - prev.t
     if span > 0:
@@ -281,12 +290,16 @@ def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
     else:
         cpu_c = np.rint(cur.granted[:limit])
     mem_c = np.trunc(cur.mem[:limit])
-    served = np.nonzero(alive[:limit] & good[:limit])[0]
+    served = np.flatnonzero(alive[:limit] & good[:limit])
+    owners = owner[served]
     cpu = np.zeros(pn + 1, dtype=np.int64)
     mem = np.zeros(pn + 1, dtype=np.int64)
-    # integer-valued float sums stay exact below 2**53 (usage per pod is far below)
-    cpu[:pn] = np.bincount(owner[served], weights=cpu_c[served], minlength=pn)[:pn].astype(np.int64)
-    mem[:pn] = np.bincount(owner[served], weights=mem_c[served], minlength=pn)[:pn].astype(np.int64) * 1000
+    if pn and int(containers.max()) <= 1:  # a container per pod: its values are the pod's
+        cpu[owners] = cpu_c[served].astype(np.int64)
+        mem[owners] = mem_c[served].astype(np.int64) * 1000
+    else:  # integer-valued float sums stay exact below 2**53 (usage per pod is far below)
+        cpu[:pn] = np.bincount(owners, weights=cpu_c[served], minlength=pn)[:pn].astype(np.int64)
+        mem[:pn] = np.bincount(owners, weights=mem_c[served], minlength=pn)[:pn].astype(np.int64) * 1000
     cpu[~ok] = 0
     mem[~ok] = 0
     return _PodArrays(ok, cpu, mem, cpu_c, mem_c)
