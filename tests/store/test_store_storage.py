@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubetwin.api.errors import ApiError
 from kubetwin.store import Store, WatchEvent
@@ -334,3 +336,32 @@ def test_iter_tolerates_writes_while_iterating(store: Store) -> None:
             store.create("pods", _obj("p10"))
     assert seen == ["p0", "p1", "p3", "p4"]
     assert store.iter_after("configmaps") is not None and list(store.iter_after("configmaps")) == []
+
+
+_OPS = st.lists(
+    st.tuples(st.sampled_from(["create", "delete", "read"]), st.sampled_from(["a", "b"]), st.integers(0, 11)),
+    max_size=80,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=_OPS)
+def test_range_reads_follow_creates_and_deletes_in_any_order(ops: list[tuple[str, str, int]]) -> None:
+    """The key index takes writes in lazily: reads (whole resource, one namespace, after a continue
+    key) must see exactly the stored keys in (namespace, name) order, whatever came between them."""
+    store = Store()
+    live: set[tuple[str, str]] = set()
+    for op, ns, i in ops:
+        key = (ns, f"o{i:02d}")
+        if op == "create" and key not in live:
+            store.create("pods", _obj(key[1], ns))
+            live.add(key)
+        elif op == "delete" and key in live:
+            store.delete("pods", ns, key[1])
+            live.discard(key)
+        elif op == "read":
+            keys = lambda objs: [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in objs]  # noqa: E731
+            assert keys(store.iter("pods")) == sorted(live)
+            assert keys(store.iter("pods", ns)) == sorted(k for k in live if k[0] == ns)
+            assert keys(store.iter_after("pods", None, key)) == sorted(k for k in live if k > key)
+    assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in store.iter("pods")] == sorted(live)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,10 +79,50 @@ def _rv(obj: dict[str, Any]) -> str:
     return obj.get("metadata", {}).get("resourceVersion", "")
 
 
+class _KeyIndex:
+    """A resource's keys in sorted order for range reads (lists, namespaces, continue tokens),
+    kept lazily: a write only notes the key added or removed (O(1)); the sorted list takes the
+    notes in at the next range read. Most resources written in a run (Events, Leases, Pods) are
+    read through informers and hardly ever listed by range."""
+
+    __slots__ = ("_sorted", "_added", "_removed")
+
+    def __init__(self, keys: Iterable[Key] = ()) -> None:
+        self._sorted = SortedList(keys)
+        self._added: set[Key] = set()  # not in _sorted yet
+        self._removed: set[Key] = set()  # still in _sorted
+
+    def add(self, key: Key) -> None:
+        if key in self._removed:
+            self._removed.discard(key)
+        else:
+            self._added.add(key)
+
+    def remove(self, key: Key) -> None:
+        if key in self._added:
+            self._added.discard(key)
+        else:
+            self._removed.add(key)
+
+    def sorted(self) -> SortedList:
+        removed, added = self._removed, self._added
+        if removed:
+            if len(removed) * 8 > len(self._sorted):
+                self._sorted = SortedList(k for k in self._sorted if k not in removed)  # already in order
+            else:
+                for k in removed:
+                    self._sorted.remove(k)
+            removed.clear()
+        if added:
+            self._sorted.update(added)
+            added.clear()
+        return self._sorted
+
+
 class Store:
     def __init__(self, path: str | None = None, history: int = DEFAULT_HISTORY) -> None:
         self._data: dict[str, dict[Key, dict[str, Any]]] = {}
-        self._keys: dict[str, SortedList] = {}  # resource -> its keys of _data, sorted
+        self._keys: dict[str, _KeyIndex] = {}  # resource -> its keys of _data, for range reads
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._watchers: dict[str, list[Watcher]] = {}
@@ -113,7 +153,7 @@ class Store:
             "SELECT resource, namespace, name, rv, data FROM objects"
         ):
             self._data.setdefault(resource, {})[(ns, name)] = orjson.loads(data)
-        self._keys = {resource: SortedList(table) for resource, table in self._data.items()}
+        self._keys = {resource: _KeyIndex(table) for resource, table in self._data.items()}
         self._db = db
 
     def _persist(self, resource: str, key: Key, obj: dict[str, Any] | None) -> None:
@@ -198,9 +238,10 @@ class Store:
         return (table[k] for k in self._key_range(resource, namespace, start_after))
 
     def _key_range(self, resource: str, namespace: str | None, start_after: Key | None) -> Iterator[Key]:
-        keys = self._keys.get(resource)
-        if keys is None:
+        index = self._keys.get(resource)
+        if index is None:
             return iter(())
+        keys = index.sorted()
         if not namespace:
             if start_after is None:
                 return iter(keys)
@@ -236,10 +277,10 @@ class Store:
         meta["resourceVersion"] = str(rv)
         self._persist_or_undo(resource, key, obj)
         table[key] = obj
-        keys = self._keys.get(resource)
-        if keys is None:
-            keys = self._keys[resource] = SortedList()
-        keys.add(key)
+        index = self._keys.get(resource)
+        if index is None:
+            index = self._keys[resource] = _KeyIndex()
+        index.add(key)
         self._emit(WatchEvent("ADDED", obj, resource, rv))
         return obj
 
