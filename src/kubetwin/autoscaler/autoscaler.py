@@ -44,6 +44,13 @@ Scale-up and scale-down simulate on one snapshot of the cluster kept across loop
 informer handlers noted, forks it, adds template nodes and moves pods, and reverts it. First-fit
 goes through the nodes in the informer's order, as a snapshot built from the informers would.
 
+What the scans read of every node (group, readiness, creation time, taints, the request sums of
+its pods) is kept from informer events (:class:`kubetwin.autoscaler.nodestate.NodeTracker`), and
+the scale-down candidates (nodes not Ready, with a pod being deleted, or under the threshold) are
+kept across scans, re-read only for the nodes that changed: a scan costs what changed plus its
+candidates, not a pass over every node and pod. The status ConfigMap is rebuilt only when what it
+shows changed.
+
 Events on the status ConfigMap mirror upstream's LogRecorder ("Scale-up: setting group g size to
 5 instead of 3 (max: 10)", "Scale-down: removing empty node ...", "Scale-down: node ... removed
 with drain").
@@ -61,6 +68,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.autoscaler import drain, expander, limits, nodegroupset, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
+from kubetwin.autoscaler.nodestate import TO_BE_DELETED_TAINT, NodeFacts, NodeTracker, has_taint
 from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster
 from kubetwin.client import Client, EventRecorder, InformerFactory
 from kubetwin.cloud.nodegroup import (
@@ -79,7 +87,6 @@ Obj = dict[str, Any]
 
 COMPONENT = "cluster-autoscaler"
 PRIORITY = 25  # after the scheduler (20) at the same instant: it has had its try at new pods
-TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler"
 DELETION_CANDIDATE_TAINT = "DeletionCandidateOfClusterAutoscaler"
 MAX_POD_EVICTION_RETRY = 10.0  # EvictionRetryTime
 NON_EMPTY_CANDIDATES_COUNT = 30  # scale-down-non-empty-candidates-count
@@ -94,7 +101,8 @@ class Group:
     name: str
     obj: Obj
     spec: GroupSpec
-    nodes: list[Obj] = field(default_factory=list)
+    nodes: list[Obj] = field(default_factory=list)  # not being deleted, informer order
+    members: dict[str, Obj] = field(default_factory=dict)  # the same by name
     counts: status.Counts = field(default_factory=status.Counts)
 
     @property
@@ -102,14 +110,14 @@ class Group:
         return self.spec.desired
 
 
-@dataclass(frozen=True, slots=True)
-class _NodeFacts:
-    group: str  # its kubetwin.io/nodegroup label ("" for none)
-    deleting: bool  # metadata.deletionTimestamp set
-    ready: bool  # Ready=True
-    created: float | None  # creationTimestamp (None: unset)
-    to_be_deleted: bool  # carries the ToBeDeletedByClusterAutoscaler taint
-    scale_down_disabled: bool  # cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"
+@dataclass(frozen=True)
+class _PassRecord:
+    """What a scale-down pass saw of the nodes it did not look at closer (ClusterAutoscaler.unremovable)."""
+
+    groups: dict[str, Group]
+    candidates: frozenset[str]
+    draining: frozenset[str]
+    recently_unremovable: frozenset[str]
 
 
 @dataclass
@@ -163,10 +171,6 @@ def _is_unschedulable(pod: Obj) -> bool:
     return False
 
 
-def _has_taint(node: Obj, key: str) -> bool:
-    return any(t.get("key") == key for t in (node.get("spec") or {}).get("taints") or [])
-
-
 class ClusterAutoscaler:
     """See the module docstring. ``start()`` registers handlers; the loop runs while enabled."""
 
@@ -182,7 +186,10 @@ class ClusterAutoscaler:
         self.enabled = False
         self._timer: Handle | None = None
         self.unneeded_since: dict[str, float] = {}
-        self.unremovable: dict[str, str] = {}  # node -> reason (last loop)
+        # why the last scale-down pass kept the nodes it looked at closer out (node -> reason);
+        # see the unremovable property for all of them
+        self._unremovable: dict[str, str] = {}
+        self._last_pass: _PassRecord | None = None
         # node -> until when it is left out of scale-down: the simulation found it unremovable
         # (upstream's unremovable.Nodes ttls, --unremovable-node-recheck-timeout)
         self.recently_unremovable: dict[str, float] = {}
@@ -196,17 +203,20 @@ class ClusterAutoscaler:
         self.scale_ups = 0
         self.scale_downs = 0
         self.loops = 0
-        # Per-pod requests carried across scans while the informer's object is the same one
-        # (a changed pod is a new object): pod key -> (pod, requests).
-        self._pod_cache: dict[str, tuple[Obj, dict[str, int]]] = {}
-        # utilization() per node while neither the node nor a pod bound to it changed (pod events
-        # drop the entries of the nodes they name): node name -> (node object, result)
-        self._util_cache: dict[str, tuple[Obj, tuple[float, float, float]]] = {}
-        self._facts_cache: dict[str, tuple[Obj, _NodeFacts]] = {}  # node -> (the object read, its facts)
+        # Scale-down candidates kept across scans: the nodes that are not Ready, have a pod being
+        # deleted (whether it counts depends on the time) or whose utilization is below the
+        # threshold. Every other node is ready, well utilised and stays so until it or its pods
+        # change (NodeTracker.take_changed); re-classified for these options:
+        self._maybe_under: set[str] = set()
+        self._classified_for: tuple[float, bool, bool] | None = None
         # informer order of the pods (the pods lister's order): key -> sequence number
         self._pod_seq: dict[str, int] = {}
         self._seq = 0
-        self._spec_cache: dict[str, tuple[Obj, GroupSpec | None]] = {}  # NodeGroup -> (object, parsed spec)
+        # NodeGroup -> (its spec, the parsed spec): parsing takes milliseconds and the objects
+        # change every cost refresh (status) while their spec stays
+        self._spec_cache: dict[str, tuple[Any, GroupSpec | None]] = {}
+        self._template_cache: dict[str, tuple[Any, Obj]] = {}  # NodeGroup -> (its spec, template node)
+        self._status_key: Any = None  # what the last status document was made of
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -219,8 +229,8 @@ class ClusterAutoscaler:
         self.configmaps = self.informers.get("configmaps")
         self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
         self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [])
-        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
-        self.nodes.add_handler(self._node_changed, lambda o, n: self._node_changed(n), self._node_changed)
+        self.pods.add_handler(self._pod_added, None, self._pod_deleted)
+        self.tracker = NodeTracker(self.nodes, self.pods, self.loop.parse_timestamp)
         self.base = BaseSnapshot(self.informers, self.rng, self._node_pods)
         self.configs.add_handler(self._config_changed, lambda o, n: self._config_changed(n),
                                  lambda o: self._config_changed(None))  # fmt: skip
@@ -232,22 +242,10 @@ class ClusterAutoscaler:
         if key not in self._pod_seq:
             self._pod_seq[key] = self._seq
             self._seq += 1
-        if self._util_cache:
-            self._util_cache.pop((pod.get("spec") or {}).get("nodeName") or "", None)
-
-    def _pod_updated(self, old: Obj, pod: Obj) -> None:
-        if self._util_cache:
-            self._util_cache.pop((old.get("spec") or {}).get("nodeName") or "", None)
-            self._util_cache.pop((pod.get("spec") or {}).get("nodeName") or "", None)
 
     def _pod_deleted(self, pod: Obj) -> None:
         m = pod["metadata"]
         self._pod_seq.pop(f"{m.get('namespace', '')}/{m['name']}", None)
-        if self._util_cache:
-            self._util_cache.pop((pod.get("spec") or {}).get("nodeName") or "", None)
-
-    def _node_changed(self, node: Obj) -> None:
-        self._util_cache.pop(node["metadata"]["name"], None)
 
     def _config_changed(self, obj: Obj | None) -> None:
         obj = self.configs.get(DEFAULT_NAME)
@@ -264,9 +262,13 @@ class ClusterAutoscaler:
                 self._timer.cancel()
                 self._timer = None
         self.enabled = enabled
-        self._util_cache.clear()  # the ignore-daemonset/mirror-pod options may have changed
         if not enabled:
             self.base.stop()
+            self.tracker.stop()
+            self._maybe_under.clear()
+            self._classified_for = None
+        else:
+            self.tracker.start()
         if enabled and self._timer is None:
             self._timer = self.loop.every(self.options.scan_interval, self.run_once, PRIORITY, COMPONENT)
         elif not enabled and self._timer is not None:
@@ -279,7 +281,6 @@ class ClusterAutoscaler:
             return
         self.loops += 1
         now = self.loop.now
-        self._prune_pod_cache()
         groups = self._cluster_state(now)
         self._check_provisioning(groups, now)
         scaled = self._scale_up(groups, now)
@@ -296,6 +297,7 @@ class ClusterAutoscaler:
         groups: dict[str, Group] = {}
         if len(self._spec_cache) > len(self.groups_inf):
             self._spec_cache.clear()
+            self._template_cache.clear()
         for obj in sorted(self.groups_inf.list(), key=lambda o: o["metadata"]["name"]):
             if obj["metadata"].get("deletionTimestamp"):
                 continue
@@ -305,51 +307,34 @@ class ClusterAutoscaler:
                 continue
             groups[name] = Group(name, obj, spec)
         startup = self.options.max_node_startup_time
-        for node in self.nodes.list():
-            f = self._facts(node)
-            g = groups.get(f.group)
-            if g is None or f.deleting:
-                continue
-            g.nodes.append(node)
-            if f.ready:
-                g.counts.ready += 1
-            elif now - (f.created if f.created is not None else now) < startup:
-                g.counts.not_started += 1
-            else:
-                g.counts.unready += 1
-        for g in groups.values():
+        tracker = self.tracker
+        for name, g in groups.items():
+            g.members = dict(tracker.members(name))  # as they are at the start of the scan
+            g.nodes = list(g.members.values())
+            unready = tracker.unready(name)
+            g.counts.ready = len(g.nodes) - len(unready)
+            for created in unready.values():
+                if now - (created if created is not None else now) < startup:
+                    g.counts.not_started += 1
+                else:
+                    g.counts.unready += 1
             g.counts.unregistered = max(0, g.target - len(g.nodes))
         return groups
 
-    def _facts(self, node: Obj) -> _NodeFacts:
-        """What every scan reads of every node, read once per node object version."""
-        name = node["metadata"]["name"]
-        hit = self._facts_cache.get(name)
-        if hit is None or hit[0] is not node:
-            if len(self._facts_cache) > 2 * len(self.nodes) + 64:
-                self._facts_cache.clear()  # names of nodes long gone
-            meta = node["metadata"]
-            created = meta.get("creationTimestamp")
-            hit = self._facts_cache[name] = (node, _NodeFacts(
-                group=(meta.get("labels") or {}).get(LABEL_NODEGROUP, ""),
-                deleting=bool(meta.get("deletionTimestamp")),
-                ready=resources.is_node_ready(node),
-                created=self.loop.parse_timestamp(created) if created else None,
-                to_be_deleted=_has_taint(node, TO_BE_DELETED_TAINT),
-                scale_down_disabled=(meta.get("annotations") or {}).get(drain.SCALE_DOWN_DISABLED) == "true",
-            ))  # fmt: skip
-        return hit[1]
+    def _facts(self, node: Obj) -> NodeFacts:
+        return self.tracker.facts(node)
 
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per object version; each loop
         gets its own copy (the loop lowers/raises ``desired`` on it)."""
+        spec = obj.get("spec") or {}
         hit = self._spec_cache.get(name)
-        if hit is None or hit[0] is not obj:
+        if hit is None or not (hit[0] is spec or hit[0] == spec):
             try:
-                parsed: GroupSpec | None = GroupSpec(name, obj.get("spec") or {})
+                parsed: GroupSpec | None = GroupSpec(name, spec)
             except SpecError:
                 parsed = None
-            hit = self._spec_cache[name] = (obj, parsed)
+            hit = self._spec_cache[name] = (spec, parsed)
         return copy.copy(hit[1]) if hit[1] is not None else None
 
     def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
@@ -417,7 +402,7 @@ class ClusterAutoscaler:
     def _node_order(self) -> list[str]:
         """Nodes not being deleted, in informer order (the order a snapshot built from the
         informers would hold them in: first-fit goes through them in this order)."""
-        return [n["metadata"]["name"] for n in self.nodes.list() if not n["metadata"].get("deletionTimestamp")]
+        return self.tracker.order()
 
     def _add_upcoming(self, sim: SimCluster, groups: dict[str, Group]) -> list[str]:
         names = []
@@ -429,27 +414,22 @@ class ClusterAutoscaler:
                 names.append(node["metadata"]["name"])
         return names
 
-    def _requests(self, pod: Obj) -> dict[str, int]:
-        """``resources.pod_requests(pod)``, computed once per pod version (read-only)."""
-        key = _pod_key(pod)
-        hit = self._pod_cache.get(key)
-        if hit is None or hit[0] is not pod:
-            hit = self._pod_cache[key] = (pod, resources.pod_requests(pod))
-        return hit[1]
-
-    def _prune_pod_cache(self) -> None:
-        if len(self._pod_cache) > 2 * len(self.pods) + 64:
-            self._pod_cache = {k: v for k, v in self._pod_cache.items() if self.pods.get_by_key(k) is v[0]}
-
     def _template(self, g: Group, name: str) -> Obj:
-        node = template_node(g.obj)
+        """The group's template node (template_node, built once per group spec) named ``name``."""
+        spec = g.obj.get("spec")
+        hit = self._template_cache.get(g.name)
+        if hit is None or not (hit[0] is spec or hit[0] == spec):
+            hit = self._template_cache[g.name] = (spec, template_node(g.obj))
+        node = deep_copy(hit[1])
         node["metadata"]["name"] = name
         node["metadata"]["labels"]["kubernetes.io/hostname"] = name
         return node
 
     def _daemonset_pods(self, node: Obj) -> list[Obj]:
         """DaemonSet pods that would run on ``node`` (the template NodeInfo's DS pods)."""
-        out = []
+        out: list[Obj] = []
+        if not len(self.daemonsets):
+            return out
         probe = SimCluster(self.informers, self.rng)
         probe.add_node(node)
         for ds in self.daemonsets.list():
@@ -670,66 +650,63 @@ class ClusterAutoscaler:
         return self.pods.by_index("ca:node", name)
 
     def utilization(self, node: Obj) -> tuple[float, float, float]:
-        """(utilization, cpu, memory) of requests over allocatable (simulator/utilization/info.go).
-        Kept per node until the node or a pod bound to it changes, unless a pod there is being
-        deleted (whether it counts depends on the time: long-terminating pods do not)."""
-        name = node["metadata"]["name"]
-        hit = self._util_cache.get(name)
-        if hit is not None and hit[0] is node:
-            return hit[1]
-        alloc = resources.resource_list((node.get("status") or {}).get("allocatable"))
-        cpu_req = mem_req = 0
-        ignored_cpu = ignored_mem = 0
-        timeless = True
-        for pod in self._node_pods(name):
-            if drain.is_terminal(pod):
-                continue
-            if pod["metadata"].get("deletionTimestamp"):
-                timeless = False
-                if drain.is_long_terminating(pod, self.loop.now, self.loop.parse_timestamp):
-                    continue
-            req = self._requests(pod)
-            c, m = req.get("cpu", 0), req.get("memory", 0)
-            if (self.options.ignore_daemonsets_utilization and drain.is_daemonset_pod(pod)) or (
-                self.options.ignore_mirror_pods_utilization and drain.is_mirror(pod)
-            ):
-                ignored_cpu += c
-                ignored_mem += m
-                continue
-            cpu_req += c
-            mem_req += m
-        cpu_alloc = alloc.get("cpu", 0) - ignored_cpu
-        mem_alloc = alloc.get("memory", 0) - ignored_mem
-        cpu = cpu_req / cpu_alloc if cpu_alloc > 0 else 0.0
-        mem = mem_req / mem_alloc if mem_alloc > 0 else 0.0
-        out = (max(cpu, mem), cpu, mem)
-        if timeless:
-            self._util_cache[name] = (node, out)
-        return out
+        """(utilization, cpu, memory) of requests over allocatable (simulator/utilization/info.go),
+        from the request sums the tracker keeps per node."""
+        o = self.options
+        return self.tracker.utilization(node, self.loop.now, o.ignore_daemonsets_utilization,
+                                        o.ignore_mirror_pods_utilization)  # fmt: skip
+
+    def _classify(self) -> None:
+        """Bring the scale-down candidates (``_maybe_under``) up to date: the nodes that changed
+        since the last scan, or all of them when the options that decide it changed."""
+        o = self.options
+        key = (o.scale_down_utilization_threshold, o.ignore_daemonsets_utilization, o.ignore_mirror_pods_utilization)
+        tracker = self.tracker
+        changed = tracker.take_changed()
+        if key != self._classified_for:
+            self._classified_for = key
+            self._maybe_under.clear()
+            changed = set(tracker.names())
+        for name in changed:
+            hit = tracker.current(name)
+            if hit is None or hit[1].deleting:
+                self._maybe_under.discard(name)
+            elif (not hit[1].ready or tracker.has_deleting_pods(name)
+                  or self.utilization(hit[0])[0] < o.scale_down_utilization_threshold):  # fmt: skip
+                self._maybe_under.add(name)
+            else:
+                self._maybe_under.discard(name)
 
     def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
         opts = self.options
-        self.unremovable = {}
-        present = {n["metadata"]["name"] for g in groups.values() for n in g.nodes}
-        self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items() if t > now and n in present}
+        self._classify()
+        reasons: dict[str, str] = {}
+        self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
+                                     if t > now and self._scan_node(n, groups) is not None}  # fmt: skip
+        # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
-        for g in groups.values():
-            for node in g.nodes:
-                name = node["metadata"]["name"]
-                f = self._facts(node)
-                if name in self.drains or f.to_be_deleted:
-                    continue
-                if name in self.recently_unremovable:  # eligibility.go: checked before anything else
-                    self.unremovable[name] = "RecentlyUnremovable"
-                    continue
-                if f.scale_down_disabled:
-                    self.unremovable[name] = "ScaleDownDisabledAnnotation"
-                    continue
-                util = self.utilization(node)
-                if f.ready and util[0] >= opts.scale_down_utilization_threshold:
-                    self.unremovable[name] = "NotUnderutilized"
-                    continue
-                under.append((util[0], node, g, util))
+        for name in self._maybe_under:
+            hit = self._scan_node(name, groups)
+            if hit is None:
+                continue
+            node, g = hit
+            f = self._facts(node)
+            if name in self.drains or f.to_be_deleted:
+                continue
+            if name in self.recently_unremovable:  # eligibility.go: checked before anything else
+                reasons[name] = "RecentlyUnremovable"
+                continue
+            if f.scale_down_disabled:
+                reasons[name] = "ScaleDownDisabledAnnotation"
+                continue
+            util = self.utilization(node)
+            if f.ready and util[0] >= opts.scale_down_utilization_threshold:
+                reasons[name] = "NotUnderutilized"
+                continue
+            under.append((util[0], node, g, util))
+        self._unremovable = reasons
+        self._last_pass = _PassRecord(groups, frozenset(self._maybe_under), frozenset(self.drains),
+                                      frozenset(self.recently_unremovable))  # fmt: skip
         unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = {}
         if under:
             sim = self._sim()
@@ -758,10 +735,10 @@ class ClusterAutoscaler:
             if now - self.unneeded_since[name] < wait:
                 continue
             if quota.get(g.name, 0) <= 0:
-                self.unremovable[name] = "NodeGroupMinSizeReached"
+                self._unremovable[name] = "NodeGroupMinSizeReached"
                 continue
             if room is not None and room.try_remove(node):
-                self.unremovable[name] = limits.REASON_MIN_RESOURCE_LIMIT
+                self._unremovable[name] = limits.REASON_MIN_RESOURCE_LIMIT
                 continue
             if to_move:
                 non_empty_ready.append((node, g, to_move, util))
@@ -781,6 +758,38 @@ class ClusterAutoscaler:
             self._start_drain(node, g, to_move, util, now)
         return candidates
 
+    def _scan_node(self, name: str, groups: dict[str, Group]) -> tuple[Obj, Group] | None:
+        """The node as this scan's cluster state holds it, and its group (None: not in one)."""
+        hit = self.tracker.current(name)
+        g = groups.get(hit[1].group) if hit is not None else None
+        node = g.members.get(name) if g is not None else None
+        return None if node is None or g is None else (node, g)
+
+    @property
+    def unremovable(self) -> dict[str, str]:
+        """Why the last scale-down pass kept each node of a group (that it did not drain or find
+        ToBeDeleted) out of it (upstream's UnremovableReason). The nodes it did not look at
+        closer, Ready and well utilised, are filled in here, on read."""
+        rec = self._last_pass
+        if rec is None:
+            return dict(self._unremovable)
+        out: dict[str, str] = {}
+        for g in rec.groups.values():
+            for name, node in g.members.items():
+                if name in self._unremovable:
+                    out[name] = self._unremovable[name]
+                    continue
+                f = self._facts(node)
+                if name in rec.candidates or name in rec.draining or f.to_be_deleted:
+                    continue
+                if name in rec.recently_unremovable:
+                    out[name] = "RecentlyUnremovable"
+                elif f.scale_down_disabled:
+                    out[name] = "ScaleDownDisabledAnnotation"
+                else:
+                    out[name] = "NotUnderutilized"
+        return out
+
     def _scale_down_limits(self) -> limits.ScaleDownLimits | None:
         """LimitsLeft under coresTotal/memoryTotal's minima (None: no minimum): every node that is
         not being deleted counts."""
@@ -789,7 +798,7 @@ class ClusterAutoscaler:
         if not any(v > 0 for v in minima.values()):
             return None
         nodes = [n for n in self.nodes.list()
-                 if not n["metadata"].get("deletionTimestamp") and not _has_taint(n, TO_BE_DELETED_TAINT)]  # fmt: skip
+                 if not n["metadata"].get("deletionTimestamp") and not has_taint(n, TO_BE_DELETED_TAINT)]  # fmt: skip
         return limits.ScaleDownLimits(minima, nodes)
 
     def _find_unneeded(
@@ -811,7 +820,7 @@ class ClusterAutoscaler:
             plan = drain.plan_drain(self._node_pods(name), tracker, now, self.loop.parse_timestamp,
                                     opts.skip_nodes_with_system_pods, opts.skip_nodes_with_local_storage)  # fmt: skip
             if plan.blocking is not None:
-                self.unremovable[name] = plan.blocking.reason
+                self._unremovable[name] = plan.blocking.reason
                 self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
                 continue
             if plan.to_move:
@@ -819,7 +828,7 @@ class ClusterAutoscaler:
                     continue
                 moved = self._simulate_moves(sim, plan.to_move, name, fit, removed)
                 if moved is None:
-                    self.unremovable[name] = "NoPlaceToMovePods"
+                    self._unremovable[name] = "NoPlaceToMovePods"
                     self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
                     continue
                 non_empty += 1
@@ -995,6 +1004,10 @@ class ClusterAutoscaler:
                 up, info = status.NO_ACTIVITY, None
             entries.append(status.GroupStatus(g.name, g.counts, g.target, g.spec.min_size, g.spec.max_size, up, info,
                                               candidates.get(g.name, 0)))  # fmt: skip
+        key = (entries, any_in_progress)
+        if key == self._status_key and self.writer.last_body is not None:
+            return  # the same document as last time but for its times: nothing to write
+        self._status_key = key
         ts = self.loop.timestamp()
         doc = self.writer.document(entries, status.IN_PROGRESS if any_in_progress else status.NO_ACTIVITY, ts)
         if not status.changed(self.writer, doc):
