@@ -23,6 +23,7 @@ from typing import Any
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import Code, CycleState, Framework, NodeInfo, PodInfo, Profile, Status
 from kubetwin.scheduler.plugins import REGISTRY
+from kubetwin.scheduler.plugins.noderesources import FIT
 
 Obj = dict[str, Any]
 
@@ -46,6 +47,7 @@ class SimCluster:
     def __init__(self, informers: Any = None, rng: Any = None) -> None:
         self.snapshot = Snapshot()
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
+        self._fit = self.framework.plugin(FIT)
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
         self._undo: list[tuple[Any, ...]] = []
         self._marks: list[tuple[int, int, list[int]]] = []  # per fork: (log length, slot mark, free slots)
@@ -169,14 +171,33 @@ class SimCluster:
         if not fw.run_pre_filter(state, pi).is_success():
             return None
         get = self.snapshot.get
+        rejected = self._fit_rejects(state, pi)
         for i in range(start, len(candidates)):
             name = candidates[i]
             if name in skip:
                 continue
             ni = get(name)
-            if ni is not None and fw.run_filter(state, pi, ni).is_success():
+            if ni is None or (rejected is not None and rejected[ni.slot]):
+                continue
+            if fw.run_filter(state, pi, ni).is_success():
                 return i
         return len(candidates)
+
+    def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool] | None:
+        """Per slot, whether NodeResourcesFit's Filter rejects ``pi`` there, from its vectorised
+        form over the whole snapshot (None: the filter does not run or rejects nowhere). Those
+        nodes fail the filters anyway: first-fit need not run them one by one."""
+        fit = self._fit
+        if fit is None or fit.NAME in state.skip_filter:
+            return None
+        masks = fit.filter_all(state, pi, self.snapshot)
+        if not masks:
+            return None
+        out = masks[0][0]
+        for mask, _ in masks[1:]:
+            out = out | mask
+        rejected: list[bool] = out.tolist()
+        return rejected
 
     def find_node(self, pi: PodInfo, candidates: Iterable[str]) -> str | None:
         """The first of ``candidates`` that passes every filter (FitsAnyNodeMatching)."""
