@@ -378,7 +378,9 @@ class UsageEngine:
         containers = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
         containers += list(spec.get("containers") or [])
         mem_cap = int(self.nodes.a["mem_cap"][nslot])
-        worker = kubelet.worker_by_uid(uid)
+        worker = kubelet.workers.get(f"{e.namespace}/{e.name}")  # workers are keyed namespace/name
+        if worker is None or worker.uid != uid:
+            worker = kubelet.worker_by_uid(uid)
         ca = self.c.a
         for c in containers:
             s = self.c.alloc()

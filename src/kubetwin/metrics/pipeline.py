@@ -231,17 +231,48 @@ class _PodArrays:
     """Per engine pod slot, for one pair of scrapes and one engine version. Each pod array has one
     element more than there are pod slots, always False / 0: what slot -1 (no pod) reads."""
 
-    __slots__ = ("ok", "cpu", "mem", "_cpu_c", "_mem_c", "_ok_list", "_lists")
+    __slots__ = ("ok", "_cpu_c", "_mem_c", "_served", "_owners", "_single", "_cpu", "_mem", "_ok_list", "_lists")
 
-    def __init__(self, ok: npt.NDArray[np.bool_], cpu: npt.NDArray[np.int64], mem: npt.NDArray[np.int64],
-                 cpu_c: F64, mem_c: F64) -> None:  # fmt: skip
+    def __init__(self, ok: npt.NDArray[np.bool_], cpu_c: F64, mem_c: F64, served: npt.NDArray[np.intp],
+                 owners: npt.NDArray[np.int64], single: bool) -> None:  # fmt: skip
         self.ok = ok  # scraped twice with the same running containers (metrics-server serves it)
-        self._ok_list: list[bool] | None = None
-        self.cpu = cpu  # millicores: each container's window average, rounded, summed
-        self.mem = mem  # working set, milli-bytes: each container's bytes (truncated), summed
         self._cpu_c = cpu_c  # per container slot (those of served pods only mean anything)
         self._mem_c = mem_c
+        self._served = served  # the container slots of served pods ...
+        self._owners = owners  # ... and their pod slots
+        self._single = single  # no pod has more than one container
+        self._cpu: npt.NDArray[np.int64] | None = None
+        self._mem: npt.NDArray[np.int64] | None = None
+        self._ok_list: list[bool] | None = None
         self._lists: tuple[list[int], list[int]] | None = None
+
+    @property
+    def cpu(self) -> npt.NDArray[np.int64]:
+        """Millicores per pod slot: each container's window average, rounded, summed (0 where not
+        served); built on the first read, as ``mem``."""
+        if self._cpu is None:
+            self._cpu = self._per_pod(self._cpu_c, 1)
+        return self._cpu
+
+    @property
+    def mem(self) -> npt.NDArray[np.int64]:
+        """Working set per pod slot, milli-bytes: each container's bytes (truncated), summed."""
+        if self._mem is None:
+            self._mem = self._per_pod(self._mem_c, 1000)
+        return self._mem
+
+    def _per_pod(self, per_container: F64, scale: int) -> npt.NDArray[np.int64]:
+        pn = len(self.ok) - 1
+        out = np.zeros(pn + 1, dtype=np.int64)
+        values = per_container[self._served]
+        if self._single:  # a container per pod: its value is the pod's
+            out[self._owners] = values.astype(np.int64)
+        else:  # integer-valued float sums stay exact below 2**53 (usage per pod is far below)
+            out[:pn] = np.bincount(self._owners, weights=values, minlength=pn)[:pn].astype(np.int64)
+        if scale != 1:
+            out *= scale
+        out[~self.ok] = 0
+        return out
 
     @property
     def ok_list(self) -> list[bool]:
@@ -278,31 +309,27 @@ def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
     good[:limit] = (
         cur.running[:limit] & prev.running[:limit] & ~(start > prev.t) & (ca["start"][:limit] == start)
     )
-    containers = np.bincount(owner[alive], minlength=pn)[:pn]
+    live_owners = owner[alive]
+    has = np.zeros(pn + 1, dtype=np.bool_)  # pods with a live container
+    has[live_owners] = True
     spoilt = np.zeros(pn + 1, dtype=np.bool_)  # pods with a live container that is not served
     spoilt[owner[alive & ~good]] = True
     ok = np.zeros(pn + 1, dtype=np.bool_)
-    ok[:pn] = pa["alive"][:pn] & (containers > 0) & ~spoilt[:pn]
+    ok[:pn] = pa["alive"][:pn] & has[:pn] & ~spoilt[:pn]
     ok[min(pn, len(cur.rps)) : pn] = False
     span = cur.t - prev.t
     if span > 0:
-        cpu_c = np.rint(np.fmax(0.0, cur.cpu_s[:limit] - prev.cpu_s[:limit]) * 1000.0 / span)
+        cpu_c = cur.cpu_s[:limit] - prev.cpu_s[:limit]
+        np.fmax(0.0, cpu_c, out=cpu_c)
+        cpu_c *= 1000.0
+        cpu_c /= span
+        np.rint(cpu_c, out=cpu_c)
     else:
         cpu_c = np.rint(cur.granted[:limit])
     mem_c = np.trunc(cur.mem[:limit])
     served = np.flatnonzero(alive[:limit] & good[:limit])
-    owners = owner[served]
-    cpu = np.zeros(pn + 1, dtype=np.int64)
-    mem = np.zeros(pn + 1, dtype=np.int64)
-    if pn and int(containers.max()) <= 1:  # a container per pod: its values are the pod's
-        cpu[owners] = cpu_c[served].astype(np.int64)
-        mem[owners] = mem_c[served].astype(np.int64) * 1000
-    else:  # integer-valued float sums stay exact below 2**53 (usage per pod is far below)
-        cpu[:pn] = np.bincount(owners, weights=cpu_c[served], minlength=pn)[:pn].astype(np.int64)
-        mem[:pn] = np.bincount(owners, weights=mem_c[served], minlength=pn)[:pn].astype(np.int64) * 1000
-    cpu[~ok] = 0
-    mem[~ok] = 0
-    return _PodArrays(ok, cpu, mem, cpu_c, mem_c)
+    single = int(np.count_nonzero(has)) == live_owners.size  # as many pods as live containers
+    return _PodArrays(ok, cpu_c, mem_c, served, owner[served], single)
 
 
 class _Join:
@@ -310,11 +337,12 @@ class _Join:
     calls: per row the engine's pod slot (-1: the pod has none), the slot's generation when it was
     looked up, and for a container row the container's slot (-1: none)."""
 
-    __slots__ = ("engine", "clock", "started", "pod", "gen", "container", "keyed")
+    __slots__ = ("engine", "clock", "slot_changes", "started", "pod", "gen", "container", "keyed")
 
     def __init__(self, engine: UsageEngine) -> None:
         self.engine = engine
         self.clock = -1  # the rows' change stamp when last joined: rows changed since are looked up
+        self.slot_changes = -1  # the engine's slot_changes then: no slot changed hands while equal
         self.started = -1  # the engine's pods_started then: rows without a slot are looked up again
         self.pod = np.zeros(0, dtype=np.int64)
         self.gen = np.zeros(0, dtype=np.int64)
@@ -342,14 +370,18 @@ class _Join:
         self.fit(n)
         pod, gen, keyed = self.pod[:n], self.gen[:n], self.keyed[:n]
         generations = eng.p.a["gen"]
-        todo = pod >= 0
-        slotted = np.flatnonzero(todo)
-        todo[slotted] = generations[pod[slotted]] != gen[slotted]
-        todo[rows.changed_since(self.clock)] = True
-        if self.started != eng.pods_started:
-            todo |= (pod < 0) & keyed
-        self.clock, self.started = rows.clock, eng.pods_started
-        redo = np.flatnonzero(todo)
+        todo = []
+        if rows.clock != self.clock:
+            todo.append(rows.changed_since(self.clock))
+        if eng.slot_changes != self.slot_changes:  # some slot was given or freed since
+            stale = (generations[np.maximum(pod, 0)] != gen) & (pod >= 0)
+            if eng.pods_started != self.started:
+                stale |= (pod < 0) & keyed
+            todo.append(np.flatnonzero(stale))
+        self.clock, self.slot_changes, self.started = rows.clock, eng.slot_changes, eng.pods_started
+        if not todo:
+            return
+        redo = np.unique(np.concatenate(todo)) if len(todo) > 1 else todo[0]
         if not redo.size:
             return
         get, uids, names = eng.pods.get, rows.uids, rows.containers
