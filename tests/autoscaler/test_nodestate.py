@@ -332,3 +332,36 @@ def test_group_spec_changes_reach_the_next_scan(make_env: Any, max_size: int, cp
     env.run(120)
     status_doc = env.client.get("configmaps", "cluster-autoscaler-status", "kube-system")["data"]["status"]
     assert f"maxSize: {patch.get('maxSize', max_size)}" in status_doc
+
+
+PDB = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web", "namespace": "default"},
+       "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param(None, None, id="unchanged-removable"),
+        pytest.param("safe-to-evict-false", "NotSafeToEvictAnnotation", id="pod-annotated"),
+        pytest.param("pdb", "NotEnoughPdb", id="pdb-created"),
+    ],
+)
+def test_drain_plans_follow_pod_and_pdb_changes(make_env: Any, change: str | None, reason: str | None) -> None:
+    """Drain rules are kept per node while its pods are the same objects, PDB matches while the
+    PDBs' selectors are the same: the first node (one 300m pod, the least utilised) is unneeded
+    until one of its pods or a PDB says otherwise."""
+    env = make_env(nodegroup("g", minSize=1, maxSize=3, desiredSize=2), deployment("web", 2, cpu="300m"),
+                   autoscaler(unremovableNodeRecheckTimeout="0s"))  # fmt: skip
+    env.run(300)
+    ca = env.ca
+    assert len(ca.unneeded_since) == 1
+    (first,) = ca.unneeded_since
+    if change == "safe-to-evict-false":
+        for pod in env.pods():
+            env.client.patch("pods", pod["metadata"]["name"], {"metadata": {
+                "annotations": {drain.SAFE_TO_EVICT: "false"}}}, namespace="default")  # fmt: skip
+    elif change == "pdb":
+        env.client.create(PDB)
+    env.run(320)
+    assert ca.unremovable.get(first) == reason
+    assert (first in ca.unneeded_since) == (reason is None)

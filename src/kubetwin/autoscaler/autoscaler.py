@@ -59,6 +59,7 @@ with drain").
 from __future__ import annotations
 
 import copy
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,6 +218,12 @@ class ClusterAutoscaler:
         self._spec_cache: dict[str, tuple[Any, GroupSpec | None]] = {}
         self._template_cache: dict[str, tuple[Any, Obj]] = {}  # NodeGroup -> (its spec, template node)
         self._status_key: Any = None  # what the last status document was made of
+        # scale-down's drain rules per node while its pods are the same objects:
+        # node -> (the pods, the options read, the plan before PDB counts)
+        self._plans: dict[str, tuple[list[Obj], tuple[bool, bool], drain.DrainPlan]] = {}
+        self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
+        self._pdb_selectors: list[tuple[Any, Any]] | None = None  # ... for these PDB selectors
+        self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -681,8 +688,9 @@ class ClusterAutoscaler:
         opts = self.options
         self._classify()
         reasons: dict[str, str] = {}
-        self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
-                                     if t > now and self._scan_node(n, groups) is not None}  # fmt: skip
+        if self.recently_unremovable:
+            present = set().union(*(g.members for g in groups.values()))
+            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items() if t > now and n in present}
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         for name in self._maybe_under:
@@ -811,14 +819,19 @@ class ClusterAutoscaler:
         """Under-utilised nodes, least utilised first, whose pods can all move elsewhere (each
         node's moves stay in ``sim`` for the next ones)."""
         opts = self.options
-        tracker = drain.PdbTracker(self.pdbs.list())
+        tracker = drain.PdbTracker(self.pdbs.list(), self._pdb_memo)
+        selectors = tracker.selectors()
+        if selectors != self._pdb_selectors:
+            self._pdb_selectors = selectors
+            self._pdb_memo.clear()
+        elif len(self._pdb_memo) > 2 * len(self.pods) + 64:
+            self._pdb_memo.clear()
         removed: set[str] = set(self.drains)
         fit = FirstFit(sim, self._node_order())
         non_empty = 0
         for _, node, g, util in sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"])):
             name = node["metadata"]["name"]
-            plan = drain.plan_drain(self._node_pods(name), tracker, now, self.loop.parse_timestamp,
-                                    opts.skip_nodes_with_system_pods, opts.skip_nodes_with_local_storage)  # fmt: skip
+            plan = drain.check_pdbs(self._drain_rules(name, tracker, now), tracker)
             if plan.blocking is not None:
                 self._unremovable[name] = plan.blocking.reason
                 self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
@@ -836,6 +849,40 @@ class ClusterAutoscaler:
             removed.add(name)
             unneeded[name] = (node, g, plan.to_move, util)
 
+    def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> drain.DrainPlan:
+        """drain.drain_rules over the node's pods, kept while they are the same pod objects (and
+        the answer does not depend on the time or the PDBs): read-only."""
+        pods = self._node_pods(name)
+        o = self.options
+        key = (o.skip_nodes_with_system_pods, o.skip_nodes_with_local_storage)
+        hit = self._plans.get(name)
+        if hit is not None and hit[1] == key and len(hit[0]) == len(pods) and all(map(operator.is_, hit[0], pods)):
+            return hit[2]
+        plan, lasting = drain.drain_rules(pods, pdbs, now, self.loop.parse_timestamp, *key)
+        if lasting:
+            if len(self._plans) > 2 * len(self.tracker.names()) + 64:
+                self._plans.clear()  # nodes long gone
+            self._plans[name] = (pods, key, plan)
+        else:
+            self._plans.pop(name, None)
+        return plan
+
+    def _move_info(self, pod: Obj) -> PodInfo:
+        """The pod as the scheduler would see it again, with no nodeName (NodeName would pin
+        it), kept per pod object: each scan's moves are reverted, which leaves it detached.
+        Pods with affinity terms get a new one (their terms resolve against the namespaces)."""
+        key = _pod_key(pod)
+        hit = self._move_infos.get(key)
+        if hit is not None and hit[0] is pod:
+            return hit[1]
+        spec = {k: v for k, v in (pod.get("spec") or {}).items() if k != "nodeName"}
+        pi = PodInfo({**pod, "spec": spec})
+        if not pi.has_affinity:
+            if len(self._move_infos) > 2 * len(self.pods) + 64:
+                self._move_infos = {k: v for k, v in self._move_infos.items() if self.pods.get_by_key(k) is v[0]}
+            self._move_infos[key] = (pod, pi)
+        return pi
+
     def _simulate_moves(
         self, sim: SimCluster, pods: list[Obj], node: str, fit: FirstFit, removed: set[str]
     ) -> list[str] | None:
@@ -845,9 +892,7 @@ class ClusterAutoscaler:
         placed: list[tuple[PodInfo, Obj]] = []
         for pod in pods:
             key = _pod_key(pod)
-            # the pod as the scheduler would see it again: no nodeName (NodeName would pin it)
-            spec = {k: v for k, v in (pod.get("spec") or {}).items() if k != "nodeName"}
-            pi = PodInfo({**pod, "spec": spec})
+            pi = self._move_info(pod)
             if pi.has_affinity:
                 fit.reset()  # its terms leave the snapshot: other pods may fit where they did not
             sim.unplace(key)

@@ -103,9 +103,13 @@ def has_local_storage(pod: Obj) -> bool:
 
 
 class PdbTracker:
-    """utils/pdb RemainingPdbTracker: disruptions left per PDB as pods are planned for eviction."""
+    """utils/pdb RemainingPdbTracker: disruptions left per PDB as pods are planned for eviction.
 
-    def __init__(self, pdbs: list[Obj]) -> None:
+    ``memo`` (pod key -> (pod, indices of the PDBs selecting it)) may carry :meth:`matching`'s
+    answers from one tracker to the next while :meth:`selectors` stays the same."""
+
+    def __init__(self, pdbs: list[Obj], memo: dict[str, tuple[Obj, list[int]]] | None = None) -> None:
+        self.memo = memo
         self.entries: list[tuple[Obj, Any, int]] = []
         for pdb in pdbs:
             sel = (pdb.get("spec") or {}).get("selector")
@@ -121,13 +125,25 @@ class PdbTracker:
             self.entries.append((pdb, matcher, allowed))
         self.remaining = [e[2] for e in self.entries]
 
+    def selectors(self) -> list[tuple[Any, Any]]:
+        """What :meth:`matching` depends on: each PDB's namespace and selector, in order."""
+        return [(pdb["metadata"].get("namespace"), pdb["spec"]["selector"]) for pdb, _, _ in self.entries]
+
     def matching(self, pod: Obj) -> list[int]:
+        memo = self.memo
+        if memo is not None:
+            hit = memo.get(_key(pod))
+            if hit is not None and hit[0] is pod:
+                return hit[1]
         ns = pod["metadata"].get("namespace")
         labels = pod["metadata"].get("labels") or {}
-        return [
+        out = [
             i for i, (pdb, m, _) in enumerate(self.entries)
             if pdb["metadata"].get("namespace") == ns and m.matches(labels)
         ]  # fmt: skip
+        if memo is not None:
+            memo[_key(pod)] = (pod, out)
+        return out
 
     def has_pdb(self, pod: Obj) -> bool:
         return bool(self.matching(pod))
@@ -152,6 +168,7 @@ class PdbTracker:
 
     def clone(self) -> PdbTracker:
         c = PdbTracker.__new__(PdbTracker)
+        c.memo = self.memo
         c.entries = self.entries
         c.remaining = list(self.remaining)
         return c
@@ -166,39 +183,69 @@ def plan_drain(
     skip_nodes_with_local_storage: bool = True,
 ) -> DrainPlan:
     """Pods to move off a node, its DaemonSet pods, or the first pod that blocks the drain."""
+    plan, _ = drain_rules(pods, pdbs, now, parse_timestamp, skip_nodes_with_system_pods,
+                          skip_nodes_with_local_storage)  # fmt: skip
+    return check_pdbs(plan, pdbs)
+
+
+def check_pdbs(plan: DrainPlan, pdbs: PdbTracker) -> DrainPlan:
+    """``plan`` (left as it is) or, when its pods to move would take a PDB below what it allows
+    now, a copy blocked by NotEnoughPdb."""
+    if plan.blocking is not None:
+        return plan
+    blocked = pdbs.can_remove(plan.to_move)
+    if blocked is None:
+        return plan
+    return DrainPlan(plan.to_move, plan.daemonset, blocked)
+
+
+def drain_rules(
+    pods: list[Obj],
+    pdbs: PdbTracker,
+    now: float,
+    parse_timestamp: Any,
+    skip_nodes_with_system_pods: bool = True,
+    skip_nodes_with_local_storage: bool = True,
+) -> tuple[DrainPlan, bool]:
+    """The per-pod rules of :func:`plan_drain` (all but the disruption budgets' counts), and
+    whether the answer holds for as long as the pods stay the same objects: no pod is being
+    deleted (long-terminating depends on the time) and no kube-system pod was looked up among
+    the PDBs (that depends on which PDBs exist)."""
     plan = DrainPlan()
+    lasting = True
     for pod in pods:
+        m = pod["metadata"]
+        if m.get("deletionTimestamp"):
+            lasting = False
         if is_mirror(pod) or is_long_terminating(pod, now, parse_timestamp):
             continue
         if is_daemonset_pod(pod):
             plan.daemonset.append(pod)
             continue
-        ann = pod["metadata"].get("annotations") or {}
+        ann = m.get("annotations") or {}
         safe = ann.get(SAFE_TO_EVICT) == "true"
         if not safe and not is_terminal(pod):
-            m = pod["metadata"]
             ref = controller_ref(pod)
             if not ref or ref.get("kind") not in REPLICATED_KINDS:
                 plan.blocking = BlockingPod(pod, NOT_REPLICATED, f"{m.get('namespace', '')}/{m['name']} is not replicated")
-                return plan
-            if m.get("namespace") == "kube-system" and skip_nodes_with_system_pods and not pdbs.has_pdb(pod):
-                plan.blocking = BlockingPod(
-                    pod, UNMOVABLE_KUBE_SYSTEM_POD,
-                    f"non-daemonset, non-mirrored, non-pdb-assigned kube-system pod present: {m['name']}",
-                )  # fmt: skip
-                return plan
+                return plan, lasting
+            if m.get("namespace") == "kube-system" and skip_nodes_with_system_pods:
+                lasting = False
+                if not pdbs.has_pdb(pod):
+                    plan.blocking = BlockingPod(
+                        pod, UNMOVABLE_KUBE_SYSTEM_POD,
+                        f"non-daemonset, non-mirrored, non-pdb-assigned kube-system pod present: {m['name']}",
+                    )  # fmt: skip
+                    return plan, lasting
             if skip_nodes_with_local_storage and has_local_storage(pod):
                 plan.blocking = BlockingPod(pod, LOCAL_STORAGE_REQUESTED, f"pod with local storage present: {m['name']}")
-                return plan
+                return plan, lasting
             if ann.get(SAFE_TO_EVICT) == "false":
                 plan.blocking = BlockingPod(
                     pod, NOT_SAFE_TO_EVICT_ANNOTATION, f"pod annotated as not safe to evict present: {m['name']}"
                 )
-                return plan
+                return plan, lasting
         if is_terminal(pod):
             continue  # terminal pods need not move
         plan.to_move.append(pod)
-    blocked = pdbs.can_remove(plan.to_move)
-    if blocked is not None:
-        plan.blocking = blocked
-    return plan
+    return plan, lasting

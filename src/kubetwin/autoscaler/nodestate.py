@@ -301,6 +301,13 @@ class NodeTracker:
                 sums[2 * share[1] + 1] += share[3]
 
     def _pod_updated(self, old: Obj, pod: Obj) -> None:
+        if old.get("spec") is pod.get("spec"):  # the usual status update: same nodeName, requests
+            om, m = old["metadata"], pod["metadata"]
+            if (not m.get("deletionTimestamp") and not om.get("deletionTimestamp")
+                    and om.get("annotations") == m.get("annotations")
+                    and om.get("ownerReferences") == m.get("ownerReferences")
+                    and drain.is_terminal(old) == drain.is_terminal(pod)):  # fmt: skip
+                return  # nothing _pod_set reads changed
         self._pod_set(pod)
 
     def _pod_deleted(self, pod: Obj) -> None:

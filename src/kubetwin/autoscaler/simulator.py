@@ -213,21 +213,29 @@ class SimCluster:
         return None
 
 
+_FIT_CLASS = "autoscaler:fit-class"  # fit_class's answer, kept in the PodInfo's memo
+
+
 def fit_class(pi: PodInfo) -> Any:
     """A key shared by pods every simulated Filter plugin treats alike (namespace, labels,
     requests, host ports, node selection, tolerations, spread constraints), or None for pods
     whose verdict on a node may turn from no to yes when pods are added elsewhere (required pod
     affinity, hard topology spread) or whose own terms count for others (any pod (anti-)affinity).
     For the others adding pods to the snapshot only ever turns a node's yes into a no."""
-    if pi.has_affinity:
-        return None
+    memo = pi.memo
+    if _FIT_CLASS in memo:
+        return memo[_FIT_CLASS]
+    key: Any = None
     spec = pi.pod.get("spec") or {}
     spread = spec.get("topologySpreadConstraints")
-    if spread and any(c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule" for c in spread):
-        return None
-    return (pi.namespace, tuple(sorted(pi.labels.items())), tuple(sorted(pi.requests.items())), pi.nonzero,
-            tuple(pi.ports), spec.get("nodeName"),
-            repr((spec.get("nodeSelector"), pi.affinity, spec.get("tolerations"), spread)))  # fmt: skip
+    if not pi.has_affinity and not (
+        spread and any(c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule" for c in spread)
+    ):
+        key = (pi.namespace, tuple(sorted(pi.labels.items())), tuple(sorted(pi.requests.items())), pi.nonzero,
+               tuple(pi.ports), spec.get("nodeName"),
+               repr((spec.get("nodeSelector"), pi.affinity, spec.get("tolerations"), spread)))  # fmt: skip
+    memo[_FIT_CLASS] = key
+    return key
 
 
 class FirstFit:
