@@ -350,3 +350,38 @@ def test_pod_info_update_keeps_derived_values_only_for_the_same_spec_and_labels(
     pi.memo["probe"] = True
     pi.update(relabelled)
     assert pi.labels == {"x": "y"} and pi.memo == {}
+
+
+def _waiting_pods_story() -> list:
+    """Alike pods waiting for room while pods go, nodes come and change; what the scheduler wrote.
+    Each change comes right after a failure whose diagnosis it makes stale."""
+    s = SchedStack()
+    s.create(small("n1"), make_node("g").capacity(cpu="8").taints([GPU_TAINT]).obj())
+    s.create(make_pod("hog").container("c", requests={"cpu": "1500m"}).node("n1").obj())
+    s.create(*(make_pod(f"x{i}").container("c", requests={"cpu": "1"}).obj() for i in range(2)))
+    s.settle(1)
+    s.kill("hog")  # the snapshot's dirty log only
+    s.settle(3)
+    ssd = [make_pod(f"s{i}").container("c", requests={"cpu": "1"}).node_selector({"disk": "ssd"}).obj() for i in range(2)]
+    s.create(*ssd)
+    s.settle(1)
+    s.create(make_node("n2").capacity(cpu="3").obj())
+    s.settle(3)
+    s.client.patch("nodes", "n2", {"metadata": {"labels": {"disk": "ssd"}}})  # the node generation only
+    s.settle(3)
+    # a spec that fits right after one that does not, nothing changed in between
+    s.create(make_pod("y").container("c", requests={"cpu": "1500m"}).obj(),
+             make_pod("z").container("c", requests={"cpu": "500m"}).obj())  # fmt: skip
+    s.settle(3)
+    pods = sorted(s.client.list("pods", "default"), key=lambda p: p["metadata"]["name"])
+    return [(p["metadata"]["name"], p["spec"].get("nodeName"), s.condition(p["metadata"]["name"])) for p in pods] + [
+        sorted((e["involvedObject"]["name"], e["reason"], e["message"], e.get("count")) for e in s.events())
+    ]
+
+
+def test_reused_diagnosis_writes_what_a_fresh_one_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubetwin.scheduler import scheduler as schedmod
+
+    with_memo = _waiting_pods_story()
+    monkeypatch.setattr(schedmod._FitMemo, "alike", lambda self, snap, state, pi: False)
+    assert with_memo == _waiting_pods_story()

@@ -82,8 +82,19 @@ class Diagnosis:
         self.per_node: dict[int, Status] = {}
         self.pre_filter_msg = ""
         self.plugins: set[str] = set()
+        self._histogram: dict[str, int] | None = None
+
+    def reuse(self, other: Diagnosis) -> None:
+        """Take ``other``'s node statuses (read-only, shared) as this cycle's."""
+        self.entries = list(other.entries)
+        self.per_node = dict(other.per_node)
+        self.plugins = set(other.plugins)
+        self._histogram = other._histogram
 
     def histogram(self) -> dict[str, int]:
+        """Rejecting nodes per reason (read-only: computed once)."""
+        if self._histogram is not None:
+            return self._histogram
         counts: dict[str, int] = {}
         for mask, st in self.entries:
             c = int(mask.sum())
@@ -93,6 +104,7 @@ class Diagnosis:
         for st in self.per_node.values():
             for r in st.reasons:
                 counts[r] = counts.get(r, 0) + 1
+        self._histogram = counts
         return counts
 
     def node_status(self, snap: Snapshot) -> NodeStatuses:
@@ -148,9 +160,9 @@ class Scheduler:
         self.framework.clear_nominated_node_name = self._clear_nominated_node_name  # type: ignore[attr-defined]
         self.next_start_node_index = 0
         self.eq = EquivalenceCache(self.snapshot)
-        # (snapshot epoch, dirty-log length, node generation, namespace, labels, spec) of the last
-        # pod that no node fitted (see _find_feasible)
-        self._last_fit_error: tuple[Any, ...] | None = None
+        # the last pod that no node fitted and its diagnosis, with the snapshot's state then
+        # (see _find_feasible)
+        self._last_fit_error: _FitMemo | None = None
         fw = self.framework
         self._local_scores = tuple((p, fw.weights[p.NAME]) for p in fw.score_plugins if p.NODE_LOCAL_SCORE)
         self._local_names = frozenset(p.NAME for p, _ in self._local_scores)
@@ -501,27 +513,28 @@ class Scheduler:
         return snap.nodes[int(feasible[self._select_host(scores)])].name  # type: ignore[union-attr]
 
     def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
-        """Feasible node slots in round-robin order, filling ``diag`` when there are none. Both
-        paths give the same nodes (the fast one skips the diagnosis); the fast one is not tried for
-        a pod like the last one that found no node, with the snapshot unchanged since (pods waiting
-        for new nodes: the same filters would fail again, then run again with their reasons)."""
+        """Feasible node slots in round-robin order, filling ``diag`` when there are none.
+
+        Both paths give the same nodes (the fast one skips the diagnosis). Pods waiting for new
+        nodes fail one after another with the same reasons: for a pod like the last one that found
+        no node (namespace, labels, spec, skipped filters), with the snapshot unchanged since,
+        the fast path is not tried (it would fail, then the filters would run again for their
+        reasons), and without pod (anti-)affinity terms or nominated pods, whose filters read
+        more than the pod and the snapshot, the last diagnosis is this one's."""
         snap = self.snapshot
         last = self._last_fit_error
-        if not (
-            last is not None
-            and last[0] == snap.epoch
-            and last[1] == len(snap.dirty)
-            and last[2] == snap.node_generation
-            and last[3] == pi.namespace
-            and (last[4] is pi.labels or last[4] == pi.labels)
-            and (last[5] is pi.pod.get("spec") or last[5] == pi.pod.get("spec"))
-        ):
+        if last is not None and last.alike(snap, state, pi):
+            if not pi.has_affinity and not snap.nominated:
+                diag.reuse(last.diagnosis)
+                total = len(snap.alive_slots())
+                self.next_start_node_index = self.next_start_node_index % total if total else 0
+                return _NO_SLOTS
+        else:
             fast = self._find_feasible_fast(state, pi)
             if fast is not None:
                 return fast
         feasible = self._find_feasible_diagnosed(state, pi, diag)
-        self._last_fit_error = None if len(feasible) else (
-            snap.epoch, len(snap.dirty), snap.node_generation, pi.namespace, pi.labels, pi.pod.get("spec"))  # fmt: skip
+        self._last_fit_error = None if len(feasible) else _FitMemo(snap, state, pi, diag)
         return feasible
 
     def _find_feasible_diagnosed(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
@@ -689,6 +702,35 @@ class Scheduler:
 
 class _NoNodes(Exception):
     pass
+
+
+_NO_SLOTS = np.zeros(0, dtype=np.intp)
+_NO_SLOTS.flags.writeable = False
+
+
+class _FitMemo:
+    """A pod that no node fitted, its diagnosis and the snapshot's state at the time."""
+
+    __slots__ = ("epoch", "dirty", "generation", "skip", "namespace", "labels", "spec", "diagnosis")
+
+    def __init__(self, snap: Snapshot, state: CycleState, pi: PodInfo, diag: Diagnosis) -> None:
+        self.epoch, self.dirty, self.generation = snap.epoch, len(snap.dirty), snap.node_generation
+        self.skip = frozenset(state.skip_filter)
+        self.namespace, self.labels, self.spec = pi.namespace, pi.labels, pi.pod.get("spec")
+        self.diagnosis = diag
+
+    def alike(self, snap: Snapshot, state: CycleState, pi: PodInfo) -> bool:
+        """``pi`` reads as the memo's pod to the filters, on the same snapshot."""
+        spec = pi.pod.get("spec")
+        return (
+            self.epoch == snap.epoch
+            and self.dirty == len(snap.dirty)
+            and self.generation == snap.node_generation
+            and self.skip == state.skip_filter
+            and self.namespace == pi.namespace
+            and (self.labels is pi.labels or self.labels == pi.labels)
+            and (self.spec is spec or self.spec == spec)
+        )
 
 
 __all__ = ["MAX_SCORE", "Code", "FitError", "Scheduler", "num_feasible_nodes_to_find"]
