@@ -13,6 +13,7 @@ Validation never raises on malformed input: a value of the wrong type is a cause
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -230,6 +231,23 @@ _NAME_RULES: dict[str, Callable[[str], list[str]]] = {
 }
 
 
+# Label keys and values, namespaces: the same few texts are checked on every write, so their
+# messages are remembered (tuples: shared, never changed).
+@functools.lru_cache(maxsize=8192)
+def _label_key_messages(key: str) -> tuple[str, ...]:
+    return tuple(is_qualified_name(key))
+
+
+@functools.lru_cache(maxsize=8192)
+def _label_value_messages(value: str) -> tuple[str, ...]:
+    return tuple(is_valid_label_value(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _namespace_messages(ns: str) -> tuple[str, ...]:
+    return tuple(dns1123_label_errors(ns))
+
+
 def validate_labels(labels: Any, path: str) -> Errs:
     if labels is None:
         return []
@@ -240,11 +258,15 @@ def validate_labels(labels: Any, path: str) -> Errs:
         if not isinstance(k, str):
             errs.append(type_invalid(path, k, "string"))
             continue
-        errs.extend(invalid(path, k, m) for m in is_qualified_name(k))
+        msgs = _label_key_messages(k)
+        if msgs:
+            errs.extend(invalid(path, k, m) for m in msgs)
         if not isinstance(v, str):
             errs.append(type_invalid(index(path, k), v, "string"))
             continue
-        errs.extend(invalid(path, v, m) for m in is_valid_label_value(v))
+        msgs = _label_value_messages(v)
+        if msgs:
+            errs.extend(invalid(path, v, m) for m in msgs)
     return errs
 
 
@@ -276,23 +298,31 @@ def validate_metadata(obj: Obj, kind: str) -> Errs:
             errs.append(required("metadata.name", "name or generateName is required"))
     else:
         rule = _NAME_RULES.get(kind, is_dns1123_subdomain)
-        errs.extend(invalid("metadata.name", name, m) for m in rule(name))
+        msgs = rule(name)
+        if msgs:
+            errs.extend(invalid("metadata.name", name, m) for m in msgs)
     namespaced = _NAMESPACED.get(kind)
     ns = get_str(meta, "namespace", "metadata", errs)
     if namespaced is True:
         if not ns:
             errs.append(required("metadata.namespace"))
         else:
-            errs.extend(invalid("metadata.namespace", ns, m) for m in dns1123_label_errors(ns))
+            msgs = _namespace_messages(ns)
+            if msgs:
+                errs.extend(invalid("metadata.namespace", ns, m) for m in msgs)
     elif namespaced is False and ns:
         errs.append(forbidden("metadata.namespace", "not allowed on this type"))
-    errs.extend(validate_labels(meta.get("labels"), "metadata.labels"))
-    errs.extend(validate_annotations(meta.get("annotations"), "metadata.annotations"))
-    for p, ref in get_dicts(meta, "ownerReferences", "metadata", errs):
-        for key in ("apiVersion", "kind", "name", "uid"):
-            if not get_str(ref, key, p, errs):
-                errs.append(required(child(p, key)))
-    get_list(meta, "finalizers", "metadata", errs)
+    if meta.get("labels") is not None:
+        errs.extend(validate_labels(meta["labels"], "metadata.labels"))
+    if meta.get("annotations") is not None:
+        errs.extend(validate_annotations(meta["annotations"], "metadata.annotations"))
+    if meta.get("ownerReferences") is not None:
+        for p, ref in get_dicts(meta, "ownerReferences", "metadata", errs):
+            for key in ("apiVersion", "kind", "name", "uid"):
+                if not get_str(ref, key, p, errs):
+                    errs.append(required(child(p, key)))
+    if meta.get("finalizers") is not None:
+        get_list(meta, "finalizers", "metadata", errs)
     return errs
 
 
