@@ -307,9 +307,9 @@ def validate_metadata(obj: Obj, kind: str) -> Errs:
         if not ns:
             errs.append(required("metadata.namespace"))
         else:
-            msgs = _namespace_messages(ns)
-            if msgs:
-                errs.extend(invalid("metadata.namespace", ns, m) for m in msgs)
+            ns_msgs = _namespace_messages(ns)
+            if ns_msgs:
+                errs.extend(invalid("metadata.namespace", ns, m) for m in ns_msgs)
     elif namespaced is False and ns:
         errs.append(forbidden("metadata.namespace", "not allowed on this type"))
     if meta.get("labels") is not None:
