@@ -609,22 +609,27 @@ class UsageEngine:
         mem = np.where(run, mem, 0.0)
         # CPU: CFS quota, then the node's shares
         want = np.minimum(demand, ca["lim_cpu"])
-        granted = want.copy()
         node_want = np.bincount(node, want, minlength=nn)
         over = na["alive"] & (node_want > na["cpu_alloc"] * (1 + 1e-9))
-        if over.any():
+        squeezed = bool(over.any())  # else every container is granted what it wants
+        granted = want.copy() if squeezed else want
+        if squeezed:
             idx = np.nonzero(over[node] & (want > 0))[0]
             granted[idx] = cgroups.water_fill(want[idx], ca["weight"][idx], node[idx], na["cpu_alloc"])
         if dt > 0:
             k = dt / 1000.0
             throttled = demand - want
-            wait = want - granted
             ca["dem_s"] += demand * k
             ca["grant_s"] += granted * k
-            ca["thr_s"] += throttled * k
-            ca["wait_s"] += wait * k
-            ca["thr_ticks"] += throttled > _EPS
-            ca["wait_ticks"] += wait > _EPS
+            # the throttling and wait totals only add zeros when nothing is throttled / squeezed
+            # (they are sums of non-negative terms, never -0.0, so adding +0.0 changes nothing)
+            if throttled.any():
+                ca["thr_s"] += throttled * k
+                ca["thr_ticks"] += throttled > _EPS
+            if squeezed:
+                wait = want - granted
+                ca["wait_s"] += wait * k
+                ca["wait_ticks"] += wait > _EPS
             ca["run_ticks"] += run
         ca["demand"][:] = demand
         ca["granted"][:] = granted
@@ -645,7 +650,7 @@ class UsageEngine:
                 pods_mem[ns] = self._system_oom(ns, mem, float(pods_mem[ns]))
         ca["mem"][:] = mem
         np.maximum(ca["mem_peak"], mem, out=ca["mem_peak"])
-        na["cpu_used"][:] = np.bincount(node, granted, minlength=nn)
+        na["cpu_used"][:] = np.bincount(node, granted, minlength=nn) if squeezed else node_want
         na["cpu_demand"][:] = np.bincount(node, demand, minlength=nn)
         na["pods_mem"][:] = pods_mem
         # who needs the eviction manager's attention
