@@ -703,3 +703,37 @@ def test_deep_copy(value: Any) -> None:
     assert out == value and out is not value
     if isinstance(value, dict) and "a" in value:
         assert out["a"] is not value["a"] and out["a"][1] is not value["a"][1]
+
+
+def test_admission_runs_the_plugins_declared_for_the_write(reg: Registry) -> None:
+    """``handles`` narrows a plugin to kinds and operations; undeclared plugins see every write; a
+    plugin added to the chain later is called from the next write on."""
+    from kubetwin.store.admission import handles
+
+    seen: list[tuple[str, str, str]] = []
+
+    @handles("ConfigMap", ops=("UPDATE",))
+    def cm_updates(r: Registry, obj: Obj, old: Obj | None, op: str) -> None:
+        seen.append(("cm_updates", obj["kind"], op))
+
+    def everything(r: Registry, obj: Obj, old: Obj | None, op: str) -> None:
+        seen.append(("everything", obj["kind"], op))
+
+    reg.admission.append(cm_updates)
+    cm = reg.create(_cm())
+    reg.create(make_pod("p").container("c").obj())
+    cm["data"] = {"k": "v"}
+    reg.update(cm)
+    assert seen == [("cm_updates", "ConfigMap", "UPDATE")]
+    reg.admission.append(everything)
+    cm = reg.get("configmaps", "cfg", "default")
+    cm["data"] = {"k": "w"}
+    reg.update(cm)
+    reg.create(make_pod("q").container("c").obj())
+    assert seen[1:] == [("cm_updates", "ConfigMap", "UPDATE"), ("everything", "ConfigMap", "UPDATE"),
+                        ("everything", "Pod", "CREATE")]  # fmt: skip
+    reg.admission.remove(cm_updates)
+    cm = reg.get("configmaps", "cfg", "default")
+    cm["data"] = {"k": "x"}
+    reg.update(cm)
+    assert seen[4:] == [("everything", "ConfigMap", "UPDATE")]

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 from kubetwin.api import errors
 from kubetwin.api.errors import Cause
 from kubetwin.autoscaler.config import Options
+from kubetwin.store.admission import handles
 
 if TYPE_CHECKING:
     from kubetwin.store.registry import Registry
 
 
+@handles("ClusterAutoscaler")
 def validate_clusterautoscaler(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str) -> None:
     if obj.get("kind") != "ClusterAutoscaler" or op not in ("CREATE", "UPDATE"):
         return

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 from kubetwin.api import errors
 from kubetwin.api.errors import Cause
 from kubetwin.cloud import catalog
+from kubetwin.store.admission import handles
 
 if TYPE_CHECKING:
     from kubetwin.store.registry import Registry
 
 
+@handles("NodeGroup")
 def validate_nodegroup(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str) -> None:
     if obj.get("kind") != "NodeGroup" or op not in ("CREATE", "UPDATE"):
         return

@@ -13,7 +13,7 @@ A plugin is ``fn(registry, obj, old, operation)``; it may mutate ``obj`` or rais
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubetwin.api import errors
 
@@ -21,6 +21,27 @@ if TYPE_CHECKING:
     from kubetwin.store.registry import Registry
 
 AdmissionPlugin = Callable[["Registry", dict[str, Any], "dict[str, Any] | None", str], None]
+_P = TypeVar("_P", bound=AdmissionPlugin)
+
+
+def handles(*kinds: str, ops: tuple[str, ...] = ("CREATE", "UPDATE")) -> Callable[[_P], _P]:
+    """Declare the kinds and operations an admission plugin acts on (upstream: a plugin's
+    ``Handles(operation)`` and its own kind check), so the registry calls it for those writes
+    only; ``kinds`` empty: every kind. The plugin keeps its own checks (direct callers)."""
+
+    def mark(fn: _P) -> _P:
+        fn.admission_kinds = frozenset(kinds) or None  # type: ignore[attr-defined]
+        fn.admission_ops = frozenset(ops)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def applies(plugin: AdmissionPlugin, kind: str, op: str) -> bool:
+    """Whether ``plugin`` acts on ``op`` writes of ``kind`` (undeclared plugins: always)."""
+    kinds = getattr(plugin, "admission_kinds", None)
+    ops = getattr(plugin, "admission_ops", None)
+    return (kinds is None or kind in kinds) and (ops is None or op in ops)
 
 SYSTEM_PRIORITY_CLASSES = {
     "system-node-critical": 2000001000,
@@ -51,6 +72,7 @@ def _forbidden(obj: dict[str, Any], message: str, causes: list[errors.Cause] | N
     return errors.ApiError(403, "Forbidden", text, details=details, causes=causes)
 
 
+@handles(ops=("CREATE",))
 def namespace_lifecycle(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str) -> None:
     if op != "CREATE" or obj.get("kind") == "Namespace":
         return
@@ -88,6 +110,7 @@ def _global_default(reg: Registry) -> tuple[str, int, str] | None:
     return best
 
 
+@handles("Pod", ops=("CREATE",))
 def priority(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str) -> None:
     if op != "CREATE" or obj.get("kind") != "Pod":
         return
@@ -120,6 +143,7 @@ def priority(reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op:
     spec["preemptionPolicy"] = policy
 
 
+@handles("Pod", ops=("CREATE",))
 def default_toleration_seconds(
     reg: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str
 ) -> None:

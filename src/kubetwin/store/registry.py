@@ -26,7 +26,7 @@ import orjson
 from kubetwin.api import conversion, defaults, errors, kinds, resources, validation
 from kubetwin.api.errors import Cause
 from kubetwin.sim import EventLoop, SeededRNG
-from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin
+from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin, applies
 from kubetwin.store.apply import record_update, server_side_apply
 from kubetwin.store.copy import deep_copy
 from kubetwin.store.patch import json_patch, merge_patch
@@ -112,8 +112,21 @@ class Registry:
         self.clock = clock
         self.rng = rng.child("registry")
         self.admission: list[AdmissionPlugin] = list(admission)
+        self._admission_seen: list[AdmissionPlugin] = []  # self.admission when the cache was made
+        self._admission_for: dict[tuple[str, str], list[AdmissionPlugin]] = {}
         self.write_hooks: list[Callable[[str, str, dict[str, Any]], None]] = []
         self.read_hooks: dict[str, list[ReadHook]] = {}
+
+    def _admission(self, kind: str, op: str) -> list[AdmissionPlugin]:
+        """The admission chain for ``op`` writes of ``kind``: the plugins declared for them (see
+        ``store.admission.handles``), in chain order; recomputed when the chain changes."""
+        if self._admission_seen != self.admission:
+            self._admission_seen = list(self.admission)
+            self._admission_for.clear()
+        plugins = self._admission_for.get((kind, op))
+        if plugins is None:
+            plugins = self._admission_for[(kind, op)] = [p for p in self.admission if applies(p, kind, op)]
+        return plugins
 
     def add_read_hook(self, resource: str, hook: ReadHook) -> None:
         """Call ``hook(namespace, name)`` before every get (name set), list or watch (name None) of
@@ -286,7 +299,7 @@ class Registry:
             meta.pop(field, None)
         self._reset_status_on_create(info.kind, obj)
         defaults.apply_defaults(obj)
-        for plugin in self.admission:
+        for plugin in self._admission(info.kind, "CREATE"):
             plugin(self, obj, None, "CREATE")
         if info.kind == "Pod":
             # pod strategy PrepareForCreate: status is Pending with the QoS class of the (defaulted) spec
@@ -522,7 +535,7 @@ class Registry:
         copy: bool = True,
         subresource: str | None = None,
     ) -> dict[str, Any]:
-        for plugin in self.admission:
+        for plugin in self._admission(info.kind, "UPDATE"):
             plugin(self, new, current, "UPDATE")
         if validate and self._needs_validation(info, current, new, subresource):
             self._validate(info, new, current)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubetwin.api.quantity import format_bytes, format_cpu_milli
 from kubetwin.controllers.vpa import util as vu
+from kubetwin.store.admission import handles
 
 if TYPE_CHECKING:
     from kubetwin.store.registry import Registry
@@ -77,6 +78,7 @@ def apply_recommendation(
     return parts
 
 
+@handles("Pod", ops=("CREATE",))
 def vpa_admission(registry: Registry, obj: Obj, old: Obj | None, op: str) -> None:
     """Admission plugin: ``fn(registry, obj, old, operation)``."""
     if op != "CREATE" or obj.get("kind") != "Pod":
