@@ -36,16 +36,22 @@ class EventTTLController(Controller):
         self.informer.add_handler(self._schedule, lambda o, n: self._schedule(n))
 
     def _last_write(self, ev: dict[str, Any]) -> float:
-        times = [u.created(self.loop, ev)]
-        for v in (ev.get("lastTimestamp"), ev.get("eventTime"), (ev.get("series") or {}).get("lastObservedTime")):
-            t = u.ts(self.loop, v)
-            if t is not None:
-                times.append(t)
-        return max(times)
+        """The newest of creationTimestamp, lastTimestamp, eventTime and series.lastObservedTime
+        (an Event's timestamps are the times it was written)."""
+        last = u.created(self.loop, ev)
+        created = (ev.get("metadata") or {}).get("creationTimestamp")
+        series = ev.get("series")
+        for v in (ev.get("lastTimestamp"), ev.get("eventTime"), series.get("lastObservedTime") if isinstance(series, dict) else None):
+            if v and v != created:  # most Events: lastTimestamp is the creation time
+                t = u.ts(self.loop, v)
+                if t is not None and t > last:
+                    last = t
+        return last
 
     def _schedule(self, ev: dict[str, Any]) -> None:
         m = ev["metadata"]
-        self._expire_at(f"{m.get('namespace', '')}/{m['name']}", self._last_write(ev) + EVENT_TTL)
+        ns = m.get("namespace")
+        self._expire_at(f"{ns}/{m['name']}" if ns else m["name"], self._last_write(ev) + EVENT_TTL)
 
     def _expire_at(self, key: str, due: float) -> None:
         if key in self._waiting:
