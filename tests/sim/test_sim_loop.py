@@ -252,3 +252,14 @@ def test_wallclock_rejects_negative_speed(speed: float) -> None:
     clock = WallClock(EventLoop(), speed=1, source=FakeWall())
     with pytest.raises(ValueError):
         clock.set_speed(speed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1e7), st.integers(0, 10**6).map(lambda s: s - 1e-9),
+                          st.integers(0, 10**6).map(lambda s: s + 0.9999995)), min_size=1, max_size=30))  # fmt: skip
+def test_timestamp_cache_matches_formatting_any_instant(instants: list[float]) -> None:
+    """timestamp() remembers the last second it formatted; every instant, near a second's edge or
+    not, in any order, must give the text of its own datetime."""
+    loop = EventLoop()
+    for t in instants:
+        assert loop.timestamp(t) == loop.datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -87,11 +87,17 @@ class EventLoop:
     def timestamp(self, at: float | None = None) -> str:
         """RFC 3339 timestamp with second precision, as Kubernetes metav1.Time serialises."""
         t = self._now if at is None else at
+        # The text shows whole seconds: instants within one second share it. Keyed by the second
+        # when t is clear of its edges (the datetime rounds to microseconds) and the epoch has
+        # no fraction; otherwise by t itself.
+        sec = math.floor(t)
+        frac = t - sec
+        key = sec if (frac == 0.0 or 0.001 < frac < 0.999) and self.epoch.microsecond == 0 else t
         cached = self._ts_cache
-        if cached is not None and cached[0] == t and cached[1] is self.epoch:
-            return cached[2]  # many writes share one instant: format it once
+        if cached is not None and cached[0] == key and cached[1] is self.epoch:
+            return cached[2]  # many writes share one second: format it once
         text = self.datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._ts_cache = (t, self.epoch, text)
+        self._ts_cache = (key, self.epoch, text)
         return text
 
     def micro_timestamp(self, at: float | None = None) -> str:
