@@ -398,3 +398,25 @@ def test_limited_rank_is_heapq_nsmallest_over_every_pod(pods: list[tuple], big_c
         got = rank_pods_for_deletion(loop, objs, ranks, loop.now, limit=limit)
         want = _nsmallest_reference(loop, objs, ranks, loop.now, limit)
         assert [p["metadata"]["name"] for p in got] == [p["metadata"]["name"] for p in want]
+
+
+@settings(max_examples=200, deadline=None)
+@given(pods=_many_pods_st, data=st.data())
+def test_three_way_comparison_is_less_both_ways(pods: list[tuple], data: Any) -> None:
+    loop = EventLoop()
+    loop.run(until=1000)
+    items = []
+    for i, (node, phase, ready, cost, restarts, ready_at, created, uid) in enumerate(pods):
+        ann = {"controller.kubernetes.io/pod-deletion-cost": cost} if cost is not None else {}
+        pod = {"metadata": {"name": f"p{i}", "uid": f"u{uid % 7}", "creationTimestamp": loop.timestamp(created),
+                            "annotations": ann},
+               "spec": {"nodeName": node},
+               "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                                          "lastTransitionTime": loop.timestamp(ready_at)}],
+                          "containerStatuses": [{"name": "c", "restartCount": restarts}]}}  # fmt: skip
+        rank = data.draw(st.integers(0, 2))
+        items.append(rsmod._item(pod, rank, rsmod._RankFacts.of(loop, pod), loop.now, 0))
+    for a in items:
+        for b in items:
+            want = -1 if rsmod._less(a, b) else (1 if rsmod._less(b, a) else 0)
+            assert rsmod._cmp(a, b) == want

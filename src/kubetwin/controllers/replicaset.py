@@ -158,11 +158,64 @@ def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return False
 
 
+def _less_alike(a: _RankFacts, b: tuple[Any, ...], now: float) -> bool:
+    """``_less`` of ``a``'s item and the item ``b`` when their leading rules and ranks are equal
+    (equal ``lead - rank``), without building ``a``'s item: only the rules after the rank."""
+    if a.ready:  # both ready
+        ti, tj = a.since, b[6]
+        if ti != tj:
+            if ti is None or tj is None:
+                return ti is None
+            return _bucket_less(ti, tj, a.uid, b[11], b[7], now)
+    if a.restarts != b[8]:
+        return a.restarts > b[8]
+    ki, kj = a.created, b[9]
+    if ki != kj:
+        return _bucket_less(ki, kj, a.uid, b[11], b[10], now)
+    return False
+
+
+def _bucket_less(ti: float, tj: float, ui: str, uj: str, lj: int, now: float) -> bool:
+    """Less's rule for two different times: the smaller log2 bucket of the age, the smaller uid
+    within one (``lj``: ``tj``'s bucket). Where ``tj`` is at least a nanosecond old, buckets grow
+    with the age, so the uids alone can decide before ``ti``'s bucket is computed."""
+    if lj >= 0:
+        if ti < tj:  # older: a bucket at or above lj, so less only with the same one and a smaller uid
+            if ui >= uj:
+                return False
+        elif ui < uj:  # newer: a bucket at or below lj, and less either way
+            return True
+    li = _log_rank(ti, now)
+    return li < lj or (li == lj and ui < uj)
+
+
 def _cmp(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
-    if _less(a, b):
-        return -1
-    if _less(b, a):
-        return 1
+    """-1 if ``_less(a, b)``, 1 if ``_less(b, a)``, else 0, in one pass: every rule of Less that
+    decides for one order decides the other way for the other."""
+    _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i, _ = a
+    _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j, _ = b
+    if ni != nj and (not ni or not nj):
+        return -1 if not ni else 1
+    if oi != oj:
+        return -1 if oi < oj else 1
+    if ready_i != ready_j:
+        return -1 if not ready_i else 1
+    if ci != cj:
+        return -1 if ci < cj else 1
+    if ri != rj:
+        return -1 if ri > rj else 1
+    if ready_i and ready_j and ti != tj:
+        if ti is None or tj is None:
+            return -1 if ti is None else 1
+        if li != lj:
+            return -1 if li < lj else 1
+        return -1 if uid_i < uid_j else (1 if uid_j < uid_i else 0)
+    if mi != mj:
+        return -1 if mi > mj else 1
+    if ki != kj:
+        if kli != klj:
+            return -1 if kli < klj else 1
+        return -1 if uid_i < uid_j else (1 if uid_j < uid_i else 0)
     return 0
 
 
@@ -195,41 +248,45 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
     algorithm's comparisons, so this runs that algorithm: ``min`` for one, else a max-heap of the
     first ``n`` that a later item replaces when it is less than the heap's top).
 
-    A later item is only built and compared when it can be less than the top: ``less`` decides
-    by the leading rules alone where they differ, and those are one int per pod (``lead - rank``),
-    so items whose int is above the top's are skipped as ``less`` would reject them. At the
-    evening's scale-down (a few pods out of 20,000, most alike up to their rank) that leaves the
-    pods on the most crowded nodes."""
+    A later item is only built when it is less than the top: ``less`` decides by the leading
+    rules alone where they differ, and those are one int per pod (``lead - rank``), so an item
+    whose int is above the top's is skipped and one whose int is below replaces it; where the
+    ints are equal, :func:`_less_alike` reads the rest from the pod's facts. At the evening's
+    scale-down (a few pods out of 20,000, most alike up to their rank) that is a few comparisons
+    of ints, times and uids per pod."""
     if n <= 0:
         return []
-    if any(f.lead is None for f in facts) or max(ranks) >= _RANK_END:  # beyond the int's fields
-        leads = [0] * len(pods)  # compare every item
-    else:
-        leads = [f.lead - r for f, r in zip(facts, ranks, strict=True)]  # type: ignore[operator]
-    less, key = _less, _KEY
+    exact = not any(f.lead is None for f in facts) and max(ranks) < _RANK_END  # leads hold the rules
+    leads = [f.lead - r for f, r in zip(facts, ranks, strict=True)] if exact else [0] * len(pods)  # type: ignore[operator]
+    key = _KEY
+
+    def less_than(i: int, top: tuple[Any, ...]) -> bool:  # _less(item i, top)
+        lead = leads[i]
+        if lead != top[-1]:
+            return lead < top[-1]
+        if exact:
+            return _less_alike(facts[i], top, now)
+        return _less(_item(pods[i], ranks[i], facts[i], now, lead), top)
+
     if n == 1:  # what heapq.nsmallest does for one: min(), keeping the first of equals
         best = _item(pods[0], ranks[0], facts[0], now, leads[0])
         for i in range(1, len(pods)):
-            if leads[i] > best[-1]:
-                continue
-            it = _item(pods[i], ranks[i], facts[i], now, leads[i])
-            if less(it, best):  # key(it) < key(best)
-                best = it
+            if leads[i] <= best[-1] and less_than(i, best):  # key(item) < key(best)
+                best = _item(pods[i], ranks[i], facts[i], now, leads[i])
         return [best[0]]
     heap: list[Any] = [(key(it), i, it) for i in range(n) for it in (_item(pods[i], ranks[i], facts[i], now, leads[i]),)]
     _heapify_max(heap)
-    top_item = heap[0][2]
-    top_lead = top_item[-1]
+    top = heap[0][2]
+    top_lead = top[-1]
     order = n
     for i in range(n, len(pods)):
-        if leads[i] > top_lead:
+        if leads[i] > top_lead or not less_than(i, top):  # not key(item) < key(top)
             continue
         it = _item(pods[i], ranks[i], facts[i], now, leads[i])
-        if less(it, top_item):  # key(it) < top
-            _heapreplace_max(heap, (key(it), order, it))
-            top_item = heap[0][2]
-            top_lead = top_item[-1]
-            order += 1
+        _heapreplace_max(heap, (key(it), order, it))
+        top = heap[0][2]
+        top_lead = top[-1]
+        order += 1
     heap.sort()
     return [it[0] for _, _, it in heap]
 
@@ -355,7 +412,11 @@ class ReplicaSetController(Controller):
         uid = pod["metadata"].get("uid", "")
         f = self._pod_facts.get(uid)
         if f is None or f.pod is not pod:
+            prev = f
             f = self._pod_facts[uid] = _PodFacts(pod)
+            if prev is not None and prev.pod["metadata"].get("labels") is pod["metadata"].get("labels"):
+                # the same labels (the store shares unchanged parts between versions): same matches
+                f.sel, f.matches, f.tlabels, f.fully = prev.sel, prev.matches, prev.tlabels, prev.fully
         return f
 
     def _selector(self, rs: Obj) -> LabelSelector:
@@ -603,7 +664,13 @@ class ReplicaSetController(Controller):
         if diff < len(pods):
             on_node = self._related_on_node(rs)
             clock = self.loop
-            facts = [self._facts(p).rank_facts(clock) for p in pods]
+            known, facts_of = self._pod_facts, self._facts
+            facts = []
+            for p in pods:  # self._facts(p).rank_facts(clock), inlined: a pass over 20,000 pods
+                f = known.get(p["metadata"].get("uid", ""))
+                if f is None or f.pod is not p:
+                    f = facts_of(p)
+                facts.append(f._rank or f.rank_facts(clock))
             ranks = [on_node.get(f.node, 0) for f in facts]
             pods = rank_pods_for_deletion(clock, pods, ranks, clock.now, limit=diff, facts=facts)
         return pods[:diff]
