@@ -109,6 +109,7 @@ class NodeStatuses:
         self.entries = entries
         self.per_node = per_node
         self._map: dict[int, Status] | None = None
+        self._unresolvable: tuple[Any, Any] | None = None  # (slots array, answer) of the last call
 
     def get(self, slot: int) -> Status | None:
         return self.as_dict().get(slot)
@@ -119,8 +120,18 @@ class NodeStatuses:
         return self._map
 
     def unresolvable(self, slots: Any) -> Any:
-        """A bool array over ``slots``: True where the status is UnschedulableAndUnresolvable."""
-        slots = np.asarray(slots)
+        """A bool array over ``slots``: True where the status is UnschedulableAndUnresolvable
+        (read-only; asked again with the same read-only array, the same answer)."""
+        hit = self._unresolvable
+        if hit is not None and hit[0] is slots:
+            return hit[1]
+        out = self._unresolvable_over(np.asarray(slots))
+        if isinstance(slots, np.ndarray) and not slots.flags.writeable:
+            out.flags.writeable = False
+            self._unresolvable = (slots, out)
+        return out
+
+    def _unresolvable_over(self, slots: Any) -> Any:
         out = np.zeros(len(slots), dtype=bool)
         above = np.zeros(len(slots), dtype=bool)
         for mask, st in self.entries:

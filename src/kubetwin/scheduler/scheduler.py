@@ -16,7 +16,9 @@ pkg/scheduler/backend/queue/scheduling_queue.go).
   forgets it and retries with back-off.
 - Failures: a ``FailedScheduling`` Warning event and condition PodScheduled=False reason
   Unschedulable with the FitError message "0/N nodes are available: <sorted reason counts>." plus
-  the PostFilter (preemption) message.
+  the PostFilter (preemption) message. Pods waiting for new nodes fail alike one after another: a
+  pod that reads as the last unschedulable one to the filters, on an unchanged snapshot, takes
+  that cycle's diagnosis instead of running the filters again (see ``_find_feasible``).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Diagnosis:
         self.pre_filter_msg = ""
         self.plugins: set[str] = set()
         self._histogram: dict[str, int] | None = None
+        self._statuses: NodeStatuses | None = None
 
     def reuse(self, other: Diagnosis) -> None:
         """Take ``other``'s node statuses (read-only, shared) as this cycle's."""
@@ -90,6 +93,7 @@ class Diagnosis:
         self.per_node = dict(other.per_node)
         self.plugins = set(other.plugins)
         self._histogram = other._histogram
+        self._statuses = other._statuses
 
     def histogram(self) -> dict[str, int]:
         """Rejecting nodes per reason (read-only: computed once)."""
@@ -108,8 +112,11 @@ class Diagnosis:
         return counts
 
     def node_status(self, snap: Snapshot) -> NodeStatuses:
-        """Slot -> why it was rejected (framework.NodeStatuses: built lazily, shared Statuses)."""
-        return NodeStatuses(self.entries, self.per_node)
+        """Slot -> why it was rejected (framework.NodeStatuses: built lazily, shared Statuses;
+        one per diagnosis, read-only)."""
+        if self._statuses is None:
+            self._statuses = NodeStatuses(self.entries, self.per_node)
+        return self._statuses
 
     def message(self, post_filter_msg: str = "") -> str:
         msg = NO_NODE_AVAILABLE_MSG.format(self.num_all) + ":"
