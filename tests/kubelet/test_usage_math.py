@@ -194,3 +194,74 @@ def test_parse_profile_and_inline_trace(tmp_path: Any) -> None:
     assert prof.traffic.rps(1800) == pytest.approx(1.5)
     with pytest.raises(ValueError, match="cannot read 'missing.csv'"):
         inline_trace_file({**obj, "spec": {**obj["spec"], "traffic": {"trace": {"csv": "missing.csv"}}}}, tmp_path)
+
+
+def _params_as_arrays(req_cpu: Any, req_mem: Any, running: Any, start: Any, now: float, pin_cpu: Any,
+                      pin_mem: Any, per: Any) -> dict[str, Any]:  # fmt: skip
+    """The usage parameters computed on arrays (the engine's reference form)."""
+
+    def shares(req: Any) -> Any:
+        total = float(req.sum())
+        return req / total if total > 0 else np.full(req.size, 1.0 / req.size)
+
+    sc, sm = shares(req_cpu), shares(req_mem)
+    zeros = np.zeros(req_cpu.size)
+    d_cpu, d_mem = np.where(req_cpu > 0, req_cpu, 10.0), np.where(req_mem > 0, req_mem, 32.0 * 1024 * 1024)
+    startup = 0.0
+    if pin_cpu is not None:
+        cpu = (pin_cpu * sc, zeros, zeros)
+    elif per is not None:
+        cpu = (per.baseline_cpu * sc if per.baseline_cpu is not None else d_cpu, per.cpu_per_rps * sc,
+               per.startup_cpu * sc)  # fmt: skip
+        startup = per.startup_seconds
+    else:
+        cpu = (d_cpu, zeros, zeros)
+    if pin_mem is not None:
+        mem = (pin_mem * sm, zeros, zeros)
+    elif per is not None:
+        mem = (per.baseline_memory * sm if per.baseline_memory is not None else d_mem, per.memory_per_rps * sm,
+               per.leak_per_second * sm)  # fmt: skip
+    else:
+        mem = (d_mem, zeros, zeros)
+    return {"base_cpu": cpu[0], "cpu_rps": cpu[1], "startup_cpu": cpu[2], "base_mem": mem[0], "mem_rps": mem[1],
+            "leak": mem[2], "startup_end": np.where(running, start, now) + startup}  # fmt: skip
+
+
+@pytest.mark.parametrize("containers", [1, 2, 3, 9])
+@pytest.mark.parametrize("source", ["pinned", "profile", "profile-no-baseline", "defaults"])
+def test_usage_parameters_are_the_array_form_bitwise(containers: int, source: str) -> None:
+    """The engine splits a pod's parameters over its containers with plain floats: bitwise what
+    the array form gives, with odd requests (zeros, thirds, sums that round), pinned usage, a
+    profile (with and without baselines) and the defaults."""
+    from types import SimpleNamespace
+
+    from kubetwin.kubelet.loadprofile import PerPod
+    from kubetwin.kubelet.usage import _C_COLS, UsageEngine, _Pod, _Table
+
+    rng = np.random.default_rng(containers)
+    for trial in range(30):
+        eng = UsageEngine.__new__(UsageEngine)
+        eng.c = _Table(_C_COLS, 16)
+        eng.loop = SimpleNamespace(now=1234.5 + trial)
+        per = PerPod(baseline_cpu=None if source == "profile-no-baseline" else 100.0 / 3, baseline_memory=None
+                     if source == "profile-no-baseline" else 2.0**27 + 0.1, cpu_per_rps=0.7, memory_per_rps=1e5 / 3,
+                     leak_per_second=3.3, startup_cpu=250.0 / 7, startup_seconds=4.5)  # fmt: skip
+        eng.profiles = {"ns/p": SimpleNamespace(per_pod=per)}
+        e = _Pod("u", "ns", "p", "n", 0)
+        e.slots = [eng.c.alloc() for _ in range(containers)]
+        e.profile = "ns/p" if source.startswith("profile") else None
+        e.pin_cpu, e.pin_mem = (1000.0 / 3, 2.0**30 / 7) if source == "pinned" else (None, None)
+        ca = eng.c.a
+        for s in e.slots:
+            ca["req_cpu"][s] = float(rng.choice([0, 100, 1, 333, 250, 1e-3 * 7]))
+            ca["req_mem"][s] = float(rng.choice([0, 2**28, 3 * 2**20 + 1, 10**9 / 3]))
+            ca["running"][s] = bool(rng.random() < 0.7)
+            ca["start"][s] = float(rng.random() * 1000)
+        slots = np.array(e.slots)
+        want = _params_as_arrays(ca["req_cpu"][slots], ca["req_mem"][slots], ca["running"][slots],
+                                 ca["start"][slots], eng.loop.now, e.pin_cpu, e.pin_mem,
+                                 per if e.profile else None)  # fmt: skip
+        eng._apply_params(e)
+        for name, values in want.items():
+            got = ca[name][slots]
+            assert got.tobytes() == np.asarray(values, dtype=np.float64).tobytes(), (name, trial)

@@ -472,44 +472,49 @@ class UsageEngine:
         return None
 
     def _apply_params(self, e: _Pod) -> None:
-        ca = self.c.a
-        slots = np.asarray(e.slots, dtype=np.int64)
-        if slots.size == 0:
+        """A pod's containers' usage parameters (pinned by annotations, from its LoadProfile, or
+        the requests' defaults), each split by the containers' requests. In plain floats (a pod
+        has one container or a few): the IEEE operations of the array form, so bitwise its values."""
+        slots = e.slots
+        if not slots:
             return
+        ca = self.c.a
         now = self.loop.now
         prof = self.profiles.get(e.profile) if e.profile else None
         per = prof.per_pod if prof is not None else None
-        req_cpu, req_mem = ca["req_cpu"][slots], ca["req_mem"][slots]
+        req_cpu = [float(ca["req_cpu"][s]) for s in slots]
+        req_mem = [float(ca["req_mem"][s]) for s in slots]
         share_cpu = _shares(req_cpu)
         share_mem = _shares(req_mem)
-        default_cpu = np.where(req_cpu > 0, req_cpu, DEFAULT_CPU_MILLI)
-        default_mem = np.where(req_mem > 0, req_mem, DEFAULT_MEMORY_BYTES)
-        zeros = np.zeros(slots.size)
+        default_cpu = [r if r > 0 else DEFAULT_CPU_MILLI for r in req_cpu]
+        default_mem = [r if r > 0 else DEFAULT_MEMORY_BYTES for r in req_mem]
+        zeros = [0.0] * len(slots)
         e.startup_seconds = 0.0
         if e.pin_cpu is not None:
-            base_cpu, cpu_rps, startup_cpu = e.pin_cpu * share_cpu, zeros, zeros
+            base_cpu, cpu_rps, startup_cpu = _times(e.pin_cpu, share_cpu), zeros, zeros
         elif per is not None:
-            base_cpu = per.baseline_cpu * share_cpu if per.baseline_cpu is not None else default_cpu
-            cpu_rps = per.cpu_per_rps * share_cpu
-            startup_cpu = per.startup_cpu * share_cpu
+            base_cpu = _times(per.baseline_cpu, share_cpu) if per.baseline_cpu is not None else default_cpu
+            cpu_rps = _times(per.cpu_per_rps, share_cpu)
+            startup_cpu = _times(per.startup_cpu, share_cpu)
             e.startup_seconds = per.startup_seconds
         else:
             base_cpu, cpu_rps, startup_cpu = default_cpu, zeros, zeros
         if e.pin_mem is not None:
-            base_mem, mem_rps, leak = e.pin_mem * share_mem, zeros, zeros
+            base_mem, mem_rps, leak = _times(e.pin_mem, share_mem), zeros, zeros
         elif per is not None:
-            base_mem = per.baseline_memory * share_mem if per.baseline_memory is not None else default_mem
-            mem_rps = per.memory_per_rps * share_mem
-            leak = per.leak_per_second * share_mem
+            base_mem = _times(per.baseline_memory, share_mem) if per.baseline_memory is not None else default_mem
+            mem_rps = _times(per.memory_per_rps, share_mem)
+            leak = _times(per.leak_per_second, share_mem)
         else:
             base_mem, mem_rps, leak = default_mem, zeros, zeros
-        ca["base_cpu"][slots] = base_cpu
-        ca["cpu_rps"][slots] = cpu_rps
-        ca["startup_cpu"][slots] = startup_cpu
-        ca["startup_end"][slots] = np.where(ca["running"][slots], ca["start"][slots], now) + e.startup_seconds
-        ca["base_mem"][slots] = base_mem
-        ca["mem_rps"][slots] = mem_rps
-        ca["leak"][slots] = leak
+        running, start = ca["running"], ca["start"]
+        startup_end = [(float(start[s]) if running[s] else float(now)) + e.startup_seconds for s in slots]
+        for name, values in (("base_cpu", base_cpu), ("cpu_rps", cpu_rps), ("startup_cpu", startup_cpu),
+                             ("startup_end", startup_end), ("base_mem", base_mem), ("mem_rps", mem_rps),
+                             ("leak", leak)):  # fmt: skip
+            col = ca[name]
+            for s, v in zip(slots, values, strict=True):
+                col[s] = v
 
     def _estimate(self, s: int) -> None:
         """Usage of a container that just started, until the next tick computes it properly."""
@@ -826,11 +831,17 @@ class UsageEngine:
         return out
 
 
-def _shares(req: F64) -> F64:
-    total = float(req.sum())
+def _shares(req: list[float]) -> list[float]:
+    """Each request's share of their sum (evenly when the sum is 0). The sum is numpy's (pairwise
+    from 8 values on) for more than two values, as the array form computed it."""
+    total = sum(req) if len(req) <= 2 else float(np.asarray(req, dtype=np.float64).sum())
     if total > 0:
-        return np.asarray(req / total, dtype=np.float64)
-    return np.full(req.size, 1.0 / req.size)
+        return [r / total for r in req]
+    return [1.0 / len(req)] * len(req)
+
+
+def _times(factor: float, shares: list[float]) -> list[float]:
+    return [factor * s for s in shares]
 
 
 def _ann_quantity(ann: dict[str, str], key: str, cpu: bool) -> float | None:
