@@ -210,6 +210,8 @@ class ClusterAutoscaler:
         # change (NodeTracker.take_changed); re-classified for these options:
         self._maybe_under: set[str] = set()
         self._classified_for: tuple[float, bool, bool] | None = None
+        # the candidates' utilization while they do not change and have no pod being deleted
+        self._utils: dict[str, tuple[Obj, tuple[float, float, float]]] = {}
         # informer order of the pods (the pods lister's order): key -> sequence number
         self._pod_seq: dict[str, int] = {}
         self._seq = 0
@@ -224,6 +226,7 @@ class ClusterAutoscaler:
         self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
         self._pdb_selectors: list[tuple[Any, Any]] | None = None  # ... for these PDB selectors
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
+        self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -471,7 +474,7 @@ class ClusterAutoscaler:
             fit = FirstFit(base, self._node_order() + self._add_upcoming(base, groups))
             remaining: list[PodInfo] = []
             for pod in pods:
-                pi = PodInfo(pod)
+                pi = self._pending_info(pod)
                 target = fit.find(pi)
                 if target is not None:
                     base.place(pi, target)  # fits existing free room or an upcoming node
@@ -673,14 +676,21 @@ class ClusterAutoscaler:
         if key != self._classified_for:
             self._classified_for = key
             self._maybe_under.clear()
+            self._utils.clear()
             changed = set(tracker.names())
         for name in changed:
+            self._utils.pop(name, None)
             hit = tracker.current(name)
             if hit is None or hit[1].deleting:
                 self._maybe_under.discard(name)
-            elif (not hit[1].ready or tracker.has_deleting_pods(name)
-                  or self.utilization(hit[0])[0] < o.scale_down_utilization_threshold):  # fmt: skip
+                continue
+            if tracker.has_deleting_pods(name):
+                self._maybe_under.add(name)  # its utilization depends on the time: read every scan
+                continue
+            util = self.utilization(hit[0])
+            if not hit[1].ready or util[0] < o.scale_down_utilization_threshold:
                 self._maybe_under.add(name)
+                self._utils[name] = (hit[0], util)
             else:
                 self._maybe_under.discard(name)
 
@@ -707,7 +717,8 @@ class ClusterAutoscaler:
             if f.scale_down_disabled:
                 reasons[name] = "ScaleDownDisabledAnnotation"
                 continue
-            util = self.utilization(node)
+            kept = self._utils.get(name)
+            util = kept[1] if kept is not None and kept[0] is node else self.utilization(node)
             if f.ready and util[0] >= opts.scale_down_utilization_threshold:
                 reasons[name] = "NotUnderutilized"
                 continue
@@ -866,6 +877,22 @@ class ClusterAutoscaler:
         else:
             self._plans.pop(name, None)
         return plan
+
+    def _pending_info(self, pod: Obj) -> PodInfo:
+        """The pending pod's PodInfo, kept per pod object from scan to scan (pods wait for their
+        nodes for minutes); a pod with affinity terms gets a new one (its terms resolve against
+        the namespaces). Only snapshots' slots change in it, and placing it sets those again."""
+        key = _pod_key(pod)
+        hit = self._pending_infos.get(key)
+        if hit is not None and hit[0] is pod:
+            return hit[1]
+        pi = PodInfo(pod)
+        if not pi.has_affinity:
+            if len(self._pending_infos) > 2 * len(self.pods) + 64:
+                self._pending_infos = {k: v for k, v in self._pending_infos.items()
+                                       if self.pods.get_by_key(k) is v[0]}  # fmt: skip
+            self._pending_infos[key] = (pod, pi)
+        return pi
 
     def _move_info(self, pod: Obj) -> PodInfo:
         """The pod as the scheduler would see it again, with no nodeName (NodeName would pin

@@ -27,6 +27,9 @@ from kubetwin.scheduler.plugins.noderesources import FIT
 
 Obj = dict[str, Any]
 
+# first-fit checks this many nodes' room one by one before it asks for every node's at once
+_FIT_ONE_BY_ONE = 16
+
 # Extension points the simulation needs; binding, preemption and scoring are never run.
 _SIM_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
                 "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity")  # fmt: skip
@@ -171,28 +174,39 @@ class SimCluster:
         if not fw.run_pre_filter(state, pi).is_success():
             return None
         get = self.snapshot.get
-        rejected = self._fit_rejects(state, pi)
+        fit = self._fit if self._fit is not None and self._fit.NAME not in state.skip_filter else None
+        rejected: list[bool] | None = None
+        tried = 0
         for i in range(start, len(candidates)):
             name = candidates[i]
             if name in skip:
                 continue
             ni = get(name)
-            if ni is None or (rejected is not None and rejected[ni.slot]):
+            if ni is None:
                 continue
+            if fit is not None:  # nodes without room fail the filters anyway: do not run them
+                if rejected is not None:
+                    if rejected[ni.slot]:
+                        continue
+                elif tried < _FIT_ONE_BY_ONE:
+                    tried += 1
+                    if fit.filter(state, pi, ni) is not None:
+                        continue
+                else:  # a long pass: NodeResourcesFit's vectorised verdicts for every slot at once
+                    rejected = self._fit_rejects(state, pi)
+                    if rejected[ni.slot]:
+                        continue
             if fw.run_filter(state, pi, ni).is_success():
                 return i
         return len(candidates)
 
-    def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool] | None:
+    def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
         """Per slot, whether NodeResourcesFit's Filter rejects ``pi`` there, from its vectorised
-        form over the whole snapshot (None: the filter does not run or rejects nowhere). Those
-        nodes fail the filters anyway: first-fit need not run them one by one."""
-        fit = self._fit
-        if fit is None or fit.NAME in state.skip_filter:
-            return None
-        masks = fit.filter_all(state, pi, self.snapshot)
+        form over the whole snapshot."""
+        assert self._fit is not None
+        masks = self._fit.filter_all(state, pi, self.snapshot)
         if not masks:
-            return None
+            return [False] * self.snapshot.n
         out = masks[0][0]
         for mask, _ in masks[1:]:
             out = out | mask
@@ -256,6 +270,8 @@ class FirstFit:
         between calls (a node skipped in one call counts as failed for the next)."""
         key = fit_class(pi)
         start = 0 if key is None else self._resume.get(key, 0)
+        if start >= len(self.candidates):
+            return None  # no candidate after the one that failed the class's last pod
         i = self.sim.first_fit(pi, self.candidates, start, skip)
         if i is None:
             return None
