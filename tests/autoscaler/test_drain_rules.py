@@ -83,3 +83,27 @@ def test_pdb_budget_spent_across_nodes() -> None:
     assert first.blocking is None
     tracker.remove(first.to_move)
     assert plan_drain([_pod("b")], tracker, 0.0, lambda ts: 0.0).blocking is not None
+
+
+@pytest.mark.parametrize(
+    ("allowed", "labels"),
+    [
+        pytest.param([2, 1], ["web", "web", "db"], id="room-for-all"),
+        pytest.param([1, 1], ["web", "web", "db"], id="second-web-pod-blocks"),
+        pytest.param([2, 0], ["db", "web"], id="first-pod-blocks"),
+        pytest.param([0, 0], ["cache"], id="no-pdb-selects"),
+    ],
+)
+def test_pdb_counts_at_once_give_the_pod_by_pod_answers(allowed: list[int], labels: list[str]) -> None:
+    """can_remove / remove with the pods' needs counted once (kept across scans) answer exactly
+    as walking the pods: the same blocking pod and message, the same budgets left."""
+    pdbs = [{**_pdb(a), "metadata": {"name": f"pdb-{app}", "namespace": "default"},
+             "spec": {"selector": {"matchLabels": {"app": app}}}} for a, app in zip(allowed, ["web", "db"], strict=True)]  # fmt: skip
+    pods = [_pod(f"p{i}", labels={"app": app}) for i, app in enumerate(labels)]
+    walk, counted = PdbTracker(pdbs), PdbTracker(pdbs, {})
+    needs = counted.needs(pods)
+    got, want = counted.can_remove(pods, needs), walk.can_remove(pods)
+    assert (got and (got.pod["metadata"]["name"], got.message)) == (want and (want.pod["metadata"]["name"], want.message))
+    walk.remove(pods)
+    counted.remove(pods, needs)
+    assert counted.remaining == walk.remaining

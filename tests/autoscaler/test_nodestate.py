@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
@@ -15,7 +16,7 @@ from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
 from builders import make_node, make_pod
 from kubetwin.api import resources
 from kubetwin.api.errors import ApiError
-from kubetwin.autoscaler import drain
+from kubetwin.autoscaler import drain, status
 from kubetwin.autoscaler.nodestate import NodeTracker, node_facts
 from kubetwin.client import Client, InformerFactory
 from kubetwin.cloud.nodegroup import LABEL_NODEGROUP
@@ -367,3 +368,21 @@ def test_drain_plans_follow_pod_and_pdb_changes(make_env: Any, change: str | Non
     env.run(320)
     assert ca.unremovable.get(first) == reason
     assert (first in ca.unneeded_since) == (reason is None)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        pytest.param(status.GroupStatus("general", status.Counts(ready=3), 3, 1, 10), id="healthy"),
+        pytest.param(status.GroupStatus("slow", status.Counts(ready=1, not_started=2, unregistered=1), 4, 1, 5,
+                                        status.BACKOFF, ("timeout", "Nodes added to group slow failed to register "
+                                                         "within 15m0s: a long message that needs more than eighty "
+                                                         "columns, with 'quotes', colons: and #hashes"), 2),
+                     id="backoff-long-message"),
+    ],
+)  # fmt: skip
+def test_status_renders_as_pyyaml_python_emitter(group: Any) -> None:
+    """The status document goes through libyaml's emitter when PyYAML has it: the same text."""
+    writer = status.StatusWriter()
+    doc = writer.document([group], status.IN_PROGRESS, "2026-01-01T00:00:10Z")
+    assert status.render(doc) == yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)

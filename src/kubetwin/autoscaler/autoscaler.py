@@ -222,9 +222,11 @@ class ClusterAutoscaler:
         self._status_key: Any = None  # what the last status document was made of
         # scale-down's drain rules per node while its pods are the same objects:
         # node -> (the pods, the options read, the plan before PDB counts)
-        self._plans: dict[str, tuple[list[Obj], tuple[bool, bool], drain.DrainPlan]] = {}
+        # and per PDB (by index) how many of the pods to move it selects, for a PDB version
+        self._plans: dict[str, tuple[list[Obj], tuple[bool, bool], drain.DrainPlan, dict[int, int], int]] = {}
         self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
         self._pdb_selectors: list[tuple[Any, Any]] | None = None  # ... for these PDB selectors
+        self._pdb_version = 0  # bumped when they change
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
 
@@ -835,6 +837,7 @@ class ClusterAutoscaler:
         if selectors != self._pdb_selectors:
             self._pdb_selectors = selectors
             self._pdb_memo.clear()
+            self._pdb_version += 1
         elif len(self._pdb_memo) > 2 * len(self.pods) + 64:
             self._pdb_memo.clear()
         removed: set[str] = set(self.drains)
@@ -842,7 +845,8 @@ class ClusterAutoscaler:
         non_empty = 0
         for _, node, g, util in sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"])):
             name = node["metadata"]["name"]
-            plan = drain.check_pdbs(self._drain_rules(name, tracker, now), tracker)
+            plan, needs = self._drain_rules(name, tracker, now)
+            plan = drain.check_pdbs(plan, tracker, needs)
             if plan.blocking is not None:
                 self._unremovable[name] = plan.blocking.reason
                 self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
@@ -856,27 +860,34 @@ class ClusterAutoscaler:
                     self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
                     continue
                 non_empty += 1
-            tracker.remove(plan.to_move)
+            tracker.remove(plan.to_move, needs)
             removed.add(name)
             unneeded[name] = (node, g, plan.to_move, util)
 
-    def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> drain.DrainPlan:
-        """drain.drain_rules over the node's pods, kept while they are the same pod objects (and
-        the answer does not depend on the time or the PDBs): read-only."""
+    def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> tuple[drain.DrainPlan, dict[int, int]]:
+        """drain.drain_rules over the node's pods and how many of the pods to move each PDB
+        selects, kept while they are the same pod objects (and the rules' answer does not depend
+        on the time or the PDBs; the counts: while the PDBs' selectors stay): read-only."""
         pods = self._node_pods(name)
         o = self.options
         key = (o.skip_nodes_with_system_pods, o.skip_nodes_with_local_storage)
         hit = self._plans.get(name)
         if hit is not None and hit[1] == key and len(hit[0]) == len(pods) and all(map(operator.is_, hit[0], pods)):
-            return hit[2]
+            plan = hit[2]
+            if hit[4] == self._pdb_version:
+                return plan, hit[3]
+            needs = pdbs.needs(plan.to_move)
+            self._plans[name] = (hit[0], key, plan, needs, self._pdb_version)
+            return plan, needs
         plan, lasting = drain.drain_rules(pods, pdbs, now, self.loop.parse_timestamp, *key)
+        needs = pdbs.needs(plan.to_move)
         if lasting:
             if len(self._plans) > 2 * len(self.tracker.names()) + 64:
                 self._plans.clear()  # nodes long gone
-            self._plans[name] = (pods, key, plan)
+            self._plans[name] = (pods, key, plan, needs, self._pdb_version)
         else:
             self._plans.pop(name, None)
-        return plan
+        return plan, needs
 
     def _pending_info(self, pod: Obj) -> PodInfo:
         """The pending pod's PodInfo, kept per pod object from scan to scan (pods wait for their

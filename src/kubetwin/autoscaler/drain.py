@@ -148,7 +148,20 @@ class PdbTracker:
     def has_pdb(self, pod: Obj) -> bool:
         return bool(self.matching(pod))
 
-    def can_remove(self, pods: list[Obj]) -> BlockingPod | None:
+    def needs(self, pods: list[Obj]) -> dict[int, int]:
+        """How many of ``pods`` each PDB selects (entry index -> count)."""
+        need: dict[int, int] = {}
+        for pod in pods:
+            for i in self.matching(pod):
+                need[i] = need.get(i, 0) + 1
+        return need
+
+    def can_remove(self, pods: list[Obj], needs: dict[int, int] | None = None) -> BlockingPod | None:
+        """The first of ``pods`` whose eviction would take a PDB below what it allows (``needs``:
+        their :meth:`needs`, when the caller has them: enough room for all answers at once)."""
+        remaining = self.remaining
+        if needs is not None and all(remaining[i] >= n for i, n in needs.items()):
+            return None
         need: dict[int, int] = {}
         for pod in pods:
             for i in self.matching(pod):
@@ -161,7 +174,11 @@ class PdbTracker:
                     )  # fmt: skip
         return None
 
-    def remove(self, pods: list[Obj]) -> None:
+    def remove(self, pods: list[Obj], needs: dict[int, int] | None = None) -> None:
+        if needs is not None:
+            for i, n in needs.items():
+                self.remaining[i] -= n
+            return
         for pod in pods:
             for i in self.matching(pod):
                 self.remaining[i] -= 1
@@ -188,12 +205,12 @@ def plan_drain(
     return check_pdbs(plan, pdbs)
 
 
-def check_pdbs(plan: DrainPlan, pdbs: PdbTracker) -> DrainPlan:
+def check_pdbs(plan: DrainPlan, pdbs: PdbTracker, needs: dict[int, int] | None = None) -> DrainPlan:
     """``plan`` (left as it is) or, when its pods to move would take a PDB below what it allows
-    now, a copy blocked by NotEnoughPdb."""
+    now, a copy blocked by NotEnoughPdb (``needs``: ``pdbs.needs(plan.to_move)``, if known)."""
     if plan.blocking is not None:
         return plan
-    blocked = pdbs.can_remove(plan.to_move)
+    blocked = pdbs.can_remove(plan.to_move, needs)
     if blocked is None:
         return plan
     return DrainPlan(plan.to_move, plan.daemonset, blocked)
