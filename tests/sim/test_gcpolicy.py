@@ -65,3 +65,22 @@ def test_install_tunes_glibc_allocator(monkeypatch: pytest.MonkeyPatch, env: str
         assert pacer.allocator_tuned is (tuned and on_glibc)
     finally:
         pacer.uninstall()
+
+
+@pytest.mark.parametrize(("throughput", "frozen_by_young"), [(False, False), (True, True)])
+def test_throughput_mode_freezes_the_survivors_of_any_collection(
+    monkeypatch: pytest.MonkeyPatch, throughput: bool, frozen_by_young: bool
+) -> None:
+    """run mode: a generation-0 collection freezes what survives it (each object is walked once);
+    serve mode freezes only after full collections."""
+    monkeypatch.delenv("KUBETWIN_GC", raising=False)
+    pacer = GCPacer()
+    assert pacer.install(throughput=throughput)
+    try:
+        gc.unfreeze()
+        kept = [{"i": i} for i in range(1000)]
+        gc.collect(0)
+        assert (gc.get_freeze_count() >= len(kept)) is frozen_by_young
+        assert pacer.full_collections == 0
+    finally:
+        pacer.uninstall()

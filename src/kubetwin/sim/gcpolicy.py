@@ -17,6 +17,10 @@ Measured in process at 10,000 pods (bring-up, then 240,000 ConfigMap writes): th
 collection 1,210 ms -> 2-5 ms typical, 16-27 ms worst over repeated runs (bring-up's own: 870 ms ->
 25-35 ms); the same total time.
 
+``install(throughput=True)`` (``kubetwin run``, the benches) collects rarely (every million net
+allocations) and freezes the survivors of every collection, not only of full ones: each object is
+walked by at most one collection (see THROUGHPUT_THRESHOLDS for figures).
+
 The price: a frozen object is still freed by reference counting, but one that later becomes part of
 an unreachable reference cycle is never reclaimed. The twin's state is acyclic JSON-like data; the
 same run held no such object (``gc.unfreeze(); gc.collect()`` afterwards freed 0).
@@ -42,12 +46,16 @@ from typing import Any
 
 # (generation 0 allocations, generation 0 collections per generation 1, generation 1 per full)
 THRESHOLDS = (700, 10, 1)
-# ``kubetwin run`` (throughput, nobody waits on a pause): collect rarely. Most of what a run
-# allocates is short-lived acyclic data freed by reference counting; collecting every 700
-# allocations walked the watch history's and caches' young survivors again and again. At 1,000
-# nodes x 30,000 pods (bench_usage, 3 h): 7.1 s of collector time and 8 full collections with
-# THRESHOLDS, 0.5 s and none with these.
-THROUGHPUT_THRESHOLDS = (50_000, 20, 100)
+# ``kubetwin run`` (throughput, nobody waits on a pause): collect rarely, and freeze what survives
+# *every* collection, not only full ones, so each object is walked at most once. Most of what a
+# run allocates is short-lived acyclic data freed by reference counting before a collection sees
+# it; what survives one is cluster state (objects, caches, watch history). At 1,000 nodes x 30,000
+# pods (bench_usage, 3 h): 7.1 s of collector time with THRESHOLDS, 0.5 s with (50,000, 20, 100).
+# bench_autoscaling at full size, first 3 h: (50,000, 20, 100) without freezing young survivors
+# spent 3.3-3.9 s collecting (gen-1 collections re-walking every gen-0 survivor: 0.3-0.5 s each);
+# these 0.6 s. Reference cycles that become garbage after their objects were frozen are never
+# reclaimed: 20,000 objects (a few MB) after 6 h there, 2,900 with the old thresholds.
+THROUGHPUT_THRESHOLDS = (1_000_000, 1000, 1000)
 
 
 # glibc mallopt parameters (malloc.h)
@@ -78,6 +86,7 @@ class GCPacer:
         self.full_collections = 0
         self.allocator_tuned = False
         self._saved: tuple[int, int, int] | None = None
+        self._freeze_young = False  # throughput: freeze the survivors of every collection
 
     def install(self, throughput: bool = False) -> bool:
         """Start pacing (once per process); False when disabled by ``KUBETWIN_GC=default``.
@@ -86,6 +95,7 @@ class GCPacer:
             return False
         if not self.installed:
             self._saved = gc.get_threshold()
+            self._freeze_young = throughput
             gc.set_threshold(*(THROUGHPUT_THRESHOLDS if throughput else THRESHOLDS))
             gc.callbacks.append(self._callback)
             self.allocator_tuned = tune_allocator()
@@ -103,8 +113,12 @@ class GCPacer:
             self.installed = False
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "stop" and info.get("generation") == 2:
+        if phase != "stop":
+            return
+        full = info.get("generation") == 2
+        if full:
             self.full_collections += 1
+        if full or self._freeze_young:
             gc.freeze()
 
 
