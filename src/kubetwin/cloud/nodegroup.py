@@ -117,8 +117,23 @@ class SpecError(ValueError):
         self.message = message
 
 
+_PARSED: dict[str, tuple[Obj, GroupSpec]] = {}  # group name -> (the spec it was parsed from, result)
+
+
+def parse_group_spec(name: str, spec: Obj) -> GroupSpec:
+    """``GroupSpec(name, spec)``, remembered per group name while its spec stays equal (the
+    controller re-reads each group every 30 s; a small dict compares in a microsecond, parsing
+    the kubelet configuration takes a hundred). A GroupSpec is read-only. Raises SpecError."""
+    hit = _PARSED.get(name)
+    if hit is not None and hit[0] == spec:
+        return hit[1]
+    parsed = GroupSpec(name, spec)
+    _PARSED[name] = (deep_copy(spec), parsed)
+    return parsed
+
+
 class GroupSpec:
-    """A validated NodeGroup spec."""
+    """A validated NodeGroup spec (read-only once built)."""
 
     def __init__(self, name: str, spec: Obj) -> None:
         self.name = name
@@ -421,7 +436,7 @@ class NodeGroupController(Controller):
                 self._delete_node(node)
             return None
         try:
-            spec = GroupSpec(key, group.get("spec") or {})
+            spec = parse_group_spec(key, group.get("spec") or {})
         except SpecError as e:
             self._set_status(group, members, None, ("False", e.reason, e.message))
             return None
