@@ -70,7 +70,7 @@ from kubetwin.autoscaler import drain, expander, limits, nodegroupset, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
 from kubetwin.autoscaler.nodestate import TO_BE_DELETED_TAINT, NodeFacts, NodeTracker, has_taint
-from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster
+from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster, same_info
 from kubetwin.client import Client, EventRecorder, InformerFactory
 from kubetwin.cloud.nodegroup import (
     ANN_SCALE_DOWN,
@@ -895,7 +895,10 @@ class ClusterAutoscaler:
         the namespaces). Only snapshots' slots change in it, and placing it sets those again."""
         key = _pod_key(pod)
         hit = self._pending_infos.get(key)
-        if hit is not None and hit[0] is pod:
+        if hit is not None and (hit[0] is pod or same_info(hit[0], pod)):
+            if hit[0] is not pod:  # the scheduler's status updates: the same PodInfo
+                hit[1].pod = pod
+                self._pending_infos[key] = (pod, hit[1])
             return hit[1]
         pi = PodInfo(pod)
         if not pi.has_affinity:
@@ -911,7 +914,10 @@ class ClusterAutoscaler:
         Pods with affinity terms get a new one (their terms resolve against the namespaces)."""
         key = _pod_key(pod)
         hit = self._move_infos.get(key)
-        if hit is not None and hit[0] is pod:
+        if hit is not None and (hit[0] is pod or same_info(hit[0], pod)):
+            if hit[0] is not pod:  # a status update: the same PodInfo, for the new version
+                hit[1].pod = {**pod, "spec": hit[1].pod["spec"]}
+                self._move_infos[key] = (pod, hit[1])
             return hit[1]
         spec = {k: v for k, v in (pod.get("spec") or {}).items() if k != "nodeName"}
         pi = PodInfo({**pod, "spec": spec})

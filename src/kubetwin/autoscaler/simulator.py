@@ -184,7 +184,7 @@ class SimCluster:
             ni = get(name)
             if ni is None:
                 continue
-            if fit is not None:  # nodes without room fail the filters anyway: do not run them
+            if fit is not None and tried:  # nodes without room fail the filters anyway: do not run them
                 if rejected is not None:
                     if rejected[ni.slot]:
                         continue
@@ -198,6 +198,7 @@ class SimCluster:
                         continue
             if fw.run_filter(state, pi, ni).is_success():
                 return i
+            tried = max(tried, 1)  # the first node tried (most often the answer) runs the filters only
         return len(candidates)
 
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
@@ -286,6 +287,22 @@ class FirstFit:
 def _key(pod: Obj) -> str:
     m = pod["metadata"]
     return f"{m.get('namespace', '')}/{m['name']}"
+
+
+def same_info(old: Obj, pod: Obj) -> bool:
+    """Whether ``PodInfo(pod)`` would hold what ``PodInfo(old)`` holds, ``pod`` being a newer
+    version of ``old``: the same spec object (informer objects are never changed in place, so
+    the same requests, ports, affinity, priority), uid, labels and start time (most updates of a
+    pod are status updates that keep all of these)."""
+    if old.get("spec") is not pod.get("spec"):
+        return False
+    om, m = old["metadata"], pod["metadata"]
+    return (
+        om.get("uid") == m.get("uid")
+        and om.get("labels") == m.get("labels")
+        and om.get("creationTimestamp") == m.get("creationTimestamp")
+        and (old.get("status") or {}).get("startTime") == (pod.get("status") or {}).get("startTime")
+    )
 
 
 def _is_terminal(pod: Obj) -> bool:
@@ -394,7 +411,8 @@ class BaseSnapshot:
                 and node_name in snap.slot_of
                 and not _is_terminal(pod)
             )
-            if want and old is not None and old.pod is pod:
+            if want and old is not None and (old.pod is pod or same_info(old.pod, pod)):
+                old.pod = pod  # a status update: the same PodInfo, counted the same way
                 continue
             if old is not None:
                 snap.remove_pod(key)
