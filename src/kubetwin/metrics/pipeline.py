@@ -439,17 +439,15 @@ class _Samples:
             if d.type != REQUESTS_PER_SECOND:
                 return None
             defines[i] = True
-        pn = len(self.arrays.ok) - 1
-        profile = np.full(pn + 1, -1, dtype=np.int64)
-        profile[:pn] = eng.p.a["profile"][:pn]
-        profile[profile >= len(keys)] = -1
-        has = self.arrays.ok[self.slots] & defines[profile[self.slots]]
+        slots = self.slots
+        served = self.arrays.ok[slots]  # only slots the last scrape covered (so also its rps)
+        at = np.where(served, slots, 0)
+        profile = eng.p.a["profile"][at]
+        has = served & defines[np.where(profile < len(keys), profile, -1)]
         if not has.any():
             raise MetricsUnavailable(NO_CUSTOM_METRICS)
-        rps = np.zeros(pn + 1, dtype=np.int64)
-        n = min(pn, len(cur.rps))
-        rps[:n] = np.rint(cur.rps[:n] * 1000.0)  # to_milli
-        return has, np.where(has, rps[self.slots], 0)
+        rps = np.rint(cur.rps[at] * 1000.0).astype(np.int64)  # to_milli
+        return has, np.where(has, rps, 0)
 
 
 @dataclass
