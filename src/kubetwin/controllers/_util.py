@@ -102,10 +102,11 @@ def compute_hash(template: Mapping[str, Any], collision_count: int | None) -> st
 
 # -- selectors --------------------------------------------------------------------------------
 def selector_of(obj: Mapping[str, Any]) -> selectors.LabelSelector:
-    """spec.selector as a LabelSelector; an invalid selector selects nothing."""
+    """spec.selector as a LabelSelector (shared, memoised by content: controllers ask on every
+    sync); an invalid selector selects nothing."""
     try:
-        return selectors.label_selector_from_dict((obj.get("spec") or {}).get("selector"))
-    except ValueError:
+        return selectors.label_selector_matcher((obj.get("spec") or {}).get("selector"))
+    except (AttributeError, TypeError):  # a malformed selector that validation would have refused
         return selectors.LabelSelector.nothing_selector()
 
 
