@@ -564,7 +564,7 @@ class ReplicaSetController(Controller):
         manage_err: tuple[str, str] | None = None
         if not rs["metadata"].get("deletionTimestamp"):
             wrote = bool(candidates) or len(pods) != int((rs.get("spec") or {}).get("replicas", 1))
-            manage_err = self._manage(rs, len(pods), lambda: pods)
+            manage_err = self._manage(rs, len(pods), lambda: [facts(p) for p in pods])
             # Informers are synchronous: count what is there now, so one sync converges (a second
             # reconcile is a no-op) instead of reporting the pre-sync pods like upstream does.
             # (Without a claim or a create/delete nothing changed since ``counted`` was taken.)
@@ -577,9 +577,10 @@ class ReplicaSetController(Controller):
             counted = [facts(p) for p in pods]
         return self._update_status(rs, counted, manage_err)
 
-    def _active_matching(self, uid: str, ns: str, selector: LabelSelector) -> list[Obj]:
-        """The active pods in ``ns`` that the ReplicaSet ``uid`` controls and ``selector`` matches,
-        in the index's order (what reconcile's pass over the pods keeps before claiming)."""
+    def _active_matching(self, uid: str, ns: str, selector: LabelSelector) -> list[_PodFacts]:
+        """The facts of the active pods in ``ns`` that the ReplicaSet ``uid`` controls and
+        ``selector`` matches, in the index's order (what reconcile's pass over the pods keeps
+        before claiming)."""
         facts, known = self._facts, self._pod_facts
         out = []
         for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid):
@@ -588,12 +589,12 @@ class ReplicaSetController(Controller):
             if f is None or f.pod is not p:
                 f = facts(p)
             if f.active and (f.matches if f.sel is selector else f.matched_by(selector)) and m.get("namespace", "") == ns:
-                out.append(p)
+                out.append(f)
         return out
 
-    def _manage(self, rs: Obj, have: int, pods: Callable[[], list[Obj]]) -> tuple[str, str] | None:
-        """Create or delete towards spec.replicas from ``have`` pods (``pods()``: them, in order;
-        read only to pick pods to delete)."""
+    def _manage(self, rs: Obj, have: int, pods: Callable[[], list[_PodFacts]]) -> tuple[str, str] | None:
+        """Create or delete towards spec.replicas from ``have`` pods (``pods()``: their facts, in
+        order; read only to pick pods to delete)."""
         want = int((rs.get("spec") or {}).get("replicas", 1))
         diff = have - want
         if diff < 0:
@@ -658,19 +659,14 @@ class ReplicaSetController(Controller):
                 on_node[n] = on_node.get(n, 0) + k
         return on_node
 
-    def _pods_to_delete(self, rs: Obj, pods: list[Obj], diff: int) -> list[Obj]:
-        """getPodsToDelete: the ``diff`` pods ranked first, each pod's rank being the number of
-        active related pods on its node."""
+    def _pods_to_delete(self, rs: Obj, candidates: list[_PodFacts], diff: int) -> list[Obj]:
+        """getPodsToDelete: of the pods (``candidates``: their facts), the ``diff`` ranked first,
+        each pod's rank being the number of active related pods on its node."""
+        pods = [f.pod for f in candidates]
         if diff < len(pods):
             on_node = self._related_on_node(rs)
             clock = self.loop
-            known, facts_of = self._pod_facts, self._facts
-            facts = []
-            for p in pods:  # self._facts(p).rank_facts(clock), inlined: a pass over 20,000 pods
-                f = known.get(p["metadata"].get("uid", ""))
-                if f is None or f.pod is not p:
-                    f = facts_of(p)
-                facts.append(f._rank or f.rank_facts(clock))
+            facts = [f._rank or f.rank_facts(clock) for f in candidates]
             ranks = [on_node.get(f.node, 0) for f in facts]
             pods = rank_pods_for_deletion(clock, pods, ranks, clock.now, limit=diff, facts=facts)
         return pods[:diff]
