@@ -176,14 +176,18 @@ class NodeTracker:
                     cat = _category(pod)
                     sums[2 * cat] += req.get("cpu", 0)
                     sums[2 * cat + 1] += req.get("memory", 0)
-        cpu_req = mem_req = ignored_cpu = ignored_mem = 0
-        for cat in range(4):
-            if (ignore_daemonsets and cat & _DS) or (ignore_mirror_pods and cat & _MIRROR):
-                ignored_cpu += sums[2 * cat]
-                ignored_mem += sums[2 * cat + 1]
-            else:
-                cpu_req += sums[2 * cat]
-                mem_req += sums[2 * cat + 1]
+        if not ignore_daemonsets and not ignore_mirror_pods:  # the default: every pod counts
+            cpu_req, mem_req = sums[0] + sums[2] + sums[4] + sums[6], sums[1] + sums[3] + sums[5] + sums[7]
+            ignored_cpu = ignored_mem = 0
+        else:
+            cpu_req = mem_req = ignored_cpu = ignored_mem = 0
+            for cat in range(4):
+                if (ignore_daemonsets and cat & _DS) or (ignore_mirror_pods and cat & _MIRROR):
+                    ignored_cpu += sums[2 * cat]
+                    ignored_mem += sums[2 * cat + 1]
+                else:
+                    cpu_req += sums[2 * cat]
+                    mem_req += sums[2 * cat + 1]
         cpu_alloc = alloc[1] - ignored_cpu
         mem_alloc = alloc[2] - ignored_mem
         cpu = cpu_req / cpu_alloc if cpu_alloc > 0 else 0.0
