@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from kubetwin.controllers import _util as u
-from kubetwin.controllers.eventttl import EventTTLController
 from kubetwin.controllers.podgc import PodGCController
 
 from .conftest import Stack
@@ -60,47 +59,3 @@ def test_unscheduled_terminating_pod_is_force_deleted(stack: Stack) -> None:
     p = stack.get("pods", "stuck")
     assert p["status"]["phase"] == "Failed"  # held by its finalizer, but marked Failed
     assert u.is_pod_active(p) is False
-
-
-def test_events_expire_after_one_hour_from_last_write(stack: Stack) -> None:
-    stack.start(EventTTLController)
-    obj = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u"}}
-    from kubetwin.client import EventRecorder
-
-    rec = EventRecorder(stack.client, "test")
-    rec.normal(obj, "Hello", "first")
-    stack.settle(1800)
-    rec.normal(obj, "Hello", "first")  # bumps count and lastTimestamp
-    stack.settle(1800)
-    assert len(stack.events("Hello")) == 1
-    stack.settle(1800)
-    assert stack.events("Hello") == []
-
-
-def test_events_expire_in_their_own_order_even_when_seen_out_of_order(stack: Stack) -> None:
-    """Expiries wait in a FIFO; Events that arrive out of time order (the informer lists existing
-    ones by name when the controller starts late, as after a restart) still go at their own time."""
-
-    def event(name: str, reason: str) -> None:
-        stack.create({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": "default"},
-                      "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}, "reason": reason,
-                      "message": "m", "type": "Normal", "count": 1})  # fmt: skip
-
-    event("p.2", "Early")  # t=0
-    stack.settle(100)
-    event("p.1", "Late")  # t=100, listed first
-    stack.settle(100)
-    stack.start(EventTTLController)
-    stack.settle(0)
-
-    def left() -> list[str]:
-        return sorted(e["reason"] for e in stack.client.list("events") if e["reason"] in ("Early", "Late"))
-
-    stack.loop.run(until=3599)
-    assert left() == ["Early", "Late"]
-    stack.loop.run(until=3600)
-    assert left() == ["Late"]
-    stack.loop.run(until=3699)
-    assert left() == ["Late"]
-    stack.loop.run(until=3700)
-    assert left() == []

@@ -10,7 +10,6 @@ from kubetwin.client.controller import Controller
 from kubetwin.controllers.daemonset import DaemonSetController
 from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.disruption import DisruptionController
-from kubetwin.controllers.eventttl import EventTTLController
 from kubetwin.controllers.garbagecollector import GarbageCollector
 from kubetwin.controllers.hpa import HPAController
 from kubetwin.controllers.job import JobController, TTLAfterFinishedController
@@ -36,7 +35,6 @@ ALL: list[type[Controller]] = [
     VPAUpdater,
     DisruptionController,
     PodGCController,
-    EventTTLController,
 ]
 
 __all__ = [
@@ -44,7 +42,6 @@ __all__ = [
     "DaemonSetController",
     "DeploymentController",
     "DisruptionController",
-    "EventTTLController",
     "GarbageCollector",
     "HPAController",
     "JobController",

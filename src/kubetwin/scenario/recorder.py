@@ -117,7 +117,7 @@ class Recorder:
         obj = ev.object
         kind = obj.get("kind", "")
         if kind in SKIP_KINDS or (kind == "Event" and ev.type == "DELETED"):
-            # an Event deleted by the event TTL controller (1 h) did not happen again
+            # an Event expiring from storage (1 h after its last write) did not happen again
             return
         meta = obj.get("metadata", {})
         line: dict[str, Any] = {"t": round(self.loop.now, 6), "time": self.loop.timestamp()}

@@ -123,7 +123,10 @@ class Cluster:
         from kubetwin.controllers import ALL
         from kubetwin.kubelet import KubeletManager
         from kubetwin.scheduler import Scheduler
+        from kubetwin.store.ttl import EVENT_TTL, StoreTTL
 
+        # Events expire an hour after their last write, as etcd's lease on them does.
+        self.event_ttl = StoreTTL(self.store, self.loop, "events", EVENT_TTL)
         controllers: list[Controller] = [cls(self.client, self.informers) for cls in ALL]
         self.components = [
             *controllers,
