@@ -425,3 +425,17 @@ def test_memo_results_are_safe_to_modify_and_bounded(monkeypatch: pytest.MonkeyP
     for i in range(10):
         res.pod_requests(_stored(_one_container("100m"), uid=f"uid-bound-{i}"))
         assert len(res._memo) <= 3
+
+
+def test_memo_follows_the_spec_across_resource_versions() -> None:
+    """Kept per pod uid with the spec it came from: a status write (new resourceVersion, same spec
+    object) hits; a new version with another spec, even under the same uid, is computed again."""
+    pod = _stored(_one_container("100m"), uid="uid-versions")
+    assert res.pod_requests(pod)["cpu"] == 100
+    status_write = {**pod, "metadata": {**pod["metadata"], "resourceVersion": "99"}, "status": {"phase": "Running"}}
+    assert status_write["spec"] is pod["spec"] and res.pod_requests(status_write)["cpu"] == 100
+    resized = copy.deepcopy(status_write)
+    resized["metadata"]["resourceVersion"] = "100"
+    resized["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "250m"
+    assert res.pod_requests(resized)["cpu"] == 250 and res.qos_class(resized) == "Burstable"
+    assert res.pod_requests(pod)["cpu"] == 100  # the old version again: its own spec

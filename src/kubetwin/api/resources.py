@@ -124,35 +124,34 @@ def _requests(pod: Obj, non_missing: Mapping[str, int] | None = None, overhead: 
     return reqs
 
 
-# -- per-pod-version memo -------------------------------------------------------------------------
-# pod_requests / pod_nonzero_requests / qos_class depend on the pod's spec only. Stored pods are
-# immutable per resourceVersion, so the result is remembered per (function, uid, resourceVersion);
-# a hit also requires the same spec (the very object, or an equal one), so a modified copy that
-# still carries the old resourceVersion is recomputed. Pods without uid or resourceVersion (being
-# created, test builders) are never cached. Bounded: cleared when it grows past _MEMO_MAX.
+# -- per-pod memo ---------------------------------------------------------------------------------
+# pod_requests / pod_nonzero_requests / qos_class depend on the pod's spec only, so the result is
+# remembered per (function, uid) together with the spec it came from; a hit requires that same spec
+# (the very object: stored pods share their spec across status writes, or an equal one), so any
+# spec change, in a new version or in a modified copy, is computed again. Pods not stored (no uid
+# or resourceVersion: being created, test builders) are never cached. Bounded: cleared when it grows past _MEMO_MAX.
 _MEMO_MAX = 100_000
-_memo: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_memo: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-def _memo_key(pod: Obj, fn: str) -> tuple[str, str, str] | None:
+def _memo_key(pod: Obj, fn: str) -> tuple[str, str] | None:
     meta = pod.get("metadata")
     if not isinstance(meta, Mapping):
         return None
     uid = meta.get("uid")
-    rv = meta.get("resourceVersion")
-    if not uid or not rv:
+    if not uid or not meta.get("resourceVersion"):
         return None
-    return (fn, uid, rv)
+    return (fn, uid)
 
 
-def _memo_get(key: tuple[str, str, str], spec: Any) -> Any:
+def _memo_get(key: tuple[str, str], spec: Any) -> Any:
     hit = _memo.get(key)
     if hit is not None and (hit[0] is spec or hit[0] == spec):
         return hit[1]
     return None
 
 
-def _memo_put(key: tuple[str, str, str], spec: Any, value: Any) -> None:
+def _memo_put(key: tuple[str, str], spec: Any, value: Any) -> None:
     if len(_memo) >= _MEMO_MAX:
         _memo.clear()
     _memo[key] = (spec, value)
