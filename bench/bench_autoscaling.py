@@ -35,10 +35,10 @@ plugins called only for their kinds, cheaper metadata validation, a lazy sorted 
 avoided on kubelet status writes and graceful deletes, per-pod requests memoised across status
 writes, second-keyed timestamps), plus run-mode GC that freezes the survivors of every collection
 (the first 3 h collected for 3.3-3.9 s, now 0.6 s). Where the day goes now (py-spy): the cluster
-autoscaler ~16% (the scale-down simulation ~10%), node-lease renewals read by the node lifecycle
-controller ~14% (about 2 million lease writes a day at ~1,000 nodes in ``on-read`` mode, ~20 us
-each: at 1,000 nodes this alone is ~40 s of a 60 s budget), the scheduler ~10%, the ReplicaSet
-~6%, the usage engine ~6%, the HPA ~5%, node status heartbeats ~4%.
+autoscaler ~16% (the scale-down simulation ~9%), node-lease renewals read by the node lifecycle
+controller ~15% (about 2 million lease writes a day at ~1,000 nodes in ``on-read`` mode, ~20 us
+each: at 1,000 nodes this alone is ~40 s of a 60 s budget), the scheduler ~9%, the ReplicaSet
+~6%, the usage engine ~6%, the HPA ~6%, node status heartbeats ~4%.
 
 End of session 3 (HEAD ea0ed3c, quiet machine): **the full-size day finishes for the first time:
 24 h in 313 s wall / 313 s CPU, 276 virtual s / wall s** (goal 1,440 not met), peak 29,052 pods on
