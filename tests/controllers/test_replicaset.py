@@ -319,23 +319,28 @@ _pod_st = st.tuples(st.sampled_from(["n1", "n1", "n2", ""]), st.sampled_from(["R
                     st.sampled_from([0, 100, 900, 950, 999, 1000]), st.sampled_from([0, 10, 500, 990]))  # fmt: skip
 
 
+def _ranked_pod(
+    loop: EventLoop, i: int, uid: str, node: str, phase: str, ready: bool, cost: str | None,
+    restarts: int, ready_at: float, created: float,
+) -> Obj:
+    """A pod carrying exactly the facts the deletion ranking reads."""
+    ann = {"controller.kubernetes.io/pod-deletion-cost": cost} if cost is not None else {}
+    return {
+        "metadata": {"name": f"p{i}", "uid": uid, "creationTimestamp": loop.timestamp(created), "annotations": ann},
+        "spec": {"nodeName": node},
+        "status": {"phase": phase,
+                   "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                   "lastTransitionTime": loop.timestamp(ready_at)}],
+                   "containerStatuses": [{"name": "c", "restartCount": restarts}]},
+    }  # fmt: skip
+
+
 @settings(max_examples=300, deadline=None)
 @given(pods=st.lists(_pod_st, max_size=12), ranks=st.lists(st.integers(0, 1), min_size=12, max_size=12))
 def test_rank_reads_each_pod_once_same_order(pods: list[tuple], ranks: list[int]) -> None:
     loop = EventLoop()
     loop.run(until=1000)
-    objs = []
-    for i, (node, phase, ready, cost, restarts, ready_at, created) in enumerate(pods):
-        ann = {"controller.kubernetes.io/pod-deletion-cost": cost} if cost is not None else {}
-        objs.append({
-            "metadata": {"name": f"p{i}", "uid": f"u{(i * 7) % 5}{i}", "creationTimestamp": loop.timestamp(created),
-                         "annotations": ann},
-            "spec": {"nodeName": node},
-            "status": {"phase": phase,
-                       "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                       "lastTransitionTime": loop.timestamp(ready_at)}],
-                       "containerStatuses": [{"name": "c", "restartCount": restarts}]},
-        })  # fmt: skip
+    objs = [_ranked_pod(loop, i, f"u{(i * 7) % 5}{i}", *facts) for i, facts in enumerate(pods)]
     r = ranks[: len(objs)]
     got = [p["metadata"]["name"] for p in rank_pods_for_deletion(loop, objs, r, loop.now)]
     want = [p["metadata"]["name"] for p in _rank_one_comparison_at_a_time(loop, objs, r, loop.now)]
@@ -383,16 +388,7 @@ def test_limited_rank_is_heapq_nsmallest_over_every_pod(pods: list[tuple], big_c
     for i, (node, phase, ready, cost, restarts, ready_at, created, uid) in enumerate(pods):
         if big_cost and i == 0:
             cost = str(1 << 40)
-        ann = {"controller.kubernetes.io/pod-deletion-cost": cost} if cost is not None else {}
-        objs.append({
-            "metadata": {"name": f"p{i}", "uid": f"u{uid:02d}-{i}", "creationTimestamp": loop.timestamp(created),
-                         "annotations": ann},
-            "spec": {"nodeName": node},
-            "status": {"phase": phase,
-                       "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                       "lastTransitionTime": loop.timestamp(ready_at)}],
-                       "containerStatuses": [{"name": "c", "restartCount": restarts}]},
-        })  # fmt: skip
+        objs.append(_ranked_pod(loop, i, f"u{uid:02d}-{i}", node, phase, ready, cost, restarts, ready_at, created))
     ranks = data.draw(st.lists(st.integers(0, 3), min_size=len(objs), max_size=len(objs)))
     for limit in range(len(objs)):
         got = rank_pods_for_deletion(loop, objs, ranks, loop.now, limit=limit)
