@@ -78,6 +78,9 @@ _STATUS_VALIDATED = {"Node": ("capacity", "allocatable")}
 # Kinds whose status strategy lets annotations through (pkg/registry/apps/deployment/strategy.go).
 _STATUS_KEEPS_ANNOTATIONS = {"Deployment"}
 _MISSING = object()
+# set_fields_trusted: sections it may not set; top-level fields it may not set (section None)
+_SECTIONS_RESERVED = frozenset({"metadata", "apiVersion", "kind"})
+_TOP_LEVEL_RESERVED = frozenset({"metadata", "apiVersion", "kind", "status"})
 _PRESERVED_META = (
     "uid",
     "creationTimestamp",
@@ -387,9 +390,11 @@ class Registry:
         validation, no-op check, generation rule and watch events as ``update``; the rest of the
         object is shared with the stored one, not rebuilt. Returns the stored object (read-only)."""
         info = kinds.by_resource(resource)
-        reserved = ("metadata", "apiVersion", "kind", "status")
-        if section in reserved[:3] or (section is None and any(k in reserved for k in fields)):
-            raise errors.bad_request(f"cannot set fields of {section or next(k for k in fields if k in reserved)!r}")
+        if section is None:
+            if not _TOP_LEVEL_RESERVED.isdisjoint(fields):
+                raise errors.bad_request(f"cannot set fields of {next(k for k in fields if k in _TOP_LEVEL_RESERVED)!r}")
+        elif section in _SECTIONS_RESERVED:
+            raise errors.bad_request(f"cannot set fields of {section!r}")
         if section != "status" and info.kind in defaults.DEFAULTERS:
             raise errors.bad_request(f"{info.kind} is defaulted on update: use update_trusted")
         current = self.store.get(info.resource, namespace if info.namespaced else "", name)

@@ -213,7 +213,8 @@ class Store:
         return self._rv
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._data.get(resource, {}).get((namespace, name))
+        table = self._data.get(resource)
+        return table.get((namespace, name)) if table is not None else None
 
     def iter(self, resource: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
         """Objects of a resource in (namespace, name) order. The keys are taken when iteration
