@@ -69,6 +69,7 @@ PIDS_PER_CONTAINER = 8
 PID_MAX = 4_194_304  # /proc/sys/kernel/pid_max on 64-bit systemd hosts
 OOM_KILLED = "OOMKilled"
 _EPS = 1e-6
+_GATHER_BELOW = 1.5  # the tick gathers the used slots when at most 1/this of the slots [0, n) are used
 
 
 @dataclass
@@ -172,7 +173,8 @@ _N_COLS: dict[str, tuple[Any, float]] = {
 
 
 class _Table:
-    """Growable numpy columns indexed by slot, with a free list."""
+    """Growable numpy columns indexed by slot, with a free list. A slot keeps its number while it
+    is used (readers join on it); a freed slot holds the columns' fill values until it is reused."""
 
     def __init__(self, cols: dict[str, tuple[Any, float]], cap: int = 64) -> None:
         self.cols = cols
@@ -180,8 +182,20 @@ class _Table:
         self.n = 0  # high-water mark: slots [0, n) were used at some point
         self.free: list[int] = []
         self.a: dict[str, np.ndarray[Any, Any]] = {k: np.full(cap, fill, dtype=dt) for k, (dt, fill) in cols.items()}
+        self._used: np.ndarray[Any, np.dtype[np.intp]] | None = None  # used(), until a slot is taken or freed
+
+    def used(self) -> np.ndarray[Any, np.dtype[np.intp]] | None:
+        """The used slots of [0, n) in ascending order; None when none of them is free."""
+        if not self.free:
+            return None
+        if self._used is None:
+            mask = np.ones(self.n, dtype=np.bool_)
+            mask[self.free] = False
+            self._used = np.flatnonzero(mask)
+        return self._used
 
     def alloc(self) -> int:
+        self._used = None
         if self.free:
             slot = self.free.pop()
         else:
@@ -198,9 +212,57 @@ class _Table:
         return slot
 
     def release(self, slot: int) -> None:
+        self._used = None
         for k, (_, fill) in self.cols.items():
             self.a[k][slot] = fill
         self.free.append(slot)
+
+
+class _Rows:
+    """A tick's view of a table's used slots [0, n): slices of the columns when no slot is free
+    or most are used, else the columns gathered at the used slots (ascending) and scattered back.
+    ``get`` gives a column's values, ``put``/``add`` store/add into its used slots; an index ``i``
+    into what ``get`` returns is slot ``slot(i)``. ``get`` may return a view: never write to it."""
+
+    def __init__(self, table: _Table, n: int) -> None:
+        self.a = dict(table.a)  # the arrays of now: a kill's callbacks may replace them mid-tick
+        self.n = n
+        used = table.used()
+        # gathering and scattering cost more than they save when few slots are free
+        self.idx = used if used is not None and len(used) * _GATHER_BELOW <= n else None
+
+    def get(self, k: str) -> np.ndarray[Any, Any]:
+        return self.a[k][: self.n] if self.idx is None else self.a[k][self.idx]
+
+    def put(self, k: str, values: np.ndarray[Any, Any]) -> None:
+        if self.idx is None:
+            self.a[k][: self.n] = values
+        else:
+            self.a[k][self.idx] = values
+
+    def add(self, k: str, values: np.ndarray[Any, Any]) -> None:
+        if self.idx is None:
+            self.a[k][: self.n] += values
+        else:
+            self.a[k][self.idx] += values  # slots are unique: one add per slot
+
+    def slot(self, i: int) -> int:
+        return i if self.idx is None else int(self.idx[i])
+
+    def slots(self, mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The slots where ``mask`` (over ``get``'s values) is True."""
+        return np.flatnonzero(mask) if self.idx is None else self.idx[mask]
+
+    def expand(self, values: F64) -> F64:
+        """``values`` indexed by slot (itself when no gathering; free slots 0.0)."""
+        if self.idx is None:
+            return values
+        out = np.zeros(self.n)
+        out[self.idx] = values
+        return out
+
+    def take(self, by_slot: F64) -> F64:
+        return by_slot if self.idx is None else by_slot[self.idx]
 
 
 def node_memory_config(node: Obj) -> tuple[float, float, float, float, float]:
@@ -574,7 +636,10 @@ class UsageEngine:
 
     # -- the tick -------------------------------------------------------------------------------
     def tick(self, kubelet: Kubelet | None = None) -> None:
-        """Compute every container's usage now; throttle, OOM-kill, account."""
+        """Compute every container's usage now; throttle, OOM-kill, account. When most slots are
+        free (the evening after a busy day) the arrays are computed over the used slots only, in
+        ascending slot order: a free slot holds fill values that add exact zeros to every sum, so
+        the per-node sums add the same terms in the same order either way, bitwise."""
         now = self.loop.now
         dt = 0.0 if self._last_tick is None else max(0.0, now - self._last_tick)
         self._last_tick = now
@@ -584,77 +649,82 @@ class UsageEngine:
         if n == 0 or nn == 0:
             self._attention = set()
             return
-        ca = {k: v[:n] for k, v in self.c.a.items()}
+        ca = _Rows(self.c, n)
         na = {k: v[:nn] for k, v in self.nodes.a.items()}
-        run = ca["running"]
-        node = ca["node"]
+        run = ca.get("running")
+        node = ca.get("node")
         # requests per second reaching each container
         if self._profile_list:
             pn = self.p.n
-            pa = {k: v[:pn] for k, v in self.p.a.items()}
+            pa = _Rows(self.p, pn)
             rps_k = np.array([p.traffic.rps(now) for p in self._profile_list], dtype=np.float64)
-            prof = pa["profile"]
-            serving = pa["alive"] & pa["ready"] & (prof >= 0)
+            prof = pa.get("profile")
+            serving = pa.get("alive") & pa.get("ready") & (prof >= 0)
             counts = np.bincount(prof[serving], minlength=len(rps_k)).astype(np.float64)
             per_pod = np.zeros(pn)
             sp = prof[serving]
-            per_pod[serving] = rps_k[sp] / counts[sp]
-            rps = per_pod[ca["pod"]]
-            cpu = ca["base_cpu"] + ca["cpu_rps"] * rps
-            mem = ca["base_mem"] + ca["mem_rps"] * rps
+            per_pod[pa.slots(serving)] = rps_k[sp] / counts[sp]
+            rps = per_pod[ca.get("pod")]
+            cpu = ca.get("base_cpu") + ca.get("cpu_rps") * rps
+            mem = ca.get("base_mem") + ca.get("mem_rps") * rps
         else:
-            cpu = ca["base_cpu"].copy()
-            mem = ca["base_mem"].copy()
-        starting = ca["startup_end"] > now
+            cpu = ca.get("base_cpu").copy()
+            mem = ca.get("base_mem").copy()
+        startup_end = ca.get("startup_end")
+        starting = startup_end > now
         if starting.any():  # else the burst term is all zeros and cpu (>= 0) stays as it is
-            cpu = np.maximum(cpu, np.where(starting, ca["startup_cpu"], 0.0))
-        if ca["leak"].any():  # else mem gains exact zeros
-            mem += ca["leak"] * (now - ca["start"])
+            cpu = np.maximum(cpu, np.where(starting, ca.get("startup_cpu"), 0.0))
+        leak = ca.get("leak")
+        if leak.any():  # else mem gains exact zeros
+            mem += leak * (now - ca.get("start"))
         demand = np.where(run, cpu, 0.0)
         mem = np.where(run, mem, 0.0)
         # CPU: CFS quota, then the node's shares
-        want = np.minimum(demand, ca["lim_cpu"])
+        want = np.minimum(demand, ca.get("lim_cpu"))
         node_want = np.bincount(node, want, minlength=nn)
         over = na["alive"] & (node_want > na["cpu_alloc"] * (1 + 1e-9))
         squeezed = bool(over.any())  # else every container is granted what it wants
         granted = want.copy() if squeezed else want
         if squeezed:
             idx = np.nonzero(over[node] & (want > 0))[0]
-            granted[idx] = cgroups.water_fill(want[idx], ca["weight"][idx], node[idx], na["cpu_alloc"])
+            granted[idx] = cgroups.water_fill(want[idx], ca.get("weight")[idx], node[idx], na["cpu_alloc"])
         if dt > 0:
             k = dt / 1000.0
             throttled = demand - want
-            ca["dem_s"] += demand * k
-            ca["grant_s"] += granted * k
+            ca.add("dem_s", demand * k)
+            ca.add("grant_s", granted * k)
             # the throttling and wait totals only add zeros when nothing is throttled / squeezed
             # (they are sums of non-negative terms, never -0.0, so adding +0.0 changes nothing)
             if throttled.any():
-                ca["thr_s"] += throttled * k
-                ca["thr_ticks"] += throttled > _EPS
+                ca.add("thr_s", throttled * k)
+                ca.add("thr_ticks", throttled > _EPS)
             if squeezed:
                 wait = want - granted
-                ca["wait_s"] += wait * k
-                ca["wait_ticks"] += wait > _EPS
-            ca["run_ticks"] += run
-        ca["demand"][:] = demand
-        ca["granted"][:] = granted
+                ca.add("wait_s", wait * k)
+                ca.add("wait_ticks", wait > _EPS)
+            ca.add("run_ticks", run)
+        ca.put("demand", demand)  # before any kill, which zeroes its victim's
+        ca.put("granted", granted)
         # memory: cgroup limit first, then the node
-        over_limit = mem > ca["lim_mem"]
+        lim_mem = ca.get("lim_mem")
+        over_limit = mem > lim_mem
         killed: list[int] = []
         if over_limit.any():
-            for s in np.nonzero(over_limit)[0].tolist():
-                if self._kill(s, "limit", float(ca["lim_mem"][s])):
-                    killed.append(s)
+            for i in np.nonzero(over_limit)[0].tolist():
+                if self._kill(ca.slot(i), "limit", float(lim_mem[i])):
+                    killed.append(i)
             mem[killed] = 0.0
-            keep = [s for s in np.nonzero(over_limit)[0].tolist() if s not in set(killed)]
-            mem[keep] = ca["lim_mem"][keep]  # a frozen node: the cgroup holds it at its limit
+            keep = [i for i in np.nonzero(over_limit)[0].tolist() if i not in set(killed)]
+            mem[keep] = lim_mem[keep]  # a frozen node: the cgroup holds it at its limit
         pods_mem = np.bincount(node, mem, minlength=nn)
         short = na["alive"] & (pods_mem + na["overhead"] > na["mem_cap"]) & (na["mem_cap"] > 0)
         if short.any():
+            by_slot = ca.expand(mem)  # the kernel OOM killer looks containers up by slot
             for ns in np.nonzero(short)[0].tolist():
-                pods_mem[ns] = self._system_oom(ns, mem, float(pods_mem[ns]))
-        ca["mem"][:] = mem
-        np.maximum(ca["mem_peak"], mem, out=ca["mem_peak"])
+                pods_mem[ns] = self._system_oom(ns, by_slot, float(pods_mem[ns]))
+            mem = ca.take(by_slot)
+        ca.put("mem", mem)
+        ca.put("mem_peak", np.maximum(ca.get("mem_peak"), mem))
         na["cpu_used"][:] = np.bincount(node, granted, minlength=nn) if squeezed else node_want
         na["cpu_demand"][:] = np.bincount(node, demand, minlength=nn)
         na["pods_mem"][:] = pods_mem
@@ -663,7 +733,7 @@ class UsageEngine:
         alloc_avail = na["kubepods_mem"] - pods_mem
         need = (avail < na["mem_thr"]) | (alloc_avail < na["mem_thr"])
         if na["pid_thr"].any():
-            pids = np.bincount(node, run * PIDS_PER_CONTAINER, minlength=nn)
+            pids = np.bincount(node, ca.get("running") * PIDS_PER_CONTAINER, minlength=nn)  # after the kills
             need |= (PID_MAX - pids) < na["pid_thr"]
         need &= na["alive"]
         self._attention = {self.node_names[i] for i in np.nonzero(need)[0].tolist()}
