@@ -182,6 +182,7 @@ class _Table:
         self.n = 0  # high-water mark: slots [0, n) were used at some point
         self.free: list[int] = []
         self.a: dict[str, np.ndarray[Any, Any]] = {k: np.full(cap, fill, dtype=dt) for k, (dt, fill) in cols.items()}
+        self.in_use = np.zeros(cap, dtype=np.bool_)
         self._used: np.ndarray[Any, np.dtype[np.intp]] | None = None  # used(), until a slot is taken or freed
 
     def used(self) -> np.ndarray[Any, np.dtype[np.intp]] | None:
@@ -189,9 +190,7 @@ class _Table:
         if not self.free:
             return None
         if self._used is None:
-            mask = np.ones(self.n, dtype=np.bool_)
-            mask[self.free] = False
-            self._used = np.flatnonzero(mask)
+            self._used = np.flatnonzero(self.in_use[: self.n])
         return self._used
 
     def alloc(self) -> int:
@@ -205,14 +204,17 @@ class _Table:
                     new = np.full(self.cap, fill, dtype=dt)
                     new[: self.n] = self.a[k]
                     self.a[k] = new
+                self.in_use = np.concatenate([self.in_use, np.zeros(self.cap - len(self.in_use), dtype=np.bool_)])
             slot = self.n
             self.n += 1
+        self.in_use[slot] = True
         for k, (_, fill) in self.cols.items():
             self.a[k][slot] = fill
         return slot
 
     def release(self, slot: int) -> None:
         self._used = None
+        self.in_use[slot] = False
         for k, (_, fill) in self.cols.items():
             self.a[k][slot] = fill
         self.free.append(slot)
