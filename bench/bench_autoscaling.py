@@ -21,9 +21,9 @@ arguments give identical files; it costs time, so leave it off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
-End of session 4 (quiet machine): **24 h in 159 s wall / 159 s CPU, 543 virtual s / wall s**
+End of session 4 (quiet machine): **24 h in 146 s wall / 146 s CPU, 593 virtual s / wall s**
 (session 3: 313-317 s, 272-276; goal 1,440 not met), same peak (29,052 pods on 938 nodes), peak
-RSS 1,156 MiB; ``--quick``: 11.4 s, **7,600 virtual s / wall s**. Decisions unchanged (``--dump``
+RSS 1,158 MiB; ``--quick``: 11.4-11.8 s, **7,300-7,600 virtual s / wall s**. Decisions unchanged (``--dump``
 byte-identical for ``--quick`` and 3,000 + 1,500 pods over 10 h) except where Events now expire from
 storage exactly an hour after their last write (up to a second later than the controller that did
 it from second-precision timestamps; HPA decisions, scales and the final Events are the same).
