@@ -78,6 +78,7 @@ from kubetwin.cloud.nodegroup import (
     NODEGROUP_RESOURCE,
     GroupSpec,
     SpecError,
+    parse_group_spec,
     template_node,
 )
 from kubetwin.scheduler.framework import PodInfo
@@ -217,7 +218,6 @@ class ClusterAutoscaler:
         self._seq = 0
         # NodeGroup -> (its spec, the parsed spec): parsing takes milliseconds and the objects
         # change every cost refresh (status) while their spec stays
-        self._spec_cache: dict[str, tuple[Any, GroupSpec | None]] = {}
         self._template_cache: dict[str, tuple[Any, Obj]] = {}  # NodeGroup -> (its spec, template node)
         self._status_key: Any = None  # what the last status document was made of
         # scale-down's drain rules per node while its pods are the same objects:
@@ -307,8 +307,7 @@ class ClusterAutoscaler:
     # -- cluster state -----------------------------------------------------------------------------
     def _cluster_state(self, now: float) -> dict[str, Group]:
         groups: dict[str, Group] = {}
-        if len(self._spec_cache) > len(self.groups_inf):
-            self._spec_cache.clear()
+        if len(self._template_cache) > len(self.groups_inf):
             self._template_cache.clear()
         for obj in sorted(self.groups_inf.list(), key=lambda o: o["metadata"]["name"]):
             if obj["metadata"].get("deletionTimestamp"):
@@ -337,17 +336,12 @@ class ClusterAutoscaler:
         return self.tracker.facts(node)
 
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
-        """The NodeGroup's validated spec (None: invalid), parsed once per object version; each loop
-        gets its own copy (the loop lowers/raises ``desired`` on it)."""
-        spec = obj.get("spec") or {}
-        hit = self._spec_cache.get(name)
-        if hit is None or not (hit[0] is spec or hit[0] == spec):
-            try:
-                parsed: GroupSpec | None = GroupSpec(name, spec)
-            except SpecError:
-                parsed = None
-            hit = self._spec_cache[name] = (spec, parsed)
-        return copy.copy(hit[1]) if hit[1] is not None else None
+        """The NodeGroup's validated spec (None: invalid), parsed once per distinct spec
+        (parse_group_spec); each loop gets its own copy (the loop lowers/raises ``desired`` on it)."""
+        try:
+            return copy.copy(parse_group_spec(name, obj.get("spec") or {}))
+        except SpecError:
+            return None
 
     def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
         for name, req in list(self.requests.items()):
@@ -990,7 +984,7 @@ class ClusterAutoscaler:
         if live is None or not self._mark_for_removal(node):
             return False
         try:
-            spec = GroupSpec(g.name, live.get("spec") or {})
+            spec = parse_group_spec(g.name, live.get("spec") or {})
         except SpecError:
             return False
         g.spec.desired = spec.desired

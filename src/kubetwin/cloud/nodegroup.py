@@ -338,7 +338,7 @@ def template_node(nodegroup: Obj, index: int = 0) -> Obj:
     not-ready taint (the cluster autoscaler sanitizes startup taints the same way). Named
     ``template-node-for-<group>-<index>``. Raises :class:`SpecError` for an invalid spec. Pure."""
     name = nodegroup["metadata"]["name"]
-    spec = GroupSpec(name, nodegroup.get("spec") or {})
+    spec = parse_group_spec(name, nodegroup.get("spec") or {})
     node = build_node(spec, spec.zones[0], f"template-node-for-{name}-{index}")
     node["status"]["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]
     return node
