@@ -129,7 +129,8 @@ def _requests(pod: Obj, non_missing: Mapping[str, int] | None = None, overhead: 
 # remembered per (function, uid) together with the spec it came from; a hit requires that same spec
 # (the very object: stored pods share their spec across status writes, or an equal one), so any
 # spec change, in a new version or in a modified copy, is computed again. Pods not stored (no uid
-# or resourceVersion: being created, test builders) are never cached. Bounded: cleared when it grows past _MEMO_MAX.
+# or resourceVersion: being created, test builders) are never cached. Bounded: cleared when it
+# grows past _MEMO_MAX.
 _MEMO_MAX = 100_000
 _memo: dict[tuple[str, str], tuple[Any, Any]] = {}
 

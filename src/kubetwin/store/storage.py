@@ -29,6 +29,12 @@ from sortedcontainers import SortedList
 from kubetwin.api import errors
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
+
+
+def object_key(obj: dict[str, Any]) -> Key:
+    """The store key of an object."""
+    meta = obj["metadata"]
+    return (meta.get("namespace", "") or "", meta["name"])
 DEFAULT_HISTORY = 200_000
 
 
@@ -270,7 +276,7 @@ class Store:
 
     def create(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]
-        key = (meta.get("namespace", "") or "", meta["name"])
+        key = object_key(obj)
         table = self._data.setdefault(resource, {})
         if key in table:
             raise _exists(resource, key[1])
@@ -287,7 +293,7 @@ class Store:
 
     def update(self, resource: str, obj: dict[str, Any], expect_rv: str | None = None) -> dict[str, Any]:
         meta = obj["metadata"]
-        key = (meta.get("namespace", "") or "", meta["name"])
+        key = object_key(obj)
         table = self._data.setdefault(resource, {})
         current = table.get(key)
         if current is None:

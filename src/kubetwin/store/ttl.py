@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from kubetwin.store.storage import Key, object_key
+
 if TYPE_CHECKING:
     from kubetwin.sim import EventLoop, Handle
     from kubetwin.store.storage import Store, WatchEvent
 
-Key = tuple[str, str]
 EVENT_TTL = 3600.0  # kube-apiserver --event-ttl default
 PRIORITY = 80  # at one instant: after controllers (10), the scheduler (20) and kubelets (30)
 _TIMESTAMP_FIELDS = ("lastTimestamp", "eventTime")
@@ -37,7 +38,7 @@ class StoreTTL:
         self._due: dict[Key, float] = {}  # key -> its current expiry
         self._fifo: deque[tuple[float, Key]] = deque()  # (expiry, key), expiries non-decreasing
         self._timer: Handle | None = None
-        existing = sorted((self._last_write(obj) + seconds, _key(obj)) for obj in store.iter(resource))
+        existing = sorted((self._last_write(obj) + seconds, object_key(obj)) for obj in store.iter(resource))
         for due, key in existing:
             self._note(key, due)
         store.add_listener(self._on_write)
@@ -61,7 +62,7 @@ class StoreTTL:
     def _on_write(self, ev: WatchEvent) -> None:
         if ev.resource != self.resource:
             return
-        key = _key(ev.object)
+        key = object_key(ev.object)
         if ev.type == "DELETED":
             self._due.pop(key, None)
         else:
@@ -92,12 +93,3 @@ class StoreTTL:
         if fifo:
             self._arm()
 
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-
-def _key(obj: dict[str, Any]) -> Key:
-    meta = obj["metadata"]
-    return (meta.get("namespace", "") or "", meta["name"])
