@@ -52,6 +52,20 @@ class Env:
                          {"name": "http_requests_per_second", "type": "requestsPerSecond"}]},
         })  # fmt: skip
 
+    def oom_deployment(self, sidecar: bool = True) -> None:
+        """Deployment "oom" (2 replicas): container "a" (100m, 120Mi limit), with a LoadProfile
+        given by the caller it is OOM-killed and restarted again and again; "b" (50m) beside it
+        when ``sidecar``."""
+        containers: list[Obj] = [{"name": "a", "image": "x",
+                                  "resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "120Mi"}}}]  # fmt: skip
+        if sidecar:
+            containers.append({"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}})
+        self.client.create({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "oom", "namespace": NS},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "oom"}},
+                     "template": {"metadata": {"labels": {"app": "oom"}}, "spec": {"containers": containers}}},
+        })  # fmt: skip
+
     def service(self, name: str = "web", app: str = "web") -> None:
         self.client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
                             "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}})  # fmt: skip

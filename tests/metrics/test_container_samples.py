@@ -11,15 +11,7 @@ def test_container_samples_are_the_per_pod_answers_as_arrays(env: Env) -> None:
     env.deployment(replicas=3)
     env.profile(traffic={"ramp": {"from": 100, "to": 900, "over": "10m"}})
     # two containers, the first OOM-killed and restarted again and again (its engine record changes)
-    env.client.create({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "oom", "namespace": NS},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "oom"}},
-                 "template": {"metadata": {"labels": {"app": "oom"}},
-                              "spec": {"containers": [
-                                  {"name": "a", "image": "x", "resources": {"requests": {"cpu": "100m"},
-                                                                            "limits": {"memory": "120Mi"}}},
-                                  {"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}}]}}},
-    })  # fmt: skip
+    env.oom_deployment()
     env.profile("oom", per_pod={"baseline": {"cpu": "30m", "memory": "100Mi"}, "memoryLeakPerHour": "1200Mi"})
     kept = KeptRows()
     served = unserved = 0

@@ -340,16 +340,7 @@ def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env, sidecar: bool) 
                 metrics=[{"name": "http_requests_per_second"}, {"name": "p95", "type": "latency"}])  # fmt: skip
     # "oom": a container leaking 20Mi a minute from 100Mi against a 120Mi limit: OOM-killed after a
     # minute of running and restarted (between two scrapes, or after the last one), again and again
-    env.client.create({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "oom", "namespace": NS},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "oom"}},
-                 "template": {"metadata": {"labels": {"app": "oom"}},
-                              "spec": {"containers": [
-                                  {"name": "a", "image": "x", "resources": {"requests": {"cpu": "100m"},
-                                                                            "limits": {"memory": "120Mi"}}},
-                                  *([{"name": "b", "image": "x", "resources": {"requests": {"cpu": "50m"}}}]
-                                    if sidecar else [])]}}},
-    })  # fmt: skip
+    env.oom_deployment(sidecar)
     env.profile("oom", per_pod={"baseline": {"cpu": "30m", "memory": "100Mi"}, "memoryLeakPerHour": "1200Mi"},
                 metrics=[{"name": "http_requests_per_second", "labels": {"tier": "batch"}}])  # fmt: skip
     served = unserved = 0
