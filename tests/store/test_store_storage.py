@@ -220,6 +220,33 @@ def test_listener_sees_every_write_in_order(store: Store) -> None:
     assert log == [1, 2, 3]
 
 
+def test_listeners_of_one_resource_and_of_all_run_in_the_order_added(store: Store) -> None:
+    log: list[tuple[str, int]] = []
+    store.add_listener(lambda ev: log.append(("all", ev.rv)))
+    store.add_listener(lambda ev: log.append(("pods", ev.rv)), "pods")
+    store.create("pods", _obj("a"))
+    store.add_listener(lambda ev: log.append(("nodes", ev.rv)), "nodes")
+    store.create("nodes", {"metadata": {"name": "n"}})
+    store.delete("pods", "default", "a")
+    assert log == [("all", 1), ("pods", 1), ("all", 2), ("nodes", 2), ("all", 3), ("pods", 3)]
+
+
+def test_a_watch_stopped_by_another_watchers_handler_gets_no_more_events(store: Store) -> None:
+    seen: list[str] = []
+    second: list[Any] = []
+
+    def first(ev: WatchEvent) -> None:
+        seen.append("first")
+        second[0].stop()
+
+    store.watch("pods", first)
+    second.append(store.watch("pods", lambda ev: seen.append("second")))
+    store.watch("pods", lambda ev: seen.append("third"))
+    store.create("pods", _obj("a"))
+    store.create("pods", _obj("b"))
+    assert seen == ["first", "third", "first", "third"]
+
+
 # -- sqlite durability --------------------------------------------------------------------------
 def test_sqlite_reopen_keeps_objects_and_counter(tmp_path: Path) -> None:
     path = str(tmp_path / "db.sqlite")

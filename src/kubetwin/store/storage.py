@@ -20,7 +20,6 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,16 +34,30 @@ def object_key(obj: dict[str, Any]) -> Key:
     """The store key of an object."""
     meta = obj["metadata"]
     return (meta.get("namespace", "") or "", meta["name"])
+
+
 DEFAULT_HISTORY = 200_000
 
 
-@dataclass(frozen=True)
 class WatchEvent:
-    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
-    object: dict[str, Any]
-    resource: str
-    rv: int
-    prev: dict[str, Any] | None = None  # the object before a MODIFIED/DELETED event
+    """One write as watchers see it; read-only by convention. A slotted class, not a frozen
+    dataclass: every store write makes one, and a frozen dataclass's ``__init__`` (five
+    ``object.__setattr__`` calls) cost 0.9 us against 0.33 us here."""
+
+    __slots__ = ("type", "object", "resource", "rv", "prev")
+
+    def __init__(
+        self, type: str, object: dict[str, Any], resource: str, rv: int, prev: dict[str, Any] | None = None
+    ) -> None:
+        self.type = type  # ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
+        self.object = object
+        self.resource = resource
+        self.rv = rv
+        self.prev = prev  # the object before a MODIFIED/DELETED event
+
+    def __repr__(self) -> str:
+        meta = (self.object.get("metadata") if isinstance(self.object, dict) else None) or {}
+        return f"WatchEvent({self.type} {self.resource} {meta.get('namespace', '')}/{meta.get('name', '')} rv={self.rv})"
 
 
 class Watcher:
@@ -132,7 +145,11 @@ class Store:
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._watchers: dict[str, list[Watcher]] = {}
-        self._listeners: list[Callable[[WatchEvent], None]] = []
+        # what _emit walks per resource, rebuilt when a watcher or listener comes or goes: a write
+        # iterates an immutable snapshot instead of copying the list (a handler may stop a watch)
+        self._watcher_snap: dict[str, tuple[Watcher, ...]] = {}
+        self._listeners: list[tuple[Callable[[WatchEvent], None], str | None]] = []
+        self._listener_snap: dict[str, tuple[Callable[[WatchEvent], None], ...]] = {}
         self._db: sqlite3.Connection | None = None
         self.path = path
         # Extra values committed with every write (serve mode: the virtual clock), read back with
@@ -282,7 +299,8 @@ class Store:
             raise _exists(resource, key[1])
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
-        self._persist_or_undo(resource, key, obj)
+        if self._db is not None:
+            self._persist_or_undo(resource, key, obj)
         table[key] = obj
         index = self._keys.get(resource)
         if index is None:
@@ -302,7 +320,8 @@ class Store:
             raise _conflict(resource, key[1])
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
-        self._persist_or_undo(resource, key, obj)
+        if self._db is not None:
+            self._persist_or_undo(resource, key, obj)
         table[key] = obj
         self._emit(WatchEvent("MODIFIED", obj, resource, rv, current))
         return obj
@@ -318,7 +337,8 @@ class Store:
         if expect_rv and expect_rv != _rv(current):
             raise _conflict(resource, name)
         rv = self._next_rv()
-        self._persist_or_undo(resource, key, None)
+        if self._db is not None:
+            self._persist_or_undo(resource, key, None)
         del table[key]
         self._keys[resource].remove(key)
         # The DELETED event carries the object at the deletion's resourceVersion, as etcd3 does.
@@ -349,6 +369,7 @@ class Store:
                 raise errors.gone(f"too old resource version: {since} ({oldest - 1})")
             replay = [ev for ev in self._history if ev.rv > since and w.matches(ev)]
         self._watchers.setdefault(resource, []).append(w)
+        self._watcher_snap[resource] = tuple(self._watchers[resource])
         w._pending = []
         try:
             for ev in replay:
@@ -365,17 +386,29 @@ class Store:
         lst = self._watchers.get(w.resource, [])
         if w in lst:
             lst.remove(w)
+            self._watcher_snap[w.resource] = tuple(lst)
 
-    def add_listener(self, fn: Callable[[WatchEvent], None]) -> None:
-        """Call ``fn`` for every write of every resource, before watchers see it (so the log is in write order)."""
-        self._listeners.append(fn)
+    def add_listener(self, fn: Callable[[WatchEvent], None], resource: str | None = None) -> None:
+        """Call ``fn`` for every write (of ``resource`` only, when given), before watchers see it (so
+        the log is in write order). Listeners run in the order they were added."""
+        self._listeners.append((fn, resource))
+        self._listener_snap.clear()
+
+    def _listeners_of(self, resource: str) -> tuple[Callable[[WatchEvent], None], ...]:
+        fns = tuple(fn for fn, only in self._listeners if only is None or only == resource)
+        self._listener_snap[resource] = fns
+        return fns
 
     def _emit(self, ev: WatchEvent) -> None:
         self._history.append(ev)
-        for fn in self._listeners:
+        resource = ev.resource
+        listeners = self._listener_snap.get(resource)
+        if listeners is None:
+            listeners = self._listeners_of(resource)
+        for fn in listeners:
             fn(ev)
-        for w in list(self._watchers.get(ev.resource, ())):
-            if not w.stopped and w.matches(ev):
+        for w in self._watcher_snap.get(resource, ()):
+            if not w.stopped and (not w.namespace or w.matches(ev)):
                 w._deliver(ev)
 
 

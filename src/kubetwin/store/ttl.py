@@ -41,7 +41,7 @@ class StoreTTL:
         existing = sorted((self._last_write(obj) + seconds, object_key(obj)) for obj in store.iter(resource))
         for due, key in existing:
             self._note(key, due)
-        store.add_listener(self._on_write)
+        store.add_listener(self._on_write, resource)
 
     def _last_write(self, obj: dict[str, Any]) -> float:
         """For an object stored before the TTL was set up: the newest of its timestamps."""
@@ -60,8 +60,6 @@ class StoreTTL:
         return max(parsed, default=self.clock.now)
 
     def _on_write(self, ev: WatchEvent) -> None:
-        if ev.resource != self.resource:
-            return
         key = object_key(ev.object)
         if ev.type == "DELETED":
             self._due.pop(key, None)
