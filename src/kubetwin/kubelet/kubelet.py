@@ -498,7 +498,7 @@ class Kubelet:
         pod = self.manager.pods.get_by_key(w.key)
         if pod is None or pod["metadata"].get("uid") != w.uid:
             return
-        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, qos_class(pod),
+        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, _qos(pod),
                             phase="Failed" if w.uid in self.evicted else None)  # fmt: skip
         if w.uid in self.evicted:
             self._evicted_status(status, self.evicted[w.uid])
@@ -556,7 +556,7 @@ class Kubelet:
         pod = self.manager.pods.get_by_key(w.key)
         if pod is None:
             return
-        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, qos_class(pod))
+        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, _qos(pod))
         status["phase"] = "Failed"
         status["reason"] = reason
         status["message"] = message
@@ -632,3 +632,9 @@ class Kubelet:
             conds.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
                           "lastTransitionTime": self.loop.timestamp(), "reason": "TerminationByKubelet",
                           "message": message})  # fmt: skip
+
+
+def _qos(pod: Obj) -> str:
+    """qos.GetPodQOS (pkg/apis/core/helper/qos): the class persisted in status.qosClass (the
+    apiserver sets it at creation and it never changes), computed only when absent."""
+    return (pod.get("status") or {}).get("qosClass") or qos_class(pod)
