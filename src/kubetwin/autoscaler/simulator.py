@@ -33,6 +33,9 @@ _FIT_ONE_BY_ONE = 16
 # Extension points the simulation needs; binding, preemption and scoring are never run.
 _SIM_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
                 "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity")  # fmt: skip
+# The filters that read only the Node object (its labels, taints, spec.unschedulable, name): their
+# vectorised verdicts hold until the snapshot's node_generation moves.
+_NODE_ONLY_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity")
 
 
 def sim_profile() -> Profile:
@@ -51,6 +54,9 @@ class SimCluster:
         self.snapshot = Snapshot()
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
         self._fit = self.framework.plugin(FIT)
+        self._node_only = [p for p in self.framework.filter_plugins if p.NAME in _NODE_ONLY_PLUGINS]
+        # fit class and skipped filters -> (node_generation, slots, per slot: a node-only filter rejects)
+        self._node_only_rejects: dict[Any, tuple[int, int, list[bool]]] = {}
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
         self._undo: list[tuple[Any, ...]] = []
         self._marks: list[tuple[int, int, list[int]]] = []  # per fork: (log length, slot mark, free slots)
@@ -168,7 +174,8 @@ class SimCluster:
     def first_fit(self, pi: PodInfo, candidates: Sequence[str], start: int = 0,
                   skip: Container[str] = ()) -> int | None:  # fmt: skip
         """Index of the first of ``candidates[start:]`` (not in ``skip``) that passes every
-        filter; ``len(candidates)`` when none does; None when PreFilter rejects the pod."""
+        filter; ``len(candidates)`` when none does; None when PreFilter rejects the pod. Nodes
+        the node-only filters reject (another pool's labels or taints) are passed over unread."""
         state = CycleState()
         fw = self.framework
         if not fw.run_pre_filter(state, pi).is_success():
@@ -176,13 +183,14 @@ class SimCluster:
         get = self.snapshot.get
         fit = self._fit if self._fit is not None and self._fit.NAME not in state.skip_filter else None
         rejected: list[bool] | None = None
+        node_only = self._node_only_rejected(state, pi)
         tried = 0
         for i in range(start, len(candidates)):
             name = candidates[i]
             if name in skip:
                 continue
             ni = get(name)
-            if ni is None:
+            if ni is None or (node_only is not None and node_only[ni.slot]):
                 continue
             if fit is not None and tried:  # nodes without room fail the filters anyway: do not run them
                 if rejected is not None:
@@ -200,6 +208,31 @@ class SimCluster:
                 return i
             tried = max(tried, 1)  # the first node tried (most often the answer) runs the filters only
         return len(candidates)
+
+    def _node_only_rejected(self, state: CycleState, pi: PodInfo) -> list[bool] | None:
+        """Per slot, whether a filter that reads only the Node object rejects ``pi`` there (the
+        plugins' vectorised verdicts), kept per fit class while the snapshot's node_generation
+        (bumped by any change of nodes' labels, taints or unschedulable, and by nodes coming or
+        going) stays; None for pods of no fit class."""
+        cls = fit_class(pi)
+        if cls is None:
+            return None
+        snap = self.snapshot
+        key = (cls, frozenset(state.skip_filter))
+        hit = self._node_only_rejects.get(key)
+        if hit is not None and hit[0] == snap.node_generation and hit[1] == snap.n:
+            return hit[2]
+        out: Any = None
+        for p in self._node_only:
+            if p.NAME in state.skip_filter:
+                continue
+            for mask, _ in p.filter_all(state, pi, snap):
+                out = mask[: snap.n] if out is None else out | mask[: snap.n]
+        rejected: list[bool] = [False] * snap.n if out is None else out.tolist()
+        if len(self._node_only_rejects) > 256:
+            self._node_only_rejects.clear()
+        self._node_only_rejects[key] = (snap.node_generation, snap.n, rejected)
+        return rejected
 
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
         """Per slot, whether NodeResourcesFit's Filter rejects ``pi`` there, from its vectorised
