@@ -292,26 +292,36 @@ class FirstFit:
     failed that class and, as long as the snapshot only gains pods, still fail it, so the next pod
     of the class starts there. Same answers as trying every node from the first each time.
     ``candidates`` may grow at its end; :meth:`reset` after anything that frees room (a pod
-    taken out of the snapshot)."""
+    taken out of the snapshot).
+
+    ``reached`` is the furthest candidate index whose node an answer so far depended on
+    (``len(candidates)``: any node's, as for a pod that found no place or one of no fit class)."""
 
     def __init__(self, sim: SimCluster, candidates: list[str]) -> None:
         self.sim = sim
         self.candidates = candidates
         self._resume: dict[Any, int] = {}
+        self.reached = -1
 
     def find(self, pi: PodInfo, skip: Container[str] = ()) -> str | None:
         """The first candidate not in ``skip`` that passes every filter. ``skip`` may only grow
         between calls (a node skipped in one call counts as failed for the next)."""
         key = fit_class(pi)
+        n = len(self.candidates)
         start = 0 if key is None else self._resume.get(key, 0)
-        if start >= len(self.candidates):
+        if start >= n:
+            self.reached = n
             return None  # no candidate after the one that failed the class's last pod
         i = self.sim.first_fit(pi, self.candidates, start, skip)
         if i is None:
+            self.reached = n
             return None
         if key is not None:
             self._resume[key] = i
-        return self.candidates[i] if i < len(self.candidates) else None
+            self.reached = max(self.reached, i)
+        else:
+            self.reached = n
+        return self.candidates[i] if i < n else None
 
     def reset(self) -> None:
         self._resume.clear()
