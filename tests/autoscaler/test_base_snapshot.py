@@ -343,6 +343,7 @@ fit_op = st.one_of(
     st.tuples(st.just("pod"), st.sampled_from(["", "", "anti", "spread"]), st.sampled_from([300, 700]), app),
     st.tuples(st.just("skip"), st.integers(0, 5)),
     st.tuples(st.sampled_from(["move", "unplace"]), st.integers(0, 40)),
+    st.tuples(st.just("retaint"), st.integers(0, 5)),
 )
 
 
@@ -350,12 +351,14 @@ fit_op = st.one_of(
 @given(cpus=st.lists(st.sampled_from([1, 2]), min_size=2, max_size=6), ops=st.lists(fit_op, max_size=40))
 def test_first_fit_resume_gives_plain_first_fit(cpus: list[int], ops: list[tuple[Any, ...]]) -> None:
     """Both ways of taking pods out that scale-down uses: moving a pod off a node that is skipped
-    from then on (the memo is kept unless the pod had affinity terms), and a rollback (reset)."""
+    from then on (the memo is kept unless the pod had affinity terms), and a rollback (reset);
+    between scans a node's taint comes or goes (the node-only filters' kept verdicts must follow)."""
     memo, plain = SimCluster(), SimCluster()
     names = []
+    tainted = {i for i in range(len(cpus)) if i == 3}
     for i, cpu in enumerate(cpus):
         for sim in (memo, plain):
-            sim.add_node(node_obj(i, cpu, i == 3, False))
+            sim.add_node(node_obj(i, cpu, i in tainted, False))
         names.append(f"n{i}")
     fit = FirstFit(memo, list(names))
     skip: set[str] = set()
@@ -381,6 +384,12 @@ def test_first_fit_resume_gives_plain_first_fit(cpus: list[int], ops: list[tuple
                 placed.append((f"default/p{100 + k}", got, kind == "anti"))
         elif o[0] == "skip":
             skip.add(f"n{o[1]}")  # skip sets only grow (scale-down's removed nodes)
+        elif o[0] == "retaint":  # a node update synced before the next scan: a new first-fit
+            i = o[1] % len(cpus)
+            tainted ^= {i}
+            for sim in (memo, plain):
+                sim.add_node(node_obj(i, cpus[i], i in tainted, False))
+            fit = FirstFit(memo, list(names))
         elif placed:
             key, node, affinity = placed.pop(o[1] % len(placed))
             memo.unplace(key)
@@ -436,3 +445,39 @@ def test_first_fit_resume_and_pods_leaving(steps: list[tuple[Any, ...]], want: s
         sim.place(pi, got)
         where[name] = (got, pi)
     assert got == want
+
+
+def _pool_node(name: str, pool: str, tainted: bool, cordoned: bool) -> Obj:
+    b = make_node(name).capacity(cpu="1", memory="8Gi").labels({"pool": pool}).ready()
+    if tainted:
+        b = b.taints([{"key": "t", "value": "v", "effect": "NoSchedule"}])
+    return b.unschedulable(cordoned).obj()
+
+
+@pytest.mark.parametrize(
+    "change, want",
+    [
+        # n1 (another pool), n2 (tainted), n3 (cordoned) in turn become a fit for the next scan's pods
+        pytest.param({"n1": ("a", False, False)}, "n1", id="relabelled-into-the-pool"),
+        pytest.param({"n1": ("a", False, False), "n2": ("a", False, False)}, "n1", id="two-nodes-change"),
+        pytest.param({"n1": ("b", True, False)}, None, id="still-another-pool"),
+        pytest.param({"n2": ("a", False, False)}, "n2", id="untainted"),
+        pytest.param({"n3": ("a", False, False)}, "n3", id="uncordoned"),
+    ],
+)
+def test_first_fit_follows_node_changes(change: dict[str, tuple[str, bool, bool]], want: str | None) -> None:
+    """First-fit keeps which nodes the node-only filters (labels, taints, cordon) reject per pod
+    class; a node update between scans must show in the next scan's answers."""
+    sim = SimCluster()
+    nodes = {"n0": ("a", False, False), "n1": ("b", False, False), "n2": ("a", True, False), "n3": ("a", False, True)}
+    for name, args in nodes.items():
+        sim.add_node(_pool_node(name, *args))
+    sim.place(PodInfo(make_pod("filler").container("c", requests={"cpu": "600m"}).obj()), "n0")
+
+    def pod(i: int) -> PodInfo:
+        return PodInfo(make_pod(f"p{i}").container("c", requests={"cpu": "600m"}).node_selector({"pool": "a"}).obj())
+
+    assert FirstFit(sim, list(nodes)).find(pod(0)) is None  # a scan: no node of the pool has room
+    for name, args in change.items():
+        sim.add_node(_pool_node(name, *args))
+    assert FirstFit(sim, list(nodes)).find(pod(1)) == want  # the next scan

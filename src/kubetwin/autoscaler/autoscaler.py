@@ -66,7 +66,7 @@ from typing import Any
 
 from kubetwin.api import resources
 from kubetwin.api.errors import ApiError
-from kubetwin.autoscaler import drain, expander, limits, nodegroupset, status
+from kubetwin.autoscaler import drain, expander, limits, nodegroupset, passmemo, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
 from kubetwin.autoscaler.nodestate import TO_BE_DELETED_TAINT, NodeFacts, NodeTracker, has_taint
@@ -229,6 +229,7 @@ class ClusterAutoscaler:
         self._pdb_version = 0  # bumped when they change
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
+        self._pass_memo = passmemo.PassMemo()  # the last scale-down simulation's outcomes
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -724,11 +725,7 @@ class ClusterAutoscaler:
                                       frozenset(self.recently_unremovable))  # fmt: skip
         unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = {}
         if under:
-            sim = self._sim()
-            try:
-                self._find_unneeded(sim, under, unneeded, now)
-            finally:
-                sim.revert()
+            self._find_unneeded(under, unneeded, now)
         for name in list(self.unneeded_since):
             if name not in unneeded:
                 del self.unneeded_since[name]
@@ -818,15 +815,16 @@ class ClusterAutoscaler:
 
     def _find_unneeded(
         self,
-        sim: SimCluster,
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]],
         unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]],
         now: float,
     ) -> None:
         """Under-utilised nodes, least utilised first, whose pods can all move elsewhere (each
-        node's moves stay in ``sim`` for the next ones)."""
+        node's moves count for the next ones); the last pass's outcomes while nothing it read
+        changed (:mod:`.passmemo`)."""
         opts = self.options
-        tracker = drain.PdbTracker(self.pdbs.list(), self._pdb_memo)
+        pdbs = self.pdbs.list()
+        tracker = drain.PdbTracker(pdbs, self._pdb_memo)
         selectors = tracker.selectors()
         if selectors != self._pdb_selectors:
             self._pdb_selectors = selectors
@@ -834,29 +832,71 @@ class ClusterAutoscaler:
             self._pdb_version += 1
         elif len(self._pdb_memo) > 2 * len(self.pods) + 64:
             self._pdb_memo.clear()
-        removed: set[str] = set(self.drains)
-        fit = FirstFit(sim, self._node_order())
-        non_empty = 0
-        for _, node, g, util in sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"])):
+        ordered = sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"]))
+        plans = [self._drain_rules(node["metadata"]["name"], tracker, now) for _, node, _, _ in ordered]
+        key = (
+            tuple((node["metadata"]["name"], g.name, util, _plan_key(plan, needs))
+                  for (_, node, g, util), (plan, needs) in zip(ordered, plans, strict=True)),
+            frozenset(self.drains),
+        )  # fmt: skip
+        order = self._node_order()
+        sim = self.base.sync()
+        outcomes = self._pass_memo.lookup(sim, key, order, pdbs)
+        if outcomes is None:
+            sim.fork()
+            try:
+                outcomes, read = self._simulate_pass(sim, ordered, plans, tracker, order)
+            finally:
+                sim.revert()
+            self._pass_memo.store(sim, key, order, pdbs, outcomes, read)
+        for (_, node, g, util), (plan, _), outcome in zip(ordered, plans, outcomes, strict=True):
             name = node["metadata"]["name"]
-            plan, needs = self._drain_rules(name, tracker, now)
+            if outcome is passmemo.REMOVABLE:
+                unneeded[name] = (node, g, plan.to_move, util)
+            elif outcome != passmemo.CAPPED:
+                self._unremovable[name] = outcome
+                self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
+
+    def _simulate_pass(
+        self,
+        sim: SimCluster,
+        ordered: list[tuple[float, Obj, Group, tuple[float, float, float]]],
+        plans: list[tuple[drain.DrainPlan, dict[int, int]]],
+        tracker: drain.PdbTracker,
+        order: list[str],
+    ) -> tuple[list[passmemo.Outcome], frozenset[int] | None]:
+        """Each candidate's outcome in ``sim`` (forked), and the node slots the answers read
+        (None: any)."""
+        removed: set[str] = set(self.drains)
+        fit = FirstFit(sim, order)
+        non_empty = 0
+        outcomes: list[passmemo.Outcome] = []
+        simulated: list[str] = []
+        for (_, node, _, _), (plan, needs) in zip(ordered, plans, strict=True):
+            name = node["metadata"]["name"]
             plan = drain.check_pdbs(plan, tracker, needs)
             if plan.blocking is not None:
-                self._unremovable[name] = plan.blocking.reason
-                self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
+                outcomes.append(plan.blocking.reason)
                 continue
             if plan.to_move:
                 if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
+                    outcomes.append(passmemo.CAPPED)
                     continue
+                simulated.append(name)
                 moved = self._simulate_moves(sim, plan.to_move, name, fit, removed)
                 if moved is None:
-                    self._unremovable[name] = "NoPlaceToMovePods"
-                    self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
+                    outcomes.append("NoPlaceToMovePods")
                     continue
                 non_empty += 1
             tracker.remove(plan.to_move, needs)
             removed.add(name)
-            unneeded[name] = (node, g, plan.to_move, util)
+            outcomes.append(passmemo.REMOVABLE)
+        if fit.reached >= len(order):
+            return outcomes, None
+        slot_of = sim.snapshot.slot_of
+        read = {slot_of[n] for n in order[: fit.reached + 1] if n in slot_of}
+        read.update(slot_of[n] for n in simulated if n in slot_of)
+        return outcomes, frozenset(read)
 
     def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> tuple[drain.DrainPlan, dict[int, int]]:
         """drain.drain_rules over the node's pods and how many of the pods to move each PDB
@@ -1128,6 +1168,12 @@ def _capacity_node(g: Group) -> Obj:
 def _cores_memory(g: Group) -> dict[str, int]:
     """One node of ``g`` in the resource limiter's units (DeltaForNode)."""
     return limits.node_cores_memory(_capacity_node(g))
+
+
+def _plan_key(plan: drain.DrainPlan, needs: dict[int, int]) -> tuple[Any, ...]:
+    """What of a node's drain plan (before the PDB counts) a scale-down pass reads."""
+    blocking = plan.blocking.reason if plan.blocking is not None else None
+    return (blocking, tuple(_pod_key(p) for p in plan.to_move), tuple(sorted(needs.items())))
 
 
 def _equivalence(pi: PodInfo) -> Any:

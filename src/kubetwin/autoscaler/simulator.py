@@ -33,6 +33,9 @@ _FIT_ONE_BY_ONE = 16
 # Extension points the simulation needs; binding, preemption and scoring are never run.
 _SIM_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
                 "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity")  # fmt: skip
+# The filters that read only the Node object (its labels, taints, spec.unschedulable, name): their
+# vectorised verdicts hold until the snapshot's node_generation moves.
+_NODE_ONLY_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity")
 
 
 def sim_profile() -> Profile:
@@ -51,6 +54,9 @@ class SimCluster:
         self.snapshot = Snapshot()
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
         self._fit = self.framework.plugin(FIT)
+        self._node_only = [p for p in self.framework.filter_plugins if p.NAME in _NODE_ONLY_PLUGINS]
+        # fit class and skipped filters -> (node_generation, slots, per slot: a node-only filter rejects)
+        self._node_only_rejects: dict[Any, tuple[int, int, list[bool]]] = {}
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
         self._undo: list[tuple[Any, ...]] = []
         self._marks: list[tuple[int, int, list[int]]] = []  # per fork: (log length, slot mark, free slots)
@@ -168,7 +174,8 @@ class SimCluster:
     def first_fit(self, pi: PodInfo, candidates: Sequence[str], start: int = 0,
                   skip: Container[str] = ()) -> int | None:  # fmt: skip
         """Index of the first of ``candidates[start:]`` (not in ``skip``) that passes every
-        filter; ``len(candidates)`` when none does; None when PreFilter rejects the pod."""
+        filter; ``len(candidates)`` when none does; None when PreFilter rejects the pod. Nodes
+        the node-only filters reject (another pool's labels or taints) are passed over unread."""
         state = CycleState()
         fw = self.framework
         if not fw.run_pre_filter(state, pi).is_success():
@@ -176,13 +183,14 @@ class SimCluster:
         get = self.snapshot.get
         fit = self._fit if self._fit is not None and self._fit.NAME not in state.skip_filter else None
         rejected: list[bool] | None = None
+        node_only = self._node_only_rejected(state, pi)
         tried = 0
         for i in range(start, len(candidates)):
             name = candidates[i]
             if name in skip:
                 continue
             ni = get(name)
-            if ni is None:
+            if ni is None or (node_only is not None and node_only[ni.slot]):
                 continue
             if fit is not None and tried:  # nodes without room fail the filters anyway: do not run them
                 if rejected is not None:
@@ -200,6 +208,31 @@ class SimCluster:
                 return i
             tried = max(tried, 1)  # the first node tried (most often the answer) runs the filters only
         return len(candidates)
+
+    def _node_only_rejected(self, state: CycleState, pi: PodInfo) -> list[bool] | None:
+        """Per slot, whether a filter that reads only the Node object rejects ``pi`` there (the
+        plugins' vectorised verdicts), kept per fit class while the snapshot's node_generation
+        (bumped by any change of nodes' labels, taints or unschedulable, and by nodes coming or
+        going) stays; None for pods of no fit class."""
+        cls = fit_class(pi)
+        if cls is None:
+            return None
+        snap = self.snapshot
+        key = (cls, frozenset(state.skip_filter))
+        hit = self._node_only_rejects.get(key)
+        if hit is not None and hit[0] == snap.node_generation and hit[1] == snap.n:
+            return hit[2]
+        out: Any = None
+        for p in self._node_only:
+            if p.NAME in state.skip_filter:
+                continue
+            for mask, _ in p.filter_all(state, pi, snap):
+                out = mask[: snap.n] if out is None else out | mask[: snap.n]
+        rejected: list[bool] = [False] * snap.n if out is None else out.tolist()
+        if len(self._node_only_rejects) > 256:
+            self._node_only_rejects.clear()
+        self._node_only_rejects[key] = (snap.node_generation, snap.n, rejected)
+        return rejected
 
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
         """Per slot, whether NodeResourcesFit's Filter rejects ``pi`` there, from its vectorised
@@ -259,26 +292,36 @@ class FirstFit:
     failed that class and, as long as the snapshot only gains pods, still fail it, so the next pod
     of the class starts there. Same answers as trying every node from the first each time.
     ``candidates`` may grow at its end; :meth:`reset` after anything that frees room (a pod
-    taken out of the snapshot)."""
+    taken out of the snapshot).
+
+    ``reached`` is the furthest candidate index whose node an answer so far depended on
+    (``len(candidates)``: any node's, as for a pod that found no place or one of no fit class)."""
 
     def __init__(self, sim: SimCluster, candidates: list[str]) -> None:
         self.sim = sim
         self.candidates = candidates
         self._resume: dict[Any, int] = {}
+        self.reached = -1
 
     def find(self, pi: PodInfo, skip: Container[str] = ()) -> str | None:
         """The first candidate not in ``skip`` that passes every filter. ``skip`` may only grow
         between calls (a node skipped in one call counts as failed for the next)."""
         key = fit_class(pi)
+        n = len(self.candidates)
         start = 0 if key is None else self._resume.get(key, 0)
-        if start >= len(self.candidates):
+        if start >= n:
+            self.reached = n
             return None  # no candidate after the one that failed the class's last pod
         i = self.sim.first_fit(pi, self.candidates, start, skip)
         if i is None:
+            self.reached = n
             return None
         if key is not None:
             self._resume[key] = i
-        return self.candidates[i] if i < len(self.candidates) else None
+            self.reached = max(self.reached, i)
+        else:
+            self.reached = n
+        return self.candidates[i] if i < n else None
 
     def reset(self) -> None:
         self._resume.clear()

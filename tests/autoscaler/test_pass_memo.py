@@ -1,0 +1,113 @@
+"""The scale-down pass's kept outcomes (autoscaler/passmemo.py): whenever a scan answers from them,
+a pass simulated from scratch on the same state must give the same unneeded nodes and reasons.
+Between scans the scenarios change what a pass reads: room on the nodes pods would move to (pods
+pinned there come and go), the candidates' own pods, a PDB's budget, a destination's taints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
+
+from kubetwin.autoscaler import ClusterAutoscaler, passmemo
+
+Obj = dict[str, Any]
+
+
+def _pdb(allowed: int) -> Obj:
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"maxUnavailable": allowed, "selector": {"matchLabels": {"app": "web"}}}}  # fmt: skip
+
+
+class Shadow:
+    """Wraps the autoscaler's pass: on each answer from the kept outcomes, runs a fresh pass on the
+    same state (its outcomes become the kept ones) and compares."""
+
+    def __init__(self, ca: ClusterAutoscaler, monkeypatch: Any) -> None:
+        self.ca = ca
+        self.hits = self.passes = 0
+        original = ClusterAutoscaler._find_unneeded
+
+        def checked(ca: ClusterAutoscaler, under: Any, unneeded: dict[str, Any], now: float) -> None:
+            before = (dict(ca._unremovable), dict(ca.recently_unremovable))
+            hits = ca._pass_memo.hits
+            original(ca, under, unneeded, now)
+            self.passes += 1
+            if ca._pass_memo.hits == hits:
+                return
+            self.hits += 1
+            got = (dict(unneeded), dict(ca._unremovable), dict(ca.recently_unremovable))
+            ca._unremovable, ca.recently_unremovable = before
+            ca._pass_memo = passmemo.PassMemo()
+            fresh: dict[str, Any] = {}
+            original(ca, under, fresh, now)
+            assert (fresh, ca._unremovable, ca.recently_unremovable) == got, f"stale at {now}"
+
+        monkeypatch.setattr(ClusterAutoscaler, "_find_unneeded", checked)
+
+
+def _cordon(env: Any, nodes: list[str], open_: list[str]) -> None:
+    for n in nodes:
+        env.client.patch("nodes", n, {"spec": {"unschedulable": n not in open_}})
+
+
+def _setup(make_env: Any, monkeypatch: Any) -> tuple[Any, Shadow, list[str]]:
+    """Three nodes: n0 holds ``big`` (1100m of ~1930m: well utilised, the destination), n1 the two
+    ``web`` pods (300m each: a candidate whose pods fit n0 as long as n0 keeps its room), n2 empty."""
+    env = make_env(nodegroup("general", minSize=1, maxSize=6, desiredSize=3), _pdb(2),
+                   autoscaler(unremovableNodeRecheckTimeout="0s", scaleDownUnneededTime="30m"))  # fmt: skip
+    shadow = Shadow(env.ca, monkeypatch)
+    env.run(60)
+    nodes = sorted(env.ca.tracker.order())
+    assert len(nodes) == 3
+    _cordon(env, nodes, nodes[:1])
+    env.client.create(deployment("big", 1, cpu="1100m", memory="64Mi"))
+    env.run(80)
+    _cordon(env, nodes, nodes[1:2])
+    env.client.create(deployment("web", 2, cpu="300m", memory="64Mi"))
+    env.run(100)
+    _cordon(env, nodes, nodes)
+    return env, shadow, nodes
+
+
+def _pin(env: Any, name: str, node: str, cpu: str) -> None:
+    """A Deployment whose one pod may only run on ``node``."""
+    env.client.create(deployment(name, 1, cpu=cpu, memory="64Mi",
+                                 nodeSelector={"kubernetes.io/hostname": node}))  # fmt: skip
+
+
+def _taint(env: Any, node: str, on: bool) -> None:
+    taints = [{"key": "dedicated", "value": "x", "effect": "NoSchedule"}] if on else []
+    env.client.patch("nodes", node, {"spec": {"taints": taints}})
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # n0's room taken by a pod pinned there (n0 is no candidate: only its slot changed), then freed
+        pytest.param([(300, "pin", "pin0", 500), (500, "unpin", "pin0")], id="destination-room"),
+        pytest.param([(300, "pin", "pin0", 200), (450, "pin", "pin1", 300), (600, "unpin", "pin0")],
+                     id="destination-room-in-steps"),  # fmt: skip
+        pytest.param([(300, "pdb", 0), (450, "pdb", 2), (600, "pdb", 1)], id="pdb-budget"),
+        pytest.param([(300, "taint", True), (500, "taint", False)], id="destination-taint"),
+        pytest.param([(300, "scale", 3), (450, "scale", 1)], id="candidate-pods"),
+    ],
+)
+def test_kept_outcomes_match_a_fresh_pass(make_env: Any, monkeypatch: Any, steps: list[tuple[Any, ...]]) -> None:
+    env, shadow, nodes = _setup(make_env, monkeypatch)
+    for at, action, *args in steps:
+        env.run(at)
+        if action == "pin":
+            _pin(env, args[0], nodes[0], f"{args[1]}m")
+        elif action == "unpin":
+            env.client.delete("deployments.apps", args[0], namespace="default")
+        elif action == "pdb":
+            env.client.patch("poddisruptionbudgets.policy", "web", {"spec": {"maxUnavailable": args[0]}},
+                             namespace="default")  # fmt: skip
+        elif action == "scale":
+            env.client.patch("deployments.apps", "web", {"spec": {"replicas": args[0]}}, namespace="default")
+        else:
+            _taint(env, nodes[0], args[0])
+    env.run(steps[-1][0] + 200)
+    assert shadow.hits > 10 and shadow.passes > shadow.hits
