@@ -87,6 +87,7 @@ _op = st.one_of(
     st.tuples(st.just("selector"), st.sampled_from(["web", "db"])),
     st.tuples(st.just("disrupt"), st.integers(0, 5)),
     st.tuples(st.just("wait"), st.sampled_from([1, 130])),
+    st.tuples(st.just("adopt"), st.integers(0, 5)),
 )
 
 
@@ -110,6 +111,26 @@ def _reference(stack: Stack, pdb: dict) -> tuple[int, int, int]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(_op, min_size=1, max_size=25))
 def test_incremental_members_match_a_full_pass(ops: list[tuple]) -> None:
+    _check_members_against_a_full_pass(ops)
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [  # status writes (owner and labels shared with the previous version) that move the facts
+        pytest.param([("create", 0, "web", False), ("ready", 0, True)], id="becomes-ready"),
+        pytest.param([("create", 0, "web", True), ("ready", 0, False)], id="stops-being-ready"),
+        pytest.param([("create", 0, "web", True), ("delete", 0, False)], id="terminating"),
+        pytest.param([("create", 0, "web", True), ("ready", 0, True), ("ready", 0, True)], id="nothing-moves"),
+        pytest.param([("create", 0, "web", True), ("adopt", 0), ("ready", 0, True)], id="adopted"),
+        pytest.param([("create", 0, "db", True), ("ready", 0, False), ("selector", "db"), ("ready", 0, True)],
+                     id="matched-after-selector-change"),  # fmt: skip
+    ],
+)
+def test_status_writes_move_the_kept_members(ops: list[tuple]) -> None:
+    _check_members_against_a_full_pass(ops)
+
+
+def _check_members_against_a_full_pass(ops: list[tuple]) -> None:
     stack = Stack()
     (ctrl,) = stack.start(DisruptionController)
     stack.create(make_pdb(minAvailable=1))
@@ -130,6 +151,9 @@ def test_incremental_members_match_a_full_pass(ops: list[tuple]) -> None:
                 stack.client.delete("pods", name, "default", grace_period_seconds=0 if op[2] else None)
             elif op[0] == "selector":
                 stack.patch_spec("poddisruptionbudgets.policy", "pdb", {"spec": {"selector": {"matchLabels": {"app": op[1]}}}})
+            elif op[0] == "adopt" and pod is not None:  # the owner changes, labels stay
+                ref = {"apiVersion": "v1", "kind": "ReplicationController", "name": "rc", "uid": "rc-1", "controller": True}
+                stack.client.patch("pods", name, {"metadata": {"ownerReferences": [ref]}}, "default")
             elif op[0] == "disrupt" and pod is not None:
                 cur = stack.get("poddisruptionbudgets.policy", "pdb")
                 cur.setdefault("status", {}).setdefault("disruptedPods", {})[name] = stack.loop.timestamp()

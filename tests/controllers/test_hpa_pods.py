@@ -250,3 +250,30 @@ def test_request_columns_follow_updates(cpu_requests: list[str | None], expected
         rows.put(pod)
     got = rows.requests(None, "cpu")
     assert (None if got is None else int(got[rows.rows["p"]])) == expected
+
+
+@pytest.mark.parametrize(
+    ("uid", "restarts"),
+    [
+        pytest.param("uid-p", 3, id="status-write-with-the-same-facts"),
+        pytest.param("uid-q", 0, id="recreated-under-the-same-name"),
+    ],
+)
+def test_put_with_unchanged_facts_refreshes_pod_and_uid(uid: str, restarts: int) -> None:
+    """A put whose grouping facts and readiness equal the row's keeps its columns, yet the row
+    holds the new version (request columns added later read it) and the new uid (what the
+    metrics client joins)."""
+    rows = _rows([])
+    pods = []
+    for u_, n in (("uid-p", 0), (uid, restarts)):
+        pod = make_pod("p", "test-namespace").container("c", requests={"cpu": "100m"}).obj()
+        pod["metadata"]["uid"] = u_
+        pod["status"] = {"phase": "Running", "startTime": CLOCK.timestamp(COOL),
+                         "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": CLOCK.timestamp(COOL)}],
+                         "containerStatuses": [{"name": "c", "restartCount": n}]}  # fmt: skip
+        rows.put(pod)
+        pods.append(pod)
+    row = rows.rows["p"]
+    assert rows.pods[row] is pods[1]
+    assert rows.uids[row] == uid
+    assert rows.ready_count() == 1 and bool(rows.alive[row])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from kubetwin.controllers import _util as u
 from kubetwin.controllers.podgc import PodGCController
 
@@ -59,3 +61,35 @@ def test_unscheduled_terminating_pod_is_force_deleted(stack: Stack) -> None:
     p = stack.get("pods", "stuck")
     assert p["status"]["phase"] == "Failed"  # held by its finalizer, but marked Failed
     assert u.is_pod_active(p) is False
+
+
+def _kept(gc: PodGCController) -> tuple:
+    return (set(gc._terminated), set(gc._terminating), dict(gc._pod_node), {n: set(k) for n, k in gc._bound.items()})
+
+
+@pytest.mark.parametrize(
+    "writes",
+    [
+        pytest.param([("bind", "n1")], id="bound"),
+        pytest.param([("bind", "n1"), ("phase", "Running"), ("phase", "Running"), ("phase", "Succeeded")],
+                     id="runs-and-succeeds"),  # fmt: skip
+        pytest.param([("phase", "Failed")], id="fails-unbound"),
+        pytest.param([("bind", "n1"), ("phase", "Running"), ("terminate",), ("phase", "Running")], id="terminating"),
+    ],
+)
+def test_kept_pod_sets_follow_writes(stack: Stack, writes: list[tuple]) -> None:
+    """What the handlers keep equals what a controller started afterwards builds from the cache."""
+    (gc,) = stack.start(PodGCController)
+    assert isinstance(gc, PodGCController)
+    pod(stack, "p", finalizers=["example.com/hold"])
+    for w in writes:
+        cur = stack.get("pods", "p")
+        if w[0] == "bind":
+            stack.bind(cur, w[1])
+        elif w[0] == "phase":
+            stack.set_pod_status(cur, w[1])
+        else:
+            stack.client.delete("pods", "p", "default")
+        (fresh,) = stack.start(PodGCController)
+        assert isinstance(fresh, PodGCController)
+        assert _kept(gc) == _kept(fresh)

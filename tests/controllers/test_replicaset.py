@@ -180,6 +180,8 @@ _rs_op = st.one_of(
     st.tuples(st.just("template"), st.sampled_from(["a", "b"])),
     st.tuples(st.just("min-ready"), st.sampled_from([0, 0, 5])),
     st.tuples(st.just("wait"), st.sampled_from([0, 6])),
+    st.tuples(st.just("fail"), st.integers(0, 9)),
+    st.tuples(st.just("terminate"), st.integers(0, 9)),
 )
 
 
@@ -195,6 +197,10 @@ def _apply_rs_op(stack: Stack, op: tuple) -> None:
             stack.client.patch("pods", pick["metadata"]["name"], {"metadata": {"labels": {"app": op[2]}}}, "default")
         elif op[0] == "delete" and pick is not None:
             stack.client.delete("pods", pick["metadata"]["name"], "default", grace_period_seconds=0)
+        elif op[0] == "fail" and pick is not None:
+            stack.set_pod_status(pick, "Failed")
+        elif op[0] == "terminate" and pick is not None:  # graceful: only deletionTimestamp is set
+            stack.client.delete("pods", pick["metadata"]["name"], "default", grace_period_seconds=30)
         elif op[0] == "orphan":
             stack.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"orphan-{op[1]}",
                           "namespace": "default", "labels": {"app": op[2]}},
@@ -212,6 +218,26 @@ def _apply_rs_op(stack: Stack, op: tuple) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(_rs_op, min_size=1, max_size=25))
 def test_counted_sync_writes_what_a_pass_over_the_pods_writes(ops: list[tuple]) -> None:
+    _check_counted_against_through_the_pods(ops)
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [  # status writes (owner and labels shared with the previous version) that move the counts
+        pytest.param([("ready", 0, False), ("ready", 0, True)], id="becomes-ready"),
+        pytest.param([("ready", 0, True), ("ready", 0, False)], id="stops-being-ready"),
+        pytest.param([("ready", 0, False), ("fail", 0)], id="fails"),
+        pytest.param([("ready", 0, True), ("terminate", 0)], id="terminating"),
+        pytest.param([("scale", 2), ("ready", 0, True), ("scale", 6), ("ready", 4, True), ("scale", 1)],
+                     id="binds-after-scale-down"),  # fmt: skip
+        pytest.param([("ready", 0, True), ("ready", 0, True), ("ready", 1, False)], id="nothing-moves"),
+    ],
+)
+def test_status_writes_move_the_kept_counts(ops: list[tuple]) -> None:
+    _check_counted_against_through_the_pods(ops)
+
+
+def _check_counted_against_through_the_pods(ops: list[tuple]) -> None:
     counted, through = Stack(), Stack()
     (ctrl,) = counted.start(ReplicaSetController)
     through.start(_AlwaysThroughThePods)

@@ -81,6 +81,18 @@ class Members:
             else:
                 e[1] += 1
 
+    def refresh(self, key: str, pod: Obj, same_ref: bool) -> None:
+        """put, skipped when the kept facts of ``key`` already say what ``pod``'s would
+        (``same_ref``: ``pod`` has the kept version's ownerReferences)."""
+        f = self.facts.get(key)
+        if (
+            f is None
+            or not same_ref
+            or f[1] != bool(pod["metadata"].get("deletionTimestamp"))
+            or f[2] != is_pod_ready(pod)
+        ):
+            self.put(key, pod)
+
     def remove(self, key: str) -> None:
         f = self.facts.pop(key, None)
         if f is None:
@@ -118,9 +130,9 @@ class DisruptionController(Controller):
         m = obj["metadata"]
         return f"{m.get('namespace')}/{m['name']}"
 
-    def _selector(self, pdb: Obj) -> Any:
-        """u.selector_of(pdb), parsed once per selector."""
-        key = self._key(pdb)
+    def _selector(self, pdb: Obj, key: str | None = None) -> Any:
+        """u.selector_of(pdb), parsed once per selector (``key``: the PDB's, when known)."""
+        key = key or self._key(pdb)
         raw = (pdb.get("spec") or {}).get("selector")
         hit = self._selectors.get(key)
         if hit is None or (hit[0] is not raw and hit[0] != raw):
@@ -170,21 +182,26 @@ class DisruptionController(Controller):
                 self.enqueue(pdb)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
-        pdbs = self.pdb_informer.list(new["metadata"].get("namespace") or None)
+        nm, om = new["metadata"], old["metadata"]
+        pdbs = self.pdb_informer.list(nm.get("namespace") or None)
         if not pdbs:
             return
         key = self._key(new)
         lbls = u.labels_of(new)
-        if u.labels_of(old) != lbls:
+        if nm.get("labels") is not om.get("labels") and u.labels_of(old) != lbls:
             old_lbls = u.labels_of(old)
             for pdb in pdbs:  # the PDBs it leaves are synced first
                 if self._selector(pdb).matches(old_lbls):
                     self.enqueue(pdb)
+        # the kept facts are the previous version's: with its owner (most writes share it) they
+        # move only with deletion and readiness
+        same_ref = nm.get("ownerReferences") is om.get("ownerReferences")
         for pdb in pdbs:
-            m = self.members.get(self._key(pdb))
-            if self._selector(pdb).matches(lbls):
+            k = self._key(pdb)
+            m = self.members.get(k)
+            if self._selector(pdb, k).matches(lbls):
                 if m is not None:
-                    m.put(key, new)
+                    m.refresh(key, new, same_ref)
                 self.enqueue(pdb)
             elif m is not None:
                 m.remove(key)

@@ -63,6 +63,10 @@ def _same_requests(old: Obj, new: Obj) -> bool:
     return a is b or all(a.get(k) == b.get(k) for k in ("containers", "initContainers", "resources"))
 
 
+# what a row's columns hold of its pod: (uid, hpa_calc.pod_facts, running and Ready)
+_Seen = tuple[Any, Any, bool]
+
+
 class _Requests:
     """One (container, resource) request column; ``bad`` rows raise in calculateRequests."""
 
@@ -89,6 +93,7 @@ class TargetPods:
         self.rows: dict[str, int] = {}  # pod name -> row
         self.keys = RowKeys()  # row -> pod uid (None: free), what the metrics client joins
         self.pods: list[Obj | None] = []  # row -> pod (request columns added later read it)
+        self.seen: list[_Seen | None] = []  # row -> what the columns hold of its pod (None: free)
         self.free: list[int] = []
         self.cap = cap
         self.alive = np.zeros(cap, dtype=np.bool_)
@@ -143,8 +148,17 @@ class TargetPods:
         when what calculateRequests reads of the pod is unchanged)."""
         meta = pod["metadata"]
         name = meta["name"]
+        facts = hc.pod_facts(pod)
+        seen = (meta.get("uid"), facts, hc.running_and_ready(pod))
         row = self.rows.get(name)
         old = None
+        if row is not None and self.seen[row] == seen:
+            # the same uid, grouping facts and readiness (most status writes): the columns stay
+            old = self.pods[row]
+            self.pods[row] = pod
+            if old is not None and not _same_requests(old, pod):
+                self._refill(row, pod)
+            return
         if row is None:
             if self.free:
                 row = self.free.pop()
@@ -153,6 +167,7 @@ class TargetPods:
                 if row == self.cap:
                     self._grow()
                 self.pods.append(None)
+                self.seen.append(None)
             self.rows[name] = row
         else:
             old = self.pods[row]
@@ -161,12 +176,13 @@ class TargetPods:
                 self.odd_count -= 1
         self.keys.set(row, meta.get("uid"))
         self.pods[row] = pod
+        self.seen[row] = seen
         self.alive[row] = True
-        _, kind, start_text, ltt_text, status = hc.pod_facts(pod)
+        _, kind, start_text, ltt_text, status = facts
         self.kind[row] = kind
         self.timed[row] = bool(start_text)
         self.ready_false[row] = status == "False"
-        self.running_ready[row] = hc.running_and_ready(pod)
+        self.running_ready[row] = seen[2]
         start = ltt = 0.0
         if start_text:
             try:
@@ -178,11 +194,15 @@ class TargetPods:
                 self.odd_count += 1
         self.start[row] = start
         self.ltt[row] = ltt
-        if old is not None and _same_requests(old, pod):
-            return
+        if old is None:
+            for (container, resource), col in self._requests.items():
+                self._fill(col, row, pod, container, resource)
+        elif not _same_requests(old, pod):
+            self._refill(row, pod)
+
+    def _refill(self, row: int, pod: Obj) -> None:
         for (container, resource), col in self._requests.items():
-            if old is not None:
-                self._unfill(col, row)
+            self._unfill(col, row)
             self._fill(col, row, pod, container, resource)
 
     def remove(self, name: str) -> None:
@@ -192,6 +212,7 @@ class TargetPods:
         self._clear(row)
         self.keys.set(row, None)
         self.pods[row] = None
+        self.seen[row] = None
         self.free.append(row)
 
     def _clear(self, row: int) -> None:

@@ -45,7 +45,7 @@ class PodGCController(Controller):
     def start(self) -> None:
         self.pod_informer = self.informers.get("pods")
         self.node_informer = self.informers.get("nodes")
-        self.pod_informer.add_handler(self._pod_changed, lambda old, new: self._pod_changed(new), self._pod_deleted)
+        self.pod_informer.add_handler(self._pod_changed, self._pod_updated, self._pod_deleted)
         self._timer = self.loop.every(GC_CHECK_PERIOD, self.gc, self.priority, "podgc")
 
     def stop(self) -> None:
@@ -78,6 +78,16 @@ class PodGCController(Controller):
             self._bound.setdefault(node, {})[key] = None
         else:
             self._pod_node.pop(key, None)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        """_pod_changed, unless what it keeps (terminated, being deleted, bound node) is the
+        previous version's (most writes)."""
+        if (
+            (old.get("status") or {}).get("phase") != (new.get("status") or {}).get("phase")
+            or bool(old["metadata"].get("deletionTimestamp")) != bool(new["metadata"].get("deletionTimestamp"))
+            or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+        ):
+            self._pod_changed(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
         m = pod["metadata"]

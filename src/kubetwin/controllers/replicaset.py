@@ -432,15 +432,17 @@ class ReplicaSetController(Controller):
 
     # -- handlers ---------------------------------------------------------------------------
     def _enqueue_owner(self, pod: Obj) -> bool:
-        ref = u.controller_uid(pod)
-        if ref is None:
-            return False
-        for r in pod["metadata"].get("ownerReferences") or []:
-            if r.get("controller") is True and r.get("kind") == self.kind:
-                rs = self.rs_informer.get(r.get("name", ""), pod["metadata"].get("namespace"))
-                if rs is not None and rs["metadata"].get("uid") == r.get("uid"):
-                    self.enqueue(rs)
-        return True
+        """Enqueue the ReplicaSet controlling ``pod``; whether anything controls it."""
+        m = pod["metadata"]
+        controlled = False
+        for r in m.get("ownerReferences") or []:
+            if r.get("controller") is True:
+                controlled = True
+                if r.get("kind") == self.kind:
+                    rs = self.rs_informer.get(r.get("name", ""), m.get("namespace"))
+                    if rs is not None and rs["metadata"].get("uid") == r.get("uid"):
+                        self.enqueue(rs)
+        return controlled
 
     def _enqueue_matching(self, pod: Obj) -> None:
         lbls = u.labels_of(pod)
@@ -478,6 +480,21 @@ class ReplicaSetController(Controller):
                 m = new["metadata"]
                 o.put(f"{m.get('namespace', '')}/{m['name']}", self._facts(new))
 
+    def _moves_counts(self, old: Obj, new: Obj) -> bool:
+        """Whether _recount could move anything between two versions of a pod with the same owner
+        and labels: only if its phase, deletion, node or Ready condition differ (the memo of the new
+        version's facts is then left to the next sync that reads the pod)."""
+        if not self._owned and not self._on_node:
+            return False
+        ost, nst = old.get("status") or {}, new.get("status") or {}
+        if (
+            ost.get("phase") != nst.get("phase")
+            or old["metadata"].get("deletionTimestamp") != new["metadata"].get("deletionTimestamp")
+            or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+        ):
+            return True
+        return ost.get("conditions") is not nst.get("conditions") and is_pod_ready(old) != is_pod_ready(new)
+
     def _owned_counts(self, rs: Obj, selector: LabelSelector, tlabels: dict[str, str]) -> _Owned:
         uid = rs["metadata"]["uid"]
         ns = rs["metadata"].get("namespace", "")
@@ -495,6 +512,14 @@ class ReplicaSetController(Controller):
             self._enqueue_matching(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
+        om, nm = old["metadata"], new["metadata"]
+        if nm.get("ownerReferences") is om.get("ownerReferences") and nm.get("labels") is om.get("labels"):
+            # the same owner and labels (shared by status writes): only the owner is enqueued,
+            # and the counts move only if the pod's activity, readiness or node did
+            if self._moves_counts(old, new):
+                self._recount(old, new)
+            self._enqueue_owner(new)
+            return
         self._recount(old, new)
         if u.controller_uid(old) != u.controller_uid(new):
             self._enqueue_owner(old)

@@ -5,6 +5,7 @@ recommended requests."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -256,3 +257,54 @@ def test_pods_still_selected_after_a_selector_change_keep_their_states(env: Env)
     assert "pod-template-hash" in str(feed.selector)
     assert len(rec.containers) == 2 and sorted(feed.window_end[: feed.n][feed.has_state[: feed.n]].tolist()) == windows
     assert agg.memory_peaks.total_weight == weight
+
+
+@pytest.mark.parametrize(
+    ("restarts", "reason", "shared_statuses", "recorded"),
+    [
+        pytest.param(1, "OOMKilled", False, True, id="oom-killed"),
+        pytest.param(0, "OOMKilled", False, False, id="no-new-restart"),
+        pytest.param(1, "Error", False, False, id="killed-otherwise"),
+        pytest.param(0, "OOMKilled", True, False, id="statuses-unchanged"),
+    ],
+)
+def test_oom_of_a_selected_pod_is_a_memory_sample(env: Env, restarts: int, reason: str, shared_statuses: bool,
+                                                  recorded: bool) -> None:  # fmt: skip
+    """The recommender's pod handler records an OOM kill (RecordOOM) when a container's restart
+    count grew and its last termination was OOMKilled, not for any other status write."""
+    env.vpa("Off")
+    env.deployment(replicas=1)
+    env.run(5 * 60)
+    rec = next(c for c in env.cluster.components if isinstance(c, VPARecommender))
+    old = env.live_pods()[0]
+    new = copy.deepcopy(old)
+    (cs,) = new["status"]["containerStatuses"]
+    cs["restartCount"] = int(cs.get("restartCount") or 0) + restarts
+    cs["lastState"] = {"terminated": {"reason": reason, "finishedAt": env.cluster.loop.timestamp()}}
+    if shared_statuses:
+        old["status"]["containerStatuses"] = new["status"]["containerStatuses"]
+    feed = rec.feeds["default/web"]
+    (row,) = feed.pods[old["metadata"]["uid"]].rows
+    before = int(feed.oom_peak[row])
+    rec._pod_updated(old, new)
+    assert (int(feed.oom_peak[row]) > before) == recorded
+
+
+@pytest.mark.parametrize(
+    ("labels", "selected"),
+    [
+        pytest.param({"app": "web", "extra": "x"}, True, id="still-matching"),
+        pytest.param({"app": "other"}, False, id="leaves"),
+    ],
+)
+def test_relabelled_pod_joins_or_leaves_the_selection(env: Env, labels: dict[str, str], selected: bool) -> None:
+    env.vpa("Off")
+    env.deployment(replicas=1)
+    env.run(5 * 60)
+    rec = next(c for c in env.cluster.components if isinstance(c, VPARecommender))
+    pod = env.live_pods()[0]
+    uid = pod["metadata"]["uid"]
+    assert uid in rec.feeds["default/web"].pods
+    pod["metadata"]["labels"] = labels
+    env.client.update(pod)
+    assert (uid in rec.feeds["default/web"].pods) == selected

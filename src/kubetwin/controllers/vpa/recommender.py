@@ -157,7 +157,12 @@ class _Feed:
         meta = pod["metadata"]
         uid = meta.get("uid", "")
         member = self.pods.get(uid)
-        if _terminal(pod) or not self.selector.matches(meta.get("labels")):
+        labels = meta.get("labels")
+        # a member's kept version matched the selector: the same labels (shared by status writes) still do
+        matched = (member is not None and member.pod["metadata"].get("labels") is labels) or self.selector.matches(
+            labels
+        )
+        if _terminal(pod) or not matched:
             if member is not None:
                 self.remove(uid)
             return
@@ -362,12 +367,17 @@ class VPARecommender(Controller):
         self._pod_added(new)
 
     def _observe_ooms(self, uid: str, old: Obj, new: Obj, feeds: list[_Feed]) -> None:
+        statuses = (new.get("status") or {}).get("containerStatuses")
+        if not statuses or statuses is (old.get("status") or {}).get("containerStatuses"):
+            return  # no container restarted since the previous version (most writes)
+        killed = [cs for cs in statuses if int(cs.get("restartCount") or 0) > 0
+                  and ((cs.get("lastState") or {}).get("terminated") or {}).get("reason") == OOM_KILLED]  # fmt: skip
+        if not killed:
+            return
         old_status = {s.get("name"): s for s in (old.get("status") or {}).get("containerStatuses") or []}
         specs = {c.get("name"): c for c in (old.get("spec") or {}).get("containers") or []}
-        for cs in (new.get("status") or {}).get("containerStatuses") or []:
+        for cs in killed:
             term = (cs.get("lastState") or {}).get("terminated") or {}
-            if int(cs.get("restartCount") or 0) <= 0 or term.get("reason") != OOM_KILLED:
-                continue
             prev = old_status.get(cs.get("name"))
             if prev is None or int(cs.get("restartCount") or 0) <= int(prev.get("restartCount") or 0):
                 continue
