@@ -44,6 +44,7 @@ from kubetwin.scheduler.framework import (
     Status,
 )  # fmt: skip
 from kubetwin.scheduler.plugins import REGISTRY
+from kubetwin.scheduler.timers import TimerQueue
 from kubetwin.sim import EventLoop, SeededRNG
 
 Obj = dict[str, Any]
@@ -181,7 +182,8 @@ class Scheduler:
         self._queued: dict[str, PodInfo] = {}  # every pod the queue knows (active, backoff, unschedulable)
         self._in_active: set[str] = set()
         self._unschedulable: dict[str, PodInfo] = {}
-        self._backoff: dict[str, Any] = {}
+        self._backoff: dict[str, int] = {}  # key -> its back-off expiry's token in _timers
+        self._timers = TimerQueue(self.loop, PRIORITY, "scheduler:timers")  # back-off, flush
         self._drain: Any = None
         self._move_seq = 0
         self._affinity_waiting = 0
@@ -291,9 +293,9 @@ class Scheduler:
         self._unschedulable.pop(pi.key, None)
         if pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting = max(0, self._affinity_waiting - 1)
-        h = self._backoff.pop(pi.key, None)
-        if h is not None:
-            h.cancel()
+        token = self._backoff.pop(pi.key, None)
+        if token is not None:
+            self._timers.cancel(token)
         self._in_active.add(pi.key)
         heapq.heappush(self._active, (-pi.priority, pi.timestamp, next(self._seq), pi.key))
         if self._drain is None:
@@ -306,9 +308,9 @@ class Scheduler:
         if self._unschedulable.pop(key, None) is not None and pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting = max(0, self._affinity_waiting - 1)
         self._in_active.discard(key)
-        h = self._backoff.pop(key, None)
-        if h is not None:
-            h.cancel()
+        token = self._backoff.pop(key, None)
+        if token is not None:
+            self._timers.cancel(token)
 
     def backoff_duration(self, pi: PodInfo) -> float:
         d = POD_INITIAL_BACKOFF
@@ -330,13 +332,12 @@ class Scheduler:
         if expiry <= self.loop.now:
             self._push_active(pi)
             return
+        self._backoff[pi.key] = self._timers.call_at(expiry, self._backoff_expired, pi)
 
-        def fire() -> None:
-            self._backoff.pop(pi.key, None)
-            if self._queued.get(pi.key) is pi:
-                self._push_active(pi)
-
-        self._backoff[pi.key] = self.loop.call_at(expiry, fire, PRIORITY, "scheduler:backoff")
+    def _backoff_expired(self, pi: PodInfo) -> None:
+        self._backoff.pop(pi.key, None)
+        if self._queued.get(pi.key) is pi:
+            self._push_active(pi)
 
     def _move_all(self) -> None:
         self._move_seq += 1
@@ -363,13 +364,14 @@ class Scheduler:
         self._unschedulable[pi.key] = pi
         if pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting += 1
-        attempts = pi.attempts
+        self._timers.call_at(self.loop.now + POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION, self._leftover,
+                             (pi, pi.attempts))  # fmt: skip
 
-        def leftover() -> None:
-            if self._unschedulable.get(pi.key) is pi and pi.attempts == attempts:
-                self._requeue(pi)
-
-        self.loop.call_later(POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION, leftover, PRIORITY, "scheduler:flush")
+    def _leftover(self, entry: tuple[PodInfo, int]) -> None:
+        """flushUnschedulablePodsLeftover for one pod: still unschedulable since that attempt."""
+        pi, attempts = entry
+        if self._unschedulable.get(pi.key) is pi and pi.attempts == attempts:
+            self._requeue(pi)
 
     def pending(self) -> int:
         return len(self._queued)
