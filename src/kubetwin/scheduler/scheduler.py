@@ -77,7 +77,8 @@ def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
 
 
 class Diagnosis:
-    """Why each node was rejected: vectorised (mask, Status) entries plus per-node statuses."""
+    """Why each node was rejected: vectorised (mask, Status) entries plus per-node statuses.
+    Read-only once its cycle has filled it: pods that fail alike share it (see _find_feasible)."""
 
     def __init__(self, num_all: int) -> None:
         self.num_all = num_all
@@ -87,14 +88,7 @@ class Diagnosis:
         self.plugins: set[str] = set()
         self._histogram: dict[str, int] | None = None
         self._statuses: NodeStatuses | None = None
-
-    def reuse(self, other: Diagnosis) -> None:
-        """Take ``other``'s node statuses (read-only, shared) as this cycle's."""
-        self.entries = list(other.entries)
-        self.per_node = dict(other.per_node)
-        self.plugins = set(other.plugins)
-        self._histogram = other._histogram
-        self._statuses = other._statuses
+        self._messages: dict[str, str] = {}  # message() per PostFilter message
 
     def histogram(self) -> dict[str, int]:
         """Rejecting nodes per reason (read-only: computed once)."""
@@ -120,6 +114,15 @@ class Diagnosis:
         return self._statuses
 
     def message(self, post_filter_msg: str = "") -> str:
+        """The FitError text with the PostFilter's part (built once per PostFilter message)."""
+        msg = self._messages.get(post_filter_msg)
+        if msg is None:
+            if len(self._messages) > 16:
+                self._messages.clear()
+            msg = self._messages[post_filter_msg] = self._message(post_filter_msg)
+        return msg
+
+    def _message(self, post_filter_msg: str) -> str:
         msg = NO_NODE_AVAILABLE_MSG.format(self.num_all) + ":"
         if self.pre_filter_msg:
             msg += f" {self.pre_filter_msg}."
@@ -455,11 +458,19 @@ class Scheduler:
             self._add_unschedulable(pi, move_seq)
 
     def _update_status(self, pi: PodInfo, reason: str, msg: str, nominated: str | None) -> None:
-        status = pi.pod.get("status") or {}
-        conds = status.get("conditions") or []
-        cur = next((c for c in conds if c.get("type") == "PodScheduled"), None)
-        same = cur is not None and cur.get("status") == "False" and cur.get("reason") == reason and cur.get("message") == msg
-        if same and (not nominated or nominated == status.get("nominatedNodeName")):
+        status = pi.pod.get("status") or _EMPTY
+        cur = None
+        for c in status.get("conditions") or ():
+            if c.get("type") == "PodScheduled":
+                cur = c
+                break
+        if (
+            cur is not None
+            and cur.get("message") == msg
+            and cur.get("reason") == reason
+            and cur.get("status") == "False"
+            and (not nominated or nominated == status.get("nominatedNodeName"))
+        ):
             return
         registry = self.client.registry
         try:
@@ -522,22 +533,22 @@ class Scheduler:
         return snap.nodes[int(feasible[self._select_host(scores)])].name  # type: ignore[union-attr]
 
     def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
-        """Feasible node slots in round-robin order, filling ``diag`` when there are none.
+        """Feasible node slots in round-robin order, filling ``diag`` when there are none (or
+        raising the FitError of an alike pod, below).
 
         Both paths give the same nodes (the fast one skips the diagnosis). Pods waiting for new
         nodes fail one after another with the same reasons: for a pod like the last one that found
         no node (namespace, labels, spec, skipped filters), with the snapshot unchanged since,
         the fast path is not tried (it would fail, then the filters would run again for their
         reasons), and without pod (anti-)affinity terms or nominated pods, whose filters read
-        more than the pod and the snapshot, the last diagnosis is this one's."""
+        more than the pod and the snapshot, the last diagnosis is this one's: FitError with it."""
         snap = self.snapshot
         last = self._last_fit_error
         if last is not None and last.alike(snap, state, pi):
             if not pi.has_affinity and not snap.nominated:
-                diag.reuse(last.diagnosis)
                 total = len(snap.alive_slots())
                 self.next_start_node_index = self.next_start_node_index % total if total else 0
-                return _NO_SLOTS
+                raise FitError(pi, last.diagnosis)  # read-only, shared
         else:
             fast = self._find_feasible_fast(state, pi)
             if fast is not None:
@@ -713,8 +724,7 @@ class _NoNodes(Exception):
     pass
 
 
-_NO_SLOTS = np.zeros(0, dtype=np.intp)
-_NO_SLOTS.flags.writeable = False
+_EMPTY: Obj = {}
 
 
 class _FitMemo:
