@@ -222,11 +222,12 @@ class Scheduler:
         self._move_all()
 
     def _on_node_update(self, old: Obj, new: Obj) -> None:
-        gen = self.snapshot.node_generation
-        ni = self.snapshot.get(new["metadata"]["name"])
-        old_alloc = dict(ni.allocatable) if ni is not None else None
-        ni = self.snapshot.update_node(new)
-        if self.snapshot.node_generation != gen or ni.allocatable != old_alloc:
+        snap = self.snapshot
+        gen = snap.node_generation
+        ni = snap.get(new["metadata"]["name"])
+        old_alloc = ni.allocatable if ni is not None else None  # set_node replaces it, never edits it
+        ni = snap.update_node(new)
+        if snap.node_generation != gen or (ni.allocatable is not old_alloc and ni.allocatable != old_alloc):
             self._move_all()
 
     def _on_node_delete(self, node: Obj) -> None:
@@ -262,7 +263,11 @@ class Scheduler:
         if pi is None:
             self._enqueue_new(PodInfo(new))
             return
-        changed = old.get("spec") != new.get("spec") or (old["metadata"].get("labels") != new["metadata"].get("labels"))
+        old_spec, new_spec = old.get("spec"), new.get("spec")
+        old_labels, new_labels = old["metadata"].get("labels"), new["metadata"].get("labels")
+        changed = (old_spec is not new_spec and old_spec != new_spec) or (
+            old_labels is not new_labels and old_labels != new_labels
+        )
         pi.update(new)
         if changed and key in self._unschedulable:
             self._requeue(pi)
