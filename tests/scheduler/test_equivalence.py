@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from builders import make_node, make_pod
@@ -220,3 +220,60 @@ def test_domain_sums_cache_matches_bincount(ops: list) -> None:
                 d, n = ids[: snap.n], snap.n
                 want = [int(per_slot[:n][(d == i) & snap.alive[:n]].sum()) for i in range(len(dnames))]
                 assert snap.domain_sums(per_slot, key).tolist() == want
+
+
+def _soft_pod(name: str, app: str, raw: bool, selector: bool) -> PodInfo:
+    b = make_pod(name).container("c", requests={"cpu": "10m"}).labels({"app": app})
+    if raw:
+        b = b.set("spec.topologySpreadConstraints", [
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": {"app": app}}},
+            {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": {"app": app}}}])  # fmt: skip
+    if selector:
+        b = b.node_selector({"zone": "a"})
+    return PodInfo(b.obj())
+
+
+@pytest.mark.parametrize("raw", [pytest.param(True, id="pod-constraints"), pytest.param(False, id="system-defaults")])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(spread_op_st, min_size=1, max_size=40), selector=st.booleans())
+@example(ops=[("assume", "s", 3), ("check", "s", 0), ("relabel", "b", 3)], selector=False)  # a node changes zone
+def test_spread_score_counts_cache_matches_fresh(raw: bool, ops: list, selector: bool) -> None:
+    """Score's per-domain counts kept between cycles (_SoftCounts) give the scores of counts
+    taken afresh, whatever happened to the pods, node labels and nodes in between."""
+    snap = Snapshot(capacity=4)
+    profile = Profile(plugins=[PluginSpec("PodTopologySpread", 2)])
+    pts = Framework(profile, snap, REGISTRY).plugin("PodTopologySpread")
+    fresh = Framework(profile, snap, REGISTRY).plugin("PodTopologySpread")
+    assert pts is not None and fresh is not None
+    for p in (pts, fresh):  # as if a Service selected the pods by app
+        p._default_selector = lambda pod: {"matchLabels": {"app": pod.labels["app"]}}  # type: ignore[attr-defined]
+    for i in range(4):
+        snap.add_node(_zone_node(f"n{i}", "abc"[i % 3]))
+    added = 4
+    assumed: list[PodInfo] = []
+    for j, (op, a, b) in enumerate(ops + [("check", "s", 0), ("check", "t", 0)]):
+        names = sorted(snap.slot_of)
+        if op == "assume" and names:
+            pi = _soft_pod(f"p{j}", a, raw, False)
+            snap.assume(pi, names[b % len(names)])
+            assumed.append(pi)
+        elif op == "forget" and assumed:
+            snap.forget(assumed.pop(b % len(assumed)))
+        elif op == "relabel" and names:
+            snap.update_node(_zone_node(names[b % len(names)], a))
+        elif op == "add":
+            snap.add_node(_zone_node(f"n{added}", a))
+            added += 1
+        elif op == "remove" and len(names) > 1:
+            snap.remove_node(names[b % len(names)])
+        elif op == "check":
+            pi = _soft_pod(f"c{j}", a, raw, selector)
+            slots = snap.alive_slots()
+            got, want = CycleState(), CycleState()
+            pts.pre_score(got, pi, slots)
+            fresh._soft_cache.clear()  # type: ignore[attr-defined]
+            fresh.pre_score(want, pi, slots)
+            g = pts.normalize_score(got, pi, pts.score_all(got, pi, slots))
+            assert g.tolist() == fresh.normalize_score(want, pi, fresh.score_all(want, pi, slots)).tolist()

@@ -512,9 +512,12 @@ class Framework:
     def run_pre_filter(self, state: CycleState, pod: PodInfo) -> Status:
         for p in self.pre_filter_plugins:
             st = p.pre_filter(state, pod)
-            if st is None or st.is_success():
+            if st is None:
                 continue
-            if st.is_skip():
+            code = st.code
+            if code == Code.SUCCESS:
+                continue
+            if code == Code.SKIP:
                 state.skip_filter.add(p.NAME)
                 continue
             return st.with_plugin(p.NAME)

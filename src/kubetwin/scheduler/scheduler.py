@@ -44,6 +44,7 @@ from kubetwin.scheduler.framework import (
     Status,
 )  # fmt: skip
 from kubetwin.scheduler.plugins import REGISTRY
+from kubetwin.scheduler.timers import TimerQueue
 from kubetwin.sim import EventLoop, SeededRNG
 
 Obj = dict[str, Any]
@@ -76,7 +77,8 @@ def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
 
 
 class Diagnosis:
-    """Why each node was rejected: vectorised (mask, Status) entries plus per-node statuses."""
+    """Why each node was rejected: vectorised (mask, Status) entries plus per-node statuses.
+    Read-only once its cycle has filled it: pods that fail alike share it (see _find_feasible)."""
 
     def __init__(self, num_all: int) -> None:
         self.num_all = num_all
@@ -86,14 +88,7 @@ class Diagnosis:
         self.plugins: set[str] = set()
         self._histogram: dict[str, int] | None = None
         self._statuses: NodeStatuses | None = None
-
-    def reuse(self, other: Diagnosis) -> None:
-        """Take ``other``'s node statuses (read-only, shared) as this cycle's."""
-        self.entries = list(other.entries)
-        self.per_node = dict(other.per_node)
-        self.plugins = set(other.plugins)
-        self._histogram = other._histogram
-        self._statuses = other._statuses
+        self._messages: dict[str, str] = {}  # message() per PostFilter message
 
     def histogram(self) -> dict[str, int]:
         """Rejecting nodes per reason (read-only: computed once)."""
@@ -119,6 +114,15 @@ class Diagnosis:
         return self._statuses
 
     def message(self, post_filter_msg: str = "") -> str:
+        """The FitError text with the PostFilter's part (built once per PostFilter message)."""
+        msg = self._messages.get(post_filter_msg)
+        if msg is None:
+            if len(self._messages) > 16:
+                self._messages.clear()
+            msg = self._messages[post_filter_msg] = self._message(post_filter_msg)
+        return msg
+
+    def _message(self, post_filter_msg: str) -> str:
         msg = NO_NODE_AVAILABLE_MSG.format(self.num_all) + ":"
         if self.pre_filter_msg:
             msg += f" {self.pre_filter_msg}."
@@ -181,7 +185,8 @@ class Scheduler:
         self._queued: dict[str, PodInfo] = {}  # every pod the queue knows (active, backoff, unschedulable)
         self._in_active: set[str] = set()
         self._unschedulable: dict[str, PodInfo] = {}
-        self._backoff: dict[str, Any] = {}
+        self._backoff: dict[str, int] = {}  # key -> its back-off expiry's token in _timers
+        self._timers = TimerQueue(self.loop, PRIORITY, "scheduler:timers")  # back-off, flush
         self._drain: Any = None
         self._move_seq = 0
         self._affinity_waiting = 0
@@ -217,11 +222,12 @@ class Scheduler:
         self._move_all()
 
     def _on_node_update(self, old: Obj, new: Obj) -> None:
-        gen = self.snapshot.node_generation
-        ni = self.snapshot.get(new["metadata"]["name"])
-        old_alloc = dict(ni.allocatable) if ni is not None else None
-        ni = self.snapshot.update_node(new)
-        if self.snapshot.node_generation != gen or ni.allocatable != old_alloc:
+        snap = self.snapshot
+        gen = snap.node_generation
+        ni = snap.get(new["metadata"]["name"])
+        old_alloc = ni.allocatable if ni is not None else None  # set_node replaces it, never edits it
+        ni = snap.update_node(new)
+        if snap.node_generation != gen or (ni.allocatable is not old_alloc and ni.allocatable != old_alloc):
             self._move_all()
 
     def _on_node_delete(self, node: Obj) -> None:
@@ -257,7 +263,11 @@ class Scheduler:
         if pi is None:
             self._enqueue_new(PodInfo(new))
             return
-        changed = old.get("spec") != new.get("spec") or (old["metadata"].get("labels") != new["metadata"].get("labels"))
+        old_spec, new_spec = old.get("spec"), new.get("spec")
+        old_labels, new_labels = old["metadata"].get("labels"), new["metadata"].get("labels")
+        changed = (old_spec is not new_spec and old_spec != new_spec) or (
+            old_labels is not new_labels and old_labels != new_labels
+        )
         pi.update(new)
         if changed and key in self._unschedulable:
             self._requeue(pi)
@@ -291,9 +301,9 @@ class Scheduler:
         self._unschedulable.pop(pi.key, None)
         if pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting = max(0, self._affinity_waiting - 1)
-        h = self._backoff.pop(pi.key, None)
-        if h is not None:
-            h.cancel()
+        token = self._backoff.pop(pi.key, None)
+        if token is not None:
+            self._timers.cancel(token)
         self._in_active.add(pi.key)
         heapq.heappush(self._active, (-pi.priority, pi.timestamp, next(self._seq), pi.key))
         if self._drain is None:
@@ -306,9 +316,9 @@ class Scheduler:
         if self._unschedulable.pop(key, None) is not None and pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting = max(0, self._affinity_waiting - 1)
         self._in_active.discard(key)
-        h = self._backoff.pop(key, None)
-        if h is not None:
-            h.cancel()
+        token = self._backoff.pop(key, None)
+        if token is not None:
+            self._timers.cancel(token)
 
     def backoff_duration(self, pi: PodInfo) -> float:
         d = POD_INITIAL_BACKOFF
@@ -330,13 +340,12 @@ class Scheduler:
         if expiry <= self.loop.now:
             self._push_active(pi)
             return
+        self._backoff[pi.key] = self._timers.call_at(expiry, self._backoff_expired, pi)
 
-        def fire() -> None:
-            self._backoff.pop(pi.key, None)
-            if self._queued.get(pi.key) is pi:
-                self._push_active(pi)
-
-        self._backoff[pi.key] = self.loop.call_at(expiry, fire, PRIORITY, "scheduler:backoff")
+    def _backoff_expired(self, pi: PodInfo) -> None:
+        self._backoff.pop(pi.key, None)
+        if self._queued.get(pi.key) is pi:
+            self._push_active(pi)
 
     def _move_all(self) -> None:
         self._move_seq += 1
@@ -363,13 +372,14 @@ class Scheduler:
         self._unschedulable[pi.key] = pi
         if pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting += 1
-        attempts = pi.attempts
+        self._timers.call_at(self.loop.now + POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION, self._leftover,
+                             (pi, pi.attempts))  # fmt: skip
 
-        def leftover() -> None:
-            if self._unschedulable.get(pi.key) is pi and pi.attempts == attempts:
-                self._requeue(pi)
-
-        self.loop.call_later(POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION, leftover, PRIORITY, "scheduler:flush")
+    def _leftover(self, entry: tuple[PodInfo, int]) -> None:
+        """flushUnschedulablePodsLeftover for one pod: still unschedulable since that attempt."""
+        pi, attempts = entry
+        if self._unschedulable.get(pi.key) is pi and pi.attempts == attempts:
+            self._requeue(pi)
 
     def pending(self) -> int:
         return len(self._queued)
@@ -453,11 +463,19 @@ class Scheduler:
             self._add_unschedulable(pi, move_seq)
 
     def _update_status(self, pi: PodInfo, reason: str, msg: str, nominated: str | None) -> None:
-        status = pi.pod.get("status") or {}
-        conds = status.get("conditions") or []
-        cur = next((c for c in conds if c.get("type") == "PodScheduled"), None)
-        same = cur is not None and cur.get("status") == "False" and cur.get("reason") == reason and cur.get("message") == msg
-        if same and (not nominated or nominated == status.get("nominatedNodeName")):
+        status = pi.pod.get("status") or _EMPTY
+        cur = None
+        for c in status.get("conditions") or ():
+            if c.get("type") == "PodScheduled":
+                cur = c
+                break
+        if (
+            cur is not None
+            and cur.get("message") == msg
+            and cur.get("reason") == reason
+            and cur.get("status") == "False"
+            and (not nominated or nominated == status.get("nominatedNodeName"))
+        ):
             return
         registry = self.client.registry
         try:
@@ -520,22 +538,22 @@ class Scheduler:
         return snap.nodes[int(feasible[self._select_host(scores)])].name  # type: ignore[union-attr]
 
     def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
-        """Feasible node slots in round-robin order, filling ``diag`` when there are none.
+        """Feasible node slots in round-robin order, filling ``diag`` when there are none (or
+        raising the FitError of an alike pod, below).
 
         Both paths give the same nodes (the fast one skips the diagnosis). Pods waiting for new
         nodes fail one after another with the same reasons: for a pod like the last one that found
         no node (namespace, labels, spec, skipped filters), with the snapshot unchanged since,
         the fast path is not tried (it would fail, then the filters would run again for their
         reasons), and without pod (anti-)affinity terms or nominated pods, whose filters read
-        more than the pod and the snapshot, the last diagnosis is this one's."""
+        more than the pod and the snapshot, the last diagnosis is this one's: FitError with it."""
         snap = self.snapshot
         last = self._last_fit_error
         if last is not None and last.alike(snap, state, pi):
             if not pi.has_affinity and not snap.nominated:
-                diag.reuse(last.diagnosis)
                 total = len(snap.alive_slots())
                 self.next_start_node_index = self.next_start_node_index % total if total else 0
-                return _NO_SLOTS
+                raise FitError(pi, last.diagnosis)  # read-only, shared
         else:
             fast = self._find_feasible_fast(state, pi)
             if fast is not None:
@@ -711,8 +729,7 @@ class _NoNodes(Exception):
     pass
 
 
-_NO_SLOTS = np.zeros(0, dtype=np.intp)
-_NO_SLOTS.flags.writeable = False
+_EMPTY: Obj = {}
 
 
 class _FitMemo:

@@ -73,6 +73,8 @@ class DefaultPreemption(Plugin):
         self.min_abs = int(self.args.get("minCandidateNodesAbsolute", MIN_CANDIDATE_NODES_ABSOLUTE))
         # node name -> (NodeInfo, its generation, lowest priority of its pods or None)
         self._lowest: dict[str, tuple[NodeInfo, int, int | None]] = {}
+        # _nothing_to_preempt's last answer: (node statuses, live slots, num_all, potential, message)
+        self._nothing: tuple[NodeStatuses, Any, int, int, str] | None = None
 
     def _lowest_priority(self, ni: NodeInfo) -> int | None:
         """The lowest priority among the node's pods, kept until the node's pods change."""
@@ -269,14 +271,22 @@ class DefaultPreemption(Plugin):
         find no victims. Counted over the live nodes' slots at once; the same message and the same
         RNG draw (find_candidates' random offset) as the node-by-node path."""
         slots = snap.alive_slots()
-        n_not_helpful = int(node_status.unresolvable(slots).sum())
-        n_potential = len(slots) - n_not_helpful
+        last = self._nothing
+        if last is not None and last[0] is node_status and last[1] is slots and last[2] == num_all:
+            # pods failing alike share their node statuses (read-only), and the live slots are
+            # the same array until a node comes or goes
+            n_potential, msg = last[3], last[4]
+        else:
+            n_not_helpful = int(node_status.unresolvable(slots).sum())
+            n_potential = len(slots) - n_not_helpful
+            counts = {NOT_HELPFUL: n_not_helpful, NO_VICTIMS: n_potential}
+            body = ", ".join(sorted(f"{v} {k}" for k, v in counts.items() if v))
+            msg = f"preemption: 0/{num_all} nodes are available: {body}."
+            self._nothing = (node_status, slots, num_all, n_potential, msg)
         rng = self.handle.rng
         if rng is not None and n_potential > 1:
             rng.randint(0, n_potential - 1)
-        counts = {NOT_HELPFUL: n_not_helpful, NO_VICTIMS: n_potential}
-        body = ", ".join(sorted(f"{v} {k}" for k, v in counts.items() if v))
-        return unschedulable(f"preemption: 0/{num_all} nodes are available: {body}.")
+        return unschedulable(msg)
 
     def prepare(self, pod: PodInfo, c: Candidate) -> None:
         client = self.handle.client

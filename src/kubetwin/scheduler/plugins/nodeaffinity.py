@@ -28,6 +28,7 @@ from kubetwin.scheduler.framework import (
 
 NAME = "NodeAffinity"
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
+_MEMO_REQUIRED = "NodeAffinity/required"
 
 
 def _freeze(x: Any) -> Any:
@@ -39,9 +40,14 @@ def _freeze(x: Any) -> Any:
 
 
 def _required_key(pod: PodInfo) -> Any:
-    spec = pod.pod.get("spec") or {}
-    na = (pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
-    return _freeze((spec.get("nodeSelector") or {}, na))
+    """The pod's nodeSelector + required node affinity, hashable (kept in the pod's memo, which
+    goes when its spec does)."""
+    key = pod.memo.get(_MEMO_REQUIRED)
+    if key is None:
+        spec = pod.pod.get("spec") or {}
+        na = (pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        key = pod.memo[_MEMO_REQUIRED] = _freeze((spec.get("nodeSelector") or {}, na))
+    return key
 
 
 def has_required(pod: PodInfo) -> bool:

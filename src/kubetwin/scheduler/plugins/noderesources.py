@@ -47,12 +47,20 @@ def _ordered_requests(pod: PodInfo) -> list[tuple[str, int]]:
     return [(k, v) for k, v in base + scal if v > 0]
 
 
+def _wanted(pod: PodInfo) -> list[tuple[str, int]]:
+    """_ordered_requests kept in the pod's memo (which goes when its spec does)."""
+    wanted: list[tuple[str, int]] | None = pod.memo.get(FIT)
+    if wanted is None:
+        wanted = pod.memo[FIT] = _ordered_requests(pod)
+    return wanted
+
+
 def fits_request(pod: PodInfo, node: NodeInfo) -> list[str]:
     """fitsRequest: the reasons the pod does not fit (empty list = fits)."""
     reasons: list[str] = []
     if len(node.pods) + 1 > node.allowed_pods:
         reasons.append(TOO_MANY_PODS)
-    for name, want in _ordered_requests(pod):
+    for name, want in _wanted(pod):
         if want > node.allocatable.get(name, 0) - node.requested.get(name, 0):
             reasons.append(insufficient(name))
     return reasons
@@ -85,10 +93,7 @@ class NodeResourcesFit(Plugin):
         return unschedulable(*reasons) if reasons else None
 
     def ordered_requests(self, pod: PodInfo) -> list[tuple[str, int]]:
-        wanted: list[tuple[str, int]] | None = pod.memo.get(FIT)
-        if wanted is None:
-            wanted = pod.memo[FIT] = _ordered_requests(pod)
-        return wanted
+        return _wanted(pod)
 
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
         n = snap.n

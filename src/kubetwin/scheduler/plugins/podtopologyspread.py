@@ -158,6 +158,36 @@ class _Counts:
                         seen[s] = v
 
 
+class _SoftCounts:
+    """Score's matching pods per domain over the nodes a ScheduleAnyway constraint counts, for one
+    (namespace, constraint, inclusion) class, kept current from the snapshot's dirty-slot log like
+    _Counts (node labels, taints and layout changes rebuild)."""
+
+    __slots__ = ("epoch", "gen", "pos", "sums", "el", "d", "per_slot", "seen")
+
+    def __init__(self, snap: Snapshot, el: np.ndarray, d: np.ndarray, per_slot: np.ndarray, sums: np.ndarray) -> None:
+        self.epoch, self.gen, self.pos = snap.epoch, snap.node_generation, len(snap.dirty)
+        self.sums = sums
+        self.el, self.d, self.per_slot, self.seen = el.tolist(), d.tolist(), per_slot, per_slot[: snap.n].tolist()
+
+    def current(self, snap: Snapshot, per_slot: np.ndarray) -> np.ndarray | None:
+        """The sums brought up to date (read-only), or None when they must be rebuilt."""
+        if self.gen != snap.node_generation or self.per_slot is not per_slot:
+            return None
+        dirty = snap.dirty_since(self.epoch, self.pos)
+        if dirty is None:
+            return None
+        el, d, seen, sums = self.el, self.d, self.seen, self.sums
+        for s in dirty:
+            if el[s]:
+                v = int(per_slot[s])
+                if v != seen[s]:
+                    sums[d[s]] += v - seen[s]
+                    seen[s] = v
+        self.pos = len(snap.dirty)
+        return sums
+
+
 class PodTopologySpread(Plugin):
     NAME = NAME
     VECTORISED = True
@@ -165,6 +195,8 @@ class PodTopologySpread(Plugin):
     def __init__(self, handle: Any, args: Obj | None = None) -> None:
         super().__init__(handle, args)
         self._counts_cache: dict[Any, _Counts] = {}
+        self._soft_cache: dict[Any, _SoftCounts] = {}
+        self._defaults: dict[Any, list[Constraint]] = {}  # system-default constraints per selector
         self.system_defaulted = (self.args.get("defaultingType") or "System") == "System"
 
     # -- constraints --------------------------------------------------------------------------
@@ -211,7 +243,14 @@ class PodTopologySpread(Plugin):
         sel = self._default_selector(pod)
         if sel is None:
             return []
-        return [Constraint(c, pod, sel) for c in SYSTEM_DEFAULT_CONSTRAINTS]
+        # without matchLabelKeys a constraint reads nothing from the pod: shared per selector
+        key = helpers.selector_key(sel)
+        cons = self._defaults.get(key)
+        if cons is None:
+            if len(self._defaults) > 1024:
+                self._defaults.clear()
+            cons = self._defaults[key] = [Constraint(c, pod, sel) for c in SYSTEM_DEFAULT_CONSTRAINTS]
+        return list(cons)
 
     def _inclusion_mask(self, c: Constraint, pod: PodInfo, snap: Snapshot) -> np.ndarray:
         m = snap.alive.copy()
@@ -339,11 +378,15 @@ class PodTopologySpread(Plugin):
             return SKIP
         snap: Snapshot = self.handle.snapshot
         require_all = bool((pod.pod.get("spec") or {}).get("topologySpreadConstraints")) or not self.system_defaulted
-        has_all = snap.alive.copy()
-        for c in cons:
-            has_all &= snap.domains(c.key)[0] >= 0
-        ignored = ~has_all[slots] if require_all else np.zeros(len(slots), dtype=bool)
-        kept = slots[~ignored]
+        if require_all:
+            has_all = snap.alive.copy()
+            for c in cons:
+                has_all &= snap.domains(c.key)[0] >= 0
+            ignored = ~has_all[slots]
+            kept = slots[~ignored]
+        else:
+            ignored = np.zeros(len(slots), dtype=bool)
+            kept = slots
         per_constraint = []
         for c in cons:
             ids, names = snap.domains(c.key)
@@ -356,16 +399,43 @@ class PodTopologySpread(Plugin):
                 present = np.zeros(len(names), dtype=bool)
                 present[d_kept[d_kept >= 0]] = True
                 size = int(present.sum())
-                el = self._inclusion_mask(c, pod, snap)[: snap.n]
-                if require_all:
-                    el &= has_all[: snap.n]
-                d = ids[: snap.n]
-                el &= d >= 0
-                dom_counts = np.bincount(d[el], weights=per_slot[: snap.n][el], minlength=len(names)).astype(np.int64)
-                dom_counts = np.where(present, dom_counts, 0)
+                dom_counts = np.where(present, self._soft_counts(pod, cons, c, per_slot, require_all), 0)
             per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2)))
         state.write(NAME + "/score", (per_constraint, ignored, slots))
         return None
+
+    def _soft_counts(self, pod: PodInfo, cons: list[Constraint], c: Constraint, per_slot: np.ndarray,
+                     require_all: bool) -> np.ndarray:  # fmt: skip
+        """Matching pods per domain of ``c`` over its counted nodes: included (node affinity /
+        taints as its policies say), with its key (and every constraint's key when
+        ``require_all``). Read-only."""
+        snap: Snapshot = self.handle.snapshot
+        key = (
+            pod.namespace,
+            c.key,
+            helpers.selector_key(c.selector),
+            _required_key(pod) if c.honor_affinity and has_required(pod) else None,
+            _freeze((pod.pod.get("spec") or {}).get("tolerations") or []) if c.honor_taints else None,
+            tuple(x.key for x in cons) if require_all else None,
+        )
+        hit = self._soft_cache.get(key)
+        if hit is not None:
+            sums = hit.current(snap, per_slot)
+            if sums is not None:
+                return sums
+        if len(self._soft_cache) > 1024:
+            self._soft_cache.clear()
+        ids, names = snap.domains(c.key)
+        n = snap.n
+        el = self._inclusion_mask(c, pod, snap)[:n]
+        if require_all:
+            for x in cons:
+                el &= snap.domains(x.key)[0][:n] >= 0
+        d = ids[:n]
+        el &= d >= 0
+        sums = np.bincount(d[el], weights=per_slot[:n][el], minlength=len(names)).astype(np.int64)
+        self._soft_cache[key] = _SoftCounts(snap, el, d, per_slot, sums)
+        return sums
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
         per_constraint, ignored, _ = state.read(NAME + "/score")
