@@ -168,3 +168,15 @@ def test_node_update_filters(new: dict[str, Any], ignorable: bool, heartbeat_onl
     old = _node_with(BASE)
     assert u.node_update_ignorable(old, new) is ignorable
     assert u.node_heartbeat_only(old, new) is heartbeat_only
+
+
+def test_node_update_filters_answer_each_pair_afresh() -> None:
+    """The last pair's answer is kept for the next handler of the same update, by identity: a
+    different new object (or old one) is compared again."""
+    old = _node_with(BASE)
+    heartbeat = _node_with([("MemoryPressure", "False", "t1"), ("Ready", "True", "t1")])
+    relabelled = _node_with(BASE, metadata__labels={"zone": "b"})
+    assert u.node_update_ignorable(old, heartbeat) and u.node_heartbeat_only(old, heartbeat)
+    assert not u.node_update_ignorable(old, relabelled) and not u.node_heartbeat_only(old, relabelled)
+    assert not u.node_update_ignorable(relabelled, heartbeat)
+    assert u.node_heartbeat_only(old, heartbeat)

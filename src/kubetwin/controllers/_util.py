@@ -231,7 +231,7 @@ def node_in_same_condition(old: Mapping[str, Any], new: Mapping[str, Any]) -> bo
 def node_update_ignorable(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """daemon_controller.go shouldIgnoreNodeUpdate: the same True conditions, and nothing else but
     resourceVersion and the conditions changed (a kubelet heartbeat)."""
-    return node_in_same_condition(old, new) and same_node_but_conditions(old, new)
+    return node_in_same_condition(old, new) and _node_rest_same(old, new)
 
 
 def node_heartbeat_only(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -239,10 +239,27 @@ def node_heartbeat_only(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     (only heartbeat/transition times, reasons or messages moved), and nothing else changed."""
     a = (old.get("status") or {}).get("conditions") or []
     b = (new.get("status") or {}).get("conditions") or []
-    if len(a) != len(b) or any(x.get("type") != y.get("type") or x.get("status") != y.get("status")
-                               for x, y in zip(a, b, strict=True)):  # fmt: skip
+    if len(a) != len(b):
         return False
-    return same_node_but_conditions(old, new)
+    for x, y in zip(a, b, strict=True):
+        if x is not y and (x.get("type") != y.get("type") or x.get("status") != y.get("status")):
+            return False
+    return _node_rest_same(old, new)
+
+
+# The last node update's answer: an update reaches several handlers in a row (the node lifecycle
+# and DaemonSet controllers ask about the same pair), and stored objects are never modified.
+_last_rest: tuple[Mapping[str, Any], Mapping[str, Any], bool] | None = None
+
+
+def _node_rest_same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    global _last_rest
+    last = _last_rest
+    if last is not None and last[0] is old and last[1] is new:
+        return last[2]
+    same = same_node_but_conditions(old, new)
+    _last_rest = (old, new, same)
+    return same
 
 
 def same_node_but_conditions(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -257,10 +274,12 @@ def _same_but(a: Any, b: Any, skip: str) -> bool:
     which the caller compares apart); values shared by both are not walked."""
     if a is b:
         return True
-    if not isinstance(a, Mapping) or not isinstance(b, Mapping) or len(a) != len(b):
+    if not (type(a) is dict or isinstance(a, Mapping)) or not (type(b) is dict or isinstance(b, Mapping)):
+        return False
+    if len(a) != len(b):
         return False
     for k, v in b.items():
-        if k == skip or (not skip and k in ("metadata", "status")):
+        if k == skip or (not skip and (k == "metadata" or k == "status")):
             continue
         w = a.get(k, _MISSING)
         if w is not v and w != v:
