@@ -211,8 +211,9 @@ class ClusterAutoscaler:
         # change (NodeTracker.take_changed); re-classified for these options:
         self._maybe_under: set[str] = set()
         self._classified_for: tuple[float, bool, bool] | None = None
-        # the candidates' utilization while they do not change and have no pod being deleted
-        self._utils: dict[str, tuple[Obj, tuple[float, float, float]]] = {}
+        # the candidates' utilization while they do not change (NodeTracker.take_changed) and have
+        # no pod being deleted
+        self._utils: dict[str, tuple[float, float, float]] = {}
         # informer order of the pods (the pods lister's order): key -> sequence number
         self._pod_seq: dict[str, int] = {}
         self._seq = 0
@@ -687,7 +688,7 @@ class ClusterAutoscaler:
             util = self.utilization(hit[0])
             if not hit[1].ready or util[0] < o.scale_down_utilization_threshold:
                 self._maybe_under.add(name)
-                self._utils[name] = (hit[0], util)
+                self._utils[name] = util
             else:
                 self._maybe_under.discard(name)
 
@@ -715,7 +716,7 @@ class ClusterAutoscaler:
                 reasons[name] = "ScaleDownDisabledAnnotation"
                 continue
             kept = self._utils.get(name)
-            util = kept[1] if kept is not None and kept[0] is node else self.utilization(node)
+            util = kept if kept is not None else self.utilization(node)
             if f.ready and util[0] >= opts.scale_down_utilization_threshold:
                 reasons[name] = "NotUnderutilized"
                 continue
