@@ -211,8 +211,9 @@ class ClusterAutoscaler:
         # change (NodeTracker.take_changed); re-classified for these options:
         self._maybe_under: set[str] = set()
         self._classified_for: tuple[float, bool, bool] | None = None
-        # the candidates' utilization while they do not change and have no pod being deleted
-        self._utils: dict[str, tuple[Obj, tuple[float, float, float]]] = {}
+        # the candidates' utilization while they do not change (NodeTracker.take_changed) and have
+        # no pod being deleted
+        self._utils: dict[str, tuple[float, float, float]] = {}
         # informer order of the pods (the pods lister's order): key -> sequence number
         self._pod_seq: dict[str, int] = {}
         self._seq = 0
@@ -224,6 +225,8 @@ class ClusterAutoscaler:
         # node -> (the pods, the options read, the plan before PDB counts)
         # and per PDB (by index) how many of the pods to move it selects, for a PDB version
         self._plans: dict[str, tuple[list[Obj], tuple[bool, bool], drain.DrainPlan, dict[int, int], int]] = {}
+        # node -> (plan, needs, what a scale-down pass reads of them) for _drain_rules' answers
+        self._plan_keys: dict[str, tuple[drain.DrainPlan, dict[int, int], tuple[Any, ...]]] = {}
         self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
         self._pdb_selectors: list[tuple[Any, Any]] | None = None  # ... for these PDB selectors
         self._pdb_version = 0  # bumped when they change
@@ -687,7 +690,7 @@ class ClusterAutoscaler:
             util = self.utilization(hit[0])
             if not hit[1].ready or util[0] < o.scale_down_utilization_threshold:
                 self._maybe_under.add(name)
-                self._utils[name] = (hit[0], util)
+                self._utils[name] = util
             else:
                 self._maybe_under.discard(name)
 
@@ -696,8 +699,9 @@ class ClusterAutoscaler:
         self._classify()
         reasons: dict[str, str] = {}
         if self.recently_unremovable:
-            present = set().union(*(g.members for g in groups.values()))
-            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items() if t > now and n in present}
+            members = [g.members for g in groups.values()]
+            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
+                                         if t > now and any(n in m for m in members)}  # fmt: skip
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         for name in self._maybe_under:
@@ -715,7 +719,7 @@ class ClusterAutoscaler:
                 reasons[name] = "ScaleDownDisabledAnnotation"
                 continue
             kept = self._utils.get(name)
-            util = kept[1] if kept is not None and kept[0] is node else self.utilization(node)
+            util = kept if kept is not None else self.utilization(node)
             if f.ready and util[0] >= opts.scale_down_utilization_threshold:
                 reasons[name] = "NotUnderutilized"
                 continue
@@ -835,7 +839,7 @@ class ClusterAutoscaler:
         ordered = sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"]))
         plans = [self._drain_rules(node["metadata"]["name"], tracker, now) for _, node, _, _ in ordered]
         key = (
-            tuple((node["metadata"]["name"], g.name, util, _plan_key(plan, needs))
+            tuple((node["metadata"]["name"], g.name, util, self._plan_key(node["metadata"]["name"], plan, needs))
                   for (_, node, g, util), (plan, needs) in zip(ordered, plans, strict=True)),
             frozenset(self.drains),
         )  # fmt: skip
@@ -922,6 +926,19 @@ class ClusterAutoscaler:
         else:
             self._plans.pop(name, None)
         return plan, needs
+
+    def _plan_key(self, name: str, plan: drain.DrainPlan, needs: dict[int, int]) -> tuple[Any, ...]:
+        """What of the node's drain plan (before the PDB counts) a scale-down pass reads, kept
+        while _drain_rules gives the same plan and needs objects."""
+        hit = self._plan_keys.get(name)
+        if hit is not None and hit[0] is plan and hit[1] is needs:
+            return hit[2]
+        blocking = plan.blocking.reason if plan.blocking is not None else None
+        key = (blocking, tuple(_pod_key(p) for p in plan.to_move), tuple(sorted(needs.items())))
+        if len(self._plan_keys) > 2 * len(self.tracker.names()) + 64:
+            self._plan_keys.clear()  # nodes long gone
+        self._plan_keys[name] = (plan, needs, key)
+        return key
 
     def _pending_info(self, pod: Obj) -> PodInfo:
         """The pending pod's PodInfo, kept per pod object from scan to scan (pods wait for their
@@ -1168,12 +1185,6 @@ def _capacity_node(g: Group) -> Obj:
 def _cores_memory(g: Group) -> dict[str, int]:
     """One node of ``g`` in the resource limiter's units (DeltaForNode)."""
     return limits.node_cores_memory(_capacity_node(g))
-
-
-def _plan_key(plan: drain.DrainPlan, needs: dict[int, int]) -> tuple[Any, ...]:
-    """What of a node's drain plan (before the PDB counts) a scale-down pass reads."""
-    blocking = plan.blocking.reason if plan.blocking is not None else None
-    return (blocking, tuple(_pod_key(p) for p in plan.to_move), tuple(sorted(needs.items())))
 
 
 def _equivalence(pi: PodInfo) -> Any:

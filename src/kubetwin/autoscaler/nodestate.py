@@ -13,7 +13,8 @@ pod informers' handlers keep it current, so a scan only reads it:
   DaemonSet pod and/or a mirror pod (the autoscaler's options may leave either out of the
   utilization); pods being deleted are held apart, since whether they still count depends on the
   time (long-terminating pods do not);
-- the names of the nodes whose facts or counted pods changed since :meth:`take_changed`.
+- the names of the nodes whose facts, allocatable or counted pods changed since
+  :meth:`take_changed` (a status heartbeat that only renews the conditions' times is no change).
 
 Sums are integers (milli-CPU, bytes): adding and removing pods in any order gives the same totals,
 so :meth:`utilization` returns exactly what a pass over the node's pods returns.
@@ -21,7 +22,7 @@ so :meth:`utilization` returns exactly what a pass over the node's pods returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubetwin.api import resources
@@ -67,6 +68,27 @@ def node_facts(node: Obj, parse_timestamp: Any) -> NodeFacts:
     )
 
 
+def refreshed_facts(prev: Obj, facts: NodeFacts, node: Obj, parse_timestamp: Any) -> NodeFacts:
+    """``node_facts(node)`` for a newer version of ``prev`` (whose facts are ``facts``): when it
+    kept the spec, labels and annotations objects (informer objects are never changed in place)
+    and its timestamps, as the kubelet's status writes do, only readiness is read again."""
+    pm, m = prev["metadata"], node["metadata"]
+    if (
+        node.get("spec") is not prev.get("spec")
+        or m.get("labels") is not pm.get("labels")
+        or m.get("annotations") is not pm.get("annotations")
+        or m.get("deletionTimestamp") != pm.get("deletionTimestamp")
+        or m.get("creationTimestamp") != pm.get("creationTimestamp")
+    ):
+        return node_facts(node, parse_timestamp)
+    ready = resources.is_node_ready(node)
+    return facts if ready == facts.ready else replace(facts, ready=ready)
+
+
+def _allocatable(node: Obj) -> Any:
+    return (node.get("status") or {}).get("allocatable")
+
+
 def _pod_key(pod: Obj) -> str:
     m = pod["metadata"]
     return f"{m.get('namespace', '')}/{m['name']}"
@@ -92,7 +114,7 @@ class NodeTracker:
         self._sums: dict[str, list[int]] = {}  # node -> requests of the counted pods by category
         self._deleting: dict[str, dict[str, Obj]] = {}  # node -> pod key -> pod being deleted
         self._share: dict[str, _Share] = {}  # pod key -> what it counts for
-        self._alloc: dict[str, tuple[Obj, int, int]] = {}  # node -> (object, allocatable cpu, memory)
+        self._alloc: dict[str, tuple[Any, int, int]] = {}  # node -> (status.allocatable, its cpu, memory)
         self._changed: set[str] = set()
         self.active = False
         self.pods = pods
@@ -152,7 +174,8 @@ class NodeTracker:
         return bool(self._deleting.get(name))
 
     def take_changed(self) -> set[str]:
-        """The nodes whose facts or counted pods changed since the last call (or deleted nodes)."""
+        """The nodes whose facts, allocatable or counted pods changed since the last call (or
+        deleted nodes)."""
         out, self._changed = self._changed, set()
         return out
 
@@ -163,9 +186,10 @@ class NodeTracker:
         long-terminating; DaemonSet / mirror pods, when ignored, come off allocatable instead."""
         name = node["metadata"]["name"]
         alloc = self._alloc.get(name)
-        if alloc is None or alloc[0] is not node:
-            rl = resources.resource_list((node.get("status") or {}).get("allocatable"))
-            alloc = self._alloc[name] = (node, rl.get("cpu", 0), rl.get("memory", 0))
+        allocatable = _allocatable(node)
+        if alloc is None or not (alloc[0] is allocatable or alloc[0] == allocatable):
+            rl = resources.resource_list(allocatable)
+            alloc = self._alloc[name] = (allocatable, rl.get("cpu", 0), rl.get("memory", 0))
         sums: list[int] | tuple[int, ...] = self._sums.get(name) or _ZERO
         deleting = self._deleting.get(name)
         if deleting:
@@ -219,9 +243,11 @@ class NodeTracker:
             self._node_added(node)
             return
         was = prev[1]
-        f = node_facts(node, self.parse_timestamp)
+        f = refreshed_facts(prev[0], was, node, self.parse_timestamp)
         self._facts[name] = (node, f)
-        self._changed.add(name)
+        allocatable = _allocatable(node)
+        if f != was or not (allocatable is _allocatable(prev[0]) or allocatable == _allocatable(prev[0])):
+            self._changed.add(name)  # else nothing a scan reads of it changed (a status heartbeat)
         if was.deleting:
             return  # a deletionTimestamp is never unset: the node stays out
         if f.deleting:

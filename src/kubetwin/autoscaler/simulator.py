@@ -29,6 +29,8 @@ Obj = dict[str, Any]
 
 # first-fit checks this many nodes' room one by one before it asks for every node's at once
 _FIT_ONE_BY_ONE = 16
+# ... and after this many nodes failed every filter, asks which nodes the node-only filters reject
+_NODE_ONLY_AFTER = 3
 
 # Extension points the simulation needs; binding, preemption and scoring are never run.
 _SIM_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
@@ -174,8 +176,9 @@ class SimCluster:
     def first_fit(self, pi: PodInfo, candidates: Sequence[str], start: int = 0,
                   skip: Container[str] = ()) -> int | None:  # fmt: skip
         """Index of the first of ``candidates[start:]`` (not in ``skip``) that passes every
-        filter; ``len(candidates)`` when none does; None when PreFilter rejects the pod. Nodes
-        the node-only filters reject (another pool's labels or taints) are passed over unread."""
+        filter; ``len(candidates)`` when none does; None when PreFilter rejects the pod. After a
+        few nodes failed the filters, the nodes the node-only filters reject (another pool's
+        labels or taints) are passed over unread."""
         state = CycleState()
         fw = self.framework
         if not fw.run_pre_filter(state, pi).is_success():
@@ -183,8 +186,8 @@ class SimCluster:
         get = self.snapshot.get
         fit = self._fit if self._fit is not None and self._fit.NAME not in state.skip_filter else None
         rejected: list[bool] | None = None
-        node_only = self._node_only_rejected(state, pi)
-        tried = 0
+        node_only: list[bool] | None = None
+        failed = tried = 0
         for i in range(start, len(candidates)):
             name = candidates[i]
             if name in skip:
@@ -207,6 +210,9 @@ class SimCluster:
             if fw.run_filter(state, pi, ni).is_success():
                 return i
             tried = max(tried, 1)  # the first node tried (most often the answer) runs the filters only
+            failed += 1
+            if failed == _NODE_ONLY_AFTER:
+                node_only = self._node_only_rejected(state, pi)
         return len(candidates)
 
     def _node_only_rejected(self, state: CycleState, pi: PodInfo) -> list[bool] | None:
