@@ -482,18 +482,20 @@ class ReplicaSetController(Controller):
 
     def _moves_counts(self, old: Obj, new: Obj) -> bool:
         """Whether _recount could move anything between two versions of a pod with the same owner
-        and labels: only if its phase, deletion, node or Ready condition differ (the memo of the new
-        version's facts is then left to the next sync that reads the pod)."""
+        and labels: only if it became active or inactive, or while active changed readiness or
+        (once node counts are kept) node. The memo of the new version's facts is then left to the
+        next sync that reads the pod."""
         if not self._owned and not self._on_node:
             return False
-        ost, nst = old.get("status") or {}, new.get("status") or {}
-        if (
-            ost.get("phase") != nst.get("phase")
-            or old["metadata"].get("deletionTimestamp") != new["metadata"].get("deletionTimestamp")
-            or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
-        ):
+        active = u.is_pod_active(new)
+        if u.is_pod_active(old) != active:
             return True
-        return ost.get("conditions") is not nst.get("conditions") and is_pod_ready(old) != is_pod_ready(new)
+        if not active:
+            return False  # neither counts nor node counts hold an inactive pod
+        if self._on_node and (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName"):
+            return True
+        conds = (new.get("status") or {}).get("conditions")
+        return conds is not (old.get("status") or {}).get("conditions") and is_pod_ready(old) != is_pod_ready(new)
 
     def _owned_counts(self, rs: Obj, selector: LabelSelector, tlabels: dict[str, str]) -> _Owned:
         uid = rs["metadata"]["uid"]
