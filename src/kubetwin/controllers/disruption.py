@@ -350,9 +350,8 @@ class DisruptionController(Controller):
             u.set_metav1_condition(status, "DisruptionAllowed", "False", "InsufficientPods", "",
                                    self.loop.timestamp(), gen)  # fmt: skip
         if status != old:
-            new = deep_copy(pdb)
-            new["status"] = status
-            self.client.update_status(new)
+            # only ``status`` (built here) is stored from the object handed over: no copy of the PDB
+            self.client.update_status({**pdb, "status": status}, owned=True)
 
     def _fail_safe(self, pdb: Obj, message: str) -> None:
         old = pdb.get("status") or {}

@@ -741,9 +741,9 @@ class ReplicaSetController(Controller):
         elif manage_err is None and failure is not None:
             u.remove_condition(status, "ReplicaFailure")
         if _status_differs(old_status, status):
-            new = deep_copy(rs)
-            new["status"] = status
-            self.client.update_status(new)
+            # only ``status`` (built here) is stored from the object handed over; the rest is
+            # read for the name and resourceVersion, so the cached ReplicaSet is not copied
+            self.client.update_status({**rs, "status": status}, owned=True)
 
 
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
