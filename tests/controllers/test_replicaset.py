@@ -458,3 +458,21 @@ def test_status_write_leaves_the_cached_replicaset_alone(stack: Stack) -> None:
     stack.run_all()
     assert cached == before
     assert rs_status(stack, "web")["readyReplicas"] == 2 and before["status"]["readyReplicas"] == 0
+
+
+def test_created_pods_share_nothing_with_the_template(stack: Stack) -> None:
+    """Pods are handed to the registry as built (owned): defaulting and admission write into them,
+    so nothing of them may be the ReplicaSet's template."""
+    stack.start(ReplicaSetController)
+    stack.create(make_rs("web", 2))
+    stack.settle()
+    rs = stack.client.get("replicasets.apps", "web", "default", copy=False)
+    template = rs["spec"]["template"]
+    before = copy.deepcopy(template)
+    pods = [stack.client.get("pods", p["metadata"]["name"], "default", copy=False) for p in stack.pods()]
+    assert len(pods) == 2
+    for p in pods:
+        assert p["spec"] is not template["spec"]
+        assert p["spec"]["containers"][0] is not template["spec"]["containers"][0]
+        assert p["metadata"]["labels"] is not template["metadata"]["labels"]
+    assert template == before

@@ -631,7 +631,8 @@ class ReplicaSetController(Controller):
             for batch in u.slow_start_batches(count):
                 for _ in range(batch):
                     try:
-                        pod = self.client.create(pod_from_template(template, rs))
+                        # a fresh pod handed over (owned): no defensive copies in, none out
+                        pod = self.client.registry.create(pod_from_template(template, rs), owned=True)
                     except ApiError as e:
                         if e.reason == "Forbidden" and "being terminated" in e.message:
                             return None  # namespace terminating: not a replica failure
@@ -648,7 +649,7 @@ class ReplicaSetController(Controller):
             for pod in victims:
                 m = pod["metadata"]
                 try:
-                    self.client.delete("pods", m["name"], m.get("namespace"))
+                    self.client.delete("pods", m["name"], m.get("namespace"), copy=False)
                 except ApiError as e:
                     if e.code == 404:
                         continue
