@@ -353,3 +353,26 @@ def test_kept_replica_sets_answer_writes_what_asking_again_writes(ops: list[tupl
         assert kept.snapshot() == asked.snapshot()
         assert [e["message"] for e in kept.events()] == [e["message"] for e in asked.events()]
         assert ctrl.errors == ref.errors
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        pytest.param([("run",), ("scale", 5), ("run",)], id="scale"),
+        pytest.param([("run",), ("image", "nginx:2.0"), ("run",)], id="rollout"),
+        pytest.param([("annotate", "a"), ("min-ready", 3), ("pause", True), ("pause", False)], id="metadata-spec"),
+    ],
+)
+def test_syncs_leave_the_cached_deployment_alone(stack: Stack, ops: list[tuple]) -> None:
+    """A sync works on a copy that shares the cached Deployment's spec: whatever it writes, the
+    cached versions are unchanged."""
+    (ctrl, _) = stack.start(DeploymentController, ReplicaSetController)
+    assert isinstance(ctrl, DeploymentController)
+    stack.create(make_deploy("web", 3))
+    stack.settle()
+    for op in ops:
+        cached = ctrl.d_informer.get("web", "default")
+        assert cached is not None
+        before = copy.deepcopy(cached)
+        _apply_deploy_op(stack, op)
+        assert cached == before

@@ -182,6 +182,17 @@ def deployment_complete(d: Obj, status: Obj) -> bool:
     )
 
 
+def _working_copy(d: Obj) -> Obj:
+    """The copy of a cached Deployment a sync works on: it writes the top level, metadata's and
+    status's fields (and replaces conditions and annotations whole) but never the spec, which is
+    shared with the cache (read-only)."""
+    out = dict(d)
+    out["metadata"] = dict(d["metadata"])
+    if "status" in d:
+        out["status"] = deep_copy(d["status"])
+    return out
+
+
 def _active(rss: list[Obj]) -> list[Obj]:
     return [rs for rs in rss if rs is not None and _spec_replicas(rs) > 0]
 
@@ -257,7 +268,7 @@ class DeploymentController(Controller):
         cached = self.d_informer.get_by_key(key)
         if cached is None:
             return None
-        d = deep_copy(cached)
+        d = _working_copy(cached)
         self._requeue: float | None = None
         sel = (d.get("spec") or {}).get("selector")
         if not sel or (not sel.get("matchLabels") and not sel.get("matchExpressions")):
