@@ -302,3 +302,77 @@ def test_waiting_rollout_is_not_resynced_in_a_loop(stack: Stack, setup: object, 
     stack.settle(wait)  # pods stay Pending: no node ever comes
     assert cond(dstatus(stack), "Progressing")["reason"] == reason
     assert syncs[0] < 10 * wait / 60, syncs[0]
+
+
+# -- a sync's second _get_all_rss reuses the first answer: the same writes as asking again -----------
+class _AsksEveryTime(DeploymentController):
+    def _get_all_rss(self, d: dict, rs_list: list[dict], create: bool) -> tuple[dict | None, list[dict]]:
+        self._kept_rss = None
+        return super()._get_all_rss(d, rs_list, create)
+
+
+def _apply_deploy_op(stack: Stack, op: tuple) -> None:
+    if op[0] == "scale":
+        stack.patch_spec("deployments.apps", "web", {"spec": {"replicas": op[1]}})
+    elif op[0] == "image":
+        set_image(stack, op[1])
+    elif op[0] == "annotate":  # copied to the new ReplicaSet by the sync's first _get_all_rss
+        stack.client.patch("deployments.apps", "web", {"metadata": {"annotations": {"note": op[1]}}}, "default")
+    elif op[0] == "pause":
+        stack.patch_spec("deployments.apps", "web", {"spec": {"paused": op[1]}})
+    elif op[0] == "min-ready":
+        stack.patch_spec("deployments.apps", "web", {"spec": {"minReadySeconds": op[1]}})
+    elif op[0] == "run":
+        stack.finish_deletions()
+        stack.run_all()
+    stack.settle()
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        pytest.param([("run",), ("scale", 5), ("run",)], id="scale"),
+        pytest.param([("run",), ("image", "nginx:2.0"), ("run",), ("run",)], id="rollout"),
+        pytest.param([("run",), ("annotate", "a"), ("run",), ("annotate", "b")], id="annotations-copied"),
+        pytest.param([("run",), ("min-ready", 3), ("run",)], id="min-ready-copied"),
+        pytest.param([("pause", True), ("image", "nginx:2.0"), ("scale", 4), ("pause", False), ("run",)],
+                     id="paused"),  # fmt: skip
+        pytest.param([("image", "nginx:2.0"), ("annotate", "a"), ("scale", 1), ("run",), ("run",)], id="mixed"),
+    ],
+)
+def test_kept_replica_sets_answer_writes_what_asking_again_writes(ops: list[tuple]) -> None:
+    kept, asked = Stack(), Stack()
+    (ctrl, _) = kept.start(DeploymentController, ReplicaSetController)
+    (ref, _) = asked.start(_AsksEveryTime, ReplicaSetController)
+    for s in (kept, asked):
+        s.create(make_deploy("web", 3))
+        s.settle()
+    for op in ops:
+        for s in (kept, asked):
+            _apply_deploy_op(s, op)
+        assert kept.snapshot() == asked.snapshot()
+        assert [e["message"] for e in kept.events()] == [e["message"] for e in asked.events()]
+        assert ctrl.errors == ref.errors
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        pytest.param([("run",), ("scale", 5), ("run",)], id="scale"),
+        pytest.param([("run",), ("image", "nginx:2.0"), ("run",)], id="rollout"),
+        pytest.param([("annotate", "a"), ("min-ready", 3), ("pause", True), ("pause", False)], id="metadata-spec"),
+    ],
+)
+def test_syncs_leave_the_cached_deployment_alone(stack: Stack, ops: list[tuple]) -> None:
+    """A sync works on a copy that shares the cached Deployment's spec: whatever it writes, the
+    cached versions are unchanged."""
+    (ctrl, _) = stack.start(DeploymentController, ReplicaSetController)
+    assert isinstance(ctrl, DeploymentController)
+    stack.create(make_deploy("web", 3))
+    stack.settle()
+    for op in ops:
+        cached = ctrl.d_informer.get("web", "default")
+        assert cached is not None
+        before = copy.deepcopy(cached)
+        _apply_deploy_op(stack, op)
+        assert cached == before

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -171,3 +173,20 @@ def _check_members_against_a_full_pass(ops: list[tuple]) -> None:
         healthy, expected, _ = _reference(stack, pdb)
         st_ = pdb["status"]
         assert (st_["currentHealthy"], st_["expectedPods"]) == (healthy, expected)
+
+
+def test_status_write_leaves_the_cached_pdb_alone(stack: Stack) -> None:
+    """The status write hands over a shallow copy of the cached PDB: the cached version is unchanged."""
+    (ctrl,) = stack.start(DisruptionController)
+    stack.create(make_pdb(minAvailable=1))
+    stack.settle()
+    assert isinstance(ctrl, DisruptionController)
+    cached = ctrl.pdb_informer.get("pdb", "default")
+    assert cached is not None
+    before = copy.deepcopy(cached)
+    p = stack.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p0", "namespace": "default",
+                      "labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})  # fmt: skip
+    stack.run_pod(p, "n1")
+    stack.settle()
+    assert cached == before
+    assert pdb_status(stack)["currentHealthy"] == 1 and before["status"]["currentHealthy"] == 0

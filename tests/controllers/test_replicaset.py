@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import heapq
 from functools import cmp_to_key
 from typing import Any
@@ -442,3 +443,36 @@ def test_three_way_comparison_is_less_both_ways(pods: list[tuple], data: Any) ->
         for b in items:
             want = -1 if rsmod._less(a, b) else (1 if rsmod._less(b, a) else 0)
             assert rsmod._cmp(a, b) == want
+
+
+def test_status_write_leaves_the_cached_replicaset_alone(stack: Stack) -> None:
+    """The status write hands over a shallow copy of the cached ReplicaSet: the cached version
+    (which informers and other controllers hold) is unchanged and the stored status is new."""
+    (ctrl,) = stack.start(ReplicaSetController)
+    stack.create(make_rs("web", 2))
+    stack.settle()
+    assert isinstance(ctrl, ReplicaSetController)
+    cached = ctrl.rs_informer.get("web", "default")
+    assert cached is not None
+    before = copy.deepcopy(cached)
+    stack.run_all()
+    assert cached == before
+    assert rs_status(stack, "web")["readyReplicas"] == 2 and before["status"]["readyReplicas"] == 0
+
+
+def test_created_pods_share_nothing_with_the_template(stack: Stack) -> None:
+    """Pods are handed to the registry as built (owned): defaulting and admission write into them,
+    so nothing of them may be the ReplicaSet's template."""
+    stack.start(ReplicaSetController)
+    stack.create(make_rs("web", 2))
+    stack.settle()
+    rs = stack.client.get("replicasets.apps", "web", "default", copy=False)
+    template = rs["spec"]["template"]
+    before = copy.deepcopy(template)
+    pods = [stack.client.get("pods", p["metadata"]["name"], "default", copy=False) for p in stack.pods()]
+    assert len(pods) == 2
+    for p in pods:
+        assert p["spec"] is not template["spec"]
+        assert p["spec"]["containers"][0] is not template["spec"]["containers"][0]
+        assert p["metadata"]["labels"] is not template["metadata"]["labels"]
+    assert template == before

@@ -182,6 +182,17 @@ def deployment_complete(d: Obj, status: Obj) -> bool:
     )
 
 
+def _working_copy(d: Obj) -> Obj:
+    """The copy of a cached Deployment a sync works on: it writes the top level, metadata's and
+    status's fields (and replaces conditions and annotations whole) but never the spec, which is
+    shared with the cache (read-only)."""
+    out = dict(d)
+    out["metadata"] = dict(d["metadata"])
+    if "status" in d:
+        out["status"] = deep_copy(d["status"])
+    return out
+
+
 def _active(rss: list[Obj]) -> list[Obj]:
     return [rs for rs in rss if rs is not None and _spec_replicas(rs) > 0]
 
@@ -189,11 +200,14 @@ def _active(rss: list[Obj]) -> list[Obj]:
 class DeploymentController(Controller):
     name = "deployment-controller"
     _rate_limited = False
+    # this sync's _get_all_rss answer: (deployment, ReplicaSets, store revision, new RS, old RSs)
+    _kept_rss: tuple[Obj, list[Obj], int, Obj, list[Obj]] | None = None
 
     def start(self) -> None:
         self.d_informer = self.informers.get("deployments.apps")
         self.rs_informer = self.informers.get("replicasets.apps")
         self.pod_informer = self.informers.get("pods")
+        self._store = self.client.registry.store
         self.d_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.rs_informer.add_handler(self._rs_changed, lambda o, n: self._rs_updated(o, n), self._rs_changed)
         self.pod_informer.add_handler(None, None, self._pod_deleted)
@@ -250,10 +264,11 @@ class DeploymentController(Controller):
 
     def reconcile(self, key: str) -> float | None:
         self._rate_limited = False
+        self._kept_rss = None
         cached = self.d_informer.get_by_key(key)
         if cached is None:
             return None
-        d = deep_copy(cached)
+        d = _working_copy(cached)
         self._requeue: float | None = None
         sel = (d.get("spec") or {}).get("selector")
         if not sel or (not sel.get("matchLabels") and not sel.get("matchExpressions")):
@@ -337,9 +352,18 @@ class DeploymentController(Controller):
         return None
 
     def _get_all_rss(self, d: Obj, rs_list: list[Obj], create: bool) -> tuple[Obj | None, list[Obj]]:
+        """getAllReplicaSetsAndSyncRevision. A sync asks twice (the scaling-event check, then its
+        strategy): when the first call found the new ReplicaSet and wrote nothing, and nothing was
+        written since, the second takes the same steps to the same answer, which is reused."""
+        rv = self._store.resource_version
+        kept = self._kept_rss
+        if kept is not None and kept[0] is d and kept[1] is rs_list and kept[2] == rv:
+            return kept[3], list(kept[4])
         existing = self._find_new_rs(d, rs_list)
         old = [rs for rs in rs_list if existing is None or rs["metadata"]["uid"] != existing["metadata"]["uid"]]
         new_rs = self._get_new_rs(d, rs_list, old, existing, create)
+        if new_rs is not None and self._store.resource_version == rv:
+            self._kept_rss = (d, rs_list, rv, new_rs, list(old))
         return new_rs, old
 
     def _set_new_rs_annotations(self, d: Obj, rs: Obj, new_revision: str, exists: bool) -> bool:

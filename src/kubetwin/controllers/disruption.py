@@ -193,13 +193,15 @@ class DisruptionController(Controller):
             for pdb in pdbs:  # the PDBs it leaves are synced first
                 if self._selector(pdb).matches(old_lbls):
                     self.enqueue(pdb)
-        # the kept facts are the previous version's: with its owner (most writes share it) they
-        # move only with deletion and readiness
+        # the kept members are the matching pods as of their previous version: with its labels a
+        # pod matches if and only if it is a member; with its owner (most writes share both) the
+        # kept facts move only with deletion and readiness
+        same_labels = nm.get("labels") is om.get("labels")
         same_ref = nm.get("ownerReferences") is om.get("ownerReferences")
         for pdb in pdbs:
             k = self._key(pdb)
             m = self.members.get(k)
-            if self._selector(pdb, k).matches(lbls):
+            if key in m.facts if same_labels and m is not None else self._selector(pdb, k).matches(lbls):
                 if m is not None:
                     m.refresh(key, new, same_ref)
                 self.enqueue(pdb)
@@ -350,9 +352,8 @@ class DisruptionController(Controller):
             u.set_metav1_condition(status, "DisruptionAllowed", "False", "InsufficientPods", "",
                                    self.loop.timestamp(), gen)  # fmt: skip
         if status != old:
-            new = deep_copy(pdb)
-            new["status"] = status
-            self.client.update_status(new)
+            # only ``status`` (built here) is stored from the object handed over: no copy of the PDB
+            self.client.update_status({**pdb, "status": status}, owned=True)
 
     def _fail_safe(self, pdb: Obj, message: str) -> None:
         old = pdb.get("status") or {}

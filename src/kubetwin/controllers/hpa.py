@@ -249,16 +249,20 @@ class HPAController(Controller):
                 if rows.selector.matches(labels):
                     rows.put(pod)
 
-    def _pod_updated(self, _old: Obj, new: Obj) -> None:
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
         meta = new["metadata"]
         sets = self._pod_sets.get(meta.get("namespace") or "")
         if sets:
             labels = meta.get("labels") or {}
+            # rows hold the pods their selector matches as of their last version: with the same
+            # labels (shared by status writes) the pod matches if and only if a row holds it
+            same = meta.get("labels") is old["metadata"].get("labels")
+            name = meta["name"]
             for rows in sets.values():
-                if rows.selector.matches(labels):
+                if name in rows.rows if same else rows.selector.matches(labels):
                     rows.put(new)
-                else:
-                    rows.remove(meta["name"])
+                elif not same:
+                    rows.remove(name)
 
     def _pod_deleted(self, pod: Obj) -> None:
         meta = pod["metadata"]

@@ -482,18 +482,20 @@ class ReplicaSetController(Controller):
 
     def _moves_counts(self, old: Obj, new: Obj) -> bool:
         """Whether _recount could move anything between two versions of a pod with the same owner
-        and labels: only if its phase, deletion, node or Ready condition differ (the memo of the new
-        version's facts is then left to the next sync that reads the pod)."""
+        and labels: only if it became active or inactive, or while active changed readiness or
+        (once node counts are kept) node. The memo of the new version's facts is then left to the
+        next sync that reads the pod."""
         if not self._owned and not self._on_node:
             return False
-        ost, nst = old.get("status") or {}, new.get("status") or {}
-        if (
-            ost.get("phase") != nst.get("phase")
-            or old["metadata"].get("deletionTimestamp") != new["metadata"].get("deletionTimestamp")
-            or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
-        ):
+        active = u.is_pod_active(new)
+        if u.is_pod_active(old) != active:
             return True
-        return ost.get("conditions") is not nst.get("conditions") and is_pod_ready(old) != is_pod_ready(new)
+        if not active:
+            return False  # neither counts nor node counts hold an inactive pod
+        if self._on_node and (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName"):
+            return True
+        conds = (new.get("status") or {}).get("conditions")
+        return conds is not (old.get("status") or {}).get("conditions") and is_pod_ready(old) != is_pod_ready(new)
 
     def _owned_counts(self, rs: Obj, selector: LabelSelector, tlabels: dict[str, str]) -> _Owned:
         uid = rs["metadata"]["uid"]
@@ -629,7 +631,8 @@ class ReplicaSetController(Controller):
             for batch in u.slow_start_batches(count):
                 for _ in range(batch):
                     try:
-                        pod = self.client.create(pod_from_template(template, rs))
+                        # a fresh pod handed over (owned): no defensive copies in, none out
+                        pod = self.client.registry.create(pod_from_template(template, rs), owned=True)
                     except ApiError as e:
                         if e.reason == "Forbidden" and "being terminated" in e.message:
                             return None  # namespace terminating: not a replica failure
@@ -646,7 +649,7 @@ class ReplicaSetController(Controller):
             for pod in victims:
                 m = pod["metadata"]
                 try:
-                    self.client.delete("pods", m["name"], m.get("namespace"))
+                    self.client.delete("pods", m["name"], m.get("namespace"), copy=False)
                 except ApiError as e:
                     if e.code == 404:
                         continue
@@ -739,9 +742,9 @@ class ReplicaSetController(Controller):
         elif manage_err is None and failure is not None:
             u.remove_condition(status, "ReplicaFailure")
         if _status_differs(old_status, status):
-            new = deep_copy(rs)
-            new["status"] = status
-            self.client.update_status(new)
+            # only ``status`` (built here) is stored from the object handed over; the rest is
+            # read for the name and resourceVersion, so the cached ReplicaSet is not copied
+            self.client.update_status({**rs, "status": status}, owned=True)
 
 
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")

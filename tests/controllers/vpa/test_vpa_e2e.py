@@ -291,13 +291,15 @@ def test_oom_of_a_selected_pod_is_a_memory_sample(env: Env, restarts: int, reaso
 
 
 @pytest.mark.parametrize(
-    ("labels", "selected"),
+    ("write", "selected"),
     [
-        pytest.param({"app": "web", "extra": "x"}, True, id="still-matching"),
-        pytest.param({"app": "other"}, False, id="leaves"),
+        pytest.param({"labels": {"app": "web", "extra": "x"}}, True, id="still-matching"),
+        pytest.param({"labels": {"app": "other"}}, False, id="leaves"),
+        pytest.param({"phase": "Failed"}, False, id="fails"),  # a status write: the same labels
+        pytest.param({"phase": "Running"}, True, id="status-write"),
     ],
 )
-def test_relabelled_pod_joins_or_leaves_the_selection(env: Env, labels: dict[str, str], selected: bool) -> None:
+def test_written_pod_stays_in_or_leaves_the_selection(env: Env, write: Obj, selected: bool) -> None:
     env.vpa("Off")
     env.deployment(replicas=1)
     env.run(5 * 60)
@@ -305,6 +307,37 @@ def test_relabelled_pod_joins_or_leaves_the_selection(env: Env, labels: dict[str
     pod = env.live_pods()[0]
     uid = pod["metadata"]["uid"]
     assert uid in rec.feeds["default/web"].pods
-    pod["metadata"]["labels"] = labels
-    env.client.update(pod)
+    if "labels" in write:
+        pod["metadata"]["labels"] = write["labels"]
+        env.client.update(pod)
+    else:
+        pod["status"]["phase"] = write["phase"]
+        env.client.update_status(pod)
     assert (uid in rec.feeds["default/web"].pods) == selected
+
+
+@pytest.mark.parametrize(
+    ("relabel", "selected"),
+    [
+        pytest.param(False, False, id="status-write"),
+        pytest.param(True, True, id="relabelled-in"),
+    ],
+)
+def test_written_pod_left_out_stays_out_or_joins(env: Env, relabel: bool, selected: bool) -> None:
+    """A pod of the namespace that the selector does not match is not selected by its status
+    writes, and is once relabelled to match."""
+    env.vpa("Off")
+    env.deployment(replicas=1)
+    env.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "other", "namespace": "default",
+                       "labels": {"app": "other"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})  # fmt: skip
+    env.run(5 * 60)
+    rec = next(c for c in env.cluster.components if isinstance(c, VPARecommender))
+    pod = env.client.get("pods", "other", "default")
+    if relabel:
+        pod["metadata"]["labels"] = {"app": "web"}
+        env.client.update(pod)
+    else:
+        pod["status"]["phase"] = "Running"
+        env.client.update_status(pod)
+    assert (pod["metadata"]["uid"] in rec.feeds["default/web"].pods) == selected
+    assert len(rec.feeds["default/web"].pods) == 1 + selected

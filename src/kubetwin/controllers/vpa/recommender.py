@@ -364,7 +364,13 @@ class VPARecommender(Controller):
         keys = [feed for feed in self.feeds.values() if uid in feed.pods]
         if keys:
             self._observe_ooms(uid, old, new, keys)
-        self._pod_added(new)
+        # a selection holds the live pods its selector matches as of their last version: a pod
+        # left out while live, with the same labels (shared by status writes), stays out
+        left_out = new["metadata"].get("labels") is old["metadata"].get("labels") and not _terminal(old)
+        ns = new["metadata"].get("namespace", "")
+        for feed in self.feeds.values():
+            if feed.namespace == ns and not (left_out and uid not in feed.pods):
+                feed.observe(new)
 
     def _observe_ooms(self, uid: str, old: Obj, new: Obj, feeds: list[_Feed]) -> None:
         statuses = (new.get("status") or {}).get("containerStatuses")
