@@ -385,3 +385,19 @@ def test_reused_diagnosis_writes_what_a_fresh_one_writes(monkeypatch: pytest.Mon
     with_memo = _waiting_pods_story()
     monkeypatch.setattr(schedmod._FitMemo, "alike", lambda self, snap, state, pi: False)
     assert with_memo == _waiting_pods_story()
+
+
+def test_pod_changed_while_waiting_is_not_taken_for_its_old_kind() -> None:
+    """Alike pods share a class (PodClasses); a pending pod whose spec changes leaves its class, so
+    the last failure of its old kind is not its own."""
+    s = SchedStack()
+    s.create(make_node("g").capacity(cpu="8").taints([GPU_TAINT]).obj())
+    s.create(*(make_pod(name).container("c", requests={"cpu": "1"}).obj() for name in ("a", "b")))
+    s.settle()
+    assert (s.node_of("a"), s.node_of("b")) == (None, None)
+    b = s.pod("b")
+    b["spec"].setdefault("tolerations", []).append(
+        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"})
+    s.client.update(b)
+    s.settle(2)
+    assert (s.node_of("a"), s.node_of("b")) == (None, "g")
