@@ -385,3 +385,52 @@ def test_reused_diagnosis_writes_what_a_fresh_one_writes(monkeypatch: pytest.Mon
     with_memo = _waiting_pods_story()
     monkeypatch.setattr(schedmod._FitMemo, "alike", lambda self, snap, state, pi: False)
     assert with_memo == _waiting_pods_story()
+
+
+def test_pod_changed_while_waiting_is_not_taken_for_its_old_kind() -> None:
+    """Alike pods share a class (PodClasses); a pending pod whose spec changes leaves its class, so
+    the last failure of its old kind is not its own."""
+    s = SchedStack()
+    s.create(make_node("g").capacity(cpu="8").taints([GPU_TAINT]).obj())
+    s.create(*(make_pod(name).container("c", requests={"cpu": "1"}).obj() for name in ("a", "b")))
+    s.settle()
+    assert (s.node_of("a"), s.node_of("b")) == (None, None)
+    b = s.pod("b")
+    b["spec"].setdefault("tolerations", []).append(
+        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"})
+    s.client.update(b)
+    s.settle(2)
+    assert (s.node_of("a"), s.node_of("b")) == (None, "g")
+
+
+def _versions() -> dict:
+    base = make_pod("p").container("c", requests={"cpu": "1", "memory": "1Gi"}).obj()
+    spec = base["spec"]
+    c0 = spec["containers"][0]
+    bigger = {**c0, "resources": {"requests": {"cpu": "2", "memory": "1Gi"}}}
+    with_port = {**c0, "ports": [{"containerPort": 80, "hostPort": 8080}]}
+    return {
+        "bound-version-shares-the-parts": (base, {**base, "spec": {**spec, "nodeName": "n1"}}),
+        "resized-containers": (base, {**base, "spec": {**spec, "containers": [bigger]}}),
+        "host-port-added": (base, {**base, "spec": {**spec, "containers": [with_port]}}),
+        "overhead-added": (base, {**base, "spec": {**spec, "overhead": {"cpu": "250m"}}}),
+        "init-container-added": (base, {**base, "spec": {**spec, "initContainers": [bigger]}}),
+        "pod-level-resources": (base, {**base, "spec": {**spec, "resources": {"requests": {"cpu": "3"}}}}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_versions()))
+def test_pod_info_resource_figures_follow_the_spec(case: str) -> None:
+    """PodInfos of pods sharing spec parts share their resource figures (_resource_figures);
+    any part replaced gives the figures of a fresh computation."""
+    from kubetwin.api import resources
+    from kubetwin.scheduler.framework import PodInfo
+
+    first, second = _versions()[case]
+    PodInfo(first)
+    pi = PodInfo(second)
+    want = (resources.pod_requests(second), resources.pod_nonzero_requests(second),
+            resources.qos_class(second) == resources.BEST_EFFORT)  # fmt: skip
+    assert (pi.requests, pi.nonzero, pi.best_effort) == want
+    assert pi.ports == [(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", p["hostPort"])
+                        for c in second["spec"]["containers"] for p in c.get("ports") or [] if p.get("hostPort")]  # fmt: skip

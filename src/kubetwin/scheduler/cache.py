@@ -20,6 +20,7 @@ Derived indexes kept incrementally:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,6 +35,8 @@ Obj = dict[str, Any]
 NsKey = frozenset[str] | None  # None: all namespaces
 
 _BASE_RESOURCES = (helpers.CPU, helpers.MEMORY, helpers.EPHEMERAL)
+_MEMO_COUNTERS = "Snapshot/counters"
+_SNAPSHOT_IDS = itertools.count()
 #: past this many logged slots the dirty log is dropped (epoch bump: every per-class cache rebuilds)
 DIRTY_LOG_LIMIT = 1 << 16
 
@@ -41,11 +44,12 @@ DIRTY_LOG_LIMIT = 1 << 16
 class SelectorCounter:
     """Pods per node slot matching every (namespaces, selector) term of a conjunction."""
 
-    __slots__ = ("terms", "counts", "_matchers")
+    __slots__ = ("terms", "counts", "view", "_matchers")
 
     def __init__(self, terms: list[tuple[NsKey, Obj | None]], capacity: int) -> None:
         self.terms = terms
         self.counts = np.zeros(capacity, dtype=np.int64)
+        self.view = self.counts.data  # per-pod updates (Snapshot._attach)
         self._matchers = [(ns, label_selector_matcher(sel)) for ns, sel in terms]
 
     def matches(self, pi: PodInfo) -> bool:
@@ -97,6 +101,8 @@ class Snapshot:
         self.assumed: set[str] = set()
         self.node_generation = 0  # bumped on any node add/update/delete (invalidates node masks)
         self.counters: dict[tuple[Any, ...], SelectorCounter] = {}
+        self._counter_list: list[SelectorCounter] = []  # the counters in the order they came
+        self.uid = next(_SNAPSHOT_IDS)
         self._domains: dict[str, tuple[int, np.ndarray, list[str]]] = {}
         self.with_affinity: dict[str, PodInfo] = {}  # assigned pods that have pod (anti-)affinity
         self.nominated: dict[int, dict[str, PodInfo]] = {}  # slot -> preemptors nominated there
@@ -109,6 +115,7 @@ class Snapshot:
         self.dirty: list[int] = []  # slots whose resource numbers changed, in order (see module doc)
         self.epoch = 0  # bumped when slots come, go or the arrays are reallocated
         self._sums: dict[tuple[int, str], list[Any]] = {}  # domain_sums entries
+        self._refresh_views()
 
     @property
     def nz_cpu(self) -> np.ndarray:
@@ -142,8 +149,19 @@ class Snapshot:
         self.nz = grow2(self.nz)
         for c in self.counters.values():
             c.counts = grow1(c.counts)
+            c.view = c.counts.data
         self.capacity = cap
         self.epoch += 1
+        self._refresh_views()
+
+    def _refresh_views(self) -> None:
+        """Memoryviews of the per-slot arrays, for the per-pod updates (a numpy scalar read or
+        write costs ~3x a memoryview's); taken again whenever an array is replaced."""
+        self._v_requested = self.requested.data
+        self._v_avail = self.avail.data
+        self._v_nz = self.nz.data
+        self._v_pod_count = self.pod_count.data
+        self._v_allowed_pods = self.allowed_pods.data
 
     def resource_row(self, name: str) -> int:
         row = self.res_index.get(name)
@@ -154,6 +172,7 @@ class Snapshot:
             self.alloc = np.vstack([self.alloc, np.zeros((1, self.capacity), dtype=np.int64)])
             self.requested = np.vstack([self.requested, np.zeros((1, self.capacity), dtype=np.int64)])
             self.avail = np.vstack([self.avail, np.zeros((1, self.capacity), dtype=np.int64)])
+            self._refresh_views()
             for ni in self.nodes:
                 if ni is not None:
                     self.alloc[row, ni.slot] = ni.allocatable.get(name, 0)
@@ -294,20 +313,27 @@ class Snapshot:
         ni.add_pod(pi)
         self.dirty.append(s)
         self._priorities[pi.priority] = self._priorities.get(pi.priority, 0) + 1
+        v_req, v_avail = self._v_requested, self._v_avail
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue
-            row = self.resource_row(name)
-            self.requested[row, s] += v
-            self.avail[row, s] -= v
-        self.nz[0, s] += pi.nonzero[0]
-        self.nz[1, s] += pi.nonzero[1]
-        self.pod_count[s] += 1
-        if self.pod_count[s] >= self.allowed_pods[s]:
+            row = self.res_index.get(name)
+            if row is None:  # a new resource row: the arrays (and their views) are replaced
+                row = self.resource_row(name)
+                v_req, v_avail = self._v_requested, self._v_avail
+            v_req[row, s] += v
+            v_avail[row, s] -= v
+        v_nz = self._v_nz
+        v_nz[0, s] += pi.nonzero[0]
+        v_nz[1, s] += pi.nonzero[1]
+        count = self._v_pod_count[s] + 1
+        self._v_pod_count[s] = count
+        if count >= self._v_allowed_pods[s]:
             self.full.add(s)
-        for c in self.counters.values():
-            if c.matches(pi):
-                c.counts[s] += 1
+        if self.counters:
+            listed = self._counter_list
+            for i in self._matching_counters(pi):
+                listed[i].view[s] += 1
         if pi.ports:
             self.ports_in_use += 1
         if pi.has_affinity and self.term_extractor is not None:
@@ -323,25 +349,41 @@ class Snapshot:
             return
         self.dirty.append(s)
         self._uncount_priority(pi.priority)
+        v_req, v_avail, res_index = self._v_requested, self._v_avail, self.res_index
         for name, v in pi.requests.items():
             if name == helpers.PODS:
                 continue
-            row = self.res_index[name]
-            self.requested[row, s] -= v
-            self.avail[row, s] += v
-        self.nz[0, s] -= pi.nonzero[0]
-        self.nz[1, s] -= pi.nonzero[1]
-        self.pod_count[s] -= 1
-        if s in self.full and self.pod_count[s] < self.allowed_pods[s]:
+            row = res_index[name]
+            v_req[row, s] -= v
+            v_avail[row, s] += v
+        v_nz = self._v_nz
+        v_nz[0, s] -= pi.nonzero[0]
+        v_nz[1, s] -= pi.nonzero[1]
+        count = self._v_pod_count[s] - 1
+        self._v_pod_count[s] = count
+        if s in self.full and count < self._v_allowed_pods[s]:
             self.full.discard(s)
-        for c in self.counters.values():
-            if c.matches(pi):
-                c.counts[s] -= 1
+        if self.counters:
+            listed = self._counter_list
+            for i in self._matching_counters(pi):
+                listed[i].view[s] -= 1
         if pi.ports:
             self.ports_in_use -= 1
         if pi.has_affinity and self.term_extractor is not None:
             self._count_terms(pi, s, -1)
         pi.slot = -1
+
+    def _matching_counters(self, pi: PodInfo) -> tuple[int, ...]:
+        """Positions in ``_counter_list`` of the selector counters ``pi`` counts in, kept in its
+        memo (which goes when its labels do) for this snapshot until a counter is added (counters
+        are only ever added). The memo names the snapshot by number: it must not keep it alive."""
+        hit = pi.memo.get(_MEMO_COUNTERS)
+        listed = self._counter_list
+        if hit is not None and hit[0] == self.uid and hit[1] == len(listed):
+            return hit[2]
+        out = tuple(i for i, c in enumerate(listed) if c.matches(pi))
+        pi.memo[_MEMO_COUNTERS] = (self.uid, len(listed), out)
+        return out
 
     def _uncount_priority(self, priority: int) -> None:
         left = self._priorities[priority] - 1
@@ -478,6 +520,7 @@ class Snapshot:
                 if pi.slot >= 0 and c.matches(pi):
                     c.counts[pi.slot] += 1
             self.counters[key] = c
+            self._counter_list.append(c)
         return c.counts
 
     def domains(self, key: str) -> tuple[np.ndarray, list[str]]:

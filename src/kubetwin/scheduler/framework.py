@@ -212,8 +212,40 @@ def _ports(pod: Obj) -> list[tuple[str, str, int]]:
     return out
 
 
+_RESOURCE_PARTS_MAX = 8192
+# id(spec["containers"]) -> (the spec parts resource figures read, (requests, nonzero, ports, best effort))
+_by_resource_parts: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+
+
+def _resource_figures(pod: Obj, spec: Obj) -> tuple[Any, ...]:
+    """(requests, non-zero requests, host ports, best effort): functions of the spec's containers,
+    initContainers, overhead and resources only. Versions of one pod share those objects (the
+    store keeps a spec's unchanged parts, e.g. a binding replaces nodeName only), and so do the
+    PodInfos the scheduler and the cluster autoscaler build for them: the figures are computed
+    once per set of parts (read-only). An entry holds its parts, so their ids stay theirs."""
+    containers = spec.get("containers")
+    init, overhead, pod_level = spec.get("initContainers"), spec.get("overhead"), spec.get("resources")
+    hit = _by_resource_parts.get(id(containers))
+    if hit is not None:
+        parts = hit[0]
+        if parts[0] is containers and parts[1] is init and parts[2] is overhead and parts[3] is pod_level:
+            return hit[1]
+    figures = (
+        resources.pod_requests(pod),
+        resources.pod_nonzero_requests(pod),
+        _ports(pod),
+        resources.qos_class(pod) == resources.BEST_EFFORT,
+    )
+    if containers is not None:  # every spec without containers would share id(None)
+        if len(_by_resource_parts) >= _RESOURCE_PARTS_MAX:
+            _by_resource_parts.clear()
+        _by_resource_parts[id(containers)] = ((containers, init, overhead, pod_level), figures)
+    return figures
+
+
 class PodInfo:
-    """A pod plus everything the scheduler derives from it once (types.go PodInfo)."""
+    """A pod plus everything the scheduler derives from it once (types.go PodInfo). ``requests``
+    and ``ports`` may be shared with other PodInfos (_resource_figures): read-only."""
 
     __slots__ = (
         "pod", "key", "uid", "namespace", "name", "labels", "priority", "requests", "nonzero",
@@ -232,9 +264,7 @@ class PodInfo:
         self.uid: str = meta.get("uid", "")
         self.labels: dict[str, str] = meta.get("labels") or {}
         self.priority = resources.pod_priority(pod)
-        self.requests = resources.pod_requests(pod)
-        self.nonzero = resources.pod_nonzero_requests(pod)
-        self.ports = _ports(pod)
+        self.requests, self.nonzero, self.ports, self.best_effort = _resource_figures(pod, spec)
         self.affinity: Obj = spec.get("affinity") or {}
         pa = self.affinity.get("podAffinity") or {}
         paa = self.affinity.get("podAntiAffinity") or {}
@@ -245,7 +275,6 @@ class PodInfo:
         self.attempts = 0
         self.initial_attempt: float | None = None
         self.unschedulable_plugins: set[str] = set()
-        self.best_effort = resources.qos_class(pod) == resources.BEST_EFFORT
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
         self.terms: Any = None  # InterPodAffinity's parsed terms (cache)
