@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubetwin.sim import EventLoop, WallClock
+from kubetwin.sim.loop import DEFAULT_EPOCH
 
 
 def _recorder(loop: EventLoop, log: list[tuple[float, str]]):  # type: ignore[no-untyped-def]
@@ -263,3 +267,20 @@ def test_timestamp_cache_matches_formatting_any_instant(instants: list[float]) -
     loop = EventLoop()
     for t in instants:
         assert loop.timestamp(t) == loop.datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.floats(-2e6, 4e8, allow_nan=False, allow_infinity=False), min_size=1, max_size=30),
+    st.sampled_from([DEFAULT_EPOCH, datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC),
+                     datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)]),  # fmt: skip
+)
+def test_micro_timestamps_match_the_datetime_text_and_parse_back(times: list[float], epoch: datetime) -> None:
+    """The per-second formatting and the parse cache it fills give what formatting epoch + t and
+    parsing that text give, including near second edges and with an epoch carrying microseconds."""
+    loop = EventLoop(epoch=epoch)
+    for t in times + [math.floor(times[0]) - 5e-7, math.floor(times[0]) + 0.9999996]:
+        want = (epoch + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        text = loop.micro_timestamp(t)
+        assert text == want
+        assert loop.parse_timestamp(text) == (datetime.fromisoformat(want.replace("Z", "+00:00")) - epoch).total_seconds()
