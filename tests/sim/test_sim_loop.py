@@ -284,3 +284,4 @@ def test_micro_timestamps_match_the_datetime_text_and_parse_back(times: list[flo
         text = loop.micro_timestamp(t)
         assert text == want
         assert loop.parse_timestamp(text) == (datetime.fromisoformat(want.replace("Z", "+00:00")) - epoch).total_seconds()
+        assert loop.timestamp(t) == (epoch + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -97,7 +97,11 @@ class EventLoop:
         cached = self._ts_cache
         if cached is not None and cached[0] == key and cached[1] is self.epoch:
             return cached[2]  # many writes share one second: format it once
-        text = self.datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self.epoch.microsecond == 0:
+            td = timedelta(seconds=t)  # the datetime's rounding to microseconds, then its second
+            text = self._second_text(td.days * 86400 + td.seconds) + "Z"
+        else:
+            text = self.datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
         self._ts_cache = (key, self.epoch, text)
         return text
 
