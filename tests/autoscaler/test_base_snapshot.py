@@ -90,6 +90,9 @@ def apply(s: Stack, op: tuple[Any, ...]) -> None:
         if node is not None:
             s.try_(c.update_status, {**node, "status": {**node["status"], "conditions": [
                 {"type": "Ready", "status": "True", "lastHeartbeatTime": s.loop.timestamp()}]}})  # fmt: skip
+    elif kind == "kubelet-heartbeat":  # the kubelet's write: spec, labels, allocatable stay the same objects
+        s.try_(s.registry.set_fields_trusted, "nodes", "", f"n{op[1]}", "status", {"conditions": [
+            {"type": "Ready", "status": "True", "lastHeartbeatTime": s.loop.timestamp()}]})  # fmt: skip
     elif kind == "delete-node":
         s.try_(c.delete, "nodes", f"n{op[1]}")
     elif kind == "pod":
@@ -103,6 +106,8 @@ def apply(s: Stack, op: tuple[Any, ...]) -> None:
         pod = s.informers.get("pods").get(f"p{op[1]}", "default")
         if pod is not None:
             s.try_(c.update_status, {**pod, "status": {**(pod.get("status") or {}), "phase": op[2]}})
+    elif kind == "kubelet-phase":  # a status write that keeps the spec object
+        s.try_(s.registry.set_fields_trusted, "pods", "default", f"p{op[1]}", "status", {"phase": op[2]})
     elif kind == "relabel-pod":
         s.try_(c.patch, "pods", f"p{op[1]}", {"metadata": {"labels": {"app": op[2]}}}, namespace="default")
     elif kind == "delete-pod":
@@ -229,11 +234,13 @@ op = st.one_of(
     st.tuples(st.just("taint-node"), i_node, st.booleans()),
     st.tuples(st.just("resize-node"), i_node, st.sampled_from([1, 3])),
     st.tuples(st.just("heartbeat"), i_node),
+    st.tuples(st.just("kubelet-heartbeat"), i_node),
     st.tuples(st.just("delete-node"), i_node),
     st.tuples(st.just("pod"), i_pod, st.sampled_from([100, 500]), st.one_of(st.none(), i_node), app,
               st.booleans(), st.booleans()),  # fmt: skip
     st.tuples(st.just("bind"), i_pod, i_node),
     st.tuples(st.just("phase"), i_pod, st.sampled_from(["Running", "Succeeded", "Failed"])),
+    st.tuples(st.just("kubelet-phase"), i_pod, st.sampled_from(["Running", "Succeeded", "Failed"])),
     st.tuples(st.just("relabel-pod"), i_pod, app),
     st.tuples(st.just("delete-pod"), i_pod, st.booleans()),
     st.tuples(st.just("namespace"), st.sampled_from(["x", "y"])),
@@ -250,6 +257,33 @@ def test_persistent_snapshot_equals_fresh_one(ops: list[tuple[Any, ...]]) -> Non
         apply(s, o)
         if o[0] == "scan":
             same_as_fresh(s)
+    same_as_fresh(s)
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        # status writes the handlers apply at once (and the ones that must wait for sync)
+        pytest.param([("kubelet-heartbeat", 0)], id="node-heartbeat"),
+        pytest.param([("kubelet-phase", 0, "Running")], id="pod-status-update"),
+        pytest.param([("kubelet-phase", 0, "Succeeded")], id="pod-turns-terminal"),
+        pytest.param([("kubelet-phase", 0, "Failed"), ("kubelet-phase", 0, "Running")], id="terminal-and-back"),
+        pytest.param([("delete-node", 1)], id="node-deleted-kept-by-finalizer"),
+        pytest.param([("delete-pod", 0, False), ("kubelet-phase", 0, "Running")], id="pod-being-deleted"),
+        pytest.param([("taint-node", 0, True), ("kubelet-heartbeat", 0)], id="heartbeat-after-a-change"),
+        pytest.param([("scan", [("move", 0)]), ("kubelet-heartbeat", 0), ("kubelet-phase", 0, "Succeeded")],
+                     id="after-a-scan"),  # fmt: skip
+    ],
+)
+def test_status_writes_reach_the_snapshot(ops: list[tuple[Any, ...]]) -> None:
+    s = Stack()
+    s.client.create(node_obj(0, 4, False, False))
+    s.client.create(node_obj(1, 4, False, True))  # a finalizer keeps it, being deleted
+    s.client.create(pod_obj(0, 300, 0, "a", False, False))
+    s.client.create(pod_obj(1, 300, 1, "a", False, False))
+    s.base.sync()
+    for o in ops:
+        apply(s, o)
     same_as_fresh(s)
 
 

@@ -354,6 +354,17 @@ def same_info(old: Obj, pod: Obj) -> bool:
     )
 
 
+def _status_only(prev: Obj, node: Obj) -> bool:
+    """Whether ``node`` keeps what the snapshot reads of ``prev`` (the spec, labels and
+    allocatable objects and no deletionTimestamp): a status heartbeat."""
+    return (
+        node.get("spec") is prev.get("spec")
+        and node["metadata"].get("labels") is prev["metadata"].get("labels")
+        and (node.get("status") or {}).get("allocatable") is (prev.get("status") or {}).get("allocatable")
+        and not node["metadata"].get("deletionTimestamp")
+    )
+
+
 def _is_terminal(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -363,10 +374,13 @@ class BaseSnapshot:
     :class:`SimCluster` kept current incrementally (the autoscaler's ClusterSnapshot, which
     upstream also re-fills each loop; here only what changed is re-applied).
 
-    Handlers on the nodes, pods and namespaces informers only record what changed (they also fire
+    Handlers on the nodes, pods and namespaces informers record what changed (they also fire
     for the autoscaler's own writes in the middle of a scan, when the snapshot must not move);
     :meth:`sync` applies it, nodes first, then pods: a changed pod leaves the snapshot and, when
     it is still bound to a node of the snapshot and not terminal, comes back as a fresh PodInfo.
+    Status writes that change nothing the snapshot counts (a node's heartbeat, a pod's status
+    update that keeps its PodInfo) are applied by the handler right away, as sync would, unless
+    the snapshot is forked or the object already waits for sync.
     A node that enters the snapshot brings the pods bound to it (``pods_on(name)``); a node that
     leaves takes its pods along. A namespace change re-reads the pods with pod (anti-)affinity
     (their terms' namespaceSelector resolves against the namespaces).
@@ -388,7 +402,7 @@ class BaseSnapshot:
         self._dirty_pods: dict[str, None] = {}
         self._namespaces_changed = False
         self.syncs = 0
-        self.nodes.add_handler(self._node_event, lambda o, n: self._node_event(n), self._node_event)
+        self.nodes.add_handler(self._node_event, self._node_updated, self._node_event)
         self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event)
         informers.get("namespaces").add_handler(self._ns_event, lambda o, n: self._ns_event(n), self._ns_event)
 
@@ -402,10 +416,27 @@ class BaseSnapshot:
             m = pod["metadata"]
             self._dirty_pods[f"{m.get('namespace', '')}/{m['name']}"] = None
 
+    def _node_updated(self, old: Obj, node: Obj) -> None:
+        if not self.active:
+            return
+        name = node["metadata"]["name"]
+        ni = None if self.sim.forked or name in self._dirty_nodes else self.sim.snapshot.get(name)
+        if ni is not None and _status_only(ni.node, node):
+            ni.node = node  # what sync would do (Snapshot.update_node's heartbeat path), done now
+            ni.generation += 1
+            return
+        self._dirty_nodes[name] = None
+
     def _pod_updated(self, old: Obj, pod: Obj) -> None:
-        if self.active:
-            m = pod["metadata"]
-            self._dirty_pods[f"{m.get('namespace', '')}/{m['name']}"] = None
+        if not self.active:
+            return
+        m = pod["metadata"]
+        key = f"{m.get('namespace', '')}/{m['name']}"
+        pi = None if self.sim.forked or key in self._dirty_pods else self.sim.snapshot.pods.get(key)
+        if pi is not None and pi.slot >= 0 and not _is_terminal(pod) and (pi.pod is pod or same_info(pi.pod, pod)):
+            pi.pod = pod  # what sync would do for a status update, done now
+            return
+        self._dirty_pods[key] = None
 
     def _ns_event(self, ns: Obj) -> None:
         if self.active:
