@@ -368,6 +368,8 @@ def test_syncs_leave_the_cached_deployment_alone(stack: Stack, ops: list[tuple])
     cached versions are unchanged."""
     (ctrl, _) = stack.start(DeploymentController, ReplicaSetController)
     assert isinstance(ctrl, DeploymentController)
+    written: list[dict] = []  # each version as it was written
+    ctrl.d_informer.add_handler(None, lambda _o, n: written.append(copy.deepcopy(n)), None)
     stack.create(make_deploy("web", 3))
     stack.settle()
     for op in ops:
@@ -376,3 +378,4 @@ def test_syncs_leave_the_cached_deployment_alone(stack: Stack, ops: list[tuple])
         before = copy.deepcopy(cached)
         _apply_deploy_op(stack, op)
         assert cached == before
+        assert stack.client.get("deployments.apps", "web", "default") == written[-1]

@@ -302,7 +302,12 @@ class DeploymentController(Controller):
         return self._requeue
 
     def _write_status(self, d: Obj) -> Obj:
-        updated = self.client.update_status(d)
+        # handed over (owned): the store keeps the status (a copy: the sync may go on changing
+        # d's) and the annotations (replaced whole, never changed in place); no other copies
+        obj = dict(d)
+        if "status" in d:
+            obj["status"] = deep_copy(d["status"])
+        updated = self.client.update_status(obj, owned=True)
         d["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
         return d
 
