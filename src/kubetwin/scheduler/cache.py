@@ -507,12 +507,17 @@ class Snapshot:
         return [p for k, p in bucket.items() if k != pod.key and p.priority >= pod.priority]
 
     # -- derived indexes ----------------------------------------------------------------------
-    def counter(self, namespaces: NsKey, selector: Obj | None) -> np.ndarray:
-        """Matching pods per node slot for (namespaces, selector), maintained incrementally."""
-        return self.counter_all([(namespaces, selector)])
+    def counter(self, namespaces: NsKey, selector: Obj | None, selector_key: Any = None) -> np.ndarray:
+        """Matching pods per node slot for (namespaces, selector), maintained incrementally
+        (``selector_key``: helpers.selector_key(selector), when the caller keeps it)."""
+        if selector_key is None:
+            return self.counter_all([(namespaces, selector)])
+        return self._counter(((namespaces, selector_key),), [(namespaces, selector)])
 
     def counter_all(self, terms: list[tuple[NsKey, Obj | None]]) -> np.ndarray:
-        key = tuple((ns, helpers.selector_key(sel)) for ns, sel in terms)
+        return self._counter(tuple((ns, helpers.selector_key(sel)) for ns, sel in terms), terms)
+
+    def _counter(self, key: tuple[Any, ...], terms: list[tuple[NsKey, Obj | None]]) -> np.ndarray:
         c = self.counters.get(key)
         if c is None:
             c = SelectorCounter(terms, self.capacity)

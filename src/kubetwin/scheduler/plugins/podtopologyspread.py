@@ -50,7 +50,8 @@ Obj = dict[str, Any]
 
 
 class Constraint:
-    __slots__ = ("max_skew", "key", "hard", "selector", "min_domains", "honor_affinity", "honor_taints", "matcher")
+    __slots__ = ("max_skew", "key", "hard", "selector", "selector_key", "min_domains", "honor_affinity",
+                 "honor_taints", "matcher")  # fmt: skip
 
     def __init__(self, c: Obj, pod: PodInfo, selector: Obj | None = None) -> None:
         self.max_skew = int(c.get("maxSkew", 1))
@@ -65,6 +66,7 @@ class Constraint:
                 + [{"key": k, "operator": "In", "values": [pod.labels[k]]} for k in keys if k in pod.labels],
             }
         self.selector = sel
+        self.selector_key = helpers.selector_key(sel)
         self.matcher = label_selector_matcher(sel)
         self.min_domains = int(c.get("minDomains") or 1)
         self.honor_affinity = (c.get("nodeAffinityPolicy") or "Honor") == "Honor"
@@ -315,7 +317,7 @@ class PodTopologySpread(Plugin):
         taints = any(c.honor_taints for c in cons)
         return (
             pod.namespace,
-            tuple((c.key, helpers.selector_key(c.selector), c.honor_affinity, c.honor_taints) for c in cons),
+            tuple((c.key, c.selector_key, c.honor_affinity, c.honor_taints) for c in cons),
             _required_key(pod) if affinity else None,
             _freeze(spec.get("tolerations") or []) if taints else None,
         )
@@ -390,7 +392,7 @@ class PodTopologySpread(Plugin):
         per_constraint = []
         for c in cons:
             ids, names = snap.domains(c.key)
-            per_slot = snap.counter(frozenset([pod.namespace]), c.selector)
+            per_slot = snap.counter(frozenset([pod.namespace]), c.selector, c.selector_key)
             if c.key == LABEL_HOSTNAME:
                 size = len(kept)
                 dom_counts = None
@@ -413,7 +415,7 @@ class PodTopologySpread(Plugin):
         key = (
             pod.namespace,
             c.key,
-            helpers.selector_key(c.selector),
+            c.selector_key,
             _required_key(pod) if c.honor_affinity and has_required(pod) else None,
             _freeze((pod.pod.get("spec") or {}).get("tolerations") or []) if c.honor_taints else None,
             tuple(x.key for x in cons) if require_all else None,
