@@ -43,6 +43,8 @@ Scale-up and scale-down simulate on one snapshot of the cluster kept across loop
 (:class:`kubetwin.autoscaler.simulator.BaseSnapshot`): each loop applies the node/pod changes its
 informer handlers noted, forks it, adds template nodes and moves pods, and reverts it. First-fit
 goes through the nodes in the informer's order, as a snapshot built from the informers would.
+The scale-down pass's outcomes are kept for the next scan while nothing it read changed
+(:mod:`kubetwin.autoscaler.passmemo`): then that scan neither forks nor moves a pod.
 
 What the scans read of every node (group, readiness, creation time, taints, the request sums of
 its pods) is kept from informer events (:class:`kubetwin.autoscaler.nodestate.NodeTracker`), and
@@ -699,28 +701,30 @@ class ClusterAutoscaler:
         self._classify()
         reasons: dict[str, str] = {}
         if self.recently_unremovable:
-            members = [g.members for g in groups.values()]
-            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
-                                         if t > now and any(n in m for m in members)}  # fmt: skip
+            present = set().union(*(g.members for g in groups.values()))
+            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items() if t > now and n in present}
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
+        current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils
+        threshold = opts.scale_down_utilization_threshold
         for name in self._maybe_under:
-            hit = self._scan_node(name, groups)
-            if hit is None:
+            hit = current(name)  # _scan_node and _facts, inlined: this runs for every candidate every scan
+            g = groups.get(hit[1].group) if hit is not None else None
+            node = g.members.get(name) if g is not None else None
+            if node is None or g is None:
                 continue
-            node, g = hit
-            f = self._facts(node)
-            if name in self.drains or f.to_be_deleted:
+            f = hit[1] if hit is not None and hit[0] is node else self._facts(node)
+            if name in drains or f.to_be_deleted:
                 continue
-            if name in self.recently_unremovable:  # eligibility.go: checked before anything else
+            if name in recently:  # eligibility.go: checked before anything else
                 reasons[name] = "RecentlyUnremovable"
                 continue
             if f.scale_down_disabled:
                 reasons[name] = "ScaleDownDisabledAnnotation"
                 continue
-            kept = self._utils.get(name)
+            kept = utils.get(name)
             util = kept if kept is not None else self.utilization(node)
-            if f.ready and util[0] >= opts.scale_down_utilization_threshold:
+            if f.ready and util[0] >= threshold:
                 reasons[name] = "NotUnderutilized"
                 continue
             under.append((util[0], node, g, util))

@@ -17,6 +17,7 @@ of every node and bound pod each scan).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
@@ -57,8 +58,9 @@ class SimCluster:
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
         self._fit = self.framework.plugin(FIT)
         self._node_only = [p for p in self.framework.filter_plugins if p.NAME in _NODE_ONLY_PLUGINS]
-        # fit class and skipped filters -> (node_generation, slots, per slot: a node-only filter rejects)
-        self._node_only_rejects: dict[Any, tuple[int, int, list[bool]]] = {}
+        # fit class and skipped filters -> (node_generation, per slot: what was asked (NodeInfo, spec,
+        # labels), whether a node-only filter rejects the pod there)
+        self._node_only_rejects: dict[Any, tuple[int, list[Any], list[bool]]] = {}
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
         self._undo: list[tuple[Any, ...]] = []
         self._marks: list[tuple[int, int, list[int]]] = []  # per fork: (log length, slot mark, free slots)
@@ -216,28 +218,44 @@ class SimCluster:
         return len(candidates)
 
     def _node_only_rejected(self, state: CycleState, pi: PodInfo) -> list[bool] | None:
-        """Per slot, whether a filter that reads only the Node object rejects ``pi`` there (the
-        plugins' vectorised verdicts), kept per fit class while the snapshot's node_generation
-        (bumped by any change of nodes' labels, taints or unschedulable, and by nodes coming or
-        going) stays; None for pods of no fit class."""
+        """Per slot, whether a filter that reads only the Node object (its name, labels, spec:
+        taints, unschedulable) rejects ``pi`` there, kept per fit class: while the snapshot's
+        node_generation (bumped by any change of nodes' labels, taints or unschedulable, and by
+        nodes coming or going) stays, as it is; else each slot is asked again only when it holds
+        another NodeInfo, or its node another spec or labels object (informer objects are never
+        changed in place). None for pods of no fit class."""
         cls = fit_class(pi)
         if cls is None:
             return None
         snap = self.snapshot
         key = (cls, frozenset(state.skip_filter))
         hit = self._node_only_rejects.get(key)
-        if hit is not None and hit[0] == snap.node_generation and hit[1] == snap.n:
+        if hit is not None and hit[0] == snap.node_generation:
             return hit[2]
-        out: Any = None
-        for p in self._node_only:
-            if p.NAME in state.skip_filter:
-                continue
-            for mask, _ in p.filter_all(state, pi, snap):
-                out = mask[: snap.n] if out is None else out | mask[: snap.n]
-        rejected: list[bool] = [False] * snap.n if out is None else out.tolist()
+        plugins = [p for p in self._node_only if p.NAME not in state.skip_filter]
+        seen = hit[1] if hit is not None else []
+        rejected = list(hit[2]) if hit is not None else []
+        nodes = snap.nodes
+        for s in range(snap.n):
+            ni = nodes[s]
+            if ni is None:
+                sig: Any = None
+            else:
+                node = ni.node
+                sig = (ni, node.get("spec"), node["metadata"].get("labels"))
+            if s < len(seen):
+                old = seen[s]
+                if old is sig or (old is not None and sig is not None and all(map(operator.is_, old, sig))):
+                    continue
+                seen[s] = sig
+            else:
+                seen.append(sig)
+                rejected.append(False)
+            rejected[s] = ni is None or any(p.filter(state, pi, ni) is not None for p in plugins)
+        del seen[snap.n:], rejected[snap.n:]
         if len(self._node_only_rejects) > 256:
             self._node_only_rejects.clear()
-        self._node_only_rejects[key] = (snap.node_generation, snap.n, rejected)
+        self._node_only_rejects[key] = (snap.node_generation, seen, rejected)
         return rejected
 
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
