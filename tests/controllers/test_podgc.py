@@ -93,3 +93,30 @@ def test_kept_pod_sets_follow_writes(stack: Stack, writes: list[tuple]) -> None:
         (fresh,) = stack.start(PodGCController)
         assert isinstance(fresh, PodGCController)
         assert _kept(gc) == _kept(fresh)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param([("node", "n1"), ("bind", "p", "n1"), ("delete-node", "n1"), ("node", "n1")], id="node-goes-and-comes"),
+        pytest.param([("bind", "p", "n1"), ("node", "n1"), ("delete-node", "n1"), ("delete-pod", "p")],
+                     id="bound-before-the-node-exists"),  # fmt: skip
+        pytest.param([("node", "n1"), ("bind", "p", "n1"), ("bind", "q", "n2"), ("delete-pod", "q"), ("delete-node", "n1")],
+                     id="last-pod-leaves"),  # fmt: skip
+    ],
+)
+def test_nodes_missing_from_the_cache_are_kept(stack: Stack, steps: list[tuple]) -> None:
+    """The bound nodes the node cache does not hold, kept from pod and node events, are always
+    those a pass over both would find."""
+    (gc,) = stack.start(PodGCController)
+    assert isinstance(gc, PodGCController)
+    for step in steps:
+        if step[0] == "node":
+            stack.node(step[1])
+        elif step[0] == "delete-node":
+            stack.client.delete("nodes", step[1])
+        elif step[0] == "bind":
+            pod(stack, step[1], step[2])
+        else:
+            stack.client.delete("pods", step[1], "default", grace_period_seconds=0)
+        assert set(gc._unknown) == set(gc._bound) - set(gc.node_informer.keys())

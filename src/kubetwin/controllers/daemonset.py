@@ -111,8 +111,12 @@ class DaemonSetController(Controller):
         self.node_informer = self.informers.get("nodes")
         u.ensure_controller_index(self.pod_informer)
         self.ds_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
-        self.pod_informer.add_handler(self._pod_event, lambda o, n: self._pod_event(n), self._pod_event)
+        self.pod_informer.add_handler(self._pod_event, self._pod_updated, self._pod_event)
         self.node_informer.add_handler(self._node_event, self._node_updated, self._node_event)
+
+    def _pod_updated(self, _old: Obj, new: Obj) -> None:
+        if len(self.ds_informer):  # without DaemonSets no pod has one to enqueue (most clusters, most writes)
+            self._pod_event(new)
 
     def _pod_event(self, pod: Obj) -> None:
         for r in pod["metadata"].get("ownerReferences") or []:

@@ -105,7 +105,11 @@ class JobController(Controller):
         self.pod_informer = self.informers.get("pods")
         u.ensure_controller_index(self.pod_informer)
         self.job_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
-        self.pod_informer.add_handler(self._pod_event, lambda o, n: self._pod_event(n), self._pod_event)
+        self.pod_informer.add_handler(self._pod_event, self._pod_updated, self._pod_event)
+
+    def _pod_updated(self, _old: Obj, new: Obj) -> None:
+        if len(self.job_informer):  # without Jobs no pod has one to enqueue (most clusters, most writes)
+            self._pod_event(new)
 
     def _pod_event(self, pod: Obj) -> None:
         for r in pod["metadata"].get("ownerReferences") or []:

@@ -41,10 +41,12 @@ class PodGCController(Controller):
         self._terminating: dict[str, None] = {}
         self._bound: dict[str, dict[str, None]] = {}
         self._pod_node: dict[str, str] = {}
+        self._unknown: dict[str, None] = {}  # the nodes of _bound that the node cache does not hold
 
     def start(self) -> None:
         self.pod_informer = self.informers.get("pods")
         self.node_informer = self.informers.get("nodes")
+        self.node_informer.add_handler(self._node_added, None, self._node_deleted)
         self.pod_informer.add_handler(self._pod_changed, self._pod_updated, self._pod_deleted)
         self._timer = self.loop.every(GC_CHECK_PERIOD, self.gc, self.priority, "podgc")
 
@@ -75,7 +77,12 @@ class PodGCController(Controller):
             self._unbind(prev, key)
         if node:
             self._pod_node[key] = node
-            self._bound.setdefault(node, {})[key] = None
+            keys = self._bound.get(node)
+            if keys is None:
+                keys = self._bound[node] = {}
+                if self.node_informer.get(node) is None:
+                    self._unknown[node] = None
+            keys[key] = None
         else:
             self._pod_node.pop(key, None)
 
@@ -104,6 +111,15 @@ class PodGCController(Controller):
             keys.pop(key, None)
             if not keys:
                 del self._bound[node]
+                self._unknown.pop(node, None)
+
+    def _node_added(self, node: Obj) -> None:
+        self._unknown.pop(node["metadata"]["name"], None)
+
+    def _node_deleted(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        if name in self._bound and self.node_informer.get(name) is None:
+            self._unknown[name] = None
 
     def _pods(self, keys: Any) -> list[Obj]:
         """The cached pods for ``keys`` oldest first (ByCreationTimestamp, ties by name)."""
@@ -149,8 +165,7 @@ class PodGCController(Controller):
 
     def _gc_orphaned(self) -> None:
         now = self.loop.now
-        nodes = self.node_informer
-        missing = self._bound.keys() - nodes.key_view()  # bound to a node the cache does not hold
+        missing = self._unknown  # bound to a node the cache does not hold
         for n in list(self._missing_since):
             if n not in missing:
                 del self._missing_since[n]

@@ -23,10 +23,13 @@ cheap lookups instead of the same number of full evaluations.
 
 Beyond that, each ReplicaSet's pods are counted as they change (:class:`_Owned`: per pod of the
 controller-uid index, whether it counts for status and whether it is Ready and fully labelled).
-A sync with nothing to claim and no minReadySeconds (the common case: a pod of the ReplicaSet
-changed status, or the replica count changed) creates or deletes from those counts and writes status
-from them afterwards (the handlers have moved them meanwhile) without going through the pods; only a
-scale-down lists its pods, to rank them.
+Most pod writes (kubelet status, binding) share ownerReferences and labels with the previous
+version: their handler enqueues the owner and moves the counts only when the pod became active or
+inactive, or changed readiness or node (the facts memo of such a version is built by the next sync
+that reads it). A sync with nothing to claim and no minReadySeconds (the common case: a pod of the
+ReplicaSet changed status, or the replica count changed) creates or deletes from those counts and
+writes status from them afterwards (the handlers have moved them meanwhile) without going through
+the pods; only a scale-down lists its pods, to rank them.
 
 The ranking reads each pod version once (:class:`_RankFacts`, kept with the pod's facts), each
 pod's rank (active related pods on its node) comes from per-ReplicaSet node counts the pod handlers
