@@ -401,3 +401,25 @@ def test_validate_never_raises(kind: str, body: dict[str, Any], old: Any) -> Non
     assert all(isinstance(c, Cause) for c in causes)
     apply_defaults(obj)
     validation._validate(obj, old)
+
+
+def test_pod_spec_verdicts_follow_the_spec_content_through_the_memo() -> None:
+    """validate_pod_spec remembers verdicts by the spec's canonical JSON: the same content gives
+    the same answer, a changed spec (even the same dict, modified) is judged again, and a spec
+    holding NaN is not taken for one holding null."""
+    pod = make_pod("p").container("c", requests={"cpu": "100m"}).obj()
+    apply_defaults(pod)
+    spec = copy.deepcopy(pod["spec"])
+    assert validation.validate_pod_spec(spec, "spec") == []
+    assert validation.validate_pod_spec(copy.deepcopy(spec), "spec") == []
+    spec["containers"][0]["resources"]["requests"]["cpu"] = "lots"
+    bad = validation.validate_pod_spec(spec, "spec")
+    assert [c.field for c in bad] == ["spec.containers[0].resources.requests[cpu]"]
+    assert validation.validate_pod_spec(copy.deepcopy(spec), "spec") == bad
+    bad.clear()  # callers may extend or clear what they get: the memo keeps its own
+    assert validation.validate_pod_spec(spec, "spec") != []
+    spec["containers"][0]["resources"]["requests"]["cpu"] = "100m"
+    spec["terminationGracePeriodSeconds"] = None
+    assert validation.validate_pod_spec(spec, "spec") == validation._validate_pod_spec(spec, "spec", validation.RESTART_POLICIES)
+    spec["terminationGracePeriodSeconds"] = float("nan")
+    assert validation.validate_pod_spec(spec, "spec") == validation._validate_pod_spec(spec, "spec", validation.RESTART_POLICIES)
