@@ -180,3 +180,27 @@ def test_ready_false_then_silent_swaps_not_ready_for_unreachable_taint(stack: St
     have = taints(stack, "n1")
     assert ("node.kubernetes.io/unreachable", "NoSchedule") in have
     assert ("node.kubernetes.io/not-ready", "NoSchedule") not in have
+
+
+@pytest.mark.parametrize(
+    ("change", "looked_at"),
+    [pytest.param(lambda spec, status: (spec, {**status, "phase": "Running"}), False, id="status-write"),
+     pytest.param(lambda spec, status: ({**spec, "nodeName": "n2"}, status), True, id="node"),
+     pytest.param(lambda spec, status: ({**spec, "tolerations": [*spec["tolerations"], {"operator": "Exists"}]},
+                                        status), True, id="toleration-added"),
+     pytest.param(lambda spec, status: ({**spec, "tolerations": [dict(t) for t in spec["tolerations"]]}, status),
+                  False, id="equal-tolerations-copied")],
+)  # fmt: skip
+def test_taint_eviction_looks_again_at_a_pod_whose_node_or_tolerations_changed(
+    stack: Stack, change: object, looked_at: bool
+) -> None:
+    """A status write shares the stored spec (nothing to look at); a new node or changed
+    tolerations re-run the pod's taint check (taint_eviction.go handlePodUpdate)."""
+    ctl = TaintEvictionController(stack.client, stack.informers)
+    seen: list[str] = []
+    ctl.enqueue = lambda obj: seen.append(obj["metadata"]["name"])  # type: ignore[method-assign]
+    spec = {"nodeName": "n1", "containers": [{"name": "c"}], "tolerations": [{"key": "k", "operator": "Exists"}]}
+    old = {"metadata": {"name": "p", "namespace": "default"}, "spec": spec, "status": {"phase": "Pending"}}
+    new_spec, new_status = change(spec, old["status"])  # type: ignore[operator]
+    ctl._pod_updated(old, {**old, "spec": new_spec, "status": new_status})
+    assert seen == (["p"] if looked_at else [])

@@ -556,8 +556,11 @@ class TaintEvictionController(Controller):
             self._node_event(new)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if ((old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
-                or (old.get("spec") or {}).get("tolerations") != (new.get("spec") or {}).get("tolerations")):  # fmt: skip
+        a, b = old.get("spec") or {}, new.get("spec") or {}
+        if a is b:
+            return  # a status write: the node and the tolerations are the stored ones
+        ta, tb = a.get("tolerations"), b.get("tolerations")
+        if a.get("nodeName") != b.get("nodeName") or (ta is not tb and ta != tb):
             self.enqueue(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
