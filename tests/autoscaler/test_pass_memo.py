@@ -21,22 +21,24 @@ def _pdb(allowed: int) -> Obj:
 
 
 class Shadow:
-    """Wraps the autoscaler's pass: on each answer from the kept outcomes, runs a fresh pass on the
-    same state (its outcomes become the kept ones) and compares."""
+    """Wraps the autoscaler's pass: on each answer from the kept steps (all of them, or leading
+    ones replayed), runs a fresh pass on the same state (its steps become the kept ones) and
+    compares."""
 
     def __init__(self, ca: ClusterAutoscaler, monkeypatch: Any) -> None:
         self.ca = ca
-        self.hits = self.passes = 0
+        self.hits = self.replays = self.passes = 0
         original = ClusterAutoscaler._find_unneeded
 
         def checked(ca: ClusterAutoscaler, under: Any, unneeded: dict[str, Any], now: float) -> None:
             before = (dict(ca._unremovable), dict(ca.recently_unremovable))
-            hits = ca._pass_memo.hits
+            hits, replayed = ca._pass_memo.hits, ca._pass_memo.replayed
             original(ca, under, unneeded, now)
             self.passes += 1
-            if ca._pass_memo.hits == hits:
+            if ca._pass_memo.hits == hits and ca._pass_memo.replayed == replayed:
                 return
-            self.hits += 1
+            self.hits += ca._pass_memo.hits - hits
+            self.replays += ca._pass_memo.replayed > replayed
             got = (dict(unneeded), dict(ca._unremovable), dict(ca.recently_unremovable))
             ca._unremovable, ca.recently_unremovable = before
             ca._pass_memo = passmemo.PassMemo()
@@ -111,3 +113,28 @@ def test_kept_outcomes_match_a_fresh_pass(make_env: Any, monkeypatch: Any, steps
             _taint(env, nodes[0], args[0])
     env.run(steps[-1][0] + 200)
     assert shadow.hits > 10 and shadow.passes > shadow.hits
+
+
+def test_leading_steps_replayed_with_their_moves(make_env: Any, monkeypatch: Any) -> None:
+    """Four nodes in informer order: d0 (1500m used) takes candidate a's pod (300m on c1); d2
+    (1100m) takes candidate b's two (300m each on c3), d0 being full by then. Room taken on d2
+    changes b's outcome only: a's step is replayed (its move onto d0 made again, without which b's
+    pods would fit d0) and b simulated again."""
+    env = make_env(nodegroup("general", minSize=1, maxSize=6, desiredSize=4), _pdb(2),
+                   autoscaler(unremovableNodeRecheckTimeout="0s", scaleDownUnneededTime="30m"))  # fmt: skip
+    shadow = Shadow(env.ca, monkeypatch)
+    env.run(60)
+    order = env.ca.tracker.order()
+    assert len(order) == 4
+    for i, (name, replicas, cpu) in enumerate([("d0", 1, "1500m"), ("a", 1, "300m"), ("d2", 1, "1100m"),
+                                               ("web", 2, "300m")]):  # fmt: skip
+        _cordon(env, order, order[i : i + 1])
+        env.client.create(deployment(name, replicas, cpu=cpu, memory="64Mi"))
+        env.run(70 + 10 * i)
+    _cordon(env, order, order)
+    env.run(300)
+    assert env.ca.unneeded_since.keys() == {order[1], order[3]}
+    _pin(env, "pin", order[2], "500m")
+    env.run(500)
+    assert env.ca.unremovable.get(order[3]) == "NoPlaceToMovePods" and order[1] in env.ca.unneeded_since
+    assert shadow.replays > 0 and shadow.hits > 10

@@ -849,15 +849,16 @@ class ClusterAutoscaler:
         )  # fmt: skip
         order = self._node_order()
         sim = self.base.sync()
-        outcomes = self._pass_memo.lookup(sim, key, order, pdbs)
-        if outcomes is None:
+        steps = self._pass_memo.lookup(sim, key, order, pdbs)
+        if len(steps) < len(ordered):
             sim.fork()
             try:
-                outcomes, read = self._simulate_pass(sim, ordered, plans, tracker, order)
+                steps = self._simulate_pass(sim, ordered, plans, tracker, order, steps)
             finally:
                 sim.revert()
-            self._pass_memo.store(sim, key, order, pdbs, outcomes, read)
-        for (_, node, g, util), (plan, _), outcome in zip(ordered, plans, outcomes, strict=True):
+            self._pass_memo.store(sim, key, order, pdbs, steps)
+        for (_, node, g, util), (plan, _), step in zip(ordered, plans, steps, strict=True):
+            outcome = step.outcome
             name = node["metadata"]["name"]
             if outcome is passmemo.REMOVABLE:
                 unneeded[name] = (node, g, plan.to_move, util)
@@ -872,39 +873,50 @@ class ClusterAutoscaler:
         plans: list[tuple[drain.DrainPlan, dict[int, int]]],
         tracker: drain.PdbTracker,
         order: list[str],
-    ) -> tuple[list[passmemo.Outcome], frozenset[int] | None]:
-        """Each candidate's outcome in ``sim`` (forked), and the node slots the answers read
-        (None: any)."""
+        kept: list[passmemo.Step],
+    ) -> list[passmemo.Step]:
+        """Each candidate's step in ``sim`` (forked): those of ``kept`` (the leading ones, which
+        still hold) replayed, their moves made without searching, then the rest simulated."""
         removed: set[str] = set(self.drains)
         fit = FirstFit(sim, order)
         non_empty = 0
-        outcomes: list[passmemo.Outcome] = []
-        simulated: list[str] = []
+        steps: list[passmemo.Step] = []
         for (_, node, _, _), (plan, needs) in zip(ordered, plans, strict=True):
             name = node["metadata"]["name"]
             plan = drain.check_pdbs(plan, tracker, needs)
-            if plan.blocking is not None:
-                outcomes.append(plan.blocking.reason)
+            if len(steps) < len(kept):
+                step = kept[len(steps)]
+                steps.append(step)
+                if step.outcome is passmemo.REMOVABLE:
+                    for pod, (key, target) in zip(plan.to_move, step.moves, strict=True):
+                        sim.unplace(key)
+                        sim.place(self._move_info(pod), target)
+                    non_empty += bool(plan.to_move)
+                    tracker.remove(plan.to_move, needs)
+                    removed.add(name)
+                if len(steps) == len(kept):
+                    fit.restore(step.fit)
                 continue
+            if plan.blocking is not None:
+                steps.append(passmemo.Step(plan.blocking.reason, (), fit.state(), None))
+                continue
+            moves: list[tuple[str, str]] = []
+            slot = None
             if plan.to_move:
                 if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
-                    outcomes.append(passmemo.CAPPED)
+                    steps.append(passmemo.Step(passmemo.CAPPED, (), fit.state(), None))
                     continue
-                simulated.append(name)
+                slot = sim.snapshot.slot_of.get(name)
                 moved = self._simulate_moves(sim, plan.to_move, name, fit, removed)
                 if moved is None:
-                    outcomes.append("NoPlaceToMovePods")
+                    steps.append(passmemo.Step("NoPlaceToMovePods", (), fit.state(), slot))
                     continue
+                moves = moved
                 non_empty += 1
             tracker.remove(plan.to_move, needs)
             removed.add(name)
-            outcomes.append(passmemo.REMOVABLE)
-        if fit.reached >= len(order):
-            return outcomes, None
-        slot_of = sim.snapshot.slot_of
-        read = {slot_of[n] for n in order[: fit.reached + 1] if n in slot_of}
-        read.update(slot_of[n] for n in simulated if n in slot_of)
-        return outcomes, frozenset(read)
+            steps.append(passmemo.Step(passmemo.REMOVABLE, tuple(moves), fit.state(), slot))
+        return steps
 
     def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> tuple[drain.DrainPlan, dict[int, int]]:
         """drain.drain_rules over the node's pods and how many of the pods to move each PDB
@@ -984,11 +996,12 @@ class ClusterAutoscaler:
 
     def _simulate_moves(
         self, sim: SimCluster, pods: list[Obj], node: str, fit: FirstFit, removed: set[str]
-    ) -> list[str] | None:
+    ) -> list[tuple[str, str]] | None:
         """Move ``pods`` off ``node`` in ``sim``, each to the first other node (not removed) that
-        takes it; None (moves rolled back) when one finds no place."""
+        takes it: (pod key, node) each; None (moves rolled back) when one finds no place."""
         skip = removed | {node}
         placed: list[tuple[PodInfo, Obj]] = []
+        moves: list[tuple[str, str]] = []
         for pod in pods:
             key = _pod_key(pod)
             pi = self._move_info(pod)
@@ -1005,7 +1018,8 @@ class ClusterAutoscaler:
                 return None
             sim.place(pi, target)
             placed.append((pi, pod))
-        return [p.key for p, _ in placed]
+            moves.append((key, target))
+        return moves
 
     def _scale_down_in_cooldown(self, now: float) -> bool:
         o = self.options

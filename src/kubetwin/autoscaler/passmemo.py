@@ -6,22 +6,25 @@ and the snapshot, so the same inputs give the same answer).
 A pass goes through the candidates in order (least utilised first) and gives each an outcome:
 blocked by a drain rule or a PDB (the reason), left out past the non-empty cap, no place for its
 pods, or removable (its pods moved, each first-fit over the nodes in informer order, earlier moves
-counting for later ones). The next scan reuses the outcomes when
+counting for later ones). Each candidate's :class:`Step` keeps its outcome, where its pods went
+and what the pass had read once it was done. The next scan reuses the leading steps that still
+hold, replaying their moves without searching, and simulates from the first one that does not;
+all of them: no simulation at all. A step holds when
 
-- the inputs are equal: the candidates in order with their group, utilization, blocking reason, pods
-  to move (keys) and PDB needs, the nodes being drained, the node order, the PDB objects (the
-  same objects: informer objects are never changed in place);
-- the snapshot is the same object in the same layout (epoch, node_generation: nodes did not come,
-  go or change labels, taints, unschedulable) and none of the node slots the pass read changed
-  since (the snapshot's dirty-slot log records every pod attached/detached and node arrays
-  written).
+- the pass's global inputs are equal: the nodes being drained, the node order, the PDB objects
+  (the same objects: informer objects are never changed in place), the snapshot object in the
+  same layout (epoch, node_generation: nodes did not come, go or change labels, taints,
+  unschedulable);
+- it and every step before it had the same input: the candidate, its group, utilization,
+  blocking reason, pods to move (keys) and PDB needs;
+- none of the node slots read up to it changed since (the snapshot's dirty-slot log records
+  every pod attached/detached and node arrays written): the candidates simulated so far and the
+  prefix of the node order first-fit went through (up to the furthest node it tried; every node
+  once a pod found no place or had no first-fit class).
 
-The slots a pass read are the candidates it simulated and the prefix of the node order first-fit
-went through (up to the furthest node it tried; every node when a pod found no place). That
-restriction is sound because each filter's verdict on a node then depends on that node alone: it
-is used only when no pod of the snapshot has (anti-)affinity terms (the InterPodAffinity filter
-reads other nodes' pods through them) and every moved pod has a first-fit class (no hard topology
-spread, no affinity of its own); otherwise any changed slot counts.
+That restriction is sound because each filter's verdict on a node then depends on that node
+alone: it is used only when no pod of the snapshot has (anti-)affinity terms (the InterPodAffinity
+filter reads other nodes' pods through them); otherwise any changed slot counts.
 """
 
 from __future__ import annotations
@@ -40,17 +43,26 @@ REMOVABLE = None
 Outcome = str | None
 
 
+@dataclass(frozen=True)
+class Step:
+    outcome: Outcome
+    moves: tuple[tuple[str, str], ...]  # (pod key, node) for a removable candidate's pods, in order
+    fit: tuple[int, dict[Any, int]]  # FirstFit.state() after it
+    slot: int | None  # its node's slot when its moves were simulated
+
+
 @dataclass
 class _Record:
     sim: SimCluster
     epoch: int
     pos: int  # the snapshot's dirty-slot log position after the pass's revert
     node_generation: int
-    read: frozenset[int] | None  # slots the pass read; None: any slot counts
-    key: tuple[Any, ...]
+    affinity: bool  # some pod of the snapshot had (anti-)affinity terms
+    key: tuple[Any, ...]  # (per candidate its inputs, the nodes being drained)
     order: list[str]
     pdbs: list[Obj]
-    outcomes: list[Outcome]
+    steps: list[Step]
+    index: dict[str, int] | None = None  # node -> position in order, when first needed
 
 
 class PassMemo:
@@ -58,37 +70,56 @@ class PassMemo:
 
     def __init__(self) -> None:
         self._rec: _Record | None = None
-        self.hits = 0
+        self.hits = 0  # passes answered in full
+        self.replayed = 0  # steps replayed in passes that simulated the rest
 
     def clear(self) -> None:
         self._rec = None
 
-    def lookup(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], pdbs: list[Obj]) -> list[Outcome] | None:
-        """The kept outcomes when nothing the last pass read changed (``sim``: synced, not forked)."""
+    def lookup(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], pdbs: list[Obj]) -> list[Step]:
+        """The leading steps of the last pass that hold for a pass with these inputs (``sim``:
+        synced, not forked); as many as ``key`` has candidates: nothing to simulate."""
         rec = self._rec
         if rec is None or rec.sim is not sim:
-            return None
+            return []
         snap = sim.snapshot
         if snap.epoch != rec.epoch or snap.node_generation != rec.node_generation:
-            return None
-        if rec.key != key or rec.order != order:
-            return None
+            return []
+        if rec.key[1] != key[1] or rec.order != order:
+            return []
         if len(rec.pdbs) != len(pdbs) or not all(map(operator.is_, rec.pdbs, pdbs)):
-            return None
+            return []
         dirty = snap.dirty_since(rec.epoch, rec.pos)
         if dirty is None:
-            return None
+            return []
+        first = len(order)  # position in the node order of the first changed node
         if dirty:
-            if rec.read is None or snap.with_affinity or not dirty.isdisjoint(rec.read):
-                return None
-        self.hits += 1
-        return rec.outcomes
+            if rec.affinity or snap.with_affinity:
+                return []
+            if rec.index is None:
+                rec.index = {name: i for i, name in enumerate(order)}
+            for s in dirty:
+                if s >= snap.n:
+                    continue  # a slot a fork handed out and gave back: no node there now
+                ni = snap.nodes[s]
+                pos = rec.index.get(ni.name) if ni is not None else None
+                if pos is None:
+                    return []
+                first = min(first, pos)
+        old, new = rec.key[0], key[0]
+        n = 0
+        for step, was, now in zip(rec.steps, old, new, strict=False):  # the shorter of them
+            if was != now or (first < len(order) and step.fit[0] >= first) or step.slot in dirty:
+                break
+            n += 1
+        if n == len(new):
+            self.hits += 1
+        else:
+            self.replayed += n
+        return rec.steps[:n]
 
-    def store(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], pdbs: list[Obj],
-              outcomes: list[Outcome], read: frozenset[int] | None) -> None:  # fmt: skip
-        """Keep a pass's outcomes (``sim``: reverted) and the slots it read (None: all)."""
+    def store(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], pdbs: list[Obj], steps: list[Step]) -> None:
+        """Keep a pass's steps (``sim``: reverted)."""
         snap = sim.snapshot
-        if snap.with_affinity:
-            read = None
-        self._rec = _Record(sim, snap.epoch, len(snap.dirty), snap.node_generation, read, key, order, list(pdbs),
-                            outcomes)  # fmt: skip
+        self._rec = _Record(sim, snap.epoch, len(snap.dirty), snap.node_generation, bool(snap.with_affinity), key,
+                            order, list(pdbs), steps)  # fmt: skip

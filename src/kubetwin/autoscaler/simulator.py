@@ -350,6 +350,14 @@ class FirstFit:
     def reset(self) -> None:
         self._resume.clear()
 
+    def state(self) -> tuple[int, dict[Any, int]]:
+        """What the next answers depend on besides the snapshot: ``reached`` and where each class resumes."""
+        return self.reached, dict(self._resume)
+
+    def restore(self, state: tuple[int, dict[Any, int]]) -> None:
+        """Go on from a :meth:`state` taken on the same candidates and an equal snapshot."""
+        self.reached, self._resume = state[0], dict(state[1])
+
 
 def _key(pod: Obj) -> str:
     m = pod["metadata"]
