@@ -429,7 +429,7 @@ class Snapshot:
                 old.slot >= 0
                 and self.nodes[old.slot] is not None
                 and self.nodes[old.slot].name == node_name  # type: ignore[union-attr]
-                and old.labels == ((meta.get("labels")) or {})
+                and (old.labels is meta.get("labels") or old.labels == (meta.get("labels") or {}))
                 and (_same_resources(old.pod, pod) or old.requests == resources.pod_requests(pod))
             ):
                 old.pod = pod  # cheap path: the assignment is unchanged
