@@ -71,3 +71,19 @@ def test_selector_counters_equal_a_recount(story: str) -> None:
                     if pi.slot >= 0 and c.matches(pi):
                         want[pi.slot] += 1
                 assert c.counts[: s.n].tolist() == want, (step, c.terms)
+
+
+def test_arrays_replaced_by_a_caller_still_follow_pods() -> None:
+    """The per-pod updates write through views of the per-slot arrays: an array replaced from
+    outside (a copy) is the one that counts the next pod."""
+    snap = Snapshot()
+    snap.add_node(make_node("n0").capacity(cpu="4").obj())
+    counts = snap.counter(frozenset(["default"]), SELECTORS["a"])
+    p, q = PodInfo(_pod("p", "a")), PodInfo(_pod("q", "a"))
+    snap.assume(p, "n0")
+    snap.requested, snap.pod_count = snap.requested.copy(), snap.pod_count.copy()
+    for c in snap.counters.values():
+        c.counts = c.counts.copy()
+    snap.assume(q, "n0")
+    assert int(snap.requested[snap.res_index["cpu"], 0]) == 200 and int(snap.pod_count[0]) == 2
+    assert [int(c.counts[0]) for c in snap.counters.values()] == [2] and int(counts[0]) == 1

@@ -52,6 +52,13 @@ class SelectorCounter:
         self.view = self.counts.data  # per-pod updates (Snapshot._attach)
         self._matchers = [(ns, label_selector_matcher(sel)) for ns, sel in terms]
 
+    def current_view(self) -> memoryview:
+        """A memoryview of ``counts`` (taken again if the array was replaced)."""
+        view = self.view
+        if view.obj is not self.counts:
+            view = self.view = self.counts.data
+        return view
+
     def matches(self, pi: PodInfo) -> bool:
         for namespaces, selector in self._matchers:
             if namespaces is not None and pi.namespace not in namespaces:
@@ -153,6 +160,17 @@ class Snapshot:
         self.capacity = cap
         self.epoch += 1
         self._refresh_views()
+
+    def _check_views(self) -> None:
+        """Take the views again if an array was replaced (here or by a caller)."""
+        if (
+            self._v_requested.obj is not self.requested
+            or self._v_avail.obj is not self.avail
+            or self._v_nz.obj is not self.nz
+            or self._v_pod_count.obj is not self.pod_count
+            or self._v_allowed_pods.obj is not self.allowed_pods
+        ):
+            self._refresh_views()
 
     def _refresh_views(self) -> None:
         """Memoryviews of the per-slot arrays, for the per-pod updates (a numpy scalar read or
@@ -313,6 +331,7 @@ class Snapshot:
         ni.add_pod(pi)
         self.dirty.append(s)
         self._priorities[pi.priority] = self._priorities.get(pi.priority, 0) + 1
+        self._check_views()
         v_req, v_avail = self._v_requested, self._v_avail
         for name, v in pi.requests.items():
             if name == helpers.PODS:
@@ -333,7 +352,7 @@ class Snapshot:
         if self.counters:
             listed = self._counter_list
             for i in self._matching_counters(pi):
-                listed[i].view[s] += 1
+                listed[i].current_view()[s] += 1
         if pi.ports:
             self.ports_in_use += 1
         if pi.has_affinity and self.term_extractor is not None:
@@ -349,6 +368,7 @@ class Snapshot:
             return
         self.dirty.append(s)
         self._uncount_priority(pi.priority)
+        self._check_views()
         v_req, v_avail, res_index = self._v_requested, self._v_avail, self.res_index
         for name, v in pi.requests.items():
             if name == helpers.PODS:
@@ -366,7 +386,7 @@ class Snapshot:
         if self.counters:
             listed = self._counter_list
             for i in self._matching_counters(pi):
-                listed[i].view[s] -= 1
+                listed[i].current_view()[s] -= 1
         if pi.ports:
             self.ports_in_use -= 1
         if pi.has_affinity and self.term_extractor is not None:
@@ -429,7 +449,7 @@ class Snapshot:
                 old.slot >= 0
                 and self.nodes[old.slot] is not None
                 and self.nodes[old.slot].name == node_name  # type: ignore[union-attr]
-                and old.labels == ((meta.get("labels")) or {})
+                and (old.labels is meta.get("labels") or old.labels == (meta.get("labels") or {}))
                 and (_same_resources(old.pod, pod) or old.requests == resources.pod_requests(pod))
             ):
                 old.pod = pod  # cheap path: the assignment is unchanged

@@ -251,9 +251,10 @@ class Scheduler:
             self._forget_queued(key)
             was = self.snapshot.pods.get(key)
             self.snapshot.update_pod(new)
+            old_labels, new_labels = old["metadata"].get("labels"), new["metadata"].get("labels")
             if was is None:
                 self._move_affinity_waiting()
-            elif (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
+            elif old_labels is not new_labels and old_labels != new_labels:
                 self._move_all()
             self.snapshot.clear_nomination(key)
             return

@@ -29,6 +29,7 @@ from kubetwin.scheduler.framework import (
 NAME = "NodeAffinity"
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 _MEMO_REQUIRED = "NodeAffinity/required"
+_MEMO_HAS_REQUIRED = "NodeAffinity/has-required"
 
 
 def _freeze(x: Any) -> Any:
@@ -51,9 +52,14 @@ def _required_key(pod: PodInfo) -> Any:
 
 
 def has_required(pod: PodInfo) -> bool:
-    spec = pod.pod.get("spec") or {}
-    na = (pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
-    return bool(spec.get("nodeSelector")) or na is not None
+    """The pod has a nodeSelector or required node affinity (kept in its memo, which goes when
+    its spec does)."""
+    has: bool | None = pod.memo.get(_MEMO_HAS_REQUIRED)
+    if has is None:
+        spec = pod.pod.get("spec") or {}
+        na = (pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        has = pod.memo[_MEMO_HAS_REQUIRED] = bool(spec.get("nodeSelector")) or na is not None
+    return has
 
 
 def required_mask(pod: PodInfo, snap: Snapshot) -> np.ndarray:
