@@ -24,9 +24,12 @@ class Client:
         return self.registry.clock
 
     def create(
-        self, obj: dict[str, Any], namespace: str | None = None, dry_run: bool = False
+        self, obj: dict[str, Any], namespace: str | None = None, dry_run: bool = False, owned: bool = False
     ) -> dict[str, Any]:
-        return self.registry.create(obj, namespace=namespace, dry_run=dry_run)
+        """Create ``obj``. ``owned=True``: ``obj`` was built for this create alone and is handed
+        over (defaulting and admission write into it); the stored object itself is returned,
+        read-only like a lister's. The caller must not touch ``obj`` afterwards."""
+        return self.registry.create(obj, namespace=namespace, dry_run=dry_run, owned=owned)
 
     def get(self, resource: str, name: str, namespace: str | None = None, copy: bool = True) -> dict[str, Any]:
         """The object (``copy=False``: the stored one itself, read-only, like a lister's)."""

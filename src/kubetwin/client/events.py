@@ -79,7 +79,7 @@ class EventRecorder:
         }
         try:
             # The event is built here and not kept: hand it over without defensive copies.
-            self.client.registry.create(ev, owned=True)
+            self.client.create(ev, owned=True)
         except ApiError:
             return  # events are best effort, as upstream
         self._seen[dedupe] = (ns, name)

@@ -635,7 +635,7 @@ class ReplicaSetController(Controller):
                 for _ in range(batch):
                     try:
                         # a fresh pod handed over (owned): no defensive copies in, none out
-                        pod = self.client.registry.create(pod_from_template(template, rs), owned=True)
+                        pod = self.client.create(pod_from_template(template, rs), owned=True)
                     except ApiError as e:
                         if e.reason == "Forbidden" and "being terminated" in e.message:
                             return None  # namespace terminating: not a replica failure
