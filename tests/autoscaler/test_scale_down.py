@@ -64,25 +64,33 @@ def test_delay_after_add_holds_scale_down(make_env: Any) -> None:
 
 
 def test_unremovable_nodes_are_rechecked_after_the_timeout(make_env: Any) -> None:
-    """--unremovable-node-recheck-timeout (5m): at 20 s the two booting nodes' pods have nowhere to
-    go (NoPlaceToMovePods); the scans until 320 s report them RecentlyUnremovable without simulating,
-    so they are unneeded only from 320 s and removed 10 m later."""
-    env = make_env(nodegroup("general", minSize=1, maxSize=5), deployment("web", 3, cpu="1200m"), autoscaler())
+    """--unremovable-node-recheck-timeout (5m). Threshold 0.7, so a node holding one 1200m pod is
+    underutilized, but no other node has room for its pod. The two nodes of the scale-up at 10 s
+    boot for 60 s (no pod lands on them before they are Ready), take a pod each at 70 s and at the
+    80 s scan their pods have nowhere to go (NoPlaceToMovePods); the scans until 380 s report them
+    RecentlyUnremovable without simulating, so once their pods are gone they are unneeded only from
+    380 s and removed 10 m later."""
+    env = make_env(nodegroup("general", minSize=1, maxSize=5), deployment("web", 3, cpu="1200m"),
+                   autoscaler(scaleDownUtilizationThreshold=0.7))  # fmt: skip
     ca = next(c for c in env.cluster.components if hasattr(c, "recently_unremovable"))
-    env.run(20)
-    assert set(ca.unremovable.values()) >= {"NoPlaceToMovePods"}
-    booting = {n for n, r in ca.unremovable.items() if r == "NoPlaceToMovePods"}
-    assert ca.recently_unremovable == dict.fromkeys(booting, 320.0)
-    env.client.patch("deployments.apps", "web", {"spec": {"replicas": 1}}, namespace="default")
-    env.run(310)
-    assert {ca.unremovable[n] for n in booting} == {"RecentlyUnremovable"}
-    assert not ca.unneeded_since
-    env.run(330)
-    assert set(ca.unneeded_since) == booting and set(ca.unneeded_since.values()) == {320.0}
-    env.run(910)
+    env.run(70)
     assert len(env.nodes("general")) == 3
-    env.run(930)
-    assert len(env.nodes("general")) == 1
+    booted = {n for n, r in ca.unremovable.items() if r == "NoPlaceToMovePods"}
+    assert not booted  # not Ready yet: no pods, nothing simulated
+    env.run(80)
+    booted = {n for n, r in ca.unremovable.items() if r == "NoPlaceToMovePods"}
+    assert len(booted) == 2
+    assert {ca.recently_unremovable[n] for n in booted} == {380.0}
+    env.client.patch("deployments.apps", "web", {"spec": {"replicas": 1}}, namespace="default")
+    env.run(370)
+    assert {ca.unremovable[n] for n in booted} == {"RecentlyUnremovable"}
+    assert not booted & set(ca.unneeded_since)
+    env.run(390)
+    assert {ca.unneeded_since.get(n) for n in booted} == {380.0}
+    env.run(970)
+    assert len(env.nodes("general")) == 3
+    env.run(990)
+    assert _names(env.nodes("general")).isdisjoint(booted) and len(env.nodes("general")) == 1
 
 
 def test_blocked_nodes_stay_and_min_size_respected(make_env: Any) -> None:

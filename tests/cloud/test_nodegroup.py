@@ -311,3 +311,49 @@ def test_status_counts_follow_readiness_membership_and_cost_over_refreshes() -> 
     env.loop.advance(3600)
     launched = [env.loop.parse_timestamp(n["metadata"]["creationTimestamp"]) for n in env.nodes()]
     assert env.status()["costUSD"] == round(sum(cost.instance_cost(0.096, t, env.loop.now) for t in launched), 2)
+
+
+def test_a_booting_node_registers_not_ready_and_takes_no_pod_before_ready() -> None:
+    """The kubelet registers its Node with its first status (Ready=False KubeletNotReady): the node
+    lifecycle controller keeps the not-ready NoSchedule taint, so the scheduler places nothing on
+    a booting node (a node without conditions lost the taint at once and took pods while booting)."""
+    from kubetwin.scenario.runtime import Cluster
+
+    cluster = Cluster(seed=3)
+    cluster.start()
+    first_versions: dict[str, dict[str, Any]] = {}
+    bound_at: dict[str, float] = {}
+
+    def record(ev: Any) -> None:
+        o = ev.object
+        if ev.resource == "nodes" and ev.type == "ADDED":
+            first_versions[o["metadata"]["name"]] = o
+        if ev.resource == "pods" and ev.type == "MODIFIED" and o["spec"].get("nodeName") and not (ev.prev or {}).get("spec", {}).get("nodeName"):
+            bound_at[o["spec"]["nodeName"]] = cluster.loop.now
+
+    cluster.store.add_listener(record)
+    group = {"apiVersion": "kubetwin.io/v1alpha1", "kind": "NodeGroup", "metadata": {"name": "workers"},
+             "spec": {"instanceType": "m5.large", "minSize": 1, "maxSize": 2, "bootSeconds": 60}}  # fmt: skip
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": "default"},
+           "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "1500m"}}}]}}  # fmt: skip
+    filler = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "filler", "namespace": "default"},
+              "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "1500m"}}}]}}  # fmt: skip
+    assert cluster.apply([("group", group), ("filler", filler)]) == []
+    cluster.run(30)
+    initial = set(first_versions)
+    assert cluster.apply([("big", pod)]) == []
+    cluster.run(100)
+    cluster.client.patch(NG, "workers", {"spec": {"desiredSize": 2}})
+    cluster.run(101)
+    (new,) = set(first_versions) - initial
+    assert new not in bound_at  # nothing placed on the booting node
+    conds = {c["type"]: c for c in first_versions[new]["status"]["conditions"]}
+    assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "KubeletNotReady"
+    assert {c: conds[c]["status"] for c in ("MemoryPressure", "DiskPressure", "PIDPressure")} == dict.fromkeys(
+        ("MemoryPressure", "DiskPressure", "PIDPressure"), "False")
+    cluster.run(159)
+    assert cluster.client.get("pods", "big", "default")["spec"].get("nodeName") is None
+    cluster.run(170)
+    assert cluster.client.get("pods", "big", "default")["spec"]["nodeName"] == new
+    assert bound_at[new] >= 160.0
+    cluster.close()

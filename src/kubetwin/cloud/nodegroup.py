@@ -19,8 +19,10 @@ and zone as ``spec.providerID``). One reconcile per NodeGroup name:
 - Scaling down cordons and deletes the newest nodes (pods are left to podgc). Deleting the
   NodeGroup deletes its nodes.
 - Nodes launched after virtual time 0 register with the ``node.kubernetes.io/not-ready:NoSchedule``
-  taint and the annotation ``kubetwin.io/boot-seconds``: the kubelet reports Ready that long after
-  the Node appears. Nodes created at virtual time 0 are Ready at once.
+  taint, the annotation ``kubetwin.io/boot-seconds`` and the conditions a kubelet registers with
+  (no pressure, Ready=False ``KubeletNotReady``: see :mod:`kubetwin.api.nodestatus`): the kubelet
+  reports Ready that long after the Node appears, and no pod is scheduled there before. Nodes
+  created at virtual time 0 are Ready at once.
 
 - Node resources (reference sections 3, 9, 10): ``status.capacity.pods`` is the max pods of
   ``spec.networking.mode`` (:mod:`kubetwin.cloud.maxpods`; default ``aws-vpc-cni``, the EKS
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetwin.api import kubeletconfig
+from kubetwin.api import kubeletconfig, nodestatus
 from kubetwin.api.errors import ApiError
 from kubetwin.client import Client, Controller, InformerFactory
 from kubetwin.cloud import catalog, cost, maxpods
@@ -504,8 +506,13 @@ class NodeGroupController(Controller):
         meta = node["metadata"]
         meta["annotations"][ANN_BOOT_SECONDS] = f"{boot:g}"
         taints = node["spec"].get("taints") or []
-        if boot > 0 and not any(t.get("key") == TAINT_NOT_READY for t in taints):
-            node["spec"]["taints"] = [*taints, {"key": TAINT_NOT_READY, "effect": "NoSchedule"}]
+        if boot > 0:
+            if not any(t.get("key") == TAINT_NOT_READY for t in taints):
+                node["spec"]["taints"] = [*taints, {"key": TAINT_NOT_READY, "effect": "NoSchedule"}]
+            # registered as the kubelet's first setNodeStatus leaves it: not Ready while the CNI
+            # starts (a node without conditions would lose the not-ready taint to the node
+            # lifecycle controller before its kubelet posts one, and take pods while booting)
+            node["status"]["conditions"] = nodestatus.registration_conditions(self.loop.timestamp(), ready=False)
         node["spec"].update(
             {"providerID": f"aws:///{zone}/i-0{self.rng.hex(16)}", "podCIDR": cidr, "podCIDRs": [cidr]}
         )

@@ -28,6 +28,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubetwin.api.errors import ApiError
+from kubetwin.api.nodestatus import NOT_READY_MESSAGE, NOT_READY_REASON, READY_MESSAGE, READY_REASON
+from kubetwin.api.nodestatus import PRESSURE as _PRESSURE
+from kubetwin.api.nodestatus import UNDER_PRESSURE as _UNDER_PRESSURE
 from kubetwin.api.resources import qos_class
 from kubetwin.client import EventRecorder
 from kubetwin.kubelet import admission
@@ -51,28 +54,12 @@ LEASE_RESOURCE = "leases.coordination.k8s.io"
 LEASE_DURATION_SECONDS = 40
 NODE_STATUS_REPORT_FREQUENCY = 300.0
 
-_PRESSURE = (
-    ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-    ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-    ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-)
-# nodestatus/setters.go MemoryPressureCondition / DiskPressureCondition / PIDPressureCondition when True
-_UNDER_PRESSURE = {
-    "MemoryPressure": ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
-    "DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure"),
-    "PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
-}
 _PRESSURE_EVENTS = {  # (True, False) events of recordNodeStatusEvent
     "MemoryPressure": ("NodeHasInsufficientMemory", "NodeHasSufficientMemory"),
     "DiskPressure": ("NodeHasDiskPressure", "NodeHasNoDiskPressure"),
     "PIDPressure": ("NodeHasInsufficientPID", "NodeHasSufficientPID"),
 }
 EVICTED_REASON = "Evicted"
-READY_MESSAGE = "kubelet is posting ready status"
-NOT_READY_MESSAGE = (
-    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
-    "message:Network plugin returns error: cni plugin not initialized"
-)
 
 
 def _host_ip(node: Obj) -> str:
@@ -260,9 +247,9 @@ class Kubelet:
         wanted = [(t, "True", *_UNDER_PRESSURE[t]) if t in self.pressure else (t, "False", r, m)
                   for t, r, m in _PRESSURE]  # fmt: skip
         if self.node_ready:
-            wanted.append(("Ready", "True", "KubeletReady", READY_MESSAGE))
+            wanted.append(("Ready", "True", READY_REASON, READY_MESSAGE))
         else:
-            wanted.append(("Ready", "False", "KubeletNotReady", NOT_READY_MESSAGE))
+            wanted.append(("Ready", "False", NOT_READY_REASON, NOT_READY_MESSAGE))
         changed = force or any(
             (prev := old.get(w[0])) is None or (prev.get("status"), prev.get("reason"), prev.get("message")) != w[1:]
             for w in wanted
