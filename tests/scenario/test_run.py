@@ -117,25 +117,28 @@ def test_duration_flag_must_parse(tmp_path: Path) -> None:
         run(QUICKSTART, tmp_path, duration="forever")
 
 
-def test_a_run_keeps_a_short_watch_window_and_serve_the_long_one() -> None:
+def test_a_run_keeps_no_watch_window_and_serve_the_long_one() -> None:
     """Only in-process informers watch during a run, each from the list it just made: the store
-    keeps RUN_WATCH_HISTORY writes for resumed watches, not the serve default (old object
-    versions would stay alive until they roll out)."""
+    keeps no writes for resumed watches (old object versions would stay alive until they roll
+    out), while serve keeps the default window. A watch from the current resourceVersion works."""
     from kubetwin.api.errors import ApiError
     from kubetwin.scenario.runtime import RUN_WATCH_HISTORY, Cluster
     from kubetwin.store.storage import DEFAULT_HISTORY
 
+    assert RUN_WATCH_HISTORY == 0
     cluster = Cluster(seed=1)
     cluster.start()
     first = cluster.client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c0", "namespace": "default"}})
-    for i in range(1, RUN_WATCH_HISTORY + 5):
-        cluster.client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "namespace": "default"}})
+    cluster.client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": "default"}})
     with pytest.raises(ApiError) as e:
         cluster.registry.watch("configmaps", lambda ev: None, resource_version=first["metadata"]["resourceVersion"])
     assert e.value.code == 410
     seen: list[str] = []
     cluster.registry.watch("configmaps", lambda ev: seen.append(ev.object["metadata"]["name"]),
-                           resource_version=str(cluster.store.resource_version - 2))  # fmt: skip
-    assert seen == [f"c{RUN_WATCH_HISTORY + 3}", f"c{RUN_WATCH_HISTORY + 4}"]
+                           resource_version=str(cluster.store.resource_version))  # fmt: skip
+    cluster.client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c2", "namespace": "default"}})
+    assert seen == ["c2"]
+    informer = cluster.informers.get("secrets")  # list + watch now, in a running cluster
+    assert informer.started
     assert Cluster.for_serve().store._history.maxlen == DEFAULT_HISTORY
     cluster.close()
