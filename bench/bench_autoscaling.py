@@ -21,6 +21,28 @@ arguments give identical files; it costs time, so leave it off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
+End of session 5 (quiet machine): **24 h in 120.6 s wall / 120.6 s CPU, 717 virtual s / wall s**
+(session 4: 146 s, 593; goal 1,440 not met), peak 28,480 pods on 924 nodes, peak RSS 854 MiB (was
+1,158). The first hour takes 10 s, the morning ramp 5-9 s an hour, the peak 2.6-4 s, the evening
+4-7 s. The day differs a little from session 4's (29,052 pods / 938 nodes at the peak): nodes now
+register not Ready, so no pod lands on a booting node (it did, and then waited for the boot), which
+costs ~4.7 s (about 30% more failed scheduling attempts while nodes boot). Otherwise decisions are
+unchanged: ``--dump`` byte-identical before/after for ``--quick`` and 3,000 + 1,500 pods over 10 h.
+What went: the run's watch window (200,000 writes kept every old object version alive and freed it
+cold: none now), pod handlers that return early when nothing they read changed (ReplicaSet,
+disruption, HPA, VPA, PodGC, taint eviction), owned writes instead of defensive copies in the
+controllers, the scheduler's back-off and flush timers on one loop timer, shared diagnoses and
+PodInfo figures, the cluster autoscaler's scale-down pass outcomes kept while nothing they read
+changed, pod spec validation memoised by content, microsecond timestamps formatted per second and
+parsed back from a cache, rarer run-mode GC. Where the day goes now (py-spy): the cluster
+autoscaler ~15%, the scheduler ~14%, node-lease renewals read by the node lifecycle controller
+~10% (~830,000 lease writes a day), kubelet pod status writes and pod workers ~12%, the ReplicaSet
+~9%, Events ~6%, node status heartbeats ~6%, the HPA ~6%, the usage engine ~5%; every store write
+fans out to ~15 informer handlers. mypyc-compiling the store, loop and informer modules made
+``--quick`` 5% slower (dict-shaped code gains nothing), so the remaining 2x needs fewer writes
+per pod or a model change, not a compiler. ``--quick``: 10.3 s, **8,395 virtual s / wall s** (was
+11.4-11.8 s), peak RSS 93 MiB (was 276).
+
 End of session 4 (quiet machine): **24 h in 146 s wall / 146 s CPU, 593 virtual s / wall s**
 (session 3: 313-317 s, 272-276; goal 1,440 not met), same peak (29,052 pods on 938 nodes), peak
 RSS 1,158 MiB; ``--quick``: 11.4-11.8 s, **7,300-7,600 virtual s / wall s**. Decisions unchanged (``--dump``
