@@ -216,14 +216,64 @@ def test_event_recorder_dedupes_into_count() -> None:
     assert fs["source"] == {"component": "default-scheduler", "host": "h1"}
 
 
-def test_event_recreated_when_deleted() -> None:
+@pytest.mark.parametrize(("correlate", "count"), [(True, 2), (False, 1)])
+def test_event_recreated_when_deleted(correlate: bool, count: int) -> None:
+    """An identical event whose stored object is gone is created again: by the legacy recorder
+    with the count its logger reached (recordEvent creates when the patch finds nothing), by the
+    events.k8s.io-style recorder afresh."""
     client, _ = _env()
     pod = client.create(make_pod("p").container("c").obj())
-    rec = EventRecorder(client, "kubelet")
+    rec = EventRecorder(client, "kubelet", correlate=correlate)
     rec.normal(pod, "Pulled", "image pulled")
     client.delete("events", _events(client)[0]["metadata"]["name"], "default")
     rec.normal(pod, "Pulled", "image pulled")
-    assert [e["count"] for e in _events(client)] == [1]
+    assert [e["count"] for e in _events(client)] == [count]
+
+
+def _rs(name: str = "web") -> dict[str, Any]:
+    return {"kind": "ReplicaSet", "apiVersion": "apps/v1",
+            "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"}}  # fmt: skip
+
+
+def test_similar_events_are_combined_from_the_tenth_message() -> None:
+    """EventAggregator: events alike but for their message within 10 minutes of the last one; from
+    the 10th distinct message on they are one "(combined from similar events)" event whose count
+    and message follow."""
+    client, _ = _env()
+    rec = EventRecorder(client, "replicaset-controller")
+    for i in range(14):
+        rec.normal(_rs(), "SuccessfulCreate", f"Created pod: web-{i}")
+    evs = sorted(_events(client), key=lambda e: e["metadata"]["name"])
+    single = [e for e in evs if not e["message"].startswith("(combined")]
+    combined = [e for e in evs if e["message"].startswith("(combined")]
+    assert [e["message"] for e in single] == [f"Created pod: web-{i}" for i in range(9)]
+    assert [(e["count"], e["message"]) for e in combined] == [
+        (5, "(combined from similar events): Created pod: web-13")]
+    client.clock.run(until=601)  # 10 minutes after the last one: counted afresh
+    rec.normal(_rs(), "SuccessfulCreate", "Created pod: web-20")
+    assert "Created pod: web-20" in {e["message"] for e in _events(client)}
+
+
+def test_spam_filter_lets_25_events_through_then_one_per_5_minutes() -> None:
+    """EventSourceObjectSpamFilter: per source and object a bucket of 25 tokens, one back every
+    300 s; a dropped identical event still counts in the next one that passes."""
+    client, _ = _env()
+    rec = EventRecorder(client, "horizontal-pod-autoscaler")
+    hpa = {"kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2",
+           "metadata": {"name": "web", "namespace": "default", "uid": "h"}}  # fmt: skip
+    for _ in range(30):
+        rec.normal(hpa, "SuccessfulRescale", "New size: 3; reason: cpu resource utilization above target")
+    (ev,) = _events(client)
+    assert ev["count"] == 25 and rec.dropped == 5
+    client.clock.run(until=299)
+    rec.normal(hpa, "SuccessfulRescale", "New size: 3; reason: cpu resource utilization above target")
+    assert _events(client)[0]["count"] == 25
+    client.clock.run(until=600)
+    rec.normal(hpa, "SuccessfulRescale", "New size: 3; reason: cpu resource utilization above target")
+    assert _events(client)[0]["count"] == 32  # the six dropped ones counted too
+    other = dict(hpa, metadata={"name": "api", "namespace": "default", "uid": "h2"})
+    rec.normal(other, "SuccessfulRescale", "New size: 2")  # another object has its own bucket
+    assert len(_events(client)) == 2
 
 
 def test_event_for_cluster_scoped_object_goes_to_default() -> None:
@@ -236,8 +286,13 @@ def test_event_for_cluster_scoped_object_goes_to_default() -> None:
 
 def test_event_cache_is_bounded() -> None:
     client, _ = _env()
-    rec = EventRecorder(client, "c")
+    rec = EventRecorder(client, "c", correlate=False)
     obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "x", "namespace": "default", "uid": "u"}}
     for i in range(MAX_LRU_CACHE_ENTRIES + 10):
         rec.normal(obj, "R", f"m{i}")
     assert len(rec._seen) == MAX_LRU_CACHE_ENTRIES
+    correlated = EventRecorder(client, "c")
+    for i in range(MAX_LRU_CACHE_ENTRIES + 10):
+        o = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": f"x{i}", "namespace": "default", "uid": f"u{i}"}}
+        correlated.normal(o, "R", "m")
+    assert len(correlated._seen) == len(correlated._similar) == len(correlated._spam) == MAX_LRU_CACHE_ENTRIES

@@ -1,8 +1,19 @@
 """Event recording (k8s.io/client-go/tools/record: event.go, events_cache.go).
 
-Events are core/v1 Event objects. Like the upstream EventCorrelator, an event identical to a
-recent one (same object, type, reason, message and source) bumps ``count`` and
-``lastTimestamp`` instead of creating a new object.
+Events are core/v1 Event objects. A recorder (``correlate=True``, the legacy recorder the kubelet,
+the controllers and the cluster autoscaler use) runs upstream's EventCorrelator on each event:
+
+- the aggregator: events alike but for their message (same source, object, type and reason) are
+  counted per 10 minutes since the last one; from the 10th distinct message on they become one
+  event "(combined from similar events): <message>";
+- the logger: an event identical to one recorded before (the aggregate counts as one) bumps that
+  event's ``count`` and ``lastTimestamp`` (and message) instead of creating an object;
+- the spam filter: per source and object, a token bucket of 25 refilled at one per 5 minutes; an
+  event (new or a bump) finding it empty is dropped.
+
+Caches hold 4,096 entries (maxLruCacheEntries) each. ``correlate=False`` keeps the logger only:
+the scheduler records through the events.k8s.io API (k8s.io/client-go/tools/events), which has no
+aggregator or spam filter.
 """
 
 from __future__ import annotations
@@ -16,15 +27,52 @@ from kubetwin.client.client import Client
 NORMAL = "Normal"
 MAX_LRU_CACHE_ENTRIES = 4096  # events_cache.go maxLruCacheEntries
 WARNING = "Warning"
+DEFAULT_SPAM_BURST = 25  # events_cache.go defaultSpamBurst
+DEFAULT_SPAM_QPS = 1.0 / 300.0  # defaultSpamQPS: one event per 5 minutes
+DEFAULT_AGGREGATE_MAX_EVENTS = 10  # defaultAggregateMaxEvents
+DEFAULT_AGGREGATE_INTERVAL = 600.0  # defaultAggregateIntervalInSeconds
+AGGREGATE_PREFIX = "(combined from similar events): "  # EventAggregatorByReasonMessageFunc
+
+
+class _Bucket:
+    """flowcontrol's token bucket (golang.org/x/time/rate): ``burst`` tokens at first, refilled
+    continuously at ``qps``; ``take`` spends one when there is one."""
+
+    __slots__ = ("tokens", "last")
+
+    def __init__(self, now: float) -> None:
+        self.tokens = float(DEFAULT_SPAM_BURST)
+        self.last = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(float(DEFAULT_SPAM_BURST), self.tokens + (now - self.last) * DEFAULT_SPAM_QPS)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def _lru_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > MAX_LRU_CACHE_ENTRIES:
+        cache.popitem(last=False)
 
 
 class EventRecorder:
-    def __init__(self, client: Client, component: str, host: str = "") -> None:
+    def __init__(self, client: Client, component: str, host: str = "", correlate: bool = True) -> None:
         self.client = client
         self.component = component
         self.host = host
-        self._seen: OrderedDict[tuple[str, ...], tuple[str, str]] = OrderedDict()
+        self.correlate = correlate
+        # logger: event key -> (namespace, name, count, firstTimestamp) of its event
+        self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int, str]] = OrderedDict()
+        # aggregator: (object, type, reason) -> [messages seen, last time]
+        self._similar: OrderedDict[tuple[str, ...], tuple[set[str], float]] = OrderedDict()
+        self._spam: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()  # object -> token bucket
         self._seq = 0
+        self.dropped = 0  # events the spam filter refused
 
     def event(
         self, obj: dict[str, Any], type_: str, reason: str, message: str, annotations: dict[str, str] | None = None
@@ -43,22 +91,67 @@ class EventRecorder:
         if not involved["namespace"]:
             involved.pop("namespace")
         now = self.client.clock.timestamp()
-        dedupe = (involved["uid"], involved["kind"], involved["name"], type_, reason, message)
+        dedupe: tuple[str, ...] = (involved["uid"], involved["kind"], involved["name"], type_, reason, message)
+        if not self.correlate:
+            self._record(dedupe, involved, ns, type_, reason, message, annotations, now)
+            return
+        dedupe, message = self._aggregate(involved, type_, reason, message)
+        # EventLogger.eventObserve: the count moves even when the spam filter then drops the event
+        prior = self._seen.get(dedupe)
+        if prior is None:
+            seen = (ns, self._new_name(involved), 1, now)
+        else:
+            seen = (prior[0], prior[1], prior[2] + 1, prior[3])
+        _lru_put(self._seen, dedupe, seen)
+        if not self._allowed(involved):
+            return
+        ev_ns, ev_name, count, first = seen
+        if count > 1 and self._bump(ev_ns, ev_name, {"count": count, "lastTimestamp": now, "message": message}):
+            return
+        # new, or its event is gone (expired): created with the logger's name and count
+        self._create(ev_ns, ev_name, involved, type_, reason, message, annotations, first, now, count)
+
+    def _record(
+        self, dedupe: tuple[str, ...], involved: dict[str, str], ns: str, type_: str, reason: str, message: str,
+        annotations: dict[str, str] | None, now: str,
+    ) -> None:  # fmt: skip
+        """Without the correlator (the events.k8s.io recorder): an identical event bumps the stored
+        one's count."""
         prior = self._seen.get(dedupe)
         if prior is not None:
             self._seen.move_to_end(dedupe)
-            ev_ns, ev_name = prior
-            try:
-                # the correlator's patch of count and lastTimestamp, on the stored event as it is
-                registry = self.client.registry
-                current = registry.get("events", ev_name, ev_ns, copy=False)
-                registry.set_fields_trusted("events", ev_ns, ev_name, None,
-                                            {"count": int(current.get("count", 1)) + 1, "lastTimestamp": now})  # fmt: skip
+            current = self.client.registry.store.get("events", prior[0], prior[1])
+            if current is not None and self._bump(prior[0], prior[1],
+                                                  {"count": int(current.get("count", 1)) + 1, "lastTimestamp": now}):  # fmt: skip
                 return
-            except ApiError:
-                self._seen.pop(dedupe, None)
+            self._seen.pop(dedupe, None)
+        name = self._new_name(involved)
+        if self._create(ns, name, involved, type_, reason, message, annotations, now, now, 1):
+            _lru_put(self._seen, dedupe, (ns, name, 1, now))
+
+    def _new_name(self, involved: dict[str, str]) -> str:
         self._seq += 1
-        name = f"{involved['name']}.{int(self.client.clock.now * 1e9) + self._seq:x}"
+        return f"{involved['name']}.{int(self.client.clock.now * 1e9) + self._seq:x}"
+
+    def _bump(self, ns: str, name: str, fields: dict[str, Any]) -> bool:
+        """The correlator's patch (count, lastTimestamp, message) on the stored event; False when
+        it is gone."""
+        registry = self.client.registry
+        current = registry.store.get("events", ns, name)
+        if current is None:
+            return False
+        if fields.get("message", current.get("message")) == current.get("message"):
+            fields = {k: v for k, v in fields.items() if k != "message"}
+        try:
+            registry.set_fields_trusted("events", ns, name, None, fields)
+        except ApiError:
+            return False
+        return True
+
+    def _create(
+        self, ns: str, name: str, involved: dict[str, str], type_: str, reason: str, message: str,
+        annotations: dict[str, str] | None, first: str, now: str, count: int,
+    ) -> bool:  # fmt: skip
         source: dict[str, str] = {"component": self.component}
         if self.host:
             source["host"] = self.host
@@ -71,9 +164,9 @@ class EventRecorder:
             "message": message,
             "type": type_,
             "source": source,
-            "firstTimestamp": now,
+            "firstTimestamp": first,
             "lastTimestamp": now,
-            "count": 1,
+            "count": count,
             "reportingComponent": self.component,
             "reportingInstance": self.host,
         }
@@ -81,10 +174,39 @@ class EventRecorder:
             # The event is built here and not kept: hand it over without defensive copies.
             self.client.create(ev, owned=True)
         except ApiError:
-            return  # events are best effort, as upstream
-        self._seen[dedupe] = (ns, name)
-        if len(self._seen) > MAX_LRU_CACHE_ENTRIES:
-            self._seen.popitem(last=False)
+            return False  # events are best effort, as upstream
+        return True
+
+    def _aggregate(self, involved: dict[str, str], type_: str, reason: str, message: str) -> tuple[tuple[str, ...], str]:
+        """EventAggregator.EventAggregate: the logger's key and the message to record. Alike events
+        (all but the message) within 10 minutes of the last one are counted by distinct message;
+        from the 10th on they are the one aggregate event."""
+        obj = (involved["kind"], involved.get("namespace", ""), involved["name"], involved["uid"], involved["apiVersion"])
+        key = (*obj, type_, reason)
+        now = self.client.clock.now
+        record = self._similar.get(key)
+        if record is None or now - record[1] > DEFAULT_AGGREGATE_INTERVAL:
+            record = (set(), now)
+        messages = record[0]
+        messages.add(message)
+        _lru_put(self._similar, key, (messages, now))
+        if len(messages) < DEFAULT_AGGREGATE_MAX_EVENTS:
+            return (involved["uid"], involved["kind"], involved["name"], type_, reason, message), message
+        messages.discard(next(iter(messages)))  # do not grow the set past the maximum (PopAny)
+        return ("aggregate", *key), AGGREGATE_PREFIX + message
+
+    def _allowed(self, involved: dict[str, str]) -> bool:
+        """EventSourceObjectSpamFilter: one token per event from this source about this object."""
+        key = (involved["kind"], involved.get("namespace", ""), involved["name"], involved["uid"], involved["apiVersion"])
+        now = self.client.clock.now
+        bucket = self._spam.get(key)
+        if bucket is None:
+            bucket = _Bucket(now)
+        _lru_put(self._spam, key, bucket)
+        if bucket.take(now):
+            return True
+        self.dropped += 1
+        return False
 
     def normal(self, obj: dict[str, Any], reason: str, message: str) -> None:
         self.event(obj, NORMAL, reason, message)

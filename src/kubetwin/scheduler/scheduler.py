@@ -166,7 +166,8 @@ class Scheduler:
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.snapshot = Snapshot()
         self.framework = Framework(self.profile, self.snapshot, REGISTRY, client, informers, rng)
-        self.recorder = EventRecorder(client, self.profile.scheduler_name)
+        # events.k8s.io recorder (client-go tools/events): no aggregator or spam filter
+        self.recorder = EventRecorder(client, self.profile.scheduler_name, correlate=False)
         self.framework.recorder = self.recorder  # type: ignore[attr-defined]
         self.framework.clear_nominated_node_name = self._clear_nominated_node_name  # type: ignore[attr-defined]
         self.next_start_node_index = 0
