@@ -737,3 +737,23 @@ def test_admission_runs_the_plugins_declared_for_the_write(reg: Registry) -> Non
     cm["data"] = {"k": "x"}
     reg.update(cm)
     assert seen[4:] == [("everything", "ConfigMap", "UPDATE")]
+
+
+def test_events_do_not_move_the_stream_that_names_other_objects() -> None:
+    """Events take their uids from a stream of their own: recording more or fewer events leaves
+    the generated names and uids of everything else as they were."""
+
+    def named(with_events: bool) -> list[tuple[str, str]]:
+        r = Registry(Store(), EventLoop(), SeededRNG(5))
+        r.bootstrap()
+        out = []
+        for i in range(3):
+            if with_events:
+                r.create({"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"e{i}", "namespace": "default"},
+                          "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+                          "reason": "R", "message": "m", "type": "Normal"})  # fmt: skip
+            obj = r.create(_cm() | {"metadata": {"generateName": "cfg-", "namespace": "default"}})
+            out.append((obj["metadata"]["name"], obj["metadata"]["uid"]))
+        return out
+
+    assert named(True) == named(False)

@@ -114,6 +114,10 @@ class Registry:
         self.store = store
         self.clock = clock
         self.rng = rng.child("registry")
+        # Events take their uids from a stream of their own: how many events a run records (the
+        # correlator's aggregation, a new event reason) must not change the names and uids of
+        # everything else, which the registry's stream gives
+        self._event_rng = rng.child("registry:events")
         self.admission: list[AdmissionPlugin] = list(admission)
         self._admission_seen: list[AdmissionPlugin] = []  # self.admission when the cache was made
         self._admission_for: dict[tuple[str, str], list[AdmissionPlugin]] = {}
@@ -163,8 +167,9 @@ class Registry:
                     }
                 )
 
-    def new_uid(self) -> str:
-        h = self.rng.hex(32)
+    def new_uid(self, rng: SeededRNG | None = None) -> str:
+        """A version-4 UUID from ``rng`` (default: the registry's stream)."""
+        h = (rng or self.rng).hex(32)
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
 
     # ------------------------------------------------------------------------------------------
@@ -314,7 +319,7 @@ class Registry:
         elif field_manager:
             self._record_update(info, None, obj, field_manager, None)
         self._validate(info, obj, None)
-        meta["uid"] = self.new_uid()
+        meta["uid"] = self.new_uid(self._event_rng if info.kind == "Event" else None)
         meta["creationTimestamp"] = self.clock.timestamp()
         if info.kind not in _NO_SPEC_GENERATION:
             meta["generation"] = 1
