@@ -296,3 +296,27 @@ def test_event_cache_is_bounded() -> None:
         o = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": f"x{i}", "namespace": "default", "uid": f"u{i}"}}
         correlated.normal(o, "R", "m")
     assert len(correlated._seen) == len(correlated._similar) == len(correlated._spam) == MAX_LRU_CACHE_ENTRIES
+
+
+def test_correlator_caches_forget_what_has_run_out_and_answer_the_same() -> None:
+    """A spam bucket idle for 25 x 300 s is full again and an aggregation record older than 10
+    minutes starts afresh: both are dropped (so a kubelet's caches hold recent pods only), and the
+    next events are treated exactly as before: 25 pass at once, the 26th is dropped."""
+    client, _ = _env()
+    rec = EventRecorder(client, "kubelet", host="n1")
+    pods = [{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": f"p{i}", "namespace": "default", "uid": f"u{i}"}}
+            for i in range(3)]  # fmt: skip
+    for i in range(30):
+        rec.normal(pods[0], "Pulled", f"m{i}")
+    assert rec.dropped == 5
+    client.clock.run(until=7499)
+    rec.normal(pods[1], "Pulled", "x")  # prunes: nothing of p0 has run out yet
+    assert len(rec._spam) == 2
+    client.clock.run(until=8100)  # the next pass, 10 minutes on
+    rec.normal(pods[2], "Pulled", "x")
+    assert [k[2] for k in rec._spam] == ["p1", "p2"]  # p0's bucket is full again: gone
+    assert [k[2] for k in rec._similar] == ["p2"]  # p0's and p1's records are past 10 minutes
+    dropped = rec.dropped
+    for i in range(26):
+        rec.normal(pods[0], "Pulled", f"again-{i}")
+    assert rec.dropped == dropped + 1

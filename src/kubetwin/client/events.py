@@ -54,10 +54,28 @@ class _Bucket:
 
 
 def _lru_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    if key in cache:
+        cache[key] = value
+        cache.move_to_end(key)
+        return
     cache[key] = value
-    cache.move_to_end(key)
     if len(cache) > MAX_LRU_CACHE_ENTRIES:
         cache.popitem(last=False)
+
+
+# A spam bucket untouched this long is full again (25 tokens at one per 300 s), the same as a new
+# one; an aggregation record older than its interval starts afresh anyway. Such entries are
+# dropped (oldest first: the caches are in last-use order), so a kubelet's caches hold the pods
+# of the last hours, not every pod it ever ran, and answers stay the same.
+_SPAM_FULL_AFTER = DEFAULT_SPAM_BURST / DEFAULT_SPAM_QPS
+
+
+def _drop_stale(cache: OrderedDict[Any, Any], stale: Any) -> None:
+    while cache:
+        key, value = next(iter(cache.items()))
+        if not stale(value):
+            return
+        del cache[key]
 
 
 class EventRecorder:
@@ -73,6 +91,7 @@ class EventRecorder:
         self._spam: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()  # object -> token bucket
         self._seq = 0
         self.dropped = 0  # events the spam filter refused
+        self._pruned_at = 0.0
 
     def event(
         self, obj: dict[str, Any], type_: str, reason: str, message: str, annotations: dict[str, str] | None = None
@@ -95,6 +114,8 @@ class EventRecorder:
         if not self.correlate:
             self._record(dedupe, involved, ns, type_, reason, message, annotations, now)
             return
+        if self.client.clock.now - self._pruned_at >= DEFAULT_AGGREGATE_INTERVAL:
+            self._prune()
         dedupe, message = self._aggregate(involved, type_, reason, message)
         # EventLogger.eventObserve: the count moves even when the spam filter then drops the event
         prior = self._seen.get(dedupe)
@@ -194,6 +215,11 @@ class EventRecorder:
             return (involved["uid"], involved["kind"], involved["name"], type_, reason, message), message
         messages.discard(next(iter(messages)))  # do not grow the set past the maximum (PopAny)
         return ("aggregate", *key), AGGREGATE_PREFIX + message
+
+    def _prune(self) -> None:
+        now = self._pruned_at = self.client.clock.now
+        _drop_stale(self._similar, lambda r: now - r[1] > DEFAULT_AGGREGATE_INTERVAL)
+        _drop_stale(self._spam, lambda b: now - b.last >= _SPAM_FULL_AFTER)
 
     def _allowed(self, involved: dict[str, str]) -> bool:
         """EventSourceObjectSpamFilter: one token per event from this source about this object."""
