@@ -27,7 +27,12 @@ MiB (was 1,158). The legacy event correlator that came after (aggregator and spa
 fewer controller Events) left the time as it was: both trees run at once on the machine when it had
 slowed down, 154.9 s with it and 157.4 s without; peak RSS 929 MiB with it (its caches, per
 kubelet), and since event uids share the registry's random stream with pod names, the day's
-decisions differ a little (more nodes kept late in the evening). The first hour takes 10 s, the morning ramp 5-9 s an hour, the peak 2.6-4 s, the evening
+decisions differ a little (more nodes kept late in the evening). Event uids then got a random
+stream of their own (pod names no longer depend on how many events a run records), which moved
+the day once more: the tree at d24cb8c did the day in 130.4 s (662 virtual s / wall s; first hour
+10.8 s against 10.2 s at 946dfe1, so the machine was about as fast), peak RSS 930 MiB; dropping
+correlator cache entries that have run out then brought peak RSS to 879 MiB (same decisions; its
+time was not measurable: the machine had slowed by ~40%). The first hour takes 10 s, the morning ramp 5-9 s an hour, the peak 2.6-4 s, the evening
 4-7 s. The day differs a little from session 4's (29,052 pods / 938 nodes at the peak): nodes now
 register not Ready, so no pod lands on a booting node (it did, and then waited for the boot), which
 costs ~4.7 s (about 30% more failed scheduling attempts while nodes boot). Otherwise decisions are
