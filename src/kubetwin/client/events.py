@@ -116,7 +116,8 @@ class EventRecorder:
             return
         if self.client.clock.now - self._pruned_at >= DEFAULT_AGGREGATE_INTERVAL:
             self._prune()
-        dedupe, message = self._aggregate(involved, type_, reason, message)
+        about = (involved["kind"], involved.get("namespace", ""), involved["name"], involved["uid"], involved["apiVersion"])
+        dedupe, message = self._aggregate(about, dedupe, message)
         # EventLogger.eventObserve: the count moves even when the spam filter then drops the event
         prior = self._seen.get(dedupe)
         if prior is None:
@@ -124,10 +125,10 @@ class EventRecorder:
         else:
             seen = (prior[0], prior[1], prior[2] + 1, prior[3])
         _lru_put(self._seen, dedupe, seen)
-        if not self._allowed(involved):
+        if not self._allowed(about):
             return
         ev_ns, ev_name, count, first = seen
-        if count > 1 and self._bump(ev_ns, ev_name, {"count": count, "lastTimestamp": now, "message": message}):
+        if count > 1 and self._bump(ev_ns, ev_name, now, count, message):
             return
         # new, or its event is gone (expired): created with the logger's name and count
         self._create(ev_ns, ev_name, involved, type_, reason, message, annotations, first, now, count)
@@ -141,9 +142,7 @@ class EventRecorder:
         prior = self._seen.get(dedupe)
         if prior is not None:
             self._seen.move_to_end(dedupe)
-            current = self.client.registry.store.get("events", prior[0], prior[1])
-            if current is not None and self._bump(prior[0], prior[1],
-                                                  {"count": int(current.get("count", 1)) + 1, "lastTimestamp": now}):  # fmt: skip
+            if self._bump(prior[0], prior[1], now):
                 return
             self._seen.pop(dedupe, None)
         name = self._new_name(involved)
@@ -154,15 +153,17 @@ class EventRecorder:
         self._seq += 1
         return f"{involved['name']}.{int(self.client.clock.now * 1e9) + self._seq:x}"
 
-    def _bump(self, ns: str, name: str, fields: dict[str, Any]) -> bool:
-        """The correlator's patch (count, lastTimestamp, message) on the stored event; False when
-        it is gone."""
+    def _bump(self, ns: str, name: str, now: str, count: int | None = None, message: str | None = None) -> bool:
+        """The correlator's patch on the stored event: ``count`` (default: the stored one + 1),
+        lastTimestamp, and the message when it differs; False when the event is gone."""
         registry = self.client.registry
         current = registry.store.get("events", ns, name)
         if current is None:
             return False
-        if fields.get("message", current.get("message")) == current.get("message"):
-            fields = {k: v for k, v in fields.items() if k != "message"}
+        fields: dict[str, Any] = {"count": int(current.get("count", 1)) + 1 if count is None else count,
+                                  "lastTimestamp": now}  # fmt: skip
+        if message is not None and message != current.get("message"):
+            fields["message"] = message
         try:
             registry.set_fields_trusted("events", ns, name, None, fields)
         except ApiError:
@@ -198,12 +199,14 @@ class EventRecorder:
             return False  # events are best effort, as upstream
         return True
 
-    def _aggregate(self, involved: dict[str, str], type_: str, reason: str, message: str) -> tuple[tuple[str, ...], str]:
+    def _aggregate(
+        self, about: tuple[str, ...], dedupe: tuple[str, ...], message: str
+    ) -> tuple[tuple[str, ...], str]:
         """EventAggregator.EventAggregate: the logger's key and the message to record. Alike events
         (all but the message) within 10 minutes of the last one are counted by distinct message;
-        from the 10th on they are the one aggregate event."""
-        obj = (involved["kind"], involved.get("namespace", ""), involved["name"], involved["uid"], involved["apiVersion"])
-        key = (*obj, type_, reason)
+        from the 10th on they are the one aggregate event. ``about`` is the involved object,
+        ``dedupe`` the event's own logger key (..., type, reason, message)."""
+        key = (*about, dedupe[3], dedupe[4])
         now = self.client.clock.now
         record = self._similar.get(key)
         if record is None or now - record[1] > DEFAULT_AGGREGATE_INTERVAL:
@@ -212,7 +215,7 @@ class EventRecorder:
         messages.add(message)
         _lru_put(self._similar, key, (messages, now))
         if len(messages) < DEFAULT_AGGREGATE_MAX_EVENTS:
-            return (involved["uid"], involved["kind"], involved["name"], type_, reason, message), message
+            return dedupe, message
         messages.discard(next(iter(messages)))  # do not grow the set past the maximum (PopAny)
         return ("aggregate", *key), AGGREGATE_PREFIX + message
 
@@ -221,14 +224,13 @@ class EventRecorder:
         _drop_stale(self._similar, lambda r: now - r[1] > DEFAULT_AGGREGATE_INTERVAL)
         _drop_stale(self._spam, lambda b: now - b.last >= _SPAM_FULL_AFTER)
 
-    def _allowed(self, involved: dict[str, str]) -> bool:
+    def _allowed(self, about: tuple[str, ...]) -> bool:
         """EventSourceObjectSpamFilter: one token per event from this source about this object."""
-        key = (involved["kind"], involved.get("namespace", ""), involved["name"], involved["uid"], involved["apiVersion"])
         now = self.client.clock.now
-        bucket = self._spam.get(key)
+        bucket = self._spam.get(about)
         if bucket is None:
             bucket = _Bucket(now)
-        _lru_put(self._spam, key, bucket)
+        _lru_put(self._spam, about, bucket)
         if bucket.take(now):
             return True
         self.dropped += 1
