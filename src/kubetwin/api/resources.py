@@ -211,6 +211,12 @@ def _positive_qos(rl: Mapping[str, Any] | None) -> Resources:
     return out
 
 
+def pod_qos(pod: Obj) -> str:
+    """qos.GetPodQOS (pkg/apis/core/helper/qos): the class persisted in status.qosClass (the
+    apiserver sets it at creation and it never changes), computed only when absent."""
+    return (pod.get("status") or {}).get("qosClass") or qos_class(pod)
+
+
 def qos_class(pod: Obj) -> str:
     """ComputePodQOS: Guaranteed, Burstable or BestEffort (pod-level resources take precedence)."""
     key = _memo_key(pod, "qos")

@@ -61,7 +61,7 @@ from kubetwin.api.kubeletconfig import (
     EVICTION_MONITORING_PERIOD as EVICTION_MONITORING_PERIOD,
 )
 from kubetwin.api.quantity import BINARY_SI, DECIMAL_SI, Quantity, format_bytes, parse_quantity, to_int
-from kubetwin.api.resources import pod_priority, pod_requests, qos_class, tolerates
+from kubetwin.api.resources import pod_priority, pod_qos, pod_requests, qos_class, tolerates
 from kubetwin.sim import Handle
 
 if TYPE_CHECKING:
@@ -602,7 +602,7 @@ class EvictionManager:
                 continue
             m = pod["metadata"]
             ev = Eviction(now, self.kubelet.name, m.get("namespace", ""), m["name"], _uid(pod),
-                          (pod.get("status") or {}).get("qosClass") or qos_class(pod), to_reclaim.signal,
+                          pod_qos(pod), to_reclaim.signal,
                           resource, message, grace)  # fmt: skip
             self.evictions.append(ev)
             self._wait_for_cleanup(_uid(pod), now + POD_CLEANUP_TIMEOUT)

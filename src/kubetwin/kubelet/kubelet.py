@@ -31,7 +31,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.api.nodestatus import NOT_READY_MESSAGE, NOT_READY_REASON, READY_MESSAGE, READY_REASON
 from kubetwin.api.nodestatus import PRESSURE as _PRESSURE
 from kubetwin.api.nodestatus import UNDER_PRESSURE as _UNDER_PRESSURE
-from kubetwin.api.resources import qos_class
+from kubetwin.api.resources import pod_qos, qos_class
 from kubetwin.client import EventRecorder
 from kubetwin.kubelet import admission
 from kubetwin.kubelet.eviction import EvictionManager
@@ -485,7 +485,7 @@ class Kubelet:
         pod = self.manager.pods.get_by_key(w.key)
         if pod is None or pod["metadata"].get("uid") != w.uid:
             return
-        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, _qos(pod),
+        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, pod_qos(pod),
                             phase="Failed" if w.uid in self.evicted else None)  # fmt: skip
         if w.uid in self.evicted:
             self._evicted_status(status, self.evicted[w.uid])
@@ -543,7 +543,7 @@ class Kubelet:
         pod = self.manager.pods.get_by_key(w.key)
         if pod is None:
             return
-        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, _qos(pod))
+        status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, pod_qos(pod))
         status["phase"] = "Failed"
         status["reason"] = reason
         status["message"] = message
@@ -619,9 +619,3 @@ class Kubelet:
             conds.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
                           "lastTransitionTime": self.loop.timestamp(), "reason": "TerminationByKubelet",
                           "message": message})  # fmt: skip
-
-
-def _qos(pod: Obj) -> str:
-    """qos.GetPodQOS (pkg/apis/core/helper/qos): the class persisted in status.qosClass (the
-    apiserver sets it at creation and it never changes), computed only when absent."""
-    return (pod.get("status") or {}).get("qosClass") or qos_class(pod)

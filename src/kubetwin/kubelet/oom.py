@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubetwin.api.quantity import to_int
-from kubetwin.api.resources import BEST_EFFORT, GUARANTEED, qos_class
+from kubetwin.api.resources import BEST_EFFORT, GUARANTEED, pod_qos
 
 KUBELET_OOM_SCORE_ADJ = -999
 KUBE_PROXY_OOM_SCORE_ADJ = -999
@@ -100,7 +100,7 @@ def oom_score_adj(pod: Obj, container: Obj, memory_capacity: int) -> int:
     """GetContainerOOMScoreAdjust for ``container`` (a container spec of ``pod``)."""
     if is_node_critical_pod(pod):
         return GUARANTEED_OOM_SCORE_ADJ
-    qos = (pod.get("status") or {}).get("qosClass") or qos_class(pod)
+    qos = pod_qos(pod)
     if qos == GUARANTEED:
         return GUARANTEED_OOM_SCORE_ADJ
     if qos == BEST_EFFORT:

@@ -277,7 +277,7 @@ class Recorder:
             "namespace": ns,
             "name": name,
             "owner": f"{owner['kind']}/{owner['name']}" if owner else "",
-            "qos": (pod.get("status") or {}).get("qosClass") or (resources.qos_class(pod) if pod else ""),
+            "qos": resources.pod_qos(pod) if pod else "",
             "resource": resource,
             "reason": "Evicted",
             "message": message,
@@ -326,7 +326,7 @@ class Recorder:
         for pod in self.store.iter("pods"):
             status = pod.get("status") or {}
             phases[status.get("phase", "Pending")] += 1
-            qos[status.get("qosClass") or resources.qos_class(pod)] += 1
+            qos[resources.pod_qos(pod)] += 1
             node = (pod.get("spec") or {}).get("nodeName")
             if not node:
                 cond = resources.pod_condition(pod, "PodScheduled")
