@@ -41,6 +41,7 @@ ROLLBACK_TO = "deprecated.deployment.rollback.to"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SKIP_ANNOTATIONS = {LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS, ROLLBACK_TO}
 MAX_REV_HISTORY_LENGTH_IN_CHARS = 2000
+_TEMPLATE_EQ_ENTRIES = 4096  # template pairs remembered by _same_template before starting afresh
 MAX_INT32 = 2**31 - 1
 
 # condition reasons (deployment_util.go)
@@ -202,12 +203,15 @@ class DeploymentController(Controller):
     _rate_limited = False
     # this sync's _get_all_rss answer: (deployment, ReplicaSets, store revision, new RS, old RSs)
     _kept_rss: tuple[Obj, list[Obj], int, Obj, list[Obj]] | None = None
+    # (id, id) of an (RS template, Deployment template) pair -> (both objects, equal_ignore_hash)
+    _template_eq: dict[tuple[int, int], tuple[Obj, Obj, bool]]
 
     def start(self) -> None:
         self.d_informer = self.informers.get("deployments.apps")
         self.rs_informer = self.informers.get("replicasets.apps")
         self.pod_informer = self.informers.get("pods")
         self._store = self.client.registry.store
+        self._template_eq = {}
         self.d_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.rs_informer.add_handler(self._rs_changed, lambda o, n: self._rs_updated(o, n), self._rs_changed)
         self.pod_informer.add_handler(None, None, self._pod_deleted)
@@ -352,9 +356,23 @@ class DeploymentController(Controller):
     def _find_new_rs(self, d: Obj, rs_list: list[Obj]) -> Obj | None:
         template = (d.get("spec") or {}).get("template") or {}
         for rs in self._sorted(rs_list):
-            if equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, template):
+            if self._same_template((rs.get("spec") or {}).get("template") or {}, template):
                 return rs
         return None
+
+    def _same_template(self, rs_template: Obj, template: Obj) -> bool:
+        """equal_ignore_hash, remembered for the pair of template objects: cached objects are never
+        changed in place, and status writes keep the spec (hence the template) object, so most
+        syncs compare the same two objects as the last one did."""
+        key = (id(rs_template), id(template))
+        hit = self._template_eq.get(key)
+        if hit is not None and hit[0] is rs_template and hit[1] is template:
+            return hit[2]
+        same = equal_ignore_hash(rs_template, template)
+        if len(self._template_eq) >= _TEMPLATE_EQ_ENTRIES:
+            self._template_eq.clear()
+        self._template_eq[key] = (rs_template, template, same)
+        return same
 
     def _get_all_rss(self, d: Obj, rs_list: list[Obj], create: bool) -> tuple[Obj | None, list[Obj]]:
         """getAllReplicaSetsAndSyncRevision. A sync asks twice (the scaling-event check, then its
