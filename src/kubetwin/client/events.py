@@ -11,9 +11,8 @@ the controllers and the cluster autoscaler use) runs upstream's EventCorrelator 
 - the spam filter: per source and object, a token bucket of 25 refilled at one per 5 minutes; an
   event (new or a bump) finding it empty is dropped.
 
-Caches hold 4,096 entries (maxLruCacheEntries) each. ``correlate=False`` keeps the logger only:
-the scheduler records through the events.k8s.io API (k8s.io/client-go/tools/events), which has no
-aggregator or spam filter.
+Caches hold 4,096 entries (maxLruCacheEntries) each. The scheduler records through the
+events.k8s.io API instead (k8s.io/client-go/tools/events): client/eventseries.py.
 """
 
 from __future__ import annotations
@@ -53,6 +52,16 @@ class _Bucket:
         return False
 
 
+def event_count(ev: dict[str, Any]) -> int:
+    """How many times a stored Event happened: ``series.count`` for an events.k8s.io series,
+    else the deprecated ``count`` (absent, as on an events.k8s.io singleton, means 1), as kubectl's
+    describe and event printer read it."""
+    series = ev.get("series")
+    if isinstance(series, dict):
+        return int(series.get("count") or 1)
+    return int(ev.get("count") or 1)
+
+
 def _lru_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
     if key in cache:
         cache[key] = value
@@ -79,11 +88,10 @@ def _drop_stale(cache: OrderedDict[Any, Any], stale: Any) -> None:
 
 
 class EventRecorder:
-    def __init__(self, client: Client, component: str, host: str = "", correlate: bool = True) -> None:
+    def __init__(self, client: Client, component: str, host: str = "") -> None:
         self.client = client
         self.component = component
         self.host = host
-        self.correlate = correlate
         # logger: event key -> (namespace, name, count, firstTimestamp) of its event
         self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int, str]] = OrderedDict()
         # aggregator: (object, type, reason) -> [messages seen, last time]
@@ -111,9 +119,6 @@ class EventRecorder:
             involved.pop("namespace")
         now = self.client.clock.timestamp()
         dedupe: tuple[str, ...] = (involved["uid"], involved["kind"], involved["name"], type_, reason, message)
-        if not self.correlate:
-            self._record(dedupe, involved, ns, type_, reason, message, annotations, now)
-            return
         if self.client.clock.now - self._pruned_at >= DEFAULT_AGGREGATE_INTERVAL:
             self._prune()
         about = (involved["kind"], involved.get("namespace", ""), involved["name"], involved["uid"], involved["apiVersion"])
@@ -133,36 +138,19 @@ class EventRecorder:
         # new, or its event is gone (expired): created with the logger's name and count
         self._create(ev_ns, ev_name, involved, type_, reason, message, annotations, first, now, count)
 
-    def _record(
-        self, dedupe: tuple[str, ...], involved: dict[str, str], ns: str, type_: str, reason: str, message: str,
-        annotations: dict[str, str] | None, now: str,
-    ) -> None:  # fmt: skip
-        """Without the correlator (the events.k8s.io recorder): an identical event bumps the stored
-        one's count."""
-        prior = self._seen.get(dedupe)
-        if prior is not None:
-            self._seen.move_to_end(dedupe)
-            if self._bump(prior[0], prior[1], now):
-                return
-            self._seen.pop(dedupe, None)
-        name = self._new_name(involved)
-        if self._create(ns, name, involved, type_, reason, message, annotations, now, now, 1):
-            _lru_put(self._seen, dedupe, (ns, name, 1, now))
-
     def _new_name(self, involved: dict[str, str]) -> str:
         self._seq += 1
         return f"{involved['name']}.{int(self.client.clock.now * 1e9) + self._seq:x}"
 
-    def _bump(self, ns: str, name: str, now: str, count: int | None = None, message: str | None = None) -> bool:
-        """The correlator's patch on the stored event: ``count`` (default: the stored one + 1),
-        lastTimestamp, and the message when it differs; False when the event is gone."""
+    def _bump(self, ns: str, name: str, now: str, count: int, message: str) -> bool:
+        """The correlator's patch on the stored event: ``count``, lastTimestamp, and the message
+        when it differs; False when the event is gone."""
         registry = self.client.registry
         current = registry.store.get("events", ns, name)
         if current is None:
             return False
-        fields: dict[str, Any] = {"count": int(current.get("count", 1)) + 1 if count is None else count,
-                                  "lastTimestamp": now}  # fmt: skip
-        if message is not None and message != current.get("message"):
+        fields: dict[str, Any] = {"count": count, "lastTimestamp": now}
+        if message != current.get("message"):
             fields["message"] = message
         try:
             registry.set_fields_trusted("events", ns, name, None, fields)
