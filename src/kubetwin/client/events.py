@@ -1,7 +1,7 @@
 """Event recording (k8s.io/client-go/tools/record: event.go, events_cache.go).
 
-Events are core/v1 Event objects. A recorder (``correlate=True``, the legacy recorder the kubelet,
-the controllers and the cluster autoscaler use) runs upstream's EventCorrelator on each event:
+Events are core/v1 Event objects. The recorder (the legacy one the kubelet, the controllers and the
+cluster autoscaler use) runs upstream's EventCorrelator on each event:
 
 - the aggregator: events alike but for their message (same source, object, type and reason) are
   counted per 10 minutes since the last one; from the 10th distinct message on they become one
