@@ -216,18 +216,16 @@ def test_event_recorder_dedupes_into_count() -> None:
     assert fs["source"] == {"component": "default-scheduler", "host": "h1"}
 
 
-@pytest.mark.parametrize(("correlate", "count"), [(True, 2), (False, 1)])
-def test_event_recreated_when_deleted(correlate: bool, count: int) -> None:
-    """An identical event whose stored object is gone is created again: by the legacy recorder
-    with the count its logger reached (recordEvent creates when the patch finds nothing), by the
-    events.k8s.io-style recorder afresh."""
+def test_event_recreated_when_deleted() -> None:
+    """An identical event whose stored object is gone is created again, with the count its
+    logger reached (recordEvent creates when the patch finds nothing)."""
     client, _ = _env()
     pod = client.create(make_pod("p").container("c").obj())
-    rec = EventRecorder(client, "kubelet", correlate=correlate)
+    rec = EventRecorder(client, "kubelet")
     rec.normal(pod, "Pulled", "image pulled")
     client.delete("events", _events(client)[0]["metadata"]["name"], "default")
     rec.normal(pod, "Pulled", "image pulled")
-    assert [e["count"] for e in _events(client)] == [count]
+    assert [e["count"] for e in _events(client)] == [2]
 
 
 def _rs(name: str = "web") -> dict[str, Any]:
@@ -286,11 +284,6 @@ def test_event_for_cluster_scoped_object_goes_to_default() -> None:
 
 def test_event_cache_is_bounded() -> None:
     client, _ = _env()
-    rec = EventRecorder(client, "c", correlate=False)
-    obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "x", "namespace": "default", "uid": "u"}}
-    for i in range(MAX_LRU_CACHE_ENTRIES + 10):
-        rec.normal(obj, "R", f"m{i}")
-    assert len(rec._seen) == MAX_LRU_CACHE_ENTRIES
     correlated = EventRecorder(client, "c")
     for i in range(MAX_LRU_CACHE_ENTRIES + 10):
         o = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": f"x{i}", "namespace": "default", "uid": f"u{i}"}}

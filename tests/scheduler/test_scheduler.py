@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from builders import make_node, make_pod
+from kubetwin.client.events import event_count
+from kubetwin.scenario.recorder import Recorder
 
 from .conftest import SchedStack
 
@@ -21,7 +23,9 @@ def test_binds_and_records_scheduled_event(stack: SchedStack) -> None:
     assert stack.node_of("p") == "n1"
     ev = stack.events("Scheduled", "p")
     assert [e["message"] for e in ev] == ["Successfully assigned default/p to n1"]
-    assert ev[0]["source"]["component"] == "default-scheduler"
+    # events.k8s.io/v1 as the API server stores it: reportingComponent and action, no source
+    assert ev[0]["reportingComponent"] == "default-scheduler" and ev[0]["action"] == "Binding"
+    assert ev[0]["source"] == {} and ev[0]["eventTime"] and ev[0]["lastTimestamp"] is None
     assert stack.condition("p")["status"] == "True"  # type: ignore[index]
 
 
@@ -434,3 +438,23 @@ def test_pod_info_resource_figures_follow_the_spec(case: str) -> None:
     assert (pi.requests, pi.nonzero, pi.best_effort) == want
     assert pi.ports == [(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", p["hostPort"])
                         for c in second["spec"]["containers"] for p in c.get("ports") or [] if p.get("hostPort")]  # fmt: skip
+
+
+def test_failed_scheduling_repeats_become_an_event_series(stack: SchedStack) -> None:
+    """kube-scheduler records through events.k8s.io: the first failure is an event about the pod as
+    it was; the status update gives the pod a new resourceVersion, so the next failure starts a
+    second event, whose repeats (every 5 min, podMaxInUnschedulablePodsDuration) are its series,
+    written at the second occurrence and by the 30-minute refresh, not at every attempt."""
+    seen = Recorder(stack.registry.store, stack.loop)
+    stack.create(small("n1"), make_pod("big").container("c", requests={"cpu": "3"}).obj())
+    stack.settle(35 * 60)
+    evs = sorted(stack.events("FailedScheduling", "big"), key=lambda e: e["eventTime"])
+    assert [e.get("series", {}).get("count") for e in evs] == [None, 6]  # refreshed at 30 min
+    assert evs[0]["involvedObject"]["resourceVersion"] != evs[1]["involvedObject"]["resourceVersion"]
+    assert all("count" not in e for e in evs)
+    stack.settle(15 * 60)  # no more attempts after the pod is deleted: the series finishes
+    stack.kill("big")
+    stack.settle(15 * 60)
+    attempts = stack.scheduler.failed_attempts
+    assert sum(event_count(e) for e in stack.events("FailedScheduling", "big")) == attempts
+    assert seen.event_reasons["FailedScheduling"] == attempts

@@ -405,6 +405,23 @@ def test_event_columns(clock: EventLoop) -> None:
     ]  # fmt: skip
 
 
+
+def test_event_columns_of_an_events_k8s_io_series(clock: EventLoop) -> None:
+    """printEvent for an events.k8s.io event: first seen from eventTime, last seen and count from
+    the series, source from reportingComponent (core/v1's name of reportingController) and
+    reportingInstance."""
+    ev = {"metadata": {"name": "web-1.17a", "namespace": "shop"}, "type": "Warning", "reason": "FailedScheduling",
+          "message": "0/3 nodes are available: 3 Insufficient cpu.", "involvedObject": {"kind": "Pod", "name": "web-1"},
+          "source": {}, "firstTimestamp": None, "lastTimestamp": None, "eventTime": ts(clock, 600),
+          "series": {"count": 5, "lastObservedTime": ts(clock, 30)}, "action": "Scheduling",
+          "reportingComponent": "default-scheduler", "reportingInstance": "default-scheduler-kubetwin"}  # fmt: skip
+    table = to_table(by_resource("events"), [ev], clock=clock)
+    assert table["rows"][0]["cells"] == [
+        "30s", "Warning", "FailedScheduling", "pod/web-1", "", "default-scheduler, default-scheduler-kubetwin",
+        "0/3 nodes are available: 3 Insufficient cpu.", "10m", 5, "web-1.17a",
+    ]  # fmt: skip
+
+
 SMALL_CASES = [
     pytest.param("namespaces", {"status": {"phase": "Terminating"}}, ["Name", "Status", "Age"],
                  ["x", "Terminating", "60s"], id="namespace"),

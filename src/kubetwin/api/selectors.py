@@ -465,16 +465,17 @@ def parse_field_selector(s: str) -> FieldSelector:
 
 # Fields whose registry renders a Go bool (so an unset field reads "false", not "").
 _BOOL_FIELDS = {("Node", "spec.unschedulable"), ("Pod", "spec.hostNetwork")}
-# Fields whose registry name differs from the object path.
-_ALIASES = {("Event", "source"): "source.component"}
 
 
 def field_value(obj: Mapping[str, Any], path: str) -> str:
     """The string value of a dotted field for selector matching; ``""`` when missing."""
     kind = obj.get("kind", "") if isinstance(obj, Mapping) else ""
-    real = _ALIASES.get((kind, path), path)
+    if kind == "Event" and path == "source":
+        # event strategy ToSelectableFields: source.component, else the reportingComponent of an
+        # events.k8s.io event
+        return field_value(obj, "source.component") or field_value(obj, "reportingComponent")
     cur: Any = obj
-    for part in real.split("."):
+    for part in path.split("."):
         if not isinstance(cur, Mapping) or part not in cur:
             cur = None
             break

@@ -1,7 +1,7 @@
 """Event recording (k8s.io/client-go/tools/record: event.go, events_cache.go).
 
-Events are core/v1 Event objects. A recorder (``correlate=True``, the legacy recorder the kubelet,
-the controllers and the cluster autoscaler use) runs upstream's EventCorrelator on each event:
+Events are core/v1 Event objects. The recorder (the legacy one the kubelet, the controllers and the
+cluster autoscaler use) runs upstream's EventCorrelator on each event:
 
 - the aggregator: events alike but for their message (same source, object, type and reason) are
   counted per 10 minutes since the last one; from the 10th distinct message on they become one
@@ -11,9 +11,8 @@ the controllers and the cluster autoscaler use) runs upstream's EventCorrelator 
 - the spam filter: per source and object, a token bucket of 25 refilled at one per 5 minutes; an
   event (new or a bump) finding it empty is dropped.
 
-Caches hold 4,096 entries (maxLruCacheEntries) each. ``correlate=False`` keeps the logger only:
-the scheduler records through the events.k8s.io API (k8s.io/client-go/tools/events), which has no
-aggregator or spam filter.
+Caches hold 4,096 entries (maxLruCacheEntries) each. The scheduler records through the
+events.k8s.io API instead (k8s.io/client-go/tools/events): client/eventseries.py.
 """
 
 from __future__ import annotations
@@ -53,14 +52,14 @@ class _Bucket:
         return False
 
 
-def _lru_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    if key in cache:
-        cache[key] = value
-        cache.move_to_end(key)
-        return
-    cache[key] = value
-    if len(cache) > MAX_LRU_CACHE_ENTRIES:
-        cache.popitem(last=False)
+def event_count(ev: dict[str, Any]) -> int:
+    """How many times a stored Event happened: ``series.count`` for an events.k8s.io series,
+    else the deprecated ``count`` (absent, as on an events.k8s.io singleton, means 1), as kubectl's
+    describe and event printer read it."""
+    series = ev.get("series")
+    if isinstance(series, dict):
+        return int(series.get("count") or 1)
+    return int(ev.get("count") or 1)
 
 
 # A spam bucket untouched this long is full again (25 tokens at one per 300 s), the same as a new
@@ -79,11 +78,10 @@ def _drop_stale(cache: OrderedDict[Any, Any], stale: Any) -> None:
 
 
 class EventRecorder:
-    def __init__(self, client: Client, component: str, host: str = "", correlate: bool = True) -> None:
+    def __init__(self, client: Client, component: str, host: str = "") -> None:
         self.client = client
         self.component = component
         self.host = host
-        self.correlate = correlate
         # logger: event key -> (namespace, name, count, firstTimestamp) of its event
         self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int, str]] = OrderedDict()
         # aggregator: (object, type, reason) -> [messages seen, last time]
@@ -96,36 +94,68 @@ class EventRecorder:
     def event(
         self, obj: dict[str, Any], type_: str, reason: str, message: str, annotations: dict[str, str] | None = None
     ) -> None:
-        """Record an event (``annotations``: AnnotatedEventf's Event.metadata.annotations)."""
+        """Record an event (``annotations``: AnnotatedEventf's Event.metadata.annotations).
+
+        One pass through the correlator (aggregator, logger, spam filter), with the LRU updates
+        written out: this runs for every event of every kubelet and controller."""
         meta = obj.get("metadata", {})
-        ns = meta.get("namespace") or "default"
-        involved = {
-            "kind": obj.get("kind", ""),
-            "namespace": meta.get("namespace", ""),
-            "name": meta.get("name", ""),
-            "uid": meta.get("uid", ""),
-            "apiVersion": obj.get("apiVersion", ""),
-            "resourceVersion": meta.get("resourceVersion", ""),
-        }
-        if not involved["namespace"]:
-            involved.pop("namespace")
-        now = self.client.clock.timestamp()
-        dedupe: tuple[str, ...] = (involved["uid"], involved["kind"], involved["name"], type_, reason, message)
-        if not self.correlate:
-            self._record(dedupe, involved, ns, type_, reason, message, annotations, now)
-            return
-        if self.client.clock.now - self._pruned_at >= DEFAULT_AGGREGATE_INTERVAL:
+        obj_ns = meta.get("namespace", "")
+        kind = obj.get("kind", "")
+        name = meta.get("name", "")
+        uid = meta.get("uid", "")
+        api_version = obj.get("apiVersion", "")
+        rv = meta.get("resourceVersion", "")
+        if obj_ns:
+            involved = {"kind": kind, "namespace": obj_ns, "name": name, "uid": uid, "apiVersion": api_version,
+                        "resourceVersion": rv}  # fmt: skip
+        else:
+            obj_ns = ""
+            involved = {"kind": kind, "name": name, "uid": uid, "apiVersion": api_version, "resourceVersion": rv}
+        clock = self.client.clock
+        now_s = clock.now
+        now = clock.timestamp()
+        if now_s - self._pruned_at >= DEFAULT_AGGREGATE_INTERVAL:
             self._prune()
-        about = (involved["kind"], involved.get("namespace", ""), involved["name"], involved["uid"], involved["apiVersion"])
-        dedupe, message = self._aggregate(about, dedupe, message)
+        # EventAggregator: alike events (all but the message) within 10 minutes of the last one,
+        # counted by distinct message; from the 10th on they are the one aggregate event.
+        similar_key = (kind, obj_ns, name, uid, api_version, type_, reason)
+        similar = self._similar
+        record = similar.get(similar_key)
+        messages = set() if record is None or now_s - record[1] > DEFAULT_AGGREGATE_INTERVAL else record[0]
+        messages.add(message)
+        similar[similar_key] = (messages, now_s)
+        similar.move_to_end(similar_key)
+        if len(similar) > MAX_LRU_CACHE_ENTRIES:
+            similar.popitem(last=False)
+        if len(messages) < DEFAULT_AGGREGATE_MAX_EVENTS:
+            dedupe: tuple[str, ...] = (uid, kind, name, type_, reason, message)
+        else:
+            messages.discard(next(iter(messages)))  # do not grow the set past the maximum (PopAny)
+            dedupe = ("aggregate", *similar_key)
+            message = AGGREGATE_PREFIX + message
         # EventLogger.eventObserve: the count moves even when the spam filter then drops the event
-        prior = self._seen.get(dedupe)
+        seen_cache = self._seen
+        prior = seen_cache.get(dedupe)
         if prior is None:
-            seen = (ns, self._new_name(involved), 1, now)
+            seen = (obj_ns or "default", self._new_name(name), 1, now)
         else:
             seen = (prior[0], prior[1], prior[2] + 1, prior[3])
-        _lru_put(self._seen, dedupe, seen)
-        if not self._allowed(about):
+        seen_cache[dedupe] = seen
+        seen_cache.move_to_end(dedupe)
+        if len(seen_cache) > MAX_LRU_CACHE_ENTRIES:
+            seen_cache.popitem(last=False)
+        # EventSourceObjectSpamFilter: one token per event from this source about this object
+        about = similar_key[:5]
+        spam = self._spam
+        bucket = spam.get(about)
+        if bucket is None:
+            bucket = spam[about] = _Bucket(now_s)
+            if len(spam) > MAX_LRU_CACHE_ENTRIES:
+                spam.popitem(last=False)
+        else:
+            spam.move_to_end(about)
+        if not bucket.take(now_s):
+            self.dropped += 1
             return
         ev_ns, ev_name, count, first = seen
         if count > 1 and self._bump(ev_ns, ev_name, now, count, message):
@@ -133,36 +163,19 @@ class EventRecorder:
         # new, or its event is gone (expired): created with the logger's name and count
         self._create(ev_ns, ev_name, involved, type_, reason, message, annotations, first, now, count)
 
-    def _record(
-        self, dedupe: tuple[str, ...], involved: dict[str, str], ns: str, type_: str, reason: str, message: str,
-        annotations: dict[str, str] | None, now: str,
-    ) -> None:  # fmt: skip
-        """Without the correlator (the events.k8s.io recorder): an identical event bumps the stored
-        one's count."""
-        prior = self._seen.get(dedupe)
-        if prior is not None:
-            self._seen.move_to_end(dedupe)
-            if self._bump(prior[0], prior[1], now):
-                return
-            self._seen.pop(dedupe, None)
-        name = self._new_name(involved)
-        if self._create(ns, name, involved, type_, reason, message, annotations, now, now, 1):
-            _lru_put(self._seen, dedupe, (ns, name, 1, now))
-
-    def _new_name(self, involved: dict[str, str]) -> str:
+    def _new_name(self, name: str) -> str:
         self._seq += 1
-        return f"{involved['name']}.{int(self.client.clock.now * 1e9) + self._seq:x}"
+        return f"{name}.{int(self.client.clock.now * 1e9) + self._seq:x}"
 
-    def _bump(self, ns: str, name: str, now: str, count: int | None = None, message: str | None = None) -> bool:
-        """The correlator's patch on the stored event: ``count`` (default: the stored one + 1),
-        lastTimestamp, and the message when it differs; False when the event is gone."""
+    def _bump(self, ns: str, name: str, now: str, count: int, message: str) -> bool:
+        """The correlator's patch on the stored event: ``count``, lastTimestamp, and the message
+        when it differs; False when the event is gone."""
         registry = self.client.registry
         current = registry.store.get("events", ns, name)
         if current is None:
             return False
-        fields: dict[str, Any] = {"count": int(current.get("count", 1)) + 1 if count is None else count,
-                                  "lastTimestamp": now}  # fmt: skip
-        if message is not None and message != current.get("message"):
+        fields: dict[str, Any] = {"count": count, "lastTimestamp": now}
+        if message != current.get("message"):
             fields["message"] = message
         try:
             registry.set_fields_trusted("events", ns, name, None, fields)
@@ -174,13 +187,15 @@ class EventRecorder:
         self, ns: str, name: str, involved: dict[str, str], type_: str, reason: str, message: str,
         annotations: dict[str, str] | None, first: str, now: str, count: int,
     ) -> bool:  # fmt: skip
-        source: dict[str, str] = {"component": self.component}
-        if self.host:
-            source["host"] = self.host
+        component, host = self.component, self.host
+        source = {"component": component, "host": host} if host else {"component": component}
+        metadata: dict[str, Any] = {"name": name, "namespace": ns}
+        if annotations:
+            metadata["annotations"] = dict(annotations)
         ev = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": name, "namespace": ns, **({"annotations": dict(annotations)} if annotations else {})},
+            "metadata": metadata,
             "involvedObject": involved,
             "reason": reason,
             "message": message,
@@ -189,8 +204,8 @@ class EventRecorder:
             "firstTimestamp": first,
             "lastTimestamp": now,
             "count": count,
-            "reportingComponent": self.component,
-            "reportingInstance": self.host,
+            "reportingComponent": component,
+            "reportingInstance": host,
         }
         try:
             # The event is built here and not kept: hand it over without defensive copies.
@@ -199,42 +214,10 @@ class EventRecorder:
             return False  # events are best effort, as upstream
         return True
 
-    def _aggregate(
-        self, about: tuple[str, ...], dedupe: tuple[str, ...], message: str
-    ) -> tuple[tuple[str, ...], str]:
-        """EventAggregator.EventAggregate: the logger's key and the message to record. Alike events
-        (all but the message) within 10 minutes of the last one are counted by distinct message;
-        from the 10th on they are the one aggregate event. ``about`` is the involved object,
-        ``dedupe`` the event's own logger key (..., type, reason, message)."""
-        key = (*about, dedupe[3], dedupe[4])
-        now = self.client.clock.now
-        record = self._similar.get(key)
-        if record is None or now - record[1] > DEFAULT_AGGREGATE_INTERVAL:
-            record = (set(), now)
-        messages = record[0]
-        messages.add(message)
-        _lru_put(self._similar, key, (messages, now))
-        if len(messages) < DEFAULT_AGGREGATE_MAX_EVENTS:
-            return dedupe, message
-        messages.discard(next(iter(messages)))  # do not grow the set past the maximum (PopAny)
-        return ("aggregate", *key), AGGREGATE_PREFIX + message
-
     def _prune(self) -> None:
         now = self._pruned_at = self.client.clock.now
         _drop_stale(self._similar, lambda r: now - r[1] > DEFAULT_AGGREGATE_INTERVAL)
         _drop_stale(self._spam, lambda b: now - b.last >= _SPAM_FULL_AFTER)
-
-    def _allowed(self, about: tuple[str, ...]) -> bool:
-        """EventSourceObjectSpamFilter: one token per event from this source about this object."""
-        now = self.client.clock.now
-        bucket = self._spam.get(about)
-        if bucket is None:
-            bucket = _Bucket(now)
-        _lru_put(self._spam, about, bucket)
-        if bucket.take(now):
-            return True
-        self.dropped += 1
-        return False
 
     def normal(self, obj: dict[str, Any], reason: str, message: str) -> None:
         self.event(obj, NORMAL, reason, message)

@@ -25,6 +25,7 @@ import orjson
 
 from kubetwin.api import resources
 from kubetwin.api.quantity import parse_quantity
+from kubetwin.client.events import event_count
 from kubetwin.cloud import cost
 from kubetwin.sim import EventLoop
 from kubetwin.store import Store, WatchEvent
@@ -66,6 +67,17 @@ def diff(prev: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
 
 
 _MISSING = object()
+
+
+def _occurrences(ev: dict[str, Any], prev: dict[str, Any] | None) -> int:
+    """Occurrences an Event write adds: one per legacy write (a create, or a repeat raising
+    ``count``); an events.k8s.io series is written only now and then (client/eventseries.py), so
+    its write adds what ``series.count`` grew by (a series created again counts once)."""
+    if not isinstance(ev.get("series"), dict):
+        return 1
+    count = event_count(ev)
+    before = event_count(prev) if prev is not None else count - 1
+    return max(0, count - before)
 
 
 def _clip(value: Any) -> Any:
@@ -122,14 +134,14 @@ class Recorder:
         meta = obj.get("metadata", {})
         line: dict[str, Any] = {"t": round(self.loop.now, 6), "time": self.loop.timestamp()}
         if kind == "Event":
-            self._on_event(obj)
+            self._on_event(obj, ev.prev)
             self._track_eviction(obj)
             line["event"] = {
                 "type": obj.get("type"),
                 "reason": obj.get("reason"),
                 "message": obj.get("message"),
-                "count": obj.get("count", 1),
-                "source": (obj.get("source") or {}).get("component", ""),
+                "count": event_count(obj),
+                "source": (obj.get("source") or {}).get("component") or obj.get("reportingComponent", ""),
                 "object": {
                     "kind": (obj.get("involvedObject") or {}).get("kind"),
                     "namespace": (obj.get("involvedObject") or {}).get("namespace", ""),
@@ -192,24 +204,24 @@ class Recorder:
             "by_group_usd": {g: round(v, 4) for g, v in sorted(by_group.items())},
         }
 
-    def _on_event(self, obj: dict[str, Any]) -> None:
+    def _on_event(self, obj: dict[str, Any], prev: dict[str, Any] | None) -> None:
         if (obj.get("source") or {}).get("component") == "cluster-autoscaler" and (
             (obj.get("involvedObject") or {}).get("kind") in ("ConfigMap", "Node")
-        ) and obj.get("count", 1) == 1:
+        ) and event_count(obj) == 1:
             self.autoscaler_decisions.append({
                 "t": round(self.loop.now, 3), "time": self.loop.timestamp(), "type": obj.get("type"),
                 "reason": obj.get("reason"), "message": obj.get("message"),
                 "object": (obj.get("involvedObject") or {}).get("name"),
             })  # fmt: skip
         reason = obj.get("reason", "")
-        if reason in HPA_EVENT_REASONS and obj.get("count", 1) == 1 and len(self._hpa_events) < MAX_HPA_EVENTS:
+        if reason in HPA_EVENT_REASONS and event_count(obj) == 1 and len(self._hpa_events) < MAX_HPA_EVENTS:
             inv = obj.get("involvedObject") or {}
             if inv.get("kind") == "HorizontalPodAutoscaler":
                 self._hpa_events.append({
                     "t": round(self.loop.now, 3), "hpa": f"{inv.get('namespace', '')}/{inv.get('name', '')}",
                     "reason": reason, "message": obj.get("message", ""),
                 })  # fmt: skip
-        self.event_reasons[reason] += 1  # a repeat (count++) counts as one more occurrence
+        self.event_reasons[reason] += _occurrences(obj, prev)
         if obj.get("type") == "Warning":
             inv = obj.get("involvedObject") or {}
             meta = obj.get("metadata", {})
@@ -221,7 +233,7 @@ class Recorder:
                 "name": inv.get("name", ""),
                 "reason": reason,
                 "message": obj.get("message", ""),
-                "count": obj.get("count", 1),
+                "count": event_count(obj),
             }
 
     @property
@@ -262,7 +274,7 @@ class Recorder:
     def _track_eviction(self, obj: dict[str, Any]) -> None:
         """A kubelet eviction: its ``Evicted`` Warning event (admission rejections say "had condition")."""
         message = str(obj.get("message") or "")
-        if obj.get("reason") != "Evicted" or not message.startswith(EVICTION_PREFIX) or obj.get("count", 1) != 1:
+        if obj.get("reason") != "Evicted" or not message.startswith(EVICTION_PREFIX) or event_count(obj) != 1:
             return
         inv = obj.get("involvedObject") or {}
         ns, name = inv.get("namespace", ""), inv.get("name", "")

@@ -14,6 +14,10 @@ pkg/scheduler/backend/queue/scheduling_queue.go).
   ties among the best scores are broken by reservoir sampling with the seeded RNG (selectHost).
 - The pod is assumed in the cache, then bound through the client (DefaultBinder); a failed bind
   forgets it and retries with back-off.
+- Events go through the events.k8s.io recorder (client/eventseries.py, client-go tools/events):
+  ``Scheduled`` (action Binding), ``FailedScheduling`` (action Scheduling, the note cut to 1 KiB
+  as truncateMessage does) and ``Preempted`` (action Preempting, the preemptor as related object);
+  repeats about the same pod version become an event series.
 - Failures: a ``FailedScheduling`` Warning event and condition PodScheduled=False reason
   Unschedulable with the FitError message "0/N nodes are available: <sorted reason counts>." plus
   the PostFilter (preemption) message. Pods waiting for new nodes fail alike one after another: a
@@ -30,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from kubetwin.api.errors import ApiError
-from kubetwin.client import Client, EventRecorder, InformerFactory
+from kubetwin.client import Client, InformerFactory
+from kubetwin.client.eventseries import SeriesEventRecorder, truncate_note
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.equivalence import EquivalenceCache
 from kubetwin.scheduler.framework import (
@@ -166,8 +171,8 @@ class Scheduler:
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.snapshot = Snapshot()
         self.framework = Framework(self.profile, self.snapshot, REGISTRY, client, informers, rng)
-        # events.k8s.io recorder (client-go tools/events): no aggregator or spam filter
-        self.recorder = EventRecorder(client, self.profile.scheduler_name, correlate=False)
+        # the events.k8s.io recorder (client-go tools/events): repeats become an event series
+        self.recorder = SeriesEventRecorder(client, self.profile.scheduler_name)
         self.framework.recorder = self.recorder  # type: ignore[attr-defined]
         self.framework.clear_nominated_node_name = self._clear_nominated_node_name  # type: ignore[attr-defined]
         self.next_start_node_index = 0
@@ -454,11 +459,11 @@ class Scheduler:
             return
         self._queued.pop(pi.key, None)
         self.scheduled += 1
-        self.recorder.normal(pod, "Scheduled", f"Successfully assigned {pi.key} to {node_name}")
+        self.recorder.normal(pod, "Scheduled", "Binding", f"Successfully assigned {pi.key} to {node_name}")
 
     def _handle_failure(self, pi: PodInfo, msg: str, reason: str, nominated: str | None, move_seq: int) -> None:
         pod = pi.pod
-        self.recorder.warning(pod, "FailedScheduling", msg)
+        self.recorder.warning(pod, "FailedScheduling", "Scheduling", truncate_note(msg))
         if nominated:
             self.snapshot.nominate(pi, nominated)
         self._update_status(pi, reason, msg, nominated)

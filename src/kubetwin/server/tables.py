@@ -747,7 +747,7 @@ def event_row(ctx: _Ctx, ev: Obj) -> list[Any]:
     if not ctx.wide:
         return [last, ev.get("type", ""), ev.get("reason", ""), target, message]
     source = ev.get("source") or {}
-    component = source.get("component") or ev.get("reportingController") or ""
+    component = source.get("component") or ev.get("reportingComponent") or ""  # core/v1 name of reportingController
     host = source.get("host") or ev.get("reportingInstance") or ""
     src = f"{component}, {host}" if host else component
     return [last, ev.get("type", ""), ev.get("reason", ""), target, inv.get("fieldPath", ""), src, message, first,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from kubetwin.api.errors import ApiError
 from kubetwin.store.storage import Key, object_key
 
 if TYPE_CHECKING:
@@ -80,14 +81,19 @@ class StoreTTL:
         self._timer = None
         now = self.clock.now
         fifo, due_of = self._fifo, self._due
+        delete, resource = self.store.delete, self.resource
+        expired = 0
         while fifo and fifo[0][0] <= now:
             due, key = fifo.popleft()
             if due_of.get(key) != due:
                 continue  # written again (a later entry is queued) or already gone
             del due_of[key]
-            if self.store.get(self.resource, *key) is not None:
-                self.store.delete(self.resource, *key)
-                self.expired += 1
+            try:  # a key with a due is stored (its deletion, DELETED, drops the due)
+                delete(resource, key[0], key[1])
+            except ApiError:
+                continue
+            expired += 1
+        self.expired += expired
         if fifo:
             self._arm()
 

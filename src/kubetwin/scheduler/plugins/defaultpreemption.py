@@ -309,7 +309,9 @@ class DefaultPreemption(Plugin):
             except ApiError:
                 continue
             if recorder is not None:
-                recorder.normal(v.pod, "Preempted", f"Preempted by pod {pod.uid} on node {c.node}")
+                # the preemptor is the event's related object
+                recorder.eventf(v.pod, pod.pod, "Normal", "Preempted", "Preempting",
+                                f"Preempted by pod {pod.uid} on node {c.node}")
         # Lower-priority pods nominated to this node lose their nomination.
         snap = self.handle.snapshot
         s = snap.slot_of.get(c.node)
