@@ -234,10 +234,10 @@ class NodeLifecycleController(Controller):
         if new:
             heapq.heappush(self._heap, (best + NODE_MONITOR_GRACE_PERIOD, name))
 
-    def _lease_updated(self, old: Obj, lease: Obj) -> None:
-        self._lease_changed(lease)
-
     def _lease_changed(self, lease: Obj) -> None:
+        self._lease_updated(lease, lease)
+
+    def _lease_updated(self, old: Obj, lease: Obj) -> None:
         m = lease["metadata"]
         if m.get("namespace") != LEASE_NAMESPACE:
             return
