@@ -54,6 +54,8 @@ def node_obj(i: int, group: str, ready: bool) -> Obj:
     labels = {LABEL_NODEGROUP: group} if group else {}
     obj = make_node(f"n{i}").capacity(cpu="2", memory="4Gi").labels(labels).ready("True" if ready else "False").obj()
     obj["metadata"]["finalizers"] = ["test.kubetwin.io/keep"]  # delete leaves a deletionTimestamp
+    for c in obj["status"]["conditions"]:
+        c["lastHeartbeatTime"] = "2026-01-01T00:00:00Z"  # renewed by the "heartbeat" op
     return obj
 
 
@@ -80,7 +82,12 @@ def apply(s: Stack, op: tuple[Any, ...]) -> None:
         node = s.nodes.get(f"n{op[1]}")
         if node is not None:
             s.try_(c.update_status, {**node, "status": {**node["status"], "conditions": [
-                {"type": "Ready", "status": "True" if op[2] else "False"}]}})  # fmt: skip
+                {"type": "Ready", "status": "True" if op[2] else "False", "lastHeartbeatTime": s.loop.timestamp()}]}})  # fmt: skip
+    elif kind == "heartbeat":  # the kubelet's status report: only heartbeat times are renewed
+        node = s.nodes.get(f"n{op[1]}")
+        if node is not None:
+            conds = [{**c, "lastHeartbeatTime": s.loop.timestamp(s.loop.now + 1)} for c in node["status"]["conditions"]]
+            s.try_(s.registry.set_fields_trusted, "nodes", "", f"n{op[1]}", "status", {"conditions": conds})
     elif kind == "resize-node":
         node = s.nodes.get(f"n{op[1]}")
         if node is not None:
@@ -175,6 +182,7 @@ op = st.one_of(
     st.tuples(st.just("node"), i_node, group, st.booleans()),
     st.tuples(st.just("regroup"), i_node, group),
     st.tuples(st.just("readiness"), i_node, st.booleans()),
+    st.tuples(st.just("heartbeat"), i_node),
     st.tuples(st.just("resize-node"), i_node, st.sampled_from([1, 3])),
     st.tuples(st.just("taint"), i_node, st.booleans()),
     st.tuples(st.just("disable"), i_node, st.booleans()),
@@ -215,6 +223,8 @@ def test_tracker_reads_equal_a_pass_over_the_informers(ops: list[tuple[Any, ...]
         pytest.param([("delete-pod", 0, False), ("wait", 60)], id="pod-turns-long-terminating"),
         pytest.param([("mirror", 0, True), ("mirror", 0, False)], id="counted-pod-category-changes"),
         pytest.param([("phase", 0, "Succeeded"), ("phase", 0, "Running")], id="terminal-and-back"),
+        pytest.param([("heartbeat", 0), ("heartbeat", 1), ("readiness", 0, True), ("heartbeat", 0)],
+                     id="heartbeats-keep-the-newest-objects"),
         pytest.param([("regroup", 0, "g1"), ("delete-node", 0), ("forget-node", 0), ("node", 0, "g0", True)],
                      id="node-regrouped-deleted-and-back"),
     ],

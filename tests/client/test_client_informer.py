@@ -106,6 +106,35 @@ def test_handlers_called_in_order(client: Client) -> None:
     assert log == ["add1:existing", "add2:existing", "add1:a", "add2:a", "upd1:a", "upd2:None", "del1:a"]
 
 
+def test_update_filters_skip_handlers_once_per_update(client: Client) -> None:
+    """A handler's ``ignore`` filter keeps the updates it matches from it (``on_ignored`` gets them
+    in its place); each distinct filter runs once per update; the cache sees every update."""
+    client.create(_pod("a"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+    checks: list[str] = []
+
+    def labels_only(old: Obj, new: Obj) -> bool:
+        checks.append(new["metadata"]["resourceVersion"])
+        return old.get("spec") == new.get("spec")
+
+    inf.add_handler(on_update=lambda old, new: log.append("plain"))
+    inf.add_handler(on_update=lambda old, new: log.append("f1"), ignore=labels_only)
+    inf.add_handler(on_update=lambda old, new: log.append("f2"), ignore=labels_only,
+                    on_ignored=lambda old, new: log.append("f2-ignored"))  # fmt: skip
+    inf.add_handler(on_update=lambda old, new: log.append("last"))
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    assert log == ["plain", "f2-ignored", "last"]
+    assert len(checks) == 1
+    assert inf.get("a", "default")["metadata"]["labels"] == {"x": "1"}  # type: ignore[index]
+    log.clear()
+    client.bind("default", "a", "n1")
+    assert log == ["plain", "f1", "f2", "last"]
+    assert len(checks) == 2
+    with pytest.raises(ValueError):
+        inf.add_handler(on_update=lambda old, new: None, on_ignored=lambda old, new: None)
+
+
 def test_index_follows_updates_and_deletes(client: Client) -> None:
     inf = InformerFactory(client.registry).get("pods")
     inf.add_index("node", lambda o: [o["spec"].get("nodeName") or ""])

@@ -128,3 +128,26 @@ def test_bad_writes_are_refused_and_change_nothing(
     assert (e.value.code, e.value.reason) == (code, reason)
     assert reg.store.resource_version == rv
     assert reg.store._data == before
+
+
+def test_admission_plugins_of_the_kind_still_run(reg: Registry) -> None:
+    """The write with no UPDATE plugin for its kind skips the general path; with one it does not."""
+    _lease(reg)
+    seen: list[str] = []
+
+    def stamp(r: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str) -> None:
+        seen.append(op)
+        obj["spec"]["holderIdentity"] = "admitted"
+
+    reg.admission.append(stamp)
+    out = reg.set_fields_trusted(LEASES, "kube-node-lease", "n1", "spec", {"renewTime": "2026-01-01T00:00:10.000000Z"})
+    assert seen == ["UPDATE"]
+    assert out["spec"]["holderIdentity"] == "admitted"
+
+
+def test_condition_noop_writes_nothing(reg: Registry) -> None:
+    node = _node(reg)
+    rv = reg.store.resource_version
+    out = reg.set_fields_trusted("nodes", "", "n1", "status", {"conditions": deep_copy(node["status"]["conditions"])})
+    assert out is reg.store.get("nodes", "", "n1")
+    assert reg.store.resource_version == rv

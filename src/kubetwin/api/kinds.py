@@ -8,6 +8,7 @@ loader read. A *resource* is named the kubectl way: ``pods`` for the core group 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from kubetwin.api.errors import ApiError
 
@@ -42,11 +43,13 @@ class KindInfo:
         v = self.storage_version or self.version
         return f"{self.group}/{v}" if self.group else v
 
-    @property
+    # Both are read on every registry call: formatted once per KindInfo (the instance's __dict__
+    # holds them; equality and hashing look at the fields only).
+    @cached_property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @cached_property
     def resource(self) -> str:
         """kubectl-style qualified resource name (``pods``, ``deployments.apps``)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural

@@ -42,3 +42,52 @@ def registration_conditions(now: str, ready: bool) -> list[dict[str, Any]]:
     conds.append({"type": "Ready", "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
                   "reason": reason, "message": message})  # fmt: skip
     return conds
+
+
+_HEARTBEAT = ("lastHeartbeatTime",)
+_META_SKIP = ("resourceVersion",)
+_TOP_SKIP = ("metadata", "status")
+_STATUS_SKIP = ("conditions",)
+
+
+def heartbeat_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether the Node ``new`` is ``old`` with nothing renewed but its conditions'
+    lastHeartbeatTime (and metadata.resourceVersion): the kubelet's periodic status report when
+    nothing it reports changed. The conditions keep their order, and every other field, condition
+    field or key is equal. Informer handlers that read no heartbeat time ignore such updates (see
+    ``client.informer``); one node update asks once for all of them, so this compares in C (dict
+    copies and ``==``, which skips the values both versions share) rather than key by key."""
+    om, nm = old.get("metadata"), new.get("metadata")
+    os_, ns_ = old.get("status"), new.get("status")
+    if type(om) is not dict or type(nm) is not dict or type(os_) is not dict or type(ns_) is not dict:
+        return False
+    if not (_equal_but(old, new, _TOP_SKIP) and _equal_but(om, nm, _META_SKIP)):
+        return False
+    if os_ is ns_:
+        return True
+    if not _equal_but(os_, ns_, _STATUS_SKIP):
+        return False
+    a, b = os_.get("conditions"), ns_.get("conditions")
+    if a is b:
+        return True
+    if type(a) is not list or type(b) is not list or len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x is not y and (type(x) is not dict or type(y) is not dict or not _equal_but(x, y, _HEARTBEAT)):
+            return False
+    return True
+
+
+def _equal_but(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> bool:
+    """``a == b`` but for the values of the keys in ``skip`` (each present in both or in neither)."""
+    if len(a) != len(b):
+        return False
+    c = dict(b)
+    for k in skip:
+        if k in a:
+            if k not in c:
+                return False
+            c[k] = a[k]
+        elif k in c:
+            return False
+    return c == a

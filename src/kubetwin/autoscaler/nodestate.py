@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kubetwin.api import resources
+from kubetwin.api import nodestatus, resources
 from kubetwin.autoscaler import drain
 from kubetwin.client import Informer
 from kubetwin.cloud.nodegroup import LABEL_NODEGROUP
@@ -118,7 +118,8 @@ class NodeTracker:
         self._changed: set[str] = set()
         self.active = False
         self.pods = pods
-        nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
+        nodes.add_handler(self._node_added, self._node_updated, self._node_deleted,
+                          ignore=nodestatus.heartbeat_only, on_ignored=self._node_heartbeat)  # fmt: skip
         pods.add_handler(self._pod_set, self._pod_updated, self._pod_deleted)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -258,6 +259,26 @@ class NodeTracker:
             self._regroup = True  # its place among the new group's nodes is its informer place
         elif not self._regroup:
             self._members[f.group][name] = node  # same place
+            if f.ready:
+                self._unready.get(f.group, {}).pop(name, None)
+            else:
+                self._unready.setdefault(f.group, {})[name] = f.created
+
+    def _node_heartbeat(self, old: Obj, node: Obj) -> None:
+        """``_node_updated`` for a status report that renewed only heartbeat times: the facts and
+        allocatable stay, only the objects kept are the new version (the scans hand them out, e.g.
+        as an Event's involvedObject with its resourceVersion)."""
+        if not self.active:
+            return
+        name = node["metadata"]["name"]
+        prev = self._facts.get(name)
+        if prev is None:
+            self._node_added(node)
+            return
+        f = prev[1]
+        self._facts[name] = (node, f)
+        if not f.deleting and not self._regroup:
+            self._members[f.group][name] = node
             if f.ready:
                 self._unready.get(f.group, {}).pop(name, None)
             else:

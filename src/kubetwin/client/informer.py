@@ -4,6 +4,13 @@ An informer lists a resource, then watches it from the list's resourceVersion, k
 the store's objects (read-only: never mutate what a lister returns) and calling handlers on add,
 update and delete. In-process the watch is synchronous, so the cache is always current; handlers
 must only enqueue keys (DESIGN.md principle 4).
+
+An update handler may declare the updates it ignores with a filter ``ignore(old, new)`` (e.g.
+``api.nodestatus.heartbeat_only``: a kubelet's status report that renewed nothing but heartbeat
+times); the informer evaluates each distinct filter once per update, before the handlers, and does
+not call the handlers that ignore it (or calls their ``on_ignored`` instead), so a write that most
+handlers ignore costs one check, not one per handler. Handlers keep their registration order. The
+cache, the indexes and other watchers see every update as before.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from kubetwin.store import Registry, Watcher, WatchEvent
 Obj = dict[str, Any]
 ObjList = list[Obj]
 IndexFunc = Callable[[Obj], list[str]]
+UpdateHandler = Callable[[Obj, Obj], None]
+UpdateFilter = Callable[[Obj, Obj], bool]
 
 
 def _key(obj: Obj) -> str:
@@ -33,7 +42,11 @@ class Informer:
         self._cache: dict[str, Obj] = {}
         # handlers by event type (delivery calls each list without looking at the others)
         self._on_adds: list[Callable[[Obj], None]] = []
-        self._on_updates: list[Callable[[Obj, Obj], None]] = []
+        self._on_updates: list[UpdateHandler] = []
+        # with update filters: every update handler as (handler, index of its filter or -1, the
+        # handler for the updates it ignores or None), in registration order
+        self._update_filters: list[UpdateFilter] = []
+        self._filtered_updates: list[tuple[UpdateHandler, int, UpdateHandler | None]] = []
         self._on_deletes: list[Callable[[Obj], None]] = []
         # the namespace index is kept apart: an object's namespace never changes, so an update only
         # swaps the object in its bucket
@@ -66,17 +79,41 @@ class Informer:
     def add_handler(
         self,
         on_add: Callable[[Obj], None] | None = None,
-        on_update: Callable[[Obj, Obj], None] | None = None,
+        on_update: UpdateHandler | None = None,
         on_delete: Callable[[Obj], None] | None = None,
+        *,
+        ignore: UpdateFilter | None = None,
+        on_ignored: UpdateHandler | None = None,
     ) -> None:
+        """``ignore``: updates for which ``ignore(old, new)`` is true do not reach ``on_update``;
+        ``on_ignored`` (optional) gets them instead, in ``on_update``'s place among the handlers."""
         if on_update is not None:
-            self._on_updates.append(on_update)
+            self._add_update_handler(on_update, ignore, on_ignored)
         if on_delete is not None:
             self._on_deletes.append(on_delete)
         if on_add is not None:
             self._on_adds.append(on_add)
             for obj in list(self._cache.values()):
                 on_add(obj)
+
+    def _add_update_handler(self, fn: UpdateHandler, ignore: UpdateFilter | None, alt: UpdateHandler | None) -> None:
+        if ignore is None:
+            if alt is not None:
+                raise ValueError("on_ignored needs an ignore filter")
+            self._on_updates.append(fn)
+            self._filtered_updates.append((fn, -1, None))
+            return
+        if ignore not in self._update_filters:
+            self._update_filters.append(ignore)
+        self._filtered_updates.append((fn, self._update_filters.index(ignore), alt))
+
+    def _deliver_filtered(self, old: Obj, new: Obj) -> None:
+        ignored = [f(old, new) for f in self._update_filters]
+        for fn, i, alt in self._filtered_updates:
+            if i < 0 or not ignored[i]:
+                fn(old, new)
+            elif alt is not None:
+                alt(old, new)
 
     def add_index(self, name: str, fn: IndexFunc) -> None:
         if name == "namespace":
@@ -130,8 +167,11 @@ class Informer:
                 return
             self._cache[k] = new
             self._index_update(k, old, new)
-            for on_update in self._on_updates:
-                on_update(old, new)
+            if self._update_filters:
+                self._deliver_filtered(old, new)
+            else:
+                for on_update in self._on_updates:
+                    on_update(old, new)
         elif kind == "ADDED":
             self._on_add(ev.object)
         elif kind == "DELETED":

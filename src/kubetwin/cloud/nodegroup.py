@@ -370,7 +370,9 @@ class NodeGroupController(Controller):
 
     def start(self) -> None:
         self.groups.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
-        self.nodes.add_handler(self._node_changed, self._node_updated, self._node_deleted)
+        # a heartbeat keeps the group label, readiness and deletion as they were
+        self.nodes.add_handler(self._node_changed, self._node_updated, self._node_deleted,
+                               ignore=nodestatus.heartbeat_only)  # fmt: skip
 
     def _node_deleted(self, node: Obj) -> None:
         group = node["metadata"].get("labels", {}).get(LABEL_NODEGROUP)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetwin.api.errors import ApiError
+from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.api.resources import is_pod_ready, tolerates
 from kubetwin.api.selectors import required_node_affinity_matches
 from kubetwin.client.controller import Controller
@@ -112,7 +113,8 @@ class DaemonSetController(Controller):
         u.ensure_controller_index(self.pod_informer)
         self.ds_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.pod_informer.add_handler(self._pod_event, self._pod_updated, self._pod_event)
-        self.node_informer.add_handler(self._node_event, self._node_updated, self._node_event)
+        # a heartbeat is ignored (node_update_ignorable), without asking
+        self.node_informer.add_handler(self._node_event, self._node_updated, self._node_event, ignore=heartbeat_only)
 
     def _pod_updated(self, _old: Obj, new: Obj) -> None:
         if len(self.ds_informer):  # without DaemonSets no pod has one to enqueue (most clusters, most writes)

@@ -23,6 +23,7 @@ from typing import Any
 
 from kubetwin.api import kinds
 from kubetwin.api.errors import ApiError
+from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.client.controller import Controller
 from kubetwin.controllers._util import remove_finalizer
 from kubetwin.store.copy import deep_copy
@@ -62,6 +63,8 @@ class GarbageCollector(Controller):
                 partial(self._added, info.resource),
                 partial(self._updated, info.resource),
                 partial(self._deleted, info.resource),
+                # a node heartbeat leaves metadata (owners, finalizers, deletion) as it was
+                ignore=heartbeat_only if info.resource == "nodes" else None,
             )
 
     # -- graph --------------------------------------------------------------------------------

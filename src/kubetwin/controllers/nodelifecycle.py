@@ -34,6 +34,7 @@ import heapq
 from typing import Any
 
 from kubetwin.api.errors import ApiError
+from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.api.resources import toleration_tolerates_taint
 from kubetwin.client.controller import Controller
 from kubetwin.controllers import _util as u
@@ -150,8 +151,9 @@ class NodeLifecycleController(Controller):
         self.node_informer = self.informers.get("nodes")
         self.lease_informer = self.informers.get("leases.coordination.k8s.io")
         self.pod_informer = self.informers.get("pods")
-        self.lease_informer.add_handler(self._lease_changed, lambda o, n: self._lease_changed(n), self._lease_deleted)
-        self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
+        self.lease_informer.add_handler(self._lease_changed, self._lease_updated, self._lease_deleted)
+        self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted,
+                                       ignore=heartbeat_only, on_ignored=self._node_heartbeat)  # fmt: skip
         self._timer = self.loop.every(NODE_MONITOR_PERIOD, self.monitor, self.priority, "node-monitor")
 
     def stop(self) -> None:
@@ -171,6 +173,14 @@ class NodeLifecycleController(Controller):
             return
         self._node_changed(new)
         self.enqueue(new)
+
+    def _node_heartbeat(self, old: Obj, new: Obj) -> None:
+        """A status report that renewed only heartbeat times (``heartbeat_only``, which implies
+        ``node_heartbeat_only``): the probe time moves."""
+        if new["metadata"]["name"] not in self._created:
+            self._node_updated(old, new)
+            return
+        self._note_heartbeat(new["metadata"]["name"], u.get_condition(new.get("status"), "Ready"))
 
     def _note_heartbeat(self, name: str, ready: Obj | None) -> None:
         hb = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
@@ -225,6 +235,9 @@ class NodeLifecycleController(Controller):
             heapq.heappush(self._heap, (best + NODE_MONITOR_GRACE_PERIOD, name))
 
     def _lease_changed(self, lease: Obj) -> None:
+        self._lease_updated(lease, lease)
+
+    def _lease_updated(self, old: Obj, lease: Obj) -> None:
         m = lease["metadata"]
         if m.get("namespace") != LEASE_NAMESPACE:
             return
@@ -541,7 +554,8 @@ class TaintEvictionController(Controller):
         self.node_informer = self.informers.get("nodes")
         self.pod_informer = self.informers.get("pods")
         self.pod_informer.add_index("spec.nodeName", lambda p: [n] if (n := (p.get("spec") or {}).get("nodeName")) else [])
-        self.node_informer.add_handler(self._node_event, self._node_updated, None)
+        # a heartbeat leaves the NoExecute taints as they were
+        self.node_informer.add_handler(self._node_event, self._node_updated, None, ignore=heartbeat_only)
         self.pod_informer.add_handler(self.enqueue, self._pod_updated, self._pod_deleted)
 
     def _node_event(self, node: Obj) -> None:

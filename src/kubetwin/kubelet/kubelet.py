@@ -60,6 +60,9 @@ _PRESSURE_EVENTS = {  # (True, False) events of recordNodeStatusEvent
     "PIDPressure": ("NodeHasInsufficientPID", "NodeHasSufficientPID"),
 }
 EVICTED_REASON = "Evicted"
+_REPORTED = frozenset({*(t for t, _, _ in _PRESSURE), "Ready"})  # the condition types a kubelet sets
+# (node ready, conditions under pressure or None) -> what desired_conditions wants (a few keys)
+_WANTED: dict[tuple[bool, frozenset[str] | None], tuple[tuple[str, str, str, str], ...]] = {}
 
 
 def _host_ip(node: Obj) -> str:
@@ -244,17 +247,11 @@ class Kubelet:
     def desired_conditions(self, node: Obj, force: bool) -> list[Obj] | None:
         """New node conditions, or None when nothing changed and no report is due."""
         old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
-        wanted = [(t, "True", *_UNDER_PRESSURE[t]) if t in self.pressure else (t, "False", r, m)
-                  for t, r, m in _PRESSURE]  # fmt: skip
-        if self.node_ready:
-            wanted.append(("Ready", "True", READY_REASON, READY_MESSAGE))
-        else:
-            wanted.append(("Ready", "False", NOT_READY_REASON, NOT_READY_MESSAGE))
-        changed = force or any(
-            (prev := old.get(w[0])) is None or (prev.get("status"), prev.get("reason"), prev.get("message")) != w[1:]
+        wanted = self._wanted()
+        if not force and all(
+            (prev := old.get(w[0])) is not None and (prev.get("status"), prev.get("reason"), prev.get("message")) == w[1:]
             for w in wanted
-        )
-        if not changed:
+        ):
             return None  # the common case: every 10 s, nothing to report
         now = self.loop.timestamp()
         conds = []
@@ -263,8 +260,20 @@ class Kubelet:
             since = prev.get("lastTransitionTime") if prev is not None and prev.get("status") == status else None
             conds.append({"type": type_, "status": status, "lastHeartbeatTime": now,
                           "lastTransitionTime": since or now, "reason": reason, "message": message})  # fmt: skip
-        extra = [c for t, c in old.items() if t not in {w[0] for w in wanted}]
-        return conds + extra
+        conds += [c for t, c in old.items() if t not in _REPORTED]  # conditions set by others stay
+        return conds
+
+    def _wanted(self) -> tuple[tuple[str, str, str, str], ...]:
+        """(type, status, reason, message) of the conditions this kubelet reports, in order."""
+        key = (self.node_ready, frozenset(self.pressure) if self.pressure else None)
+        wanted = _WANTED.get(key)
+        if wanted is None:
+            wanted = _WANTED[key] = (
+                *((t, "True", *_UNDER_PRESSURE[t]) if t in self.pressure else (t, "False", r, m) for t, r, m in _PRESSURE),
+                ("Ready", "True", READY_REASON, READY_MESSAGE) if self.node_ready
+                else ("Ready", "False", NOT_READY_REASON, NOT_READY_MESSAGE),
+            )  # fmt: skip
+        return wanted
 
     def sync_node_status(self, force: bool = False) -> None:
         if not self.running:
@@ -277,9 +286,9 @@ class Kubelet:
             return
         try:
             self._written_conditions = conds  # our own write's event needs no second look
-            registry = getattr(self.client, "registry", None)
-            if registry is not None and hasattr(registry, "set_fields_trusted"):
-                registry.set_fields_trusted("nodes", "", self.name, "status", {"conditions": conds})
+            set_fields = self.manager.set_fields_trusted
+            if set_fields is not None:
+                set_fields("nodes", "", self.name, "status", {"conditions": conds})
             else:
                 status = dict(node.get("status") or {})
                 status["conditions"] = conds
@@ -327,8 +336,16 @@ class Kubelet:
 
     def sync_lease(self) -> None:
         """on-read: write the lease when the schedule has renewed it since our last write."""
-        due = self.due_renew_time()
-        if due is None or (self._lease_written is not None and due <= self._lease_written):
+        phase = self._lease_phase
+        if phase is None:
+            due = self._lease_frozen
+            if due is None:
+                return
+        else:  # due_renew_time(), inline: the node lifecycle controller's lease reads come here
+            interval = self.manager.lease_renew_interval
+            due = phase + int((self.loop.now - phase) / interval + 1e-9) * interval
+        written = self._lease_written
+        if written is not None and due <= written:
             return
         if self._write_lease(due):
             self._lease_written = due
@@ -344,12 +361,12 @@ class Kubelet:
         start puts the whole lease (holder, duration, owner: the node's current uid); later ones set
         only renewTime on the stored lease, as upstream's lease controller renews a copy of the
         lease it last saw (component-helpers/apimachinery/lease/controller.go)."""
-        registry = getattr(self.client, "registry", None)
+        set_fields = self.manager.set_fields_trusted
         try:
             try:
-                if self._lease_owned and registry is not None and hasattr(registry, "set_fields_trusted"):
-                    registry.set_fields_trusted(LEASE_RESOURCE, LEASE_NAMESPACE, self.name, "spec",
-                                                {"renewTime": self.loop.micro_timestamp(at)})  # fmt: skip
+                if self._lease_owned and set_fields is not None:
+                    set_fields(LEASE_RESOURCE, LEASE_NAMESPACE, self.name, "spec",
+                               {"renewTime": self.loop.micro_timestamp(at)})  # fmt: skip
                 else:
                     self._write_trusted(self.lease_object(at), None)
             except ApiError as e:

@@ -66,6 +66,9 @@ class KubeletManager:
         if lease_renewal not in LEASE_RENEWAL_MODES:
             raise ValueError(f"lease_renewal must be one of {', '.join(LEASE_RENEWAL_MODES)}, not {lease_renewal!r}")
         registry = getattr(client, "registry", None)
+        # the registry's trusted field write (an in-process client), looked up once: every lease
+        # renewal and node heartbeat goes through it
+        self.set_fields_trusted: Callable[..., Any] | None = getattr(registry, "set_fields_trusted", None)
         # on-read needs the registry's read hooks (an in-process client); a remote one renews periodically
         self.lease_renewal = lease_renewal if hasattr(registry, "add_read_hook") else "periodic"
         if self.lease_renewal == "on-read":

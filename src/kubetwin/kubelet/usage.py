@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kubetwin.api.kubeletconfig import KubeletConfig, parse_kubelet_config
+from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.api.quantity import cpu_milli, to_int
 from kubetwin.api.resources import controller_ref, is_pod_ready, resource_list
 from kubetwin.kubelet import cgroups
@@ -341,7 +342,8 @@ class UsageEngine:
 
     # -- wiring ---------------------------------------------------------------------------------
     def start(self) -> None:
-        self.manager.nodes.add_handler(None, self._node_updated, self._node_deleted)
+        # a heartbeat keeps annotations, capacity and allocatable as they were
+        self.manager.nodes.add_handler(None, self._node_updated, self._node_deleted, ignore=heartbeat_only)
         self.manager.pods.add_handler(None, self._pod_updated, None)
         profiles = self.manager.informers.get("loadprofiles.kubetwin.io")
         profiles.add_handler(self._profile_changed, lambda old, new: self._profile_changed(new),

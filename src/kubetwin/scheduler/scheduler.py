@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from kubetwin.api.errors import ApiError
+from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.client import Client, InformerFactory
 from kubetwin.client.eventseries import SeriesEventRecorder, truncate_note
 from kubetwin.scheduler.cache import Snapshot
@@ -204,7 +205,8 @@ class Scheduler:
     # -- wiring -------------------------------------------------------------------------------
     def start(self) -> None:
         nodes = self.informers.get("nodes")
-        nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
+        nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete,
+                          ignore=heartbeat_only, on_ignored=self._on_node_heartbeat)  # fmt: skip
         pods = self.informers.get("pods")
         pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
         for res in ("poddisruptionbudgets.policy", "services", "replicasets.apps", "statefulsets.apps",
@@ -236,6 +238,11 @@ class Scheduler:
         ni = snap.update_node(new)
         if snap.node_generation != gen or (ni.allocatable is not old_alloc and ni.allocatable != old_alloc):
             self._move_all()
+
+    def _on_node_heartbeat(self, old: Obj, new: Obj) -> None:
+        """A status report that renewed only heartbeat times: no label, taint or allocatable
+        changed, so nothing waits on it; plugins see the new object."""
+        self.snapshot.update_node(new)
 
     def _on_node_delete(self, node: Obj) -> None:
         self.snapshot.remove_node(node["metadata"]["name"])
