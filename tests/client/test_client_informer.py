@@ -135,6 +135,21 @@ def test_update_filters_skip_handlers_once_per_update(client: Client) -> None:
         inf.add_handler(on_update=lambda old, new: None, on_ignored=lambda old, new: None)
 
 
+def test_a_handler_may_add_a_filtered_handler_while_an_update_is_delivered(client: Client) -> None:
+    client.create(_pod("a"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+
+    def register(old: Obj, new: Obj) -> None:
+        if not log:
+            inf.add_handler(on_update=lambda o, n: log.append("late"), ignore=lambda o, n: False)
+        log.append("first")
+
+    inf.add_handler(on_update=register, ignore=lambda o, n: False)
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    assert log == ["first", "late"]  # handlers added meanwhile are called, as without filters
+
+
 def test_index_follows_updates_and_deletes(client: Client) -> None:
     inf = InformerFactory(client.registry).get("pods")
     inf.add_index("node", lambda o: [o["spec"].get("nodeName") or ""])

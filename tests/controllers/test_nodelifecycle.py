@@ -111,6 +111,47 @@ def test_lease_expiry_marks_unknown_taints_and_evicts_after_300s(stack: Stack) -
     assert default["metadata"]["name"] and short and forever
 
 
+def _ready(stack: Stack, node: str) -> str:
+    return u.get_condition(stack.client.get("nodes", node)["status"], "Ready")["status"]
+
+
+@pytest.mark.parametrize(
+    ("first", "ready_until", "unknown_at"),
+    [
+        # a renewal at t=102 is seen by the pass at 105: Ready until 155, Unknown at the pass at 160
+        # (counting from the renewTime itself would have called it at 155)
+        pytest.param(2.0, 155.0, 160.0, id="between-passes"),
+        # a renewal at the instant of a pass, written after it (the kubelets' priority): seen at 105
+        pytest.param(0.0, 155.0, 160.0, id="at-a-pass-after-it"),
+    ],
+)
+def test_probe_time_is_the_pass_that_sees_the_renewal(
+    stack: Stack, first: float, ready_until: float, unknown_at: float
+) -> None:
+    """tryUpdateNodeHealth sets probeTimestamp to the now() of the monitor pass that observes a
+    newer Lease renewTime, not to the renewTime."""
+    stack.node("n1", labels=ZONE)
+    stack.create({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                  "metadata": {"name": "n1", "namespace": "kube-node-lease"},
+                  "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40,
+                           "renewTime": stack.loop.micro_timestamp()}})  # fmt: skip
+    alive = [True]
+
+    def renew() -> None:
+        if alive[0]:
+            stack.client.patch("leases.coordination.k8s.io", "n1",
+                               {"spec": {"renewTime": stack.loop.micro_timestamp()}}, "kube-node-lease")  # fmt: skip
+
+    stack.loop.every(10, renew, priority=99, first=first)  # after the controller at the same instant
+    stack.start(NodeLifecycleController)
+    stack.loop.run(until=100 + first)
+    alive[0] = False  # the last renewal was at 100 + first
+    stack.loop.run(until=ready_until)
+    assert _ready(stack, "n1") == "True"
+    stack.loop.run(until=unknown_at)
+    assert _ready(stack, "n1") == "Unknown"
+
+
 def test_untolerated_noexecute_taint_evicts_at_once(stack: Stack) -> None:
     stack.node("n1")
     stack.start(TaintEvictionController)

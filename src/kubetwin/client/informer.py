@@ -7,8 +7,8 @@ must only enqueue keys (DESIGN.md principle 4).
 
 An update handler may declare the updates it ignores with a filter ``ignore(old, new)`` (e.g.
 ``api.nodestatus.heartbeat_only``: a kubelet's status report that renewed nothing but heartbeat
-times); the informer evaluates each distinct filter once per update, before the handlers, and does
-not call the handlers that ignore it (or calls their ``on_ignored`` instead), so a write that most
+times); the informer asks each distinct filter once per update and does not call the handlers
+that ignore it (or calls their ``on_ignored`` instead), so a write that most
 handlers ignore costs one check, not one per handler. Handlers keep their registration order. The
 cache, the indexes and other watchers see every update as before.
 """
@@ -108,12 +108,20 @@ class Informer:
         self._filtered_updates.append((fn, self._update_filters.index(ignore), alt))
 
     def _deliver_filtered(self, old: Obj, new: Obj) -> None:
-        ignored = [f(old, new) for f in self._update_filters]
-        for fn, i, alt in self._filtered_updates:
-            if i < 0 or not ignored[i]:
-                fn(old, new)
-            elif alt is not None:
-                alt(old, new)
+        filters = self._update_filters
+        ignored = [f(old, new) for f in filters]  # each filter's answer for this update
+        for fn, i, alt in self._filtered_updates:  # the live list, as _on_updates is walked
+            if i >= 0:
+                try:
+                    hit = ignored[i]
+                except IndexError:  # a handler added a filter during this delivery
+                    ignored += [f(old, new) for f in filters[len(ignored) :]]
+                    hit = ignored[i]
+                if hit:
+                    if alt is not None:
+                        alt(old, new)
+                    continue
+            fn(old, new)
 
     def add_index(self, name: str, fn: IndexFunc) -> None:
         if name == "namespace":

@@ -3,9 +3,11 @@ taint-based eviction controller (pkg/controller/tainteviction/taint_eviction.go,
 nodelifecycle/scheduler/taint_manager.go).
 
 NodeLifecycleController, every ``NODE_MONITOR_PERIOD`` (5 s):
-- node health: the probe time is the newest of the Ready condition's lastHeartbeatTime and the
-  node's Lease renewTime in ``kube-node-lease`` (creationTimestamp before either; the Lease is read
-  afresh when the grace period seems to have run out, see ``_read_lease``). After
+- node health (tryUpdateNodeHealth): the probe time is the monitor pass that first saw the node,
+  or saw its Ready condition with a new lastHeartbeatTime, or its Lease in ``kube-node-lease``
+  with a newer renewTime: that pass's time, not the time the heartbeat or lease carries (the pass
+  after the write; the Lease is read afresh when the grace period seems to have run out, see
+  ``_read_lease``, and a lease renewed on read counts from the pass after its renewTime). After
   ``NODE_MONITOR_GRACE_PERIOD`` (50 s since v1.32, kubernetes/kubernetes#126287) without one, Ready/MemoryPressure/DiskPressure/PIDPressure
   become Unknown ("Kubelet stopped posting node status." / "Kubelet never posted node status.");
   a node leaving Ready gets a ``NodeNotReady`` event and its pods' Ready condition set False.
@@ -31,6 +33,7 @@ delete the pod gets the ``DisruptionTarget`` condition (DeletionByTaintManager) 
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any
 
 from kubetwin.api.errors import ApiError
@@ -133,13 +136,14 @@ class NodeLifecycleController(Controller):
         # Kept current by the node and lease informers' handlers, so a monitor tick costs what
         # changed, not the cluster's size (DESIGN.md principle 8):
         self._created: dict[str, float] = {}  # node name -> creationTimestamp (virtual s)
-        # Probe times (tryUpdateNodeHealth's probeTimestamp). Upstream takes the monitor tick that saw
-        # the Ready heartbeat change / the Lease renewTime advance; the informer shows us each one as it
-        # is written, so we take the times they carry: the same instant for periodic renewals, and the
-        # schedule's instant for leases written on read (seeing one late must not move the probe).
-        self._heartbeat: dict[str, float] = {}  # node name -> Ready lastHeartbeatTime
-        self._renewed: dict[str, float] = {}  # node name -> its Lease's renewTime
-        self._deadline: dict[str, float] = {}  # node name -> last probe + grace period
+        # Probe times (tryUpdateNodeHealth's probeTimestamp): the monitor pass that first saw the node,
+        # a new Ready lastHeartbeatTime or a newer Lease renewTime (see _observed_at).
+        self._heartbeat: dict[str, float | None] = {}  # node name -> Ready lastHeartbeatTime last seen
+        self._renewed: dict[str, float] = {}  # node name -> its Lease's renewTime last seen
+        self._probe: dict[str, float] = {}  # node name -> probe time
+        self._deadline: dict[str, float] = {}  # node name -> probe + grace period
+        self._first_tick = 0.0  # the first monitor pass; then one every NODE_MONITOR_PERIOD
+        self._last_pass = -math.inf  # when the last monitor pass ran
         self._heap: list[tuple[float, str]] = []  # (deadline, name), one entry per node not expired
         self._expired: set[str] = set()  # nodes past their deadline at the last tick: checked every tick
         self._zone_of: dict[str, tuple[str, bool]] = {}  # node name -> (zone key, Ready=True)
@@ -151,6 +155,7 @@ class NodeLifecycleController(Controller):
         self.node_informer = self.informers.get("nodes")
         self.lease_informer = self.informers.get("leases.coordination.k8s.io")
         self.pod_informer = self.informers.get("pods")
+        self._first_tick = self.loop.now + NODE_MONITOR_PERIOD
         self.lease_informer.add_handler(self._lease_changed, self._lease_updated, self._lease_deleted)
         self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted,
                                        ignore=heartbeat_only, on_ignored=self._node_heartbeat)  # fmt: skip
@@ -183,19 +188,45 @@ class NodeLifecycleController(Controller):
         self._note_heartbeat(new["metadata"]["name"], u.get_condition(new.get("status"), "Ready"))
 
     def _note_heartbeat(self, name: str, ready: Obj | None) -> None:
+        """A Ready lastHeartbeatTime other than the last one seen moves the probe to the pass that
+        sees it (the one after this write)."""
         hb = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
-        if hb is None:
-            self._heartbeat.pop(name, None)
-        else:
+        if hb != self._heartbeat.get(name):
+            self._set_probe(name, self._observed_at(self.loop.now))
             self._heartbeat[name] = hb
-        self._set_deadline(name)
+
+    def _observed_at(self, t: float) -> float:
+        """The monitor pass that first sees a change written at ``t`` (upstream's probe time is that
+        pass's now()): the first pass after ``t``, or the one at ``t`` when it has not run yet (a
+        writer ahead of this controller at that instant; kubelets come after it)."""
+        period = NODE_MONITOR_PERIOD
+        k = math.floor((t - self._first_tick) / period)
+        if k >= 0 and self._first_tick + k * period == t and self.loop.now == t and self._last_pass < t:
+            return t
+        return self._first_tick + max(k + 1, 0) * period
+
+    def _set_probe(self, name: str, t: float) -> None:
+        """Move the node's probe time (never back) and its deadline."""
+        if t <= self._probe.get(name, -math.inf):
+            return
+        self._probe[name] = t
+        new = name not in self._deadline
+        self._deadline[name] = t + NODE_MONITOR_GRACE_PERIOD
+        if new:
+            heapq.heappush(self._heap, (t + NODE_MONITOR_GRACE_PERIOD, name))
 
     def _node_changed(self, node: Obj) -> None:
         name = node["metadata"]["name"]
-        if name not in self._created:
-            self._created[name] = u.created(self.loop, node)
         ready = u.get_condition(node.get("status"), "Ready")
-        self._note_heartbeat(name, ready)
+        if name not in self._created:
+            # first seen: the pass that lists it (a node that never posted a Ready condition counts
+            # from its creation, as upstream's fake condition does)
+            self._created[name] = u.created(self.loop, node)
+            first = self._observed_at(self.loop.now) if ready is not None else self._created[name]
+            self._heartbeat[name] = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
+            self._set_probe(name, first)
+        else:
+            self._note_heartbeat(name, ready)
         status = str(ready.get("status", "Unknown")) if ready is not None else "Unknown"
         self._set_zone(name, (zone_key(node), status == "True"))
         if status != "True" or any(t.get("effect") == "NoExecute" and t.get("key") in (TAINT_NOT_READY, TAINT_UNREACHABLE)
@@ -220,20 +251,6 @@ class NodeLifecycleController(Controller):
         self._zone_of[name] = zr
         self._zone_counts.setdefault(zr[0], [0, 0])[0 if zr[1] else 1] += 1
 
-    def _set_deadline(self, name: str) -> None:
-        """The node's last probe (newest of creation, Ready heartbeat and Lease renewal) + grace."""
-        best = self._created[name]
-        hb = self._heartbeat.get(name)
-        if hb is not None and hb > best:
-            best = hb
-        renewed = self._renewed.get(name)
-        if renewed is not None and renewed > best:
-            best = renewed
-        new = name not in self._deadline
-        self._deadline[name] = best + NODE_MONITOR_GRACE_PERIOD
-        if new:
-            heapq.heappush(self._heap, (best + NODE_MONITOR_GRACE_PERIOD, name))
-
     def _lease_changed(self, lease: Obj) -> None:
         self._lease_updated(lease, lease)
 
@@ -250,22 +267,23 @@ class NodeLifecycleController(Controller):
             if seen is not None and t <= seen:
                 return  # not renewed since: only a newer renewTime moves the probe (upstream)
             self._renewed[name] = t
-        if name in self._created:
-            self._set_deadline(name)
+            if name in self._created:
+                # the pass after the renewal sees it (a lease written on read carries the instant
+                # the schedule renewed it: the pass that would have seen that periodic write)
+                self._set_probe(name, self._observed_at(t))
 
     def _lease_deleted(self, lease: Obj) -> None:
         m = lease["metadata"]
         if m.get("namespace") != LEASE_NAMESPACE:
             return
-        if self._renewed.pop(m["name"], None) is not None and m["name"] in self._created:
-            self._set_deadline(m["name"])
+        self._renewed.pop(m["name"], None)  # the probe stays; a lease made again is a renewal
 
     def _node_deleted(self, node: Obj) -> None:
         name = node["metadata"]["name"]
         self._observed_ready.pop(name, None)
         for q in self._queues.values():
             q.pop(name, None)
-        for d in (self._created, self._heartbeat, self._deadline):
+        for d in (self._created, self._heartbeat, self._probe, self._deadline):
             d.pop(name, None)  # a stale heap entry is dropped when it comes up
         self._expired.discard(name)
         self._attention.discard(name)
@@ -316,6 +334,7 @@ class NodeLifecycleController(Controller):
     # -- monitor ----------------------------------------------------------------------------
     def monitor(self) -> None:
         now = self.loop.now
+        self._last_pass = now
         # Nodes whose last probe is older than the grace period: the ones expired at the last tick
         # and those whose deadline has passed since (a heap entry whose node was renewed meanwhile
         # goes back with its new deadline).
