@@ -489,7 +489,7 @@ class MetricsPipeline:
         self.scrapes = 0
         self._timer: Any = None
         self._shapes: dict[str, tuple[str, Traffic | None]] = {}  # series uid -> (rv, shape)
-        self._defs: dict[str, tuple[int, dict[str, MetricDef]]] = {}  # profile key -> (id, defs)
+        self._defs: dict[str, tuple[LoadProfile, dict[str, MetricDef]]] = {}  # profile key -> (profile, defs)
         dt = self.loop.datetime(0)
         self.clock_offset = dt.hour * 3600.0 + dt.minute * 60.0 + dt.second
 
@@ -655,10 +655,11 @@ class MetricsPipeline:
     # -- custom metrics -------------------------------------------------------------------------
     def _profile_defs(self, prof: LoadProfile) -> dict[str, MetricDef]:
         cached = self._defs.get(prof.key)
-        if cached is not None and cached[0] == id(prof):
+        if cached is not None and cached[0] is prof:
             return cached[1]
         defs = parse_metric_defs(prof.metrics)
-        self._defs[prof.key] = (id(prof), defs)
+        # the entry holds the profile: a replaced profile's id could be reused by a newer one
+        self._defs[prof.key] = (prof, defs)
         return defs
 
     def metric_def(self, pod: Obj, metric: str) -> MetricDef | None:
