@@ -17,7 +17,6 @@ of every node and bound pod each scan).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
@@ -58,7 +57,7 @@ class SimCluster:
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
         self._fit = self.framework.plugin(FIT)
         self._node_only = [p for p in self.framework.filter_plugins if p.NAME in _NODE_ONLY_PLUGINS]
-        # fit class and skipped filters -> (node_generation, per slot: what was asked (NodeInfo, spec,
+        # fit class and skipped filters -> (node_generation, per slot: what was asked (NodeInfo, node, spec,
         # labels), whether a node-only filter rejects the pod there)
         self._node_only_rejects: dict[Any, tuple[int, list[Any], list[bool]]] = {}
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
@@ -233,21 +232,28 @@ class SimCluster:
         if hit is not None and hit[0] == snap.node_generation:
             return hit[2]
         plugins = [p for p in self._node_only if p.NAME not in state.skip_filter]
-        seen = hit[1] if hit is not None else []
+        # per slot: None (no node) or (NodeInfo, node, its spec, its labels) when last asked
+        seen: list[Any] = hit[1] if hit is not None else []
         rejected = list(hit[2]) if hit is not None else []
         nodes = snap.nodes
+        known = len(seen)
         for s in range(snap.n):
             ni = nodes[s]
             if ni is None:
                 sig: Any = None
             else:
                 node = ni.node
-                sig = (ni, node.get("spec"), node["metadata"].get("labels"))
-            if s < len(seen):
+                if s < known:
+                    old = seen[s]
+                    if old is not None and old[0] is ni and old[1] is node:
+                        continue  # the same node object: the same answer
+                sig = (ni, node, node.get("spec"), node["metadata"].get("labels"))
+            if s < known:
                 old = seen[s]
-                if old is sig or (old is not None and sig is not None and all(map(operator.is_, old, sig))):
-                    continue
                 seen[s] = sig
+                if old is sig or (old is not None and sig is not None and old[0] is ni
+                                  and old[2] is sig[2] and old[3] is sig[3]):  # fmt: skip
+                    continue  # a status update: what the node-only filters read is the same
             else:
                 seen.append(sig)
                 rejected.append(False)
