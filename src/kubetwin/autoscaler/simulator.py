@@ -120,11 +120,13 @@ class SimCluster:
         mark, n, free = self._marks.pop()
         snap = self.snapshot
         undo = self._undo
+        pods = snap.pods
         while len(undo) > mark:
             entry = undo.pop()
             kind = entry[0]
             if kind == "pod":
-                snap.remove_pod(entry[1])
+                if entry[1] in pods:  # (a moved pod's first entry: undoing its placement took it out)
+                    snap.remove_pod(entry[1])
                 held = entry[2]
                 if held is not None:
                     self._restore(*held)
@@ -264,17 +266,17 @@ class SimCluster:
         self._node_only_rejects[key] = (snap.node_generation, seen, rejected)
         return rejected
 
-    def fits_again(self, pi: PodInfo, ni: NodeInfo, node: Obj) -> bool:
+    def fits_again(self, pi: PodInfo, ni: NodeInfo, node: Obj) -> bool | None:
         """Whether ``pi`` passes every filter on ``ni``, given that a pod of its fit class, with
         no host ports, did on it while no pod of the snapshot had (anti-)affinity terms: while
         that still holds and ``ni`` holds the same node object, only NodeResourcesFit's verdict
-        can differ (:class:`FirstFit`)."""
+        can differ (:class:`FirstFit`). None when that does not hold (no answer)."""
         snap = self.snapshot
         if snap.with_affinity or ni.node is not node or self._fit is None:
-            return False
+            return None
         s = ni.slot
         if s < 0 or s >= snap.n or snap.nodes[s] is not ni:
-            return False
+            return None
         return self._fit.filter(_NO_STATE, pi, ni) is None
 
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
@@ -342,8 +344,8 @@ class FirstFit:
     (``len(candidates)``: any node's, as for a pod that found no place or one of no fit class).
 
     Where the last pod of a class passed every filter, the next one of the class is asked only
-    NodeResourcesFit's question (:meth:`SimCluster.fits_again`; no PreFilter, no other filter)
-    while that answer cannot differ from the full one: the class has no host ports, the node is
+    NodeResourcesFit's question (:meth:`SimCluster.fits_again`; no PreFilter, no other filter;
+    no room: the search goes on from the next node) while that answer cannot differ from the full one: the class has no host ports, the node is
     the same object and no pod of the snapshot has (anti-)affinity terms, now as then. The other
     filters then read nothing that adding or taking out pods changes (node-only filters; NodePorts
     and InterPodAffinity skip; PodTopologySpread has no hard constraint to check for a pod of a
@@ -368,13 +370,16 @@ class FirstFit:
             self.reached = n
             return None  # no candidate after the one that failed the class's last pod
         sim = self.sim
+        first = start
         if key is not None:
             hit = self._passed.get(key)
-            if hit is not None and hit[0] == start:
-                name = self.candidates[start]
-                if name not in skip and sim.fits_again(pi, hit[1], hit[2]):
-                    return name  # where the class's last pod went: reached and resume stay
-        i = sim.first_fit(pi, self.candidates, start, skip)
+            if hit is not None and hit[0] == start and self.candidates[start] not in skip:
+                fits = sim.fits_again(pi, hit[1], hit[2])
+                if fits:
+                    return self.candidates[start]  # where the class's last pod went: reached and resume stay
+                if fits is not None:
+                    first = start + 1  # no room left there: the search goes on from the next node
+        i = sim.first_fit(pi, self.candidates, first, skip)
         if i is None:
             self.reached = n
             return None
