@@ -374,7 +374,7 @@ def test_namespace_labels_reresolve_affinity_terms() -> None:
 
 # -- FirstFit: resuming each pod class where it last fit gives plain first-fit's answers ---------
 fit_op = st.one_of(
-    st.tuples(st.just("pod"), st.sampled_from(["", "", "anti", "spread"]), st.sampled_from([300, 700]), app),
+    st.tuples(st.just("pod"), st.sampled_from(["", "", "anti", "spread", "port"]), st.sampled_from([300, 700]), app),
     st.tuples(st.just("skip"), st.integers(0, 5)),
     st.tuples(st.sampled_from(["move", "unplace"]), st.integers(0, 40)),
     st.tuples(st.just("retaint"), st.integers(0, 5)),
@@ -402,7 +402,7 @@ def test_first_fit_resume_gives_plain_first_fit(cpus: list[int], ops: list[tuple
             kind, cpu, label = o[1], o[2], o[3]
             if kind:  # the constrained pods: one class each
                 cpu, label = 300, "a"
-            pod = pod_obj(100 + k, cpu, None, label, False, False)
+            pod = pod_obj(100 + k, cpu, None, label, False, kind == "port")
             if kind == "anti":  # one per zone
                 pod["spec"]["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                     {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": "a"}}}]}}  # fmt: skip
@@ -434,6 +434,58 @@ def test_first_fit_resume_gives_plain_first_fit(cpus: list[int], ops: list[tuple
                     fit.reset()
             else:
                 fit.reset()  # a rollback: room came back
+
+
+def _count_pre_filters(sim: SimCluster) -> list[int]:
+    calls = [0]
+    run = sim.framework.run_pre_filter
+
+    def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return run(*args)
+
+    sim.framework.run_pre_filter = counted  # type: ignore[method-assign]
+    return calls
+
+
+@pytest.mark.parametrize(
+    "kind, want, want_pre_filters",
+    [
+        # alike pods fill n0 (6 of 300m on 2 cpus), then n1: the filters run for the first pod on each node
+        pytest.param("", ["n0"] * 6 + ["n1"] * 2, 2, id="alike-pods"),
+        # host ports: one pod per node; the filters run for each pod until the class found no place
+        pytest.param("port", ["n0", "n1", "n2"] + [None] * 5, 4, id="host-ports"),
+        # a pod with anti-affinity terms on n2 keeps app=a out of zone z0 (n0, n2): InterPodAffinity
+        # reads other nodes' pods, so the filters run for every pod until the class found no place
+        pytest.param("anti-in-snapshot", ["n1"] * 6 + [None] * 2, 7, id="affinity-terms"),
+    ],
+)
+def test_first_fit_alike_pods_ask_only_for_room(kind: str, want: list[str | None], want_pre_filters: int) -> None:
+    """Where the last pod of a class passed every filter, the next one of the class is asked only
+    whether the node still has room, when no other filter's verdict can have changed."""
+    sim, plain = SimCluster(), SimCluster()
+    names = ["n0", "n1", "n2"]
+    for i in range(3):
+        for s in (sim, plain):
+            s.add_node(node_obj(i, 2, False, False))
+    if kind == "anti-in-snapshot":
+        for s in (sim, plain):
+            pod = make_pod("anti").container("c", requests={"cpu": "100m"}).labels({"app": "c"}).obj()
+            pod["spec"]["affinity"] = ANTI_A
+            s.place(PodInfo(pod), "n2")
+    calls = _count_pre_filters(sim)
+    fit = FirstFit(sim, list(names))
+    got = []
+    for j in range(8):
+        pod = pod_obj(j, 300, None, "a", False, kind == "port")
+        target = fit.find(PodInfo(pod))
+        assert target == plain.find_node(PodInfo(pod), names)
+        if target is not None:
+            sim.place(PodInfo(pod), target)
+            plain.place(PodInfo(pod), target)
+        got.append(target)
+    assert got == want
+    assert calls[0] == want_pre_filters
 
 
 ANTI_A = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [

@@ -105,13 +105,17 @@ class Group:
     name: str
     obj: Obj
     spec: GroupSpec
-    nodes: list[Obj] = field(default_factory=list)  # not being deleted, informer order
-    members: dict[str, Obj] = field(default_factory=dict)  # the same by name
+    members: dict[str, Obj] = field(default_factory=dict)  # not being deleted, informer order, by name
     counts: status.Counts = field(default_factory=status.Counts)
 
     @property
     def target(self) -> int:
         return self.spec.desired
+
+    @property
+    def nodes(self) -> list[Obj]:
+        """The members' objects (read only by the rarer steps: built when asked)."""
+        return list(self.members.values())
 
 
 @dataclass(frozen=True)
@@ -327,15 +331,14 @@ class ClusterAutoscaler:
         tracker = self.tracker
         for name, g in groups.items():
             g.members = dict(tracker.members(name))  # as they are at the start of the scan
-            g.nodes = list(g.members.values())
             unready = tracker.unready(name)
-            g.counts.ready = len(g.nodes) - len(unready)
+            g.counts.ready = len(g.members) - len(unready)
             for created in unready.values():
                 if now - (created if created is not None else now) < startup:
                     g.counts.not_started += 1
                 else:
                     g.counts.unready += 1
-            g.counts.unregistered = max(0, g.target - len(g.nodes))
+            g.counts.unregistered = max(0, g.target - len(g.members))
         return groups
 
     def _facts(self, node: Obj) -> NodeFacts:
@@ -486,7 +489,7 @@ class ClusterAutoscaler:
             base.revert()
         if not remaining:
             return False
-        total_nodes = sum(max(g.target, len(g.nodes)) for g in groups.values()) + sum(
+        total_nodes = sum(max(g.target, len(g.members)) for g in groups.values()) + sum(
             1 for n in self.nodes.list()
             if not (n["metadata"].get("labels") or {}).get(LABEL_NODEGROUP)
         )  # fmt: skip
@@ -701,8 +704,9 @@ class ClusterAutoscaler:
         self._classify()
         reasons: dict[str, str] = {}
         if self.recently_unremovable:
-            present = set().union(*(g.members for g in groups.values()))
-            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items() if t > now and n in present}
+            members = [g.members for g in groups.values()]
+            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
+                                         if t > now and any(n in m for m in members)}  # fmt: skip
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils

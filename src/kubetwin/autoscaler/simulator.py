@@ -17,7 +17,6 @@ of every node and bound pod each scan).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
@@ -58,7 +57,7 @@ class SimCluster:
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
         self._fit = self.framework.plugin(FIT)
         self._node_only = [p for p in self.framework.filter_plugins if p.NAME in _NODE_ONLY_PLUGINS]
-        # fit class and skipped filters -> (node_generation, per slot: what was asked (NodeInfo, spec,
+        # fit class and skipped filters -> (node_generation, per slot: what was asked (NodeInfo, node, spec,
         # labels), whether a node-only filter rejects the pod there)
         self._node_only_rejects: dict[Any, tuple[int, list[Any], list[bool]]] = {}
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
@@ -121,11 +120,13 @@ class SimCluster:
         mark, n, free = self._marks.pop()
         snap = self.snapshot
         undo = self._undo
+        pods = snap.pods
         while len(undo) > mark:
             entry = undo.pop()
             kind = entry[0]
             if kind == "pod":
-                snap.remove_pod(entry[1])
+                if entry[1] in pods:  # (a moved pod's first entry: undoing its placement took it out)
+                    snap.remove_pod(entry[1])
                 held = entry[2]
                 if held is not None:
                     self._restore(*held)
@@ -233,21 +234,28 @@ class SimCluster:
         if hit is not None and hit[0] == snap.node_generation:
             return hit[2]
         plugins = [p for p in self._node_only if p.NAME not in state.skip_filter]
-        seen = hit[1] if hit is not None else []
+        # per slot: None (no node) or (NodeInfo, node, its spec, its labels) when last asked
+        seen: list[Any] = hit[1] if hit is not None else []
         rejected = list(hit[2]) if hit is not None else []
         nodes = snap.nodes
+        known = len(seen)
         for s in range(snap.n):
             ni = nodes[s]
             if ni is None:
                 sig: Any = None
             else:
                 node = ni.node
-                sig = (ni, node.get("spec"), node["metadata"].get("labels"))
-            if s < len(seen):
+                if s < known:
+                    old = seen[s]
+                    if old is not None and old[0] is ni and old[1] is node:
+                        continue  # the same node object: the same answer
+                sig = (ni, node, node.get("spec"), node["metadata"].get("labels"))
+            if s < known:
                 old = seen[s]
-                if old is sig or (old is not None and sig is not None and all(map(operator.is_, old, sig))):
-                    continue
                 seen[s] = sig
+                if old is sig or (old is not None and sig is not None and old[0] is ni
+                                  and old[2] is sig[2] and old[3] is sig[3]):  # fmt: skip
+                    continue  # a status update: what the node-only filters read is the same
             else:
                 seen.append(sig)
                 rejected.append(False)
@@ -257,6 +265,19 @@ class SimCluster:
             self._node_only_rejects.clear()
         self._node_only_rejects[key] = (snap.node_generation, seen, rejected)
         return rejected
+
+    def fits_again(self, pi: PodInfo, ni: NodeInfo, node: Obj) -> bool | None:
+        """Whether ``pi`` passes every filter on ``ni``, given that a pod of its fit class, with
+        no host ports, did on it while no pod of the snapshot had (anti-)affinity terms: while
+        that still holds and ``ni`` holds the same node object, only NodeResourcesFit's verdict
+        can differ (:class:`FirstFit`). None when that does not hold (no answer)."""
+        snap = self.snapshot
+        if snap.with_affinity or ni.node is not node or self._fit is None:
+            return None
+        s = ni.slot
+        if s < 0 or s >= snap.n or snap.nodes[s] is not ni:
+            return None
+        return self._fit.filter(_NO_STATE, pi, ni) is None
 
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
         """Per slot, whether NodeResourcesFit's Filter rejects ``pi`` there, from its vectorised
@@ -285,6 +306,7 @@ class SimCluster:
         return None
 
 
+_NO_STATE = CycleState()  # NodeResourcesFit's Filter reads nothing from the cycle state
 _FIT_CLASS = "autoscaler:fit-class"  # fit_class's answer, kept in the PodInfo's memo
 
 
@@ -319,12 +341,23 @@ class FirstFit:
     taken out of the snapshot).
 
     ``reached`` is the furthest candidate index whose node an answer so far depended on
-    (``len(candidates)``: any node's, as for a pod that found no place or one of no fit class)."""
+    (``len(candidates)``: any node's, as for a pod that found no place or one of no fit class).
+
+    Where the last pod of a class passed every filter, the next one of the class is asked only
+    NodeResourcesFit's question (:meth:`SimCluster.fits_again`; no PreFilter, no other filter;
+    no room: the search goes on from the next node) while that answer cannot differ from the full one: the class has no host ports, the node is
+    the same object and no pod of the snapshot has (anti-)affinity terms, now as then. The other
+    filters then read nothing that adding or taking out pods changes (node-only filters; NodePorts
+    and InterPodAffinity skip; PodTopologySpread has no hard constraint to check for a pod of a
+    fit class) and PreFilter cannot reject it: the same answers, at a fraction of the cost for the
+    runs of alike pods the scans place (pending pods of one ReplicaSet, a node's pods to move)."""
 
     def __init__(self, sim: SimCluster, candidates: list[str]) -> None:
         self.sim = sim
         self.candidates = candidates
         self._resume: dict[Any, int] = {}
+        # fit class -> (index, NodeInfo, node) where its last pod passed every filter (see above)
+        self._passed: dict[Any, tuple[int, NodeInfo, Obj]] = {}
         self.reached = -1
 
     def find(self, pi: PodInfo, skip: Container[str] = ()) -> str | None:
@@ -336,19 +369,35 @@ class FirstFit:
         if start >= n:
             self.reached = n
             return None  # no candidate after the one that failed the class's last pod
-        i = self.sim.first_fit(pi, self.candidates, start, skip)
+        sim = self.sim
+        first = start
+        if key is not None:
+            hit = self._passed.get(key)
+            if hit is not None and hit[0] == start and self.candidates[start] not in skip:
+                fits = sim.fits_again(pi, hit[1], hit[2])
+                if fits:
+                    return self.candidates[start]  # where the class's last pod went: reached and resume stay
+                if fits is not None:
+                    first = start + 1  # no room left there: the search goes on from the next node
+        i = sim.first_fit(pi, self.candidates, first, skip)
         if i is None:
             self.reached = n
             return None
         if key is not None:
             self._resume[key] = i
             self.reached = max(self.reached, i)
+            ni = sim.snapshot.get(self.candidates[i]) if i < n and not pi.ports else None
+            if ni is not None and not sim.snapshot.with_affinity:
+                self._passed[key] = (i, ni, ni.node)
+            else:
+                self._passed.pop(key, None)
         else:
             self.reached = n
         return self.candidates[i] if i < n else None
 
     def reset(self) -> None:
         self._resume.clear()
+        self._passed.clear()
 
     def state(self) -> tuple[int, dict[Any, int]]:
         """What the next answers depend on besides the snapshot: ``reached`` and where each class resumes."""
@@ -357,6 +406,7 @@ class FirstFit:
     def restore(self, state: tuple[int, dict[Any, int]]) -> None:
         """Go on from a :meth:`state` taken on the same candidates and an equal snapshot."""
         self.reached, self._resume = state[0], dict(state[1])
+        self._passed.clear()
 
 
 def _key(pod: Obj) -> str:
