@@ -40,6 +40,9 @@ class Informer:
         self._by_namespace: dict[str, dict[str, Obj]] = {}
         self._indexers: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, dict[str, Obj]]] = {"namespace": self._by_namespace}
+        # per index: each cached key's values, as its function gave them for the cached version
+        # (objects are read-only, so an update reads the old values here instead of recomputing)
+        self._values: dict[str, dict[str, list[str]]] = {}
         self._watcher: Watcher | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -83,9 +86,12 @@ class Informer:
             raise ValueError("the namespace index is built in")
         self._indexers[name] = fn
         idx: dict[str, dict[str, Obj]] = {}
+        values: dict[str, list[str]] = {}
         for k, obj in self._cache.items():
-            _bucket_add(idx, fn(obj), k, obj)
+            values[k] = v = fn(obj)
+            _bucket_add(idx, v, k, obj)
         self._indices[name] = idx
+        self._values[name] = values
 
     def _index_add(self, k: str, obj: Obj) -> None:
         ns = obj["metadata"].get("namespace", "")
@@ -95,12 +101,14 @@ class Informer:
         else:
             bucket[k] = obj
         for name, fn in self._indexers.items():
-            _bucket_add(self._indices[name], fn(obj), k, obj)
+            self._values[name][k] = v = fn(obj)
+            _bucket_add(self._indices[name], v, k, obj)
 
     def _index_remove(self, k: str, obj: Obj) -> None:
         _bucket_remove(self._by_namespace, [obj["metadata"].get("namespace", "")], k)
-        for name, fn in self._indexers.items():
-            _bucket_remove(self._indices[name], fn(obj), k)
+        for name in self._indexers:
+            v = self._values[name].pop(k, None)
+            _bucket_remove(self._indices[name], v if v is not None else self._indexers[name](obj), k)
 
     def _index_update(self, k: str, old: Obj, new: Obj) -> None:
         """Re-index an updated object: where its index values are unchanged (most updates) the
@@ -113,10 +121,17 @@ class Informer:
             _bucket_add(self._by_namespace, [new["metadata"].get("namespace", "")], k, new)
         for name, fn in self._indexers.items():
             idx = self._indices[name]
-            before, after = fn(old), fn(new)
+            values = self._values[name]
+            before = values.get(k)
+            if before is None:
+                before = fn(old)
+            values[k] = after = fn(new)
             if before != after:
                 _bucket_remove(idx, before, k)
-            _bucket_add(idx, after, k, new)
+                _bucket_add(idx, after, k, new)
+            else:  # the same buckets: swap the object
+                for v in after:
+                    idx[v][k] = new
 
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, ev: WatchEvent) -> None:
