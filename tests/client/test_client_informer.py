@@ -155,3 +155,25 @@ def test_client_verbs(client: Client) -> None:
     client.bind("default", "a", "n1")
     assert client.get("pods", "a", "default")["spec"]["nodeName"] == "n1"
     assert client.clock is client.registry.clock
+
+
+def test_index_function_reads_each_version_once(client: Client) -> None:
+    """An update computes the index values of the new version only (the cached version's are
+    kept), and a key whose values change moves between buckets."""
+    inf = InformerFactory(client.registry).get("pods")
+    seen: list[str] = []
+
+    def node_of(o: Obj) -> list[str]:
+        seen.append(o["metadata"]["resourceVersion"])
+        return [o["spec"].get("nodeName") or ""]
+
+    client.create(_pod("a"))
+    inf.add_index("node", node_of)
+    assert len(seen) == 1
+    client.bind("default", "a", "n1")
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    assert len(seen) == 3 and len(set(seen)) == 3  # one call per version, never the old one again
+    assert [o["metadata"]["labels"] for o in inf.by_index("node", "n1")] == [{"x": "1"}]
+    assert inf.by_index("node", "") == []
+    client.delete("pods", "a", "default", grace_period_seconds=0)
+    assert len(seen) == 3 and "n1" not in inf._indices["node"]

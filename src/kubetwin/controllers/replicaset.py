@@ -95,7 +95,7 @@ class _SpecCopies:
             self.blob = None
 
     def copy(self) -> Obj:
-        return orjson.loads(self.blob) if self.blob is not None else deep_copy(self.src)  # type: ignore[no-any-return]
+        return orjson.loads(self.blob) if self.blob is not None else deep_copy(self.src)
 
 
 def _deletion_cost(pod: Obj) -> int:

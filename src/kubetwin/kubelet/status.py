@@ -255,9 +255,10 @@ def pod_status(
     owned = {c["type"] for c in conditions}
     conditions += [c for t, c in old.items() if t not in owned]
     prev = old_status.get("conditions")
-    if type(prev) is list and len(prev) == len(conditions) and all(a is b for a, b in zip(prev, conditions)):
+    if type(prev) is list and len(prev) == len(conditions) and all(a is b for a, b in zip(prev, conditions, strict=True)):
         conditions = prev  # every condition is the stored one, in the stored order: the stored list
-    status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": _ips(old_status, "hostIPs", host_ip)}
+    status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip,
+                   "hostIPs": _ips(old_status, "hostIPs", host_ip)}  # fmt: skip
     if rt.pod_ip:
         status["podIP"] = rt.pod_ip
         status["podIPs"] = _ips(old_status, "podIPs", rt.pod_ip)
