@@ -390,7 +390,7 @@ class Kubelet:
         total: dict[str, int] = {}
         count = 0
         for w in self.workers.values():
-            if w.done:
+            if w.rt.terminal:  # w.done
                 continue
             count += 1
             for k, v in w.requests.items():
