@@ -617,10 +617,8 @@ class Kubelet:
         status["phase"] = "Failed"
         status["reason"] = EVICTED_REASON
         status["message"] = message
-        conds = status.get("conditions") or []
+        conds = status.setdefault("conditions", [])
         if not any(c.get("type") == "DisruptionTarget" for c in conds):
-            # a new list: pod_status may hand back the stored one (read-only)
-            status["conditions"] = conds = list(conds)
             conds.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
                           "lastTransitionTime": self.loop.timestamp(), "reason": "TerminationByKubelet",
                           "message": message})  # fmt: skip

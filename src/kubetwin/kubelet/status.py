@@ -51,9 +51,6 @@ class Container:
     restart_count: int = 0
     started: bool = False  # startup probe passed (or none)
     ready: bool = False
-    # the API status last built for this container and what it was built from (see container_api_status)
-    api_key: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
-    api: Obj | None = field(default=None, compare=False, repr=False)
 
     def terminated_state(self, clock: EventLoop) -> Obj:
         st: Obj = {
@@ -77,19 +74,6 @@ class PodRuntime:
 
 
 def container_api_status(c: Container, default_reason: str, clock: EventLoop) -> Obj:
-    """The container's entry of containerStatuses. Built once per change of what it shows: while
-    the container's fields stay the same the previous entry (stored with the pod's last status,
-    read-only like every stored value) is returned as is."""
-    key = (c.state, c.reason, c.message, c.container_id, c.image_id, c.started_at, c.finished_at, c.exit_code,
-           c.term_reason, c.last, c.restart_count, c.started, c.ready, default_reason, c.image, c.name)  # fmt: skip
-    if key == c.api_key and c.api is not None:
-        return c.api
-    st = _build_container_status(c, default_reason, clock)
-    c.api_key, c.api = key, st
-    return st
-
-
-def _build_container_status(c: Container, default_reason: str, clock: EventLoop) -> Obj:
     st: Obj = {"image": c.image, "imageID": c.image_id, "lastState": {}, "name": c.name, "ready": c.ready,
                "restartCount": c.restart_count, "started": c.started}  # fmt: skip
     if c.container_id:
@@ -203,16 +187,6 @@ def _initialized(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
 
 def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dict[str, Obj]) -> Obj:
     prev = old.get(type_)
-    if (
-        prev is not None
-        and prev.get("status") == status
-        and len(prev) == 4 + bool(reason) + bool(message)
-        and prev.get("lastTransitionTime")
-        and prev.get("lastProbeTime", "") is None
-        and prev.get("reason", "") == reason
-        and prev.get("message", "") == message
-    ):
-        return prev  # what would be built (the same fields and values): the stored one, read-only
     since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
     c: Obj = {"type": type_, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
     if reason:
@@ -220,14 +194,6 @@ def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dic
     if message:
         c["message"] = message
     return c
-
-
-def _ips(old_status: Obj, field: str, ip: str) -> list[Obj]:
-    """``[{"ip": ip}]``: the stored list when it is that already (read-only)."""
-    prev = old_status.get(field)
-    if type(prev) is list and len(prev) == 1 and prev[0] == {"ip": ip}:
-        return prev
-    return [{"ip": ip}]
 
 
 def pod_status(
@@ -254,14 +220,10 @@ def pod_status(
     # Conditions owned by others (DisruptionTarget, readiness gates) are kept as they are.
     owned = {c["type"] for c in conditions}
     conditions += [c for t, c in old.items() if t not in owned]
-    prev = old_status.get("conditions")
-    if type(prev) is list and len(prev) == len(conditions) and all(a is b for a, b in zip(prev, conditions, strict=True)):
-        conditions = prev  # every condition is the stored one, in the stored order: the stored list
-    status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip,
-                   "hostIPs": _ips(old_status, "hostIPs", host_ip)}  # fmt: skip
+    status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
     if rt.pod_ip:
         status["podIP"] = rt.pod_ip
-        status["podIPs"] = _ips(old_status, "podIPs", rt.pod_ip)
+        status["podIPs"] = [{"ip": rt.pod_ip}]
     status["startTime"] = start_time
     init = [container_api_status(c, default_reason, clock) for c in rt.containers if c.kind != REGULAR]
     if init:
