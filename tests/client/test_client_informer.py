@@ -199,3 +199,48 @@ def test_client_verbs(client: Client) -> None:
     client.bind("default", "a", "n1")
     assert client.get("pods", "a", "default")["spec"]["nodeName"] == "n1"
     assert client.clock is client.registry.clock
+
+
+def test_index_function_reads_each_version_once(client: Client) -> None:
+    """An update computes the index values of the new version only (the cached version's are
+    kept), and a key whose values change moves between buckets."""
+    inf = InformerFactory(client.registry).get("pods")
+    seen: list[str] = []
+
+    def node_of(o: Obj) -> list[str]:
+        seen.append(o["metadata"]["resourceVersion"])
+        return [o["spec"].get("nodeName") or ""]
+
+    client.create(_pod("a"))
+    inf.add_index("node", node_of)
+    assert len(seen) == 1
+    client.bind("default", "a", "n1")
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    assert len(seen) == 3 and len(set(seen)) == 3  # one call per version, never the old one again
+    assert [o["metadata"]["labels"] for o in inf.by_index("node", "n1")] == [{"x": "1"}]
+    assert inf.by_index("node", "") == []
+    client.delete("pods", "a", "default", grace_period_seconds=0)
+    assert len(seen) == 3 and "n1" not in inf._indices["node"]
+
+
+def test_index_with_reads_skips_versions_that_share_the_part(client: Client) -> None:
+    """``reads``: a version holding the same part as the cached one keeps its values; a new part
+    (labels changed) is indexed again."""
+    inf = InformerFactory(client.registry).get("pods")
+    calls: list[str] = []
+
+    def by_label(o: Obj) -> list[str]:
+        calls.append(o["metadata"]["resourceVersion"])
+        return [f"app={v}" for v in [(o["metadata"].get("labels") or {}).get("app")] if v]
+
+    client.create(_pod("a"))
+    inf.add_index("app", by_label, reads=lambda o: o["metadata"].get("labels"))
+    assert len(calls) == 1
+    client.bind("default", "a", "n1")  # labels shared with the previous version
+    client.delete("pods", "a", "default", grace_period_seconds=30)
+    assert len(calls) == 1 and inf.by_index("app", "") == []
+    client.patch("pods", "a", {"metadata": {"labels": {"app": "web"}}}, "default")
+    assert len(calls) == 2
+    assert [o["spec"]["nodeName"] for o in inf.by_index("app", "app=web")] == ["n1"]
+    client.delete("pods", "a", "default", grace_period_seconds=0)
+    assert "app=web" not in inf._indices["app"] and "default/a" not in inf._parts["app"]

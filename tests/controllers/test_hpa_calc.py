@@ -484,3 +484,28 @@ def test_stabilization_messages() -> None:
         "ScaleUpStabilized",
         hc.MSG_UP_STABILIZED,
     )
+
+
+def test_pod_facts_and_ready_is_both_functions() -> None:
+    from kubetwin.controllers import hpa_calc as hc
+
+    def pod(phase: str | None, ready: str | None, start: str | None, deleting: bool = False) -> dict[str, Any]:
+        status: dict[str, Any] = {}
+        if phase:
+            status["phase"] = phase
+        if start:
+            status["startTime"] = start
+        if ready:
+            status["conditions"] = [{"type": "PodScheduled", "status": "True"},
+                                    {"type": "Ready", "status": ready, "lastTransitionTime": "2024-01-01T00:00:05Z"}]  # fmt: skip
+        meta: dict[str, Any] = {"name": "p"}
+        if deleting:
+            meta["deletionTimestamp"] = "2024-01-01T00:01:00Z"
+        return {"metadata": meta, "status": status}
+
+    for phase in (None, "Pending", "Running", "Succeeded", "Failed"):
+        for ready in (None, "True", "False"):
+            for start in (None, "2024-01-01T00:00:00Z"):
+                for deleting in (False, True):
+                    p = pod(phase, ready, start, deleting)
+                    assert hc.pod_facts_and_ready(p) == (hc.pod_facts(p), hc.running_and_ready(p))

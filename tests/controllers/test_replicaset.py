@@ -476,3 +476,18 @@ def test_created_pods_share_nothing_with_the_template(stack: Stack) -> None:
         assert p["spec"]["containers"][0] is not template["spec"]["containers"][0]
         assert p["metadata"]["labels"] is not template["metadata"]["labels"]
     assert template == before
+
+
+def test_spec_copies_are_private_and_equal_to_deep_copies() -> None:
+    from kubetwin.controllers.replicaset import _SpecCopies
+    from kubetwin.store.copy import deep_copy
+
+    src = {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]}], "tolerations": []}
+    copies = _SpecCopies(src)
+    a, b = copies.copy(), copies.copy()
+    assert a == b == deep_copy(src)
+    a["tolerations"].append({"key": "x"})
+    a["containers"][0]["name"] = "d"
+    assert b == src and src["tolerations"] == [] and src["containers"][0]["name"] == "c"
+    odd = {1: "not JSON-shaped"}  # a non-string key: deep_copy's exact fallback
+    assert _SpecCopies(odd).copy() == deep_copy(odd) == odd

@@ -54,7 +54,7 @@ def _max(into: Resources, rl: Mapping[str, int]) -> None:
 
 def _spec(pod: Obj) -> Obj:
     spec = pod.get("spec")
-    return spec if isinstance(spec, Mapping) else {}
+    return spec if type(spec) is dict or isinstance(spec, Mapping) else {}  # dicts: no ABC check
 
 
 def _container_list(container: Obj, field: str) -> Resources:
@@ -137,7 +137,7 @@ _memo: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 def _memo_key(pod: Obj, fn: str) -> tuple[str, str] | None:
     meta = pod.get("metadata")
-    if not isinstance(meta, Mapping):
+    if type(meta) is not dict and not isinstance(meta, Mapping):  # dicts: no ABC check
         return None
     uid = meta.get("uid")
     if not uid or not meta.get("resourceVersion"):
@@ -268,7 +268,7 @@ def pod_priority(pod: Obj) -> int:
 
 def _status(obj: Obj) -> Obj:
     st = obj.get("status")
-    return st if isinstance(st, Mapping) else {}
+    return st if type(st) is dict or isinstance(st, Mapping) else {}  # dicts: no ABC check
 
 
 def is_pod_terminal(pod: Obj) -> bool:

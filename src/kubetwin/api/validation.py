@@ -283,7 +283,9 @@ def validate_annotations(annotations: Any, path: str) -> Errs:
         if not isinstance(k, str) or not isinstance(v, str):
             errs.append(type_invalid(path, k if not isinstance(k, str) else v, "string"))
             continue
-        errs.extend(invalid(path, k, m) for m in is_qualified_name(k.lower()))
+        msgs = _label_key_messages(k.lower())  # is_qualified_name, memoised per key
+        if msgs:
+            errs.extend(invalid(path, k, m) for m in msgs)
         total += len(k) + len(v)
     if total > 256 * 1024:
         errs.append(too_long(path, 256 * 1024))

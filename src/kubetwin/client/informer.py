@@ -28,6 +28,9 @@ UpdateHandler = Callable[[Obj, Obj], None]
 UpdateFilter = Callable[[Obj, Obj], bool]
 
 
+_NO_PART: Any = object()
+
+
 def _key(obj: Obj) -> str:
     m = obj["metadata"]
     ns = m.get("namespace")
@@ -53,6 +56,12 @@ class Informer:
         self._by_namespace: dict[str, dict[str, Obj]] = {}
         self._indexers: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, dict[str, Obj]]] = {"namespace": self._by_namespace}
+        # per index: each cached key's values, as its function gave them for the cached version
+        # (objects are read-only, so an update reads the old values here instead of recomputing)
+        self._values: dict[str, dict[str, list[str]]] = {}
+        # indexes declared with ``reads``: that function and each cached key's part (see add_index)
+        self._reads: dict[str, Callable[[Obj], Any]] = {}
+        self._parts: dict[str, dict[str, Any]] = {}
         self._watcher: Watcher | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -123,14 +132,26 @@ class Informer:
                     continue
             fn(old, new)
 
-    def add_index(self, name: str, fn: IndexFunc) -> None:
+    def add_index(self, name: str, fn: IndexFunc, reads: Callable[[Obj], Any] | None = None) -> None:
+        """Index the cache by ``fn``'s values. ``reads``: the one part of an object ``fn`` reads
+        besides its namespace (e.g. its labels), when there is one; an update whose new version
+        holds that very part (the same object: a write that left it alone shares it with the
+        cached version) keeps the cached version's values without calling ``fn``."""
         if name == "namespace":
             raise ValueError("the namespace index is built in")
         self._indexers[name] = fn
         idx: dict[str, dict[str, Obj]] = {}
+        values: dict[str, list[str]] = {}
         for k, obj in self._cache.items():
-            _bucket_add(idx, fn(obj), k, obj)
+            values[k] = v = fn(obj)
+            _bucket_add(idx, v, k, obj)
         self._indices[name] = idx
+        self._values[name] = values
+        self._reads.pop(name, None)
+        self._parts.pop(name, None)
+        if reads is not None:
+            self._reads[name] = reads
+            self._parts[name] = {k: reads(obj) for k, obj in self._cache.items()}
 
     def _index_add(self, k: str, obj: Obj) -> None:
         ns = obj["metadata"].get("namespace", "")
@@ -140,12 +161,18 @@ class Informer:
         else:
             bucket[k] = obj
         for name, fn in self._indexers.items():
-            _bucket_add(self._indices[name], fn(obj), k, obj)
+            self._values[name][k] = v = fn(obj)
+            _bucket_add(self._indices[name], v, k, obj)
+        for name, reads in self._reads.items():
+            self._parts[name][k] = reads(obj)
 
     def _index_remove(self, k: str, obj: Obj) -> None:
         _bucket_remove(self._by_namespace, [obj["metadata"].get("namespace", "")], k)
-        for name, fn in self._indexers.items():
-            _bucket_remove(self._indices[name], fn(obj), k)
+        for name in self._indexers:
+            v = self._values[name].pop(k, None)
+            _bucket_remove(self._indices[name], v if v is not None else self._indexers[name](obj), k)
+        for parts in self._parts.values():
+            parts.pop(k, None)
 
     def _index_update(self, k: str, old: Obj, new: Obj) -> None:
         """Re-index an updated object: where its index values are unchanged (most updates) the
@@ -156,12 +183,31 @@ class Informer:
         else:
             _bucket_remove(self._by_namespace, [old["metadata"].get("namespace", "")], k)
             _bucket_add(self._by_namespace, [new["metadata"].get("namespace", "")], k, new)
+        reads = self._reads
         for name, fn in self._indexers.items():
             idx = self._indices[name]
-            before, after = fn(old), fn(new)
+            values = self._values[name]
+            before = values.get(k)
+            if before is None:
+                before = fn(old)
+            read = reads.get(name)
+            if read is None:
+                values[k] = after = fn(new)
+            else:
+                parts = self._parts[name]
+                part = read(new)
+                if parts.get(k, _NO_PART) is part:
+                    after = before  # fn would read the same object as for the cached version
+                else:
+                    parts[k] = part
+                    after = fn(new)
+                values[k] = after
             if before != after:
                 _bucket_remove(idx, before, k)
-            _bucket_add(idx, after, k, new)
+                _bucket_add(idx, after, k, new)
+            else:  # the same buckets: swap the object
+                for v in after:
+                    idx[v][k] = new
 
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, ev: WatchEvent) -> None:

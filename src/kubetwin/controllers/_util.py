@@ -337,11 +337,16 @@ def controller_uid_index(obj: Mapping[str, Any]) -> list[str]:
     return [controller_uid(obj) or ""]
 
 
+def _owner_references(obj: Mapping[str, Any]) -> Any:
+    """What controller_uid_index reads of an object."""
+    return (obj.get("metadata") or {}).get("ownerReferences")
+
+
 def ensure_controller_index(informer: Any) -> None:
     try:
         informer.by_index(CONTROLLER_UID_INDEX, "")
     except KeyError:
-        informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index)
+        informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, reads=_owner_references)
 
 
 def owned_or_orphan(informer: Any, owner: Mapping[str, Any]) -> list[Obj]:

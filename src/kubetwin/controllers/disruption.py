@@ -204,7 +204,10 @@ class DisruptionController(Controller):
             if key in m.facts if same_labels and m is not None else self._selector(pdb, k).matches(lbls):
                 if m is not None:
                     m.refresh(key, new, same_ref)
-                self.enqueue(pdb)
+                if pdb["metadata"].get("namespace"):
+                    self.queue.add(k)  # enqueue(pdb): its key is the one just built
+                else:
+                    self.enqueue(pdb)
             elif m is not None:
                 m.remove(key)
 

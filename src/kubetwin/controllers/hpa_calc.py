@@ -140,6 +140,19 @@ def pod_facts(pod: Obj) -> _Facts:
     return meta["name"], kind, start_text, cond.get("lastTransitionTime") or "", cond.get("status")
 
 
+def pod_facts_and_ready(pod: Obj) -> tuple[_Facts, bool]:
+    """``(pod_facts(pod), running_and_ready(pod))`` reading the Ready condition and phase once."""
+    meta = pod["metadata"]
+    phase = _phase(pod)
+    cond = _ready_condition(pod)
+    rr = phase == "Running" and cond is not None and cond.get("status") == "True"
+    kind = _IGNORED if meta.get("deletionTimestamp") or phase == "Failed" else _PENDING if phase == "Pending" else _OTHER
+    start_text = (pod.get("status") or {}).get("startTime")
+    if kind != _OTHER or cond is None or not start_text:
+        return (meta["name"], kind, "", "", None), rr
+    return (meta["name"], kind, start_text, cond.get("lastTransitionTime") or "", cond.get("status")), rr
+
+
 class PodCache:
     """What the calculator derives from each pod (grouping facts, summed requests), memoized by uid + resourceVersion: a sync over N unchanged pods does N dict lookups
     instead of re-reading their conditions, timestamps and containers. One per controller (uids

@@ -148,8 +148,8 @@ class TargetPods:
         when what calculateRequests reads of the pod is unchanged)."""
         meta = pod["metadata"]
         name = meta["name"]
-        facts = hc.pod_facts(pod)
-        seen = (meta.get("uid"), facts, hc.running_and_ready(pod))
+        facts, ready = hc.pod_facts_and_ready(pod)
+        seen = (meta.get("uid"), facts, ready)
         row = self.rows.get(name)
         old = None
         if row is not None and self.seen[row] == seen:

@@ -46,6 +46,8 @@ from functools import cmp_to_key
 from heapq import _heapify_max, _heapreplace_max  # type: ignore[attr-defined]
 from typing import Any
 
+import orjson
+
 from kubetwin.api.errors import ApiError
 from kubetwin.api.resources import is_pod_ready
 from kubetwin.api.selectors import LabelSelector
@@ -61,8 +63,9 @@ POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 _PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
-def pod_from_template(template: Obj, owner: Obj, generate_name: str | None = None) -> Obj:
-    """controller.GetPodFromTemplate."""
+def pod_from_template(template: Obj, owner: Obj, generate_name: str | None = None, spec: Obj | None = None) -> Obj:
+    """controller.GetPodFromTemplate (``spec``: a private copy of the template's spec, when the
+    caller made one; else one is made here)."""
     tmeta = template.get("metadata") or {}
     meta: Obj = {"generateName": generate_name or f"{owner['metadata']['name']}-"}
     meta["namespace"] = owner["metadata"].get("namespace", "")
@@ -73,7 +76,26 @@ def pod_from_template(template: Obj, owner: Obj, generate_name: str | None = Non
     if tmeta.get("finalizers"):
         meta["finalizers"] = list(tmeta["finalizers"])
     meta["ownerReferences"] = [u.owner_ref(owner)]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": deep_copy(template.get("spec") or {})}
+    if spec is None:
+        spec = deep_copy(template.get("spec") or {})
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+class _SpecCopies:
+    """Private copies of one template's spec for a burst of creates: the spec serialised once,
+    each copy parsed from that (what ``deep_copy`` does per copy, without the repeated half)."""
+
+    __slots__ = ("src", "blob")
+
+    def __init__(self, src: Obj) -> None:
+        self.src = src
+        try:
+            self.blob: bytes | None = orjson.dumps(src)
+        except (TypeError, ValueError):  # not JSON-shaped: deep_copy's exact fallback per copy
+            self.blob = None
+
+    def copy(self) -> Obj:
+        return orjson.loads(self.blob) if self.blob is not None else deep_copy(self.src)
 
 
 def _deletion_cost(pod: Obj) -> int:
@@ -442,9 +464,12 @@ class ReplicaSetController(Controller):
             if r.get("controller") is True:
                 controlled = True
                 if r.get("kind") == self.kind:
-                    rs = self.rs_informer.get(r.get("name", ""), m.get("namespace"))
+                    # the informer's key of the ReplicaSet is also its queue key (enqueue(rs))
+                    ns, name = m.get("namespace"), r.get("name", "")
+                    key = f"{ns}/{name}" if ns else name
+                    rs = self.rs_informer.get_by_key(key)
                     if rs is not None and rs["metadata"].get("uid") == r.get("uid"):
-                        self.enqueue(rs)
+                        self.queue.add(key)
         return controlled
 
     def _enqueue_matching(self, pod: Obj) -> None:
@@ -630,12 +655,13 @@ class ReplicaSetController(Controller):
         if diff < 0:
             count = min(-diff, BURST_REPLICAS)
             template = (rs.get("spec") or {}).get("template") or {}
+            specs = _SpecCopies(template.get("spec") or {})
             err: str | None = None
             for batch in u.slow_start_batches(count):
                 for _ in range(batch):
                     try:
                         # a fresh pod handed over (owned): no defensive copies in, none out
-                        pod = self.client.create(pod_from_template(template, rs), owned=True)
+                        pod = self.client.create(pod_from_template(template, rs, spec=specs.copy()), owned=True)
                     except ApiError as e:
                         if e.reason == "Forbidden" and "being terminated" in e.message:
                             return None  # namespace terminating: not a replica failure

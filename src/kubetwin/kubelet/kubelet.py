@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kubetwin.api.errors import ApiError
@@ -400,16 +401,18 @@ class Kubelet:
             self.ipam = HostLocalIPAM(cidr)
 
     # -- pods -----------------------------------------------------------------------------------
-    def used(self) -> tuple[dict[str, int], int, list[Obj]]:
+    def used(self) -> tuple[dict[str, int], int, Iterator[Obj]]:
+        """Summed requests and number of the admitted pods that still count, and those pods (lazily:
+        admission reads them only for a pod with host ports)."""
         total: dict[str, int] = {}
-        pods = []
+        count = 0
         for w in self.workers.values():
-            if w.done:
+            if w.rt.terminal:  # w.done
                 continue
-            pods.append(w.pod)
+            count += 1
             for k, v in w.requests.items():
                 total[k] = total.get(k, 0) + v
-        return total, len(pods), pods
+        return total, count, (w.pod for w in self.workers.values() if not w.done)
 
     def sync_pod(self, key: str, pod: Obj | None) -> None:
         """HandlePodAdditions/Updates/Removes for one pod key."""

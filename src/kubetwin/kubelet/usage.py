@@ -868,13 +868,13 @@ class UsageEngine:
     # -- summaries for the report ---------------------------------------------------------------
     def _summary(self, e: _Pod) -> dict[str, Any] | None:
         ca = self.c.a
+        thr_s, wait_s, ooms = ca["thr_s"], ca["wait_s"], ca["oom"]
+        if not any(float(thr_s[s]) > _EPS or float(wait_s[s]) > _EPS or int(ooms[s]) for s in e.slots):
+            return None  # most pods: nothing to report, so nothing to build
         conts = []
-        notable = False
         for s, name in zip(e.slots, e.names, strict=True):
             run_ticks = int(ca["run_ticks"][s])
             thr, wait, oom = float(ca["thr_s"][s]), float(ca["wait_s"][s]), int(ca["oom"][s])
-            if thr > _EPS or wait > _EPS or oom:
-                notable = True
             lim = ca["lim_cpu"][s]
             mlim = ca["lim_mem"][s]
             conts.append({
@@ -890,8 +890,6 @@ class UsageEngine:
                 "memory_limit_bytes": None if np.isinf(mlim) else int(mlim),
                 "memory_peak_bytes": int(ca["mem_peak"][s]), "oom_kills": oom,
             })  # fmt: skip
-        if not notable:
-            return None
         return {"namespace": e.namespace, "name": e.name, "uid": e.uid, "node": e.node, "owner": e.owner,
                 "containers": conts}  # fmt: skip
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 _NS = 1_000_000_000
@@ -71,6 +72,7 @@ def _normalize_repo(repo: str) -> str:
     return f"docker.io/{repo}"
 
 
+@lru_cache(maxsize=4096)  # a pure function of the reference: computed once per image
 def normalize_image(image: str) -> str:
     repo, tag, digest = _split(image.strip())
     repo = _normalize_repo(repo)
@@ -79,6 +81,7 @@ def normalize_image(image: str) -> str:
     return f"{repo}:{tag or 'latest'}"
 
 
+@lru_cache(maxsize=4096)  # a pure function of the reference: computed once per image
 def image_id(image: str) -> str:
     """``repo@sha256:<digest>``; the digest is a stable hash of the normalised reference."""
     repo, _, digest = _split(image.strip())
@@ -88,12 +91,14 @@ def image_id(image: str) -> str:
     return f"{repo}@sha256:{hashlib.sha256(normalize_image(image).encode()).hexdigest()}"
 
 
+@lru_cache(maxsize=4096)  # a pure function of the reference: computed once per image
 def image_size(image: str) -> int:
     """A stable stand-in for the compressed image size (10-250 MB); the twin has no registry."""
     h = int(hashlib.sha256(normalize_image(image).encode()).hexdigest()[:8], 16)
     return 10_000_000 + h % 240_000_000
 
 
+@lru_cache(maxsize=4096)  # a pure function of the reference: computed once per image
 def default_pull_policy(image: str) -> str:
     _, tag, digest = _split(image.strip())
     if digest is None and (tag is None or tag == "latest"):
