@@ -31,6 +31,20 @@ UpdateFilter = Callable[[Obj, Obj], bool]
 _NO_PART: Any = object()
 
 
+NODE_NAME_INDEX = "spec.nodeName"
+
+
+def node_name_index(pod: Obj) -> list[str]:
+    """The node a pod is bound to (the ``spec.nodeName`` index; none while it waits)."""
+    name = (pod.get("spec") or {}).get("nodeName")
+    return [name] if name else []
+
+
+def spec_of(obj: Obj) -> Any:
+    """What an index of spec fields reads (``add_index``'s ``reads``): status writes share it."""
+    return obj.get("spec")
+
+
 def _key(obj: Obj) -> str:
     m = obj["metadata"]
     ns = m.get("namespace")

@@ -40,6 +40,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.api.resources import toleration_tolerates_taint
 from kubetwin.client.controller import Controller
+from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index, spec_of
 from kubetwin.controllers import _util as u
 from kubetwin.sim import Handle
 from kubetwin.store.copy import deep_copy
@@ -572,13 +573,13 @@ class TaintEvictionController(Controller):
     def start(self) -> None:
         self.node_informer = self.informers.get("nodes")
         self.pod_informer = self.informers.get("pods")
-        self.pod_informer.add_index("spec.nodeName", lambda p: [n] if (n := (p.get("spec") or {}).get("nodeName")) else [])
+        self.pod_informer.add_index(NODE_NAME_INDEX, node_name_index, reads=spec_of)
         # a heartbeat leaves the NoExecute taints as they were
         self.node_informer.add_handler(self._node_event, self._node_updated, None, ignore=heartbeat_only)
         self.pod_informer.add_handler(self.enqueue, self._pod_updated, self._pod_deleted)
 
     def _node_event(self, node: Obj) -> None:
-        for pod in self.pod_informer.by_index("spec.nodeName", node["metadata"]["name"]):
+        for pod in self.pod_informer.by_index(NODE_NAME_INDEX, node["metadata"]["name"]):
             self.enqueue(pod)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:

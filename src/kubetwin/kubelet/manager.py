@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubetwin.client import Client, InformerFactory, WorkQueue
+from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index, spec_of
 from kubetwin.kubelet.eviction import EVICTION_MONITORING_PERIOD, EvictionConfig, EvictionManager, StatsEngine
 from kubetwin.kubelet.kubelet import LEASE_NAMESPACE, NODE_STATUS_REPORT_FREQUENCY, Kubelet
 from kubetwin.kubelet.podworker import PRIORITY
@@ -37,11 +38,6 @@ Obj = dict[str, Any]
 LEASE_RENEW_INTERVAL = 10.0
 LEASE_RENEWAL_MODES = ("periodic", "on-read")
 FALLBACK_POD_CIDR_BLOCK = "10.88"  # containerd's default bridge range, for nodes without podCIDR
-
-
-def _node_name_index(pod: Obj) -> list[str]:
-    name = (pod.get("spec") or {}).get("nodeName")
-    return [name] if name else []
 
 
 class KubeletManager:
@@ -77,7 +73,7 @@ class KubeletManager:
         self._model_factory = resource_model_factory
         self.nodes = informers.get("nodes")
         self.pods = informers.get("pods")
-        self.pods.add_index("spec.nodeName", _node_name_index)
+        self.pods.add_index(NODE_NAME_INDEX, node_name_index, reads=spec_of)
         self.kubelets: dict[str, Kubelet] = {}
         self._pod_node: dict[str, str] = {}
         self._fallback_cidrs = 0
@@ -150,7 +146,7 @@ class KubeletManager:
             kl.shutdown()
 
     def enqueue_node_pods(self, node_name: str) -> None:
-        for pod in self.pods.by_index("spec.nodeName", node_name):
+        for pod in self.pods.by_index(NODE_NAME_INDEX, node_name):
             self._enqueue(pod)
 
     # -- pods -----------------------------------------------------------------------------------
