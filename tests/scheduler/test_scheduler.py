@@ -458,3 +458,33 @@ def test_failed_scheduling_repeats_become_an_event_series(stack: SchedStack) -> 
     attempts = stack.scheduler.failed_attempts
     assert sum(event_count(e) for e in stack.events("FailedScheduling", "big")) == attempts
     assert seen.event_reasons["FailedScheduling"] == attempts
+
+
+# -- node-only filters' verdicts kept per pod class until the nodes change --------------------------
+def test_node_only_verdicts_kept_per_class_until_nodes_change(stack: SchedStack,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from kubetwin.scheduler.plugins.tainttoleration import TaintToleration
+
+    calls: list[str] = []
+    orig = TaintToleration.filter_all
+
+    def spy(self: TaintToleration, state: object, pod: object, snap: object) -> object:
+        calls.append(pod.name)  # type: ignore[attr-defined]
+        return orig(self, state, pod, snap)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TaintToleration, "filter_all", spy)
+    stack.create(small("n1"), make_node("g").capacity(cpu="8").taints([GPU_TAINT]).obj())
+    for name in ("a", "b"):  # one class: b's cycle reuses a's verdicts
+        stack.create(make_pod(name).container("c", requests={"cpu": "100m"}).obj())
+        stack.settle()
+    assert calls == ["a"] and {stack.node_of("a"), stack.node_of("b")} <= {"n1"}
+    # the taint goes: the node changed, the verdicts are taken again and the node is usable
+    g = stack.client.get("nodes", "g")
+    g["spec"]["taints"] = []
+    stack.client.update(g)
+    stack.create(make_pod("c").container("c", requests={"cpu": "100m"}).obj())
+    stack.create(make_pod("d").container("c", requests={"cpu": "3"}).obj())  # fits only g
+    stack.settle()
+    assert calls == ["a", "c", "d"]  # c: a's class on changed nodes; d: another class
+    assert stack.node_of("d") == "g"
+

@@ -390,6 +390,10 @@ class Plugin:
     NODE_LOCAL_FILTER = False
     #: Score likewise, with identity normalization (kept per pod class as a weighted sum)
     NODE_LOCAL_SCORE = False
+    #: filter_all reads only the pod's spec and the nodes' names, labels, taints and
+    #: spec.unschedulable (nothing of the pods on them, nor the cycle state): its verdicts hold
+    #: for pods of one class until the snapshot's node_generation moves
+    NODE_ONLY_FILTER = False
 
     def __init__(self, handle: Framework, args: Obj | None = None) -> None:
         self.handle = handle
