@@ -488,3 +488,17 @@ def test_node_only_verdicts_kept_per_class_until_nodes_change(stack: SchedStack,
     assert calls == ["a", "c", "d"]  # c: a's class on changed nodes; d: another class
     assert stack.node_of("d") == "g"
 
+
+def test_pods_of_one_template_share_resource_figures() -> None:
+    """Equal copies of a template's containers (distinct objects) are parsed once."""
+    import copy
+
+    from kubetwin.scheduler.framework import PodInfo
+
+    pod = make_pod("a").container("c", requests={"cpu": "250m", "memory": "64Mi"}).obj()
+    twin = copy.deepcopy(pod)
+    twin["metadata"]["name"] = "b"
+    other = make_pod("c").container("c", requests={"cpu": "500m", "memory": "64Mi"}).obj()
+    a, b, c = PodInfo(pod), PodInfo(twin), PodInfo(other)
+    assert a.requests is b.requests and a.nonzero is b.nonzero
+    assert c.requests is not a.requests and c.requests["cpu"] == 500
