@@ -106,7 +106,7 @@ class SeriesEventRecorder:
         self._timer: Handle | None = None
         self._seq = 0
         self.observed = 0  # occurrences recorded (every Eventf call)
-        self._ref_keys: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}  # see _ref_key_of
+        self._ref_keys: dict[int, tuple[dict[str, Any], dict[str, str], tuple[str, ...]]] = {}  # see _ref_of
 
     # -- recording ------------------------------------------------------------------------------
     def eventf(
@@ -129,8 +129,8 @@ class SeriesEventRecorder:
             cached.count = 2
             self._write_series(cached)
             return
-        ref = object_reference(regarding)
-        rel = object_reference(related) if related is not None else None
+        ref = dict(self._ref_of(regarding)[0])
+        rel = dict(self._ref_of(related)[0]) if related is not None else None
         ns = ref.get("namespace") or "default"
         name = self._new_name(ref["name"])
         ev: dict[str, Any] = {
@@ -159,14 +159,19 @@ class SeriesEventRecorder:
         """The cache key part of ``object_reference(obj)``, kept per object: a component records
         about the same (unchanging) object version again and again, e.g. a pod failing to schedule
         on every attempt until its status is written."""
+        return self._ref_of(obj)[1]
+
+    def _ref_of(self, obj: dict[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
+        """(object_reference(obj), its key), kept per object (read-only: copy the reference)."""
         hit = self._ref_keys.get(id(obj))
         if hit is not None and hit[0] is obj:
-            return hit[1]
-        key = _ref_key(object_reference(obj))
+            return hit[1], hit[2]
+        ref = object_reference(obj)
+        key = _ref_key(ref)
         if len(self._ref_keys) >= _REF_KEYS_MAX:
             self._ref_keys.clear()
-        self._ref_keys[id(obj)] = (obj, key)  # holds obj: its id stays its own
-        return key
+        self._ref_keys[id(obj)] = (obj, ref, key)  # holds obj: its id stays its own
+        return ref, key
 
     def normal(self, obj: dict[str, Any], reason: str, action: str, note: str) -> None:
         self.eventf(obj, None, NORMAL, reason, action, note)
