@@ -502,3 +502,38 @@ def test_pods_of_one_template_share_resource_figures() -> None:
     a, b, c = PodInfo(pod), PodInfo(twin), PodInfo(other)
     assert a.requests is b.requests and a.nonzero is b.nonzero
     assert c.requests is not a.requests and c.requests["cpu"] == 500
+
+
+def test_system_default_spread_selector_kept_until_services_change(stack: SchedStack,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from kubetwin.scheduler.framework import PodInfo
+    from kubetwin.scheduler.plugins.podtopologyspread import PodTopologySpread
+
+    pts = stack.scheduler.framework.plugin("PodTopologySpread")
+    assert isinstance(pts, PodTopologySpread)
+    asked: list[str] = []
+    orig = pts._default_selector
+
+    def spy(pod: PodInfo) -> object:
+        asked.append(pod.name)
+        return orig(pod)
+
+    monkeypatch.setattr(pts, "_default_selector", spy)
+
+    def service(name: str, selector: dict[str, str]) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"selector": selector, "ports": [{"port": 80}]}}  # fmt: skip
+
+    def selector_of(name: str) -> object:
+        pi = PodInfo(make_pod(name).labels({"app": "web", "tier": "front"}).obj())
+        return [c.selector for c in pts.constraints(pi, hard=False)]
+
+    stack.create(service("web", {"app": "web"}))
+    stack.settle()
+    first = selector_of("a")
+    assert first and first[0] == {"matchLabels": {"app": "web"}, "matchExpressions": []}
+    assert selector_of("b") == first and asked == ["a"]  # b: same namespace, labels, no controller
+    stack.create(service("front", {"tier": "front"}))  # another Service selects them too
+    stack.settle()
+    assert selector_of("c")[0] == {"matchLabels": {"app": "web", "tier": "front"}, "matchExpressions": []}
+    assert asked == ["a", "c"]
