@@ -133,3 +133,25 @@ def test_stored_event_has_the_events_k8s_io_fields() -> None:
 def test_note_truncated_to_1024_bytes(message: str, want_len: int, suffix: str) -> None:
     out = truncate_note(message)
     assert len(out.encode()) == want_len and out.endswith(suffix)
+
+
+def test_reference_taken_once_per_object_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeats about one object version build its reference once; a new version is a new event."""
+    from kubetwin.client import eventseries
+
+    client, _ = _env()
+    rec = SeriesEventRecorder(client, "default-scheduler")
+    refs: list[str] = []
+    orig = eventseries.object_reference
+
+    def spy(obj: dict[str, Any]) -> dict[str, str]:
+        refs.append(obj["metadata"]["resourceVersion"])
+        return orig(obj)
+
+    monkeypatch.setattr(eventseries, "object_reference", spy)
+    v1, v2 = _pod("1"), _pod("2")
+    for _ in range(3):
+        rec.warning(v1, "FailedScheduling", "Scheduling", "no")
+    rec.warning(v2, "FailedScheduling", "Scheduling", "no")
+    assert refs == ["1", "2"]  # once per version: for the key and the created event
+    assert [(m, c) for m, c, _ in _stored(client)] == [("no", 2), ("no", None)]  # 3rd: at the refresh

@@ -458,3 +458,82 @@ def test_failed_scheduling_repeats_become_an_event_series(stack: SchedStack) -> 
     attempts = stack.scheduler.failed_attempts
     assert sum(event_count(e) for e in stack.events("FailedScheduling", "big")) == attempts
     assert seen.event_reasons["FailedScheduling"] == attempts
+
+
+# -- node-only filters' verdicts kept per pod class until the nodes change --------------------------
+def test_node_only_verdicts_kept_per_class_until_nodes_change(stack: SchedStack,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from kubetwin.scheduler.plugins.tainttoleration import TaintToleration
+
+    calls: list[str] = []
+    orig = TaintToleration.filter_all
+
+    def spy(self: TaintToleration, state: object, pod: object, snap: object) -> object:
+        calls.append(pod.name)  # type: ignore[attr-defined]
+        return orig(self, state, pod, snap)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TaintToleration, "filter_all", spy)
+    stack.create(small("n1"), make_node("g").capacity(cpu="8").taints([GPU_TAINT]).obj())
+    for name in ("a", "b"):  # one class: b's cycle reuses a's verdicts
+        stack.create(make_pod(name).container("c", requests={"cpu": "100m"}).obj())
+        stack.settle()
+    assert calls == ["a"] and {stack.node_of("a"), stack.node_of("b")} <= {"n1"}
+    # the taint goes: the node changed, the verdicts are taken again and the node is usable
+    g = stack.client.get("nodes", "g")
+    g["spec"]["taints"] = []
+    stack.client.update(g)
+    stack.create(make_pod("c").container("c", requests={"cpu": "100m"}).obj())
+    stack.create(make_pod("d").container("c", requests={"cpu": "3"}).obj())  # fits only g
+    stack.settle()
+    assert calls == ["a", "c", "d"]  # c: a's class on changed nodes; d: another class
+    assert stack.node_of("d") == "g"
+
+
+def test_pods_of_one_template_share_resource_figures() -> None:
+    """Equal copies of a template's containers (distinct objects) are parsed once."""
+    import copy
+
+    from kubetwin.scheduler.framework import PodInfo
+
+    pod = make_pod("a").container("c", requests={"cpu": "250m", "memory": "64Mi"}).obj()
+    twin = copy.deepcopy(pod)
+    twin["metadata"]["name"] = "b"
+    other = make_pod("c").container("c", requests={"cpu": "500m", "memory": "64Mi"}).obj()
+    a, b, c = PodInfo(pod), PodInfo(twin), PodInfo(other)
+    assert a.requests is b.requests and a.nonzero is b.nonzero
+    assert c.requests is not a.requests and c.requests["cpu"] == 500
+
+
+def test_system_default_spread_selector_kept_until_services_change(stack: SchedStack,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from kubetwin.scheduler.framework import PodInfo
+    from kubetwin.scheduler.plugins.podtopologyspread import PodTopologySpread
+
+    pts = stack.scheduler.framework.plugin("PodTopologySpread")
+    assert isinstance(pts, PodTopologySpread)
+    asked: list[str] = []
+    orig = pts._default_selector
+
+    def spy(pod: PodInfo) -> object:
+        asked.append(pod.name)
+        return orig(pod)
+
+    monkeypatch.setattr(pts, "_default_selector", spy)
+
+    def service(name: str, selector: dict[str, str]) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"selector": selector, "ports": [{"port": 80}]}}  # fmt: skip
+
+    def selector_of(name: str) -> object:
+        pi = PodInfo(make_pod(name).labels({"app": "web", "tier": "front"}).obj())
+        return [c.selector for c in pts.constraints(pi, hard=False)]
+
+    stack.create(service("web", {"app": "web"}))
+    stack.settle()
+    first = selector_of("a")
+    assert first and first[0] == {"matchLabels": {"app": "web"}, "matchExpressions": []}
+    assert selector_of("b") == first and asked == ["a"]  # b: same namespace, labels, no controller
+    stack.create(service("front", {"tier": "front"}))  # another Service selects them too
+    stack.settle()
+    assert selector_of("c")[0] == {"matchLabels": {"app": "web", "tier": "front"}, "matchExpressions": []}
+    assert asked == ["a", "c"]

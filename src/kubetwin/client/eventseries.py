@@ -39,11 +39,13 @@ REFRESH_TIME = 30 * 60.0  # refreshTime
 NOTE_LENGTH_LIMIT = 1024  # pkg/apis/core/validation NoteLengthLimit (bytes)
 PRIORITY = 25  # at one instant: after the scheduler's cycle (20)
 DEFAULT_HOST = "kubetwin"  # os.Hostname() of the control plane
+_REF_KEYS_MAX = 4096
 
 
 def truncate_note(message: str) -> str:
     """schedule_one.go truncateMessage: a note longer than the limit ends in " ..."."""
-    if len(message) <= NOTE_LENGTH_LIMIT and len(message.encode()) <= NOTE_LENGTH_LIMIT:
+    n = len(message)
+    if n <= NOTE_LENGTH_LIMIT and (message.isascii() or len(message.encode()) <= NOTE_LENGTH_LIMIT):
         return message
     cut = message.encode()[: NOTE_LENGTH_LIMIT - 4]
     return cut.decode(errors="ignore") + " ..."
@@ -104,6 +106,7 @@ class SeriesEventRecorder:
         self._timer: Handle | None = None
         self._seq = 0
         self.observed = 0  # occurrences recorded (every Eventf call)
+        self._ref_keys: dict[int, tuple[dict[str, Any], dict[str, str], tuple[str, ...]]] = {}  # see _ref_of
 
     # -- recording ------------------------------------------------------------------------------
     def eventf(
@@ -112,9 +115,8 @@ class SeriesEventRecorder:
     ) -> None:  # fmt: skip
         """EventRecorder.Eventf, then the broadcaster's recordToSink."""
         self.observed += 1
-        ref = object_reference(regarding)
-        rel = object_reference(related) if related is not None else None
-        key = (type_, action, reason, _ref_key(ref), _ref_key(rel))
+        key = (type_, action, reason, self._ref_key_of(regarding),
+               self._ref_key_of(related) if related is not None else ())  # fmt: skip
         now = self.loop.now
         cached = self._cache.get(key)
         if cached is not None:
@@ -127,6 +129,8 @@ class SeriesEventRecorder:
             cached.count = 2
             self._write_series(cached)
             return
+        ref = dict(self._ref_of(regarding)[0])
+        rel = dict(self._ref_of(related)[0]) if related is not None else None
         ns = ref.get("namespace") or "default"
         name = self._new_name(ref["name"])
         ev: dict[str, Any] = {
@@ -150,6 +154,24 @@ class SeriesEventRecorder:
         self._cache[key] = _Cached(ns, name, ev, now)
         self._create(ev)
         self._arm()
+
+    def _ref_key_of(self, obj: dict[str, Any]) -> tuple[str, ...]:
+        """The cache key part of ``object_reference(obj)``, kept per object: a component records
+        about the same (unchanging) object version again and again, e.g. a pod failing to schedule
+        on every attempt until its status is written."""
+        return self._ref_of(obj)[1]
+
+    def _ref_of(self, obj: dict[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
+        """(object_reference(obj), its key), kept per object (read-only: copy the reference)."""
+        hit = self._ref_keys.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1], hit[2]
+        ref = object_reference(obj)
+        key = _ref_key(ref)
+        if len(self._ref_keys) >= _REF_KEYS_MAX:
+            self._ref_keys.clear()
+        self._ref_keys[id(obj)] = (obj, ref, key)  # holds obj: its id stays its own
+        return ref, key
 
     def normal(self, obj: dict[str, Any], reason: str, action: str, note: str) -> None:
         self.eventf(obj, None, NORMAL, reason, action, note)
@@ -221,9 +243,10 @@ class SeriesEventRecorder:
         cutoff = self.loop.now - FINISH_TIME
         cache = self._cache
         while cache:
-            key, cached = next(iter(cache.items()))
+            key, cached = cache.popitem(last=False)
             if not cached.observed < cutoff:
+                cache[key] = cached
+                cache.move_to_end(key, last=False)
                 return
-            del cache[key]
             if cached.count:
                 self._write_series(cached)

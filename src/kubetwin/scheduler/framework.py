@@ -220,6 +220,9 @@ def _ports(pod: Obj) -> list[tuple[str, str, int]]:
 _RESOURCE_PARTS_MAX = 8192
 # id(spec["containers"]) -> (the spec parts resource figures read, (requests, nonzero, ports, best effort))
 _by_resource_parts: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+# a digest of spec["containers"] (_parts_bucket) -> [(the parts, figures)], compared by value
+_by_equal_parts: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
+_EQUAL_PARTS_PER_BUCKET = 8
 
 
 def _resource_figures(pod: Obj, spec: Obj) -> tuple[Any, ...]:
@@ -227,7 +230,8 @@ def _resource_figures(pod: Obj, spec: Obj) -> tuple[Any, ...]:
     initContainers, overhead and resources only. Versions of one pod share those objects (the
     store keeps a spec's unchanged parts, e.g. a binding replaces nodeName only), and so do the
     PodInfos the scheduler and the cluster autoscaler build for them: the figures are computed
-    once per set of parts (read-only). An entry holds its parts, so their ids stay theirs."""
+    once per set of parts (read-only). An entry holds its parts, so their ids stay theirs. Pods
+    of one template hold equal copies of its parts: found by value, they share the figures too."""
     containers = spec.get("containers")
     init, overhead, pod_level = spec.get("initContainers"), spec.get("overhead"), spec.get("resources")
     hit = _by_resource_parts.get(id(containers))
@@ -235,17 +239,46 @@ def _resource_figures(pod: Obj, spec: Obj) -> tuple[Any, ...]:
         parts = hit[0]
         if parts[0] is containers and parts[1] is init and parts[2] is overhead and parts[3] is pod_level:
             return hit[1]
+    parts = (containers, init, overhead, pod_level)
+    # Pods made from one template carry equal copies of its parts (not the same objects): their
+    # figures are those of the first such pod's parts.
+    bucket_key = _parts_bucket(containers)
+    bucket = _by_equal_parts.get(bucket_key)
+    if bucket is not None:
+        for other, figures in bucket:
+            if other == parts:
+                _remember_parts(parts, figures)
+                return figures
     figures = (
         resources.pod_requests(pod),
         resources.pod_nonzero_requests(pod),
         _ports(pod),
         resources.qos_class(pod) == resources.BEST_EFFORT,
     )
-    if containers is not None:  # every spec without containers would share id(None)
+    _remember_parts(parts, figures)
+    if bucket is None:
+        if len(_by_equal_parts) >= _RESOURCE_PARTS_MAX:
+            _by_equal_parts.clear()
+        bucket = _by_equal_parts[bucket_key] = []
+    elif len(bucket) >= _EQUAL_PARTS_PER_BUCKET:
+        bucket.pop(0)
+    bucket.append((parts, figures))
+    return figures
+
+
+def _remember_parts(parts: tuple[Any, ...], figures: tuple[Any, ...]) -> None:
+    if parts[0] is not None:  # every spec without containers would share id(None)
         if len(_by_resource_parts) >= _RESOURCE_PARTS_MAX:
             _by_resource_parts.clear()
-        _by_resource_parts[id(containers)] = ((containers, init, overhead, pod_level), figures)
-    return figures
+        _by_resource_parts[id(parts[0])] = (parts, figures)
+
+
+def _parts_bucket(containers: Any) -> tuple[Any, ...]:
+    """A cheap hashable digest of a containers list (equal lists, equal digests)."""
+    if not containers:
+        return ()
+    c = containers[0]
+    return (len(containers), c.get("name"), c.get("image")) if isinstance(c, dict) else (len(containers),)
 
 
 class PodInfo:
@@ -390,6 +423,10 @@ class Plugin:
     NODE_LOCAL_FILTER = False
     #: Score likewise, with identity normalization (kept per pod class as a weighted sum)
     NODE_LOCAL_SCORE = False
+    #: filter_all reads only the pod's spec and the nodes' names, labels, taints and
+    #: spec.unschedulable (nothing of the pods on them, nor the cycle state): its verdicts hold
+    #: for pods of one class until the snapshot's node_generation moves
+    NODE_ONLY_FILTER = False
 
     def __init__(self, handle: Framework, args: Obj | None = None) -> None:
         self.handle = handle

@@ -183,6 +183,9 @@ class Scheduler:
         self._last_fit_error: _FitMemo | None = None
         self._classes = PodClasses()
         fw = self.framework
+        self._node_only = tuple(p for p in fw.filter_plugins if p.VECTORISED and p.NODE_ONLY_FILTER)
+        # pod class -> (node_generation, slots, skipped filters, the node-only filters' fail mask)
+        self._node_only_fails: dict[int, tuple[int, int, frozenset[str], np.ndarray | None]] = {}
         self._local_scores = tuple((p, fw.weights[p.NAME]) for p in fw.score_plugins if p.NODE_LOCAL_SCORE)
         self._local_names = frozenset(p.NAME for p, _ in self._local_scores)
         self._ring: np.ndarray = np.zeros(0, dtype=np.int64)  # 0..total-1 twice (round-robin windows)
@@ -631,11 +634,16 @@ class Scheduler:
         if snap.nominated:
             return None
         fails: list[np.ndarray] = []
+        static = self._node_only_fail(state, pi)
+        if static is not None:
+            fails.append(static)
         for p in self.framework.filter_plugins:
             if p.NAME in state.skip_filter:
                 continue
             if not p.VECTORISED:
                 return None
+            if p.NODE_ONLY_FILTER:
+                continue
             if p.NODE_LOCAL_FILTER:
                 bad, nbad = self.eq.filter_fail(state, pi, p)
                 if nbad:
@@ -664,6 +672,28 @@ class Scheduler:
             ok &= ~m
         ok &= snap.alive[:n]
         return self._window(ok, alive, False)
+
+    def _node_only_fail(self, state: CycleState, pi: PodInfo) -> np.ndarray | None:
+        """The union of the node-only filters' fail masks over the first ``snap.n`` slots (None when
+        they reject no node), kept per pod class until the nodes change (node_generation): pods of
+        one class have equal specs, all those filters read of a pod (read-only)."""
+        snap = self.snapshot
+        cls = self._classes.of(pi)
+        hit = self._node_only_fails.get(cls)
+        if hit is not None and hit[0] == snap.node_generation and hit[1] == snap.n and hit[2] == state.skip_filter:
+            return hit[3]
+        bad: np.ndarray | None = None
+        for p in self._node_only:
+            if p.NAME in state.skip_filter:
+                continue
+            for mask, _ in p.filter_all(state, pi, snap):
+                bad = mask.copy() if bad is None else bad | mask
+        if bad is not None:
+            bad.flags.writeable = False
+        if len(self._node_only_fails) >= _NODE_ONLY_CLASSES_MAX:
+            self._node_only_fails.clear()
+        self._node_only_fails[cls] = (snap.node_generation, snap.n, frozenset(state.skip_filter), bad)
+        return bad
 
     def _window(self, ok: np.ndarray, alive: np.ndarray, final: bool) -> np.ndarray | None:
         """The feasible slots in round-robin order from nextStartNodeIndex, at most
@@ -749,6 +779,7 @@ _EMPTY: Obj = {}
 
 _POD_CLASS = "scheduler/class"
 _POD_CLASSES_MAX = 4096
+_NODE_ONLY_CLASSES_MAX = 512
 
 
 class PodClasses:

@@ -93,6 +93,7 @@ def preferred_score(terms: list[dict], node: dict) -> int:
 class NodeAffinity(Plugin):
     NAME = NAME
     VECTORISED = True
+    NODE_ONLY_FILTER = True
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         return None if has_required(pod) else SKIP

@@ -22,6 +22,7 @@ ERR_REASON = "node(s) didn't match the requested node name"
 class NodeName(Plugin):
     NAME = NAME
     VECTORISED = True
+    NODE_ONLY_FILTER = True
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         want = (pod.pod.get("spec") or {}).get("nodeName")

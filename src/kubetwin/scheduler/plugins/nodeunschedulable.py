@@ -38,6 +38,7 @@ def _cordoned(snap: Snapshot) -> tuple[np.ndarray, bool]:
 class NodeUnschedulable(Plugin):
     NAME = NAME
     VECTORISED = True
+    NODE_ONLY_FILTER = True
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if (node.node.get("spec") or {}).get("unschedulable") and not _tolerates(pod):

@@ -49,6 +49,30 @@ SYSTEM_DEFAULT_CONSTRAINTS = [
 Obj = dict[str, Any]
 
 
+_OWNER_RESOURCES = {"ReplicaSet": "replicasets.apps", "StatefulSet": "statefulsets.apps",
+                    "ReplicationController": "replicationcontrollers"}  # fmt: skip
+_NO_SELECTOR: Obj = {}
+
+
+def _default_selector_of(pod: PodInfo, services: list[Obj], kind: str, owner_sel: Obj | None) -> Obj | None:
+    """The selector of the Services selecting the pod and of its controller (kind, selector)."""
+    labels: dict[str, str] = {}
+    exprs: list[Obj] = []
+    for svc in services:
+        sel = (svc.get("spec") or {}).get("selector")
+        if sel and all(pod.labels.get(k) == v for k, v in sel.items()):
+            labels.update(sel)
+    if owner_sel is not None:
+        if kind == "ReplicationController":
+            labels.update(owner_sel)
+        else:
+            labels.update(owner_sel.get("matchLabels") or {})
+            exprs.extend(owner_sel.get("matchExpressions") or [])
+    if not labels and not exprs:
+        return None
+    return {"matchLabels": labels, "matchExpressions": exprs}
+
+
 class Constraint:
     __slots__ = ("max_skew", "key", "hard", "selector", "selector_key", "min_domains", "honor_affinity",
                  "honor_taints", "matcher")  # fmt: skip
@@ -199,6 +223,8 @@ class PodTopologySpread(Plugin):
         self._counts_cache: dict[Any, _Counts] = {}
         self._soft_cache: dict[Any, _SoftCounts] = {}
         self._defaults: dict[Any, list[Constraint]] = {}  # system-default constraints per selector
+        # (namespace, labels, owner refs) -> (Services listed, controller selector, constraints)
+        self._default_cache: dict[Any, tuple[list[Obj], Obj | None, list[Constraint]]] = {}
         self.system_defaulted = (self.args.get("defaultingType") or "System") == "System"
 
     # -- constraints --------------------------------------------------------------------------
@@ -206,34 +232,65 @@ class PodTopologySpread(Plugin):
         inf = self.handle.informers
         if inf is None:
             return None
-        labels: dict[str, str] = {}
-        exprs: list[Obj] = []
-        for svc in inf.get("services").list(pod.namespace):
-            sel = (svc.get("spec") or {}).get("selector")
-            if sel and all(pod.labels.get(k) == v for k, v in sel.items()):
-                labels.update(sel)
+        kind, owner_sel = self._owner_selector(pod)
+        return _default_selector_of(pod, inf.get("services").list(pod.namespace), kind, owner_sel)
+
+    def _owner_selector(self, pod: PodInfo) -> tuple[str, Obj | None]:
+        """(kind, spec.selector) of the pod's controller when it is a ReplicaSet, StatefulSet or
+        ReplicationController the informers have (selector {} when it has none), else ("", None)."""
         for ref in pod.pod["metadata"].get("ownerReferences") or []:
             if not ref.get("controller"):
                 continue
-            res = {"ReplicaSet": "replicasets.apps", "StatefulSet": "statefulsets.apps",
-                   "ReplicationController": "replicationcontrollers"}.get(ref.get("kind", ""))  # fmt: skip
+            res = _OWNER_RESOURCES.get(ref.get("kind", ""))
             if res is None:
                 break
             try:
-                owner = inf.get(res).get(ref["name"], pod.namespace)
+                owner = self.handle.informers.get(res).get(ref["name"], pod.namespace)
             except KeyError:
                 owner = None
             if owner is not None:
-                sel = (owner.get("spec") or {}).get("selector") or {}
-                if ref["kind"] == "ReplicationController":
-                    labels.update(sel)
-                else:
-                    labels.update(sel.get("matchLabels") or {})
-                    exprs.extend(sel.get("matchExpressions") or [])
+                return ref["kind"], (owner.get("spec") or {}).get("selector") or _NO_SELECTOR
             break
-        if not labels and not exprs:
-            return None
-        return {"matchLabels": labels, "matchExpressions": exprs}
+        return "", None
+
+    def _default_constraints(self, pod: PodInfo) -> list[Constraint]:
+        """The system-default constraints with the selector of the Services and controller
+        selecting the pod, kept per (namespace, labels, controller) while the namespace's Services
+        and the controller's selector are the same objects."""
+        inf = self.handle.informers
+        if inf is None:
+            return self._constraints_for(self._default_selector(pod), pod)
+        services = inf.get("services").list(pod.namespace)
+        kind, owner_sel = self._owner_selector(pod)
+        refs = pod.pod["metadata"].get("ownerReferences")
+        key = (pod.namespace, tuple(sorted(pod.labels.items())),
+               tuple((r.get("kind"), r.get("name"), r.get("controller")) for r in refs) if refs else ())  # fmt: skip
+        hit = self._default_cache.get(key)
+        if (
+            hit is not None
+            and hit[1] is owner_sel
+            and len(hit[0]) == len(services)
+            and all(a is b for a, b in zip(hit[0], services, strict=True))
+        ):
+            return hit[2]
+        cons = self._constraints_for(self._default_selector(pod), pod)
+        if len(self._default_cache) > 1024:
+            self._default_cache.clear()
+        self._default_cache[key] = (services, owner_sel, cons)  # holds them: identities stay theirs
+        return cons
+
+    def _constraints_for(self, sel: Obj | None, pod: PodInfo) -> list[Constraint]:
+        """The system-default constraints with selector ``sel`` (read-only)."""
+        if sel is None:
+            return []
+        # without matchLabelKeys a constraint reads nothing from the pod: shared per selector
+        skey = helpers.selector_key(sel)
+        cons = self._defaults.get(skey)
+        if cons is None:
+            if len(self._defaults) > 1024:
+                self._defaults.clear()
+            cons = self._defaults[skey] = [Constraint(c, pod, sel) for c in SYSTEM_DEFAULT_CONSTRAINTS]
+        return cons
 
     def constraints(self, pod: PodInfo, hard: bool) -> list[Constraint]:
         raw = (pod.pod.get("spec") or {}).get("topologySpreadConstraints") or []
@@ -242,17 +299,7 @@ class PodTopologySpread(Plugin):
             return [c for c in cs if c.hard == hard]
         if hard or not self.system_defaulted:
             return []
-        sel = self._default_selector(pod)
-        if sel is None:
-            return []
-        # without matchLabelKeys a constraint reads nothing from the pod: shared per selector
-        key = helpers.selector_key(sel)
-        cons = self._defaults.get(key)
-        if cons is None:
-            if len(self._defaults) > 1024:
-                self._defaults.clear()
-            cons = self._defaults[key] = [Constraint(c, pod, sel) for c in SYSTEM_DEFAULT_CONSTRAINTS]
-        return list(cons)
+        return list(self._default_constraints(pod))
 
     def _inclusion_mask(self, c: Constraint, pod: PodInfo, snap: Snapshot) -> np.ndarray:
         m = snap.alive.copy()

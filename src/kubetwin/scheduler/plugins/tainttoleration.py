@@ -63,6 +63,7 @@ def count_intolerable_prefer(taints: list[dict], tols: list[dict]) -> int:
 class TaintToleration(Plugin):
     NAME = NAME
     VECTORISED = True
+    NODE_ONLY_FILTER = True
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         taint = find_untolerated_taint(node.taints, _tolerations(pod), FILTER_EFFECTS)
