@@ -235,14 +235,29 @@ class NodeTracker:
             self._order[name] = None
             self._join(name, node, f)
 
-    def _node_updated(self, old: Obj, node: Obj) -> None:
+    def _prior(self, node: Obj) -> tuple[Obj, NodeFacts] | None:
+        """The kept (node, facts) of an updated node; None when inactive, or when the node was not
+        kept (it is taken as added)."""
         if not self.active:
-            return
-        name = node["metadata"]["name"]
-        prev = self._facts.get(name)
+            return None
+        prev = self._facts.get(node["metadata"]["name"])
         if prev is None:
             self._node_added(node)
+        return prev
+
+    def _keep_member(self, name: str, node: Obj, f: NodeFacts) -> None:
+        """A member keeps its place in its group; the object kept is the new version."""
+        self._members[f.group][name] = node
+        if f.ready:
+            self._unready.get(f.group, {}).pop(name, None)
+        else:
+            self._unready.setdefault(f.group, {})[name] = f.created
+
+    def _node_updated(self, old: Obj, node: Obj) -> None:
+        prev = self._prior(node)
+        if prev is None:
             return
+        name = node["metadata"]["name"]
         was = prev[1]
         f = refreshed_facts(prev[0], was, node, self.parse_timestamp)
         self._facts[name] = (node, f)
@@ -258,31 +273,20 @@ class NodeTracker:
             self._leave(name, was.group)
             self._regroup = True  # its place among the new group's nodes is its informer place
         elif not self._regroup:
-            self._members[f.group][name] = node  # same place
-            if f.ready:
-                self._unready.get(f.group, {}).pop(name, None)
-            else:
-                self._unready.setdefault(f.group, {})[name] = f.created
+            self._keep_member(name, node, f)  # same place
 
     def _node_heartbeat(self, old: Obj, node: Obj) -> None:
         """``_node_updated`` for a status report that renewed only heartbeat times: the facts and
         allocatable stay, only the objects kept are the new version (the scans hand them out, e.g.
         as an Event's involvedObject with its resourceVersion)."""
-        if not self.active:
+        prev = self._prior(node)
+        if prev is None:
             return
         name = node["metadata"]["name"]
-        prev = self._facts.get(name)
-        if prev is None:
-            self._node_added(node)
-            return
         f = prev[1]
         self._facts[name] = (node, f)
         if not f.deleting and not self._regroup:
-            self._members[f.group][name] = node
-            if f.ready:
-                self._unready.get(f.group, {}).pop(name, None)
-            else:
-                self._unready.setdefault(f.group, {})[name] = f.created
+            self._keep_member(name, node, f)
 
     def _node_deleted(self, node: Obj) -> None:
         if not self.active:
