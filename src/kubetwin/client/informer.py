@@ -76,6 +76,9 @@ class Informer:
         # indexes declared with ``reads``: that function and each cached key's part (see add_index)
         self._reads: dict[str, Callable[[Obj], Any]] = {}
         self._parts: dict[str, dict[str, Any]] = {}
+        # what an update walks per index, looked up once: (fn, its buckets, its values, reads, parts)
+        self._plan: list[tuple[IndexFunc, dict[str, dict[str, Obj]], dict[str, list[str]],
+                               Callable[[Obj], Any] | None, dict[str, Any]]] = []  # fmt: skip
         self._watcher: Watcher | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -166,6 +169,8 @@ class Informer:
         if reads is not None:
             self._reads[name] = reads
             self._parts[name] = {k: reads(obj) for k, obj in self._cache.items()}
+        self._plan = [(f, self._indices[n], self._values[n], self._reads.get(n), self._parts.get(n, {}))
+                      for n, f in self._indexers.items()]  # fmt: skip
 
     def _index_add(self, k: str, obj: Obj) -> None:
         ns = obj["metadata"].get("namespace", "")
@@ -197,18 +202,13 @@ class Informer:
         else:
             _bucket_remove(self._by_namespace, [old["metadata"].get("namespace", "")], k)
             _bucket_add(self._by_namespace, [new["metadata"].get("namespace", "")], k, new)
-        reads = self._reads
-        for name, fn in self._indexers.items():
-            idx = self._indices[name]
-            values = self._values[name]
+        for fn, idx, values, read, parts in self._plan:
             before = values.get(k)
             if before is None:
                 before = fn(old)
-            read = reads.get(name)
             if read is None:
                 values[k] = after = fn(new)
             else:
-                parts = self._parts[name]
                 part = read(new)
                 if parts.get(k, _NO_PART) is part:
                     after = before  # fn would read the same object as for the cached version
