@@ -34,7 +34,7 @@ Obj = dict[str, Any]
 # nodelease: leaseDuration (40 s) x 0.25. Written on every renewal (``lease_renewal="periodic"``)
 # that is the twin's most frequent write: one Lease update per node every 10 s, 8.64 million a day
 # at 1,000 nodes. ``"on-read"`` keeps the schedule but writes a lease only when it is read (see
-# kubelet.py), about once per node monitor grace period (40 s) in a quiet cluster.
+# kubelet.py), about once per node monitor grace period (50 s) plus a monitor pass in a quiet cluster.
 LEASE_RENEW_INTERVAL = 10.0
 LEASE_RENEWAL_MODES = ("periodic", "on-read")
 FALLBACK_POD_CIDR_BLOCK = "10.88"  # containerd's default bridge range, for nodes without podCIDR
