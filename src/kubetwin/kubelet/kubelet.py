@@ -337,16 +337,9 @@ class Kubelet:
 
     def sync_lease(self) -> None:
         """on-read: write the lease when the schedule has renewed it since our last write."""
-        phase = self._lease_phase
-        if phase is None:
-            due = self._lease_frozen
-            if due is None:
-                return
-        else:  # due_renew_time(), inline: the node lifecycle controller's lease reads come here
-            interval = self.manager.lease_renew_interval
-            due = phase + int((self.loop.now - phase) / interval + 1e-9) * interval
+        due = self.due_renew_time()
         written = self._lease_written
-        if written is not None and due <= written:
+        if due is None or (written is not None and due <= written):
             return
         if self._write_lease(due):
             self._lease_written = due

@@ -178,8 +178,7 @@ class Registry:
     ) -> dict[str, Any]:
         info = kinds.by_resource(resource)
         if self.read_hooks:
-            for hook in self.read_hooks.get(info.resource, ()):  # _before_read, inline (lease reads)
-                hook(namespace, name)
+            self._before_read(info.resource, namespace, name)
         obj = self.store.get(info.resource, namespace or "" if info.namespaced else "", name)
         if obj is None:
             raise errors.not_found(info.plural, name, info.group)

@@ -318,7 +318,7 @@ class Store:
             raise _not_found(resource, key[1])
         if expect_rv and expect_rv != _rv(current):
             raise _conflict(resource, key[1])
-        self._rv = rv = self._rv + 1
+        rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
         if self._db is not None:
             self._persist_or_undo(resource, key, obj)
@@ -409,10 +409,7 @@ class Store:
             fn(ev)
         for w in self._watcher_snap.get(resource, ()):
             if not w.stopped and (not w.namespace or w.matches(ev)):
-                if w._pending is None:  # Watcher._deliver, inline: every write comes here
-                    w.handler(ev)
-                else:
-                    w._pending.append(ev)
+                w._deliver(ev)
 
 
 def _while_namespace(keys: Iterator[Key], namespace: str) -> Iterator[Key]:
