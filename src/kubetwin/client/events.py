@@ -52,6 +52,14 @@ class _Bucket:
         return False
 
 
+def _lru_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    """Set ``key`` as the most recently used entry, dropping the least recent past the maximum."""
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > MAX_LRU_CACHE_ENTRIES:
+        cache.popitem(last=False)
+
+
 def event_count(ev: dict[str, Any]) -> int:
     """How many times a stored Event happened: ``series.count`` for an events.k8s.io series,
     else the deprecated ``count`` (absent, as on an events.k8s.io singleton, means 1), as kubectl's
@@ -96,8 +104,8 @@ class EventRecorder:
     ) -> None:
         """Record an event (``annotations``: AnnotatedEventf's Event.metadata.annotations).
 
-        One pass through the correlator (aggregator, logger, spam filter), with the LRU updates
-        written out: this runs for every event of every kubelet and controller."""
+        One pass through the correlator (aggregator, logger, spam filter): this runs for every
+        event of every kubelet and controller."""
         meta = obj.get("metadata", {})
         obj_ns = meta.get("namespace", "")
         kind = obj.get("kind", "")
@@ -123,10 +131,7 @@ class EventRecorder:
         record = similar.get(similar_key)
         messages = set() if record is None or now_s - record[1] > DEFAULT_AGGREGATE_INTERVAL else record[0]
         messages.add(message)
-        similar[similar_key] = (messages, now_s)
-        similar.move_to_end(similar_key)
-        if len(similar) > MAX_LRU_CACHE_ENTRIES:
-            similar.popitem(last=False)
+        _lru_put(similar, similar_key, (messages, now_s))
         if len(messages) < DEFAULT_AGGREGATE_MAX_EVENTS:
             dedupe: tuple[str, ...] = (uid, kind, name, type_, reason, message)
         else:
@@ -140,20 +145,14 @@ class EventRecorder:
             seen = (obj_ns or "default", self._new_name(name), 1, now)
         else:
             seen = (prior[0], prior[1], prior[2] + 1, prior[3])
-        seen_cache[dedupe] = seen
-        seen_cache.move_to_end(dedupe)
-        if len(seen_cache) > MAX_LRU_CACHE_ENTRIES:
-            seen_cache.popitem(last=False)
+        _lru_put(seen_cache, dedupe, seen)
         # EventSourceObjectSpamFilter: one token per event from this source about this object
         about = similar_key[:5]
         spam = self._spam
         bucket = spam.get(about)
         if bucket is None:
-            bucket = spam[about] = _Bucket(now_s)
-            if len(spam) > MAX_LRU_CACHE_ENTRIES:
-                spam.popitem(last=False)
-        else:
-            spam.move_to_end(about)
+            bucket = _Bucket(now_s)
+        _lru_put(spam, about, bucket)
         if not bucket.take(now_s):
             self.dropped += 1
             return
