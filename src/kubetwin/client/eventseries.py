@@ -115,8 +115,9 @@ class SeriesEventRecorder:
     ) -> None:  # fmt: skip
         """EventRecorder.Eventf, then the broadcaster's recordToSink."""
         self.observed += 1
-        key = (type_, action, reason, self._ref_key_of(regarding),
-               self._ref_key_of(related) if related is not None else ())  # fmt: skip
+        regarding_ref, regarding_key = self._ref_of(regarding)
+        related_ref, related_key = self._ref_of(related) if related is not None else (None, ())
+        key = (type_, action, reason, regarding_key, related_key)
         now = self.loop.now
         cached = self._cache.get(key)
         if cached is not None:
@@ -129,8 +130,8 @@ class SeriesEventRecorder:
             cached.count = 2
             self._write_series(cached)
             return
-        ref = dict(self._ref_of(regarding)[0])
-        rel = dict(self._ref_of(related)[0]) if related is not None else None
+        ref = dict(regarding_ref)  # the kept reference is read-only
+        rel = dict(related_ref) if related_ref is not None else None
         ns = ref.get("namespace") or "default"
         name = self._new_name(ref["name"])
         ev: dict[str, Any] = {
@@ -155,14 +156,10 @@ class SeriesEventRecorder:
         self._create(ev)
         self._arm()
 
-    def _ref_key_of(self, obj: dict[str, Any]) -> tuple[str, ...]:
-        """The cache key part of ``object_reference(obj)``, kept per object: a component records
-        about the same (unchanging) object version again and again, e.g. a pod failing to schedule
-        on every attempt until its status is written."""
-        return self._ref_of(obj)[1]
-
     def _ref_of(self, obj: dict[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
-        """(object_reference(obj), its key), kept per object (read-only: copy the reference)."""
+        """(object_reference(obj), its key), kept per object: a component records about the same
+        (unchanging) object version again and again, e.g. a pod failing to schedule on every
+        attempt until its status is written (read-only: copy the reference)."""
         hit = self._ref_keys.get(id(obj))
         if hit is not None and hit[0] is obj:
             return hit[1], hit[2]
