@@ -130,14 +130,7 @@ def pod_facts(pod: Obj) -> _Facts:
     """What groupPods reads of a pod: (name, IGNORED (being deleted or Failed) / PENDING / OTHER,
     startTime, Ready's lastTransitionTime, Ready's status); the times are "" and the status None
     unless the pod is OTHER with a startTime and a Ready condition."""
-    meta = pod["metadata"]
-    phase = _phase(pod)
-    kind = _IGNORED if meta.get("deletionTimestamp") or phase == "Failed" else _PENDING if phase == "Pending" else _OTHER
-    cond = _ready_condition(pod)
-    start_text = (pod.get("status") or {}).get("startTime")
-    if kind != _OTHER or cond is None or not start_text:
-        return meta["name"], kind, "", "", None
-    return meta["name"], kind, start_text, cond.get("lastTransitionTime") or "", cond.get("status")
+    return pod_facts_and_ready(pod)[0]
 
 
 def pod_facts_and_ready(pod: Obj) -> tuple[_Facts, bool]:
