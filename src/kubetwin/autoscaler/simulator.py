@@ -35,11 +35,6 @@ _NODE_ONLY_AFTER = 3
 # Extension points the simulation needs; binding, preemption and scoring are never run.
 _SIM_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
                 "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity")  # fmt: skip
-# The filters that read only the Node object (its labels, taints, spec.unschedulable, name): their
-# vectorised verdicts hold until the snapshot's node_generation moves.
-_NODE_ONLY_PLUGINS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity")
-
-
 def sim_profile() -> Profile:
     base = Profile.default()
     base.plugins = [p for p in base.plugins if p.name in _SIM_PLUGINS]
@@ -56,7 +51,9 @@ class SimCluster:
         self.snapshot = Snapshot()
         self.framework = Framework(sim_profile(), self.snapshot, REGISTRY, None, informers, rng)
         self._fit = self.framework.plugin(FIT)
-        self._node_only = [p for p in self.framework.filter_plugins if p.NAME in _NODE_ONLY_PLUGINS]
+        # the filters that read only the Node object (Plugin.NODE_ONLY_FILTER): their vectorised
+        # verdicts hold until the snapshot's node_generation moves
+        self._node_only = [p for p in self.framework.filter_plugins if p.NODE_ONLY_FILTER]
         # fit class and skipped filters -> (node_generation, per slot: what was asked (NodeInfo, node, spec,
         # labels), whether a node-only filter rejects the pod there)
         self._node_only_rejects: dict[Any, tuple[int, list[Any], list[bool]]] = {}
