@@ -15,6 +15,7 @@ ScheduleAnyway) with a selector built from the Services, ReplicaSet or StatefulS
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -176,12 +177,19 @@ class _Counts:
 
     def patch(self, dirty: set[int]) -> None:
         for (el, d, per_slot, seen), cnt in zip(self._rows, self.counts, strict=True):
-            for s in dirty:
-                if el[s]:
-                    v = int(per_slot[s])
-                    if v != seen[s]:
-                        cnt[d[s]] += v - seen[s]
-                        seen[s] = v
+            _apply_dirty(dirty, el, d, per_slot, seen, cnt)
+
+
+def _apply_dirty(dirty: Iterable[int], el: list[Any], d: list[int], per_slot: np.ndarray, seen: list[int],
+                 sums: Any) -> None:  # fmt: skip
+    """Bring per-domain ``sums`` up to date with the dirty slots: each eligible slot's change in
+    ``per_slot`` since ``seen`` goes to its domain ``d[s]``."""
+    for s in dirty:
+        if el[s]:
+            v = int(per_slot[s])
+            if v != seen[s]:
+                sums[d[s]] += v - seen[s]
+                seen[s] = v
 
 
 class _SoftCounts:
@@ -203,15 +211,9 @@ class _SoftCounts:
         dirty = snap.dirty_since(self.epoch, self.pos)
         if dirty is None:
             return None
-        el, d, seen, sums = self.el, self.d, self.seen, self.sums
-        for s in dirty:
-            if el[s]:
-                v = int(per_slot[s])
-                if v != seen[s]:
-                    sums[d[s]] += v - seen[s]
-                    seen[s] = v
+        _apply_dirty(dirty, self.el, self.d, per_slot, self.seen, self.sums)
         self.pos = len(snap.dirty)
-        return sums
+        return self.sums
 
 
 class PodTopologySpread(Plugin):
