@@ -26,6 +26,7 @@ from kubetwin.scheduler import helpers
 
 if TYPE_CHECKING:
     from kubetwin.scheduler.cache import Snapshot
+    from kubetwin.scheduler.hints import Registration
 
 Obj = dict[str, Any]
 
@@ -431,6 +432,11 @@ class Plugin:
     def __init__(self, handle: Framework, args: Obj | None = None) -> None:
         self.handle = handle
         self.args = args or {}
+
+    def events_to_register(self) -> list[Registration]:
+        """EventsToRegister: the cluster events that may make a pod this plugin rejected schedulable,
+        each with its queueing hint (scheduler/hints.py); none for a plugin that never rejects."""
+        return []
 
     # Extension points (defaults make a plugin a no-op at that point).
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:

@@ -4,10 +4,13 @@ pkg/scheduler/backend/queue/scheduling_queue.go).
 - Watches nodes and pods through the shared informers. Unassigned pods whose schedulerName is the
   profile's and that are not being deleted enter the scheduling queue; assigned pods feed the cache.
 - Queue: activeQ ordered by PrioritySort; backoff ``podInitialBackoff`` 1 s doubling per attempt to
-  ``podMaxBackoff`` 10 s; unschedulable pods move back on cluster events (node add / relevant node
-  update, assigned pod delete or update; assigned pod add only for pods rejected by
-  InterPodAffinity/PodTopologySpread) and at the latest after ``podMaxInUnschedulablePodsDuration``
-  (5 min). A move request during a pod's cycle sends a failure straight to backoff.
+  ``podMaxBackoff`` 10 s. Queueing hints as v1.32 (``SchedulerQueueingHints`` on by default,
+  scheduler/hints.py): an unschedulable pod goes back to backoff/active only for a cluster event
+  (node add, a node's allocatable/labels/taints/uncordon, an assigned pod's add, relabel or
+  delete; its own labels, tolerations or gates) that a plugin which rejected it registered for and
+  whose hint says Queue, for any event of interest when no plugin rejected it (an error), and at
+  the latest after ``podMaxInUnschedulablePodsDuration`` (5 min). Events seen during a pod's cycle
+  are weighed the same way when it fails (a worthy one sends it straight to backoff).
 - One cycle per pod, run on the event loop at priority 20 (a drain is scheduled at the current
   instant when the queue gets work). Filtering is vectorised over node slots and stops at
   ``numFeasibleNodesToFind`` feasible nodes starting at the round-robin ``nextStartNodeIndex``;
@@ -48,6 +51,16 @@ from kubetwin.scheduler.framework import (
     PodInfo,
     Profile,
     Status,
+)  # fmt: skip
+from kubetwin.scheduler.hints import (
+    ADD,
+    DELETE,
+    NODE,
+    POD,
+    UPDATE_POD_LABEL,
+    Hints,
+    node_update_actions,
+    pod_update_actions,
 )  # fmt: skip
 from kubetwin.scheduler.plugins import REGISTRY
 from kubetwin.scheduler.timers import TimerQueue
@@ -199,7 +212,9 @@ class Scheduler:
         self._backoff: dict[str, int] = {}  # key -> its back-off expiry's token in _timers
         self._timers = TimerQueue(self.loop, PRIORITY, "scheduler:timers")  # back-off, flush
         self._drain: Any = None
-        self._move_seq = 0
+        self._hints = Hints(self.framework.plugins)
+        # cluster events of interest seen while a scheduling cycle runs (the in-flight pod's)
+        self._in_flight: list[tuple[str, int, Obj | None, Obj | None]] | None = None
         self._affinity_waiting = 0
         self.scheduled = 0
         self.failed_attempts = 0
@@ -231,16 +246,12 @@ class Scheduler:
     # -- node events --------------------------------------------------------------------------
     def _on_node_add(self, node: Obj) -> None:
         self.snapshot.add_node(node)
-        self._move_all()
+        self._move(NODE, ADD, None, node)
 
     def _on_node_update(self, old: Obj, new: Obj) -> None:
-        snap = self.snapshot
-        gen = snap.node_generation
-        ni = snap.get(new["metadata"]["name"])
-        old_alloc = ni.allocatable if ni is not None else None  # set_node replaces it, never edits it
-        ni = snap.update_node(new)
-        if snap.node_generation != gen or (ni.allocatable is not old_alloc and ni.allocatable != old_alloc):
-            self._move_all()
+        self.snapshot.update_node(new)
+        for action in node_update_actions(old, new):
+            self._move(NODE, action, old, new)
 
     def _on_node_heartbeat(self, old: Obj, new: Obj) -> None:
         """A status report that renewed only heartbeat times: no label, taint or allocatable
@@ -253,9 +264,8 @@ class Scheduler:
     # -- pod events ---------------------------------------------------------------------------
     def _on_pod_add(self, pod: Obj) -> None:
         if (pod.get("spec") or {}).get("nodeName"):
-            pi = self.snapshot.add_pod(pod)
-            if pi.has_affinity:
-                self._move_affinity_waiting()
+            self.snapshot.add_pod(pod)
+            self._move_cross_topology(ADD, None, pod)
             return
         if not self._responsible(pod) or pod["metadata"].get("deletionTimestamp"):
             return
@@ -269,9 +279,9 @@ class Scheduler:
             self.snapshot.update_pod(new)
             old_labels, new_labels = old["metadata"].get("labels"), new["metadata"].get("labels")
             if was is None:
-                self._move_affinity_waiting()
+                self._move_cross_topology(ADD, None, new)
             elif old_labels is not new_labels and old_labels != new_labels:
-                self._move_all()
+                self._move_cross_topology(UPDATE_POD_LABEL, old, new)
             self.snapshot.clear_nomination(key)
             return
         if new["metadata"].get("deletionTimestamp") or not self._responsible(new):
@@ -288,13 +298,15 @@ class Scheduler:
         )
         pi.update(new)
         if changed and key in self._unschedulable:
-            self._requeue(pi)
+            memo: dict[str, Any] = {}
+            if any(self._hints.worth_requeuing(pi, POD, a, old, new, memo) for a in pod_update_actions(old, new)):
+                self._requeue(pi)
 
     def _on_pod_delete(self, pod: Obj) -> None:
         key = self._key(pod)
         self.snapshot.clear_nomination(key)
         if self.snapshot.remove_pod(key) is not None:
-            self._move_all()
+            self._move(POD, DELETE, pod, None)
         self._forget_queued(key)
 
     # -- queue --------------------------------------------------------------------------------
@@ -365,27 +377,44 @@ class Scheduler:
         if self._queued.get(pi.key) is pi:
             self._push_active(pi)
 
-    def _move_all(self) -> None:
-        self._move_seq += 1
-        if not self._unschedulable:
+    def _move(self, resource: str, action: int, old: Obj | None, new: Obj | None,
+              candidates: list[PodInfo] | None = None) -> None:  # fmt: skip
+        """moveAllToActiveOrBackoffQueue / movePodsToActiveOrBackoffQueue: an event no plugin of the
+        profile registered for moves nothing; otherwise each unschedulable pod (or each candidate)
+        whose queueing hints say so goes to backoff or active, and the event is kept for the
+        pod in flight."""
+        hints = self._hints
+        if not hints.interested(resource, action):
             return
-        for pi in list(self._unschedulable.values()):
-            if "SchedulingGates" in pi.unschedulable_plugins:
-                continue
-            self._requeue(pi)
-
-    def _move_affinity_waiting(self) -> None:
-        if self._affinity_waiting <= 0:
-            return
-        self._move_seq += 1
-        for pi in list(self._unschedulable.values()):
-            if pi.unschedulable_plugins & AFFINITY_PLUGINS:
+        if self._in_flight is not None:
+            self._in_flight.append((resource, action, old, new))
+        pods = list(self._unschedulable.values()) if candidates is None else candidates
+        memo: dict[str, Any] = {}
+        for pi in pods:
+            if hints.worth_requeuing(pi, resource, action, old, new, memo):
                 self._requeue(pi)
 
-    def _add_unschedulable(self, pi: PodInfo, cycle_move_seq: int) -> None:
+    def _move_cross_topology(self, action: int, old: Obj | None, new: Obj) -> None:
+        """AssignedPodAdded / AssignedPodUpdated: only pods that InterPodAffinity or
+        PodTopologySpread rejected can be helped by another pod arriving or being relabelled
+        (upstream's getUnschedulablePodsWithCrossTopologyTerm narrows them further)."""
+        if self._affinity_waiting <= 0:
+            if self._in_flight is not None:
+                self._move(POD, action, old, new, [])
+            return
+        self._move(POD, action, old, new,
+                   [pi for pi in self._unschedulable.values() if pi.unschedulable_plugins & AFFINITY_PLUGINS])  # fmt: skip
+
+    def _add_unschedulable(self, pi: PodInfo, events: list[tuple[str, int, Obj | None, Obj | None]]) -> None:
+        """AddUnschedulableIfNotPresent with queueing hints (determineSchedulingHintForInFlightPod):
+        a pod no plugin rejected (an error), or one an event seen during its cycle may help, goes
+        to backoff; the rest wait in the unschedulable pool."""
         pi.timestamp = self.loop.now
-        if self._move_seq != cycle_move_seq:
-            self._requeue(pi)  # the cluster changed during the cycle: retry after back-off
+        memo: dict[str, Any] = {}
+        if not pi.unschedulable_plugins or any(
+            self._hints.worth_requeuing(pi, r, a, old, new, memo) for r, a, old, new in events
+        ):
+            self._requeue(pi)
             return
         self._unschedulable[pi.key] = pi
         if pi.unschedulable_plugins & AFFINITY_PLUGINS:
@@ -423,7 +452,15 @@ class Scheduler:
         pi.attempts += 1
         if pi.initial_attempt is None:
             pi.initial_attempt = self.loop.now
-        move_seq = self._move_seq
+        self._in_flight = []
+        try:
+            self._attempt(pi)
+        finally:
+            self._in_flight = None
+
+    def _attempt(self, pi: PodInfo) -> None:
+        """One scheduling cycle and, when a node fits, the binding cycle."""
+        pod = pi.pod
         state = CycleState()
         try:
             node_name = self.schedule_pod(state, pi)
@@ -441,12 +478,12 @@ class Scheduler:
                 if st.reasons:
                     post_msg = st.message()
             msg = fe.diagnosis.message(post_msg)
-            self._handle_failure(pi, msg, REASON_UNSCHEDULABLE, nominated, move_seq)
+            self._handle_failure(pi, msg, REASON_UNSCHEDULABLE, nominated)
             return
         except _NoNodes:
             self.failed_attempts += 1
             pi.unschedulable_plugins = set()
-            self._handle_failure(pi, ERR_NO_NODES_AVAILABLE, REASON_SCHEDULER_ERROR, None, move_seq)
+            self._handle_failure(pi, ERR_NO_NODES_AVAILABLE, REASON_SCHEDULER_ERROR, None)
             return
         # Assume, reserve, bind.
         self.snapshot.assume(pi, node_name)
@@ -471,14 +508,14 @@ class Scheduler:
         self.scheduled += 1
         self.recorder.normal(pod, "Scheduled", "Binding", f"Successfully assigned {pi.key} to {node_name}")
 
-    def _handle_failure(self, pi: PodInfo, msg: str, reason: str, nominated: str | None, move_seq: int) -> None:
+    def _handle_failure(self, pi: PodInfo, msg: str, reason: str, nominated: str | None) -> None:
         pod = pi.pod
         self.recorder.warning(pod, "FailedScheduling", "Scheduling", truncate_note(msg))
         if nominated:
             self.snapshot.nominate(pi, nominated)
         self._update_status(pi, reason, msg, nominated)
         if self._queued.get(pi.key) is pi:
-            self._add_unschedulable(pi, move_seq)
+            self._add_unschedulable(pi, self._in_flight or [])
 
     def _update_status(self, pi: PodInfo, reason: str, msg: str, nominated: str | None) -> None:
         status = pi.pod.get("status") or _EMPTY

@@ -36,6 +36,16 @@ from kubetwin.scheduler.framework import (
     unresolvable,
     unschedulable,
 )  # fmt: skip
+from kubetwin.scheduler.hints import (
+    ADD,
+    DELETE,
+    NODE,
+    POD,
+    UPDATE_NODE_LABEL,
+    UPDATE_POD_LABEL,
+    Registration,
+    assigned,
+)
 
 NAME = "InterPodAffinity"
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
@@ -84,9 +94,20 @@ class _State:
 _NO_TERMS: dict[str, list[Term]] = {"req_aff": [], "req_anti": [], "pref_aff": [], "pref_anti": []}  # never mutated
 
 
+def _after_pod_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+    """isSchedulableAfterPodChange, coarser than upstream's: an assigned pod was added, relabelled or
+    deleted. Upstream also matches it against the queued pod's (anti-)affinity terms; the twin
+    queues without that check (a retry more, never one less)."""
+    return all(p is None or assigned(p) for p in (old, new))
+
+
 class InterPodAffinity(Plugin):
     NAME = NAME
     VECTORISED = True
+
+    def events_to_register(self) -> list[Registration]:
+        # node events queue without a hint function here (upstream's check the topology keys)
+        return [(POD, ADD | UPDATE_POD_LABEL | DELETE, _after_pod_change), (NODE, ADD | UPDATE_NODE_LABEL, None)]
 
     def __init__(self, handle: Any, args: Obj | None = None) -> None:
         super().__init__(handle, args)

@@ -25,6 +25,7 @@ from kubetwin.scheduler.framework import (
     default_normalize_score,
     unresolvable,
 )  # fmt: skip
+from kubetwin.scheduler.hints import ADD, NODE, UPDATE_NODE_LABEL, Obj, Registration
 
 NAME = "NodeAffinity"
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
@@ -90,10 +91,21 @@ def preferred_score(terms: list[dict], node: dict) -> int:
     return total
 
 
+def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+    """isSchedulableAfterNodeChange: the node matches the pod's required node affinity now and did
+    not before (or is new)."""
+    if new is None or not required_node_affinity_matches(pi.pod, new):
+        return False
+    return old is None or not required_node_affinity_matches(pi.pod, old)
+
+
 class NodeAffinity(Plugin):
     NAME = NAME
     VECTORISED = True
     NODE_ONLY_FILTER = True
+
+    def events_to_register(self) -> list[Registration]:
+        return [(NODE, ADD | UPDATE_NODE_LABEL, _after_node_change)]
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         return None if has_required(pod) else SKIP

@@ -5,6 +5,7 @@ IP, and 0.0.0.0 conflicts with every IP."""
 from __future__ import annotations
 
 from kubetwin.scheduler.framework import SKIP, CycleState, NodeInfo, Plugin, PodInfo, Status, unschedulable
+from kubetwin.scheduler.hints import ADD, DELETE, NODE, POD, Obj, Registration
 
 NAME = "NodePorts"
 ERR_REASON = "node(s) didn't have free ports for the requested pod ports"
@@ -23,8 +24,28 @@ def conflicts(wanted: list[tuple[str, str, int]], used: dict[tuple[str, str, int
     return False
 
 
+def _after_pod_deleted(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+    """isSchedulableAfterPodDeleted: the deleted pod was on (or nominated to) a node and held a host
+    port the queued pod wants."""
+    if old is None:
+        return False
+    if not (old.get("spec") or {}).get("nodeName") and not (old.get("status") or {}).get("nominatedNodeName"):
+        return False
+    ports = PodInfo(old).ports
+    if not ports:
+        return False
+    used: dict[tuple[str, str, int], int] = {}
+    for p in ports:
+        used[p] = used.get(p, 0) + 1
+    return conflicts(pi.ports, used)
+
+
 class NodePorts(Plugin):
     NAME = NAME
+
+    def events_to_register(self) -> list[Registration]:
+        # a node added always queues (no hint function upstream)
+        return [(POD, DELETE, _after_pod_deleted), (NODE, ADD, None)]
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         return None if pod.ports else SKIP

@@ -26,6 +26,16 @@ from kubetwin.scheduler.framework import (
     Status,
     unschedulable,
 )  # fmt: skip
+from kubetwin.scheduler.hints import (
+    ADD,
+    DELETE,
+    NODE,
+    POD,
+    UPDATE_NODE_ALLOCATABLE,
+    Obj,
+    Registration,
+    assigned,
+)
 
 FIT = "NodeResourcesFit"
 BALANCED = "NodeResourcesBalancedAllocation"
@@ -66,6 +76,42 @@ def fits_request(pod: PodInfo, node: NodeInfo) -> list[str]:
     return reasons
 
 
+def _node_info(memo: dict[str, Any], which: str, node: Obj) -> NodeInfo:
+    """A NodeInfo of the event's node with no pods on it (isFit's), built once per event."""
+    ni: NodeInfo | None = memo.get(which)
+    if ni is None:
+        ni = memo[which] = NodeInfo(node)
+    return ni
+
+
+def _after_pod_deleted(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict[str, Any]) -> bool:
+    """isSchedulableAfterPodEvent for a delete: a pod that was on a node frees its requests. (A
+    scale-down update needs in-place resize, which the twin does not model.)"""
+    return assigned(old)
+
+
+def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict[str, Any]) -> bool:
+    """isSchedulableAfterNodeChange: the pod fits the node's allocatable (pods on it aside), and the
+    node is new or one of the resources the pod requests (or the pod count) grew."""
+    if new is None:
+        return False
+    wanted = tuple(_wanted(pi))
+    key = f"{FIT}:{wanted}"
+    hit: bool | None = memo.get(key)
+    if hit is None:
+        ni = _node_info(memo, "new", new)
+        hit = not fits_request(pi, ni) and (old is None or _requested_grew(wanted, _node_info(memo, "old", old), ni))
+        memo[key] = hit
+    return hit
+
+
+def _requested_grew(wanted: tuple[tuple[str, int], ...], old: NodeInfo, new: NodeInfo) -> bool:
+    """haveAnyRequestedResourcesIncreased."""
+    if new.allowed_pods > old.allowed_pods:
+        return True
+    return any(new.allocatable.get(name, 0) > old.allocatable.get(name, 0) for name, _ in wanted)
+
+
 class NodeResourcesFit(Plugin):
     NAME = FIT
     VECTORISED = True
@@ -86,6 +132,9 @@ class NodeResourcesFit(Plugin):
         self._nz_weights: tuple[int, int] | None = None
         if names == [helpers.CPU, helpers.MEMORY]:
             self._nz_weights = (self.resources[0][1], self.resources[1][1])
+
+    def events_to_register(self) -> list[Registration]:
+        return [(POD, DELETE, _after_pod_deleted), (NODE, ADD | UPDATE_NODE_ALLOCATABLE, _after_node_change)]
 
     # -- Filter -------------------------------------------------------------------------------
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:

@@ -16,6 +16,16 @@ from kubetwin.scheduler.framework import (
     Status,
     unresolvable,
 )
+from kubetwin.scheduler.hints import (
+    ADD,
+    NODE,
+    POD,
+    UPDATE_NODE_TAINT,
+    UPDATE_POD_TOLERATION,
+    Obj,
+    Registration,
+    same_pod,
+)
 
 NAME = "NodeUnschedulable"
 ERR_REASON = "node(s) were unschedulable"
@@ -35,10 +45,28 @@ def _cordoned(snap: Snapshot) -> tuple[np.ndarray, bool]:
     return m, bool(m.any())
 
 
+def _cordoned_node(node: Obj) -> bool:
+    return bool((node.get("spec") or {}).get("unschedulable"))
+
+
+def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+    """isSchedulableAfterNodeChange: a schedulable node added, or a node uncordoned."""
+    return new is not None and not _cordoned_node(new) and (old is None or _cordoned_node(old))
+
+
+def _after_toleration_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+    """isSchedulableAfterPodTolerationChange: the pod itself now tolerates the unschedulable taint."""
+    return same_pod(pi, new) and _tolerates(pi)
+
+
 class NodeUnschedulable(Plugin):
     NAME = NAME
     VECTORISED = True
     NODE_ONLY_FILTER = True
+
+    def events_to_register(self) -> list[Registration]:
+        return [(NODE, ADD | UPDATE_NODE_TAINT, _after_node_change),
+                (POD, UPDATE_POD_TOLERATION, _after_toleration_change)]  # fmt: skip
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if (node.node.get("spec") or {}).get("unschedulable") and not _tolerates(pod):

@@ -36,6 +36,18 @@ from kubetwin.scheduler.framework import (
     unresolvable,
     unschedulable,
 )  # fmt: skip
+from kubetwin.scheduler.hints import (
+    ADD,
+    DELETE,
+    NODE,
+    POD,
+    UPDATE_NODE_LABEL,
+    UPDATE_NODE_TAINT,
+    UPDATE_POD_LABEL,
+    Registration,
+    assigned,
+    same_pod,
+)
 from kubetwin.scheduler.plugins.nodeaffinity import _freeze, _required_key, has_required, required_mask
 
 NAME = "PodTopologySpread"
@@ -216,9 +228,24 @@ class _SoftCounts:
         return self.sums
 
 
+def _after_pod_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+    """isSchedulableAfterPodChange, coarser than upstream's: an assigned pod of the queued pod's
+    namespace (or the pod itself) was added, relabelled or deleted. Upstream also asks whether the
+    pod matches a constraint's selector; the twin queues without that check (a retry more, never
+    one less)."""
+    for p in (old, new):
+        if p is not None and not same_pod(pi, p) and not (assigned(p) and p["metadata"].get("namespace", "") == pi.namespace):
+            return False
+    return True
+
+
 class PodTopologySpread(Plugin):
     NAME = NAME
     VECTORISED = True
+
+    def events_to_register(self) -> list[Registration]:
+        # node events queue without a hint function here (upstream's check the topology keys)
+        return [(POD, ADD | UPDATE_POD_LABEL | DELETE, _after_pod_change), (NODE, ADD | DELETE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT, None)]
 
     def __init__(self, handle: Any, args: Obj | None = None) -> None:
         super().__init__(handle, args)

@@ -23,6 +23,16 @@ from kubetwin.scheduler.framework import (
     default_normalize_score,
     unresolvable,
 )  # fmt: skip
+from kubetwin.scheduler.hints import (
+    ADD,
+    NODE,
+    POD,
+    UPDATE_NODE_TAINT,
+    UPDATE_POD_TOLERATION,
+    Obj,
+    Registration,
+    own_pod_update,
+)
 
 NAME = "TaintToleration"
 FILTER_EFFECTS = ("NoSchedule", "NoExecute")
@@ -60,10 +70,25 @@ def count_intolerable_prefer(taints: list[dict], tols: list[dict]) -> int:
     return n
 
 
+def _untolerated(node: Obj, pod: PodInfo) -> bool:
+    return find_untolerated_taint((node.get("spec") or {}).get("taints"), _tolerations(pod), FILTER_EFFECTS) is not None
+
+
+def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+    """isSchedulableAfterNodeChange: the node went from a taint the pod does not tolerate (or from
+    not existing) to none."""
+    if new is None:
+        return False
+    return (old is None or _untolerated(old, pi)) and not _untolerated(new, pi)
+
+
 class TaintToleration(Plugin):
     NAME = NAME
     VECTORISED = True
     NODE_ONLY_FILTER = True
+
+    def events_to_register(self) -> list[Registration]:
+        return [(NODE, ADD | UPDATE_NODE_TAINT, _after_node_change), (POD, UPDATE_POD_TOLERATION, own_pod_update)]
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         taint = find_untolerated_taint(node.taints, _tolerations(pod), FILTER_EFFECTS)
