@@ -166,3 +166,44 @@ def test_failure_without_a_rejecting_plugin_retries_with_backoff(stack: SchedSta
     stack.create(make_pod("p").container("c").obj())
     stack.settle(40)
     assert _attempts(stack.scheduler) >= 6
+
+
+SPREAD = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+           "labelSelector": {"matchLabels": {"app": "web"}}}]  # fmt: skip
+WITH_DB = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+    {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": "db"}}}]}}  # fmt: skip
+AWAY_FROM_WEB = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+    {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": "web"}}}]}}  # fmt: skip
+
+
+def _other(app: str, node: str | None = "n1", ns: str = "default") -> dict:
+    b = make_pod(f"o-{app}", ns).labels({"app": app}).container("c")
+    return (b.node(node) if node else b).obj()
+
+
+@pytest.mark.parametrize(
+    "plugin, field, value, old, new, queue",
+    [
+        pytest.param("PodTopologySpread", "topologySpreadConstraints", SPREAD, None, _other("web"), True, id="pts-match-added"),
+        pytest.param("PodTopologySpread", "topologySpreadConstraints", SPREAD, None, _other("db"), False, id="pts-other-added"),
+        pytest.param("PodTopologySpread", "topologySpreadConstraints", SPREAD, None, _other("web", None), False,
+                     id="pts-unassigned"),
+        pytest.param("PodTopologySpread", "topologySpreadConstraints", SPREAD, None, _other("web", ns="team"), False,
+                     id="pts-other-namespace"),
+        pytest.param("PodTopologySpread", "topologySpreadConstraints", SPREAD, _other("web"), _other("db"), True,
+                     id="pts-relabelled-out"),
+        pytest.param("InterPodAffinity", "affinity", WITH_DB, None, _other("db"), True, id="ipa-affinity-added"),
+        pytest.param("InterPodAffinity", "affinity", WITH_DB, _other("db"), None, False, id="ipa-affinity-deleted"),
+        pytest.param("InterPodAffinity", "affinity", AWAY_FROM_WEB, _other("web"), None, True, id="ipa-anti-deleted"),
+        pytest.param("InterPodAffinity", "affinity", AWAY_FROM_WEB, _other("web"), _other("db"), True,
+                     id="ipa-anti-relabelled"),
+        pytest.param("InterPodAffinity", "affinity", AWAY_FROM_WEB, None, _other("db"), False, id="ipa-anti-added"),
+    ],
+)  # fmt: skip
+def test_pod_event_hints_of_affinity_plugins(plugin: str, field: str, value: Any, old: dict | None,
+                                            new: dict | None, queue: bool) -> None:  # fmt: skip
+    stack = SchedStack()
+    pi = PodInfo(make_pod("p").labels({"app": "web"}).container("c").set(f"spec.{field}", value).obj())
+    pi.unschedulable_plugins = {plugin}
+    action = h.ADD if old is None else h.DELETE if new is None else h.UPDATE_POD_LABEL
+    assert stack.scheduler._hints.worth_requeuing(pi, h.POD, action, old, new, {}) is queue

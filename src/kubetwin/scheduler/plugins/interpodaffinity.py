@@ -94,11 +94,23 @@ class _State:
 _NO_TERMS: dict[str, list[Term]] = {"req_aff": [], "req_anti": [], "pref_aff": [], "pref_anti": []}  # never mutated
 
 
-def _after_pod_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
-    """isSchedulableAfterPodChange, coarser than upstream's: an assigned pod was added, relabelled or
-    deleted. Upstream also matches it against the queued pod's (anti-)affinity terms; the twin
-    queues without that check (a retry more, never one less)."""
-    return all(p is None or assigned(p) for p in (old, new))
+class _PodLabels:
+    """What Term.matches reads of a pod, for a pod object an event carries."""
+
+    __slots__ = ("namespace", "labels")
+
+    def __init__(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        self.namespace: str = meta.get("namespace", "")
+        self.labels: dict[str, str] = meta.get("labels") or {}
+
+
+def _matches_all(terms: list[Term], pod: Obj) -> bool:
+    """podMatchesAllAffinityTerms: no terms match nothing."""
+    if not terms:
+        return False
+    view = _PodLabels(pod)
+    return all(t.matches(view) for t in terms)  # type: ignore[arg-type]
 
 
 class InterPodAffinity(Plugin):
@@ -106,8 +118,30 @@ class InterPodAffinity(Plugin):
     VECTORISED = True
 
     def events_to_register(self) -> list[Registration]:
-        # node events queue without a hint function here (upstream's check the topology keys)
-        return [(POD, ADD | UPDATE_POD_LABEL | DELETE, _after_pod_change), (NODE, ADD | UPDATE_NODE_LABEL, None)]
+        return [(POD, ADD | UPDATE_POD_LABEL | DELETE, self._after_pod_change),
+                (NODE, ADD | UPDATE_NODE_LABEL, self._after_node_change)]  # fmt: skip
+
+    def _after_pod_change(self, pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+        """isSchedulableAfterPodChange: an assigned pod now matching all the queued pod's required
+        affinity terms (added or relabelled), or no longer / not any more matching its required
+        anti-affinity terms (relabelled or deleted)."""
+        if any(p is not None and not assigned(p) for p in (old, new)):
+            return False
+        terms = self._all_terms(pi)
+        aff, anti = terms["req_aff"], terms["req_anti"]
+        if old is not None and new is not None:
+            return (not _matches_all(aff, old) and _matches_all(aff, new)) or (
+                _matches_all(anti, old) and not _matches_all(anti, new)
+            )
+        if new is not None:
+            return _matches_all(aff, new)
+        return old is not None and _matches_all(anti, old)
+
+    def _after_node_change(self, pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+        """isSchedulableAfterNodeChange: the node carries a topology key of a required term."""
+        labels = ((new or {}).get("metadata") or {}).get("labels") or {}
+        terms = self._all_terms(pi)
+        return any(t.key in labels for t in terms["req_aff"] + terms["req_anti"])
 
     def __init__(self, handle: Any, args: Obj | None = None) -> None:
         super().__init__(handle, args)

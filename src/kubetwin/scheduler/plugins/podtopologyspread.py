@@ -228,15 +228,9 @@ class _SoftCounts:
         return self.sums
 
 
-def _after_pod_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
-    """isSchedulableAfterPodChange, coarser than upstream's: an assigned pod of the queued pod's
-    namespace (or the pod itself) was added, relabelled or deleted. Upstream also asks whether the
-    pod matches a constraint's selector; the twin queues without that check (a retry more, never
-    one less)."""
-    for p in (old, new):
-        if p is not None and not same_pod(pi, p) and not (assigned(p) and p["metadata"].get("namespace", "") == pi.namespace):
-            return False
-    return True
+def _involved(p: Obj, pi: PodInfo) -> bool:
+    """involvedInTopologySpreading: the queued pod itself, or an assigned pod of its namespace."""
+    return same_pod(pi, p) or (assigned(p) and p["metadata"].get("namespace", "") == pi.namespace)
 
 
 class PodTopologySpread(Plugin):
@@ -244,8 +238,23 @@ class PodTopologySpread(Plugin):
     VECTORISED = True
 
     def events_to_register(self) -> list[Registration]:
-        # node events queue without a hint function here (upstream's check the topology keys)
-        return [(POD, ADD | UPDATE_POD_LABEL | DELETE, _after_pod_change), (NODE, ADD | DELETE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT, None)]
+        # node events queue without a hint function here (upstream's checks the topology keys and
+        # taints: a retry more, never one less)
+        return [(POD, ADD | UPDATE_POD_LABEL | DELETE, self._after_pod_change),
+                (NODE, ADD | DELETE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT, None)]  # fmt: skip
+
+    def _after_pod_change(self, pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+        """isSchedulableAfterPodChange: a pod involved in the queued pod's spreading whose labels
+        start or stop matching (relabelled), or match (added / deleted), a hard constraint's
+        selector."""
+        if any(p is not None and not _involved(p, pi) for p in (old, new)):
+            return False
+        cons = self.constraints(pi, True)
+        if old is not None and new is not None:
+            ol, nl = old["metadata"].get("labels") or {}, new["metadata"].get("labels") or {}
+            return ol != nl and any(c.matcher.matches(ol) != c.matcher.matches(nl) for c in cons)
+        labels = ((new or old) or {}).get("metadata", {}).get("labels") or {}
+        return any(c.matcher.matches(labels) for c in cons)
 
     def __init__(self, handle: Any, args: Obj | None = None) -> None:
         super().__init__(handle, args)
