@@ -207,3 +207,16 @@ def test_pod_event_hints_of_affinity_plugins(plugin: str, field: str, value: Any
     pi.unschedulable_plugins = {plugin}
     action = h.ADD if old is None else h.DELETE if new is None else h.UPDATE_POD_LABEL
     assert stack.scheduler._hints.worth_requeuing(pi, h.POD, action, old, new, {}) is queue
+
+
+@pytest.mark.parametrize(
+    "node_labels, queue",
+    [({"zone": "a"}, True), ({"other": "x"}, False)],
+    ids=["has-topology-key", "lacks-topology-key"],
+)
+def test_spread_node_hint_wants_the_topology_keys(node_labels: dict, queue: bool) -> None:
+    stack = SchedStack()
+    pi = PodInfo(make_pod("p").labels({"app": "web"}).container("c").set("spec.topologySpreadConstraints", SPREAD).obj())
+    pi.unschedulable_plugins = {"PodTopologySpread"}
+    node = make_node("n").capacity().labels(node_labels).obj()
+    assert stack.scheduler._hints.worth_requeuing(pi, h.NODE, h.ADD, None, node, {}) is queue

@@ -238,10 +238,15 @@ class PodTopologySpread(Plugin):
     VECTORISED = True
 
     def events_to_register(self) -> list[Registration]:
-        # node events queue without a hint function here (upstream's checks the topology keys and
-        # taints: a retry more, never one less)
         return [(POD, ADD | UPDATE_POD_LABEL | DELETE, self._after_pod_change),
-                (NODE, ADD | DELETE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT, None)]  # fmt: skip
+                (NODE, ADD | DELETE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT, self._after_node_change)]  # fmt: skip
+
+    def _after_node_change(self, pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
+        """isSchedulableAfterNodeChange: the node added or updated (or deleted) carries every
+        topology key of the pod's hard constraints (nodeLabelsMatchSpreadConstraints)."""
+        node = new if new is not None else old
+        labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+        return all(c.key in labels for c in self.constraints(pi, True))
 
     def _after_pod_change(self, pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
         """isSchedulableAfterPodChange: a pod involved in the queued pod's spreading whose labels
