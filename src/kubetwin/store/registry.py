@@ -315,6 +315,33 @@ class Registry:
             "managedFields",
         ):
             meta.pop(field, None)
+        return self._create_prepared(info, obj, gen, dry_run, owned, field_manager, managed_fields)
+
+    def create_trusted(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``create(obj, owned=True)`` for an in-process component handing over an object it built in
+        the form create would bring it to: ``apiVersion`` its kind's stored version, ``metadata``
+        with ``name`` and, for a namespaced kind, ``namespace``, and none of the fields create
+        drops (resourceVersion, uid, deletionTimestamp, deletionGracePeriodSeconds, managedFields):
+        the event recorders' Events. The same status reset, defaulting, admission, validation, uid,
+        timestamps and watch event as ``create``, without the conversion and metadata passes that
+        would change nothing (about 0.7 us of an Event create's 7.5). Returns the stored object
+        (read-only)."""
+        return self._create_prepared(kinds.for_object(obj), obj, None, False, True, None, None)
+
+    def _create_prepared(
+        self,
+        info: kinds.KindInfo,
+        obj: dict[str, Any],
+        gen: str | None,
+        dry_run: bool,
+        owned: bool,
+        field_manager: str | None,
+        managed_fields: _ManagedFields | None,
+    ) -> dict[str, Any]:
+        """The rest of create for ``obj`` in its stored version with its namespace and name (or
+        ``gen``, its generateName) resolved: status reset, defaults, admission, validation, uid,
+        timestamps, store."""
+        meta = obj["metadata"]
         self._reset_status_on_create(info.kind, obj)
         defaults.apply_defaults(obj)
         for plugin in self._admission(info.kind, "CREATE"):
