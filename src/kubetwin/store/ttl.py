@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kubetwin.api.errors import ApiError
 from kubetwin.store.storage import Key, object_key
 
 if TYPE_CHECKING:
@@ -86,18 +85,12 @@ class StoreTTL:
         self._timer = None
         now = self.clock.now
         fifo = self._fifo
-        get, delete, resource = self.store.get, self.store.delete, self.resource
+        delete, resource = self.store.delete_version, self.resource
         expired = 0
         while fifo and fifo[0][0] <= now:
-            for (ns, name), rv in fifo.popleft()[1].items():
-                current = get(resource, ns, name)
-                if current is None or current["metadata"].get("resourceVersion") != rv:
-                    continue  # deleted, or written again since (its due is queued later)
-                try:
-                    delete(resource, ns, name)
-                except ApiError:
-                    continue
-                expired += 1
+            for key, rv in fifo.popleft()[1].items():
+                # not when deleted, or written again since (that write's due is queued later)
+                expired += delete(resource, key, rv)
         self.expired += expired
         if fifo:
             self._arm()
