@@ -303,9 +303,9 @@ def test_correlator_caches_forget_what_has_run_out_and_answer_the_same() -> None
         rec.normal(pods[0], "Pulled", f"m{i}")
     assert rec.dropped == 5
     client.clock.run(until=7499)
-    rec.normal(pods[1], "Pulled", "x")  # prunes: nothing of p0 has run out yet
+    rec.normal(pods[1], "Pulled", "x")  # nothing of p0 has run out yet (and no pass before 7,500 s)
     assert len(rec._spam) == 2
-    client.clock.run(until=8100)  # the next pass, 10 minutes on
+    client.clock.run(until=8100)  # the first pass (one per 7,500 s)
     rec.normal(pods[2], "Pulled", "x")
     assert [k[2] for k in rec._spam] == ["p1", "p2"]  # p0's bucket is full again: gone
     assert [k[2] for k in rec._similar] == ["p2"]  # p0's and p1's records are past 10 minutes

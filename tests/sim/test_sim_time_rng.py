@@ -130,3 +130,20 @@ def test_rng_hex_is_getrandbits4_per_character(n: int) -> None:
         rng = SeededRNG(seed)
         assert rng.hex(n) == want
         assert rng.random() == ref.random()  # the stream continues in step
+
+
+def test_rng_uuid4_is_version_4_made_of_hex32() -> None:
+    """uuid4() lays out the 32 digits hex(32) draws: version 4, variant 8-b from the 17th digit."""
+    for seed in range(20):
+        h = SeededRNG(seed).hex(32)
+        variant = "89ab"[int(h[16], 16) % 4]
+        assert SeededRNG(seed).uuid4() == f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+
+
+@pytest.mark.parametrize("counts", [pytest.param(c, id="+".join(map(str, c))) for c in ((1,), (3, 1), (256, 7))])
+def test_rng_uuid4s_are_successive_uuid4s(counts: tuple[int, ...]) -> None:
+    """uuid4s(k) draws the uids k uuid4() calls would, and leaves the stream where they would."""
+    for seed in range(10):
+        one, batch = SeededRNG(seed), SeededRNG(seed)
+        assert [u for c in counts for u in batch.uuid4s(c)] == [one.uuid4() for _ in range(sum(counts))]
+        assert batch.random() == one.random()

@@ -50,6 +50,23 @@ def test_crud_and_monotonic_resource_version(store: Store) -> None:
     assert store.resources() == ["pods"]
 
 
+def test_delete_version_deletes_only_the_version_named(store: Store) -> None:
+    """delete_version removes the key only while it has the resourceVersion given, as delete
+    does (DELETED event at a new resourceVersion); otherwise it writes nothing."""
+    seen: list[WatchEvent] = []
+    store.add_listener(seen.append)
+    old = store.create("events", _obj("e"))["metadata"]["resourceVersion"]
+    new = store.update("events", _obj("e", count=2))["metadata"]["resourceVersion"]
+    rv = store.resource_version
+    assert not store.delete_version("events", ("default", "e"), old)
+    assert not store.delete_version("events", ("default", "missing"), new)
+    assert not store.delete_version("pods", ("default", "e"), new)
+    assert store.resource_version == rv and len(seen) == 2
+    assert store.delete_version("events", ("default", "e"), new)
+    assert store.get("events", "default", "e") is None and store.resource_version == rv + 1
+    assert seen[-1].type == "DELETED" and seen[-1].object["metadata"]["resourceVersion"] == str(rv + 1)
+
+
 @pytest.mark.parametrize(
     ("resource", "op", "code", "reason", "message"),
     [

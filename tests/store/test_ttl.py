@@ -90,3 +90,21 @@ def test_stored_events_count_from_their_newest_timestamp(tmp_path: Path) -> None
     assert _reasons(reg2) == ["Bumped"]
     loop2.run(until=1200 + EVENT_TTL)
     assert _reasons(reg2) == [] and ttl2.expired == 3
+
+
+def test_a_key_written_again_at_one_instant_expires_where_it_was_first_written() -> None:
+    """Writes of one instant share a due: the expiries follow the order of the keys' first writes
+    at that instant, and a key written at a later instant waits for that one."""
+    loop, reg, ttl = _cluster()
+    seen: list[str] = []
+    reg.store.add_listener(lambda ev: seen.append(ev.object["metadata"]["name"]) if ev.type == "DELETED" else None)
+    _event(reg, "a", "A")
+    _event(reg, "b", "B")
+    reg.set_fields_trusted("events", "default", "a", None, {"count": 2})  # a again, same instant
+    _event(reg, "c", "C")
+    loop.run(until=10)
+    reg.set_fields_trusted("events", "default", "b", None, {"count": 2})  # b again, 10 s later
+    loop.run(until=EVENT_TTL)
+    assert seen == ["a", "c"]
+    loop.run(until=EVENT_TTL + 10)
+    assert seen == ["a", "c", "b"] and ttl.expired == 3

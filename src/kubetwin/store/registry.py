@@ -44,6 +44,7 @@ GENERATED_NAME_RANDOM_LENGTH = 5
 MAX_GENERATED_NAME_BASE = 63 - GENERATED_NAME_RANDOM_LENGTH
 # Store.Create retries a generateName create that collided (RetryGenerateName) this many times.
 GENERATE_NAME_ATTEMPTS = 8
+EVENT_UID_BATCH = 256
 _ManagedFields = list[dict[str, Any]]
 # eviction.go MaxDisruptedPodSize: evictions not yet confirmed by the disruption controller.
 MAX_DISRUPTED_POD_SIZE = 2000
@@ -118,6 +119,7 @@ class Registry:
         # correlator's aggregation, a new event reason) must not change the names and uids of
         # everything else, which the registry's stream gives
         self._event_rng = rng.child("registry:events")
+        self._event_uids: list[str] = []  # drawn from _event_rng ahead, next one last
         self.admission: list[AdmissionPlugin] = list(admission)
         self._admission_seen: list[AdmissionPlugin] = []  # self.admission when the cache was made
         self._admission_for: dict[tuple[str, str], list[AdmissionPlugin]] = {}
@@ -169,8 +171,16 @@ class Registry:
 
     def new_uid(self, rng: SeededRNG | None = None) -> str:
         """A version-4 UUID from ``rng`` (default: the registry's stream)."""
-        h = (rng or self.rng).hex(32)
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
+        return (rng or self.rng).uuid4()
+
+    def _new_event_uid(self) -> str:
+        """The next uid of the events' stream. Nothing else draws from it, so its uids are drawn
+        EVENT_UID_BATCH at a time, the same ones as one by one (a day of the bench records
+        350,000 events: this halves the cost of their uids)."""
+        if not self._event_uids:
+            self._event_uids = self._event_rng.uuid4s(EVENT_UID_BATCH)
+            self._event_uids.reverse()
+        return self._event_uids.pop()
 
     # ------------------------------------------------------------------------------------------
     def get(
@@ -305,6 +315,33 @@ class Registry:
             "managedFields",
         ):
             meta.pop(field, None)
+        return self._create_prepared(info, obj, gen, dry_run, owned, field_manager, managed_fields)
+
+    def create_trusted(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``create(obj, owned=True)`` for an in-process component handing over an object it built in
+        the form create would bring it to: ``apiVersion`` its kind's stored version, ``metadata``
+        with ``name`` and, for a namespaced kind, ``namespace``, and none of the fields create
+        drops (resourceVersion, uid, deletionTimestamp, deletionGracePeriodSeconds, managedFields):
+        the event recorders' Events. The same status reset, defaulting, admission, validation, uid,
+        timestamps and watch event as ``create``, without the conversion and metadata passes that
+        would change nothing (about 0.7 us of an Event create's 7.5). Returns the stored object
+        (read-only)."""
+        return self._create_prepared(kinds.for_object(obj), obj, None, False, True, None, None)
+
+    def _create_prepared(
+        self,
+        info: kinds.KindInfo,
+        obj: dict[str, Any],
+        gen: str | None,
+        dry_run: bool,
+        owned: bool,
+        field_manager: str | None,
+        managed_fields: _ManagedFields | None,
+    ) -> dict[str, Any]:
+        """The rest of create for ``obj`` in its stored version with its namespace and name (or
+        ``gen``, its generateName) resolved: status reset, defaults, admission, validation, uid,
+        timestamps, store."""
+        meta = obj["metadata"]
         self._reset_status_on_create(info.kind, obj)
         defaults.apply_defaults(obj)
         for plugin in self._admission(info.kind, "CREATE"):
@@ -319,7 +356,7 @@ class Registry:
         elif field_manager:
             self._record_update(info, None, obj, field_manager, None)
         self._validate(info, obj, None)
-        meta["uid"] = self.new_uid(self._event_rng if info.kind == "Event" else None)
+        meta["uid"] = self._new_event_uid() if info.kind == "Event" else self.new_uid()
         meta["creationTimestamp"] = self.clock.timestamp()
         if info.kind not in _NO_SPEC_GENERATION:
             meta["generation"] = 1

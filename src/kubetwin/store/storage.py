@@ -336,6 +336,24 @@ class Store:
             raise _not_found(resource, name)
         if expect_rv and expect_rv != _rv(current):
             raise _conflict(resource, name)
+        return self._remove(resource, table, key, current)
+
+    def delete_version(self, resource: str, key: Key, rv: str) -> bool:
+        """Delete the object at ``key`` if it still has resourceVersion ``rv`` (etcd: a transaction
+        comparing the key's revision): True when it did, False (nothing written) when the key is
+        gone or was written since (the storage TTL's entry for an older write of the key)."""
+        table = self._data.get(resource)
+        if table is None:
+            return False
+        current = table.get(key)
+        if current is None or current["metadata"].get("resourceVersion") != rv:
+            return False
+        self._remove(resource, table, key, current)
+        return True
+
+    def _remove(
+        self, resource: str, table: dict[Key, dict[str, Any]], key: Key, current: dict[str, Any]
+    ) -> dict[str, Any]:
         rv = self._next_rv()
         if self._db is not None:
             self._persist_or_undo(resource, key, None)

@@ -7,9 +7,13 @@ runs out etcd removes the key and watchers see it deleted; no controller is invo
 
 Here every write of the resource notes "due = now + ttl" for its key. Writes happen at the
 current instant, so dues arrive in order: they wait in one FIFO behind one event-loop timer (a busy
-cluster holds hundreds of thousands of Events; a timer each would fill the loop's heap). An entry
-whose key was written again since is stale and skipped when it comes up. Objects already stored
-when the TTL is set up (a restored data directory) count from the newest timestamp they carry.
+cluster holds hundreds of thousands of Events; a timer each would fill the loop's heap). The FIFO
+holds one entry per due: the keys written with it, in order of their first write, each with the
+resourceVersion of its last one. A key whose stored object has another resourceVersion when its
+due comes up (written again since, or deleted) is skipped: the write that replaced it noted its own
+due. So a write costs one dict assignment into the newest entry and a deletion nothing. Objects
+already stored when the TTL is set up (a restored data directory) count from the newest timestamp
+they carry.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kubetwin.api.errors import ApiError
 from kubetwin.store.storage import Key, object_key
 
 if TYPE_CHECKING:
@@ -36,12 +39,12 @@ class StoreTTL:
         self.resource = resource
         self.seconds = seconds
         self.expired = 0  # objects removed so far
-        self._due: dict[Key, float] = {}  # key -> its current expiry
-        self._fifo: deque[tuple[float, Key]] = deque()  # (expiry, key), expiries non-decreasing
+        # (due, key -> resourceVersion of its last write with that due), dues increasing
+        self._fifo: deque[tuple[float, dict[Key, str]]] = deque()
         self._timer: Handle | None = None
-        existing = sorted((self._last_write(obj) + seconds, object_key(obj)) for obj in store.iter(resource))
-        for due, key in existing:
-            self._note(key, due)
+        existing = sorted((self._last_write(obj) + seconds, object_key(obj), _rv(obj)) for obj in store.iter(resource))
+        for due, key, rv in existing:
+            self._note(key, rv, due)
         store.add_listener(self._on_write, resource)
 
     def _last_write(self, obj: dict[str, Any]) -> float:
@@ -61,15 +64,16 @@ class StoreTTL:
         return max(parsed, default=self.clock.now)
 
     def _on_write(self, ev: WatchEvent) -> None:
-        key = object_key(ev.object)
-        if ev.type == "DELETED":
-            self._due.pop(key, None)
-        else:
-            self._note(key, self.clock.now + self.seconds)
+        if ev.type != "DELETED":  # a deleted key's entries find it gone (or another version) when due
+            obj = ev.object
+            self._note(object_key(obj), obj["metadata"]["resourceVersion"], self.clock.now + self.seconds)
 
-    def _note(self, key: Key, due: float) -> None:
-        self._due[key] = due
-        self._fifo.append((due, key))
+    def _note(self, key: Key, rv: str, due: float) -> None:
+        fifo = self._fifo
+        if fifo and fifo[-1][0] == due:
+            fifo[-1][1][key] = rv  # written again at this due: one entry, where it was first written
+        else:
+            fifo.append((due, {key: rv}))
         if self._timer is None:
             self._arm()
 
@@ -80,20 +84,17 @@ class StoreTTL:
     def _fire(self) -> None:
         self._timer = None
         now = self.clock.now
-        fifo, due_of = self._fifo, self._due
-        delete, resource = self.store.delete, self.resource
+        fifo = self._fifo
+        delete, resource = self.store.delete_version, self.resource
         expired = 0
         while fifo and fifo[0][0] <= now:
-            due, key = fifo.popleft()
-            if due_of.get(key) != due:
-                continue  # written again (a later entry is queued) or already gone
-            del due_of[key]
-            try:  # a key with a due is stored (its deletion, DELETED, drops the due)
-                delete(resource, key[0], key[1])
-            except ApiError:
-                continue
-            expired += 1
+            for key, rv in fifo.popleft()[1].items():
+                # not when deleted, or written again since (that write's due is queued later)
+                expired += delete(resource, key, rv)
         self.expired += expired
         if fifo:
             self._arm()
 
+
+def _rv(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
