@@ -197,6 +197,8 @@ class _Table:
         return self._used
 
     def alloc(self) -> int:
+        """A slot holding the fill values: a new one, or a freed one (release wrote them and a tick
+        writes only values equal to them into free slots, see UsageEngine.tick)."""
         self._used = None
         if self.free:
             slot = self.free.pop()
@@ -211,8 +213,6 @@ class _Table:
             slot = self.n
             self.n += 1
         self.in_use[slot] = True
-        for k, (_, fill) in self.cols.items():
-            self.a[k][slot] = fill
         return slot
 
     def release(self, slot: int) -> None:
