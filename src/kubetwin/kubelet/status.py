@@ -51,6 +51,18 @@ class Container:
     restart_count: int = 0
     started: bool = False  # startup probe passed (or none)
     ready: bool = False
+    # (started_at, its text): formatted once per start, as every status write of a running container shows it
+    started_text: tuple[float, str] | None = field(default=None, repr=False, compare=False)
+
+    def started_at_text(self, clock: EventLoop) -> str:
+        """``started_at`` as a metav1.Time text (the clock caches only one instant's text)."""
+        at = self.started_at
+        if at is None:
+            return clock.timestamp(None)
+        memo = self.started_text
+        if memo is None or memo[0] != at:
+            memo = self.started_text = (at, clock.timestamp(at))
+        return memo[1]
 
     def terminated_state(self, clock: EventLoop) -> Obj:
         st: Obj = {
@@ -58,7 +70,7 @@ class Container:
             "exitCode": self.exit_code,
             "finishedAt": clock.timestamp(self.finished_at),
             "reason": self.term_reason or ("Completed" if self.exit_code == 0 else "Error"),
-            "startedAt": clock.timestamp(self.started_at),
+            "startedAt": self.started_at_text(clock),
         }
         return st
 
@@ -84,7 +96,7 @@ def container_api_status(c: Container, default_reason: str, clock: EventLoop) ->
     st["restartCount"] = c.restart_count
     st["started"] = c.started
     if c.state == RUNNING:
-        st["state"] = {"running": {"startedAt": clock.timestamp(c.started_at)}}
+        st["state"] = {"running": {"startedAt": c.started_at_text(clock)}}
     elif c.state == TERMINATED:
         st["state"] = {"terminated": c.terminated_state(clock)}
     else:
