@@ -240,8 +240,10 @@ def test_deterministic() -> None:
 
 
 def _check_serving(eng: UsageEngine) -> None:
-    """The per-profile counts and the containers' "serve" column are what the pod columns say."""
+    """The per-profile counts and the containers' "serve" column are what the pod columns say, and
+    the count of live containers not running what the container columns say."""
     pa, ca, pn, n = eng.p.a, eng.c.a, eng.p.n, eng.c.n
+    assert eng._idle == int((ca["alive"][:n] & ~ca["running"][:n]).sum())
     prof = pa["profile"][:pn]
     serving = pa["alive"][:pn] & pa["ready"][:pn] & (prof >= 0)
     assert eng._serving.tolist() == np.bincount(prof[serving], minlength=len(eng._profile_list)).tolist()
@@ -275,3 +277,25 @@ def test_serving_counts_follow_readiness_labels_profiles_and_deletions() -> None
     stack.loop.advance(60)
     _check_serving(eng)
     assert eng._serving.tolist() == [3]
+
+
+def test_idle_count_follows_kills_restarts_and_stops() -> None:
+    stack = make_stack()
+    _node(stack)
+    eng = _engine(stack)
+    _run(stack, make_pod("leaky").container("app", requests={"memory": "256Mi"}, limits={"memory": "256Mi"})
+         .annotations({"kubetwin.io/memory-usage": "300Mi"}))  # OOM-killed at each start, restarts with back-off
+    _run(stack, make_pod("once").set("spec.restartPolicy", "Never").set("metadata.annotations",
+         {"kubetwin.io/run-duration": "1h", "kubetwin.io/memory-usage": "2Gi"})
+         .container("app", requests={"memory": "1Gi"}, limits={"memory": "1Gi"}))  # killed once: the pod stops
+    _run(stack, make_pod("ok").container("c"))
+    seen = set()
+    for _ in range(30):
+        stack.loop.advance(5)
+        _check_serving(eng)
+        seen.add(eng._idle)
+    assert seen == {0, 1}  # the leaky container waits in back-off, or runs until the next tick kills it
+    stack.client.delete("pods", "leaky", "default")
+    stack.loop.advance(60)
+    _check_serving(eng)
+    assert eng._idle == 0 and len(eng.pods) == 1

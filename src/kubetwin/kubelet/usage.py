@@ -345,6 +345,7 @@ class UsageEngine:
         self._profile_list: list[LoadProfile] = []
         self._profile_index: dict[str, int] = {}
         self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
+        self._idle = 0  # live container slots not running (see _set_running)
         self._last_tick: float | None = None
         self._attention: set[str] = set()
         self._next_pid = 1000
@@ -475,6 +476,7 @@ class UsageEngine:
             except ValueError:
                 req, lim = {}, {}
             ca["alive"][s] = True
+            self._idle += 1  # until it runs
             ca["node"][s] = nslot
             ca["pod"][s] = pslot
             ca["req_cpu"][s] = req.get("cpu", 0)
@@ -485,7 +487,7 @@ class UsageEngine:
             ca["adj"][s] = oom_score_adj(pod, c, mem_cap)
             rc = worker.by_name.get(c["name"]) if worker is not None else None
             if rc is not None and rc.state == "running":
-                ca["running"][s] = True
+                self._set_running(s, True)
                 ca["start"][s] = rc.started_at if rc.started_at is not None else self.loop.now
                 ca["pid"][s] = self._pid()
         e.profile = self._match(e)
@@ -507,7 +509,9 @@ class UsageEngine:
             self.finished.append(summary)
         if e.serve >= 0:
             self._serving[e.serve] -= 1
+        running = self.c.a["running"]
         for s in e.slots:
+            self._idle -= not running[s]
             self.c_names.pop(s, None)
             self.c.release(s)
         nslot = self.node_slot.get(e.node)
@@ -529,7 +533,7 @@ class UsageEngine:
         s = e.slots[e.names.index(name)]
         ca = self.c.a
         now = self.loop.now
-        ca["running"][s] = True
+        self._set_running(s, True)
         ca["start"][s] = now
         ca["startup_end"][s] = now + e.startup_seconds
         self._startup_until = max(self._startup_until, now + e.startup_seconds)
@@ -541,9 +545,16 @@ class UsageEngine:
         if e is None or name not in e.names:
             return
         s = e.slots[e.names.index(name)]
+        self._set_running(s, False)
         ca = self.c.a
-        ca["running"][s] = False
         ca["demand"][s] = ca["granted"][s] = ca["mem"][s] = 0.0
+
+    def _set_running(self, s: int, running: bool) -> None:
+        """Mark live container slot ``s`` running or not, keeping the count of those not running."""
+        col = self.c.a["running"]
+        if bool(col[s]) != running:
+            col[s] = running
+            self._idle += -1 if running else 1
 
     def _pid(self) -> int:
         self._next_pid += 1
@@ -716,8 +727,11 @@ class UsageEngine:
                 cpu = np.maximum(cpu, np.where(starting, ca.get("startup_cpu"), 0.0))
         if self._leaky:  # else mem gains exact zeros
             mem += ca.get("leak") * (now - ca.get("start"))
-        demand = np.where(run, cpu, 0.0)
-        mem = np.where(run, mem, 0.0)
+        if self._idle:  # live containers that do not run use nothing
+            demand = np.where(run, cpu, 0.0)
+            mem = np.where(run, mem, 0.0)
+        else:  # every live container runs, and a free slot's cpu and mem are zeros already (its fills)
+            demand = cpu
         # CPU: CFS quota, then the node's shares
         want = np.minimum(demand, ca.get("lim_cpu"))
         throttled = demand - want
@@ -798,9 +812,9 @@ class UsageEngine:
             "limit_bytes": None if np.isinf(ca["lim_mem"][s]) else int(ca["lim_mem"][s]),
             "oom_score_adj": int(ca["adj"][s]),
         })  # fmt: skip
-        ca["running"][s] = False
+        self._set_running(s, False)
         kl.container_exited(e.uid, name, SIGKILL_EXIT, OOM_KILLED)
-        ca["running"][s] = False
+        self._set_running(s, False)
         ca["demand"][s] = ca["granted"][s] = 0.0
         return True
 
