@@ -226,8 +226,9 @@ class _Table:
 class _Rows:
     """A tick's view of a table's used slots [0, n): slices of the columns when no slot is free
     or most are used, else the columns gathered at the used slots (ascending) and scattered back.
-    ``get`` gives a column's values, ``put``/``add`` store/add into its used slots; an index ``i``
-    into what ``get`` returns is slot ``slot(i)``. ``get`` may return a view: never write to it."""
+    ``get`` gives a column's values, ``put``/``add``/``raise_to`` store/add/raise into its used
+    slots; an index ``i`` into what ``get`` returns is slot ``slot(i)``. ``get`` may return a view:
+    never write to it."""
 
     def __init__(self, table: _Table, n: int) -> None:
         self.a = dict(table.a)  # the arrays of now: a kill's callbacks may replace them mid-tick
@@ -261,10 +262,6 @@ class _Rows:
 
     def slot(self, i: int) -> int:
         return i if self.idx is None else int(self.idx[i])
-
-    def slots(self, mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """The slots where ``mask`` (over ``get``'s values) is True."""
-        return np.flatnonzero(mask) if self.idx is None else self.idx[mask]
 
     def expand(self, values: F64) -> F64:
         """``values`` indexed by slot (itself when no gathering; free slots 0.0)."""
