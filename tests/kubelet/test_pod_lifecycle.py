@@ -296,3 +296,46 @@ def test_backoff_resets_after_long_run(stack: Stack) -> None:
     stack.loop.advance(3 * 660 + 1)
     cs = _state(stack.pod("slow"))
     assert cs["restartCount"] == 3 and "running" in cs["state"]  # every restart immediate
+
+
+def _summed(kl: Any) -> tuple[dict[str, int], int]:
+    """What admission counts, summed afresh: the requests and number of the workers not done."""
+    total: dict[str, int] = {}
+    live = [w for w in kl.workers.values() if not w.done]
+    for w in live:
+        for k, v in w.requests.items():
+            total[k] = total.get(k, 0) + v
+    return total, len(live)
+
+
+def test_admission_counts_follow_workers(stack: Stack) -> None:
+    """The requests admission sees (kept as workers come, finish and go) are the live workers' sum."""
+    _node(stack, cpu="8", memory="32Gi", pods=110)
+    kl = stack.kubelets.get(NODE)
+    assert kl is not None
+
+    def check() -> None:
+        used, count, _ = kl.used()
+        want, n = _summed(kl)
+        assert count == n and {k: v for k, v in used.items() if v} == {k: v for k, v in want.items() if v}
+
+    fast = {"kubetwin.io/startup-seconds": "1"}
+    for i in range(3):
+        stack.run_pod(make_pod(f"web{i}").container("c", requests={"cpu": "500m", "memory": "1Gi"})
+                      .annotations(fast).obj(), NODE)  # fmt: skip
+    job = make_pod("job").container("c", requests={"cpu": "1", "memory": "2Gi"}).set("spec.restartPolicy", "Never")
+    stack.run_pod(job.annotations({**fast, "kubetwin.io/run-duration": "5s"}).obj(), NODE)
+    stack.loop.advance(3)
+    check()
+    assert kl.used()[1] == 4
+    stack.loop.advance(10)  # the job finished: it no longer counts, though its worker stays
+    check()
+    assert kl.used()[1] == 3 and "job" in {w.key.split("/")[1] for w in kl.workers.values()}
+    stack.client.delete("pods", "web1", "default")
+    stack.loop.advance(60)
+    check()
+    assert kl.used()[1] == 2
+    stack.client.delete("pods", "job", "default")
+    stack.loop.advance(60)
+    check()
+    assert kl.used()[0].get("cpu") == 1000

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import Stack, make_stack
 
@@ -236,3 +237,65 @@ def test_deterministic() -> None:
     a = _scenario(3)
     assert a == _scenario(3)
     assert any(e.get("kind") == "limit" for e in a)  # the leak reaches the limit within the hour
+
+
+def _check_serving(eng: UsageEngine) -> None:
+    """The per-profile counts and the containers' "serve" column are what the pod columns say, and
+    the count of live containers not running what the container columns say."""
+    pa, ca, pn, n = eng.p.a, eng.c.a, eng.p.n, eng.c.n
+    assert eng._idle == int((ca["alive"][:n] & ~ca["running"][:n]).sum())
+    prof = pa["profile"][:pn]
+    serving = pa["alive"][:pn] & pa["ready"][:pn] & (prof >= 0)
+    assert eng._serving.tolist() == np.bincount(prof[serving], minlength=len(eng._profile_list)).tolist()
+    by_pod = np.where(serving, prof, -1)
+    assert ca["serve"][:n].tolist() == np.where(ca["alive"][:n], by_pod[ca["pod"][:n]], -1).tolist()
+
+
+def test_serving_counts_follow_readiness_labels_profiles_and_deletions() -> None:
+    stack = make_stack()
+    _node(stack)
+    probe = {"exec": {"command": ["true"]}, "initialDelaySeconds": 30}
+    for i in range(3):
+        _run(stack, make_pod(f"w{i}").labels({"app": "web"}).container("c", readinessProbe=probe if i == 2 else None))
+    _run(stack, make_pod("x").labels({"app": "other"}).container("c"))
+    eng = _engine(stack)
+    _check_serving(eng)
+    stack.client.create(_profile("web", {"constant": {"rps": 90}}, {"cpuPerRequest": "1m"}))
+    stack.loop.advance(10)
+    _check_serving(eng)
+    assert eng._serving.tolist() == [2]  # w2 is not ready yet
+    stack.client.create(_profile("a-other", {"constant": {"rps": 5}}, {}, app="other"))  # sorts first
+    stack.loop.advance(30)
+    _check_serving(eng)
+    assert eng._serving.tolist() == [1, 3]
+    stack.client.patch("pods", "x", {"metadata": {"labels": {"app": "web"}}}, "default")
+    stack.client.delete("pods", "w1", "default")
+    stack.loop.advance(1)
+    _check_serving(eng)
+    assert eng._serving.tolist() == [0, 3]
+    stack.client.delete("loadprofiles.kubetwin.io", "a-other", "default")
+    stack.loop.advance(60)
+    _check_serving(eng)
+    assert eng._serving.tolist() == [3]
+
+
+def test_idle_count_follows_kills_restarts_and_stops() -> None:
+    stack = make_stack()
+    _node(stack)
+    eng = _engine(stack)
+    _run(stack, make_pod("leaky").container("app", requests={"memory": "256Mi"}, limits={"memory": "256Mi"})
+         .annotations({"kubetwin.io/memory-usage": "300Mi"}))  # OOM-killed at each start, restarts with back-off
+    _run(stack, make_pod("once").set("spec.restartPolicy", "Never").set("metadata.annotations",
+         {"kubetwin.io/run-duration": "1h", "kubetwin.io/memory-usage": "2Gi"})
+         .container("app", requests={"memory": "1Gi"}, limits={"memory": "1Gi"}))  # killed once: the pod stops
+    _run(stack, make_pod("ok").container("c"))
+    seen = set()
+    for _ in range(30):
+        stack.loop.advance(5)
+        _check_serving(eng)
+        seen.add(eng._idle)
+    assert seen == {0, 1}  # the leaky container waits in back-off, or runs until the next tick kills it
+    stack.client.delete("pods", "leaky", "default")
+    stack.loop.advance(60)
+    _check_serving(eng)
+    assert eng._idle == 0 and len(eng.pods) == 1

@@ -89,6 +89,9 @@ class Kubelet:
         cidr = (node.get("spec") or {}).get("podCIDR") or manager.fallback_pod_cidr()
         self.ipam = HostLocalIPAM(cidr)
         self.workers: dict[str, PodWorker] = {}
+        # the summed requests and number of the workers that still count (PodWorker.counted)
+        self._used: dict[str, int] = {}
+        self._used_count = 0
         self.images: set[str] = set()
         self.waiting_network: list[PodWorker] = []
         self.waiting_ip: list[PodWorker] = []
@@ -242,6 +245,7 @@ class Kubelet:
         for w in self.workers.values():
             w.deleted = True
             w._model_stop()
+            self.uncount(w)
         self.workers.clear()
 
     # -- node status & lease --------------------------------------------------------------------
@@ -395,17 +399,23 @@ class Kubelet:
 
     # -- pods -----------------------------------------------------------------------------------
     def used(self) -> tuple[dict[str, int], int, Iterator[Obj]]:
-        """Summed requests and number of the admitted pods that still count, and those pods (lazily:
-        admission reads them only for a pod with host ports)."""
-        total: dict[str, int] = {}
-        count = 0
-        for w in self.workers.values():
-            if w.rt.terminal:  # w.done
-                continue
-            count += 1
-            for k, v in w.requests.items():
-                total[k] = total.get(k, 0) + v
-        return total, count, (w.pod for w in self.workers.values() if not w.done)
+        """Summed requests (read-only) and number of the admitted pods that still count, kept as
+        workers start, finish and go, and those pods (lazily: admission reads them only for a pod
+        with host ports)."""
+        return self._used, self._used_count, (w.pod for w in self.workers.values() if not w.done)
+
+    def _count(self, w: PodWorker, sign: int) -> None:
+        """Add (+1) or take out (-1) a worker's requests from what ``used`` reports."""
+        w.counted = sign > 0
+        self._used_count += sign
+        total = self._used
+        for k, v in w.requests.items():
+            total[k] = total.get(k, 0) + sign * v
+
+    def uncount(self, w: PodWorker) -> None:
+        """The worker is done (its pod is terminal) or forgotten: its pod stops counting."""
+        if w.counted:
+            self._count(w, -1)
 
     def sync_pod(self, key: str, pod: Obj | None) -> None:
         """HandlePodAdditions/Updates/Removes for one pod key."""
@@ -446,6 +456,7 @@ class Kubelet:
             return
         w = PodWorker(self, pod)
         self.workers[key] = w
+        self._count(w, 1)
         w.start()
 
     def _reject(self, pod: Obj, r: admission.Rejection) -> None:
@@ -462,6 +473,7 @@ class Kubelet:
 
     def _forget(self, w: PodWorker) -> None:
         w.deleted = True
+        self.uncount(w)
         w.cancel_timers()
         self.evicted.pop(w.uid, None)
         self.release_ip(w)

@@ -133,6 +133,7 @@ class PodWorker:
         self.waiting_network = False
         self.model_started = False
         self.model_stopped = False
+        self.counted = False  # its requests are in the kubelet's used() sums (admitted, not done)
 
     # -- helpers --------------------------------------------------------------------------------
     @property
@@ -425,6 +426,7 @@ class PodWorker:
 
     def _teardown(self) -> None:
         self.rt.terminal = True
+        self.kl.uncount(self)
         self.rt.sandbox_ready = False
         self.cancel_timers()
         self.kl.release_ip(self)

@@ -51,6 +51,18 @@ class Container:
     restart_count: int = 0
     started: bool = False  # startup probe passed (or none)
     ready: bool = False
+    # (started_at, its text): formatted once per start, as every status write of a running container shows it
+    started_text: tuple[float, str] | None = field(default=None, repr=False, compare=False)
+
+    def started_at_text(self, clock: EventLoop) -> str:
+        """``started_at`` as a metav1.Time text (the clock caches only one instant's text)."""
+        at = self.started_at
+        if at is None:
+            return clock.timestamp(None)
+        memo = self.started_text
+        if memo is None or memo[0] != at:
+            memo = self.started_text = (at, clock.timestamp(at))
+        return memo[1]
 
     def terminated_state(self, clock: EventLoop) -> Obj:
         st: Obj = {
@@ -58,7 +70,7 @@ class Container:
             "exitCode": self.exit_code,
             "finishedAt": clock.timestamp(self.finished_at),
             "reason": self.term_reason or ("Completed" if self.exit_code == 0 else "Error"),
-            "startedAt": clock.timestamp(self.started_at),
+            "startedAt": self.started_at_text(clock),
         }
         return st
 
@@ -74,14 +86,17 @@ class PodRuntime:
 
 
 def container_api_status(c: Container, default_reason: str, clock: EventLoop) -> Obj:
-    st: Obj = {"image": c.image, "imageID": c.image_id, "lastState": {}, "name": c.name, "ready": c.ready,
-               "restartCount": c.restart_count, "started": c.started}  # fmt: skip
-    if c.container_id:
-        st["containerID"] = c.container_id
-    if c.last is not None:
-        st["lastState"] = {"terminated": dict(c.last)}
+    """One containerStatuses entry, its keys in sorted order (built in that order, not sorted)."""
+    st: Obj = {"containerID": c.container_id} if c.container_id else {}
+    st["image"] = c.image
+    st["imageID"] = c.image_id
+    st["lastState"] = {"terminated": dict(c.last)} if c.last is not None else {}
+    st["name"] = c.name
+    st["ready"] = c.ready
+    st["restartCount"] = c.restart_count
+    st["started"] = c.started
     if c.state == RUNNING:
-        st["state"] = {"running": {"startedAt": clock.timestamp(c.started_at)}}
+        st["state"] = {"running": {"startedAt": c.started_at_text(clock)}}
     elif c.state == TERMINATED:
         st["state"] = {"terminated": c.terminated_state(clock)}
     else:
@@ -89,7 +104,7 @@ def container_api_status(c: Container, default_reason: str, clock: EventLoop) ->
         if c.message:
             waiting["message"] = c.message
         st["state"] = {"waiting": waiting}
-    return dict(sorted(st.items()))
+    return st
 
 
 def get_phase(pod: Obj, rt: PodRuntime) -> str:
@@ -185,6 +200,9 @@ def _initialized(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
     return "True", "", ""
 
 
+_OWNED_CONDITIONS = frozenset({"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"})
+
+
 def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dict[str, Obj]) -> Obj:
     prev = old.get(type_)
     since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
@@ -218,8 +236,7 @@ def pod_status(
         _cond("PodScheduled", "True", "", "", now, old),
     ]
     # Conditions owned by others (DisruptionTarget, readiness gates) are kept as they are.
-    owned = {c["type"] for c in conditions}
-    conditions += [c for t, c in old.items() if t not in owned]
+    conditions += [c for t, c in old.items() if t not in _OWNED_CONDITIONS]
     status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
     if rt.pod_ip:
         status["podIP"] = rt.pod_ip

@@ -117,7 +117,7 @@ class NodeStats:
 
 class _Pod:
     __slots__ = ("uid", "namespace", "name", "node", "slot", "slots", "names", "labels", "pin_cpu", "pin_mem",
-                 "profile", "ready", "startup_seconds", "owner")  # fmt: skip
+                 "profile", "ready", "startup_seconds", "owner", "serve")  # fmt: skip
 
     def __init__(self, uid: str, namespace: str, name: str, node: str, slot: int) -> None:
         self.uid = uid
@@ -134,6 +134,7 @@ class _Pod:
         self.ready = False
         self.startup_seconds = 0.0
         self.owner = ""
+        self.serve = -1  # index of the profile whose traffic it serves (alive, ready, matched), else -1
 
 
 def _owner(pod: Obj) -> str:
@@ -160,6 +161,7 @@ _C_COLS: dict[str, tuple[Any, float]] = {
     "dem_s": (np.float64, 0.0), "grant_s": (np.float64, 0.0), "thr_s": (np.float64, 0.0),
     "wait_s": (np.float64, 0.0), "thr_ticks": (np.int64, 0), "wait_ticks": (np.int64, 0),
     "run_ticks": (np.int64, 0), "oom": (np.int64, 0), "mem_peak": (np.float64, 0.0), "pid": (np.int64, 0),
+    "serve": (np.int64, -1),  # its pod's _Pod.serve: the tick's index into the traffic per pod of each profile
 }  # fmt: skip
 _P_COLS: dict[str, tuple[Any, float]] = {
     "alive": (np.bool_, False), "ready": (np.bool_, False), "profile": (np.int64, -1), "node": (np.int64, 0),
@@ -195,6 +197,8 @@ class _Table:
         return self._used
 
     def alloc(self) -> int:
+        """A slot holding the fill values: a new one, or a freed one (release wrote them and a tick
+        writes only values equal to them into free slots, see UsageEngine.tick)."""
         self._used = None
         if self.free:
             slot = self.free.pop()
@@ -209,8 +213,6 @@ class _Table:
             slot = self.n
             self.n += 1
         self.in_use[slot] = True
-        for k, (_, fill) in self.cols.items():
-            self.a[k][slot] = fill
         return slot
 
     def release(self, slot: int) -> None:
@@ -224,8 +226,9 @@ class _Table:
 class _Rows:
     """A tick's view of a table's used slots [0, n): slices of the columns when no slot is free
     or most are used, else the columns gathered at the used slots (ascending) and scattered back.
-    ``get`` gives a column's values, ``put``/``add`` store/add into its used slots; an index ``i``
-    into what ``get`` returns is slot ``slot(i)``. ``get`` may return a view: never write to it."""
+    ``get`` gives a column's values, ``put``/``add``/``raise_to`` store/add/raise into its used
+    slots; an index ``i`` into what ``get`` returns is slot ``slot(i)``. ``get`` may return a view:
+    never write to it."""
 
     def __init__(self, table: _Table, n: int) -> None:
         self.a = dict(table.a)  # the arrays of now: a kill's callbacks may replace them mid-tick
@@ -249,12 +252,16 @@ class _Rows:
         else:
             self.a[k][self.idx] += values  # slots are unique: one add per slot
 
+    def raise_to(self, k: str, values: np.ndarray[Any, Any]) -> None:
+        """Raise a column's used slots to at least ``values`` (a running maximum)."""
+        if self.idx is None:
+            col = self.a[k][: self.n]
+            np.maximum(col, values, out=col)
+        else:
+            self.a[k][self.idx] = np.maximum(self.a[k][self.idx], values)
+
     def slot(self, i: int) -> int:
         return i if self.idx is None else int(self.idx[i])
-
-    def slots(self, mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """The slots where ``mask`` (over ``get``'s values) is True."""
-        return np.flatnonzero(mask) if self.idx is None else self.idx[mask]
 
     def expand(self, values: F64) -> F64:
         """``values`` indexed by slot (itself when no gathering; free slots 0.0)."""
@@ -306,6 +313,10 @@ class UsageEngine:
     """One per cluster, shared by every Kubelet as its ResourceModel."""
 
     tick_interval: float | None = None  # ResourceModel: kubelets schedule no per-node tick
+    # bounds the tick trusts instead of scanning the columns: no container's startup_end is past
+    # _startup_until, and no container has a leak while _leaky is False (both only ever grow)
+    _startup_until = -np.inf
+    _leaky = False
 
     def __init__(self, manager: KubeletManager, period: float = DEFAULT_TICK) -> None:
         self.manager = manager
@@ -330,6 +341,8 @@ class UsageEngine:
         self.profiles: dict[str, LoadProfile] = {}
         self._profile_list: list[LoadProfile] = []
         self._profile_index: dict[str, int] = {}
+        self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
+        self._idle = 0  # live container slots not running (see _set_running)
         self._last_tick: float | None = None
         self._attention: set[str] = set()
         self._next_pid = 1000
@@ -460,6 +473,7 @@ class UsageEngine:
             except ValueError:
                 req, lim = {}, {}
             ca["alive"][s] = True
+            self._idle += 1  # until it runs
             ca["node"][s] = nslot
             ca["pod"][s] = pslot
             ca["req_cpu"][s] = req.get("cpu", 0)
@@ -470,11 +484,12 @@ class UsageEngine:
             ca["adj"][s] = oom_score_adj(pod, c, mem_cap)
             rc = worker.by_name.get(c["name"]) if worker is not None else None
             if rc is not None and rc.state == "running":
-                ca["running"][s] = True
+                self._set_running(s, True)
                 ca["start"][s] = rc.started_at if rc.started_at is not None else self.loop.now
                 ca["pid"][s] = self._pid()
         e.profile = self._match(e)
         pa["profile"][pslot] = self._profile_index.get(e.profile, -1) if e.profile else -1
+        self._serve(e)
         self._apply_params(e)
         for s in e.slots:
             if ca["running"][s]:
@@ -489,7 +504,11 @@ class UsageEngine:
         if summary is not None:
             summary["stopped_at"] = float(self.loop.now)
             self.finished.append(summary)
+        if e.serve >= 0:
+            self._serving[e.serve] -= 1
+        running = self.c.a["running"]
         for s in e.slots:
+            self._idle -= not running[s]
             self.c_names.pop(s, None)
             self.c.release(s)
         nslot = self.node_slot.get(e.node)
@@ -511,9 +530,10 @@ class UsageEngine:
         s = e.slots[e.names.index(name)]
         ca = self.c.a
         now = self.loop.now
-        ca["running"][s] = True
+        self._set_running(s, True)
         ca["start"][s] = now
         ca["startup_end"][s] = now + e.startup_seconds
+        self._startup_until = max(self._startup_until, now + e.startup_seconds)
         ca["pid"][s] = self._pid()
         self._estimate(s)
 
@@ -522,9 +542,16 @@ class UsageEngine:
         if e is None or name not in e.names:
             return
         s = e.slots[e.names.index(name)]
+        self._set_running(s, False)
         ca = self.c.a
-        ca["running"][s] = False
         ca["demand"][s] = ca["granted"][s] = ca["mem"][s] = 0.0
+
+    def _set_running(self, s: int, running: bool) -> None:
+        """Mark live container slot ``s`` running or not, keeping the count of those not running."""
+        col = self.c.a["running"]
+        if bool(col[s]) != running:
+            col[s] = running
+            self._idle += -1 if running else 1
 
     def _pid(self) -> int:
         self._next_pid += 1
@@ -575,6 +602,8 @@ class UsageEngine:
             base_mem, mem_rps, leak = default_mem, zeros, zeros
         running, start = ca["running"], ca["start"]
         startup_end = [(float(start[s]) if running[s] else float(now)) + e.startup_seconds for s in slots]
+        self._startup_until = max(self._startup_until, *startup_end)
+        self._leaky = self._leaky or any(leak)
         for name, values in (("base_cpu", base_cpu), ("cpu_rps", cpu_rps), ("startup_cpu", startup_cpu),
                              ("startup_end", startup_end), ("base_mem", base_mem), ("mem_rps", mem_rps),
                              ("leak", leak)):  # fmt: skip
@@ -599,6 +628,7 @@ class UsageEngine:
         if ready != e.ready:
             e.ready = ready
             self.p.a["ready"][e.slot] = ready
+            self._serve(e)
         labels = meta.get("labels") or {}
         if labels != e.labels:
             e.labels = dict(labels)
@@ -609,7 +639,24 @@ class UsageEngine:
         self.p.a["profile"][e.slot] = self._profile_index.get(key, -1) if key else -1
         if key != e.profile:
             e.profile = key
+            self._serve(e)
             self._apply_params(e)
+
+    def _serve(self, e: _Pod, recount: bool = False) -> None:
+        """Keep ``e.serve`` (the index of the profile whose traffic the pod shares: it is ready and
+        matched, as its pod columns say), its containers' "serve" column and the per-profile counts
+        (``recount``: the counts start afresh and ``e.serve`` is not in them)."""
+        k = self._profile_index.get(e.profile, -1) if e.ready and e.profile else -1
+        if k == e.serve and not recount:
+            return
+        if e.serve >= 0 and not recount:
+            self._serving[e.serve] -= 1
+        if k >= 0:
+            self._serving[k] += 1
+        e.serve = k
+        col = self.c.a["serve"]
+        for s in e.slots:
+            col[s] = k
 
     def _profile_changed(self, obj: Obj) -> None:
         try:
@@ -629,6 +676,7 @@ class UsageEngine:
     def _reindex_profiles(self, namespace: str, force: str) -> None:
         self._profile_list = [self.profiles[k] for k in sorted(self.profiles)]
         self._profile_index = {p.key: i for i, p in enumerate(self._profile_list)}
+        self._serving = np.zeros(len(self._profile_list), dtype=np.int64)
         pa = self.p.a
         for e in self.pods.values():
             if e.namespace == namespace:
@@ -637,6 +685,7 @@ class UsageEngine:
                     e.profile = key
                     self._apply_params(e)
             pa["profile"][e.slot] = self._profile_index.get(e.profile, -1) if e.profile else -1
+            self._serve(e, recount=True)  # the indices moved
 
     # -- the tick -------------------------------------------------------------------------------
     def tick(self, kubelet: Kubelet | None = None) -> None:
@@ -659,32 +708,33 @@ class UsageEngine:
         node = ca.get("node")
         # requests per second reaching each container
         if self._profile_list:
-            pn = self.p.n
-            pa = _Rows(self.p, pn)
             rps_k = np.array([p.traffic.rps(now) for p in self._profile_list], dtype=np.float64)
-            prof = pa.get("profile")
-            serving = pa.get("alive") & pa.get("ready") & (prof >= 0)
-            counts = np.bincount(prof[serving], minlength=len(rps_k)).astype(np.float64)
-            per_pod = np.zeros(pn)
-            sp = prof[serving]
-            per_pod[pa.slots(serving)] = rps_k[sp] / counts[sp]
-            rps = per_pod[ca.get("pod")]
+            counts = self._serving
+            per_pod = np.zeros(len(rps_k) + 1)  # by profile index; the last: pods serving none (-1)
+            np.divide(rps_k, counts, out=per_pod[:-1], where=counts > 0)
+            rps = per_pod[ca.get("serve")]
             cpu = ca.get("base_cpu") + ca.get("cpu_rps") * rps
             mem = ca.get("base_mem") + ca.get("mem_rps") * rps
         else:
             cpu = ca.get("base_cpu").copy()
             mem = ca.get("base_mem").copy()
-        startup_end = ca.get("startup_end")
-        starting = startup_end > now
-        if starting.any():  # else the burst term is all zeros and cpu (>= 0) stays as it is
-            cpu = np.maximum(cpu, np.where(starting, ca.get("startup_cpu"), 0.0))
-        leak = ca.get("leak")
-        if leak.any():  # else mem gains exact zeros
-            mem += leak * (now - ca.get("start"))
-        demand = np.where(run, cpu, 0.0)
-        mem = np.where(run, mem, 0.0)
+        if self._startup_until > now:  # else no container is starting: the burst term is all zeros
+            starting = ca.get("startup_end") > now
+            if starting.any():  # and cpu (>= 0) stays as it is
+                cpu = np.maximum(cpu, np.where(starting, ca.get("startup_cpu"), 0.0))
+        if self._leaky:  # else mem gains exact zeros
+            mem += ca.get("leak") * (now - ca.get("start"))
+        if self._idle:  # live containers that do not run use nothing
+            demand = np.where(run, cpu, 0.0)
+            mem = np.where(run, mem, 0.0)
+        else:  # every live container runs, and a free slot's cpu and mem are zeros already (its fills)
+            demand = cpu
         # CPU: CFS quota, then the node's shares
         want = np.minimum(demand, ca.get("lim_cpu"))
+        throttled = demand - want
+        capped = bool(throttled.any())
+        if not capped:
+            want = demand  # equal value for value: what is summed and granted below stays bitwise
         node_want = np.bincount(node, want, minlength=nn)
         over = na["alive"] & (node_want > na["cpu_alloc"] * (1 + 1e-9))
         squeezed = bool(over.any())  # else every container is granted what it wants
@@ -694,12 +744,12 @@ class UsageEngine:
             granted[idx] = cgroups.water_fill(want[idx], ca.get("weight")[idx], node[idx], na["cpu_alloc"])
         if dt > 0:
             k = dt / 1000.0
-            throttled = demand - want
-            ca.add("dem_s", demand * k)
-            ca.add("grant_s", granted * k)
+            demand_k = demand * k
+            ca.add("dem_s", demand_k)
+            ca.add("grant_s", demand_k if granted is demand else granted * k)
             # the throttling and wait totals only add zeros when nothing is throttled / squeezed
             # (they are sums of non-negative terms, never -0.0, so adding +0.0 changes nothing)
-            if throttled.any():
+            if capped:
                 ca.add("thr_s", throttled * k)
                 ca.add("thr_ticks", throttled > _EPS)
             if squeezed:
@@ -728,9 +778,9 @@ class UsageEngine:
                 pods_mem[ns] = self._system_oom(ns, by_slot, float(pods_mem[ns]))
             mem = ca.take(by_slot)
         ca.put("mem", mem)
-        ca.put("mem_peak", np.maximum(ca.get("mem_peak"), mem))
+        ca.raise_to("mem_peak", mem)
         na["cpu_used"][:] = np.bincount(node, granted, minlength=nn) if squeezed else node_want
-        na["cpu_demand"][:] = np.bincount(node, demand, minlength=nn)
+        na["cpu_demand"][:] = node_want if want is demand else np.bincount(node, demand, minlength=nn)
         na["pods_mem"][:] = pods_mem
         # who needs the eviction manager's attention
         avail = na["mem_cap"] - pods_mem - na["overhead"]
@@ -759,9 +809,9 @@ class UsageEngine:
             "limit_bytes": None if np.isinf(ca["lim_mem"][s]) else int(ca["lim_mem"][s]),
             "oom_score_adj": int(ca["adj"][s]),
         })  # fmt: skip
-        ca["running"][s] = False
+        self._set_running(s, False)
         kl.container_exited(e.uid, name, SIGKILL_EXIT, OOM_KILLED)
-        ca["running"][s] = False
+        self._set_running(s, False)
         ca["demand"][s] = ca["granted"][s] = 0.0
         return True
 
