@@ -212,6 +212,8 @@ class DeploymentController(Controller):
         self.pod_informer = self.informers.get("pods")
         self._store = self.client.registry.store
         self._template_eq = {}
+        # by queue key (checked against spec.selector at each read: a later namesake is parsed anew)
+        self._selectors = u.SelectorMemo()
         self.d_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.rs_informer.add_handler(self._rs_changed, lambda o, n: self._rs_updated(o, n), self._rs_changed)
         self.pod_informer.add_handler(None, None, self._pod_deleted)
@@ -286,7 +288,7 @@ class DeploymentController(Controller):
                 self.client.update_status(d)
             return None
         ns = d["metadata"].get("namespace", "")
-        rs_list = claim(self.client, d, u.selector_of(d), self.rs_informer.list(ns))
+        rs_list = claim(self.client, d, self._selectors.get(key, d), self.rs_informer.list(ns))
         if d["metadata"].get("deletionTimestamp"):
             new_rs, old_rss = self._get_all_rss(d, rs_list, False)
             self._sync_status(d, [*old_rss, new_rs], new_rs)

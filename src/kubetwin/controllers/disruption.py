@@ -119,7 +119,7 @@ class DisruptionController(Controller):
         self.d_informer = self.informers.get("deployments.apps")
         self.sts_informer = self.informers.get("statefulsets.apps")
         self.members: dict[str, Members] = {}  # PDB key -> its pods (built by its first sync)
-        self._selectors: dict[str, tuple[Any, Any]] = {}  # PDB key -> (spec.selector, LabelSelector)
+        self._selectors = u.SelectorMemo()  # by PDB key
         self.pdb_informer.add_handler(self.enqueue, lambda o, n: self._pdb_updated(n), self._pdb_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         for inf in (self.rs_informer, self.d_informer, self.sts_informer):
@@ -132,12 +132,7 @@ class DisruptionController(Controller):
 
     def _selector(self, pdb: Obj, key: str | None = None) -> Any:
         """u.selector_of(pdb), parsed once per selector (``key``: the PDB's, when known)."""
-        key = key or self._key(pdb)
-        raw = (pdb.get("spec") or {}).get("selector")
-        hit = self._selectors.get(key)
-        if hit is None or (hit[0] is not raw and hit[0] != raw):
-            hit = self._selectors[key] = (raw, u.selector_of(pdb))
-        return hit[1]
+        return self._selectors.get(key or self._key(pdb), pdb)
 
     def _pdb_updated(self, pdb: Obj) -> None:
         key = self._key(pdb)
@@ -150,7 +145,7 @@ class DisruptionController(Controller):
     def _pdb_deleted(self, pdb: Obj) -> None:
         key = self._key(pdb)
         self.members.pop(key, None)
-        self._selectors.pop(key, None)
+        self._selectors.forget(key)
 
     def _members(self, pdb: Obj) -> Members:
         key = self._key(pdb)

@@ -426,7 +426,7 @@ class ReplicaSetController(Controller):
         self.pod_informer = self.informers.get("pods")
         u.ensure_controller_index(self.pod_informer)
         self._pod_facts: dict[str, _PodFacts] = {}  # by pod uid, for the pod version in ``.pod``
-        self._selectors: dict[str, tuple[Any, LabelSelector]] = {}  # by RS uid: (spec.selector, parsed)
+        self._selectors = u.SelectorMemo()  # by RS uid
         self._owned: dict[str, _Owned] = {}  # by RS uid, from its first sync on
         # by RS uid, from its first scale-down on: node name -> active pods of its bucket there
         self._on_node: dict[str, dict[str, int]] = {}
@@ -446,14 +446,7 @@ class ReplicaSetController(Controller):
 
     def _selector(self, rs: Obj) -> LabelSelector:
         """u.selector_of, the same object while spec.selector stays equal (so pod facts can keep their match)."""
-        uid = rs["metadata"].get("uid", "")
-        src = (rs.get("spec") or {}).get("selector")
-        hit = self._selectors.get(uid)
-        if hit is not None and (hit[0] is src or hit[0] == src):
-            return hit[1]
-        sel = u.selector_of(rs)
-        self._selectors[uid] = (src, sel)
-        return sel
+        return self._selectors.get(rs["metadata"].get("uid", ""), rs)
 
     # -- handlers ---------------------------------------------------------------------------
     def _enqueue_owner(self, pod: Obj) -> bool:
@@ -564,7 +557,7 @@ class ReplicaSetController(Controller):
         self._enqueue_owner(pod)
 
     def _rs_deleted(self, rs: Obj) -> None:
-        self._selectors.pop(rs["metadata"].get("uid", ""), None)
+        self._selectors.forget(rs["metadata"].get("uid", ""))
         self._owned.pop(rs["metadata"].get("uid", ""), None)
         self._on_node.pop(rs["metadata"].get("uid", ""), None)
         self.enqueue(rs)
