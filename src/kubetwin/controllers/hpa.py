@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from kubetwin.api import kinds
 from kubetwin.api.errors import ApiError
@@ -141,7 +141,7 @@ class _SyncPods:
 _SAMPLES_CLIENTS: dict[type, bool] = {}  # metrics client class -> whether it is a PodSamplesClient
 
 
-def _gives_samples(m: MetricsClient) -> bool:
+def _gives_samples(m: MetricsClient) -> TypeGuard[PodSamplesClient]:
     """``isinstance(m, PodSamplesClient)`` (the protocol's method is the class's), asked once per class."""
     known = _SAMPLES_CLIENTS.get(type(m))
     if known is None:
