@@ -472,10 +472,15 @@ class ReplicaSetController(Controller):
                 self.enqueue(rs)
 
     def _recount(self, old: Obj | None, new: Obj | None) -> None:
-        """Move a pod's part in its ReplicaSet's counts (``old``/``new``: versions, None when absent)."""
+        """Move a pod's part in its ReplicaSet's counts (``old``/``new``: versions, None when absent;
+        versions sharing their ownerReferences share the owner, looked up once)."""
+        old_uid = u.controller_uid(old) or "" if old is not None else ""
+        new_uid = old_uid
+        if new is not None and (old is None or _refs(new) is not _refs(old)):
+            new_uid = u.controller_uid(new) or ""
         if self._on_node:
             if old is not None and u.is_pod_active(old):
-                c = self._on_node.get(u.controller_uid(old) or "")
+                c = self._on_node.get(old_uid)
                 if c is not None:
                     n = (old.get("spec") or {}).get("nodeName") or ""
                     left = c.get(n, 0) - 1
@@ -484,22 +489,23 @@ class ReplicaSetController(Controller):
                     else:
                         c.pop(n, None)
             if new is not None and u.is_pod_active(new):
-                c = self._on_node.get(u.controller_uid(new) or "")
+                c = self._on_node.get(new_uid)
                 if c is not None:
                     n = (new.get("spec") or {}).get("nodeName") or ""
                     c[n] = c.get(n, 0) + 1
-        if not self._owned:
+        pod = new if new is not None else old
+        if not self._owned or pod is None:
             return
+        m = pod["metadata"]
+        key = f"{m.get('namespace', '')}/{m['name']}"  # the same for both versions
         if old is not None:
-            o = self._owned.get(u.controller_uid(old) or "")
+            o = self._owned.get(old_uid)
             if o is not None:
-                m = old["metadata"]
-                o.remove(f"{m.get('namespace', '')}/{m['name']}")
+                o.remove(key)
         if new is not None:
-            o = self._owned.get(u.controller_uid(new) or "")
+            o = self._owned.get(new_uid)
             if o is not None:
-                m = new["metadata"]
-                o.put(f"{m.get('namespace', '')}/{m['name']}", self._facts(new))
+                o.put(key, self._facts(new))
 
     def _moves_counts(self, old: Obj, new: Obj) -> bool:
         """Whether _recount could move anything between two versions of a pod with the same owner
@@ -767,6 +773,10 @@ class ReplicaSetController(Controller):
             # only ``status`` (built here) is stored from the object handed over; the rest is
             # read for the name and resourceVersion, so the cached ReplicaSet is not copied
             self.client.update_status({**rs, "status": status}, owned=True)
+
+
+def _refs(pod: Obj) -> Any:
+    return pod["metadata"].get("ownerReferences")
 
 
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
