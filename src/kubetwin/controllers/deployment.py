@@ -184,13 +184,14 @@ def deployment_complete(d: Obj, status: Obj) -> bool:
 
 
 def _working_copy(d: Obj) -> Obj:
-    """The copy of a cached Deployment a sync works on: it writes the top level, metadata's and
-    status's fields (and replaces conditions and annotations whole) but never the spec, which is
-    shared with the cache (read-only)."""
+    """The copy of a cached Deployment a sync works on: it sets the top level's, metadata's and
+    status's own fields (and replaces conditions and annotations whole, never changing a condition
+    or an annotation in place) but never the spec: below those three levels everything is shared
+    with the cache (read-only)."""
     out = dict(d)
     out["metadata"] = dict(d["metadata"])
     if "status" in d:
-        out["status"] = deep_copy(d["status"])
+        out["status"] = dict(d["status"])
     return out
 
 
@@ -308,11 +309,12 @@ class DeploymentController(Controller):
         return self._requeue
 
     def _write_status(self, d: Obj) -> Obj:
-        # handed over (owned): the store keeps the status (a copy: the sync may go on changing
-        # d's) and the annotations (replaced whole, never changed in place); no other copies
+        # handed over (owned): the store keeps the status (a copy of its top level: the sync may
+        # go on setting d's fields, but replaces conditions whole and never changes one in place)
+        # and the annotations (replaced whole, never changed in place); no other copies
         obj = dict(d)
         if "status" in d:
-            obj["status"] = deep_copy(d["status"])
+            obj["status"] = dict(d["status"])
         updated = self.client.update_status(obj, owned=True)
         d["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
         return d
