@@ -434,9 +434,13 @@ class NodeGroupController(Controller):
         return counts[0], counts[1], bills[0], bills[1]
 
     def cost_usd(self, group: str) -> float:
-        """USD billed so far by the group's instances (terminated and running): the running ones'
-        summed over the kept billing columns (the every-30 s refresh of a 900-node group)."""
-        _, _, prices, launched = self._group_tally(group, self.nodes.by_index("nodegroup", group))
+        """USD billed so far by the group's instances (terminated and running)."""
+        return self._cost(group, self.nodes.by_index("nodegroup", group))
+
+    def _cost(self, group: str, members: list[Obj]) -> float:
+        """cost_usd of ``group`` whose members are ``members``: the running ones' summed over the
+        kept billing columns (the every-30 s refresh of a 900-node group)."""
+        _, _, prices, launched = self._group_tally(group, members)
         return self.closed_cost.get(group, 0.0) + cost.instances_cost(prices, launched, self.loop.now)
 
     def _member_moved(self, group: str, node: Obj, sign: int) -> None:
@@ -635,7 +639,7 @@ class NodeGroupController(Controller):
             status["selector"] = f"{LABEL_NODEGROUP}={spec.name}"
             status["capacityType"] = spec.capacity_type
             status["pricePerHour"] = round(spec.price_per_hour, 6)
-        status["costUSD"] = round(self.cost_usd(group["metadata"]["name"]), 2)
+        status["costUSD"] = round(self._cost(group["metadata"]["name"], members), 2)
         if status == old:
             return
         prev = next((c for c in old_conds if c.get("type") == "Ready"), None)
