@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 ANN_PRICE = "kubetwin.io/price-per-hour"
 ANN_CAPACITY_TYPE = "kubetwin.io/capacity-type"
 MINIMUM_BILLED_SECONDS = 60.0  # per-second billing with a one-minute minimum (Linux on EC2)
@@ -23,6 +26,14 @@ def instance_cost(price_per_hour: float, launched: float, until: float) -> float
     if seconds > 0:
         seconds = max(seconds, MINIMUM_BILLED_SECONDS)
     return price_per_hour * seconds / 3600.0
+
+
+def instances_cost(prices: npt.NDArray[np.float64], launched: npt.NDArray[np.float64], until: float) -> float:
+    """``sum(instance_cost(p, t, until) for p, t in zip(prices, launched))``, the same float: each
+    term is the same IEEE arithmetic elementwise, and the terms are added one by one in order."""
+    seconds = np.maximum(until - launched, 0.0)
+    seconds = np.where(seconds > 0, np.maximum(seconds, MINIMUM_BILLED_SECONDS), seconds)
+    return sum((prices * seconds / 3600.0).tolist())
 
 
 def node_price(node: dict[str, Any]) -> float:

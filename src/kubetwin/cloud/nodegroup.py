@@ -39,6 +39,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from kubetwin.api import kubeletconfig, nodestatus
 from kubetwin.api.errors import ApiError
 from kubetwin.client import Client, Controller, InformerFactory
@@ -346,6 +349,19 @@ def template_node(nodegroup: Obj, index: int = 0) -> Obj:
     return node
 
 
+_Bills = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+_Tally = tuple[int, int, npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+
+def _add_part(counts: list[int], node: Obj, sign: int) -> None:
+    """Add ``node``'s part of a group's [ready, replicas] times ``sign``: a node not being deleted
+    is a replica, and a ready one if its Ready condition is True."""
+    if not node["metadata"].get("deletionTimestamp"):
+        counts[1] += sign
+        if _is_ready(node):
+            counts[0] += sign
+
+
 class NodeGroupController(Controller):
     """Keeps each NodeGroup's Nodes at its desired size (see the module docstring)."""
 
@@ -364,9 +380,12 @@ class NodeGroupController(Controller):
         # USD billed by each group's instances that are gone (see cloud.cost)
         self.closed_cost: dict[str, float] = {}
         self._billing: dict[str, tuple[float, float]] = {}  # node uid -> (USD per hour, launch time)
-        # group -> (ready, replicas, billing of every member in index order): recounted only after a
-        # member comes, goes, or flips Ready or deletion, not on every 30 s cost refresh
-        self._tally: dict[str, tuple[int, int, list[tuple[float, float]]]] = {}
+        # group -> [ready, replicas] over its members: counted once, then moved by the node handlers
+        # as a member comes, goes, or flips Ready or deletion (not recounted per node event)
+        self._counts: dict[str, list[int]] = {}
+        # group -> (USD per hour, launch time) of every member in index order: rebuilt after a member
+        # comes or goes (an update keeps a node's place in the index), not on every 30 s cost refresh
+        self._bills: dict[str, _Bills] = {}
 
     def start(self) -> None:
         self.groups.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
@@ -380,8 +399,7 @@ class NodeGroupController(Controller):
             return
         self.closed_cost[group] = self.closed_cost.get(group, 0.0) + self._node_cost(node)
         self._billing.pop(node["metadata"].get("uid", ""), None)
-        self._tally.pop(group, None)
-        self.queue.add(group)
+        self._member_moved(group, node, -1)
 
     def _billing_of(self, node: Obj) -> tuple[float, float]:
         """(USD per hour, launch time): fixed for the instance's life, so parsed once per uid."""
@@ -399,37 +417,64 @@ class NodeGroupController(Controller):
         price, launched = self._billing_of(node)
         return cost.instance_cost(price, launched, self.loop.now)
 
-    def _group_tally(self, group: str, members: list[Obj]) -> tuple[int, int, list[tuple[float, float]]]:
-        tally = self._tally.get(group)
-        if tally is None or len(tally[2]) != len(members):
-            live = [n for n in members if not n["metadata"].get("deletionTimestamp")]
-            ready = sum(1 for n in live if _is_ready(n))
-            tally = self._tally[group] = (ready, len(live), [self._billing_of(n) for n in members])
-        return tally
+    def _group_tally(self, group: str, members: list[Obj]) -> _Tally:
+        """(ready, replicas, USD per hour, launch times) of ``group``'s members (its index bucket)."""
+        bills = self._bills.get(group)
+        counts = self._counts.get(group)
+        if counts is None or (bills is not None and len(bills[0]) != len(members)):
+            counts = self._counts[group] = [0, 0]
+            for n in members:
+                _add_part(counts, n, 1)
+        if bills is None or len(bills[0]) != len(members):
+            billing = [self._billing_of(n) for n in members]
+            bills = self._bills[group] = (
+                np.array([p for p, _ in billing], dtype=np.float64),
+                np.array([t for _, t in billing], dtype=np.float64),
+            )
+        return counts[0], counts[1], bills[0], bills[1]
 
     def cost_usd(self, group: str) -> float:
         """USD billed so far by the group's instances (terminated and running)."""
-        billing = self._group_tally(group, self.nodes.by_index("nodegroup", group))[2]
-        now, instance_cost = self.loop.now, cost.instance_cost
-        return self.closed_cost.get(group, 0.0) + sum(instance_cost(p, t, now) for p, t in billing)
+        return self._cost(group, self.nodes.by_index("nodegroup", group))
+
+    def _cost(self, group: str, members: list[Obj]) -> float:
+        """cost_usd of ``group`` whose members are ``members``: the running ones' summed over the
+        kept billing columns (the every-30 s refresh of a 900-node group)."""
+        _, _, prices, launched = self._group_tally(group, members)
+        return self.closed_cost.get(group, 0.0) + cost.instances_cost(prices, launched, self.loop.now)
+
+    def _member_moved(self, group: str, node: Obj, sign: int) -> None:
+        """``node`` joined (``sign`` 1) or left (-1) ``group``: its part of the kept counts moves,
+        the billing columns are rebuilt at the next read, and the group is synced."""
+        counts = self._counts.get(group)
+        if counts is not None:
+            _add_part(counts, node, sign)
+        self._bills.pop(group, None)
+        self.queue.add(group)
 
     def _node_changed(self, node: Obj) -> None:
         group = node["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
         if group:
-            self._tally.pop(group, None)
-            self.queue.add(group)
+            self._member_moved(group, node, 1)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         old_group = old["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
-        if old_group != new["metadata"].get("labels", {}).get(LABEL_NODEGROUP):
+        group = new["metadata"].get("labels", {}).get(LABEL_NODEGROUP)
+        if old_group != group:
             if old_group:
-                self._tally.pop(old_group, None)
-                self.queue.add(old_group)
-            self._node_changed(new)
-        elif _is_ready(old) != _is_ready(new) or bool(old["metadata"].get("deletionTimestamp")) != bool(
-            new["metadata"].get("deletionTimestamp")
+                self._member_moved(old_group, old, -1)
+            if group:
+                self._member_moved(group, new, 1)
+        elif group and (
+            _is_ready(old) != _is_ready(new)
+            or bool(old["metadata"].get("deletionTimestamp")) != bool(new["metadata"].get("deletionTimestamp"))
         ):
-            self._node_changed(new)
+            # the same member (its place in the index kept): only its part of the counts moves
+            counts = self._counts.get(group)
+            if counts is not None:
+                _add_part(counts, old, -1)
+                _add_part(counts, new, 1)
+            self.queue.add(group)
 
     # ------------------------------------------------------------------------------------------
     def reconcile(self, key: str) -> float | None:
@@ -569,7 +614,7 @@ class NodeGroupController(Controller):
     ) -> None:
         old = group.get("status") or {}
         now = self.loop.timestamp()
-        ready, replicas, _ = self._group_tally(group["metadata"]["name"], members)
+        ready, replicas, _, _ = self._group_tally(group["metadata"]["name"], members)
         old_conds = old.get("conditions") or []
         if failure is not None:
             cond = _condition("Ready", *failure, now, old_conds)
@@ -594,7 +639,7 @@ class NodeGroupController(Controller):
             status["selector"] = f"{LABEL_NODEGROUP}={spec.name}"
             status["capacityType"] = spec.capacity_type
             status["pricePerHour"] = round(spec.price_per_hour, 6)
-        status["costUSD"] = round(self.cost_usd(group["metadata"]["name"]), 2)
+        status["costUSD"] = round(self._cost(group["metadata"]["name"], members), 2)
         if status == old:
             return
         prev = next((c for c in old_conds if c.get("type") == "Ready"), None)

@@ -1,7 +1,8 @@
 """Helpers shared by the workload controllers (pkg/controller/controller_utils.go,
 pkg/api/v1/pod/util.go, k8s.io/apimachinery/pkg/util/intstr, pkg/util/hash).
 
-Everything here is pure: it reads dict-shaped objects and returns values.
+Everything here is pure (it reads dict-shaped objects and returns values) but for
+:class:`SelectorMemo`, a controller's memo of its owners' parsed selectors.
 """
 
 from __future__ import annotations
@@ -108,6 +109,29 @@ def selector_of(obj: Mapping[str, Any]) -> selectors.LabelSelector:
         return selectors.label_selector_matcher((obj.get("spec") or {}).get("selector"))
     except (AttributeError, TypeError):  # a malformed selector that validation would have refused
         return selectors.LabelSelector.nothing_selector()
+
+
+class SelectorMemo:
+    """selector_of per owner (under a key the controller picks: uid or queue key), parsed again only
+    when the owner's spec.selector changes: the same LabelSelector object while it stays equal, so
+    per-pod memos of a match can key on that object."""
+
+    __slots__ = ("_hits",)
+
+    def __init__(self) -> None:
+        self._hits: dict[str, tuple[Any, selectors.LabelSelector]] = {}
+
+    def get(self, key: str, obj: Mapping[str, Any]) -> selectors.LabelSelector:
+        src = (obj.get("spec") or {}).get("selector")
+        hit = self._hits.get(key)
+        if hit is not None and (hit[0] is src or hit[0] == src):
+            return hit[1]
+        sel = selector_of(obj)
+        self._hits[key] = (src, sel)
+        return sel
+
+    def forget(self, key: str) -> None:
+        self._hits.pop(key, None)
 
 
 def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:

@@ -184,13 +184,14 @@ def deployment_complete(d: Obj, status: Obj) -> bool:
 
 
 def _working_copy(d: Obj) -> Obj:
-    """The copy of a cached Deployment a sync works on: it writes the top level, metadata's and
-    status's fields (and replaces conditions and annotations whole) but never the spec, which is
-    shared with the cache (read-only)."""
+    """The copy of a cached Deployment a sync works on: it sets the top level's, metadata's and
+    status's own fields (and replaces conditions and annotations whole, never changing a condition
+    or an annotation in place) but never the spec: below those three levels everything is shared
+    with the cache (read-only)."""
     out = dict(d)
     out["metadata"] = dict(d["metadata"])
     if "status" in d:
-        out["status"] = deep_copy(d["status"])
+        out["status"] = dict(d["status"])
     return out
 
 
@@ -212,6 +213,8 @@ class DeploymentController(Controller):
         self.pod_informer = self.informers.get("pods")
         self._store = self.client.registry.store
         self._template_eq = {}
+        # by queue key (checked against spec.selector at each read: a later namesake is parsed anew)
+        self._selectors = u.SelectorMemo()
         self.d_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.rs_informer.add_handler(self._rs_changed, lambda o, n: self._rs_updated(o, n), self._rs_changed)
         self.pod_informer.add_handler(None, None, self._pod_deleted)
@@ -286,7 +289,7 @@ class DeploymentController(Controller):
                 self.client.update_status(d)
             return None
         ns = d["metadata"].get("namespace", "")
-        rs_list = claim(self.client, d, u.selector_of(d), self.rs_informer.list(ns))
+        rs_list = claim(self.client, d, self._selectors.get(key, d), self.rs_informer.list(ns))
         if d["metadata"].get("deletionTimestamp"):
             new_rs, old_rss = self._get_all_rss(d, rs_list, False)
             self._sync_status(d, [*old_rss, new_rs], new_rs)
@@ -306,11 +309,12 @@ class DeploymentController(Controller):
         return self._requeue
 
     def _write_status(self, d: Obj) -> Obj:
-        # handed over (owned): the store keeps the status (a copy: the sync may go on changing
-        # d's) and the annotations (replaced whole, never changed in place); no other copies
+        # handed over (owned): the store keeps the status (a copy of its top level: the sync may
+        # go on setting d's fields, but replaces conditions whole and never changes one in place)
+        # and the annotations (replaced whole, never changed in place); no other copies
         obj = dict(d)
         if "status" in d:
-            obj["status"] = deep_copy(d["status"])
+            obj["status"] = dict(d["status"])
         updated = self.client.update_status(obj, owned=True)
         d["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
         return d

@@ -119,8 +119,11 @@ class DisruptionController(Controller):
         self.d_informer = self.informers.get("deployments.apps")
         self.sts_informer = self.informers.get("statefulsets.apps")
         self.members: dict[str, Members] = {}  # PDB key -> its pods (built by its first sync)
-        self._selectors: dict[str, tuple[Any, Any]] = {}  # PDB key -> (spec.selector, LabelSelector)
-        self.pdb_informer.add_handler(self.enqueue, lambda o, n: self._pdb_updated(n), self._pdb_deleted)
+        self._selectors = u.SelectorMemo()  # by PDB key
+        # namespace -> (key, PDB) of its PDBs in the informer's order, until a PDB is added,
+        # changed or deleted (what the pod handlers go through at every pod write)
+        self._ns_pdbs: dict[str | None, list[tuple[str, Obj]]] = {}
+        self.pdb_informer.add_handler(self._pdb_added, lambda o, n: self._pdb_updated(n), self._pdb_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         for inf in (self.rs_informer, self.d_informer, self.sts_informer):
             inf.add_handler(self._scale_event, lambda o, n: self._scale_changed(o, n), self._scale_event)
@@ -132,14 +135,22 @@ class DisruptionController(Controller):
 
     def _selector(self, pdb: Obj, key: str | None = None) -> Any:
         """u.selector_of(pdb), parsed once per selector (``key``: the PDB's, when known)."""
-        key = key or self._key(pdb)
-        raw = (pdb.get("spec") or {}).get("selector")
-        hit = self._selectors.get(key)
-        if hit is None or (hit[0] is not raw and hit[0] != raw):
-            hit = self._selectors[key] = (raw, u.selector_of(pdb))
-        return hit[1]
+        return self._selectors.get(key or self._key(pdb), pdb)
+
+    def _pdbs_of(self, namespace: str | None) -> list[tuple[str, Obj]]:
+        """The PDBs of ``namespace`` (every namespace for None) with their keys, in the informer's
+        order (kept: the PDB handlers drop them)."""
+        found = self._ns_pdbs.get(namespace)
+        if found is None:
+            found = self._ns_pdbs[namespace] = [(self._key(p), p) for p in self.pdb_informer.list(namespace)]
+        return found
+
+    def _pdb_added(self, pdb: Obj) -> None:
+        self._ns_pdbs.clear()
+        self.enqueue(pdb)
 
     def _pdb_updated(self, pdb: Obj) -> None:
+        self._ns_pdbs.clear()
         key = self._key(pdb)
         m = self.members.get(key)
         raw = (pdb.get("spec") or {}).get("selector")
@@ -148,9 +159,10 @@ class DisruptionController(Controller):
         self.enqueue(pdb)
 
     def _pdb_deleted(self, pdb: Obj) -> None:
+        self._ns_pdbs.clear()
         key = self._key(pdb)
         self.members.pop(key, None)
-        self._selectors.pop(key, None)
+        self._selectors.forget(key)
 
     def _members(self, pdb: Obj) -> Members:
         key = self._key(pdb)
@@ -165,41 +177,42 @@ class DisruptionController(Controller):
 
     def _pod_added(self, pod: Obj) -> None:
         lbls = u.labels_of(pod)
-        for pdb in self.pdb_informer.list(pod["metadata"].get("namespace") or None):
-            if self._selector(pdb).matches(lbls):
-                m = self.members.get(self._key(pdb))
+        key = self._key(pod)
+        for k, pdb in self._pdbs_of(pod["metadata"].get("namespace") or None):
+            if self._selector(pdb, k).matches(lbls):
+                m = self.members.get(k)
                 if m is not None:
-                    m.put(self._key(pod), pod)
+                    m.put(key, pod)
                 self.enqueue(pdb)
 
     def _pod_deleted(self, pod: Obj) -> None:
         lbls = u.labels_of(pod)
-        for pdb in self.pdb_informer.list(pod["metadata"].get("namespace") or None):
-            m = self.members.get(self._key(pdb))
+        key = self._key(pod)
+        for k, pdb in self._pdbs_of(pod["metadata"].get("namespace") or None):
+            m = self.members.get(k)
             if m is not None:
-                m.remove(self._key(pod))
-            if self._selector(pdb).matches(lbls):
+                m.remove(key)
+            if self._selector(pdb, k).matches(lbls):
                 self.enqueue(pdb)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         nm, om = new["metadata"], old["metadata"]
-        pdbs = self.pdb_informer.list(nm.get("namespace") or None)
+        pdbs = self._pdbs_of(nm.get("namespace") or None)
         if not pdbs:
             return
         key = self._key(new)
         lbls = u.labels_of(new)
         if nm.get("labels") is not om.get("labels") and u.labels_of(old) != lbls:
             old_lbls = u.labels_of(old)
-            for pdb in pdbs:  # the PDBs it leaves are synced first
-                if self._selector(pdb).matches(old_lbls):
+            for k, pdb in pdbs:  # the PDBs it leaves are synced first
+                if self._selector(pdb, k).matches(old_lbls):
                     self.enqueue(pdb)
         # the kept members are the matching pods as of their previous version: with its labels a
         # pod matches if and only if it is a member; with its owner (most writes share both) the
         # kept facts move only with deletion and readiness
         same_labels = nm.get("labels") is om.get("labels")
         same_ref = nm.get("ownerReferences") is om.get("ownerReferences")
-        for pdb in pdbs:
-            k = self._key(pdb)
+        for k, pdb in pdbs:
             m = self.members.get(k)
             if key in m.facts if same_labels and m is not None else self._selector(pdb, k).matches(lbls):
                 if m is not None:

@@ -21,13 +21,14 @@ informer's list, as before. Both give the same counts and sums to the same arith
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from kubetwin.api import kinds
 from kubetwin.api.errors import ApiError
 from kubetwin.api.quantity import Quantity
-from kubetwin.api.selectors import LabelSelector, label_selector_from_dict
+from kubetwin.api.selectors import LabelSelector, label_selector_from_dict, parse_label_selector
 from kubetwin.client import Client, Controller, InformerFactory
 from kubetwin.client.metrics import (
     MetricsClient,
@@ -77,6 +78,18 @@ class _NoMetricsAPI:
         )
 
 
+_SELECTOR_ENTRIES = 1024  # selectors remembered by the caches below before starting afresh
+_KINDS: dict[tuple[str, str], kinds.KindInfo] = {}  # (group, kind) -> the first such stored kind
+
+
+def _kind_info(group: str, kind: str) -> kinds.KindInfo | None:
+    """The first stored kind of ``group`` named ``kind`` (the kinds table is fixed)."""
+    if not _KINDS:
+        for k in kinds.all_kinds():
+            _KINDS.setdefault((k.group, k.kind), k)
+    return _KINDS.get((group, kind))
+
+
 class _MetricError(Exception):
     """One metric could not be computed: the error text and the ScalingActive condition."""
 
@@ -120,9 +133,20 @@ class _SyncPods:
         if not self._asked:
             self._asked = True
             m = self._metrics
-            if self.rows.regular and isinstance(m, PodSamplesClient):
+            if self.rows.regular and _gives_samples(m):
                 self._samples = m.pod_samples(self.rows.keys)
         return self._samples
+
+
+_SAMPLES_CLIENTS: dict[type, bool] = {}  # metrics client class -> whether it is a PodSamplesClient
+
+
+def _gives_samples(m: MetricsClient) -> TypeGuard[PodSamplesClient]:
+    """``isinstance(m, PodSamplesClient)`` (the protocol's method is the class's), asked once per class."""
+    known = _SAMPLES_CLIENTS.get(type(m))
+    if known is None:
+        known = _SAMPLES_CLIENTS[type(m)] = isinstance(m, PodSamplesClient)
+    return known
 
 
 def _fetch(get: Callable[[], _T], unable: str) -> _T:
@@ -142,7 +166,9 @@ def _milli(q: Any) -> int:
     return hc.milli_value(q)
 
 
+@functools.lru_cache(maxsize=4096)
 def _quantity(milli: int) -> str:
+    """The text of a milli-value (a pure function of the int; most syncs see values seen before)."""
     return str(Quantity.from_milli(milli))
 
 
@@ -225,6 +251,8 @@ class HPAController(Controller):
         self._pod_sets: dict[str, dict[str, TargetPods]] = {}  # namespace -> selector -> pods
         self._times: dict[str, float] = {}  # RFC 3339 -> virtual seconds (pod start / transition times)
         self.pod_cache = hc.PodCache()  # per-pod grouping facts and requests by uid + resourceVersion
+        self._selector_texts: dict[int, tuple[Obj, str]] = {}  # id(target spec.selector) -> (it, text)
+        self._parsed: dict[str, LabelSelector] = {}  # selector text -> parsed
 
     def _parse_time(self, text: str) -> float:
         t = self._times.get(text)
@@ -363,7 +391,7 @@ class HPAController(Controller):
             raise _MetricError(f"unexpected GroupVersion string: {api_version}")
         group = api_version.split("/")[0] if "/" in api_version else ""
         kind = ref.get("kind") or ""
-        info = next((k for k in kinds.all_kinds() if k.group == group and k.kind == kind), None)
+        info = _kind_info(group, kind)
         if info is None:
             raise _MetricError(f'no matches for kind "{kind}" in group "{group}"')
         resource = info.resource
@@ -375,15 +403,7 @@ class HPAController(Controller):
         if target is None:
             raise _MetricError(f'{resource} "{name}" not found')
         spec = target.get("spec") or {}
-        sel = spec.get("selector")
-        selector = ""
-        if isinstance(sel, dict):
-            try:
-                selector = str(label_selector_from_dict(sel))
-            except ValueError:
-                selector = ""
-        elif isinstance(sel, str):
-            selector = sel
+        selector = self._selector_text(spec.get("selector"))
         replicas = spec.get("replicas")
         return _Scale(
             resource,
@@ -393,10 +413,40 @@ class HPAController(Controller):
             selector,
         )
 
+    def _selector_text(self, sel: Any) -> str:
+        """The scale subresource's ``status.selector`` of a target whose ``spec.selector`` is
+        ``sel``, rendered once per selector object (cached objects are never changed in place)."""
+        if isinstance(sel, str):
+            return sel
+        if not isinstance(sel, dict):
+            return ""
+        hit = self._selector_texts.get(id(sel))
+        if hit is not None and hit[0] is sel:
+            return hit[1]
+        try:
+            text = str(label_selector_from_dict(sel))
+        except ValueError:
+            text = ""
+        if len(self._selector_texts) >= _SELECTOR_ENTRIES:
+            self._selector_texts.clear()
+        self._selector_texts[id(sel)] = (sel, text)
+        return text
+
+    def _parse_selector(self, selector: str) -> LabelSelector:
+        """parse_label_selector, once per selector text (a ValueError is not kept)."""
+        parsed = self._parsed.get(selector)
+        if parsed is None:
+            parsed = parse_label_selector(selector)
+            if len(self._parsed) >= _SELECTOR_ENTRIES:
+                self._parsed.clear()
+            self._parsed[selector] = parsed
+        return parsed
+
     def _reconcile_autoscaler(self, cached: Obj, key: str) -> None:
-        hpa = deep_copy(cached)
-        status_original = deep_copy(cached.get("status")) if cached.get("status") is not None else None
-        hpa.setdefault("status", {})
+        # the sync changes only the status of its copy (the cached HPA is never changed in place,
+        # so its status is the original to compare with at the end)
+        status_original = cached.get("status")
+        hpa = {**cached, "status": deep_copy(status_original) if status_original is not None else {}}
         spec = hpa.get("spec") or {}
         ns = hpa["metadata"].get("namespace") or ""
         now = self.loop.now
@@ -561,15 +611,13 @@ class HPAController(Controller):
     def _validate_and_parse_selector(
         self, hpa: Obj, key: str, selector: str
     ) -> tuple[LabelSelector, _SyncPods]:
-        from kubetwin.api.selectors import parse_label_selector
-
         if not selector:
             self.recorder.warning(hpa, "SelectorRequired", "selector is required")
             _set_condition(hpa, "ScalingActive", "False", "InvalidSelector",
                            "the HPA target's scale is missing a selector", self._now())  # fmt: skip
             raise _MetricError("selector is required")
         try:
-            parsed = parse_label_selector(selector)
+            parsed = self._parse_selector(selector)
         except ValueError as e:
             msg = f"couldn't convert selector into a corresponding internal selector object: {e}"
             self.recorder.warning(hpa, "InvalidSelector", msg)

@@ -152,13 +152,19 @@ class TargetPods:
         seen = (meta.get("uid"), facts, ready)
         row = self.rows.get(name)
         old = None
-        if row is not None and self.seen[row] == seen:
-            # the same uid, grouping facts and readiness (most status writes): the columns stay
-            old = self.pods[row]
-            self.pods[row] = pod
-            if old is not None and not _same_requests(old, pod):
-                self._refill(row, pod)
-            return
+        if row is not None:
+            prev = self.seen[row]
+            if prev is not None and prev[0] == seen[0]:
+                # the same uid (every status write): the columns stay where the grouping facts
+                # and readiness do (most writes), else only those the new facts change are rewritten
+                old = self.pods[row]
+                self.pods[row] = pod
+                if prev != seen:
+                    self.seen[row] = seen
+                    self._refresh_columns(row, prev, seen)
+                if old is not None and not _same_requests(old, pod):
+                    self._refill(row, pod)
+                return
         if row is None:
             if self.free:
                 row = self.free.pop()
@@ -183,6 +189,35 @@ class TargetPods:
         self.timed[row] = bool(start_text)
         self.ready_false[row] = status == "False"
         self.running_ready[row] = seen[2]
+        self._set_times(row, start_text, ltt_text)
+        if old is None:
+            for (container, resource), col in self._requests.items():
+                self._fill(col, row, pod, container, resource)
+        elif not _same_requests(old, pod):
+            self._refill(row, pod)
+
+    def _refresh_columns(self, row: int, prev: _Seen, seen: _Seen) -> None:
+        """Rewrite the columns of ``row`` (alive, holding the same pod) that differ between the
+        facts it holds (``prev``) and the pod's new ones (``seen``): what put writes, value for value."""
+        _, pkind, pstart, pltt, pstatus = prev[1]
+        _, kind, start_text, ltt_text, status = seen[1]
+        if kind != pkind:
+            self.kind[row] = kind
+        if bool(start_text) != bool(pstart):
+            self.timed[row] = bool(start_text)
+        if (status == "False") != (pstatus == "False"):
+            self.ready_false[row] = status == "False"
+        if seen[2] != prev[2]:
+            self.running_ready[row] = seen[2]
+        if start_text != pstart or ltt_text != pltt:  # the same texts parse (or fail) the same
+            if self.odd[row]:
+                self.odd[row] = False
+                self.odd_count -= 1
+            self._set_times(row, start_text, ltt_text)
+
+    def _set_times(self, row: int, start_text: str, ltt_text: str) -> None:
+        """The start and Ready transition times of ``row`` in virtual seconds (0 without a start
+        time; an unparsable time marks the row odd, with both at 0)."""
         start = ltt = 0.0
         if start_text:
             try:
@@ -194,11 +229,6 @@ class TargetPods:
                 self.odd_count += 1
         self.start[row] = start
         self.ltt[row] = ltt
-        if old is None:
-            for (container, resource), col in self._requests.items():
-                self._fill(col, row, pod, container, resource)
-        elif not _same_requests(old, pod):
-            self._refill(row, pod)
 
     def _refill(self, row: int, pod: Obj) -> None:
         for (container, resource), col in self._requests.items():

@@ -426,7 +426,7 @@ class ReplicaSetController(Controller):
         self.pod_informer = self.informers.get("pods")
         u.ensure_controller_index(self.pod_informer)
         self._pod_facts: dict[str, _PodFacts] = {}  # by pod uid, for the pod version in ``.pod``
-        self._selectors: dict[str, tuple[Any, LabelSelector]] = {}  # by RS uid: (spec.selector, parsed)
+        self._selectors = u.SelectorMemo()  # by RS uid
         self._owned: dict[str, _Owned] = {}  # by RS uid, from its first sync on
         # by RS uid, from its first scale-down on: node name -> active pods of its bucket there
         self._on_node: dict[str, dict[str, int]] = {}
@@ -446,14 +446,7 @@ class ReplicaSetController(Controller):
 
     def _selector(self, rs: Obj) -> LabelSelector:
         """u.selector_of, the same object while spec.selector stays equal (so pod facts can keep their match)."""
-        uid = rs["metadata"].get("uid", "")
-        src = (rs.get("spec") or {}).get("selector")
-        hit = self._selectors.get(uid)
-        if hit is not None and (hit[0] is src or hit[0] == src):
-            return hit[1]
-        sel = u.selector_of(rs)
-        self._selectors[uid] = (src, sel)
-        return sel
+        return self._selectors.get(rs["metadata"].get("uid", ""), rs)
 
     # -- handlers ---------------------------------------------------------------------------
     def _enqueue_owner(self, pod: Obj) -> bool:
@@ -479,10 +472,15 @@ class ReplicaSetController(Controller):
                 self.enqueue(rs)
 
     def _recount(self, old: Obj | None, new: Obj | None) -> None:
-        """Move a pod's part in its ReplicaSet's counts (``old``/``new``: versions, None when absent)."""
+        """Move a pod's part in its ReplicaSet's counts (``old``/``new``: versions, None when absent;
+        versions sharing their ownerReferences share the owner, looked up once)."""
+        old_uid = u.controller_uid(old) or "" if old is not None else ""
+        new_uid = old_uid
+        if new is not None and (old is None or _refs(new) is not _refs(old)):
+            new_uid = u.controller_uid(new) or ""
         if self._on_node:
             if old is not None and u.is_pod_active(old):
-                c = self._on_node.get(u.controller_uid(old) or "")
+                c = self._on_node.get(old_uid)
                 if c is not None:
                     n = (old.get("spec") or {}).get("nodeName") or ""
                     left = c.get(n, 0) - 1
@@ -491,22 +489,23 @@ class ReplicaSetController(Controller):
                     else:
                         c.pop(n, None)
             if new is not None and u.is_pod_active(new):
-                c = self._on_node.get(u.controller_uid(new) or "")
+                c = self._on_node.get(new_uid)
                 if c is not None:
                     n = (new.get("spec") or {}).get("nodeName") or ""
                     c[n] = c.get(n, 0) + 1
-        if not self._owned:
+        pod = new if new is not None else old
+        if not self._owned or pod is None:
             return
+        m = pod["metadata"]
+        key = f"{m.get('namespace', '')}/{m['name']}"  # the same for both versions
         if old is not None:
-            o = self._owned.get(u.controller_uid(old) or "")
+            o = self._owned.get(old_uid)
             if o is not None:
-                m = old["metadata"]
-                o.remove(f"{m.get('namespace', '')}/{m['name']}")
+                o.remove(key)
         if new is not None:
-            o = self._owned.get(u.controller_uid(new) or "")
+            o = self._owned.get(new_uid)
             if o is not None:
-                m = new["metadata"]
-                o.put(f"{m.get('namespace', '')}/{m['name']}", self._facts(new))
+                o.put(key, self._facts(new))
 
     def _moves_counts(self, old: Obj, new: Obj) -> bool:
         """Whether _recount could move anything between two versions of a pod with the same owner
@@ -564,7 +563,7 @@ class ReplicaSetController(Controller):
         self._enqueue_owner(pod)
 
     def _rs_deleted(self, rs: Obj) -> None:
-        self._selectors.pop(rs["metadata"].get("uid", ""), None)
+        self._selectors.forget(rs["metadata"].get("uid", ""))
         self._owned.pop(rs["metadata"].get("uid", ""), None)
         self._on_node.pop(rs["metadata"].get("uid", ""), None)
         self.enqueue(rs)
@@ -774,6 +773,10 @@ class ReplicaSetController(Controller):
             # only ``status`` (built here) is stored from the object handed over; the rest is
             # read for the name and resourceVersion, so the cached ReplicaSet is not copied
             self.client.update_status({**rs, "status": status}, owned=True)
+
+
+def _refs(pod: Obj) -> Any:
+    return pod["metadata"].get("ownerReferences")
 
 
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
