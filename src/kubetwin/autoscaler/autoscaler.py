@@ -227,6 +227,7 @@ class ClusterAutoscaler:
         # NodeGroup -> (its spec, the parsed spec): parsing takes milliseconds and the objects
         # change every cost refresh (status) while their spec stays
         self._template_cache: dict[str, tuple[Any, Obj]] = {}  # NodeGroup -> (its spec, template node)
+        self._specs: dict[str, tuple[Obj, GroupSpec]] = {}  # NodeGroup -> (its spec object, parsed)
         self._status_key: Any = None  # what the last status document was made of
         # scale-down's drain rules per node while its pods are the same objects:
         # node -> (the pods, the options read, the plan before PDB counts)
@@ -320,6 +321,8 @@ class ClusterAutoscaler:
         groups: dict[str, Group] = {}
         if len(self._template_cache) > len(self.groups_inf):
             self._template_cache.clear()
+        if len(self._specs) > len(self.groups_inf):
+            self._specs.clear()
         for obj in sorted(self.groups_inf.list(), key=lambda o: o["metadata"]["name"]):
             if obj["metadata"].get("deletionTimestamp"):
                 continue
@@ -347,11 +350,16 @@ class ClusterAutoscaler:
 
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per distinct spec
-        (parse_group_spec); each loop gets its own copy (the loop lowers/raises ``desired`` on it)."""
-        try:
-            return copy.copy(parse_group_spec(name, obj.get("spec") or {}))
-        except SpecError:
-            return None
+        (parse_group_spec, which compares the spec with the one it parsed; here kept while the spec
+        is the same object); each loop gets its own copy (the loop lowers/raises ``desired`` on it)."""
+        spec = obj.get("spec") or {}
+        hit = self._specs.get(name)
+        if hit is None or hit[0] is not spec:  # informer objects are never changed in place
+            try:
+                hit = self._specs[name] = (spec, parse_group_spec(name, spec))
+            except SpecError:
+                return None
+        return copy.copy(hit[1])
 
     def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
         for name, req in list(self.requests.items()):
@@ -704,10 +712,9 @@ class ClusterAutoscaler:
         opts = self.options
         self._classify()
         reasons: dict[str, str] = {}
-        if self.recently_unremovable:
-            members = [g.members for g in groups.values()]
+        if self.recently_unremovable:  # those still in a group (a node is a member of its label's group only)
             self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
-                                         if t > now and any(n in m for m in members)}  # fmt: skip
+                                         if t > now and self._scan_node(n, groups) is not None}  # fmt: skip
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils
