@@ -54,11 +54,11 @@ def _cordon(env: Any, nodes: list[str], open_: list[str]) -> None:
         env.client.patch("nodes", n, {"spec": {"unschedulable": n not in open_}})
 
 
-def _setup(make_env: Any, monkeypatch: Any) -> tuple[Any, Shadow, list[str]]:
+def _setup(make_env: Any, monkeypatch: Any, recheck: str = "0s") -> tuple[Any, Shadow, list[str]]:
     """Three nodes: n0 holds ``big`` (1100m of ~1930m: well utilised, the destination), n1 the two
     ``web`` pods (300m each: a candidate whose pods fit n0 as long as n0 keeps its room), n2 empty."""
     env = make_env(nodegroup("general", minSize=1, maxSize=6, desiredSize=3), _pdb(2),
-                   autoscaler(unremovableNodeRecheckTimeout="0s", scaleDownUnneededTime="30m"))  # fmt: skip
+                   autoscaler(unremovableNodeRecheckTimeout=recheck, scaleDownUnneededTime="30m"))  # fmt: skip
     shadow = Shadow(env.ca, monkeypatch)
     env.run(60)
     nodes = sorted(env.ca.tracker.order())
@@ -138,3 +138,18 @@ def test_leading_steps_replayed_with_their_moves(make_env: Any, monkeypatch: Any
     env.run(500)
     assert env.ca.unremovable.get(order[3]) == "NoPlaceToMovePods" and order[1] in env.ca.unneeded_since
     assert shadow.replays > 0 and shadow.hits > 10
+
+
+def test_later_steps_kept_when_a_blocked_candidate_comes_ahead(make_env: Any, monkeypatch: Any) -> None:
+    """n2 holds a pod of no controller (NotReplicated) and is less utilised than n1 (two web pods
+    that fit n0). Found unremovable, n2 is left out for the recheck timeout, then comes back ahead
+    of n1, blocked again: n2 is simulated, n1's step (the same input after the same removals:
+    none) is taken over, its moves not made again."""
+    env, shadow, nodes = _setup(make_env, monkeypatch, recheck="60s")
+    env.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "default"},
+                       "spec": {"nodeName": nodes[2], "containers": [{"name": "c", "image": "nginx",
+                                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}})  # fmt: skip
+    env.run(800)
+    assert env.ca.unremovable.get(nodes[2]) in ("NotReplicated", "RecentlyUnremovable")
+    assert nodes[1] in env.ca.unneeded_since
+    assert shadow.replays > 5 and shadow.hits > 10

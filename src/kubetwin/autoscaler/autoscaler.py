@@ -227,6 +227,7 @@ class ClusterAutoscaler:
         # NodeGroup -> (its spec, the parsed spec): parsing takes milliseconds and the objects
         # change every cost refresh (status) while their spec stays
         self._template_cache: dict[str, tuple[Any, Obj]] = {}  # NodeGroup -> (its spec, template node)
+        self._specs: dict[str, tuple[Obj, GroupSpec]] = {}  # NodeGroup -> (its spec object, parsed)
         self._status_key: Any = None  # what the last status document was made of
         # scale-down's drain rules per node while its pods are the same objects:
         # node -> (the pods, the options read, the plan before PDB counts)
@@ -320,6 +321,8 @@ class ClusterAutoscaler:
         groups: dict[str, Group] = {}
         if len(self._template_cache) > len(self.groups_inf):
             self._template_cache.clear()
+        if len(self._specs) > len(self.groups_inf):
+            self._specs.clear()
         for obj in sorted(self.groups_inf.list(), key=lambda o: o["metadata"]["name"]):
             if obj["metadata"].get("deletionTimestamp"):
                 continue
@@ -347,11 +350,16 @@ class ClusterAutoscaler:
 
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per distinct spec
-        (parse_group_spec); each loop gets its own copy (the loop lowers/raises ``desired`` on it)."""
-        try:
-            return copy.copy(parse_group_spec(name, obj.get("spec") or {}))
-        except SpecError:
-            return None
+        (parse_group_spec, which compares the spec with the one it parsed; here kept while the spec
+        is the same object); each loop gets its own copy (the loop lowers/raises ``desired`` on it)."""
+        spec = obj.get("spec") or {}
+        hit = self._specs.get(name)
+        if hit is None or hit[0] is not spec:  # informer objects are never changed in place
+            try:
+                hit = self._specs[name] = (spec, parse_group_spec(name, spec))
+            except SpecError:
+                return None
+        return copy.copy(hit[1])
 
     def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
         for name, req in list(self.requests.items()):
@@ -704,10 +712,9 @@ class ClusterAutoscaler:
         opts = self.options
         self._classify()
         reasons: dict[str, str] = {}
-        if self.recently_unremovable:
-            members = [g.members for g in groups.values()]
+        if self.recently_unremovable:  # those still in a group (a node is a member of its label's group only)
             self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
-                                         if t > now and any(n in m for m in members)}  # fmt: skip
+                                         if t > now and self._scan_node(n, groups) is not None}  # fmt: skip
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils
@@ -854,14 +861,12 @@ class ClusterAutoscaler:
         )  # fmt: skip
         order = self._node_order()
         sim = self.base.sync()
-        steps = self._pass_memo.lookup(sim, key, order, pdbs)
+        budgets = tracker.budgets()
+        kept = self._pass_memo.lookup(sim, key, order, budgets)
+        steps = kept.prefix
         if len(steps) < len(ordered):
-            sim.fork()
-            try:
-                steps = self._simulate_pass(sim, ordered, plans, tracker, order, steps)
-            finally:
-                sim.revert()
-            self._pass_memo.store(sim, key, order, pdbs, steps)
+            steps = self._simulate_pass(sim, ordered, plans, tracker, order, kept, key[0])
+            self._pass_memo.store(sim, key, order, budgets, steps)
         for (_, node, g, util), (plan, _), step in zip(ordered, plans, steps, strict=True):
             outcome = step.outcome
             name = node["metadata"]["name"]
@@ -878,50 +883,56 @@ class ClusterAutoscaler:
         plans: list[tuple[drain.DrainPlan, dict[int, int]]],
         tracker: drain.PdbTracker,
         order: list[str],
-        kept: list[passmemo.Step],
+        kept: passmemo.Kept,
+        entries: tuple[Any, ...],
     ) -> list[passmemo.Step]:
-        """Each candidate's step in ``sim`` (forked): those of ``kept`` (the leading ones, which
-        still hold) replayed, their moves made without searching, then the rest simulated."""
-        removed: set[str] = set(self.drains)
-        fit = FirstFit(sim, order)
-        non_empty = 0
+        """Each candidate's step: a kept one that still holds taken over (its moves made only when
+        a later candidate is simulated, in ``sim`` forked then), the others simulated."""
+        run = _PassRun(sim, FirstFit(sim, order), set(self.drains))
         steps: list[passmemo.Step] = []
-        for (_, node, _, _), (plan, needs) in zip(ordered, plans, strict=True):
-            name = node["metadata"]["name"]
-            plan = drain.check_pdbs(plan, tracker, needs)
-            if len(steps) < len(kept):
-                step = kept[len(steps)]
+        try:
+            for i, ((_, node, _, _), (plan, needs)) in enumerate(zip(ordered, plans, strict=True)):
+                plan = drain.check_pdbs(plan, tracker, needs)
+                step = kept.step(i, entries[i])
+                if step is not None:
+                    step = run.take(step)
+                    if step.outcome is passmemo.REMOVABLE:
+                        run.remove(node["metadata"]["name"], plan.to_move, step.moves)
+                        tracker.remove(plan.to_move, needs)
+                else:
+                    run.simulated += 1
+                    step = self._simulate_step(run, node["metadata"]["name"], plan)
+                    if step.outcome is passmemo.REMOVABLE:
+                        tracker.remove(plan.to_move, needs)
+                kept.taken(entries[i], step)
                 steps.append(step)
-                if step.outcome is passmemo.REMOVABLE:
-                    for pod, (key, target) in zip(plan.to_move, step.moves, strict=True):
-                        sim.unplace(key)
-                        sim.place(self._move_info(pod), target)
-                    non_empty += bool(plan.to_move)
-                    tracker.remove(plan.to_move, needs)
-                    removed.add(name)
-                if len(steps) == len(kept):
-                    fit.restore(step.fit)
-                continue
-            if plan.blocking is not None:
-                steps.append(passmemo.Step(plan.blocking.reason, (), fit.state(), None))
-                continue
-            moves: list[tuple[str, str]] = []
-            slot = None
-            if plan.to_move:
-                if non_empty >= NON_EMPTY_CANDIDATES_COUNT:
-                    steps.append(passmemo.Step(passmemo.CAPPED, (), fit.state(), None))
-                    continue
-                slot = sim.snapshot.slot_of.get(name)
-                moved = self._simulate_moves(sim, plan.to_move, name, fit, removed)
-                if moved is None:
-                    steps.append(passmemo.Step("NoPlaceToMovePods", (), fit.state(), slot))
-                    continue
-                moves = moved
-                non_empty += 1
-            tracker.remove(plan.to_move, needs)
-            removed.add(name)
-            steps.append(passmemo.Step(passmemo.REMOVABLE, tuple(moves), fit.state(), slot))
+        finally:
+            if sim.forked:
+                sim.revert()
+        if run.simulated:
+            self._pass_memo.replayed += len(steps) - run.simulated
+        else:
+            self._pass_memo.hits += 1
         return steps
+
+    def _simulate_step(self, run: _PassRun, name: str, plan: drain.DrainPlan) -> passmemo.Step:
+        """Simulate removing the candidate ``name`` after the steps so far (their moves made first)."""
+        fit = run.fit
+        if plan.blocking is not None:
+            return passmemo.Step(plan.blocking.reason, (), fit.state(), None)
+        if not plan.to_move:
+            run.remove(name, plan.to_move, ())
+            return passmemo.Step(passmemo.REMOVABLE, (), fit.state(), None)
+        if run.non_empty >= NON_EMPTY_CANDIDATES_COUNT:
+            return passmemo.Step(passmemo.CAPPED, (), fit.state(), None)
+        run.catch_up(self._move_info)
+        slot = run.sim.snapshot.slot_of.get(name)
+        moved = self._simulate_moves(run.sim, plan.to_move, name, fit, run.removed)
+        if moved is None:
+            return passmemo.Step("NoPlaceToMovePods", (), fit.state(), slot)
+        step = passmemo.Step(passmemo.REMOVABLE, tuple(moved), fit.state(), slot)
+        run.remove(name, plan.to_move, step.moves, made=True)
+        return step
 
     def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> tuple[drain.DrainPlan, dict[int, int]]:
         """drain.drain_rules over the node's pods and how many of the pods to move each PDB
@@ -1190,6 +1201,46 @@ class ClusterAutoscaler:
                 self.client.update(live)
         except ApiError:
             self.writer.last_body = None  # try again next loop
+
+
+class _PassRun:
+    """A scale-down pass's state as it goes through the candidates: the nodes removed so far, how
+    many of them had pods, first-fit's state, and the moves of the removals taken over from the
+    last pass that ``sim`` does not hold yet (made, forked, before a candidate is simulated)."""
+
+    def __init__(self, sim: SimCluster, fit: FirstFit, removed: set[str]) -> None:
+        self.sim = sim
+        self.fit = fit
+        self.removed = removed
+        self.non_empty = 0
+        self.simulated = 0
+        self._pending: list[tuple[list[Obj], tuple[tuple[str, str], ...]]] = []
+
+    def take(self, step: passmemo.Step) -> passmemo.Step:
+        """Go on from a kept step: first-fit's state as it was after it (the furthest node read
+        being the furthest of both); the step as this pass keeps it."""
+        reached = max(self.fit.reached, step.fit[0])
+        self.fit.restore((reached, step.fit[1]))
+        if reached == step.fit[0]:
+            return step
+        return passmemo.Step(step.outcome, step.moves, self.fit.state(), step.slot)
+
+    def remove(self, name: str, to_move: list[Obj], moves: tuple[tuple[str, str], ...], made: bool = False) -> None:
+        """The candidate ``name`` goes, its pods ``to_move`` to ``moves`` (``made``: in ``sim`` already)."""
+        self.removed.add(name)
+        self.non_empty += bool(to_move)
+        if moves and not made:
+            self._pending.append((to_move, moves))
+
+    def catch_up(self, move_info: Any) -> None:
+        """Fork ``sim`` (once) and make the pending moves."""
+        if not self.sim.forked:
+            self.sim.fork()
+        for to_move, moves in self._pending:
+            for pod, (key, target) in zip(to_move, moves, strict=True):
+                self.sim.unplace(key)
+                self.sim.place(move_info(pod), target)
+        self._pending.clear()
 
 
 class _TemplateFactory:

@@ -129,6 +129,11 @@ class PdbTracker:
         """What :meth:`matching` depends on: each PDB's namespace and selector, in order."""
         return [(pdb["metadata"].get("namespace"), pdb["spec"]["selector"]) for pdb, _, _ in self.entries]
 
+    def budgets(self) -> list[tuple[Any, Any, int]]:
+        """All the tracker reads of the PDBs: each one's namespace, selector and disruptions
+        allowed, in order (a PDB's other status fields change far more often than these)."""
+        return [(pdb["metadata"].get("namespace"), pdb["spec"]["selector"], allowed) for pdb, _, allowed in self.entries]
+
     def matching(self, pod: Obj) -> list[int]:
         memo = self.memo
         if memo is not None:

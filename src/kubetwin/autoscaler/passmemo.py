@@ -11,8 +11,8 @@ and what the pass had read once it was done. The next scan reuses the leading st
 hold, replaying their moves without searching, and simulates from the first one that does not;
 all of them: no simulation at all. A step holds when
 
-- the pass's global inputs are equal: the nodes being drained, the node order, the PDB objects
-  (the same objects: informer objects are never changed in place), the snapshot object in the
+- the pass's global inputs are equal: the nodes being drained, the node order, what the pass reads
+  of the PDBs (:meth:`PdbTracker.budgets`: namespaces, selectors, disruptions allowed), the snapshot object in the
   same layout (epoch, node_generation: nodes did not come, go or change labels, taints,
   unschedulable);
 - it and every step before it had the same input: the candidate, its group, utilization,
@@ -25,17 +25,25 @@ all of them: no simulation at all. A step holds when
 That restriction is sound because each filter's verdict on a node then depends on that node
 alone: it is used only when no pod of the snapshot has (anti-)affinity terms (the InterPodAffinity
 filter reads other nodes' pods through them); otherwise any changed slot counts.
+
+When no slot changed at all, a later step holds too, found by its candidate (:class:`Kept`): the
+candidate list may have gained or lost nodes ahead of it (a node back from its unremovable
+recheck timeout, one that left the list), and what a step meets depends only on the removals
+before it. A pass's state before a step (the snapshot's moved pods, the nodes removed, the PDB
+budgets left, the non-empty count) follows from the base (unchanged), the global inputs (equal)
+and the removable steps before it, in order, each with its input and moves; the other outcomes
+(blocked, capped, no place: moves rolled back) change none of it. So a step holds when its input
+is equal and the removable steps this pass went through before it are, in order, the ones the
+last pass went through before it (the same inputs and moves). The first-fit state kept with it
+holds as well (it was right for an equal snapshot and equal removals).
 """
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import Any
 
 from kubetwin.autoscaler.simulator import SimCluster
-
-Obj = dict[str, Any]
 
 # a candidate's outcome: the reason it stays (blocked / no place), CAPPED or REMOVABLE
 CAPPED = ""
@@ -60,9 +68,53 @@ class _Record:
     affinity: bool  # some pod of the snapshot had (anti-)affinity terms
     key: tuple[Any, ...]  # (per candidate its inputs, the nodes being drained)
     order: list[str]
-    pdbs: list[Obj]
+    budgets: Any  # PdbTracker.budgets()
     steps: list[Step]
     index: dict[str, int] | None = None  # node -> position in order, when first needed
+
+
+class Kept:
+    """The last pass's steps that hold in this pass (:meth:`PassMemo.lookup`'s answer): the
+    ``prefix`` of leading ones and, when no slot of the snapshot changed, any later one that
+    :meth:`step` finds by its candidate (see the module docstring). The pass tells it each step
+    it gives a candidate (:meth:`taken`), taken over or simulated."""
+
+    def __init__(self, prefix: list[Step], rec: _Record | None = None) -> None:
+        self.prefix = prefix
+        self._rec = rec
+        self._position: dict[str, int] = {}  # candidate -> its position in the last pass
+        self._before: list[int] = []  # per step of the last pass: how many removable steps came before it
+        self._removals: list[tuple[Any, tuple[tuple[str, str], ...]]] = []  # their (input, moves), in order
+        self._same = rec is not None  # this pass's removable steps so far are the last pass's first ones
+        self._count = 0  # ... that many of them
+        if rec is not None:
+            for j, (entry, step) in enumerate(zip(rec.key[0], rec.steps, strict=True)):
+                self._position[entry[0]] = j
+                self._before.append(len(self._removals))
+                if step.outcome is REMOVABLE:
+                    self._removals.append((entry, step.moves))
+
+    def step(self, i: int, entry: Any) -> Step | None:
+        """The kept step for this pass's ``i``-th candidate, whose input is ``entry``, if one holds."""
+        if i < len(self.prefix):
+            return self.prefix[i]
+        rec = self._rec
+        if rec is None or not self._same:
+            return None
+        j = self._position.get(entry[0])
+        if j is None or self._before[j] != self._count or rec.key[0][j] != entry:
+            return None
+        return rec.steps[j]
+
+    def taken(self, entry: Any, step: Step) -> None:
+        """This pass gave the candidate whose input is ``entry`` the outcome ``step``."""
+        if step.outcome is not REMOVABLE or not self._same:
+            return
+        n = self._count
+        if n < len(self._removals) and self._removals[n] == (entry, step.moves):
+            self._count = n + 1
+        else:
+            self._same = False
 
 
 class PassMemo:
@@ -71,31 +123,31 @@ class PassMemo:
     def __init__(self) -> None:
         self._rec: _Record | None = None
         self.hits = 0  # passes answered in full
-        self.replayed = 0  # steps replayed in passes that simulated the rest
+        self.replayed = 0  # steps taken over in passes that simulated some
 
     def clear(self) -> None:
         self._rec = None
 
-    def lookup(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], pdbs: list[Obj]) -> list[Step]:
-        """The leading steps of the last pass that hold for a pass with these inputs (``sim``:
-        synced, not forked); as many as ``key`` has candidates: nothing to simulate."""
+    def lookup(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], budgets: Any) -> Kept:
+        """The steps of the last pass that hold for a pass with these inputs (``sim``: synced, not
+        forked); a prefix as long as ``key`` has candidates: nothing to simulate."""
         rec = self._rec
         if rec is None or rec.sim is not sim:
-            return []
+            return Kept([])
         snap = sim.snapshot
         if snap.epoch != rec.epoch or snap.node_generation != rec.node_generation:
-            return []
+            return Kept([])
         if rec.key[1] != key[1] or rec.order != order:
-            return []
-        if len(rec.pdbs) != len(pdbs) or not all(map(operator.is_, rec.pdbs, pdbs)):
-            return []
+            return Kept([])
+        if rec.budgets != budgets:
+            return Kept([])
         dirty = snap.dirty_since(rec.epoch, rec.pos)
         if dirty is None:
-            return []
+            return Kept([])
         first = len(order)  # position in the node order of the first changed node
         if dirty:
             if rec.affinity or snap.with_affinity:
-                return []
+                return Kept([])
             if rec.index is None:
                 rec.index = {name: i for i, name in enumerate(order)}
             for s in dirty:
@@ -104,7 +156,7 @@ class PassMemo:
                 ni = snap.nodes[s]
                 pos = rec.index.get(ni.name) if ni is not None else None
                 if pos is None:
-                    return []
+                    return Kept([])
                 first = min(first, pos)
         old, new = rec.key[0], key[0]
         n = 0
@@ -114,12 +166,10 @@ class PassMemo:
             n += 1
         if n == len(new):
             self.hits += 1
-        else:
-            self.replayed += n
-        return rec.steps[:n]
+        return Kept(rec.steps[:n], None if dirty else rec)
 
-    def store(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], pdbs: list[Obj], steps: list[Step]) -> None:
+    def store(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], budgets: Any, steps: list[Step]) -> None:
         """Keep a pass's steps (``sim``: reverted)."""
         snap = sim.snapshot
         self._rec = _Record(sim, snap.epoch, len(snap.dirty), snap.node_generation, bool(snap.with_affinity), key,
-                            order, list(pdbs), steps)  # fmt: skip
+                            order, budgets, steps)  # fmt: skip
