@@ -312,8 +312,8 @@ class Store:
     def update(self, resource: str, obj: dict[str, Any], expect_rv: str | None = None) -> dict[str, Any]:
         meta = obj["metadata"]
         key = object_key(obj)
-        table = self._data.setdefault(resource, {})
-        current = table.get(key)
+        table = self._data.get(resource)  # (not setdefault: no empty table made per write)
+        current = table.get(key) if table is not None else None
         if current is None:
             raise _not_found(resource, key[1])
         if expect_rv and expect_rv != _rv(current):
