@@ -256,10 +256,11 @@ class Kubelet:
         """New node conditions, or None when nothing changed and no report is due."""
         current = (node.get("status") or {}).get("conditions")
         wanted = self._wanted()
-        if current is not None and current is self._written_conditions and wanted is self._written_wanted:
+        written = self._written_conditions
+        if current is written and written is not None and wanted is self._written_wanted:
             # the node holds the conditions we last wrote, and we want what we wanted then: nothing
             # changed, a report renews only the heartbeats (what the loop below would build)
-            return _renewed_heartbeats(current, len(wanted), self.loop.timestamp()) if force else None
+            return _renewed_heartbeats(written, len(wanted), self.loop.timestamp()) if force else None
         old = {c.get("type"): c for c in current or []}
         if not force and all(
             (prev := old.get(w[0])) is not None and (prev.get("status"), prev.get("reason"), prev.get("message")) == w[1:]

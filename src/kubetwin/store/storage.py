@@ -313,8 +313,7 @@ class Store:
         meta = obj["metadata"]
         key = object_key(obj)
         table = self._data.get(resource)  # (not setdefault: no empty table made per write)
-        current = table.get(key) if table is not None else None
-        if current is None:
+        if table is None or (current := table.get(key)) is None:
             raise _not_found(resource, key[1])
         if expect_rv and expect_rv != _rv(current):
             raise _conflict(resource, key[1])
