@@ -82,6 +82,34 @@ def test_node_status_heartbeat_every_five_minutes() -> None:
     assert _conds(stack.client.get("nodes", "n1"))["Ready"]["lastHeartbeatTime"] == "2026-01-01T00:05:00Z"
 
 
+
+def test_report_on_the_kubelets_own_write_renews_only_heartbeats() -> None:
+    """When the node holds the conditions the kubelet last wrote, a report renews their heartbeats
+    (the shortcut): the same conditions, key order included, as building them afresh, and a
+    condition someone else set stays as it is."""
+    stack = make_stack()
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(0)
+    node = stack.client.get("nodes", "n1")
+    other = {"type": "NetworkUnavailable", "status": "False", "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+             "lastTransitionTime": "2026-01-01T00:00:00Z", "reason": "RouteCreated", "message": "routes created"}  # fmt: skip
+    node["status"]["conditions"].append(other)
+    stack.client.update_status(node)
+    stack.loop.advance(600)  # the report at 300 s builds on the other writer's conditions, 600 s on its own
+    kl = stack.kubelets.get("n1")
+    assert kl is not None
+    node = stack.client.get("nodes", "n1", copy=False)
+    conds = node["status"]["conditions"]
+    assert conds is kl._written_conditions
+    assert [c["lastHeartbeatTime"] for c in conds] == ["2026-01-01T00:10:00Z"] * 4 + ["2026-01-01T00:00:00Z"]
+    assert conds[4] == other
+    stack.loop.advance(1)
+    renewed = kl.desired_conditions(node, True)
+    kl._written_conditions = None  # no shortcut: the conditions built afresh
+    rebuilt = kl.desired_conditions(node, True)
+    assert renewed is not None and rebuilt is not None
+    assert [list(c.items()) for c in renewed] == [list(c.items()) for c in rebuilt]
+
 @MODES
 def test_stop_and_resume(mode: str) -> None:
     stack = make_stack(lease_renewal=mode)

@@ -362,6 +362,16 @@ def _add_part(counts: list[int], node: Obj, sign: int) -> None:
             counts[0] += sign
 
 
+def _nodegroup_index(node: Obj) -> list[str]:
+    """The ``nodegroup`` index: the group a node belongs to (its ``kubetwin.io/nodegroup`` label)."""
+    return [node["metadata"].get("labels", {}).get(LABEL_NODEGROUP, "")]
+
+
+def _labels(node: Obj) -> Any:
+    """What ``_nodegroup_index`` reads of a node."""
+    return node["metadata"].get("labels")
+
+
 class NodeGroupController(Controller):
     """Keeps each NodeGroup's Nodes at its desired size (see the module docstring)."""
 
@@ -372,9 +382,8 @@ class NodeGroupController(Controller):
         self.rng = rng.child("nodegroup")
         self.groups = informers.get(NODEGROUP_RESOURCE)
         self.nodes = informers.get("nodes")
-        self.nodes.add_index(
-            "nodegroup", lambda n: [n["metadata"].get("labels", {}).get(LABEL_NODEGROUP, "")]
-        )
+        # the index reads only the labels: a status write (a heartbeat) keeps them and the values
+        self.nodes.add_index("nodegroup", _nodegroup_index, reads=_labels)
         self.launched = 0
         self.terminated = 0
         # USD billed by each group's instances that are gone (see cloud.cost)

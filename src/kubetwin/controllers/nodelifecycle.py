@@ -54,6 +54,7 @@ SECONDARY_EVICTION_LIMITER_QPS = 0.01
 LARGE_CLUSTER_SIZE_THRESHOLD = 50
 UNHEALTHY_ZONE_THRESHOLD = 0.55
 LEASE_NAMESPACE = "kube-node-lease"
+_NEVER = -math.inf  # a probe time no node has yet
 
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -98,6 +99,18 @@ def ready_status(node: Obj) -> str:
     return str(c.get("status", "Unknown")) if c is not None else "Unknown"
 
 
+class _Health:
+    """What the monitor keeps of one node it has seen (tryUpdateNodeHealth's nodeHealthData), in
+    one record: a lease renewal or heartbeat reads and moves them together."""
+
+    __slots__ = ("heartbeat", "probe", "deadline")
+
+    def __init__(self, heartbeat: float | None) -> None:
+        self.heartbeat = heartbeat  # the Ready lastHeartbeatTime last seen
+        self.probe = _NEVER  # the probe time (see _observed_at)
+        self.deadline = _NEVER  # probe + grace period
+
+
 class _TokenBucket:
     def __init__(self, qps: float, now: float) -> None:
         self.qps = qps
@@ -136,13 +149,10 @@ class NodeLifecycleController(Controller):
         self._timer: Handle | None = None
         # Kept current by the node and lease informers' handlers, so a monitor tick costs what
         # changed, not the cluster's size (DESIGN.md principle 8):
-        self._created: dict[str, float] = {}  # node name -> creationTimestamp (virtual s)
         # Probe times (tryUpdateNodeHealth's probeTimestamp): the monitor pass that first saw the node,
         # a new Ready lastHeartbeatTime or a newer Lease renewTime (see _observed_at).
-        self._heartbeat: dict[str, float | None] = {}  # node name -> Ready lastHeartbeatTime last seen
+        self._health: dict[str, _Health] = {}  # node name -> its record, from the pass that first saw it
         self._renewed: dict[str, float] = {}  # node name -> its Lease's renewTime last seen
-        self._probe: dict[str, float] = {}  # node name -> probe time
-        self._deadline: dict[str, float] = {}  # node name -> probe + grace period
         self._first_tick = 0.0  # the first monitor pass; then one every NODE_MONITOR_PERIOD
         self._last_pass = -math.inf  # when the last monitor pass ran
         self._heap: list[tuple[float, str]] = []  # (deadline, name), one entry per node not expired
@@ -172,10 +182,11 @@ class NodeLifecycleController(Controller):
         self.enqueue(node)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
-        if u.node_heartbeat_only(old, new) and new["metadata"]["name"] in self._created:
+        h = self._health.get(new["metadata"]["name"])
+        if h is not None and u.node_heartbeat_only(old, new):
             # a heartbeat: only the probe time moves (Ready, zone, taints and the NoSchedule
             # taints the conditions call for are as they were)
-            self._note_heartbeat(new["metadata"]["name"], u.get_condition(new.get("status"), "Ready"))
+            self._note_heartbeat(new["metadata"]["name"], h, u.get_condition(new.get("status"), "Ready"))
             return
         self._node_changed(new)
         self.enqueue(new)
@@ -183,18 +194,19 @@ class NodeLifecycleController(Controller):
     def _node_heartbeat(self, old: Obj, new: Obj) -> None:
         """A status report that renewed only heartbeat times (``heartbeat_only``, which implies
         ``node_heartbeat_only``): the probe time moves."""
-        if new["metadata"]["name"] not in self._created:
+        h = self._health.get(new["metadata"]["name"])
+        if h is None:
             self._node_updated(old, new)
             return
-        self._note_heartbeat(new["metadata"]["name"], u.get_condition(new.get("status"), "Ready"))
+        self._note_heartbeat(new["metadata"]["name"], h, u.get_condition(new.get("status"), "Ready"))
 
-    def _note_heartbeat(self, name: str, ready: Obj | None) -> None:
+    def _note_heartbeat(self, name: str, h: _Health, ready: Obj | None) -> None:
         """A Ready lastHeartbeatTime other than the last one seen moves the probe to the pass that
         sees it (the one after this write)."""
         hb = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
-        if hb != self._heartbeat.get(name):
-            self._set_probe(name, self._observed_at(self.loop.now))
-            self._heartbeat[name] = hb
+        if hb != h.heartbeat:
+            self._set_probe(name, h, self._observed_at(self.loop.now))
+            h.heartbeat = hb
 
     def _observed_at(self, t: float) -> float:
         """The monitor pass that first sees a change written at ``t`` (upstream's probe time is that
@@ -206,28 +218,28 @@ class NodeLifecycleController(Controller):
             return t
         return self._first_tick + max(k + 1, 0) * period
 
-    def _set_probe(self, name: str, t: float) -> None:
+    def _set_probe(self, name: str, h: _Health, t: float) -> None:
         """Move the node's probe time (never back) and its deadline."""
-        if t <= self._probe.get(name, -math.inf):
+        if t <= h.probe:
             return
-        self._probe[name] = t
-        new = name not in self._deadline
-        self._deadline[name] = t + NODE_MONITOR_GRACE_PERIOD
+        new = h.probe == _NEVER  # the record's first probe: the node goes on the heap
+        h.probe = t
+        h.deadline = t + NODE_MONITOR_GRACE_PERIOD
         if new:
             heapq.heappush(self._heap, (t + NODE_MONITOR_GRACE_PERIOD, name))
 
     def _node_changed(self, node: Obj) -> None:
         name = node["metadata"]["name"]
         ready = u.get_condition(node.get("status"), "Ready")
-        if name not in self._created:
+        h = self._health.get(name)
+        if h is None:
             # first seen: the pass that lists it (a node that never posted a Ready condition counts
             # from its creation, as upstream's fake condition does)
-            self._created[name] = u.created(self.loop, node)
-            first = self._observed_at(self.loop.now) if ready is not None else self._created[name]
-            self._heartbeat[name] = u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None
-            self._set_probe(name, first)
+            first = self._observed_at(self.loop.now) if ready is not None else u.created(self.loop, node)
+            h = self._health[name] = _Health(u.ts(self.loop, ready.get("lastHeartbeatTime")) if ready is not None else None)
+            self._set_probe(name, h, first)
         else:
-            self._note_heartbeat(name, ready)
+            self._note_heartbeat(name, h, ready)
         status = str(ready.get("status", "Unknown")) if ready is not None else "Unknown"
         self._set_zone(name, (zone_key(node), status == "True"))
         if status != "True" or any(t.get("effect") == "NoExecute" and t.get("key") in (TAINT_NOT_READY, TAINT_UNREACHABLE)
@@ -268,10 +280,11 @@ class NodeLifecycleController(Controller):
             if seen is not None and t <= seen:
                 return  # not renewed since: only a newer renewTime moves the probe (upstream)
             self._renewed[name] = t
-            if name in self._created:
+            h = self._health.get(name)
+            if h is not None:
                 # the pass after the renewal sees it (a lease written on read carries the instant
                 # the schedule renewed it: the pass that would have seen that periodic write)
-                self._set_probe(name, self._observed_at(t))
+                self._set_probe(name, h, self._observed_at(t))
 
     def _lease_deleted(self, lease: Obj) -> None:
         m = lease["metadata"]
@@ -284,8 +297,7 @@ class NodeLifecycleController(Controller):
         self._observed_ready.pop(name, None)
         for q in self._queues.values():
             q.pop(name, None)
-        for d in (self._created, self._heartbeat, self._probe, self._deadline):
-            d.pop(name, None)  # a stale heap entry is dropped when it comes up
+        self._health.pop(name, None)  # a stale heap entry is dropped when it comes up
         self._expired.discard(name)
         self._attention.discard(name)
         self._dirty.discard(name)
@@ -339,24 +351,27 @@ class NodeLifecycleController(Controller):
         # Nodes whose last probe is older than the grace period: the ones expired at the last tick
         # and those whose deadline has passed since (a heap entry whose node was renewed meanwhile
         # goes back with its new deadline).
-        heap, deadline = self._heap, self._deadline
+        heap, health = self._heap, self._health
         while heap and heap[0][0] < now:
             _, name = heapq.heappop(heap)
-            cur = deadline.get(name)
-            if cur is None:
+            h = health.get(name)
+            if h is None:
                 continue  # the node is gone
+            cur = h.deadline
             if now > cur:
                 self._read_lease(name)  # a lease renewed on read (kubelet on-read mode) is written now
-                cur = deadline.get(name, cur)
+                h = health.get(name)
+                cur = h.deadline if h is not None else cur
             if now > cur:
                 self._expired.add(name)
             else:
                 heapq.heappush(heap, (cur, name))
         for name in sorted(self._expired):
-            cur = deadline.get(name)
-            if cur is None:
+            h = health.get(name)
+            if h is None:
                 self._expired.discard(name)
                 continue
+            cur = h.deadline
             if now <= cur:
                 self._expired.discard(name)
                 heapq.heappush(heap, (cur, name))
@@ -402,10 +417,11 @@ class NodeLifecycleController(Controller):
 
     def _probe_time(self, node: Obj) -> float:
         """The newest of creation, Ready heartbeat and Lease renewal (cached from the informers)."""
-        return self._deadline[node["metadata"]["name"]] - NODE_MONITOR_GRACE_PERIOD
+        return self._health[node["metadata"]["name"]].deadline - NODE_MONITOR_GRACE_PERIOD
 
     def _update_health(self, node: Obj, now: float) -> None:
-        if now <= self._deadline.get(node["metadata"]["name"], now):
+        h = self._health.get(node["metadata"]["name"])
+        if h is None or now <= h.deadline:
             return
         new = deep_copy(node)
         status = new.setdefault("status", {})

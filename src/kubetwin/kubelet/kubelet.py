@@ -73,6 +73,12 @@ def _host_ip(node: Obj) -> str:
     return ""
 
 
+def _renewed_heartbeats(written: list[Obj], reported: int, now: str) -> list[Obj]:
+    """The conditions a kubelet wrote with the heartbeats of its ``reported`` first ones (its own,
+    built by ``desired_conditions`` with status, reason and message as wanted now) renewed to
+    ``now``; the conditions others set stay as they are."""
+    return [{**c, "lastHeartbeatTime": now} for c in written[:reported]] + written[reported:]
+
 class Kubelet:
     NETWORK_NOT_READY = "network is not ready: " + NOT_READY_MESSAGE
 
@@ -115,6 +121,7 @@ class Kubelet:
         self.node_status_writes = 0
         self.pod_status_writes = 0
         self._written_conditions: list[Obj] | None = None
+        self._written_wanted: tuple[tuple[str, str, str, str], ...] | None = None  # _wanted() of that write
 
     def _ready_at(self, node: Obj) -> float:
         ann = node["metadata"].get("annotations") or {}
@@ -251,8 +258,14 @@ class Kubelet:
     # -- node status & lease --------------------------------------------------------------------
     def desired_conditions(self, node: Obj, force: bool) -> list[Obj] | None:
         """New node conditions, or None when nothing changed and no report is due."""
-        old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
+        current = (node.get("status") or {}).get("conditions")
         wanted = self._wanted()
+        written = self._written_conditions
+        if current is written and written is not None and wanted is self._written_wanted:
+            # the node holds the conditions we last wrote, and we want what we wanted then: nothing
+            # changed, a report renews only the heartbeats (what the loop below would build)
+            return _renewed_heartbeats(written, len(wanted), self.loop.timestamp()) if force else None
+        old = {c.get("type"): c for c in current or []}
         if not force and all(
             (prev := old.get(w[0])) is not None and (prev.get("status"), prev.get("reason"), prev.get("message")) == w[1:]
             for w in wanted
@@ -291,6 +304,7 @@ class Kubelet:
             return
         try:
             self._written_conditions = conds  # our own write's event needs no second look
+            self._written_wanted = self._wanted()
             set_fields = self.manager.set_fields_trusted
             if set_fields is not None:
                 set_fields("nodes", "", self.name, "status", {"conditions": conds})

@@ -312,9 +312,8 @@ class Store:
     def update(self, resource: str, obj: dict[str, Any], expect_rv: str | None = None) -> dict[str, Any]:
         meta = obj["metadata"]
         key = object_key(obj)
-        table = self._data.setdefault(resource, {})
-        current = table.get(key)
-        if current is None:
+        table = self._data.get(resource)  # (not setdefault: no empty table made per write)
+        if table is None or (current := table.get(key)) is None:
             raise _not_found(resource, key[1])
         if expect_rv and expect_rv != _rv(current):
             raise _conflict(resource, key[1])
