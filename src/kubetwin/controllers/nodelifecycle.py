@@ -592,7 +592,7 @@ class TaintEvictionController(Controller):
         self.pod_informer.add_index(NODE_NAME_INDEX, node_name_index, reads=spec_of)
         # a heartbeat leaves the NoExecute taints as they were
         self.node_informer.add_handler(self._node_event, self._node_updated, None, ignore=heartbeat_only)
-        self.pod_informer.add_handler(self.enqueue, self._pod_updated, self._pod_deleted)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
     def _node_event(self, node: Obj) -> None:
         for pod in self.pod_informer.by_index(NODE_NAME_INDEX, node["metadata"]["name"]):
@@ -604,6 +604,12 @@ class TaintEvictionController(Controller):
 
         if ne(old) != ne(new):
             self._node_event(new)
+
+    def _pod_added(self, pod: Obj) -> None:
+        """A pod not on a node yet has nothing to evict or cancel (a deleted pod's eviction went
+        with it): only a pod created bound needs a sync now; the rest get one when bound."""
+        if (pod.get("spec") or {}).get("nodeName"):
+            self.enqueue(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         a, b = old.get("spec") or {}, new.get("spec") or {}
