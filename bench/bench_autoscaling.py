@@ -21,6 +21,34 @@ arguments give identical files; it costs time, so leave it off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
+End of session 7 (quiet machine, at f951069): **24 h in 100.3 s wall / 100.3 s CPU, 861 virtual s /
+wall s** (goal 1,440 not met), peak 28,480 pods on 924 nodes, peak RSS 923 MiB (was 880: kept counts
+and columns of the kubelet, node groups and controllers, and correlator caches pruned less often);
+the first hour 10.2 s, the ramp 3.4-7.2 s an hour, the peak 1.9-3.3 s, the evening 3.1-5.4 s.
+Back to back in the same minutes, session 6's tree (a31a3a5) took 126.3 s and the merged tree
+(fa68be8) 106.4 s: -16%. ``--quick``: 9.0 s, 9,611 virtual s / wall s. One deliberate behaviour
+change: the scheduler's queue uses v1.32's queueing hints (SchedulerQueueingHints is on by default
+there; scheduler/hints.py), so an unschedulable pod is retried only for an event that can help it.
+Over the day failed attempts went 241,590 -> 104,982 but the time did not move (both trees at once:
+131.7 s and 131.8 s): the retries that went were the cheap ones (an unchanged message, so no status
+write and only a bump of the cached event series); each retry left follows a node change, so its
+message changes and it writes the pod's status and a new FailedScheduling event (creates 107,186 ->
+104,982). Pods are now bound as soon as a booting node's not-ready NoSchedule taint goes, while its
+NoExecute twin waits for the next monitor pass (as upstream), so the taint manager marks and then
+cancels their eviction: TaintManagerEviction events 1,045 -> 13,649. The peak is the same. Decisions
+otherwise unchanged (``--dump`` byte-identical against the hints tree for ``--quick`` and 3,000 + 1,500
+pods over 10 h after every merge). What went, each measured on its own part: the usage tick keeps
+per-profile serving counts instead of ~10 pod-length passes (-51% at the peak), pod status builds
+-37%, kubelet admission keeps its sums; the cluster autoscaler's scale-down reuses kept steps by
+candidate and replays moves only when needed (run_once -13%, _find_unneeded -31%); node groups keep
+their tallies and bill with numpy (-65%), HPA caches its selector and scale lookups (-11%),
+Deployment copies less (-20%); Event creates through a trusted create, uids drawn in batches, TTL
+expiry with one lookup (-10% per event); NLC keeps one health record per node, heartbeats renew
+only their times (-10% per heartbeat; lease renewals -5%: about 30 small steps, half of it cold
+memory at 1,000 nodes). Where the day goes now (py-spy): scheduler ~14% (failures ~5%: status write
+and event), node-lease reads ~9%, ReplicaSet ~8%, cluster autoscaler ~12%, kubelet pod workers and
+status ~15%, HPA ~6%, node heartbeats ~4%. Still no step is large; see session 6's conclusion.
+
 End of session 6 (quiet machine, at d975163): **24 h in 116.8 s wall / 116.8 s CPU, 740 virtual s /
 wall s** (session 5 ended at 130.4 s, 662; goal 1,440 not met), same day (28,480 pods on 924 nodes at
 the peak), peak RSS 880 MiB; the first hour 9.5 s (was 10.8), the ramp 4.7-7.8 s an hour, the peak
