@@ -17,7 +17,7 @@ module follows
 
 A hint function takes the queued pod, the old and the new object (``None`` for an add / a delete)
 and a per-event scratch dict (``memo``: what one event's pods of a kind share, e.g. a NodeInfo
-built from the node) and returns True for ``Queue``, False for ``QueueSkip``. A registration
+built from the node, or one answer per set of tolerations) and returns True for ``Queue``, False for ``QueueSkip``. A registration
 without a function always queues (upstream's nil QueueingHintFn).
 """
 
@@ -52,7 +52,7 @@ UPDATE = (
 )  # fmt: skip
 ALL = ADD | DELETE | UPDATE
 
-HintFn = Callable[[Any, "Obj | None", "Obj | None", dict[str, Any]], bool]
+HintFn = Callable[[Any, "Obj | None", "Obj | None", dict[Any, Any]], bool]
 # (resource, action bits, hint function or None): one entry of a plugin's EventsToRegister
 Registration = tuple[str, int, "HintFn | None"]
 
@@ -129,7 +129,7 @@ class Hints:
         return hit
 
     def worth_requeuing(self, pi: Any, resource: str, action: int, old: Obj | None, new: Obj | None,
-                        memo: dict[str, Any]) -> bool:  # fmt: skip
+                        memo: dict[Any, Any]) -> bool:  # fmt: skip
         """isPodWorthRequeuing: no rejector plugin (an error) or a wildcard event queues; otherwise
         the first rejector plugin registered for the event whose hint says Queue."""
         rejectors = pi.unschedulable_plugins
@@ -147,7 +147,7 @@ def same_pod(pi: Any, obj: Obj | None) -> bool:
     return obj is not None and obj["metadata"].get("uid") == pi.uid
 
 
-def own_pod_update(pi: Any, old: Obj | None, new: Obj | None, memo: dict[str, Any]) -> bool:
+def own_pod_update(pi: Any, old: Obj | None, new: Obj | None, memo: dict[Any, Any]) -> bool:
     """Queue when the update is the queued pod's own (SchedulingGates' gates eliminated,
     TaintToleration's tolerations added)."""
     return same_pod(pi, new)

@@ -298,7 +298,7 @@ class Scheduler:
         )
         pi.update(new)
         if changed and key in self._unschedulable:
-            memo: dict[str, Any] = {}
+            memo: dict[Any, Any] = {}
             if any(self._hints.worth_requeuing(pi, POD, a, old, new, memo) for a in pod_update_actions(old, new)):
                 self._requeue(pi)
 
@@ -389,7 +389,7 @@ class Scheduler:
         if self._in_flight is not None:
             self._in_flight.append((resource, action, old, new))
         pods = list(self._unschedulable.values()) if candidates is None else candidates
-        memo: dict[str, Any] = {}
+        memo: dict[Any, Any] = {}
         for pi in pods:
             if hints.worth_requeuing(pi, resource, action, old, new, memo):
                 self._requeue(pi)
@@ -410,7 +410,7 @@ class Scheduler:
         a pod no plugin rejected (an error), or one an event seen during its cycle may help, goes
         to backoff; the rest wait in the unschedulable pool."""
         pi.timestamp = self.loop.now
-        memo: dict[str, Any] = {}
+        memo: dict[Any, Any] = {}
         if not pi.unschedulable_plugins or any(
             self._hints.worth_requeuing(pi, r, a, old, new, memo) for r, a, old, new in events
         ):

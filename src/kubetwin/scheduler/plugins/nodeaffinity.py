@@ -94,9 +94,15 @@ def preferred_score(terms: list[dict], node: dict) -> int:
 def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
     """isSchedulableAfterNodeChange: the node matches the pod's required node affinity now and did
     not before (or is new)."""
-    if new is None or not required_node_affinity_matches(pi.pod, new):
+    if new is None:
         return False
-    return old is None or not required_node_affinity_matches(pi.pod, old)
+    key = (NAME, _required_key(pi))
+    hit: bool | None = memo.get(key)
+    if hit is None:
+        hit = memo[key] = required_node_affinity_matches(pi.pod, new) and (
+            old is None or not required_node_affinity_matches(pi.pod, old)
+        )
+    return hit
 
 
 class NodeAffinity(Plugin):

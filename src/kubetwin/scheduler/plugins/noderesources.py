@@ -76,7 +76,7 @@ def fits_request(pod: PodInfo, node: NodeInfo) -> list[str]:
     return reasons
 
 
-def _node_info(memo: dict[str, Any], which: str, node: Obj) -> NodeInfo:
+def _node_info(memo: dict[Any, Any], which: str, node: Obj) -> NodeInfo:
     """A NodeInfo of the event's node with no pods on it (isFit's), built once per event."""
     ni: NodeInfo | None = memo.get(which)
     if ni is None:
@@ -84,19 +84,19 @@ def _node_info(memo: dict[str, Any], which: str, node: Obj) -> NodeInfo:
     return ni
 
 
-def _after_pod_deleted(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict[str, Any]) -> bool:
+def _after_pod_deleted(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict[Any, Any]) -> bool:
     """isSchedulableAfterPodEvent for a delete: a pod that was on a node frees its requests. (A
     scale-down update needs in-place resize, which the twin does not model.)"""
     return assigned(old)
 
 
-def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict[str, Any]) -> bool:
+def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict[Any, Any]) -> bool:
     """isSchedulableAfterNodeChange: the pod fits the node's allocatable (pods on it aside), and the
     node is new or one of the resources the pod requests (or the pod count) grew."""
     if new is None:
         return False
     wanted = tuple(_wanted(pi))
-    key = f"{FIT}:{wanted}"
+    key = (FIT, wanted)
     hit: bool | None = memo.get(key)
     if hit is None:
         ni = _node_info(memo, "new", new)

@@ -76,10 +76,15 @@ def _untolerated(node: Obj, pod: PodInfo) -> bool:
 
 def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
     """isSchedulableAfterNodeChange: the node went from a taint the pod does not tolerate (or from
-    not existing) to none."""
+    not existing) to none. The answer depends only on the tolerations: pods sharing them share it
+    for one event."""
     if new is None:
         return False
-    return (old is None or _untolerated(old, pi)) and not _untolerated(new, pi)
+    key = (NAME, _pod_tol_key(pi))
+    hit: bool | None = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (old is None or _untolerated(old, pi)) and not _untolerated(new, pi)
+    return hit
 
 
 class TaintToleration(Plugin):
