@@ -360,8 +360,7 @@ class NodeLifecycleController(Controller):
             cur = h.deadline
             if now > cur:
                 self._read_lease(name)  # a lease renewed on read (kubelet on-read mode) is written now
-                h = health.get(name)
-                cur = h.deadline if h is not None else cur
+                cur = h.deadline  # the renewal's handler moved it in this record
             if now > cur:
                 self._expired.add(name)
             else:
@@ -414,10 +413,6 @@ class NodeLifecycleController(Controller):
             self.client.get("leases.coordination.k8s.io", name, LEASE_NAMESPACE, copy=False)
         except ApiError:
             pass
-
-    def _probe_time(self, node: Obj) -> float:
-        """The newest of creation, Ready heartbeat and Lease renewal (cached from the informers)."""
-        return self._health[node["metadata"]["name"]].deadline - NODE_MONITOR_GRACE_PERIOD
 
     def _update_health(self, node: Obj, now: float) -> None:
         h = self._health.get(node["metadata"]["name"])

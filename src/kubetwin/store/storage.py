@@ -94,7 +94,8 @@ class Watcher:
             self.store._remove_watcher(self)
 
 
-def _rv(obj: dict[str, Any]) -> str:
+def object_rv(obj: dict[str, Any]) -> str:
+    """The object's resourceVersion ("" when it has none)."""
     return obj.get("metadata", {}).get("resourceVersion", "")
 
 
@@ -315,7 +316,7 @@ class Store:
         table = self._data.get(resource)  # (not setdefault: no empty table made per write)
         if table is None or (current := table.get(key)) is None:
             raise _not_found(resource, key[1])
-        if expect_rv and expect_rv != _rv(current):
+        if expect_rv and expect_rv != object_rv(current):
             raise _conflict(resource, key[1])
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
@@ -333,7 +334,7 @@ class Store:
         current = table.get(key)
         if current is None:
             raise _not_found(resource, name)
-        if expect_rv and expect_rv != _rv(current):
+        if expect_rv and expect_rv != object_rv(current):
             raise _conflict(resource, name)
         return self._remove(resource, table, key, current)
 
@@ -345,7 +346,7 @@ class Store:
         if table is None:
             return False
         current = table.get(key)
-        if current is None or current["metadata"].get("resourceVersion") != rv:
+        if current is None or object_rv(current) != rv:
             return False
         self._remove(resource, table, key, current)
         return True

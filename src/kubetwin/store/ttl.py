@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kubetwin.store.storage import Key, object_key
+from kubetwin.store.storage import Key, object_key, object_rv
 
 if TYPE_CHECKING:
     from kubetwin.sim import EventLoop, Handle
@@ -42,7 +42,7 @@ class StoreTTL:
         # (due, key -> resourceVersion of its last write with that due), dues increasing
         self._fifo: deque[tuple[float, dict[Key, str]]] = deque()
         self._timer: Handle | None = None
-        existing = sorted((self._last_write(obj) + seconds, object_key(obj), _rv(obj)) for obj in store.iter(resource))
+        existing = sorted((self._last_write(obj) + seconds, object_key(obj), object_rv(obj)) for obj in store.iter(resource))
         for due, key, rv in existing:
             self._note(key, rv, due)
         store.add_listener(self._on_write, resource)
@@ -94,7 +94,3 @@ class StoreTTL:
         self.expired += expired
         if fifo:
             self._arm()
-
-
-def _rv(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
