@@ -17,8 +17,9 @@ module follows
 
 A hint function takes the queued pod, the old and the new object (``None`` for an add / a delete)
 and a per-event scratch dict (``memo``: what one event's pods of a kind share, e.g. a NodeInfo
-built from the node, or one answer per set of tolerations) and returns True for ``Queue``, False for ``QueueSkip``. A registration
-without a function always queues (upstream's nil QueueingHintFn).
+built from the node, or one answer per set of tolerations) and returns True for ``Queue``, False
+for ``QueueSkip``. A registration without a function always queues (upstream's nil
+QueueingHintFn).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ ALL = ADD | DELETE | UPDATE
 HintFn = Callable[[Any, "Obj | None", "Obj | None", dict[Any, Any]], bool]
 # (resource, action bits, hint function or None): one entry of a plugin's EventsToRegister
 Registration = tuple[str, int, "HintFn | None"]
+# (resource, action bits, old object, new object): one event as the queue saw it
+SeenEvent = tuple[str, int, "Obj | None", "Obj | None"]
 
 
 def _conditions_without_heartbeats(node: Obj) -> list[tuple[Any, ...]]:

@@ -59,6 +59,7 @@ from kubetwin.scheduler.hints import (
     POD,
     UPDATE_POD_LABEL,
     Hints,
+    SeenEvent,
     node_update_actions,
     pod_update_actions,
 )  # fmt: skip
@@ -214,7 +215,7 @@ class Scheduler:
         self._drain: Any = None
         self._hints = Hints(self.framework.plugins)
         # cluster events of interest seen while a scheduling cycle runs (the in-flight pod's)
-        self._in_flight: list[tuple[str, int, Obj | None, Obj | None]] | None = None
+        self._in_flight: list[SeenEvent] | None = None
         self._affinity_waiting = 0
         self.scheduled = 0
         self.failed_attempts = 0
@@ -398,14 +399,10 @@ class Scheduler:
         """AssignedPodAdded / AssignedPodUpdated: only pods that InterPodAffinity or
         PodTopologySpread rejected can be helped by another pod arriving or being relabelled
         (upstream's getUnschedulablePodsWithCrossTopologyTerm narrows them further)."""
-        if self._affinity_waiting <= 0:
-            if self._in_flight is not None:
-                self._move(POD, action, old, new, [])
-            return
-        self._move(POD, action, old, new,
-                   [pi for pi in self._unschedulable.values() if pi.unschedulable_plugins & AFFINITY_PLUGINS])  # fmt: skip
+        waiting = self._unschedulable.values() if self._affinity_waiting > 0 else ()
+        self._move(POD, action, old, new, [pi for pi in waiting if pi.unschedulable_plugins & AFFINITY_PLUGINS])
 
-    def _add_unschedulable(self, pi: PodInfo, events: list[tuple[str, int, Obj | None, Obj | None]]) -> None:
+    def _add_unschedulable(self, pi: PodInfo, events: list[SeenEvent]) -> None:
         """AddUnschedulableIfNotPresent with queueing hints (determineSchedulingHintForInFlightPod):
         a pod no plugin rejected (an error), or one an event seen during its cycle may help, goes
         to backoff; the rest wait in the unschedulable pool."""

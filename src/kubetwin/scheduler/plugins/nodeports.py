@@ -34,10 +34,7 @@ def _after_pod_deleted(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict
     ports = PodInfo(old).ports
     if not ports:
         return False
-    used: dict[tuple[str, str, int], int] = {}
-    for p in ports:
-        used[p] = used.get(p, 0) + 1
-    return conflicts(pi.ports, used)
+    return conflicts(pi.ports, dict.fromkeys(ports, 1))  # conflicts reads which ports are used
 
 
 class NodePorts(Plugin):

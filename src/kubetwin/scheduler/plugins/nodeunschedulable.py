@@ -37,16 +37,16 @@ def _tolerates(pod: PodInfo) -> bool:
     return any(toleration_tolerates_taint(t, TAINT) for t in tols)
 
 
+def _cordoned_node(node: Obj) -> bool:
+    return bool((node.get("spec") or {}).get("unschedulable"))
+
+
 def _cordoned(snap: Snapshot) -> tuple[np.ndarray, bool]:
     m = np.zeros(snap.capacity, dtype=bool)
     for ni in snap.node_infos():
-        if (ni.node.get("spec") or {}).get("unschedulable"):
+        if _cordoned_node(ni.node):
             m[ni.slot] = True
     return m, bool(m.any())
-
-
-def _cordoned_node(node: Obj) -> bool:
-    return bool((node.get("spec") or {}).get("unschedulable"))
 
 
 def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
@@ -69,7 +69,7 @@ class NodeUnschedulable(Plugin):
                 (POD, UPDATE_POD_TOLERATION, _after_toleration_change)]  # fmt: skip
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        if (node.node.get("spec") or {}).get("unschedulable") and not _tolerates(pod):
+        if _cordoned_node(node.node) and not _tolerates(pod):
             return unresolvable(ERR_REASON)
         return None
 
