@@ -16,8 +16,10 @@ Virtual time runs in 15-minute chunks; after each one the progress line shows wa
 nodes. The run stops early once ``--max-wall`` seconds have passed (it reports how far it got).
 ``--dump FILE`` writes what proves that a change left every decision alone: after each chunk, a
 running sha256 of every store write so far (type, resource, object as sorted JSON) and one of the
-stored objects; at the end every stored Event, HPA and workload scale. Two runs with the same
-arguments give identical files; it costs time, so leave it off when measuring.
+stored objects, then the same two ("decisions") without node leases and resourceVersions, which
+stay put when only the number of lease writes changes; at the end every stored Event, HPA and
+workload scale. Two runs with the same arguments give identical files; it costs time, so leave it
+off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
@@ -279,6 +281,19 @@ def counts(cluster: Cluster) -> tuple[int, int]:
     return cluster.store.count("pods"), cluster.store.count("nodes")
 
 
+LEASES = "leases.coordination.k8s.io"
+
+
+def _without_versions(o: Any) -> Any:
+    """``o`` without its resourceVersions (at any depth): what stays when writes that no decision
+    reads (node leases renewed on read) come and go."""
+    if isinstance(o, dict):
+        return {k: _without_versions(v) for k, v in o.items() if k != "resourceVersion"}
+    if isinstance(o, list):
+        return [_without_versions(v) for v in o]
+    return o
+
+
 class Dump:
     """``--dump``: a running hash of every store write, hashes of the stored objects per chunk and
     the final Events, HPAs and workload scales."""
@@ -287,13 +302,18 @@ class Dump:
         self.cluster = cluster
         self.out = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in finish)
         self.writes = hashlib.sha256()
+        self.decisions = hashlib.sha256()
         self.count = 0
         cluster.store.add_listener(self._on_write)
 
     def _on_write(self, ev: Any) -> None:
         self.count += 1
-        self.writes.update(f"{ev.type} {ev.resource} ".encode())
-        self.writes.update(json.dumps(ev.object, sort_keys=True).encode())
+        head, body = f"{ev.type} {ev.resource} ".encode(), json.dumps(ev.object, sort_keys=True).encode()
+        self.writes.update(head)
+        self.writes.update(body)
+        if ev.resource != LEASES:
+            self.decisions.update(head)
+            self.decisions.update(json.dumps(_without_versions(ev.object), sort_keys=True).encode())
 
     def _stored(self, resource: str) -> list[dict[str, Any]]:
         return list(self.cluster.store.iter(resource))
@@ -303,8 +323,14 @@ class Dump:
         for r in self.cluster.store.resources():
             for o in self._stored(r):
                 h.update(json.dumps(o, sort_keys=True).encode())
+        d = hashlib.sha256()
+        for r in self.cluster.store.resources():
+            if r != LEASES:
+                for o in self._stored(r):
+                    d.update(json.dumps(_without_versions(o), sort_keys=True).encode())
         self.out.write(f"{now:8.0f} writes {self.count} {self.writes.hexdigest()[:16]} "
-                       f"stored {h.hexdigest()[:16]}\n")  # fmt: skip
+                       f"stored {h.hexdigest()[:16]} decisions {self.decisions.hexdigest()[:16]} "
+                       f"{d.hexdigest()[:16]}\n")  # fmt: skip
 
     def finish(self) -> None:
         for o in self._stored("events"):

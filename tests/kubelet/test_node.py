@@ -209,3 +209,38 @@ def test_node_deleted_stops_kubelet() -> None:
     stack.loop.advance(60)
     assert stack.kubelets.get("n1") is None
     assert stack.client.get("pods", "web", "default")["status"]["phase"] == "Running"  # podgc's job
+
+
+def test_peek_sees_the_due_renewal_without_writing_it() -> None:
+    stack = make_stack(lease_renewal="on-read")
+    seen = _lease_writes(stack)
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(95)
+    registry = stack.client.registry
+    assert registry.peek("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:01:30.000000Z"
+    assert seen == ["00:00:00"]  # nothing written: a real read writes it
+    assert stack.client.get("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:01:30.000000Z"
+    assert seen == ["00:00:00", "00:01:30"]
+    assert registry.peek("leases", "n1", "kube-node-lease") is registry.store.get("leases.coordination.k8s.io",
+                                                                               "kube-node-lease", "n1")  # fmt: skip
+    assert registry.peek("leases", "nobody", "kube-node-lease") is None
+
+
+def test_node_lifecycle_controller_peeks_at_on_read_leases() -> None:
+    """In run mode the monitor looks at a healthy node's lease without writing it; a dead
+    kubelet's node goes Unknown a grace period after its last renewal, as with written leases."""
+    from kubetwin.controllers.nodelifecycle import NodeLifecycleController
+
+    stack = make_stack(lease_renewal="on-read")
+    NodeLifecycleController(stack.client, stack.informers).start()
+    seen = _lease_writes(stack)
+    stack.client.create(make_node("n1").capacity().obj())
+    stack.loop.advance(600)
+    assert _conds(stack.client.get("nodes", "n1"))["Ready"]["status"] == "True"
+    assert seen == ["00:00:00"]
+    stack.kubelets.get("n1").stop()  # type: ignore[union-attr]  # its last renewal: 00:10:00
+    stack.loop.advance(50)
+    assert _conds(stack.client.get("nodes", "n1"))["Ready"]["status"] == "True"
+    stack.loop.advance(10)
+    ready = _conds(stack.client.get("nodes", "n1"))["Ready"]
+    assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")

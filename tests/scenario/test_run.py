@@ -142,3 +142,13 @@ def test_a_run_keeps_no_watch_window_and_serve_the_long_one() -> None:
     assert informer.started
     assert Cluster.for_serve().store._history.maxlen == DEFAULT_HISTORY
     cluster.close()
+
+
+def test_state_file_has_node_leases_as_renewed(quickstart: Path) -> None:
+    """A run's kubelets write their node leases only when read (the node lifecycle controller
+    peeks without writing): state.yaml holds each lease at its last scheduled renewal (every 10 s,
+    from the kubelet's start), as a cluster would have it at the end of the run."""
+    leases = [o for o in _items(quickstart) if o["kind"] == "Lease" and o["metadata"]["namespace"] == "kube-node-lease"]
+    assert leases
+    for lease in leases:
+        assert "2026-01-01T00:29:50" < lease["spec"]["renewTime"] <= "2026-01-01T00:30:00.000000Z"  # the last 10 s

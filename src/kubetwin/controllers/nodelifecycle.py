@@ -406,13 +406,22 @@ class NodeLifecycleController(Controller):
             self._drain_queues(now)
 
     def _read_lease(self, name: str) -> None:
-        """GET the node's Lease before calling the node unhealthy. The informer's copy is as fresh
-        as the store's when leases are written on every renewal; when they are written on read, this
-        read is what brings the renewal in (its watch event updates the deadline before we return)."""
-        try:
-            self.client.get("leases.coordination.k8s.io", name, LEASE_NAMESPACE, copy=False)
-        except ApiError:
-            pass
+        """Look at the node's Lease before calling the node unhealthy. The informer's copy is as
+        fresh as the store's when leases are written on every renewal. When the kubelets write them
+        only when read (``run`` mode), an in-process registry answers with the renewal the schedule
+        has reached without writing it (``Registry.peek``): what a GET would have written and our
+        informer delivered, so the record moves the same; the lease is written when someone else
+        reads it. Another client: a GET, whose watch event updates the deadline before we return."""
+        registry = getattr(self.client, "registry", None)
+        if registry is None:
+            try:
+                self.client.get("leases.coordination.k8s.io", name, LEASE_NAMESPACE, copy=False)
+            except ApiError:
+                pass
+            return
+        lease = registry.peek("leases.coordination.k8s.io", name, LEASE_NAMESPACE)
+        if lease is not None:
+            self._lease_updated(lease, lease)
 
     def _update_health(self, node: Obj, now: float) -> None:
         h = self._health.get(node["metadata"]["name"])

@@ -362,6 +362,18 @@ class Kubelet:
         if self._write_lease(due):
             self._lease_written = due
 
+    def peek_lease(self, stored: Obj | None) -> Obj | None:
+        """on-read: the lease a read would find now, without writing it: ``stored`` (the store's
+        copy) with the renewTime the schedule has reached (its resourceVersion aside). None when a
+        read would write more than renewTime (no lease yet, or this start has not written it)."""
+        due = self.due_renew_time()
+        if due is None or stored is None or not self._lease_owned:
+            return None
+        written = self._lease_written
+        if written is not None and due <= written:
+            return stored
+        return {**stored, "spec": {**stored["spec"], "renewTime": self.loop.micro_timestamp(due)}}
+
     def renew_lease(self) -> None:
         if not self.running:
             return

@@ -69,6 +69,7 @@ class KubeletManager:
         self.lease_renewal = lease_renewal if hasattr(registry, "add_read_hook") else "periodic"
         if self.lease_renewal == "on-read":
             registry.add_read_hook("leases.coordination.k8s.io", self._leases_read)  # type: ignore[union-attr]
+            registry.set_peek_hook("leases.coordination.k8s.io", self._lease_peek)  # type: ignore[union-attr]
         self.node_status_report_frequency = node_status_report_frequency
         self._model_factory = resource_model_factory
         self.nodes = informers.get("nodes")
@@ -120,6 +121,13 @@ class KubeletManager:
             return
         for kl in list(self.kubelets.values()):
             kl.sync_lease()
+
+    def _lease_peek(self, namespace: str, name: str) -> Obj | None:
+        """Peek hook (on-read leases): the node lease a read would find, left unwritten."""
+        kl = self.kubelets.get(name) if namespace == LEASE_NAMESPACE else None
+        if kl is None:
+            return None
+        return kl.peek_lease(self.client.registry.store.get("leases.coordination.k8s.io", namespace, name))
 
     # -- nodes ----------------------------------------------------------------------------------
     def _node_added(self, node: Obj) -> None:

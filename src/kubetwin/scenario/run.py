@@ -143,16 +143,18 @@ def _deterministic(data: dict[str, Any]) -> dict[str, Any]:
 def all_objects(cluster: Cluster) -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = []
     for info in kinds.all_kinds():
+        cluster.registry.bring_up_to_date(info.resource)  # e.g. node leases renewed since last read
         objs.extend(cluster.store.iter(info.resource))
     return objs
 
 
 def write_state(cluster: Cluster, path: Path) -> None:
+    items = all_objects(cluster)  # first: bringing leases up to date writes them
     doc = {
         "apiVersion": "v1",
         "kind": "List",
         "metadata": {"resourceVersion": str(cluster.store.resource_version)},
-        "items": all_objects(cluster),
+        "items": items,
     }
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     with open(path, "w", encoding="utf-8") as f:

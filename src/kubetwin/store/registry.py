@@ -34,6 +34,7 @@ from kubetwin.store.storage import Store, Watcher, WatchEvent
 from kubetwin.store.strategic import strategic_merge_patch
 
 ReadHook = Callable[[str | None, str | None], None]
+PeekHook = Callable[[str, str], "dict[str, Any] | None"]
 
 FINALIZER_ORPHAN = "orphan"
 FINALIZER_FOREGROUND = "foregroundDeletion"
@@ -125,6 +126,7 @@ class Registry:
         self._admission_for: dict[tuple[str, str], list[AdmissionPlugin]] = {}
         self.write_hooks: list[Callable[[str, str, dict[str, Any]], None]] = []
         self.read_hooks: dict[str, list[ReadHook]] = {}
+        self.peek_hooks: dict[str, PeekHook] = {}
 
     def _admission(self, kind: str, op: str) -> list[AdmissionPlugin]:
         """The admission chain for ``op`` writes of ``kind``: the plugins declared for them (see
@@ -143,6 +145,33 @@ class Registry:
         hook writes it through this registry, so the read sees it at a fresh resourceVersion (the
         kubelets' node leases in ``run`` mode)."""
         self.read_hooks.setdefault(kinds.by_resource(resource).resource, []).append(hook)
+
+    def set_peek_hook(self, resource: str, peek: PeekHook) -> None:
+        """``peek(namespace, name)`` answers :meth:`peek` for ``resource``: the object as a read
+        would find it once the read hooks had written what is due, without writing it (None: let
+        the read hooks write)."""
+        self.peek_hooks[kinds.by_resource(resource).resource] = peek
+
+    def peek(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object a ``get`` would return now (read-only, not a copy; None when there is none),
+        from the resource's peek hook when it has one, so that what a read hook would write on this
+        read stays unwritten until someone reads for real (the node lifecycle controller's look at
+        a node lease in ``run`` mode). Same as ``get(copy=False)`` otherwise."""
+        info = kinds.by_resource(resource)
+        ns = namespace or "" if info.namespaced else ""
+        peek = self.peek_hooks.get(info.resource)
+        if peek is not None:
+            obj = peek(ns, name)
+            if obj is not None:
+                return obj
+        if self.read_hooks:
+            self._before_read(info.resource, namespace, name)
+        return self.store.get(info.resource, ns, name)
+
+    def bring_up_to_date(self, resource: str) -> None:
+        """Let the read hooks write what a list of ``resource`` would find due (for a reader of
+        the store itself, such as a state file)."""
+        self._before_read(kinds.by_resource(resource).resource, None, None)
 
     def _before_read(self, resource: str, namespace: str | None, name: str | None) -> None:
         for hook in self.read_hooks.get(resource, ()):
