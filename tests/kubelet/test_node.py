@@ -214,33 +214,54 @@ def test_node_deleted_stops_kubelet() -> None:
 def test_peek_sees_the_due_renewal_without_writing_it() -> None:
     stack = make_stack(lease_renewal="on-read")
     seen = _lease_writes(stack)
+    stopped: list[str] = []
+    registry = stack.client.registry
+    registry.on_peek_changed("leases", lambda ns, name: stopped.append(f"{ns}/{name}"))
     stack.client.create(make_node("n1").capacity().obj())
     stack.loop.advance(95)
-    registry = stack.client.registry
-    assert registry.peek("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:01:30.000000Z"
+    lease, standing = registry.peek("leases", "n1", "kube-node-lease")
+    assert lease is not None and lease["spec"]["renewTime"] == "2026-01-01T00:01:30.000000Z" and standing
     assert seen == ["00:00:00"]  # nothing written: a real read writes it
     assert stack.client.get("leases", "n1", "kube-node-lease")["spec"]["renewTime"] == "2026-01-01T00:01:30.000000Z"
     assert seen == ["00:00:00", "00:01:30"]
-    assert registry.peek("leases", "n1", "kube-node-lease") is registry.store.get("leases.coordination.k8s.io",
-                                                                               "kube-node-lease", "n1")  # fmt: skip
-    assert registry.peek("leases", "nobody", "kube-node-lease") is None
+    stored = registry.store.get("leases.coordination.k8s.io", "kube-node-lease", "n1")
+    assert registry.peek("leases", "n1", "kube-node-lease") == (stored, True)
+    stack.loop.advance(12)
+    stack.kubelets.get("n1").stop()  # type: ignore[union-attr]
+    assert stopped == ["kube-node-lease/n1"] and seen[-1] == "00:01:40"  # the last renewal is written
+    lease, standing = registry.peek("leases", "n1", "kube-node-lease")
+    assert lease is not None and lease["spec"]["renewTime"] == "2026-01-01T00:01:40.000000Z" and not standing
+    assert registry.peek("leases", "nobody", "kube-node-lease") == (None, False)
 
 
-def test_node_lifecycle_controller_peeks_at_on_read_leases() -> None:
-    """In run mode the monitor looks at a healthy node's lease without writing it; a dead
-    kubelet's node goes Unknown a grace period after its last renewal, as with written leases."""
+@pytest.mark.parametrize("read_first", [pytest.param(False, id="stop-writes-the-lease"),
+                                        pytest.param(True, id="lease-read-at-its-last-renewal")])  # fmt: skip
+def test_node_lifecycle_controller_peeks_at_on_read_leases(read_first: bool) -> None:
+    """In run mode the monitor looks at a healthy node's lease without writing it, then leaves the
+    node alone while its kubelet renews; a dead kubelet's node goes Unknown a grace period after
+    its last renewal, as with written leases, and Ready again when the kubelet comes back."""
     from kubetwin.controllers.nodelifecycle import NodeLifecycleController
 
     stack = make_stack(lease_renewal="on-read")
-    NodeLifecycleController(stack.client, stack.informers).start()
+    nlc = NodeLifecycleController(stack.client, stack.informers)
+    nlc.start()
     seen = _lease_writes(stack)
     stack.client.create(make_node("n1").capacity().obj())
     stack.loop.advance(600)
     assert _conds(stack.client.get("nodes", "n1"))["Ready"]["status"] == "True"
-    assert seen == ["00:00:00"]
-    stack.kubelets.get("n1").stop()  # type: ignore[union-attr]  # its last renewal: 00:10:00
-    stack.loop.advance(50)
+    assert seen == ["00:00:00"] and nlc._health["n1"].standing and not nlc._heap
+    if read_first:
+        stack.loop.advance(5)
+        stack.client.get("leases", "n1", "kube-node-lease")  # written at its renewal of 00:10:00
+    kl = stack.kubelets.get("n1")
+    assert kl is not None
+    kl.stop()  # its last renewal: 00:10:00
+    assert seen[-1] == "00:10:00"
+    stack.loop.advance(655 - stack.loop.now)
     assert _conds(stack.client.get("nodes", "n1"))["Ready"]["status"] == "True"
-    stack.loop.advance(10)
+    stack.loop.advance(5)
     ready = _conds(stack.client.get("nodes", "n1"))["Ready"]
     assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")
+    kl.resume()
+    stack.loop.advance(10)
+    assert _conds(stack.client.get("nodes", "n1"))["Ready"]["status"] == "True"

@@ -103,12 +103,13 @@ class _Health:
     """What the monitor keeps of one node it has seen (tryUpdateNodeHealth's nodeHealthData), in
     one record: a lease renewal or heartbeat reads and moves them together."""
 
-    __slots__ = ("heartbeat", "probe", "deadline")
+    __slots__ = ("heartbeat", "probe", "deadline", "standing")
 
     def __init__(self, heartbeat: float | None) -> None:
         self.heartbeat = heartbeat  # the Ready lastHeartbeatTime last seen
         self.probe = _NEVER  # the probe time (see _observed_at)
         self.deadline = _NEVER  # probe + grace period
+        self.standing = False  # off the heap: its lease renews on read and the renewals go on
 
 
 class _TokenBucket:
@@ -168,6 +169,9 @@ class NodeLifecycleController(Controller):
         self.pod_informer = self.informers.get("pods")
         self._first_tick = self.loop.now + NODE_MONITOR_PERIOD
         self.lease_informer.add_handler(self._lease_changed, self._lease_updated, self._lease_deleted)
+        registry = getattr(self.client, "registry", None)
+        if registry is not None:
+            registry.on_peek_changed("leases.coordination.k8s.io", self._lease_peek_changed)
         self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted,
                                        ignore=heartbeat_only, on_ignored=self._node_heartbeat)  # fmt: skip
         self._timer = self.loop.every(NODE_MONITOR_PERIOD, self.monitor, self.priority, "node-monitor")
@@ -291,6 +295,15 @@ class NodeLifecycleController(Controller):
         if m.get("namespace") != LEASE_NAMESPACE:
             return
         self._renewed.pop(m["name"], None)  # the probe stays; a lease made again is a renewal
+        self._lease_peek_changed(LEASE_NAMESPACE, m["name"])  # look again at its deadline
+
+    def _lease_peek_changed(self, namespace: str, name: str) -> None:
+        """A lease we left alone while its renewals went on (``_read_lease``): they stopped, so
+        its node goes back on the heap with the deadline its last renewal gives."""
+        h = self._health.get(name) if namespace == LEASE_NAMESPACE else None
+        if h is not None and h.standing:
+            h.standing = False
+            heapq.heappush(self._heap, (h.deadline, name))
 
     def _node_deleted(self, node: Obj) -> None:
         name = node["metadata"]["name"]
@@ -359,7 +372,9 @@ class NodeLifecycleController(Controller):
                 continue  # the node is gone
             cur = h.deadline
             if now > cur:
-                self._read_lease(name)  # a lease renewed on read (kubelet on-read mode) is written now
+                if self._read_lease(name):
+                    h.standing = True  # renewals go on: off the heap until they stop
+                    continue
                 cur = h.deadline  # the renewal's handler moved it in this record
             if now > cur:
                 self._expired.add(name)
@@ -405,23 +420,31 @@ class NodeLifecycleController(Controller):
         if not self._all_disrupted:
             self._drain_queues(now)
 
-    def _read_lease(self, name: str) -> None:
-        """Look at the node's Lease before calling the node unhealthy. The informer's copy is as
-        fresh as the store's when leases are written on every renewal. When the kubelets write them
-        only when read (``run`` mode), an in-process registry answers with the renewal the schedule
-        has reached without writing it (``Registry.peek``): what a GET would have written and our
-        informer delivered, so the record moves the same; the lease is written when someone else
-        reads it. Another client: a GET, whose watch event updates the deadline before we return."""
+    def _read_lease(self, name: str) -> bool:
+        """Look at the node's Lease before calling the node unhealthy; True when its renewals go
+        on until the registry says otherwise (``Registry.peek``'s standing answer).
+
+        The informer's copy is as fresh as the store's when leases are written on every renewal.
+        When the kubelets write them only when read (``run`` mode), an in-process registry answers
+        with the renewal the schedule has reached without writing it: what a GET would have
+        written and our informer delivered, so the record moves the same. While that kubelet's
+        renewals go on, every later look would find a renewal within the grace period, so the node
+        leaves the heap; the kubelet's stop (``Registry.peek_changed``) or the lease's deletion
+        brings it back with the deadline of its last renewal, which the stop writes. The node's
+        outcome is the same as with a look every grace period; the lease is written when someone
+        else reads it. Another client: a GET, whose watch event moves the deadline before we
+        return."""
         registry = getattr(self.client, "registry", None)
         if registry is None:
             try:
                 self.client.get("leases.coordination.k8s.io", name, LEASE_NAMESPACE, copy=False)
             except ApiError:
                 pass
-            return
-        lease = registry.peek("leases.coordination.k8s.io", name, LEASE_NAMESPACE)
+            return False
+        lease, standing = registry.peek("leases.coordination.k8s.io", name, LEASE_NAMESPACE)
         if lease is not None:
             self._lease_updated(lease, lease)
+        return standing
 
     def _update_health(self, node: Obj, now: float) -> None:
         h = self._health.get(node["metadata"]["name"])

@@ -223,6 +223,7 @@ class Kubelet:
             self._lease_phase = None
             if not node_gone:
                 self.sync_lease()  # the store holds the last renewal the dead kubelet made
+            self.manager.lease_schedule_stopped(self.name)
         self.running = False
         for h in self._timers:
             h.cancel()
@@ -362,17 +363,19 @@ class Kubelet:
         if self._write_lease(due):
             self._lease_written = due
 
-    def peek_lease(self, stored: Obj | None) -> Obj | None:
+    def peek_lease(self, stored: Obj | None) -> tuple[Obj, bool] | None:
         """on-read: the lease a read would find now, without writing it: ``stored`` (the store's
-        copy) with the renewTime the schedule has reached (its resourceVersion aside). None when a
-        read would write more than renewTime (no lease yet, or this start has not written it)."""
+        copy) with the renewTime the schedule has reached (its resourceVersion aside), and whether
+        the schedule runs (it stands: ``stop`` tells the registry when it ends). None when a read
+        would write more than renewTime (no lease yet, or this start has not written it)."""
         due = self.due_renew_time()
         if due is None or stored is None or not self._lease_owned:
             return None
+        standing = self._lease_phase is not None
         written = self._lease_written
         if written is not None and due <= written:
-            return stored
-        return {**stored, "spec": {**stored["spec"], "renewTime": self.loop.micro_timestamp(due)}}
+            return stored, standing
+        return {**stored, "spec": {**stored["spec"], "renewTime": self.loop.micro_timestamp(due)}}, standing
 
     def renew_lease(self) -> None:
         if not self.running:

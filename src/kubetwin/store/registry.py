@@ -34,7 +34,7 @@ from kubetwin.store.storage import Store, Watcher, WatchEvent
 from kubetwin.store.strategic import strategic_merge_patch
 
 ReadHook = Callable[[str | None, str | None], None]
-PeekHook = Callable[[str, str], "dict[str, Any] | None"]
+PeekHook = Callable[[str, str], "tuple[dict[str, Any], bool] | None"]
 
 FINALIZER_ORPHAN = "orphan"
 FINALIZER_FOREGROUND = "foregroundDeletion"
@@ -127,6 +127,7 @@ class Registry:
         self.write_hooks: list[Callable[[str, str, dict[str, Any]], None]] = []
         self.read_hooks: dict[str, list[ReadHook]] = {}
         self.peek_hooks: dict[str, PeekHook] = {}
+        self.peek_listeners: dict[str, list[Callable[[str, str], None]]] = {}
 
     def _admission(self, kind: str, op: str) -> list[AdmissionPlugin]:
         """The admission chain for ``op`` writes of ``kind``: the plugins declared for them (see
@@ -147,26 +148,39 @@ class Registry:
         self.read_hooks.setdefault(kinds.by_resource(resource).resource, []).append(hook)
 
     def set_peek_hook(self, resource: str, peek: PeekHook) -> None:
-        """``peek(namespace, name)`` answers :meth:`peek` for ``resource``: the object as a read
-        would find it once the read hooks had written what is due, without writing it (None: let
-        the read hooks write)."""
+        """``peek(namespace, name)`` answers :meth:`peek` for ``resource``: ``(obj, standing)``,
+        the object as a read would find it once the read hooks had written what is due, without
+        writing it, and whether that answer stands (see :meth:`peek`); None: let the read hooks
+        write."""
         self.peek_hooks[kinds.by_resource(resource).resource] = peek
 
-    def peek(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        """The object a ``get`` would return now (read-only, not a copy; None when there is none),
-        from the resource's peek hook when it has one, so that what a read hook would write on this
-        read stays unwritten until someone reads for real (the node lifecycle controller's look at
-        a node lease in ``run`` mode). Same as ``get(copy=False)`` otherwise."""
+    def peek(self, resource: str, name: str, namespace: str | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """``(obj, standing)``: the object a ``get`` would return now (read-only, not a copy; None
+        when there is none), from the resource's peek hook when it has one, so that what a read
+        hook would write on this read stays unwritten until someone reads for real (the node
+        lifecycle controller's look at a node lease in ``run`` mode). ``standing``: the object
+        changes only by its writer's schedule (a lease's renewals) until the writer says otherwise,
+        by a write or through :meth:`peek_changed`; so a reader that only needs to know when the
+        schedule stops need not peek again before then. Without a hook: ``get(copy=False)``."""
         info = kinds.by_resource(resource)
         ns = namespace or "" if info.namespaced else ""
         peek = self.peek_hooks.get(info.resource)
         if peek is not None:
-            obj = peek(ns, name)
-            if obj is not None:
-                return obj
+            answer = peek(ns, name)
+            if answer is not None:
+                return answer
         if self.read_hooks:
             self._before_read(info.resource, namespace, name)
-        return self.store.get(info.resource, ns, name)
+        return self.store.get(info.resource, ns, name), False
+
+    def on_peek_changed(self, resource: str, fn: Callable[[str, str], None]) -> None:
+        """Call ``fn(namespace, name)`` when a standing peek answer of ``resource`` stops standing."""
+        self.peek_listeners.setdefault(kinds.by_resource(resource).resource, []).append(fn)
+
+    def peek_changed(self, resource: str, namespace: str, name: str) -> None:
+        """The writer of a standing peek answer: it no longer stands (its schedule stopped)."""
+        for fn in self.peek_listeners.get(kinds.by_resource(resource).resource, ()):
+            fn(namespace, name)
 
     def bring_up_to_date(self, resource: str) -> None:
         """Let the read hooks write what a list of ``resource`` would find due (for a reader of
