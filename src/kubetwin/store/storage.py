@@ -103,7 +103,11 @@ class _KeyIndex:
     """A resource's keys in sorted order for range reads (lists, namespaces, continue tokens),
     kept lazily: a write only notes the key added or removed (O(1)); the sorted list takes the
     notes in at the next range read. Most resources written in a run (Events, Leases, Pods) are
-    read through informers and hardly ever listed by range."""
+    read through informers and hardly ever listed by range. ``add`` and ``remove`` return False
+    once the notes outnumber the keys: taking them in would cost about what sorting the
+    resource's keys afresh does, so the store drops the index and makes a new one from its table
+    at the next range read (Events, written ~700,000 times a day and listed by no one in a run,
+    then cost the store no upkeep at all)."""
 
     __slots__ = ("_sorted", "_added", "_removed")
 
@@ -112,17 +116,19 @@ class _KeyIndex:
         self._added: set[Key] = set()  # not in _sorted yet
         self._removed: set[Key] = set()  # still in _sorted
 
-    def add(self, key: Key) -> None:
+    def add(self, key: Key) -> bool:
         if key in self._removed:
             self._removed.discard(key)
-        else:
-            self._added.add(key)
+            return True
+        self._added.add(key)
+        return len(self._added) <= len(self._sorted)
 
-    def remove(self, key: Key) -> None:
+    def remove(self, key: Key) -> bool:
         if key in self._added:
             self._added.discard(key)
-        else:
-            self._removed.add(key)
+            return True
+        self._removed.add(key)
+        return len(self._removed) <= len(self._sorted)
 
     def sorted(self) -> SortedList:
         removed, added = self._removed, self._added
@@ -142,7 +148,8 @@ class _KeyIndex:
 class Store:
     def __init__(self, path: str | None = None, history: int = DEFAULT_HISTORY) -> None:
         self._data: dict[str, dict[Key, dict[str, Any]]] = {}
-        self._keys: dict[str, _KeyIndex] = {}  # resource -> its keys of _data, for range reads
+        # resource -> its keys of _data, for range reads; none: made from _data when next read
+        self._keys: dict[str, _KeyIndex] = {}
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._watchers: dict[str, list[Watcher]] = {}
@@ -266,7 +273,10 @@ class Store:
     def _key_range(self, resource: str, namespace: str | None, start_after: Key | None) -> Iterator[Key]:
         index = self._keys.get(resource)
         if index is None:
-            return iter(())
+            table = self._data.get(resource)
+            if not table:
+                return iter(())
+            index = self._keys[resource] = _KeyIndex(table)
         keys = index.sorted()
         if not namespace:
             if start_after is None:
@@ -305,9 +315,8 @@ class Store:
             self._persist_or_undo(resource, key, obj)
         table[key] = obj
         index = self._keys.get(resource)
-        if index is None:
-            index = self._keys[resource] = _KeyIndex()
-        index.add(key)
+        if index is not None and not index.add(key):
+            del self._keys[resource]  # see _KeyIndex
         self._emit(WatchEvent("ADDED", obj, resource, rv))
         return obj
 
@@ -359,7 +368,9 @@ class Store:
         if self._db is not None:
             self._persist_or_undo(resource, key, None)
         del table[key]
-        self._keys[resource].remove(key)
+        index = self._keys.get(resource)
+        if index is not None and not index.remove(key):
+            del self._keys[resource]  # see _KeyIndex
         return rv
 
     def _remove(
