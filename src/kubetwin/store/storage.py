@@ -103,11 +103,11 @@ class _KeyIndex:
     """A resource's keys in sorted order for range reads (lists, namespaces, continue tokens),
     kept lazily: a write only notes the key added or removed (O(1)); the sorted list takes the
     notes in at the next range read. Most resources written in a run (Events, Leases, Pods) are
-    read through informers and hardly ever listed by range. ``add`` and ``remove`` return False
-    once the notes outnumber the keys: taking them in would cost about what sorting the
-    resource's keys afresh does, so the store drops the index and makes a new one from its table
-    at the next range read (Events, written ~700,000 times a day and listed by no one in a run,
-    then cost the store no upkeep at all)."""
+    read through informers and hardly ever listed by range. ``add`` returns False once the added
+    keys outnumber the sorted ones: taking them in would cost about what sorting the resource's
+    keys afresh does, so the store drops the index and makes a new one from its table at the next
+    range read (Events, written ~700,000 times a day and listed by no one in a run, then cost the
+    store no upkeep at all)."""
 
     __slots__ = ("_sorted", "_added", "_removed")
 
@@ -123,12 +123,11 @@ class _KeyIndex:
         self._added.add(key)
         return len(self._added) <= len(self._sorted)
 
-    def remove(self, key: Key) -> bool:
+    def remove(self, key: Key) -> None:
         if key in self._added:
             self._added.discard(key)
-            return True
-        self._removed.add(key)
-        return len(self._removed) <= len(self._sorted)
+        else:
+            self._removed.add(key)  # (never more than the keys)
 
     def sorted(self) -> SortedList:
         removed, added = self._removed, self._added
@@ -369,8 +368,8 @@ class Store:
             self._persist_or_undo(resource, key, None)
         del table[key]
         index = self._keys.get(resource)
-        if index is not None and not index.remove(key):
-            del self._keys[resource]  # see _KeyIndex
+        if index is not None:
+            index.remove(key)
         return rv
 
     def _remove(
