@@ -50,21 +50,68 @@ def test_crud_and_monotonic_resource_version(store: Store) -> None:
     assert store.resources() == ["pods"]
 
 
-def test_delete_version_deletes_only_the_version_named(store: Store) -> None:
-    """delete_version removes the key only while it has the resourceVersion given, as delete
-    does (DELETED event at a new resourceVersion); otherwise it writes nothing."""
+def test_delete_written_deletes_only_the_object_named(store: Store) -> None:
+    """delete_written removes the key only while it holds the object given (the one a write
+    stored), as delete does (DELETED event at a new resourceVersion); otherwise it writes nothing."""
     seen: list[WatchEvent] = []
     store.add_listener(seen.append)
-    old = store.create("events", _obj("e"))["metadata"]["resourceVersion"]
-    new = store.update("events", _obj("e", count=2))["metadata"]["resourceVersion"]
+    old = store.create("events", _obj("e"))
+    new = store.update("events", _obj("e", count=2))
     rv = store.resource_version
-    assert not store.delete_version("events", ("default", "e"), old)
-    assert not store.delete_version("events", ("default", "missing"), new)
-    assert not store.delete_version("pods", ("default", "e"), new)
+    assert not store.delete_written("events", ("default", "e"), old)
+    assert not store.delete_written("events", ("default", "missing"), new)
+    assert not store.delete_written("pods", ("default", "e"), new)
     assert store.resource_version == rv and len(seen) == 2
-    assert store.delete_version("events", ("default", "e"), new)
+    assert store.delete_written("events", ("default", "e"), new)
     assert store.get("events", "default", "e") is None and store.resource_version == rv + 1
     assert seen[-1].type == "DELETED" and seen[-1].object["metadata"]["resourceVersion"] == str(rv + 1)
+
+
+def test_a_deletion_nobody_hears_is_written_without_an_event(store: Store) -> None:
+    """With no watch window, no watcher and only listeners that skip deletions, delete_written
+    removes the key at a new resourceVersion and emits nothing; a watcher or a listener of
+    deletions (of that resource or of all) gets its DELETED event."""
+    quiet = Store(history=0)
+    writes: list[str] = []
+    quiet.add_listener(lambda ev: writes.append(ev.type), "events", deletes=False)
+    a = quiet.create("events", _obj("a"))
+    quiet.create("events", _obj("b"))
+    assert quiet.delete_written("events", ("default", "a"), a)
+    assert quiet.get("events", "default", "a") is None and quiet.resource_version == 3
+    assert [o["metadata"]["name"] for o in quiet.iter("events")] == ["b"]
+    quiet.delete("events", "default", "b")  # the registry's path: its DELETED event, unheard
+    assert writes == ["ADDED", "ADDED"] and quiet.resource_version == 4
+    heard: list[tuple[str, str]] = []
+    quiet.add_listener(lambda ev: heard.append((ev.type, ev.object["metadata"]["resourceVersion"])), "events")
+    c = quiet.create("events", _obj("c"))
+    assert quiet.delete_written("events", ("default", "c"), c)
+    assert heard == [("ADDED", "5"), ("DELETED", "6")] and writes == ["ADDED", "ADDED", "ADDED"]
+    watched = Store(history=0)
+    got: list[str] = []
+    watched.watch("events", lambda ev: got.append(ev.type))
+    d = watched.create("events", _obj("d"))
+    assert watched.delete_written("events", ("default", "d"), d) and got == ["ADDED", "DELETED"]
+
+
+def test_range_reads_after_many_unread_writes_see_every_key_in_order(store: Store) -> None:
+    """A key index whose pending writes outnumber its keys is dropped and made again from the
+    table at the next range read: lists stay exact across the switch."""
+    names = [f"e{i:03d}" for i in range(40)]
+    for n in names[::2]:
+        store.create("events", _obj(n, ns="b"))
+    assert [o["metadata"]["name"] for o in store.iter("events", "b")] == names[::2]
+    for n in names[1::2]:
+        store.create("events", _obj(n, ns="a"))
+        store.create("events", _obj(n, ns="b"))
+    for n in names[:10]:
+        store.delete("events", "b", n)
+    assert [o["metadata"]["name"] for o in store.iter("events", "a")] == names[1::2]
+    assert [o["metadata"]["name"] for o in store.iter("events", "b")] == names[10:]
+    store.delete("events", "a", names[1])
+    store.create("events", _obj("c0", ns="a"))
+    assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in store.iter("events")] == (
+        [("a", "c0")] + [("a", n) for n in names[3::2]] + [("b", n) for n in names[10:]]
+    )
 
 
 @pytest.mark.parametrize(

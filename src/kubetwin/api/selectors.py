@@ -29,7 +29,7 @@ _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN
 
 _QUALIFIED_NAME_MAX = 63
 _LABEL_VALUE_MAX = 63
-_DNS1123_SUBDOMAIN_MAX = 253
+DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 _NAME_PART_RE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN_RE = re.compile(_DNS1123_LABEL + r"(\." + _DNS1123_LABEL + r")*")
@@ -56,8 +56,8 @@ DNS1123_SUBDOMAIN_FMT_MSG = (
 # -- name validation (k8s.io/apimachinery/pkg/util/validation) ---------------------------------
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs = []
-    if len(value) > _DNS1123_SUBDOMAIN_MAX:
-        errs.append(f"must be no more than {_DNS1123_SUBDOMAIN_MAX} characters")
+    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
+        errs.append(f"must be no more than {DNS1123_SUBDOMAIN_MAX_LENGTH} characters")
     if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
         errs.append(DNS1123_SUBDOMAIN_FMT_MSG)
     return errs

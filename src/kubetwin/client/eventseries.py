@@ -30,6 +30,7 @@ from typing import Any
 
 from kubetwin.api.errors import ApiError
 from kubetwin.client.client import Client
+from kubetwin.client.events import event_name, metadata_valid
 from kubetwin.sim import Handle
 
 NORMAL = "Normal"
@@ -74,7 +75,8 @@ def _ref_key(ref: dict[str, str] | None) -> tuple[str, ...]:
 
 
 class _Cached:
-    """One cached event: the object as created (for a re-create) and its series."""
+    """One cached event: the object as created (the stored one, read-only: a re-create builds its
+    own metadata) and its series."""
 
     __slots__ = ("namespace", "name", "event", "created", "count", "observed", "observed_text")
 
@@ -130,15 +132,14 @@ class SeriesEventRecorder:
             cached.count = 2
             self._write_series(cached)
             return
-        ref = dict(regarding_ref)  # the kept reference is read-only
-        rel = dict(related_ref) if related_ref is not None else None
-        ns = ref.get("namespace") or "default"
-        name = self._new_name(ref["name"])
+        # the kept references are read-only, like the stored events that share them
+        ns = regarding_ref.get("namespace") or "default"
+        name = self._new_name(regarding_ref["name"])
         ev: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": ns},
-            "involvedObject": ref,
+            "involvedObject": regarding_ref,
             "reason": reason,
             "message": note,
             "type": type_,
@@ -150,10 +151,10 @@ class SeriesEventRecorder:
             "reportingComponent": self.controller,
             "reportingInstance": self.instance,
         }
-        if rel is not None:
-            ev["related"] = rel
+        if related_ref is not None:
+            ev["related"] = related_ref
         self._cache[key] = _Cached(ns, name, ev, now)
-        self._create(ev)
+        self._create(ev, metadata_valid(regarding_ref["name"], name, ns))
         self._arm()
 
     def _ref_of(self, obj: dict[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -177,18 +178,13 @@ class SeriesEventRecorder:
         self.eventf(obj, None, WARNING, reason, action, note)
 
     def _new_name(self, regarding: str) -> str:
-        """util.GenerateEventName: ``<name>.<time as hex>`` (nanoseconds; a sequence number keeps
-        names of one instant apart)."""
         self._seq += 1
-        return f"{regarding}.{int(self.loop.now * 1e9) + self._seq:x}"
+        return event_name(regarding, self.loop.now, self._seq)
 
     # -- writing --------------------------------------------------------------------------------
-    def _create(self, ev: dict[str, Any]) -> None:
-        ev = {**ev, "metadata": dict(ev["metadata"])}
-        if "series" in ev:
-            ev["series"] = dict(ev["series"])
+    def _create(self, ev: dict[str, Any], validated: bool) -> None:
         try:
-            self.client.registry.create_trusted(ev)  # built in its stored form, handed over
+            self.client.registry.create_trusted(ev, validated)  # built in its stored form, handed over
         except ApiError:
             pass  # events are best effort; a rejected event is not retried
 
@@ -199,7 +195,11 @@ class SeriesEventRecorder:
         registry = self.client.registry
         current = registry.store.get("events", cached.namespace, cached.name)
         if current is None:
-            self._create({**cached.event, "series": series})
+            # created again as first built: the stored metadata holds what the registry added
+            ns, name = cached.namespace, cached.name
+            base = cached.event["involvedObject"]["name"]
+            ev = {**cached.event, "metadata": {"name": name, "namespace": ns}, "series": series}
+            self._create(ev, metadata_valid(base, name, ns))
             return
         if current.get("series") == series:
             return

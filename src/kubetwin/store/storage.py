@@ -103,7 +103,11 @@ class _KeyIndex:
     """A resource's keys in sorted order for range reads (lists, namespaces, continue tokens),
     kept lazily: a write only notes the key added or removed (O(1)); the sorted list takes the
     notes in at the next range read. Most resources written in a run (Events, Leases, Pods) are
-    read through informers and hardly ever listed by range."""
+    read through informers and hardly ever listed by range. ``add`` returns False once the added
+    keys outnumber the sorted ones: taking them in would cost about what sorting the resource's
+    keys afresh does, so the store drops the index and makes a new one from its table at the next
+    range read (Events, written ~700,000 times a day and listed by no one in a run, then cost the
+    store no upkeep at all)."""
 
     __slots__ = ("_sorted", "_added", "_removed")
 
@@ -112,17 +116,18 @@ class _KeyIndex:
         self._added: set[Key] = set()  # not in _sorted yet
         self._removed: set[Key] = set()  # still in _sorted
 
-    def add(self, key: Key) -> None:
+    def add(self, key: Key) -> bool:
         if key in self._removed:
             self._removed.discard(key)
-        else:
-            self._added.add(key)
+            return True
+        self._added.add(key)
+        return len(self._added) <= len(self._sorted)
 
     def remove(self, key: Key) -> None:
         if key in self._added:
             self._added.discard(key)
         else:
-            self._removed.add(key)
+            self._removed.add(key)  # (never more than the keys)
 
     def sorted(self) -> SortedList:
         removed, added = self._removed, self._added
@@ -142,15 +147,17 @@ class _KeyIndex:
 class Store:
     def __init__(self, path: str | None = None, history: int = DEFAULT_HISTORY) -> None:
         self._data: dict[str, dict[Key, dict[str, Any]]] = {}
-        self._keys: dict[str, _KeyIndex] = {}  # resource -> its keys of _data, for range reads
+        # resource -> its keys of _data, for range reads; none: made from _data when next read
+        self._keys: dict[str, _KeyIndex] = {}
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._watchers: dict[str, list[Watcher]] = {}
         # what _emit walks per resource, rebuilt when a watcher or listener comes or goes: a write
         # iterates an immutable snapshot instead of copying the list (a handler may stop a watch)
         self._watcher_snap: dict[str, tuple[Watcher, ...]] = {}
-        self._listeners: list[tuple[Callable[[WatchEvent], None], str | None]] = []
+        self._listeners: list[tuple[Callable[[WatchEvent], None], str | None, bool]] = []
         self._listener_snap: dict[str, tuple[Callable[[WatchEvent], None], ...]] = {}
+        self._delete_listener_snap: dict[str, tuple[Callable[[WatchEvent], None], ...]] = {}
         self._db: sqlite3.Connection | None = None
         self.path = path
         # Extra values committed with every write (serve mode: the virtual clock), read back with
@@ -265,7 +272,10 @@ class Store:
     def _key_range(self, resource: str, namespace: str | None, start_after: Key | None) -> Iterator[Key]:
         index = self._keys.get(resource)
         if index is None:
-            return iter(())
+            table = self._data.get(resource)
+            if not table:
+                return iter(())
+            index = self._keys[resource] = _KeyIndex(table)
         keys = index.sorted()
         if not namespace:
             if start_after is None:
@@ -304,9 +314,8 @@ class Store:
             self._persist_or_undo(resource, key, obj)
         table[key] = obj
         index = self._keys.get(resource)
-        if index is None:
-            index = self._keys[resource] = _KeyIndex()
-        index.add(key)
+        if index is not None and not index.add(key):
+            del self._keys[resource]  # see _KeyIndex
         self._emit(WatchEvent("ADDED", obj, resource, rv))
         return obj
 
@@ -338,31 +347,39 @@ class Store:
             raise _conflict(resource, name)
         return self._remove(resource, table, key, current)
 
-    def delete_version(self, resource: str, key: Key, rv: str) -> bool:
-        """Delete the object at ``key`` if it still has resourceVersion ``rv`` (etcd: a transaction
-        comparing the key's revision): True when it did, False (nothing written) when the key is
-        gone or was written since (the storage TTL's entry for an older write of the key)."""
+    def delete_written(self, resource: str, key: Key, written: dict[str, Any]) -> bool:
+        """Delete the object at ``key`` if it is still ``written`` (a stored object: every write
+        stores a new one, so this is etcd's transaction comparing the key's revision): True when
+        it did, False (nothing written) when the key is gone or was written since (the storage
+        TTL's entry for an older write of the key)."""
         table = self._data.get(resource)
-        if table is None:
+        if table is None or table.get(key) is not written:
             return False
-        current = table.get(key)
-        if current is None or object_rv(current) != rv:
-            return False
-        self._remove(resource, table, key, current)
+        if self._history.maxlen == 0 and not self._watcher_snap.get(resource) and not self._deletes_heard(resource):
+            self._drop(resource, table, key)  # a DELETED event nobody would see: none built
+        else:
+            self._remove(resource, table, key, written)
         return True
 
-    def _remove(
-        self, resource: str, table: dict[Key, dict[str, Any]], key: Key, current: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _drop(self, resource: str, table: dict[Key, dict[str, Any]], key: Key) -> int:
+        """Remove ``key`` at a new resourceVersion (returned), emitting nothing."""
         rv = self._next_rv()
         if self._db is not None:
             self._persist_or_undo(resource, key, None)
         del table[key]
-        self._keys[resource].remove(key)
+        index = self._keys.get(resource)
+        if index is not None:
+            index.remove(key)
+        return rv
+
+    def _remove(
+        self, resource: str, table: dict[Key, dict[str, Any]], key: Key, current: dict[str, Any]
+    ) -> dict[str, Any]:
+        rv = self._drop(resource, table, key)
         # The DELETED event carries the object at the deletion's resourceVersion, as etcd3 does.
         final = dict(current)
         final["metadata"] = dict(current["metadata"], resourceVersion=str(rv))
-        self._emit(WatchEvent("DELETED", final, resource, rv, current))
+        self._emit(WatchEvent("DELETED", final, resource, rv, current), deleted=True)
         return final
 
     # -- watch --------------------------------------------------------------------------------
@@ -406,23 +423,36 @@ class Store:
             lst.remove(w)
             self._watcher_snap[w.resource] = tuple(lst)
 
-    def add_listener(self, fn: Callable[[WatchEvent], None], resource: str | None = None) -> None:
+    def add_listener(
+        self, fn: Callable[[WatchEvent], None], resource: str | None = None, deletes: bool = True
+    ) -> None:
         """Call ``fn`` for every write (of ``resource`` only, when given), before watchers see it (so
-        the log is in write order). Listeners run in the order they were added."""
-        self._listeners.append((fn, resource))
+        the log is in write order). Listeners run in the order they were added. ``deletes`` False:
+        not for deletions (a listener with nothing to do for them: when no one else would see a
+        deletion, none is built)."""
+        self._listeners.append((fn, resource, deletes))
         self._listener_snap.clear()
+        self._delete_listener_snap.clear()
 
-    def _listeners_of(self, resource: str) -> tuple[Callable[[WatchEvent], None], ...]:
-        fns = tuple(fn for fn, only in self._listeners if only is None or only == resource)
-        self._listener_snap[resource] = fns
+    def _listeners_of(self, resource: str, deleted: bool) -> tuple[Callable[[WatchEvent], None], ...]:
+        fns = tuple(fn for fn, only, deletes in self._listeners if (only is None or only == resource)
+                    and (deletes or not deleted))  # fmt: skip
+        (self._delete_listener_snap if deleted else self._listener_snap)[resource] = fns
         return fns
 
-    def _emit(self, ev: WatchEvent) -> None:
+    def _deletes_heard(self, resource: str) -> bool:
+        """Whether a listener wants deletions of ``resource``."""
+        listeners = self._delete_listener_snap.get(resource)
+        if listeners is None:
+            listeners = self._listeners_of(resource, True)
+        return bool(listeners)
+
+    def _emit(self, ev: WatchEvent, deleted: bool = False) -> None:
         self._history.append(ev)
         resource = ev.resource
-        listeners = self._listener_snap.get(resource)
+        listeners = (self._delete_listener_snap if deleted else self._listener_snap).get(resource)
         if listeners is None:
-            listeners = self._listeners_of(resource)
+            listeners = self._listeners_of(resource, deleted)
         for fn in listeners:
             fn(ev)
         for w in self._watcher_snap.get(resource, ()):

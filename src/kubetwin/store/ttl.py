@@ -9,11 +9,11 @@ Here every write of the resource notes "due = now + ttl" for its key. Writes hap
 current instant, so dues arrive in order: they wait in one FIFO behind one event-loop timer (a busy
 cluster holds hundreds of thousands of Events; a timer each would fill the loop's heap). The FIFO
 holds one entry per due: the keys written with it, in order of their first write, each with the
-resourceVersion of its last one. A key whose stored object has another resourceVersion when its
-due comes up (written again since, or deleted) is skipped: the write that replaced it noted its own
-due. So a write costs one dict assignment into the newest entry and a deletion nothing. Objects
-already stored when the TTL is set up (a restored data directory) count from the newest timestamp
-they carry.
+object its last one stored (every write stores a new object). A key whose stored object is another
+one when its due comes up (written again since, or deleted) is skipped: the write that replaced it
+noted its own due. So a write costs one dict assignment into the newest entry and a deletion
+nothing (the TTL does not even hear of deletions). Objects already stored when the TTL is set up (a
+restored data directory) count from the newest timestamp they carry.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kubetwin.store.storage import Key, object_key, object_rv
+from kubetwin.store.storage import Key, object_key
 
 if TYPE_CHECKING:
     from kubetwin.sim import EventLoop, Handle
@@ -39,13 +39,13 @@ class StoreTTL:
         self.resource = resource
         self.seconds = seconds
         self.expired = 0  # objects removed so far
-        # (due, key -> resourceVersion of its last write with that due), dues increasing
-        self._fifo: deque[tuple[float, dict[Key, str]]] = deque()
+        # (due, key -> the object its last write with that due stored), dues increasing
+        self._fifo: deque[tuple[float, dict[Key, dict[str, Any]]]] = deque()
         self._timer: Handle | None = None
-        existing = sorted((self._last_write(obj) + seconds, object_key(obj), object_rv(obj)) for obj in store.iter(resource))
-        for due, key, rv in existing:
-            self._note(key, rv, due)
-        store.add_listener(self._on_write, resource)
+        existing = sorted(((self._last_write(obj) + seconds, object_key(obj)), obj) for obj in store.iter(resource))
+        for (due, key), obj in existing:
+            self._note(key, obj, due)
+        store.add_listener(self._on_write, resource, deletes=False)
 
     def _last_write(self, obj: dict[str, Any]) -> float:
         """For an object stored before the TTL was set up: the newest of its timestamps."""
@@ -64,16 +64,16 @@ class StoreTTL:
         return max(parsed, default=self.clock.now)
 
     def _on_write(self, ev: WatchEvent) -> None:
-        if ev.type != "DELETED":  # a deleted key's entries find it gone (or another version) when due
-            obj = ev.object
-            self._note(object_key(obj), obj["metadata"]["resourceVersion"], self.clock.now + self.seconds)
+        # (no deletions: a deleted key's entries find it gone, or another object, when due)
+        obj = ev.object
+        self._note(object_key(obj), obj, self.clock.now + self.seconds)
 
-    def _note(self, key: Key, rv: str, due: float) -> None:
+    def _note(self, key: Key, obj: dict[str, Any], due: float) -> None:
         fifo = self._fifo
         if fifo and fifo[-1][0] == due:
-            fifo[-1][1][key] = rv  # written again at this due: one entry, where it was first written
+            fifo[-1][1][key] = obj  # written again at this due: one entry, where it was first written
         else:
-            fifo.append((due, {key: rv}))
+            fifo.append((due, {key: obj}))
         if self._timer is None:
             self._arm()
 
@@ -85,12 +85,12 @@ class StoreTTL:
         self._timer = None
         now = self.clock.now
         fifo = self._fifo
-        delete, resource = self.store.delete_version, self.resource
+        delete, resource = self.store.delete_written, self.resource
         expired = 0
         while fifo and fifo[0][0] <= now:
-            for key, rv in fifo.popleft()[1].items():
+            for key, obj in fifo.popleft()[1].items():
                 # not when deleted, or written again since (that write's due is queued later)
-                expired += delete(resource, key, rv)
+                expired += delete(resource, key, obj)
         self.expired += expired
         if fifo:
             self._arm()
