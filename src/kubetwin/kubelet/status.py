@@ -77,12 +77,26 @@ class Container:
 
 @dataclass
 class PodRuntime:
-    """What the kubelet knows about one pod, besides its spec."""
+    """What the kubelet knows about one pod, besides its spec. Its containers are fixed when it is
+    made (a pod's containers never change): the views by kind are taken once, not per status."""
 
     containers: list[Container] = field(default_factory=list)
     sandbox_ready: bool = False
     terminal: bool = False  # the pod's containers will not be restarted (finished or deleted)
     pod_ip: str = ""
+    inits: list[Container] = field(init=False, repr=False, compare=False)  # kind INIT, in spec order
+    sidecars: list[Container] = field(init=False, repr=False, compare=False)  # kind SIDECAR, in spec order
+    not_regular: list[Container] = field(init=False, repr=False, compare=False)  # INIT and SIDECAR, in spec order
+    regular: list[Container] = field(init=False, repr=False, compare=False)  # kind REGULAR, in spec order
+    regular_by_name: list[Container] = field(init=False, repr=False, compare=False)  # REGULAR, sorted by name
+
+    def __post_init__(self) -> None:
+        cs = self.containers
+        self.inits = [c for c in cs if c.kind == INIT]
+        self.sidecars = [c for c in cs if c.kind == SIDECAR]
+        self.not_regular = [c for c in cs if c.kind != REGULAR]
+        self.regular = [c for c in cs if c.kind == REGULAR]
+        self.regular_by_name = sorted(self.regular, key=lambda c: c.name)
 
 
 def container_api_status(c: Container, default_reason: str, clock: EventLoop) -> Obj:
@@ -112,31 +126,27 @@ def get_phase(pod: Obj, rt: PodRuntime) -> str:
     restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
     pending_init = failed_init = 0
     unknown = running = waiting = stopped = succeeded = 0
-    for c in rt.containers:
-        if c.kind == INIT:
-            if c.state == RUNNING:
+    for c in rt.inits:
+        if c.state == RUNNING:
+            pending_init += 1
+        elif c.state == TERMINATED:
+            if c.exit_code != 0:
+                failed_init += 1
+        elif c.last is not None:
+            if c.last.get("exitCode", 0) != 0:
+                failed_init += 1
+        else:
+            pending_init += 1
+    for c in rt.sidecars:
+        if c.state == RUNNING:
+            if not c.started:
                 pending_init += 1
-            elif c.state == TERMINATED:
-                if c.exit_code != 0:
-                    failed_init += 1
-            elif c.last is not None:
-                if c.last.get("exitCode", 0) != 0:
-                    failed_init += 1
-            else:
-                pending_init += 1
-    for c in rt.containers:
-        if c.kind == SIDECAR:
-            if c.state == RUNNING:
-                if not c.started:
-                    pending_init += 1
-                running += 1
-            elif c.state == WAITING and c.last is None:
-                pending_init += 1
-                waiting += 1
+            running += 1
+        elif c.state == WAITING and c.last is None:
+            pending_init += 1
+            waiting += 1
     regular_started = False
-    for c in rt.containers:
-        if c.kind != REGULAR:
-            continue
+    for c in rt.regular:
         if c.state == RUNNING:
             running += 1
         elif c.state == TERMINATED:
@@ -177,8 +187,8 @@ def _containers_ready(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
         return "False", "PodCompleted", ""
     if phase == "Failed":
         return "False", "PodFailed", ""
-    unready = [c.name for c in rt.containers if c.kind == SIDECAR and not c.ready]
-    unready += [c.name for c in rt.containers if c.kind == REGULAR and not c.ready]
+    unready = [c.name for c in rt.sidecars if not c.ready]
+    unready += [c.name for c in rt.regular if not c.ready]
     if unready:
         return "False", "ContainersNotReady", f"containers with unready status: {_go_list(unready)}"
     return "True", "", ""
@@ -186,14 +196,14 @@ def _containers_ready(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
 
 def _initialized(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
     incomplete = []
-    for c in rt.containers:
+    for c in rt.not_regular:
         if c.kind == SIDECAR and not c.started:
             incomplete.append(c.name)
         elif c.kind == INIT and not (c.state == TERMINATED and c.exit_code == 0):
             incomplete.append(c.name)
     if phase == "Succeeded":
         return "True", "PodCompleted", ""
-    if any(c.kind == REGULAR and (c.state != WAITING or c.last is not None) for c in rt.containers):
+    if any(c.state != WAITING or c.last is not None for c in rt.regular):
         return "True", "", ""
     if incomplete:
         return "False", "ContainersNotInitialized", f"containers with incomplete status: {_go_list(incomplete)}"
@@ -223,8 +233,7 @@ def pod_status(
     old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
     now = clock.timestamp()
     phase = phase or get_phase(pod, rt)
-    has_init = any(c.kind != REGULAR for c in rt.containers)
-    default_reason = "PodInitializing" if has_init else "ContainerCreating"
+    default_reason = "PodInitializing" if rt.not_regular else "ContainerCreating"
     cr_status, cr_reason, cr_msg = _containers_ready(rt, phase)
     in_status, in_reason, in_msg = _initialized(rt, phase)
     sandbox = "True" if rt.sandbox_ready and not rt.terminal and phase not in ("Succeeded", "Failed") else "False"
@@ -242,11 +251,9 @@ def pod_status(
         status["podIP"] = rt.pod_ip
         status["podIPs"] = [{"ip": rt.pod_ip}]
     status["startTime"] = start_time
-    init = [container_api_status(c, default_reason, clock) for c in rt.containers if c.kind != REGULAR]
-    if init:
-        status["initContainerStatuses"] = init
-    regular = [container_api_status(c, default_reason, clock) for c in rt.containers if c.kind == REGULAR]
-    status["containerStatuses"] = sorted(regular, key=lambda s: s["name"])
+    if rt.not_regular:
+        status["initContainerStatuses"] = [container_api_status(c, default_reason, clock) for c in rt.not_regular]
+    status["containerStatuses"] = [container_api_status(c, default_reason, clock) for c in rt.regular_by_name]
     status["qosClass"] = old_status.get("qosClass") or qos
     for k in ("nominatedNodeName", "resize", "resourceClaimStatuses"):
         if k in old_status:
