@@ -32,7 +32,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.api.nodestatus import NOT_READY_MESSAGE, NOT_READY_REASON, READY_MESSAGE, READY_REASON
 from kubetwin.api.nodestatus import PRESSURE as _PRESSURE
 from kubetwin.api.nodestatus import UNDER_PRESSURE as _UNDER_PRESSURE
-from kubetwin.api.resources import pod_qos, qos_class
+from kubetwin.api.resources import pod_qos, pod_requests, qos_class, resource_list
 from kubetwin.client import EventRecorder
 from kubetwin.kubelet import admission
 from kubetwin.kubelet.eviction import EvictionManager
@@ -122,6 +122,7 @@ class Kubelet:
         self.pod_status_writes = 0
         self._written_conditions: list[Obj] | None = None
         self._written_wanted: tuple[tuple[str, str, str, str], ...] | None = None  # _wanted() of that write
+        self._allocatable_memo: tuple[Any, dict[str, int]] | None = None  # (node allocatable, parsed)
 
     def _ready_at(self, node: Obj) -> float:
         ann = node["metadata"].get("annotations") or {}
@@ -463,15 +464,26 @@ class Kubelet:
             if evict_reject is not None:
                 rejection = admission.Rejection(*evict_reject)
         used, count, admitted = self.used()
+        requests = pod_requests(pod)
         if rejection is None:
-            rejection = admission.check(pod, node, admitted, used, count)
+            rejection = admission.check(pod, node, admitted, used, count, requests=requests,
+                                        allocatable=self._allocatable(node))  # fmt: skip
         if rejection is not None:
             self._reject(pod, rejection)
             return
-        w = PodWorker(self, pod)
+        w = PodWorker(self, pod, requests)
         self.workers[key] = w
         self._count(w, 1)
         w.start()
+
+    def _allocatable(self, node: Obj) -> dict[str, int]:
+        """The node's allocatable, parsed once per allocatable object the node holds (stored
+        objects are read-only, and a heartbeat shares it with the version before)."""
+        raw = (node.get("status") or {}).get("allocatable")
+        memo = self._allocatable_memo
+        if memo is None or memo[0] is not raw:
+            memo = self._allocatable_memo = (raw, resource_list(raw))
+        return memo[1]
 
     def _reject(self, pod: Obj, r: admission.Rejection) -> None:
         """kubelet.go rejectPod."""
