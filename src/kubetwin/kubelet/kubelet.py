@@ -537,22 +537,25 @@ class Kubelet:
         if pod is None or pod["metadata"].get("uid") != w.uid:
             return
         status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, pod_qos(pod),
-                            phase="Failed" if w.uid in self.evicted else None)  # fmt: skip
+                            phase="Failed" if w.uid in self.evicted else None, prior=w.status_written)  # fmt: skip
         if w.uid in self.evicted:
             self._evicted_status(status, self.evicted[w.uid])
         if status == pod.get("status"):
             return
-        self._write(pod, status)
+        if self._write(pod, status):
+            w.status_written = status
 
-    def _write(self, pod: Obj, status: Obj) -> None:
+    def _write(self, pod: Obj, status: Obj) -> bool:
+        """Write ``status`` (built for this write alone) to ``pod``; False when the write failed."""
         m = pod["metadata"]
         obj = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m.get("uid")}, "status": status}  # fmt: skip
         try:
             self.client.update_status(obj, owned=True)  # built for this write alone
-            self.pod_status_writes += 1
         except ApiError:
-            pass
+            return False
+        self.pod_status_writes += 1
+        return True
 
     def delete_pod(self, w: PodWorker) -> None:
         pod = self.manager.pods.get_by_key(w.key)

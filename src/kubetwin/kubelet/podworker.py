@@ -135,6 +135,9 @@ class PodWorker:
         self.model_started = False
         self.model_stopped = False
         self.counted = False  # its requests are in the kubelet's used() sums (admitted, not done)
+        # the status the kubelet last wrote for the pod (status.pod_status shares its unchanged
+        # conditions while the pod still holds it)
+        self.status_written: Obj | None = None
 
     # -- helpers --------------------------------------------------------------------------------
     @property

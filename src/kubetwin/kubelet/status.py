@@ -210,12 +210,20 @@ def _initialized(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
     return "True", "", ""
 
 
-_OWNED_CONDITIONS = frozenset({"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"})
+# the conditions a kubelet sets, in the order it writes them (first in every status it builds)
+_OWNED_ORDER = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+_OWNED_CONDITIONS = frozenset(_OWNED_ORDER)
+_N_OWNED = len(_OWNED_ORDER)
 
 
-def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dict[str, Obj]) -> Obj:
-    prev = old.get(type_)
-    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
+def _cond(type_: str, status: str, reason: str, message: str, now: str, prev: Obj | None, mine: bool) -> Obj:
+    """The condition, its lastTransitionTime kept from ``prev`` (the pod's) while its status holds;
+    ``prev`` itself when it is one this kubelet built (``mine``) and nothing in it changes."""
+    since = None
+    if prev and prev.get("status") == status:
+        if mine and prev.get("reason", "") == reason and prev.get("message", "") == message:
+            return prev  # read-only, as every stored value: the same object serves both versions
+        since = prev.get("lastTransitionTime")
     c: Obj = {"type": type_, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
     if reason:
         c["reason"] = reason
@@ -225,12 +233,29 @@ def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dic
 
 
 def pod_status(
-    pod: Obj, rt: PodRuntime, host_ip: str, start_time: str, clock: EventLoop, qos: str, phase: str | None = None
+    pod: Obj,
+    rt: PodRuntime,
+    host_ip: str,
+    start_time: str,
+    clock: EventLoop,
+    qos: str,
+    phase: str | None = None,
+    prior: Obj | None = None,
 ) -> Obj:
     """The full ``status`` a kubelet would write for ``pod`` in runtime state ``rt``; ``phase``
-    overrides getPhase (an evicted pod is Failed whatever its containers did)."""
+    overrides getPhase (an evicted pod is Failed whatever its containers did). ``prior``: the
+    status last built here for this pod and written; while the pod holds it, its conditions are
+    known to be this function's (its own five first) and the unchanged ones are shared."""
     old_status = pod.get("status") or {}
-    old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
+    mine = prior is not None and old_status is prior
+    if mine:
+        written = old_status["conditions"]
+        prevs, others = written[:_N_OWNED], written[_N_OWNED:]
+    else:
+        old = {str(c.get("type")): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
+        prevs = [old.get(t) for t in _OWNED_ORDER]
+        # Conditions owned by others (DisruptionTarget, readiness gates) are kept as they are.
+        others = [c for t, c in old.items() if t not in _OWNED_CONDITIONS]
     now = clock.timestamp()
     phase = phase or get_phase(pod, rt)
     default_reason = "PodInitializing" if rt.not_regular else "ContainerCreating"
@@ -238,14 +263,13 @@ def pod_status(
     in_status, in_reason, in_msg = _initialized(rt, phase)
     sandbox = "True" if rt.sandbox_ready and not rt.terminal and phase not in ("Succeeded", "Failed") else "False"
     conditions = [
-        _cond("PodReadyToStartContainers", sandbox, "", "", now, old),
-        _cond("Initialized", in_status, in_reason, in_msg, now, old),
-        _cond("Ready", cr_status, cr_reason, cr_msg, now, old),
-        _cond("ContainersReady", cr_status, cr_reason, cr_msg, now, old),
-        _cond("PodScheduled", "True", "", "", now, old),
+        _cond("PodReadyToStartContainers", sandbox, "", "", now, prevs[0], mine),
+        _cond("Initialized", in_status, in_reason, in_msg, now, prevs[1], mine),
+        _cond("Ready", cr_status, cr_reason, cr_msg, now, prevs[2], mine),
+        _cond("ContainersReady", cr_status, cr_reason, cr_msg, now, prevs[3], mine),
+        _cond("PodScheduled", "True", "", "", now, prevs[4], mine),
+        *others,
     ]
-    # Conditions owned by others (DisruptionTarget, readiness gates) are kept as they are.
-    conditions += [c for t, c in old.items() if t not in _OWNED_CONDITIONS]
     status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
     if rt.pod_ip:
         status["podIP"] = rt.pod_ip
