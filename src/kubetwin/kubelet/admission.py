@@ -51,10 +51,16 @@ def check(
     admitted: Iterable[Obj],
     used: Mapping[str, int],
     used_count: int,
+    *,
+    requests: Mapping[str, int] | None = None,
+    allocatable: Mapping[str, int] | None = None,
 ) -> Rejection | None:
-    """None if ``pod`` may run next to ``admitted`` pods whose summed requests are ``used``."""
-    alloc = resource_list((node.get("status") or {}).get("allocatable"))
-    requests = pod_requests(pod)
+    """None if ``pod`` may run next to ``admitted`` pods whose summed requests are ``used``.
+    ``requests`` (the pod's) and ``allocatable`` (the node's, parsed) spare computing them again
+    when the caller has them (read-only)."""
+    alloc = resource_list((node.get("status") or {}).get("allocatable")) if allocatable is None else allocatable
+    if requests is None:
+        requests = pod_requests(pod)
     # removeMissingExtendedResources: extended resources the node does not know are not checked
     requests = {k: v for k, v in requests.items() if not _is_extended(k) or k in alloc}
     allowed_pods = alloc.get("pods", 0)

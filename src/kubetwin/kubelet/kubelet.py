@@ -32,7 +32,7 @@ from kubetwin.api.errors import ApiError
 from kubetwin.api.nodestatus import NOT_READY_MESSAGE, NOT_READY_REASON, READY_MESSAGE, READY_REASON
 from kubetwin.api.nodestatus import PRESSURE as _PRESSURE
 from kubetwin.api.nodestatus import UNDER_PRESSURE as _UNDER_PRESSURE
-from kubetwin.api.resources import pod_qos, qos_class
+from kubetwin.api.resources import pod_qos, pod_requests, qos_class, resource_list
 from kubetwin.client import EventRecorder
 from kubetwin.kubelet import admission
 from kubetwin.kubelet.eviction import EvictionManager
@@ -122,6 +122,7 @@ class Kubelet:
         self.pod_status_writes = 0
         self._written_conditions: list[Obj] | None = None
         self._written_wanted: tuple[tuple[str, str, str, str], ...] | None = None  # _wanted() of that write
+        self._allocatable_memo: tuple[Any, dict[str, int]] | None = None  # (node allocatable, parsed)
 
     def _ready_at(self, node: Obj) -> float:
         ann = node["metadata"].get("annotations") or {}
@@ -478,15 +479,26 @@ class Kubelet:
             if evict_reject is not None:
                 rejection = admission.Rejection(*evict_reject)
         used, count, admitted = self.used()
+        requests = pod_requests(pod)
         if rejection is None:
-            rejection = admission.check(pod, node, admitted, used, count)
+            rejection = admission.check(pod, node, admitted, used, count, requests=requests,
+                                        allocatable=self._allocatable(node))  # fmt: skip
         if rejection is not None:
             self._reject(pod, rejection)
             return
-        w = PodWorker(self, pod)
+        w = PodWorker(self, pod, requests)
         self.workers[key] = w
         self._count(w, 1)
         w.start()
+
+    def _allocatable(self, node: Obj) -> dict[str, int]:
+        """The node's allocatable, parsed once per allocatable object the node holds (stored
+        objects are read-only, and a heartbeat shares it with the version before)."""
+        raw = (node.get("status") or {}).get("allocatable")
+        memo = self._allocatable_memo
+        if memo is None or memo[0] is not raw:
+            memo = self._allocatable_memo = (raw, resource_list(raw))
+        return memo[1]
 
     def _reject(self, pod: Obj, r: admission.Rejection) -> None:
         """kubelet.go rejectPod."""
@@ -540,22 +552,25 @@ class Kubelet:
         if pod is None or pod["metadata"].get("uid") != w.uid:
             return
         status = pod_status(pod, w.rt, self.host_ip, w.start_time, self.loop, pod_qos(pod),
-                            phase="Failed" if w.uid in self.evicted else None)  # fmt: skip
+                            phase="Failed" if w.uid in self.evicted else None, prior=w.status_written)  # fmt: skip
         if w.uid in self.evicted:
             self._evicted_status(status, self.evicted[w.uid])
         if status == pod.get("status"):
             return
-        self._write(pod, status)
+        if self._write(pod, status):
+            w.status_written = status
 
-    def _write(self, pod: Obj, status: Obj) -> None:
+    def _write(self, pod: Obj, status: Obj) -> bool:
+        """Write ``status`` (built for this write alone) to ``pod``; False when the write failed."""
         m = pod["metadata"]
         obj = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m.get("uid")}, "status": status}  # fmt: skip
         try:
             self.client.update_status(obj, owned=True)  # built for this write alone
-            self.pod_status_writes += 1
         except ApiError:
-            pass
+            return False
+        self.pod_status_writes += 1
+        return True
 
     def delete_pod(self, w: PodWorker) -> None:
         pod = self.manager.pods.get_by_key(w.key)

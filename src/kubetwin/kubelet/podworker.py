@@ -88,7 +88,8 @@ def _ann_seconds(ann: dict[str, str], key: str) -> float | None:
 
 
 class PodWorker:
-    def __init__(self, kubelet: Kubelet, pod: Obj) -> None:
+    def __init__(self, kubelet: Kubelet, pod: Obj, requests: dict[str, int] | None = None) -> None:
+        """``requests``: the pod's (pod_requests), when the kubelet has them already (admission)."""
         self.kl = kubelet
         self.loop = kubelet.loop
         meta = pod["metadata"]
@@ -98,7 +99,7 @@ class PodWorker:
         spec = pod.get("spec") or {}
         self.restart_policy: str = spec.get("restartPolicy") or "Always"
         self.host_network = bool(spec.get("hostNetwork"))
-        self.requests = pod_requests(pod)
+        self.requests = pod_requests(pod) if requests is None else requests
         ann: dict[str, str] = meta.get("annotations") or {}
         self.startup_seconds = _ann_seconds(ann, ANN_STARTUP)
         self.run_seconds = _ann_seconds(ann, ANN_RUN)
@@ -134,6 +135,9 @@ class PodWorker:
         self.model_started = False
         self.model_stopped = False
         self.counted = False  # its requests are in the kubelet's used() sums (admitted, not done)
+        # the status the kubelet last wrote for the pod (status.pod_status shares its unchanged
+        # conditions while the pod still holds it)
+        self.status_written: Obj | None = None
 
     # -- helpers --------------------------------------------------------------------------------
     @property

@@ -77,12 +77,26 @@ class Container:
 
 @dataclass
 class PodRuntime:
-    """What the kubelet knows about one pod, besides its spec."""
+    """What the kubelet knows about one pod, besides its spec. Its containers are fixed when it is
+    made (a pod's containers never change): the views by kind are taken once, not per status."""
 
     containers: list[Container] = field(default_factory=list)
     sandbox_ready: bool = False
     terminal: bool = False  # the pod's containers will not be restarted (finished or deleted)
     pod_ip: str = ""
+    inits: list[Container] = field(init=False, repr=False, compare=False)  # kind INIT, in spec order
+    sidecars: list[Container] = field(init=False, repr=False, compare=False)  # kind SIDECAR, in spec order
+    not_regular: list[Container] = field(init=False, repr=False, compare=False)  # INIT and SIDECAR, in spec order
+    regular: list[Container] = field(init=False, repr=False, compare=False)  # kind REGULAR, in spec order
+    regular_by_name: list[Container] = field(init=False, repr=False, compare=False)  # REGULAR, sorted by name
+
+    def __post_init__(self) -> None:
+        cs = self.containers
+        self.inits = [c for c in cs if c.kind == INIT]
+        self.sidecars = [c for c in cs if c.kind == SIDECAR]
+        self.not_regular = [c for c in cs if c.kind != REGULAR]
+        self.regular = [c for c in cs if c.kind == REGULAR]
+        self.regular_by_name = sorted(self.regular, key=lambda c: c.name)
 
 
 def container_api_status(c: Container, default_reason: str, clock: EventLoop) -> Obj:
@@ -112,31 +126,27 @@ def get_phase(pod: Obj, rt: PodRuntime) -> str:
     restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
     pending_init = failed_init = 0
     unknown = running = waiting = stopped = succeeded = 0
-    for c in rt.containers:
-        if c.kind == INIT:
-            if c.state == RUNNING:
+    for c in rt.inits:
+        if c.state == RUNNING:
+            pending_init += 1
+        elif c.state == TERMINATED:
+            if c.exit_code != 0:
+                failed_init += 1
+        elif c.last is not None:
+            if c.last.get("exitCode", 0) != 0:
+                failed_init += 1
+        else:
+            pending_init += 1
+    for c in rt.sidecars:
+        if c.state == RUNNING:
+            if not c.started:
                 pending_init += 1
-            elif c.state == TERMINATED:
-                if c.exit_code != 0:
-                    failed_init += 1
-            elif c.last is not None:
-                if c.last.get("exitCode", 0) != 0:
-                    failed_init += 1
-            else:
-                pending_init += 1
-    for c in rt.containers:
-        if c.kind == SIDECAR:
-            if c.state == RUNNING:
-                if not c.started:
-                    pending_init += 1
-                running += 1
-            elif c.state == WAITING and c.last is None:
-                pending_init += 1
-                waiting += 1
+            running += 1
+        elif c.state == WAITING and c.last is None:
+            pending_init += 1
+            waiting += 1
     regular_started = False
-    for c in rt.containers:
-        if c.kind != REGULAR:
-            continue
+    for c in rt.regular:
         if c.state == RUNNING:
             running += 1
         elif c.state == TERMINATED:
@@ -177,8 +187,8 @@ def _containers_ready(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
         return "False", "PodCompleted", ""
     if phase == "Failed":
         return "False", "PodFailed", ""
-    unready = [c.name for c in rt.containers if c.kind == SIDECAR and not c.ready]
-    unready += [c.name for c in rt.containers if c.kind == REGULAR and not c.ready]
+    unready = [c.name for c in rt.sidecars if not c.ready]
+    unready += [c.name for c in rt.regular if not c.ready]
     if unready:
         return "False", "ContainersNotReady", f"containers with unready status: {_go_list(unready)}"
     return "True", "", ""
@@ -186,26 +196,34 @@ def _containers_ready(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
 
 def _initialized(rt: PodRuntime, phase: str) -> tuple[str, str, str]:
     incomplete = []
-    for c in rt.containers:
+    for c in rt.not_regular:
         if c.kind == SIDECAR and not c.started:
             incomplete.append(c.name)
         elif c.kind == INIT and not (c.state == TERMINATED and c.exit_code == 0):
             incomplete.append(c.name)
     if phase == "Succeeded":
         return "True", "PodCompleted", ""
-    if any(c.kind == REGULAR and (c.state != WAITING or c.last is not None) for c in rt.containers):
+    if any(c.state != WAITING or c.last is not None for c in rt.regular):
         return "True", "", ""
     if incomplete:
         return "False", "ContainersNotInitialized", f"containers with incomplete status: {_go_list(incomplete)}"
     return "True", "", ""
 
 
-_OWNED_CONDITIONS = frozenset({"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"})
+# the conditions a kubelet sets, in the order it writes them (first in every status it builds)
+_OWNED_ORDER = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+_OWNED_CONDITIONS = frozenset(_OWNED_ORDER)
+_N_OWNED = len(_OWNED_ORDER)
 
 
-def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dict[str, Obj]) -> Obj:
-    prev = old.get(type_)
-    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
+def _cond(type_: str, status: str, reason: str, message: str, now: str, prev: Obj | None, mine: bool) -> Obj:
+    """The condition, its lastTransitionTime kept from ``prev`` (the pod's) while its status holds;
+    ``prev`` itself when it is one this kubelet built (``mine``) and nothing in it changes."""
+    since = None
+    if prev and prev.get("status") == status:
+        if mine and prev.get("reason", "") == reason and prev.get("message", "") == message:
+            return prev  # read-only, as every stored value: the same object serves both versions
+        since = prev.get("lastTransitionTime")
     c: Obj = {"type": type_, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
     if reason:
         c["reason"] = reason
@@ -215,38 +233,51 @@ def _cond(type_: str, status: str, reason: str, message: str, now: str, old: dic
 
 
 def pod_status(
-    pod: Obj, rt: PodRuntime, host_ip: str, start_time: str, clock: EventLoop, qos: str, phase: str | None = None
+    pod: Obj,
+    rt: PodRuntime,
+    host_ip: str,
+    start_time: str,
+    clock: EventLoop,
+    qos: str,
+    phase: str | None = None,
+    prior: Obj | None = None,
 ) -> Obj:
     """The full ``status`` a kubelet would write for ``pod`` in runtime state ``rt``; ``phase``
-    overrides getPhase (an evicted pod is Failed whatever its containers did)."""
+    overrides getPhase (an evicted pod is Failed whatever its containers did). ``prior``: the
+    status last built here for this pod and written; while the pod holds it, its conditions are
+    known to be this function's (its own five first) and the unchanged ones are shared."""
     old_status = pod.get("status") or {}
-    old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
+    mine = prior is not None and old_status is prior
+    if mine:
+        written = old_status["conditions"]
+        prevs, others = written[:_N_OWNED], written[_N_OWNED:]
+    else:
+        old = {str(c.get("type")): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
+        prevs = [old.get(t) for t in _OWNED_ORDER]
+        # Conditions owned by others (DisruptionTarget, readiness gates) are kept as they are.
+        others = [c for t, c in old.items() if t not in _OWNED_CONDITIONS]
     now = clock.timestamp()
     phase = phase or get_phase(pod, rt)
-    has_init = any(c.kind != REGULAR for c in rt.containers)
-    default_reason = "PodInitializing" if has_init else "ContainerCreating"
+    default_reason = "PodInitializing" if rt.not_regular else "ContainerCreating"
     cr_status, cr_reason, cr_msg = _containers_ready(rt, phase)
     in_status, in_reason, in_msg = _initialized(rt, phase)
     sandbox = "True" if rt.sandbox_ready and not rt.terminal and phase not in ("Succeeded", "Failed") else "False"
     conditions = [
-        _cond("PodReadyToStartContainers", sandbox, "", "", now, old),
-        _cond("Initialized", in_status, in_reason, in_msg, now, old),
-        _cond("Ready", cr_status, cr_reason, cr_msg, now, old),
-        _cond("ContainersReady", cr_status, cr_reason, cr_msg, now, old),
-        _cond("PodScheduled", "True", "", "", now, old),
+        _cond("PodReadyToStartContainers", sandbox, "", "", now, prevs[0], mine),
+        _cond("Initialized", in_status, in_reason, in_msg, now, prevs[1], mine),
+        _cond("Ready", cr_status, cr_reason, cr_msg, now, prevs[2], mine),
+        _cond("ContainersReady", cr_status, cr_reason, cr_msg, now, prevs[3], mine),
+        _cond("PodScheduled", "True", "", "", now, prevs[4], mine),
+        *others,
     ]
-    # Conditions owned by others (DisruptionTarget, readiness gates) are kept as they are.
-    conditions += [c for t, c in old.items() if t not in _OWNED_CONDITIONS]
     status: Obj = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
     if rt.pod_ip:
         status["podIP"] = rt.pod_ip
         status["podIPs"] = [{"ip": rt.pod_ip}]
     status["startTime"] = start_time
-    init = [container_api_status(c, default_reason, clock) for c in rt.containers if c.kind != REGULAR]
-    if init:
-        status["initContainerStatuses"] = init
-    regular = [container_api_status(c, default_reason, clock) for c in rt.containers if c.kind == REGULAR]
-    status["containerStatuses"] = sorted(regular, key=lambda s: s["name"])
+    if rt.not_regular:
+        status["initContainerStatuses"] = [container_api_status(c, default_reason, clock) for c in rt.not_regular]
+    status["containerStatuses"] = [container_api_status(c, default_reason, clock) for c in rt.regular_by_name]
     status["qosClass"] = old_status.get("qosClass") or qos
     for k in ("nominatedNodeName", "resize", "resourceClaimStatuses"):
         if k in old_status:
