@@ -79,6 +79,23 @@ def test_ip_allocation_unique_and_released(stack: Stack) -> None:
     assert stack.kubelets.get(NODE).ipam.in_use == 5  # type: ignore[union-attr]
 
 
+def test_a_freed_address_wakes_one_pod_waiting_for_one(stack: Stack) -> None:
+    """With the node's range full, pods wait for an address (one FailedCreatePodSandBox each);
+    a pod that goes frees one address, which the first waiter gets; the other keeps waiting
+    without another failed attempt."""
+    _node(stack, cidr="10.244.7.0/29")  # .2-.6: 5 pod addresses
+    for i in range(7):
+        stack.run_pod(make_pod(f"p{i}").container("c").obj(), NODE)
+    stack.loop.advance(5)
+    failed = lambda: [e["involvedObject"]["name"] for e in stack.events() if e["reason"] == "FailedCreatePodSandBox"]  # noqa: E731
+    assert failed() == ["p5", "p6"]
+    stack.client.delete("pods", "p0", "default")
+    stack.loop.advance(35)
+    assert stack.pod("p5")["status"]["podIP"] == "10.244.7.2"
+    assert "podIP" not in stack.pod("p6")["status"]
+    assert failed() == ["p5", "p6"]
+
+
 def test_crashloop_backoff_timeline() -> None:
     stack = make_stack()
     _node(stack)

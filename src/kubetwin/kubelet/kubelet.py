@@ -101,6 +101,7 @@ class Kubelet:
         self.images: set[str] = set()
         self.waiting_network: list[PodWorker] = []
         self.waiting_ip: list[PodWorker] = []
+        self.ip_woken: set[PodWorker] = set()  # waiters woken for a freed address, not yet at their sandbox
         self.running = False
         self.started = False
         self.node_ready = False
@@ -526,12 +527,17 @@ class Kubelet:
             del self.workers[w.key]
 
     def release_ip(self, w: PodWorker) -> None:
+        """Give back the pod's address (at teardown, and again when the pod is forgotten) and wake
+        the first pod waiting for one, if an address is free that no pod woken before is about to
+        take: one waiter per address freed."""
         if w.rt.pod_ip and not w.host_network:
             self.ipam.release(w.uid)
         if w in self.waiting_ip:
             self.waiting_ip.remove(w)
-        if self.waiting_ip and self.ipam.in_use < self.ipam.size:
+        self.ip_woken.discard(w)
+        if self.waiting_ip and self.ipam.in_use + len(self.ip_woken) < self.ipam.size:
             nxt = self.waiting_ip.pop(0)
+            self.ip_woken.add(nxt)
             self.loop.call_soon(nxt._sandbox, PRIORITY, f"kubelet:{self.name}:sandbox")
 
     def request_status(self, w: PodWorker) -> None:

@@ -181,6 +181,7 @@ class PodWorker:
         self._sandbox()
 
     def _sandbox(self) -> None:
+        self.kl.ip_woken.discard(self)
         if self.rt.sandbox_ready or self.terminating or self.rt.terminal:
             return
         if self.host_network:
