@@ -59,7 +59,8 @@ class SimCluster:
         self._node_only_rejects: dict[Any, tuple[int, list[Any], list[bool]]] = {}
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
         self._undo: list[tuple[Any, ...]] = []
-        self._marks: list[tuple[int, int, list[int]]] = []  # per fork: (log length, slot mark, free slots)
+        # per fork: (log length, slot mark, free slots, the snapshot's Snapshot.layout_mark)
+        self._marks: list[tuple[int, int, list[int], tuple[int, ...]]] = []
 
     # -- contents --------------------------------------------------------------------------------
     def add_node(self, node: Obj) -> NodeInfo:
@@ -106,15 +107,16 @@ class SimCluster:
     def fork(self) -> None:
         """Start logging changes so that :meth:`revert` can undo them (forks nest)."""
         snap = self.snapshot
-        self._marks.append((len(self._undo), snap.n, list(snap.free)))
+        self._marks.append((len(self._undo), snap.n, list(snap.free), snap.layout_mark()))
 
     def revert(self) -> None:
         """Undo every change since the matching :meth:`fork`, newest first: the same nodes, the
         same PodInfo objects held the same way (bound or assumed) on the same slots, so every
-        array, counter and index holds what it held before. Generation and epoch counters keep
-        moving forward (caches keyed on them must not mistake the reverted snapshot for one they
-        saw during the fork)."""
-        mark, n, free = self._marks.pop()
+        array, counter and index holds what it held before; so do the snapshot's epoch,
+        node_generation and dirty log (Snapshot.rewind): caches kept for the snapshot before the
+        fork hold again (the passes of a scan after its scale-up's fork), those made during it
+        (another epoch) never do."""
+        mark, n, free, layout = self._marks.pop()
         snap = self.snapshot
         undo = self._undo
         pods = snap.pods
@@ -136,6 +138,7 @@ class SimCluster:
             del snap.nodes[n:]
             snap.n = n
         snap.free = free
+        snap.rewind(layout)
 
     def _held(self, key: str) -> _Held:
         snap = self.snapshot
