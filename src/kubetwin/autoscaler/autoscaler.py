@@ -202,6 +202,7 @@ class ClusterAutoscaler:
         # node -> until when it is left out of scale-down: the simulation found it unremovable
         # (upstream's unremovable.Nodes ttls, --unremovable-node-recheck-timeout)
         self.recently_unremovable: dict[str, float] = {}
+        self._recently_groups: frozenset[str] = frozenset()  # the groups when it was last pruned
         self.last_scale_up = NEG_INF
         self.last_scale_down_delete = NEG_INF
         self.last_scale_down_failure = NEG_INF
@@ -241,6 +242,7 @@ class ClusterAutoscaler:
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
         self._pass_memo = passmemo.PassMemo()  # the last scale-down simulation's outcomes
+        self._unfit_memo: tuple[tuple[Any, ...], list[PodInfo], list[PodInfo]] | None = None  # _unfit's last answer
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -416,13 +418,6 @@ class ClusterAutoscaler:
             out.append(pod)
         return out
 
-    def _sim(self) -> SimCluster:
-        """The persistent snapshot of the cluster, brought up to date and forked: the caller adds
-        its what-ifs and must ``revert()`` it before anything else uses it."""
-        sim = self.base.sync()
-        sim.fork()
-        return sim
-
     def _node_order(self) -> list[str]:
         """Nodes not being deleted, in informer order (the order a snapshot built from the
         informers would hold them in: first-fit goes through them in this order)."""
@@ -483,19 +478,7 @@ class ClusterAutoscaler:
         pods = self._unschedulable_pods(now)
         if not pods:
             return False
-        base = self._sim()
-        try:
-            fit = FirstFit(base, self._node_order() + self._add_upcoming(base, groups))
-            remaining: list[PodInfo] = []
-            for pod in pods:
-                pi = self._pending_info(pod)
-                target = fit.find(pi)
-                if target is not None:
-                    base.place(pi, target)  # fits existing free room or an upcoming node
-                else:
-                    remaining.append(pi)
-        finally:
-            base.revert()
+        remaining = self._unfit(pods, groups)
         if not remaining:
             return False
         total_nodes = sum(max(g.target, len(g.members)) for g in groups.values()) + sum(
@@ -603,6 +586,44 @@ class ClusterAutoscaler:
         self.scale_ups += 1
         return True
 
+    def _unfit(self, pods: list[Obj], groups: dict[str, Group]) -> list[PodInfo]:
+        """The pending pods that fit neither the free room of the nodes nor the nodes still coming
+        up (FilterOutSchedulable: first-fit, in order, in a fork of the snapshot), kept while what
+        it read is the same (:meth:`_unfit_inputs`) and the pods have the same PodInfos, in order:
+        pods wait for their nodes for minutes, scan after scan."""
+        sim = self.base.sync()
+        infos = [self._pending_info(pod) for pod in pods]
+        order = self._node_order()
+        inputs = self._unfit_inputs(sim, order, groups)
+        kept = self._unfit_memo
+        if kept is not None and kept[0] == inputs and len(kept[1]) == len(infos) and all(map(operator.is_, kept[1], infos)):
+            return kept[2]
+        sim.fork()
+        try:
+            fit = FirstFit(sim, order + self._add_upcoming(sim, groups))
+            remaining: list[PodInfo] = []
+            for pi in infos:
+                target = fit.find(pi)
+                if target is not None:
+                    sim.place(pi, target)  # fits existing free room or an upcoming node
+                else:
+                    remaining.append(pi)
+        finally:
+            sim.revert()
+        self._unfit_memo = (inputs, infos, remaining)
+        return remaining
+
+    def _unfit_inputs(self, sim: SimCluster, order: list[str], groups: dict[str, Group]) -> tuple[Any, ...]:
+        """What :meth:`_unfit` reads besides the pods: the snapshot (the same while its layout
+        versions and dirty log are: forks give them back on revert), the node order, and per group
+        with nodes coming up how many and its spec (the template node is built from it), with the
+        DaemonSets (their pods go on the templates). Informer objects are never changed in place."""
+        snap = sim.snapshot
+        coming = tuple((g.name, n, g.obj.get("spec")) for g in groups.values()
+                       if (n := g.counts.unregistered + g.counts.not_started))  # fmt: skip
+        daemonsets = tuple(self.daemonsets.list()) if coming else ()
+        return (sim, snap.epoch, snap.node_generation, len(snap.dirty), order, coming, daemonsets)
+
     def _resources_left(self, groups: dict[str, Group]) -> dict[str, int]:
         """ResourcesLeft under coresTotal/memoryTotal's maxima: the groups at their target sizes
         (template capacity) plus the nodes of no node group."""
@@ -680,19 +701,20 @@ class ClusterAutoscaler:
         return self.tracker.utilization(node, self.loop.now, o.ignore_daemonsets_utilization,
                                         o.ignore_mirror_pods_utilization)  # fmt: skip
 
-    def _classify(self) -> None:
+    def _classify(self) -> set[str] | None:
         """Bring the scale-down candidates (``_maybe_under``) up to date: the nodes that changed
-        since the last scan, or all of them when the options that decide it changed."""
+        since the last scan, or all of them when the options that decide it changed or the tracker
+        started again (returned; None: all)."""
         o = self.options
         key = (o.scale_down_utilization_threshold, o.ignore_daemonsets_utilization, o.ignore_mirror_pods_utilization)
         tracker = self.tracker
-        changed = tracker.take_changed()
+        changed: set[str] | None = tracker.take_changed()
         if key != self._classified_for:
             self._classified_for = key
             self._maybe_under.clear()
             self._utils.clear()
-            changed = set(tracker.names())
-        for name in changed:
+            changed = None
+        for name in set(tracker.names()) if changed is None else changed:
             self._utils.pop(name, None)
             hit = tracker.current(name)
             if hit is None or hit[1].deleting:
@@ -707,14 +729,13 @@ class ClusterAutoscaler:
                 self._utils[name] = util
             else:
                 self._maybe_under.discard(name)
+        return changed
 
     def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
         opts = self.options
-        self._classify()
+        changed = self._classify()
         reasons: dict[str, str] = {}
-        if self.recently_unremovable:  # those still in a group (a node is a member of its label's group only)
-            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
-                                         if t > now and self._scan_node(n, groups) is not None}  # fmt: skip
+        self._prune_recently_unremovable(groups, now, changed)
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils
@@ -789,6 +810,24 @@ class ClusterAutoscaler:
             node, g, to_move, util = non_empty_ready[0]
             self._start_drain(node, g, to_move, util, now)
         return candidates
+
+    def _prune_recently_unremovable(self, groups: dict[str, Group], now: float, changed: set[str] | None) -> None:
+        """Keep of ``recently_unremovable`` the nodes whose time has not run out and that are still
+        in a group (a node is a member of its label's group only). Whether a node is in one changes
+        only with the node (``changed``: since the last scale-down pass, which checked or added
+        every entry; None: any node) or with the set of groups: only those nodes are looked at again."""
+        recently = self.recently_unremovable
+        names = frozenset(groups)
+        if names != self._recently_groups:
+            self._recently_groups = names
+            changed = None
+        if not recently:
+            return
+        gone = [n for n, t in recently.items() if t <= now]
+        again = recently if changed is None else changed
+        gone += [n for n in again if n in recently and self._scan_node(n, groups) is None]
+        for n in gone:
+            recently.pop(n, None)
 
     def _scan_node(self, name: str, groups: dict[str, Group]) -> tuple[Obj, Group] | None:
         """The node as this scan's cluster state holds it, and its group (None: not in one)."""
