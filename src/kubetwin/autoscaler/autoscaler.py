@@ -68,7 +68,7 @@ from typing import Any
 
 from kubetwin.api import resources
 from kubetwin.api.errors import ApiError
-from kubetwin.autoscaler import drain, expander, limits, nodegroupset, passmemo, status
+from kubetwin.autoscaler import drain, expander, fitmemo, limits, nodegroupset, passmemo, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
 from kubetwin.autoscaler.nodestate import TO_BE_DELETED_TAINT, NodeFacts, NodeTracker, has_taint
@@ -242,7 +242,7 @@ class ClusterAutoscaler:
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
         self._pass_memo = passmemo.PassMemo()  # the last scale-down simulation's outcomes
-        self._unfit_memo: tuple[tuple[Any, ...], list[PodInfo], list[PodInfo]] | None = None  # _unfit's last answer
+        self._fit_memo = fitmemo.FitMemo()  # the last scale-up fit check's answer
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -588,41 +588,41 @@ class ClusterAutoscaler:
 
     def _unfit(self, pods: list[Obj], groups: dict[str, Group]) -> list[PodInfo]:
         """The pending pods that fit neither the free room of the nodes nor the nodes still coming
-        up (FilterOutSchedulable: first-fit, in order, in a fork of the snapshot), kept while what
-        it read is the same (:meth:`_unfit_inputs`) and the pods have the same PodInfos, in order:
-        pods wait for their nodes for minutes, scan after scan."""
+        up (FilterOutSchedulable: first-fit, in order, in a fork of the snapshot); the last scan's
+        answer while it holds (:mod:`.fitmemo`)."""
         sim = self.base.sync()
         infos = [self._pending_info(pod) for pod in pods]
         order = self._node_order()
-        inputs = self._unfit_inputs(sim, order, groups)
-        kept = self._unfit_memo
-        if kept is not None and kept[0] == inputs and len(kept[1]) == len(infos) and all(map(operator.is_, kept[1], infos)):
-            return kept[2]
+        inputs = self._unfit_inputs(order, groups)
+        kept = self._fit_memo.lookup(sim, inputs, infos)
+        if kept is not None:
+            return kept
+        placed: set[str] = set()
+        remaining: list[PodInfo] = []
         sim.fork()
         try:
             fit = FirstFit(sim, order + self._add_upcoming(sim, groups))
-            remaining: list[PodInfo] = []
             for pi in infos:
                 target = fit.find(pi)
                 if target is not None:
                     sim.place(pi, target)  # fits existing free room or an upcoming node
+                    placed.add(target)
                 else:
                     remaining.append(pi)
         finally:
             sim.revert()
-        self._unfit_memo = (inputs, infos, remaining)
+        self._fit_memo.store(sim, inputs, infos, remaining, placed)
         return remaining
 
-    def _unfit_inputs(self, sim: SimCluster, order: list[str], groups: dict[str, Group]) -> tuple[Any, ...]:
-        """What :meth:`_unfit` reads besides the pods: the snapshot (the same while its layout
-        versions and dirty log are: forks give them back on revert), the node order, and per group
-        with nodes coming up how many and its spec (the template node is built from it), with the
-        DaemonSets (their pods go on the templates). Informer objects are never changed in place."""
-        snap = sim.snapshot
+    def _unfit_inputs(self, order: list[str], groups: dict[str, Group]) -> tuple[Any, ...]:
+        """What :meth:`_unfit` reads besides the snapshot and the pods: the node order, and per
+        group with nodes coming up how many and its spec (the template node is built from it),
+        with the DaemonSets (their pods go on the templates). Informer objects are never changed
+        in place."""
         coming = tuple((g.name, n, g.obj.get("spec")) for g in groups.values()
                        if (n := g.counts.unregistered + g.counts.not_started))  # fmt: skip
         daemonsets = tuple(self.daemonsets.list()) if coming else ()
-        return (sim, snap.epoch, snap.node_generation, len(snap.dirty), order, coming, daemonsets)
+        return (order, coming, daemonsets)
 
     def _resources_left(self, groups: dict[str, Group]) -> dict[str, int]:
         """ResourcesLeft under coresTotal/memoryTotal's maxima: the groups at their target sizes

@@ -279,6 +279,21 @@ class SimCluster:
             return None
         return self._fit.filter(_NO_STATE, pi, ni) is None
 
+    def filter_rejects(self, pi: PodInfo) -> list[bool] | None:
+        """Per slot, whether a node-only filter or NodeResourcesFit rejects ``pi`` there; None
+        when PreFilter rejects it or it has no :func:`fit_class`. For a pod of a fit class with no
+        host ports, while no pod of the snapshot has (anti-)affinity terms, the other filters pass
+        it on every node: this is then every filter's verdict."""
+        state = CycleState()
+        if not self.framework.run_pre_filter(state, pi).is_success():
+            return None
+        node_only = self._node_only_rejected(state, pi)
+        if node_only is None:
+            return None
+        if self._fit is None or self._fit.NAME in state.skip_filter:
+            return list(node_only)
+        return [a or b for a, b in zip(node_only, self._fit_rejects(state, pi), strict=True)]
+
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
         """Per slot, whether NodeResourcesFit's Filter rejects ``pi`` there, from its vectorised
         form over the whole snapshot."""
