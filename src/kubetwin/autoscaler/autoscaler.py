@@ -60,7 +60,6 @@ with drain").
 
 from __future__ import annotations
 
-import copy
 import operator
 import re
 from dataclasses import dataclass, field
@@ -105,13 +104,10 @@ NEG_INF = float("-inf")
 class Group:
     name: str
     obj: Obj
-    spec: GroupSpec
+    spec: GroupSpec  # parsed once per spec object, shared by the scans: read-only
+    target: int  # spec.desiredSize as of the start of the scan, then as the scan sets it
     members: dict[str, Obj] = field(default_factory=dict)  # not being deleted, informer order, by name
     counts: status.Counts = field(default_factory=status.Counts)
-
-    @property
-    def target(self) -> int:
-        return self.spec.desired
 
     @property
     def nodes(self) -> list[Obj]:
@@ -332,7 +328,7 @@ class ClusterAutoscaler:
             spec = self._group_spec(name, obj)
             if spec is None:
                 continue
-            groups[name] = Group(name, obj, spec)
+            groups[name] = Group(name, obj, spec, spec.desired)
         startup = self.options.max_node_startup_time
         tracker = self.tracker
         for name, g in groups.items():
@@ -353,7 +349,7 @@ class ClusterAutoscaler:
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per distinct spec
         (parse_group_spec, which compares the spec with the one it parsed; here kept while the spec
-        is the same object); each loop gets its own copy (the loop lowers/raises ``desired`` on it)."""
+        is the same object), shared by the scans (the loop lowers/raises Group.target instead)."""
         spec = obj.get("spec") or {}
         hit = self._specs.get(name)
         if hit is None or hit[0] is not spec:  # informer objects are never changed in place
@@ -361,7 +357,7 @@ class ClusterAutoscaler:
                 hit = self._specs[name] = (spec, parse_group_spec(name, spec))
             except SpecError:
                 return None
-        return copy.copy(hit[1])
+        return hit[1]
 
     def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
         for name, req in list(self.requests.items()):
@@ -402,20 +398,24 @@ class ClusterAutoscaler:
         return b is not None and now < b.until
 
     # -- scale-up ----------------------------------------------------------------------------------
-    def _unschedulable_pods(self, now: float) -> list[Obj]:
+    def _unschedulable_pods(self, now: float) -> list[PodInfo]:
+        """The unschedulable pods scale-up looks at, in the lister's order: their PodInfos
+        (:meth:`_pending_info`, which hold the key, priority and pod read once per pod)."""
         pending = self.pods.by_index("ca:unschedulable", "1")
         if not pending:
             return []  # no pending pod at all: nothing to scan
+        infos = [self._pending_info(pod) for pod in pending]
         seq = self._pod_seq
-        pending.sort(key=lambda p: seq[_pod_key(p)])  # the lister's order
+        infos.sort(key=lambda pi: seq[pi.key])  # the lister's order
         out = []
-        for pod in pending:
-            if resources.pod_priority(pod) < self.options.expendable_pods_priority_cutoff:
+        cutoff, delay = self.options.expendable_pods_priority_cutoff, self.options.new_pod_scale_up_delay
+        for pi in infos:
+            if pi.priority < cutoff:
                 continue
-            created = pod["metadata"].get("creationTimestamp")
-            if created and now - self.loop.parse_timestamp(created) < self.options.new_pod_scale_up_delay:
+            created = pi.pod["metadata"].get("creationTimestamp")
+            if created and now - self.loop.parse_timestamp(created) < delay:
                 continue
-            out.append(pod)
+            out.append(pi)
         return out
 
     def _node_order(self) -> list[str]:
@@ -586,12 +586,11 @@ class ClusterAutoscaler:
         self.scale_ups += 1
         return True
 
-    def _unfit(self, pods: list[Obj], groups: dict[str, Group]) -> list[PodInfo]:
+    def _unfit(self, infos: list[PodInfo], groups: dict[str, Group]) -> list[PodInfo]:
         """The pending pods that fit neither the free room of the nodes nor the nodes still coming
         up (FilterOutSchedulable: first-fit, in order, in a fork of the snapshot); the last scan's
         answer while it holds (:mod:`.fitmemo`)."""
         sim = self.base.sync()
-        infos = [self._pending_info(pod) for pod in pods]
         order = self._node_order()
         inputs = self._unfit_inputs(order, groups)
         kept = self._fit_memo.lookup(sim, inputs, infos)
@@ -687,7 +686,7 @@ class ClusterAutoscaler:
             self.recorder.warning(g.obj, "FailedToScaleUpGroup" if desired > g.target else "FailedToScaleDownGroup",
                                   f"failed to set desiredSize of {g.name} to {desired}: {e.message}")  # fmt: skip
             return False
-        g.spec.desired = desired
+        g.target = desired
         return True
 
     # -- scale-down --------------------------------------------------------------------------------
@@ -1117,7 +1116,7 @@ class ClusterAutoscaler:
             spec = parse_group_spec(g.name, live.get("spec") or {})
         except SpecError:
             return False
-        g.spec.desired = spec.desired
+        g.target = spec.desired
         if not self._set_desired(g, max(spec.min_size, spec.desired - 1)):
             return False
         self.unneeded_since.pop(node["metadata"]["name"], None)
