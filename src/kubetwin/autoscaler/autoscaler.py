@@ -616,12 +616,13 @@ class ClusterAutoscaler:
     def _unfit_inputs(self, order: list[str], groups: dict[str, Group]) -> tuple[Any, ...]:
         """What :meth:`_unfit` reads besides the snapshot and the pods: the node order, and per
         group with nodes coming up how many and its spec (the template node is built from it),
-        with the DaemonSets (their pods go on the templates). Informer objects are never changed
-        in place."""
+        with the DaemonSets (their pods go on the templates; their affinity terms would resolve
+        against the namespaces). Informer objects are never changed in place."""
         coming = tuple((g.name, n, g.obj.get("spec")) for g in groups.values()
                        if (n := g.counts.unregistered + g.counts.not_started))  # fmt: skip
-        daemonsets = tuple(self.daemonsets.list()) if coming else ()
-        return (order, coming, daemonsets)
+        if not coming:
+            return (order, coming)
+        return (order, coming, tuple(self.daemonsets.list()), self.base.namespace_events)
 
     def _resources_left(self, groups: dict[str, Group]) -> dict[str, int]:
         """ResourcesLeft under coresTotal/memoryTotal's maxima: the groups at their target sizes

@@ -492,6 +492,7 @@ class BaseSnapshot:
         self._dirty_nodes: dict[str, None] = {}
         self._dirty_pods: dict[str, None] = {}
         self._namespaces_changed = False
+        self.namespace_events = 0  # namespace changes seen (what pod affinity terms resolve against)
         self.syncs = 0
         self.nodes.add_handler(self._node_event, self._node_updated, self._node_event)
         self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event)
@@ -532,6 +533,7 @@ class BaseSnapshot:
     def _ns_event(self, ns: Obj) -> None:
         if self.active:
             self._namespaces_changed = True
+            self.namespace_events += 1
 
     # -- lifecycle -------------------------------------------------------------------------------
     def stop(self) -> None:
