@@ -44,7 +44,10 @@ Scale-up and scale-down simulate on one snapshot of the cluster kept across loop
 informer handlers noted, forks it, adds template nodes and moves pods, and reverts it. First-fit
 goes through the nodes in the informer's order, as a snapshot built from the informers would.
 The scale-down pass's outcomes are kept for the next scan while nothing it read changed
-(:mod:`kubetwin.autoscaler.passmemo`): then that scan neither forks nor moves a pod.
+(:mod:`kubetwin.autoscaler.passmemo`): then that scan neither forks nor moves a pod. So is
+scale-up's check of which pending pods fit (:mod:`kubetwin.autoscaler.fitmemo`); a fork's revert
+gives back the snapshot's layout versions and dirty log, so neither takes a scan's what-ifs for
+changes.
 
 What the scans read of every node (group, readiness, creation time, taints, the request sums of
 its pods) is kept from informer events (:class:`kubetwin.autoscaler.nodestate.NodeTracker`), and

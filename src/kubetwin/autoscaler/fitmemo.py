@@ -1,9 +1,9 @@
-"""Scale-up's fit check kept from scan to scan (cluster-autoscaler core/scaleup: the
-FilterOutSchedulable processor, which upstream runs every loop: first-fit of the pending pods, in
-order, over the free room of the nodes and the nodes still coming up, in a fork of the snapshot;
-the pods that find no place go on to the scale-up). Its answer is a function of its inputs, so
-equal inputs give the last answer again. Pods wait minutes for their nodes: scan after scan the
-same pods are checked against a cluster that changed only here and there.
+"""Scale-up's fit check kept from scan to scan (cluster-autoscaler
+core/podlistprocessor/filter_out_schedulable.go, which upstream runs every loop: first-fit of
+the pending pods, in order, over the free room of the nodes and the nodes still coming up, in a
+fork of the snapshot; the pods that find no place go on to the scale-up). Its answer is a
+function of its inputs, so equal inputs give the last answer again. Pods wait minutes for their
+nodes: scan after scan the same pods are checked against a cluster that changed here and there.
 
 The last check's answer holds when
 
