@@ -298,7 +298,10 @@ def test_fork_revert_restores_exactly() -> None:
         sim.snapshot.counter(ns, sel)
     kept = set(sim.snapshot.counters)
     before = describe(sim, identity=True, counters=kept)
+    snap = sim.snapshot
+    versions = (snap.epoch, snap.node_generation, list(snap.dirty))
     sim.fork()
+    during = (snap.epoch, len(snap.dirty))
     for k in range(3):  # template nodes past the layout's end, with a DaemonSet-like pod each
         name = f"tmpl-{k}"
         sim.add_node(node_obj(50 + k, 4, False, False) | {"metadata": {"name": name, "labels": {"zone": "z1"}}})
@@ -307,6 +310,7 @@ def test_fork_revert_restores_exactly() -> None:
         sim.add_bound_pod(ds)
     sim.fork()  # nested: the inner revert gives back the outer fork's state
     inner = describe(sim, identity=True, counters=kept)
+    inner_versions = (snap.node_generation, list(snap.dirty))
     sim.unplace("default/p0")
     sim.place(PodInfo(pod_obj(0, 300, None, "a", False, False)), "tmpl-0")  # p0 moved (a new PodInfo)
     sim.place(PodInfo(pod_obj(1, 300, None, "a", True, False)), "tmpl-1")  # replaces p1 (assume drops it)
@@ -316,12 +320,33 @@ def test_fork_revert_restores_exactly() -> None:
     assert describe(sim, identity=True, counters=kept) != inner
     sim.revert()
     assert describe(sim, identity=True, counters=kept) == inner
+    assert (snap.node_generation, list(snap.dirty)) == inner_versions
     assert sim.forked
     sim.revert()
     assert not sim.forked
     assert describe(sim, identity=True, counters=kept) == before
+    # the layout versions and dirty log of before the fork are back: what was cached for them holds,
+    # what was cached during the fork (another epoch) never does again
+    assert (snap.epoch, snap.node_generation, list(snap.dirty)) == versions
+    assert snap.dirty_since(versions[0], len(versions[2])) == set()
+    assert snap.dirty_since(*during) is None
     assert sim.snapshot.assumed == set()
     assert np.array_equal(sim.snapshot.alive[: sim.snapshot.n], np.ones(3, dtype=bool))
+
+
+def test_fork_that_grew_the_arrays_keeps_a_new_epoch() -> None:
+    s = Stack()
+    s.client.create(node_obj(0, 2, False, False))
+    sim = s.base.sync()
+    snap = sim.snapshot
+    before, epoch, capacity = describe(sim, identity=True), snap.epoch, snap.capacity
+    sim.fork()
+    for k in range(capacity):  # past the arrays' capacity: they are reallocated
+        sim.add_node(node_obj(50 + k, 4, False, False) | {"metadata": {"name": f"tmpl-{k}", "labels": {}}})
+    sim.revert()
+    assert describe(sim, identity=True) == before
+    assert snap.capacity > capacity and snap.epoch != epoch
+    assert snap.dirty_since(epoch, 0) is None
 
 
 def test_sync_refuses_while_forked_and_writes_mid_scan_wait() -> None:

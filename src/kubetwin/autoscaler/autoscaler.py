@@ -44,7 +44,10 @@ Scale-up and scale-down simulate on one snapshot of the cluster kept across loop
 informer handlers noted, forks it, adds template nodes and moves pods, and reverts it. First-fit
 goes through the nodes in the informer's order, as a snapshot built from the informers would.
 The scale-down pass's outcomes are kept for the next scan while nothing it read changed
-(:mod:`kubetwin.autoscaler.passmemo`): then that scan neither forks nor moves a pod.
+(:mod:`kubetwin.autoscaler.passmemo`): then that scan neither forks nor moves a pod. So is
+scale-up's check of which pending pods fit (:mod:`kubetwin.autoscaler.fitmemo`); a fork's revert
+gives back the snapshot's layout versions and dirty log, so neither takes a scan's what-ifs for
+changes.
 
 What the scans read of every node (group, readiness, creation time, taints, the request sums of
 its pods) is kept from informer events (:class:`kubetwin.autoscaler.nodestate.NodeTracker`), and
@@ -60,7 +63,6 @@ with drain").
 
 from __future__ import annotations
 
-import copy
 import operator
 import re
 from dataclasses import dataclass, field
@@ -68,7 +70,7 @@ from typing import Any
 
 from kubetwin.api import resources
 from kubetwin.api.errors import ApiError
-from kubetwin.autoscaler import drain, expander, limits, nodegroupset, passmemo, status
+from kubetwin.autoscaler import drain, expander, fitmemo, limits, nodegroupset, passmemo, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
 from kubetwin.autoscaler.nodestate import TO_BE_DELETED_TAINT, NodeFacts, NodeTracker, has_taint
@@ -105,13 +107,10 @@ NEG_INF = float("-inf")
 class Group:
     name: str
     obj: Obj
-    spec: GroupSpec
+    spec: GroupSpec  # parsed once per spec object, shared by the scans: read-only
+    target: int  # spec.desiredSize as of the start of the scan, then as the scan sets it
     members: dict[str, Obj] = field(default_factory=dict)  # not being deleted, informer order, by name
     counts: status.Counts = field(default_factory=status.Counts)
-
-    @property
-    def target(self) -> int:
-        return self.spec.desired
 
     @property
     def nodes(self) -> list[Obj]:
@@ -202,6 +201,7 @@ class ClusterAutoscaler:
         # node -> until when it is left out of scale-down: the simulation found it unremovable
         # (upstream's unremovable.Nodes ttls, --unremovable-node-recheck-timeout)
         self.recently_unremovable: dict[str, float] = {}
+        self._recently_groups: frozenset[str] = frozenset()  # the groups when it was last pruned
         self.last_scale_up = NEG_INF
         self.last_scale_down_delete = NEG_INF
         self.last_scale_down_failure = NEG_INF
@@ -241,6 +241,7 @@ class ClusterAutoscaler:
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
         self._pass_memo = passmemo.PassMemo()  # the last scale-down simulation's outcomes
+        self._fit_memo = fitmemo.FitMemo()  # the last scale-up fit check's answer
 
     # -- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -330,7 +331,7 @@ class ClusterAutoscaler:
             spec = self._group_spec(name, obj)
             if spec is None:
                 continue
-            groups[name] = Group(name, obj, spec)
+            groups[name] = Group(name, obj, spec, spec.desired)
         startup = self.options.max_node_startup_time
         tracker = self.tracker
         for name, g in groups.items():
@@ -351,7 +352,7 @@ class ClusterAutoscaler:
     def _group_spec(self, name: str, obj: Obj) -> GroupSpec | None:
         """The NodeGroup's validated spec (None: invalid), parsed once per distinct spec
         (parse_group_spec, which compares the spec with the one it parsed; here kept while the spec
-        is the same object); each loop gets its own copy (the loop lowers/raises ``desired`` on it)."""
+        is the same object), shared by the scans (the loop lowers/raises Group.target instead)."""
         spec = obj.get("spec") or {}
         hit = self._specs.get(name)
         if hit is None or hit[0] is not spec:  # informer objects are never changed in place
@@ -359,7 +360,7 @@ class ClusterAutoscaler:
                 hit = self._specs[name] = (spec, parse_group_spec(name, spec))
             except SpecError:
                 return None
-        return copy.copy(hit[1])
+        return hit[1]
 
     def _check_provisioning(self, groups: dict[str, Group], now: float) -> None:
         for name, req in list(self.requests.items()):
@@ -400,28 +401,25 @@ class ClusterAutoscaler:
         return b is not None and now < b.until
 
     # -- scale-up ----------------------------------------------------------------------------------
-    def _unschedulable_pods(self, now: float) -> list[Obj]:
+    def _unschedulable_pods(self, now: float) -> list[PodInfo]:
+        """The unschedulable pods scale-up looks at, in the lister's order: their PodInfos
+        (:meth:`_pending_info`, which hold the key, priority and pod read once per pod)."""
         pending = self.pods.by_index("ca:unschedulable", "1")
         if not pending:
             return []  # no pending pod at all: nothing to scan
+        infos = [self._pending_info(pod) for pod in pending]
         seq = self._pod_seq
-        pending.sort(key=lambda p: seq[_pod_key(p)])  # the lister's order
+        infos.sort(key=lambda pi: seq[pi.key])  # the lister's order
         out = []
-        for pod in pending:
-            if resources.pod_priority(pod) < self.options.expendable_pods_priority_cutoff:
+        cutoff, delay = self.options.expendable_pods_priority_cutoff, self.options.new_pod_scale_up_delay
+        for pi in infos:
+            if pi.priority < cutoff:
                 continue
-            created = pod["metadata"].get("creationTimestamp")
-            if created and now - self.loop.parse_timestamp(created) < self.options.new_pod_scale_up_delay:
+            created = pi.pod["metadata"].get("creationTimestamp")
+            if created and now - self.loop.parse_timestamp(created) < delay:
                 continue
-            out.append(pod)
+            out.append(pi)
         return out
-
-    def _sim(self) -> SimCluster:
-        """The persistent snapshot of the cluster, brought up to date and forked: the caller adds
-        its what-ifs and must ``revert()`` it before anything else uses it."""
-        sim = self.base.sync()
-        sim.fork()
-        return sim
 
     def _node_order(self) -> list[str]:
         """Nodes not being deleted, in informer order (the order a snapshot built from the
@@ -483,19 +481,7 @@ class ClusterAutoscaler:
         pods = self._unschedulable_pods(now)
         if not pods:
             return False
-        base = self._sim()
-        try:
-            fit = FirstFit(base, self._node_order() + self._add_upcoming(base, groups))
-            remaining: list[PodInfo] = []
-            for pod in pods:
-                pi = self._pending_info(pod)
-                target = fit.find(pi)
-                if target is not None:
-                    base.place(pi, target)  # fits existing free room or an upcoming node
-                else:
-                    remaining.append(pi)
-        finally:
-            base.revert()
+        remaining = self._unfit(pods, groups)
         if not remaining:
             return False
         total_nodes = sum(max(g.target, len(g.members)) for g in groups.values()) + sum(
@@ -603,6 +589,44 @@ class ClusterAutoscaler:
         self.scale_ups += 1
         return True
 
+    def _unfit(self, infos: list[PodInfo], groups: dict[str, Group]) -> list[PodInfo]:
+        """The pending pods that fit neither the free room of the nodes nor the nodes still coming
+        up (FilterOutSchedulable: first-fit, in order, in a fork of the snapshot); the last scan's
+        answer while it holds (:mod:`.fitmemo`)."""
+        sim = self.base.sync()
+        order = self._node_order()
+        inputs = self._unfit_inputs(order, groups)
+        kept = self._fit_memo.lookup(sim, inputs, infos)
+        if kept is not None:
+            return kept
+        placed: set[str] = set()
+        remaining: list[PodInfo] = []
+        sim.fork()
+        try:
+            fit = FirstFit(sim, order + self._add_upcoming(sim, groups))
+            for pi in infos:
+                target = fit.find(pi)
+                if target is not None:
+                    sim.place(pi, target)  # fits existing free room or an upcoming node
+                    placed.add(target)
+                else:
+                    remaining.append(pi)
+        finally:
+            sim.revert()
+        self._fit_memo.store(sim, inputs, infos, remaining, placed)
+        return remaining
+
+    def _unfit_inputs(self, order: list[str], groups: dict[str, Group]) -> tuple[Any, ...]:
+        """What :meth:`_unfit` reads besides the snapshot and the pods: the node order, and per
+        group with nodes coming up how many and its spec (the template node is built from it),
+        with the DaemonSets (their pods go on the templates; their affinity terms would resolve
+        against the namespaces). Informer objects are never changed in place."""
+        coming = tuple((g.name, n, g.obj.get("spec")) for g in groups.values()
+                       if (n := g.counts.unregistered + g.counts.not_started))  # fmt: skip
+        if not coming:
+            return (order, coming)
+        return (order, coming, tuple(self.daemonsets.list()), self.base.namespace_events)
+
     def _resources_left(self, groups: dict[str, Group]) -> dict[str, int]:
         """ResourcesLeft under coresTotal/memoryTotal's maxima: the groups at their target sizes
         (template capacity) plus the nodes of no node group."""
@@ -666,7 +690,7 @@ class ClusterAutoscaler:
             self.recorder.warning(g.obj, "FailedToScaleUpGroup" if desired > g.target else "FailedToScaleDownGroup",
                                   f"failed to set desiredSize of {g.name} to {desired}: {e.message}")  # fmt: skip
             return False
-        g.spec.desired = desired
+        g.target = desired
         return True
 
     # -- scale-down --------------------------------------------------------------------------------
@@ -680,19 +704,20 @@ class ClusterAutoscaler:
         return self.tracker.utilization(node, self.loop.now, o.ignore_daemonsets_utilization,
                                         o.ignore_mirror_pods_utilization)  # fmt: skip
 
-    def _classify(self) -> None:
+    def _classify(self) -> set[str] | None:
         """Bring the scale-down candidates (``_maybe_under``) up to date: the nodes that changed
-        since the last scan, or all of them when the options that decide it changed."""
+        since the last scan, or all of them when the options that decide it changed or the tracker
+        started again (returned; None: all)."""
         o = self.options
         key = (o.scale_down_utilization_threshold, o.ignore_daemonsets_utilization, o.ignore_mirror_pods_utilization)
         tracker = self.tracker
-        changed = tracker.take_changed()
+        changed: set[str] | None = tracker.take_changed()
         if key != self._classified_for:
             self._classified_for = key
             self._maybe_under.clear()
             self._utils.clear()
-            changed = set(tracker.names())
-        for name in changed:
+            changed = None
+        for name in set(tracker.names()) if changed is None else changed:
             self._utils.pop(name, None)
             hit = tracker.current(name)
             if hit is None or hit[1].deleting:
@@ -707,14 +732,13 @@ class ClusterAutoscaler:
                 self._utils[name] = util
             else:
                 self._maybe_under.discard(name)
+        return changed
 
     def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
         opts = self.options
-        self._classify()
+        changed = self._classify()
         reasons: dict[str, str] = {}
-        if self.recently_unremovable:  # those still in a group (a node is a member of its label's group only)
-            self.recently_unremovable = {n: t for n, t in self.recently_unremovable.items()
-                                         if t > now and self._scan_node(n, groups) is not None}  # fmt: skip
+        self._prune_recently_unremovable(groups, now, changed)
         # eligibility.go over the candidates only: the other nodes are Ready and well utilised
         under: list[tuple[float, Obj, Group, tuple[float, float, float]]] = []
         current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils
@@ -789,6 +813,24 @@ class ClusterAutoscaler:
             node, g, to_move, util = non_empty_ready[0]
             self._start_drain(node, g, to_move, util, now)
         return candidates
+
+    def _prune_recently_unremovable(self, groups: dict[str, Group], now: float, changed: set[str] | None) -> None:
+        """Keep of ``recently_unremovable`` the nodes whose time has not run out and that are still
+        in a group (a node is a member of its label's group only). Whether a node is in one changes
+        only with the node (``changed``: since the last scale-down pass, which checked or added
+        every entry; None: any node) or with the set of groups: only those nodes are looked at again."""
+        recently = self.recently_unremovable
+        names = frozenset(groups)
+        if names != self._recently_groups:
+            self._recently_groups = names
+            changed = None
+        if not recently:
+            return
+        gone = [n for n, t in recently.items() if t <= now]
+        again = recently if changed is None else changed
+        gone += [n for n in again if n in recently and self._scan_node(n, groups) is None]
+        for n in gone:
+            recently.pop(n, None)
 
     def _scan_node(self, name: str, groups: dict[str, Group]) -> tuple[Obj, Group] | None:
         """The node as this scan's cluster state holds it, and its group (None: not in one)."""
@@ -1078,7 +1120,7 @@ class ClusterAutoscaler:
             spec = parse_group_spec(g.name, live.get("spec") or {})
         except SpecError:
             return False
-        g.spec.desired = spec.desired
+        g.target = spec.desired
         if not self._set_desired(g, max(spec.min_size, spec.desired - 1)):
             return False
         self.unneeded_since.pop(node["metadata"]["name"], None)

@@ -59,7 +59,8 @@ class SimCluster:
         self._node_only_rejects: dict[Any, tuple[int, list[Any], list[bool]]] = {}
         # undo log of the open forks: ("node-", name) | ("node~", previous node) | ("pod", key, held)
         self._undo: list[tuple[Any, ...]] = []
-        self._marks: list[tuple[int, int, list[int]]] = []  # per fork: (log length, slot mark, free slots)
+        # per fork: (log length, slot mark, free slots, the snapshot's Snapshot.layout_mark)
+        self._marks: list[tuple[int, int, list[int], tuple[int, ...]]] = []
 
     # -- contents --------------------------------------------------------------------------------
     def add_node(self, node: Obj) -> NodeInfo:
@@ -106,15 +107,16 @@ class SimCluster:
     def fork(self) -> None:
         """Start logging changes so that :meth:`revert` can undo them (forks nest)."""
         snap = self.snapshot
-        self._marks.append((len(self._undo), snap.n, list(snap.free)))
+        self._marks.append((len(self._undo), snap.n, list(snap.free), snap.layout_mark()))
 
     def revert(self) -> None:
         """Undo every change since the matching :meth:`fork`, newest first: the same nodes, the
         same PodInfo objects held the same way (bound or assumed) on the same slots, so every
-        array, counter and index holds what it held before. Generation and epoch counters keep
-        moving forward (caches keyed on them must not mistake the reverted snapshot for one they
-        saw during the fork)."""
-        mark, n, free = self._marks.pop()
+        array, counter and index holds what it held before; so do the snapshot's epoch,
+        node_generation and dirty log (Snapshot.rewind): caches kept for the snapshot before the
+        fork hold again (the passes of a scan after its scale-up's fork), those made during it
+        (another epoch) never do."""
+        mark, n, free, layout = self._marks.pop()
         snap = self.snapshot
         undo = self._undo
         pods = snap.pods
@@ -136,6 +138,7 @@ class SimCluster:
             del snap.nodes[n:]
             snap.n = n
         snap.free = free
+        snap.rewind(layout)
 
     def _held(self, key: str) -> _Held:
         snap = self.snapshot
@@ -275,6 +278,21 @@ class SimCluster:
         if s < 0 or s >= snap.n or snap.nodes[s] is not ni:
             return None
         return self._fit.filter(_NO_STATE, pi, ni) is None
+
+    def filter_rejects(self, pi: PodInfo) -> list[bool] | None:
+        """Per slot, whether a node-only filter or NodeResourcesFit rejects ``pi`` there; None
+        when PreFilter rejects it or it has no :func:`fit_class`. For a pod of a fit class with no
+        host ports, while no pod of the snapshot has (anti-)affinity terms, the other filters pass
+        it on every node: this is then every filter's verdict."""
+        state = CycleState()
+        if not self.framework.run_pre_filter(state, pi).is_success():
+            return None
+        node_only = self._node_only_rejected(state, pi)
+        if node_only is None:
+            return None
+        if self._fit is None or self._fit.NAME in state.skip_filter:
+            return list(node_only)
+        return [a or b for a, b in zip(node_only, self._fit_rejects(state, pi), strict=True)]
 
     def _fit_rejects(self, state: CycleState, pi: PodInfo) -> list[bool]:
         """Per slot, whether NodeResourcesFit's Filter rejects ``pi`` there, from its vectorised
@@ -474,6 +492,7 @@ class BaseSnapshot:
         self._dirty_nodes: dict[str, None] = {}
         self._dirty_pods: dict[str, None] = {}
         self._namespaces_changed = False
+        self.namespace_events = 0  # namespace changes seen (what pod affinity terms resolve against)
         self.syncs = 0
         self.nodes.add_handler(self._node_event, self._node_updated, self._node_event)
         self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event)
@@ -514,6 +533,7 @@ class BaseSnapshot:
     def _ns_event(self, ns: Obj) -> None:
         if self.active:
             self._namespaces_changed = True
+            self.namespace_events += 1
 
     # -- lifecycle -------------------------------------------------------------------------------
     def stop(self) -> None:

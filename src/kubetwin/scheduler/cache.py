@@ -39,6 +39,9 @@ _MEMO_COUNTERS = "Snapshot/counters"
 _SNAPSHOT_IDS = itertools.count()
 #: past this many logged slots the dirty log is dropped (epoch bump: every per-class cache rebuilds)
 DIRTY_LOG_LIMIT = 1 << 16
+#: the values ``epoch`` and ``node_generation`` take: never the same twice (in any snapshot), so a
+#: value names one layout and :meth:`Snapshot.rewind` may put an earlier one back
+_VERSIONS = itertools.count(1)
 
 
 class SelectorCounter:
@@ -106,7 +109,8 @@ class Snapshot:
         self._priorities: dict[int, int] = {}  # priority -> pods attached to a node with it
         self._ghosts = 0  # pods in ``pods`` attached to no node (slot -1): add_node looks for them
         self.assumed: set[str] = set()
-        self.node_generation = 0  # bumped on any node add/update/delete (invalidates node masks)
+        # a new version on any node add/update/delete (invalidates node masks)
+        self.node_generation = next(_VERSIONS)
         self.counters: dict[tuple[Any, ...], SelectorCounter] = {}
         self._counter_list: list[SelectorCounter] = []  # the counters in the order they came
         self.uid = next(_SNAPSHOT_IDS)
@@ -120,7 +124,8 @@ class Snapshot:
         self.term_extractor: Any = None
         self.term_groups: dict[Any, list[Any]] = {}
         self.dirty: list[int] = []  # slots whose resource numbers changed, in order (see module doc)
-        self.epoch = 0  # bumped when slots come, go or the arrays are reallocated
+        self.epoch = next(_VERSIONS)  # a new version when slots come, go or the arrays are reallocated
+        self._drops = 0  # times the dirty log was dropped
         self._sums: dict[tuple[int, str], list[Any]] = {}  # domain_sums entries
         self._refresh_views()
 
@@ -158,7 +163,7 @@ class Snapshot:
             c.counts = grow1(c.counts)
             c.view = c.counts.data
         self.capacity = cap
-        self.epoch += 1
+        self.epoch = next(_VERSIONS)
         self._refresh_views()
 
     def _check_views(self) -> None:
@@ -186,7 +191,7 @@ class Snapshot:
         if row is None:
             row = len(self.res_index)
             self.res_index[name] = row
-            self.epoch += 1
+            self.epoch = next(_VERSIONS)
             self.alloc = np.vstack([self.alloc, np.zeros((1, self.capacity), dtype=np.int64)])
             self.requested = np.vstack([self.requested, np.zeros((1, self.capacity), dtype=np.int64)])
             self.avail = np.vstack([self.avail, np.zeros((1, self.capacity), dtype=np.int64)])
@@ -262,9 +267,9 @@ class Snapshot:
                 if pi.slot == -1 and (pi.pod.get("spec") or {}).get("nodeName") == name:
                     self._attach(pi, s)
                     self._ghosts -= 1
-        self.node_generation += 1
+        self.node_generation = next(_VERSIONS)
         self._domains.clear()
-        self.epoch += 1
+        self.epoch = next(_VERSIONS)
         return ni
 
     def update_node(self, node: Obj) -> NodeInfo:
@@ -289,7 +294,7 @@ class Snapshot:
         ni.set_node(node)
         self._write_node_arrays(ni)
         if old != (ni.labels, ni.taints, (node.get("spec") or {}).get("unschedulable")):
-            self.node_generation += 1  # only scheduling-relevant changes invalidate node masks
+            self.node_generation = next(_VERSIONS)  # only scheduling-relevant changes invalidate node masks
         return ni
 
     def remove_node(self, name: str) -> None:
@@ -319,9 +324,9 @@ class Snapshot:
         for key in list(self.nominated.get(s, {})):
             self.clear_nomination(key)
         self.free.append(s)
-        self.node_generation += 1
+        self.node_generation = next(_VERSIONS)
         self._domains.clear()
-        self.epoch += 1
+        self.epoch = next(_VERSIONS)
 
     # -- pods ---------------------------------------------------------------------------------
     def _attach(self, pi: PodInfo, s: int) -> None:
@@ -617,12 +622,31 @@ class Snapshot:
         ``epoch``; None when that point is gone (layout change, or the log was dropped)."""
         if len(self.dirty) > DIRTY_LOG_LIMIT:
             self.dirty.clear()
-            self.epoch += 1
+            self._drops += 1
+            self.epoch = next(_VERSIONS)
         if epoch != self.epoch:
             return None
         if pos == len(self.dirty):
             return set()
         return set(self.dirty[pos:])
+
+    def layout_mark(self) -> tuple[int, ...]:
+        """A point to :meth:`rewind` to once every change made after it has been undone; a new
+        epoch starts (what is cached from now on is for the changed snapshot)."""
+        mark = (self.epoch, self.node_generation, len(self.dirty), self.capacity, len(self.res_index), self._drops)
+        self.epoch = next(_VERSIONS)
+        return mark
+
+    def rewind(self, mark: tuple[int, ...]) -> None:
+        """Every change since ``mark`` (:meth:`layout_mark`) was undone (clustersnapshot's Revert:
+        the same nodes and pods on the same slots, the same numbers): give back that point's epoch,
+        node_generation and dirty log, so that what was cached for it holds again. Not when the
+        arrays were reallocated, a resource row came or the log was dropped meanwhile."""
+        epoch, generation, pos, capacity, rows, drops = mark
+        if (capacity, rows, drops) != (self.capacity, len(self.res_index), self._drops):
+            return
+        del self.dirty[pos:]
+        self.epoch, self.node_generation = epoch, generation
 
     def _update_full(self, s: int) -> None:
         if self.pod_count[s] >= self.allowed_pods[s]:
