@@ -1,0 +1,123 @@
+"""What one write of a Pod changed, as bits (for informer update handlers that declare their reads).
+
+Most pod writes change a few status fields: the kubelet's status reports (container statuses,
+phase, conditions; pkg/kubelet/status/status_manager.go), the scheduler's PodScheduled=False
+condition on a pod that does not fit (pkg/scheduler/schedule_one.go updatePod). An informer asks
+``pod_changes`` once per update and calls only the handlers whose declared reads intersect it
+(``client.informer``'s ``changes``/``reads``), so a handler whose reads did not change costs
+nothing instead of a call and its own checks.
+
+The bits are conservative: a part that differs in any way sets its bit, and a write this module
+does not understand (another top-level key changed) sets them all. ``TERMINATING`` is a state
+rather than a change: set whenever the new version carries a deletionTimestamp (a pod being
+deleted interests some handlers on every write).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetwin.api.meta import equal_but
+
+LABELS = 1 << 0  # metadata.labels
+OWNERS = 1 << 1  # metadata.ownerReferences
+DELETION = 1 << 2  # metadata.deletionTimestamp / deletionGracePeriodSeconds
+META = 1 << 3  # any other metadata field (uid, annotations, finalizers, managedFields, ...)
+NODE = 1 << 4  # spec.nodeName
+SPEC = 1 << 5  # any other spec field
+PHASE = 1 << 6  # status.phase
+CONDITIONS = 1 << 7  # status.conditions, any of them
+READY = 1 << 8  # the Ready condition (implies CONDITIONS)
+CONTAINERS = 1 << 9  # status.containerStatuses / initContainerStatuses / ephemeralContainerStatuses
+STATUS = 1 << 10  # any other status field (startTime, podIP, hostIP, nominatedNodeName, ...)
+TERMINATING = 1 << 11  # state: the new version is being deleted
+ALL = (1 << 12) - 1
+
+_RV = ("resourceVersion",)
+_TOP = ("metadata", "spec", "status")
+_META_NAMED = ("resourceVersion", "labels", "ownerReferences", "deletionTimestamp", "deletionGracePeriodSeconds")
+_CONTAINER_STATUSES = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
+_STATUS_NAMED = ("phase", "conditions") + _CONTAINER_STATUSES
+
+
+def pod_changes(old: dict[str, Any], new: dict[str, Any]) -> int:
+    """The bits of the parts of the Pod that differ between ``old`` and ``new`` (plus
+    ``TERMINATING``). Parts the write did not touch are shared between the versions by the store,
+    so most comparisons end at an identity check or a C-level ``==`` of shared values."""
+    om, nm = old.get("metadata"), new.get("metadata")
+    if type(om) is not dict or type(nm) is not dict or not equal_but(old, new, _TOP):
+        return ALL
+    bits = TERMINATING if nm.get("deletionTimestamp") else 0
+    if not equal_but(om, nm, _RV):
+        bits |= _meta_changes(om, nm)
+    a, b = old.get("spec"), new.get("spec")
+    if a is not b:
+        bits |= _spec_changes(a, b)
+    a, b = old.get("status"), new.get("status")
+    if a is not b:
+        bits |= _status_changes(a, b)
+    return bits
+
+
+def _meta_changes(om: dict[str, Any], nm: dict[str, Any]) -> int:
+    bits = 0
+    if om.get("labels") != nm.get("labels"):
+        bits |= LABELS
+    if om.get("ownerReferences") != nm.get("ownerReferences"):
+        bits |= OWNERS
+    if om.get("deletionTimestamp") != nm.get("deletionTimestamp") or om.get(
+        "deletionGracePeriodSeconds"
+    ) != nm.get("deletionGracePeriodSeconds"):
+        bits |= DELETION
+    if not _rest_equal(om, nm, _META_NAMED):
+        bits |= META
+    return bits
+
+
+def _spec_changes(a: Any, b: Any) -> int:
+    if type(a) is not dict or type(b) is not dict:
+        return NODE | SPEC if a != b else 0
+    bits = NODE if a.get("nodeName") != b.get("nodeName") else 0
+    if not _rest_equal(a, b, ("nodeName",)):
+        bits |= SPEC
+    return bits
+
+
+def _status_changes(a: Any, b: Any) -> int:
+    if type(a) is not dict or type(b) is not dict:
+        return PHASE | CONDITIONS | READY | CONTAINERS | STATUS if a != b else 0
+    bits = PHASE if a.get("phase") != b.get("phase") else 0
+    ca, cb = a.get("conditions"), b.get("conditions")
+    if ca is not cb and ca != cb:
+        bits |= CONDITIONS
+        if _ready(ca) != _ready(cb):
+            bits |= READY
+    for k in _CONTAINER_STATUSES:
+        x, y = a.get(k), b.get(k)
+        if x is not y and x != y:
+            bits |= CONTAINERS
+            break
+    if not _rest_equal(a, b, _STATUS_NAMED):
+        bits |= STATUS
+    return bits
+
+
+def _ready(conditions: Any) -> Any:
+    """The Ready condition of a conditions list (None without one; the list itself if odd)."""
+    if type(conditions) is not list:
+        return conditions
+    for c in conditions:
+        if type(c) is not dict:
+            return conditions
+        if c.get("type") == "Ready":
+            return c
+    return None
+
+
+def _rest_equal(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> bool:
+    """``a == b`` without the keys in ``skip`` (present or not on either side)."""
+    c, d = dict(a), dict(b)
+    for k in skip:
+        c.pop(k, None)
+        d.pop(k, None)
+    return c == d
