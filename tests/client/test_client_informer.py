@@ -163,6 +163,27 @@ def test_classified_handlers_get_only_updates_that_changed_what_they_read(client
         inf.add_handler(on_update=lambda old, new: None, ignore=lambda old, new: True, changes=parts, reads=1)
 
 
+def test_handlers_and_indexes_added_later_join_updates_with_answers_seen_before(client: Client) -> None:
+    """Deliveries are planned once per distinct answers of the classifiers: adding a handler or
+    an index drops the plans, so the next update with the same answers reaches it."""
+    client.create(_pod("a"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+
+    def parts(old: Obj, new: Obj) -> int:
+        return 1 if old["metadata"].get("labels") != new["metadata"].get("labels") else 0
+
+    inf.add_handler(on_update=lambda old, new: log.append("first"), changes=parts, reads=1)
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    inf.add_handler(on_update=lambda old, new: log.append("second"), changes=parts, reads=1)
+    inf.add_index("x", lambda o: [o["metadata"].get("labels", {}).get("x", "")], changes=parts, bits=1)
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "2"}}}, "default")
+    assert log == ["first", "first", "second"]
+    assert [o["metadata"]["name"] for o in inf.by_index("x", "2")] == ["a"] and not inf.by_index("x", "1")
+    client.patch("pods", "a", {"metadata": {"annotations": {"y": "1"}}}, "default")  # no bit: the index keeps "2"
+    assert [o["metadata"]["annotations"] for o in inf.by_index("x", "2")] == [{"y": "1"}]
+
+
 def test_a_handler_may_add_a_filtered_handler_while_an_update_is_delivered(client: Client) -> None:
     client.create(_pod("a"))
     inf = InformerFactory(client.registry).get("pods")

@@ -7,10 +7,11 @@ condition on a pod that does not fit (pkg/scheduler/schedule_one.go updatePod). 
 (``client.informer``'s ``changes``/``reads``), so a handler whose reads did not change costs
 nothing instead of a call and its own checks.
 
-The bits are conservative: a part that differs in any way sets its bit, and a write this module
-does not understand (another top-level key changed) sets them all. ``TERMINATING`` is a state
-rather than a change: set whenever the new version carries a deletionTimestamp (a pod being
-deleted interests some handlers on every write).
+A part that differs in any way sets its bit. Status fields without a bit (podIP, hostIP, qosClass,
+nominatedNodeName, init container statuses, ...) set none: a handler that reads one of them must
+not declare its reads (or gets a bit added here). ``TERMINATING`` is a state rather than a change:
+set whenever the new version carries a deletionTimestamp (a pod being deleted interests some
+handlers on every write).
 """
 
 from __future__ import annotations
@@ -28,16 +29,14 @@ SPEC = 1 << 5  # any other spec field
 PHASE = 1 << 6  # status.phase
 CONDITIONS = 1 << 7  # status.conditions, any of them
 READY = 1 << 8  # the Ready condition (implies CONDITIONS)
-CONTAINERS = 1 << 9  # status.containerStatuses / initContainerStatuses / ephemeralContainerStatuses
-STATUS = 1 << 10  # any other status field (startTime, podIP, hostIP, nominatedNodeName, ...)
+CONTAINERS = 1 << 9  # status.containerStatuses
+START = 1 << 10  # status.startTime
 TERMINATING = 1 << 11  # state: the new version is being deleted
 ALL = (1 << 12) - 1
 
 _RV = ("resourceVersion",)
-_TOP = ("metadata", "spec", "status")
 _META_NAMED = ("resourceVersion", "labels", "ownerReferences", "deletionTimestamp", "deletionGracePeriodSeconds")
-_CONTAINER_STATUSES = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
-_STATUS_NAMED = ("phase", "conditions") + _CONTAINER_STATUSES
+_NODE_NAME = ("nodeName",)
 
 
 def pod_changes(old: dict[str, Any], new: dict[str, Any]) -> int:
@@ -45,7 +44,7 @@ def pod_changes(old: dict[str, Any], new: dict[str, Any]) -> int:
     ``TERMINATING``). Parts the write did not touch are shared between the versions by the store,
     so most comparisons end at an identity check or a C-level ``==`` of shared values."""
     om, nm = old.get("metadata"), new.get("metadata")
-    if type(om) is not dict or type(nm) is not dict or not equal_but(old, new, _TOP):
+    if type(om) is not dict or type(nm) is not dict:
         return ALL
     bits = TERMINATING if nm.get("deletionTimestamp") else 0
     if not equal_but(om, nm, _RV):
@@ -69,7 +68,7 @@ def _meta_changes(om: dict[str, Any], nm: dict[str, Any]) -> int:
         "deletionGracePeriodSeconds"
     ) != nm.get("deletionGracePeriodSeconds"):
         bits |= DELETION
-    if not _rest_equal(om, nm, _META_NAMED):
+    if not _equal_without(om, nm, _META_NAMED):
         bits |= META
     return bits
 
@@ -78,27 +77,23 @@ def _spec_changes(a: Any, b: Any) -> int:
     if type(a) is not dict or type(b) is not dict:
         return NODE | SPEC if a != b else 0
     bits = NODE if a.get("nodeName") != b.get("nodeName") else 0
-    if not _rest_equal(a, b, ("nodeName",)):
+    if not _equal_without(a, b, _NODE_NAME):
         bits |= SPEC
     return bits
 
 
 def _status_changes(a: Any, b: Any) -> int:
     if type(a) is not dict or type(b) is not dict:
-        return PHASE | CONDITIONS | READY | CONTAINERS | STATUS if a != b else 0
+        return PHASE | CONDITIONS | READY | CONTAINERS | START if a != b else 0
     bits = PHASE if a.get("phase") != b.get("phase") else 0
     ca, cb = a.get("conditions"), b.get("conditions")
     if ca is not cb and ca != cb:
-        bits |= CONDITIONS
-        if _ready(ca) != _ready(cb):
-            bits |= READY
-    for k in _CONTAINER_STATUSES:
-        x, y = a.get(k), b.get(k)
-        if x is not y and x != y:
-            bits |= CONTAINERS
-            break
-    if not _rest_equal(a, b, _STATUS_NAMED):
-        bits |= STATUS
+        bits |= CONDITIONS | READY if _ready(ca) != _ready(cb) else CONDITIONS
+    ca, cb = a.get("containerStatuses"), b.get("containerStatuses")
+    if ca is not cb and ca != cb:
+        bits |= CONTAINERS
+    if a.get("startTime") != b.get("startTime"):
+        bits |= START
     return bits
 
 
@@ -114,10 +109,12 @@ def _ready(conditions: Any) -> Any:
     return None
 
 
-def _rest_equal(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> bool:
+def _equal_without(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> bool:
     """``a == b`` without the keys in ``skip`` (present or not on either side)."""
-    c, d = dict(a), dict(b)
+    c = dict(b)
     for k in skip:
-        c.pop(k, None)
-        d.pop(k, None)
-    return c == d
+        if k in a:
+            c[k] = a[k]
+        else:
+            c.pop(k, None)
+    return c == a

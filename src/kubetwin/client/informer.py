@@ -33,7 +33,15 @@ UpdateClassifier = Callable[[Obj, Obj], int]
 
 
 _NO_PART: Any = object()
-_NO_ANSWERS: list[int] = []  # an informer without filters or classifiers: no index has one
+_IndexPlan = tuple[IndexFunc, dict[str, dict[str, None]], dict[str, list[str]], Callable[[Obj], Any] | None, dict[str, Any]]
+_Route = tuple[list[_IndexPlan], list[UpdateHandler], int]
+
+
+def _pick(entry: tuple[UpdateHandler, int, int, int, UpdateHandler | None], answers: tuple[int, ...]) -> UpdateHandler | None:
+    """What an update handler registration calls for these answers: its handler, or (ignored) its
+    ``on_ignored`` or nothing."""
+    fn, i, mask, skip, alt = entry
+    return alt if i >= 0 and answers[i] & mask == skip else fn
 
 
 NODE_NAME_INDEX = "spec.nodeName"
@@ -71,6 +79,8 @@ class Informer:
         # True & 1 == 1; a classifier's bits & reads == 0)
         self._update_filters: list[Callable[[Obj, Obj], int]] = []
         self._filtered_updates: list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]] = []
+        # by the filters' and classifiers' answers: what an update with them walks (see _route)
+        self._routes: dict[tuple[int, ...], _Route] = {}
         self._on_deletes: list[Callable[[Obj], None]] = []
         # the namespace index is kept apart: an object's namespace never changes, so an update only
         # swaps the object in its bucket
@@ -88,9 +98,9 @@ class Informer:
         # indexes declared with a classifier: (its index in _update_filters, the bits fn reads)
         self._index_bits: dict[str, tuple[int, int]] = {}
         # what an update walks per index, looked up once: (fn, its buckets, its values, reads,
-        # parts, classifier index or -1, bits)
-        self._plan: list[tuple[IndexFunc, dict[str, dict[str, None]], dict[str, list[str]],
-                               Callable[[Obj], Any] | None, dict[str, Any], int, int]] = []  # fmt: skip
+        # parts), and beside each its classifier's index (or -1) and the bits fn reads
+        self._plan: list[_IndexPlan] = []
+        self._plan_bits: list[tuple[int, int]] = []
         self._watcher: Watcher | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -150,9 +160,10 @@ class Informer:
                 raise ValueError("on_ignored needs an ignore filter or a classifier")
             self._on_updates.append(fn)
             self._filtered_updates.append((fn, -1, 0, 0, None))
-            return
-        mask, skip = (1, 1) if ignore is not None else (reads, 0)
-        self._filtered_updates.append((fn, self._filter_index(f), mask, skip, alt))
+        else:
+            mask, skip = (1, 1) if ignore is not None else (reads, 0)
+            self._filtered_updates.append((fn, self._filter_index(f), mask, skip, alt))
+        self._routes.clear()
 
     def _filter_index(self, f: Callable[[Obj, Obj], int]) -> int:
         """The index of filter or classifier ``f`` in the list asked once per update."""
@@ -160,21 +171,28 @@ class Informer:
             self._update_filters.append(f)
         return self._update_filters.index(f)
 
-    def _deliver_filtered(self, old: Obj, new: Obj, answers: list[int]) -> None:
-        """Call the update handlers (``answers``: each filter's or classifier's for this update)."""
+    def _route(self, answers: tuple[int, ...]) -> _Route:
+        """What an update with these answers of the filters and classifiers walks: the indexes
+        whose values may have changed, the handlers to call (each one's ``on_update`` or
+        ``on_ignored``) in registration order, and how many registrations that covers. Built
+        once per distinct answers (a handful per informer) until a handler or index is added."""
+        indexes = [p for p, (i, bits) in zip(self._plan, self._plan_bits, strict=True) if i < 0 or answers[i] & bits]
+        handlers = [fn for e in self._filtered_updates if (fn := _pick(e, answers)) is not None]
+        r = self._routes[answers] = (indexes, handlers, len(self._filtered_updates))
+        return r
+
+    def _deliver_late(self, old: Obj, new: Obj, answers: tuple[int, ...], start: int) -> None:
+        """Call the update handlers registered from ``start`` on during this delivery (as a walk
+        of the live list would), asking the filters added meanwhile too."""
         filters = self._update_filters
-        for fn, i, mask, skip, alt in self._filtered_updates:  # the live list, as _on_updates is walked
-            if i >= 0:
-                try:
-                    hit = answers[i] & mask == skip
-                except IndexError:  # a handler added a filter during this delivery
-                    answers += [f(old, new) for f in filters[len(answers) :]]
-                    hit = answers[i] & mask == skip
-                if hit:
-                    if alt is not None:
-                        alt(old, new)
-                    continue
-            fn(old, new)
+        if len(answers) < len(filters):
+            answers += tuple(f(old, new) for f in filters[len(answers) :])
+        i = start
+        while i < len(self._filtered_updates):
+            fn = _pick(self._filtered_updates[i], answers)
+            if fn is not None:
+                fn(old, new)
+            i += 1
 
     def add_index(
         self, name: str, fn: IndexFunc, reads: Callable[[Obj], Any] | None = None, *,
@@ -204,8 +222,10 @@ class Informer:
         self._index_bits.pop(name, None)
         if changes is not None:
             self._index_bits[name] = (self._filter_index(changes), bits)
-        self._plan = [(f, self._indices[n], self._values[n], self._reads.get(n), self._parts.get(n, {}),
-                       *self._index_bits.get(n, (-1, 0))) for n, f in self._indexers.items()]  # fmt: skip
+        self._plan = [(f, self._indices[n], self._values[n], self._reads.get(n), self._parts.get(n, {}))
+                      for n, f in self._indexers.items()]  # fmt: skip
+        self._plan_bits = [self._index_bits.get(n, (-1, 0)) for n in self._indexers]
+        self._routes.clear()
 
     def _index_add(self, k: str, obj: Obj) -> None:
         ns = obj["metadata"].get("namespace", "")
@@ -228,19 +248,17 @@ class Informer:
         for parts in self._parts.values():
             parts.pop(k, None)
 
-    def _index_update(self, k: str, old: Obj, new: Obj, answers: list[int]) -> None:
-        """Re-index an updated object (``answers``: each classifier's for this update). The
-        namespace bucket swaps the object; another index moves the key only where its values
-        changed, and skips ``fn`` where its classifier says that nothing it reads did."""
+    def _index_update(self, k: str, old: Obj, new: Obj, plan: list[_IndexPlan]) -> None:
+        """Re-index an updated object (``plan``: the indexes whose values may have changed; an
+        index whose classifier says that nothing its ``fn`` reads did is left out). The namespace
+        bucket swaps the object; another index moves the key only where its values changed."""
         bucket = self._by_namespace.get(new["metadata"].get("namespace", ""))
         if bucket is not None and k in bucket:  # the key, hence the namespace, is the same
             bucket[k] = new
         else:
             _bucket_remove(self._by_namespace, [old["metadata"].get("namespace", "")], k)
             self._by_namespace.setdefault(new["metadata"].get("namespace", ""), {})[k] = new
-        for fn, idx, values, read, parts, i, bits in self._plan:
-            if i >= 0 and not answers[i] & bits:
-                continue  # nothing fn reads changed: the same values, hence the same buckets
+        for fn, idx, values, read, parts in plan:
             before = values.get(k)
             if before is None:
                 before = fn(old)
@@ -268,11 +286,15 @@ class Informer:
                 return
             self._cache[k] = new
             if self._update_filters:
-                answers = [f(old, new) for f in self._update_filters]  # asked once per update
-                self._index_update(k, old, new, answers)
-                self._deliver_filtered(old, new, answers)
+                answers = tuple([f(old, new) for f in self._update_filters])  # asked once per update
+                indexes, handlers, n = self._routes.get(answers) or self._route(answers)
+                self._index_update(k, old, new, indexes)
+                for fn in handlers:
+                    fn(old, new)
+                if len(self._filtered_updates) > n:  # a handler added handlers meanwhile
+                    self._deliver_late(old, new, answers, n)
             else:
-                self._index_update(k, old, new, _NO_ANSWERS)
+                self._index_update(k, old, new, self._plan)
                 for on_update in self._on_updates:
                     on_update(old, new)
         elif kind == "ADDED":
