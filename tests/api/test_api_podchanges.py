@@ -40,6 +40,9 @@ def test_a_status_write_sets_only_the_bits_of_what_it_changed() -> None:
     ready = [{"type": "Ready", "status": "True"}]
     assert pod_changes(pod, _status_write(pod, conditions=ready, phase="Running")) == pc.CONDITIONS | pc.READY | pc.PHASE
     assert pod_changes(pod, _status_write(pod, startTime="2024-01-01T00:00:00Z")) == pc.START
+    assert pod_changes(pod, _status_write(pod, phase="Failed")) == pc.PHASE | pc.TERMINAL
+    failed = _status_write(pod, phase="Failed")
+    assert pod_changes(failed, _status_write(failed, phase="Succeeded")) == pc.PHASE
     assert pod_changes(pod, _status_write(pod, podIP="10.0.0.1")) == 0  # no bit: no handler with reads reads it
     assert pod_changes(pod, _status_write(pod, containerStatuses=[{"name": "c"}])) == pc.CONTAINERS
     assert pod_changes(pod, _status_write(pod)) == 0

@@ -32,11 +32,13 @@ READY = 1 << 8  # the Ready condition (implies CONDITIONS)
 CONTAINERS = 1 << 9  # status.containerStatuses
 START = 1 << 10  # status.startTime
 TERMINATING = 1 << 11  # state: the new version is being deleted
-ALL = (1 << 12) - 1
+TERMINAL = 1 << 12  # status.phase moved into or out of Succeeded / Failed (implies PHASE)
+ALL = (1 << 13) - 1
 
 _RV = ("resourceVersion",)
 _META_NAMED = ("resourceVersion", "labels", "ownerReferences", "deletionTimestamp", "deletionGracePeriodSeconds")
 _NODE_NAME = ("nodeName",)
+_TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 def pod_changes(old: dict[str, Any], new: dict[str, Any]) -> int:
@@ -84,8 +86,11 @@ def _spec_changes(a: Any, b: Any) -> int:
 
 def _status_changes(a: Any, b: Any) -> int:
     if type(a) is not dict or type(b) is not dict:
-        return PHASE | CONDITIONS | READY | CONTAINERS | START if a != b else 0
-    bits = PHASE if a.get("phase") != b.get("phase") else 0
+        return PHASE | TERMINAL | CONDITIONS | READY | CONTAINERS | START if a != b else 0
+    bits = 0
+    pa, pb = a.get("phase"), b.get("phase")
+    if pa != pb:
+        bits = PHASE | TERMINAL if (pa in _TERMINAL_PHASES) != (pb in _TERMINAL_PHASES) else PHASE
     ca, cb = a.get("conditions"), b.get("conditions")
     if ca is not cb and ca != cb:
         bits |= CONDITIONS | READY if _ready(ca) != _ready(cb) else CONDITIONS

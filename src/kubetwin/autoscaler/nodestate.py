@@ -123,7 +123,7 @@ class NodeTracker:
         nodes.add_handler(self._node_added, self._node_updated, self._node_deleted,
                           ignore=nodestatus.heartbeat_only, on_ignored=self._node_heartbeat)  # fmt: skip
         pods.add_handler(self._pod_set, self._pod_updated, self._pod_deleted, changes=pod_changes,
-                         reads=pc.NODE | pc.SPEC | pc.TERMINATING | pc.DELETION | pc.META | pc.OWNERS | pc.PHASE)  # fmt: skip
+                         reads=pc.NODE | pc.SPEC | pc.TERMINATING | pc.DELETION | pc.META | pc.OWNERS | pc.TERMINAL)  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:

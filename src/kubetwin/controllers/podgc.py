@@ -50,7 +50,7 @@ class PodGCController(Controller):
         self.node_informer = self.informers.get("nodes")
         self.node_informer.add_handler(self._node_added, None, self._node_deleted)
         self.pod_informer.add_handler(self._pod_changed, self._pod_updated, self._pod_deleted,
-                                      changes=pod_changes, reads=pc.PHASE | pc.DELETION | pc.NODE)  # fmt: skip
+                                      changes=pod_changes, reads=pc.TERMINAL | pc.DELETION | pc.NODE)  # fmt: skip
         self._timer = self.loop.every(GC_CHECK_PERIOD, self.gc, self.priority, "podgc")
 
     def stop(self) -> None:

@@ -435,7 +435,7 @@ class ReplicaSetController(Controller):
         self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._rs_deleted)
         # a pod write that moved none of what the counts read only enqueues the owner
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
-                                      reads=pc.LABELS | pc.OWNERS | pc.PHASE | pc.DELETION | pc.NODE | pc.READY,
+                                      reads=pc.LABELS | pc.OWNERS | pc.TERMINAL | pc.DELETION | pc.NODE | pc.READY,
                                       on_ignored=self._pod_touched)  # fmt: skip
 
     def _facts(self, pod: Obj) -> _PodFacts:
