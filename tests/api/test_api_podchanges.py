@@ -38,7 +38,12 @@ def test_a_status_write_sets_only_the_bits_of_what_it_changed() -> None:
     cond = [{"type": "PodScheduled", "status": "False", "message": "0/3 nodes"}]
     assert pod_changes(pod, _status_write(pod, conditions=cond)) == pc.CONDITIONS
     ready = [{"type": "Ready", "status": "True"}]
-    assert pod_changes(pod, _status_write(pod, conditions=ready, phase="Running")) == pc.CONDITIONS | pc.READY | pc.PHASE
+    running = _status_write(pod, conditions=ready, phase="Running")
+    assert pod_changes(pod, running) == pc.CONDITIONS | pc.READY_CONDITION | pc.READY | pc.PHASE
+    not_ready = [{"type": "Ready", "status": "False"}]  # a Ready condition, but not ready as before
+    assert pod_changes(pod, _status_write(pod, conditions=not_ready)) == pc.CONDITIONS | pc.READY_CONDITION
+    later = [{"type": "Ready", "status": "True", "lastTransitionTime": "t2"}]
+    assert pod_changes(running, _status_write(running, conditions=later)) == pc.CONDITIONS | pc.READY_CONDITION
     assert pod_changes(pod, _status_write(pod, startTime="2024-01-01T00:00:00Z")) == pc.START
     assert pod_changes(pod, _status_write(pod, phase="Failed")) == pc.PHASE | pc.TERMINAL
     failed = _status_write(pod, phase="Failed")

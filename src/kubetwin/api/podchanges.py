@@ -28,12 +28,13 @@ NODE = 1 << 4  # spec.nodeName
 SPEC = 1 << 5  # any other spec field
 PHASE = 1 << 6  # status.phase
 CONDITIONS = 1 << 7  # status.conditions, any of them
-READY = 1 << 8  # the Ready condition (implies CONDITIONS)
+READY = 1 << 8  # whether the pod is ready (its Ready condition's status is True; implies READY_CONDITION)
 CONTAINERS = 1 << 9  # status.containerStatuses
 START = 1 << 10  # status.startTime
 TERMINATING = 1 << 11  # state: the new version is being deleted
 TERMINAL = 1 << 12  # status.phase moved into or out of Succeeded / Failed (implies PHASE)
-ALL = (1 << 13) - 1
+READY_CONDITION = 1 << 13  # the Ready condition, any field (implies CONDITIONS)
+ALL = (1 << 14) - 1
 
 _RV = ("resourceVersion",)
 _META_NAMED = ("resourceVersion", "labels", "ownerReferences", "deletionTimestamp", "deletionGracePeriodSeconds")
@@ -86,20 +87,32 @@ def _spec_changes(a: Any, b: Any) -> int:
 
 def _status_changes(a: Any, b: Any) -> int:
     if type(a) is not dict or type(b) is not dict:
-        return PHASE | TERMINAL | CONDITIONS | READY | CONTAINERS | START if a != b else 0
+        return PHASE | TERMINAL | CONDITIONS | READY_CONDITION | READY | CONTAINERS | START if a != b else 0
     bits = 0
     pa, pb = a.get("phase"), b.get("phase")
     if pa != pb:
         bits = PHASE | TERMINAL if (pa in _TERMINAL_PHASES) != (pb in _TERMINAL_PHASES) else PHASE
     ca, cb = a.get("conditions"), b.get("conditions")
     if ca is not cb and ca != cb:
-        bits |= CONDITIONS | READY if _ready(ca) != _ready(cb) else CONDITIONS
+        bits |= CONDITIONS | _ready_changes(ca, cb)
     ca, cb = a.get("containerStatuses"), b.get("containerStatuses")
     if ca is not cb and ca != cb:
         bits |= CONTAINERS
     if a.get("startTime") != b.get("startTime"):
         bits |= START
     return bits
+
+
+def _ready_changes(ca: Any, cb: Any) -> int:
+    """READY_CONDITION when the Ready condition differs between two conditions lists, with READY
+    when readiness (its status True) does too (an odd shape: both)."""
+    ra, rb = _ready(ca), _ready(cb)
+    if ra == rb:
+        return 0
+    if (ra is None or type(ra) is dict) and (rb is None or type(rb) is dict):
+        if (ra is not None and ra.get("status") == "True") == (rb is not None and rb.get("status") == "True"):
+            return READY_CONDITION
+    return READY_CONDITION | READY
 
 
 def _ready(conditions: Any) -> Any:

@@ -237,7 +237,7 @@ class DisruptionController(Controller):
                     self.queue.add(k)  # enqueue(pdb): its key is the one just built
                 else:
                     self.enqueue(pdb)
-            elif m is not None:
+            elif m is not None and not same_labels:  # with its labels a non-member stays one
                 m.remove(key)
 
     def _scale_event(self, obj: Obj) -> None:

@@ -269,7 +269,7 @@ class HPAController(Controller):
                               on_delete=self._on_delete)  # fmt: skip
         # what TargetPods.put reads: uid, labels, deletion, phase, Ready, startTime, requests
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
-                              reads=pc.META | pc.LABELS | pc.DELETION | pc.PHASE | pc.READY | pc.START | pc.SPEC)  # fmt: skip
+                              reads=pc.META | pc.LABELS | pc.DELETION | pc.PHASE | pc.READY_CONDITION | pc.START | pc.SPEC)  # fmt: skip
 
     # -- target pods -------------------------------------------------------------------------
     def _pod_added(self, pod: Obj) -> None:
