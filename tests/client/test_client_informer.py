@@ -135,6 +135,55 @@ def test_update_filters_skip_handlers_once_per_update(client: Client) -> None:
         inf.add_handler(on_update=lambda old, new: None, on_ignored=lambda old, new: None)
 
 
+def test_classified_handlers_get_only_updates_that_changed_what_they_read(client: Client) -> None:
+    """``changes``/``reads``: a handler is called when ``changes(old, new) & reads`` (else its
+    ``on_ignored``); each classifier runs once per update, beside the ignore filters."""
+    client.create(_pod("a"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+    checks: list[int] = []
+
+    def parts(old: Obj, new: Obj) -> int:
+        checks.append(1)
+        return (1 if old["metadata"].get("labels") != new["metadata"].get("labels") else 0) | (
+            2 if old.get("spec") != new.get("spec") else 0
+        )
+
+    inf.add_handler(on_update=lambda old, new: log.append("labels"), changes=parts, reads=1)
+    inf.add_handler(on_update=lambda old, new: log.append("spec"), changes=parts, reads=2,
+                    on_ignored=lambda old, new: log.append("spec-ignored"))  # fmt: skip
+    inf.add_handler(on_update=lambda old, new: log.append("both"), changes=parts, reads=3)
+    inf.add_handler(on_update=lambda old, new: log.append("f"), ignore=lambda old, new: True)
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    assert log == ["labels", "spec-ignored", "both"] and len(checks) == 1
+    log.clear()
+    client.bind("default", "a", "n1")
+    assert log == ["spec", "both"] and len(checks) == 2
+    with pytest.raises(ValueError):
+        inf.add_handler(on_update=lambda old, new: None, ignore=lambda old, new: True, changes=parts, reads=1)
+
+
+def test_handlers_and_indexes_added_later_join_updates_with_answers_seen_before(client: Client) -> None:
+    """Deliveries are planned once per distinct answers of the classifiers: adding a handler or
+    an index drops the plans, so the next update with the same answers reaches it."""
+    client.create(_pod("a"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+
+    def parts(old: Obj, new: Obj) -> int:
+        return 1 if old["metadata"].get("labels") != new["metadata"].get("labels") else 0
+
+    inf.add_handler(on_update=lambda old, new: log.append("first"), changes=parts, reads=1)
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    inf.add_handler(on_update=lambda old, new: log.append("second"), changes=parts, reads=1)
+    inf.add_index("x", lambda o: [o["metadata"].get("labels", {}).get("x", "")], changes=parts, bits=1)
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "2"}}}, "default")
+    assert log == ["first", "first", "second"]
+    assert [o["metadata"]["name"] for o in inf.by_index("x", "2")] == ["a"] and not inf.by_index("x", "1")
+    client.patch("pods", "a", {"metadata": {"annotations": {"y": "1"}}}, "default")  # no bit: the index keeps "2"
+    assert [o["metadata"]["annotations"] for o in inf.by_index("x", "2")] == [{"y": "1"}]
+
+
 def test_a_handler_may_add_a_filtered_handler_while_an_update_is_delivered(client: Client) -> None:
     client.create(_pod("a"))
     inf = InformerFactory(client.registry).get("pods")

@@ -66,3 +66,20 @@ def owner_reference(owner: Obj, controller: bool = True, block_owner_deletion: b
         "controller": controller,
         "blockOwnerDeletion": block_owner_deletion,
     }
+
+
+def equal_but(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> bool:
+    """``a == b`` but for the values of the keys in ``skip`` (each present in both or in neither:
+    a key present in one only makes them differ). Compares in C (a dict copy and ``==``, which
+    skips the values both share)."""
+    if len(a) != len(b):
+        return False
+    c = dict(b)
+    for k in skip:
+        if k in a:
+            if k not in c:
+                return False
+            c[k] = a[k]
+        elif k in c:
+            return False
+    return c == a

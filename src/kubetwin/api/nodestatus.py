@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetwin.api.meta import equal_but
+
 PRESSURE = (
     ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
     ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -61,11 +63,11 @@ def heartbeat_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
     os_, ns_ = old.get("status"), new.get("status")
     if type(om) is not dict or type(nm) is not dict or type(os_) is not dict or type(ns_) is not dict:
         return False
-    if not (_equal_but(old, new, _TOP_SKIP) and _equal_but(om, nm, _META_SKIP)):
+    if not (equal_but(old, new, _TOP_SKIP) and equal_but(om, nm, _META_SKIP)):
         return False
     if os_ is ns_:
         return True
-    if not _equal_but(os_, ns_, _STATUS_SKIP):
+    if not equal_but(os_, ns_, _STATUS_SKIP):
         return False
     a, b = os_.get("conditions"), ns_.get("conditions")
     if a is b:
@@ -73,21 +75,6 @@ def heartbeat_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
     if type(a) is not list or type(b) is not list or len(a) != len(b):
         return False
     for x, y in zip(a, b, strict=True):
-        if x is not y and (type(x) is not dict or type(y) is not dict or not _equal_but(x, y, _HEARTBEAT)):
+        if x is not y and (type(x) is not dict or type(y) is not dict or not equal_but(x, y, _HEARTBEAT)):
             return False
     return True
-
-
-def _equal_but(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> bool:
-    """``a == b`` but for the values of the keys in ``skip`` (each present in both or in neither)."""
-    if len(a) != len(b):
-        return False
-    c = dict(b)
-    for k in skip:
-        if k in a:
-            if k not in c:
-                return False
-            c[k] = a[k]
-        elif k in c:
-            return False
-    return c == a

@@ -68,8 +68,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api import resources
 from kubetwin.api.errors import ApiError
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.autoscaler import drain, expander, fitmemo, limits, nodegroupset, passmemo, status
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
@@ -252,8 +254,10 @@ class ClusterAutoscaler:
         self.pdbs = self.informers.get("poddisruptionbudgets.policy")
         self.daemonsets = self.informers.get("daemonsets.apps")
         self.configmaps = self.informers.get("configmaps")
-        self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""], reads=spec_of)
-        self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [])
+        self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""], reads=spec_of,
+                            changes=pod_changes, bits=pc.NODE)  # fmt: skip
+        self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [],
+                            changes=pod_changes, bits=pc.NODE | pc.DELETION | pc.CONDITIONS)  # fmt: skip
         self.pods.add_handler(self._pod_added, None, self._pod_deleted)
         self.tracker = NodeTracker(self.nodes, self.pods, self.loop.parse_timestamp)
         self.base = BaseSnapshot(self.informers, self.rng, self._node_pods)

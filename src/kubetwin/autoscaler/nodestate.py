@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubetwin.api import nodestatus, resources
+from kubetwin.api import podchanges as pc
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.autoscaler import drain
 from kubetwin.client import Informer
 from kubetwin.cloud.nodegroup import LABEL_NODEGROUP
@@ -120,7 +122,8 @@ class NodeTracker:
         self.pods = pods
         nodes.add_handler(self._node_added, self._node_updated, self._node_deleted,
                           ignore=nodestatus.heartbeat_only, on_ignored=self._node_heartbeat)  # fmt: skip
-        pods.add_handler(self._pod_set, self._pod_updated, self._pod_deleted)
+        pods.add_handler(self._pod_set, self._pod_updated, self._pod_deleted, changes=pod_changes,
+                         reads=pc.NODE | pc.SPEC | pc.TERMINATING | pc.DELETION | pc.META | pc.OWNERS | pc.TERMINAL)  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:

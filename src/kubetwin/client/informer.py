@@ -7,10 +7,13 @@ must only enqueue keys (DESIGN.md principle 4).
 
 An update handler may declare the updates it ignores with a filter ``ignore(old, new)`` (e.g.
 ``api.nodestatus.heartbeat_only``: a kubelet's status report that renewed nothing but heartbeat
-times); the informer asks each distinct filter once per update and does not call the handlers
-that ignore it (or calls their ``on_ignored`` instead), so a write that most
-handlers ignore costs one check, not one per handler. Handlers keep their registration order. The
-cache, the indexes and other watchers see every update as before.
+times), or the parts of an object it reads with a classifier ``changes(old, new)`` that returns
+bits of what changed (e.g. ``api.podchanges.pod_changes``) and the bits ``reads`` it depends on;
+the informer asks each distinct filter or classifier once per update and does not call the
+handlers that ignore it (a filter says so, or no bit they read changed), or calls their
+``on_ignored`` instead, so a write that most handlers ignore costs one check, not one per handler.
+Handlers keep their registration order. The cache, the indexes and other watchers see every
+update as before.
 """
 
 from __future__ import annotations
@@ -26,9 +29,19 @@ ObjList = list[Obj]
 IndexFunc = Callable[[Obj], list[str]]
 UpdateHandler = Callable[[Obj, Obj], None]
 UpdateFilter = Callable[[Obj, Obj], bool]
+UpdateClassifier = Callable[[Obj, Obj], int]
 
 
 _NO_PART: Any = object()
+_IndexPlan = tuple[IndexFunc, dict[str, dict[str, None]], dict[str, list[str]], Callable[[Obj], Any] | None, dict[str, Any]]
+_Route = tuple[list[_IndexPlan], list[UpdateHandler], int]
+
+
+def _pick(entry: tuple[UpdateHandler, int, int, int, UpdateHandler | None], answers: tuple[int, ...]) -> UpdateHandler | None:
+    """What an update handler registration calls for these answers: its handler, or (ignored) its
+    ``on_ignored`` or nothing."""
+    fn, i, mask, skip, alt = entry
+    return alt if i >= 0 and answers[i] & mask == skip else fn
 
 
 NODE_NAME_INDEX = "spec.nodeName"
@@ -60,25 +73,34 @@ class Informer:
         # handlers by event type (delivery calls each list without looking at the others)
         self._on_adds: list[Callable[[Obj], None]] = []
         self._on_updates: list[UpdateHandler] = []
-        # with update filters: every update handler as (handler, index of its filter or -1, the
-        # handler for the updates it ignores or None), in registration order
-        self._update_filters: list[UpdateFilter] = []
-        self._filtered_updates: list[tuple[UpdateHandler, int, UpdateHandler | None]] = []
+        # with update filters or classifiers: every update handler as (handler, index of its
+        # filter or classifier or -1, mask, skip, the handler for the updates it ignores or None),
+        # in registration order; an update is ignored when ``answer & mask == skip`` (a filter's
+        # True & 1 == 1; a classifier's bits & reads == 0)
+        self._update_filters: list[Callable[[Obj, Obj], int]] = []
+        self._filtered_updates: list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]] = []
+        # by the filters' and classifiers' answers: what an update with them walks (see _route)
+        self._routes: dict[tuple[int, ...], _Route] = {}
         self._on_deletes: list[Callable[[Obj], None]] = []
         # the namespace index is kept apart: an object's namespace never changes, so an update only
         # swaps the object in its bucket
         self._by_namespace: dict[str, dict[str, Obj]] = {}
         self._indexers: dict[str, IndexFunc] = {}
-        self._indices: dict[str, dict[str, dict[str, Obj]]] = {"namespace": self._by_namespace}
+        self._indices: dict[str, dict[str, dict[str, None]]] = {}
+        # the other indexes' buckets hold keys (the objects are the cache's), so an update that
+        # leaves an object's values alone leaves its buckets alone
         # per index: each cached key's values, as its function gave them for the cached version
         # (objects are read-only, so an update reads the old values here instead of recomputing)
         self._values: dict[str, dict[str, list[str]]] = {}
         # indexes declared with ``reads``: that function and each cached key's part (see add_index)
         self._reads: dict[str, Callable[[Obj], Any]] = {}
         self._parts: dict[str, dict[str, Any]] = {}
-        # what an update walks per index, looked up once: (fn, its buckets, its values, reads, parts)
-        self._plan: list[tuple[IndexFunc, dict[str, dict[str, Obj]], dict[str, list[str]],
-                               Callable[[Obj], Any] | None, dict[str, Any]]] = []  # fmt: skip
+        # indexes declared with a classifier: (its index in _update_filters, the bits fn reads)
+        self._index_bits: dict[str, tuple[int, int]] = {}
+        # what an update walks per index, looked up once: (fn, its buckets, its values, reads,
+        # parts), and beside each its classifier's index (or -1) and the bits fn reads
+        self._plan: list[_IndexPlan] = []
+        self._plan_bits: list[tuple[int, int]] = []
         self._watcher: Watcher | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -110,11 +132,15 @@ class Informer:
         *,
         ignore: UpdateFilter | None = None,
         on_ignored: UpdateHandler | None = None,
+        changes: UpdateClassifier | None = None,
+        reads: int = 0,
     ) -> None:
         """``ignore``: updates for which ``ignore(old, new)`` is true do not reach ``on_update``;
-        ``on_ignored`` (optional) gets them instead, in ``on_update``'s place among the handlers."""
+        ``changes``/``reads``: nor do updates for which ``changes(old, new) & reads`` is 0 (none of
+        the parts it reads changed); ``on_ignored`` (optional) gets them instead, in
+        ``on_update``'s place among the handlers."""
         if on_update is not None:
-            self._add_update_handler(on_update, ignore, on_ignored)
+            self._add_update_handler(on_update, ignore, changes, reads, on_ignored)
         if on_delete is not None:
             self._on_deletes.append(on_delete)
         if on_add is not None:
@@ -122,46 +148,70 @@ class Informer:
             for obj in list(self._cache.values()):
                 on_add(obj)
 
-    def _add_update_handler(self, fn: UpdateHandler, ignore: UpdateFilter | None, alt: UpdateHandler | None) -> None:
-        if ignore is None:
+    def _add_update_handler(
+        self, fn: UpdateHandler, ignore: UpdateFilter | None, changes: UpdateClassifier | None, reads: int,
+        alt: UpdateHandler | None,
+    ) -> None:  # fmt: skip
+        if ignore is not None and changes is not None:
+            raise ValueError("an update handler takes an ignore filter or a classifier, not both")
+        f: Callable[[Obj, Obj], int] | None = ignore if ignore is not None else changes
+        if f is None:
             if alt is not None:
-                raise ValueError("on_ignored needs an ignore filter")
+                raise ValueError("on_ignored needs an ignore filter or a classifier")
             self._on_updates.append(fn)
-            self._filtered_updates.append((fn, -1, None))
-            return
-        if ignore not in self._update_filters:
-            self._update_filters.append(ignore)
-        self._filtered_updates.append((fn, self._update_filters.index(ignore), alt))
+            self._filtered_updates.append((fn, -1, 0, 0, None))
+        else:
+            mask, skip = (1, 1) if ignore is not None else (reads, 0)
+            self._filtered_updates.append((fn, self._filter_index(f), mask, skip, alt))
+        self._routes.clear()
 
-    def _deliver_filtered(self, old: Obj, new: Obj) -> None:
+    def _filter_index(self, f: Callable[[Obj, Obj], int]) -> int:
+        """The index of filter or classifier ``f`` in the list asked once per update."""
+        if f not in self._update_filters:
+            self._update_filters.append(f)
+        return self._update_filters.index(f)
+
+    def _route(self, answers: tuple[int, ...]) -> _Route:
+        """What an update with these answers of the filters and classifiers walks: the indexes
+        whose values may have changed, the handlers to call (each one's ``on_update`` or
+        ``on_ignored``) in registration order, and how many registrations that covers. Built
+        once per distinct answers (a handful per informer) until a handler or index is added."""
+        indexes = [p for p, (i, bits) in zip(self._plan, self._plan_bits, strict=True) if i < 0 or answers[i] & bits]
+        handlers = [fn for e in self._filtered_updates if (fn := _pick(e, answers)) is not None]
+        r = self._routes[answers] = (indexes, handlers, len(self._filtered_updates))
+        return r
+
+    def _deliver_late(self, old: Obj, new: Obj, answers: tuple[int, ...], start: int) -> None:
+        """Call the update handlers registered from ``start`` on during this delivery (as a walk
+        of the live list would), asking the filters added meanwhile too."""
         filters = self._update_filters
-        ignored = [f(old, new) for f in filters]  # each filter's answer for this update
-        for fn, i, alt in self._filtered_updates:  # the live list, as _on_updates is walked
-            if i >= 0:
-                try:
-                    hit = ignored[i]
-                except IndexError:  # a handler added a filter during this delivery
-                    ignored += [f(old, new) for f in filters[len(ignored) :]]
-                    hit = ignored[i]
-                if hit:
-                    if alt is not None:
-                        alt(old, new)
-                    continue
-            fn(old, new)
+        if len(answers) < len(filters):
+            answers += tuple(f(old, new) for f in filters[len(answers) :])
+        i = start
+        while i < len(self._filtered_updates):
+            fn = _pick(self._filtered_updates[i], answers)
+            if fn is not None:
+                fn(old, new)
+            i += 1
 
-    def add_index(self, name: str, fn: IndexFunc, reads: Callable[[Obj], Any] | None = None) -> None:
+    def add_index(
+        self, name: str, fn: IndexFunc, reads: Callable[[Obj], Any] | None = None, *,
+        changes: UpdateClassifier | None = None, bits: int = 0,
+    ) -> None:  # fmt: skip
         """Index the cache by ``fn``'s values. ``reads``: the one part of an object ``fn`` reads
         besides its namespace (e.g. its labels), when there is one; an update whose new version
         holds that very part (the same object: a write that left it alone shares it with the
-        cached version) keeps the cached version's values without calling ``fn``."""
+        cached version) keeps the cached version's values without calling ``fn``. ``changes`` /
+        ``bits``: a classifier of updates (as ``add_handler``'s) and the bits of what ``fn`` reads;
+        an update for which ``changes(old, new) & bits`` is 0 keeps the values without a look."""
         if name == "namespace":
             raise ValueError("the namespace index is built in")
         self._indexers[name] = fn
-        idx: dict[str, dict[str, Obj]] = {}
+        idx: dict[str, dict[str, None]] = {}
         values: dict[str, list[str]] = {}
         for k, obj in self._cache.items():
             values[k] = v = fn(obj)
-            _bucket_add(idx, v, k, obj)
+            _bucket_add(idx, v, k)
         self._indices[name] = idx
         self._values[name] = values
         self._reads.pop(name, None)
@@ -169,8 +219,13 @@ class Informer:
         if reads is not None:
             self._reads[name] = reads
             self._parts[name] = {k: reads(obj) for k, obj in self._cache.items()}
+        self._index_bits.pop(name, None)
+        if changes is not None:
+            self._index_bits[name] = (self._filter_index(changes), bits)
         self._plan = [(f, self._indices[n], self._values[n], self._reads.get(n), self._parts.get(n, {}))
                       for n, f in self._indexers.items()]  # fmt: skip
+        self._plan_bits = [self._index_bits.get(n, (-1, 0)) for n in self._indexers]
+        self._routes.clear()
 
     def _index_add(self, k: str, obj: Obj) -> None:
         ns = obj["metadata"].get("namespace", "")
@@ -181,7 +236,7 @@ class Informer:
             bucket[k] = obj
         for name, fn in self._indexers.items():
             self._values[name][k] = v = fn(obj)
-            _bucket_add(self._indices[name], v, k, obj)
+            _bucket_add(self._indices[name], v, k)
         for name, reads in self._reads.items():
             self._parts[name][k] = reads(obj)
 
@@ -193,16 +248,17 @@ class Informer:
         for parts in self._parts.values():
             parts.pop(k, None)
 
-    def _index_update(self, k: str, old: Obj, new: Obj) -> None:
-        """Re-index an updated object: where its index values are unchanged (most updates) the
-        buckets only swap the object, without removing and re-adding the key."""
+    def _index_update(self, k: str, old: Obj, new: Obj, plan: list[_IndexPlan]) -> None:
+        """Re-index an updated object (``plan``: the indexes whose values may have changed; an
+        index whose classifier says that nothing its ``fn`` reads did is left out). The namespace
+        bucket swaps the object; another index moves the key only where its values changed."""
         bucket = self._by_namespace.get(new["metadata"].get("namespace", ""))
         if bucket is not None and k in bucket:  # the key, hence the namespace, is the same
             bucket[k] = new
         else:
             _bucket_remove(self._by_namespace, [old["metadata"].get("namespace", "")], k)
-            _bucket_add(self._by_namespace, [new["metadata"].get("namespace", "")], k, new)
-        for fn, idx, values, read, parts in self._plan:
+            self._by_namespace.setdefault(new["metadata"].get("namespace", ""), {})[k] = new
+        for fn, idx, values, read, parts in plan:
             before = values.get(k)
             if before is None:
                 before = fn(old)
@@ -211,17 +267,12 @@ class Informer:
             else:
                 part = read(new)
                 if parts.get(k, _NO_PART) is part:
-                    after = before  # fn would read the same object as for the cached version
-                else:
-                    parts[k] = part
-                    after = fn(new)
-                values[k] = after
+                    continue  # fn would read the same object as for the cached version
+                parts[k] = part
+                values[k] = after = fn(new)
             if before != after:
                 _bucket_remove(idx, before, k)
-                _bucket_add(idx, after, k, new)
-            else:  # the same buckets: swap the object
-                for v in after:
-                    idx[v][k] = new
+                _bucket_add(idx, after, k)
 
     # -- events -------------------------------------------------------------------------------
     def _on_event(self, ev: WatchEvent) -> None:
@@ -234,10 +285,16 @@ class Informer:
                 self._on_add(new)
                 return
             self._cache[k] = new
-            self._index_update(k, old, new)
             if self._update_filters:
-                self._deliver_filtered(old, new)
+                answers = tuple([f(old, new) for f in self._update_filters])  # asked once per update
+                indexes, handlers, n = self._routes.get(answers) or self._route(answers)
+                self._index_update(k, old, new, indexes)
+                for fn in handlers:
+                    fn(old, new)
+                if len(self._filtered_updates) > n:  # a handler added handlers meanwhile
+                    self._deliver_late(old, new, answers, n)
             else:
+                self._index_update(k, old, new, self._plan)
                 for on_update in self._on_updates:
                     on_update(old, new)
         elif kind == "ADDED":
@@ -269,11 +326,13 @@ class Informer:
 
     def list(self, namespace: str | None = None) -> list[Obj]:
         if namespace:
-            return list(self._indices["namespace"].get(namespace, {}).values())
+            return list(self._by_namespace.get(namespace, {}).values())
         return list(self._cache.values())
 
     def by_index(self, name: str, value: str) -> ObjList:
-        return list(self._indices[name].get(value, {}).values())
+        if name == "namespace":
+            return list(self._by_namespace.get(value, {}).values())
+        return list(map(self._cache.__getitem__, self._indices[name].get(value, ())))
 
     def keys(self) -> Iterator[str]:
         return iter(self._cache)
@@ -307,12 +366,12 @@ class InformerFactory:
             inf.stop()
 
 
-def _bucket_add(idx: dict[str, dict[str, Obj]], values: list[str], k: str, obj: Obj) -> None:
+def _bucket_add(idx: dict[str, dict[str, None]], values: list[str], k: str) -> None:
     for v in values:
-        idx.setdefault(v, {})[k] = obj
+        idx.setdefault(v, {})[k] = None
 
 
-def _bucket_remove(idx: dict[str, dict[str, Obj]], values: list[str], k: str) -> None:
+def _bucket_remove(idx: dict[str, dict[str, Any]], values: list[str], k: str) -> None:
     for v in values:
         bucket = idx.get(v)
         if bucket is not None:

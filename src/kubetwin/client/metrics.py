@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from kubetwin.api import podchanges as pc
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.quantity import cpu_milli
 from kubetwin.api.selectors import DOUBLE_EQUALS, EQUALS, IN, LabelSelector
 
@@ -198,7 +200,7 @@ def select_pods(pods: Informer, namespace: str, selector: LabelSelector) -> list
             try:
                 bucket = pods.by_index(LABEL_INDEX, f"{namespace}/{req.key}={req.values[0]}")
             except KeyError:
-                pods.add_index(LABEL_INDEX, _label_index, reads=_labels)
+                pods.add_index(LABEL_INDEX, _label_index, reads=_labels, changes=pod_changes, bits=pc.LABELS)
                 bucket = pods.by_index(LABEL_INDEX, f"{namespace}/{req.key}={req.values[0]}")
             if best is None or len(bucket) < len(best):
                 best = bucket

@@ -13,8 +13,10 @@ from typing import Any
 
 import orjson
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api import selectors
 from kubetwin.api.errors import ApiError
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.resources import is_pod_ready, pod_condition
 from kubetwin.store.copy import deep_copy
 
@@ -370,7 +372,11 @@ def ensure_controller_index(informer: Any) -> None:
     try:
         informer.by_index(CONTROLLER_UID_INDEX, "")
     except KeyError:
-        informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, reads=_owner_references)
+        if informer.resource == "pods":
+            informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, reads=_owner_references,
+                               changes=pod_changes, bits=pc.OWNERS)  # fmt: skip
+        else:
+            informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, reads=_owner_references)
 
 
 def owned_or_orphan(informer: Any, owner: Mapping[str, Any]) -> list[Obj]:

@@ -27,7 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubetwin.api import kinds
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.resources import is_pod_ready
 from kubetwin.client.controller import Controller
 from kubetwin.controllers import _util as u
@@ -124,7 +126,10 @@ class DisruptionController(Controller):
         # changed or deleted (what the pod handlers go through at every pod write)
         self._ns_pdbs: dict[str | None, list[tuple[str, Obj]]] = {}
         self.pdb_informer.add_handler(self._pdb_added, lambda o, n: self._pdb_updated(n), self._pdb_deleted)
-        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        # a pod write that moved none of what the kept members read only enqueues the pod's PDBs
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
+                                      reads=pc.LABELS | pc.OWNERS | pc.DELETION | pc.READY,
+                                      on_ignored=self._pod_touched)  # fmt: skip
         for inf in (self.rs_informer, self.d_informer, self.sts_informer):
             inf.add_handler(self._scale_event, lambda o, n: self._scale_changed(o, n), self._scale_event)
 
@@ -196,6 +201,17 @@ class DisruptionController(Controller):
                 self.enqueue(pdb)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
+        self._pod_written(old, new, True)
+
+    def _pod_touched(self, old: Obj, new: Obj) -> None:
+        """A pod write that left its labels, owner, deletion and readiness alone (most status
+        writes): the kept members' facts stay, only the PDBs are enqueued."""
+        om, nm = old["metadata"], new["metadata"]
+        same = nm.get("ownerReferences") is om.get("ownerReferences") and nm.get("labels") is om.get("labels")
+        self._pod_written(old, new, not same)
+
+    def _pod_written(self, old: Obj, new: Obj, refresh: bool) -> None:
+        """Enqueue the PDBs of a written pod and keep their members (``refresh``: their facts too)."""
         nm, om = new["metadata"], old["metadata"]
         pdbs = self._pdbs_of(nm.get("namespace") or None)
         if not pdbs:
@@ -215,13 +231,13 @@ class DisruptionController(Controller):
         for k, pdb in pdbs:
             m = self.members.get(k)
             if key in m.facts if same_labels and m is not None else self._selector(pdb, k).matches(lbls):
-                if m is not None:
+                if m is not None and refresh:
                     m.refresh(key, new, same_ref)
                 if pdb["metadata"].get("namespace"):
                     self.queue.add(k)  # enqueue(pdb): its key is the one just built
                 else:
                     self.enqueue(pdb)
-            elif m is not None:
+            elif m is not None and not same_labels:  # with its labels a non-member stays one
                 m.remove(key)
 
     def _scale_event(self, obj: Obj) -> None:

@@ -22,8 +22,10 @@ from functools import partial
 from typing import Any
 
 from kubetwin.api import kinds
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
 from kubetwin.api.nodestatus import heartbeat_only
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.client.controller import Controller
 from kubetwin.controllers._util import remove_finalizer
 from kubetwin.store.copy import deep_copy
@@ -63,8 +65,11 @@ class GarbageCollector(Controller):
                 partial(self._added, info.resource),
                 partial(self._updated, info.resource),
                 partial(self._deleted, info.resource),
-                # a node heartbeat leaves metadata (owners, finalizers, deletion) as it was
+                # a node heartbeat leaves metadata (owners, finalizers, deletion) as it was; a pod
+                # write reaches _updated only when its metadata changed
                 ignore=heartbeat_only if info.resource == "nodes" else None,
+                changes=pod_changes if info.resource == "pods" else None,
+                reads=pc.OWNERS | pc.DELETION | pc.META,
             )
 
     # -- graph --------------------------------------------------------------------------------

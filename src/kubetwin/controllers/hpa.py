@@ -26,7 +26,9 @@ from collections.abc import Callable
 from typing import Any, TypeGuard, TypeVar
 
 from kubetwin.api import kinds
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.quantity import Quantity
 from kubetwin.api.selectors import LabelSelector, label_selector_from_dict, parse_label_selector
 from kubetwin.client import Client, Controller, InformerFactory
@@ -265,7 +267,9 @@ class HPAController(Controller):
     def start(self) -> None:
         self.hpas.add_handler(on_add=self._enqueue_later, on_update=lambda _o, n: self._enqueue_later(n),
                               on_delete=self._on_delete)  # fmt: skip
-        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        # what TargetPods.put reads: uid, labels, deletion, phase, Ready, startTime, requests
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
+                              reads=pc.META | pc.LABELS | pc.DELETION | pc.PHASE | pc.READY_CONDITION | pc.START | pc.SPEC)  # fmt: skip
 
     # -- target pods -------------------------------------------------------------------------
     def _pod_added(self, pod: Obj) -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.client.controller import Controller
 from kubetwin.controllers import _util as u
 from kubetwin.sim import Handle
@@ -47,7 +49,8 @@ class PodGCController(Controller):
         self.pod_informer = self.informers.get("pods")
         self.node_informer = self.informers.get("nodes")
         self.node_informer.add_handler(self._node_added, None, self._node_deleted)
-        self.pod_informer.add_handler(self._pod_changed, self._pod_updated, self._pod_deleted)
+        self.pod_informer.add_handler(self._pod_changed, self._pod_updated, self._pod_deleted,
+                                      changes=pod_changes, reads=pc.TERMINAL | pc.DELETION | pc.NODE)  # fmt: skip
         self._timer = self.loop.every(GC_CHECK_PERIOD, self.gc, self.priority, "podgc")
 
     def stop(self) -> None:

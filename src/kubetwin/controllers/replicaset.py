@@ -48,7 +48,9 @@ from typing import Any
 
 import orjson
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.resources import is_pod_ready
 from kubetwin.api.selectors import LabelSelector
 from kubetwin.client.controller import Controller
@@ -431,7 +433,10 @@ class ReplicaSetController(Controller):
         # by RS uid, from its first scale-down on: node name -> active pods of its bucket there
         self._on_node: dict[str, dict[str, int]] = {}
         self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._rs_deleted)
-        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        # a pod write that moved none of what the counts read only enqueues the owner
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
+                                      reads=pc.LABELS | pc.OWNERS | pc.TERMINAL | pc.DELETION | pc.NODE | pc.READY,
+                                      on_ignored=self._pod_touched)  # fmt: skip
 
     def _facts(self, pod: Obj) -> _PodFacts:
         uid = pod["metadata"].get("uid", "")
@@ -556,6 +561,15 @@ class ReplicaSetController(Controller):
             u.labels_of(old) != u.labels_of(new) or u.controller_uid(old) != u.controller_uid(new)
         ):
             self._enqueue_matching(new)
+
+    def _pod_touched(self, old: Obj, new: Obj) -> None:
+        """A pod write that left its labels, owner, activity, readiness and node alone (most
+        status writes): _pod_updated would only enqueue the owner, as upstream's updatePod does."""
+        om, nm = old["metadata"], new["metadata"]
+        if nm.get("ownerReferences") is om.get("ownerReferences") and nm.get("labels") is om.get("labels"):
+            self._enqueue_owner(new)
+        else:
+            self._pod_updated(old, new)
 
     def _pod_deleted(self, pod: Obj) -> None:
         self._recount(pod, None)

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kubetwin.api import podchanges as pc
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.client import Client, InformerFactory, WorkQueue
 from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index, spec_of
 from kubetwin.kubelet.eviction import EVICTION_MONITORING_PERIOD, EvictionConfig, EvictionManager, StatsEngine
@@ -74,7 +76,7 @@ class KubeletManager:
         self._model_factory = resource_model_factory
         self.nodes = informers.get("nodes")
         self.pods = informers.get("pods")
-        self.pods.add_index(NODE_NAME_INDEX, node_name_index, reads=spec_of)
+        self.pods.add_index(NODE_NAME_INDEX, node_name_index, reads=spec_of, changes=pod_changes, bits=pc.NODE)
         self.kubelets: dict[str, Kubelet] = {}
         self._pod_node: dict[str, str] = {}
         self._fallback_cidrs = 0
@@ -101,7 +103,8 @@ class KubeletManager:
 
     def start(self) -> None:
         self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
-        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted,
+                              changes=pod_changes, reads=pc.NODE | pc.DELETION | pc.META)  # fmt: skip
         if self.usage is not None:
             self.usage.start()
         self._eviction_timer = self.loop.every(EVICTION_MONITORING_PERIOD, self.eviction_tick, PRIORITY + 1,

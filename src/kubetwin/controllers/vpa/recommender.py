@@ -48,7 +48,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.selectors import LabelSelector
 from kubetwin.client import Client, Controller, InformerFactory
 from kubetwin.client.metrics import ContainerMetricsClient, RowKeys
@@ -315,7 +317,9 @@ class VPARecommender(Controller):
         self._timer: Any = None
 
     def start(self) -> None:
-        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        # what _pod_updated reads: uid, labels, phase, deletion, containers and their statuses (OOMs)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
+                              reads=pc.META | pc.LABELS | pc.PHASE | pc.DELETION | pc.SPEC | pc.CONTAINERS)  # fmt: skip
         self.vpas.add_handler(None, None, self._vpa_deleted)
         self._timer = self.loop.every(self.interval, self.run_once, self.priority, "vpa:recommender")
 
