@@ -28,7 +28,7 @@ def _event(name: str, namespace: str) -> dict[str, object]:
     seq=st.integers(0, 10**6),
 )
 def test_metadata_valid_never_passes_what_validation_refuses(base: str, namespace: str, now: float, seq: int) -> None:
-    name = event_name(base, now, seq)
+    name = event_name(base, int(now * 1e9) + seq)
     causes = validation.validate(_event(name, namespace))
     if metadata_valid(base, name, namespace):
         assert causes == []
@@ -53,3 +53,25 @@ def test_events_about_objects_with_invalid_names_are_refused_as_before() -> None
         series.normal(pod, "Scheduled", "Binding", "Successfully assigned")
     stored = sorted((ev["involvedObject"]["name"], ev["reason"]) for ev in reg.store.iter("events"))
     assert stored == [("ok", "Scheduled"), ("ok", "Started")]
+
+
+def test_recorders_never_share_a_name() -> None:
+    """Event names carry the time in nanoseconds, unique among the registry's events: two
+    recorders writing about one object at one virtual instant both get their event stored (with
+    a name per recorder and instant they collided, and the second create failed)."""
+    loop = EventLoop()
+    reg = Registry(Store(), loop, SeededRNG(1))
+    reg.bootstrap()
+    client = Client(reg)
+    legacy = EventRecorder(client, "kubelet", host="n1")
+    series = SeriesEventRecorder(client, "default-scheduler")
+    pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "web", "namespace": "default", "uid": "u1",
+                                                           "resourceVersion": "1"}}  # fmt: skip
+    loop.run(until=2.0)
+    series.normal(pod, "Scheduled", "Binding", "Successfully assigned default/web to n1")
+    legacy.normal(pod, "Pulling", 'Pulling image "nginx"')
+    legacy.normal(pod, "Pulled", 'Successfully pulled image "nginx"')
+    names = sorted((ev["metadata"]["name"], ev["reason"]) for ev in reg.store.iter("events"))
+    start = 1_767_225_602 * 10**9  # 2026-01-01T00:00:02Z in Unix nanoseconds
+    assert names == [(f"web.{start:x}", "Scheduled"), (f"web.{start + 1:x}", "Pulling"), (f"web.{start + 2:x}", "Pulled")]
+    assert reg.event_stamp(1.0) == start + 3  # never back

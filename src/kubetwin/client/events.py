@@ -73,10 +73,10 @@ def event_count(ev: dict[str, Any]) -> int:
     return int(ev.get("count") or 1)
 
 
-def event_name(base: str, now: float, seq: int) -> str:
-    """util.GenerateEventName: ``<base>.<time as hex>`` (nanoseconds; ``seq``, a recorder's
-    sequence number, keeps names of one instant apart)."""
-    return f"{base}.{int(now * 1e9) + seq:x}"
+def event_name(base: str, stamp: int) -> str:
+    """util.GenerateEventName: ``<base>.<time as hex>``, the time in nanoseconds (``stamp``, from
+    ``Registry.event_stamp``: unique among the registry's events)."""
+    return f"{base}.{stamp:x}"
 
 
 @functools.lru_cache(maxsize=MAX_LRU_CACHE_ENTRIES)
@@ -143,7 +143,6 @@ class EventRecorder:
         # aggregator: (object, type, reason) -> [messages seen, last time]
         self._similar: OrderedDict[tuple[str, ...], tuple[set[str], float]] = OrderedDict()
         self._spam: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()  # object -> token bucket
-        self._seq = 0
         self.dropped = 0  # events the spam filter refused
         self._pruned_at = 0.0
 
@@ -207,8 +206,7 @@ class EventRecorder:
         self._create(ev_ns, ev_name, involved, type_, reason, message, annotations, first, now, count)
 
     def _new_name(self, name: str) -> str:
-        self._seq += 1
-        return event_name(name, self.client.clock.now, self._seq)
+        return event_name(name, self.client.registry.event_stamp(self.client.clock.now))
 
     def _bump(self, ns: str, name: str, now: str, count: int, message: str) -> bool:
         """The correlator's patch on the stored event: ``count``, lastTimestamp, and the message

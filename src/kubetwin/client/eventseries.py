@@ -106,7 +106,6 @@ class SeriesEventRecorder:
         # key -> cached event, in order of last observation (a singleton: its creation)
         self._cache: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
         self._timer: Handle | None = None
-        self._seq = 0
         self.observed = 0  # occurrences recorded (every Eventf call)
         self._ref_keys: dict[int, tuple[dict[str, Any], dict[str, str], tuple[str, ...]]] = {}  # see _ref_of
 
@@ -178,8 +177,7 @@ class SeriesEventRecorder:
         self.eventf(obj, None, WARNING, reason, action, note)
 
     def _new_name(self, regarding: str) -> str:
-        self._seq += 1
-        return event_name(regarding, self.loop.now, self._seq)
+        return event_name(regarding, self.client.registry.event_stamp(self.loop.now))
 
     # -- writing --------------------------------------------------------------------------------
     def _create(self, ev: dict[str, Any], validated: bool) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -32,6 +33,8 @@ from kubetwin.store.copy import deep_copy
 from kubetwin.store.patch import json_patch, merge_patch
 from kubetwin.store.storage import Store, Watcher, WatchEvent
 from kubetwin.store.strategic import strategic_merge_patch
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ReadHook = Callable[[str | None, str | None], None]
 PeekHook = Callable[[str, str], "tuple[dict[str, Any], bool] | None"]
@@ -121,6 +124,8 @@ class Registry:
         # everything else, which the registry's stream gives
         self._event_rng = rng.child("registry:events")
         self._event_uids: list[str] = []  # drawn from _event_rng ahead, next one last
+        self._event_stamp = -1  # the last event_stamp handed out
+        self._epoch_ns = (clock.epoch - _UNIX_EPOCH) // timedelta(microseconds=1) * 1000
         self.admission: list[AdmissionPlugin] = list(admission)
         self._admission_seen: list[AdmissionPlugin] = []  # self.admission when the cache was made
         self._admission_for: dict[tuple[str, str], list[AdmissionPlugin]] = {}
@@ -215,6 +220,19 @@ class Registry:
     def new_uid(self, rng: SeededRNG | None = None) -> str:
         """A version-4 UUID from ``rng`` (default: the registry's stream)."""
         return (rng or self.rng).uuid4()
+
+    def event_stamp(self, now: float) -> int:
+        """The Unix time in nanoseconds an event recorded at virtual ``now`` is named by
+        (GenerateEventName's UnixNano: 16 hex digits, so names sort by time), or one past the last
+        stamp handed out when that is not earlier. A wall clock moves between two events; virtual
+        time stands still within an instant, so this keeps the names of all recorders apart (two
+        recorders' events about one object at one instant would otherwise share a name, and the
+        second create would fail)."""
+        stamp = self._epoch_ns + int(now * 1e9)
+        if stamp <= self._event_stamp:
+            stamp = self._event_stamp + 1
+        self._event_stamp = stamp
+        return stamp
 
     def _new_event_uid(self) -> str:
         """The next uid of the events' stream. Nothing else draws from it, so its uids are drawn
