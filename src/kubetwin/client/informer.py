@@ -13,7 +13,8 @@ the informer asks each distinct filter or classifier once per update and does no
 handlers that ignore it (a filter says so, or no bit they read changed), or calls their
 ``on_ignored`` instead, so a write that most handlers ignore costs one check, not one per handler.
 Handlers keep their registration order. The cache, the indexes and other watchers see every
-update as before.
+update as before. A handler with nothing to do while some state lasts (a controller whose objects
+do not exist) can be set aside in its place (``set_update_handler_live``) and costs no call then.
 """
 
 from __future__ import annotations
