@@ -163,6 +163,30 @@ def test_classified_handlers_get_only_updates_that_changed_what_they_read(client
         inf.add_handler(on_update=lambda old, new: None, ignore=lambda old, new: True, changes=parts, reads=1)
 
 
+@pytest.mark.parametrize("filtered", [False, True])
+def test_update_handler_set_aside_keeps_its_place(client: Client, filtered: bool) -> None:
+    """set_update_handler_live: a handler set aside gets no updates (with or without filters on
+    the informer) until set live again, then is called in its registration place."""
+    client.create(_pod("a"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+
+    def first(old: Obj, new: Obj) -> None:
+        log.append("first")
+
+    inf.add_handler(on_update=first)
+    inf.set_update_handler_live(first, False)
+    inf.add_handler(on_update=lambda old, new: log.append("second"))
+    if filtered:
+        inf.add_handler(on_update=lambda old, new: log.append("f"), ignore=lambda old, new: False)
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    assert log == ["second"] + ["f"] * filtered
+    log.clear()
+    inf.set_update_handler_live(first, True)
+    client.patch("pods", "a", {"metadata": {"labels": {"y": "1"}}}, "default")
+    assert log == ["first", "second"] + ["f"] * filtered
+
+
 def test_handlers_and_indexes_added_later_join_updates_with_answers_seen_before(client: Client) -> None:
     """Deliveries are planned once per distinct answers of the classifiers: adding a handler or
     an index drops the plans, so the next update with the same answers reaches it."""

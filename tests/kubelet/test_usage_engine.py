@@ -299,3 +299,24 @@ def test_idle_count_follows_kills_restarts_and_stops() -> None:
     stack.loop.advance(60)
     _check_serving(eng)
     assert eng._idle == 0 and len(eng.pods) == 1
+
+
+def test_pod_seeded_from_an_older_version_is_refreshed_by_its_next_update() -> None:
+    """The engine seeds a started pod from the kubelet worker's version, which does not follow
+    label changes: a pod relabelled while its init container ran is refreshed by its next update,
+    whatever it changed (the engine's handler otherwise skips writes that leave readiness,
+    deletion and labels alone; here the kubelet's status write after the start)."""
+    stack = make_stack()
+    _node(stack)
+    stack.client.create(_profile("web", {"constant": {"rps": 90}}, {"cpuPerRequest": "1m"}))
+    probe = {"exec": {"command": ["true"]}, "initialDelaySeconds": 300}
+    pod = (make_pod("p").labels({"app": "other"}).init_container("init").container("c", readinessProbe=probe)
+           .annotations({"kubetwin.io/init-run-duration": "10"}).obj())  # fmt: skip
+    stack.run_pod(pod, NODE)
+    stack.loop.advance(1)
+    stack.client.patch("pods", "p", {"metadata": {"labels": {"app": "web"}}}, "default")
+    eng = _engine(stack)
+    stack.loop.advance(20)
+    (e,) = eng.pods.values()
+    assert e.labels == {"app": "web"} and not e.ready and e.profile == "default/web" and not eng._stale
+    _check_serving(eng)

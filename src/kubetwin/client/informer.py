@@ -13,7 +13,8 @@ the informer asks each distinct filter or classifier once per update and does no
 handlers that ignore it (a filter says so, or no bit they read changed), or calls their
 ``on_ignored`` instead, so a write that most handlers ignore costs one check, not one per handler.
 Handlers keep their registration order. The cache, the indexes and other watchers see every
-update as before.
+update as before. A handler with nothing to do while some state lasts (a controller whose objects
+do not exist) can be set aside in its place (``set_update_handler_live``) and costs no call then.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class Informer:
         self._filtered_updates: list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]] = []
         # by the filters' and classifiers' answers: what an update with them walks (see _route)
         self._routes: dict[tuple[int, ...], _Route] = {}
+        # update handlers set aside by set_update_handler_live (they keep their place)
+        self._muted: set[UpdateHandler] = set()
         self._on_deletes: list[Callable[[Obj], None]] = []
         # the namespace index is kept apart: an object's namespace never changes, so an update only
         # swaps the object in its bucket
@@ -158,12 +161,34 @@ class Informer:
         if f is None:
             if alt is not None:
                 raise ValueError("on_ignored needs an ignore filter or a classifier")
-            self._on_updates.append(fn)
+            if fn not in self._muted:
+                self._on_updates.append(fn)
             self._filtered_updates.append((fn, -1, 0, 0, None))
         else:
             mask, skip = (1, 1) if ignore is not None else (reads, 0)
             self._filtered_updates.append((fn, self._filter_index(f), mask, skip, alt))
         self._routes.clear()
+
+    def set_update_handler_live(self, fn: UpdateHandler, live: bool) -> None:
+        """Call update handler ``fn`` (as registered with ``add_handler``, or about to be) on
+        updates, or not (``live`` False) until it is set live again, in its place among the
+        handlers: for a handler with nothing to do while some state lasts (a controller's pod
+        handler while none of its objects exist), so that an update costs no call and no check.
+        Takes effect from the next update."""
+        if (fn not in self._muted) == live:
+            return
+        if live:
+            self._muted.discard(fn)
+        else:
+            self._muted.add(fn)
+        self._on_updates = [e[0] for e in self._live_updates() if e[1] < 0]
+        self._routes.clear()
+
+    def _live_updates(self) -> list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]]:
+        """The update handler registrations not set aside (all of them, in order, without any)."""
+        if not self._muted:
+            return self._filtered_updates
+        return [e for e in self._filtered_updates if e[0] not in self._muted]
 
     def _filter_index(self, f: Callable[[Obj, Obj], int]) -> int:
         """The index of filter or classifier ``f`` in the list asked once per update."""
@@ -177,7 +202,7 @@ class Informer:
         ``on_ignored``) in registration order, and how many registrations that covers. Built
         once per distinct answers (a handful per informer) until a handler or index is added."""
         indexes = [p for p, (i, bits) in zip(self._plan, self._plan_bits, strict=True) if i < 0 or answers[i] & bits]
-        handlers = [fn for e in self._filtered_updates if (fn := _pick(e, answers)) is not None]
+        handlers = [fn for e in self._live_updates() if (fn := _pick(e, answers)) is not None]
         r = self._routes[answers] = (indexes, handlers, len(self._filtered_updates))
         return r
 
@@ -189,7 +214,8 @@ class Informer:
             answers += tuple(f(old, new) for f in filters[len(answers) :])
         i = start
         while i < len(self._filtered_updates):
-            fn = _pick(self._filtered_updates[i], answers)
+            e = self._filtered_updates[i]
+            fn = _pick(e, answers) if e[0] not in self._muted else None
             if fn is not None:
                 fn(old, new)
             i += 1

@@ -379,6 +379,14 @@ def ensure_controller_index(informer: Any) -> None:
             informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, reads=_owner_references)
 
 
+def pod_updates_while_owners(pods: Any, owners: Any, on_update: Any) -> None:
+    """Let ``on_update`` (a controller's pod update handler on informer ``pods``) be called only
+    while informer ``owners`` holds objects: without any, no pod has an owner of that kind to
+    enqueue (a cluster without DaemonSets or Jobs), so pod writes skip it. Called by the owners'
+    add and delete handlers and once after registering ``on_update``."""
+    pods.set_update_handler_live(on_update, len(owners) > 0)
+
+
 def owned_or_orphan(informer: Any, owner: Mapping[str, Any]) -> list[Obj]:
     """Objects in the owner's namespace controlled by it, plus orphans there (claim candidates)."""
     ns = (owner.get("metadata") or {}).get("namespace", "")

@@ -111,14 +111,20 @@ class DaemonSetController(Controller):
         self.pod_informer = self.informers.get("pods")
         self.node_informer = self.informers.get("nodes")
         u.ensure_controller_index(self.pod_informer)
-        self.ds_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
+        self.ds_informer.add_handler(self._owner_event, lambda o, n: self.enqueue(n), self._owner_event)
         self.pod_informer.add_handler(self._pod_event, self._pod_updated, self._pod_event)
+        u.pod_updates_while_owners(self.pod_informer, self.ds_informer, self._pod_updated)
         # a heartbeat is ignored (node_update_ignorable), without asking
         self.node_informer.add_handler(self._node_event, self._node_updated, self._node_event, ignore=heartbeat_only)
 
+    def _owner_event(self, obj: Obj) -> None:
+        """A DaemonSet added or deleted: enqueued, and pod updates followed only while DaemonSets exist."""
+        self.enqueue(obj)
+        u.pod_updates_while_owners(self.pod_informer, self.ds_informer, self._pod_updated)
+
     def _pod_updated(self, _old: Obj, new: Obj) -> None:
-        if len(self.ds_informer):  # without DaemonSets no pod has one to enqueue (most clusters, most writes)
-            self._pod_event(new)
+        """Called only while DaemonSets exist (see _owner_event): none, no pod has one to enqueue."""
+        self._pod_event(new)
 
     def _pod_event(self, pod: Obj) -> None:
         for r in pod["metadata"].get("ownerReferences") or []:

@@ -104,12 +104,18 @@ class JobController(Controller):
         self.job_informer = self.informers.get("jobs.batch")
         self.pod_informer = self.informers.get("pods")
         u.ensure_controller_index(self.pod_informer)
-        self.job_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
+        self.job_informer.add_handler(self._owner_event, lambda o, n: self.enqueue(n), self._owner_event)
         self.pod_informer.add_handler(self._pod_event, self._pod_updated, self._pod_event)
+        u.pod_updates_while_owners(self.pod_informer, self.job_informer, self._pod_updated)
+
+    def _owner_event(self, obj: Obj) -> None:
+        """A Job added or deleted: enqueued, and pod updates followed only while Jobs exist."""
+        self.enqueue(obj)
+        u.pod_updates_while_owners(self.pod_informer, self.job_informer, self._pod_updated)
 
     def _pod_updated(self, _old: Obj, new: Obj) -> None:
-        if len(self.job_informer):  # without Jobs no pod has one to enqueue (most clusters, most writes)
-            self._pod_event(new)
+        """Called only while Jobs exist (see _owner_event): none, no pod has one to enqueue."""
+        self._pod_event(new)
 
     def _pod_event(self, pod: Obj) -> None:
         for r in pod["metadata"].get("ownerReferences") or []:

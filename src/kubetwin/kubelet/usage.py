@@ -43,8 +43,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api.kubeletconfig import KubeletConfig, parse_kubelet_config
 from kubetwin.api.nodestatus import heartbeat_only
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.quantity import cpu_milli, to_int
 from kubetwin.api.resources import controller_ref, is_pod_ready, resource_list
 from kubetwin.kubelet import cgroups
@@ -309,6 +311,11 @@ def node_memory_config(node: Obj) -> tuple[float, float, float, float, float]:
     return reserved, system, thr["memory.available"], thr["nodefs.available"], thr["pid.available"]
 
 
+def _serving_ready(pod: Obj) -> bool:
+    """Whether a pod's traffic share counts it: ready (its Ready condition True) and not being deleted."""
+    return is_pod_ready(pod) and not pod["metadata"].get("deletionTimestamp")
+
+
 class UsageEngine:
     """One per cluster, shared by every Kubelet as its ResourceModel."""
 
@@ -335,6 +342,9 @@ class UsageEngine:
         self.node_names: list[str] = []
         self.kubelets: dict[str, Kubelet] = {}
         self.pods: dict[str, _Pod] = {}
+        # uids of pods seeded from a version that differs in what _pod_updated reads from the
+        # informer's current one: their next update of any kind refreshes them (see _check_seed)
+        self._stale: set[str] = set()
         self.pod_by_slot: dict[int, _Pod] = {}
         self.c_names: dict[int, str] = {}
         self.node_pods: dict[int, set[int]] = {}
@@ -357,7 +367,12 @@ class UsageEngine:
     def start(self) -> None:
         # a heartbeat keeps annotations, capacity and allocatable as they were
         self.manager.nodes.add_handler(None, self._node_updated, self._node_deleted, ignore=heartbeat_only)
-        self.manager.pods.add_handler(None, self._pod_updated, None)
+        # _pod_updated reads readiness, deletion and labels: other writes skip it (a pod seeded
+        # from an older version gets its next update anyway through _stale_pod_updated)
+        pods = self.manager.pods
+        pods.add_handler(None, self._pod_updated, None, changes=pod_changes, reads=pc.READY | pc.DELETION | pc.LABELS)
+        pods.add_handler(None, self._stale_pod_updated, None)
+        pods.set_update_handler_live(self._stale_pod_updated, False)
         profiles = self.manager.informers.get("loadprofiles.kubetwin.io")
         profiles.add_handler(self._profile_changed, lambda old, new: self._profile_changed(new),
                              self._profile_deleted)  # fmt: skip
@@ -451,8 +466,9 @@ class UsageEngine:
         pa = self.p.a
         pa["alive"][pslot] = True
         pa["node"][pslot] = nslot
-        e.ready = is_pod_ready(pod) and not meta.get("deletionTimestamp")
+        e.ready = _serving_ready(pod)
         pa["ready"][pslot] = e.ready
+        self._check_seed(e, pod)
         spec = pod.get("spec") or {}
         containers = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
         containers += list(spec.get("containers") or [])
@@ -500,6 +516,8 @@ class UsageEngine:
         e = self.pods.pop(pod_uid, None)
         if e is None:
             return
+        if pod_uid in self._stale:
+            self._unstale(pod_uid)
         summary = self._summary(e)
         if summary is not None:
             summary["stopped_at"] = float(self.loop.now)
@@ -624,7 +642,7 @@ class UsageEngine:
         if e is None:
             return
         meta = new["metadata"]
-        ready = is_pod_ready(new) and not meta.get("deletionTimestamp")
+        ready = _serving_ready(new)
         if ready != e.ready:
             e.ready = ready
             self.p.a["ready"][e.slot] = ready
@@ -633,6 +651,29 @@ class UsageEngine:
         if labels != e.labels:
             e.labels = dict(labels)
             self._rematch(e)
+
+    def _check_seed(self, e: _Pod, pod: Obj) -> None:
+        """``e`` was seeded from the kubelet worker's version of its pod, which may be older than
+        the informer's: when they differ in what _pod_updated reads, the pod's next update reaches
+        _pod_updated whatever it changed (as every update did before handlers declared reads)."""
+        cur = self.manager.pods.get_by_key(f"{e.namespace}/{e.name}")
+        if cur is None or cur is pod or cur["metadata"].get("uid", "") != e.uid:
+            return  # no later update of this pod can reach it
+        if _serving_ready(cur) != e.ready or (cur["metadata"].get("labels") or {}) != e.labels:
+            self._stale.add(e.uid)
+            self.manager.pods.set_update_handler_live(self._stale_pod_updated, True)
+
+    def _stale_pod_updated(self, old: Obj, new: Obj) -> None:
+        """Any update of a pod in ``_stale`` (set aside while there is none)."""
+        uid = new["metadata"].get("uid", "")
+        if uid in self._stale:
+            self._unstale(uid)
+            self._pod_updated(old, new)
+
+    def _unstale(self, uid: str) -> None:
+        self._stale.discard(uid)
+        if not self._stale:
+            self.manager.pods.set_update_handler_live(self._stale_pod_updated, False)
 
     def _rematch(self, e: _Pod) -> None:
         key = self._match(e)
