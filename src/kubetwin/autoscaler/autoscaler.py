@@ -750,6 +750,8 @@ class ClusterAutoscaler:
         current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils
         threshold = opts.scale_down_utilization_threshold
         for name in self._maybe_under:
+            if name in recently:  # eligibility.go checks it first: its reason is filled in on read
+                continue
             hit = current(name)  # _scan_node and _facts, inlined: this runs for every candidate every scan
             g = groups.get(hit[1].group) if hit is not None else None
             node = g.members.get(name) if g is not None else None
@@ -757,9 +759,6 @@ class ClusterAutoscaler:
                 continue
             f = hit[1] if hit is not None and hit[0] is node else self._facts(node)
             if name in drains or f.to_be_deleted:
-                continue
-            if name in recently:  # eligibility.go: checked before anything else
-                reasons[name] = "RecentlyUnremovable"
                 continue
             if f.scale_down_disabled:
                 reasons[name] = "ScaleDownDisabledAnnotation"
@@ -849,7 +848,7 @@ class ClusterAutoscaler:
     def unremovable(self) -> dict[str, str]:
         """Why the last scale-down pass kept each node of a group (that it did not drain or find
         ToBeDeleted) out of it (upstream's UnremovableReason). The nodes it did not look at
-        closer, Ready and well utilised, are filled in here, on read."""
+        closer, Ready and well utilised or recently found unremovable, are filled in here, on read."""
         rec = self._last_pass
         if rec is None:
             return dict(self._unremovable)
@@ -860,10 +859,12 @@ class ClusterAutoscaler:
                     out[name] = self._unremovable[name]
                     continue
                 f = self._facts(node)
-                if name in rec.candidates or name in rec.draining or f.to_be_deleted:
+                if name in rec.draining or f.to_be_deleted:
                     continue
                 if name in rec.recently_unremovable:
                     out[name] = "RecentlyUnremovable"
+                elif name in rec.candidates:
+                    continue
                 elif f.scale_down_disabled:
                     out[name] = "ScaleDownDisabledAnnotation"
                 else:
