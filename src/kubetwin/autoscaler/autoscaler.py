@@ -240,6 +240,8 @@ class ClusterAutoscaler:
         self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
         self._pdb_selectors: list[tuple[Any, Any]] | None = None  # ... for these PDB selectors
         self._pdb_version = 0  # bumped when they change
+        # the PDB objects last listed, a tracker over them (only cloned) and its budgets()
+        self._pdb_base: tuple[list[Obj], drain.PdbTracker, list[tuple[Any, Any, int]]] | None = None
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
         self._pass_memo = passmemo.PassMemo()  # the last scale-down simulation's outcomes
@@ -748,6 +750,8 @@ class ClusterAutoscaler:
         current, drains, recently, utils = self.tracker.current, self.drains, self.recently_unremovable, self._utils
         threshold = opts.scale_down_utilization_threshold
         for name in self._maybe_under:
+            if name in recently:  # eligibility.go checks it first: its reason is filled in on read
+                continue
             hit = current(name)  # _scan_node and _facts, inlined: this runs for every candidate every scan
             g = groups.get(hit[1].group) if hit is not None else None
             node = g.members.get(name) if g is not None else None
@@ -755,9 +759,6 @@ class ClusterAutoscaler:
                 continue
             f = hit[1] if hit is not None and hit[0] is node else self._facts(node)
             if name in drains or f.to_be_deleted:
-                continue
-            if name in recently:  # eligibility.go: checked before anything else
-                reasons[name] = "RecentlyUnremovable"
                 continue
             if f.scale_down_disabled:
                 reasons[name] = "ScaleDownDisabledAnnotation"
@@ -847,7 +848,7 @@ class ClusterAutoscaler:
     def unremovable(self) -> dict[str, str]:
         """Why the last scale-down pass kept each node of a group (that it did not drain or find
         ToBeDeleted) out of it (upstream's UnremovableReason). The nodes it did not look at
-        closer, Ready and well utilised, are filled in here, on read."""
+        closer, Ready and well utilised or recently found unremovable, are filled in here, on read."""
         rec = self._last_pass
         if rec is None:
             return dict(self._unremovable)
@@ -858,10 +859,12 @@ class ClusterAutoscaler:
                     out[name] = self._unremovable[name]
                     continue
                 f = self._facts(node)
-                if name in rec.candidates or name in rec.draining or f.to_be_deleted:
+                if name in rec.draining or f.to_be_deleted:
                     continue
                 if name in rec.recently_unremovable:
                     out[name] = "RecentlyUnremovable"
+                elif name in rec.candidates:
+                    continue
                 elif f.scale_down_disabled:
                     out[name] = "ScaleDownDisabledAnnotation"
                 else:
@@ -889,15 +892,7 @@ class ClusterAutoscaler:
         node's moves count for the next ones); the last pass's outcomes while nothing it read
         changed (:mod:`.passmemo`)."""
         opts = self.options
-        pdbs = self.pdbs.list()
-        tracker = drain.PdbTracker(pdbs, self._pdb_memo)
-        selectors = tracker.selectors()
-        if selectors != self._pdb_selectors:
-            self._pdb_selectors = selectors
-            self._pdb_memo.clear()
-            self._pdb_version += 1
-        elif len(self._pdb_memo) > 2 * len(self.pods) + 64:
-            self._pdb_memo.clear()
+        tracker, budgets = self._pdb_tracker()
         ordered = sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"]))
         plans = [self._drain_rules(node["metadata"]["name"], tracker, now) for _, node, _, _ in ordered]
         key = (
@@ -907,7 +902,6 @@ class ClusterAutoscaler:
         )  # fmt: skip
         order = self._node_order()
         sim = self.base.sync()
-        budgets = tracker.budgets()
         kept = self._pass_memo.lookup(sim, key, order, budgets)
         steps = kept.prefix
         if len(steps) < len(ordered):
@@ -921,6 +915,25 @@ class ClusterAutoscaler:
             elif outcome != passmemo.CAPPED:
                 self._unremovable[name] = outcome
                 self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
+
+    def _pdb_tracker(self) -> tuple[drain.PdbTracker, list[tuple[Any, Any, int]]]:
+        """A fresh PdbTracker over the PDBs and its budgets(). The selectors are parsed once per
+        set of PDB objects (informer objects are never changed in place: the same objects, the
+        same entries and budgets, the latter the same list object for the pass memo); a set whose
+        selectors differ drops the per-pod matches (``_pdb_memo``) and bumps ``_pdb_version``."""
+        pdbs = self.pdbs.list()
+        base = self._pdb_base
+        if base is None or len(base[0]) != len(pdbs) or not all(map(operator.is_, base[0], pdbs)):
+            tracker = drain.PdbTracker(pdbs, self._pdb_memo)
+            selectors = tracker.selectors()
+            if selectors != self._pdb_selectors:
+                self._pdb_selectors = selectors
+                self._pdb_memo.clear()
+                self._pdb_version += 1
+            base = self._pdb_base = (pdbs, tracker, tracker.budgets())
+        if len(self._pdb_memo) > 2 * len(self.pods) + 64:
+            self._pdb_memo.clear()
+        return base[1].clone(), base[2]
 
     def _simulate_pass(
         self,

@@ -112,6 +112,7 @@ class NodeTracker:
         self._members: dict[str, dict[str, Obj]] = {}  # group label -> node -> object, informer order
         self._unready: dict[str, dict[str, float | None]] = {}  # group label -> unready node -> created
         self._order: dict[str, None] = {}  # nodes not being deleted, informer order
+        self._order_list: list[str] | None = None  # ... as a list, until it changes
         self._regroup = False  # a node changed group: members are rebuilt in informer order on read
         self._sums: dict[str, list[int]] = {}  # node -> requests of the counted pods by category
         self._deleting: dict[str, dict[str, Obj]] = {}  # node -> pod key -> pod being deleted
@@ -140,6 +141,7 @@ class NodeTracker:
         for state in (self._facts, self._members, self._unready, self._order, self._sums, self._deleting,
                       self._share, self._alloc, self._changed):  # fmt: skip
             state.clear()
+        self._order_list = None
         self._regroup = False
 
     # -- reads -----------------------------------------------------------------------------------
@@ -167,8 +169,11 @@ class NodeTracker:
         return self._unready.get(group) or {}
 
     def order(self) -> list[str]:
-        """The names of the nodes not being deleted, in informer order."""
-        return list(self._order)
+        """The names of the nodes not being deleted, in informer order (read-only: the same list
+        object until one of them changes, so a pass memo compares it by identity first)."""
+        if self._order_list is None:
+            self._order_list = list(self._order)
+        return self._order_list
 
     def names(self) -> list[str]:
         """Every node the informer holds."""
@@ -236,6 +241,7 @@ class NodeTracker:
         self._changed.add(name)
         if not f.deleting:
             self._order[name] = None
+            self._order_list = None
             self._join(name, node, f)
 
     def _prior(self, node: Obj) -> tuple[Obj, NodeFacts] | None:
@@ -271,6 +277,7 @@ class NodeTracker:
             return  # a deletionTimestamp is never unset: the node stays out
         if f.deleting:
             self._order.pop(name, None)
+            self._order_list = None
             self._leave(name, was.group)
         elif f.group != was.group:
             self._leave(name, was.group)
@@ -300,6 +307,7 @@ class NodeTracker:
         self._changed.add(name)
         if prev is not None and not prev[1].deleting:
             self._order.pop(name, None)
+            self._order_list = None
             self._leave(name, prev[1].group)
 
     def _join(self, name: str, node: Obj, f: NodeFacts) -> None:

@@ -137,9 +137,9 @@ class PassMemo:
         snap = sim.snapshot
         if snap.epoch != rec.epoch or snap.node_generation != rec.node_generation:
             return Kept([])
-        if rec.key[1] != key[1] or rec.order != order:
+        if rec.key[1] != key[1] or (rec.order is not order and rec.order != order):
             return Kept([])
-        if rec.budgets != budgets:
+        if rec.budgets is not budgets and rec.budgets != budgets:
             return Kept([])
         dirty = snap.dirty_since(rec.epoch, rec.pos)
         if dirty is None:
