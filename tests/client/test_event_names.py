@@ -36,19 +36,23 @@ def test_metadata_valid_never_passes_what_validation_refuses(base: str, namespac
         assert causes != []  # it says "validate" only when validation has something to find
 
 
-def test_events_about_objects_with_invalid_names_are_refused_as_before() -> None:
+def _recorders() -> tuple[EventLoop, Registry, EventRecorder, SeriesEventRecorder]:
+    """A registry with a kubelet's (legacy) recorder and the scheduler's (series) recorder."""
     loop = EventLoop()
     reg = Registry(Store(), loop, SeededRNG(1))
     reg.bootstrap()
     client = Client(reg)
-    legacy = EventRecorder(client, "kubelet", host="n1")
-    series = SeriesEventRecorder(client, "default-scheduler")
+    return loop, reg, EventRecorder(client, "kubelet", host="n1"), SeriesEventRecorder(client, "default-scheduler")
+
+
+def test_events_about_objects_with_invalid_names_are_refused_as_before() -> None:
+    loop, reg, legacy, series = _recorders()
     pods = [{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "default", "uid": name,
                                                              "resourceVersion": "1"}}
             for name in ("Bad_Name", "x" * 252, "ok")]  # fmt: skip
     for pod in pods:
         legacy.normal(pod, "Started", "Started container c")
-    loop.run(until=1.0)  # the series recorder's names apart from the legacy one's
+    loop.run(until=1.0)
     for pod in pods:
         series.normal(pod, "Scheduled", "Binding", "Successfully assigned")
     stored = sorted((ev["involvedObject"]["name"], ev["reason"]) for ev in reg.store.iter("events"))
@@ -59,12 +63,7 @@ def test_recorders_never_share_a_name() -> None:
     """Event names carry the time in nanoseconds, unique among the registry's events: two
     recorders writing about one object at one virtual instant both get their event stored (with
     a name per recorder and instant they collided, and the second create failed)."""
-    loop = EventLoop()
-    reg = Registry(Store(), loop, SeededRNG(1))
-    reg.bootstrap()
-    client = Client(reg)
-    legacy = EventRecorder(client, "kubelet", host="n1")
-    series = SeriesEventRecorder(client, "default-scheduler")
+    loop, reg, legacy, series = _recorders()
     pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "web", "namespace": "default", "uid": "u1",
                                                            "resourceVersion": "1"}}  # fmt: skip
     loop.run(until=2.0)
