@@ -97,3 +97,9 @@ def test_renewed_heartbeats_known_without_a_look(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(nodestatus, "equal_but", lambda a, b, skip: skip != ("lastHeartbeatTime",) and real(a, b, skip))
     assert heartbeat_only(old, new)
     assert not heartbeat_only(old, copied)
+
+
+def test_renewal_adding_a_heartbeat_time_is_not_heartbeat_only() -> None:
+    old = _node()
+    del old["status"]["conditions"][0]["lastHeartbeatTime"]
+    assert not heartbeat_only(old, _kubelet_renewal(old))

@@ -53,7 +53,8 @@ def renewed_heartbeats(conditions: list[dict[str, Any]], renewed: int, now: str)
     the next report) so that ``heartbeat_only`` knows the new list renews the old one without
     comparing them condition by condition."""
     new = [{**c, "lastHeartbeatTime": now} for c in conditions[:renewed]] + conditions[renewed:]
-    _last_renewal[:] = (conditions, new)
+    # a renewed condition without a heartbeat time gains a key: not heartbeat-only, so not kept
+    _last_renewal[:] = (conditions, new) if all(_HEARTBEAT[0] in c for c in conditions[:renewed]) else (None, None)
     return new
 
 
