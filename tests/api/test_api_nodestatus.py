@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from kubetwin.api.nodestatus import heartbeat_only, registration_conditions
+from kubetwin.api import nodestatus
+from kubetwin.api.nodestatus import heartbeat_only, registration_conditions, renewed_heartbeats
 from kubetwin.store.copy import deep_copy
 
 Obj = dict[str, Any]
@@ -70,3 +71,35 @@ def _edit(path: str, value: Any) -> Any:
 def test_heartbeat_only(change: Any, want: bool) -> None:
     old = _node()
     assert heartbeat_only(old, change(old)) is want
+
+
+def _kubelet_renewal(node: Obj, status: Obj | None = None) -> Obj:
+    """The kubelet's report through ``renewed_heartbeats`` (its 4 conditions renewed), with the
+    other status fields ``status`` if given."""
+    conds = renewed_heartbeats(node["status"]["conditions"], 4, T1)
+    return {**node, "metadata": {**node["metadata"], "resourceVersion": "9"},
+            "status": {**(status or node["status"]), "conditions": conds}}  # fmt: skip
+
+
+def test_renewed_heartbeats_known_without_a_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last pair renewed_heartbeats built is heartbeat-only without comparing the conditions
+    (the comparison is broken below to prove it is skipped); the rest of the node is still
+    compared, and another list is compared as before."""
+    old = _node()
+    extra = {"type": "NetworkUnavailable", "status": "False", "lastHeartbeatTime": T0}
+    old["status"]["conditions"] = [*old["status"]["conditions"], extra]
+    assert not heartbeat_only(old, _kubelet_renewal(old, {**old["status"], "allocatable": {"cpu": "3"}}))
+    new = _kubelet_renewal(old)
+    assert new["status"]["conditions"][4] is extra and new["status"]["conditions"][3]["lastHeartbeatTime"] == T1
+    assert heartbeat_only(old, new)
+    copied = {**new, "status": {**new["status"], "conditions": deep_copy(new["status"]["conditions"])}}
+    real = nodestatus.equal_but
+    monkeypatch.setattr(nodestatus, "equal_but", lambda a, b, skip: skip != ("lastHeartbeatTime",) and real(a, b, skip))
+    assert heartbeat_only(old, new)
+    assert not heartbeat_only(old, copied)
+
+
+def test_renewal_adding_a_heartbeat_time_is_not_heartbeat_only() -> None:
+    old = _node()
+    del old["status"]["conditions"][0]["lastHeartbeatTime"]
+    assert not heartbeat_only(old, _kubelet_renewal(old))

@@ -29,7 +29,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kubetwin.api.errors import ApiError
-from kubetwin.api.nodestatus import NOT_READY_MESSAGE, NOT_READY_REASON, READY_MESSAGE, READY_REASON
+from kubetwin.api.nodestatus import (
+    NOT_READY_MESSAGE,
+    NOT_READY_REASON,
+    READY_MESSAGE,
+    READY_REASON,
+    renewed_heartbeats,
+)
 from kubetwin.api.nodestatus import PRESSURE as _PRESSURE
 from kubetwin.api.nodestatus import UNDER_PRESSURE as _UNDER_PRESSURE
 from kubetwin.api.resources import pod_qos, pod_requests, qos_class, resource_list
@@ -72,12 +78,6 @@ def _host_ip(node: Obj) -> str:
             return str(a.get("address", ""))
     return ""
 
-
-def _renewed_heartbeats(written: list[Obj], reported: int, now: str) -> list[Obj]:
-    """The conditions a kubelet wrote with the heartbeats of its ``reported`` first ones (its own,
-    built by ``desired_conditions`` with status, reason and message as wanted now) renewed to
-    ``now``; the conditions others set stay as they are."""
-    return [{**c, "lastHeartbeatTime": now} for c in written[:reported]] + written[reported:]
 
 class Kubelet:
     NETWORK_NOT_READY = "network is not ready: " + NOT_READY_MESSAGE
@@ -267,7 +267,7 @@ class Kubelet:
         if current is written and written is not None and wanted is self._written_wanted:
             # the node holds the conditions we last wrote, and we want what we wanted then: nothing
             # changed, a report renews only the heartbeats (what the loop below would build)
-            return _renewed_heartbeats(written, len(wanted), self.loop.timestamp()) if force else None
+            return renewed_heartbeats(written, len(wanted), self.loop.timestamp()) if force else None
         old = {c.get("type"): c for c in current or []}
         if not force and all(
             (prev := old.get(w[0])) is not None and (prev.get("status"), prev.get("reason"), prev.get("message")) == w[1:]

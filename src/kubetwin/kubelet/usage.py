@@ -175,20 +175,66 @@ _N_COLS: dict[str, tuple[Any, float]] = {
     "fs_cap": (np.float64, 0.0), "fs_thr": (np.float64, 0.0), "pid_thr": (np.float64, 0.0),
     "cpu_used": (np.float64, 0.0), "cpu_demand": (np.float64, 0.0), "pods_mem": (np.float64, 0.0),
 }  # fmt: skip
+# the columns on_pod_started writes per container: its node and pod slots, its requests and limits
+_WHERE = ("node", "pod")
+_BOUNDS = ("req_cpu", "lim_cpu", "req_mem", "lim_mem", "weight", "adj")
+# the usage parameters _apply_params writes, consecutive float columns of _C_COLS
+_PARAMS = ("base_cpu", "cpu_rps", "startup_cpu", "startup_end", "base_mem", "mem_rps", "leak")
 
 
 class _Table:
     """Growable numpy columns indexed by slot, with a free list. A slot keeps its number while it
-    is used (readers join on it); a freed slot holds the columns' fill values until it is reused."""
+    is used (readers join on it); a freed slot holds the columns' fill values until it is reused.
+    The columns of one dtype are the rows of one 2-D block (``a`` maps each name to its row, a
+    contiguous view), so freeing a slot writes its fill values with one store per dtype."""
 
     def __init__(self, cols: dict[str, tuple[Any, float]], cap: int = 64) -> None:
         self.cols = cols
         self.cap = cap
         self.n = 0  # high-water mark: slots [0, n) were used at some point
         self.free: list[int] = []
-        self.a: dict[str, np.ndarray[Any, Any]] = {k: np.full(cap, fill, dtype=dt) for k, (dt, fill) in cols.items()}
+        # per dtype: (its column names, their fill values as an array), in the columns' order
+        self._groups: list[tuple[list[str], np.ndarray[Any, Any]]] = []
+        for dt in dict.fromkeys(dt for dt, _ in cols.values()):
+            names = [k for k, (d, _) in cols.items() if d is dt]
+            self._groups.append((names, np.array([cols[k][1] for k in names], dtype=dt)))
+        self._blocks: list[np.ndarray[Any, Any]] = []
+        self._runs: dict[tuple[str, ...], tuple[int, int, int]] = {}  # see write
+        self.a: dict[str, np.ndarray[Any, Any]] = {}
+        self._grow(0)
         self.in_use = np.zeros(cap, dtype=np.bool_)
         self._used: np.ndarray[Any, np.dtype[np.intp]] | None = None  # used(), until a slot is taken or freed
+
+    def _grow(self, keep: int) -> None:
+        """New blocks of ``cap`` slots holding the fill values, with slots [0, ``keep``) copied."""
+        old = self._blocks
+        self._blocks = []
+        for i, (names, fills) in enumerate(self._groups):
+            block = np.empty((len(names), self.cap), dtype=fills.dtype)
+            block[:] = fills[:, None]
+            if keep:
+                block[:, :keep] = old[i][:, :keep]
+            self._blocks.append(block)
+            self.a.update(zip(names, block, strict=True))
+
+    def write(self, slot: int, names: tuple[str, ...], values: Any) -> None:
+        """Store ``values`` (one per name) at ``slot`` of the columns ``names``, which must be
+        consecutive columns of one dtype (one store: the values as the columns' scalar stores
+        would convert them)."""
+        run = self._runs.get(names)
+        if run is None:
+            run = self._runs[names] = self._run(names)
+        b, first, end = run
+        self._blocks[b][first:end, slot] = values
+
+    def _run(self, names: tuple[str, ...]) -> tuple[int, int, int]:
+        """(block, first row, end row) of consecutive columns of one dtype."""
+        for b, (group, _) in enumerate(self._groups):
+            if names[0] in group:
+                first = group.index(names[0])
+                if tuple(group[first : first + len(names)]) == names:
+                    return b, first, first + len(names)
+        raise ValueError(f"not consecutive columns of one dtype: {names}")
 
     def used(self) -> np.ndarray[Any, np.dtype[np.intp]] | None:
         """The used slots of [0, n) in ascending order; None when none of them is free."""
@@ -207,10 +253,7 @@ class _Table:
         else:
             if self.n == self.cap:
                 self.cap *= 2
-                for k, (dt, fill) in self.cols.items():
-                    new = np.full(self.cap, fill, dtype=dt)
-                    new[: self.n] = self.a[k]
-                    self.a[k] = new
+                self._grow(self.n)
                 self.in_use = np.concatenate([self.in_use, np.zeros(self.cap - len(self.in_use), dtype=np.bool_)])
             slot = self.n
             self.n += 1
@@ -220,8 +263,8 @@ class _Table:
     def release(self, slot: int) -> None:
         self._used = None
         self.in_use[slot] = False
-        for k, (_, fill) in self.cols.items():
-            self.a[k][slot] = fill
+        for block, (_, fills) in zip(self._blocks, self._groups, strict=True):
+            block[:, slot] = fills
         self.free.append(slot)
 
 
@@ -476,7 +519,7 @@ class UsageEngine:
         worker = kubelet.workers.get(f"{e.namespace}/{e.name}")  # workers are keyed namespace/name
         if worker is None or worker.uid != uid:
             worker = kubelet.worker_by_uid(uid)
-        ca = self.c.a
+        ca, write = self.c.a, self.c.write
         for c in containers:
             s = self.c.alloc()
             e.slots.append(s)
@@ -490,14 +533,10 @@ class UsageEngine:
                 req, lim = {}, {}
             ca["alive"][s] = True
             self._idle += 1  # until it runs
-            ca["node"][s] = nslot
-            ca["pod"][s] = pslot
-            ca["req_cpu"][s] = req.get("cpu", 0)
-            ca["req_mem"][s] = req.get("memory", 0)
-            ca["lim_cpu"][s] = cgroups.effective_limit_milli(lim.get("cpu", 0))
-            ca["lim_mem"][s] = float(lim["memory"]) if lim.get("memory") else np.inf
-            ca["weight"][s] = cgroups.milli_cpu_to_shares(req.get("cpu", 0))
-            ca["adj"][s] = oom_score_adj(pod, c, mem_cap)
+            write(s, _WHERE, (nslot, pslot))
+            write(s, _BOUNDS, (req.get("cpu", 0), cgroups.effective_limit_milli(lim.get("cpu", 0)),
+                               req.get("memory", 0), float(lim["memory"]) if lim.get("memory") else np.inf,
+                               cgroups.milli_cpu_to_shares(req.get("cpu", 0)), oom_score_adj(pod, c, mem_cap)))  # fmt: skip
             rc = worker.by_name.get(c["name"]) if worker is not None else None
             if rc is not None and rc.state == "running":
                 self._set_running(s, True)
@@ -622,12 +661,10 @@ class UsageEngine:
         startup_end = [(float(start[s]) if running[s] else float(now)) + e.startup_seconds for s in slots]
         self._startup_until = max(self._startup_until, *startup_end)
         self._leaky = self._leaky or any(leak)
-        for name, values in (("base_cpu", base_cpu), ("cpu_rps", cpu_rps), ("startup_cpu", startup_cpu),
-                             ("startup_end", startup_end), ("base_mem", base_mem), ("mem_rps", mem_rps),
-                             ("leak", leak)):  # fmt: skip
-            col = ca[name]
-            for s, v in zip(slots, values, strict=True):
-                col[s] = v
+        write = self.c.write
+        for s, row in zip(slots, zip(base_cpu, cpu_rps, startup_cpu, startup_end, base_mem, mem_rps, leak, strict=True),
+                          strict=True):  # fmt: skip
+            write(s, _PARAMS, row)
 
     def _estimate(self, s: int) -> None:
         """Usage of a container that just started, until the next tick computes it properly."""
