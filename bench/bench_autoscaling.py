@@ -23,6 +23,33 @@ off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
+End of session 8 (quiet machine): **24 h in 81.8 s wall / 81.4 s CPU, 1,056 virtual s / wall s**
+(goal 1,440 not met) with session 7's tree (901b2b2) run at the same time taking 106.4 s (812):
+-23%; alone 83.0 s (1,042). Same peak (28,480 pods on 924 nodes), peak RSS 925-928 MiB; the first
+hour 8.4 s, the ramp 2.8-6.0 s an hour, the peak 1.1-2.3 s, the evening 2.2-4.9 s. ``--quick``:
+8.2 s, 10,515 virtual s / wall s. What went: (1) the node lifecycle controller no longer makes the
+kubelets write node leases (~822,000 writes a day, 38% of all store writes): in run mode it peeks
+at a lease (``Registry.peek``: what a read would find, unwritten) and leaves a node alone while its
+kubelet's renewals go on, until the kubelet's stop writes its last renewal and says so (~10% of the
+day); (2) pod updates classified once (``api/podchanges.py``) with handlers and indexes declaring
+what they read: handler calls per pod update 14.0 -> 5.9 (3,000 + 1,500 pods), ~45 -> ~33 us of
+delivery per update; (3) Events not validated twice, TTL expiries without DELETED events nobody
+sees, no key index for a resource nobody lists (-16% of the Events share); (4) the cluster
+autoscaler keeps its scale-up fit check while its inputs or the verdicts they feed are the same
+(simulated checks 452 -> 134 a day), forks give back their layout versions, recently unremovable
+candidates skip the candidate checks (run_once 19.9 -> ~16 s CPU a day); (5) kubelet pod status and
+usage-engine rows built with less work. Two behaviour changes: event names carry a Unix-nanosecond
+stamp unique across recorders (two recorders about one object at one instant had picked the same
+name and the second event was lost: 18 a day in ``--quick``), and a freed pod address wakes one
+waiting pod, not two. ``--dump`` gained decision hashes without node leases and resourceVersions:
+the day's decisions are those of 901b2b2 (``--quick`` and 3,000 + 1,500 pods over 10 h), event
+names and those 18 events aside. Where the day goes is still flat: scheduler ~17% (failed attempts'
+status writes and FailedScheduling events ~5%), cluster autoscaler ~13%, ReplicaSet ~10% (pod
+creates and deletes and their fan-out), HPA ~7%, kubelet pod workers and status ~15%, heartbeats
+~4%. The components that keep every pod version they are sent (scheduler cache, the autoscaler's
+base snapshot) still take every pod write; letting them read the informer's copy when they use it
+is the next step for fan-out.
+
 End of session 7 (quiet machine, at f951069): **24 h in 100.3 s wall / 100.3 s CPU, 861 virtual s /
 wall s** (goal 1,440 not met), peak 28,480 pods on 924 nodes, peak RSS 923 MiB (was 880: kept counts
 and columns of the kubelet, node groups and controllers, and correlator caches pruned less often);
