@@ -43,10 +43,11 @@ stamp unique across recorders (two recorders about one object at one instant had
 name and the second event was lost: 18 a day in ``--quick``), and a freed pod address wakes one
 waiting pod, not two. ``--dump`` gained decision hashes without node leases and resourceVersions:
 the day's decisions are those of 901b2b2 (``--quick`` and 3,000 + 1,500 pods over 10 h), event
-names and those 18 events aside. Where the day goes is still flat: scheduler ~17% (failed attempts'
-status writes and FailedScheduling events ~5%), cluster autoscaler ~13%, ReplicaSet ~10% (pod
-creates and deletes and their fan-out), HPA ~7%, kubelet pod workers and status ~15%, heartbeats
-~4%. The components that keep every pod version they are sent (scheduler cache, the autoscaler's
+names and those 18 events aside. Where the day goes is still flat (py-spy): scheduler ~15% (failed
+attempts' status writes and FailedScheduling events ~5%), cluster autoscaler ~12%, ReplicaSet ~12%
+(pod creates and deletes and their fan-out), kubelet pod workers and status ~19%, HPA ~7%, node
+heartbeats ~5%, VPA ~4%, usage tick ~4%; the node lifecycle controller is gone from the list (it was
+~13%); informer delivery ~20% of it all, Events ~9%. The components that keep every pod version they are sent (scheduler cache, the autoscaler's
 base snapshot) still take every pod write; letting them read the informer's copy when they use it
 is the next step for fan-out.
 
