@@ -125,19 +125,17 @@ class KubeletManager:
         for kl in list(self.kubelets.values()):
             kl.sync_lease()
 
-    def _lease_peek(self, namespace: str, name: str) -> tuple[Obj, bool] | None:
+    def _lease_peek(self, namespace: str, name: str, stored: Obj | None) -> tuple[Obj, bool] | None:
         """Peek hook (on-read leases): the node lease a read would find, left unwritten, and
         whether its kubelet's renewals go on (until ``lease_schedule_stopped``)."""
         kl = self.kubelets.get(name) if namespace == LEASE_NAMESPACE else None
-        if kl is None:
-            return None
-        return kl.peek_lease(self.client.registry.store.get("leases.coordination.k8s.io", namespace, name))
+        return kl.peek_lease(stored) if kl is not None else None
 
     def lease_schedule_stopped(self, name: str) -> None:
-        """A kubelet's on-read lease renewals stopped: peek answers given for its lease no longer stand."""
-        registry = getattr(self.client, "registry", None)
-        if self.lease_renewal == "on-read" and registry is not None:
-            registry.peek_changed("leases.coordination.k8s.io", LEASE_NAMESPACE, name)
+        """A kubelet's on-read lease renewals stopped: peek answers given for its lease no longer
+        stand (on-read runs over an in-process registry only)."""
+        if self.lease_renewal == "on-read":
+            self.client.registry.peek_changed("leases.coordination.k8s.io", LEASE_NAMESPACE, name)
 
     # -- nodes ----------------------------------------------------------------------------------
     def _node_added(self, node: Obj) -> None:

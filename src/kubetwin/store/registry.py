@@ -37,7 +37,7 @@ from kubetwin.store.strategic import strategic_merge_patch
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ReadHook = Callable[[str | None, str | None], None]
-PeekHook = Callable[[str, str], "tuple[dict[str, Any], bool] | None"]
+PeekHook = Callable[[str, str, "dict[str, Any] | None"], "tuple[dict[str, Any], bool] | None"]
 
 FINALIZER_ORPHAN = "orphan"
 FINALIZER_FOREGROUND = "foregroundDeletion"
@@ -153,10 +153,10 @@ class Registry:
         self.read_hooks.setdefault(kinds.by_resource(resource).resource, []).append(hook)
 
     def set_peek_hook(self, resource: str, peek: PeekHook) -> None:
-        """``peek(namespace, name)`` answers :meth:`peek` for ``resource``: ``(obj, standing)``,
-        the object as a read would find it once the read hooks had written what is due, without
-        writing it, and whether that answer stands (see :meth:`peek`); None: let the read hooks
-        write."""
+        """``peek(namespace, name, stored)`` answers :meth:`peek` for ``resource`` from the stored
+        object (None: there is none): ``(obj, standing)``, the object as a read would find it once
+        the read hooks had written what is due, without writing it, and whether that answer stands
+        (see :meth:`peek`); None: let the read hooks write."""
         self.peek_hooks[kinds.by_resource(resource).resource] = peek
 
     def peek(self, resource: str, name: str, namespace: str | None = None) -> tuple[dict[str, Any] | None, bool]:
@@ -171,7 +171,7 @@ class Registry:
         ns = namespace or "" if info.namespaced else ""
         peek = self.peek_hooks.get(info.resource)
         if peek is not None:
-            answer = peek(ns, name)
+            answer = peek(ns, name, self.store.get(info.resource, ns, name))
             if answer is not None:
                 return answer
         if self.read_hooks:
