@@ -65,6 +65,8 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,12 +124,14 @@ class Group:
 
 @dataclass(frozen=True)
 class _PassRecord:
-    """What a scale-down pass saw of the nodes it did not look at closer (ClusterAutoscaler.unremovable)."""
+    """What a scale-down pass saw of the nodes it did not look at closer (ClusterAutoscaler.unremovable).
+    ``candidates`` and ``recently_unremovable`` are the autoscaler's own set and dict as they were
+    then: it changes a copy of either from then on (not a copy of each per scan)."""
 
     groups: dict[str, Group]
-    candidates: frozenset[str]
+    candidates: AbstractSet[str]
     draining: frozenset[str]
-    recently_unremovable: frozenset[str]
+    recently_unremovable: Mapping[str, float]
 
 
 @dataclass
@@ -296,7 +300,7 @@ class ClusterAutoscaler:
         if not enabled:
             self.base.stop()
             self.tracker.stop()
-            self._maybe_under.clear()
+            self._maybe_under = set()
             self._classified_for = None
         else:
             self.tracker.start()
@@ -341,7 +345,7 @@ class ClusterAutoscaler:
         startup = self.options.max_node_startup_time
         tracker = self.tracker
         for name, g in groups.items():
-            g.members = dict(tracker.members(name))  # as they are at the start of the scan
+            g.members = tracker.members(name)  # as they are at the start of the scan (kept so)
             unready = tracker.unready(name)
             g.counts.ready = len(g.members) - len(unready)
             for created in unready.values():
@@ -720,25 +724,40 @@ class ClusterAutoscaler:
         changed: set[str] | None = tracker.take_changed()
         if key != self._classified_for:
             self._classified_for = key
-            self._maybe_under.clear()
+            self._maybe_under = set()
             self._utils.clear()
             changed = None
         for name in set(tracker.names()) if changed is None else changed:
             self._utils.pop(name, None)
             hit = tracker.current(name)
             if hit is None or hit[1].deleting:
-                self._maybe_under.discard(name)
-                continue
-            if tracker.has_deleting_pods(name):
-                self._maybe_under.add(name)  # its utilization depends on the time: read every scan
-                continue
-            util = self.utilization(hit[0])
-            if not hit[1].ready or util[0] < o.scale_down_utilization_threshold:
-                self._maybe_under.add(name)
-                self._utils[name] = util
+                want = False
+            elif tracker.has_deleting_pods(name):
+                want = True  # its utilization depends on the time: read every scan
             else:
-                self._maybe_under.discard(name)
+                util = self.utilization(hit[0])
+                want = not hit[1].ready or util[0] < o.scale_down_utilization_threshold
+                if want:
+                    self._utils[name] = util
+            if want != (name in self._maybe_under):
+                self._set_candidate(name, want)
         return changed
+
+    def _set_candidate(self, name: str, on: bool) -> None:
+        """Add ``name`` to the candidates or take it out, in a copy of the set if the last pass's
+        record holds it."""
+        if self._last_pass is not None and self._last_pass.candidates is self._maybe_under:
+            self._maybe_under = set(self._maybe_under)
+        if on:
+            self._maybe_under.add(name)
+        else:
+            self._maybe_under.discard(name)
+
+    def _recently_for_write(self) -> dict[str, float]:
+        """``recently_unremovable`` to change: a copy if the last pass's record holds it."""
+        if self._last_pass is not None and self._last_pass.recently_unremovable is self.recently_unremovable:
+            self.recently_unremovable = dict(self.recently_unremovable)
+        return self.recently_unremovable
 
     def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
         opts = self.options
@@ -770,8 +789,7 @@ class ClusterAutoscaler:
                 continue
             under.append((util[0], node, g, util))
         self._unremovable = reasons
-        self._last_pass = _PassRecord(groups, frozenset(self._maybe_under), frozenset(self.drains),
-                                      frozenset(self.recently_unremovable))  # fmt: skip
+        self._last_pass = _PassRecord(groups, self._maybe_under, frozenset(self.drains), self.recently_unremovable)
         unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = {}
         if under:
             self._find_unneeded(under, unneeded, now)
@@ -834,6 +852,8 @@ class ClusterAutoscaler:
         gone = [n for n, t in recently.items() if t <= now]
         again = recently if changed is None else changed
         gone += [n for n in again if n in recently and self._scan_node(n, groups) is None]
+        if gone:
+            recently = self._recently_for_write()
         for n in gone:
             recently.pop(n, None)
 
@@ -914,7 +934,7 @@ class ClusterAutoscaler:
                 unneeded[name] = (node, g, plan.to_move, util)
             elif outcome != passmemo.CAPPED:
                 self._unremovable[name] = outcome
-                self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
+                self._recently_for_write()[name] = now + opts.unremovable_node_recheck_timeout
 
     def _pdb_tracker(self) -> tuple[drain.PdbTracker, list[tuple[Any, Any, int]]]:
         """A fresh PdbTracker over the PDBs and its budgets(). The selectors are parsed once per
