@@ -248,6 +248,8 @@ class ClusterAutoscaler:
         self._pdb_base: tuple[list[Obj], drain.PdbTracker, list[tuple[Any, Any, int]]] | None = None
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
+        # _eligible_pending's answer: (the pending pods, the cutoff, the answer)
+        self._pending_memo: tuple[list[Obj], int, list[tuple[PodInfo, float | None]]] | None = None
         self._pass_memo = passmemo.PassMemo()  # the last scale-down simulation's outcomes
         self._fit_memo = fitmemo.FitMemo()  # the last scale-up fit check's answer
 
@@ -413,22 +415,36 @@ class ClusterAutoscaler:
     # -- scale-up ----------------------------------------------------------------------------------
     def _unschedulable_pods(self, now: float) -> list[PodInfo]:
         """The unschedulable pods scale-up looks at, in the lister's order: their PodInfos
-        (:meth:`_pending_info`, which hold the key, priority and pod read once per pod)."""
+        (:meth:`_pending_info`, which hold the key, priority and pod read once per pod), those
+        older than newPodScaleUpDelay (:meth:`_eligible_pending` before that)."""
         pending = self.pods.by_index("ca:unschedulable", "1")
         if not pending:
             return []  # no pending pod at all: nothing to scan
+        delay = self.options.new_pod_scale_up_delay
+        return [pi for pi, created in self._eligible_pending(pending) if created is None or now - created >= delay]
+
+    def _eligible_pending(self, pending: list[Obj]) -> list[tuple[PodInfo, float | None]]:
+        """The pending pods' PodInfos at or above the expendable cutoff, in the lister's order,
+        with their creation times; kept while the pending pods are the same objects (pods wait
+        minutes for their nodes, most scans see the same ones) and none has affinity terms (their
+        PodInfos resolve against the namespaces: a new one each scan)."""
+        cutoff = self.options.expendable_pods_priority_cutoff
+        memo = self._pending_memo
+        if (memo is not None and memo[1] == cutoff and len(memo[0]) == len(pending)
+                and all(map(operator.is_, memo[0], pending))):  # fmt: skip
+            return memo[2]
         infos = [self._pending_info(pod) for pod in pending]
         seq = self._pod_seq
         infos.sort(key=lambda pi: seq[pi.key])  # the lister's order
-        out = []
-        cutoff, delay = self.options.expendable_pods_priority_cutoff, self.options.new_pod_scale_up_delay
+        out: list[tuple[PodInfo, float | None]] = []
+        parse = self.loop.parse_timestamp
         for pi in infos:
             if pi.priority < cutoff:
                 continue
             created = pi.pod["metadata"].get("creationTimestamp")
-            if created and now - self.loop.parse_timestamp(created) < delay:
-                continue
-            out.append(pi)
+            out.append((pi, parse(created) if created else None))
+        affinity = any(pi.has_affinity for pi in infos)
+        self._pending_memo = None if affinity else (pending, cutoff, out)
         return out
 
     def _node_order(self) -> list[str]:
