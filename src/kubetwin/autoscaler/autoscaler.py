@@ -105,6 +105,10 @@ REASON_MAX_GROUP_SIZE = "max node group size reached"
 REASON_BACKOFF = "in backoff after failed scale-up"
 REASON_MAX_TOTAL = "max cluster node count reached"
 NEG_INF = float("-inf")
+# what drain.drain_rules and the PDB matching read of a pod (metadata: deletion, annotations,
+# owners, labels; spec: volumes, grace; whether it is terminal), where it is bound, and what else a
+# PodInfo made from it to simulate its move holds (its start time)
+_DRAIN_READS = pc.LABELS | pc.OWNERS | pc.DELETION | pc.META | pc.NODE | pc.SPEC | pc.TERMINAL | pc.START
 
 
 @dataclass
@@ -235,10 +239,14 @@ class ClusterAutoscaler:
         self._template_cache: dict[str, tuple[Any, Obj]] = {}  # NodeGroup -> (its spec, template node)
         self._specs: dict[str, tuple[Obj, GroupSpec]] = {}  # NodeGroup -> (its spec object, parsed)
         self._status_key: Any = None  # what the last status document was made of
-        # scale-down's drain rules per node while its pods are the same objects:
-        # node -> (the pods, the options read, the plan before PDB counts)
+        # scale-down's drain rules per node while nothing they read of its pods changed:
+        # node -> (its _drain_inputs version, the options read, the plan before PDB counts)
         # and per PDB (by index) how many of the pods to move it selects, for a PDB version
-        self._plans: dict[str, tuple[list[Obj], tuple[bool, bool], drain.DrainPlan, dict[int, int], int]] = {}
+        self._plans: dict[str, tuple[int | None, tuple[bool, bool], drain.DrainPlan, dict[int, int], int]] = {}
+        # node -> a number that changes whenever a pod bound to it comes, goes or changes what
+        # the drain rules read of it (_pod_touched)
+        self._drain_inputs: dict[str, int] = {}
+        self._drain_tick = 0
         # node -> (plan, needs, what a scale-down pass reads of them) for _drain_rules' answers
         self._plan_keys: dict[str, tuple[drain.DrainPlan, dict[int, int], tuple[Any, ...]]] = {}
         self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
@@ -266,7 +274,8 @@ class ClusterAutoscaler:
                             changes=pod_changes, bits=pc.NODE)  # fmt: skip
         self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [],
                             changes=pod_changes, bits=pc.NODE | pc.DELETION | pc.CONDITIONS)  # fmt: skip
-        self.pods.add_handler(self._pod_added, None, self._pod_deleted)
+        self.pods.add_handler(self._pod_added, self._pod_touched, self._pod_deleted, changes=pod_changes,
+                              reads=_DRAIN_READS)  # fmt: skip
         self.tracker = NodeTracker(self.nodes, self.pods, self.loop.parse_timestamp)
         self.base = BaseSnapshot(self.informers, self.rng, self._node_pods)
         self.configs.add_handler(self._config_changed, lambda o, n: self._config_changed(n),
@@ -279,10 +288,24 @@ class ClusterAutoscaler:
         if key not in self._pod_seq:
             self._pod_seq[key] = self._seq
             self._seq += 1
+        self._touch_node(pod)
 
     def _pod_deleted(self, pod: Obj) -> None:
         m = pod["metadata"]
         self._pod_seq.pop(f"{m.get('namespace', '')}/{m['name']}", None)
+        self._touch_node(pod)
+
+    def _pod_touched(self, old: Obj, pod: Obj) -> None:
+        """A pod update that changed what the drain rules read (_DRAIN_READS): its node's (or
+        nodes', when it was bound) drain plan is made again."""
+        self._touch_node(old)
+        self._touch_node(pod)
+
+    def _touch_node(self, pod: Obj) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            self._drain_tick += 1
+            self._drain_inputs[node] = self._drain_tick
 
     def _config_changed(self, obj: Obj | None) -> None:
         obj = self.configs.get(DEFAULT_NAME)
@@ -1031,25 +1054,28 @@ class ClusterAutoscaler:
 
     def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> tuple[drain.DrainPlan, dict[int, int]]:
         """drain.drain_rules over the node's pods and how many of the pods to move each PDB
-        selects, kept while they are the same pod objects (and the rules' answer does not depend
-        on the time or the PDBs; the counts: while the PDBs' selectors stay): read-only."""
-        pods = self._node_pods(name)
+        selects, kept while no pod bound to the node came, went or changed what the rules read
+        (``_drain_inputs``; and the rules' answer does not depend on the time or the PDBs; the
+        counts: while the PDBs' selectors stay): read-only. A kept plan's pods may be older
+        versions than the informer's (status writes: equal in all the rules and the simulation
+        read); what is written from them (the drain's evictions and Events) takes the current ones."""
         o = self.options
         key = (o.skip_nodes_with_system_pods, o.skip_nodes_with_local_storage)
+        version = self._drain_inputs.get(name)
         hit = self._plans.get(name)
-        if hit is not None and hit[1] == key and len(hit[0]) == len(pods) and all(map(operator.is_, hit[0], pods)):
+        if hit is not None and hit[1] == key and hit[0] == version:
             plan = hit[2]
             if hit[4] == self._pdb_version:
                 return plan, hit[3]
             needs = pdbs.needs(plan.to_move)
-            self._plans[name] = (hit[0], key, plan, needs, self._pdb_version)
+            self._plans[name] = (version, key, plan, needs, self._pdb_version)
             return plan, needs
-        plan, lasting = drain.drain_rules(pods, pdbs, now, self.loop.parse_timestamp, *key)
+        plan, lasting = drain.drain_rules(self._node_pods(name), pdbs, now, self.loop.parse_timestamp, *key)
         needs = pdbs.needs(plan.to_move)
         if lasting:
             if len(self._plans) > 2 * len(self.tracker.names()) + 64:
                 self._plans.clear()  # nodes long gone
-            self._plans[name] = (pods, key, plan, needs, self._pdb_version)
+            self._plans[name] = (version, key, plan, needs, self._pdb_version)
         else:
             self._plans.pop(name, None)
         return plan, needs
@@ -1194,6 +1220,7 @@ class ClusterAutoscaler:
 
     def _start_drain(self, node: Obj, g: Group, pods: list[Obj], util: tuple[float, float, float], now: float) -> None:
         name = node["metadata"]["name"]
+        pods = [self.pods.get_by_key(_pod_key(p)) or p for p in pods]  # the current versions (a kept plan's may be older)
         if not self._taint(node, True):
             return
         self.recorder.normal(node, "ScaleDown", "marked the node as toBeDeleted/unschedulable")

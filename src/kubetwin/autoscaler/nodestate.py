@@ -161,7 +161,9 @@ class NodeTracker:
     def members(self, group: str) -> dict[str, Obj]:
         """The nodes labelled for ``group`` and not being deleted, in informer order (read-only):
         the dict handed out stays as it is (a scan's view of the group from its start) while the
-        tracker goes on in a copy of it, made at its first change (not a copy per scan)."""
+        tracker goes on in a copy of it, made at its first change (not a copy per scan), but for
+        the kubelets' heartbeat-only reports, which swap the object for its newer version in
+        place (the same facts: what a scan, and the last pass's record, read of it)."""
         if self._regroup:
             self._rebuild_members()
         out = self._members.get(group)
@@ -314,7 +316,9 @@ class NodeTracker:
         f = prev[1]
         self._facts[name] = (node, f)
         if not f.deleting and not self._regroup:
-            self._keep_member(name, node, f)
+            # in place, even in a members dict handed out: its facts are the same, and reports
+            # come between scans (a copy per group per scan otherwise: every group has them)
+            self._members[f.group][name] = node
 
     def _node_deleted(self, node: Obj) -> None:
         if not self.active:
