@@ -963,7 +963,7 @@ class ClusterAutoscaler:
         sim = self.base.sync()
         kept = self._pass_memo.lookup(sim, key, order, budgets)
         steps = kept.prefix
-        if len(steps) < len(ordered):
+        if len(steps) < len(ordered) or kept.pdb_check:
             steps = self._simulate_pass(sim, ordered, plans, tracker, order, kept, key[0])
             self._pass_memo.store(sim, key, order, budgets, steps)
         for (_, node, g, util), (plan, _), step in zip(ordered, plans, steps, strict=True):
@@ -1011,7 +1011,8 @@ class ClusterAutoscaler:
         try:
             for i, ((_, node, _, _), (plan, needs)) in enumerate(zip(ordered, plans, strict=True)):
                 plan = drain.check_pdbs(plan, tracker, needs)
-                step = kept.step(i, entries[i])
+                blocked = plan.blocking is not None and plan.blocking.reason == drain.NOT_ENOUGH_PDB
+                step = kept.step(i, entries[i], blocked)
                 if step is not None:
                     step = run.take(step)
                     if step.outcome is passmemo.REMOVABLE:
