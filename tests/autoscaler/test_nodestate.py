@@ -246,6 +246,26 @@ def test_mid_group_regroup_keeps_informer_order() -> None:
     assert list(s.tracker.members("g1")) == ["n3"]
 
 
+def test_members_handed_out_stay_as_they_were() -> None:
+    """A scan's view of a group (members()) is the tracker's dict, not a copy: later changes go to
+    a copy of it (and the tracker reads them: reads() fails if it kept the dict it handed out),
+    but for heartbeat-only reports, swapped in place (the same facts)."""
+    s = Stack()
+    for o in [("node", 0, "g0", True), ("node", 1, "g0", True), ("node", 2, "g1", False)]:
+        apply(s, o)
+    seen = s.tracker.members("g0")
+    before = {k: id(v) for k, v in seen.items()}
+    for o in [("heartbeat", 0), ("delete-node", 1), ("node", 3, "g0", True), ("readiness", 0, False),
+              ("regroup", 2, "g0"), ("heartbeat", 1)]:  # fmt: skip
+        apply(s, o)
+        if o[0] == "heartbeat" and s.tracker._members.get("g0") is seen:  # (before any other change)
+            before[f"n{o[1]}"] = id(s.nodes.get(f"n{o[1]}"))
+        assert {k: id(v) for k, v in seen.items()} == before, o
+        reads(s)
+    assert list(s.tracker.members("g0")) == ["n0", "n2", "n3"]
+    assert s.tracker.facts(seen["n0"]).ready and not s.tracker.facts(s.tracker.members("g0")["n0"]).ready
+
+
 def test_stopped_tracker_keeps_nothing_and_restarts_from_the_informers() -> None:
     s = Stack()
     s.client.create(node_obj(0, "g0", False))
@@ -396,3 +416,48 @@ def test_status_renders_as_pyyaml_python_emitter(group: Any) -> None:
     writer = status.StatusWriter()
     doc = writer.document([group], status.IN_PROGRESS, "2026-01-01T00:00:10Z")
     assert status.render(doc) == yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+def test_last_pass_record_keeps_the_candidates_and_rechecks_it_saw(make_env: Any) -> None:
+    """The scale-down pass's record holds the candidate set and recently_unremovable themselves;
+    the changes after it go to copies (the record reads as then, the autoscaler as now)."""
+    env = make_env(nodegroup("g", minSize=1, maxSize=3, desiredSize=2), deployment("web", 2, cpu="1200m"),
+                   autoscaler())  # fmt: skip
+    env.run(1250)
+    ca = env.ca
+    rec = ca._last_pass
+    assert rec is not None and rec.candidates is ca._maybe_under and rec.recently_unremovable is ca.recently_unremovable
+    candidates, recently = set(rec.candidates), dict(rec.recently_unremovable)
+    ca._set_candidate("elsewhere", True)
+    ca._recently_for_write()["elsewhere"] = 1.0
+    assert set(rec.candidates) == candidates and dict(rec.recently_unremovable) == recently
+    assert "elsewhere" in ca._maybe_under and ca.recently_unremovable["elsewhere"] == 1.0
+    ca._set_candidate("elsewhere", False)
+    assert "elsewhere" not in ca._maybe_under
+
+
+def test_drain_plan_kept_through_status_writes_and_drains_take_current_pods(make_env: Any) -> None:
+    """A pod status write the drain rules do not read keeps the node's plan (the same object, its
+    pods the older versions); a drain started from it evicts, and names in its Events, the
+    current versions. A pod that comes to the node makes the plan again."""
+    env = make_env(nodegroup("g", minSize=1, maxSize=3, desiredSize=2), deployment("web", 2, cpu="300m"),
+                   autoscaler(unremovableNodeRecheckTimeout="0s"))  # fmt: skip
+    env.run(300)
+    ca = env.ca
+    (first,) = ca.unneeded_since
+    plan = ca._plans[first][2]
+    (pod,) = plan.to_move
+    live = env.client.get("pods", pod["metadata"]["name"], "default")
+    conds = [*live["status"].get("conditions", []), {"type": "Example", "status": "True"}]
+    env.client.update_status({**live, "status": {**live["status"], "conditions": conds}})
+    current = ca.pods.get_by_key(f"default/{pod['metadata']['name']}")
+    assert current is not pod
+    env.run(310)
+    assert ca._plans[first][2] is plan and plan.to_move[0] is pod  # kept: an older version of the pod
+    env.run(1500)  # unneeded for 10m: drained
+    evicted = [e for e in env.events("ScaleDown") if e["involvedObject"]["kind"] == "Pod"]
+    assert [e["involvedObject"]["resourceVersion"] for e in evicted] == [current["metadata"]["resourceVersion"]]
+    assert ca._drain_inputs.get(first) is not None
+    before = ca._drain_inputs[first]
+    ca._touch_node({"spec": {"nodeName": first}})
+    assert ca._drain_inputs[first] != before

@@ -153,3 +153,26 @@ def test_later_steps_kept_when_a_blocked_candidate_comes_ahead(make_env: Any, mo
     assert env.ca.unremovable.get(nodes[2]) in ("NotReplicated", "RecentlyUnremovable")
     assert nodes[1] in env.ca.unneeded_since
     assert shadow.replays > 5 and shadow.hits > 10
+
+
+def test_steps_kept_through_pdb_budget_changes_with_the_same_verdicts(make_env: Any, monkeypatch: Any) -> None:
+    """Only the PDB's disruptions allowed change: the kept steps are taken over while each one's
+    PDB verdict is the same (the shadow pass checks every answer), simulated from the first that
+    differs (maxUnavailable 0 blocks n1's pods)."""
+    env, shadow, _ = _setup(make_env, monkeypatch)
+    checked: list[bool] = []
+    lookup = passmemo.PassMemo.lookup
+
+    def spy(memo: passmemo.PassMemo, *args: Any) -> passmemo.Kept:
+        kept = lookup(memo, *args)
+        checked.append(kept.pdb_check)
+        return kept
+
+    monkeypatch.setattr(passmemo.PassMemo, "lookup", spy)
+    for at, allowed in ((300, 3), (400, 0), (500, 2)):
+        env.run(at)
+        env.client.patch("poddisruptionbudgets.policy", "web", {"spec": {"maxUnavailable": allowed}},
+                         namespace="default")  # fmt: skip
+    env.run(700)
+    assert any(checked) and shadow.hits > 10
+    assert env.ca.unremovable.get(sorted(env.ca.tracker.order())[1]) is None

@@ -60,3 +60,26 @@ def test_max_node_provision_time_backs_off_and_scales_back(make_env: Any) -> Non
     env.run(1000)
     msgs = {e["message"] for e in env.events("NotTriggerScaleUp")}
     assert "pod didn't trigger scale-up: 1 in backoff after failed scale-up" in msgs
+
+
+def test_pending_pods_kept_while_the_same_and_read_again_when_not(make_env: Any) -> None:
+    """_unschedulable_pods keeps its PodInfos and order while the pending pods are the same
+    objects; a new pending pod, a new cutoff or the scale-up delay (read every scan) show."""
+    env = make_env(nodegroup("a", minSize=1, maxSize=1), deployment("web", 2, cpu="1200m"), autoscaler())
+    env.run(30)  # one pod runs, one waits: the group is at its maximum
+    ca = env.ca
+    now = ca.loop.now
+    first = ca._unschedulable_pods(now)
+    assert len(first) == 1
+    again = ca._unschedulable_pods(now)
+    assert again == first and again[0] is first[0]
+    env.client.patch("deployments", "web", {"spec": {"replicas": 3}}, namespace="default")
+    env.run(60)
+    assert len(ca._unschedulable_pods(ca.loop.now)) == 2
+    env.client.patch("clusterautoscalers.kubetwin.io", "default", {"spec": {"newPodScaleUpDelay": "1h"}})
+    env.run(61)
+    assert ca._unschedulable_pods(ca.loop.now) == []
+    env.client.patch("clusterautoscalers.kubetwin.io", "default",
+                     {"spec": {"newPodScaleUpDelay": "0s", "expendablePodsPriorityCutoff": 10}})  # fmt: skip
+    env.run(62)
+    assert ca._unschedulable_pods(ca.loop.now) == []

@@ -65,6 +65,8 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +105,10 @@ REASON_MAX_GROUP_SIZE = "max node group size reached"
 REASON_BACKOFF = "in backoff after failed scale-up"
 REASON_MAX_TOTAL = "max cluster node count reached"
 NEG_INF = float("-inf")
+# what drain.drain_rules and the PDB matching read of a pod (metadata: deletion, annotations,
+# owners, labels; spec: volumes, grace; whether it is terminal), where it is bound, and what else a
+# PodInfo made from it to simulate its move holds (its start time)
+_DRAIN_READS = pc.LABELS | pc.OWNERS | pc.DELETION | pc.META | pc.NODE | pc.SPEC | pc.TERMINAL | pc.START
 
 
 @dataclass
@@ -122,12 +128,14 @@ class Group:
 
 @dataclass(frozen=True)
 class _PassRecord:
-    """What a scale-down pass saw of the nodes it did not look at closer (ClusterAutoscaler.unremovable)."""
+    """What a scale-down pass saw of the nodes it did not look at closer (ClusterAutoscaler.unremovable).
+    ``candidates`` and ``recently_unremovable`` are the autoscaler's own set and dict as they were
+    then: it changes a copy of either from then on (not a copy of each per scan)."""
 
     groups: dict[str, Group]
-    candidates: frozenset[str]
+    candidates: AbstractSet[str]
     draining: frozenset[str]
-    recently_unremovable: frozenset[str]
+    recently_unremovable: Mapping[str, float]
 
 
 @dataclass
@@ -231,10 +239,14 @@ class ClusterAutoscaler:
         self._template_cache: dict[str, tuple[Any, Obj]] = {}  # NodeGroup -> (its spec, template node)
         self._specs: dict[str, tuple[Obj, GroupSpec]] = {}  # NodeGroup -> (its spec object, parsed)
         self._status_key: Any = None  # what the last status document was made of
-        # scale-down's drain rules per node while its pods are the same objects:
-        # node -> (the pods, the options read, the plan before PDB counts)
+        # scale-down's drain rules per node while nothing they read of its pods changed:
+        # node -> (its _drain_inputs version, the options read, the plan before PDB counts)
         # and per PDB (by index) how many of the pods to move it selects, for a PDB version
-        self._plans: dict[str, tuple[list[Obj], tuple[bool, bool], drain.DrainPlan, dict[int, int], int]] = {}
+        self._plans: dict[str, tuple[int | None, tuple[bool, bool], drain.DrainPlan, dict[int, int], int]] = {}
+        # node -> a number that changes whenever a pod bound to it comes, goes or changes what
+        # the drain rules read of it (_pod_touched)
+        self._drain_inputs: dict[str, int] = {}
+        self._drain_tick = 0
         # node -> (plan, needs, what a scale-down pass reads of them) for _drain_rules' answers
         self._plan_keys: dict[str, tuple[drain.DrainPlan, dict[int, int], tuple[Any, ...]]] = {}
         self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
@@ -244,6 +256,8 @@ class ClusterAutoscaler:
         self._pdb_base: tuple[list[Obj], drain.PdbTracker, list[tuple[Any, Any, int]]] | None = None
         self._move_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pod, PodInfo to move it)
         self._pending_infos: dict[str, tuple[Obj, PodInfo]] = {}  # pod key -> (pending pod, its PodInfo)
+        # _eligible_pending's answer: (the pending pods, the cutoff, the answer)
+        self._pending_memo: tuple[list[Obj], int, list[tuple[PodInfo, float | None]]] | None = None
         self._pass_memo = passmemo.PassMemo()  # the last scale-down simulation's outcomes
         self._fit_memo = fitmemo.FitMemo()  # the last scale-up fit check's answer
 
@@ -260,7 +274,8 @@ class ClusterAutoscaler:
                             changes=pod_changes, bits=pc.NODE)  # fmt: skip
         self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [],
                             changes=pod_changes, bits=pc.NODE | pc.DELETION | pc.CONDITIONS)  # fmt: skip
-        self.pods.add_handler(self._pod_added, None, self._pod_deleted)
+        self.pods.add_handler(self._pod_added, self._pod_touched, self._pod_deleted, changes=pod_changes,
+                              reads=_DRAIN_READS)  # fmt: skip
         self.tracker = NodeTracker(self.nodes, self.pods, self.loop.parse_timestamp)
         self.base = BaseSnapshot(self.informers, self.rng, self._node_pods)
         self.configs.add_handler(self._config_changed, lambda o, n: self._config_changed(n),
@@ -273,10 +288,24 @@ class ClusterAutoscaler:
         if key not in self._pod_seq:
             self._pod_seq[key] = self._seq
             self._seq += 1
+        self._touch_node(pod)
 
     def _pod_deleted(self, pod: Obj) -> None:
         m = pod["metadata"]
         self._pod_seq.pop(f"{m.get('namespace', '')}/{m['name']}", None)
+        self._touch_node(pod)
+
+    def _pod_touched(self, old: Obj, pod: Obj) -> None:
+        """A pod update that changed what the drain rules read (_DRAIN_READS): its node's (or
+        nodes', when it was bound) drain plan is made again."""
+        self._touch_node(old)
+        self._touch_node(pod)
+
+    def _touch_node(self, pod: Obj) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            self._drain_tick += 1
+            self._drain_inputs[node] = self._drain_tick
 
     def _config_changed(self, obj: Obj | None) -> None:
         obj = self.configs.get(DEFAULT_NAME)
@@ -296,7 +325,7 @@ class ClusterAutoscaler:
         if not enabled:
             self.base.stop()
             self.tracker.stop()
-            self._maybe_under.clear()
+            self._maybe_under = set()
             self._classified_for = None
         else:
             self.tracker.start()
@@ -341,7 +370,7 @@ class ClusterAutoscaler:
         startup = self.options.max_node_startup_time
         tracker = self.tracker
         for name, g in groups.items():
-            g.members = dict(tracker.members(name))  # as they are at the start of the scan
+            g.members = tracker.members(name)  # as they are at the start of the scan (kept so)
             unready = tracker.unready(name)
             g.counts.ready = len(g.members) - len(unready)
             for created in unready.values():
@@ -409,22 +438,36 @@ class ClusterAutoscaler:
     # -- scale-up ----------------------------------------------------------------------------------
     def _unschedulable_pods(self, now: float) -> list[PodInfo]:
         """The unschedulable pods scale-up looks at, in the lister's order: their PodInfos
-        (:meth:`_pending_info`, which hold the key, priority and pod read once per pod)."""
+        (:meth:`_pending_info`, which hold the key, priority and pod read once per pod), those
+        older than newPodScaleUpDelay (:meth:`_eligible_pending` before that)."""
         pending = self.pods.by_index("ca:unschedulable", "1")
         if not pending:
             return []  # no pending pod at all: nothing to scan
+        delay = self.options.new_pod_scale_up_delay
+        return [pi for pi, created in self._eligible_pending(pending) if created is None or now - created >= delay]
+
+    def _eligible_pending(self, pending: list[Obj]) -> list[tuple[PodInfo, float | None]]:
+        """The pending pods' PodInfos at or above the expendable cutoff, in the lister's order,
+        with their creation times; kept while the pending pods are the same objects (pods wait
+        minutes for their nodes, most scans see the same ones) and none has affinity terms (their
+        PodInfos resolve against the namespaces: a new one each scan)."""
+        cutoff = self.options.expendable_pods_priority_cutoff
+        memo = self._pending_memo
+        if (memo is not None and memo[1] == cutoff and len(memo[0]) == len(pending)
+                and all(map(operator.is_, memo[0], pending))):  # fmt: skip
+            return memo[2]
         infos = [self._pending_info(pod) for pod in pending]
         seq = self._pod_seq
         infos.sort(key=lambda pi: seq[pi.key])  # the lister's order
-        out = []
-        cutoff, delay = self.options.expendable_pods_priority_cutoff, self.options.new_pod_scale_up_delay
+        out: list[tuple[PodInfo, float | None]] = []
+        parse = self.loop.parse_timestamp
         for pi in infos:
             if pi.priority < cutoff:
                 continue
             created = pi.pod["metadata"].get("creationTimestamp")
-            if created and now - self.loop.parse_timestamp(created) < delay:
-                continue
-            out.append(pi)
+            out.append((pi, parse(created) if created else None))
+        affinity = any(pi.has_affinity for pi in infos)
+        self._pending_memo = None if affinity else (pending, cutoff, out)
         return out
 
     def _node_order(self) -> list[str]:
@@ -720,25 +763,40 @@ class ClusterAutoscaler:
         changed: set[str] | None = tracker.take_changed()
         if key != self._classified_for:
             self._classified_for = key
-            self._maybe_under.clear()
+            self._maybe_under = set()
             self._utils.clear()
             changed = None
         for name in set(tracker.names()) if changed is None else changed:
             self._utils.pop(name, None)
             hit = tracker.current(name)
             if hit is None or hit[1].deleting:
-                self._maybe_under.discard(name)
-                continue
-            if tracker.has_deleting_pods(name):
-                self._maybe_under.add(name)  # its utilization depends on the time: read every scan
-                continue
-            util = self.utilization(hit[0])
-            if not hit[1].ready or util[0] < o.scale_down_utilization_threshold:
-                self._maybe_under.add(name)
-                self._utils[name] = util
+                want = False
+            elif tracker.has_deleting_pods(name):
+                want = True  # its utilization depends on the time: read every scan
             else:
-                self._maybe_under.discard(name)
+                util = self.utilization(hit[0])
+                want = not hit[1].ready or util[0] < o.scale_down_utilization_threshold
+                if want:
+                    self._utils[name] = util
+            if want != (name in self._maybe_under):
+                self._set_candidate(name, want)
         return changed
+
+    def _set_candidate(self, name: str, on: bool) -> None:
+        """Add ``name`` to the candidates or take it out, in a copy of the set if the last pass's
+        record holds it."""
+        if self._last_pass is not None and self._last_pass.candidates is self._maybe_under:
+            self._maybe_under = set(self._maybe_under)
+        if on:
+            self._maybe_under.add(name)
+        else:
+            self._maybe_under.discard(name)
+
+    def _recently_for_write(self) -> dict[str, float]:
+        """``recently_unremovable`` to change: a copy if the last pass's record holds it."""
+        if self._last_pass is not None and self._last_pass.recently_unremovable is self.recently_unremovable:
+            self.recently_unremovable = dict(self.recently_unremovable)
+        return self.recently_unremovable
 
     def _scale_down(self, groups: dict[str, Group], now: float) -> dict[str, int]:
         opts = self.options
@@ -770,8 +828,7 @@ class ClusterAutoscaler:
                 continue
             under.append((util[0], node, g, util))
         self._unremovable = reasons
-        self._last_pass = _PassRecord(groups, frozenset(self._maybe_under), frozenset(self.drains),
-                                      frozenset(self.recently_unremovable))  # fmt: skip
+        self._last_pass = _PassRecord(groups, self._maybe_under, frozenset(self.drains), self.recently_unremovable)
         unneeded: dict[str, tuple[Obj, Group, list[Obj], tuple[float, float, float]]] = {}
         if under:
             self._find_unneeded(under, unneeded, now)
@@ -834,6 +891,8 @@ class ClusterAutoscaler:
         gone = [n for n, t in recently.items() if t <= now]
         again = recently if changed is None else changed
         gone += [n for n in again if n in recently and self._scan_node(n, groups) is None]
+        if gone:
+            recently = self._recently_for_write()
         for n in gone:
             recently.pop(n, None)
 
@@ -904,7 +963,7 @@ class ClusterAutoscaler:
         sim = self.base.sync()
         kept = self._pass_memo.lookup(sim, key, order, budgets)
         steps = kept.prefix
-        if len(steps) < len(ordered):
+        if len(steps) < len(ordered) or kept.pdb_check:
             steps = self._simulate_pass(sim, ordered, plans, tracker, order, kept, key[0])
             self._pass_memo.store(sim, key, order, budgets, steps)
         for (_, node, g, util), (plan, _), step in zip(ordered, plans, steps, strict=True):
@@ -914,7 +973,7 @@ class ClusterAutoscaler:
                 unneeded[name] = (node, g, plan.to_move, util)
             elif outcome != passmemo.CAPPED:
                 self._unremovable[name] = outcome
-                self.recently_unremovable[name] = now + opts.unremovable_node_recheck_timeout
+                self._recently_for_write()[name] = now + opts.unremovable_node_recheck_timeout
 
     def _pdb_tracker(self) -> tuple[drain.PdbTracker, list[tuple[Any, Any, int]]]:
         """A fresh PdbTracker over the PDBs and its budgets(). The selectors are parsed once per
@@ -952,7 +1011,8 @@ class ClusterAutoscaler:
         try:
             for i, ((_, node, _, _), (plan, needs)) in enumerate(zip(ordered, plans, strict=True)):
                 plan = drain.check_pdbs(plan, tracker, needs)
-                step = kept.step(i, entries[i])
+                blocked = plan.blocking is not None and plan.blocking.reason == drain.NOT_ENOUGH_PDB
+                step = kept.step(i, entries[i], blocked)
                 if step is not None:
                     step = run.take(step)
                     if step.outcome is passmemo.REMOVABLE:
@@ -995,25 +1055,28 @@ class ClusterAutoscaler:
 
     def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> tuple[drain.DrainPlan, dict[int, int]]:
         """drain.drain_rules over the node's pods and how many of the pods to move each PDB
-        selects, kept while they are the same pod objects (and the rules' answer does not depend
-        on the time or the PDBs; the counts: while the PDBs' selectors stay): read-only."""
-        pods = self._node_pods(name)
+        selects, kept while no pod bound to the node came, went or changed what the rules read
+        (``_drain_inputs``; and the rules' answer does not depend on the time or the PDBs; the
+        counts: while the PDBs' selectors stay): read-only. A kept plan's pods may be older
+        versions than the informer's (status writes: equal in all the rules and the simulation
+        read); what is written from them (the drain's evictions and Events) takes the current ones."""
         o = self.options
         key = (o.skip_nodes_with_system_pods, o.skip_nodes_with_local_storage)
+        version = self._drain_inputs.get(name)
         hit = self._plans.get(name)
-        if hit is not None and hit[1] == key and len(hit[0]) == len(pods) and all(map(operator.is_, hit[0], pods)):
+        if hit is not None and hit[1] == key and hit[0] == version:
             plan = hit[2]
             if hit[4] == self._pdb_version:
                 return plan, hit[3]
             needs = pdbs.needs(plan.to_move)
-            self._plans[name] = (hit[0], key, plan, needs, self._pdb_version)
+            self._plans[name] = (version, key, plan, needs, self._pdb_version)
             return plan, needs
-        plan, lasting = drain.drain_rules(pods, pdbs, now, self.loop.parse_timestamp, *key)
+        plan, lasting = drain.drain_rules(self._node_pods(name), pdbs, now, self.loop.parse_timestamp, *key)
         needs = pdbs.needs(plan.to_move)
         if lasting:
             if len(self._plans) > 2 * len(self.tracker.names()) + 64:
                 self._plans.clear()  # nodes long gone
-            self._plans[name] = (pods, key, plan, needs, self._pdb_version)
+            self._plans[name] = (version, key, plan, needs, self._pdb_version)
         else:
             self._plans.pop(name, None)
         return plan, needs
@@ -1158,6 +1221,7 @@ class ClusterAutoscaler:
 
     def _start_drain(self, node: Obj, g: Group, pods: list[Obj], util: tuple[float, float, float], now: float) -> None:
         name = node["metadata"]["name"]
+        pods = [self.pods.get_by_key(_pod_key(p)) or p for p in pods]  # the current versions (a kept plan's may be older)
         if not self._taint(node, True):
             return
         self.recorder.normal(node, "ScaleDown", "marked the node as toBeDeleted/unschedulable")

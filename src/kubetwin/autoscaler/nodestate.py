@@ -111,6 +111,7 @@ class NodeTracker:
         self._facts: dict[str, tuple[Obj, NodeFacts]] = {}  # node -> (the informer's object, its facts)
         self._members: dict[str, dict[str, Obj]] = {}  # group label -> node -> object, informer order
         self._unready: dict[str, dict[str, float | None]] = {}  # group label -> unready node -> created
+        self._lent: set[str] = set()  # groups whose members dict members() handed out: copied before a change
         self._order: dict[str, None] = {}  # nodes not being deleted, informer order
         self._order_list: list[str] | None = None  # ... as a list, until it changes
         self._regroup = False  # a node changed group: members are rebuilt in informer order on read
@@ -143,6 +144,7 @@ class NodeTracker:
             state.clear()
         self._order_list = None
         self._regroup = False
+        self._lent.clear()
 
     # -- reads -----------------------------------------------------------------------------------
     def facts(self, node: Obj) -> NodeFacts:
@@ -157,10 +159,28 @@ class NodeTracker:
         return self._facts.get(name)
 
     def members(self, group: str) -> dict[str, Obj]:
-        """The nodes labelled for ``group`` and not being deleted, in informer order (read-only)."""
+        """The nodes labelled for ``group`` and not being deleted, in informer order (read-only):
+        the dict handed out stays as it is (a scan's view of the group from its start) while the
+        tracker goes on in a copy of it, made at its first change (not a copy per scan), but for
+        the kubelets' heartbeat-only reports, which swap the object for its newer version in
+        place (the same facts: what a scan, and the last pass's record, read of it)."""
         if self._regroup:
             self._rebuild_members()
-        return self._members.get(group) or {}
+        out = self._members.get(group)
+        if out is None:
+            return {}
+        self._lent.add(group)
+        return out
+
+    def _own_members(self, group: str) -> dict[str, Obj]:
+        """The group's members dict for a change (created if none; copied if handed out)."""
+        out = self._members.get(group)
+        if out is None:
+            out = self._members[group] = {}
+        elif group in self._lent:
+            out = self._members[group] = dict(out)
+        self._lent.discard(group)
+        return out
 
     def unready(self, group: str) -> dict[str, float | None]:
         """Those of :meth:`members` that are not Ready -> their creation time (read-only)."""
@@ -256,7 +276,7 @@ class NodeTracker:
 
     def _keep_member(self, name: str, node: Obj, f: NodeFacts) -> None:
         """A member keeps its place in its group; the object kept is the new version."""
-        self._members[f.group][name] = node
+        self._own_members(f.group)[name] = node
         if f.ready:
             self._unready.get(f.group, {}).pop(name, None)
         else:
@@ -296,7 +316,9 @@ class NodeTracker:
         f = prev[1]
         self._facts[name] = (node, f)
         if not f.deleting and not self._regroup:
-            self._keep_member(name, node, f)
+            # in place, even in a members dict handed out: its facts are the same, and reports
+            # come between scans (a copy per group per scan otherwise: every group has them)
+            self._members[f.group][name] = node
 
     def _node_deleted(self, node: Obj) -> None:
         if not self.active:
@@ -311,21 +333,26 @@ class NodeTracker:
             self._leave(name, prev[1].group)
 
     def _join(self, name: str, node: Obj, f: NodeFacts) -> None:
-        self._members.setdefault(f.group, {})[name] = node
+        self._own_members(f.group)[name] = node
         if not f.ready:
             self._unready.setdefault(f.group, {})[name] = f.created
 
     def _leave(self, name: str, group: str) -> None:
-        for index in (self._members, self._unready):
-            bucket = index.get(group)
-            if bucket is not None:
-                bucket.pop(name, None)
-                if not bucket:
-                    del index[group]
+        if name in self._members.get(group, ()):
+            members = self._own_members(group)
+            del members[name]
+            if not members:
+                del self._members[group]
+        unready = self._unready.get(group)
+        if unready is not None:
+            unready.pop(name, None)
+            if not unready:
+                del self._unready[group]
 
     def _rebuild_members(self) -> None:
         self._regroup = False
         self._members.clear()
+        self._lent.clear()
         self._unready.clear()
         for node in self.nodes.list():
             hit = self._facts.get(node["metadata"]["name"])

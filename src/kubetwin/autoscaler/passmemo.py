@@ -14,7 +14,9 @@ all of them: no simulation at all. A step holds when
 - the pass's global inputs are equal: the nodes being drained, the node order, what the pass reads
   of the PDBs (:meth:`PdbTracker.budgets`: namespaces, selectors, disruptions allowed), the snapshot object in the
   same layout (epoch, node_generation: nodes did not come, go or change labels, taints,
-  unschedulable);
+  unschedulable); when only the PDBs' disruptions allowed differ, the steps are taken over up to
+  the first one whose PDB verdict (blocked by NotEnoughPdb or not) differs: the budgets left
+  reach nothing else of a pass, the verdicts are checked as it goes (:meth:`Kept.step`);
 - it and every step before it had the same input: the candidate, its group, utilization,
   blocking reason, pods to move (keys) and PDB needs;
 - none of the node slots read up to it changed since (the snapshot's dirty-slot log records
@@ -43,6 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubetwin.autoscaler.drain import NOT_ENOUGH_PDB
 from kubetwin.autoscaler.simulator import SimCluster
 
 # a candidate's outcome: the reason it stays (blocked / no place), CAPPED or REMOVABLE
@@ -79,9 +82,13 @@ class Kept:
     :meth:`step` finds by its candidate (see the module docstring). The pass tells it each step
     it gives a candidate (:meth:`taken`), taken over or simulated."""
 
-    def __init__(self, prefix: list[Step], rec: _Record | None = None) -> None:
+    def __init__(self, prefix: list[Step], rec: _Record | None = None, pdb_check: bool = False) -> None:
         self.prefix = prefix
         self._rec = rec
+        # the PDBs' disruptions allowed changed: a step holds only with the same PDB verdict, and
+        # none after the first that does not
+        self.pdb_check = pdb_check
+        self._stopped = False
         self._position: dict[str, int] = {}  # candidate -> its position in the last pass
         self._before: list[int] = []  # per step of the last pass: how many removable steps came before it
         self._removals: list[tuple[Any, tuple[tuple[str, str], ...]]] = []  # their (input, moves), in order
@@ -94,10 +101,17 @@ class Kept:
                 if step.outcome is REMOVABLE:
                     self._removals.append((entry, step.moves))
 
-    def step(self, i: int, entry: Any) -> Step | None:
-        """The kept step for this pass's ``i``-th candidate, whose input is ``entry``, if one holds."""
+    def step(self, i: int, entry: Any, pdb_blocked: bool = False) -> Step | None:
+        """The kept step for this pass's ``i``-th candidate, whose input is ``entry``, if one holds
+        (``pdb_blocked``: whether the PDBs, with the budgets this pass has left, block it)."""
+        if self._stopped:
+            return None
         if i < len(self.prefix):
-            return self.prefix[i]
+            got = self.prefix[i]
+            if self.pdb_check and (got.outcome == NOT_ENOUGH_PDB) != pdb_blocked:
+                self._stopped = True
+                return None
+            return got
         rec = self._rec
         if rec is None or not self._same:
             return None
@@ -139,8 +153,11 @@ class PassMemo:
             return Kept([])
         if rec.key[1] != key[1] or (rec.order is not order and rec.order != order):
             return Kept([])
+        pdb_check = False
         if rec.budgets is not budgets and rec.budgets != budgets:
-            return Kept([])
+            if [b[:2] for b in rec.budgets] != [b[:2] for b in budgets]:
+                return Kept([])  # other PDBs or selectors
+            pdb_check = True  # only disruptions allowed differ
         dirty = snap.dirty_since(rec.epoch, rec.pos)
         if dirty is None:
             return Kept([])
@@ -164,9 +181,9 @@ class PassMemo:
             if was != now or (first < len(order) and step.fit[0] >= first) or step.slot in dirty:
                 break
             n += 1
-        if n == len(new):
+        if n == len(new) and not pdb_check:
             self.hits += 1
-        return Kept(rec.steps[:n], None if dirty else rec)
+        return Kept(rec.steps[:n], None if dirty or pdb_check else rec, pdb_check)
 
     def store(self, sim: SimCluster, key: tuple[Any, ...], order: list[str], budgets: Any, steps: list[Step]) -> None:
         """Keep a pass's steps (``sim``: reverted)."""

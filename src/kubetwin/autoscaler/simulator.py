@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
+from kubetwin.api import nodestatus
+from kubetwin.api import podchanges as pc
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.scheduler.cache import Snapshot
 from kubetwin.scheduler.framework import Code, CycleState, Framework, NodeInfo, PodInfo, Profile, Status
 from kubetwin.scheduler.plugins import REGISTRY
@@ -456,6 +459,13 @@ def _status_only(prev: Obj, node: Obj) -> bool:
     )
 
 
+# What the snapshot reads of a pod (PodInfo: metadata, spec, status.startTime; sync: nodeName and
+# whether it is terminal); the kubelet's other status writes (conditions, container statuses, a
+# phase between Pending and Running) do not reach it: the PodInfo keeps the version it was made
+# or last updated from, which holds the same for all of that.
+_POD_READS = pc.LABELS | pc.OWNERS | pc.DELETION | pc.META | pc.NODE | pc.SPEC | pc.START | pc.TERMINAL
+
+
 def _is_terminal(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -469,9 +479,13 @@ class BaseSnapshot:
     for the autoscaler's own writes in the middle of a scan, when the snapshot must not move);
     :meth:`sync` applies it, nodes first, then pods: a changed pod leaves the snapshot and, when
     it is still bound to a node of the snapshot and not terminal, comes back as a fresh PodInfo.
-    Status writes that change nothing the snapshot counts (a node's heartbeat, a pod's status
-    update that keeps its PodInfo) are applied by the handler right away, as sync would, unless
-    the snapshot is forked or the object already waits for sync.
+    Updates of nothing the snapshot reads do not reach it (``add_handler``'s heartbeat filter and
+    pod change classes): a node's heartbeat (only its conditions' times renewed) and the kubelet's
+    pod status writes that keep the PodInfo and the phase's terminal state; the snapshot keeps
+    the version it holds (no filter reads node conditions, nothing reads a held pod's status but
+    its start time). Other writes that change nothing it counts (a pod's annotations, a node's
+    conditions) are applied by the handler right away, as sync would, unless the snapshot is
+    forked or the object already waits for sync.
     A node that enters the snapshot brings the pods bound to it (``pods_on(name)``); a node that
     leaves takes its pods along. A namespace change re-reads the pods with pod (anti-)affinity
     (their terms' namespaceSelector resolves against the namespaces).
@@ -494,8 +508,8 @@ class BaseSnapshot:
         self._namespaces_changed = False
         self.namespace_events = 0  # namespace changes seen (what pod affinity terms resolve against)
         self.syncs = 0
-        self.nodes.add_handler(self._node_event, self._node_updated, self._node_event)
-        self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event)
+        self.nodes.add_handler(self._node_event, self._node_updated, self._node_event, ignore=nodestatus.heartbeat_only)
+        self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event, changes=pod_changes, reads=_POD_READS)
         informers.get("namespaces").add_handler(self._ns_event, lambda o, n: self._ns_event(n), self._ns_event)
 
     # -- handlers: record only -------------------------------------------------------------------

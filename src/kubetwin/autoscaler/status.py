@@ -13,6 +13,7 @@ the probe times changes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +150,73 @@ _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def render(doc: dict[str, Any]) -> str:
+    """The document as PyYAML's block style writes it (sort_keys=False): written out here when
+    every key and value is simple (:func:`_block`: the status's shape), else by PyYAML."""
+    out: list[str] = []
+    if _block(doc, "", out):
+        return "".join(out)
     return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
+
+
+# strings PyYAML writes on one line, plain or in single quotes, whatever the column: no spaces,
+# quotes or indicator characters; whether quoted is what its resolver says (an implicit bool,
+# null, number or timestamp, as plain, is quoted)
+_SIMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*\Z")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+_scalars: dict[str, str] = {}  # string -> how it is written (the statuses, names, keys)
+
+
+def _scalar(value: Any) -> str | None:
+    """How PyYAML writes ``value`` (an int or a :data:`_SIMPLE` string), None for others."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is not str:
+        return None
+    hit = _scalars.get(value)
+    if hit is not None:
+        return hit
+    if not _SIMPLE.match(value):
+        return None
+    plain = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+    text = value if plain else f"'{value}'"
+    if len(_scalars) >= 1024:
+        _scalars.clear()  # (times: a new one each write)
+    _scalars[value] = text
+    return text
+
+
+def _block(mapping: dict[str, Any], pad: str, out: list[str], first: str | None = None) -> bool:
+    """Append ``mapping`` in block style at indentation ``pad`` (``first``: the prefix of its first
+    line instead, "- " and the list's indentation for an item); False when some key or value is
+    not one :func:`_scalar`, a mapping or a list of mappings writes."""
+    lead = pad if first is None else first
+    for k, v in mapping.items():
+        key = _scalar(k)
+        if key is None or type(k) is not str:
+            return False
+        if type(v) is dict:
+            if not v:
+                out.append(f"{lead}{key}: {{}}\n")
+            else:
+                out.append(f"{lead}{key}:\n")
+                if not _block(v, pad + "  ", out):
+                    return False
+        elif type(v) is list:
+            if not v:
+                out.append(f"{lead}{key}: []\n")
+            else:
+                out.append(f"{lead}{key}:\n")
+                for item in v:
+                    if type(item) is not dict or not item or not _block(item, pad + "  ", out, pad + "- "):
+                        return False
+        else:
+            text = _scalar(v)
+            if text is None:
+                return False
+            out.append(f"{lead}{key}: {text}\n")
+        lead = pad
+    return True
 
 
 def changed(writer: StatusWriter, doc: dict[str, Any]) -> bool:
