@@ -394,4 +394,5 @@ def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env, sidecar: bool) 
         assert samples.custom("p95", ALL) is None  # latency: pod by pod
     engine = env.pipeline.engine()
     assert engine is not None and engine.oom_log  # the restarts happened
+    assert engine.aligned is not sidecar  # one container per pod: the arrays skip the slot join
     assert served and unserved
