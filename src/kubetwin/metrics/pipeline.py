@@ -448,12 +448,21 @@ class _Samples:
         self.slots = slots
         self.timestamp = pipeline.timestamp or 0.0
         self.window = pipeline.window
+        self._served: npt.NDArray[np.bool_] | None = None
+
+    @property
+    def served(self) -> npt.NDArray[np.bool_]:
+        """Per row: metrics-server serves the pod (built once, shared by every metric: never
+        write to it or to a ``has`` returned)."""
+        if self._served is None:
+            self._served = self.arrays.ok[self.slots]
+        return self._served
 
     def resource(self, resource: str) -> PodValues:
         if resource not in ("cpu", "memory"):
             raise MetricsUnavailable(NO_RESOURCE_METRICS)
         a = self.arrays
-        has = a.ok[self.slots]
+        has = self.served
         if not has.any():
             raise MetricsUnavailable(NO_RESOURCE_METRICS)
         return has, (a.cpu if resource == "cpu" else a.mem)[self.slots]
@@ -475,7 +484,7 @@ class _Samples:
                 return None
             defines[i] = True
         slots = self.slots
-        served = self.arrays.ok[slots]  # only slots the last scrape covered (so also its traffic)
+        served = self.served  # only slots the last scrape covered (so also its traffic)
         # what rows that are not served read does not matter (``has`` is False there)
         profile = eng.p.a["profile"][slots]
         try:
