@@ -46,15 +46,17 @@ def exact_sum(values: I64) -> int:
 
 
 def masked_sum(values: I64, mask: Mask, bound: int | None = None) -> int:
-    """``exact_sum(values[mask])`` without gathering the values: numpy's int64 sum is exact in any
-    order while no partial sum can wrap, which ``bound`` (the largest magnitude in ``values``,
-    read from them when not given) rules out; else the gathered values' exact sum."""
+    """``exact_sum(values[mask])`` without gathering the values: the sum of ``values x mask``
+    (numpy's int64 sum is exact in any order while no partial sum can wrap, which ``bound``, the
+    largest magnitude in ``values``, read from them when not given, rules out; a multiplication by
+    the mask and a plain sum are both vectorised, unlike a gather or a ``where=`` reduction); else
+    the gathered values' exact sum."""
     if values.size == 0:
         return 0
     if bound is None:
         bound = max(-int(values.min()), int(values.max()))
     if bound <= (2**62) // values.size:
-        return int(np.sum(values, where=mask))
+        return int((values * mask).sum())
     return exact_sum(values[mask])
 
 

@@ -495,7 +495,11 @@ class _Samples:
         if not has.any():
             raise MetricsUnavailable(NO_CUSTOM_METRICS)
         # to_milli per profile (its serving pods share one rate), then per row
-        milli = cur.milli_rates()[np.take(cur.serve, slots, mode="clip")]
+        try:
+            code = cur.serve[slots]
+        except IndexError:  # a row's pod got its slot after the scrape (it is not served)
+            code = cur.serve[np.where(served, slots, 0)]
+        milli = cur.milli_rates()[code]
         return has, np.where(has, milli, 0)
 
 
