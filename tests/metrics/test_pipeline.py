@@ -394,4 +394,32 @@ def test_pod_samples_are_the_per_pod_answers_as_arrays(env: Env, sidecar: bool) 
         assert samples.custom("p95", ALL) is None  # latency: pod by pod
     engine = env.pipeline.engine()
     assert engine is not None and engine.oom_log  # the restarts happened
+    assert engine.aligned is not sidecar  # one container per pod: the arrays skip the slot join
     assert served and unserved
+
+
+def test_custom_samples_of_pods_given_slots_after_the_last_scrape(env: Env) -> None:
+    """Rows whose pods started after the last scrape (their engine slots lie past what it covered)
+    have no value, the others the per-pod answer."""
+    env.deployment(replicas=1)
+    env.profile(metrics=[{"name": "http_requests_per_second"}])
+    env.run_to(120)
+    dep = env.client.get("deployments.apps", "web", NS)
+    dep["spec"]["replicas"] = 4
+    env.client.update(dep)
+    eng, cur = env.pipeline.engine(), env.pipeline.cur
+    assert eng is not None and cur is not None
+    for t in range(121, 135):
+        env.run_to(t)
+        if any(e.slot >= cur.pods for e in eng.pods.values()):
+            break
+    pods = env.pods()
+    assert env.pipeline.cur is cur and any(e.slot >= cur.pods for e in eng.pods.values())
+    samples = env.pipeline.pod_samples(fresh_rows([(p["metadata"]["uid"], None) for p in pods]))
+    assert samples is not None
+    has, values = samples.custom("http_requests_per_second", ALL)
+    expected = env.pipeline.get_raw_metric("http_requests_per_second", NS, ALL, ALL)[0]
+    assert {p["metadata"]["name"]: int(v) for p, h, v in zip(pods, has, values, strict=True) if h} == {
+        k: m.value for k, m in expected.items()
+    }
+    assert sum(has.tolist()) == 1

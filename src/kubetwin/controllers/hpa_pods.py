@@ -45,6 +45,21 @@ def exact_sum(values: I64) -> int:
     return sum(values.tolist())
 
 
+def masked_sum(values: I64, mask: Mask, bound: int | None = None) -> int:
+    """``exact_sum(values[mask])`` without gathering the values: the sum of ``values x mask``
+    (numpy's int64 sum is exact in any order while no partial sum can wrap, which ``bound``, the
+    largest magnitude in ``values``, read from them when not given, rules out; a multiplication by
+    the mask and a plain sum are both vectorised, unlike a gather or a ``where=`` reduction); else
+    the gathered values' exact sum."""
+    if values.size == 0:
+        return 0
+    if bound is None:
+        bound = max(-int(values.min()), int(values.max()))
+    if bound <= (2**62) // values.size:
+        return int((values * mask).sum())
+    return exact_sum(values[mask])
+
+
 def _fallback_sum(requests: I64, percent: int) -> int:
     """``sum(quo(r * percent, 100))``: Go's truncating division per pod, summed exactly."""
     if requests.size == 0:
@@ -78,6 +93,22 @@ class _Requests:
         self.errors = 0
 
 
+class _Masks:
+    """What :meth:`TargetPods.totals` derives from the rows' columns alone (no metric, no clock),
+    for the rows of one version of the columns."""
+
+    __slots__ = ("version", "n", "delay", "other", "pending", "untimed", "never_ready")
+
+    def __init__(self, pods: TargetPods, n: int, delay: float) -> None:
+        self.version, self.n, self.delay = pods.version, n, delay
+        alive, kind = pods.alive[:n], pods.kind[:n]
+        self.other = alive & (kind == hc.OTHER)
+        self.pending = alive & (kind == hc.PENDING)
+        self.untimed = ~pods.timed[:n]
+        # Ready is "False" and never was True: it went False within the initial readiness delay
+        self.never_ready = pods.ready_false[:n] & (pods.start[:n] + delay > pods.ltt[:n])
+
+
 class TargetPods:
     """The pods of ``namespace`` matching ``selector``, by name, as rows.
 
@@ -106,6 +137,8 @@ class TargetPods:
         self.odd = np.zeros(cap, dtype=np.bool_)  # a time did not parse
         self.odd_count = 0
         self._requests: dict[tuple[str | None, str], _Requests] = {}
+        self.version = 0  # moves whenever a column (but a request column) may change
+        self._masks: _Masks | None = None  # the last version's, see totals
 
     # -- rows -----------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -130,6 +163,7 @@ class TargetPods:
         return self.keys.uids
 
     def _grow(self) -> None:
+        self.version += 1
         self.cap *= 2
         for name in ("alive", "kind", "timed", "start", "ltt", "ready_false", "running_ready", "odd"):
             old = getattr(self, name)
@@ -165,6 +199,7 @@ class TargetPods:
                 if old is not None and not _same_requests(old, pod):
                     self._refill(row, pod)
                 return
+        self.version += 1
         if row is None:
             if self.free:
                 row = self.free.pop()
@@ -199,6 +234,7 @@ class TargetPods:
     def _refresh_columns(self, row: int, prev: _Seen, seen: _Seen) -> None:
         """Rewrite the columns of ``row`` (alive, holding the same pod) that differ between the
         facts it holds (``prev``) and the pod's new ones (``seen``): what put writes, value for value."""
+        self.version += 1
         _, pkind, pstart, pltt, pstatus = prev[1]
         _, kind, start_text, ltt_text, status = seen[1]
         if kind != pkind:
@@ -246,6 +282,7 @@ class TargetPods:
         self.free.append(row)
 
     def _clear(self, row: int) -> None:
+        self.version += 1
         if self.odd[row]:
             self.odd_count -= 1
         for col in self._requests.values():
@@ -317,27 +354,29 @@ class TargetPods:
         request a pod missing metrics is taken to use on a scale-down)."""
         n = self.size
         has, values = has[:n], values[:n]
-        alive, kind = self.alive[:n], self.kind[:n]
-        other = alive & (kind == hc.OTHER)
-        pending = alive & (kind == hc.PENDING)
-        sampled = other & has
-        missing = other & ~has
+        m = self._masks
+        if m is None or m.version != self.version or m.n != n or m.delay != config.delay_of_initial_readiness_status:
+            m = self._masks = _Masks(self, n, config.delay_of_initial_readiness_status)
+        sampled = m.other & has
+        missing = m.other & ~has
+        pending = m.pending
         if resource == "cpu":
-            start, ltt, ready_false = self.start[:n], self.ltt[:n], self.ready_false[:n]
-            # within the CPU initialization period: unready, or no full metric window since the
-            # last readiness transition; afterwards only pods that never became ready
-            hot = start + config.cpu_initialization_period > now
-            never_ready = ready_false & (start + config.delay_of_initial_readiness_status > ltt)
-            unready_cpu = sampled & (
-                ~self.timed[:n] | np.where(hot, ready_false | (timestamp < ltt + window), never_ready)
-            )
+            # within the CPU initialization period (hot: the few recently started rows): unready, or
+            # no full metric window since the last readiness transition; afterwards only pods that
+            # never became ready
+            hot = np.flatnonzero(self.start[:n] + config.cpu_initialization_period > now)
+            late = m.never_ready
+            if hot.size:
+                late = late.copy()
+                late[hot] = self.ready_false[hot] | (timestamp < self.ltt[hot] + window)
+            unready_cpu = sampled & (m.untimed | late)
             ready = sampled & ~unready_cpu
             unready = pending | unready_cpu
         else:
             ready = sampled
             unready = pending
         n_ready = int(np.count_nonzero(ready))
-        total = exact_sum(values[ready])
+        total = masked_sum(values, ready)
         t = hc.PodTotals(
             ready=n_ready,
             unready=int(np.count_nonzero(unready)),
@@ -348,6 +387,7 @@ class TargetPods:
         if requests is None:
             return t
         req = requests[:n]
+        bound = max(-int(req.min()), int(req.max())) if n else 0
         missing_req = req[missing]
         return hc.PodTotals(
             ready=t.ready,
@@ -357,8 +397,8 @@ class TargetPods:
             total=t.total,
             matched=n_ready,
             matched_total=total,
-            requested=exact_sum(req[ready]),
+            requested=masked_sum(req, ready, bound),
             missing_requested=exact_sum(missing_req),
             missing_fallback=_fallback_sum(missing_req, fallback),
-            unready_requested=exact_sum(req[unready]),
+            unready_requested=masked_sum(req, unready, bound),
         )

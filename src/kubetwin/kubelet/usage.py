@@ -378,6 +378,9 @@ class UsageEngine:
         # slot is still that pod's while the two match
         self.slot_changes = 0
         self.pods_started = 0  # pods given a slot so far: a uid without one can only gain one then
+        # every pod so far had one container, given the container slot numbered as its pod slot
+        # (both tables hand out and take back slots in step then): readers may skip the join
+        self.aligned = True
         self.c = _Table(_C_COLS, 256)
         self.p = _Table(_P_COLS, 64)
         self.nodes = _Table(_N_COLS, 16)
@@ -542,6 +545,8 @@ class UsageEngine:
                 self._set_running(s, True)
                 ca["start"][s] = rc.started_at if rc.started_at is not None else self.loop.now
                 ca["pid"][s] = self._pid()
+        if self.aligned and e.slots != [pslot]:
+            self.aligned = False
         e.profile = self._match(e)
         pa["profile"][pslot] = self._profile_index.get(e.profile, -1) if e.profile else -1
         self._serve(e)

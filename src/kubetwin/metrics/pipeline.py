@@ -222,9 +222,34 @@ class _Scrape:
     granted: F64  # CPU granted (milli) per container slot
     running: npt.NDArray[np.bool_]
     start: F64
-    rps: F64  # requests/s reaching each pod slot, averaged over the window
+    # the traffic: per pod slot the index of the profile whose traffic it shared (-1: none), and
+    # per profile the requests/s reaching each of its serving pods, averaged over the window
+    serve: npt.NDArray[np.int64]
+    rates: F64
     node_cpu: F64  # per node slot
     node_mem: F64
+    _rps: F64 | None = None
+
+    @property
+    def pods(self) -> int:
+        """Pod slots the scrape covered."""
+        return len(self.serve)
+
+    @property
+    def rps(self) -> F64:
+        """Requests/s reaching each pod slot (0 for those serving none), built on the first read."""
+        if self._rps is None:
+            self._rps = np.append(self.rates, 0.0)[self.serve]
+        return self._rps
+
+    def rps_at(self, slot: int) -> float:
+        """``rps[slot]`` without building the array."""
+        k = int(self.serve[slot])
+        return float(self.rates[k]) if k >= 0 else 0.0
+
+    def milli_rates(self) -> npt.NDArray[np.int64]:
+        """``to_milli`` of each profile's rate, with one more element, 0, for index -1 (none)."""
+        return np.append(np.rint(self.rates * 1000.0).astype(np.int64), 0)
 
 
 class _PodArrays:
@@ -233,12 +258,12 @@ class _PodArrays:
 
     __slots__ = ("ok", "_cpu_c", "_mem_c", "_served", "_owners", "_single", "_cpu", "_mem", "_ok_list", "_lists")
 
-    def __init__(self, ok: npt.NDArray[np.bool_], cpu_c: F64, mem_c: F64, served: npt.NDArray[np.intp],
-                 owners: npt.NDArray[np.int64], single: bool) -> None:  # fmt: skip
+    def __init__(self, ok: npt.NDArray[np.bool_], cpu_c: F64, mem_c: F64, served: npt.NDArray[np.intp] | None,
+                 owners: npt.NDArray[np.int64] | None, single: bool) -> None:  # fmt: skip
         self.ok = ok  # scraped twice with the same running containers (metrics-server serves it)
         self._cpu_c = cpu_c  # per container slot (those of served pods only mean anything)
         self._mem_c = mem_c
-        self._served = served  # the container slots of served pods ...
+        self._served = served  # the container slots of served pods (None: slots aligned, see _pod_arrays) ...
         self._owners = owners  # ... and their pod slots
         self._single = single  # no pod has more than one container
         self._cpu: npt.NDArray[np.int64] | None = None
@@ -264,10 +289,13 @@ class _PodArrays:
     def _per_pod(self, per_container: F64, scale: int) -> npt.NDArray[np.int64]:
         pn = len(self.ok) - 1
         out = np.zeros(pn + 1, dtype=np.int64)
-        values = per_container[self._served]
-        if self._single:  # a container per pod: its value is the pod's
-            out[self._owners] = values.astype(np.int64)
+        if self._served is None or self._owners is None:  # pod slot s's one container is slot s
+            m = min(pn, len(per_container))
+            out[:m] = per_container[:m]  # (those not served are zeroed below)
+        elif self._single:  # a container per pod: its value is the pod's
+            out[self._owners] = per_container[self._served].astype(np.int64)
         else:  # integer-valued float sums stay exact below 2**53 (usage per pod is far below)
+            values = per_container[self._served]
             out[:pn] = np.bincount(self._owners, weights=values, minlength=pn)[:pn].astype(np.int64)
         if scale != 1:
             out *= scale
@@ -309,14 +337,19 @@ def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
     good[:limit] = (
         cur.running[:limit] & prev.running[:limit] & ~(start > prev.t) & (ca["start"][:limit] == start)
     )
-    live_owners = owner[alive]
-    has = np.zeros(pn + 1, dtype=np.bool_)  # pods with a live container
-    has[live_owners] = True
-    spoilt = np.zeros(pn + 1, dtype=np.bool_)  # pods with a live container that is not served
-    spoilt[owner[alive & ~good]] = True
     ok = np.zeros(pn + 1, dtype=np.bool_)
-    ok[:pn] = pa["alive"][:pn] & has[:pn] & ~spoilt[:pn]
-    ok[min(pn, len(cur.rps)) : pn] = False
+    aligned = eng.aligned and nc <= pn
+    if aligned:  # pod slot s has one container, slot s: it has a live one and is spoilt at s only
+        m = min(pn, limit)
+        ok[:m] = pa["alive"][:m] & alive[:m] & good[:m]
+    else:
+        live_owners = owner[alive]
+        has = np.zeros(pn + 1, dtype=np.bool_)  # pods with a live container
+        has[live_owners] = True
+        spoilt = np.zeros(pn + 1, dtype=np.bool_)  # pods with a live container that is not served
+        spoilt[owner[alive & ~good]] = True
+        ok[:pn] = pa["alive"][:pn] & has[:pn] & ~spoilt[:pn]
+    ok[min(pn, cur.pods) : pn] = False
     span = cur.t - prev.t
     if span > 0:
         cpu_c = cur.cpu_s[:limit] - prev.cpu_s[:limit]
@@ -327,6 +360,8 @@ def _pod_arrays(cur: _Scrape, prev: _Scrape, eng: UsageEngine) -> _PodArrays:
     else:
         cpu_c = np.rint(cur.granted[:limit])
     mem_c = np.trunc(cur.mem[:limit])
+    if aligned:
+        return _PodArrays(ok, cpu_c, mem_c, None, None, True)
     served = np.flatnonzero(alive[:limit] & good[:limit])
     single = int(np.count_nonzero(has)) == live_owners.size  # as many pods as live containers
     return _PodArrays(ok, cpu_c, mem_c, served, owner[served], single)
@@ -413,12 +448,21 @@ class _Samples:
         self.slots = slots
         self.timestamp = pipeline.timestamp or 0.0
         self.window = pipeline.window
+        self._served: npt.NDArray[np.bool_] | None = None
+
+    @property
+    def served(self) -> npt.NDArray[np.bool_]:
+        """Per row: metrics-server serves the pod (built once, shared by every metric: never
+        write to it or to a ``has`` returned)."""
+        if self._served is None:
+            self._served = self.arrays.ok[self.slots]
+        return self._served
 
     def resource(self, resource: str) -> PodValues:
         if resource not in ("cpu", "memory"):
             raise MetricsUnavailable(NO_RESOURCE_METRICS)
         a = self.arrays
-        has = a.ok[self.slots]
+        has = self.served
         if not has.any():
             raise MetricsUnavailable(NO_RESOURCE_METRICS)
         return has, (a.cpu if resource == "cpu" else a.mem)[self.slots]
@@ -440,14 +484,23 @@ class _Samples:
                 return None
             defines[i] = True
         slots = self.slots
-        served = self.arrays.ok[slots]  # only slots the last scrape covered (so also its rps)
-        at = np.where(served, slots, 0)
-        profile = eng.p.a["profile"][at]
-        has = served & defines[np.where(profile < len(keys), profile, -1)]
+        served = self.served  # only slots the last scrape covered (so also its traffic)
+        # what rows that are not served read does not matter (``has`` is False there)
+        profile = eng.p.a["profile"][slots]
+        try:
+            defined = defines[profile]  # index len(keys) is False as -1 is
+        except IndexError:
+            defined = defines[np.where(profile < len(keys), profile, -1)]
+        has = served & defined
         if not has.any():
             raise MetricsUnavailable(NO_CUSTOM_METRICS)
-        rps = np.rint(cur.rps[at] * 1000.0).astype(np.int64)  # to_milli
-        return has, np.where(has, rps, 0)
+        # to_milli per profile (its serving pods share one rate), then per row
+        try:
+            code = cur.serve[slots]
+        except IndexError:  # a row's pod got its slot after the scrape (it is not served)
+            code = cur.serve[np.where(served, slots, 0)]
+        milli = cur.milli_rates()[code]
+        return has, np.where(has, milli, 0)
 
 
 @dataclass
@@ -519,7 +572,8 @@ class MetricsPipeline:
         cpu_s = ca["grant_s"][:n] + granted * extra
         pn = eng.p.n
         pa = eng.p.a
-        rps = np.zeros(pn)
+        serve = np.full(pn, -1, dtype=np.int64)
+        rates = np.zeros(0)
         if eng.profiles and pn:
             keys = sorted(eng.profiles)  # the engine's profile index order
             avg = np.array(
@@ -529,8 +583,10 @@ class MetricsPipeline:
             prof = pa["profile"][:pn]
             serving = pa["alive"][:pn] & pa["ready"][:pn] & (prof >= 0) & (prof < len(keys))
             counts = np.bincount(prof[serving], minlength=len(keys)).astype(np.float64)
-            sp = prof[serving]
-            rps[serving] = avg[sp] / counts[sp]
+            serve = np.where(serving, prof, -1)
+            # every serving pod of a profile gets the same share: one division per profile
+            rates = np.zeros(len(keys))
+            np.divide(avg, counts, out=rates, where=counts > 0)
         nn = eng.nodes.n
         na = eng.nodes.a
         self.prev = self.cur
@@ -542,7 +598,8 @@ class MetricsPipeline:
             granted=granted,
             running=ca["running"][:n].copy(),
             start=ca["start"][:n].copy(),
-            rps=rps,
+            serve=serve,
+            rates=rates,
             node_cpu=na["cpu_used"][:nn].copy(),
             node_mem=na["pods_mem"][:nn] + na["overhead"][:nn],
         )
@@ -682,7 +739,7 @@ class MetricsPipeline:
             return None
         cur = self.cur
         assert cur is not None
-        rps = float(cur.rps[e.slot])
+        rps = cur.rps_at(e.slot)
         if d.type == REQUESTS_PER_SECOND:
             return rps
         slots = e.slots
@@ -778,7 +835,7 @@ class MetricsPipeline:
             if d is not None and d.type == LATENCY:
                 is_latency = True
                 e = self._entry(pod)
-                w = float(self.cur.rps[e.slot]) if e is not None and self.cur is not None else 0.0
+                w = self.cur.rps_at(e.slot) if e is not None and self.cur is not None else 0.0
                 total += v * w
                 weight += w
                 plain += v
