@@ -537,3 +537,25 @@ def test_system_default_spread_selector_kept_until_services_change(stack: SchedS
     stack.settle()
     assert selector_of("c")[0] == {"matchLabels": {"app": "web", "tier": "front"}, "matchExpressions": []}
     assert asked == ["a", "c"]
+
+
+def test_node_event_answer_shared_per_pod_class_only(stack: SchedStack) -> None:
+    """A node event asks the hints once per (pod class, rejectors): pods of one class share the
+    answer, a pod of another class with the same rejectors gets its own."""
+    other = {"key": "other", "value": "x", "effect": "NoSchedule"}
+    stack.create(small("n1"), make_node("gpu").capacity(cpu="8").taints([GPU_TAINT, other]).obj())
+    for name in ("a1", "a2"):  # too big for n1, untolerated on gpu
+        stack.create(make_pod(name).container("c", requests={"cpu": "3"}).obj())
+    tolerates_gpu = [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]
+    stack.create(make_pod("b1").container("c", requests={"cpu": "3"}).tolerations(tolerates_gpu).obj())
+    stack.settle()
+    sched = stack.scheduler
+    assert {k: set(pi.unschedulable_plugins) for k, pi in sched._unschedulable.items()} == {
+        k: {"NodeResourcesFit", "TaintToleration"} for k in ("default/a1", "default/a2", "default/b1")
+    }
+    node = stack.client.get("nodes", "gpu")
+    node["spec"]["taints"] = [GPU_TAINT]  # helps b1 only
+    stack.client.update(node)
+    assert set(sched._unschedulable) == {"default/a1", "default/a2"}
+    stack.settle(2)
+    assert stack.node_of("b1") == "gpu" and stack.node_of("a1") is None

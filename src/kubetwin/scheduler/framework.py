@@ -15,6 +15,7 @@ path is used for preemption dry runs and by the property tests.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -313,7 +314,7 @@ class PodInfo:
         self.timestamp = 0.0
         self.attempts = 0
         self.initial_attempt: float | None = None
-        self.unschedulable_plugins: set[str] = set()
+        self.unschedulable_plugins: AbstractSet[str] = frozenset()  # hashable in the scheduler
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
         self.terms: Any = None  # InterPodAffinity's parsed terms (cache)

@@ -80,6 +80,7 @@ ERR_NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 REASON_UNSCHEDULABLE = "Unschedulable"
 REASON_SCHEDULER_ERROR = "SchedulerError"
 AFFINITY_PLUGINS = frozenset({"InterPodAffinity", "PodTopologySpread"})
+_NO_REJECTORS: frozenset[str] = frozenset()
 
 
 def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
@@ -109,6 +110,13 @@ class Diagnosis:
         self._histogram: dict[str, int] | None = None
         self._statuses: NodeStatuses | None = None
         self._messages: dict[str, str] = {}  # message() per PostFilter message
+        self._rejectors: frozenset[str] | None = None
+
+    def rejectors(self) -> frozenset[str]:
+        """The plugins that rejected a node (read-only, built once: pods failing alike share it)."""
+        if self._rejectors is None or len(self._rejectors) != len(self.plugins):
+            self._rejectors = frozenset(self.plugins)
+        return self._rejectors
 
     def histogram(self) -> dict[str, int]:
         """Rejecting nodes per reason (read-only: computed once)."""
@@ -321,7 +329,7 @@ class Scheduler:
         for p in self.framework.pre_enqueue_plugins:
             st = p.pre_enqueue(pi)
             if st is not None:
-                pi.unschedulable_plugins = {p.NAME}
+                pi.unschedulable_plugins = frozenset((p.NAME,))
                 self._unschedulable[pi.key] = pi
                 return
         self._push_active(pi)
@@ -366,7 +374,7 @@ class Scheduler:
         self._unschedulable.pop(pi.key, None)
         if pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting = max(0, self._affinity_waiting - 1)
-            pi.unschedulable_plugins = set()
+            pi.unschedulable_plugins = _NO_REJECTORS
         expiry = pi.timestamp + self.backoff_duration(pi) if pi.attempts else self.loop.now
         if expiry <= self.loop.now:
             self._push_active(pi)
@@ -391,8 +399,27 @@ class Scheduler:
             self._in_flight.append((resource, action, old, new))
         pods = list(self._unschedulable.values()) if candidates is None else candidates
         memo: dict[Any, Any] = {}
+        if resource == NODE:
+            self._move_for_node(pods, action, old, new, memo)
+            return
         for pi in pods:
             if hints.worth_requeuing(pi, resource, action, old, new, memo):
+                self._requeue(pi)
+
+    def _move_for_node(self, pods: list[PodInfo], action: int, old: Obj | None, new: Obj | None,
+                       memo: dict[Any, Any]) -> None:  # fmt: skip
+        """_move for a node event: the node hints read of the queued pod only what its class holds
+        (namespace, labels, spec), so pods of one class with the same rejector plugins get one
+        answer per event (asked once; the pods still requeue one by one, in order)."""
+        hints, classes = self._hints, self._classes
+        answers: dict[tuple[int, frozenset[str]], bool] = {}
+        for pi in pods:
+            rejectors = pi.unschedulable_plugins
+            key = (classes.of(pi), rejectors if type(rejectors) is frozenset else frozenset(rejectors))
+            worth = answers.get(key)
+            if worth is None:
+                worth = answers[key] = hints.worth_requeuing(pi, NODE, action, old, new, memo)
+            if worth:
                 self._requeue(pi)
 
     def _move_cross_topology(self, action: int, old: Obj | None, new: Obj) -> None:
@@ -463,7 +490,7 @@ class Scheduler:
             node_name = self.schedule_pod(state, pi)
         except FitError as fe:
             self.failed_attempts += 1
-            pi.unschedulable_plugins = set(fe.diagnosis.plugins)
+            pi.unschedulable_plugins = fe.diagnosis.rejectors()
             nominated: str | None = None
             post_msg = ""
             for p in self.framework.post_filter_plugins:
@@ -479,7 +506,7 @@ class Scheduler:
             return
         except _NoNodes:
             self.failed_attempts += 1
-            pi.unschedulable_plugins = set()
+            pi.unschedulable_plugins = _NO_REJECTORS
             self._handle_failure(pi, ERR_NO_NODES_AVAILABLE, REASON_SCHEDULER_ERROR, None)
             return
         # Assume, reserve, bind.
