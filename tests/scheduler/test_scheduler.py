@@ -559,3 +559,22 @@ def test_node_event_answer_shared_per_pod_class_only(stack: SchedStack) -> None:
     assert set(sched._unschedulable) == {"default/a1", "default/a2"}
     stack.settle(2)
     assert stack.node_of("b1") == "gpu" and stack.node_of("a1") is None
+
+
+def test_status_writes_keep_the_cached_and_queued_versions_current(stack: SchedStack) -> None:
+    """Status-only writes reach the scheduler by its _on_pod_status route: a bound pod's cached
+    PodInfo takes the new version in place, a queued pod's keeps following too."""
+    stack.create(small("n1"), make_pod("p").container("c", requests={"cpu": "1"}).obj(),
+                 make_pod("big").container("c", requests={"cpu": "8"}).obj())  # fmt: skip
+    stack.settle()
+    sched = stack.scheduler
+    cached = sched.snapshot.pods["default/p"]
+    for name in ("p", "big"):
+        pod = stack.pod(name)
+        pod["status"]["phase"] = "Running" if name == "p" else "Pending"
+        pod["status"]["podIP"] = "10.0.0.9"
+        stack.client.update_status(pod)
+    informer = stack.informers.get("pods")
+    assert sched.snapshot.pods["default/p"] is cached
+    assert cached.pod is informer.get("p", "default")
+    assert sched._queued["default/big"].pod is informer.get("big", "default")

@@ -498,6 +498,20 @@ class Snapshot:
         self.assumed.discard(key)
         return self.add_pod(pod)
 
+    def refresh_pod(self, key: str, old: Obj, new: Obj) -> bool:
+        """update_pod(new) for a write that changed only ``old``'s status, when the cache holds
+        ``old`` attached to its node: the cached PodInfo takes ``new`` (uid, node, labels and
+        requests are ``old``'s, which it was checked against). False (nothing done) otherwise."""
+        pi = self.pods.get(key)
+        if pi is None or pi.pod is not old or pi.slot < 0:
+            return False
+        ni = self.nodes[pi.slot]
+        if ni is None or ni.name != (new.get("spec") or {}).get("nodeName", ""):
+            return False
+        pi.pod = new
+        self.assumed.discard(key)
+        return True
+
     def remove_pod(self, key: str) -> PodInfo | None:
         pi = self.pods.pop(key, None)
         if pi is None:

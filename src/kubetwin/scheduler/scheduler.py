@@ -36,8 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
 from kubetwin.api.nodestatus import heartbeat_only
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.client import Client, InformerFactory
 from kubetwin.client.eventseries import SeriesEventRecorder, truncate_note
 from kubetwin.scheduler.cache import Snapshot
@@ -81,6 +83,8 @@ REASON_UNSCHEDULABLE = "Unschedulable"
 REASON_SCHEDULER_ERROR = "SchedulerError"
 AFFINITY_PLUGINS = frozenset({"InterPodAffinity", "PodTopologySpread"})
 _NO_REJECTORS: frozenset[str] = frozenset()
+# what _on_pod_update reads of a pod besides its status (writes changing none go to _on_pod_status)
+_POD_READS = pc.LABELS | pc.OWNERS | pc.DELETION | pc.META | pc.NODE | pc.SPEC | pc.TERMINATING
 
 
 def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
@@ -235,7 +239,8 @@ class Scheduler:
         nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete,
                           ignore=heartbeat_only, on_ignored=self._on_node_heartbeat)  # fmt: skip
         pods = self.informers.get("pods")
-        pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
+        pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete, changes=pod_changes,
+                         reads=_POD_READS, on_ignored=self._on_pod_status)  # fmt: skip
         for res in ("poddisruptionbudgets.policy", "services", "replicasets.apps", "statefulsets.apps",
                     "namespaces"):  # fmt: skip
             try:
@@ -310,6 +315,19 @@ class Scheduler:
             memo: dict[Any, Any] = {}
             if any(self._hints.worth_requeuing(pi, POD, a, old, new, memo) for a in pod_update_actions(old, new)):
                 self._requeue(pi)
+
+    def _on_pod_status(self, old: Obj, new: Obj) -> None:
+        """A pod write that changed only status parts (api/podchanges.py): for a bound pod the
+        cache swaps in the new version when it holds the old one attached to its node (what
+        _on_pod_update would do: nothing the cache derives from a pod changed), without the checks;
+        an unbound pod's goes through _on_pod_update (the queue keeps every version)."""
+        if (new.get("spec") or {}).get("nodeName"):
+            key = self._key(new)
+            if self.snapshot.refresh_pod(key, old, new):
+                self._forget_queued(key)
+                self.snapshot.clear_nomination(key)
+                return
+        self._on_pod_update(old, new)
 
     def _on_pod_delete(self, pod: Obj) -> None:
         key = self._key(pod)
