@@ -578,3 +578,25 @@ def test_status_writes_keep_the_cached_and_queued_versions_current(stack: SchedS
     assert sched.snapshot.pods["default/p"] is cached
     assert cached.pod is informer.get("p", "default")
     assert sched._queued["default/big"].pod is informer.get("big", "default")
+
+
+def test_pods_of_one_class_share_their_memo() -> None:
+    """PodClasses: equal namespace, labels and spec share one memo (what one pod worked out the
+    next finds); other labels, or a spec changed since, do not."""
+    from kubetwin.scheduler.framework import PodInfo
+    from kubetwin.scheduler.scheduler import PodClasses
+
+    def pod(name: str, app: str = "a", cpu: str = "1") -> PodInfo:
+        return PodInfo(make_pod(name).labels({"app": app}).container("c", requests={"cpu": cpu}).obj())
+
+    classes = PodClasses()
+    a1, a2, b = pod("a1"), pod("a2"), pod("b", app="b")
+    a1.memo["plugin"] = "worked out once"
+    a2.memo["own"] = 1
+    assert classes.of(a1) == classes.of(a2) != classes.of(b)
+    assert a2.memo is a1.memo and a2.memo["plugin"] == "worked out once" and a1.memo["own"] == 1
+    assert "plugin" not in b.memo
+    bigger = make_pod("a2").labels({"app": "a"}).container("c", requests={"cpu": "2"}).obj()
+    a2.update(bigger)
+    assert a2.memo is not a1.memo and "plugin" not in a2.memo
+    assert classes.of(a2) != classes.of(a1)

@@ -318,7 +318,9 @@ class PodInfo:
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
         self.terms: Any = None  # InterPodAffinity's parsed terms (cache)
-        self.memo: dict[str, Any] = {}  # plugins' per-pod derived values (cleared when the pod changes)
+        # plugins' per-pod derived values: functions of the namespace, labels and spec only (a new
+        # dict when the spec or labels change; pods of one class may share one: scheduler.PodClasses)
+        self.memo: dict[str, Any] = {}
 
     def update(self, pod: Obj) -> None:
         """Refresh from a newer version of the same pod, keeping queue bookkeeping. A version that

@@ -503,6 +503,7 @@ class Scheduler:
     def _attempt(self, pi: PodInfo) -> None:
         """One scheduling cycle and, when a node fits, the binding cycle."""
         pod = pi.pod
+        self._classes.of(pi)  # the pod shares its class's memo from the first plugin on
         state = CycleState()
         try:
             node_name = self.schedule_pod(state, pi)
@@ -863,13 +864,16 @@ _NODE_ONLY_CLASSES_MAX = 512
 
 class PodClasses:
     """Pods equal in namespace, labels and spec share a class id, kept in the pod's memo (which
-    goes when its spec or labels do). A pod is compared in full with its class once, not on every
+    goes when its spec or labels do). They share the memo itself: everything in it derives from
+    the namespace, labels and spec (PodInfo.memo), so what one pod of a class worked out (node
+    selection and tolerations keys, requests in order, the selector counters it counts in, ...)
+    the next pods of it, e.g. the replicas of one ReplicaSet, find done. A pod is compared in full with its class once, not on every
     attempt: pods of one template have equal, distinct specs scattered in memory, and comparing
     them cost ~7 us an attempt in the full-size run."""
 
     def __init__(self) -> None:
-        # (namespace, requests) -> [(class id, labels, spec)]
-        self._reps: dict[tuple[Any, ...], list[tuple[int, dict[str, str], Any]]] = {}
+        # (namespace, requests) -> [(class id, labels, spec, the class's memo)]
+        self._reps: dict[tuple[Any, ...], list[tuple[int, dict[str, str], Any, dict[str, Any]]]] = {}
         self._count = 0
         self._next = itertools.count()
 
@@ -885,13 +889,16 @@ class PodClasses:
                 self._reps.clear()  # ids are never reused: pods classed before stay apart
                 self._count = 0
             bucket = self._reps[key] = []
-        for rid, labels, rspec in bucket:
+        for rid, labels, rspec, memo in bucket:
             if (labels is pi.labels or labels == pi.labels) and (rspec is spec or rspec == spec):
                 cid = rid
+                for k, v in pi.memo.items():
+                    memo.setdefault(k, v)
+                pi.memo = memo
                 break
         else:
             cid = next(self._next)
-            bucket.append((cid, pi.labels, spec))
+            bucket.append((cid, pi.labels, spec, pi.memo))
             self._count += 1
         pi.memo[_POD_CLASS] = cid
         return cid

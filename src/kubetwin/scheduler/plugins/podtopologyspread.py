@@ -86,6 +86,17 @@ def _default_selector_of(pod: PodInfo, services: list[Obj], kind: str, owner_sel
     return {"matchLabels": labels, "matchExpressions": exprs}
 
 
+
+_MEMO_TOLERATIONS = "PodTopologySpread/tolerations"
+
+
+def _frozen_tolerations(pod: PodInfo) -> Any:
+    """The pod's tolerations, hashable (kept in its memo, which goes when its spec does)."""
+    key = pod.memo.get(_MEMO_TOLERATIONS)
+    if key is None:
+        key = pod.memo[_MEMO_TOLERATIONS] = _freeze((pod.pod.get("spec") or {}).get("tolerations") or [])
+    return key
+
 class Constraint:
     __slots__ = ("max_skew", "key", "hard", "selector", "selector_key", "min_domains", "honor_affinity",
                  "honor_taints", "matcher")  # fmt: skip
@@ -402,14 +413,13 @@ class PodTopologySpread(Plugin):
 
     def _counts_key(self, pod: PodInfo, cons: list[Constraint]) -> tuple[Any, ...]:
         """Everything the PreFilter counts depend on besides the nodes and the pods on them."""
-        spec = pod.pod.get("spec") or {}
         affinity = any(c.honor_affinity for c in cons) and has_required(pod)
         taints = any(c.honor_taints for c in cons)
         return (
             pod.namespace,
             tuple((c.key, c.selector_key, c.honor_affinity, c.honor_taints) for c in cons),
             _required_key(pod) if affinity else None,
-            _freeze(spec.get("tolerations") or []) if taints else None,
+            _frozen_tolerations(pod) if taints else None,
         )
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -507,7 +517,7 @@ class PodTopologySpread(Plugin):
             c.key,
             c.selector_key,
             _required_key(pod) if c.honor_affinity and has_required(pod) else None,
-            _freeze((pod.pod.get("spec") or {}).get("tolerations") or []) if c.honor_taints else None,
+            _frozen_tolerations(pod) if c.honor_taints else None,
             tuple(x.key for x in cons) if require_all else None,
         )
         hit = self._soft_cache.get(key)
