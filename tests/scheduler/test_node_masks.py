@@ -1,5 +1,5 @@
-"""Per-node masks and scores (Snapshot.per_node) patched for the nodes that changed equal a
-recomputation over every node, through node adds, relabels, taints, cordons, removals and
+"""Per-node masks and scores (Snapshot.per_node) patched for the nodes that changed, and topology
+domains kept across changes that left their label alone, equal a recomputation over every node, through node adds, relabels, taints, cordons, removals and
 rewinds (Snapshot.layout_mark / rewind, as the autoscaler's forks use them)."""
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def _answers(fw: Framework, snap: Snapshot, pods: list[PodInfo]) -> list[Any]:
         assert tt is not None and na is not None
         out.append((tt.constant_score(CycleState(), pi), tt.score_all(CycleState(), pi, slots).tolist()))
         out.append(na.score_all(CycleState(), pi, slots).tolist())
+    for key in ("zone", "kubernetes.io/hostname"):
+        ids, names = snap.domains(key)
+        out.append((ids.tolist(), list(names)))
     return out
 
 
@@ -103,10 +106,11 @@ def test_patched_node_masks_equal_a_recomputation(ops: list) -> None:
             snap.rewind(mark)
         elif op == "check":
             got = _answers(fw, snap, pods)
-            kept = dict(snap._masks)
+            kept, domains = dict(snap._masks), dict(snap._domains)
             snap._masks.clear()
+            snap._domains.clear()
             assert got == _answers(fw, snap, pods)
-            snap._masks = kept
+            snap._masks, snap._domains = kept, domains
 
 
 def test_a_patch_follows_a_taint_change() -> None:

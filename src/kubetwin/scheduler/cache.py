@@ -126,7 +126,8 @@ class Snapshot:
         self.counters: dict[tuple[Any, ...], SelectorCounter] = {}
         self._counter_list: list[SelectorCounter] = []  # the counters in the order they came
         self.uid = next(_SNAPSHOT_IDS)
-        self._domains: dict[str, tuple[int, np.ndarray, list[str]]] = {}
+        # label key -> (node_generation, domain id per slot, names, node-change log length)
+        self._domains: dict[str, tuple[int, np.ndarray, list[str], int]] = {}
         self.with_affinity: dict[str, PodInfo] = {}  # assigned pods that have pod (anti-)affinity
         self.nominated: dict[int, dict[str, PodInfo]] = {}  # slot -> preemptors nominated there
         self.nominated_slot: dict[str, int] = {}
@@ -605,8 +606,12 @@ class Snapshot:
     def domains(self, key: str) -> tuple[np.ndarray, list[str]]:
         """Topology domain id per slot for label ``key`` (-1: node lacks the label)."""
         cached = self._domains.get(key)
-        if cached is not None and cached[0] == self.node_generation:
-            return cached[1], cached[2]
+        if cached is not None:
+            if cached[0] == self.node_generation:
+                return cached[1], cached[2]
+            if self._same_domains(key, cached):
+                self._domains[key] = (self.node_generation, cached[1], cached[2], len(self._node_log))
+                return cached[1], cached[2]
         ids = np.full(self.capacity, -1, dtype=np.int64)
         names: list[str] = []
         index: dict[str, int] = {}
@@ -621,8 +626,24 @@ class Snapshot:
                 d = index[v] = len(names)
                 names.append(v)
             ids[ni.slot] = d
-        self._domains[key] = (self.node_generation, ids, names)
+        self._domains[key] = (self.node_generation, ids, names, len(self._node_log))
         return ids, names
+
+    def _same_domains(self, key: str, cached: tuple[int, np.ndarray, list[str], int]) -> bool:
+        """The nodes changed since ``cached`` (a domains() entry) was made all kept their value of
+        label ``key`` (e.g. a taint came or went): the same ids and names hold."""
+        gen, ids, names, pos = cached
+        if len(ids) != self.capacity:
+            return False
+        slots = self.node_changes_since(gen, pos)
+        if slots is None or len(slots) > PATCH_SLOTS_MAX:
+            return False
+        for s in slots:
+            ni = self.nodes[s]
+            d = int(ids[s])
+            if (None if ni is None else ni.labels.get(key)) != (None if d < 0 else names[d]):
+                return False
+        return True
 
     def domain_sums(self, per_slot: np.ndarray, key: str) -> np.ndarray:
         """Σ ``per_slot`` over the live slots of each topology domain of label ``key`` (int64 by
