@@ -318,14 +318,19 @@ class Scheduler:
 
     def _on_pod_status(self, old: Obj, new: Obj) -> None:
         """A pod write that changed only status parts (api/podchanges.py): for a bound pod the
-        cache swaps in the new version when it holds the old one attached to its node (what
-        _on_pod_update would do: nothing the cache derives from a pod changed), without the checks;
-        an unbound pod's goes through _on_pod_update (the queue keeps every version)."""
+        cache swaps in the new version when it holds the old one attached to its node, and for a
+        queued pod the queue takes it (what _on_pod_update would do: nothing the cache or the queue
+        derives from a pod changed), without the checks; anything else goes through _on_pod_update."""
+        key = self._key(new)
         if (new.get("spec") or {}).get("nodeName"):
-            key = self._key(new)
             if self.snapshot.refresh_pod(key, old, new):
                 self._forget_queued(key)
                 self.snapshot.clear_nomination(key)
+                return
+        else:
+            pi = self._queued.get(key)
+            if pi is not None and pi.pod is old:
+                pi.update(new)  # still responsible, not being deleted, same spec and labels
                 return
         self._on_pod_update(old, new)
 
