@@ -486,9 +486,11 @@ class PodTopologySpread(Plugin):
                 has_all &= snap.domains(c.key)[0] >= 0
             ignored = ~has_all[slots]
             kept = slots[~ignored]
+            some_ignored = bool(ignored.any())
         else:
             ignored = np.zeros(len(slots), dtype=bool)
             kept = slots
+            some_ignored = False
         per_constraint = []
         for c in cons:
             ids, names = snap.domains(c.key)
@@ -502,9 +504,19 @@ class PodTopologySpread(Plugin):
                 present[d_kept[d_kept >= 0]] = True
                 size = int(present.sum())
                 dom_counts = np.where(present, self._soft_counts(pod, cons, c, per_slot, require_all), 0)
-            per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2)))
-        state.write(NAME + "/score", (per_constraint, ignored, slots))
+            per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2), self._all_labelled(snap, c.key)))
+        state.write(NAME + "/score", (per_constraint, ignored, slots, some_ignored))
         return None
+
+    @staticmethod
+    def _all_labelled(snap: Snapshot, key: str) -> bool:
+        """Every live node has label ``key`` (kept until the nodes change): no scored node lacks
+        it, so Score need not look for such nodes."""
+
+        def compute(snap: Snapshot) -> bool:
+            return bool((snap.domains(key)[0][snap.alive_slots()] >= 0).all())
+
+        return bool(snap.per_node((NAME, "all-labelled", key), compute))
 
     def _soft_counts(self, pod: PodInfo, cons: list[Constraint], c: Constraint, per_slot: np.ndarray,
                      require_all: bool) -> np.ndarray:  # fmt: skip
@@ -540,9 +552,14 @@ class PodTopologySpread(Plugin):
         return sums
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
-        per_constraint, ignored, _ = state.read(NAME + "/score")
+        per_constraint, ignored, _, some_ignored = state.read(NAME + "/score")
         total = np.zeros(len(slots), dtype=np.float64)
-        for c, ids, per_slot, dom_counts, w in per_constraint:
+        for c, ids, per_slot, dom_counts, w, labelled in per_constraint:
+            if labelled and (dom_counts is None or len(dom_counts)):
+                # every node has the key: the np.where(has, ...) below would keep every entry
+                cnt = per_slot[slots] if dom_counts is None else dom_counts[ids[slots]]
+                total += cnt * w + (c.max_skew - 1)
+                continue
             d = ids[slots]
             has = d >= 0
             if dom_counts is None:
@@ -551,11 +568,12 @@ class PodTopologySpread(Plugin):
                 cnt = dom_counts[np.where(has, d, 0)] if len(dom_counts) else np.zeros(len(slots), dtype=np.int64)
             total += np.where(has, cnt * w + (c.max_skew - 1), 0.0)
         out = np.floor(total + 0.5).astype(np.int64)
-        out[ignored] = 0
+        if some_ignored:
+            out[ignored] = 0
         return out
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        per_constraint, ignored, slots = state.read(NAME + "/score")
+        per_constraint, ignored, slots, _ = state.read(NAME + "/score")
         idx = np.flatnonzero(slots == node.slot)
         if len(idx) and ignored[idx[0]]:
             return 0
@@ -564,8 +582,8 @@ class PodTopologySpread(Plugin):
         )
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
-        _, ignored, _ = state.read(NAME + "/score")
-        kept = scores[~ignored]
+        _, ignored, _, some_ignored = state.read(NAME + "/score")
+        kept = scores[~ignored] if some_ignored else scores
         if len(kept) == 0:
             return np.zeros_like(scores)
         mn, mx = int(kept.min()), int(kept.max())
@@ -573,5 +591,6 @@ class PodTopologySpread(Plugin):
             out = np.full_like(scores, MAX_SCORE)
         else:
             out = (MAX_SCORE * (mx + mn - scores)) // mx
-        out[ignored] = 0
+        if some_ignored:
+            out[ignored] = 0
         return out
