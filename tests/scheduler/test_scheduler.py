@@ -600,3 +600,23 @@ def test_pods_of_one_class_share_their_memo() -> None:
     a2.update(bigger)
     assert a2.memo is not a1.memo and "plugin" not in a2.memo
     assert classes.of(a2) != classes.of(a1)
+
+
+def test_default_spread_key_follows_owners_within_a_class() -> None:
+    """PodTopologySpread's default-constraints key kept in a (class-shared) memo is checked
+    against the pod's owner references: pods of one class with other owners get their own."""
+    from kubetwin.scheduler.framework import PodInfo
+    from kubetwin.scheduler.plugins.podtopologyspread import PodTopologySpread
+    from kubetwin.scheduler.scheduler import PodClasses
+
+    def pod(name: str, owner: str) -> PodInfo:
+        ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner, "uid": owner, "controller": True}
+        return PodInfo(make_pod(name).labels({"app": "a"}).container("c").set("metadata.ownerReferences", [ref]).obj())
+
+    classes = PodClasses()
+    a, b, c = pod("a", "rs1"), pod("b", "rs2"), pod("c", "rs1")
+    assert classes.of(a) == classes.of(b) == classes.of(c) and a.memo is b.memo is c.memo
+    ka = PodTopologySpread._default_key(a)
+    kb = PodTopologySpread._default_key(b)
+    assert ka != kb and ka[2][0][1] == "rs1" and kb[2][0][1] == "rs2"
+    assert PodTopologySpread._default_key(c) == ka and PodTopologySpread._default_key(a) == ka

@@ -318,8 +318,9 @@ class PodInfo:
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
         self.terms: Any = None  # InterPodAffinity's parsed terms (cache)
-        # plugins' per-pod derived values: functions of the namespace, labels and spec only (a new
-        # dict when the spec or labels change; pods of one class may share one: scheduler.PodClasses)
+        # plugins' per-pod derived values: functions of the namespace, labels and spec only, or kept
+        # with what else they read to be checked against it (a new dict when the spec or labels
+        # change; pods of one class may share one: scheduler.PodClasses)
         self.memo: dict[str, Any] = {}
 
     def update(self, pod: Obj) -> None:

@@ -88,6 +88,7 @@ def _default_selector_of(pod: PodInfo, services: list[Obj], kind: str, owner_sel
 
 
 _MEMO_TOLERATIONS = "PodTopologySpread/tolerations"
+_MEMO_DEFAULT_KEY = "PodTopologySpread/default-key"
 
 
 def _frozen_tolerations(pod: PodInfo) -> Any:
@@ -316,9 +317,7 @@ class PodTopologySpread(Plugin):
             return self._constraints_for(self._default_selector(pod), pod)
         services = inf.get("services").list(pod.namespace)
         kind, owner_sel = self._owner_selector(pod)
-        refs = pod.pod["metadata"].get("ownerReferences")
-        key = (pod.namespace, tuple(sorted(pod.labels.items())),
-               tuple((r.get("kind"), r.get("name"), r.get("controller")) for r in refs) if refs else ())  # fmt: skip
+        key = self._default_key(pod)
         hit = self._default_cache.get(key)
         if (
             hit is not None
@@ -332,6 +331,20 @@ class PodTopologySpread(Plugin):
             self._default_cache.clear()
         self._default_cache[key] = (services, owner_sel, cons)  # holds them: identities stay theirs
         return cons
+
+    @staticmethod
+    def _default_key(pod: PodInfo) -> tuple[Any, ...]:
+        """(namespace, labels, owner references) as _default_constraints' cache key, kept in the
+        pod's memo with the references it was made from (pods of a class share labels, not
+        necessarily owners)."""
+        refs = pod.pod["metadata"].get("ownerReferences")
+        hit = pod.memo.get(_MEMO_DEFAULT_KEY)
+        if hit is not None and (hit[0] is refs or hit[0] == refs):
+            return hit[1]
+        key = (pod.namespace, tuple(sorted(pod.labels.items())),
+               tuple((r.get("kind"), r.get("name"), r.get("controller")) for r in refs) if refs else ())  # fmt: skip
+        pod.memo[_MEMO_DEFAULT_KEY] = (refs, key)
+        return key
 
     def _constraints_for(self, sel: Obj | None, pod: PodInfo) -> list[Constraint]:
         """The system-default constraints with selector ``sel`` (read-only)."""
