@@ -10,7 +10,11 @@ pkg/scheduler/backend/queue/scheduling_queue.go).
   delete; its own labels, tolerations or gates) that a plugin which rejected it registered for and
   whose hint says Queue, for any event of interest when no plugin rejected it (an error), and at
   the latest after ``podMaxInUnschedulablePodsDuration`` (5 min). Events seen during a pod's cycle
-  are weighed the same way when it fails (a worthy one sends it straight to backoff).
+  are weighed the same way when it fails (a worthy one sends it straight to backoff). A node
+  event's hints are asked once per (pod class, rejector plugins): node hints read only what a
+  class holds.
+- Pod writes are classified (api/podchanges.py): one that changed only status parts swaps the
+  version held by the cache (a bound pod) or the queue without the update handler's checks.
 - One cycle per pod, run on the event loop at priority 20 (a drain is scheduled at the current
   instant when the queue gets work). Filtering is vectorised over node slots and stops at
   ``numFeasibleNodesToFind`` feasible nodes starting at the round-robin ``nextStartNodeIndex``;
