@@ -241,7 +241,8 @@ def _soft_pod(name: str, app: str, raw: bool, selector: bool) -> PodInfo:
 @example(ops=[("assume", "s", 3), ("check", "s", 0), ("relabel", "b", 3)], selector=False)  # a node changes zone
 def test_spread_score_counts_cache_matches_fresh(raw: bool, ops: list, selector: bool) -> None:
     """Score's per-domain counts kept between cycles (_SoftCounts) give the scores of counts
-    taken afresh, whatever happened to the pods, node labels and nodes in between."""
+    taken afresh, whatever happened to the pods, node labels and nodes in between (and Score
+    skipping its checks for nodes without a key when every node has it gives the same)."""
     snap = Snapshot(capacity=4)
     profile = Profile(plugins=[PluginSpec("PodTopologySpread", 2)])
     pts = Framework(profile, snap, REGISTRY).plugin("PodTopologySpread")
@@ -249,6 +250,8 @@ def test_spread_score_counts_cache_matches_fresh(raw: bool, ops: list, selector:
     assert pts is not None and fresh is not None
     for p in (pts, fresh):  # as if a Service selected the pods by app
         p._default_selector = lambda pod: {"matchLabels": {"app": pod.labels["app"]}}  # type: ignore[attr-defined]
+    # and the fresh one scores without the shortcut for keys every node has
+    fresh._all_labelled = lambda snap, key: False  # type: ignore[attr-defined]
     for i in range(4):
         snap.add_node(_zone_node(f"n{i}", "abc"[i % 3]))
     added = 4

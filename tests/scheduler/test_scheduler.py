@@ -537,3 +537,86 @@ def test_system_default_spread_selector_kept_until_services_change(stack: SchedS
     stack.settle()
     assert selector_of("c")[0] == {"matchLabels": {"app": "web", "tier": "front"}, "matchExpressions": []}
     assert asked == ["a", "c"]
+
+
+def test_node_event_answer_shared_per_pod_class_only(stack: SchedStack) -> None:
+    """A node event asks the hints once per (pod class, rejectors): pods of one class share the
+    answer, a pod of another class with the same rejectors gets its own."""
+    other = {"key": "other", "value": "x", "effect": "NoSchedule"}
+    stack.create(small("n1"), make_node("gpu").capacity(cpu="8").taints([GPU_TAINT, other]).obj())
+    for name in ("a1", "a2"):  # too big for n1, untolerated on gpu
+        stack.create(make_pod(name).container("c", requests={"cpu": "3"}).obj())
+    tolerates_gpu = [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]
+    stack.create(make_pod("b1").container("c", requests={"cpu": "3"}).tolerations(tolerates_gpu).obj())
+    stack.settle()
+    sched = stack.scheduler
+    assert {k: set(pi.unschedulable_plugins) for k, pi in sched._unschedulable.items()} == {
+        k: {"NodeResourcesFit", "TaintToleration"} for k in ("default/a1", "default/a2", "default/b1")
+    }
+    node = stack.client.get("nodes", "gpu")
+    node["spec"]["taints"] = [GPU_TAINT]  # helps b1 only
+    stack.client.update(node)
+    assert set(sched._unschedulable) == {"default/a1", "default/a2"}
+    stack.settle(2)
+    assert stack.node_of("b1") == "gpu" and stack.node_of("a1") is None
+
+
+def test_status_writes_keep_the_cached_and_queued_versions_current(stack: SchedStack) -> None:
+    """Status-only writes reach the scheduler by its _on_pod_status route: a bound pod's cached
+    PodInfo takes the new version in place, a queued pod's keeps following too."""
+    stack.create(small("n1"), make_pod("p").container("c", requests={"cpu": "1"}).obj(),
+                 make_pod("big").container("c", requests={"cpu": "8"}).obj())  # fmt: skip
+    stack.settle()
+    sched = stack.scheduler
+    cached = sched.snapshot.pods["default/p"]
+    for name in ("p", "big"):
+        pod = stack.pod(name)
+        pod["status"]["phase"] = "Running" if name == "p" else "Pending"
+        pod["status"]["podIP"] = "10.0.0.9"
+        stack.client.update_status(pod)
+    informer = stack.informers.get("pods")
+    assert sched.snapshot.pods["default/p"] is cached
+    assert cached.pod is informer.get("p", "default")
+    assert sched._queued["default/big"].pod is informer.get("big", "default")
+
+
+def test_pods_of_one_class_share_their_memo() -> None:
+    """PodClasses: equal namespace, labels and spec share one memo (what one pod worked out the
+    next finds); other labels, or a spec changed since, do not."""
+    from kubetwin.scheduler.framework import PodInfo
+    from kubetwin.scheduler.scheduler import PodClasses
+
+    def pod(name: str, app: str = "a", cpu: str = "1") -> PodInfo:
+        return PodInfo(make_pod(name).labels({"app": app}).container("c", requests={"cpu": cpu}).obj())
+
+    classes = PodClasses()
+    a1, a2, b = pod("a1"), pod("a2"), pod("b", app="b")
+    a1.memo["plugin"] = "worked out once"
+    a2.memo["own"] = 1
+    assert classes.of(a1) == classes.of(a2) != classes.of(b)
+    assert a2.memo is a1.memo and a2.memo["plugin"] == "worked out once" and a1.memo["own"] == 1
+    assert "plugin" not in b.memo
+    bigger = make_pod("a2").labels({"app": "a"}).container("c", requests={"cpu": "2"}).obj()
+    a2.update(bigger)
+    assert a2.memo is not a1.memo and "plugin" not in a2.memo
+    assert classes.of(a2) != classes.of(a1)
+
+
+def test_default_spread_key_follows_owners_within_a_class() -> None:
+    """PodTopologySpread's default-constraints key kept in a (class-shared) memo is checked
+    against the pod's owner references: pods of one class with other owners get their own."""
+    from kubetwin.scheduler.framework import PodInfo
+    from kubetwin.scheduler.plugins.podtopologyspread import PodTopologySpread
+    from kubetwin.scheduler.scheduler import PodClasses
+
+    def pod(name: str, owner: str) -> PodInfo:
+        ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner, "uid": owner, "controller": True}
+        return PodInfo(make_pod(name).labels({"app": "a"}).container("c").set("metadata.ownerReferences", [ref]).obj())
+
+    classes = PodClasses()
+    a, b, c = pod("a", "rs1"), pod("b", "rs2"), pod("c", "rs1")
+    assert classes.of(a) == classes.of(b) == classes.of(c) and a.memo is b.memo is c.memo
+    ka = PodTopologySpread._default_key(a)
+    kb = PodTopologySpread._default_key(b)
+    assert ka != kb and ka[2][0][1] == "rs1" and kb[2][0][1] == "rs2"
+    assert PodTopologySpread._default_key(c) == ka and PodTopologySpread._default_key(a) == ka

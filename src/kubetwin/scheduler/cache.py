@@ -15,7 +15,10 @@ Derived indexes kept incrementally:
 - a dirty-slot log: every change to a node's resource numbers (pod attached/detached, node
   allocatable rewritten) appends the slot to ``dirty``; layout changes (node added/removed, arrays
   grown, a new resource row) bump ``epoch`` instead. Per-class caches (equivalence.py) patch the
-  slots logged since they were last brought up to date, or rebuild when the epoch moved.
+  slots logged since they were last brought up to date, or rebuild when the epoch moved;
+- a node-change log: every node add, removal or change of labels, taints or unschedulable moves
+  ``node_generation`` and logs the slot, so per-node values (``per_node``: the node-only filters'
+  masks, node scores) are patched for the few nodes that changed instead of recomputed over all.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ _MEMO_COUNTERS = "Snapshot/counters"
 _SNAPSHOT_IDS = itertools.count()
 #: past this many logged slots the dirty log is dropped (epoch bump: every per-class cache rebuilds)
 DIRTY_LOG_LIMIT = 1 << 16
+#: past this many logged node changes the node-change log starts afresh (per_node values recompute)
+NODE_LOG_LIMIT = 1 << 12
+#: per_node patches a cached value when at most this many nodes changed since (else recomputes)
+PATCH_SLOTS_MAX = 64
 #: the values ``epoch`` and ``node_generation`` take: never the same twice (in any snapshot), so a
 #: value names one layout and :meth:`Snapshot.rewind` may put an earlier one back
 _VERSIONS = itertools.count(1)
@@ -111,15 +118,21 @@ class Snapshot:
         self.assumed: set[str] = set()
         # a new version on any node add/update/delete (invalidates node masks)
         self.node_generation = next(_VERSIONS)
+        # the node-change log: (slot, node_generation after the change) per change that moved
+        # node_generation, from _node_log_base on (see node_changes_since)
+        self._node_log: list[tuple[int, int]] = []
+        self._node_log_base = self.node_generation
+        self._node_log_drops = 0
         self.counters: dict[tuple[Any, ...], SelectorCounter] = {}
         self._counter_list: list[SelectorCounter] = []  # the counters in the order they came
         self.uid = next(_SNAPSHOT_IDS)
-        self._domains: dict[str, tuple[int, np.ndarray, list[str]]] = {}
+        # label key -> (node_generation, domain id per slot, names, node-change log length)
+        self._domains: dict[str, tuple[int, np.ndarray, list[str], int]] = {}
         self.with_affinity: dict[str, PodInfo] = {}  # assigned pods that have pod (anti-)affinity
         self.nominated: dict[int, dict[str, PodInfo]] = {}  # slot -> preemptors nominated there
         self.nominated_slot: dict[str, int] = {}
         self.ports_in_use = 0  # number of assigned pods using host ports
-        self._masks: dict[Any, tuple[int, Any]] = {}
+        self._masks: dict[Any, tuple[int, Any, int, int]] = {}  # per_node: (generation, value, log length, capacity)
         # Affinity terms carried by assigned pods, grouped by identity: key -> [payload, per-slot count]
         self.term_extractor: Any = None
         self.term_groups: dict[Any, list[Any]] = {}
@@ -267,7 +280,7 @@ class Snapshot:
                 if pi.slot == -1 and (pi.pod.get("spec") or {}).get("nodeName") == name:
                     self._attach(pi, s)
                     self._ghosts -= 1
-        self.node_generation = next(_VERSIONS)
+        self._node_changed(s)
         self._domains.clear()
         self.epoch = next(_VERSIONS)
         return ni
@@ -294,7 +307,7 @@ class Snapshot:
         ni.set_node(node)
         self._write_node_arrays(ni)
         if old != (ni.labels, ni.taints, (node.get("spec") or {}).get("unschedulable")):
-            self.node_generation = next(_VERSIONS)  # only scheduling-relevant changes invalidate node masks
+            self._node_changed(s)  # only scheduling-relevant changes invalidate node masks
         return ni
 
     def remove_node(self, name: str) -> None:
@@ -324,9 +337,32 @@ class Snapshot:
         for key in list(self.nominated.get(s, {})):
             self.clear_nomination(key)
         self.free.append(s)
-        self.node_generation = next(_VERSIONS)
+        self._node_changed(s)
         self._domains.clear()
         self.epoch = next(_VERSIONS)
+
+    def _node_changed(self, s: int) -> None:
+        """Slot ``s``'s node came, went or changed labels, taints or unschedulable: a new
+        node_generation, logged with the slot."""
+        self.node_generation = next(_VERSIONS)
+        log = self._node_log
+        if len(log) >= NODE_LOG_LIMIT:
+            log.clear()
+            self._node_log_drops += 1
+            self._node_log_base = self.node_generation
+            return
+        log.append((s, self.node_generation))
+
+    def node_changes_since(self, generation: int, pos: int) -> set[int] | None:
+        """The slots whose node changed since node_generation ``generation``, when the node-change
+        log had length ``pos``; None when that point is not in the log (cleared, or rewound past:
+        generations are never reused, so the entry before ``pos`` must still be the one made then)."""
+        log = self._node_log
+        if pos > len(log):
+            return None
+        if (log[pos - 1][1] if pos else self._node_log_base) != generation:
+            return None
+        return {s for s, _ in log[pos:]}
 
     # -- pods ---------------------------------------------------------------------------------
     def _attach(self, pi: PodInfo, s: int) -> None:
@@ -463,6 +499,20 @@ class Snapshot:
         self.assumed.discard(key)
         return self.add_pod(pod)
 
+    def refresh_pod(self, key: str, old: Obj, new: Obj) -> bool:
+        """update_pod(new) for a write that changed only ``old``'s status, when the cache holds
+        ``old`` attached to its node: the cached PodInfo takes ``new`` (uid, node, labels and
+        requests are ``old``'s, which it was checked against). False (nothing done) otherwise."""
+        pi = self.pods.get(key)
+        if pi is None or pi.pod is not old or pi.slot < 0:
+            return False
+        ni = self.nodes[pi.slot]
+        if ni is None or ni.name != (new.get("spec") or {}).get("nodeName", ""):
+            return False
+        pi.pod = new
+        self.assumed.discard(key)
+        return True
+
     def remove_pod(self, key: str) -> PodInfo | None:
         pi = self.pods.pop(key, None)
         if pi is None:
@@ -556,8 +606,12 @@ class Snapshot:
     def domains(self, key: str) -> tuple[np.ndarray, list[str]]:
         """Topology domain id per slot for label ``key`` (-1: node lacks the label)."""
         cached = self._domains.get(key)
-        if cached is not None and cached[0] == self.node_generation:
-            return cached[1], cached[2]
+        if cached is not None:
+            if cached[0] == self.node_generation:
+                return cached[1], cached[2]
+            if self._same_domains(key, cached):
+                self._domains[key] = (self.node_generation, cached[1], cached[2], len(self._node_log))
+                return cached[1], cached[2]
         ids = np.full(self.capacity, -1, dtype=np.int64)
         names: list[str] = []
         index: dict[str, int] = {}
@@ -572,8 +626,24 @@ class Snapshot:
                 d = index[v] = len(names)
                 names.append(v)
             ids[ni.slot] = d
-        self._domains[key] = (self.node_generation, ids, names)
+        self._domains[key] = (self.node_generation, ids, names, len(self._node_log))
         return ids, names
+
+    def _same_domains(self, key: str, cached: tuple[int, np.ndarray, list[str], int]) -> bool:
+        """The nodes changed since ``cached`` (a domains() entry) was made all kept their value of
+        label ``key`` (e.g. a taint came or went): the same ids and names hold."""
+        gen, ids, names, pos = cached
+        if len(ids) != self.capacity:
+            return False
+        slots = self.node_changes_since(gen, pos)
+        if slots is None or len(slots) > PATCH_SLOTS_MAX:
+            return False
+        for s in slots:
+            ni = self.nodes[s]
+            d = int(ids[s])
+            if (None if ni is None else ni.labels.get(key)) != (None if d < 0 else names[d]):
+                return False
+        return True
 
     def domain_sums(self, per_slot: np.ndarray, key: str) -> np.ndarray:
         """Σ ``per_slot`` over the live slots of each topology domain of label ``key`` (int64 by
@@ -606,15 +676,26 @@ class Snapshot:
         self._sums[ck] = [per_slot, self.node_generation, self.epoch, len(self.dirty), sums, counts.tolist(), d.tolist()]
         return sums
 
-    def per_node(self, key: Any, fn: Any) -> Any:
-        """Cache ``fn(self)`` (a per-node mask/array) under ``key`` until nodes change."""
+    def per_node(self, key: Any, fn: Any, patch: Any = None) -> Any:
+        """Cache ``fn(self)`` (a per-node mask/array, read-only) under ``key`` until nodes change.
+        With ``patch``: when a few nodes changed since it was cached (node_changes_since) and the
+        arrays kept their size, ``patch(self, value, slots)`` gives the new value from the cached one
+        (without changing it), recomputing only those slots; it must equal ``fn(self)``."""
         hit = self._masks.get(key)
-        if hit is not None and hit[0] == self.node_generation:
-            return hit[1]
+        gen = self.node_generation
+        if hit is not None:
+            if hit[0] == gen:
+                return hit[1]
+            if patch is not None and hit[3] == self.capacity:
+                slots = self.node_changes_since(hit[0], hit[2])
+                if slots is not None and len(slots) <= PATCH_SLOTS_MAX:
+                    value = patch(self, hit[1], sorted(slots))
+                    self._masks[key] = (gen, value, len(self._node_log), self.capacity)
+                    return value
         if len(self._masks) > 4096:
             self._masks.clear()
         value = fn(self)
-        self._masks[key] = (self.node_generation, value)
+        self._masks[key] = (gen, value, len(self._node_log), self.capacity)
         return value
 
     def dirty_since(self, epoch: int, pos: int) -> set[int] | None:
@@ -633,7 +714,8 @@ class Snapshot:
     def layout_mark(self) -> tuple[int, ...]:
         """A point to :meth:`rewind` to once every change made after it has been undone; a new
         epoch starts (what is cached from now on is for the changed snapshot)."""
-        mark = (self.epoch, self.node_generation, len(self.dirty), self.capacity, len(self.res_index), self._drops)
+        mark = (self.epoch, self.node_generation, len(self.dirty), self.capacity, len(self.res_index), self._drops,
+                len(self._node_log), self._node_log_drops)  # fmt: skip
         self.epoch = next(_VERSIONS)
         return mark
 
@@ -642,10 +724,11 @@ class Snapshot:
         the same nodes and pods on the same slots, the same numbers): give back that point's epoch,
         node_generation and dirty log, so that what was cached for it holds again. Not when the
         arrays were reallocated, a resource row came or the log was dropped meanwhile."""
-        epoch, generation, pos, capacity, rows, drops = mark
-        if (capacity, rows, drops) != (self.capacity, len(self.res_index), self._drops):
+        epoch, generation, pos, capacity, rows, drops, node_pos, node_drops = mark
+        if (capacity, rows, drops, node_drops) != (self.capacity, len(self.res_index), self._drops, self._node_log_drops):
             return
         del self.dirty[pos:]
+        del self._node_log[node_pos:]
         self.epoch, self.node_generation = epoch, generation
 
     def _update_full(self, s: int) -> None:

@@ -15,6 +15,7 @@ path is used for preemption dry runs and by the property tests.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -313,11 +314,14 @@ class PodInfo:
         self.timestamp = 0.0
         self.attempts = 0
         self.initial_attempt: float | None = None
-        self.unschedulable_plugins: set[str] = set()
+        self.unschedulable_plugins: AbstractSet[str] = frozenset()  # hashable in the scheduler
         self.sig: tuple[Any, ...] | None = None
         self.slot = -1
         self.terms: Any = None  # InterPodAffinity's parsed terms (cache)
-        self.memo: dict[str, Any] = {}  # plugins' per-pod derived values (cleared when the pod changes)
+        # plugins' per-pod derived values: functions of the namespace, labels and spec only, or kept
+        # with what else they read to be checked against it (a new dict when the spec or labels
+        # change; pods of one class may share one: scheduler.PodClasses)
+        self.memo: dict[str, Any] = {}
 
     def update(self, pod: Obj) -> None:
         """Refresh from a newer version of the same pod, keeping queue bookkeeping. A version that

@@ -10,7 +10,11 @@ pkg/scheduler/backend/queue/scheduling_queue.go).
   delete; its own labels, tolerations or gates) that a plugin which rejected it registered for and
   whose hint says Queue, for any event of interest when no plugin rejected it (an error), and at
   the latest after ``podMaxInUnschedulablePodsDuration`` (5 min). Events seen during a pod's cycle
-  are weighed the same way when it fails (a worthy one sends it straight to backoff).
+  are weighed the same way when it fails (a worthy one sends it straight to backoff). A node
+  event's hints are asked once per (pod class, rejector plugins): node hints read only what a
+  class holds.
+- Pod writes are classified (api/podchanges.py): one that changed only status parts swaps the
+  version held by the cache (a bound pod) or the queue without the update handler's checks.
 - One cycle per pod, run on the event loop at priority 20 (a drain is scheduled at the current
   instant when the queue gets work). Filtering is vectorised over node slots and stops at
   ``numFeasibleNodesToFind`` feasible nodes starting at the round-robin ``nextStartNodeIndex``;
@@ -36,8 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from kubetwin.api import podchanges as pc
 from kubetwin.api.errors import ApiError
 from kubetwin.api.nodestatus import heartbeat_only
+from kubetwin.api.podchanges import pod_changes
 from kubetwin.client import Client, InformerFactory
 from kubetwin.client.eventseries import SeriesEventRecorder, truncate_note
 from kubetwin.scheduler.cache import Snapshot
@@ -80,6 +86,9 @@ ERR_NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 REASON_UNSCHEDULABLE = "Unschedulable"
 REASON_SCHEDULER_ERROR = "SchedulerError"
 AFFINITY_PLUGINS = frozenset({"InterPodAffinity", "PodTopologySpread"})
+_NO_REJECTORS: frozenset[str] = frozenset()
+# what _on_pod_update reads of a pod besides its status (writes changing none go to _on_pod_status)
+_POD_READS = pc.LABELS | pc.OWNERS | pc.DELETION | pc.META | pc.NODE | pc.SPEC | pc.TERMINATING
 
 
 def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
@@ -109,6 +118,13 @@ class Diagnosis:
         self._histogram: dict[str, int] | None = None
         self._statuses: NodeStatuses | None = None
         self._messages: dict[str, str] = {}  # message() per PostFilter message
+        self._rejectors: frozenset[str] | None = None
+
+    def rejectors(self) -> frozenset[str]:
+        """The plugins that rejected a node (read-only, built once: pods failing alike share it)."""
+        if self._rejectors is None or len(self._rejectors) != len(self.plugins):
+            self._rejectors = frozenset(self.plugins)
+        return self._rejectors
 
     def histogram(self) -> dict[str, int]:
         """Rejecting nodes per reason (read-only: computed once)."""
@@ -227,7 +243,8 @@ class Scheduler:
         nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete,
                           ignore=heartbeat_only, on_ignored=self._on_node_heartbeat)  # fmt: skip
         pods = self.informers.get("pods")
-        pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
+        pods.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete, changes=pod_changes,
+                         reads=_POD_READS, on_ignored=self._on_pod_status)  # fmt: skip
         for res in ("poddisruptionbudgets.policy", "services", "replicasets.apps", "statefulsets.apps",
                     "namespaces"):  # fmt: skip
             try:
@@ -303,6 +320,24 @@ class Scheduler:
             if any(self._hints.worth_requeuing(pi, POD, a, old, new, memo) for a in pod_update_actions(old, new)):
                 self._requeue(pi)
 
+    def _on_pod_status(self, old: Obj, new: Obj) -> None:
+        """A pod write that changed only status parts (api/podchanges.py): for a bound pod the
+        cache swaps in the new version when it holds the old one attached to its node, and for a
+        queued pod the queue takes it (what _on_pod_update would do: nothing the cache or the queue
+        derives from a pod changed), without the checks; anything else goes through _on_pod_update."""
+        key = self._key(new)
+        if (new.get("spec") or {}).get("nodeName"):
+            if self.snapshot.refresh_pod(key, old, new):
+                self._forget_queued(key)
+                self.snapshot.clear_nomination(key)
+                return
+        else:
+            pi = self._queued.get(key)
+            if pi is not None and pi.pod is old:
+                pi.update(new)  # still responsible, not being deleted, same spec and labels
+                return
+        self._on_pod_update(old, new)
+
     def _on_pod_delete(self, pod: Obj) -> None:
         key = self._key(pod)
         self.snapshot.clear_nomination(key)
@@ -321,7 +356,7 @@ class Scheduler:
         for p in self.framework.pre_enqueue_plugins:
             st = p.pre_enqueue(pi)
             if st is not None:
-                pi.unschedulable_plugins = {p.NAME}
+                pi.unschedulable_plugins = frozenset((p.NAME,))
                 self._unschedulable[pi.key] = pi
                 return
         self._push_active(pi)
@@ -366,7 +401,7 @@ class Scheduler:
         self._unschedulable.pop(pi.key, None)
         if pi.unschedulable_plugins & AFFINITY_PLUGINS:
             self._affinity_waiting = max(0, self._affinity_waiting - 1)
-            pi.unschedulable_plugins = set()
+            pi.unschedulable_plugins = _NO_REJECTORS
         expiry = pi.timestamp + self.backoff_duration(pi) if pi.attempts else self.loop.now
         if expiry <= self.loop.now:
             self._push_active(pi)
@@ -391,8 +426,27 @@ class Scheduler:
             self._in_flight.append((resource, action, old, new))
         pods = list(self._unschedulable.values()) if candidates is None else candidates
         memo: dict[Any, Any] = {}
+        if resource == NODE:
+            self._move_for_node(pods, action, old, new, memo)
+            return
         for pi in pods:
             if hints.worth_requeuing(pi, resource, action, old, new, memo):
+                self._requeue(pi)
+
+    def _move_for_node(self, pods: list[PodInfo], action: int, old: Obj | None, new: Obj | None,
+                       memo: dict[Any, Any]) -> None:  # fmt: skip
+        """_move for a node event: the node hints read of the queued pod only what its class holds
+        (namespace, labels, spec), so pods of one class with the same rejector plugins get one
+        answer per event (asked once; the pods still requeue one by one, in order)."""
+        hints, classes = self._hints, self._classes
+        answers: dict[tuple[int, frozenset[str]], bool] = {}
+        for pi in pods:
+            rejectors = pi.unschedulable_plugins
+            key = (classes.of(pi), rejectors if type(rejectors) is frozenset else frozenset(rejectors))
+            worth = answers.get(key)
+            if worth is None:
+                worth = answers[key] = hints.worth_requeuing(pi, NODE, action, old, new, memo)
+            if worth:
                 self._requeue(pi)
 
     def _move_cross_topology(self, action: int, old: Obj | None, new: Obj) -> None:
@@ -458,12 +512,13 @@ class Scheduler:
     def _attempt(self, pi: PodInfo) -> None:
         """One scheduling cycle and, when a node fits, the binding cycle."""
         pod = pi.pod
+        self._classes.of(pi)  # the pod shares its class's memo from the first plugin on
         state = CycleState()
         try:
             node_name = self.schedule_pod(state, pi)
         except FitError as fe:
             self.failed_attempts += 1
-            pi.unschedulable_plugins = set(fe.diagnosis.plugins)
+            pi.unschedulable_plugins = fe.diagnosis.rejectors()
             nominated: str | None = None
             post_msg = ""
             for p in self.framework.post_filter_plugins:
@@ -479,7 +534,7 @@ class Scheduler:
             return
         except _NoNodes:
             self.failed_attempts += 1
-            pi.unschedulable_plugins = set()
+            pi.unschedulable_plugins = _NO_REJECTORS
             self._handle_failure(pi, ERR_NO_NODES_AVAILABLE, REASON_SCHEDULER_ERROR, None)
             return
         # Assume, reserve, bind.
@@ -818,13 +873,16 @@ _NODE_ONLY_CLASSES_MAX = 512
 
 class PodClasses:
     """Pods equal in namespace, labels and spec share a class id, kept in the pod's memo (which
-    goes when its spec or labels do). A pod is compared in full with its class once, not on every
+    goes when its spec or labels do). They share the memo itself: everything in it derives from
+    the namespace, labels and spec (PodInfo.memo), so what one pod of a class worked out (node
+    selection and tolerations keys, requests in order, the selector counters it counts in, ...)
+    the next pods of it, e.g. the replicas of one ReplicaSet, find done. A pod is compared in full with its class once, not on every
     attempt: pods of one template have equal, distinct specs scattered in memory, and comparing
     them cost ~7 us an attempt in the full-size run."""
 
     def __init__(self) -> None:
-        # (namespace, requests) -> [(class id, labels, spec)]
-        self._reps: dict[tuple[Any, ...], list[tuple[int, dict[str, str], Any]]] = {}
+        # (namespace, requests) -> [(class id, labels, spec, the class's memo)]
+        self._reps: dict[tuple[Any, ...], list[tuple[int, dict[str, str], Any, dict[str, Any]]]] = {}
         self._count = 0
         self._next = itertools.count()
 
@@ -840,13 +898,16 @@ class PodClasses:
                 self._reps.clear()  # ids are never reused: pods classed before stay apart
                 self._count = 0
             bucket = self._reps[key] = []
-        for rid, labels, rspec in bucket:
+        for rid, labels, rspec, memo in bucket:
             if (labels is pi.labels or labels == pi.labels) and (rspec is spec or rspec == spec):
                 cid = rid
+                for k, v in pi.memo.items():
+                    memo.setdefault(k, v)
+                pi.memo = memo
                 break
         else:
             cid = next(self._next)
-            bucket.append((cid, pi.labels, spec))
+            bucket.append((cid, pi.labels, spec, pi.memo))
             self._count += 1
         pi.memo[_POD_CLASS] = cid
         return cid

@@ -74,7 +74,14 @@ def required_mask(pod: PodInfo, snap: Snapshot) -> np.ndarray:
             m[ni.slot] = required_node_affinity_matches(pod.pod, ni.node)
         return m
 
-    return snap.per_node((NAME, "required", _required_key(pod)), compute)
+    def patch(snap: Snapshot, m: np.ndarray, slots: list[int]) -> np.ndarray:
+        m = m.copy()
+        for s in slots:
+            ni = snap.nodes[s]
+            m[s] = ni is not None and required_node_affinity_matches(pod.pod, ni.node)
+        return m
+
+    return snap.per_node((NAME, "required", _required_key(pod)), compute, patch)
 
 
 def _preferred(pod: PodInfo) -> list[dict]:
@@ -140,8 +147,15 @@ class NodeAffinity(Plugin):
                 a[ni.slot] = preferred_score(terms, ni.node)
             return a
 
+        def patch(snap: Snapshot, a: np.ndarray, changed: list[int]) -> np.ndarray:
+            a = a.copy()
+            for s in changed:
+                ni = snap.nodes[s]
+                a[s] = 0 if ni is None else preferred_score(terms, ni.node)
+            return a
+
         snap = self.handle.snapshot
-        return snap.per_node((NAME, "preferred", _freeze(terms)), compute).take(slots)
+        return snap.per_node((NAME, "preferred", _freeze(terms)), compute, patch).take(slots)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return default_normalize_score(scores, reverse=False)

@@ -49,6 +49,15 @@ def _cordoned(snap: Snapshot) -> tuple[np.ndarray, bool]:
     return m, bool(m.any())
 
 
+def _cordoned_patch(snap: Snapshot, value: tuple[np.ndarray, bool], slots: list[int]) -> tuple[np.ndarray, bool]:
+    """_cordoned from its value before ``slots``' nodes changed (Snapshot.per_node)."""
+    m = value[0].copy()
+    for s in slots:
+        ni = snap.nodes[s]
+        m[s] = ni is not None and _cordoned_node(ni.node)
+    return m, bool(m.any())
+
+
 def _after_node_change(pi: PodInfo, old: Obj | None, new: Obj | None, memo: dict) -> bool:
     """isSchedulableAfterNodeChange: a schedulable node added, or a node uncordoned."""
     return new is not None and not _cordoned_node(new) and (old is None or _cordoned_node(old))
@@ -74,7 +83,7 @@ class NodeUnschedulable(Plugin):
         return None
 
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
-        cordoned, some = snap.per_node(NAME, _cordoned)
+        cordoned, some = snap.per_node(NAME, _cordoned, _cordoned_patch)
         if not some or _tolerates(pod):
             return []
         return [(cordoned[: snap.n], unresolvable(ERR_REASON))]

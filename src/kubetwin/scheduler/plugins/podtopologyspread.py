@@ -86,6 +86,18 @@ def _default_selector_of(pod: PodInfo, services: list[Obj], kind: str, owner_sel
     return {"matchLabels": labels, "matchExpressions": exprs}
 
 
+
+_MEMO_TOLERATIONS = "PodTopologySpread/tolerations"
+_MEMO_DEFAULT_KEY = "PodTopologySpread/default-key"
+
+
+def _frozen_tolerations(pod: PodInfo) -> Any:
+    """The pod's tolerations, hashable (kept in its memo, which goes when its spec does)."""
+    key = pod.memo.get(_MEMO_TOLERATIONS)
+    if key is None:
+        key = pod.memo[_MEMO_TOLERATIONS] = _freeze((pod.pod.get("spec") or {}).get("tolerations") or [])
+    return key
+
 class Constraint:
     __slots__ = ("max_skew", "key", "hard", "selector", "selector_key", "min_domains", "honor_affinity",
                  "honor_taints", "matcher")  # fmt: skip
@@ -305,9 +317,7 @@ class PodTopologySpread(Plugin):
             return self._constraints_for(self._default_selector(pod), pod)
         services = inf.get("services").list(pod.namespace)
         kind, owner_sel = self._owner_selector(pod)
-        refs = pod.pod["metadata"].get("ownerReferences")
-        key = (pod.namespace, tuple(sorted(pod.labels.items())),
-               tuple((r.get("kind"), r.get("name"), r.get("controller")) for r in refs) if refs else ())  # fmt: skip
+        key = self._default_key(pod)
         hit = self._default_cache.get(key)
         if (
             hit is not None
@@ -321,6 +331,20 @@ class PodTopologySpread(Plugin):
             self._default_cache.clear()
         self._default_cache[key] = (services, owner_sel, cons)  # holds them: identities stay theirs
         return cons
+
+    @staticmethod
+    def _default_key(pod: PodInfo) -> tuple[Any, ...]:
+        """(namespace, labels, owner references) as _default_constraints' cache key, kept in the
+        pod's memo with the references it was made from (pods of a class share labels, not
+        necessarily owners)."""
+        refs = pod.pod["metadata"].get("ownerReferences")
+        hit = pod.memo.get(_MEMO_DEFAULT_KEY)
+        if hit is not None and (hit[0] is refs or hit[0] == refs):
+            return hit[1]
+        key = (pod.namespace, tuple(sorted(pod.labels.items())),
+               tuple((r.get("kind"), r.get("name"), r.get("controller")) for r in refs) if refs else ())  # fmt: skip
+        pod.memo[_MEMO_DEFAULT_KEY] = (refs, key)
+        return key
 
     def _constraints_for(self, sel: Obj | None, pod: PodInfo) -> list[Constraint]:
         """The system-default constraints with selector ``sel`` (read-only)."""
@@ -402,14 +426,13 @@ class PodTopologySpread(Plugin):
 
     def _counts_key(self, pod: PodInfo, cons: list[Constraint]) -> tuple[Any, ...]:
         """Everything the PreFilter counts depend on besides the nodes and the pods on them."""
-        spec = pod.pod.get("spec") or {}
         affinity = any(c.honor_affinity for c in cons) and has_required(pod)
         taints = any(c.honor_taints for c in cons)
         return (
             pod.namespace,
             tuple((c.key, c.selector_key, c.honor_affinity, c.honor_taints) for c in cons),
             _required_key(pod) if affinity else None,
-            _freeze(spec.get("tolerations") or []) if taints else None,
+            _frozen_tolerations(pod) if taints else None,
         )
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -476,9 +499,11 @@ class PodTopologySpread(Plugin):
                 has_all &= snap.domains(c.key)[0] >= 0
             ignored = ~has_all[slots]
             kept = slots[~ignored]
+            some_ignored = bool(ignored.any())
         else:
             ignored = np.zeros(len(slots), dtype=bool)
             kept = slots
+            some_ignored = False
         per_constraint = []
         for c in cons:
             ids, names = snap.domains(c.key)
@@ -492,9 +517,19 @@ class PodTopologySpread(Plugin):
                 present[d_kept[d_kept >= 0]] = True
                 size = int(present.sum())
                 dom_counts = np.where(present, self._soft_counts(pod, cons, c, per_slot, require_all), 0)
-            per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2)))
-        state.write(NAME + "/score", (per_constraint, ignored, slots))
+            per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2), self._all_labelled(snap, c.key)))
+        state.write(NAME + "/score", (per_constraint, ignored, slots, some_ignored))
         return None
+
+    @staticmethod
+    def _all_labelled(snap: Snapshot, key: str) -> bool:
+        """Every live node has label ``key`` (kept until the nodes change): no scored node lacks
+        it, so Score need not look for such nodes."""
+
+        def compute(snap: Snapshot) -> bool:
+            return bool((snap.domains(key)[0][snap.alive_slots()] >= 0).all())
+
+        return bool(snap.per_node((NAME, "all-labelled", key), compute))
 
     def _soft_counts(self, pod: PodInfo, cons: list[Constraint], c: Constraint, per_slot: np.ndarray,
                      require_all: bool) -> np.ndarray:  # fmt: skip
@@ -507,7 +542,7 @@ class PodTopologySpread(Plugin):
             c.key,
             c.selector_key,
             _required_key(pod) if c.honor_affinity and has_required(pod) else None,
-            _freeze((pod.pod.get("spec") or {}).get("tolerations") or []) if c.honor_taints else None,
+            _frozen_tolerations(pod) if c.honor_taints else None,
             tuple(x.key for x in cons) if require_all else None,
         )
         hit = self._soft_cache.get(key)
@@ -530,9 +565,14 @@ class PodTopologySpread(Plugin):
         return sums
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
-        per_constraint, ignored, _ = state.read(NAME + "/score")
+        per_constraint, ignored, _, some_ignored = state.read(NAME + "/score")
         total = np.zeros(len(slots), dtype=np.float64)
-        for c, ids, per_slot, dom_counts, w in per_constraint:
+        for c, ids, per_slot, dom_counts, w, labelled in per_constraint:
+            if labelled and (dom_counts is None or len(dom_counts)):
+                # every node has the key: the np.where(has, ...) below would keep every entry
+                cnt = per_slot[slots] if dom_counts is None else dom_counts[ids[slots]]
+                total += cnt * w + (c.max_skew - 1)
+                continue
             d = ids[slots]
             has = d >= 0
             if dom_counts is None:
@@ -541,11 +581,12 @@ class PodTopologySpread(Plugin):
                 cnt = dom_counts[np.where(has, d, 0)] if len(dom_counts) else np.zeros(len(slots), dtype=np.int64)
             total += np.where(has, cnt * w + (c.max_skew - 1), 0.0)
         out = np.floor(total + 0.5).astype(np.int64)
-        out[ignored] = 0
+        if some_ignored:
+            out[ignored] = 0
         return out
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        per_constraint, ignored, slots = state.read(NAME + "/score")
+        per_constraint, ignored, slots, _ = state.read(NAME + "/score")
         idx = np.flatnonzero(slots == node.slot)
         if len(idx) and ignored[idx[0]]:
             return 0
@@ -554,8 +595,8 @@ class PodTopologySpread(Plugin):
         )
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
-        _, ignored, _ = state.read(NAME + "/score")
-        kept = scores[~ignored]
+        _, ignored, _, some_ignored = state.read(NAME + "/score")
+        kept = scores[~ignored] if some_ignored else scores
         if len(kept) == 0:
             return np.zeros_like(scores)
         mn, mx = int(kept.min()), int(kept.max())
@@ -563,5 +604,6 @@ class PodTopologySpread(Plugin):
             out = np.full_like(scores, MAX_SCORE)
         else:
             out = (MAX_SCORE * (mx + mn - scores)) // mx
-        out[ignored] = 0
+        if some_ignored:
+            out[ignored] = 0
         return out

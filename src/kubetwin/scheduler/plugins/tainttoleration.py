@@ -8,6 +8,8 @@ effect-less) tolerations; normalized in reverse (fewest intolerable taints score
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from kubetwin.api.resources import find_untolerated_taint, toleration_tolerates_taint
@@ -36,6 +38,7 @@ from kubetwin.scheduler.hints import (
 
 NAME = "TaintToleration"
 FILTER_EFFECTS = ("NoSchedule", "NoExecute")
+_PREFER = ("PreferNoSchedule",)
 
 
 def _reason(taint: dict) -> str:
@@ -102,25 +105,18 @@ class TaintToleration(Plugin):
         return None
 
     def filter_all(self, state: CycleState, pod: PodInfo, snap: Snapshot) -> FilterResult:
-        if not snap.per_node((NAME, "hard"), _any_hard):
+        if not snap.per_node((NAME, "hard"), _hard_slots, _hard_slots_patch)[1]:
             return []  # no node has a NoSchedule/NoExecute taint: nothing to tolerate
         tols = _tolerations(pod)
 
         def compute(snap: Snapshot) -> FilterResult:
-            by_reason: dict[str, np.ndarray] = {}
-            for ni in snap.node_infos():
-                if not ni.taints:
-                    continue
-                taint = find_untolerated_taint(ni.taints, tols, FILTER_EFFECTS)
-                if taint is not None:
-                    r = _reason(taint)
-                    m = by_reason.get(r)
-                    if m is None:
-                        m = by_reason[r] = np.zeros(snap.capacity, dtype=bool)
-                    m[ni.slot] = True
-            return [(m, unresolvable(r)) for r, m in by_reason.items()]
+            return _untolerated_masks(snap, tols, [], snap.node_infos())
 
-        res = snap.per_node((NAME, "filter", _pod_tol_key(pod)), compute)
+        def patch(snap: Snapshot, res: FilterResult, slots: list[int]) -> FilterResult:
+            changed = (snap.nodes[s] for s in slots)
+            return _untolerated_masks(snap, tols, res, (ni for ni in changed if ni is not None), slots)
+
+        res = snap.per_node((NAME, "filter", _pod_tol_key(pod)), compute, patch)
         if not res:
             return res
         return [(m[: snap.n], st) for m, st in res]
@@ -138,7 +134,14 @@ class TaintToleration(Plugin):
                     a[ni.slot] = count_intolerable_prefer(ni.taints, tols)
             return a
 
-        return snap_of(self).per_node((NAME, "score", _pod_tol_key(pod)), compute).take(slots)
+        def patch(snap: Snapshot, a: np.ndarray, changed: list[int]) -> np.ndarray:
+            a = a.copy()
+            for s in changed:
+                ni = snap.nodes[s]
+                a[s] = count_intolerable_prefer(ni.taints, tols) if ni is not None and ni.taints else 0
+            return a
+
+        return snap_of(self).per_node((NAME, "score", _pod_tol_key(pod)), compute, patch).take(slots)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return default_normalize_score(scores, reverse=True)
@@ -146,15 +149,78 @@ class TaintToleration(Plugin):
     def constant_score(self, state: CycleState, pod: PodInfo) -> int | None:
         # No node has a PreferNoSchedule taint: every node counts 0 intolerable taints, which
         # normalizes (reversed) to MAX_SCORE everywhere.
-        return None if snap_of(self).per_node((NAME, "prefer"), _any_prefer) else MAX_SCORE
+        return None if snap_of(self).per_node((NAME, "prefer"), _prefer_slots, _prefer_slots_patch)[1] else MAX_SCORE
 
 
-def _any_hard(snap: Snapshot) -> bool:
-    return any(t.get("effect") in FILTER_EFFECTS for ni in snap.node_infos() for t in ni.taints)
+def _untolerated_masks(snap: Snapshot, tols: list[dict], res: FilterResult, nodes: Iterable[NodeInfo],
+                       cleared: Iterable[int] = ()) -> FilterResult:  # fmt: skip
+    """The filter's per-reason masks (over ``snap.capacity``, in order of each reason's first slot,
+    as a pass over the nodes in slot order makes them): ``res``'s (unchanged) with the ``cleared``
+    slots reset and ``nodes`` looked at again."""
+    by_reason: dict[str, tuple[np.ndarray, Status]] = {st.reasons[0]: (m, st) for m, st in res}
+    copied: set[str] = set()
+    for s in cleared:
+        for r, (m, st) in by_reason.items():
+            if m[s]:
+                if r not in copied:
+                    m = m.copy()
+                    by_reason[r] = (m, st)
+                    copied.add(r)
+                m[s] = False
+    for ni in nodes:
+        if not ni.taints:
+            continue
+        taint = find_untolerated_taint(ni.taints, tols, FILTER_EFFECTS)
+        if taint is None:
+            continue
+        r = _reason(taint)
+        e = by_reason.get(r)
+        if e is None:
+            e = by_reason[r] = (np.zeros(snap.capacity, dtype=bool), unresolvable(r))
+            copied.add(r)
+        elif r not in copied:
+            e = by_reason[r] = (e[0].copy(), e[1])
+            copied.add(r)
+        e[0][ni.slot] = True
+    if not res:
+        return list(by_reason.values())
+    kept = [e for e in by_reason.values() if e[0].any()]
+    kept.sort(key=lambda e: int(e[0].argmax()))
+    return kept
 
 
-def _any_prefer(snap: Snapshot) -> bool:
-    return any(t.get("effect") == "PreferNoSchedule" for ni in snap.node_infos() for t in ni.taints)
+def _effect_slots(snap: Snapshot, effects: tuple[str, ...]) -> tuple[np.ndarray, bool]:
+    """Per slot: the node has a taint with one of ``effects``; and whether any has."""
+    m = np.zeros(snap.capacity, dtype=bool)
+    for ni in snap.node_infos():
+        m[ni.slot] = any(t.get("effect") in effects for t in ni.taints)
+    return m, bool(m.any())
+
+
+def _effect_slots_patch(snap: Snapshot, value: tuple[np.ndarray, bool], slots: list[int],
+                        effects: tuple[str, ...]) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """_effect_slots from its value before ``slots``' nodes changed (Snapshot.per_node)."""
+    m = value[0].copy()
+    for s in slots:
+        ni = snap.nodes[s]
+        m[s] = ni is not None and any(t.get("effect") in effects for t in ni.taints)
+    return m, bool(m.any())
+
+
+def _hard_slots(snap: Snapshot) -> tuple[np.ndarray, bool]:
+    return _effect_slots(snap, FILTER_EFFECTS)
+
+
+def _hard_slots_patch(snap: Snapshot, value: tuple[np.ndarray, bool], slots: list[int]) -> tuple[np.ndarray, bool]:
+    return _effect_slots_patch(snap, value, slots, FILTER_EFFECTS)
+
+
+def _prefer_slots(snap: Snapshot) -> tuple[np.ndarray, bool]:
+    return _effect_slots(snap, _PREFER)
+
+
+def _prefer_slots_patch(snap: Snapshot, value: tuple[np.ndarray, bool], slots: list[int]) -> tuple[np.ndarray, bool]:
+    return _effect_slots_patch(snap, value, slots, _PREFER)
 
 
 def snap_of(p: Plugin) -> Snapshot:
