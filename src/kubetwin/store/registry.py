@@ -1039,14 +1039,14 @@ class Registry:
             # namespace storage Delete: a terminating namespace is purged by the namespace controller.
             raise errors.conflict(info.plural, name, NAMESPACE_TERMINATING_MESSAGE, info.group)
         grace = self._grace_period(info, current, grace_period_seconds)
-        shorter: tuple[str, int] | None = None  # (deletionTimestamp, grace) of a shortened grace period
+        shorter: tuple[float, int] | None = None  # (deletion time, grace) of a shortened grace period
         if cur_meta.get("deletionTimestamp"):
             # rest.BeforeDelete on an object already being deleted: only an explicitly requested,
             # shorter grace period changes anything; the new deadline counts from the first request.
             old_grace = int(cur_meta.get("deletionGracePeriodSeconds") or 0)
             if old_grace and grace_period_seconds is not None and grace < old_grace:
                 started = self.clock.parse_timestamp(cur_meta["deletionTimestamp"]) - old_grace
-                shorter = (self.clock.timestamp(max(started + grace, 0.0)), grace)
+                shorter = (max(started + grace, 0.0), grace)  # (formatted only if kept: not at grace 0)
             elif old_grace:
                 grace = old_grace  # graceful deletion pending: nothing to do
             else:
@@ -1065,7 +1065,7 @@ class Registry:
         else:
             meta.pop("finalizers", None)
         if shorter is not None:
-            meta["deletionTimestamp"], meta["deletionGracePeriodSeconds"] = shorter
+            meta["deletionTimestamp"], meta["deletionGracePeriodSeconds"] = self.clock.timestamp(shorter[0]), shorter[1]
         # Graceful path: mark with deletionTimestamp and keep the object.
         if not meta.get("deletionTimestamp"):
             meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)
