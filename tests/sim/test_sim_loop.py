@@ -147,6 +147,19 @@ def test_timestamps() -> None:
     assert loop.parse_timestamp(loop.timestamp(90)) == 90
 
 
+def test_timestamp_asked_again_follows_a_new_epoch() -> None:
+    """The text of the instant asked last is kept with its epoch: a new epoch formats afresh."""
+    from datetime import timedelta
+
+    loop = EventLoop()
+    loop.run(until=61.25)
+    assert loop.timestamp() == loop.timestamp() == "2026-01-01T00:01:01Z"
+    loop.epoch = loop.epoch + timedelta(hours=1)
+    assert loop.timestamp() == "2026-01-01T01:01:01Z"
+    assert loop.timestamp(61.25) == "2026-01-01T01:01:01Z"
+    assert loop.timestamp(0.0) == "2026-01-01T01:00:00Z"
+
+
 _ops = st.lists(
     st.one_of(
         st.tuples(st.just("at"), st.floats(-100, 1000, allow_nan=False), st.integers(0, 3)),

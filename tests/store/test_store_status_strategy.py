@@ -69,3 +69,18 @@ def test_hpa_created_with_the_zero_status_go_serialises() -> None:
         "status": {"currentReplicas": 3, "desiredReplicas": 5},
     })  # fmt: skip
     assert hpa["status"] == {"desiredReplicas": 0}
+
+
+def test_a_status_write_keeps_no_part_of_the_callers_object(reg: Registry) -> None:
+    """Registry.update (not trusted) of the status takes a private copy of what it stores."""
+    reg.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                "spec": {"containers": [{"name": "c", "image": "i"}]}})  # fmt: skip
+    pod = reg.get("pods", "p", "default")
+    pod["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    reg.update(pod, subresource="status")
+    pod["status"]["conditions"][0]["status"] = "False"
+    pod["spec"]["containers"][0]["image"] = "j"
+    stored = reg.store.get("pods", "default", "p")
+    assert stored is not None
+    assert stored["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
+    assert stored["spec"]["containers"][0]["image"] == "i"

@@ -456,3 +456,23 @@ def test_range_reads_follow_creates_and_deletes_in_any_order(ops: list[tuple[str
             assert keys(store.iter("pods", ns)) == sorted(k for k in live if k[0] == ns)
             assert keys(store.iter_after("pods", None, key)) == sorted(k for k in live if k > key)
     assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in store.iter("pods")] == sorted(live)
+
+
+def test_live_events_reach_a_watch_directly_once_its_replay_is_over(store: Store) -> None:
+    """The store calls a watch's handler itself once the replay is over (the snapshot of
+    receivers is rebuilt then), and no longer once the watch stops."""
+    store.create("configmaps", _obj("a"))
+    got: list[str] = []
+    w = store.watch("configmaps", lambda ev: got.append(ev.object["metadata"]["name"]), resource_version="0")
+    assert store._watcher_snap["configmaps"] == ((w, w.handler),)
+    store.create("configmaps", _obj("b"))
+    w.stop()
+    assert store._watcher_snap["configmaps"] == ()
+    store.create("configmaps", _obj("c"))
+    assert got == ["a", "b"]
+    ns = store.watch("configmaps", lambda ev: got.append(ev.object["metadata"]["name"]), namespace="other",
+                     resource_version=str(store.resource_version))  # fmt: skip
+    store.create("configmaps", _obj("d"))
+    store.create("configmaps", _obj("e", ns="other"))
+    assert got == ["a", "b", "e"]
+    ns.stop()

@@ -502,6 +502,12 @@ def to_storage(obj: Obj) -> Obj:
     return obj
 
 
+def stored_as_is(obj: Obj) -> bool:
+    """Whether ``to_storage`` leaves ``obj`` alone (its version is its kind's stored one, or one
+    without a conversion)."""
+    return (obj.get("apiVersion") or "", obj.get("kind") or "") not in _TO_STORAGE
+
+
 def from_storage(obj: Obj, api_version: str) -> Obj:
     """``obj`` (stored form) as ``api_version`` serves it: a new dict, or ``obj`` itself when that
     is the stored version or the kind has no conversion."""

@@ -83,3 +83,32 @@ def equal_but(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> bo
         elif k in c:
             return False
     return c == a
+
+
+# The write being stored, when the registry knows that it changes one top-level section of the
+# object and nothing else but metadata.resourceVersion: (stored version, new version, section,
+# the section's keys it sets (None: any)). Held while the store delivers the write's events (set
+# again by a noted write made meanwhile, cleared after), so that an update classifier can skip
+# comparing what the write cannot have changed (``sole_change``). One cell: a note is one store.
+_NO_NOTE: tuple[Any, ...] = (None, None, None, None)
+_sole_change: list[tuple[Any, ...]] = [_NO_NOTE]
+
+
+def note_sole_change(old: Obj, new: Obj, section: str, keys: tuple[str, ...] | None = None) -> None:
+    """The registry stores ``new``: ``old`` with nothing changed but ``section`` (only its
+    ``keys``, when given) and metadata.resourceVersion. Until ``clear_sole_change``."""
+    _sole_change[0] = (old, new, section, keys)
+
+
+def clear_sole_change() -> None:
+    """The write noted by ``note_sole_change`` was delivered (or failed)."""
+    _sole_change[0] = _NO_NOTE
+
+
+def sole_change(old: Obj, new: Obj) -> tuple[str, tuple[str, ...] | None] | None:
+    """``(section, keys)`` when the update from ``old`` to ``new`` (these very objects) is the
+    registry's write noted by ``note_sole_change``: nothing else differs; None: not known."""
+    s = _sole_change[0]
+    if s[1] is new and s[0] is old:
+        return s[2], s[3]
+    return None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetwin.api.meta import equal_but
+from kubetwin.api.meta import equal_but, sole_change
 
 LABELS = 1 << 0  # metadata.labels
 OWNERS = 1 << 1  # metadata.ownerReferences
@@ -50,6 +50,10 @@ def pod_changes(old: dict[str, Any], new: dict[str, Any]) -> int:
     if type(om) is not dict or type(nm) is not dict:
         return ALL
     bits = TERMINATING if nm.get("deletionTimestamp") else 0
+    known = sole_change(old, new)
+    if known is not None and known[0] == "status":
+        # the registry's status write: metadata (but its resourceVersion) and spec are as stored
+        return bits | _status_changes(old.get("status"), new.get("status"))
     if not equal_but(om, nm, _RV):
         bits |= _meta_changes(om, nm)
     a, b = old.get("spec"), new.get("spec")

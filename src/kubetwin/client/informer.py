@@ -311,8 +311,10 @@ class Informer:
                 self._on_add(new)
                 return
             self._cache[k] = new
-            if self._update_filters:
-                answers = tuple([f(old, new) for f in self._update_filters])  # asked once per update
+            filters = self._update_filters
+            if filters:
+                # asked once per update (most informers have one: no list built around it)
+                answers = (filters[0](old, new),) if len(filters) == 1 else tuple([f(old, new) for f in filters])
                 indexes, handlers, n = self._routes.get(answers) or self._route(answers)
                 self._index_update(k, old, new, indexes)
                 for fn in handlers:

@@ -72,6 +72,8 @@ class EventLoop:
         self._seq = itertools.count()
         self.steps = 0
         self._ts_cache: tuple[float, datetime, str] | None = None
+        # the last instant timestamp() was asked about, its epoch and its text
+        self._ts_last: tuple[float, datetime | None, str] = (math.nan, None, "")
         self._micro_cache: tuple[float, datetime, str] | None = None
         self._parse_cache: dict[str, float] = {}
         self._parse_epoch = epoch
@@ -88,6 +90,9 @@ class EventLoop:
     def timestamp(self, at: float | None = None) -> str:
         """RFC 3339 timestamp with second precision, as Kubernetes metav1.Time serialises."""
         t = self._now if at is None else at
+        last = self._ts_last
+        if last[0] == t and last[1] is self.epoch:
+            return last[2]  # asked again at the same instant (most calls: several per write)
         # The text shows whole seconds: instants within one second share it. Keyed by the second
         # when t is clear of its edges (the datetime rounds to microseconds) and the epoch has
         # no fraction; otherwise by t itself.
@@ -96,6 +101,7 @@ class EventLoop:
         key = sec if (frac == 0.0 or 0.001 < frac < 0.999) and self.epoch.microsecond == 0 else t
         cached = self._ts_cache
         if cached is not None and cached[0] == key and cached[1] is self.epoch:
+            self._ts_last = (t, self.epoch, cached[2])
             return cached[2]  # many writes share one second: format it once
         if self.epoch.microsecond == 0:
             td = timedelta(seconds=t)  # the datetime's rounding to microseconds, then its second
@@ -103,6 +109,7 @@ class EventLoop:
         else:
             text = self.datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
         self._ts_cache = (key, self.epoch, text)
+        self._ts_last = (t, self.epoch, text)
         return text
 
     def micro_timestamp(self, at: float | None = None) -> str:

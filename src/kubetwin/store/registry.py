@@ -26,6 +26,7 @@ import orjson
 
 from kubetwin.api import conversion, defaults, errors, kinds, resources, validation
 from kubetwin.api.errors import Cause
+from kubetwin.api.meta import clear_sole_change, note_sole_change
 from kubetwin.sim import EventLoop, SeededRNG
 from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin, applies
 from kubetwin.store.apply import record_update, server_side_apply
@@ -102,6 +103,19 @@ def _meta(obj: dict[str, Any]) -> dict[str, Any]:
             obj.get("kind", "Object"), "", [Cause("metadata", "Required value", "FieldValueRequired")]
         )
     return m
+
+
+def _status_write_part(obj: dict[str, Any]) -> dict[str, Any]:
+    """A private copy of what a status write of ``obj`` (in its stored version) takes from it
+    (``Registry._merge_update``): its status and annotations; the rest of a status write comes
+    from the stored object, so copying it (a pod's spec) would be wasted."""
+    part: dict[str, Any] = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": {}}
+    ann = obj["metadata"].get("annotations")
+    if ann is not None:
+        part["metadata"]["annotations"] = deep_copy(ann)
+    if "status" in obj:
+        part["status"] = deep_copy(obj["status"])
+    return part
 
 
 def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
@@ -522,10 +536,12 @@ class Registry:
                 new = self._with_fields(current, section, old_section, fields)
                 if section != "status" and info.kind not in _NO_SPEC_GENERATION:
                     new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
-                return self._store_update(info, new, copy=False)
+                    return self._store_update(info, new, copy=False)
+                return self._store_noted(info, current, new, (section, tuple(fields)) if section else None)
         new = self._with_fields(current, section, old_section, fields)
         if section == "status":
-            return self._write_update(info, current, new, False, copy=False, subresource="status")
+            return self._write_update(info, current, new, False, copy=False, subresource="status",
+                                      noted=("status", tuple(fields)))  # fmt: skip
         if info.kind not in _NO_SPEC_GENERATION and _spec_part(new) != _spec_part(current):
             new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
         # metadata is the stored one: only a kind with a validator can fail validation here
@@ -570,10 +586,18 @@ class Registry:
                 "the object has been modified; please apply your changes to the latest version and try again",
                 info.group,
             )
-        new = self._merge_update(info, current, conversion.to_storage(obj if trusted else deep_copy(obj)), subresource)
+        if trusted:
+            given = conversion.to_storage(obj)
+        elif subresource == "status" and conversion.stored_as_is(obj):
+            given = _status_write_part(obj)  # all a status write reads of it: no copy of its spec
+        else:
+            given = conversion.to_storage(deep_copy(obj))
+        new = self._merge_update(info, current, given, subresource)
         if field_manager:
             self._record_update(info, current, new, field_manager, subresource)
-        return self._write_update(info, current, new, dry_run, subresource=subresource, copy=not trusted)
+        # a status write changes the status alone (and the annotations of a few kinds)
+        noted = ("status", None) if subresource == "status" and not field_manager and info.kind not in _STATUS_KEEPS_ANNOTATIONS else None
+        return self._write_update(info, current, new, dry_run, subresource=subresource, copy=not trusted, noted=noted)
 
     @staticmethod
     def _needs_validation(
@@ -670,8 +694,13 @@ class Registry:
         validate: bool = True,
         copy: bool = True,
         subresource: str | None = None,
+        noted: tuple[str, tuple[str, ...] | None] | None = None,
     ) -> dict[str, Any]:
-        for plugin in self._admission(info.kind, "UPDATE"):
+        """Admit, validate and store ``new`` over ``current``. ``noted``: (section, keys or None)
+        when ``new`` is ``current`` with nothing but that section changed (see ``_store_noted``),
+        as long as no admission plugin could change more."""
+        plugins = self._admission(info.kind, "UPDATE")
+        for plugin in plugins:
             plugin(self, new, current, "UPDATE")
         if validate and self._needs_validation(info, current, new, subresource):
             self._validate(info, new, current)
@@ -680,7 +709,25 @@ class Registry:
             return deep_copy(current) if copy else current
         if dry_run:
             return new
+        if noted is not None and not plugins:
+            return self._store_noted(info, current, new, noted, copy)
         return self._store_update(info, new, copy)
+
+    def _store_noted(
+        self, info: kinds.KindInfo, current: dict[str, Any], new: dict[str, Any],
+        noted: tuple[str, tuple[str, ...] | None] | None, copy: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """``_store_update`` of ``new``, which is ``current`` with nothing changed but the section
+        and keys ``noted`` names (None: not known) and metadata.resourceVersion: noted while its
+        events are delivered (``api.meta.sole_change``), so that update classifiers (a node's
+        ``heartbeat_only``, ``pod_changes``) skip comparing the parts it cannot have changed."""
+        if noted is None:
+            return self._store_update(info, new, copy)
+        note_sole_change(current, new, *noted)
+        try:
+            return self._store_update(info, new, copy)
+        finally:
+            clear_sole_change()
 
     def _store_update(self, info: kinds.KindInfo, new: dict[str, Any], copy: bool) -> dict[str, Any]:
         """Store a checked update (or finish a deletion it completes)."""
@@ -992,14 +1039,14 @@ class Registry:
             # namespace storage Delete: a terminating namespace is purged by the namespace controller.
             raise errors.conflict(info.plural, name, NAMESPACE_TERMINATING_MESSAGE, info.group)
         grace = self._grace_period(info, current, grace_period_seconds)
-        shorter: tuple[str, int] | None = None  # (deletionTimestamp, grace) of a shortened grace period
+        shorter: tuple[float, int] | None = None  # (deletion time, grace) of a shortened grace period
         if cur_meta.get("deletionTimestamp"):
             # rest.BeforeDelete on an object already being deleted: only an explicitly requested,
             # shorter grace period changes anything; the new deadline counts from the first request.
             old_grace = int(cur_meta.get("deletionGracePeriodSeconds") or 0)
             if old_grace and grace_period_seconds is not None and grace < old_grace:
                 started = self.clock.parse_timestamp(cur_meta["deletionTimestamp"]) - old_grace
-                shorter = (self.clock.timestamp(max(started + grace, 0.0)), grace)
+                shorter = (max(started + grace, 0.0), grace)  # (formatted only if kept: not at grace 0)
             elif old_grace:
                 grace = old_grace  # graceful deletion pending: nothing to do
             else:
@@ -1018,7 +1065,7 @@ class Registry:
         else:
             meta.pop("finalizers", None)
         if shorter is not None:
-            meta["deletionTimestamp"], meta["deletionGracePeriodSeconds"] = shorter
+            meta["deletionTimestamp"], meta["deletionGracePeriodSeconds"] = self.clock.timestamp(shorter[0]), shorter[1]
         # Graceful path: mark with deletionTimestamp and keep the object.
         if not meta.get("deletionTimestamp"):
             meta["deletionTimestamp"] = self.clock.timestamp(self.clock.now + grace)

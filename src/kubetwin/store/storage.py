@@ -81,6 +81,19 @@ class Watcher:
         else:
             self.handler(ev)
 
+    def _deliver_matching(self, ev: WatchEvent) -> None:
+        """``_deliver`` for the events of this watch's namespace."""
+        if self.matches(ev):
+            self._deliver(ev)
+
+    def _receiver(self) -> Callable[[WatchEvent], None]:
+        """What the store calls with a live event of this watch's resource: the handler itself
+        once the initial replay is over and no namespace filters the events (an informer's watch:
+        ~1.5 million deliveries a day, one call each instead of two)."""
+        if self._pending is None and not self.namespace:
+            return self.handler
+        return self._deliver if not self.namespace else self._deliver_matching
+
     def matches(self, ev: WatchEvent) -> bool:
         if ev.resource != self.resource:
             return False
@@ -152,9 +165,10 @@ class Store:
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
         self._watchers: dict[str, list[Watcher]] = {}
-        # what _emit walks per resource, rebuilt when a watcher or listener comes or goes: a write
+        # what _emit walks per resource, rebuilt when a watcher or listener comes or goes or a
+        # watch's replay ends: each watcher with its receiver (see Watcher._receiver); a write
         # iterates an immutable snapshot instead of copying the list (a handler may stop a watch)
-        self._watcher_snap: dict[str, tuple[Watcher, ...]] = {}
+        self._watcher_snap: dict[str, tuple[tuple[Watcher, Callable[[WatchEvent], None]], ...]] = {}
         self._listeners: list[tuple[Callable[[WatchEvent], None], str | None, bool]] = []
         self._listener_snap: dict[str, tuple[Callable[[WatchEvent], None], ...]] = {}
         self._delete_listener_snap: dict[str, tuple[Callable[[WatchEvent], None], ...]] = {}
@@ -403,9 +417,9 @@ class Store:
             if since < self._rv and since < oldest - 1:
                 raise errors.gone(f"too old resource version: {since} ({oldest - 1})")
             replay = [ev for ev in self._history if ev.rv > since and w.matches(ev)]
-        self._watchers.setdefault(resource, []).append(w)
-        self._watcher_snap[resource] = tuple(self._watchers[resource])
         w._pending = []
+        self._watchers.setdefault(resource, []).append(w)
+        self._snap_watchers(resource)
         try:
             for ev in replay:
                 if w.stopped:
@@ -415,13 +429,17 @@ class Store:
                 handler(w._pending.pop(0))
         finally:
             w._pending = None
+            self._snap_watchers(resource)  # live events go to the handler directly from now on
         return w
+
+    def _snap_watchers(self, resource: str) -> None:
+        self._watcher_snap[resource] = tuple((w, w._receiver()) for w in self._watchers.get(resource, ()))
 
     def _remove_watcher(self, w: Watcher) -> None:
         lst = self._watchers.get(w.resource, [])
         if w in lst:
             lst.remove(w)
-            self._watcher_snap[w.resource] = tuple(lst)
+            self._snap_watchers(w.resource)
 
     def add_listener(
         self, fn: Callable[[WatchEvent], None], resource: str | None = None, deletes: bool = True
@@ -455,9 +473,9 @@ class Store:
             listeners = self._listeners_of(resource, deleted)
         for fn in listeners:
             fn(ev)
-        for w in self._watcher_snap.get(resource, ()):
-            if not w.stopped and (not w.namespace or w.matches(ev)):
-                w._deliver(ev)
+        for w, receive in self._watcher_snap.get(resource, ()):
+            if not w.stopped:
+                receive(ev)
 
 
 def _while_namespace(keys: Iterator[Key], namespace: str) -> Iterator[Key]:
