@@ -278,14 +278,20 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
     A later item is only built when it is less than the top: ``less`` decides by the leading
     rules alone where they differ, and those are one int per pod (``lead - rank``), so an item
     whose int is above the top's is skipped and one whose int is below replaces it; where the
-    ints are equal, :func:`_less_alike` reads the rest from the pod's facts. At the evening's
-    scale-down (a few pods out of 20,000, most alike up to their rank) that is a few comparisons
-    of ints, times and uids per pod."""
+    ints are equal, :func:`_less_alike` reads the rest from the pod's facts. The top's int never
+    grows (a replacement is less than the top), so the items above the first top's are left out
+    in one pass before the loop, and the heap's entries (:class:`_Entry`) compare by the ints
+    where they differ. At the evening's scale-down (a few pods out of 20,000, most alike up to
+    their rank) that is a few comparisons of ints, times and uids per pod."""
     if n <= 0:
         return []
-    exact = not any(f.lead is None for f in facts) and max(ranks) < _RANK_END  # leads hold the rules
-    leads = [f.lead - r for f, r in zip(facts, ranks, strict=True)] if exact else [0] * len(pods)  # type: ignore[operator]
-    key = _KEY
+    try:
+        leads = [f.lead - r for f, r in zip(facts, ranks, strict=True)]  # type: ignore[operator]
+        exact = max(ranks) < _RANK_END  # the leads hold the rules
+    except TypeError:  # a cost outside int32: no lead
+        exact = False
+    if not exact:
+        leads = [0] * len(pods)
 
     def less_than(i: int, top: tuple[Any, ...]) -> bool:  # _less(item i, top)
         lead = leads[i]
@@ -301,21 +307,40 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
             if leads[i] <= best[-1] and less_than(i, best):  # key(item) < key(best)
                 best = _item(pods[i], ranks[i], facts[i], now, leads[i])
         return [best[0]]
-    heap: list[Any] = [(key(it), i, it) for i in range(n) for it in (_item(pods[i], ranks[i], facts[i], now, leads[i]),)]
+    heap: list[Any] = [_Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), i) for i in range(n)]
     _heapify_max(heap)
-    top = heap[0][2]
+    top = heap[0].item
     top_lead = top[-1]
     order = n
-    for i in range(n, len(pods)):
+    for i in [i for i in range(n, len(pods)) if leads[i] <= top_lead]:
         if leads[i] > top_lead or not less_than(i, top):  # not key(item) < key(top)
             continue
-        it = _item(pods[i], ranks[i], facts[i], now, leads[i])
-        _heapreplace_max(heap, (key(it), order, it))
-        top = heap[0][2]
+        _heapreplace_max(heap, _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), order))
+        top = heap[0].item
         top_lead = top[-1]
         order += 1
     heap.sort()
-    return [it[0] for _, _, it in heap]
+    return [e.item[0] for e in heap]
+
+
+class _Entry:
+    """A heap entry of :func:`_nsmallest`: heapq.nsmallest's ``(key(item), order, item)`` compared
+    as that tuple is (the keys, then the order where they are equal), with one :func:`_cmp` per
+    comparison instead of the tuple's two (equal?, then less?), and none where the items' leading
+    ints differ (then they alone decide, see :func:`_nsmallest`; all 0 when not exact)."""
+
+    __slots__ = ("item", "order")
+
+    def __init__(self, item: tuple[Any, ...], order: int) -> None:
+        self.item = item
+        self.order = order
+
+    def __lt__(self, other: _Entry) -> bool:
+        a, b = self.item, other.item
+        if a[-1] != b[-1]:
+            return bool(a[-1] < b[-1])
+        c = _cmp(a, b)
+        return c < 0 if c else self.order < other.order
 
 
 def u_id(pod: Obj) -> str:
