@@ -848,11 +848,11 @@ class ReplicaSetController(Controller):
         self, rs: Obj, replicas: int, fully: int, ready: int, available: int, manage_err: tuple[str, str] | None
     ) -> None:
         old_status = rs.get("status") or {}
+        values = (replicas, fully, ready, available, int(rs["metadata"].get("generation", 1)))
+        if manage_err is None and _holds(old_status, values):
+            return  # what would be written is there (most syncs): nothing built
         status: Obj = {k: v for k, v in old_status.items() if k == "conditions"}
-        status.update(
-            replicas=replicas, fullyLabeledReplicas=fully, readyReplicas=ready, availableReplicas=available,
-            observedGeneration=int(rs["metadata"].get("generation", 1)),
-        )  # fmt: skip
+        status.update(zip(_STATUS_FIELDS, values, strict=True))
         failure = u.get_condition(old_status, "ReplicaFailure")
         if manage_err is not None and failure is None:
             conds = list(status.get("conditions") or [])
@@ -874,6 +874,16 @@ def _refs(pod: Obj) -> Any:
 
 
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
+
+
+def _holds(old: Obj, values: tuple[int, ...]) -> bool:
+    """Whether the status ``old`` has ``values`` (in ``_STATUS_FIELDS``' order) and no
+    ReplicaFailure condition: then the status a sync without a manage error builds from them does
+    not differ from it (the same counts and the same conditions)."""
+    for f, v in zip(_STATUS_FIELDS, values, strict=True):
+        if int(old.get(f, 0) or 0) != v:
+            return False
+    return u.get_condition(old, "ReplicaFailure") is None
 
 
 def _status_differs(old: Obj, new: Obj) -> bool:
