@@ -283,8 +283,8 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
     whose int is above the top's is skipped and one whose int is below replaces it; where the
     ints are equal, :func:`_less_alike` reads the rest from the pod's facts. The top's int never
     grows (a replacement is less than the top), so the items above the first top's are left out
-    in one pass before the loop, and the heap's entries (:class:`_Entry`) compare by the ints
-    where they differ. At the evening's scale-down (a few pods out of 20,000, most alike up to
+    in one pass before the loop, and the heap's entries ``(lead, _Entry)`` compare by the ints
+    where they differ (see :class:`_Entry`). At the evening's scale-down (a few pods out of 20,000, most alike up to
     their rank) that is a few comparisons of ints, times and uids per pod."""
     if n <= 0:
         return []
@@ -310,27 +310,28 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
             if leads[i] <= best[-1] and less_than(i, best):  # key(item) < key(best)
                 best = _item(pods[i], ranks[i], facts[i], now, leads[i])
         return [best[0]]
-    heap: list[Any] = [_Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), i) for i in range(n)]
+    heap: list[Any] = [(leads[i], _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), i)) for i in range(n)]
     _heapify_max(heap)
-    top = heap[0].item
+    top = heap[0][1].item
     top_lead = top[-1]
     order = n
     for i in [i for i in range(n, len(pods)) if leads[i] <= top_lead]:
         if leads[i] > top_lead or not less_than(i, top):  # not key(item) < key(top)
             continue
-        _heapreplace_max(heap, _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), order))
-        top = heap[0].item
+        _heapreplace_max(heap, (leads[i], _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), order)))
+        top = heap[0][1].item
         top_lead = top[-1]
         order += 1
     heap.sort()
-    return [e.item[0] for e in heap]
+    return [e.item[0] for _, e in heap]
 
 
 class _Entry:
-    """A heap entry of :func:`_nsmallest`: heapq.nsmallest's ``(key(item), order, item)`` compared
-    as that tuple is (the keys, then the order where they are equal), with one :func:`_cmp` per
-    comparison instead of the tuple's two (equal?, then less?), and none where the items' leading
-    ints differ (then they alone decide, see :func:`_nsmallest`; all 0 when not exact)."""
+    """The second half of a heap entry ``(lead, _Entry)`` of :func:`_nsmallest`: heapq.nsmallest's
+    ``(key(item), order, item)`` compared as that tuple is (the keys, then the order where they
+    are equal). Where the leading ints differ they alone decide, in C (see :func:`_nsmallest`; all
+    0 when not exact); else the tuple finds the entries distinct (by identity) and asks
+    ``__lt__``: one :func:`_cmp` instead of the key tuple's two (equal?, then less?)."""
 
     __slots__ = ("item", "order")
 
@@ -339,10 +340,7 @@ class _Entry:
         self.order = order
 
     def __lt__(self, other: _Entry) -> bool:
-        a, b = self.item, other.item
-        if a[-1] != b[-1]:
-            return bool(a[-1] < b[-1])
-        c = _cmp(a, b)
+        c = _cmp(self.item, other.item)
         return c < 0 if c else self.order < other.order
 
 
