@@ -286,10 +286,10 @@ class DeploymentController(Controller):
         if cached is None:
             self._synced.pop(key, None)
             return None
-        reads = self._reads(cached)
         memo = self._synced.get(key)
-        if memo is not None and _same_reads(memo[0], reads) and (cached.get("status") or {}) == memo[1]:
+        if memo is not None and self._reads_again(memo[0], cached) and (cached.get("status") or {}) == memo[1]:
             return None  # a settled sync with the same reads: see _settled
+        reads = self._reads(cached)
         d = _working_copy(cached)
         self._requeue: float | None = None
         sel = (d.get("spec") or {}).get("selector")
@@ -337,6 +337,21 @@ class DeploymentController(Controller):
             for rs in self.rs_informer.list(m.get("namespace", ""))
         )  # fmt: skip
         return (d.get("spec"), m.get("annotations"), m.get("generation"), uid, m.get("deletionTimestamp"), rss)
+
+    def _reads_again(self, reads: tuple[Any, ...], d: Obj) -> bool:
+        """Whether ``_reads(d)`` would find what ``reads`` holds (the same objects, generation,
+        uid and deletion), without building it: a kept ReplicaSet is the very object now, a kept
+        ownerReferences list the very list of the ReplicaSet now (which is then someone else's,
+        as it was). Cached objects are never changed in place, so the same object reads the same."""
+        spec, ann, gen, uid, deleting, kept = reads
+        m = d["metadata"]
+        if not (spec is d.get("spec") and ann is m.get("annotations") and gen == m.get("generation")
+                and uid == m.get("uid") and deleting == m.get("deletionTimestamp")):  # fmt: skip
+            return False
+        rss = self.rs_informer.list(m.get("namespace", ""))
+        return len(rss) == len(kept) and all(
+            x is rs or x is rs["metadata"].get("ownerReferences") for x, rs in zip(kept, rss, strict=True)
+        )
 
     def _settled(self, d: Obj, rs_list: list[Obj]) -> bool:
         """Whether a rolling sync from ``d``'s status (the one this sync leaves) with the same reads
@@ -989,17 +1004,6 @@ class DeploymentController(Controller):
                 if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
                     return True
         return False
-
-
-def _same_reads(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    """Whether two DeploymentController._reads found the same objects (and generation, uid and
-    deletion): cached objects are never changed in place, so the same object reads the same."""
-    spec, ann, gen, uid, deleting, rss = a
-    spec2, ann2, gen2, uid2, deleting2, rss2 = b
-    return (
-        spec is spec2 and ann is ann2 and gen == gen2 and uid == uid2 and deleting == deleting2
-        and len(rss) == len(rss2) and all(x is y for x, y in zip(rss, rss2, strict=True))
-    )  # fmt: skip
 
 
 def _neg_str(s: str) -> tuple[int, ...]:
