@@ -137,6 +137,10 @@ class DisruptionController(Controller):
         # reads of it (its replicas or ownerReferences)
         self._scale_epoch = 0
         self._generic_read = False  # whether _find read a scale through the API (no epoch for it)
+        # (namespace, ReplicaSet / StatefulSet ref key) -> what _find answered while the epoch is the one
+        # in _found_epoch (a moved epoch drops them all)
+        self._found: dict[tuple[str, tuple[Any, ...]], tuple[str, int] | None] = {}
+        self._found_epoch = 0
         # PDB key -> what its last sync read and the status it computed, when that sync emitted
         # nothing, scheduled nothing and read no scale through the API (see _unchanged)
         self._synced: dict[str, tuple[Any, int, Members, int, int, Obj]] = {}
@@ -301,13 +305,30 @@ class DisruptionController(Controller):
             return None
         return obj["metadata"]["uid"], _replicas(obj)
 
+    def _find_kept(self, rk: tuple[Any, ...], ref: Obj, ns: str) -> tuple[str, int] | None:
+        """_find, for a ReplicaSet or StatefulSet ref answered from what it answered for the same
+        namespace and ref key (uid, kind, apiVersion, name: all it reads of the ref) while the
+        scale epoch has not moved: those answers read only the informers' ReplicaSets,
+        Deployments and StatefulSets (their uid, replicas and a ReplicaSet's ownerReferences),
+        whose every such change moves the epoch. Other kinds are looked up each time."""
+        kind, group = ref.get("kind"), str(ref.get("apiVersion", "")).rpartition("/")[0]
+        if group != "apps" or kind not in ("ReplicaSet", "StatefulSet"):
+            return self._find(ref, ns)
+        if self._found_epoch != self._scale_epoch:
+            self._found.clear()
+            self._found_epoch = self._scale_epoch
+        elif (ns, rk) in self._found:
+            return self._found[ns, rk]
+        found = self._found[ns, rk] = self._find(ref, ns)
+        return found
+
     def _expected_scale(self, m: Members, ns: str) -> tuple[int, bool]:
         """(sum of the controllers' scales, whether some pods have no controller). A controller
         that cannot be found fails the sync naming the first such pod by name."""
         scale: dict[str, int] = {}
         missing: set[tuple[Any, ...]] = set()
         for rk, (ref, _) in m.refs.items():
-            found = self._find(ref, ns)
+            found = self._find_kept(rk, ref, ns)
             if found is None:
                 missing.add(rk)
             else:
