@@ -91,16 +91,19 @@ class Members:
                 e[1] += 1
 
     def refresh(self, key: str, pod: Obj, same_ref: bool) -> None:
-        """put, skipped when the kept facts of ``key`` already say what ``pod``'s would
-        (``same_ref``: ``pod`` has the kept version's ownerReferences)."""
+        """put, skipped when the kept facts of ``key`` already say what ``pod``'s would, and
+        with the kept controller reference when ``pod`` has the kept version's ownerReferences
+        (``same_ref``): then only deletion and readiness can move."""
         f = self.facts.get(key)
-        if (
-            f is None
-            or not same_ref
-            or f[1] != bool(pod["metadata"].get("deletionTimestamp"))
-            or f[2] != is_pod_ready(pod)
-        ):
+        if f is None or not same_ref:
             self.put(key, pod)
+            return
+        deleting, ready = bool(pod["metadata"].get("deletionTimestamp")), is_pod_ready(pod)
+        if f[1] == deleting and f[2] == ready:
+            return
+        self.version += 1
+        self.ready_live += (ready and not deleting) - (f[2] and not f[1])
+        self.facts[key] = (f[0], deleting, ready, f[3])
 
     def remove(self, key: str) -> None:
         f = self.facts.pop(key, None)
