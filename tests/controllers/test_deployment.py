@@ -379,3 +379,36 @@ def test_syncs_leave_the_cached_deployment_alone(stack: Stack, ops: list[tuple])
         _apply_deploy_op(stack, op)
         assert cached == before
         assert stack.client.get("deployments.apps", "web", "default") == written[-1]
+
+
+def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
+    """A sync after a settled one, with the same Deployment and ReplicaSets, does not roll out
+    again; a change of what it reads (here the Deployment's annotations, which do not move its
+    generation, and a ReplicaSet's status) is synced."""
+    dc, _ = stack.start(DeploymentController, ReplicaSetController)
+    assert isinstance(dc, DeploymentController)
+    stack.create(make_deploy("web", 3))
+    stack.settle()
+    stack.run_all()
+    stack.settle()
+    assert cond(dstatus(stack), "Progressing")["reason"] == "NewReplicaSetAvailable"
+    calls: list[int] = []
+    orig = dc._rollout_rolling
+
+    def counted(*a: object) -> None:
+        calls.append(1)
+        orig(*a)  # type: ignore[arg-type]
+
+    dc._rollout_rolling = counted  # type: ignore[method-assign]
+    once = stack.snapshot()
+    dc.reconcile("default/web")
+    assert calls == [] and stack.snapshot() == once
+    cur = stack.client.get("deployments.apps", "web", "default")
+    cur["metadata"]["annotations"] = {**cur["metadata"].get("annotations", {}), "team": "a"}
+    stack.client.update_status(cur)  # as _set_deployment_revision writes them: the spec kept
+    stack.settle()
+    (rs,) = stack.client.list("replicasets.apps", "default")
+    assert rs["metadata"]["annotations"]["team"] == "a" and calls
+    stack.set_pod_status(stack.pods()[0], "Running", ready=False)
+    stack.settle()
+    assert dstatus(stack)["readyReplicas"] == 2

@@ -13,7 +13,7 @@ from kubetwin.controllers.deployment import DeploymentController
 from kubetwin.controllers.disruption import DisruptionController
 from kubetwin.controllers.replicaset import ReplicaSetController
 
-from .conftest import Stack, make_deploy
+from .conftest import Stack, make_deploy, make_rs
 
 
 def make_pdb(**spec: object) -> dict:
@@ -190,3 +190,63 @@ def test_status_write_leaves_the_cached_pdb_alone(stack: Stack) -> None:
     stack.settle()
     assert cached == before
     assert pdb_status(stack)["currentHealthy"] == 1 and before["status"]["currentHealthy"] == 0
+
+
+def _pdb_over_rs(stack: Stack) -> DisruptionController:
+    """A PDB (maxUnavailable 1) over a ReplicaSet of 3 running pods, synced: expectedPods 3."""
+    (ctrl,) = stack.start(DisruptionController)
+    assert isinstance(ctrl, DisruptionController)
+    rs = stack.create(make_rs("web", 3))
+    ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": rs["metadata"]["uid"],
+           "controller": True}  # fmt: skip
+    for i in range(3):
+        p = stack.create({"apiVersion": "v1", "kind": "Pod",
+                          "metadata": {"name": f"p{i}", "namespace": "default", "labels": {"app": "web"},
+                                       "ownerReferences": [ref]},
+                          "spec": {"containers": [{"name": "c", "image": "x"}]}})  # fmt: skip
+        stack.run_pod(p, "n1")
+    stack.create(make_pdb(maxUnavailable=1))
+    stack.settle()
+    assert pdb_status(stack)["expectedPods"] == 3
+    return ctrl
+
+
+def _touch(stack: Stack, name: str) -> None:
+    """A pod status write that moves none of the kept members' facts (it enqueues the PDB)."""
+    cur = stack.client.get("pods", name, "default")
+    cur["status"]["message"] = f"touched at {stack.loop.now}"
+    stack.client.update_status(cur)
+    stack.settle()
+
+
+def test_unchanged_sync_returns_at_once(stack: Stack) -> None:
+    """A sync whose reads are as the last one left them computes nothing: the PDB is not read
+    for its scales again."""
+    ctrl = _pdb_over_rs(stack)
+    calls: list[int] = []
+    orig = ctrl._expected_count
+
+    def counted(*a: object) -> tuple[int, int, bool]:
+        calls.append(1)
+        return orig(*a)  # type: ignore[arg-type]
+
+    ctrl._expected_count = counted  # type: ignore[method-assign]
+    _touch(stack, "p0")
+    assert calls == [] and pdb_status(stack)["expectedPods"] == 3
+
+
+def test_unchanged_sync_sees_a_new_controller_of_the_replicaset(stack: Stack) -> None:
+    """The kept sync is dropped when a ReplicaSet's owner changes (no PDB is enqueued for that:
+    the next pod write finds the Deployment's scale), and when a member changes."""
+    d = stack.create(make_deploy("web", 7))
+    _pdb_over_rs(stack)
+    cur = stack.client.get("replicasets.apps", "web", "default")
+    cur["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                           "uid": d["metadata"]["uid"], "controller": True}]  # fmt: skip
+    stack.client.update(cur)
+    stack.settle()
+    _touch(stack, "p1")
+    assert pdb_status(stack)["expectedPods"] == 7
+    stack.run_pod(stack.client.get("pods", "p2", "default"), "n1", ready=False)
+    stack.settle()
+    assert pdb_status(stack)["currentHealthy"] == 2

@@ -252,6 +252,10 @@ def _check_counted_against_through_the_pods(ops: list[tuple]) -> None:
         rs = counted.get("replicasets.apps", "web")
         assert rs is not None
         kept = ctrl._owned.get(rs["metadata"]["uid"])
+        if kept is not None and kept.ranked is not None:  # the kept pods to rank: as a pass lists them
+            got = [f.pod for f in ctrl._active_matching(rs["metadata"]["uid"], kept)]
+            kept.ranked = None
+            assert got == [f.pod for f in ctrl._active_matching(rs["metadata"]["uid"], kept)]
         if kept is not None:  # the running counts equal counts from scratch
             del ctrl._owned[rs["metadata"]["uid"]]
             fresh = ctrl._owned_counts(rs, kept.sel, kept.tlabels)
@@ -491,3 +495,29 @@ def test_spec_copies_are_private_and_equal_to_deep_copies() -> None:
     assert b == src and src["tolerations"] == [] and src["containers"][0]["name"] == "c"
     odd = {1: "not JSON-shaped"}  # a non-string key: deep_copy's exact fallback
     assert _SpecCopies(odd).copy() == deep_copy(odd) == odd
+
+
+def test_kept_pods_to_rank_follow_status_writes(stack: Stack) -> None:
+    """After a scale-down has listed a ReplicaSet's pods to rank, a status write that moves no
+    count (a restart) leaves the pod listed in its place, with the facts of its new version;
+    a deletion takes it out and a new pod comes last."""
+    (ctrl,) = stack.start(ReplicaSetController)
+    assert isinstance(ctrl, ReplicaSetController)
+    stack.create(make_rs("web", 4))
+    stack.settle()
+    stack.run_all()
+    stack.settle()
+    stack.patch_spec("replicasets.apps", "web", {"spec": {"replicas": 3}})
+    stack.settle()
+    rs = stack.get("replicasets.apps", "web")
+    assert rs is not None
+    uid = rs["metadata"]["uid"]
+    kept = ctrl._owned[uid]
+    assert kept.ranked is not None and len(kept.ranked) == 3
+    pods = sorted(stack.pods(), key=lambda p: p["metadata"]["name"])
+    stack.set_pod_status(pods[1], "Running", ready=True, restarts=2)
+    stack.client.delete("pods", pods[0]["metadata"]["name"], "default", grace_period_seconds=0)
+    stack.settle()
+    got = [f.pod for f in ctrl._active_matching(uid, kept)]
+    assert len(got) == 3 and got == [p for p in ctrl.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid) if u.is_pod_active(p)]
+    assert any(u.max_container_restarts(f.pod) == 2 for f in kept.ranked.values())

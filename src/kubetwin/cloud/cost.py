@@ -30,10 +30,13 @@ def instance_cost(price_per_hour: float, launched: float, until: float) -> float
 
 def instances_cost(prices: npt.NDArray[np.float64], launched: npt.NDArray[np.float64], until: float) -> float:
     """``sum(instance_cost(p, t, until) for p, t in zip(prices, launched))``, the same float: each
-    term is the same IEEE arithmetic elementwise, and the terms are added one by one in order."""
+    term is the same IEEE arithmetic elementwise, and the terms are added one by one in order
+    (``np.add.accumulate`` is that running sum by definition, as ``sum`` of floats is, without the
+    list of Python floats; 0.0 for no instance, which the caller adds to a float as ``sum``'s 0)."""
     seconds = np.maximum(until - launched, 0.0)
     seconds = np.where(seconds > 0, np.maximum(seconds, MINIMUM_BILLED_SECONDS), seconds)
-    return sum((prices * seconds / 3600.0).tolist())
+    terms = prices * seconds / 3600.0
+    return float(np.add.accumulate(terms)[-1]) if terms.size else 0.0
 
 
 def node_price(node: dict[str, Any]) -> float:

@@ -426,10 +426,17 @@ class NodeGroupController(Controller):
         price, launched = self._billing_of(node)
         return cost.instance_cost(price, launched, self.loop.now)
 
-    def _group_tally(self, group: str, members: list[Obj]) -> _Tally:
-        """(ready, replicas, USD per hour, launch times) of ``group``'s members (its index bucket)."""
+    def _group_tally(self, group: str, members: list[Obj] | None = None) -> _Tally:
+        """(ready, replicas, USD per hour, launch times) of ``group``'s members (its index bucket;
+        ``members``: that bucket when the caller has it). The kept counts and billing columns are
+        moved or dropped by the node handlers whenever a member comes, goes or changes what they
+        read, so while both are kept the bucket is not listed (a 900-node list every 30 s)."""
         bills = self._bills.get(group)
         counts = self._counts.get(group)
+        if counts is not None and bills is not None and (members is None or len(bills[0]) == len(members)):
+            return counts[0], counts[1], bills[0], bills[1]
+        if members is None:
+            members = self.nodes.by_index("nodegroup", group)
         if counts is None or (bills is not None and len(bills[0]) != len(members)):
             counts = self._counts[group] = [0, 0]
             for n in members:
@@ -444,11 +451,12 @@ class NodeGroupController(Controller):
 
     def cost_usd(self, group: str) -> float:
         """USD billed so far by the group's instances (terminated and running)."""
-        return self._cost(group, self.nodes.by_index("nodegroup", group))
+        return self._cost(group)
 
-    def _cost(self, group: str, members: list[Obj]) -> float:
-        """cost_usd of ``group`` whose members are ``members``: the running ones' summed over the
-        kept billing columns (the every-30 s refresh of a 900-node group)."""
+    def _cost(self, group: str, members: list[Obj] | None = None) -> float:
+        """cost_usd of ``group`` (``members``: its index bucket, when the caller has it): the
+        running ones' summed over the kept billing columns (the every-30 s refresh of a 900-node
+        group)."""
         _, _, prices, launched = self._group_tally(group, members)
         return self.closed_cost.get(group, 0.0) + cost.instances_cost(prices, launched, self.loop.now)
 
@@ -488,25 +496,24 @@ class NodeGroupController(Controller):
     # ------------------------------------------------------------------------------------------
     def reconcile(self, key: str) -> float | None:
         group = self.groups.get(key)
-        members = self.nodes.by_index("nodegroup", key)
         if group is None or group["metadata"].get("deletionTimestamp"):
-            for node in members:
+            for node in self.nodes.by_index("nodegroup", key):
                 self._delete_node(node)
             return None
         try:
             spec = parse_group_spec(key, group.get("spec") or {})
         except SpecError as e:
-            self._set_status(group, members, None, ("False", e.reason, e.message))
+            self._set_status(group, None, ("False", e.reason, e.message))
             return None
-        if self._group_tally(key, members)[1] != spec.desired:
+        if self._group_tally(key)[1] != spec.desired:
+            members = self.nodes.by_index("nodegroup", key)
             active = [n for n in members if not n["metadata"].get("deletionTimestamp")]
             if len(active) < spec.desired:
                 self._scale_up(group, spec, active, spec.desired - len(active))
             elif len(active) > spec.desired:
                 self._scale_down(group, active, len(active) - spec.desired)
-            members = self.nodes.by_index("nodegroup", key)
-        self._set_status(group, members, spec, None)
-        return COST_REFRESH_SECONDS if members else None
+        self._set_status(group, spec, None)
+        return COST_REFRESH_SECONDS if len(self._group_tally(key)[2]) else None
 
     # -- scale up -------------------------------------------------------------------------------
     def _scale_up(self, group: Obj, spec: GroupSpec, active: list[Obj], count: int) -> None:
@@ -618,12 +625,10 @@ class NodeGroupController(Controller):
                 raise
 
     # -- status ---------------------------------------------------------------------------------
-    def _set_status(
-        self, group: Obj, members: list[Obj], spec: GroupSpec | None, failure: tuple[str, str, str] | None
-    ) -> None:
+    def _set_status(self, group: Obj, spec: GroupSpec | None, failure: tuple[str, str, str] | None) -> None:
         old = group.get("status") or {}
         now = self.loop.timestamp()
-        ready, replicas, _, _ = self._group_tally(group["metadata"]["name"], members)
+        ready, replicas, _, _ = self._group_tally(group["metadata"]["name"])
         old_conds = old.get("conditions") or []
         if failure is not None:
             cond = _condition("Ready", *failure, now, old_conds)
@@ -648,7 +653,7 @@ class NodeGroupController(Controller):
             status["selector"] = f"{LABEL_NODEGROUP}={spec.name}"
             status["capacityType"] = spec.capacity_type
             status["pricePerHour"] = round(spec.price_per_hour, 6)
-        status["costUSD"] = round(self._cost(group["metadata"]["name"], members), 2)
+        status["costUSD"] = round(self._cost(group["metadata"]["name"]), 2)
         if status == old:
             return
         prev = next((c for c in old_conds if c.get("type") == "Ready"), None)

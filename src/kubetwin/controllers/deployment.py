@@ -19,6 +19,14 @@ recreate.go, progress.go; util/deployment_util.go).
   ReplicaSetUpdated, NewReplicaSetAvailable, ProgressDeadlineExceeded, DeploymentPaused,
   DeploymentResumed) and ReplicaFailure copied from the RSs; requeues for the progress deadline.
 - Events ``ScalingReplicaSet``: "Scaled up replica set web-abc to 3 from 0".
+
+A rolling sync that ends settled (the rollout complete: Progressing ``NewReplicaSetAvailable`` with
+every replica updated, or no progress deadline; no ReplicaFailure; nothing for the history limit
+to clean up) is remembered with what it read; a later sync that finds those reads as they were
+(the Deployment's spec, annotations and generation; the namespace's ReplicaSets) and the status
+it computed in place would compute that status again and write, schedule and record nothing: it
+returns at once (see ``DeploymentController._settled``). Most syncs are such: the one the
+Deployment's own status write enqueues, once its ReplicaSets are settled.
 """
 
 from __future__ import annotations
@@ -213,6 +221,8 @@ class DeploymentController(Controller):
         self.pod_informer = self.informers.get("pods")
         self._store = self.client.registry.store
         self._template_eq = {}
+        # queue key -> (what its last settled rolling sync read, the status it left): see _settled
+        self._synced: dict[str, tuple[tuple[Any, ...], Obj]] = {}
         # by queue key (checked against spec.selector at each read: a later namesake is parsed anew)
         self._selectors = u.SelectorMemo()
         self.d_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
@@ -274,7 +284,12 @@ class DeploymentController(Controller):
         self._kept_rss = None
         cached = self.d_informer.get_by_key(key)
         if cached is None:
+            self._synced.pop(key, None)
             return None
+        memo = self._synced.get(key)
+        if memo is not None and self._reads_again(memo[0], cached) and (cached.get("status") or {}) == memo[1]:
+            return None  # a settled sync with the same reads: see _settled
+        reads = self._reads(cached)
         d = _working_copy(cached)
         self._requeue: float | None = None
         sel = (d.get("spec") or {}).get("selector")
@@ -306,7 +321,58 @@ class DeploymentController(Controller):
             self._rollout_recreate(d, rs_list)
         else:
             self._rollout_rolling(d, rs_list)
+            if self._requeue is None and not self._rate_limited and self._settled(d, rs_list):
+                self._synced[key] = (reads, d.get("status") or {})
         return self._requeue
+
+    def _reads(self, d: Obj) -> tuple[Any, ...]:
+        """What a rolling sync of the cached Deployment ``d`` reads besides its status: its spec,
+        annotations, generation, uid and deletion, and of each ReplicaSet of its namespace the
+        whole object where claim keeps or could adopt it (it is the Deployment's or an orphan),
+        else only its ownerReferences (claim passes over it)."""
+        m = d["metadata"]
+        uid = m.get("uid")
+        rss = tuple(
+            rs if (c := u.controller_uid(rs)) is None or c == uid else rs["metadata"].get("ownerReferences")
+            for rs in self.rs_informer.list(m.get("namespace", ""))
+        )  # fmt: skip
+        return (d.get("spec"), m.get("annotations"), m.get("generation"), uid, m.get("deletionTimestamp"), rss)
+
+    def _reads_again(self, reads: tuple[Any, ...], d: Obj) -> bool:
+        """Whether ``_reads(d)`` would find what ``reads`` holds (the same objects, generation,
+        uid and deletion), without building it: a kept ReplicaSet is the very object now, a kept
+        ownerReferences list the very list of the ReplicaSet now (which is then someone else's,
+        as it was). Cached objects are never changed in place, so the same object reads the same."""
+        spec, ann, gen, uid, deleting, kept = reads
+        m = d["metadata"]
+        if not (spec is d.get("spec") and ann is m.get("annotations") and gen == m.get("generation")
+                and uid == m.get("uid") and deleting == m.get("deletionTimestamp")):  # fmt: skip
+            return False
+        rss = self.rs_informer.list(m.get("namespace", ""))
+        return len(rss) == len(kept) and all(
+            x is rs or x is rs["metadata"].get("ownerReferences") for x, rs in zip(kept, rss, strict=True)
+        )
+
+    def _settled(self, d: Obj, rs_list: list[Obj]) -> bool:
+        """Whether a rolling sync from ``d``'s status (the one this sync leaves) with the same reads
+        writes, schedules and records nothing, whatever the time: the rollout is complete by
+        progress.go's own test (so no progress check and no requeue; without a progress deadline
+        there are neither), no ReplicaFailure condition (copied with the time when its
+        ReplicaSet's has none) and the history limit leaves every old ReplicaSet alone. (From the
+        status it computed, the same ReplicaSets give the same counts, conditions and steps.)"""
+        status = d.get("status") or {}
+        if u.get_condition(status, "ReplicaFailure") is not None:
+            return False
+        limit = (d.get("spec") or {}).get("revisionHistoryLimit", 10)
+        if limit is not None and len(rs_list) - 1 > int(limit):
+            return False
+        if not has_progress_deadline(d):
+            return True
+        cond = u.get_condition(status, "Progressing")
+        return (
+            cond is not None and cond.get("reason") == NEW_RS_AVAILABLE_REASON
+            and status.get("replicas") == status.get("updatedReplicas")
+        )  # fmt: skip
 
     def _write_status(self, d: Obj) -> Obj:
         # handed over (owned): the store keeps the status (a copy of its top level: the sync may

@@ -20,6 +20,11 @@ Each PDB's matching pods are kept as :class:`Members` (per pod: name, being dele
 controller reference; running totals of those), updated by the pod handlers, so that a sync costs
 the PDB's controllers and disruptedPods entries rather than a pass over every pod of the namespace
 (a busy PDB syncs at almost every instant a pod of it changes).
+
+A sync that finds everything it read last time as it was (the PDB's spec and generation, its
+members, the controllers' scales) and the status it computed then in place computes that status
+again: it returns at once (see :meth:`DisruptionController._unchanged`). Most syncs are such: the
+one its own status write enqueues, and those of pod writes that moved none of the members' facts.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def _controller_ref(pod: Obj) -> Obj | None:
 class Members:
     """The pods one PDB's selector matches (by pod key) and running totals over them."""
 
-    __slots__ = ("selector", "facts", "ready_live", "refs", "unmanaged")
+    __slots__ = ("selector", "facts", "ready_live", "refs", "unmanaged", "version")
 
     def __init__(self, selector: Any) -> None:
         self.selector = selector  # the spec.selector these were matched with
@@ -63,9 +68,11 @@ class Members:
         self.ready_live = 0  # Ready and not being deleted
         self.refs: dict[tuple[Any, ...], list[Any]] = {}  # controller ref key -> [ref, pods with it]
         self.unmanaged = 0  # pods without a controller
+        self.version = 0  # moved by every put and remove
 
     def put(self, key: str, pod: Obj) -> None:
         self.remove(key)
+        self.version += 1
         m = pod["metadata"]
         deleting = bool(m.get("deletionTimestamp"))
         ready = is_pod_ready(pod)
@@ -84,21 +91,25 @@ class Members:
                 e[1] += 1
 
     def refresh(self, key: str, pod: Obj, same_ref: bool) -> None:
-        """put, skipped when the kept facts of ``key`` already say what ``pod``'s would
-        (``same_ref``: ``pod`` has the kept version's ownerReferences)."""
+        """put, skipped when the kept facts of ``key`` already say what ``pod``'s would, and
+        with the kept controller reference when ``pod`` has the kept version's ownerReferences
+        (``same_ref``): then only deletion and readiness can move."""
         f = self.facts.get(key)
-        if (
-            f is None
-            or not same_ref
-            or f[1] != bool(pod["metadata"].get("deletionTimestamp"))
-            or f[2] != is_pod_ready(pod)
-        ):
+        if f is None or not same_ref:
             self.put(key, pod)
+            return
+        deleting, ready = bool(pod["metadata"].get("deletionTimestamp")), is_pod_ready(pod)
+        if f[1] == deleting and f[2] == ready:
+            return
+        self.version += 1
+        self.ready_live += (ready and not deleting) - (f[2] and not f[1])
+        self.facts[key] = (f[0], deleting, ready, f[3])
 
     def remove(self, key: str) -> None:
         f = self.facts.pop(key, None)
         if f is None:
             return
+        self.version += 1
         _, deleting, ready, rk = f
         if ready and not deleting:
             self.ready_live -= 1
@@ -125,6 +136,17 @@ class DisruptionController(Controller):
         # namespace -> (key, PDB) of its PDBs in the informer's order, until a PDB is added,
         # changed or deleted (what the pod handlers go through at every pod write)
         self._ns_pdbs: dict[str | None, list[tuple[str, Obj]]] = {}
+        # moved whenever a ReplicaSet, Deployment or StatefulSet comes, goes, or changes what _find
+        # reads of it (its replicas or ownerReferences)
+        self._scale_epoch = 0
+        self._generic_read = False  # whether _find read a scale through the API (no epoch for it)
+        # (namespace, ReplicaSet / StatefulSet ref key) -> what _find answered while the epoch is the one
+        # in _found_epoch (a moved epoch drops them all)
+        self._found: dict[tuple[str, tuple[Any, ...]], tuple[str, int] | None] = {}
+        self._found_epoch = 0
+        # PDB key -> what its last sync read and the status it computed, when that sync emitted
+        # nothing, scheduled nothing and read no scale through the API (see _unchanged)
+        self._synced: dict[str, tuple[Any, int, Members, int, int, Obj]] = {}
         self.pdb_informer.add_handler(self._pdb_added, lambda o, n: self._pdb_updated(n), self._pdb_deleted)
         # a pod write that moved none of what the kept members read only enqueues the pod's PDBs
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
@@ -167,6 +189,7 @@ class DisruptionController(Controller):
         self._ns_pdbs.clear()
         key = self._key(pdb)
         self.members.pop(key, None)
+        self._synced.pop(key, None)
         self._selectors.forget(key)
 
     def _members(self, pdb: Obj) -> Members:
@@ -241,12 +264,17 @@ class DisruptionController(Controller):
                 m.remove(key)
 
     def _scale_event(self, obj: Obj) -> None:
+        self._scale_epoch += 1
         for pdb in self.pdb_informer.list(obj["metadata"].get("namespace") or None):
             self.enqueue(pdb)
 
     def _scale_changed(self, old: Obj, new: Obj) -> None:
         if (old.get("spec") or {}).get("replicas") != (new.get("spec") or {}).get("replicas"):
             self._scale_event(new)
+            return
+        refs, new_refs = old["metadata"].get("ownerReferences"), new["metadata"].get("ownerReferences")
+        if refs is not new_refs and refs != new_refs:
+            self._scale_epoch += 1  # a ReplicaSet's Deployment is what _find reads the scale of
 
     # -- expected scale ---------------------------------------------------------------------
     def _find(self, ref: Obj, ns: str) -> tuple[str, int] | None:
@@ -274,10 +302,28 @@ class DisruptionController(Controller):
             return None
         if not info.scale_subresource:
             return None
+        self._generic_read = True
         obj = self.client.get_or_none(info.resource, name, ns)
         if obj is None or obj["metadata"].get("uid") != uid:
             return None
         return obj["metadata"]["uid"], _replicas(obj)
+
+    def _find_kept(self, rk: tuple[Any, ...], ref: Obj, ns: str) -> tuple[str, int] | None:
+        """_find, for a ReplicaSet or StatefulSet ref answered from what it answered for the same
+        namespace and ref key (uid, kind, apiVersion, name: all it reads of the ref) while the
+        scale epoch has not moved: those answers read only the informers' ReplicaSets,
+        Deployments and StatefulSets (their uid, replicas and a ReplicaSet's ownerReferences),
+        whose every such change moves the epoch. Other kinds are looked up each time."""
+        kind, group = ref.get("kind"), str(ref.get("apiVersion", "")).rpartition("/")[0]
+        if group != "apps" or kind not in ("ReplicaSet", "StatefulSet"):
+            return self._find(ref, ns)
+        if self._found_epoch != self._scale_epoch:
+            self._found.clear()
+            self._found_epoch = self._scale_epoch
+        elif (ns, rk) in self._found:
+            return self._found[ns, rk]
+        found = self._found[ns, rk] = self._find(ref, ns)
+        return found
 
     def _expected_scale(self, m: Members, ns: str) -> tuple[int, bool]:
         """(sum of the controllers' scales, whether some pods have no controller). A controller
@@ -285,7 +331,7 @@ class DisruptionController(Controller):
         scale: dict[str, int] = {}
         missing: set[tuple[Any, ...]] = set()
         for rk, (ref, _) in m.refs.items():
-            found = self._find(ref, ns)
+            found = self._find_kept(rk, ref, ns)
             if found is None:
                 missing.add(rk)
             else:
@@ -300,8 +346,11 @@ class DisruptionController(Controller):
         pdb = self.pdb_informer.get_by_key(key)
         if pdb is None:
             return None
-        sel = self._selector(pdb)
         members = self._members(pdb)
+        if self._unchanged(key, pdb, members):
+            return None
+        sel = self._selector(pdb)
+        self._generic_read = False
         if not members.facts:
             self.recorder.normal(pdb, "NoPods", "No matching pods found")
         spec = pdb.get("spec") or {}
@@ -327,8 +376,31 @@ class DisruptionController(Controller):
         for name, t in disrupted.items():  # ready pods the eviction API just disrupted do not count
             if members.facts[f"{ns}/{name}"][2] and (u.ts(self.loop, t) or 0) + DELETION_TIMEOUT > now:
                 healthy -= 1
-        self._update_status(pdb, healthy, desired, expected, disrupted)
+        status = self._update_status(pdb, healthy, desired, expected, disrupted)
+        if not unmanaged and members.facts and not (pdb.get("status") or {}).get("disruptedPods"):
+            if not self._generic_read:  # no event, no recheck, no read outside the informers
+                self._synced[key] = (spec, self._generation(pdb), members, members.version, self._scale_epoch, status)
         return None if recheck is None else max(recheck - now, 0.001)
+
+    @staticmethod
+    def _generation(pdb: Obj) -> int:
+        return int(pdb["metadata"].get("generation", 1))
+
+    def _unchanged(self, key: str, pdb: Obj, members: Members) -> bool:
+        """Whether this sync would compute the status the PDB carries and do nothing else: the
+        last sync of ``key`` read this spec and generation, these members as they are and the
+        scales as they are, emitted no event, had no disruptedPods entry to read (hence nothing
+        with a time) and computed the status the PDB now holds. From that status (no disrupted
+        pods, its own condition) the same reads give the same status: no write, no event, no
+        recheck."""
+        memo = self._synced.get(key)
+        if memo is None:
+            return False
+        spec, gen, m, version, epoch, status = memo
+        return (
+            spec is pdb.get("spec") and m is members and version == m.version and epoch == self._scale_epoch
+            and gen == self._generation(pdb) and (pdb.get("status") or {}) == status
+        )  # fmt: skip
 
     def _expected_count(self, spec: Obj, m: Members, ns: str) -> tuple[int, int, bool]:
         if spec.get("maxUnavailable") is not None:
@@ -367,7 +439,8 @@ class DisruptionController(Controller):
                 out[name] = t
         return out, recheck
 
-    def _update_status(self, pdb: Obj, healthy: int, desired: int, expected: int, disrupted: dict[str, str]) -> None:
+    def _update_status(self, pdb: Obj, healthy: int, desired: int, expected: int, disrupted: dict[str, str]) -> Obj:
+        """Write the status these counts make, if it differs from the PDB's; the status."""
         allowed = healthy - desired
         if expected <= 0 or allowed <= 0:
             allowed = 0
@@ -386,6 +459,7 @@ class DisruptionController(Controller):
         if status != old:
             # only ``status`` (built here) is stored from the object handed over: no copy of the PDB
             self.client.update_status({**pdb, "status": status}, owned=True)
+        return status
 
     def _fail_safe(self, pdb: Obj, message: str) -> None:
         old = pdb.get("status") or {}

@@ -29,7 +29,10 @@ inactive, or changed readiness or node (the facts memo of such a version is buil
 that reads it). A sync with nothing to claim and no minReadySeconds (the common case: a pod of the
 ReplicaSet changed status, or the replica count changed) creates or deletes from those counts and
 writes status from them afterwards (the handlers have moved them meanwhile) without going through
-the pods; only a scale-down lists its pods, to rank them.
+the pods; only a scale-down lists its pods, to rank them. From a ReplicaSet's first scale-down on,
+that list is kept too (``_Owned.ranked``: the counted pods of its namespace in the index's order,
+moved by the same handlers, with the keys of pods written since marked stale), so a later
+scale-down reads again only the pods written since rather than every pod of the ReplicaSet.
 
 The ranking reads each pod version once (:class:`_RankFacts`, kept with the pod's facts), each
 pod's rank (active related pods on its node) comes from per-ReplicaSet node counts the pod handlers
@@ -278,14 +281,20 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
     A later item is only built when it is less than the top: ``less`` decides by the leading
     rules alone where they differ, and those are one int per pod (``lead - rank``), so an item
     whose int is above the top's is skipped and one whose int is below replaces it; where the
-    ints are equal, :func:`_less_alike` reads the rest from the pod's facts. At the evening's
-    scale-down (a few pods out of 20,000, most alike up to their rank) that is a few comparisons
-    of ints, times and uids per pod."""
+    ints are equal, :func:`_less_alike` reads the rest from the pod's facts. The top's int never
+    grows (a replacement is less than the top), so the items above the first top's are left out
+    in one pass before the loop, and the heap's entries ``(lead, _Entry)`` compare by the ints
+    where they differ (see :class:`_Entry`). At the evening's scale-down (a few pods out of 20,000, most alike up to
+    their rank) that is a few comparisons of ints, times and uids per pod."""
     if n <= 0:
         return []
-    exact = not any(f.lead is None for f in facts) and max(ranks) < _RANK_END  # leads hold the rules
-    leads = [f.lead - r for f, r in zip(facts, ranks, strict=True)] if exact else [0] * len(pods)  # type: ignore[operator]
-    key = _KEY
+    try:
+        leads = [f.lead - r for f, r in zip(facts, ranks, strict=True)]  # type: ignore[operator]
+        exact = max(ranks) < _RANK_END  # the leads hold the rules
+    except TypeError:  # a cost outside int32: no lead
+        exact = False
+    if not exact:
+        leads = [0] * len(pods)
 
     def less_than(i: int, top: tuple[Any, ...]) -> bool:  # _less(item i, top)
         lead = leads[i]
@@ -301,21 +310,38 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
             if leads[i] <= best[-1] and less_than(i, best):  # key(item) < key(best)
                 best = _item(pods[i], ranks[i], facts[i], now, leads[i])
         return [best[0]]
-    heap: list[Any] = [(key(it), i, it) for i in range(n) for it in (_item(pods[i], ranks[i], facts[i], now, leads[i]),)]
+    heap: list[Any] = [(leads[i], _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), i)) for i in range(n)]
     _heapify_max(heap)
-    top = heap[0][2]
+    top = heap[0][1].item
     top_lead = top[-1]
     order = n
-    for i in range(n, len(pods)):
+    for i in [i for i in range(n, len(pods)) if leads[i] <= top_lead]:
         if leads[i] > top_lead or not less_than(i, top):  # not key(item) < key(top)
             continue
-        it = _item(pods[i], ranks[i], facts[i], now, leads[i])
-        _heapreplace_max(heap, (key(it), order, it))
-        top = heap[0][2]
+        _heapreplace_max(heap, (leads[i], _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), order)))
+        top = heap[0][1].item
         top_lead = top[-1]
         order += 1
     heap.sort()
-    return [it[0] for _, _, it in heap]
+    return [e.item[0] for _, e in heap]
+
+
+class _Entry:
+    """The second half of a heap entry ``(lead, _Entry)`` of :func:`_nsmallest`: heapq.nsmallest's
+    ``(key(item), order, item)`` compared as that tuple is (the keys, then the order where they
+    are equal). Where the leading ints differ they alone decide, in C (see :func:`_nsmallest`; all
+    0 when not exact); else the tuple finds the entries distinct (by identity) and asks
+    ``__lt__``: one :func:`_cmp` instead of the key tuple's two (equal?, then less?)."""
+
+    __slots__ = ("item", "order")
+
+    def __init__(self, item: tuple[Any, ...], order: int) -> None:
+        self.item = item
+        self.order = order
+
+    def __lt__(self, other: _Entry) -> bool:
+        c = _cmp(self.item, other.item)
+        return c < 0 if c else self.order < other.order
 
 
 def u_id(pod: Obj) -> str:
@@ -379,7 +405,7 @@ class _Owned:
     """Running counts over the pods one ReplicaSet controls (its bucket of the controller-uid
     index), for the selector and template labels they were counted with."""
 
-    __slots__ = ("ns", "sel", "tlabels", "parts", "counted", "same_ns", "loose", "ready", "fully")
+    __slots__ = ("ns", "sel", "tlabels", "parts", "counted", "same_ns", "loose", "ready", "fully", "ranked", "stale")
 
     def __init__(self, ns: str, sel: LabelSelector, tlabels: dict[str, str]) -> None:
         self.ns, self.sel, self.tlabels = ns, sel, tlabels
@@ -387,10 +413,18 @@ class _Owned:
         # in its namespace (a claim candidate), Ready, fully labelled); inactive pods are left out
         self.parts: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
         self.counted = self.same_ns = self.loose = self.ready = self.fully = 0
+        # from the first scale-down on: the pods counted in the ReplicaSet's namespace (what a
+        # scale-down ranks), by key in the controller-uid index's order, with the facts of a
+        # version of each; ``stale``: the keys written since their facts were taken
+        self.ranked: dict[str, _PodFacts] | None = None
+        self.stale: set[str] = set()
 
-    def put(self, key: str, f: _PodFacts) -> None:
-        self.remove(key)
+    def put(self, key: str, f: _PodFacts, appended: bool = True) -> None:
+        """Count ``f``'s pod under ``key`` (``appended``: the key just joined the ReplicaSet's
+        index bucket, at its end; else it kept its place there)."""
+        self._drop(key)
         if not f.active:
+            self._unrank(key)
             return
         same = f.pod["metadata"].get("namespace", "") == self.ns
         if f.matched_by(self.sel):
@@ -398,14 +432,39 @@ class _Owned:
         elif same:
             part = (False, False, True, False, False)
         else:
+            self._unrank(key)
             return
         self.parts[key] = part
         self._add(part, 1)
+        if part[1]:
+            self._rank(key, f, appended)
+        else:
+            self._unrank(key)
 
     def remove(self, key: str) -> None:
+        self._drop(key)
+        self._unrank(key)
+
+    def _drop(self, key: str) -> None:
         part = self.parts.pop(key, None)
         if part is not None:
             self._add(part, -1)
+
+    def _rank(self, key: str, f: _PodFacts, appended: bool) -> None:
+        ranked = self.ranked
+        if ranked is None:
+            return
+        if appended:
+            ranked.pop(key, None)  # (a pod added again under its key is at the bucket's end)
+        elif key not in ranked:
+            self.ranked = None  # counted again where it was in the bucket: listed afresh
+            return
+        ranked[key] = f
+        self.stale.discard(key)
+
+    def _unrank(self, key: str) -> None:
+        if self.ranked is not None:
+            self.ranked.pop(key, None)
 
     def _add(self, part: tuple[bool, bool, bool, bool, bool], d: int) -> None:
         counted, same, loose, ready, fully = part
@@ -468,6 +527,9 @@ class ReplicaSetController(Controller):
                     rs = self.rs_informer.get_by_key(key)
                     if rs is not None and rs["metadata"].get("uid") == r.get("uid"):
                         self.queue.add(key)
+                        o = self._owned.get(r.get("uid", ""))
+                        if o is not None and o.ranked is not None:  # its kept facts may be old
+                            o.stale.add(f"{m.get('namespace', '')}/{m['name']}")  # as _recount's
         return controlled
 
     def _enqueue_matching(self, pod: Obj) -> None:
@@ -503,14 +565,15 @@ class ReplicaSetController(Controller):
             return
         m = pod["metadata"]
         key = f"{m.get('namespace', '')}/{m['name']}"  # the same for both versions
-        if old is not None:
+        moved = old is None or new is None or old_uid != new_uid  # left or joined an index bucket
+        if old is not None and moved:
             o = self._owned.get(old_uid)
             if o is not None:
                 o.remove(key)
         if new is not None:
             o = self._owned.get(new_uid)
             if o is not None:
-                o.put(key, self._facts(new))
+                o.put(key, self._facts(new), moved)
 
     def _moves_counts(self, old: Obj, new: Obj) -> bool:
         """Whether _recount could move anything between two versions of a pod with the same owner
@@ -602,7 +665,7 @@ class ReplicaSetController(Controller):
                 # the status (no minReadySeconds: available = ready)
                 err = None
                 if o.same_ns != int(spec.get("replicas", 1)):
-                    err = self._manage(rs, o.same_ns, lambda: self._active_matching(uid, ns, selector))
+                    err = self._manage(rs, o.same_ns, lambda: self._active_matching(uid, o))
                 self._write_status(rs, o.counted, o.fully, o.ready, o.ready, err)
                 return None
         # claim keeps the active pods this RS controls that its selector matches, in order, and
@@ -645,20 +708,35 @@ class ReplicaSetController(Controller):
             counted = [facts(p) for p in pods]
         return self._update_status(rs, counted, manage_err)
 
-    def _active_matching(self, uid: str, ns: str, selector: LabelSelector) -> list[_PodFacts]:
-        """The facts of the active pods in ``ns`` that the ReplicaSet ``uid`` controls and
-        ``selector`` matches, in the index's order (what reconcile's pass over the pods keeps
-        before claiming)."""
-        facts, known = self._facts, self._pod_facts
-        out = []
-        for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid):
-            m = p["metadata"]
-            f = known.get(m.get("uid", ""))
-            if f is None or f.pod is not p:
-                f = facts(p)
-            if f.active and (f.matches if f.sel is selector else f.matched_by(selector)) and m.get("namespace", "") == ns:
-                out.append(f)
-        return out
+    def _active_matching(self, uid: str, o: _Owned) -> list[_PodFacts]:
+        """The facts of the active pods in the namespace of ``o`` that its ReplicaSet controls and
+        its selector matches (``uid``: the ReplicaSet's), in the index's order (what reconcile's pass over the pods keeps
+        before claiming): kept in ``o.ranked`` from the first call on, where only the pods
+        written since are read again."""
+        ranked = o.ranked
+        if ranked is None or len(ranked) != o.same_ns:
+            o.ranked = ranked = {}
+            o.stale.clear()
+            facts, known, sel = self._facts, self._pod_facts, o.sel
+            for p in self.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid):
+                m = p["metadata"]
+                f = known.get(m.get("uid", ""))
+                if f is None or f.pod is not p:
+                    f = facts(p)
+                if f.active and (f.matches if f.sel is sel else f.matched_by(sel)) and m.get("namespace", "") == o.ns:
+                    ranked[f"{o.ns}/{m['name']}"] = f  # as _recount's keys
+            return list(ranked.values())
+        if o.stale:
+            get = self.pod_informer.get
+            for k in o.stale:
+                f = ranked.get(k)
+                if f is not None:
+                    m = f.pod["metadata"]
+                    cur = get(m["name"], m.get("namespace"))
+                    if cur is not None and cur is not f.pod:
+                        ranked[k] = self._facts(cur)
+            o.stale.clear()
+        return list(ranked.values())
 
     def _manage(self, rs: Obj, have: int, pods: Callable[[], list[_PodFacts]]) -> tuple[str, str] | None:
         """Create or delete towards spec.replicas from ``have`` pods (``pods()``: their facts, in
@@ -768,11 +846,11 @@ class ReplicaSetController(Controller):
         self, rs: Obj, replicas: int, fully: int, ready: int, available: int, manage_err: tuple[str, str] | None
     ) -> None:
         old_status = rs.get("status") or {}
+        values = (replicas, fully, ready, available, int(rs["metadata"].get("generation", 1)))
+        if manage_err is None and _holds(old_status, values):
+            return  # what would be written is there (most syncs): nothing built
         status: Obj = {k: v for k, v in old_status.items() if k == "conditions"}
-        status.update(
-            replicas=replicas, fullyLabeledReplicas=fully, readyReplicas=ready, availableReplicas=available,
-            observedGeneration=int(rs["metadata"].get("generation", 1)),
-        )  # fmt: skip
+        status.update(zip(_STATUS_FIELDS, values, strict=True))
         failure = u.get_condition(old_status, "ReplicaFailure")
         if manage_err is not None and failure is None:
             conds = list(status.get("conditions") or [])
@@ -794,6 +872,16 @@ def _refs(pod: Obj) -> Any:
 
 
 _STATUS_FIELDS = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
+
+
+def _holds(old: Obj, values: tuple[int, ...]) -> bool:
+    """Whether the status ``old`` has ``values`` (in ``_STATUS_FIELDS``' order) and no
+    ReplicaFailure condition: then the status a sync without a manage error builds from them does
+    not differ from it (the same counts and the same conditions)."""
+    for f, v in zip(_STATUS_FIELDS, values, strict=True):
+        if int(old.get(f, 0) or 0) != v:
+            return False
+    return u.get_condition(old, "ReplicaFailure") is None
 
 
 def _status_differs(old: Obj, new: Obj) -> bool:
