@@ -105,6 +105,26 @@ def test_profile_updates_apply_to_running_pods() -> None:
     assert _engine(stack).pod_usage(uid) == {"c": (DEFAULT_CPU_MILLI, DEFAULT_MEMORY_BYTES)}
 
 
+def test_memoised_parameters_follow_a_changed_profile() -> None:
+    """Pods of one template share their usage parameters (memoised); a changed profile is a new
+    one: the running pods and those started later get its parameters."""
+    stack = make_stack()
+    _node(stack)
+    prof = stack.client.create(_profile("web", {"constant": {"rps": 10}}, {"baseline": {"cpu": "1", "memory": "1Gi"}}))
+    first = _run(stack, make_pod("w1").labels({"app": "web"}).container("c", requests={"cpu": "100m"}))
+    second = _run(stack, make_pod("w2").labels({"app": "web"}).container("c", requests={"cpu": "100m"}))
+    stack.loop.advance(10)
+    eng = _engine(stack)
+    assert eng.pod_usage(first) == eng.pod_usage(second) == {"c": (1000, 1024 * MI)}
+    assert len(eng._params_memo) == 1
+    prof["spec"]["perPod"] = {"baseline": {"cpu": "1200m", "memory": "512Mi"}}
+    stack.client.update(prof)
+    third = _run(stack, make_pod("w3").labels({"app": "web"}).container("c", requests={"cpu": "100m"}))
+    stack.loop.advance(10)
+    for uid in (first, second, third):
+        assert eng.pod_usage(uid) == {"c": (1200, 512 * MI)}
+
+
 def test_cpu_limit_throttles() -> None:
     stack = make_stack()
     _node(stack)

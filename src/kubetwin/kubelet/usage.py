@@ -50,7 +50,7 @@ from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.quantity import cpu_milli, to_int
 from kubetwin.api.resources import controller_ref, is_pod_ready, resource_list
 from kubetwin.kubelet import cgroups
-from kubetwin.kubelet.loadprofile import LoadProfile, parse_profile
+from kubetwin.kubelet.loadprofile import LoadProfile, PerPod, parse_profile
 from kubetwin.kubelet.oom import badness, oom_score_adj, system_oom_message
 from kubetwin.kubelet.podworker import PRIORITY, SIGKILL_EXIT
 
@@ -72,6 +72,7 @@ PIDS_PER_CONTAINER = 8
 PID_MAX = 4_194_304  # /proc/sys/kernel/pid_max on 64-bit systemd hosts
 OOM_KILLED = "OOMKilled"
 _EPS = 1e-6
+_PARAMS_MEMO_SIZE = 4096  # pod templates whose usage parameters are kept (all dropped when full)
 _GATHER_BELOW = 1.5  # the tick gathers the used slots when at most 1/this of the slots [0, n) are used
 
 
@@ -399,6 +400,8 @@ class UsageEngine:
         self._profile_index: dict[str, int] = {}
         self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
         self._idle = 0  # live container slots not running (see _set_running)
+        # (profile key, pinned cpu, pinned memory, requests) -> (the profile's PerPod, _params of them)
+        self._params_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._last_tick: float | None = None
         self._attention: set[str] = set()
         self._next_pid = 1000
@@ -628,8 +631,8 @@ class UsageEngine:
 
     def _apply_params(self, e: _Pod) -> None:
         """A pod's containers' usage parameters (pinned by annotations, from its LoadProfile, or
-        the requests' defaults), each split by the containers' requests. In plain floats (a pod
-        has one container or a few): the IEEE operations of the array form, so bitwise its values."""
+        the requests' defaults), each split by the containers' requests (see :func:`_params`,
+        memoised per pod template in ``_params_memo``), and when they stop bursting at start."""
         slots = e.slots
         if not slots:
             return
@@ -637,35 +640,20 @@ class UsageEngine:
         now = self.loop.now
         prof = self.profiles.get(e.profile) if e.profile else None
         per = prof.per_pod if prof is not None else None
-        req_cpu = [float(ca["req_cpu"][s]) for s in slots]
-        req_mem = [float(ca["req_mem"][s]) for s in slots]
-        share_cpu = _shares(req_cpu)
-        share_mem = _shares(req_mem)
-        default_cpu = [r if r > 0 else DEFAULT_CPU_MILLI for r in req_cpu]
-        default_mem = [r if r > 0 else DEFAULT_MEMORY_BYTES for r in req_mem]
-        zeros = [0.0] * len(slots)
-        e.startup_seconds = 0.0
-        if e.pin_cpu is not None:
-            base_cpu, cpu_rps, startup_cpu = _times(e.pin_cpu, share_cpu), zeros, zeros
-        elif per is not None:
-            base_cpu = _times(per.baseline_cpu, share_cpu) if per.baseline_cpu is not None else default_cpu
-            cpu_rps = _times(per.cpu_per_rps, share_cpu)
-            startup_cpu = _times(per.startup_cpu, share_cpu)
-            e.startup_seconds = per.startup_seconds
-        else:
-            base_cpu, cpu_rps, startup_cpu = default_cpu, zeros, zeros
-        if e.pin_mem is not None:
-            base_mem, mem_rps, leak = _times(e.pin_mem, share_mem), zeros, zeros
-        elif per is not None:
-            base_mem = _times(per.baseline_memory, share_mem) if per.baseline_memory is not None else default_mem
-            mem_rps = _times(per.memory_per_rps, share_mem)
-            leak = _times(per.leak_per_second, share_mem)
-        else:
-            base_mem, mem_rps, leak = default_mem, zeros, zeros
+        req_cpu = tuple(float(ca["req_cpu"][s]) for s in slots)
+        req_mem = tuple(float(ca["req_mem"][s]) for s in slots)
+        key = (e.profile if per is not None else None, e.pin_cpu, e.pin_mem, req_cpu, req_mem)
+        memo = self._params_memo.get(key)
+        if memo is None or memo[0] is not per:  # a changed profile is a new PerPod object
+            if len(self._params_memo) >= _PARAMS_MEMO_SIZE:
+                self._params_memo.clear()
+            memo = self._params_memo[key] = (per, *_params(per, e.pin_cpu, e.pin_mem, req_cpu, req_mem))
+        _, e.startup_seconds, columns, leaky = memo
+        base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak = columns
         running, start = ca["running"], ca["start"]
         startup_end = [(float(start[s]) if running[s] else float(now)) + e.startup_seconds for s in slots]
         self._startup_until = max(self._startup_until, *startup_end)
-        self._leaky = self._leaky or any(leak)
+        self._leaky = self._leaky or leaky
         write = self.c.write
         for s, row in zip(slots, zip(base_cpu, cpu_rps, startup_cpu, startup_end, base_mem, mem_rps, leak, strict=True),
                           strict=True):  # fmt: skip
@@ -1034,6 +1022,40 @@ class UsageEngine:
             if s is not None:
                 out.append(s)
         return out
+
+
+def _params(
+    per: PerPod | None, pin_cpu: float | None, pin_mem: float | None, req_cpu: tuple[float, ...],
+    req_mem: tuple[float, ...],
+) -> tuple[float, tuple[list[float], ...], bool]:
+    """(startup seconds, the containers' (base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak),
+    whether any leaks) of a pod with these requests: pinned by its annotations, from its profile's
+    ``per``, or the requests' defaults, each split by the requests. In plain floats (a pod has one
+    container or a few): the IEEE operations of the array form, so bitwise its values."""
+    share_cpu = _shares(list(req_cpu))
+    share_mem = _shares(list(req_mem))
+    default_cpu = [r if r > 0 else DEFAULT_CPU_MILLI for r in req_cpu]
+    default_mem = [r if r > 0 else DEFAULT_MEMORY_BYTES for r in req_mem]
+    zeros = [0.0] * len(req_cpu)
+    startup_seconds = 0.0
+    if pin_cpu is not None:
+        base_cpu, cpu_rps, startup_cpu = _times(pin_cpu, share_cpu), zeros, zeros
+    elif per is not None:
+        base_cpu = _times(per.baseline_cpu, share_cpu) if per.baseline_cpu is not None else default_cpu
+        cpu_rps = _times(per.cpu_per_rps, share_cpu)
+        startup_cpu = _times(per.startup_cpu, share_cpu)
+        startup_seconds = per.startup_seconds
+    else:
+        base_cpu, cpu_rps, startup_cpu = default_cpu, zeros, zeros
+    if pin_mem is not None:
+        base_mem, mem_rps, leak = _times(pin_mem, share_mem), zeros, zeros
+    elif per is not None:
+        base_mem = _times(per.baseline_memory, share_mem) if per.baseline_memory is not None else default_mem
+        mem_rps = _times(per.memory_per_rps, share_mem)
+        leak = _times(per.leak_per_second, share_mem)
+    else:
+        base_mem, mem_rps, leak = default_mem, zeros, zeros
+    return startup_seconds, (base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak), any(leak)
 
 
 def _shares(req: list[float]) -> list[float]:
