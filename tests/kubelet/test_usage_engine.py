@@ -321,6 +321,36 @@ def test_idle_count_follows_kills_restarts_and_stops() -> None:
     assert eng._idle == 0 and len(eng.pods) == 1
 
 
+def test_run_ticks_count_the_accounting_ticks_each_container_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_ticks (a base per slot plus the ticks accounted while it runs) is what counting the
+    running containers at every tick that accounts gives, through OOM kills, restarts and stops."""
+    expected: dict[tuple[str, int], int] = {}
+    tick = UsageEngine.tick
+
+    def counting_tick(eng: UsageEngine, kubelet: Any = None) -> None:
+        if eng._last_tick is not None and eng.loop.now > eng._last_tick:
+            for e in eng.pods.values():
+                for s in e.slots:
+                    if eng.c.a["running"][s]:
+                        expected[(e.uid, s)] = expected.get((e.uid, s), 0) + 1
+        tick(eng, kubelet)
+
+    monkeypatch.setattr(UsageEngine, "tick", counting_tick)
+    stack = make_stack()
+    _node(stack)
+    eng = _engine(stack)
+    _run(stack, make_pod("leaky").container("app", requests={"memory": "256Mi"}, limits={"memory": "256Mi"})
+         .annotations({"kubetwin.io/memory-usage": "300Mi"}))  # OOM-killed at each start, restarts with back-off
+    _run(stack, make_pod("ok").container("c"))
+    stack.loop.advance(20)
+    _run(stack, make_pod("late").container("c").container("d"))
+    stack.loop.advance(130)
+    live = [(e.uid, s) for e in eng.pods.values() for s in e.slots]
+    assert len(live) == 4 and eng.oom_log
+    assert {k: eng.run_ticks(k[1]) for k in live} == {k: expected.get(k, 0) for k in live}
+    assert 0 < eng.run_ticks(eng.pods[live[0][0]].slots[0]) < eng.run_ticks(live[1][1])  # leaky ran less
+
+
 def test_pod_seeded_from_an_older_version_is_refreshed_by_its_next_update() -> None:
     """The engine seeds a started pod from the kubelet worker's version, which does not follow
     label changes: a pod relabelled while its init container ran is refreshed by its next update,

@@ -163,7 +163,7 @@ _C_COLS: dict[str, tuple[Any, float]] = {
     "demand": (np.float64, 0.0), "granted": (np.float64, 0.0), "mem": (np.float64, 0.0),
     "dem_s": (np.float64, 0.0), "grant_s": (np.float64, 0.0), "thr_s": (np.float64, 0.0),
     "wait_s": (np.float64, 0.0), "thr_ticks": (np.int64, 0), "wait_ticks": (np.int64, 0),
-    "run_ticks": (np.int64, 0), "oom": (np.int64, 0), "mem_peak": (np.float64, 0.0), "pid": (np.int64, 0),
+    "run_base": (np.int64, 0), "oom": (np.int64, 0), "mem_peak": (np.float64, 0.0), "pid": (np.int64, 0),
     "serve": (np.int64, -1),  # its pod's _Pod.serve: the tick's index into the traffic per pod of each profile
 }  # fmt: skip
 _P_COLS: dict[str, tuple[Any, float]] = {
@@ -200,6 +200,7 @@ class _Table:
             names = [k for k, (d, _) in cols.items() if d is dt]
             self._groups.append((names, np.array([cols[k][1] for k in names], dtype=dt)))
         self._blocks: list[np.ndarray[Any, Any]] = []
+        self._head: tuple[int, dict[str, np.ndarray[Any, Any]]] | None = None  # see head
         self._runs: dict[tuple[str, ...], tuple[int, int, int]] = {}  # see write
         self.a: dict[str, np.ndarray[Any, Any]] = {}
         self._grow(0)
@@ -210,6 +211,7 @@ class _Table:
         """New blocks of ``cap`` slots holding the fill values, with slots [0, ``keep``) copied."""
         old = self._blocks
         self._blocks = []
+        self._head = None
         for i, (names, fills) in enumerate(self._groups):
             block = np.empty((len(names), self.cap), dtype=fills.dtype)
             block[:] = fills[:, None]
@@ -217,6 +219,12 @@ class _Table:
                 block[:, :keep] = old[i][:, :keep]
             self._blocks.append(block)
             self.a.update(zip(names, block, strict=True))
+
+    def head(self, n: int) -> dict[str, np.ndarray[Any, Any]]:
+        """Each column's slots [0, ``n``) as views (kept until the columns grow)."""
+        if self._head is None or self._head[0] != n:
+            self._head = (n, {k: v[:n] for k, v in self.a.items()})
+        return self._head[1]
 
     def write(self, slot: int, names: tuple[str, ...], values: Any) -> None:
         """Store ``values`` (one per name) at ``slot`` of the columns ``names``, which must be
@@ -400,6 +408,7 @@ class UsageEngine:
         self._profile_index: dict[str, int] = {}
         self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
         self._idle = 0  # live container slots not running (see _set_running)
+        self._accounted = 0  # ticks that accounted cpu-seconds (dt > 0), see run_ticks
         # (profile key, pinned cpu, pinned memory, requests) -> (the profile's PerPod, _params of them)
         self._params_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._last_tick: float | None = None
@@ -612,11 +621,20 @@ class UsageEngine:
         ca["demand"][s] = ca["granted"][s] = ca["mem"][s] = 0.0
 
     def _set_running(self, s: int, running: bool) -> None:
-        """Mark live container slot ``s`` running or not, keeping the count of those not running."""
+        """Mark live container slot ``s`` running or not, keeping the count of those not running
+        and the slot's ``run_base`` (see :meth:`run_ticks`)."""
         col = self.c.a["running"]
         if bool(col[s]) != running:
             col[s] = running
             self._idle += -1 if running else 1
+            self.c.a["run_base"][s] += -self._accounted if running else self._accounted
+
+    def run_ticks(self, s: int) -> int:
+        """The accounting ticks container slot ``s`` ran in: its ``run_base`` plus, while it runs,
+        the ticks accounted so far (the base went down by that count when it started to run and
+        up by it when it stopped), so a tick counts its running containers without a pass."""
+        ca = self.c.a
+        return int(ca["run_base"][s]) + (self._accounted if ca["running"][s] else 0)
 
     def _pid(self) -> int:
         self._next_pid += 1
@@ -774,7 +792,7 @@ class UsageEngine:
             self._attention = set()
             return
         ca = _Rows(self.c, n)
-        na = {k: v[:nn] for k, v in self.nodes.a.items()}
+        na = self.nodes.head(nn)
         run = ca.get("running")
         node = ca.get("node")
         # requests per second reaching each container
@@ -801,11 +819,13 @@ class UsageEngine:
         else:  # every live container runs, and a free slot's cpu and mem are zeros already (its fills)
             demand = cpu
         # CPU: CFS quota, then the node's shares
-        want = np.minimum(demand, ca.get("lim_cpu"))
-        throttled = demand - want
-        capped = bool(throttled.any())
-        if not capped:
-            want = demand  # equal value for value: what is summed and granted below stays bitwise
+        lim_cpu = ca.get("lim_cpu")
+        capped = not bool((demand <= lim_cpu).all())  # some demand above its limit (or NaN)
+        if capped:
+            want = np.minimum(demand, lim_cpu)
+            throttled = demand - want
+        else:
+            want = demand  # what the minimum would give, value for value: all below stays bitwise
         node_want = np.bincount(node, want, minlength=nn)
         over = na["alive"] & (node_want > na["cpu_alloc"] * (1 + 1e-9))
         squeezed = bool(over.any())  # else every container is granted what it wants
@@ -827,7 +847,7 @@ class UsageEngine:
                 wait = want - granted
                 ca.add("wait_s", wait * k)
                 ca.add("wait_ticks", wait > _EPS)
-            ca.add("run_ticks", run)
+            self._accounted += 1  # every running container ran one more tick (see run_ticks)
         ca.put("demand", demand)  # before any kill, which zeroes its victim's
         ca.put("granted", granted)
         # memory: cgroup limit first, then the node
@@ -994,7 +1014,7 @@ class UsageEngine:
             return None  # most pods: nothing to report, so nothing to build
         conts = []
         for s, name in zip(e.slots, e.names, strict=True):
-            run_ticks = int(ca["run_ticks"][s])
+            run_ticks = self.run_ticks(s)
             thr, wait, oom = float(ca["thr_s"][s]), float(ca["wait_s"][s]), int(ca["oom"][s])
             lim = ca["lim_cpu"][s]
             mlim = ca["lim_mem"][s]
