@@ -146,6 +146,15 @@ def memory_buckets(usage_bytes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return np.searchsorted(table, usage_bytes, side="right").astype(np.int64)
 
 
+def decay_factors(h: DecayingHistogram, times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The weight factor ``2 ** ((t - reference) / half-life)`` of each time in ``h``, as
+    ``DecayingHistogram._decay_factor`` computes it (Python's power, once per distinct time)
+    without moving the reference."""
+    distinct, inverse = np.unique(times, return_inverse=True)
+    ref, half = h.reference, h.half_life
+    return np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)[inverse]
+
+
 def cpu_sample_weight(request_milli: int) -> float:
     """A CPU sample's weight: the request in cores, at least ``MIN_SAMPLE_WEIGHT``."""
     return max(cores_from_cpu_amount(request_milli), MIN_SAMPLE_WEIGHT)
@@ -235,12 +244,19 @@ class AggregateContainerState:
             self.first_sample_start = time
         self.total_samples_count += n
 
-    def subtract_memory_peak_array(self, usage: npt.NDArray[np.int64], times: npt.NDArray[np.float64]) -> None:
+    def subtract_memory_peak_array(
+        self,
+        usage: npt.NDArray[np.int64],
+        times: npt.NDArray[np.float64],
+        factors: npt.NDArray[np.float64] | None = None,
+        buckets: npt.NDArray[np.int64] | None = None,
+    ) -> None:
         """:meth:`subtract_memory_peaks` with the peaks as arrays, bitwise the same: the weights
         fall in order (``np.subtract.at``) and are clamped to 0 below epsilon at the end, which is
         what clamping after each subtraction gives (a weight only falls, so once below epsilon it
         stays there); the decay factor once per distinct time. Falls back to the per-peak
-        subtraction when a time would move the reference."""
+        subtraction when a time would move the reference. ``factors`` (:func:`decay_factors` of
+        ``times``) and ``buckets`` (:func:`memory_buckets` of ``usage``) may come from the caller."""
         if not len(usage):
             return
         h = self.memory_peaks
@@ -249,12 +265,11 @@ class AggregateContainerState:
             return
         hist = h.histogram
         eps = hist.options.epsilon
-        distinct, inverse = np.unique(times, return_inverse=True)
-        ref, half = h.reference, h.half_life
-        factors = np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)
-        wf = factors[inverse]
-        buckets = memory_buckets(usage) if hist.options is MEMORY_HISTOGRAM_OPTIONS else np.array(
-            [hist.options.find_bucket(float(u)) for u in usage.tolist()], dtype=np.int64)  # fmt: skip
+        wf = decay_factors(h, times) if factors is None else factors
+        if hist.options is not MEMORY_HISTOGRAM_OPTIONS:
+            buckets = np.array([hist.options.find_bucket(float(u)) for u in usage.tolist()], dtype=np.int64)
+        elif buckets is None:
+            buckets = memory_buckets(usage)
         w = np.array(hist.weights, dtype=np.float64)
         np.subtract.at(w, buckets, wf)
         touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))
@@ -270,6 +285,8 @@ class AggregateContainerState:
         new: npt.NDArray[np.int64],
         raised: npt.NDArray[np.bool_],
         times: npt.NDArray[np.float64],
+        factors: npt.NDArray[np.float64] | None = None,
+        buckets: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
     ) -> None:
         """For each ``i`` in order: ``subtract_memory_peak(old[i], times[i])`` when ``raised[i]``,
         then ``add_memory_peak(new[i], times[i])``; bitwise those calls. The subtractions and adds
@@ -277,7 +294,9 @@ class AggregateContainerState:
         is subtracted from them stays well above it) go in with one ``np.add.at`` (in order, so
         the same float operations); the others one by one with the clamp; the total is the running
         sum (checked never to need the clamp; else, and when a time would move the reference,
-        everything goes one by one)."""
+        everything goes one by one). ``factors`` (:func:`decay_factors` of ``times``) and
+        ``buckets`` (:func:`memory_buckets` of ``old`` where raised, else anything, and of ``new``)
+        may come from the caller."""
         n = len(new)
         if not n:
             return
@@ -287,11 +306,10 @@ class AggregateContainerState:
         if hist.options is not MEMORY_HISTOGRAM_OPTIONS or float(times.max()) > h.reference + h.half_life * MAX_DECAY_EXPONENT:
             self._move_memory_peaks_one_by_one(old, new, raised, times)
             return
-        distinct, inverse = np.unique(times, return_inverse=True)
-        ref, half = h.reference, h.half_life
-        f = np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)[inverse]
+        f = decay_factors(h, times) if factors is None else factors
         keep = np.column_stack((raised, np.ones(n, dtype=np.bool_))).ravel()
-        b = np.column_stack((memory_buckets(np.where(raised, old, 0)), memory_buckets(new))).ravel()[keep]
+        old_b, new_b = (memory_buckets(np.where(raised, old, 0)), memory_buckets(new)) if buckets is None else buckets
+        b = np.column_stack((old_b, new_b)).ravel()[keep]
         v = np.column_stack((-f, f)).ravel()[keep]  # the events in order: -old peak, +new peak
         sub = v < 0
         run = np.add.accumulate(np.concatenate(([hist.total_weight], v)))
