@@ -130,11 +130,18 @@ def _bucket_table(options: ExponentialHistogramOptions, divisor: float) -> npt.N
 _TABLES: dict[str, npt.NDArray[np.int64]] = {}
 
 
+_CPU_DIRECT = 1 << 16  # amounts below this many millicores look their bucket up by index
+
+
 def cpu_buckets(usage_milli: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """:func:`cpu_bucket` of each element (non-negative millicores)."""
+    """:func:`cpu_bucket` of each element (non-negative millicores): indexed in the buckets of
+    every amount below ``_CPU_DIRECT`` (the table's search done once), else searched."""
     table = _TABLES.get("cpu")
     if table is None:
         table = _TABLES["cpu"] = _bucket_table(CPU_HISTOGRAM_OPTIONS, 1000.0)
+        _TABLES["cpu-direct"] = np.searchsorted(table, np.arange(_CPU_DIRECT), side="right").astype(np.int64)
+    if len(usage_milli) and int(usage_milli.max()) < _CPU_DIRECT:
+        return _TABLES["cpu-direct"][usage_milli]
     return np.searchsorted(table, usage_milli, side="right").astype(np.int64)
 
 

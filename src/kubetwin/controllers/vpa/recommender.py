@@ -302,14 +302,8 @@ class _Feed:
         if not rows.size:
             return {}
         peaks = np.maximum(self.peak[rows], self.oom_peak[rows])
-        groups = self.group[rows]
-        if len(self.names) == 1:
-            return {self.names[0]: (peaks, self.window_end[rows], rows)}
-        out = {}
-        for g in np.flatnonzero(np.bincount(groups, minlength=len(self.names))).tolist():
-            sel = groups == g
-            out[self.names[g]] = (peaks[sel], self.window_end[rows[sel]], rows[sel])
-        return out
+        return {self.names[g]: (peaks[sel], self.window_end[rows[sel]], rows[sel])
+                for g, sel in _by_group(self.group[rows], len(self.names))}  # fmt: skip
 
     def decay_factors(self, rows: npt.NDArray[np.intp], h: DecayingHistogram) -> npt.NDArray[np.float64]:
         """:func:`~kubetwin.controllers.vpa.model.decay_factors` of the rows' window ends in ``h``,
@@ -710,7 +704,7 @@ class VPARecommender(Controller):
         aggs = self.aggregates.setdefault(key, {})
         groups = feed.group[rows]
         by_group: list[model.AggregateContainerState | None] = [None] * len(feed.names)
-        for g in np.flatnonzero(np.bincount(groups, minlength=len(feed.names))).tolist():
+        for g, _ in _by_group(groups, len(feed.names)):
             agg = aggs.get(feed.names[g])
             if agg is None:
                 agg = aggs[feed.names[g]] = model.AggregateContainerState()
@@ -727,9 +721,7 @@ class VPARecommender(Controller):
             feed.last_cpu[took] = now
             buckets = model.cpu_buckets(c[ok])
             weights = feed.weight[took]
-            g_took = groups[ok]
-            for g in np.flatnonzero(np.bincount(g_took, minlength=len(feed.names))).tolist():
-                sel = g_took == g
+            for g, sel in _by_group(groups[ok], len(feed.names)):
                 agg = by_group[g]
                 assert agg is not None
                 agg.add_cpu_array(buckets[sel], weights[sel], now)
@@ -756,10 +748,8 @@ class VPARecommender(Controller):
         feed.oom_peak[rolled] = 0
         feed.peak[took[moved]] = m[moved]
         self.memory_peaks_moved += int(np.count_nonzero(moved))
-        g_moved = g_mem[moved]
         rows, old, m, we, raised = took[moved], old[moved], m[moved], we[moved], raised[moved]
-        for g in np.flatnonzero(np.bincount(g_moved, minlength=len(feed.names))).tolist():
-            sel = g_moved == g
+        for g, sel in _by_group(g_mem[moved], len(feed.names)):
             agg = by_group[g]
             assert agg is not None
             r, up = rows[sel], raised[sel]
@@ -832,6 +822,15 @@ class VPARecommender(Controller):
             self.client.update_status(updated)
         except ApiError:
             self.errors += 1  # a newer VPA: the next run writes again
+
+
+def _by_group(groups: npt.NDArray[np.int64], count: int) -> list[tuple[int, Any]]:
+    """(group, its elements' selection) of each group in ``groups`` (of ``count``), ascending;
+    the selection is a slice of all (no copy) when one group holds them all (one container name)."""
+    present = np.flatnonzero(np.bincount(groups, minlength=count)).tolist()
+    if len(present) == 1:
+        return [(present[0], slice(None))]
+    return [(g, groups == g) for g in present]
 
 
 def _terminal(pod: Obj) -> bool:
