@@ -240,11 +240,13 @@ class AggregateContainerState:
         np.add.at(w, buckets, wf)
         hist.weights = w.tolist()
         hist.total_weight = float(np.add.accumulate(np.concatenate(([hist.total_weight], wf)))[-1])
-        touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))  # sorted, as np.unique
-        touched = touched[w[touched] >= hist.options.epsilon]
-        if touched.size:
-            hist.min_bucket = min(hist.min_bucket, int(touched[0]))
-            hist.max_bucket = max(hist.max_bucket, int(touched[-1]))
+        # the range widens only by a bucket outside it (weights only grew)
+        if int(buckets.min()) < hist.min_bucket or int(buckets.max()) > hist.max_bucket:
+            touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))  # sorted, as np.unique
+            touched = touched[w[touched] >= hist.options.epsilon]
+            if touched.size:
+                hist.min_bucket = min(hist.min_bucket, int(touched[0]))
+                hist.max_bucket = max(hist.max_bucket, int(touched[-1]))
         if self.last_sample_start is None or time > self.last_sample_start:
             self.last_sample_start = time
         if self.first_sample_start is None or time < self.first_sample_start:

@@ -143,6 +143,7 @@ class _Feed:
         self.window_end = np.zeros(0, dtype=np.float64)
         self.peak = np.zeros(0, dtype=np.int64)
         self.oom_peak = np.zeros(0, dtype=np.int64)
+        self.top = np.zeros(0, dtype=np.int64)  # max(peak, oom_peak): ContainerState.max_memory_peak
         self.born = np.zeros(0, dtype=np.int64)
         self.factor = np.zeros(0, dtype=np.float64)  # see decay_factors
         self.factor_end = np.zeros(0, dtype=np.float64)
@@ -152,11 +153,11 @@ class _Feed:
         self._order: npt.NDArray[np.intp] | None = None  # the rows with a state by creation (None: to sort)
 
     _COLUMNS = ("alive", "running", "has_state", "req_ok", "group", "weight", "last_cpu", "last_mem",
-                "window_end", "peak", "oom_peak", "born", "factor", "factor_end", "factor_ref", "bucket",
+                "window_end", "peak", "oom_peak", "top", "born", "factor", "factor_end", "factor_ref", "bucket",
                 "bucket_peak")  # fmt: skip
     _FILL: dict[str, Any] = {"last_cpu": -np.inf, "last_mem": -np.inf, "window_end": np.nan, "factor_end": np.nan,
                              "factor_ref": np.nan, "bucket_peak": -1}  # fmt: skip
-    _STATE = ("has_state", "last_cpu", "last_mem", "window_end", "peak", "oom_peak", "born")
+    _STATE = ("has_state", "last_cpu", "last_mem", "window_end", "peak", "oom_peak", "top", "born")
 
     def _grow(self, need: int) -> None:
         cap = max(64, self._cap)
@@ -281,7 +282,7 @@ class _Feed:
         self.last_cpu[r] = -np.inf if st.last_cpu_sample_start is None else st.last_cpu_sample_start
         self.last_mem[r] = -np.inf if st.last_memory_sample_start is None else st.last_memory_sample_start
         self.window_end[r] = np.nan if st.window_end is None else st.window_end
-        self.peak[r], self.oom_peak[r] = st.memory_peak, st.oom_peak
+        self.peak[r], self.oom_peak[r], self.top[r] = st.memory_peak, st.oom_peak, st.max_memory_peak()
 
     def begin(self, rows: npt.NDArray[np.intp], first: int) -> None:
         """The states of ``rows`` (ascending) begin, created in that order, numbered from ``first``."""
@@ -301,7 +302,7 @@ class _Feed:
         rows = order[self.has_state[order] & (now < self.window_end[order])]
         if not rows.size:
             return {}
-        peaks = np.maximum(self.peak[rows], self.oom_peak[rows])
+        peaks = self.top[rows]
         return {self.names[g]: (peaks[sel], self.window_end[rows[sel]], rows[sel])
                 for g, sel in _by_group(self.group[rows], len(self.names))}  # fmt: skip
 
@@ -735,7 +736,7 @@ class VPARecommender(Controller):
         we = feed.window_end[took]
         we = np.where(np.isnan(we), now, we)
         inside = now < we
-        old = np.maximum(feed.peak[took], feed.oom_peak[took])
+        old = feed.top[took]
         raised = inside & (old != 0) & (m > old)
         interval = model.MEMORY_AGGREGATION_INTERVAL
         we = np.where(inside, we, we + (np.floor((now - we) / interval) * interval + interval))
@@ -746,7 +747,7 @@ class VPARecommender(Controller):
         rolled = took[~inside]
         feed.peak[rolled] = 0
         feed.oom_peak[rolled] = 0
-        feed.peak[took[moved]] = m[moved]
+        feed.peak[took[moved]] = feed.top[took[moved]] = m[moved]  # a raised peak is above the OOM one
         self.memory_peaks_moved += int(np.count_nonzero(moved))
         rows, old, m, we, raised = took[moved], old[moved], m[moved], we[moved], raised[moved]
         for g, sel in _by_group(g_mem[moved], len(feed.names)):
