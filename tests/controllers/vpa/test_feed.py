@@ -40,8 +40,9 @@ class _Source:
     def container_samples(self, rows: RowKeys) -> Any:
         rng = self.rng
         keys = list(zip(rows.uids, rows.containers, strict=True))
-        out = [(k[0] is not None and rng.random() > 0.05, rng.choice([0, 5, 120, 121, 700, 3000]),
-                rng.choice([100, 200, 250, 300, 900]) * MIB) for k in keys]  # fmt: skip
+        # a negative usage is refused (by the model's ContainerState and the feed alike)
+        out = [(k[0] is not None and rng.random() > 0.05, rng.choice([0, 5, 120, 121, 700, 3000, -1]),
+                rng.choice([100, 200, 250, 300, 900, -1]) * MIB) for k in keys]  # fmt: skip
         self.last = {k: v for k, v in zip(keys, out, strict=True) if k[0]}
         has, cpu, mem = zip(*out, strict=True) if out else ((), (), ())
         return np.array(has, dtype=np.bool_), np.array(cpu, dtype=np.int64), np.array(mem, dtype=np.int64)

@@ -718,18 +718,18 @@ class VPARecommender(Controller):
         c = cpu[rows]
         ok = (c >= 0) & feed.req_ok[rows] & (now > feed.last_cpu[rows])
         if ok.any():
-            took = rows[ok]
+            took, c, g_cpu = _taken(ok, rows, c, groups)
             feed.last_cpu[took] = now
-            buckets = model.cpu_buckets(c[ok])
+            buckets = model.cpu_buckets(c)
             weights = feed.weight[took]
-            for g, sel in _by_group(groups[ok], len(feed.names)):
+            for g, sel in _by_group(g_cpu, len(feed.names)):
                 agg = by_group[g]
                 assert agg is not None
                 agg.add_cpu_array(buckets[sel], weights[sel], now)
         # ContainerState.add_memory_sample: usage non-negative, time not before the last sample
         m = mem[rows]
         ok = (m >= 0) & ~(now < feed.last_mem[rows])
-        took, m, g_mem = rows[ok], m[ok], groups[ok]
+        took, m, g_mem = _taken(ok, rows, m, groups)
         if not took.size:
             return
         feed.last_mem[took] = now
@@ -823,6 +823,14 @@ class VPARecommender(Controller):
             self.client.update_status(updated)
         except ApiError:
             self.errors += 1  # a newer VPA: the next run writes again
+
+
+def _taken(ok: npt.NDArray[np.bool_], *arrays: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
+    """The elements of each array where ``ok``: the arrays themselves when it is all True (every
+    sample taken, the usual run), never written to by the caller."""
+    if ok.all():
+        return list(arrays)
+    return [a[ok] for a in arrays]
 
 
 def _by_group(groups: npt.NDArray[np.int64], count: int) -> list[tuple[int, Any]]:
