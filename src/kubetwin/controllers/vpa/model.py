@@ -613,12 +613,26 @@ def round_cpu(milli: int, factor: int) -> int:
 
 
 def as_resource_list(amounts: dict[str, int], round_cpu_millicores: int = 1) -> dict[str, Any]:
-    from kubetwin.api.quantity import format_bytes, format_cpu_milli
-
     out: dict[str, Any] = {}
     for name in sorted(amounts):
         if name == "cpu":
-            out[name] = format_cpu_milli(round_cpu(amounts[name], round_cpu_millicores))
+            out[name] = _format_cpu(round_cpu(amounts[name], round_cpu_millicores))
         elif name == "memory":
-            out[name] = format_bytes(amounts[name])
+            out[name] = _format_memory(amounts[name])
     return out
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _format_cpu(milli: int) -> str:
+    """Canonical quantity text of millicores (memoised: recommendations repeat every run)."""
+    from kubetwin.api.quantity import format_cpu_milli
+
+    return format_cpu_milli(milli)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _format_memory(amount: int) -> str:
+    """Canonical quantity text of bytes (memoised: recommendations repeat every run)."""
+    from kubetwin.api.quantity import format_bytes
+
+    return format_bytes(amount)
