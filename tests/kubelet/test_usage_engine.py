@@ -105,6 +105,26 @@ def test_profile_updates_apply_to_running_pods() -> None:
     assert _engine(stack).pod_usage(uid) == {"c": (DEFAULT_CPU_MILLI, DEFAULT_MEMORY_BYTES)}
 
 
+def test_memoised_parameters_follow_a_changed_profile() -> None:
+    """Pods of one template share their usage parameters (memoised); a changed profile is a new
+    one: the running pods and those started later get its parameters."""
+    stack = make_stack()
+    _node(stack)
+    prof = stack.client.create(_profile("web", {"constant": {"rps": 10}}, {"baseline": {"cpu": "1", "memory": "1Gi"}}))
+    first = _run(stack, make_pod("w1").labels({"app": "web"}).container("c", requests={"cpu": "100m"}))
+    second = _run(stack, make_pod("w2").labels({"app": "web"}).container("c", requests={"cpu": "100m"}))
+    stack.loop.advance(10)
+    eng = _engine(stack)
+    assert eng.pod_usage(first) == eng.pod_usage(second) == {"c": (1000, 1024 * MI)}
+    assert len(eng._params_memo) == 1
+    prof["spec"]["perPod"] = {"baseline": {"cpu": "1200m", "memory": "512Mi"}}
+    stack.client.update(prof)
+    third = _run(stack, make_pod("w3").labels({"app": "web"}).container("c", requests={"cpu": "100m"}))
+    stack.loop.advance(10)
+    for uid in (first, second, third):
+        assert eng.pod_usage(uid) == {"c": (1200, 512 * MI)}
+
+
 def test_cpu_limit_throttles() -> None:
     stack = make_stack()
     _node(stack)
@@ -299,6 +319,36 @@ def test_idle_count_follows_kills_restarts_and_stops() -> None:
     stack.loop.advance(60)
     _check_serving(eng)
     assert eng._idle == 0 and len(eng.pods) == 1
+
+
+def test_run_ticks_count_the_accounting_ticks_each_container_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_ticks (a base per slot plus the ticks accounted while it runs) is what counting the
+    running containers at every tick that accounts gives, through OOM kills, restarts and stops."""
+    expected: dict[tuple[str, int], int] = {}
+    tick = UsageEngine.tick
+
+    def counting_tick(eng: UsageEngine, kubelet: Any = None) -> None:
+        if eng._last_tick is not None and eng.loop.now > eng._last_tick:
+            for e in eng.pods.values():
+                for s in e.slots:
+                    if eng.c.a["running"][s]:
+                        expected[(e.uid, s)] = expected.get((e.uid, s), 0) + 1
+        tick(eng, kubelet)
+
+    monkeypatch.setattr(UsageEngine, "tick", counting_tick)
+    stack = make_stack()
+    _node(stack)
+    eng = _engine(stack)
+    _run(stack, make_pod("leaky").container("app", requests={"memory": "256Mi"}, limits={"memory": "256Mi"})
+         .annotations({"kubetwin.io/memory-usage": "300Mi"}))  # OOM-killed at each start, restarts with back-off
+    _run(stack, make_pod("ok").container("c"))
+    stack.loop.advance(20)
+    _run(stack, make_pod("late").container("c").container("d"))
+    stack.loop.advance(130)
+    live = [(e.uid, s) for e in eng.pods.values() for s in e.slots]
+    assert len(live) == 4 and eng.oom_log
+    assert {k: eng.run_ticks(k[1]) for k in live} == {k: expected.get(k, 0) for k in live}
+    assert 0 < eng.run_ticks(eng.pods[live[0][0]].slots[0]) < eng.run_ticks(live[1][1])  # leaky ran less
 
 
 def test_pod_seeded_from_an_older_version_is_refreshed_by_its_next_update() -> None:

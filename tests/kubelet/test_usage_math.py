@@ -243,6 +243,7 @@ def test_usage_parameters_are_the_array_form_bitwise(containers: int, source: st
         eng = UsageEngine.__new__(UsageEngine)
         eng.c = _Table(_C_COLS, 16)
         eng.loop = SimpleNamespace(now=1234.5 + trial)
+        eng._params_memo = {}
         per = PerPod(baseline_cpu=None if source == "profile-no-baseline" else 100.0 / 3, baseline_memory=None
                      if source == "profile-no-baseline" else 2.0**27 + 0.1, cpu_per_rps=0.7, memory_per_rps=1e5 / 3,
                      leak_per_second=3.3, startup_cpu=250.0 / 7, startup_seconds=4.5)  # fmt: skip

@@ -90,7 +90,7 @@ def test_freed_and_reused_slots_carry_nothing_over(monkeypatch: pytest.MonkeyPat
     assert (c.cpu_usage_milli, c.memory_working_set_bytes, c.oom_kills_total) == (200, 100 * MI, 0)
     assert (c.throttled_seconds_total, c.cpu_wait_seconds_total) == (0.0, 0.0)
     s = new.slots[0]
-    assert eng.c.a["mem_peak"][s] == 100 * MI and eng.c.a["run_ticks"][s] == 2
+    assert eng.c.a["mem_peak"][s] == 100 * MI and eng.run_ticks(s) == 2
     assert eng.c.a["dem_s"][s] == pytest.approx(2 * 10 * 0.2)
     node = eng.node_stats("node-a")
     assert node is not None and (node.pods_memory_working_set_bytes, node.cpu_usage_milli) == (400 * MI, 600)
@@ -175,3 +175,18 @@ def test_table_used_slots(ops: list[str], used: list[int] | None) -> None:
             table.release(int(op.split()[1]))
     got = table.used()
     assert (None if got is None else got.tolist()) == used
+
+
+def test_table_head_views_follow_writes_and_growth() -> None:
+    """``head(n)`` is kept between calls: its views see every write, and growing the columns
+    (new arrays) or another ``n`` gives new views."""
+    table = usage._Table({"x": (np.float64, 0.0), "k": (np.int64, 0)}, cap=2)
+    for _ in range(2):
+        table.alloc()
+    head = table.head(2)
+    table.a["x"][1] = 5.0
+    assert table.head(2) is head and head["x"].tolist() == [0.0, 5.0]
+    table.alloc()  # past the capacity: the columns grow
+    assert table.head(2)["x"].tolist() == [0.0, 5.0]
+    table.a["x"][0] = 7.0
+    assert table.head(2)["x"].tolist() == [7.0, 5.0] and table.head(3)["x"].tolist() == [7.0, 5.0, 0.0]

@@ -50,7 +50,7 @@ from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.quantity import cpu_milli, to_int
 from kubetwin.api.resources import controller_ref, is_pod_ready, resource_list
 from kubetwin.kubelet import cgroups
-from kubetwin.kubelet.loadprofile import LoadProfile, parse_profile
+from kubetwin.kubelet.loadprofile import LoadProfile, PerPod, parse_profile
 from kubetwin.kubelet.oom import badness, oom_score_adj, system_oom_message
 from kubetwin.kubelet.podworker import PRIORITY, SIGKILL_EXIT
 
@@ -72,6 +72,7 @@ PIDS_PER_CONTAINER = 8
 PID_MAX = 4_194_304  # /proc/sys/kernel/pid_max on 64-bit systemd hosts
 OOM_KILLED = "OOMKilled"
 _EPS = 1e-6
+_PARAMS_MEMO_SIZE = 4096  # pod templates whose usage parameters are kept (all dropped when full)
 _GATHER_BELOW = 1.5  # the tick gathers the used slots when at most 1/this of the slots [0, n) are used
 
 
@@ -162,7 +163,7 @@ _C_COLS: dict[str, tuple[Any, float]] = {
     "demand": (np.float64, 0.0), "granted": (np.float64, 0.0), "mem": (np.float64, 0.0),
     "dem_s": (np.float64, 0.0), "grant_s": (np.float64, 0.0), "thr_s": (np.float64, 0.0),
     "wait_s": (np.float64, 0.0), "thr_ticks": (np.int64, 0), "wait_ticks": (np.int64, 0),
-    "run_ticks": (np.int64, 0), "oom": (np.int64, 0), "mem_peak": (np.float64, 0.0), "pid": (np.int64, 0),
+    "run_base": (np.int64, 0), "oom": (np.int64, 0), "mem_peak": (np.float64, 0.0), "pid": (np.int64, 0),
     "serve": (np.int64, -1),  # its pod's _Pod.serve: the tick's index into the traffic per pod of each profile
 }  # fmt: skip
 _P_COLS: dict[str, tuple[Any, float]] = {
@@ -199,6 +200,7 @@ class _Table:
             names = [k for k, (d, _) in cols.items() if d is dt]
             self._groups.append((names, np.array([cols[k][1] for k in names], dtype=dt)))
         self._blocks: list[np.ndarray[Any, Any]] = []
+        self._head: tuple[int, dict[str, np.ndarray[Any, Any]]] | None = None  # see head
         self._runs: dict[tuple[str, ...], tuple[int, int, int]] = {}  # see write
         self.a: dict[str, np.ndarray[Any, Any]] = {}
         self._grow(0)
@@ -209,6 +211,7 @@ class _Table:
         """New blocks of ``cap`` slots holding the fill values, with slots [0, ``keep``) copied."""
         old = self._blocks
         self._blocks = []
+        self._head = None
         for i, (names, fills) in enumerate(self._groups):
             block = np.empty((len(names), self.cap), dtype=fills.dtype)
             block[:] = fills[:, None]
@@ -216,6 +219,12 @@ class _Table:
                 block[:, :keep] = old[i][:, :keep]
             self._blocks.append(block)
             self.a.update(zip(names, block, strict=True))
+
+    def head(self, n: int) -> dict[str, np.ndarray[Any, Any]]:
+        """Each column's slots [0, ``n``) as views (kept until the columns grow)."""
+        if self._head is None or self._head[0] != n:
+            self._head = (n, {k: v[:n] for k, v in self.a.items()})
+        return self._head[1]
 
     def write(self, slot: int, names: tuple[str, ...], values: Any) -> None:
         """Store ``values`` (one per name) at ``slot`` of the columns ``names``, which must be
@@ -399,6 +408,9 @@ class UsageEngine:
         self._profile_index: dict[str, int] = {}
         self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
         self._idle = 0  # live container slots not running (see _set_running)
+        self._accounted = 0  # ticks that accounted cpu-seconds (dt > 0), see run_ticks
+        # (profile key, pinned cpu, pinned memory, requests) -> (the profile's PerPod, _params of them)
+        self._params_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._last_tick: float | None = None
         self._attention: set[str] = set()
         self._next_pid = 1000
@@ -609,11 +621,20 @@ class UsageEngine:
         ca["demand"][s] = ca["granted"][s] = ca["mem"][s] = 0.0
 
     def _set_running(self, s: int, running: bool) -> None:
-        """Mark live container slot ``s`` running or not, keeping the count of those not running."""
+        """Mark live container slot ``s`` running or not, keeping the count of those not running
+        and the slot's ``run_base`` (see :meth:`run_ticks`)."""
         col = self.c.a["running"]
         if bool(col[s]) != running:
             col[s] = running
             self._idle += -1 if running else 1
+            self.c.a["run_base"][s] += -self._accounted if running else self._accounted
+
+    def run_ticks(self, s: int) -> int:
+        """The accounting ticks container slot ``s`` ran in: its ``run_base`` plus, while it runs,
+        the ticks accounted so far (the base went down by that count when it started to run and
+        up by it when it stopped), so a tick counts its running containers without a pass."""
+        ca = self.c.a
+        return int(ca["run_base"][s]) + (self._accounted if ca["running"][s] else 0)
 
     def _pid(self) -> int:
         self._next_pid += 1
@@ -628,8 +649,8 @@ class UsageEngine:
 
     def _apply_params(self, e: _Pod) -> None:
         """A pod's containers' usage parameters (pinned by annotations, from its LoadProfile, or
-        the requests' defaults), each split by the containers' requests. In plain floats (a pod
-        has one container or a few): the IEEE operations of the array form, so bitwise its values."""
+        the requests' defaults), each split by the containers' requests (see :func:`_params`,
+        memoised per pod template in ``_params_memo``), and when they stop bursting at start."""
         slots = e.slots
         if not slots:
             return
@@ -637,35 +658,20 @@ class UsageEngine:
         now = self.loop.now
         prof = self.profiles.get(e.profile) if e.profile else None
         per = prof.per_pod if prof is not None else None
-        req_cpu = [float(ca["req_cpu"][s]) for s in slots]
-        req_mem = [float(ca["req_mem"][s]) for s in slots]
-        share_cpu = _shares(req_cpu)
-        share_mem = _shares(req_mem)
-        default_cpu = [r if r > 0 else DEFAULT_CPU_MILLI for r in req_cpu]
-        default_mem = [r if r > 0 else DEFAULT_MEMORY_BYTES for r in req_mem]
-        zeros = [0.0] * len(slots)
-        e.startup_seconds = 0.0
-        if e.pin_cpu is not None:
-            base_cpu, cpu_rps, startup_cpu = _times(e.pin_cpu, share_cpu), zeros, zeros
-        elif per is not None:
-            base_cpu = _times(per.baseline_cpu, share_cpu) if per.baseline_cpu is not None else default_cpu
-            cpu_rps = _times(per.cpu_per_rps, share_cpu)
-            startup_cpu = _times(per.startup_cpu, share_cpu)
-            e.startup_seconds = per.startup_seconds
-        else:
-            base_cpu, cpu_rps, startup_cpu = default_cpu, zeros, zeros
-        if e.pin_mem is not None:
-            base_mem, mem_rps, leak = _times(e.pin_mem, share_mem), zeros, zeros
-        elif per is not None:
-            base_mem = _times(per.baseline_memory, share_mem) if per.baseline_memory is not None else default_mem
-            mem_rps = _times(per.memory_per_rps, share_mem)
-            leak = _times(per.leak_per_second, share_mem)
-        else:
-            base_mem, mem_rps, leak = default_mem, zeros, zeros
+        req_cpu = tuple(float(ca["req_cpu"][s]) for s in slots)
+        req_mem = tuple(float(ca["req_mem"][s]) for s in slots)
+        key = (e.profile if per is not None else None, e.pin_cpu, e.pin_mem, req_cpu, req_mem)
+        memo = self._params_memo.get(key)
+        if memo is None or memo[0] is not per:  # a changed profile is a new PerPod object
+            if len(self._params_memo) >= _PARAMS_MEMO_SIZE:
+                self._params_memo.clear()
+            memo = self._params_memo[key] = (per, *_params(per, e.pin_cpu, e.pin_mem, req_cpu, req_mem))
+        _, e.startup_seconds, columns, leaky = memo
+        base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak = columns
         running, start = ca["running"], ca["start"]
         startup_end = [(float(start[s]) if running[s] else float(now)) + e.startup_seconds for s in slots]
         self._startup_until = max(self._startup_until, *startup_end)
-        self._leaky = self._leaky or any(leak)
+        self._leaky = self._leaky or leaky
         write = self.c.write
         for s, row in zip(slots, zip(base_cpu, cpu_rps, startup_cpu, startup_end, base_mem, mem_rps, leak, strict=True),
                           strict=True):  # fmt: skip
@@ -786,7 +792,7 @@ class UsageEngine:
             self._attention = set()
             return
         ca = _Rows(self.c, n)
-        na = {k: v[:nn] for k, v in self.nodes.a.items()}
+        na = self.nodes.head(nn)
         run = ca.get("running")
         node = ca.get("node")
         # requests per second reaching each container
@@ -813,11 +819,13 @@ class UsageEngine:
         else:  # every live container runs, and a free slot's cpu and mem are zeros already (its fills)
             demand = cpu
         # CPU: CFS quota, then the node's shares
-        want = np.minimum(demand, ca.get("lim_cpu"))
-        throttled = demand - want
-        capped = bool(throttled.any())
-        if not capped:
-            want = demand  # equal value for value: what is summed and granted below stays bitwise
+        lim_cpu = ca.get("lim_cpu")
+        capped = not bool((demand <= lim_cpu).all())  # some demand above its limit (or NaN)
+        if capped:
+            want = np.minimum(demand, lim_cpu)
+            throttled = demand - want
+        else:
+            want = demand  # what the minimum would give, value for value: all below stays bitwise
         node_want = np.bincount(node, want, minlength=nn)
         over = na["alive"] & (node_want > na["cpu_alloc"] * (1 + 1e-9))
         squeezed = bool(over.any())  # else every container is granted what it wants
@@ -839,7 +847,7 @@ class UsageEngine:
                 wait = want - granted
                 ca.add("wait_s", wait * k)
                 ca.add("wait_ticks", wait > _EPS)
-            ca.add("run_ticks", run)
+            self._accounted += 1  # every running container ran one more tick (see run_ticks)
         ca.put("demand", demand)  # before any kill, which zeroes its victim's
         ca.put("granted", granted)
         # memory: cgroup limit first, then the node
@@ -1006,7 +1014,7 @@ class UsageEngine:
             return None  # most pods: nothing to report, so nothing to build
         conts = []
         for s, name in zip(e.slots, e.names, strict=True):
-            run_ticks = int(ca["run_ticks"][s])
+            run_ticks = self.run_ticks(s)
             thr, wait, oom = float(ca["thr_s"][s]), float(ca["wait_s"][s]), int(ca["oom"][s])
             lim = ca["lim_cpu"][s]
             mlim = ca["lim_mem"][s]
@@ -1034,6 +1042,40 @@ class UsageEngine:
             if s is not None:
                 out.append(s)
         return out
+
+
+def _params(
+    per: PerPod | None, pin_cpu: float | None, pin_mem: float | None, req_cpu: tuple[float, ...],
+    req_mem: tuple[float, ...],
+) -> tuple[float, tuple[list[float], ...], bool]:
+    """(startup seconds, the containers' (base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak),
+    whether any leaks) of a pod with these requests: pinned by its annotations, from its profile's
+    ``per``, or the requests' defaults, each split by the requests. In plain floats (a pod has one
+    container or a few): the IEEE operations of the array form, so bitwise its values."""
+    share_cpu = _shares(list(req_cpu))
+    share_mem = _shares(list(req_mem))
+    default_cpu = [r if r > 0 else DEFAULT_CPU_MILLI for r in req_cpu]
+    default_mem = [r if r > 0 else DEFAULT_MEMORY_BYTES for r in req_mem]
+    zeros = [0.0] * len(req_cpu)
+    startup_seconds = 0.0
+    if pin_cpu is not None:
+        base_cpu, cpu_rps, startup_cpu = _times(pin_cpu, share_cpu), zeros, zeros
+    elif per is not None:
+        base_cpu = _times(per.baseline_cpu, share_cpu) if per.baseline_cpu is not None else default_cpu
+        cpu_rps = _times(per.cpu_per_rps, share_cpu)
+        startup_cpu = _times(per.startup_cpu, share_cpu)
+        startup_seconds = per.startup_seconds
+    else:
+        base_cpu, cpu_rps, startup_cpu = default_cpu, zeros, zeros
+    if pin_mem is not None:
+        base_mem, mem_rps, leak = _times(pin_mem, share_mem), zeros, zeros
+    elif per is not None:
+        base_mem = _times(per.baseline_memory, share_mem) if per.baseline_memory is not None else default_mem
+        mem_rps = _times(per.memory_per_rps, share_mem)
+        leak = _times(per.leak_per_second, share_mem)
+    else:
+        base_mem, mem_rps, leak = default_mem, zeros, zeros
+    return startup_seconds, (base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak), any(leak)
 
 
 def _shares(req: list[float]) -> list[float]:

@@ -40,8 +40,9 @@ class _Source:
     def container_samples(self, rows: RowKeys) -> Any:
         rng = self.rng
         keys = list(zip(rows.uids, rows.containers, strict=True))
-        out = [(k[0] is not None and rng.random() > 0.05, rng.choice([0, 5, 120, 121, 700, 3000]),
-                rng.choice([100, 200, 250, 300, 900]) * MIB) for k in keys]  # fmt: skip
+        # a negative usage is refused (by the model's ContainerState and the feed alike)
+        out = [(k[0] is not None and rng.random() > 0.05, rng.choice([0, 5, 120, 121, 700, 3000, -1]),
+                rng.choice([100, 200, 250, 300, 900, -1]) * MIB) for k in keys]  # fmt: skip
         self.last = {k: v for k, v in zip(keys, out, strict=True) if k[0]}
         has, cpu, mem = zip(*out, strict=True) if out else ((), (), ())
         return np.array(has, dtype=np.bool_), np.array(cpu, dtype=np.int64), np.array(mem, dtype=np.int64)
@@ -95,6 +96,8 @@ def test_array_feed_is_the_per_container_model(seed: int) -> None:
             feed.store(r, st)
             ref[key].record_oom(now - 5, 256 * MIB)
         live = len(ref)
+        if run % 7 == 3:
+            _check_kept_terms(feed, rec.aggregates["ns/web"], now)
     assert live > 100 and rec.memory_peaks_moved > 0
     assert feed.n < 700  # compacted
     for cname, agg in rec.aggregates["ns/web"].items():
@@ -116,7 +119,41 @@ def test_array_feed_is_the_per_container_model(seed: int) -> None:
                                           want_state.window_end, want_state.memory_peak, want_state.oom_peak)  # fmt: skip
     # the open peaks in the states' creation order
     peaks = feed.open_peaks(now)
-    for cname, (usage, ends) in peaks.items():
+    for cname, (usage, ends, _) in peaks.items():
         want_peaks = [(s.max_memory_peak(), s.window_end) for k, s in ref.items()
                       if k[1] == cname and s.window_end is not None and now < s.window_end]  # fmt: skip
         assert list(zip(usage.tolist(), ends.tolist(), strict=True)) == want_peaks
+
+
+def _check_kept_terms(feed: _Feed, aggs: dict[str, model.AggregateContainerState], now: float) -> None:
+    """The open peaks subtracted with the feed's kept decay factors and buckets: bitwise what
+    computing them afresh gives."""
+    for cname, (usage, ends, rows) in feed.open_peaks(now).items():
+        agg = aggs[cname]
+        kept, fresh = agg.copy(), agg.copy()
+        kept.subtract_memory_peak_array(usage, ends, feed.decay_factors(rows, agg.memory_peaks),
+                                        feed.peak_buckets(rows, usage))  # fmt: skip
+        fresh.subtract_memory_peak_array(usage, ends)
+        assert kept.memory_peaks.histogram.weights == fresh.memory_peaks.histogram.weights
+        assert kept.memory_peaks.histogram.total_weight == fresh.memory_peaks.histogram.total_weight
+
+
+def test_kept_factors_and_buckets_follow_their_inputs() -> None:
+    """A row's kept decay factor is redone when its window end or the histogram's reference
+    moves, its bucket when its peak changes."""
+    feed = _Feed("ns/web", "ns", LabelSelector())
+    for i in range(3):
+        feed.observe(_pod(i))
+    rows = np.arange(feed.n)
+    feed.begin(rows, 0)
+    h = model.AggregateContainerState().memory_peaks
+    feed.window_end[rows] = np.array([1000.0 * (r + 1) for r in rows.tolist()])
+    first = feed.decay_factors(rows, h)
+    assert first.tolist() == model.decay_factors(h, feed.window_end[rows]).tolist()
+    feed.window_end[rows[0]] = 5e5  # a window rolled over
+    h._shift_reference(300 * model.DAY)  # the reference moved
+    assert feed.decay_factors(rows, h).tolist() == model.decay_factors(h, feed.window_end[rows]).tolist()
+    peaks = np.array([100 * MIB] * rows.size, dtype=np.int64)
+    assert feed.peak_buckets(rows, peaks).tolist() == model.memory_buckets(peaks).tolist()
+    peaks[-1] = 900 * MIB
+    assert feed.peak_buckets(rows, peaks).tolist() == model.memory_buckets(peaks).tolist()

@@ -373,6 +373,9 @@ def test_vectorised_buckets_are_the_scalar_ones() -> None:
     cpu = [0, 1, 9, 10, 11, 10**12, *(rng.randint(0, 5000) for _ in range(3000)),
            *(rng.randint(0, 10**7) for _ in range(300))]  # fmt: skip
     assert m.cpu_buckets(np.array(cpu)).tolist() == [m.cpu_bucket(v) for v in cpu]
+    small = list(range(0, m._CPU_DIRECT, 7)) + [m._CPU_DIRECT - 1]  # looked up by index
+    assert m.cpu_buckets(np.array(small)).tolist() == [m.cpu_bucket(v) for v in small]
+    assert m.cpu_buckets(np.array([], dtype=np.int64)).tolist() == []
     mem = [0, 10**7 - 1, 10**7, 10**7 + 1, 10**15, *(rng.randint(0, 10**10) for _ in range(3000)),
            *(rng.randint(0, 10**13) for _ in range(300))]  # fmt: skip
     assert m.memory_buckets(np.array(mem)).tolist() == [m.memory_bucket(v) for v in mem]

@@ -130,11 +130,18 @@ def _bucket_table(options: ExponentialHistogramOptions, divisor: float) -> npt.N
 _TABLES: dict[str, npt.NDArray[np.int64]] = {}
 
 
+_CPU_DIRECT = 1 << 16  # amounts below this many millicores look their bucket up by index
+
+
 def cpu_buckets(usage_milli: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """:func:`cpu_bucket` of each element (non-negative millicores)."""
+    """:func:`cpu_bucket` of each element (non-negative millicores): indexed in the buckets of
+    every amount below ``_CPU_DIRECT`` (the table's search done once), else searched."""
     table = _TABLES.get("cpu")
     if table is None:
         table = _TABLES["cpu"] = _bucket_table(CPU_HISTOGRAM_OPTIONS, 1000.0)
+        _TABLES["cpu-direct"] = np.searchsorted(table, np.arange(_CPU_DIRECT), side="right").astype(np.int64)
+    if len(usage_milli) and int(usage_milli.max()) < _CPU_DIRECT:
+        return _TABLES["cpu-direct"][usage_milli]
     return np.searchsorted(table, usage_milli, side="right").astype(np.int64)
 
 
@@ -144,6 +151,15 @@ def memory_buckets(usage_bytes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     if table is None:
         table = _TABLES["memory"] = _bucket_table(MEMORY_HISTOGRAM_OPTIONS, 1.0)
     return np.searchsorted(table, usage_bytes, side="right").astype(np.int64)
+
+
+def decay_factors(h: DecayingHistogram, times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The weight factor ``2 ** ((t - reference) / half-life)`` of each time in ``h``, as
+    ``DecayingHistogram._decay_factor`` computes it (Python's power, once per distinct time)
+    without moving the reference."""
+    distinct, inverse = np.unique(times, return_inverse=True)
+    ref, half = h.reference, h.half_life
+    return np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)[inverse]
 
 
 def cpu_sample_weight(request_milli: int) -> float:
@@ -224,23 +240,32 @@ class AggregateContainerState:
         np.add.at(w, buckets, wf)
         hist.weights = w.tolist()
         hist.total_weight = float(np.add.accumulate(np.concatenate(([hist.total_weight], wf)))[-1])
-        touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))  # sorted, as np.unique
-        touched = touched[w[touched] >= hist.options.epsilon]
-        if touched.size:
-            hist.min_bucket = min(hist.min_bucket, int(touched[0]))
-            hist.max_bucket = max(hist.max_bucket, int(touched[-1]))
+        # the range widens only by a bucket outside it (weights only grew)
+        if int(buckets.min()) < hist.min_bucket or int(buckets.max()) > hist.max_bucket:
+            touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))  # sorted, as np.unique
+            touched = touched[w[touched] >= hist.options.epsilon]
+            if touched.size:
+                hist.min_bucket = min(hist.min_bucket, int(touched[0]))
+                hist.max_bucket = max(hist.max_bucket, int(touched[-1]))
         if self.last_sample_start is None or time > self.last_sample_start:
             self.last_sample_start = time
         if self.first_sample_start is None or time < self.first_sample_start:
             self.first_sample_start = time
         self.total_samples_count += n
 
-    def subtract_memory_peak_array(self, usage: npt.NDArray[np.int64], times: npt.NDArray[np.float64]) -> None:
+    def subtract_memory_peak_array(
+        self,
+        usage: npt.NDArray[np.int64],
+        times: npt.NDArray[np.float64],
+        factors: npt.NDArray[np.float64] | None = None,
+        buckets: npt.NDArray[np.int64] | None = None,
+    ) -> None:
         """:meth:`subtract_memory_peaks` with the peaks as arrays, bitwise the same: the weights
         fall in order (``np.subtract.at``) and are clamped to 0 below epsilon at the end, which is
         what clamping after each subtraction gives (a weight only falls, so once below epsilon it
         stays there); the decay factor once per distinct time. Falls back to the per-peak
-        subtraction when a time would move the reference."""
+        subtraction when a time would move the reference. ``factors`` (:func:`decay_factors` of
+        ``times``) and ``buckets`` (:func:`memory_buckets` of ``usage``) may come from the caller."""
         if not len(usage):
             return
         h = self.memory_peaks
@@ -249,12 +274,11 @@ class AggregateContainerState:
             return
         hist = h.histogram
         eps = hist.options.epsilon
-        distinct, inverse = np.unique(times, return_inverse=True)
-        ref, half = h.reference, h.half_life
-        factors = np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)
-        wf = factors[inverse]
-        buckets = memory_buckets(usage) if hist.options is MEMORY_HISTOGRAM_OPTIONS else np.array(
-            [hist.options.find_bucket(float(u)) for u in usage.tolist()], dtype=np.int64)  # fmt: skip
+        wf = decay_factors(h, times) if factors is None else factors
+        if hist.options is not MEMORY_HISTOGRAM_OPTIONS:
+            buckets = np.array([hist.options.find_bucket(float(u)) for u in usage.tolist()], dtype=np.int64)
+        elif buckets is None:
+            buckets = memory_buckets(usage)
         w = np.array(hist.weights, dtype=np.float64)
         np.subtract.at(w, buckets, wf)
         touched = np.flatnonzero(np.bincount(buckets, minlength=len(w)))
@@ -270,6 +294,8 @@ class AggregateContainerState:
         new: npt.NDArray[np.int64],
         raised: npt.NDArray[np.bool_],
         times: npt.NDArray[np.float64],
+        factors: npt.NDArray[np.float64] | None = None,
+        buckets: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
     ) -> None:
         """For each ``i`` in order: ``subtract_memory_peak(old[i], times[i])`` when ``raised[i]``,
         then ``add_memory_peak(new[i], times[i])``; bitwise those calls. The subtractions and adds
@@ -277,7 +303,9 @@ class AggregateContainerState:
         is subtracted from them stays well above it) go in with one ``np.add.at`` (in order, so
         the same float operations); the others one by one with the clamp; the total is the running
         sum (checked never to need the clamp; else, and when a time would move the reference,
-        everything goes one by one)."""
+        everything goes one by one). ``factors`` (:func:`decay_factors` of ``times``) and
+        ``buckets`` (:func:`memory_buckets` of ``old`` where raised, else anything, and of ``new``)
+        may come from the caller."""
         n = len(new)
         if not n:
             return
@@ -287,11 +315,10 @@ class AggregateContainerState:
         if hist.options is not MEMORY_HISTOGRAM_OPTIONS or float(times.max()) > h.reference + h.half_life * MAX_DECAY_EXPONENT:
             self._move_memory_peaks_one_by_one(old, new, raised, times)
             return
-        distinct, inverse = np.unique(times, return_inverse=True)
-        ref, half = h.reference, h.half_life
-        f = np.array([2.0 ** ((t - ref) / half) for t in distinct.tolist()], dtype=np.float64)[inverse]
+        f = decay_factors(h, times) if factors is None else factors
         keep = np.column_stack((raised, np.ones(n, dtype=np.bool_))).ravel()
-        b = np.column_stack((memory_buckets(np.where(raised, old, 0)), memory_buckets(new))).ravel()[keep]
+        old_b, new_b = (memory_buckets(np.where(raised, old, 0)), memory_buckets(new)) if buckets is None else buckets
+        b = np.column_stack((old_b, new_b)).ravel()[keep]
         v = np.column_stack((-f, f)).ravel()[keep]  # the events in order: -old peak, +new peak
         sub = v < 0
         run = np.add.accumulate(np.concatenate(([hist.total_weight], v)))
@@ -586,12 +613,26 @@ def round_cpu(milli: int, factor: int) -> int:
 
 
 def as_resource_list(amounts: dict[str, int], round_cpu_millicores: int = 1) -> dict[str, Any]:
-    from kubetwin.api.quantity import format_bytes, format_cpu_milli
-
     out: dict[str, Any] = {}
     for name in sorted(amounts):
         if name == "cpu":
-            out[name] = format_cpu_milli(round_cpu(amounts[name], round_cpu_millicores))
+            out[name] = _format_cpu(round_cpu(amounts[name], round_cpu_millicores))
         elif name == "memory":
-            out[name] = format_bytes(amounts[name])
+            out[name] = _format_memory(amounts[name])
     return out
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _format_cpu(milli: int) -> str:
+    """Canonical quantity text of millicores (memoised: recommendations repeat every run)."""
+    from kubetwin.api.quantity import format_cpu_milli
+
+    return format_cpu_milli(milli)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _format_memory(amount: int) -> str:
+    """Canonical quantity text of bytes (memoised: recommendations repeat every run)."""
+    from kubetwin.api.quantity import format_bytes
+
+    return format_bytes(amount)

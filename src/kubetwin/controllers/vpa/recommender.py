@@ -56,11 +56,14 @@ from kubetwin.client import Client, Controller, InformerFactory
 from kubetwin.client.metrics import ContainerMetricsClient, RowKeys
 from kubetwin.controllers.vpa import model
 from kubetwin.controllers.vpa import util as vu
+from kubetwin.controllers.vpa.histogram import DecayingHistogram
 from kubetwin.store.copy import deep_copy
 
 Obj = dict[str, Any]
-#: (vpa key, container name) -> (memory peaks, their windows' ends)
-OpenPeaks = dict[tuple[str, str], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
+#: memory peaks, their windows' ends and their rows
+Peaks = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp]]
+#: (vpa key, container name) -> its open peaks
+OpenPeaks = dict[tuple[str, str], Peaks]
 
 RECOMMENDER_INTERVAL = 60.0  # --recommender-interval
 CHECKPOINTS_GC_INTERVAL = 600.0  # --checkpoints-gc-interval
@@ -112,7 +115,12 @@ class _Feed:
     a row is ``ContainerState`` (:mod:`~kubetwin.controllers.vpa.model`) as columns: last CPU and
     memory sample times (-inf: none), the memory window's end (NaN: none), the peak and the OOM
     peak of the window, and ``born``, when it got its first sample (the state's creation order).
-    Rows of pods that left are freed and compacted away (in order) once they are many."""
+    Rows of pods that left are freed and compacted away (in order) once they are many.
+
+    Kept between runs: the rows with a state in creation order (``_order``: new states are the
+    newest, so they are appended), and per row the decay factor of its window's end and the
+    memory histogram bucket of its peak, each with what it was computed from (the end and the
+    histogram's reference; the peak), so a value is used only while its inputs are the same."""
 
     def __init__(self, key: str, namespace: str, selector: LabelSelector) -> None:
         self.key, self.namespace, self.selector = key, namespace, selector
@@ -135,12 +143,21 @@ class _Feed:
         self.window_end = np.zeros(0, dtype=np.float64)
         self.peak = np.zeros(0, dtype=np.int64)
         self.oom_peak = np.zeros(0, dtype=np.int64)
+        self.top = np.zeros(0, dtype=np.int64)  # max(peak, oom_peak): ContainerState.max_memory_peak
         self.born = np.zeros(0, dtype=np.int64)
+        self.factor = np.zeros(0, dtype=np.float64)  # see decay_factors
+        self.factor_end = np.zeros(0, dtype=np.float64)
+        self.factor_ref = np.zeros(0, dtype=np.float64)
+        self.bucket = np.zeros(0, dtype=np.int64)  # see peak_buckets
+        self.bucket_peak = np.zeros(0, dtype=np.int64)
+        self._order: npt.NDArray[np.intp] | None = None  # the rows with a state by creation (None: to sort)
 
     _COLUMNS = ("alive", "running", "has_state", "req_ok", "group", "weight", "last_cpu", "last_mem",
-                "window_end", "peak", "oom_peak", "born")  # fmt: skip
-    _FILL: dict[str, Any] = {"last_cpu": -np.inf, "last_mem": -np.inf, "window_end": np.nan}
-    _STATE = ("has_state", "last_cpu", "last_mem", "window_end", "peak", "oom_peak", "born")
+                "window_end", "peak", "oom_peak", "top", "born", "factor", "factor_end", "factor_ref", "bucket",
+                "bucket_peak")  # fmt: skip
+    _FILL: dict[str, Any] = {"last_cpu": -np.inf, "last_mem": -np.inf, "window_end": np.nan, "factor_end": np.nan,
+                             "factor_ref": np.nan, "bucket_peak": -1}  # fmt: skip
+    _STATE = ("has_state", "last_cpu", "last_mem", "window_end", "peak", "oom_peak", "top", "born")
 
     def _grow(self, need: int) -> None:
         cap = max(64, self._cap)
@@ -243,6 +260,9 @@ class _Feed:
         self.keys.replace([uids[r] for r in kept], [names[r] for r in kept])
         for member in self.pods.values():
             member.rows = where[member.rows].tolist()
+        if self._order is not None:
+            order = where[self._order]
+            self._order = order[order >= 0]
         self.n, self.free = len(keep), 0
 
     def containers_per_pod(self) -> int:
@@ -262,24 +282,51 @@ class _Feed:
         self.last_cpu[r] = -np.inf if st.last_cpu_sample_start is None else st.last_cpu_sample_start
         self.last_mem[r] = -np.inf if st.last_memory_sample_start is None else st.last_memory_sample_start
         self.window_end[r] = np.nan if st.window_end is None else st.window_end
-        self.peak[r], self.oom_peak[r] = st.memory_peak, st.oom_peak
+        self.peak[r], self.oom_peak[r], self.top[r] = st.memory_peak, st.oom_peak, st.max_memory_peak()
 
-    def open_peaks(self, now: float) -> dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-        """container name -> (peak, window end) of each state whose memory window is open at
+    def begin(self, rows: npt.NDArray[np.intp], first: int) -> None:
+        """The states of ``rows`` (ascending) begin, created in that order, numbered from ``first``."""
+        self.has_state[rows] = True
+        self.born[rows] = np.arange(first, first + rows.size)
+        if self._order is not None:
+            self._order = np.concatenate((self._order, rows))
+
+    def open_peaks(self, now: float) -> dict[str, Peaks]:
+        """container name -> (peak, window end, row) of each state whose memory window is open at
         ``now``, in the order the states were created."""
-        n = self.n
-        we = self.window_end[:n]
-        rows = np.flatnonzero(self.has_state[:n] & (now < we))  # NaN compares False
+        order = self._order
+        if order is None:
+            rows = np.flatnonzero(self.has_state[: self.n])
+            order = self._order = rows[np.argsort(self.born[rows], kind="stable")]
+        # rows freed since they were ordered have no state (and a NaN window end, False here)
+        rows = order[self.has_state[order] & (now < self.window_end[order])]
         if not rows.size:
             return {}
-        rows = rows[np.argsort(self.born[rows], kind="stable")]
-        peaks = np.maximum(self.peak[rows], self.oom_peak[rows])
-        groups = self.group[rows]
-        out = {}
-        for g in np.flatnonzero(np.bincount(groups, minlength=len(self.names))).tolist():
-            sel = groups == g
-            out[self.names[g]] = (peaks[sel], we[rows[sel]])
-        return out
+        peaks = self.top[rows]
+        return {self.names[g]: (peaks[sel], self.window_end[rows[sel]], rows[sel])
+                for g, sel in _by_group(self.group[rows], len(self.names))}  # fmt: skip
+
+    def decay_factors(self, rows: npt.NDArray[np.intp], h: DecayingHistogram) -> npt.NDArray[np.float64]:
+        """:func:`~kubetwin.controllers.vpa.model.decay_factors` of the rows' window ends in ``h``,
+        computed only for the rows whose end or whose histogram's reference moved since."""
+        ends = self.window_end[rows]
+        stale = (self.factor_end[rows] != ends) | (self.factor_ref[rows] != h.reference)
+        if stale.any():
+            redo = rows[stale]
+            self.factor[redo] = model.decay_factors(h, ends[stale])
+            self.factor_end[redo] = ends[stale]
+            self.factor_ref[redo] = h.reference
+        return self.factor[rows]
+
+    def peak_buckets(self, rows: npt.NDArray[np.intp], peaks: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """:func:`~kubetwin.controllers.vpa.model.memory_buckets` of ``peaks`` (the rows' peaks),
+        computed only for the rows whose peak changed since."""
+        stale = self.bucket_peak[rows] != peaks
+        if stale.any():
+            redo = rows[stale]
+            self.bucket[redo] = model.memory_buckets(peaks[stale])
+            self.bucket_peak[redo] = peaks[stale]
+        return self.bucket[rows]
 
 
 class VPARecommender(Controller):
@@ -495,9 +542,12 @@ class VPARecommender(Controller):
         if open_peaks is None:
             open_peaks = self._open_peaks(now)
         peaks = open_peaks.get((key, cname))
-        if peaks is not None and len(peaks[0]):
+        feed = self.feeds.get(key)
+        if peaks is not None and len(peaks[0]) and feed is not None:
+            usage, ends, rows = peaks
             agg = agg.copy()
-            agg.subtract_memory_peak_array(*peaks)
+            agg.subtract_memory_peak_array(usage, ends, feed.decay_factors(rows, agg.memory_peaks),
+                                           feed.peak_buckets(rows, usage))
         status = agg.save_to_checkpoint(self.loop.timestamp)
         return {"lastUpdateTime": self.loop.timestamp(now), **status}
 
@@ -655,41 +705,38 @@ class VPARecommender(Controller):
         aggs = self.aggregates.setdefault(key, {})
         groups = feed.group[rows]
         by_group: list[model.AggregateContainerState | None] = [None] * len(feed.names)
-        for g in np.flatnonzero(np.bincount(groups, minlength=len(feed.names))).tolist():
+        for g, _ in _by_group(groups, len(feed.names)):
             agg = aggs.get(feed.names[g])
             if agg is None:
                 agg = aggs[feed.names[g]] = model.AggregateContainerState()
             by_group[g] = agg
         fresh = rows[~feed.has_state[rows]]
         if fresh.size:  # the containers' first samples: their states begin
-            feed.has_state[fresh] = True
-            feed.born[fresh] = np.arange(self.states_created, self.states_created + fresh.size)
+            feed.begin(fresh, self.states_created)
             self.states_created += int(fresh.size)
         # ContainerState.add_cpu_sample: usage and request non-negative, time after the last sample
         c = cpu[rows]
         ok = (c >= 0) & feed.req_ok[rows] & (now > feed.last_cpu[rows])
         if ok.any():
-            took = rows[ok]
+            took, c, g_cpu = _taken(ok, rows, c, groups)
             feed.last_cpu[took] = now
-            buckets = model.cpu_buckets(c[ok])
+            buckets = model.cpu_buckets(c)
             weights = feed.weight[took]
-            g_took = groups[ok]
-            for g in np.flatnonzero(np.bincount(g_took, minlength=len(feed.names))).tolist():
-                sel = g_took == g
+            for g, sel in _by_group(g_cpu, len(feed.names)):
                 agg = by_group[g]
                 assert agg is not None
                 agg.add_cpu_array(buckets[sel], weights[sel], now)
         # ContainerState.add_memory_sample: usage non-negative, time not before the last sample
         m = mem[rows]
         ok = (m >= 0) & ~(now < feed.last_mem[rows])
-        took, m, g_mem = rows[ok], m[ok], groups[ok]
+        took, m, g_mem = _taken(ok, rows, m, groups)
         if not took.size:
             return
         feed.last_mem[took] = now
         we = feed.window_end[took]
         we = np.where(np.isnan(we), now, we)
         inside = now < we
-        old = np.maximum(feed.peak[took], feed.oom_peak[took])
+        old = feed.top[took]
         raised = inside & (old != 0) & (m > old)
         interval = model.MEMORY_AGGREGATION_INTERVAL
         we = np.where(inside, we, we + (np.floor((now - we) / interval) * interval + interval))
@@ -700,15 +747,17 @@ class VPARecommender(Controller):
         rolled = took[~inside]
         feed.peak[rolled] = 0
         feed.oom_peak[rolled] = 0
-        feed.peak[took[moved]] = m[moved]
+        feed.peak[took[moved]] = feed.top[took[moved]] = m[moved]  # a raised peak is above the OOM one
         self.memory_peaks_moved += int(np.count_nonzero(moved))
-        g_moved = g_mem[moved]
-        old, m, we, raised = old[moved], m[moved], we[moved], raised[moved]
-        for g in np.flatnonzero(np.bincount(g_moved, minlength=len(feed.names))).tolist():
-            sel = g_moved == g
+        rows, old, m, we, raised = took[moved], old[moved], m[moved], we[moved], raised[moved]
+        for g, sel in _by_group(g_mem[moved], len(feed.names)):
             agg = by_group[g]
             assert agg is not None
-            agg.move_memory_peaks(old[sel], m[sel], raised[sel], we[sel])
+            r, up = rows[sel], raised[sel]
+            old_b = np.zeros(r.size, dtype=np.int64)
+            old_b[up] = feed.peak_buckets(r[up], old[sel][up])  # the raised peaks' buckets, kept
+            both = (old_b, feed.peak_buckets(r, m[sel]))  # the new peaks': kept for the checkpoints
+            agg.move_memory_peaks(old[sel], m[sel], up, we[sel], feed.decay_factors(r, agg.memory_peaks), both)
 
     def recommendation(self, vpa: Obj) -> list[Obj]:
         """The containerRecommendations for ``vpa`` from its aggregated samples (sorted by name)."""
@@ -774,6 +823,23 @@ class VPARecommender(Controller):
             self.client.update_status(updated)
         except ApiError:
             self.errors += 1  # a newer VPA: the next run writes again
+
+
+def _taken(ok: npt.NDArray[np.bool_], *arrays: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
+    """The elements of each array where ``ok``: the arrays themselves when it is all True (every
+    sample taken, the usual run), never written to by the caller."""
+    if ok.all():
+        return list(arrays)
+    return [a[ok] for a in arrays]
+
+
+def _by_group(groups: npt.NDArray[np.int64], count: int) -> list[tuple[int, Any]]:
+    """(group, its elements' selection) of each group in ``groups`` (of ``count``), ascending;
+    the selection is a slice of all (no copy) when one group holds them all (one container name)."""
+    present = np.flatnonzero(np.bincount(groups, minlength=count)).tolist()
+    if len(present) == 1:
+        return [(present[0], slice(None))]
+    return [(g, groups == g) for g in present]
 
 
 def _terminal(pod: Obj) -> bool:

@@ -10,6 +10,7 @@ Amounts are upstream's: CPU in millicores (MilliValue), memory in bytes (Value, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -388,7 +389,9 @@ def _apply_pod_limit_range(
             values[res] = _scale(values[res], sum_limit, target_total)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def _format_amount(res: str, value: int) -> str:
+    """An amount as canonical quantity text (memoised: a VPA's recommendations repeat every run)."""
     from kubetwin.api.quantity import format_bytes, format_cpu_milli
 
     return format_cpu_milli(value) if res == "cpu" else format_bytes(value)
