@@ -195,21 +195,13 @@ def _block(mapping: dict[str, Any], pad: str, out: list[str], first: str | None 
         key = _scalar(k)
         if key is None or type(k) is not str:
             return False
-        if type(v) is dict:
+        if type(v) is dict or type(v) is list:
             if not v:
-                out.append(f"{lead}{key}: {{}}\n")
+                out.append(f"{lead}{key}: {{}}\n" if type(v) is dict else f"{lead}{key}: []\n")
             else:
                 out.append(f"{lead}{key}:\n")
-                if not _block(v, pad + "  ", out):
+                if not _nested(v, pad, out):
                     return False
-        elif type(v) is list:
-            if not v:
-                out.append(f"{lead}{key}: []\n")
-            else:
-                out.append(f"{lead}{key}:\n")
-                for item in v:
-                    if type(item) is not dict or not item or not _block(item, pad + "  ", out, pad + "- "):
-                        return False
         else:
             text = _scalar(v)
             if text is None:
@@ -217,6 +209,13 @@ def _block(mapping: dict[str, Any], pad: str, out: list[str], first: str | None 
             out.append(f"{lead}{key}: {text}\n")
         lead = pad
     return True
+
+
+def _nested(value: dict[str, Any] | list[Any], pad: str, out: list[str]) -> bool:
+    """Append a non-empty mapping, or list of mappings, under a key at indentation ``pad``."""
+    if type(value) is dict:
+        return _block(value, pad + "  ", out)
+    return all(type(item) is dict and item and _block(item, pad + "  ", out, pad + "- ") for item in value)
 
 
 def changed(writer: StatusWriter, doc: dict[str, Any]) -> bool:
