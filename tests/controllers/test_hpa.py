@@ -499,3 +499,30 @@ def test_spec_memos_follow_new_objects(env: Env) -> None:
         assert ctrl._config(hpa).cpu_initialization_period == old + 1
     finally:
         ctrl.cpu_initialization_period = old
+
+
+def test_a_sync_never_changes_the_cached_hpa(env: Env) -> None:
+    """A sync works on a copy of the cached status (its conditions copied, the rest shared): the
+    cached HPA, whose status is the original the sync compares with, stays as it was."""
+    from kubetwin.controllers.hpa import _status_copy
+    from kubetwin.store.copy import deep_copy
+
+    status = {"currentMetrics": [{"type": "Pods"}], "conditions": [{"type": "AbleToScale", "status": "True"}]}
+    copied = _status_copy(status)
+    assert copied == status and copied["conditions"][0] is not status["conditions"][0]
+    assert _status_copy(None) == {} and _status_copy({"currentReplicas": 1}) == {"currentReplicas": 1}
+
+    env.deployment(replicas=2, cpu="200m")
+    env.run(120)
+    env.metrics.cpu_per_pod = 200
+    env.hpa(metrics=[{"type": "Resource", "resource": {"name": "cpu",
+                                                       "target": {"type": "Utilization", "averageUtilization": 50}}}])  # fmt: skip
+    env.run(16)
+    ctrl = next(c for c in env.cluster.components if isinstance(c, HPAController))
+    cached = ctrl.hpas.get_by_key("default/web")
+    assert cached is not None and cached["status"]["conditions"]
+    kept = deep_copy(cached)
+    env.metrics.cpu_per_pod = None  # no metrics: the next sync flips ScalingActive in its copy
+    ctrl.reconcile("default/web")
+    assert cached == kept
+    assert env.condition("ScalingActive")[0] == "False"

@@ -240,6 +240,22 @@ def _disjoint(a: LabelSelector, b: LabelSelector) -> bool:
     return False
 
 
+def _status_copy(status: Obj | None) -> Obj:
+    """A copy of an HPA status the sync may change: what it changes in place are the conditions
+    (:func:`_set_condition`); the rest of the status is replaced, never written into (the
+    registry copies what it stores), so the other parts are shared with the cached original."""
+    if status is None:
+        return {}
+    if type(status) is not dict:
+        return deep_copy(status)
+    conds = status.get("conditions")
+    if conds is None:
+        return dict(status)
+    if type(conds) is not list or any(type(c) is not dict for c in conds):
+        return deep_copy(status)
+    return {**status, "conditions": [dict(c) for c in conds]}
+
+
 def _set_condition(hpa: Obj, type_: str, status: str, reason: str, message: str, now: str) -> None:
     """setCondition: lastTransitionTime changes only with the status; new types are appended."""
     conds: list[Obj] = hpa.setdefault("status", {}).setdefault("conditions", [])
@@ -487,7 +503,7 @@ class HPAController(Controller):
         # the sync changes only the status of its copy (the cached HPA is never changed in place,
         # so its status is the original to compare with at the end)
         status_original = cached.get("status")
-        hpa = {**cached, "status": deep_copy(status_original) if status_original is not None else {}}
+        hpa = {**cached, "status": _status_copy(status_original)}
         spec = hpa.get("spec") or {}
         ns = hpa["metadata"].get("namespace") or ""
         now = self.loop.now
