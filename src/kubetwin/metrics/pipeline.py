@@ -252,6 +252,18 @@ class _Scrape:
         return np.append(np.rint(self.rates * 1000.0).astype(np.int64), 0)
 
 
+_COUNT_PASSES = 8  # up to this many profiles, one counting pass each beats a bincount
+
+
+def _serving_counts(serve: npt.NDArray[np.int64], profiles: int) -> F64:
+    """Per profile index, the pods serving it (``serve`` per pod slot: a profile index, or -1),
+    as floats: a count_nonzero pass per profile for a few profiles (several times cheaper than
+    gathering the serving slots and a bincount), else the bincount."""
+    if profiles <= _COUNT_PASSES:
+        return np.array([np.count_nonzero(serve == k) for k in range(profiles)], dtype=np.float64)
+    return np.bincount(serve[serve >= 0], minlength=profiles).astype(np.float64)
+
+
 class _PodArrays:
     """Per engine pod slot, for one pair of scrapes and one engine version. Each pod array has one
     element more than there are pod slots, always False / 0: what slot -1 (no pod) reads."""
@@ -582,8 +594,8 @@ class MetricsPipeline:
             )
             prof = pa["profile"][:pn]
             serving = pa["alive"][:pn] & pa["ready"][:pn] & (prof >= 0) & (prof < len(keys))
-            counts = np.bincount(prof[serving], minlength=len(keys)).astype(np.float64)
             serve = np.where(serving, prof, -1)
+            counts = _serving_counts(serve, len(keys))
             # every serving pod of a profile gets the same share: one division per profile
             rates = np.zeros(len(keys))
             np.divide(avg, counts, out=rates, where=counts > 0)
