@@ -16,6 +16,7 @@ from kubetwin.metrics.pipeline import (
     NO_CUSTOM_METRICS,
     NO_EXTERNAL_METRICS,
     NO_RESOURCE_METRICS,
+    _defined,
     _serving_counts,
     parse_metric_defs,
     series_shape,
@@ -436,3 +437,16 @@ def test_serving_counts_are_the_bincount_of_the_serving_pods(profiles: int) -> N
     expected = np.bincount(serve[serve >= 0], minlength=profiles).astype(np.float64)
     assert counts.dtype == np.float64 and np.array_equal(counts, expected)
     assert np.array_equal(_serving_counts(np.full(5, -1, dtype=np.int64), profiles), np.zeros(profiles))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_defined_is_the_gather_of_the_profile_flags(seed: int) -> None:
+    """Which rows' profiles define a custom metric (comparisons for a few defining profiles, else
+    a gather): index -1 and indexes past the profiles (the rows' profiles may be newer) are False."""
+    rng = np.random.default_rng(seed)
+    profiles = int(rng.integers(1, 7))
+    defines = np.zeros(profiles + 1, dtype=np.bool_)
+    defines[:profiles] = rng.random(profiles) < rng.random()
+    profile = rng.integers(-1, profiles + 3, 500).astype(np.int64)
+    expected = np.array([0 <= p < profiles and bool(defines[p]) for p in profile.tolist()], dtype=np.bool_)
+    assert np.array_equal(_defined(profile, defines), expected)
