@@ -468,3 +468,61 @@ def test_kept_target_pods_follow_the_informer(env: Env) -> None:
     env.run(16)
     check(("default/web",))
     assert all("app=api" not in sel for sets in ctrl._pod_sets.values() for sel in sets)
+
+
+def test_spec_memos_follow_new_objects(env: Env) -> None:
+    """What a sync derives from an HPA's spec is kept per spec object: a new object (an updated
+    HPA) or changed controller settings give the new result, never the kept one."""
+    from kubetwin.controllers.hpa import _go_selector, _metric_selector
+
+    first = {"selector": {"matchLabels": {"queue": "a"}}}
+    assert _metric_selector(first).matches({"queue": "a"})
+    assert _metric_selector(first) is _metric_selector(first)  # kept
+    assert "queue: a," in _go_selector(first["selector"])
+    second = {"selector": {"matchLabels": {"queue": "b"}}}
+    assert _metric_selector(second).matches({"queue": "b"})
+    assert not _metric_selector(second).matches({"queue": "a"})
+    assert "queue: b," in _go_selector(second["selector"])
+    with pytest.raises(ValueError):  # an error is raised at every call, not kept
+        _metric_selector({"selector": {"matchExpressions": [{"key": "k", "operator": "Bogus"}]}})
+
+    ctrl = next(c for c in env.cluster.components if isinstance(c, HPAController))
+    spec: Obj = {"behavior": {"scaleDown": {"tolerance": "0.05"}}}
+    hpa = {"metadata": {"name": "x"}, "spec": spec}
+    config = ctrl._config(hpa)
+    assert config.tolerances.down == 0.05 and ctrl._config({**hpa}) is config  # kept per spec object
+    updated = {"metadata": {"name": "x"}, "spec": {"behavior": {"scaleDown": {"tolerance": "0.2"}}}}
+    assert ctrl._config(updated).tolerances.down == 0.2
+    old = ctrl.cpu_initialization_period
+    try:
+        ctrl.cpu_initialization_period = old + 1
+        assert ctrl._config(hpa).cpu_initialization_period == old + 1
+    finally:
+        ctrl.cpu_initialization_period = old
+
+
+def test_a_sync_never_changes_the_cached_hpa(env: Env) -> None:
+    """A sync works on a copy of the cached status (its conditions copied, the rest shared): the
+    cached HPA, whose status is the original the sync compares with, stays as it was."""
+    from kubetwin.controllers.hpa import _status_copy
+    from kubetwin.store.copy import deep_copy
+
+    status = {"currentMetrics": [{"type": "Pods"}], "conditions": [{"type": "AbleToScale", "status": "True"}]}
+    copied = _status_copy(status)
+    assert copied == status and copied["conditions"][0] is not status["conditions"][0]
+    assert _status_copy(None) == {} and _status_copy({"currentReplicas": 1}) == {"currentReplicas": 1}
+
+    env.deployment(replicas=2, cpu="200m")
+    env.run(120)
+    env.metrics.cpu_per_pod = 200
+    env.hpa(metrics=[{"type": "Resource", "resource": {"name": "cpu",
+                                                       "target": {"type": "Utilization", "averageUtilization": 50}}}])  # fmt: skip
+    env.run(16)
+    ctrl = next(c for c in env.cluster.components if isinstance(c, HPAController))
+    cached = ctrl.hpas.get_by_key("default/web")
+    assert cached is not None and cached["status"]["conditions"]
+    kept = deep_copy(cached)
+    env.metrics.cpu_per_pod = None  # no metrics: the next sync flips ScalingActive in its copy
+    ctrl.reconcile("default/web")
+    assert cached == kept
+    assert env.condition("ScalingActive")[0] == "False"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from kubetwin.api.selectors import LabelSelector, parse_label_selector
@@ -15,6 +16,8 @@ from kubetwin.metrics.pipeline import (
     NO_CUSTOM_METRICS,
     NO_EXTERNAL_METRICS,
     NO_RESOURCE_METRICS,
+    _defined,
+    _serving_counts,
     parse_metric_defs,
     series_shape,
     window_average,
@@ -423,3 +426,27 @@ def test_custom_samples_of_pods_given_slots_after_the_last_scrape(env: Env) -> N
         k: m.value for k, m in expected.items()
     }
     assert sum(has.tolist()) == 1
+
+
+@pytest.mark.parametrize("profiles", [1, 2, 8, 9, 30])
+def test_serving_counts_are_the_bincount_of_the_serving_pods(profiles: int) -> None:
+    """A scrape's per-profile serving counts (a pass per profile for a few, else a bincount)."""
+    rng = np.random.default_rng(profiles)
+    serve = rng.integers(-1, profiles, 1000).astype(np.int64)
+    counts = _serving_counts(serve, profiles)
+    expected = np.bincount(serve[serve >= 0], minlength=profiles).astype(np.float64)
+    assert counts.dtype == np.float64 and np.array_equal(counts, expected)
+    assert np.array_equal(_serving_counts(np.full(5, -1, dtype=np.int64), profiles), np.zeros(profiles))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_defined_is_the_gather_of_the_profile_flags(seed: int) -> None:
+    """Which rows' profiles define a custom metric (comparisons for a few defining profiles, else
+    a gather): index -1 and indexes past the profiles (the rows' profiles may be newer) are False."""
+    rng = np.random.default_rng(seed)
+    profiles = int(rng.integers(1, 7))
+    defines = np.zeros(profiles + 1, dtype=np.bool_)
+    defines[:profiles] = rng.random(profiles) < rng.random()
+    profile = rng.integers(-1, profiles + 3, 500).astype(np.int64)
+    expected = np.array([0 <= p < profiles and bool(defines[p]) for p in profile.tolist()], dtype=np.bool_)
+    assert np.array_equal(_defined(profile, defines), expected)

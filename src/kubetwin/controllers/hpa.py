@@ -174,10 +174,33 @@ def _quantity(milli: int) -> str:
     return str(Quantity.from_milli(milli))
 
 
+def _by_object(memo: dict[int, tuple[Any, _T]], obj: Any, make: Callable[[], _T]) -> _T:
+    """``make()`` once per object ``obj`` of a cached HPA or target (never changed in place: a
+    changed spec is a new object), kept in ``memo`` by id with the object itself (so the id stays
+    its own); an exception is not kept."""
+    hit = memo.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    value = make()
+    if len(memo) >= _SELECTOR_ENTRIES:
+        memo.clear()
+    memo[id(obj)] = (obj, value)
+    return value
+
+
+_GO_SELECTORS: dict[int, tuple[Obj, str]] = {}  # id(a metric's selector) -> (it, _go_selector of it)
+_METRIC_SELECTORS: dict[int, tuple[Obj, LabelSelector]] = {}  # id(a metric's selector) -> (it, parsed)
+
+
 def _go_selector(sel: Obj | None) -> str:
-    """``%+v`` of a *metav1.LabelSelector (its generated String()), as upstream's metric names."""
+    """``%+v`` of a *metav1.LabelSelector (its generated String()), as upstream's metric names
+    (rendered once per selector object)."""
     if sel is None:
         return "<nil>"
+    return _by_object(_GO_SELECTORS, sel, lambda: _go_selector_text(sel))
+
+
+def _go_selector_text(sel: Obj) -> str:
     labels = sel.get("matchLabels") or {}
     ml = "".join(f"{k}: {labels[k]}," for k in sorted(labels))
     exprs = "".join(
@@ -189,10 +212,19 @@ def _go_selector(sel: Obj | None) -> str:
 
 
 def _metric_selector(identifier: Obj) -> LabelSelector:
+    """The metric identifier's selector, parsed once per selector object (a ValueError is not
+    kept: it is raised again at every sync, as upstream's parse fails at every sync)."""
     sel = identifier.get("selector")
     if sel is None:
         return LabelSelector.everything()
-    return label_selector_from_dict(sel)
+    return _by_object(_METRIC_SELECTORS, sel, lambda: label_selector_from_dict(sel))
+
+
+def _scale_selector_text(sel: Obj) -> str:
+    try:
+        return str(label_selector_from_dict(sel))
+    except ValueError:
+        return ""
 
 
 def _disjoint(a: LabelSelector, b: LabelSelector) -> bool:
@@ -206,6 +238,22 @@ def _disjoint(a: LabelSelector, b: LabelSelector) -> bool:
             if want[r.key] != next(iter(r.values)):
                 return True
     return False
+
+
+def _status_copy(status: Obj | None) -> Obj:
+    """A copy of an HPA status the sync may change: what it changes in place are the conditions
+    (:func:`_set_condition`); the rest of the status is replaced, never written into (the
+    registry copies what it stores), so the other parts are shared with the cached original."""
+    if status is None:
+        return {}
+    if type(status) is not dict:
+        return deep_copy(status)
+    conds = status.get("conditions")
+    if conds is None:
+        return dict(status)
+    if type(conds) is not list or any(type(c) is not dict for c in conds):
+        return deep_copy(status)
+    return {**status, "conditions": [dict(c) for c in conds]}
 
 
 def _set_condition(hpa: Obj, type_: str, status: str, reason: str, message: str, now: str) -> None:
@@ -255,6 +303,8 @@ class HPAController(Controller):
         self.pod_cache = hc.PodCache()  # per-pod grouping facts and requests by uid + resourceVersion
         self._selector_texts: dict[int, tuple[Obj, str]] = {}  # id(target spec.selector) -> (it, text)
         self._parsed: dict[str, LabelSelector] = {}  # selector text -> parsed
+        # id(HPA spec) -> (it, (the controller's settings then, _config))
+        self._configs: dict[int, tuple[Obj, tuple[tuple[float, float, float], hc.CalcConfig]]] = {}
 
     def _parse_time(self, text: str) -> float:
         t = self._times.get(text)
@@ -352,6 +402,19 @@ class HPAController(Controller):
         return self.client.metrics or _NoMetricsAPI()
 
     def _config(self, hpa: Obj) -> hc.CalcConfig:
+        """The calculator's settings for ``hpa``, built once per spec object (and settings of the
+        controller, which tests may change)."""
+        spec = hpa.get("spec")
+        if spec is None:
+            return self._new_config(hpa)
+        own = (self.tolerance, self.cpu_initialization_period, self.initial_readiness_delay)
+        kept = _by_object(self._configs, spec, lambda: (own, self._new_config(hpa)))
+        if kept[0] != own:
+            kept = (own, self._new_config(hpa))
+            self._configs[id(spec)] = (spec, kept)
+        return kept[1]
+
+    def _new_config(self, hpa: Obj) -> hc.CalcConfig:
         behavior = (hpa.get("spec") or {}).get("behavior") or {}
         down = (behavior.get("scaleDown") or {}).get("tolerance")
         up = (behavior.get("scaleUp") or {}).get("tolerance")
@@ -424,17 +487,7 @@ class HPAController(Controller):
             return sel
         if not isinstance(sel, dict):
             return ""
-        hit = self._selector_texts.get(id(sel))
-        if hit is not None and hit[0] is sel:
-            return hit[1]
-        try:
-            text = str(label_selector_from_dict(sel))
-        except ValueError:
-            text = ""
-        if len(self._selector_texts) >= _SELECTOR_ENTRIES:
-            self._selector_texts.clear()
-        self._selector_texts[id(sel)] = (sel, text)
-        return text
+        return _by_object(self._selector_texts, sel, lambda: _scale_selector_text(sel))
 
     def _parse_selector(self, selector: str) -> LabelSelector:
         """parse_label_selector, once per selector text (a ValueError is not kept)."""
@@ -450,7 +503,7 @@ class HPAController(Controller):
         # the sync changes only the status of its copy (the cached HPA is never changed in place,
         # so its status is the original to compare with at the end)
         status_original = cached.get("status")
-        hpa = {**cached, "status": deep_copy(status_original) if status_original is not None else {}}
+        hpa = {**cached, "status": _status_copy(status_original)}
         spec = hpa.get("spec") or {}
         ns = hpa["metadata"].get("namespace") or ""
         now = self.loop.now
