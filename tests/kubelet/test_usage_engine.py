@@ -125,6 +125,33 @@ def test_memoised_parameters_follow_a_changed_profile() -> None:
         assert eng.pod_usage(uid) == {"c": (1200, 512 * MI)}
 
 
+def test_memoised_bounds_follow_the_resources_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container's parsed requests and limits are memoised by their content: one resources dict
+    changed in place between two pods gives the second its own bounds, non-string quantities
+    (1 and True are equal keys) are parsed each time, and a full memo is dropped."""
+    stack = make_stack()
+    _node(stack)
+    eng = _engine(stack)
+    res = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+    assert eng._bounds(res) == (100, 200, 64 * MI, 128.0 * MI, 102)
+    res["limits"]["cpu"] = "300m"  # the same objects, another content
+    assert eng._bounds(res) == (100, 300, 64 * MI, 128.0 * MI, 102)
+    assert len(eng._bounds_memo) == 2
+    assert eng._bounds({"requests": {"cpu": 1}})[0] == 1000
+    assert eng._bounds({"requests": {"cpu": True}})[0] == 0  # not a quantity: no requests
+    assert len(eng._bounds_memo) == 2
+    monkeypatch.setattr("kubetwin.kubelet.usage._BOUNDS_MEMO_SIZE", 2)
+    assert eng._bounds({"requests": {"cpu": "1"}})[0] == 1000
+    assert len(eng._bounds_memo) == 1
+    shared = {"requests": {"cpu": "250m"}, "limits": {"cpu": "500m"}}
+    first = _run(stack, make_pod("p1").container("c", **shared).annotations({"kubetwin.io/cpu-usage": "2"}))
+    shared["limits"]["cpu"] = "1"
+    second = _run(stack, make_pod("p2").container("c", **shared).annotations({"kubetwin.io/cpu-usage": "2"}))
+    stack.loop.advance(10)
+    assert eng.pod_usage(first) == {"c": (500, DEFAULT_MEMORY_BYTES)}
+    assert eng.pod_usage(second) == {"c": (1000, DEFAULT_MEMORY_BYTES)}
+
+
 def test_cpu_limit_throttles() -> None:
     stack = make_stack()
     _node(stack)

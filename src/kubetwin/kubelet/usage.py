@@ -73,6 +73,7 @@ PID_MAX = 4_194_304  # /proc/sys/kernel/pid_max on 64-bit systemd hosts
 OOM_KILLED = "OOMKilled"
 _EPS = 1e-6
 _PARAMS_MEMO_SIZE = 4096  # pod templates whose usage parameters are kept (all dropped when full)
+_BOUNDS_MEMO_SIZE = 4096  # containers' resources whose parsed bounds are kept (all dropped when full)
 _GATHER_BELOW = 1.5  # the tick gathers the used slots when at most 1/this of the slots [0, n) are used
 
 
@@ -411,6 +412,7 @@ class UsageEngine:
         self._accounted = 0  # ticks that accounted cpu-seconds (dt > 0), see run_ticks
         # (profile key, pinned cpu, pinned memory, requests) -> (the profile's PerPod, _params of them)
         self._params_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._bounds_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # see _bounds
         self._last_tick: float | None = None
         self._attention: set[str] = set()
         self._next_pid = 1000
@@ -540,18 +542,10 @@ class UsageEngine:
             e.slots.append(s)
             e.names.append(c["name"])
             self.c_names[s] = c["name"]
-            res = c.get("resources") or {}
-            try:
-                req = resource_list(res.get("requests"))
-                lim = resource_list(res.get("limits"))
-            except ValueError:
-                req, lim = {}, {}
             ca["alive"][s] = True
             self._idle += 1  # until it runs
             write(s, _WHERE, (nslot, pslot))
-            write(s, _BOUNDS, (req.get("cpu", 0), cgroups.effective_limit_milli(lim.get("cpu", 0)),
-                               req.get("memory", 0), float(lim["memory"]) if lim.get("memory") else np.inf,
-                               cgroups.milli_cpu_to_shares(req.get("cpu", 0)), oom_score_adj(pod, c, mem_cap)))  # fmt: skip
+            write(s, _BOUNDS, (*self._bounds(c.get("resources") or {}), oom_score_adj(pod, c, mem_cap)))
             rc = worker.by_name.get(c["name"]) if worker is not None else None
             if rc is not None and rc.state == "running":
                 self._set_running(s, True)
@@ -619,6 +613,21 @@ class UsageEngine:
         self._set_running(s, False)
         ca = self.c.a
         ca["demand"][s] = ca["granted"][s] = ca["mem"][s] = 0.0
+
+    def _bounds(self, res: Obj) -> tuple[Any, ...]:
+        """A container's (request cpu, CFS limit, request memory, memory limit, cpu shares) from its
+        ``resources`` (unparseable quantities: none), memoised in ``_bounds_memo`` by the requests'
+        and limits' content when every quantity is a string (the key's equality is then the
+        content's: 1, 1.0 and True would share a key)."""
+        key = _resources_key(res)
+        hit = self._bounds_memo.get(key) if key is not None else None
+        if hit is None:
+            hit = _bounds(res)
+            if key is not None:
+                if len(self._bounds_memo) >= _BOUNDS_MEMO_SIZE:
+                    self._bounds_memo.clear()
+                self._bounds_memo[key] = hit
+        return hit
 
     def _set_running(self, s: int, running: bool) -> None:
         """Mark live container slot ``s`` running or not, keeping the count of those not running
@@ -1076,6 +1085,32 @@ def _params(
     else:
         base_mem, mem_rps, leak = default_mem, zeros, zeros
     return startup_seconds, (base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak), any(leak)
+
+
+def _resources_key(res: Obj) -> tuple[Any, ...] | None:
+    """The requests' and limits' (name, quantity) pairs of a container's ``resources``; None when
+    they are not mappings of string quantities (then not memoised)."""
+    try:
+        req = tuple((res.get("requests") or {}).items())
+        lim = tuple((res.get("limits") or {}).items())
+    except (AttributeError, TypeError):
+        return None
+    for _, q in (*req, *lim):
+        if type(q) is not str:
+            return None
+    return (req, lim)
+
+
+def _bounds(res: Obj) -> tuple[Any, ...]:
+    """A container's (request cpu, CFS limit, request memory, memory limit, cpu shares) from its
+    ``resources`` (pkg/kubelet/cm: the cgroup values of its requests and limits)."""
+    try:
+        req = resource_list(res.get("requests"))
+        lim = resource_list(res.get("limits"))
+    except ValueError:
+        req, lim = {}, {}
+    return (req.get("cpu", 0), cgroups.effective_limit_milli(lim.get("cpu", 0)), req.get("memory", 0),
+            float(lim["memory"]) if lim.get("memory") else np.inf, cgroups.milli_cpu_to_shares(req.get("cpu", 0)))  # fmt: skip
 
 
 def _shares(req: list[float]) -> list[float]:
