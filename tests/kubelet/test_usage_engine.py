@@ -152,6 +152,26 @@ def test_memoised_bounds_follow_the_resources_content(monkeypatch: pytest.Monkey
     assert eng.pod_usage(second) == {"c": (1000, DEFAULT_MEMORY_BYTES)}
 
 
+def test_demanded_seconds_are_kept_from_the_first_throttled_tick() -> None:
+    """Until a tick grants less than the demand, the demanded cpu-seconds are the granted ones (not
+    kept apart); from the first throttled tick on they are kept, starting from the granted totals."""
+    stack = make_stack()
+    _node(stack)
+    eng = _engine(stack)
+    free = _run(stack, make_pod("a").container("c").annotations({"kubetwin.io/cpu-usage": "1"}))
+    stack.loop.advance(30)
+    (a,) = eng.pods[free].slots
+    assert eng._granted_all and eng.run_ticks(a) > 0
+    assert eng.demanded_seconds(a) == pytest.approx(eng.run_ticks(a) * 10 * 1.0)
+    capped = _run(stack, make_pod("b").container("c", limits={"cpu": "500m"}).annotations({"kubetwin.io/cpu-usage": "2"}))
+    stack.loop.advance(30)
+    (b,) = eng.pods[capped].slots
+    assert not eng._granted_all and eng.run_ticks(b) > 0
+    assert eng.demanded_seconds(a) == pytest.approx(eng.run_ticks(a) * 10 * 1.0) == float(eng.c.a["grant_s"][a])
+    assert eng.demanded_seconds(b) == pytest.approx(eng.run_ticks(b) * 10 * 2.0)
+    assert float(eng.c.a["grant_s"][b]) == pytest.approx(eng.run_ticks(b) * 10 * 0.5)
+
+
 def test_cpu_limit_throttles() -> None:
     stack = make_stack()
     _node(stack)

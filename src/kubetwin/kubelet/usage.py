@@ -410,6 +410,8 @@ class UsageEngine:
         self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
         self._idle = 0  # live container slots not running (see _set_running)
         self._accounted = 0  # ticks that accounted cpu-seconds (dt > 0), see run_ticks
+        # every container so far was granted all it demanded: "dem_s" is not kept (see demanded_seconds)
+        self._granted_all = True
         # (profile key, pinned cpu, pinned memory, requests) -> (the profile's PerPod, _params of them)
         self._params_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._bounds_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # see _bounds
@@ -638,6 +640,22 @@ class UsageEngine:
             self._idle += -1 if running else 1
             self.c.a["run_base"][s] += -self._accounted if running else self._accounted
 
+    def _add_demanded(self, ca: _Rows, demand_k: F64, granted_all: bool) -> None:
+        """Add a tick's demanded cpu-seconds to "dem_s" unless every tick so far granted all the
+        demand (``granted_all`` this one): "grant_s" then gains the same terms in the same order
+        from the same zeros (a slot's fill, written back at release), so it holds "dem_s" bitwise.
+        The first tick that grants less copies "grant_s" into "dem_s" and keeps it from then on."""
+        if self._granted_all and granted_all:
+            return
+        if self._granted_all:
+            self._granted_all = False
+            self.c.a["dem_s"][:] = self.c.a["grant_s"]
+        ca.add("dem_s", demand_k)
+
+    def demanded_seconds(self, s: int) -> float:
+        """The cpu-seconds container slot ``s`` demanded (see :meth:`_add_demanded`)."""
+        return float(self.c.a["grant_s" if self._granted_all else "dem_s"][s])
+
     def run_ticks(self, s: int) -> int:
         """The accounting ticks container slot ``s`` ran in: its ``run_base`` plus, while it runs,
         the ticks accounted so far (the base went down by that count when it started to run and
@@ -845,7 +863,7 @@ class UsageEngine:
         if dt > 0:
             k = dt / 1000.0
             demand_k = demand * k
-            ca.add("dem_s", demand_k)
+            self._add_demanded(ca, demand_k, granted is demand)
             ca.add("grant_s", demand_k if granted is demand else granted * k)
             # the throttling and wait totals only add zeros when nothing is throttled / squeezed
             # (they are sums of non-negative terms, never -0.0, so adding +0.0 changes nothing)
@@ -1032,7 +1050,7 @@ class UsageEngine:
                 "throttled_fraction": float(ca["thr_ticks"][s] / run_ticks) if run_ticks else 0.0,
                 "wait_fraction": float(ca["wait_ticks"][s] / run_ticks) if run_ticks else 0.0,
                 "throttled_seconds": round(thr, 3), "cpu_wait_seconds": round(wait, 3),
-                "cpu_demanded_seconds": round(float(ca["dem_s"][s]), 3),
+                "cpu_demanded_seconds": round(self.demanded_seconds(s), 3),
                 "cpu_granted_seconds": round(float(ca["grant_s"][s]), 3),
                 "cpu_request_milli": int(ca["req_cpu"][s]),
                 "cpu_limit_milli": None if np.isinf(lim) else int(round(lim)),
