@@ -73,6 +73,7 @@ PID_MAX = 4_194_304  # /proc/sys/kernel/pid_max on 64-bit systemd hosts
 OOM_KILLED = "OOMKilled"
 _EPS = 1e-6
 _PARAMS_MEMO_SIZE = 4096  # pod templates whose usage parameters are kept (all dropped when full)
+_BOUNDS_MEMO_SIZE = 4096  # containers' resources whose parsed bounds are kept (all dropped when full)
 _GATHER_BELOW = 1.5  # the tick gathers the used slots when at most 1/this of the slots [0, n) are used
 
 
@@ -317,6 +318,14 @@ class _Rows:
     def slot(self, i: int) -> int:
         return i if self.idx is None else int(self.idx[i])
 
+    def slots(self, i: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The slots at indices ``i`` into what ``get`` returns."""
+        return i if self.idx is None else self.idx[i]
+
+    def index(self, slots: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The indices into what ``get`` returns of used ``slots``."""
+        return slots if self.idx is None else np.searchsorted(self.idx, slots)
+
     def expand(self, values: F64) -> F64:
         """``values`` indexed by slot (itself when no gathering; free slots 0.0)."""
         if self.idx is None:
@@ -409,8 +418,11 @@ class UsageEngine:
         self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
         self._idle = 0  # live container slots not running (see _set_running)
         self._accounted = 0  # ticks that accounted cpu-seconds (dt > 0), see run_ticks
+        self._apart: set[int] = set()  # container slots whose "dem_s" is kept (see _add_demanded)
+        self._apart_slots: np.ndarray[Any, np.dtype[np.intp]] | None = None  # them sorted, until they change
         # (profile key, pinned cpu, pinned memory, requests) -> (the profile's PerPod, _params of them)
         self._params_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._bounds_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # see _bounds
         self._last_tick: float | None = None
         self._attention: set[str] = set()
         self._next_pid = 1000
@@ -540,18 +552,10 @@ class UsageEngine:
             e.slots.append(s)
             e.names.append(c["name"])
             self.c_names[s] = c["name"]
-            res = c.get("resources") or {}
-            try:
-                req = resource_list(res.get("requests"))
-                lim = resource_list(res.get("limits"))
-            except ValueError:
-                req, lim = {}, {}
             ca["alive"][s] = True
             self._idle += 1  # until it runs
             write(s, _WHERE, (nslot, pslot))
-            write(s, _BOUNDS, (req.get("cpu", 0), cgroups.effective_limit_milli(lim.get("cpu", 0)),
-                               req.get("memory", 0), float(lim["memory"]) if lim.get("memory") else np.inf,
-                               cgroups.milli_cpu_to_shares(req.get("cpu", 0)), oom_score_adj(pod, c, mem_cap)))  # fmt: skip
+            write(s, _BOUNDS, (*self._bounds(c.get("resources") or {}), oom_score_adj(pod, c, mem_cap)))
             rc = worker.by_name.get(c["name"]) if worker is not None else None
             if rc is not None and rc.state == "running":
                 self._set_running(s, True)
@@ -584,6 +588,9 @@ class UsageEngine:
         for s in e.slots:
             self._idle -= not running[s]
             self.c_names.pop(s, None)
+            if s in self._apart:  # its release writes zeros into "dem_s" and "grant_s"
+                self._apart.discard(s)
+                self._apart_slots = None
             self.c.release(s)
         nslot = self.node_slot.get(e.node)
         if nslot is not None:
@@ -620,6 +627,21 @@ class UsageEngine:
         ca = self.c.a
         ca["demand"][s] = ca["granted"][s] = ca["mem"][s] = 0.0
 
+    def _bounds(self, res: Obj) -> tuple[Any, ...]:
+        """A container's (request cpu, CFS limit, request memory, memory limit, cpu shares) from its
+        ``resources`` (unparseable quantities: none), memoised in ``_bounds_memo`` by the requests'
+        and limits' content when every quantity is a string (the key's equality is then the
+        content's: 1, 1.0 and True would share a key)."""
+        key = _resources_key(res)
+        hit = self._bounds_memo.get(key) if key is not None else None
+        if hit is None:
+            hit = _bounds(res)
+            if key is not None:
+                if len(self._bounds_memo) >= _BOUNDS_MEMO_SIZE:
+                    self._bounds_memo.clear()
+                self._bounds_memo[key] = hit
+        return hit
+
     def _set_running(self, s: int, running: bool) -> None:
         """Mark live container slot ``s`` running or not, keeping the count of those not running
         and the slot's ``run_base`` (see :meth:`run_ticks`)."""
@@ -628,6 +650,32 @@ class UsageEngine:
             col[s] = running
             self._idle += -1 if running else 1
             self.c.a["run_base"][s] += -self._accounted if running else self._accounted
+
+    def _set_apart(self, ca: _Rows, demand: F64, granted: F64) -> None:
+        """Before a tick adds its cpu-seconds: the containers granted other than they demand (the
+        value or its sign) get their "dem_s" kept apart from now on, starting from "grant_s"."""
+        slots = ca.slots(np.flatnonzero((granted != demand) | (np.signbit(granted) != np.signbit(demand))))
+        new = [s for s in slots.tolist() if s not in self._apart]
+        if new:
+            ca.a["dem_s"][new] = ca.a["grant_s"][new]
+            self._apart.update(new)
+            self._apart_slots = None
+
+    def _add_demanded(self, ca: _Rows, demand_k: F64) -> None:
+        """Add a tick's demanded cpu-seconds to "dem_s" at the slots kept apart only (a pod's stop
+        takes its slots out): every other slot was granted all it demanded since its release wrote
+        its fills, so its "grant_s" gained the same terms in the same order from the same zero and
+        holds its "dem_s" bitwise."""
+        if not self._apart:
+            return
+        slots = self._apart_slots
+        if slots is None:
+            slots = self._apart_slots = np.array(sorted(self._apart), dtype=np.intp)
+        ca.a["dem_s"][slots] += demand_k[ca.index(slots)]
+
+    def demanded_seconds(self, s: int) -> float:
+        """The cpu-seconds container slot ``s`` demanded (see :meth:`_add_demanded`)."""
+        return float(self.c.a["dem_s" if s in self._apart else "grant_s"][s])
 
     def run_ticks(self, s: int) -> int:
         """The accounting ticks container slot ``s`` ran in: its ``run_base`` plus, while it runs,
@@ -836,7 +884,9 @@ class UsageEngine:
         if dt > 0:
             k = dt / 1000.0
             demand_k = demand * k
-            ca.add("dem_s", demand_k)
+            if granted is not demand:
+                self._set_apart(ca, demand, granted)
+            self._add_demanded(ca, demand_k)
             ca.add("grant_s", demand_k if granted is demand else granted * k)
             # the throttling and wait totals only add zeros when nothing is throttled / squeezed
             # (they are sums of non-negative terms, never -0.0, so adding +0.0 changes nothing)
@@ -1023,7 +1073,7 @@ class UsageEngine:
                 "throttled_fraction": float(ca["thr_ticks"][s] / run_ticks) if run_ticks else 0.0,
                 "wait_fraction": float(ca["wait_ticks"][s] / run_ticks) if run_ticks else 0.0,
                 "throttled_seconds": round(thr, 3), "cpu_wait_seconds": round(wait, 3),
-                "cpu_demanded_seconds": round(float(ca["dem_s"][s]), 3),
+                "cpu_demanded_seconds": round(self.demanded_seconds(s), 3),
                 "cpu_granted_seconds": round(float(ca["grant_s"][s]), 3),
                 "cpu_request_milli": int(ca["req_cpu"][s]),
                 "cpu_limit_milli": None if np.isinf(lim) else int(round(lim)),
@@ -1076,6 +1126,32 @@ def _params(
     else:
         base_mem, mem_rps, leak = default_mem, zeros, zeros
     return startup_seconds, (base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak), any(leak)
+
+
+def _resources_key(res: Obj) -> tuple[Any, ...] | None:
+    """The requests' and limits' (name, quantity) pairs of a container's ``resources``; None when
+    they are not mappings of string quantities (then not memoised)."""
+    try:
+        req = tuple((res.get("requests") or {}).items())
+        lim = tuple((res.get("limits") or {}).items())
+    except (AttributeError, TypeError):
+        return None
+    for _, q in (*req, *lim):
+        if type(q) is not str:
+            return None
+    return (req, lim)
+
+
+def _bounds(res: Obj) -> tuple[Any, ...]:
+    """A container's (request cpu, CFS limit, request memory, memory limit, cpu shares) from its
+    ``resources`` (pkg/kubelet/cm: the cgroup values of its requests and limits)."""
+    try:
+        req = resource_list(res.get("requests"))
+        lim = resource_list(res.get("limits"))
+    except ValueError:
+        req, lim = {}, {}
+    return (req.get("cpu", 0), cgroups.effective_limit_milli(lim.get("cpu", 0)), req.get("memory", 0),
+            float(lim["memory"]) if lim.get("memory") else np.inf, cgroups.milli_cpu_to_shares(req.get("cpu", 0)))  # fmt: skip
 
 
 def _shares(req: list[float]) -> list[float]:
