@@ -23,6 +23,32 @@ off when measuring.
 Prints virtual seconds per wall second (goal >= 1,440: 24 h in <= 60 s), process CPU seconds
 beside wall (a busy 2-core machine inflates wall), peak pods / nodes and peak RSS.
 
+End of session 9 (quiet machine, both trees at once): **24 h in 70.1 s wall / 69.7 s CPU, 1,233
+virtual s / wall s** against session 8's tree (30a9602) at 81.2 s in the same minutes (-13.7%; a
+second pair 75.5 against 86.6 s, -12.8%); goal 1,440 not met. Alone the machine gave anything from
+70 to 81 s for the same tree within half an hour, so compare only runs made together. Same peak
+(28,480 pods on 924 nodes), peak RSS 898 MiB (was 926); the first hour 7.4 s, the ramp 1.5-5.2 s
+an hour, the peak 0.8-2.2 s, the evening 2.6-3.9 s. ``--quick``: 6.7 s (12,964 virtual s / wall s).
+Decisions unchanged: ``--dump`` byte-identical to 30a9602's for ``--quick`` and 3,000 + 1,500 pods
+over 10 h after every merge. What went (each part measured on its own, helpers' estimates of the
+day): the cluster autoscaler (-3%: member and candidate sets kept by reference, pending pods kept
+while the same objects, the persistent snapshot skips heartbeats and unread status writes, per-node
+drain plans kept until a pod of the node changes what they read, the status YAML written for its
+known shape with PyYAML for anything else, the scale-down memo kept through PDB budget changes); the
+workload controllers (-4%: PDB and Deployment syncs whose reads are as the last one left them return
+at once, the ReplicaSet's scale-down re-reads only the pods written since its last one, node groups
+read their kept tallies); the scheduler (-3%: node events ask the queueing hints once per pod class,
+per-node masks and topology domains patched for the nodes that changed, status-only pod writes take
+a short route, pods of one class share their memo); the HPA and metrics pipeline (-3%: per-profile
+traffic rates, masks kept between syncs, per-spec settings); VPA and usage engine (-1.5%: kept
+checkpoint order, peak buckets and decay factors, per-template usage parameters); the write path
+(-1%: live watch events go straight to the informer, single-section writes noted for the update
+classifiers). Tried and measured as no gain (not kept): the scale-down memo through changed nodes
+(verdicts cost more than the simulation they save), the scheduler's unschedulable pool grouped by
+pod class (95% of node events help nobody, but a skipped visit costs under 1 us), HPA masks as
+maintained columns. The profile is as flat as before: scheduler ~15%, ReplicaSet ~12%, cluster
+autoscaler ~11%, HPA ~7%, kubelet pod workers and status ~20%, informer delivery ~20%.
+
 End of session 8 (quiet machine): **24 h in 81.8 s wall / 81.4 s CPU, 1,056 virtual s / wall s**
 (goal 1,440 not met) with session 7's tree (901b2b2) run at the same time taking 106.4 s (812):
 -23%; alone 83.0 s (1,042). Same peak (28,480 pods on 924 nodes), peak RSS 925-928 MiB; the first
