@@ -1102,29 +1102,12 @@ def _params(
     whether any leaks) of a pod with these requests: pinned by its annotations, from its profile's
     ``per``, or the requests' defaults, each split by the requests. In plain floats (a pod has one
     container or a few): the IEEE operations of the array form, so bitwise its values."""
-    share_cpu = _shares(list(req_cpu))
-    share_mem = _shares(list(req_mem))
-    default_cpu = [r if r > 0 else DEFAULT_CPU_MILLI for r in req_cpu]
-    default_mem = [r if r > 0 else DEFAULT_MEMORY_BYTES for r in req_mem]
     zeros = [0.0] * len(req_cpu)
-    startup_seconds = 0.0
-    if pin_cpu is not None:
-        base_cpu, cpu_rps, startup_cpu = _times(pin_cpu, share_cpu), zeros, zeros
-    elif per is not None:
-        base_cpu = _times(per.baseline_cpu, share_cpu) if per.baseline_cpu is not None else default_cpu
-        cpu_rps = _times(per.cpu_per_rps, share_cpu)
-        startup_cpu = _times(per.startup_cpu, share_cpu)
-        startup_seconds = per.startup_seconds
-    else:
-        base_cpu, cpu_rps, startup_cpu = default_cpu, zeros, zeros
-    if pin_mem is not None:
-        base_mem, mem_rps, leak = _times(pin_mem, share_mem), zeros, zeros
-    elif per is not None:
-        base_mem = _times(per.baseline_memory, share_mem) if per.baseline_memory is not None else default_mem
-        mem_rps = _times(per.memory_per_rps, share_mem)
-        leak = _times(per.leak_per_second, share_mem)
-    else:
-        base_mem, mem_rps, leak = default_mem, zeros, zeros
+    cpu_per = (per.baseline_cpu, per.cpu_per_rps, per.startup_cpu) if per is not None else None
+    mem_per = (per.baseline_memory, per.memory_per_rps, per.leak_per_second) if per is not None else None
+    base_cpu, cpu_rps, startup_cpu = _split(pin_cpu, cpu_per, req_cpu, DEFAULT_CPU_MILLI, zeros)
+    base_mem, mem_rps, leak = _split(pin_mem, mem_per, req_mem, DEFAULT_MEMORY_BYTES, zeros)
+    startup_seconds = per.startup_seconds if per is not None and pin_cpu is None else 0.0
     return startup_seconds, (base_cpu, cpu_rps, startup_cpu, base_mem, mem_rps, leak), any(leak)
 
 
@@ -1161,6 +1144,24 @@ def _shares(req: list[float]) -> list[float]:
     if total > 0:
         return [r / total for r in req]
     return [1.0 / len(req)] * len(req)
+
+
+def _split(
+    pin: float | None, per: tuple[float | None, float, float] | None, requests: tuple[float, ...], default: float,
+    zeros: list[float],
+) -> tuple[list[float], list[float], list[float]]:
+    """One resource's (baseline, per-request/s, third: startup CPU or memory leak) per container:
+    the pinned total or the profile's ``per`` (a None baseline: the requests' defaults) split by
+    the requests, else the requests' defaults and no more."""
+    if pin is None and per is None:
+        return [r if r > 0 else default for r in requests], zeros, zeros
+    shares = _shares(list(requests))
+    if pin is not None:
+        return _times(pin, shares), zeros, zeros
+    assert per is not None
+    baseline, rps, third = per
+    base = _times(baseline, shares) if baseline is not None else [r if r > 0 else default for r in requests]
+    return base, _times(rps, shares), _times(third, shares)
 
 
 def _times(factor: float, shares: list[float]) -> list[float]:
