@@ -152,44 +152,6 @@ def test_memoised_bounds_follow_the_resources_content(monkeypatch: pytest.Monkey
     assert eng.pod_usage(second) == {"c": (1000, DEFAULT_MEMORY_BYTES)}
 
 
-@pytest.mark.parametrize("gather_below", [1e9, 1.0], ids=["slices", "gathered"])
-def test_demanded_seconds_are_kept_apart_from_a_containers_first_throttled_tick(
-    gather_below: float, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A container's demanded cpu-seconds are its granted ones (not kept apart) until a tick grants
-    it less; from then on they are kept, starting from its granted total, until its slot is freed."""
-    monkeypatch.setattr("kubetwin.kubelet.usage._GATHER_BELOW", gather_below)
-    stack = make_stack()
-    _node(stack)
-    eng = _engine(stack)
-    pinned = {"kubetwin.io/cpu-usage": "2"}
-    capped = _run(stack, make_pod("b").container("c", limits={"cpu": "500m"}).annotations(pinned))
-    free = _run(stack, make_pod("a").container("c").annotations({"kubetwin.io/cpu-usage": "1"}))
-    _run(stack, make_pod("x").container("c"))
-    stack.loop.advance(10)
-    stack.client.delete("pods", "x", "default")  # a free slot after the others: the tick may gather
-    stack.loop.advance(60)
-    assert "x" not in {e.name for e in eng.pods.values()}
-    (a,), (b,) = eng.pods[free].slots, eng.pods[capped].slots
-    assert eng.run_ticks(a) > 0 and eng.run_ticks(b) > 0
-    assert a not in eng._apart and b in eng._apart
-    assert eng.demanded_seconds(a) == pytest.approx(eng.run_ticks(a) * 10 * 1.0) == float(eng.c.a["grant_s"][a])
-    assert eng.demanded_seconds(b) == pytest.approx(eng.run_ticks(b) * 10 * 2.0)
-    assert float(eng.c.a["grant_s"][b]) == pytest.approx(eng.run_ticks(b) * 10 * 0.5)
-    stack.client.delete("pods", "b", "default")
-    stack.loop.advance(60)
-    assert "b" not in {e.name for e in eng.pods.values()}
-    new = _run(stack, make_pod("c").container("c").annotations({"kubetwin.io/cpu-usage": "300m"}))
-    stack.loop.advance(30)
-    (c,) = eng.pods[new].slots
-    assert c == b and c not in eng._apart  # the freed slot, not kept apart
-    assert eng.demanded_seconds(c) == pytest.approx(eng.run_ticks(c) * 10 * 0.3) == float(eng.c.a["grant_s"][c])
-    later = _run(stack, make_pod("d").container("c", limits={"cpu": "500m"}).annotations(pinned))
-    stack.loop.advance(30)
-    (d,) = eng.pods[later].slots
-    assert d in eng._apart and eng.demanded_seconds(d) == pytest.approx(eng.run_ticks(d) * 10 * 2.0)
-
-
 def test_cpu_limit_throttles() -> None:
     stack = make_stack()
     _node(stack)

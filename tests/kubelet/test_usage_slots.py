@@ -91,7 +91,7 @@ def test_freed_and_reused_slots_carry_nothing_over(monkeypatch: pytest.MonkeyPat
     assert (c.throttled_seconds_total, c.cpu_wait_seconds_total) == (0.0, 0.0)
     s = new.slots[0]
     assert eng.c.a["mem_peak"][s] == 100 * MI and eng.run_ticks(s) == 2
-    assert eng.demanded_seconds(s) == pytest.approx(2 * 10 * 0.2)
+    assert eng.c.a["dem_s"][s] == pytest.approx(2 * 10 * 0.2)
     node = eng.node_stats("node-a")
     assert node is not None and (node.pods_memory_working_set_bytes, node.cpu_usage_milli) == (400 * MI, 600)
     assert bool(gathers) == (gather_below == ALWAYS)

@@ -318,14 +318,6 @@ class _Rows:
     def slot(self, i: int) -> int:
         return i if self.idx is None else int(self.idx[i])
 
-    def slots(self, i: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """The slots at indices ``i`` into what ``get`` returns."""
-        return i if self.idx is None else self.idx[i]
-
-    def index(self, slots: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """The indices into what ``get`` returns of used ``slots``."""
-        return slots if self.idx is None else np.searchsorted(self.idx, slots)
-
     def expand(self, values: F64) -> F64:
         """``values`` indexed by slot (itself when no gathering; free slots 0.0)."""
         if self.idx is None:
@@ -418,8 +410,6 @@ class UsageEngine:
         self._serving = np.zeros(0, dtype=np.int64)  # per profile index: its pods with serve == index
         self._idle = 0  # live container slots not running (see _set_running)
         self._accounted = 0  # ticks that accounted cpu-seconds (dt > 0), see run_ticks
-        self._apart: set[int] = set()  # container slots whose "dem_s" is kept (see _add_demanded)
-        self._apart_slots: np.ndarray[Any, np.dtype[np.intp]] | None = None  # them sorted, until they change
         # (profile key, pinned cpu, pinned memory, requests) -> (the profile's PerPod, _params of them)
         self._params_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._bounds_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # see _bounds
@@ -588,9 +578,6 @@ class UsageEngine:
         for s in e.slots:
             self._idle -= not running[s]
             self.c_names.pop(s, None)
-            if s in self._apart:  # its release writes zeros into "dem_s" and "grant_s"
-                self._apart.discard(s)
-                self._apart_slots = None
             self.c.release(s)
         nslot = self.node_slot.get(e.node)
         if nslot is not None:
@@ -650,32 +637,6 @@ class UsageEngine:
             col[s] = running
             self._idle += -1 if running else 1
             self.c.a["run_base"][s] += -self._accounted if running else self._accounted
-
-    def _set_apart(self, ca: _Rows, demand: F64, granted: F64) -> None:
-        """Before a tick adds its cpu-seconds: the containers granted other than they demand (the
-        value or its sign) get their "dem_s" kept apart from now on, starting from "grant_s"."""
-        slots = ca.slots(np.flatnonzero((granted != demand) | (np.signbit(granted) != np.signbit(demand))))
-        new = [s for s in slots.tolist() if s not in self._apart]
-        if new:
-            ca.a["dem_s"][new] = ca.a["grant_s"][new]
-            self._apart.update(new)
-            self._apart_slots = None
-
-    def _add_demanded(self, ca: _Rows, demand_k: F64) -> None:
-        """Add a tick's demanded cpu-seconds to "dem_s" at the slots kept apart only (a pod's stop
-        takes its slots out): every other slot was granted all it demanded since its release wrote
-        its fills, so its "grant_s" gained the same terms in the same order from the same zero and
-        holds its "dem_s" bitwise."""
-        if not self._apart:
-            return
-        slots = self._apart_slots
-        if slots is None:
-            slots = self._apart_slots = np.array(sorted(self._apart), dtype=np.intp)
-        ca.a["dem_s"][slots] += demand_k[ca.index(slots)]
-
-    def demanded_seconds(self, s: int) -> float:
-        """The cpu-seconds container slot ``s`` demanded (see :meth:`_add_demanded`)."""
-        return float(self.c.a["dem_s" if s in self._apart else "grant_s"][s])
 
     def run_ticks(self, s: int) -> int:
         """The accounting ticks container slot ``s`` ran in: its ``run_base`` plus, while it runs,
@@ -884,9 +845,7 @@ class UsageEngine:
         if dt > 0:
             k = dt / 1000.0
             demand_k = demand * k
-            if granted is not demand:
-                self._set_apart(ca, demand, granted)
-            self._add_demanded(ca, demand_k)
+            ca.add("dem_s", demand_k)
             ca.add("grant_s", demand_k if granted is demand else granted * k)
             # the throttling and wait totals only add zeros when nothing is throttled / squeezed
             # (they are sums of non-negative terms, never -0.0, so adding +0.0 changes nothing)
@@ -1073,7 +1032,7 @@ class UsageEngine:
                 "throttled_fraction": float(ca["thr_ticks"][s] / run_ticks) if run_ticks else 0.0,
                 "wait_fraction": float(ca["wait_ticks"][s] / run_ticks) if run_ticks else 0.0,
                 "throttled_seconds": round(thr, 3), "cpu_wait_seconds": round(wait, 3),
-                "cpu_demanded_seconds": round(self.demanded_seconds(s), 3),
+                "cpu_demanded_seconds": round(float(ca["dem_s"][s]), 3),
                 "cpu_granted_seconds": round(float(ca["grant_s"][s]), 3),
                 "cpu_request_milli": int(ca["req_cpu"][s]),
                 "cpu_limit_milli": None if np.isinf(lim) else int(round(lim)),
