@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubetwin.api.quantity import format_bytes, format_cpu_milli
 from kubetwin.controllers.vpa import util as vu
 from kubetwin.store.admission import handles
 
@@ -29,10 +28,6 @@ if TYPE_CHECKING:
     from kubetwin.store.registry import Registry
 
 Obj = dict[str, Any]
-
-
-def _format(resource: str, value: int) -> str:
-    return format_cpu_milli(value) if resource == "cpu" else format_bytes(value)
 
 
 def apply_recommendation(
@@ -59,14 +54,14 @@ def apply_recommendation(
         notes: list[str] = []
         requests = dict(resources.get("requests") or {})
         for res, value in target.items():
-            requests[res] = _format(res, value)
+            requests[res] = vu.format_amount(res, value)
             notes.append(f"{res} request")
         limits = dict(resources.get("limits") or {})
         if vu.controlled_values(c.get("name", ""), vpa) == "RequestsAndLimits":
             for res in ("cpu", "memory"):
                 lim = vu.proportional_limit(res, old_limits, old_requests, target.get(res), default)
                 if lim is not None:
-                    limits[res] = _format(res, lim)
+                    limits[res] = vu.format_amount(res, lim)
                     notes.append(f"{res} limit")
         if not notes:
             continue

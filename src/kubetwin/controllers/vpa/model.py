@@ -37,6 +37,7 @@ from kubetwin.controllers.vpa.histogram import (
     DecayingHistogram,
     ExponentialHistogramOptions,
 )
+from kubetwin.controllers.vpa.util import format_amount
 
 DAY = 86400.0
 MAX_RESOURCE_AMOUNT = int(1e14)
@@ -616,23 +617,7 @@ def as_resource_list(amounts: dict[str, int], round_cpu_millicores: int = 1) -> 
     out: dict[str, Any] = {}
     for name in sorted(amounts):
         if name == "cpu":
-            out[name] = _format_cpu(round_cpu(amounts[name], round_cpu_millicores))
+            out[name] = format_amount(name, round_cpu(amounts[name], round_cpu_millicores))
         elif name == "memory":
-            out[name] = _format_memory(amounts[name])
+            out[name] = format_amount(name, amounts[name])
     return out
-
-
-@functools.lru_cache(maxsize=4096, typed=True)
-def _format_cpu(milli: int) -> str:
-    """Canonical quantity text of millicores (memoised: recommendations repeat every run)."""
-    from kubetwin.api.quantity import format_cpu_milli
-
-    return format_cpu_milli(milli)
-
-
-@functools.lru_cache(maxsize=4096, typed=True)
-def _format_memory(amount: int) -> str:
-    """Canonical quantity text of bytes (memoised: recommendations repeat every run)."""
-    from kubetwin.api.quantity import format_bytes
-
-    return format_bytes(amount)

@@ -390,8 +390,9 @@ def _apply_pod_limit_range(
 
 
 @functools.lru_cache(maxsize=4096, typed=True)
-def _format_amount(res: str, value: int) -> str:
-    """An amount as canonical quantity text (memoised: a VPA's recommendations repeat every run)."""
+def format_amount(res: str, value: int) -> str:
+    """An amount of ``res`` (millicores of cpu, else bytes) as canonical quantity text (memoised:
+    a VPA's recommendations repeat every run)."""
     from kubetwin.api.quantity import format_bytes, format_cpu_milli
 
     return format_cpu_milli(value) if res == "cpu" else format_bytes(value)
@@ -457,6 +458,6 @@ def capped_recommendation(
             _apply_policy(values, policy)
             if requests_only:
                 _cap_to_container_limit(values, limits)
-            rec[f] = {res: _format_amount(res, v) for res, v in values.items()}
+            rec[f] = {res: format_amount(res, v) for res, v in values.items()}
         out.append(rec)
     return out
