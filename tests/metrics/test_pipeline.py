@@ -302,7 +302,7 @@ def _by_rule(env: Env, uid: str | None) -> tuple[int, int, dict[str, tuple[int, 
     eng, cur, prev = env.pipeline.engine(), env.pipeline.cur, env.pipeline.prev
     assert eng is not None and cur is not None and prev is not None
     e = eng.pods.get(uid or "")
-    if e is None or not e.slots or e.slot >= len(cur.rps):
+    if e is None or not e.slots or e.slot >= cur.pods:
         return None
     limit = min(len(cur.running), len(prev.running))
     containers = {}

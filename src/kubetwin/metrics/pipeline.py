@@ -228,22 +228,14 @@ class _Scrape:
     rates: F64
     node_cpu: F64  # per node slot
     node_mem: F64
-    _rps: F64 | None = None
 
     @property
     def pods(self) -> int:
         """Pod slots the scrape covered."""
         return len(self.serve)
 
-    @property
-    def rps(self) -> F64:
-        """Requests/s reaching each pod slot (0 for those serving none), built on the first read."""
-        if self._rps is None:
-            self._rps = np.append(self.rates, 0.0)[self.serve]
-        return self._rps
-
     def rps_at(self, slot: int) -> float:
-        """``rps[slot]`` without building the array."""
+        """Requests/s reaching pod slot ``slot`` (0 when it serves none)."""
         k = int(self.serve[slot])
         return float(self.rates[k]) if k >= 0 else 0.0
 
