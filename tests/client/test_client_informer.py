@@ -317,3 +317,19 @@ def test_index_with_reads_skips_versions_that_share_the_part(client: Client) -> 
     assert [o["spec"]["nodeName"] for o in inf.by_index("app", "app=web")] == ["n1"]
     client.delete("pods", "a", "default", grace_period_seconds=0)
     assert "app=web" not in inf._indices["app"] and "default/a" not in inf._parts["app"]
+
+
+def test_a_classifier_without_the_bits_read_is_refused(client: Client) -> None:
+    """reads=0 / bits=0 would ignore every update, and an index reached only when a bit of its
+    part changed has no use for a same-part ``reads``: both are mistakes, refused at once."""
+    from kubetwin.api import podchanges as pc
+    from kubetwin.client.informer import node_name_index, spec_of
+
+    inf = Informer(client, "pods")
+    with pytest.raises(ValueError, match="bits the handler reads"):
+        inf.add_handler(on_update=lambda old, new: None, changes=pc.pod_changes)
+    with pytest.raises(ValueError, match="no reads"):
+        inf.add_index("n", node_name_index, changes=pc.pod_changes)
+    with pytest.raises(ValueError, match="no reads"):
+        inf.add_index("n", node_name_index, reads=spec_of, changes=pc.pod_changes, bits=pc.NODE)
+    inf.add_index("n", node_name_index, changes=pc.pod_changes, bits=pc.NODE)  # as the callers do

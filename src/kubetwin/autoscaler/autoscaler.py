@@ -80,7 +80,6 @@ from kubetwin.autoscaler.estimator import estimate
 from kubetwin.autoscaler.nodestate import TO_BE_DELETED_TAINT, NodeFacts, NodeTracker, has_taint
 from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster, same_info
 from kubetwin.client import Client, EventRecorder, InformerFactory
-from kubetwin.client.informer import spec_of
 from kubetwin.cloud.nodegroup import (
     ANN_SCALE_DOWN,
     LABEL_NODEGROUP,
@@ -270,7 +269,7 @@ class ClusterAutoscaler:
         self.pdbs = self.informers.get("poddisruptionbudgets.policy")
         self.daemonsets = self.informers.get("daemonsets.apps")
         self.configmaps = self.informers.get("configmaps")
-        self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""], reads=spec_of,
+        self.pods.add_index("ca:node", lambda p: [(p.get("spec") or {}).get("nodeName") or ""],
                             changes=pod_changes, bits=pc.NODE)  # fmt: skip
         self.pods.add_index("ca:unschedulable", lambda p: ["1"] if _is_unschedulable(p) else [],
                             changes=pod_changes, bits=pc.NODE | pc.DELETION | pc.CONDITIONS)  # fmt: skip

@@ -157,6 +157,8 @@ class Informer:
     ) -> None:  # fmt: skip
         if ignore is not None and changes is not None:
             raise ValueError("an update handler takes an ignore filter or a classifier, not both")
+        if changes is not None and not reads:
+            raise ValueError("a classifier needs the bits the handler reads (reads=0 would ignore every update)")
         f: Callable[[Obj, Obj], int] | None = ignore if ignore is not None else changes
         if f is None:
             if alt is not None:
@@ -232,6 +234,10 @@ class Informer:
         an update for which ``changes(old, new) & bits`` is 0 keeps the values without a look."""
         if name == "namespace":
             raise ValueError("the namespace index is built in")
+        if changes is not None and (not bits or reads is not None):
+            # (an update reaches the index only when a bit of its part changed, so ``reads``'
+            # same-part shortcut could never apply)
+            raise ValueError("an index with a classifier takes the bits its function reads, and no reads")
         self._indexers[name] = fn
         idx: dict[str, dict[str, None]] = {}
         values: dict[str, list[str]] = {}

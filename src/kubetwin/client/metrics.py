@@ -184,11 +184,6 @@ def _label_index(pod: dict[str, Any]) -> list[str]:
     return [f"{ns}/{k}={v}" for k, v in (meta.get("labels") or {}).items()]
 
 
-def _labels(pod: dict[str, Any]) -> Any:
-    """What _label_index reads of a pod besides its namespace."""
-    return pod["metadata"].get("labels")
-
-
 def select_pods(pods: Informer, namespace: str, selector: LabelSelector) -> list[dict[str, Any]]:
     """The pods of ``namespace`` matching ``selector``, looked up through a label index (the
     smallest bucket among the selector's equality requirements) instead of a namespace scan."""
@@ -200,7 +195,7 @@ def select_pods(pods: Informer, namespace: str, selector: LabelSelector) -> list
             try:
                 bucket = pods.by_index(LABEL_INDEX, f"{namespace}/{req.key}={req.values[0]}")
             except KeyError:
-                pods.add_index(LABEL_INDEX, _label_index, reads=_labels, changes=pod_changes, bits=pc.LABELS)
+                pods.add_index(LABEL_INDEX, _label_index, changes=pod_changes, bits=pc.LABELS)
                 bucket = pods.by_index(LABEL_INDEX, f"{namespace}/{req.key}={req.values[0]}")
             if best is None or len(bucket) < len(best):
                 best = bucket

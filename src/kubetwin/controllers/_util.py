@@ -373,8 +373,7 @@ def ensure_controller_index(informer: Any) -> None:
         informer.by_index(CONTROLLER_UID_INDEX, "")
     except KeyError:
         if informer.resource == "pods":
-            informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, reads=_owner_references,
-                               changes=pod_changes, bits=pc.OWNERS)  # fmt: skip
+            informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, changes=pod_changes, bits=pc.OWNERS)
         else:
             informer.add_index(CONTROLLER_UID_INDEX, controller_uid_index, reads=_owner_references)
 

@@ -42,7 +42,7 @@ from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.api.podchanges import pod_changes
 from kubetwin.api.resources import toleration_tolerates_taint
 from kubetwin.client.controller import Controller
-from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index, spec_of
+from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index
 from kubetwin.controllers import _util as u
 from kubetwin.sim import Handle
 from kubetwin.store.copy import deep_copy
@@ -618,7 +618,7 @@ class TaintEvictionController(Controller):
     def start(self) -> None:
         self.node_informer = self.informers.get("nodes")
         self.pod_informer = self.informers.get("pods")
-        self.pod_informer.add_index(NODE_NAME_INDEX, node_name_index, reads=spec_of, changes=pod_changes, bits=pc.NODE)
+        self.pod_informer.add_index(NODE_NAME_INDEX, node_name_index, changes=pod_changes, bits=pc.NODE)
         # a heartbeat leaves the NoExecute taints as they were
         self.node_informer.add_handler(self._node_event, self._node_updated, None, ignore=heartbeat_only)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted,

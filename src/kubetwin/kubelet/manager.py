@@ -23,7 +23,7 @@ from typing import Any
 from kubetwin.api import podchanges as pc
 from kubetwin.api.podchanges import pod_changes
 from kubetwin.client import Client, InformerFactory, WorkQueue
-from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index, spec_of
+from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index
 from kubetwin.kubelet.eviction import EVICTION_MONITORING_PERIOD, EvictionConfig, EvictionManager, StatsEngine
 from kubetwin.kubelet.kubelet import LEASE_NAMESPACE, NODE_STATUS_REPORT_FREQUENCY, Kubelet
 from kubetwin.kubelet.podworker import PRIORITY
@@ -76,7 +76,7 @@ class KubeletManager:
         self._model_factory = resource_model_factory
         self.nodes = informers.get("nodes")
         self.pods = informers.get("pods")
-        self.pods.add_index(NODE_NAME_INDEX, node_name_index, reads=spec_of, changes=pod_changes, bits=pc.NODE)
+        self.pods.add_index(NODE_NAME_INDEX, node_name_index, changes=pod_changes, bits=pc.NODE)
         self.kubelets: dict[str, Kubelet] = {}
         self._pod_node: dict[str, str] = {}
         self._fallback_cidrs = 0
