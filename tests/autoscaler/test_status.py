@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,3 +52,11 @@ def test_status_shape_is_written_out_here() -> None:
     written: list[str] = []
     assert status._block(doc, "", written)
     assert "".join(written) == yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+@pytest.mark.parametrize("text", ["foo:", "a/b:", "k" * 122, "k" * 123, "1" * 123, "k" * 128, "k" * 129, "a:b", "12:30"])
+def test_render_is_the_dumpers_text_for_trailing_colons_and_long_keys(text: str) -> None:
+    """A trailing ':' is quoted, and a long key written as "? key" (libyaml from 129 characters,
+    PyYAML's pure emitter from 123): the fast path hands both to the dumper it stands in for."""
+    for doc in ({"k": text}, {text: 1}):
+        assert status.render(doc) == yaml.dump(doc, Dumper=status._DUMPER, sort_keys=False, default_flow_style=False)

@@ -159,9 +159,10 @@ def render(doc: dict[str, Any]) -> str:
 
 
 # strings PyYAML writes on one line, plain or in single quotes, whatever the column: no spaces,
-# quotes or indicator characters; whether quoted is what its resolver says (an implicit bool,
+# quotes or indicator characters, no trailing ":" (quoted), under 123 characters (a longer key is
+# written "? key"); whether quoted is what its resolver says (an implicit bool,
 # null, number or timestamp, as plain, is quoted)
-_SIMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*\Z")
+_SIMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,121}(?<!:)\Z")
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _scalars: dict[str, str] = {}  # string -> how it is written (the statuses, names, keys)
