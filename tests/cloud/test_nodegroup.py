@@ -360,8 +360,11 @@ def test_a_booting_node_registers_not_ready_and_takes_no_pod_before_ready() -> N
 
 
 def test_instances_cost_is_the_running_sum_of_instance_costs() -> None:
-    """The vectorised group cost is bit for bit the sum of each instance's cost in order (what
-    the status's costUSD rounds), including instances launched after ``until`` and none at all."""
+    """The vectorised group cost is bit for bit the sum of each instance's cost added left to
+    right in order (what the status's costUSD rounds; Python 3.11's ``sum``, while 3.12's
+    compensates), including instances launched after ``until`` and none at all."""
+    import functools
+    import operator
     import random
 
     import numpy as np
@@ -374,6 +377,7 @@ def test_instances_cost_is_the_running_sum_of_instance_costs() -> None:
             prices = [rnd.choice([0.096, 0.192, 0.0416, 0.34]) * rnd.choice([1.0, 0.31]) for _ in range(n)]
             launched = [rnd.uniform(0, 86_400) for _ in range(n)]
             until = rnd.uniform(0, 90_000)
-            want = sum(cost.instance_cost(p, t, until) for p, t in zip(prices, launched, strict=True))
+            terms = [cost.instance_cost(p, t, until) for p, t in zip(prices, launched, strict=True)]
+            want = functools.reduce(operator.add, terms, 0.0)
             got = cost.instances_cost(np.array(prices, dtype=np.float64), np.array(launched, dtype=np.float64), until)
             assert got == want and type(got) is float and 0.0 + got == 0.0 + want

@@ -29,10 +29,10 @@ def instance_cost(price_per_hour: float, launched: float, until: float) -> float
 
 
 def instances_cost(prices: npt.NDArray[np.float64], launched: npt.NDArray[np.float64], until: float) -> float:
-    """``sum(instance_cost(p, t, until) for p, t in zip(prices, launched))``, the same float: each
-    term is the same IEEE arithmetic elementwise, and the terms are added one by one in order
-    (``np.add.accumulate`` is that running sum by definition, as ``sum`` of floats is, without the
-    list of Python floats; 0.0 for no instance, which the caller adds to a float as ``sum``'s 0)."""
+    """The sum of ``instance_cost(p, t, until)`` over the instances, added one by one in order: each
+    term is the same IEEE arithmetic elementwise, and ``np.add.accumulate`` is that running sum by
+    definition (Python 3.11's ``sum`` of floats too; 3.12's compensates, so it is not used), without
+    the list of Python floats; 0.0 for no instance."""
     seconds = np.maximum(until - launched, 0.0)
     seconds = np.where(seconds > 0, np.maximum(seconds, MINIMUM_BILLED_SECONDS), seconds)
     terms = prices * seconds / 3600.0
