@@ -426,18 +426,17 @@ class NodeGroupController(Controller):
         price, launched = self._billing_of(node)
         return cost.instance_cost(price, launched, self.loop.now)
 
-    def _group_tally(self, group: str, members: list[Obj] | None = None) -> _Tally:
-        """(ready, replicas, USD per hour, launch times) of ``group``'s members (its index bucket;
-        ``members``: that bucket when the caller has it). The kept counts and billing columns are
-        moved or dropped by the node handlers whenever a member comes, goes or changes what they
-        read, so while both are kept the bucket is not listed (a 900-node list every 30 s)."""
+    def _group_tally(self, group: str) -> _Tally:
+        """(ready, replicas, USD per hour, launch times) of ``group``'s members (its index bucket).
+        The kept counts and billing columns are moved or dropped by the node handlers whenever a
+        member comes, goes or changes what they read, so while both are kept the bucket is not
+        listed (a 900-node list every 30 s)."""
         bills = self._bills.get(group)
         counts = self._counts.get(group)
-        if counts is not None and bills is not None and (members is None or len(bills[0]) == len(members)):
+        if counts is not None and bills is not None:
             return counts[0], counts[1], bills[0], bills[1]
-        if members is None:
-            members = self.nodes.by_index("nodegroup", group)
-        if counts is None or (bills is not None and len(bills[0]) != len(members)):
+        members = self.nodes.by_index("nodegroup", group)
+        if counts is None:
             counts = self._counts[group] = [0, 0]
             for n in members:
                 _add_part(counts, n, 1)
@@ -453,11 +452,10 @@ class NodeGroupController(Controller):
         """USD billed so far by the group's instances (terminated and running)."""
         return self._cost(group)
 
-    def _cost(self, group: str, members: list[Obj] | None = None) -> float:
-        """cost_usd of ``group`` (``members``: its index bucket, when the caller has it): the
-        running ones' summed over the kept billing columns (the every-30 s refresh of a 900-node
-        group)."""
-        _, _, prices, launched = self._group_tally(group, members)
+    def _cost(self, group: str) -> float:
+        """cost_usd of ``group``: the running ones' summed over the kept billing columns (the
+        every-30 s refresh of a 900-node group)."""
+        _, _, prices, launched = self._group_tally(group)
         return self.closed_cost.get(group, 0.0) + cost.instances_cost(prices, launched, self.loop.now)
 
     def _member_moved(self, group: str, node: Obj, sign: int) -> None:
