@@ -309,6 +309,12 @@ def test_resource_model_hooks() -> None:
         def on_pod_stopped(self, kubelet: Any, uid: str) -> None:
             calls.append(("stopped", uid))
 
+        def on_container_started(self, kubelet: Any, uid: str, name: str) -> None:
+            calls.append(("container started", name))
+
+        def on_container_stopped(self, kubelet: Any, uid: str, name: str) -> None:
+            calls.append(("container stopped", name))
+
         def tick(self, kubelet: Any) -> None:
             pass
 
@@ -325,7 +331,8 @@ def test_resource_model_hooks() -> None:
     assert cs["restartCount"] == 1 and cs["lastState"]["terminated"]["reason"] == "OOMKilled"
     stack.client.delete("pods", "web", "default")
     stack.loop.advance(2)
-    assert calls == [("started", "web"), ("stopped", uid)]
+    # the OOM kill and the restart, then the deletion's stop as the pod's alone
+    assert calls == [("started", "web"), ("container stopped", "c"), ("container started", "c"), ("stopped", uid)]
 
 
 def test_backoff_resets_after_long_run(stack: Stack) -> None:
