@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from kubetwin.kubelet.ipam import HostLocalIPAM, RangeFull
@@ -22,3 +24,13 @@ def test_round_robin_and_one_address_per_owner() -> None:
     assert ipam.allocate("d") == "10.1.0.5"
     with pytest.raises(RangeFull):
         ipam.allocate("a")  # released, and its address went to "d"
+
+
+@pytest.mark.parametrize("cidr", ["10.1.0.0/29", "192.168.255.248/29", "0.0.0.0/29", "fd00::/125"])
+def test_addresses_written_as_ipaddress_writes_them(cidr: str) -> None:
+    ipam = HostLocalIPAM(cidr)
+    hosts = list(ipaddress.ip_network(cidr).hosts())[1:] if ipaddress.ip_network(cidr).version == 4 else None
+    got = [ipam.allocate(f"p{i}") for i in range(ipam.size)]
+    assert got == [str(ipaddress.ip_address(int(ipaddress.ip_network(cidr).network_address) + 2 + i)) for i in range(ipam.size)]
+    assert hosts is None or got == [str(h) for h in hosts]
+    assert ipam.allocate("p0") == got[0]

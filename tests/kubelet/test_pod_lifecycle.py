@@ -96,6 +96,28 @@ def test_a_freed_address_wakes_one_pod_waiting_for_one(stack: Stack) -> None:
     assert failed() == ["p5", "p6"]
 
 
+def test_a_new_pod_cidr_is_taken_on_the_heartbeat_after_its_range_is_free(stack: Stack) -> None:
+    """The node's podCIDR changes while a pod holds an address of the old range: the kubelet keeps
+    the old range until none of its addresses is out, then takes the new one on the next node
+    update, even a heartbeat (the kubelet manager's node handler skips heartbeats otherwise)."""
+    _node(stack)
+    stack.run_pod(make_pod("p0").container("c").obj(), NODE)
+    stack.loop.advance(5)
+    assert stack.pod("p0")["status"]["podIP"] == "10.244.7.2"
+    node = stack.client.get("nodes", NODE)
+    node["spec"]["podCIDR"] = "10.244.9.0/24"
+    stack.client.update(node)
+    stack.client.delete("pods", "p0", "default")
+    stack.loop.advance(60)
+    kubelet = stack.kubelets.get(NODE)
+    assert kubelet is not None and kubelet.ipam.cidr == "10.244.7.0/24" and kubelet.ipam.in_use == 0
+    stack.loop.advance(300)  # the node status report: nothing but heartbeats renewed
+    assert kubelet.ipam.cidr == "10.244.9.0/24" and not kubelet.cidr_waiting
+    stack.run_pod(make_pod("p1").container("c").obj(), NODE)
+    stack.loop.advance(5)
+    assert stack.pod("p1")["status"]["podIP"] == "10.244.9.2"
+
+
 def test_crashloop_backoff_timeline() -> None:
     stack = make_stack()
     _node(stack)
@@ -287,6 +309,12 @@ def test_resource_model_hooks() -> None:
         def on_pod_stopped(self, kubelet: Any, uid: str) -> None:
             calls.append(("stopped", uid))
 
+        def on_container_started(self, kubelet: Any, uid: str, name: str) -> None:
+            calls.append(("container started", name))
+
+        def on_container_stopped(self, kubelet: Any, uid: str, name: str) -> None:
+            calls.append(("container stopped", name))
+
         def tick(self, kubelet: Any) -> None:
             pass
 
@@ -303,7 +331,8 @@ def test_resource_model_hooks() -> None:
     assert cs["restartCount"] == 1 and cs["lastState"]["terminated"]["reason"] == "OOMKilled"
     stack.client.delete("pods", "web", "default")
     stack.loop.advance(2)
-    assert calls == [("started", "web"), ("stopped", uid)]
+    # the OOM kill and the restart, then the deletion's stop as the pod's alone
+    assert calls == [("started", "web"), ("container stopped", "c"), ("container started", "c"), ("stopped", uid)]
 
 
 def test_backoff_resets_after_long_run(stack: Stack) -> None:

@@ -10,6 +10,7 @@ is not reused at once. Exhaustion raises :class:`RangeFull` with host-local's me
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 
 class RangeFull(Exception):
@@ -26,6 +27,7 @@ class HostLocalIPAM:
         self._cursor = self._first - 1
         self._allocated: dict[int, str] = {}  # ip -> owner (pod uid)
         self._by_owner: dict[str, int] = {}  # owner -> ip (one address per owner)
+        self._v4 = net.version == 4
 
     @property
     def size(self) -> int:
@@ -38,10 +40,14 @@ class HostLocalIPAM:
     def range_text(self) -> str:
         return f"{self._gateway}-{ipaddress.ip_address(self._last)}"
 
+    def _text(self, ip: int) -> str:
+        """The address ``ip`` as ``ipaddress`` writes it (an IPv4 one formatted in C, ~5x faster)."""
+        return socket.inet_ntoa(ip.to_bytes(4, "big")) if self._v4 else str(ipaddress.ip_address(ip))
+
     def allocate(self, owner: str) -> str:
         held = self._by_owner.get(owner)
         if held is not None:
-            return str(ipaddress.ip_address(held))
+            return self._text(held)
         n = self.size
         for step in range(1, n + 1):
             ip = self._first + (self._cursor - self._first + step) % n
@@ -49,7 +55,7 @@ class HostLocalIPAM:
                 self._allocated[ip] = owner
                 self._by_owner[owner] = ip
                 self._cursor = ip
-                return str(ipaddress.ip_address(ip))
+                return self._text(ip)
         raise RangeFull(
             f"failed to allocate for range 0: no IP addresses available in range set: {self.range_text()}"
         )

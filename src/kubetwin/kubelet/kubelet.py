@@ -124,6 +124,7 @@ class Kubelet:
         self._written_conditions: list[Obj] | None = None
         self._written_wanted: tuple[tuple[str, str, str, str], ...] | None = None  # _wanted() of that write
         self._allocatable_memo: tuple[Any, dict[str, int]] | None = None  # (node allocatable, parsed)
+        self.cidr_waiting = False  # the node's podCIDR is not the range in use yet (see follow_pod_cidr)
 
     def _ready_at(self, node: Obj) -> float:
         ann = node["metadata"].get("annotations") or {}
@@ -252,6 +253,9 @@ class Kubelet:
     def shutdown(self) -> None:
         """The Node object is gone: stop everything (the pods are podgc's business)."""
         self.stop(node_gone=True)
+        if self.cidr_waiting:
+            self.cidr_waiting = False
+            self.manager.cidr_waiting(self.name, False)
         for w in self.workers.values():
             w.deleted = True
             w._model_stop()
@@ -417,16 +421,31 @@ class Kubelet:
             self.client.update(obj, subresource=subresource)
 
     def on_node_update(self, old: Obj, new: Obj) -> None:
-        """Someone else changed the node (e.g. nodelifecycle set Ready Unknown): correct it soon."""
+        """Someone else changed the node (e.g. nodelifecycle set Ready Unknown): correct it soon.
+        The manager does not call it for heartbeat-only updates (``heartbeat_only``): only this
+        kubelet writes those, with the conditions it last wrote, so the conditions need no look,
+        and the node's spec (its podCIDR) is as before (see ``follow_pod_cidr``)."""
         if not self.running or not self.started:
             return
         conds = (new.get("status") or {}).get("conditions")
         if conds is not self._written_conditions and (old.get("status") or {}).get("conditions") != conds:
             if self.desired_conditions(new, False) is not None:
                 self.loop.call_soon(self.sync_node_status, PRIORITY, f"kubelet:{self.name}:status")
-        cidr = (new.get("spec") or {}).get("podCIDR")
+        self.follow_pod_cidr(new)
+
+    def follow_pod_cidr(self, node: Obj) -> None:
+        """Take the node's podCIDR when it differs from the range in use and no address of that
+        range is out. Until then the kubelet is ``cidr_waiting``, and the manager hands it every
+        node update, heartbeats too (one may come after the last address went back)."""
+        if not self.running or not self.started:
+            return
+        cidr = (node.get("spec") or {}).get("podCIDR")
         if cidr and cidr != self.ipam.cidr and self.ipam.in_use == 0:
             self.ipam = HostLocalIPAM(cidr)
+        waiting = bool(cidr) and cidr != self.ipam.cidr
+        if waiting != self.cidr_waiting:
+            self.cidr_waiting = waiting
+            self.manager.cidr_waiting(self.name, waiting)
 
     # -- pods -----------------------------------------------------------------------------------
     def used(self) -> tuple[dict[str, int], int, Iterator[Obj]]:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubetwin.api import podchanges as pc
+from kubetwin.api.nodestatus import heartbeat_only
 from kubetwin.api.podchanges import pod_changes
 from kubetwin.client import Client, InformerFactory, WorkQueue
 from kubetwin.client.informer import NODE_NAME_INDEX, node_name_index
@@ -79,6 +80,7 @@ class KubeletManager:
         self.pods.add_index(NODE_NAME_INDEX, node_name_index, changes=pod_changes, bits=pc.NODE)
         self.kubelets: dict[str, Kubelet] = {}
         self._pod_node: dict[str, str] = {}
+        self._cidr_waiting: set[str] = set()  # kubelets waiting to take their node's podCIDR
         self._fallback_cidrs = 0
         self.queue = WorkQueue(self.loop, self._sync_pod, "kubelet", priority=PRIORITY)
         self.engine: StatsEngine | None = engine  # the cluster's usage engine (node/pod stats)
@@ -102,7 +104,11 @@ class KubeletManager:
         return f"{FALLBACK_POD_CIDR_BLOCK}.{n % 256}.0/24"
 
     def start(self) -> None:
-        self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
+        # a heartbeat-only update changes nothing a kubelet reads (see Kubelet.on_node_update),
+        # unless it waits for its node's podCIDR: then _node_cidr_updated gets them all
+        self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted, ignore=heartbeat_only)
+        self.nodes.add_handler(None, self._node_cidr_updated, None)
+        self.nodes.set_update_handler_live(self._node_cidr_updated, False)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted,
                               changes=pod_changes, reads=pc.NODE | pc.DELETION | pc.META)  # fmt: skip
         if self.usage is not None:
@@ -155,6 +161,22 @@ class KubeletManager:
             self._node_added(new)
             return
         kl.on_node_update(old, new)
+
+    def _node_cidr_updated(self, old: Obj, new: Obj) -> None:
+        """Any node update while a kubelet waits to take its node's podCIDR (set aside while none
+        does): it may find the old range's addresses all back (for a non-heartbeat update,
+        _node_updated asked already: asking again changes nothing)."""
+        kl = self.kubelets.get(new["metadata"]["name"])
+        if kl is not None and kl.cidr_waiting:
+            kl.follow_pod_cidr(new)
+
+    def cidr_waiting(self, node_name: str, waiting: bool) -> None:
+        """A kubelet started or stopped waiting for its node's podCIDR (Kubelet.follow_pod_cidr)."""
+        if waiting:
+            self._cidr_waiting.add(node_name)
+        else:
+            self._cidr_waiting.discard(node_name)
+        self.nodes.set_update_handler_live(self._node_cidr_updated, bool(self._cidr_waiting))
 
     def _node_deleted(self, node: Obj) -> None:
         kl = self.kubelets.pop(node["metadata"]["name"], None)

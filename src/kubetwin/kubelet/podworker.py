@@ -422,12 +422,14 @@ class PodWorker:
         self._dirty()
 
     def _stop(self, c: Container, exit_code: int) -> None:
+        """The kubelet stops a running container as the pod's sandbox goes (every caller tears
+        it down next): the resource model hears of it through ``on_pod_stopped`` alone, which
+        forgets the pod's containers, not through ``on_container_stopped`` first."""
         c.state = TERMINATED
         c.finished_at = self.loop.now
         c.exit_code = exit_code
         c.term_reason = "Completed" if exit_code == 0 else "Error"
         c.started = c.ready = False
-        self._model_container(c, False)
 
     def _teardown(self) -> None:
         self.rt.terminal = True

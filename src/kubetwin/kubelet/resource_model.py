@@ -5,7 +5,9 @@ eviction manager (pkg/kubelet/eviction) are the next issue. They attach here wit
 pod lifecycle: the kubelet calls ``on_pod_started`` when a pod's first regular container runs and
 ``on_pod_stopped`` when the pod's containers are gone for good (finished, deleted, node gone); in
 between, ``on_container_started``/``on_container_stopped`` (optional) for each later container start
-(restarts) and each stop (exit, OOM kill). If ``tick_interval`` is a number the kubelet calls
+(restarts) and each stop of a container whose pod goes on (exit, OOM kill): the containers the
+kubelet stops as it tears the pod down (deletion, eviction, the pod finished) reach the model
+as ``on_pod_stopped`` alone. If ``tick_interval`` is a number the kubelet calls
 ``tick`` that often (the cluster's :class:`~kubetwin.kubelet.usage.UsageEngine` has its own single
 timer instead). A model acts back on the
 kubelet only through its public methods: ``Kubelet.container_exited(uid, name, exit_code, reason)``
