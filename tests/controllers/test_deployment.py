@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from kubetwin.controllers import _util as u
 from kubetwin.controllers.deployment import (
     DeploymentController,
+    _status_moved,
     equal_ignore_hash,
     pod_template_hash,
     resolve_fenceposts,
@@ -412,3 +413,58 @@ def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
     stack.set_pod_status(stack.pods()[0], "Running", ready=False)
     stack.settle()
     assert dstatus(stack)["readyReplicas"] == 2
+
+
+def test_sync_after_replicaset_status_writes_runs_the_rollout_status_alone(stack: Stack) -> None:
+    """After a settled sync, ReplicaSet status writes (a pod became unready) are synced by
+    syncRolloutStatus alone, to what a full sync writes; a ReplicaSet change beyond its status
+    (here its annotations) takes the full sync again."""
+    dc, _ = stack.start(DeploymentController, ReplicaSetController)
+    assert isinstance(dc, DeploymentController)
+    stack.create(make_deploy("web", 3))
+    stack.settle()
+    stack.run_all()
+    stack.settle()
+    calls: list[int] = []
+    orig = dc._rollout_rolling
+
+    def counted(*a: object) -> None:
+        calls.append(1)
+        orig(*a)  # type: ignore[arg-type]
+
+    dc._rollout_rolling = counted  # type: ignore[method-assign]
+    stack.set_pod_status(stack.pods()[0], "Running", ready=False)
+    stack.settle()
+    assert dstatus(stack)["readyReplicas"] == 2 and dstatus(stack)["availableReplicas"] == 2
+    assert calls == []
+    once = stack.snapshot()
+    dc._synced.clear()  # a full sync from here finds nothing to write
+    dc.reconcile("default/web")
+    assert calls == [1] and stack.snapshot() == once
+    stack.set_pod_status(stack.pods()[0], "Running", ready=True)
+    stack.settle()
+    assert dstatus(stack)["readyReplicas"] == 3 and calls == [1]
+    (rs,) = stack.client.list("replicasets.apps", "default")
+    rs["metadata"]["annotations"] = {**rs["metadata"].get("annotations", {}), "team": "a"}
+    stack.client.update(rs)
+    stack.settle()
+    assert calls == [1, 1]
+
+
+def test_status_moved_only_for_status_writes(stack: Stack) -> None:
+    dc, _ = stack.start(DeploymentController, ReplicaSetController)
+    assert isinstance(dc, DeploymentController)
+    stack.create(make_deploy("web", 3))
+    stack.settle()
+    stack.run_all()
+    stack.settle()
+    (before,) = dc.rs_informer.list("default")
+    stack.set_pod_status(stack.pods()[0], "Running", ready=False)
+    stack.settle()
+    (after,) = dc.rs_informer.list("default")
+    assert after is not before and _status_moved(before, after)
+    rs = stack.client.get("replicasets.apps", after["metadata"]["name"], "default")
+    rs["metadata"]["labels"] = {**rs["metadata"]["labels"], "x": "y"}
+    stack.client.update(rs)
+    (relabelled,) = dc.rs_informer.list("default")
+    assert not _status_moved(after, relabelled) and not _status_moved(after["metadata"]["ownerReferences"], after)
