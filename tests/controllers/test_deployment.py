@@ -382,17 +382,15 @@ def test_syncs_leave_the_cached_deployment_alone(stack: Stack, ops: list[tuple])
         assert stack.client.get("deployments.apps", "web", "default") == written[-1]
 
 
-def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
-    """A sync after a settled one, with the same Deployment and ReplicaSets, does not roll out
-    again; a change of what it reads (here the Deployment's annotations, which do not move its
-    generation, and a ReplicaSet's status) is synced."""
+def _settled_web(stack: Stack) -> tuple[DeploymentController, list[int]]:
+    """A Deployment web of 3 ready pods, settled; the controller, and a list that gains an item
+    at each rollout step (``_rollout_rolling``) it takes from then on."""
     dc, _ = stack.start(DeploymentController, ReplicaSetController)
     assert isinstance(dc, DeploymentController)
     stack.create(make_deploy("web", 3))
     stack.settle()
     stack.run_all()
     stack.settle()
-    assert cond(dstatus(stack), "Progressing")["reason"] == "NewReplicaSetAvailable"
     calls: list[int] = []
     orig = dc._rollout_rolling
 
@@ -401,6 +399,15 @@ def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
         orig(*a)  # type: ignore[arg-type]
 
     dc._rollout_rolling = counted  # type: ignore[method-assign]
+    return dc, calls
+
+
+def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
+    """A sync after a settled one, with the same Deployment and ReplicaSets, does not roll out
+    again; a change of what it reads (here the Deployment's annotations, which do not move its
+    generation, and a ReplicaSet's status) is synced."""
+    dc, calls = _settled_web(stack)
+    assert cond(dstatus(stack), "Progressing")["reason"] == "NewReplicaSetAvailable"
     once = stack.snapshot()
     dc.reconcile("default/web")
     assert calls == [] and stack.snapshot() == once
@@ -419,20 +426,7 @@ def test_sync_after_replicaset_status_writes_runs_the_rollout_status_alone(stack
     """After a settled sync, ReplicaSet status writes (a pod became unready) are synced by
     syncRolloutStatus alone, to what a full sync writes; a ReplicaSet change beyond its status
     (here its annotations) takes the full sync again."""
-    dc, _ = stack.start(DeploymentController, ReplicaSetController)
-    assert isinstance(dc, DeploymentController)
-    stack.create(make_deploy("web", 3))
-    stack.settle()
-    stack.run_all()
-    stack.settle()
-    calls: list[int] = []
-    orig = dc._rollout_rolling
-
-    def counted(*a: object) -> None:
-        calls.append(1)
-        orig(*a)  # type: ignore[arg-type]
-
-    dc._rollout_rolling = counted  # type: ignore[method-assign]
+    dc, calls = _settled_web(stack)
     stack.set_pod_status(stack.pods()[0], "Running", ready=False)
     stack.settle()
     assert dstatus(stack)["readyReplicas"] == 2 and dstatus(stack)["availableReplicas"] == 2
@@ -452,12 +446,7 @@ def test_sync_after_replicaset_status_writes_runs_the_rollout_status_alone(stack
 
 
 def test_status_moved_only_for_status_writes(stack: Stack) -> None:
-    dc, _ = stack.start(DeploymentController, ReplicaSetController)
-    assert isinstance(dc, DeploymentController)
-    stack.create(make_deploy("web", 3))
-    stack.settle()
-    stack.run_all()
-    stack.settle()
+    dc, _ = _settled_web(stack)
     (before,) = dc.rs_informer.list("default")
     stack.set_pod_status(stack.pods()[0], "Running", ready=False)
     stack.settle()
