@@ -475,6 +475,23 @@ def test_status_write_leaves_the_cached_replicaset_alone(stack: Stack) -> None:
     assert rs_status(stack, "web")["readyReplicas"] == 2 and before["status"]["readyReplicas"] == 0
 
 
+def test_status_another_writer_moved_is_written_back(stack: Stack) -> None:
+    """A sync whose counts the ReplicaSet's status held last time, but which finds a status that
+    another writer has replaced since, writes its counts again."""
+    (ctrl,) = stack.start(ReplicaSetController)
+    stack.create(make_rs("web", 2))
+    stack.settle()
+    stack.run_all()
+    stack.settle()
+    assert isinstance(ctrl, ReplicaSetController)
+    rs = stack.client.get("replicasets.apps", "web", "default")
+    ctrl.reconcile("default/web")  # finds its counts there
+    rs["status"] = {**rs["status"], "readyReplicas": 7}
+    stack.client.update_status(rs)
+    stack.settle()
+    assert rs_status(stack, "web")["readyReplicas"] == 2
+
+
 def test_created_pods_share_nothing_with_the_template(stack: Stack) -> None:
     """Pods are handed to the registry as built (owned): defaulting and admission write into them,
     so nothing of them may be the ReplicaSet's template."""

@@ -491,6 +491,9 @@ class ReplicaSetController(Controller):
         self._owned: dict[str, _Owned] = {}  # by RS uid, from its first sync on
         # by RS uid, from its first scale-down on: node name -> active pods of its bucket there
         self._on_node: dict[str, dict[str, int]] = {}
+        # by RS uid: a status object of the RS that _holds found holding these values (cached
+        # objects never change in place, so while the RS carries it, it holds them)
+        self._held: dict[str, tuple[Obj, tuple[int, ...]]] = {}
         self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._rs_deleted)
         # a pod write that moved none of what the counts read only enqueues the owner
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
@@ -643,6 +646,7 @@ class ReplicaSetController(Controller):
         self._selectors.forget(rs["metadata"].get("uid", ""))
         self._owned.pop(rs["metadata"].get("uid", ""), None)
         self._on_node.pop(rs["metadata"].get("uid", ""), None)
+        self._held.pop(rs["metadata"].get("uid", ""), None)
         self.enqueue(rs)
 
     # -- reconcile --------------------------------------------------------------------------
@@ -847,8 +851,14 @@ class ReplicaSetController(Controller):
     ) -> None:
         old_status = rs.get("status") or {}
         values = (replicas, fully, ready, available, int(rs["metadata"].get("generation", 1)))
-        if manage_err is None and _holds(old_status, values):
-            return  # what would be written is there (most syncs): nothing built
+        if manage_err is None:
+            uid = rs["metadata"].get("uid", "")
+            held = self._held.get(uid)
+            if held is not None and held[0] is old_status and held[1] == values:
+                return  # as _holds found for this very status object last time
+            if _holds(old_status, values):
+                self._held[uid] = (old_status, values)
+                return  # what would be written is there (most syncs): nothing built
         status: Obj = {k: v for k, v in old_status.items() if k == "conditions"}
         status.update(zip(_STATUS_FIELDS, values, strict=True))
         failure = u.get_condition(old_status, "ReplicaFailure")
