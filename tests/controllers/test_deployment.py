@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import operator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -431,6 +432,11 @@ def test_sync_after_replicaset_status_writes_runs_the_rollout_status_alone(stack
     stack.settle()
     assert dstatus(stack)["readyReplicas"] == 2 and dstatus(stack)["availableReplicas"] == 2
     assert calls == []
+    kept = dc._synced["default/web"][0]  # what that sync read, as _reads finds it now
+    cached = dc.d_informer.get("web", "default")
+    assert cached is not None
+    now = dc._reads(cached)
+    assert kept[:5] == now[:5] and len(kept[5]) == len(now[5]) and all(map(operator.is_, kept[5], now[5]))
     once = stack.snapshot()
     dc._synced.clear()  # a full sync from here finds nothing to write
     dc.reconcile("default/web")

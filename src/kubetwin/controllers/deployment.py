@@ -309,10 +309,11 @@ class DeploymentController(Controller):
             return None
         memo = self._synced.get(key)
         if memo is not None and (cached.get("status") or {}) == memo[1]:
-            if self._reads_again(memo[0], cached):
+            now = self._reads_again(memo[0], cached)
+            if now is memo[0]:
                 return None  # a settled sync with the same reads: see _settled
-            if memo[2] is not None and self._reads_again(memo[0], cached, statuses=True):
-                return self._sync_statuses(key, cached, memo[2])
+            if now is not None and memo[2] is not None:
+                return self._sync_statuses(key, cached, now, memo[2])
         reads = self._reads(cached)
         d = _working_copy(cached)
         self._requeue: float | None = None
@@ -349,7 +350,9 @@ class DeploymentController(Controller):
                 self._synced[key] = (reads, d.get("status") or {}, self._rollout)
         return self._requeue
 
-    def _sync_statuses(self, key: str, cached: Obj, rollout: tuple[list[Obj], Obj]) -> float | None:
+    def _sync_statuses(
+        self, key: str, cached: Obj, reads: tuple[Any, ...], rollout: tuple[list[Obj], Obj]
+    ) -> float | None:
         """A rolling sync after a settled one whose reads have since moved only in ReplicaSet
         statuses (``rollout``: that sync's old ReplicaSets, none with replicas, and its new one).
         Before syncRolloutStatus a rolling sync reads no ReplicaSet status (claim, the paused
@@ -357,9 +360,9 @@ class DeploymentController(Controller):
         metadata and spec; old ReplicaSets without replicas are left alone; the history limit
         cleans nothing while settled), so those steps do again what they did then: nothing (a
         write of theirs would have moved more than statuses). Only syncRolloutStatus runs, over
-        the same ReplicaSets read again. Most syncs of a settled Deployment are such: a pod of its
-        ReplicaSet became ready, and the ReplicaSet wrote its counts."""
-        reads = self._reads(cached)
+        the same ReplicaSets read again (``reads``: what ``_reads(cached)`` finds). Most syncs of a
+        settled Deployment are such: a pod of its ReplicaSet became ready, and the ReplicaSet wrote
+        its counts."""
         d = _working_copy(cached)
         self._requeue = None
         old_rss, new_rs = rollout
@@ -382,23 +385,32 @@ class DeploymentController(Controller):
         )  # fmt: skip
         return (d.get("spec"), m.get("annotations"), m.get("generation"), uid, m.get("deletionTimestamp"), rss)
 
-    def _reads_again(self, reads: tuple[Any, ...], d: Obj, statuses: bool = False) -> bool:
-        """Whether ``_reads(d)`` would find what ``reads`` holds (the same objects, generation,
-        uid and deletion), without building it: a kept ReplicaSet is the very object now, a kept
-        ownerReferences list the very list of the ReplicaSet now (which is then someone else's,
-        as it was). Cached objects are never changed in place, so the same object reads the same.
-        ``statuses``: a kept ReplicaSet may also be a later version that only status writes made
-        (see :func:`_status_moved`)."""
+    def _reads_again(self, reads: tuple[Any, ...], d: Obj) -> tuple[Any, ...] | None:
+        """``reads`` itself where ``_reads(d)`` would find what it holds (the same objects,
+        generation, uid and deletion), without building it: a kept ReplicaSet is the very object
+        now, a kept ownerReferences list the very list of the ReplicaSet now (which is then
+        someone else's, as it was). Cached objects are never changed in place, so the same object
+        reads the same. Where kept ReplicaSets are later versions that only status writes made
+        (see :func:`_status_moved`: claim classes them as it did), what ``_reads(d)`` finds, built
+        from ``reads``; else None."""
         spec, ann, gen, uid, deleting, kept = reads
         m = d["metadata"]
         if not (spec is d.get("spec") and ann is m.get("annotations") and gen == m.get("generation")
                 and uid == m.get("uid") and deleting == m.get("deletionTimestamp")):  # fmt: skip
-            return False
+            return None
         rss = self.rs_informer.list(m.get("namespace", ""))
-        return len(rss) == len(kept) and all(
-            x is rs or x is rs["metadata"].get("ownerReferences") or (statuses and _status_moved(x, rs))
-            for x, rs in zip(kept, rss, strict=True)
-        )
+        if len(rss) != len(kept):
+            return None
+        now: list[Any] | None = None  # the kept reads as _reads(d) finds them, once one moved
+        for i, (x, rs) in enumerate(zip(kept, rss, strict=True)):
+            if x is rs or x is rs["metadata"].get("ownerReferences"):
+                continue
+            if not _status_moved(x, rs):
+                return None
+            if now is None:
+                now = list(kept)
+            now[i] = rs
+        return reads if now is None else (spec, ann, gen, uid, deleting, tuple(now))
 
     def _settled(self, d: Obj, rs_list: list[Obj]) -> bool:
         """Whether a rolling sync from ``d``'s status (the one this sync leaves) with the same reads
