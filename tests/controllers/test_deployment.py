@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import operator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from kubetwin.controllers import _util as u
 from kubetwin.controllers.deployment import (
     DeploymentController,
+    _status_moved,
     equal_ignore_hash,
     pod_template_hash,
     resolve_fenceposts,
@@ -381,17 +383,15 @@ def test_syncs_leave_the_cached_deployment_alone(stack: Stack, ops: list[tuple])
         assert stack.client.get("deployments.apps", "web", "default") == written[-1]
 
 
-def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
-    """A sync after a settled one, with the same Deployment and ReplicaSets, does not roll out
-    again; a change of what it reads (here the Deployment's annotations, which do not move its
-    generation, and a ReplicaSet's status) is synced."""
+def _settled_web(stack: Stack) -> tuple[DeploymentController, list[int]]:
+    """A Deployment web of 3 ready pods, settled; the controller, and a list that gains an item
+    at each rollout step (``_rollout_rolling``) it takes from then on."""
     dc, _ = stack.start(DeploymentController, ReplicaSetController)
     assert isinstance(dc, DeploymentController)
     stack.create(make_deploy("web", 3))
     stack.settle()
     stack.run_all()
     stack.settle()
-    assert cond(dstatus(stack), "Progressing")["reason"] == "NewReplicaSetAvailable"
     calls: list[int] = []
     orig = dc._rollout_rolling
 
@@ -400,6 +400,15 @@ def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
         orig(*a)  # type: ignore[arg-type]
 
     dc._rollout_rolling = counted  # type: ignore[method-assign]
+    return dc, calls
+
+
+def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
+    """A sync after a settled one, with the same Deployment and ReplicaSets, does not roll out
+    again; a change of what it reads (here the Deployment's annotations, which do not move its
+    generation, and a ReplicaSet's status) is synced."""
+    dc, calls = _settled_web(stack)
+    assert cond(dstatus(stack), "Progressing")["reason"] == "NewReplicaSetAvailable"
     once = stack.snapshot()
     dc.reconcile("default/web")
     assert calls == [] and stack.snapshot() == once
@@ -412,3 +421,45 @@ def test_settled_sync_with_the_same_reads_returns_at_once(stack: Stack) -> None:
     stack.set_pod_status(stack.pods()[0], "Running", ready=False)
     stack.settle()
     assert dstatus(stack)["readyReplicas"] == 2
+
+
+def test_sync_after_replicaset_status_writes_runs_the_rollout_status_alone(stack: Stack) -> None:
+    """After a settled sync, ReplicaSet status writes (a pod became unready) are synced by
+    syncRolloutStatus alone, to what a full sync writes; a ReplicaSet change beyond its status
+    (here its annotations) takes the full sync again."""
+    dc, calls = _settled_web(stack)
+    stack.set_pod_status(stack.pods()[0], "Running", ready=False)
+    stack.settle()
+    assert dstatus(stack)["readyReplicas"] == 2 and dstatus(stack)["availableReplicas"] == 2
+    assert calls == []
+    kept = dc._synced["default/web"][0]  # what that sync read, as _reads finds it now
+    cached = dc.d_informer.get("web", "default")
+    assert cached is not None
+    now = dc._reads(cached)
+    assert kept[:5] == now[:5] and len(kept[5]) == len(now[5]) and all(map(operator.is_, kept[5], now[5]))
+    once = stack.snapshot()
+    dc._synced.clear()  # a full sync from here finds nothing to write
+    dc.reconcile("default/web")
+    assert calls == [1] and stack.snapshot() == once
+    stack.set_pod_status(stack.pods()[0], "Running", ready=True)
+    stack.settle()
+    assert dstatus(stack)["readyReplicas"] == 3 and calls == [1]
+    (rs,) = stack.client.list("replicasets.apps", "default")
+    rs["metadata"]["annotations"] = {**rs["metadata"].get("annotations", {}), "team": "a"}
+    stack.client.update(rs)
+    stack.settle()
+    assert calls == [1, 1]
+
+
+def test_status_moved_only_for_status_writes(stack: Stack) -> None:
+    dc, _ = _settled_web(stack)
+    (before,) = dc.rs_informer.list("default")
+    stack.set_pod_status(stack.pods()[0], "Running", ready=False)
+    stack.settle()
+    (after,) = dc.rs_informer.list("default")
+    assert after is not before and _status_moved(before, after)
+    rs = stack.client.get("replicasets.apps", after["metadata"]["name"], "default")
+    rs["metadata"]["labels"] = {**rs["metadata"]["labels"], "x": "y"}
+    stack.client.update(rs)
+    (relabelled,) = dc.rs_informer.list("default")
+    assert not _status_moved(after, relabelled) and not _status_moved(after["metadata"]["ownerReferences"], after)

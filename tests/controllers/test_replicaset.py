@@ -366,6 +366,12 @@ def _ranked_pod(
     }  # fmt: skip
 
 
+def _unread_ready_time(pod: Obj) -> Obj:
+    """``pod`` with its Ready condition's time left out (ready since an unknown instant)."""
+    del pod["status"]["conditions"][0]["lastTransitionTime"]
+    return pod
+
+
 @settings(max_examples=300, deadline=None)
 @given(pods=st.lists(_pod_st, max_size=12), ranks=st.lists(st.integers(0, 1), min_size=12, max_size=12))
 def test_rank_reads_each_pod_once_same_order(pods: list[tuple], ranks: list[int]) -> None:
@@ -404,22 +410,27 @@ def _nsmallest_reference(clock: Any, pods: list[Obj], ranks: list[int], now: flo
 _many_pods_st = st.lists(
     st.tuples(st.sampled_from(["n1", "n1", "n2", "n3", ""]), st.sampled_from(["Running", "Running", "Pending"]),
               st.sampled_from([True, True, True, False]), st.sampled_from([None, None, None, "3", "-2"]),
-              st.integers(0, 1), st.sampled_from([0, 400, 700, 700, 900, 999]), st.sampled_from([0, 10, 10, 600]),
-              st.integers(0, 99)),
+              st.integers(0, 1), st.sampled_from([0, 400, 700, 700, 900, 999, 1001, None]),
+              st.sampled_from([0, 10, 10, 600]), st.integers(0, 99)),
     min_size=1, max_size=40,
 )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
-@given(pods=_many_pods_st, big_cost=st.booleans(), data=st.data())
-def test_limited_rank_is_heapq_nsmallest_over_every_pod(pods: list[tuple], big_cost: bool, data: Any) -> None:
+@given(pods=_many_pods_st, big_cost=st.booleans(), same_uids=st.booleans(), data=st.data())
+def test_limited_rank_is_heapq_nsmallest_over_every_pod(
+    pods: list[tuple], big_cost: bool, same_uids: bool, data: Any
+) -> None:
+    # ready times: in one log2 bucket of the age or not, shared or not, in the future, unread
     loop = EventLoop()
     loop.run(until=1000)
     objs = []
     for i, (node, phase, ready, cost, restarts, ready_at, created, uid) in enumerate(pods):
         if big_cost and i == 0:
             cost = str(1 << 40)
-        objs.append(_ranked_pod(loop, i, f"u{uid:02d}-{i}", node, phase, ready, cost, restarts, ready_at, created))
+        name = f"u{uid % 3}" if same_uids else f"u{uid:02d}-{i}"
+        pod = _ranked_pod(loop, i, name, node, phase, ready, cost, restarts, ready_at or 0, created)
+        objs.append(pod if ready_at is not None else _unread_ready_time(pod))
     ranks = data.draw(st.lists(st.integers(0, 3), min_size=len(objs), max_size=len(objs)))
     for limit in range(len(objs)):
         got = rank_pods_for_deletion(loop, objs, ranks, loop.now, limit=limit)
@@ -462,6 +473,23 @@ def test_status_write_leaves_the_cached_replicaset_alone(stack: Stack) -> None:
     stack.run_all()
     assert cached == before
     assert rs_status(stack, "web")["readyReplicas"] == 2 and before["status"]["readyReplicas"] == 0
+
+
+def test_status_another_writer_moved_is_written_back(stack: Stack) -> None:
+    """A sync whose counts the ReplicaSet's status held last time, but which finds a status that
+    another writer has replaced since, writes its counts again."""
+    (ctrl,) = stack.start(ReplicaSetController)
+    stack.create(make_rs("web", 2))
+    stack.settle()
+    stack.run_all()
+    stack.settle()
+    assert isinstance(ctrl, ReplicaSetController)
+    rs = stack.client.get("replicasets.apps", "web", "default")
+    ctrl.reconcile("default/web")  # finds its counts there
+    rs["status"] = {**rs["status"], "readyReplicas": 7}
+    stack.client.update_status(rs)
+    stack.settle()
+    assert rs_status(stack, "web")["readyReplicas"] == 2
 
 
 def test_created_pods_share_nothing_with_the_template(stack: Stack) -> None:

@@ -26,7 +26,11 @@ to clean up) is remembered with what it read; a later sync that finds those read
 (the Deployment's spec, annotations and generation; the namespace's ReplicaSets) and the status
 it computed in place would compute that status again and write, schedule and record nothing: it
 returns at once (see ``DeploymentController._settled``). Most syncs are such: the one the
-Deployment's own status write enqueues, once its ReplicaSets are settled.
+Deployment's own status write enqueues, once its ReplicaSets are settled. Where those reads have
+moved only in ReplicaSet statuses (written by status writes alone) and no old ReplicaSet has
+replicas, the steps before syncRolloutStatus, which read no ReplicaSet status, would again do
+nothing: only that status sync runs (see ``DeploymentController._sync_statuses``). Most of the
+other syncs are such: a pod became ready, and its ReplicaSet wrote its counts.
 """
 
 from __future__ import annotations
@@ -207,6 +211,21 @@ def _active(rss: list[Obj]) -> list[Obj]:
     return [rs for rs in rss if rs is not None and _spec_replicas(rs) > 0]
 
 
+def _status_moved(old: Any, new: Obj) -> bool:
+    """Whether the cached ReplicaSet ``new`` is ``old`` (a kept read: an object, or someone else's
+    ownerReferences list) after status writes alone: every field but the status, and every
+    metadata field but the resourceVersion, the very object ``old`` has (a status write shares
+    them with the version it replaces: Registry._merge_update)."""
+    if not isinstance(old, dict) or len(old) - ("status" in old) != len(new) - ("status" in new):
+        return False
+    om, nm = old["metadata"], new["metadata"]
+    return (
+        all(k in old and old[k] is v for k, v in new.items() if k != "status" and k != "metadata")
+        and len(om) == len(nm)
+        and all(k in om and om[k] is v for k, v in nm.items() if k != "resourceVersion")
+    )
+
+
 class DeploymentController(Controller):
     name = "deployment-controller"
     _rate_limited = False
@@ -221,8 +240,9 @@ class DeploymentController(Controller):
         self.pod_informer = self.informers.get("pods")
         self._store = self.client.registry.store
         self._template_eq = {}
-        # queue key -> (what its last settled rolling sync read, the status it left): see _settled
-        self._synced: dict[str, tuple[tuple[Any, ...], Obj]] = {}
+        # queue key -> (what its last settled rolling sync read, the status it left, its old and
+        # new ReplicaSets when no old one had replicas, else None): see _settled and _sync_statuses
+        self._synced: dict[str, tuple[tuple[Any, ...], Obj, tuple[list[Obj], Obj] | None]] = {}
         # by queue key (checked against spec.selector at each read: a later namesake is parsed anew)
         self._selectors = u.SelectorMemo()
         self.d_informer.add_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
@@ -282,13 +302,18 @@ class DeploymentController(Controller):
     def reconcile(self, key: str) -> float | None:
         self._rate_limited = False
         self._kept_rss = None
+        self._rollout: tuple[list[Obj], Obj] | None = None
         cached = self.d_informer.get_by_key(key)
         if cached is None:
             self._synced.pop(key, None)
             return None
         memo = self._synced.get(key)
-        if memo is not None and self._reads_again(memo[0], cached) and (cached.get("status") or {}) == memo[1]:
-            return None  # a settled sync with the same reads: see _settled
+        if memo is not None and (cached.get("status") or {}) == memo[1]:
+            now = self._reads_again(memo[0], cached)
+            if now is memo[0]:
+                return None  # a settled sync with the same reads: see _settled
+            if now is not None and memo[2] is not None:
+                return self._sync_statuses(key, cached, now, memo[2])
         reads = self._reads(cached)
         d = _working_copy(cached)
         self._requeue: float | None = None
@@ -322,7 +347,29 @@ class DeploymentController(Controller):
         else:
             self._rollout_rolling(d, rs_list)
             if self._requeue is None and not self._rate_limited and self._settled(d, rs_list):
-                self._synced[key] = (reads, d.get("status") or {})
+                self._synced[key] = (reads, d.get("status") or {}, self._rollout)
+        return self._requeue
+
+    def _sync_statuses(
+        self, key: str, cached: Obj, reads: tuple[Any, ...], rollout: tuple[list[Obj], Obj]
+    ) -> float | None:
+        """A rolling sync after a settled one whose reads have since moved only in ReplicaSet
+        statuses (``rollout``: that sync's old ReplicaSets, none with replicas, and its new one).
+        Before syncRolloutStatus a rolling sync reads no ReplicaSet status (claim, the paused
+        check, the scaling-event check, the new ReplicaSet's annotations and its scale read
+        metadata and spec; old ReplicaSets without replicas are left alone; the history limit
+        cleans nothing while settled), so those steps do again what they did then: nothing (a
+        write of theirs would have moved more than statuses). Only syncRolloutStatus runs, over
+        the same ReplicaSets read again (``reads``: what ``_reads(cached)`` finds). Most syncs of a
+        settled Deployment are such: a pod of its ReplicaSet became ready, and the ReplicaSet wrote
+        its counts."""
+        d = _working_copy(cached)
+        self._requeue = None
+        old_rss, new_rs = rollout
+        all_rss = [*old_rss, new_rs]
+        self._sync_rollout_status(d, self._fresh(all_rss), self._fresh_one(new_rs))
+        if self._requeue is None and not self._rate_limited and self._settled(d, all_rss):
+            self._synced[key] = (reads, d.get("status") or {}, rollout)
         return self._requeue
 
     def _reads(self, d: Obj) -> tuple[Any, ...]:
@@ -338,20 +385,32 @@ class DeploymentController(Controller):
         )  # fmt: skip
         return (d.get("spec"), m.get("annotations"), m.get("generation"), uid, m.get("deletionTimestamp"), rss)
 
-    def _reads_again(self, reads: tuple[Any, ...], d: Obj) -> bool:
-        """Whether ``_reads(d)`` would find what ``reads`` holds (the same objects, generation,
-        uid and deletion), without building it: a kept ReplicaSet is the very object now, a kept
-        ownerReferences list the very list of the ReplicaSet now (which is then someone else's,
-        as it was). Cached objects are never changed in place, so the same object reads the same."""
+    def _reads_again(self, reads: tuple[Any, ...], d: Obj) -> tuple[Any, ...] | None:
+        """``reads`` itself where ``_reads(d)`` would find what it holds (the same objects,
+        generation, uid and deletion), without building it: a kept ReplicaSet is the very object
+        now, a kept ownerReferences list the very list of the ReplicaSet now (which is then
+        someone else's, as it was). Cached objects are never changed in place, so the same object
+        reads the same. Where kept ReplicaSets are later versions that only status writes made
+        (see :func:`_status_moved`: claim classes them as it did), what ``_reads(d)`` finds, built
+        from ``reads``; else None."""
         spec, ann, gen, uid, deleting, kept = reads
         m = d["metadata"]
         if not (spec is d.get("spec") and ann is m.get("annotations") and gen == m.get("generation")
                 and uid == m.get("uid") and deleting == m.get("deletionTimestamp")):  # fmt: skip
-            return False
+            return None
         rss = self.rs_informer.list(m.get("namespace", ""))
-        return len(rss) == len(kept) and all(
-            x is rs or x is rs["metadata"].get("ownerReferences") for x, rs in zip(kept, rss, strict=True)
-        )
+        if len(rss) != len(kept):
+            return None
+        now: list[Any] | None = None  # the kept reads as _reads(d) finds them, once one moved
+        for i, (x, rs) in enumerate(zip(kept, rss, strict=True)):
+            if x is rs or x is rs["metadata"].get("ownerReferences"):
+                continue
+            if not _status_moved(x, rs):
+                return None
+            if now is None:
+                now = list(kept)
+            now[i] = rs
+        return reads if now is None else (spec, ann, gen, uid, deleting, tuple(now))
 
     def _settled(self, d: Obj, rs_list: list[Obj]) -> bool:
         """Whether a rolling sync from ``d``'s status (the one this sync leaves) with the same reads
@@ -912,6 +971,8 @@ class DeploymentController(Controller):
             return
         if deployment_complete(d, d.get("status") or {}):
             self._cleanup(d, self._fresh(old_rss))
+        if not _active(old_rss):  # what _sync_statuses may take up from (see there)
+            self._rollout = (old_rss, new_rs)
         self._sync_rollout_status(d, self._fresh([*old_rss, new_rs]), self._fresh_one(new_rs))
 
     def _reconcile_new_rs(self, all_rss: list[Obj], new_rs: Obj, d: Obj) -> bool:

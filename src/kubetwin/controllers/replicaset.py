@@ -43,6 +43,7 @@ be less than the heap's top skipped unbuilt (see :func:`_nsmallest`).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from functools import cmp_to_key
@@ -188,37 +189,6 @@ def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return False
 
 
-def _less_alike(a: _RankFacts, b: tuple[Any, ...], now: float) -> bool:
-    """``_less`` of ``a``'s item and the item ``b`` when their leading rules and ranks are equal
-    (equal ``lead - rank``), without building ``a``'s item: only the rules after the rank."""
-    if a.ready:  # both ready
-        ti, tj = a.since, b[6]
-        if ti != tj:
-            if ti is None or tj is None:
-                return ti is None
-            return _bucket_less(ti, tj, a.uid, b[11], b[7], now)
-    if a.restarts != b[8]:
-        return a.restarts > b[8]
-    ki, kj = a.created, b[9]
-    if ki != kj:
-        return _bucket_less(ki, kj, a.uid, b[11], b[10], now)
-    return False
-
-
-def _bucket_less(ti: float, tj: float, ui: str, uj: str, lj: int, now: float) -> bool:
-    """Less's rule for two different times: the smaller log2 bucket of the age, the smaller uid
-    within one (``lj``: ``tj``'s bucket). Where ``tj`` is at least a nanosecond old, buckets grow
-    with the age, so the uids alone can decide before ``ti``'s bucket is computed."""
-    if lj >= 0:
-        if ti < tj:  # older: a bucket at or above lj, so less only with the same one and a smaller uid
-            if ui >= uj:
-                return False
-        elif ui < uj:  # newer: a bucket at or below lj, and less either way
-            return True
-    li = _log_rank(ti, now)
-    return li < lj or (li == lj and ui < uj)
-
-
 def _cmp(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
     """-1 if ``_less(a, b)``, 1 if ``_less(b, a)``, else 0, in one pass: every rule of Less that
     decides for one order decides the other way for the other."""
@@ -275,17 +245,17 @@ def rank_pods_for_deletion(
 def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts], now: float) -> list[Obj]:
     """``heapq.nsmallest(n, items, key=cmp_to_key(_cmp))`` for ``n < len(pods)``, the same pods in
     the same order, also where upstream's Less is not transitive (the pick then depends on the
-    algorithm's comparisons, so this runs that algorithm: ``min`` for one, else a max-heap of the
-    first ``n`` that a later item replaces when it is less than the heap's top).
+    algorithm's comparisons, so this runs that algorithm: a max-heap of the first ``n`` that a
+    later item replaces when it is less than the heap's top, then sorted; for one, heapq's
+    ``min`` makes the same comparisons with the same outcomes).
 
-    A later item is only built when it is less than the top: ``less`` decides by the leading
-    rules alone where they differ, and those are one int per pod (``lead - rank``), so an item
-    whose int is above the top's is skipped and one whose int is below replaces it; where the
-    ints are equal, :func:`_less_alike` reads the rest from the pod's facts. The top's int never
-    grows (a replacement is less than the top), so the items above the first top's are left out
-    in one pass before the loop, and the heap's entries ``(lead, _Entry)`` compare by the ints
-    where they differ (see :class:`_Entry`). At the evening's scale-down (a few pods out of 20,000, most alike up to
-    their rank) that is a few comparisons of ints, times and uids per pod."""
+    ``less`` decides by the leading rules alone where they differ, and those are one int per pod
+    (``lead - rank``): a later item whose int is above the top's is skipped unbuilt, and as the
+    top's int never grows (a replacement is less than the top), the items above the first top's
+    are left out in one pass before the loop. Where a cost outside int32 leaves no such int, every
+    item is built and compared as heapq does. At the evening's scale-down (hundreds of pods out of
+    20,000, most alike up to their rank) the heap's comparisons are most of the work: see
+    :func:`_nsmallest_alike` for what they cost."""
     if n <= 0:
         return []
     try:
@@ -294,54 +264,84 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
     except TypeError:  # a cost outside int32: no lead
         exact = False
     if not exact:
-        leads = [0] * len(pods)
+        items = [_item(p, r, f, now, 0) for p, r, f in zip(pods, ranks, facts, strict=True)]
+        return [it[0] for it in heapq.nsmallest(n, items, key=_KEY)]
+    return _nsmallest_alike(n, pods, leads, facts, now)
 
-    def less_than(i: int, top: tuple[Any, ...]) -> bool:  # _less(item i, top)
-        lead = leads[i]
-        if lead != top[-1]:
-            return lead < top[-1]
-        if exact:
-            return _less_alike(facts[i], top, now)
-        return _less(_item(pods[i], ranks[i], facts[i], now, lead), top)
 
-    if n == 1:  # what heapq.nsmallest does for one: min(), keeping the first of equals
-        best = _item(pods[0], ranks[0], facts[0], now, leads[0])
-        for i in range(1, len(pods)):
-            if leads[i] <= best[-1] and less_than(i, best):  # key(item) < key(best)
-                best = _item(pods[i], ranks[i], facts[i], now, leads[i])
-        return [best[0]]
-    heap: list[Any] = [(leads[i], _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), i)) for i in range(n)]
+def _nsmallest_alike(n: int, pods: list[Obj], leads: list[int], facts: list[_RankFacts], now: float) -> list[Obj]:
+    """:func:`_nsmallest`'s heap where the leads hold the leading rules: heapq.nsmallest's
+    comparisons with the same outcomes, on cheap entries. An entry is ``(lead, ready bucket,
+    _Alike)``: two ready pods with different ready times in different log2 buckets are ordered by
+    the buckets (a ready time not read: ``-2``, first), so the tuple decides in C wherever the
+    ints differ, and :class:`_Alike` compares the rest, knowing the leading rules equal. A
+    candidate carries the order it would take in the heap, above every order there, so
+    ``candidate < top`` is heapq's ``key(item) < key(top)`` (equal keys are not less). Buckets are
+    computed once per distinct time (the pods of a burst share their instants)."""
+    buckets: dict[float, int] = {}
+
+    def bucket(t: float) -> int:
+        b = buckets.get(t)
+        if b is None:
+            b = buckets[t] = _log_rank(t, now)
+        return b
+
+    def ready_bucket(f: _RankFacts) -> int:
+        since = f.since
+        return (-2 if since is None else bucket(since)) if f.ready else 0
+
+    heap: list[Any] = [(leads[i], ready_bucket(f), _Alike(pods[i], f, bucket(f.created), i)) for i, f in enumerate(facts[:n])]
     _heapify_max(heap)
-    top = heap[0][1].item
-    top_lead = top[-1]
+    top = heap[0]
+    top_lead = top[0]
     order = n
     for i in [i for i in range(n, len(pods)) if leads[i] <= top_lead]:
-        if leads[i] > top_lead or not less_than(i, top):  # not key(item) < key(top)
+        lead = leads[i]
+        if lead > top_lead:
             continue
-        _heapreplace_max(heap, (leads[i], _Entry(_item(pods[i], ranks[i], facts[i], now, leads[i]), order)))
-        top = heap[0][1].item
-        top_lead = top[-1]
+        f = facts[i]
+        lb = ready_bucket(f)
+        if lead == top_lead and lb >= top[1]:
+            if lb > top[1]:
+                continue
+            e = _Alike(pods[i], f, bucket(f.created), order)
+            if not e < top[2]:
+                continue  # not less than the top
+        else:
+            e = _Alike(pods[i], f, bucket(f.created), order)
+        _heapreplace_max(heap, (lead, lb, e))
+        top = heap[0]
+        top_lead = top[0]
         order += 1
     heap.sort()
-    return [e.item[0] for _, e in heap]
+    return [e[2].pod for e in heap]
 
 
-class _Entry:
-    """The second half of a heap entry ``(lead, _Entry)`` of :func:`_nsmallest`: heapq.nsmallest's
-    ``(key(item), order, item)`` compared as that tuple is (the keys, then the order where they
-    are equal). Where the leading ints differ they alone decide, in C (see :func:`_nsmallest`; all
-    0 when not exact); else the tuple finds the entries distinct (by identity) and asks
-    ``__lt__``: one :func:`_cmp` instead of the key tuple's two (equal?, then less?)."""
+class _Alike:
+    """The last part of :func:`_nsmallest_alike`'s entries: ``_cmp`` of two pods whose leading
+    rules and rank are equal and, if both are ready at different times, whose ready times share a
+    log2 bucket (the entry's ints decided otherwise); then the heap's order where ``_cmp`` finds
+    them equal (heapq's ``(key, order)``). ``kb``: the creation time's bucket."""
 
-    __slots__ = ("item", "order")
+    __slots__ = ("pod", "f", "kb", "order")
 
-    def __init__(self, item: tuple[Any, ...], order: int) -> None:
-        self.item = item
-        self.order = order
+    def __init__(self, pod: Obj, f: _RankFacts, kb: int, order: int) -> None:
+        self.pod, self.f, self.kb, self.order = pod, f, kb, order
 
-    def __lt__(self, other: _Entry) -> bool:
-        c = _cmp(self.item, other.item)
-        return c < 0 if c else self.order < other.order
+    def __lt__(self, other: _Alike) -> bool:
+        a, b = self.f, other.f
+        if a.ready and a.since != b.since:  # both ready, both read, one bucket: by uid
+            if a.uid != b.uid:
+                return a.uid < b.uid
+            return self.order < other.order
+        if a.restarts != b.restarts:
+            return a.restarts > b.restarts
+        if a.created != b.created:
+            if self.kb != other.kb:
+                return self.kb < other.kb
+            if a.uid != b.uid:
+                return a.uid < b.uid
+        return self.order < other.order
 
 
 def u_id(pod: Obj) -> str:
@@ -491,6 +491,9 @@ class ReplicaSetController(Controller):
         self._owned: dict[str, _Owned] = {}  # by RS uid, from its first sync on
         # by RS uid, from its first scale-down on: node name -> active pods of its bucket there
         self._on_node: dict[str, dict[str, int]] = {}
+        # by RS uid: a status object of the RS that _holds found holding these values (cached
+        # objects never change in place, so while the RS carries it, it holds them)
+        self._held: dict[str, tuple[Obj, tuple[int, ...]]] = {}
         self.rs_informer.add_handler(self.enqueue, lambda old, new: self.enqueue(new), self._rs_deleted)
         # a pod write that moved none of what the counts read only enqueues the owner
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
@@ -643,6 +646,7 @@ class ReplicaSetController(Controller):
         self._selectors.forget(rs["metadata"].get("uid", ""))
         self._owned.pop(rs["metadata"].get("uid", ""), None)
         self._on_node.pop(rs["metadata"].get("uid", ""), None)
+        self._held.pop(rs["metadata"].get("uid", ""), None)
         self.enqueue(rs)
 
     # -- reconcile --------------------------------------------------------------------------
@@ -847,8 +851,14 @@ class ReplicaSetController(Controller):
     ) -> None:
         old_status = rs.get("status") or {}
         values = (replicas, fully, ready, available, int(rs["metadata"].get("generation", 1)))
-        if manage_err is None and _holds(old_status, values):
-            return  # what would be written is there (most syncs): nothing built
+        if manage_err is None:
+            uid = rs["metadata"].get("uid", "")
+            held = self._held.get(uid)
+            if held is not None and held[0] is old_status and held[1] == values:
+                return  # as _holds found for this very status object last time
+            if _holds(old_status, values):
+                self._held[uid] = (old_status, values)
+                return  # what would be written is there (most syncs): nothing built
         status: Obj = {k: v for k, v in old_status.items() if k == "conditions"}
         status.update(zip(_STATUS_FIELDS, values, strict=True))
         failure = u.get_condition(old_status, "ReplicaFailure")
