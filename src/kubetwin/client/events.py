@@ -249,7 +249,7 @@ class EventRecorder:
         validated = not annotations and metadata_valid(involved["name"], name, ns)
         try:
             # The event is built here, in its stored form, and not kept: hand it over as is.
-            self.client.registry.create_trusted(ev, validated)
+            self.client.registry.create_event(ev, validated)
         except ApiError:
             return False  # events are best effort, as upstream
         return True

@@ -84,6 +84,7 @@ _STATUS_VALIDATED = {"Node": ("capacity", "allocatable")}
 # Kinds whose status strategy lets annotations through (pkg/registry/apps/deployment/strategy.go).
 _STATUS_KEEPS_ANNOTATIONS = {"Deployment"}
 _MISSING = object()
+_EVENT_INFO = kinds.by_gvk("v1", "Event")  # Registry.create_event
 # set_fields_trusted: sections it may not set; top-level fields it may not set (section None)
 _SECTIONS_RESERVED = frozenset({"metadata", "apiVersion", "kind"})
 _TOP_LEVEL_RESERVED = frozenset({"metadata", "apiVersion", "kind", "status"})
@@ -435,14 +436,32 @@ class Registry:
             self._record_update(info, None, obj, field_manager, None)
         if not validated:
             self._validate(info, obj, None)
-        meta["uid"] = self._new_event_uid() if info.kind == "Event" else self.new_uid()
-        meta["creationTimestamp"] = self.clock.timestamp()
-        if info.kind not in _NO_SPEC_GENERATION:
-            meta["generation"] = 1
+        self._stamp_new(info, meta, self._new_event_uid() if info.kind == "Event" else self.new_uid())
         if dry_run:
             return obj
         stored = self.store.create(info.resource, obj)
         return stored if owned else deep_copy(stored)
+
+    def create_event(self, ev: dict[str, Any], validated: bool = False) -> dict[str, Any]:
+        """``create_trusted`` for a core/v1 Event (the recorders', ~360,000 a day): what create does
+        that depends on the kind alone is known for Events and not looked up per event (no kind
+        lookup; no status reset, as Event is in _STATUS_ON_CREATE; no defaulter; not a Pod; no
+        generation), leaving admission (NamespaceLifecycle), validation unless ``validated``, the
+        events' uid stream, the timestamp and the store: ~1.6 us of an event's ~10 less.
+        tests/store/test_create_trusted.py holds it to what create stores."""
+        for plugin in self._admission("Event", "CREATE"):
+            plugin(self, ev, None, "CREATE")
+        if not validated:
+            self._validate(_EVENT_INFO, ev, None)
+        self._stamp_new(_EVENT_INFO, ev["metadata"], self._new_event_uid())
+        return self.store.create("events", ev)
+
+    def _stamp_new(self, info: kinds.KindInfo, meta: dict[str, Any], uid: str) -> None:
+        """Create's metadata: ``uid``, creationTimestamp and, for a kind with a spec, generation 1."""
+        meta["uid"] = uid
+        meta["creationTimestamp"] = self.clock.timestamp()
+        if info.kind not in _NO_SPEC_GENERATION:
+            meta["generation"] = 1
 
     def generate_name(self, base: str) -> str:
         """names.SimpleNameGenerator.GenerateName: base (cut to 58 characters) + 5 random characters."""
