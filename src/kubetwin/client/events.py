@@ -122,7 +122,12 @@ def _drop_stale(cache: OrderedDict[Any, Any], stale: Any) -> None:
     """Drop the entries ``stale`` accepts from the front of ``cache`` (least recently used first),
     up to the first it refuses: popped and, that one, put back in front (a pass drops a kubelet's
     pods of the last two hours: a popitem each costs ~40% less than reading the first item and
-    deleting its key)."""
+    deleting its key). When even the most recent entry is stale, so is every one (their times
+    only grow towards the back): the cache is emptied at once, as a kubelet's are at most passes,
+    its last pod events being hours old."""
+    if cache and stale(next(reversed(cache.values()))):
+        cache.clear()
+        return
     while cache:
         key, value = cache.popitem(last=False)
         if not stale(value):
