@@ -84,3 +84,29 @@ def test_create_event_skips_only_what_events_do_not_need() -> None:
     assert "Event" not in DEFAULTERS
     assert "Event" in registry._STATUS_ON_CREATE
     assert "Event" in registry._NO_SPEC_GENERATION
+
+
+def test_create_event_asks_namespace_lifecycle_again_once_a_namespace_is_written() -> None:
+    reg, seen = _registry()
+    reg.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    reg.create_event(_event("p.1", namespace="team"))  # admitted: "team" is remembered
+    reg.store.delete("namespaces", "", "team")  # gone (as when the namespace controller is done)
+    with pytest.raises(ApiError) as err:
+        reg.create_event(_event("p.2", namespace="team"))
+    assert err.value.code == 404
+    reg.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    reg.create_event(_event("p.2", namespace="team"))
+    assert [e.object["metadata"]["name"] for e in seen] == ["p.1", "p.2"]
+
+
+def test_create_event_runs_a_changed_event_admission_chain() -> None:
+    reg, _ = _registry()
+    reg.create_event(_event("p.1"))
+    calls: list[str] = []
+
+    def audit(r: Registry, obj: dict[str, Any], old: dict[str, Any] | None, op: str) -> None:
+        calls.append(obj["metadata"]["name"])
+
+    reg.admission.append(audit)
+    reg.create_event(_event("p.2"))
+    assert calls == ["p.2"]

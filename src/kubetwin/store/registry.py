@@ -28,7 +28,7 @@ from kubetwin.api import conversion, defaults, errors, kinds, resources, validat
 from kubetwin.api.errors import Cause
 from kubetwin.api.meta import clear_sole_change, note_sole_change
 from kubetwin.sim import EventLoop, SeededRNG
-from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin, applies
+from kubetwin.store.admission import DEFAULT_PLUGINS, AdmissionPlugin, applies, namespace_lifecycle
 from kubetwin.store.apply import record_update, server_side_apply
 from kubetwin.store.copy import deep_copy
 from kubetwin.store.patch import json_patch, merge_patch
@@ -85,6 +85,7 @@ _STATUS_VALIDATED = {"Node": ("capacity", "allocatable")}
 _STATUS_KEEPS_ANNOTATIONS = {"Deployment"}
 _MISSING = object()
 _EVENT_INFO = kinds.by_gvk("v1", "Event")  # Registry.create_event
+_EVENT_ADMISSION = [namespace_lifecycle]  # the default Event create chain (Registry._admit_event)
 # set_fields_trusted: sections it may not set; top-level fields it may not set (section None)
 _SECTIONS_RESERVED = frozenset({"metadata", "apiVersion", "kind"})
 _TOP_LEVEL_RESERVED = frozenset({"metadata", "apiVersion", "kind", "status"})
@@ -148,6 +149,11 @@ class Registry:
         self.read_hooks: dict[str, list[ReadHook]] = {}
         self.peek_hooks: dict[str, PeekHook] = {}
         self.peek_listeners: dict[str, list[Callable[[str, str], None]]] = {}
+        # namespaces NamespaceLifecycle, the whole Event create chain, has admitted an Event in:
+        # it admits an Event exactly when its namespace exists, so the answer holds until a
+        # namespace is written (see create_event)
+        self._event_namespaces: set[str] = set()
+        store.add_listener(self._namespace_written, "namespaces")
 
     def _admission(self, kind: str, op: str) -> list[AdmissionPlugin]:
         """The admission chain for ``op`` writes of ``kind``: the plugins declared for them (see
@@ -449,12 +455,29 @@ class Registry:
         generation), leaving admission (NamespaceLifecycle), validation unless ``validated``, the
         events' uid stream, the timestamp and the store (7% of a recorded event's instructions).
         tests/store/test_create_trusted.py holds it to what create stores."""
-        for plugin in self._admission("Event", "CREATE"):
-            plugin(self, ev, None, "CREATE")
+        self._admit_event(ev)
         if not validated:
             self._validate(_EVENT_INFO, ev, None)
         self._stamp_new(_EVENT_INFO, ev["metadata"], self._new_event_uid())
         return self.store.create("events", ev)
+
+    def _admit_event(self, ev: dict[str, Any]) -> None:
+        """The Event create admission chain on ``ev``. When that chain is NamespaceLifecycle alone
+        (the default), whose verdict on an Event is whether its namespace exists (Events may go
+        into a terminating one), a namespace it admitted one in is not asked about again until a
+        namespace is written: the recorders' events go into a handful of namespaces."""
+        plugins = self._admission("Event", "CREATE")
+        lifecycle_only = plugins == _EVENT_ADMISSION
+        ns = ev["metadata"]["namespace"]
+        if lifecycle_only and ns in self._event_namespaces:
+            return
+        for plugin in plugins:
+            plugin(self, ev, None, "CREATE")
+        if lifecycle_only:
+            self._event_namespaces.add(ns)
+
+    def _namespace_written(self, ev: WatchEvent) -> None:
+        self._event_namespaces.clear()
 
     def _stamp_new(self, info: kinds.KindInfo, meta: dict[str, Any], uid: str) -> None:
         """Create's metadata: ``uid``, creationTimestamp and, for a kind with a spec, generation 1."""
