@@ -147,3 +147,17 @@ def test_rng_uuid4s_are_successive_uuid4s(counts: tuple[int, ...]) -> None:
         one, batch = SeededRNG(seed), SeededRNG(seed)
         assert [u for c in counts for u in batch.uuid4s(c)] == [one.uuid4() for _ in range(sum(counts))]
         assert batch.random() == one.random()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rng_alnum_is_randrange_per_character(seed: int) -> None:
+    """alnum() draws the words one randrange(27) per character drew (generated names and every
+    later draw of the stream stay the same)."""
+    import random
+
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    ref = random.Random(seed)
+    rng = SeededRNG(seed)
+    for n in (5, 0, 1, 5, 13, 5, 64):
+        assert rng.alnum(n) == "".join(alphabet[ref.randrange(27)] for _ in range(n))
+    assert rng.random() == ref.random()
