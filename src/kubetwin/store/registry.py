@@ -153,6 +153,7 @@ class Registry:
         # it admits an Event exactly when its namespace exists, so the answer holds until a
         # namespace is written (see create_event)
         self._event_namespaces: set[str] = set()
+        self._event_namespaces_chain: list[AdmissionPlugin] = []  # self.admission they were admitted by
         store.add_listener(self._namespace_written, "namespaces")
 
     def _admission(self, kind: str, op: str) -> list[AdmissionPlugin]:
@@ -465,15 +466,18 @@ class Registry:
         """The Event create admission chain on ``ev``. When that chain is NamespaceLifecycle alone
         (the default), whose verdict on an Event is whether its namespace exists (Events may go
         into a terminating one), a namespace it admitted one in is not asked about again until a
-        namespace is written: the recorders' events go into a handful of namespaces."""
-        plugins = self._admission("Event", "CREATE")
-        lifecycle_only = plugins == _EVENT_ADMISSION
+        namespace is written or the chain changes: the recorders' events go into a handful of
+        namespaces."""
         ns = ev["metadata"]["namespace"]
-        if lifecycle_only and ns in self._event_namespaces:
+        if ns in self._event_namespaces and self.admission == self._event_namespaces_chain:
             return
+        plugins = self._admission("Event", "CREATE")
         for plugin in plugins:
             plugin(self, ev, None, "CREATE")
-        if lifecycle_only:
+        if plugins == _EVENT_ADMISSION:
+            if self.admission != self._event_namespaces_chain:
+                self._event_namespaces.clear()
+                self._event_namespaces_chain = list(self.admission)
             self._event_namespaces.add(ns)
 
     def _namespace_written(self, ev: WatchEvent) -> None:
