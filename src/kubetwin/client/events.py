@@ -189,7 +189,7 @@ class EventRecorder:
         seen_cache = self._seen
         prior = seen_cache.get(dedupe)
         if prior is None:
-            seen = (obj_ns or "default", self._new_name(name), 1, now)
+            seen = (obj_ns or "default", self._new_name(name, now_s), 1, now)
         else:
             seen = (prior[0], prior[1], prior[2] + 1, prior[3])
         _lru_put(seen_cache, dedupe, seen)
@@ -210,8 +210,9 @@ class EventRecorder:
         involved = _involved(about, meta.get("resourceVersion", ""))
         self._create(ev_ns, ev_name, involved, type_, reason, message, annotations, first, now, count)
 
-    def _new_name(self, name: str) -> str:
-        return event_name(name, self.client.registry.event_stamp(self.client.clock.now))
+    def _new_name(self, name: str, now: float) -> str:
+        """The name of an event about ``name`` recorded at virtual ``now``."""
+        return event_name(name, self.client.registry.event_stamp(now))
 
     def _bump(self, ns: str, name: str, now: str, count: int, message: str) -> bool:
         """The correlator's patch on the stored event: ``count``, lastTimestamp, and the message
