@@ -153,7 +153,7 @@ class Registry:
         self.peek_listeners: dict[str, list[Callable[[str, str], None]]] = {}
         # namespaces NamespaceLifecycle, the whole Event create chain, has admitted an Event in:
         # it admits an Event exactly when its namespace exists, so the answer holds until a
-        # namespace is written (see create_event)
+        # namespace is written (see _admit_event)
         self._event_namespaces: set[str] = set()
         self._event_namespaces_chain: list[AdmissionPlugin] = []  # self.admission they were admitted by
         store.add_listener(self._namespace_written, "namespaces")
