@@ -33,3 +33,20 @@ def test_prune_drops_stale_entries_from_the_front_and_keeps_the_order_of_the_res
     assert [k[2] for k in rec._similar] == ["p2", "p3", "p0"]
     # spam buckets untouched for 7,500 s go (p1's); p0's moved behind p3's when used again
     assert [k[2] for k in rec._spam] == ["p2", "p3", "p0"]
+
+
+def test_prune_empties_a_cache_whose_most_recent_entry_is_stale() -> None:
+    loop = EventLoop()
+    reg = Registry(Store(), loop, SeededRNG(1))
+    reg.bootstrap()
+    rec = EventRecorder(Client(reg), "kubelet", host="n1")
+    for i in range(3):
+        loop.run(until=1.0 + i)
+        rec.normal(_pod(f"p{i}"), "Started", "Started container c")
+    loop.run(until=DEFAULT_AGGREGATE_INTERVAL + 2.5)  # p0's and p1's records are stale, p2's not yet
+    rec._prune()
+    assert [k[2] for k in rec._similar] == ["p2"]
+    loop.run(until=DEFAULT_AGGREGATE_INTERVAL + 3.5)  # now p2's too: all go
+    rec._prune()
+    assert not rec._similar
+    assert [k[2] for k in rec._spam] == ["p0", "p1", "p2"]  # buckets are full again only after 7,500 s

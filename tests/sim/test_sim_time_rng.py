@@ -147,3 +147,31 @@ def test_rng_uuid4s_are_successive_uuid4s(counts: tuple[int, ...]) -> None:
         one, batch = SeededRNG(seed), SeededRNG(seed)
         assert [u for c in counts for u in batch.uuid4s(c)] == [one.uuid4() for _ in range(sum(counts))]
         assert batch.random() == one.random()
+
+
+@pytest.mark.parametrize("counts", [pytest.param(c, id="+".join(map(str, c))) for c in ((1,), (3, 1), (256, 700))])
+def test_uuid4_stream_takes_the_uuid4s_of_the_stream_from_where_it_is(counts: tuple[int, ...]) -> None:
+    """Uuid4Stream gives the uids uuid4() would from the stream's state when made (drawn from
+    or not, whatever the position in the generator's 624-word block), in any batches."""
+    from kubetwin.sim.rng import Uuid4Stream
+
+    for seed in range(10):
+        one, handed = SeededRNG(seed), SeededRNG(seed)
+        for _ in range(seed * 7):
+            one.random(), handed.random()
+        stream = Uuid4Stream(handed)
+        assert [u for c in counts for u in stream.take(c)] == [one.uuid4() for _ in range(sum(counts))]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rng_alnum_is_randrange_per_character(seed: int) -> None:
+    """alnum() draws the words one randrange(27) per character drew (generated names and every
+    later draw of the stream stay the same)."""
+    import random
+
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    ref = random.Random(seed)
+    rng = SeededRNG(seed)
+    for n in (5, 0, 1, 5, 13, 5, 64):
+        assert rng.alnum(n) == "".join(alphabet[ref.randrange(27)] for _ in range(n))
+    assert rng.random() == ref.random()

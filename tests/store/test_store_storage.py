@@ -93,6 +93,39 @@ def test_a_deletion_nobody_hears_is_written_without_an_event(store: Store) -> No
     assert watched.delete_written("events", ("default", "d"), d) and got == ["ADDED", "DELETED"]
 
 
+def _written_all_case(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
+    """Five events, one rewritten since (its old object given), one deleted, one listed (its
+    key index made): what delete_written_all gets from the storage TTL."""
+    written = {("default", n): store.create("events", _obj(n)) for n in ("a", "b", "c", "d", "e")}
+    store.update("events", _obj("b", count=2))
+    store.delete("events", "default", "c")
+    assert [o["metadata"]["name"] for o in store.iter("events")] == ["a", "b", "d", "e"]
+    return written
+
+
+@pytest.mark.parametrize("history", [pytest.param(0, id="unheard"), pytest.param(100, id="history")])
+@pytest.mark.parametrize("watched", [pytest.param(False, id="no-watch"), pytest.param(True, id="watch")])
+def test_delete_written_all_is_delete_written_one_by_one(store: Store, history: int, watched: bool) -> None:
+    """delete_written_all ends where delete_written per key in order ends (same keys, same
+    resourceVersion, same watch events), whether the deletions are heard or made in one pass."""
+    ends = []
+    for bulk in (False, True):
+        s = Store(path=store.path + f".{bulk}" if store.path else None, history=history)
+        got: list[tuple[str, str, int]] = []
+        if watched:
+            s.watch("events", lambda ev, got=got: got.append((ev.type, ev.object["metadata"]["name"], ev.rv)))
+        written = _written_all_case(s)
+        if bulk:
+            n = s.delete_written_all("events", written)
+        else:
+            n = sum(s.delete_written("events", k, o) for k, o in written.items())
+        names = [o["metadata"]["name"] for o in s.iter("events")]
+        ends.append((n, s.resource_version, names, got))
+        s.close()
+    assert ends[0] == ends[1]
+    assert ends[1][:3] == (3, 10, ["b"])
+
+
 def test_range_reads_after_many_unread_writes_see_every_key_in_order(store: Store) -> None:
     """A key index whose pending writes outnumber its keys is dropped and made again from the
     table at the next range read: lists stay exact across the switch."""

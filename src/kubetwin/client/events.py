@@ -122,7 +122,12 @@ def _drop_stale(cache: OrderedDict[Any, Any], stale: Any) -> None:
     """Drop the entries ``stale`` accepts from the front of ``cache`` (least recently used first),
     up to the first it refuses: popped and, that one, put back in front (a pass drops a kubelet's
     pods of the last two hours: a popitem each costs ~40% less than reading the first item and
-    deleting its key)."""
+    deleting its key). When even the most recent entry is stale, so is every one (their times
+    only grow towards the back): the cache is emptied at once, as a kubelet's are at most passes,
+    its last pod events being hours old."""
+    if cache and stale(next(reversed(cache.values()))):
+        cache.clear()
+        return
     while cache:
         key, value = cache.popitem(last=False)
         if not stale(value):
@@ -184,7 +189,7 @@ class EventRecorder:
         seen_cache = self._seen
         prior = seen_cache.get(dedupe)
         if prior is None:
-            seen = (obj_ns or "default", self._new_name(name), 1, now)
+            seen = (obj_ns or "default", self._new_name(name, now_s), 1, now)
         else:
             seen = (prior[0], prior[1], prior[2] + 1, prior[3])
         _lru_put(seen_cache, dedupe, seen)
@@ -205,8 +210,9 @@ class EventRecorder:
         involved = _involved(about, meta.get("resourceVersion", ""))
         self._create(ev_ns, ev_name, involved, type_, reason, message, annotations, first, now, count)
 
-    def _new_name(self, name: str) -> str:
-        return event_name(name, self.client.registry.event_stamp(self.client.clock.now))
+    def _new_name(self, name: str, now: float) -> str:
+        """The name of an event about ``name`` recorded at virtual ``now``."""
+        return event_name(name, self.client.registry.event_stamp(now))
 
     def _bump(self, ns: str, name: str, now: str, count: int, message: str) -> bool:
         """The correlator's patch on the stored event: ``count``, lastTimestamp, and the message
@@ -249,7 +255,7 @@ class EventRecorder:
         validated = not annotations and metadata_valid(involved["name"], name, ns)
         try:
             # The event is built here, in its stored form, and not kept: hand it over as is.
-            self.client.registry.create_trusted(ev, validated)
+            self.client.registry.create_event(ev, validated)
         except ApiError:
             return False  # events are best effort, as upstream
         return True

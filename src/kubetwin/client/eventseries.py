@@ -133,7 +133,7 @@ class SeriesEventRecorder:
             return
         # the kept references are read-only, like the stored events that share them
         ns = regarding_ref.get("namespace") or "default"
-        name = self._new_name(regarding_ref["name"])
+        name = self._new_name(regarding_ref["name"], now)
         ev: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -176,13 +176,14 @@ class SeriesEventRecorder:
     def warning(self, obj: dict[str, Any], reason: str, action: str, note: str) -> None:
         self.eventf(obj, None, WARNING, reason, action, note)
 
-    def _new_name(self, regarding: str) -> str:
-        return event_name(regarding, self.client.registry.event_stamp(self.loop.now))
+    def _new_name(self, regarding: str, now: float) -> str:
+        """The name of an event about ``regarding`` recorded at virtual ``now``."""
+        return event_name(regarding, self.client.registry.event_stamp(now))
 
     # -- writing --------------------------------------------------------------------------------
     def _create(self, ev: dict[str, Any], validated: bool) -> None:
         try:
-            self.client.registry.create_trusted(ev, validated)  # built in its stored form, handed over
+            self.client.registry.create_event(ev, validated)  # built in its stored form, handed over
         except ApiError:
             pass  # events are best effort; a rejected event is not retried
 

@@ -12,7 +12,8 @@ holds one entry per due: the keys written with it, in order of their first write
 object its last one stored (every write stores a new object). A key whose stored object is another
 one when its due comes up (written again since, or deleted) is skipped: the write that replaced it
 noted its own due. So a write costs one dict assignment into the newest entry and a deletion
-nothing (the TTL does not even hear of deletions). Objects already stored when the TTL is set up (a
+nothing (the TTL does not even hear of deletions); a due's keys go to the store in one call
+(``Store.delete_written_all``). Objects already stored when the TTL is set up (a
 restored data directory) count from the newest timestamp they carry.
 """
 
@@ -85,12 +86,10 @@ class StoreTTL:
         self._timer = None
         now = self.clock.now
         fifo = self._fifo
-        delete, resource = self.store.delete_written, self.resource
         expired = 0
         while fifo and fifo[0][0] <= now:
-            for key, obj in fifo.popleft()[1].items():
-                # not when deleted, or written again since (that write's due is queued later)
-                expired += delete(resource, key, obj)
+            # not when deleted, or written again since (that write's due is queued later)
+            expired += self.store.delete_written_all(self.resource, fifo.popleft()[1])
         self.expired += expired
         if fifo:
             self._arm()
