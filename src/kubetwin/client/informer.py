@@ -10,8 +10,8 @@ An update handler may declare the updates it ignores with a filter ``ignore(old,
 times), or the parts of an object it reads with a classifier ``changes(old, new)`` that returns
 bits of what changed (e.g. ``api.podchanges.pod_changes``) and the bits ``reads`` it depends on;
 the informer asks each distinct filter or classifier once per update and does not call the
-handlers that ignore it (a filter says so, or no bit they read changed), or calls their
-``on_ignored`` instead, so a write that most handlers ignore costs one check, not one per handler.
+handlers that ignore it (a filter says so, or no bit they read changed, or a bit of a state they
+have nothing to do in is set: ``unless``), or calls their ``on_ignored`` instead, so a write that most handlers ignore costs one check, not one per handler.
 Handlers keep their registration order. The cache, the indexes and other watchers see every
 update as before. A handler with nothing to do while some state lasts (a controller whose objects
 do not exist) can be set aside in its place (``set_update_handler_live``) and costs no call then.
@@ -36,13 +36,16 @@ UpdateClassifier = Callable[[Obj, Obj], int]
 _NO_PART: Any = object()
 _IndexPlan = tuple[IndexFunc, dict[str, dict[str, None]], dict[str, list[str]], Callable[[Obj], Any] | None, dict[str, Any]]
 _Route = tuple[list[_IndexPlan], list[UpdateHandler], int]
+# an update handler registration: (handler, index of its filter or classifier or -1, mask, skip,
+# unless, the handler for the updates it ignores or None)
+_Entry = tuple[UpdateHandler, int, int, int, int, UpdateHandler | None]
 
 
-def _pick(entry: tuple[UpdateHandler, int, int, int, UpdateHandler | None], answers: tuple[int, ...]) -> UpdateHandler | None:
+def _pick(entry: _Entry, answers: tuple[int, ...]) -> UpdateHandler | None:
     """What an update handler registration calls for these answers: its handler, or (ignored) its
     ``on_ignored`` or nothing."""
-    fn, i, mask, skip, alt = entry
-    return alt if i >= 0 and answers[i] & mask == skip else fn
+    fn, i, mask, skip, unless, alt = entry
+    return alt if i >= 0 and (answers[i] & mask == skip or answers[i] & unless) else fn
 
 
 NODE_NAME_INDEX = "spec.nodeName"
@@ -74,12 +77,11 @@ class Informer:
         # handlers by event type (delivery calls each list without looking at the others)
         self._on_adds: list[Callable[[Obj], None]] = []
         self._on_updates: list[UpdateHandler] = []
-        # with update filters or classifiers: every update handler as (handler, index of its
-        # filter or classifier or -1, mask, skip, the handler for the updates it ignores or None),
-        # in registration order; an update is ignored when ``answer & mask == skip`` (a filter's
-        # True & 1 == 1; a classifier's bits & reads == 0)
+        # with update filters or classifiers: every update handler as an _Entry, in registration
+        # order; an update is ignored when ``answer & mask == skip`` (a filter's True & 1 == 1; a
+        # classifier's bits & reads == 0) or ``answer & unless`` (a classifier's state bits)
         self._update_filters: list[Callable[[Obj, Obj], int]] = []
-        self._filtered_updates: list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]] = []
+        self._filtered_updates: list[_Entry] = []
         # by the filters' and classifiers' answers: what an update with them walks (see _route)
         self._routes: dict[tuple[int, ...], _Route] = {}
         # update handlers set aside by set_update_handler_live (they keep their place)
@@ -137,13 +139,16 @@ class Informer:
         on_ignored: UpdateHandler | None = None,
         changes: UpdateClassifier | None = None,
         reads: int = 0,
+        unless: int = 0,
     ) -> None:
         """``ignore``: updates for which ``ignore(old, new)`` is true do not reach ``on_update``;
         ``changes``/``reads``: nor do updates for which ``changes(old, new) & reads`` is 0 (none of
-        the parts it reads changed); ``on_ignored`` (optional) gets them instead, in
-        ``on_update``'s place among the handlers."""
+        the parts it reads changed), nor (``unless``) those for which ``changes(old, new) & unless``
+        is not 0 (a state in which the handler has nothing to do, e.g. the pod was being deleted
+        already); ``on_ignored`` (optional) gets them instead, in ``on_update``'s place among the
+        handlers."""
         if on_update is not None:
-            self._add_update_handler(on_update, ignore, changes, reads, on_ignored)
+            self._add_update_handler(on_update, ignore, changes, reads, on_ignored, unless)
         if on_delete is not None:
             self._on_deletes.append(on_delete)
         if on_add is not None:
@@ -153,22 +158,24 @@ class Informer:
 
     def _add_update_handler(
         self, fn: UpdateHandler, ignore: UpdateFilter | None, changes: UpdateClassifier | None, reads: int,
-        alt: UpdateHandler | None,
+        alt: UpdateHandler | None, unless: int = 0,
     ) -> None:  # fmt: skip
         if ignore is not None and changes is not None:
             raise ValueError("an update handler takes an ignore filter or a classifier, not both")
         if changes is not None and not reads:
             raise ValueError("a classifier needs the bits the handler reads (reads=0 would ignore every update)")
+        if unless and changes is None:
+            raise ValueError("unless= names bits of a classifier's answer")
         f: Callable[[Obj, Obj], int] | None = ignore if ignore is not None else changes
         if f is None:
             if alt is not None:
                 raise ValueError("on_ignored needs an ignore filter or a classifier")
             if fn not in self._muted:
                 self._on_updates.append(fn)
-            self._filtered_updates.append((fn, -1, 0, 0, None))
+            self._filtered_updates.append((fn, -1, 0, 0, 0, None))
         else:
             mask, skip = (1, 1) if ignore is not None else (reads, 0)
-            self._filtered_updates.append((fn, self._filter_index(f), mask, skip, alt))
+            self._filtered_updates.append((fn, self._filter_index(f), mask, skip, unless, alt))
         self._routes.clear()
 
     def set_update_handler_live(self, fn: UpdateHandler, live: bool) -> None:
@@ -186,7 +193,7 @@ class Informer:
         self._on_updates = [e[0] for e in self._live_updates() if e[1] < 0]
         self._routes.clear()
 
-    def _live_updates(self) -> list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]]:
+    def _live_updates(self) -> list[_Entry]:
         """The update handler registrations not set aside (all of them, in order, without any)."""
         if not self._muted:
             return self._filtered_updates
