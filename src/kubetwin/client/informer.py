@@ -87,9 +87,11 @@ class Informer:
         # update handlers set aside by set_update_handler_live (they keep their place)
         self._muted: set[UpdateHandler] = set()
         self._on_deletes: list[Callable[[Obj], None]] = []
-        # the namespace index is kept apart: an object's namespace never changes, so an update only
-        # swaps the object in its bucket
-        self._by_namespace: dict[str, dict[str, Obj]] = {}
+        # the namespace index is kept apart, by key (the objects are the cache's; a bucket's order
+        # is the keys' first adds): an object's key holds its namespace when it has one, so an
+        # update leaves the index alone (objects without one share the bucket "", which no read
+        # asks for: list() without a namespace is the whole cache)
+        self._by_namespace: dict[str, dict[str, None]] = {}
         self._indexers: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, dict[str, None]]] = {}
         # the other indexes' buckets hold keys (the objects are the cache's), so an update that
@@ -267,12 +269,12 @@ class Informer:
         self._routes.clear()
 
     def _index_add(self, k: str, obj: Obj) -> None:
-        ns = obj["metadata"].get("namespace", "")
+        ns = obj["metadata"].get("namespace") or ""
         bucket = self._by_namespace.get(ns)
         if bucket is None:
-            self._by_namespace[ns] = {k: obj}
+            self._by_namespace[ns] = {k: None}
         else:
-            bucket[k] = obj
+            bucket[k] = None
         for name, fn in self._indexers.items():
             self._values[name][k] = v = fn(obj)
             _bucket_add(self._indices[name], v, k)
@@ -280,7 +282,7 @@ class Informer:
             self._parts[name][k] = reads(obj)
 
     def _index_remove(self, k: str, obj: Obj) -> None:
-        _bucket_remove(self._by_namespace, [obj["metadata"].get("namespace", "")], k)
+        _bucket_remove(self._by_namespace, [obj["metadata"].get("namespace") or ""], k)
         for name in self._indexers:
             v = self._values[name].pop(k, None)
             _bucket_remove(self._indices[name], v if v is not None else self._indexers[name](obj), k)
@@ -289,14 +291,8 @@ class Informer:
 
     def _index_update(self, k: str, old: Obj, new: Obj, plan: list[_IndexPlan]) -> None:
         """Re-index an updated object (``plan``: the indexes whose values may have changed; an
-        index whose classifier says that nothing its ``fn`` reads did is left out). The namespace
-        bucket swaps the object; another index moves the key only where its values changed."""
-        bucket = self._by_namespace.get(new["metadata"].get("namespace", ""))
-        if bucket is not None and k in bucket:  # the key, hence the namespace, is the same
-            bucket[k] = new
-        else:
-            _bucket_remove(self._by_namespace, [old["metadata"].get("namespace", "")], k)
-            self._by_namespace.setdefault(new["metadata"].get("namespace", ""), {})[k] = new
+        index whose classifier says that nothing its ``fn`` reads did is left out): an index moves
+        the key only where its values changed (the namespace index never: the key is the same)."""
         for fn, idx, values, read, parts in plan:
             before = values.get(k)
             if before is None:
@@ -329,13 +325,15 @@ class Informer:
                 # asked once per update (most informers have one: no list built around it)
                 answers = (filters[0](old, new),) if len(filters) == 1 else tuple([f(old, new) for f in filters])
                 indexes, handlers, n = self._routes.get(answers) or self._route(answers)
-                self._index_update(k, old, new, indexes)
+                if indexes:
+                    self._index_update(k, old, new, indexes)
                 for fn in handlers:
                     fn(old, new)
                 if len(self._filtered_updates) > n:  # a handler added handlers meanwhile
                     self._deliver_late(old, new, answers, n)
             else:
-                self._index_update(k, old, new, self._plan)
+                if self._plan:
+                    self._index_update(k, old, new, self._plan)
                 for on_update in self._on_updates:
                     on_update(old, new)
         elif kind == "ADDED":
@@ -367,13 +365,15 @@ class Informer:
 
     def list(self, namespace: str | None = None) -> list[Obj]:
         if namespace:
-            return list(self._by_namespace.get(namespace, {}).values())
+            return list(map(self._cache.__getitem__, self._by_namespace.get(namespace, ())))
         return list(self._cache.values())
 
     def by_index(self, name: str, value: str) -> ObjList:
         if name == "namespace":
-            return list(self._by_namespace.get(value, {}).values())
-        return list(map(self._cache.__getitem__, self._indices[name].get(value, ())))
+            idx, value = self._by_namespace, value or ""
+        else:
+            idx = self._indices[name]
+        return list(map(self._cache.__getitem__, idx.get(value, ())))
 
     def keys(self) -> Iterator[str]:
         return iter(self._cache)
