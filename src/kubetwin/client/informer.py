@@ -83,7 +83,7 @@ class Informer:
         self._update_filters: list[Callable[[Obj, Obj], int]] = []
         self._filtered_updates: list[_Entry] = []
         # by the filters' and classifiers' answers: what an update with them walks (see _route)
-        self._routes: dict[tuple[int, ...], _Route] = {}
+        self._routes: dict[int | tuple[int, ...], _Route] = {}
         # update handlers set aside by set_update_handler_live (they keep their place)
         self._muted: set[UpdateHandler] = set()
         self._on_deletes: list[Callable[[Obj], None]] = []
@@ -207,14 +207,15 @@ class Informer:
             self._update_filters.append(f)
         return self._update_filters.index(f)
 
-    def _route(self, answers: tuple[int, ...]) -> _Route:
+    def _route(self, answers: tuple[int, ...], key: int | tuple[int, ...]) -> _Route:
         """What an update with these answers of the filters and classifiers walks: the indexes
         whose values may have changed, the handlers to call (each one's ``on_update`` or
         ``on_ignored``) in registration order, and how many registrations that covers. Built
-        once per distinct answers (a handful per informer) until a handler or index is added."""
+        once per distinct answers (a handful per informer; kept under ``key``: the answers, or
+        the one filter's answer) until a handler or index is added."""
         indexes = [p for p, (i, bits) in zip(self._plan, self._plan_bits, strict=True) if i < 0 or answers[i] & bits]
         handlers = [fn for e in self._live_updates() if (fn := _pick(e, answers)) is not None]
-        r = self._routes[answers] = (indexes, handlers, len(self._filtered_updates))
+        r = self._routes[key] = (indexes, handlers, len(self._filtered_updates))
         return r
 
     def _deliver_late(self, old: Obj, new: Obj, answers: tuple[int, ...], start: int) -> None:
@@ -322,15 +323,21 @@ class Informer:
             self._cache[k] = new
             filters = self._update_filters
             if filters:
-                # asked once per update (most informers have one: no list built around it)
-                answers = (filters[0](old, new),) if len(filters) == 1 else tuple([f(old, new) for f in filters])
-                indexes, handlers, n = self._routes.get(answers) or self._route(answers)
+                # asked once per update (most informers have one: its answer is the route's key,
+                # no tuple built around it)
+                answer: int | tuple[int, ...]
+                if len(filters) == 1:
+                    answer = filters[0](old, new)
+                    indexes, handlers, n = self._routes.get(answer) or self._route((answer,), answer)
+                else:
+                    answer = answers = tuple([f(old, new) for f in filters])
+                    indexes, handlers, n = self._routes.get(answer) or self._route(answers, answer)
                 if indexes:
                     self._index_update(k, old, new, indexes)
                 for fn in handlers:
                     fn(old, new)
                 if len(self._filtered_updates) > n:  # a handler added handlers meanwhile
-                    self._deliver_late(old, new, answers, n)
+                    self._deliver_late(old, new, answer if isinstance(answer, tuple) else (answer,), n)
             else:
                 if self._plan:
                     self._index_update(k, old, new, self._plan)
