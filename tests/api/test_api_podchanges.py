@@ -53,6 +53,22 @@ def test_a_status_write_sets_only_the_bits_of_what_it_changed() -> None:
     assert pod_changes(pod, _status_write(pod)) == 0
 
 
+def test_restarts_are_a_restart_count_moving_in_a_container_of_both_versions() -> None:
+    pod = _pod()
+    started = _status_write(pod, containerStatuses=[{"name": "c", "restartCount": 0, "state": {"waiting": {}}}])
+    assert pod_changes(pod, started) == pc.CONTAINERS  # containers appear: nothing restarted
+    running = _status_write(started, containerStatuses=[{"name": "c", "restartCount": 0, "state": {"running": {}}}])
+    assert pod_changes(started, running) == pc.CONTAINERS
+    restarted = _status_write(running, containerStatuses=[{"name": "c", "restartCount": 1, "state": {"running": {}}}])
+    assert pod_changes(running, restarted) == pc.CONTAINERS | pc.RESTARTS
+    twice = _status_write(running, containerStatuses=[{"name": "c", "restartCount": 2}, {"name": "c", "restartCount": 0}])
+    assert pod_changes(running, twice) == pc.CONTAINERS | pc.RESTARTS  # a name twice: odd
+    other = _status_write(running, containerStatuses=[{"name": "d", "restartCount": 3}])
+    assert pod_changes(running, other) == pc.CONTAINERS  # no container in both
+    assert pod_changes(running, _status_write(running, containerStatuses="x")) == pc.CONTAINERS | pc.RESTARTS
+    assert not pc.ALL & pc.WAS_TERMINATING  # an unreadable old version is not known to be deleted
+
+
 def test_metadata_and_spec_changes_are_classified() -> None:
     pod = _pod()
     new = copy.deepcopy(pod)  # an unchanged deep copy (a client's update) changes nothing
@@ -64,7 +80,8 @@ def test_metadata_and_spec_changes_are_classified() -> None:
     new = copy.deepcopy(pod)
     new["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
     assert pod_changes(pod, new) == pc.DELETION | pc.TERMINATING
-    assert pod_changes(new, copy.deepcopy(new)) == pc.TERMINATING  # a state, set on every write
+    # states, set on every write: the new version is being deleted, and so was the old one
+    assert pod_changes(new, copy.deepcopy(new)) == pc.TERMINATING | pc.WAS_TERMINATING
     new = copy.deepcopy(pod)
     new["metadata"]["labels"]["v"] = "2"
     new["metadata"]["annotations"] = {"a": "b"}
@@ -83,7 +100,7 @@ _PARTS = {
     ("spec", "nodeName"): pc.NODE,
     ("spec", "priority"): pc.SPEC,
     ("status", "phase"): pc.PHASE,
-    ("status", "containerStatuses"): pc.CONTAINERS,
+    ("status", "containerStatuses"): pc.CONTAINERS,  # (none before: nothing restarted)
     ("status", "startTime"): pc.START,
     ("status", "podIP"): 0,
 }

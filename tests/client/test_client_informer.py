@@ -163,6 +163,48 @@ def test_classified_handlers_get_only_updates_that_changed_what_they_read(client
         inf.add_handler(on_update=lambda old, new: None, ignore=lambda old, new: True, changes=parts, reads=1)
 
 
+def test_namespace_lists_hand_out_the_current_versions(client: Client) -> None:
+    """The namespace index holds keys: a list of a namespace (and its by_index) hands out the
+    cached version of each object after updates, in the order the keys came, without the
+    objects deleted."""
+    inf = InformerFactory(client.registry).get("pods")
+    for name in ("b", "a", "c"):
+        client.create(_pod(name))
+    client.create(_pod("x", "kube-system"))
+    client.patch("pods", "a", {"metadata": {"labels": {"v": "2"}}}, "default")
+    client.delete("pods", "c", "default", grace_period_seconds=0)
+    got = inf.list("default")
+    assert [p["metadata"]["name"] for p in got] == ["b", "a"]
+    assert all(p is inf.get(p["metadata"]["name"], "default") for p in got)
+    assert got[1]["metadata"]["labels"]["v"] == "2"
+    assert inf.by_index("namespace", "default") == got
+    assert [p["metadata"]["name"] for p in inf.list("kube-system")] == ["x"] and inf.list("none") == []
+
+
+def test_a_classified_handler_ignores_updates_in_its_unless_state(client: Client) -> None:
+    """``unless``: an update whose answer has one of these bits is ignored (``on_ignored`` gets
+    it) even when a bit the handler reads changed; the same answer without them is not."""
+    client.create(_pod("a"))
+    inf = InformerFactory(client.registry).get("pods")
+    log: list[str] = []
+
+    def parts(old: Obj, new: Obj) -> int:  # 1: labels changed; 4: the old version had label "gone"
+        return (1 if old["metadata"].get("labels") != new["metadata"].get("labels") else 0) | (
+            4 if "gone" in (old["metadata"].get("labels") or {}) else 0
+        )
+
+    inf.add_handler(on_update=lambda old, new: log.append("live"), changes=parts, reads=1, unless=4,
+                    on_ignored=lambda old, new: log.append("ignored"))  # fmt: skip
+    inf.add_handler(on_update=lambda old, new: log.append("all"), changes=parts, reads=1)
+    client.patch("pods", "a", {"metadata": {"labels": {"gone": "1"}}}, "default")
+    assert log == ["live", "all"]
+    log.clear()
+    client.patch("pods", "a", {"metadata": {"labels": {"x": "1"}}}, "default")
+    assert log == ["ignored", "all"]
+    with pytest.raises(ValueError):
+        inf.add_handler(on_update=lambda old, new: None, ignore=lambda old, new: False, unless=4)
+
+
 @pytest.mark.parametrize("filtered", [False, True])
 def test_update_handler_set_aside_keeps_its_place(client: Client, filtered: bool) -> None:
     """set_update_handler_live: a handler set aside gets no updates (with or without filters on

@@ -231,6 +231,9 @@ def test_counted_sync_writes_what_a_pass_over_the_pods_writes(ops: list[tuple]) 
         pytest.param([("ready", 0, True), ("terminate", 0)], id="terminating"),
         pytest.param([("scale", 2), ("ready", 0, True), ("scale", 6), ("ready", 4, True), ("scale", 1)],
                      id="binds-after-scale-down"),  # fmt: skip
+        # node counts kept: a bind moves only the node count, readiness only the counts
+        pytest.param([("scale", 2), ("ready", 0, True), ("scale", 1), ("scale", 4), ("ready", 2, False),
+                      ("ready", 2, True)], id="binds-unready-then-readies-after-scale-down"),  # fmt: skip
         pytest.param([("ready", 0, True), ("ready", 0, True), ("ready", 1, False)], id="nothing-moves"),
     ],
 )

@@ -11,7 +11,10 @@ A part that differs in any way sets its bit. Status fields without a bit (podIP,
 nominatedNodeName, init container statuses, ...) set none: a handler that reads one of them must
 not declare its reads (or gets a bit added here). ``TERMINATING`` is a state rather than a change:
 set whenever the new version carries a deletionTimestamp (a pod being deleted interests some
-handlers on every write).
+handlers on every write). ``WAS_TERMINATING`` is one too, the old version's (a deletionTimestamp
+is never unset: a handler with nothing to do for a pod once it is being deleted ignores such
+writes with ``unless=WAS_TERMINATING``); it is not part of ``ALL`` (an odd shape that cannot be
+read does not say that the pod was being deleted).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ START = 1 << 10  # status.startTime
 TERMINATING = 1 << 11  # state: the new version is being deleted
 TERMINAL = 1 << 12  # status.phase moved into or out of Succeeded / Failed (implies PHASE)
 READY_CONDITION = 1 << 13  # the Ready condition, any field (implies CONDITIONS)
-ALL = (1 << 14) - 1
+RESTARTS = 1 << 14  # the restartCount of a container in both versions' statuses (implies CONTAINERS)
+ALL = (1 << 15) - 1
+WAS_TERMINATING = 1 << 15  # state: the old version was being deleted (not in ALL)
 
 _RV = ("resourceVersion",)
 _META_NAMED = ("resourceVersion", "labels", "ownerReferences", "deletionTimestamp", "deletionGracePeriodSeconds")
@@ -50,6 +55,8 @@ def pod_changes(old: dict[str, Any], new: dict[str, Any]) -> int:
     if type(om) is not dict or type(nm) is not dict:
         return ALL
     bits = TERMINATING if nm.get("deletionTimestamp") else 0
+    if om.get("deletionTimestamp"):
+        bits |= WAS_TERMINATING
     known = sole_change(old, new)
     if known is not None and known[0] == "status":
         # the registry's status write: metadata (but its resourceVersion) and spec are as stored
@@ -91,7 +98,7 @@ def _spec_changes(a: Any, b: Any) -> int:
 
 def _status_changes(a: Any, b: Any) -> int:
     if type(a) is not dict or type(b) is not dict:
-        return PHASE | TERMINAL | CONDITIONS | READY_CONDITION | READY | CONTAINERS | START if a != b else 0
+        return PHASE | TERMINAL | CONDITIONS | READY_CONDITION | READY | CONTAINERS | RESTARTS | START if a != b else 0
     bits = 0
     pa, pb = a.get("phase"), b.get("phase")
     if pa != pb:
@@ -101,7 +108,7 @@ def _status_changes(a: Any, b: Any) -> int:
         bits |= CONDITIONS | _ready_changes(ca, cb)
     ca, cb = a.get("containerStatuses"), b.get("containerStatuses")
     if ca is not cb and ca != cb:
-        bits |= CONTAINERS
+        bits |= CONTAINERS | _restart_changes(ca, cb)
     if a.get("startTime") != b.get("startTime"):
         bits |= START
     return bits
@@ -117,6 +124,36 @@ def _ready_changes(ca: Any, cb: Any) -> int:
         if (ra is not None and ra.get("status") == "True") == (rb is not None and rb.get("status") == "True"):
             return READY_CONDITION
     return READY_CONDITION | READY
+
+
+def _restart_changes(ca: Any, cb: Any) -> int:
+    """RESTARTS when a container named in both containerStatuses lists has another restartCount
+    (or a list is odd: not a list, not dicts, a name twice); 0 when a version has no statuses (no
+    container in both)."""
+    if type(ca) is list and type(cb) is list:
+        if len(ca) == 1 == len(cb) and type(x := ca[0]) is dict and type(y := cb[0]) is dict:  # (most pods)
+            return 0 if x.get("restartCount") == y.get("restartCount") or x.get("name") != y.get("name") else RESTARTS
+    elif ca is None or cb is None:
+        return 0
+    a, b = _restarts(ca), _restarts(cb)
+    if a is None or b is None:
+        return RESTARTS
+    for name, count in b.items():
+        if name in a and a[name] != count:
+            return RESTARTS
+    return 0
+
+
+def _restarts(statuses: Any) -> dict[Any, Any] | None:
+    """Each container's restartCount by name (None if odd)."""
+    if type(statuses) is not list:
+        return None
+    out = {}
+    for c in statuses:
+        if type(c) is not dict:
+            return None
+        out[c.get("name")] = c.get("restartCount")
+    return out if len(out) == len(statuses) else None
 
 
 def _ready(conditions: Any) -> Any:

@@ -10,8 +10,8 @@ An update handler may declare the updates it ignores with a filter ``ignore(old,
 times), or the parts of an object it reads with a classifier ``changes(old, new)`` that returns
 bits of what changed (e.g. ``api.podchanges.pod_changes``) and the bits ``reads`` it depends on;
 the informer asks each distinct filter or classifier once per update and does not call the
-handlers that ignore it (a filter says so, or no bit they read changed), or calls their
-``on_ignored`` instead, so a write that most handlers ignore costs one check, not one per handler.
+handlers that ignore it (a filter says so, or no bit they read changed, or a bit of a state they
+have nothing to do in is set: ``unless``), or calls their ``on_ignored`` instead, so a write that most handlers ignore costs one check, not one per handler.
 Handlers keep their registration order. The cache, the indexes and other watchers see every
 update as before. A handler with nothing to do while some state lasts (a controller whose objects
 do not exist) can be set aside in its place (``set_update_handler_live``) and costs no call then.
@@ -36,13 +36,16 @@ UpdateClassifier = Callable[[Obj, Obj], int]
 _NO_PART: Any = object()
 _IndexPlan = tuple[IndexFunc, dict[str, dict[str, None]], dict[str, list[str]], Callable[[Obj], Any] | None, dict[str, Any]]
 _Route = tuple[list[_IndexPlan], list[UpdateHandler], int]
+# an update handler registration: (handler, index of its filter or classifier or -1, mask, skip,
+# unless, the handler for the updates it ignores or None)
+_Entry = tuple[UpdateHandler, int, int, int, int, UpdateHandler | None]
 
 
-def _pick(entry: tuple[UpdateHandler, int, int, int, UpdateHandler | None], answers: tuple[int, ...]) -> UpdateHandler | None:
+def _pick(entry: _Entry, answers: tuple[int, ...]) -> UpdateHandler | None:
     """What an update handler registration calls for these answers: its handler, or (ignored) its
     ``on_ignored`` or nothing."""
-    fn, i, mask, skip, alt = entry
-    return alt if i >= 0 and answers[i] & mask == skip else fn
+    fn, i, mask, skip, unless, alt = entry
+    return alt if i >= 0 and (answers[i] & mask == skip or answers[i] & unless) else fn
 
 
 NODE_NAME_INDEX = "spec.nodeName"
@@ -74,20 +77,21 @@ class Informer:
         # handlers by event type (delivery calls each list without looking at the others)
         self._on_adds: list[Callable[[Obj], None]] = []
         self._on_updates: list[UpdateHandler] = []
-        # with update filters or classifiers: every update handler as (handler, index of its
-        # filter or classifier or -1, mask, skip, the handler for the updates it ignores or None),
-        # in registration order; an update is ignored when ``answer & mask == skip`` (a filter's
-        # True & 1 == 1; a classifier's bits & reads == 0)
+        # with update filters or classifiers: every update handler as an _Entry, in registration
+        # order; an update is ignored when ``answer & mask == skip`` (a filter's True & 1 == 1; a
+        # classifier's bits & reads == 0) or ``answer & unless`` (a classifier's state bits)
         self._update_filters: list[Callable[[Obj, Obj], int]] = []
-        self._filtered_updates: list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]] = []
+        self._filtered_updates: list[_Entry] = []
         # by the filters' and classifiers' answers: what an update with them walks (see _route)
-        self._routes: dict[tuple[int, ...], _Route] = {}
+        self._routes: dict[int | tuple[int, ...], _Route] = {}
         # update handlers set aside by set_update_handler_live (they keep their place)
         self._muted: set[UpdateHandler] = set()
         self._on_deletes: list[Callable[[Obj], None]] = []
-        # the namespace index is kept apart: an object's namespace never changes, so an update only
-        # swaps the object in its bucket
-        self._by_namespace: dict[str, dict[str, Obj]] = {}
+        # the namespace index is kept apart, by key (the objects are the cache's; a bucket's order
+        # is the keys' first adds): an object's key holds its namespace when it has one, so an
+        # update leaves the index alone (objects without one share the bucket "", which no read
+        # asks for: list() without a namespace is the whole cache)
+        self._by_namespace: dict[str, dict[str, None]] = {}
         self._indexers: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, dict[str, None]]] = {}
         # the other indexes' buckets hold keys (the objects are the cache's), so an update that
@@ -137,13 +141,16 @@ class Informer:
         on_ignored: UpdateHandler | None = None,
         changes: UpdateClassifier | None = None,
         reads: int = 0,
+        unless: int = 0,
     ) -> None:
         """``ignore``: updates for which ``ignore(old, new)`` is true do not reach ``on_update``;
         ``changes``/``reads``: nor do updates for which ``changes(old, new) & reads`` is 0 (none of
-        the parts it reads changed); ``on_ignored`` (optional) gets them instead, in
-        ``on_update``'s place among the handlers."""
+        the parts it reads changed), nor (``unless``) those for which ``changes(old, new) & unless``
+        is not 0 (a state in which the handler has nothing to do, e.g. the pod was being deleted
+        already); ``on_ignored`` (optional) gets them instead, in ``on_update``'s place among the
+        handlers."""
         if on_update is not None:
-            self._add_update_handler(on_update, ignore, changes, reads, on_ignored)
+            self._add_update_handler(on_update, ignore, changes, reads, on_ignored, unless)
         if on_delete is not None:
             self._on_deletes.append(on_delete)
         if on_add is not None:
@@ -153,22 +160,24 @@ class Informer:
 
     def _add_update_handler(
         self, fn: UpdateHandler, ignore: UpdateFilter | None, changes: UpdateClassifier | None, reads: int,
-        alt: UpdateHandler | None,
+        alt: UpdateHandler | None, unless: int = 0,
     ) -> None:  # fmt: skip
         if ignore is not None and changes is not None:
             raise ValueError("an update handler takes an ignore filter or a classifier, not both")
         if changes is not None and not reads:
             raise ValueError("a classifier needs the bits the handler reads (reads=0 would ignore every update)")
+        if unless and changes is None:
+            raise ValueError("unless= names bits of a classifier's answer")
         f: Callable[[Obj, Obj], int] | None = ignore if ignore is not None else changes
         if f is None:
             if alt is not None:
                 raise ValueError("on_ignored needs an ignore filter or a classifier")
             if fn not in self._muted:
                 self._on_updates.append(fn)
-            self._filtered_updates.append((fn, -1, 0, 0, None))
+            self._filtered_updates.append((fn, -1, 0, 0, 0, None))
         else:
             mask, skip = (1, 1) if ignore is not None else (reads, 0)
-            self._filtered_updates.append((fn, self._filter_index(f), mask, skip, alt))
+            self._filtered_updates.append((fn, self._filter_index(f), mask, skip, unless, alt))
         self._routes.clear()
 
     def set_update_handler_live(self, fn: UpdateHandler, live: bool) -> None:
@@ -186,7 +195,7 @@ class Informer:
         self._on_updates = [e[0] for e in self._live_updates() if e[1] < 0]
         self._routes.clear()
 
-    def _live_updates(self) -> list[tuple[UpdateHandler, int, int, int, UpdateHandler | None]]:
+    def _live_updates(self) -> list[_Entry]:
         """The update handler registrations not set aside (all of them, in order, without any)."""
         if not self._muted:
             return self._filtered_updates
@@ -198,14 +207,15 @@ class Informer:
             self._update_filters.append(f)
         return self._update_filters.index(f)
 
-    def _route(self, answers: tuple[int, ...]) -> _Route:
+    def _route(self, answers: tuple[int, ...], key: int | tuple[int, ...]) -> _Route:
         """What an update with these answers of the filters and classifiers walks: the indexes
         whose values may have changed, the handlers to call (each one's ``on_update`` or
         ``on_ignored``) in registration order, and how many registrations that covers. Built
-        once per distinct answers (a handful per informer) until a handler or index is added."""
+        once per distinct answers (a handful per informer; kept under ``key``: the answers, or
+        the one filter's answer) until a handler or index is added."""
         indexes = [p for p, (i, bits) in zip(self._plan, self._plan_bits, strict=True) if i < 0 or answers[i] & bits]
         handlers = [fn for e in self._live_updates() if (fn := _pick(e, answers)) is not None]
-        r = self._routes[answers] = (indexes, handlers, len(self._filtered_updates))
+        r = self._routes[key] = (indexes, handlers, len(self._filtered_updates))
         return r
 
     def _deliver_late(self, old: Obj, new: Obj, answers: tuple[int, ...], start: int) -> None:
@@ -260,12 +270,12 @@ class Informer:
         self._routes.clear()
 
     def _index_add(self, k: str, obj: Obj) -> None:
-        ns = obj["metadata"].get("namespace", "")
+        ns = obj["metadata"].get("namespace") or ""
         bucket = self._by_namespace.get(ns)
         if bucket is None:
-            self._by_namespace[ns] = {k: obj}
+            self._by_namespace[ns] = {k: None}
         else:
-            bucket[k] = obj
+            bucket[k] = None
         for name, fn in self._indexers.items():
             self._values[name][k] = v = fn(obj)
             _bucket_add(self._indices[name], v, k)
@@ -273,7 +283,7 @@ class Informer:
             self._parts[name][k] = reads(obj)
 
     def _index_remove(self, k: str, obj: Obj) -> None:
-        _bucket_remove(self._by_namespace, [obj["metadata"].get("namespace", "")], k)
+        _bucket_remove(self._by_namespace, [obj["metadata"].get("namespace") or ""], k)
         for name in self._indexers:
             v = self._values[name].pop(k, None)
             _bucket_remove(self._indices[name], v if v is not None else self._indexers[name](obj), k)
@@ -282,14 +292,8 @@ class Informer:
 
     def _index_update(self, k: str, old: Obj, new: Obj, plan: list[_IndexPlan]) -> None:
         """Re-index an updated object (``plan``: the indexes whose values may have changed; an
-        index whose classifier says that nothing its ``fn`` reads did is left out). The namespace
-        bucket swaps the object; another index moves the key only where its values changed."""
-        bucket = self._by_namespace.get(new["metadata"].get("namespace", ""))
-        if bucket is not None and k in bucket:  # the key, hence the namespace, is the same
-            bucket[k] = new
-        else:
-            _bucket_remove(self._by_namespace, [old["metadata"].get("namespace", "")], k)
-            self._by_namespace.setdefault(new["metadata"].get("namespace", ""), {})[k] = new
+        index whose classifier says that nothing its ``fn`` reads did is left out): an index moves
+        the key only where its values changed (the namespace index never: the key is the same)."""
         for fn, idx, values, read, parts in plan:
             before = values.get(k)
             if before is None:
@@ -319,16 +323,24 @@ class Informer:
             self._cache[k] = new
             filters = self._update_filters
             if filters:
-                # asked once per update (most informers have one: no list built around it)
-                answers = (filters[0](old, new),) if len(filters) == 1 else tuple([f(old, new) for f in filters])
-                indexes, handlers, n = self._routes.get(answers) or self._route(answers)
-                self._index_update(k, old, new, indexes)
+                # asked once per update (most informers have one: its answer is the route's key,
+                # no tuple built around it)
+                answer: int | tuple[int, ...]
+                if len(filters) == 1:
+                    answer = filters[0](old, new)
+                    indexes, handlers, n = self._routes.get(answer) or self._route((answer,), answer)
+                else:
+                    answer = answers = tuple([f(old, new) for f in filters])
+                    indexes, handlers, n = self._routes.get(answer) or self._route(answers, answer)
+                if indexes:
+                    self._index_update(k, old, new, indexes)
                 for fn in handlers:
                     fn(old, new)
                 if len(self._filtered_updates) > n:  # a handler added handlers meanwhile
-                    self._deliver_late(old, new, answers, n)
+                    self._deliver_late(old, new, answer if isinstance(answer, tuple) else (answer,), n)
             else:
-                self._index_update(k, old, new, self._plan)
+                if self._plan:
+                    self._index_update(k, old, new, self._plan)
                 for on_update in self._on_updates:
                     on_update(old, new)
         elif kind == "ADDED":
@@ -360,13 +372,15 @@ class Informer:
 
     def list(self, namespace: str | None = None) -> list[Obj]:
         if namespace:
-            return list(self._by_namespace.get(namespace, {}).values())
+            return list(map(self._cache.__getitem__, self._by_namespace.get(namespace, ())))
         return list(self._cache.values())
 
     def by_index(self, name: str, value: str) -> ObjList:
         if name == "namespace":
-            return list(self._by_namespace.get(value, {}).values())
-        return list(map(self._cache.__getitem__, self._indices[name].get(value, ())))
+            idx, value = self._by_namespace, value or ""
+        else:
+            idx = self._indices[name]
+        return list(map(self._cache.__getitem__, idx.get(value, ())))
 
     def keys(self) -> Iterator[str]:
         return iter(self._cache)

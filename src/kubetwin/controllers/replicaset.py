@@ -550,19 +550,9 @@ class ReplicaSetController(Controller):
             new_uid = u.controller_uid(new) or ""
         if self._on_node:
             if old is not None and u.is_pod_active(old):
-                c = self._on_node.get(old_uid)
-                if c is not None:
-                    n = (old.get("spec") or {}).get("nodeName") or ""
-                    left = c.get(n, 0) - 1
-                    if left > 0:
-                        c[n] = left
-                    else:
-                        c.pop(n, None)
+                self._count_on_node(old_uid, (old.get("spec") or {}).get("nodeName") or "", -1)
             if new is not None and u.is_pod_active(new):
-                c = self._on_node.get(new_uid)
-                if c is not None:
-                    n = (new.get("spec") or {}).get("nodeName") or ""
-                    c[n] = c.get(n, 0) + 1
+                self._count_on_node(new_uid, (new.get("spec") or {}).get("nodeName") or "", 1)
         pod = new if new is not None else old
         if not self._owned or pod is None:
             return
@@ -578,22 +568,42 @@ class ReplicaSetController(Controller):
             if o is not None:
                 o.put(key, self._facts(new), moved)
 
-    def _moves_counts(self, old: Obj, new: Obj) -> bool:
-        """Whether _recount could move anything between two versions of a pod with the same owner
-        and labels: only if it became active or inactive, or while active changed readiness or
-        (once node counts are kept) node. The memo of the new version's facts is then left to the
-        next sync that reads the pod."""
+    def _status_moved(self, old: Obj, new: Obj) -> None:
+        """_recount for two versions of a pod with the same owner and labels (most writes), moving
+        only what moved: everything if it became active or inactive; while active its node count
+        (once node counts are kept) if its node changed, and its part in the counts if its
+        readiness did. Else the memo of the new version's facts is left to the next sync that
+        reads the pod (its owner marks it stale)."""
         if not self._owned and not self._on_node:
-            return False
+            return
         active = u.is_pod_active(new)
         if u.is_pod_active(old) != active:
-            return True
+            self._recount(old, new)
+            return
         if not active:
-            return False  # neither counts nor node counts hold an inactive pod
-        if self._on_node and (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName"):
-            return True
+            return  # neither counts nor node counts hold an inactive pod
+        if self._on_node:
+            was, node = (old.get("spec") or {}).get("nodeName") or "", (new.get("spec") or {}).get("nodeName") or ""
+            if was != node:
+                uid = u.controller_uid(new) or ""
+                self._count_on_node(uid, was, -1)
+                self._count_on_node(uid, node, 1)
         conds = (new.get("status") or {}).get("conditions")
-        return conds is not (old.get("status") or {}).get("conditions") and is_pod_ready(old) != is_pod_ready(new)
+        if self._owned and conds is not (old.get("status") or {}).get("conditions") and is_pod_ready(old) != is_pod_ready(new):
+            o = self._owned.get(u.controller_uid(new) or "")
+            if o is not None:
+                m = new["metadata"]
+                o.put(f"{m.get('namespace', '')}/{m['name']}", self._facts(new), False)
+
+    def _count_on_node(self, uid: str, node: str, d: int) -> None:
+        """Add ``d`` to ReplicaSet ``uid``'s active pods on ``node`` (when its counts are kept)."""
+        c = self._on_node.get(uid)
+        if c is not None:
+            left = c.get(node, 0) + d
+            if left > 0:
+                c[node] = left
+            else:
+                c.pop(node, None)
 
     def _owned_counts(self, rs: Obj, selector: LabelSelector, tlabels: dict[str, str]) -> _Owned:
         uid = rs["metadata"]["uid"]
@@ -616,8 +626,7 @@ class ReplicaSetController(Controller):
         if nm.get("ownerReferences") is om.get("ownerReferences") and nm.get("labels") is om.get("labels"):
             # the same owner and labels (shared by status writes): only the owner is enqueued,
             # and the counts move only if the pod's activity, readiness or node did
-            if self._moves_counts(old, new):
-                self._recount(old, new)
+            self._status_moved(old, new)
             self._enqueue_owner(new)
             return
         self._recount(old, new)

@@ -290,6 +290,43 @@ def test_oom_of_a_selected_pod_is_a_memory_sample(env: Env, restarts: int, reaso
     assert (int(feed.oom_peak[row]) > before) == recorded
 
 
+def test_an_oom_written_to_the_store_reaches_the_recommender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pod handler declares the restarts it reads (``pod_changes``' RESTARTS): a status write
+    that moves a restartCount with an OOMKilled last state reaches it through the informer, one
+    that leaves the counts alone does not, nor does any write once the pod is being deleted."""
+    seen: list[Obj] = []
+    handler = VPARecommender._pod_updated
+
+    def counted(self: VPARecommender, old: Obj, new: Obj) -> None:
+        seen.append(new)
+        handler(self, old, new)
+
+    monkeypatch.setattr(VPARecommender, "_pod_updated", counted)
+    env = Env()
+    env.vpa("Off")
+    env.deployment(replicas=1)
+    env.run(5 * 60)
+    rec = next(c for c in env.cluster.components if isinstance(c, VPARecommender))
+    pod = env.live_pods()[0]
+    feed = rec.feeds["default/web"]
+    (row,) = feed.pods[pod["metadata"]["uid"]].rows
+    seen.clear()
+    before = int(feed.oom_peak[row])
+    (cs,) = pod["status"]["containerStatuses"]
+    cs["lastState"] = {"terminated": {"reason": "OOMKilled", "finishedAt": env.cluster.loop.timestamp()}}
+    pod = env.client.update_status(pod)  # the counts as they were: not delivered
+    assert seen == [] and int(feed.oom_peak[row]) == before
+    pod["status"]["containerStatuses"][0]["restartCount"] = int(cs.get("restartCount") or 0) + 1
+    pod = env.client.update_status(pod)
+    assert len(seen) == 1 and int(feed.oom_peak[row]) > before
+    env.client.delete("pods", pod["metadata"]["name"], "default", grace_period_seconds=30)
+    pod = env.client.get("pods", pod["metadata"]["name"], "default")
+    assert len(seen) == 2  # the deletion
+    pod["status"]["containerStatuses"][0]["restartCount"] += 1
+    env.client.update_status(pod)
+    assert len(seen) == 2  # being deleted already: nothing more for it
+
+
 @pytest.mark.parametrize(
     ("write", "selected"),
     [

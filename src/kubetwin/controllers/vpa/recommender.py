@@ -364,9 +364,12 @@ class VPARecommender(Controller):
         self._timer: Any = None
 
     def start(self) -> None:
-        # what _pod_updated reads: uid, labels, phase, deletion, containers and their statuses (OOMs)
+        # what _pod_updated reads: uid, labels, phase, deletion, containers and their restarts (an
+        # OOM is seen in the write that moves a restartCount); a pod being deleted already is in
+        # no selection (a deleting pod leaves them) and has nothing more to say
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted, changes=pod_changes,
-                              reads=pc.META | pc.LABELS | pc.PHASE | pc.DELETION | pc.SPEC | pc.CONTAINERS)  # fmt: skip
+                              reads=pc.META | pc.LABELS | pc.PHASE | pc.DELETION | pc.SPEC | pc.RESTARTS,
+                              unless=pc.WAS_TERMINATING)  # fmt: skip
         self.vpas.add_handler(None, None, self._vpa_deleted)
         self._timer = self.loop.every(self.interval, self.run_once, self.priority, "vpa:recommender")
 
