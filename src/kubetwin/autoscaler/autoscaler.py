@@ -1074,11 +1074,18 @@ class ClusterAutoscaler:
         needs = pdbs.needs(plan.to_move)
         if lasting:
             if len(self._plans) > 2 * len(self.tracker.names()) + 64:
-                self._plans.clear()  # nodes long gone
+                self._forget_gone_nodes()
             self._plans[name] = (version, key, plan, needs, self._pdb_version)
         else:
             self._plans.pop(name, None)
         return plan, needs
+
+    def _forget_gone_nodes(self) -> None:
+        """Drop the kept drain plans and the drain input versions of nodes long gone (a node's
+        version dropped reads as None: its plan, if any, is made again)."""
+        self._plans.clear()
+        live = set(self.tracker.names())
+        self._drain_inputs = {n: v for n, v in self._drain_inputs.items() if n in live}
 
     def _plan_key(self, name: str, plan: drain.DrainPlan, needs: dict[int, int]) -> tuple[Any, ...]:
         """What of the node's drain plan (before the PDB counts) a scale-down pass reads, kept
