@@ -282,8 +282,8 @@ def node_states(sim: SimCluster) -> dict[str, Any]:
               ("kubelet-phase", 1, "Succeeded"), ("delete-node", 0)])  # fmt: skip
 def test_changed_since_names_every_node_that_changed(ops: list[tuple[Any, ...]]) -> None:
     """BaseSnapshot.changed_since names every node whose state differs between two syncs (came,
-    went, other pods or numbers, other taints or labels): the scale-down pass memo takes the
-    others for what they were."""
+    went, other pods or numbers, other taints or labels), those that only gained pods apart: the
+    scale-down pass memo takes the others for what they were."""
     s = Stack()
     sim = s.base.sync()
     mark, before = s.base.mark(), node_states(sim)
@@ -291,9 +291,13 @@ def test_changed_since_names_every_node_that_changed(ops: list[tuple[Any, ...]])
         apply(s, o)
         sim = s.base.sync()
         now = node_states(sim)
-        changed = s.base.changed_since(mark)
-        assert changed is not None
-        assert {n for n in before.keys() | now.keys() if before.get(n) != now.get(n)} <= changed
+        changes = s.base.changed_since(mark)
+        assert changes is not None
+        changed, gained = changes
+        assert {n for n in before.keys() | now.keys() if before.get(n) != now.get(n)} <= changed | gained
+        for n in gained:  # the same node object, the pods it had and more
+            assert n in before and n in now and before[n][1:] == now[n][1:]
+            assert set(before[n][0]["pods"]) <= set(now[n][0]["pods"])
         if o[0] != "scan":
             mark, before = s.base.mark(), now
 

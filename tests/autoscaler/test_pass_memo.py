@@ -218,3 +218,39 @@ def test_removal_found_after_a_later_node_changed(make_env: Any, monkeypatch: An
     _taint(env, order[2], False)
     env.run(500)
     assert order[1] in env.ca.unneeded_since and shadow.hits > 10
+
+
+def test_removal_found_when_nodes_before_its_destination_only_gained_pods(make_env: Any, monkeypatch: Any) -> None:
+    """Informer order: o0 (1850m used: no room for a 300m pod), o1 (two 300m pods: the candidate),
+    o2 (1100m: where they go), o3 empty. A pod pinned to o0 changes its slot (no kept prefix past
+    it) but only adds to a node that rejected o1's pods: o1's removal is found by candidate. Freeing
+    o0 (its pods gone) makes o1's pods go there: not found then (the shadow checks each answer)."""
+    env = make_env(nodegroup("general", minSize=1, maxSize=6, desiredSize=4), _pdb(2),
+                   autoscaler(unremovableNodeRecheckTimeout="0s", scaleDownUnneededTime="30m"))  # fmt: skip
+    shadow = Shadow(env.ca, monkeypatch)
+    found: list[str] = []
+    moved = passmemo.Kept.moved
+
+    def spy(kept: passmemo.Kept, entry: Any) -> Any:
+        got = moved(kept, entry)
+        if got is not None:
+            found.append(entry[0])
+        return got
+
+    monkeypatch.setattr(passmemo.Kept, "moved", spy)
+    env.run(60)
+    order = list(env.ca.tracker.order())
+    for i, (name, replicas, cpu) in enumerate([("d0", 1, "1850m"), ("web", 2, "300m"), ("d2", 1, "1100m")]):
+        _cordon(env, order, order[i : i + 1])
+        env.client.create(deployment(name, replicas, cpu=cpu, memory="64Mi"))
+        env.run(70 + 10 * i)
+    _cordon(env, order, order)
+    env.run(300)
+    assert env.ca.unneeded_since.keys() == {order[1], order[3]} and not found
+    _pin(env, "pin0", order[0], "20m")
+    env.run(320)
+    assert found == [order[1]] and order[1] in env.ca.unneeded_since
+    env.client.delete("deployments.apps", "d0", namespace="default")
+    env.client.delete("deployments.apps", "pin0", namespace="default")
+    env.run(400)
+    assert found == [order[1]] and order[1] in env.ca.unneeded_since and shadow.hits > 10

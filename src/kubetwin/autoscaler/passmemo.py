@@ -45,15 +45,19 @@ that came or went anywhere, other candidates ahead of it, other nodes draining),
 moves read is the same. Neither snapshot may hold a pod with (anti-)affinity terms and each pod
 it moved must have had a fit class (:attr:`Step.local`): each pod's first-fit answer is then the
 first node in the order, not removed, whose own state passes it, and the node order keeps the
-relative order of the nodes that stay (informer order: nodes that come go last). So the moves
-hold when the candidate's input is equal, its node's pods are the same and no node up to the
-furthest one its pods went to (in this pass's order) may hold other pods or be removed or not
-than when the last pass moved them: no sync changed it since (:meth:`BaseSnapshot.changed_since`;
-it did not start or stop draining), and no removal in one pass and not (with the same input and
-moves) in the other before the step touched it (the removed node, the nodes its pods went to;
-removals change nothing else, whatever their order). The budgets left and the non-empty count
-are this pass's own (the candidate is not blocked and below the cap); first-fit's state stays
-this pass's (where each class resumes holds as pods are added).
+relative order of the nodes that stay (informer order: nodes that come go last). A node before
+the one a pod went to rejected it; with more pods on it, or removed, it still does (a fit class:
+more pods only turn a node's yes into a no). So the moves hold when the candidate's input is
+equal, its node's pods are the same, the nodes its pods went to are as they were and every node
+up to the furthest of them (in this pass's order) holds the same pods or more and is removed if
+it was. What differs is known: the nodes a sync changed since (:meth:`BaseSnapshot.changed_since`:
+those that only gained pods apart; nodes that started or stopped draining count as changed) and
+the nodes touched (the removed node, the nodes its pods went to; removals change nothing else,
+whatever their order) by a removal before the step in one pass and not (with the same input and
+moves) in the other: one only in this pass adds pods and removes a node, one only in the last
+pass may have freed room. The budgets left and the non-empty count are this pass's own (the
+candidate is not blocked and below the cap); first-fit's state stays this pass's (where each
+class resumes holds as pods are added).
 """
 
 from __future__ import annotations
@@ -101,21 +105,23 @@ Moves = tuple[tuple[str, str], ...]
 
 class _Moved:
     """The last pass's removable steps that hold after other changes, found by candidate (see the
-    module docstring): the nodes whose state may differ between the last pass before the step and
-    this pass so far are those a sync changed since (``changed``, with the nodes that started or
-    stopped draining) and those the removals in one but not the other touched (their node, the
-    nodes their pods went to). Positions are in this pass's node ``order``, read when first asked."""
+    module docstring). The nodes whose state may differ between the last pass before the step and
+    this pass so far: those a sync changed since (``changed``, with the nodes that started or
+    stopped draining; ``gained``: those it only attached pods to), and those the removals in one
+    pass but not the other touched (their node, the nodes their pods went to). Positions are in
+    this pass's node ``order``, read when first asked."""
 
-    def __init__(self, rec: _Record, order: list[str], changed: set[str]) -> None:
+    def __init__(self, rec: _Record, order: list[str], changed: set[str], gained: set[str]) -> None:
         self._rec = rec
         self._order = order
         self._changed = changed
+        self._gained = gained
         self._pos: dict[str, int] | None = None
         self._first = 0  # position of the first changed node
         self._at: dict[str, int] = {}  # candidate -> its position in the last pass
         # the last pass's removals: node -> [its position in the last pass, (input, moves), lowest position touched]
         self._old: dict[str, list[Any]] = {}
-        # this pass's removals so far: node -> [the last pass's removal of it too, (input, moves), lowest position touched]
+        # this pass's removals so far: node -> [the last pass's removal of it too, (input, moves), nodes touched]
         self._new: dict[str, list[Any]] = {}
         for j, (entry, step) in enumerate(zip(rec.key[0], rec.steps, strict=True)):
             self._at[entry[0]] = j
@@ -138,6 +144,14 @@ class _Moved:
         """The first position in the order of the nodes a removal touched (a gone node: none)."""
         n = len(self._order)
         return min(pos.get(name, n), min((pos.get(t, n) for _, t in moves), default=n))
+
+    @staticmethod
+    def _touched(name: str, removal: list[Any]) -> set[str]:
+        """The nodes a removal of this pass touched: its node and where its pods went."""
+        if removal[2] is None:
+            removal[2] = {name, *(t for _, t in removal[1][1])}
+        touched: set[str] = removal[2]
+        return touched
 
     def taken(self, entry: Any, moves: Moves) -> None:
         """This pass removed the candidate whose input is ``entry``, its pods moved to ``moves``."""
@@ -167,11 +181,14 @@ class _Moved:
             reach = max(reach, p)
         if self._first <= reach:
             return None
+        targets = {t for _, t in step.moves}
+        if not targets.isdisjoint(self._gained):
+            return None
         for other, old in self._old.items():
             if old[0] < j and not (other in self._new and self._new[other][0]) and self._low(pos, other, old) <= reach:
                 return None  # removed before it in the last pass, not (the same way) in this one
         for other, new in self._new.items():
-            if (not new[0] or self._old[other][0] >= j) and self._low(pos, other, new) <= reach:
+            if (not new[0] or self._old[other][0] >= j) and not targets.isdisjoint(self._touched(other, new)):
                 return None  # removed before it in this pass, not (the same way) in the last one
         return step, reach
 
@@ -313,10 +330,11 @@ class PassMemo:
         when neither snapshot had a pod with (anti-)affinity terms and the changes since are known."""
         if rec.affinity or base.sim.snapshot.with_affinity:
             return None
-        changed = base.changed_since(rec.changes)
-        if changed is None:
+        changes = base.changed_since(rec.changes)
+        if changes is None:
             return None
-        return _Moved(rec, order, changed | (rec.key[1] ^ key[1]))
+        changed, gained = changes
+        return _Moved(rec, order, changed | (rec.key[1] ^ key[1]), gained)
 
     def store(self, base: BaseSnapshot, key: tuple[Any, ...], order: list[str], budgets: Any, steps: list[Step]) -> None:
         """Keep a pass's steps (``base``: its snapshot reverted)."""

@@ -495,7 +495,8 @@ class BaseSnapshot:
     (their terms' namespaceSelector resolves against the namespaces).
 
     Each sync logs the nodes whose content it changed (:meth:`changed_since`): what a scan kept
-    from an earlier one (:mod:`kubetwin.autoscaler.passmemo`) tells which nodes differ since.
+    from an earlier one (:mod:`kubetwin.autoscaler.passmemo`) tells which nodes differ since, and
+    which of them only gained pods.
 
     Same content as a snapshot built from scratch from the informers, except that pods bound to
     a node that is not in it are left out rather than kept unattached (they count nowhere either
@@ -515,9 +516,9 @@ class BaseSnapshot:
         self._namespaces_changed = False
         self.namespace_events = 0  # namespace changes seen (what pod affinity terms resolve against)
         self.syncs = 0
-        # the names of the nodes whose content sync changed (node added, removed or not just its
-        # status; a pod attached or detached), in order, from position _changes_base on
-        self._changes: list[str] = []
+        # the nodes whose content sync changed (node added, removed or not just its status; a pod
+        # attached or detached), in order, from position _changes_base on: (name, a pod attached)
+        self._changes: list[tuple[str, bool]] = []
         self._changes_base = 0
         self.nodes.add_handler(self._node_event, self._node_updated, self._node_event, ignore=nodestatus.heartbeat_only)
         self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event, changes=pod_changes, reads=_POD_READS)
@@ -575,12 +576,15 @@ class BaseSnapshot:
         """A point in the log of changed nodes (:meth:`changed_since`)."""
         return self._changes_base + len(self._changes)
 
-    def changed_since(self, mark: int) -> set[str] | None:
+    def changed_since(self, mark: int) -> tuple[set[str], set[str]] | None:
         """The nodes whose content (the node as the filters read it, the pods on it) a sync
-        changed since ``mark``; None when that point is no longer logged."""
+        changed since ``mark``: those that changed otherwise than by pods attached, and those
+        that only gained pods; None when that point is no longer logged."""
         if mark < self._changes_base:
             return None
-        return set(self._changes[mark - self._changes_base:])
+        log = self._changes[mark - self._changes_base:]
+        changed = {name for name, attached in log if not attached}
+        return changed, {name for name, attached in log if attached} - changed
 
     def _drop_changes(self) -> None:
         self._changes_base += len(self._changes)
@@ -591,7 +595,7 @@ class BaseSnapshot:
         snap = self.sim.snapshot
         pi = snap.pods.get(key)
         if pi is not None and pi.slot >= 0 and (ni := snap.nodes[pi.slot]) is not None:
-            self._changes.append(ni.name)
+            self._changes.append((ni.name, False))
         snap.remove_pod(key)
 
     def sync(self) -> SimCluster:
@@ -620,13 +624,13 @@ class BaseSnapshot:
             ni = snap.get(name)
             if node is None or node["metadata"].get("deletionTimestamp"):
                 if ni is not None:
-                    changes.append(name)
+                    changes.append((name, False))
                     for key in list(ni.pods):
                         snap.remove_pod(key)
                     snap.remove_node(name)
                 continue
             if ni is None or not _status_only(ni.node, node):
-                changes.append(name)
+                changes.append((name, False))
             snap.add_node(node)  # or update it
             if ni is None:
                 for pod in self.pods_on(name):
@@ -647,7 +651,7 @@ class BaseSnapshot:
                 self._detach(key)
             if want:
                 assert pod is not None and node_name
-                changes.append(node_name)
+                changes.append((node_name, True))
                 snap.add_pod(pod, PodInfo(pod))
         return sim
 
