@@ -295,9 +295,12 @@ def test_changed_since_names_every_node_that_changed(ops: list[tuple[Any, ...]])
         assert changes is not None
         changed, gained = changes
         assert {n for n in before.keys() | now.keys() if before.get(n) != now.get(n)} <= changed | gained
-        for n in gained:  # the same node object, the pods it had and more
+        for n in gained:  # the same node object, the pods it had and more: as much room taken or more
             assert n in before and n in now and before[n][1:] == now[n][1:]
-            assert set(before[n][0]["pods"]) <= set(now[n][0]["pods"])
+            was, row = before[n][0], now[n][0]
+            assert set(was["pods"]) <= set(row["pods"]) and was["count"] <= row["count"]
+            assert all(v <= row["requested"].get(r, 0) for r, v in was["requested"].items())
+            assert all(p in row["ports"] for p in was["ports"])
         if o[0] != "scan":
             mark, before = s.base.mark(), now
 
