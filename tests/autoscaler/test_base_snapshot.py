@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
 
@@ -265,6 +265,44 @@ def test_persistent_snapshot_equals_fresh_one(ops: list[tuple[Any, ...]]) -> Non
         if o[0] == "scan":
             same_as_fresh(s)
     same_as_fresh(s)
+
+
+def node_states(sim: SimCluster) -> dict[str, Any]:
+    """Per node what a filter or first-fit reads of it: its row in :func:`describe`, its spec,
+    labels and allocatable."""
+    rows = describe(sim)["nodes"]
+    return {ni.name: (rows[ni.name], ni.node.get("spec"), ni.node["metadata"].get("labels"),
+                      ni.node["status"].get("allocatable")) for ni in sim.snapshot.node_infos()}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(op, min_size=1, max_size=40))
+@example(ops=[("node", 0, 1, False, False), ("pod", 0, 100, 0, "a", False, False), ("pod", 1, 100, None, "a", False, False),
+              ("bind", 1, 0), ("taint-node", 0, True), ("resize-node", 0, 3), ("delete-pod", 0, True),
+              ("kubelet-phase", 1, "Succeeded"), ("delete-node", 0)])  # fmt: skip
+def test_changed_since_names_every_node_that_changed(ops: list[tuple[Any, ...]]) -> None:
+    """BaseSnapshot.changed_since names every node whose state differs between two syncs (came,
+    went, other pods or numbers, other taints or labels), those that only gained pods apart: the
+    scale-down pass memo takes the others for what they were."""
+    s = Stack()
+    sim = s.base.sync()
+    mark, before = s.base.mark(), node_states(sim)
+    for o in ops:
+        apply(s, o)
+        sim = s.base.sync()
+        now = node_states(sim)
+        changes = s.base.changed_since(mark)
+        assert changes is not None
+        changed, gained = changes
+        assert {n for n in before.keys() | now.keys() if before.get(n) != now.get(n)} <= changed | gained
+        for n in gained:  # the same node object, the pods it had and more: as much room taken or more
+            assert n in before and n in now and before[n][1:] == now[n][1:]
+            was, row = before[n][0], now[n][0]
+            assert set(was["pods"]) <= set(row["pods"]) and was["count"] <= row["count"]
+            assert all(v <= row["requested"].get(r, 0) for r, v in was["requested"].items())
+            assert all(p in row["ports"] for p in was["ports"])
+        if o[0] != "scan":
+            mark, before = s.base.mark(), now
 
 
 @pytest.mark.parametrize(

@@ -461,3 +461,22 @@ def test_drain_plan_kept_through_status_writes_and_drains_take_current_pods(make
     before = ca._drain_inputs[first]
     ca._touch_node({"spec": {"nodeName": first}})
     assert ca._drain_inputs[first] != before
+
+
+def test_gone_nodes_drop_their_drain_plans_and_input_versions(make_env: Any) -> None:
+    """Past twice the nodes' count of kept plans, the plans and the drain input versions of nodes
+    the tracker no longer holds go; the live nodes keep their versions (their plans made again)."""
+    env = make_env(nodegroup("g", minSize=1, maxSize=3, desiredSize=2), deployment("web", 2, cpu="300m"),
+                   autoscaler(unremovableNodeRecheckTimeout="0s"))  # fmt: skip
+    env.run(300)
+    ca = env.ca
+    (first,) = ca.unneeded_since
+    for i in range(100):
+        ca._drain_inputs[f"gone-{i}"] = i
+        ca._plans[f"gone-{i}"] = ca._plans[first]
+    (pod,) = ca._plans[first][2].to_move  # a change of its pod: the node's plan is made again, and kept
+    env.client.patch("pods", pod["metadata"]["name"], {"metadata": {"annotations": {"example.com/x": "y"}}},
+                     namespace="default")  # fmt: skip
+    env.run(320)
+    assert set(ca._drain_inputs) <= set(ca.tracker.names()) and first in ca._drain_inputs
+    assert first in ca._plans and set(ca._plans) <= set(ca.tracker.names()) and first in ca.unneeded_since

@@ -176,3 +176,68 @@ def test_steps_kept_through_pdb_budget_changes_with_the_same_verdicts(make_env: 
     env.run(700)
     assert any(checked) and shadow.hits > 10
     assert env.ca.unremovable.get(sorted(env.ca.tracker.order())[1]) is None
+
+
+def _four_nodes(make_env: Any, monkeypatch: Any, d0: str) -> tuple[Any, Shadow, list[str], list[str]]:
+    """Four nodes in informer order: o0 holds one pod of ``d0`` CPU, o1 two 300m pods (the
+    candidate), o2 1100m, o3 none (removed first, no moves); the shadow pass checks every answer.
+    Also the candidates whose removals Kept.moved found, as they are found."""
+    env = make_env(nodegroup("general", minSize=1, maxSize=6, desiredSize=4), _pdb(2),
+                   autoscaler(unremovableNodeRecheckTimeout="0s", scaleDownUnneededTime="30m"))  # fmt: skip
+    shadow = Shadow(env.ca, monkeypatch)
+    found: list[str] = []
+    moved = passmemo.Kept.moved
+
+    def spy(kept: passmemo.Kept, entry: Any) -> Any:
+        got = moved(kept, entry)
+        if got is not None:
+            found.append(entry[0])
+        return got
+
+    monkeypatch.setattr(passmemo.Kept, "moved", spy)
+    env.run(60)
+    order = list(env.ca.tracker.order())
+    assert len(order) == 4
+    for i, (name, replicas, cpu) in enumerate([("d0", 1, d0), ("web", 2, "300m"), ("d2", 1, "1100m")]):
+        _cordon(env, order, order[i : i + 1])
+        env.client.create(deployment(name, replicas, cpu=cpu, memory="64Mi"))
+        env.run(70 + 10 * i)
+    _cordon(env, order, order)
+    env.run(300)
+    assert env.ca.unneeded_since.keys() == {order[1], order[3]} and not found
+    return env, shadow, order, found
+
+
+def test_removal_found_after_a_later_node_changed(make_env: Any, monkeypatch: Any) -> None:
+    """Four nodes in informer order: o0 (1100m used) takes candidate o1's two pods (300m each),
+    o2 (1100m) would take them too, o3 is empty (removed first, no moves). A change of o3's labels
+    moves the snapshot's node generation (no kept prefix): o1's removal is found by candidate, its
+    moves reaching no further than o0. Tainting o0 and o2 leaves o1's pods no place: its kept
+    removal must not be found then (the shadow pass checks every answer)."""
+    env, shadow, order, found = _four_nodes(make_env, monkeypatch, "1100m")
+    env.client.patch("nodes", order[3], {"metadata": {"labels": {"example.com/rack": "r1"}}})
+    env.run(320)
+    assert found == [order[1]] and order[1] in env.ca.unneeded_since
+    _taint(env, order[0], True)
+    _taint(env, order[2], True)
+    env.run(340)
+    assert found == [order[1]] and env.ca.unremovable.get(order[1]) == "NoPlaceToMovePods"
+    _taint(env, order[0], False)
+    _taint(env, order[2], False)
+    env.run(500)
+    assert order[1] in env.ca.unneeded_since and shadow.hits > 10
+
+
+def test_removal_found_when_nodes_before_its_destination_only_gained_pods(make_env: Any, monkeypatch: Any) -> None:
+    """Informer order: o0 (1850m used: no room for a 300m pod), o1 (two 300m pods: the candidate),
+    o2 (1100m: where they go), o3 empty. A pod pinned to o0 changes its slot (no kept prefix past
+    it) but only adds to a node that rejected o1's pods: o1's removal is found by candidate. Freeing
+    o0 (its pods gone) makes o1's pods go there: not found then (the shadow checks each answer)."""
+    env, shadow, order, found = _four_nodes(make_env, monkeypatch, "1850m")
+    _pin(env, "pin0", order[0], "20m")
+    env.run(320)
+    assert found == [order[1]] and order[1] in env.ca.unneeded_since
+    env.client.delete("deployments.apps", "d0", namespace="default")
+    env.client.delete("deployments.apps", "pin0", namespace="default")
+    env.run(400)
+    assert found == [order[1]] and order[1] in env.ca.unneeded_since and shadow.hits > 10

@@ -78,7 +78,7 @@ from kubetwin.autoscaler import drain, expander, fitmemo, limits, nodegroupset, 
 from kubetwin.autoscaler.config import DEFAULT_NAME, RESOURCE, Options
 from kubetwin.autoscaler.estimator import estimate
 from kubetwin.autoscaler.nodestate import TO_BE_DELETED_TAINT, NodeFacts, NodeTracker, has_taint
-from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster, same_info
+from kubetwin.autoscaler.simulator import BaseSnapshot, FirstFit, SimCluster, fit_class, same_info
 from kubetwin.client import Client, EventRecorder, InformerFactory
 from kubetwin.cloud.nodegroup import (
     ANN_SCALE_DOWN,
@@ -960,11 +960,11 @@ class ClusterAutoscaler:
         )  # fmt: skip
         order = self._node_order()
         sim = self.base.sync()
-        kept = self._pass_memo.lookup(sim, key, order, budgets)
+        kept = self._pass_memo.lookup(self.base, key, order, budgets)
         steps = kept.prefix
         if len(steps) < len(ordered) or kept.pdb_check:
             steps = self._simulate_pass(sim, ordered, plans, tracker, order, kept, key[0])
-            self._pass_memo.store(sim, key, order, budgets, steps)
+            self._pass_memo.store(self.base, key, order, budgets, steps)
         for (_, node, g, util), (plan, _), step in zip(ordered, plans, steps, strict=True):
             outcome = step.outcome
             name = node["metadata"]["name"]
@@ -1012,8 +1012,14 @@ class ClusterAutoscaler:
                 plan = drain.check_pdbs(plan, tracker, needs)
                 blocked = plan.blocking is not None and plan.blocking.reason == drain.NOT_ENOUGH_PDB
                 step = kept.step(i, entries[i], blocked)
-                if step is not None:
+                if step is None and plan.blocking is None and run.non_empty < NON_EMPTY_CANDIDATES_COUNT:
+                    found = kept.moved(entries[i])
+                    if found is not None:
+                        step = run.take_moved(node["metadata"]["name"], *found)
+                        self._pass_memo.moved += 1
+                elif step is not None:
                     step = run.take(step)
+                if step is not None:
                     if step.outcome is passmemo.REMOVABLE:
                         run.remove(node["metadata"]["name"], plan.to_move, step.moves)
                         tracker.remove(plan.to_move, needs)
@@ -1048,7 +1054,8 @@ class ClusterAutoscaler:
         moved = self._simulate_moves(run.sim, plan.to_move, name, fit, run.removed)
         if moved is None:
             return passmemo.Step("NoPlaceToMovePods", (), fit.state(), slot)
-        step = passmemo.Step(passmemo.REMOVABLE, tuple(moved), fit.state(), slot)
+        local = all(fit_class(self._move_info(pod)) is not None for pod in plan.to_move)
+        step = passmemo.Step(passmemo.REMOVABLE, tuple(moved), fit.state(), slot, local)
         run.remove(name, plan.to_move, step.moves, made=True)
         return step
 
@@ -1074,11 +1081,18 @@ class ClusterAutoscaler:
         needs = pdbs.needs(plan.to_move)
         if lasting:
             if len(self._plans) > 2 * len(self.tracker.names()) + 64:
-                self._plans.clear()  # nodes long gone
+                self._forget_gone_nodes()
             self._plans[name] = (version, key, plan, needs, self._pdb_version)
         else:
             self._plans.pop(name, None)
         return plan, needs
+
+    def _forget_gone_nodes(self) -> None:
+        """Drop the kept drain plans and the drain input versions of nodes long gone (a node's
+        version dropped reads as None: its plan, if any, is made again)."""
+        self._plans.clear()
+        live = set(self.tracker.names())
+        self._drain_inputs = {n: v for n, v in self._drain_inputs.items() if n in live}
 
     def _plan_key(self, name: str, plan: drain.DrainPlan, needs: dict[int, int]) -> tuple[Any, ...]:
         """What of the node's drain plan (before the PDB counts) a scale-down pass reads, kept
@@ -1345,7 +1359,14 @@ class _PassRun:
         self.fit.restore((reached, step.fit[1]))
         if reached == step.fit[0]:
             return step
-        return passmemo.Step(step.outcome, step.moves, self.fit.state(), step.slot)
+        return passmemo.Step(step.outcome, step.moves, self.fit.state(), step.slot, step.local)
+
+    def take_moved(self, name: str, step: passmemo.Step, reach: int) -> passmemo.Step:
+        """Go on from a removal :meth:`passmemo.Kept.moved` found, which read the nodes up to
+        position ``reach``: first-fit's state stays this pass's own (the places where each class
+        resumes hold as pods are added), the step as this pass keeps it."""
+        self.fit.reached = max(self.fit.reached, reach)
+        return passmemo.Step(step.outcome, step.moves, self.fit.state(), self.sim.snapshot.slot_of.get(name), True)
 
     def remove(self, name: str, to_move: list[Obj], moves: tuple[tuple[str, str], ...], made: bool = False) -> None:
         """The candidate ``name`` goes, its pods ``to_move`` to ``moves`` (``made``: in ``sim`` already)."""

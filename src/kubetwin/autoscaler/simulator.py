@@ -466,6 +466,10 @@ def _status_only(prev: Obj, node: Obj) -> bool:
 _POD_READS = pc.LABELS | pc.OWNERS | pc.DELETION | pc.META | pc.NODE | pc.SPEC | pc.START | pc.TERMINAL
 
 
+# past this many entries the log of changed nodes is dropped (BaseSnapshot.changed_since: None)
+_CHANGES_LIMIT = 1 << 15
+
+
 def _is_terminal(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -490,6 +494,10 @@ class BaseSnapshot:
     leaves takes its pods along. A namespace change re-reads the pods with pod (anti-)affinity
     (their terms' namespaceSelector resolves against the namespaces).
 
+    Each sync logs the nodes whose content it changed (:meth:`changed_since`): what a scan kept
+    from an earlier one (:mod:`kubetwin.autoscaler.passmemo`) tells which nodes differ since, and
+    which of them only gained pods.
+
     Same content as a snapshot built from scratch from the informers, except that pods bound to
     a node that is not in it are left out rather than kept unattached (they count nowhere either
     way). Slot order is not informer order: callers that go through nodes in order keep their own.
@@ -508,6 +516,10 @@ class BaseSnapshot:
         self._namespaces_changed = False
         self.namespace_events = 0  # namespace changes seen (what pod affinity terms resolve against)
         self.syncs = 0
+        # the nodes whose content sync changed (node added, removed or not just its status; a pod
+        # attached or detached), in order, from position _changes_base on: (name, a pod attached)
+        self._changes: list[tuple[str, bool]] = []
+        self._changes_base = 0
         self.nodes.add_handler(self._node_event, self._node_updated, self._node_event, ignore=nodestatus.heartbeat_only)
         self.pods.add_handler(self._pod_event, self._pod_updated, self._pod_event, changes=pod_changes, reads=_POD_READS)
         informers.get("namespaces").add_handler(self._ns_event, lambda o, n: self._ns_event(n), self._ns_event)
@@ -557,6 +569,34 @@ class BaseSnapshot:
         self._dirty_pods.clear()
         self._namespaces_changed = False
         self.sim = SimCluster(self.informers, self.rng)
+        self._drop_changes()
+
+    # -- what changed ----------------------------------------------------------------------------
+    def mark(self) -> int:
+        """A point in the log of changed nodes (:meth:`changed_since`)."""
+        return self._changes_base + len(self._changes)
+
+    def changed_since(self, mark: int) -> tuple[set[str], set[str]] | None:
+        """The nodes whose content (the node as the filters read it, the pods on it) a sync
+        changed since ``mark``: those that changed otherwise than by pods attached, and those
+        that only gained pods; None when that point is no longer logged."""
+        if mark < self._changes_base:
+            return None
+        log = self._changes[mark - self._changes_base:]
+        changed = {name for name, attached in log if not attached}
+        return changed, {name for name, attached in log if attached} - changed
+
+    def _drop_changes(self) -> None:
+        self._changes_base += len(self._changes)
+        self._changes.clear()
+
+    def _detach(self, key: str) -> None:
+        """Take the pod ``key`` out of the snapshot, logging its node."""
+        snap = self.sim.snapshot
+        pi = snap.pods.get(key)
+        if pi is not None and pi.slot >= 0 and (ni := snap.nodes[pi.slot]) is not None:
+            self._changes.append((ni.name, False))
+        snap.remove_pod(key)
 
     def sync(self) -> SimCluster:
         """Apply the recorded changes; the snapshot then holds the informers' current state."""
@@ -564,6 +604,9 @@ class BaseSnapshot:
         if sim.forked:
             raise RuntimeError("BaseSnapshot.sync while the snapshot is forked")
         self.syncs += 1
+        if len(self._changes) > _CHANGES_LIMIT:
+            self._drop_changes()
+        changes = self._changes
         if not self.active:
             self.active = True
             self._dirty_nodes = dict.fromkeys(self.nodes.keys())
@@ -575,16 +618,19 @@ class BaseSnapshot:
             self._namespaces_changed = False
             pods.update(dict.fromkeys(snap.with_affinity))
             for key in list(snap.with_affinity):
-                snap.remove_pod(key)  # re-added below with terms resolved again
+                self._detach(key)  # re-added below with terms resolved again
         for name in nodes:
             node = self.nodes.get(name)
             ni = snap.get(name)
             if node is None or node["metadata"].get("deletionTimestamp"):
                 if ni is not None:
+                    changes.append((name, False))
                     for key in list(ni.pods):
                         snap.remove_pod(key)
                     snap.remove_node(name)
                 continue
+            if ni is None or not _status_only(ni.node, node):
+                changes.append((name, False))
             snap.add_node(node)  # or update it
             if ni is None:
                 for pod in self.pods_on(name):
@@ -602,9 +648,10 @@ class BaseSnapshot:
                 old.pod = pod  # a status update: the same PodInfo, counted the same way
                 continue
             if old is not None:
-                snap.remove_pod(key)
+                self._detach(key)
             if want:
-                assert pod is not None
+                assert pod is not None and node_name
+                changes.append((node_name, True))
                 snap.add_pod(pod, PodInfo(pod))
         return sim
 
