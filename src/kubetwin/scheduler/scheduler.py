@@ -29,7 +29,8 @@ pkg/scheduler/backend/queue/scheduling_queue.go).
   Unschedulable with the FitError message "0/N nodes are available: <sorted reason counts>." plus
   the PostFilter (preemption) message. Pods waiting for new nodes fail alike one after another: a
   pod that reads as the last unschedulable one to the filters, on an unchanged snapshot, takes
-  that cycle's diagnosis instead of running the filters again (see ``_find_feasible``).
+  that cycle's diagnosis instead of running the filters again (see ``_find_feasible``), and,
+  without pod affinity terms or nominations, that cycle's PreFilter output too (``_fails_alike``).
 """
 
 from __future__ import annotations
