@@ -633,9 +633,11 @@ class Snapshot:
 
     def _domains_after_add(self, ni: NodeInfo, before: int) -> None:
         """add_node's upkeep of domains(): a node on the last slot is the last one a rebuild
-        visits, so an entry current before it came (node_generation ``before``) takes its value
-        (an existing id, or a new one after the others) as a rebuild would number it, in new
-        arrays (holders keep theirs); any other add drops every entry (a rebuild renumbers)."""
+        visits, so an entry that held before it came (current at node_generation ``before``, or
+        made earlier with every node changed since keeping its value, as _same_domains asks)
+        takes its value (an existing id, or a new one after the others) as a rebuild would number
+        it, in new arrays (holders keep theirs); any other add drops every entry (a rebuild
+        renumbers)."""
         entries = self._domains
         if not entries:
             return
@@ -643,10 +645,12 @@ class Snapshot:
             entries.clear()
             return
         pos = len(self._node_log)
-        for key, (gen, ids, names, _, index) in list(entries.items()):
-            if gen != before:
-                del entries[key]
-                continue
+        for key, (gen, ids, names, at, index) in list(entries.items()):
+            if gen != before:  # nodes changed since it was made: it holds if they kept their value
+                slots = self.node_changes_since(gen, at)
+                if slots is None or not self._labels_kept(key, ids, names, slots - {ni.slot}):
+                    del entries[key]
+                    continue
             new_ids = np.full(self.capacity, -1, dtype=np.int64)
             new_ids[: len(ids)] = ids
             v = ni.labels.get(key)
@@ -665,7 +669,12 @@ class Snapshot:
         if len(ids) != self.capacity:
             return False
         slots = self.node_changes_since(gen, pos)
-        if slots is None or len(slots) > PATCH_SLOTS_MAX:
+        return slots is not None and self._labels_kept(key, ids, names, slots)
+
+    def _labels_kept(self, key: str, ids: np.ndarray, names: list[str], slots: set[int]) -> bool:
+        """The nodes on ``slots`` (a few) have the value of label ``key`` that ``ids`` and
+        ``names`` give them."""
+        if len(slots) > PATCH_SLOTS_MAX:
             return False
         for s in slots:
             ni = self.nodes[s]
