@@ -662,9 +662,13 @@ class Scheduler:
             return False
         state.data.update(last.pre_filtered)
         state.skip_filter.update(last.skip)
-        total = len(snap.alive_slots())
-        self.next_start_node_index = self.next_start_node_index % total if total else 0
+        self._start_after_no_fit()
         return True
+
+    def _start_after_no_fit(self) -> None:
+        """nextStartNodeIndex after a cycle that found no feasible node (as _window leaves it)."""
+        total = len(self.snapshot.alive_slots())
+        self.next_start_node_index = self.next_start_node_index % total if total else 0
 
     def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
         """Feasible node slots in round-robin order, filling ``diag`` when there are none (or
@@ -680,8 +684,7 @@ class Scheduler:
         last = self._last_fit_error
         if last is not None and last.alike(snap, state, self._classes.of(pi)):
             if not pi.has_affinity and not snap.nominated:
-                total = len(snap.alive_slots())
-                self.next_start_node_index = self.next_start_node_index % total if total else 0
+                self._start_after_no_fit()
                 raise FitError(pi, last.diagnosis)  # read-only, shared
         else:
             fast = self._find_feasible_fast(state, pi)
