@@ -141,3 +141,42 @@ def test_a_patch_follows_a_taint_change() -> None:
         ([False, False, True], ["node(s) had untolerated taint {old: z}"]),
     ]
     assert not calls
+
+
+def test_domains_follow_a_node_added_on_the_last_slot() -> None:
+    """An entry cached before add_node takes the new node's value in new arrays (a new zone gets
+    the next id), equal to a rebuild; a node taking a freed middle slot drops the entries."""
+    snap = Snapshot(capacity=4)
+    for i in range(3):
+        snap.add_node(_node(f"n{i}", 1 + i % 2, 0, False))
+    ids, names = snap.domains("zone")
+    assert (ids[:3].tolist(), names) == ([0, 1, 0], ["a", "b"])
+    snap.update_node(_node("n1", 2, 1, False))  # a taint: the entry is behind but still holds
+    snap.add_node(_node("n3", 0, 0, False))  # no zone label
+    assert snap._domains["zone"][0] == snap.node_generation
+    snap.add_node(make_node("n4").capacity(cpu="8", memory="8Gi").labels({"zone": "c"}).obj())  # grows
+    ids2, names2 = snap.domains("zone")
+    assert ids2 is not ids and names2 is not names and names == ["a", "b"]  # holders keep theirs
+    assert (ids2[:5].tolist(), names2) == ([0, 1, 0, -1, 2], ["a", "b", "c"])
+    assert snap._domains["zone"][0] == snap.node_generation  # patched, not left for a rebuild
+    snap._domains.clear()
+    ids3, names3 = snap.domains("zone")
+    assert (ids3.tolist(), names3) == (ids2.tolist(), names2)
+    snap.remove_node("n0")
+    snap.domains("zone")
+    snap.add_node(make_node("n5").capacity(cpu="8", memory="8Gi").labels({"zone": "d"}).obj())  # slot 0
+    assert "zone" not in snap._domains
+    ids4, names4 = snap.domains("zone")
+    assert (ids4[:5].tolist(), names4) == ([0, 1, 2, -1, 3], ["d", "b", "a", "c"])
+
+
+def test_domains_behind_a_relabel_are_not_patched_by_an_add() -> None:
+    """An entry made before a node changed its zone does not hold: the add after it drops it."""
+    snap = Snapshot(capacity=8)
+    for i in range(3):
+        snap.add_node(_node(f"n{i}", 1, 0, False))
+    assert snap.domains("zone")[1] == ["a"]
+    snap.update_node(_node("n1", 2, 0, False))  # zone a -> b, no domains() call in between
+    snap.add_node(_node("n3", 1, 0, False))
+    ids, names = snap.domains("zone")
+    assert (ids[:4].tolist(), names) == ([0, 1, 0, 0], ["a", "b"])

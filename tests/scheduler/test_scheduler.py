@@ -391,6 +391,36 @@ def test_reused_diagnosis_writes_what_a_fresh_one_writes(monkeypatch: pytest.Mon
     assert with_memo == _waiting_pods_story()
 
 
+def test_alike_failure_skips_the_pre_filter_until_the_snapshot_changes(stack: SchedStack) -> None:
+    """A pod like the last unschedulable one, on the unchanged snapshot, takes that cycle's PreFilter
+    output without running it (the PostFilter's dry runs still read it); any change in between
+    (here a pod arriving on a node) runs it again."""
+    _prio(stack, "high", 1000)
+    stack.create(small("n1"), small("n2"), make_node("n3").capacity(cpu="8").taints([GPU_TAINT]).obj())
+    stack.create(make_pod("low").container("c", requests={"cpu": "100m"}).node("n3").obj())
+    stack.settle()
+    fw = stack.scheduler.framework
+    ran: list[str] = []
+    run_pre_filter = fw.run_pre_filter
+
+    def counted(state, pi):  # type: ignore[no-untyped-def]
+        ran.append(pi.name)
+        return run_pre_filter(state, pi)
+
+    fw.run_pre_filter = counted  # type: ignore[method-assign]
+    big = make_pod("big0").container("c", requests={"cpu": "3"}).set("spec.priorityClassName", "high")
+    stack.create(*(big.set("metadata.name", f"big{i}").obj() for i in range(3)))
+    stack.settle()
+    assert ran == ["big0"]
+    msgs = {e["message"] for i in range(3) for e in stack.events("FailedScheduling", f"big{i}")}
+    assert len(msgs) == 1 and "No preemption victims found for incoming pod" in msgs.pop()
+    stack.create(make_pod("low2").container("c", requests={"cpu": "100m"}).node("n1").obj())
+    stack.settle()
+    stack.create(big.set("metadata.name", "big3").obj(), big.set("metadata.name", "big4").obj())
+    stack.settle()
+    assert ran == ["big0", "big3"]
+
+
 def test_pod_changed_while_waiting_is_not_taken_for_its_old_kind() -> None:
     """Alike pods share a class (PodClasses); a pending pod whose spec changes leaves its class, so
     the last failure of its old kind is not its own."""

@@ -126,8 +126,9 @@ class Snapshot:
         self.counters: dict[tuple[Any, ...], SelectorCounter] = {}
         self._counter_list: list[SelectorCounter] = []  # the counters in the order they came
         self.uid = next(_SNAPSHOT_IDS)
-        # label key -> (node_generation, domain id per slot, names, node-change log length)
-        self._domains: dict[str, tuple[int, np.ndarray, list[str], int]] = {}
+        # label key -> (node_generation, domain id per slot, names, node-change log length,
+        # name -> id)
+        self._domains: dict[str, tuple[int, np.ndarray, list[str], int, dict[str, int]]] = {}
         self.with_affinity: dict[str, PodInfo] = {}  # assigned pods that have pod (anti-)affinity
         self.nominated: dict[int, dict[str, PodInfo]] = {}  # slot -> preemptors nominated there
         self.nominated_slot: dict[str, int] = {}
@@ -280,8 +281,9 @@ class Snapshot:
                 if pi.slot == -1 and (pi.pod.get("spec") or {}).get("nodeName") == name:
                     self._attach(pi, s)
                     self._ghosts -= 1
+        before = self.node_generation
         self._node_changed(s)
-        self._domains.clear()
+        self._domains_after_add(ni, before)
         self.epoch = next(_VERSIONS)
         return ni
 
@@ -610,7 +612,7 @@ class Snapshot:
             if cached[0] == self.node_generation:
                 return cached[1], cached[2]
             if self._same_domains(key, cached):
-                self._domains[key] = (self.node_generation, cached[1], cached[2], len(self._node_log))
+                self._domains[key] = (self.node_generation, cached[1], cached[2], len(self._node_log), cached[4])
                 return cached[1], cached[2]
         ids = np.full(self.capacity, -1, dtype=np.int64)
         names: list[str] = []
@@ -626,17 +628,53 @@ class Snapshot:
                 d = index[v] = len(names)
                 names.append(v)
             ids[ni.slot] = d
-        self._domains[key] = (self.node_generation, ids, names, len(self._node_log))
+        self._domains[key] = (self.node_generation, ids, names, len(self._node_log), index)
         return ids, names
 
-    def _same_domains(self, key: str, cached: tuple[int, np.ndarray, list[str], int]) -> bool:
+    def _domains_after_add(self, ni: NodeInfo, before: int) -> None:
+        """add_node's upkeep of domains(): a node on the last slot is the last one a rebuild
+        visits, so an entry that held before it came (current at node_generation ``before``, or
+        made earlier with every node changed since keeping its value, as _same_domains asks)
+        takes its value (an existing id, or a new one after the others) as a rebuild would number
+        it, in new arrays (holders keep theirs); any other add drops every entry (a rebuild
+        renumbers)."""
+        entries = self._domains
+        if not entries:
+            return
+        if ni.slot != self.n - 1:
+            entries.clear()
+            return
+        pos = len(self._node_log)
+        for key, (gen, ids, names, at, index) in list(entries.items()):
+            if gen != before:  # nodes changed since it was made: it holds if they kept their value
+                slots = self.node_changes_since(gen, at)
+                if slots is None or not self._labels_kept(key, ids, names, slots - {ni.slot}):
+                    del entries[key]
+                    continue
+            new_ids = np.full(self.capacity, -1, dtype=np.int64)
+            new_ids[: len(ids)] = ids
+            v = ni.labels.get(key)
+            if v is not None:
+                d = index.get(v)
+                if d is None:
+                    d = index[v] = len(names)  # the index is the entry's own
+                    names = [*names, v]
+                new_ids[ni.slot] = d
+            entries[key] = (self.node_generation, new_ids, names, pos, index)
+
+    def _same_domains(self, key: str, cached: tuple[int, np.ndarray, list[str], int, dict[str, int]]) -> bool:
         """The nodes changed since ``cached`` (a domains() entry) was made all kept their value of
         label ``key`` (e.g. a taint came or went): the same ids and names hold."""
-        gen, ids, names, pos = cached
+        gen, ids, names, pos, _ = cached
         if len(ids) != self.capacity:
             return False
         slots = self.node_changes_since(gen, pos)
-        if slots is None or len(slots) > PATCH_SLOTS_MAX:
+        return slots is not None and self._labels_kept(key, ids, names, slots)
+
+    def _labels_kept(self, key: str, ids: np.ndarray, names: list[str], slots: set[int]) -> bool:
+        """The nodes on ``slots`` (a few) have the value of label ``key`` that ``ids`` and
+        ``names`` give them."""
+        if len(slots) > PATCH_SLOTS_MAX:
             return False
         for s in slots:
             ni = self.nodes[s]

@@ -29,7 +29,8 @@ pkg/scheduler/backend/queue/scheduling_queue.go).
   Unschedulable with the FitError message "0/N nodes are available: <sorted reason counts>." plus
   the PostFilter (preemption) message. Pods waiting for new nodes fail alike one after another: a
   pod that reads as the last unschedulable one to the filters, on an unchanged snapshot, takes
-  that cycle's diagnosis instead of running the filters again (see ``_find_feasible``).
+  that cycle's diagnosis instead of running the filters again (see ``_find_feasible``), and,
+  without pod affinity terms or nominations, that cycle's PreFilter output too (``_fails_alike``).
 """
 
 from __future__ import annotations
@@ -621,6 +622,8 @@ class Scheduler:
         num_all = snap.num_nodes()
         if num_all == 0:
             raise _NoNodes()
+        if self._fails_alike(state, pi):
+            raise FitError(pi, self._last_fit_error.diagnosis)  # type: ignore[union-attr]
         fw = self.framework
         diag = Diagnosis(num_all)
         st = fw.run_pre_filter(state, pi)
@@ -644,6 +647,29 @@ class Scheduler:
         scores = self._prioritize(state, pi, feasible)
         return snap.nodes[int(feasible[self._select_host(scores)])].name  # type: ignore[union-attr]
 
+    def _fails_alike(self, state: CycleState, pi: PodInfo) -> bool:
+        """The failure of ``_find_feasible``'s alike pod, decided before the PreFilter: for a pod
+        like the last one no node fitted, on the unchanged snapshot, without pod (anti-)affinity
+        terms, nominated pods or a nominated node of its own, the PreFilter plugins (which read the
+        pod's class and the snapshot) would write what they wrote for that pod, so ``state`` takes
+        that output (read-only: PostFilter clones a state before changing it) and the pod takes its
+        diagnosis; True when it does."""
+        last = self._last_fit_error
+        snap = self.snapshot
+        if last is None or pi.has_affinity or snap.nominated or (pi.pod.get("status") or _EMPTY).get("nominatedNodeName"):
+            return False
+        if not last.alike(snap, None, self._classes.of(pi)):
+            return False
+        state.data.update(last.pre_filtered)
+        state.skip_filter.update(last.skip)
+        self._start_after_no_fit()
+        return True
+
+    def _start_after_no_fit(self) -> None:
+        """nextStartNodeIndex after a cycle that found no feasible node (as _window leaves it)."""
+        total = len(self.snapshot.alive_slots())
+        self.next_start_node_index = self.next_start_node_index % total if total else 0
+
     def _find_feasible(self, state: CycleState, pi: PodInfo, diag: Diagnosis) -> np.ndarray:
         """Feasible node slots in round-robin order, filling ``diag`` when there are none (or
         raising the FitError of an alike pod, below).
@@ -658,8 +684,7 @@ class Scheduler:
         last = self._last_fit_error
         if last is not None and last.alike(snap, state, self._classes.of(pi)):
             if not pi.has_affinity and not snap.nominated:
-                total = len(snap.alive_slots())
-                self.next_start_node_index = self.next_start_node_index % total if total else 0
+                self._start_after_no_fit()
                 raise FitError(pi, last.diagnosis)  # read-only, shared
         else:
             fast = self._find_feasible_fast(state, pi)
@@ -916,22 +941,24 @@ class PodClasses:
 class _FitMemo:
     """A pod that no node fitted (its class), its diagnosis and the snapshot's state at the time."""
 
-    __slots__ = ("epoch", "dirty", "generation", "skip", "pod_class", "diagnosis")
+    __slots__ = ("epoch", "dirty", "generation", "skip", "pre_filtered", "pod_class", "diagnosis")
 
     def __init__(self, snap: Snapshot, state: CycleState, pod_class: int, diag: Diagnosis) -> None:
         self.epoch, self.dirty, self.generation = snap.epoch, len(snap.dirty), snap.node_generation
         self.skip = frozenset(state.skip_filter)
+        self.pre_filtered = dict(state.data)  # what the PreFilter wrote (the filters write nothing)
         self.pod_class = pod_class
         self.diagnosis = diag
 
-    def alike(self, snap: Snapshot, state: CycleState, pod_class: int) -> bool:
-        """A pod of ``pod_class`` reads as the memo's pod to the filters, on the same snapshot."""
+    def alike(self, snap: Snapshot, state: CycleState | None, pod_class: int) -> bool:
+        """A pod of ``pod_class`` reads as the memo's pod to the filters, on the same snapshot
+        (``state``: after its PreFilter, which skipped the same filters; None: before it)."""
         return (
             self.pod_class == pod_class
             and self.epoch == snap.epoch
             and self.dirty == len(snap.dirty)
             and self.generation == snap.node_generation
-            and self.skip == state.skip_filter
+            and (state is None or self.skip == state.skip_filter)
         )
 
 

@@ -508,16 +508,17 @@ class PodTopologySpread(Plugin):
         for c in cons:
             ids, names = snap.domains(c.key)
             per_slot = snap.counter(frozenset([pod.namespace]), c.selector, c.selector_key)
+            labelled = self._all_labelled(snap, c.key)
             if c.key == LABEL_HOSTNAME:
                 size = len(kept)
                 dom_counts = None
             else:
                 d_kept = ids[kept]
                 present = np.zeros(len(names), dtype=bool)
-                present[d_kept[d_kept >= 0]] = True
-                size = int(present.sum())
+                present[d_kept if labelled else d_kept[d_kept >= 0]] = True  # labelled: no id is -1
+                size = int(np.count_nonzero(present))
                 dom_counts = np.where(present, self._soft_counts(pod, cons, c, per_slot, require_all), 0)
-            per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2), self._all_labelled(snap, c.key)))
+            per_constraint.append((c, ids, per_slot, dom_counts, math.log(size + 2), labelled))
         state.write(NAME + "/score", (per_constraint, ignored, slots, some_ignored))
         return None
 
@@ -566,24 +567,42 @@ class PodTopologySpread(Plugin):
 
     def score_all(self, state: CycleState, pod: PodInfo, slots: np.ndarray) -> np.ndarray:
         per_constraint, ignored, _, some_ignored = state.read(NAME + "/score")
-        total = np.zeros(len(slots), dtype=np.float64)
+        total: np.ndarray | None = None
         for c, ids, per_slot, dom_counts, w, labelled in per_constraint:
-            if labelled and (dom_counts is None or len(dom_counts)):
-                # every node has the key: the np.where(has, ...) below would keep every entry
-                cnt = per_slot[slots] if dom_counts is None else dom_counts[ids[slots]]
-                total += cnt * w + (c.max_skew - 1)
-                continue
-            d = ids[slots]
-            has = d >= 0
-            if dom_counts is None:
-                cnt = per_slot[slots]
+            part = self._constraint_scores(c, ids, per_slot, dom_counts, w, labelled, slots)
+            if total is None:
+                total = part  # what 0.0 + part gives (part >= 0)
             else:
-                cnt = dom_counts[np.where(has, d, 0)] if len(dom_counts) else np.zeros(len(slots), dtype=np.int64)
-            total += np.where(has, cnt * w + (c.max_skew - 1), 0.0)
-        out = np.floor(total + 0.5).astype(np.int64)
+                total += part
+        if total is None:
+            total = np.zeros(len(slots), dtype=np.float64)
+        total += 0.5
+        out = np.floor(total).astype(np.int64)
         if some_ignored:
             out[ignored] = 0
         return out
+
+    @staticmethod
+    def _constraint_scores(c: Constraint, ids: np.ndarray, per_slot: np.ndarray, dom_counts: np.ndarray | None,
+                           w: float, labelled: bool, slots: np.ndarray) -> np.ndarray:  # fmt: skip
+        """One constraint's float score per slot of ``slots`` (a new array): matching pods in the
+        slot's domain times ``w``, plus maxSkew - 1; 0 on a node lacking the key."""
+        k = c.max_skew - 1
+        if labelled and (dom_counts is None or len(dom_counts)):
+            # every node has the key: the np.where(has, ...) below would keep every entry
+            if dom_counts is None:
+                part = per_slot[slots] * w
+                part += k
+                return part
+            # the same operations per domain, then spread to the slots
+            return (dom_counts * w + k)[ids[slots]]
+        d = ids[slots]
+        has = d >= 0
+        if dom_counts is None:
+            cnt = per_slot[slots]
+        else:
+            cnt = dom_counts[np.where(has, d, 0)] if len(dom_counts) else np.zeros(len(slots), dtype=np.int64)
+        return np.where(has, cnt * w + k, 0.0)
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         per_constraint, ignored, slots, _ = state.read(NAME + "/score")
