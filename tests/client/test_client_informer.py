@@ -361,6 +361,37 @@ def test_index_with_reads_skips_versions_that_share_the_part(client: Client) -> 
     assert "app=web" not in inf._indices["app"] and "default/a" not in inf._parts["app"]
 
 
+def test_index_with_ignore_skips_the_updates_its_filter_ignores(client: Client) -> None:
+    """``ignore``: an update the filter ignores keeps the values without a look (even when it
+    changed what the function reads: the filter vouches for it); any other update is indexed. The
+    filter is asked once per update for the index and a handler that share it."""
+    from kubetwin.client.informer import node_name_index
+
+    inf = InformerFactory(client.registry).get("pods")
+    calls: list[str] = []
+    asked: list[str] = []
+
+    def by_node(o: Obj) -> list[str]:
+        calls.append(o["metadata"]["resourceVersion"])
+        return node_name_index(o)
+
+    def labelled(old: Obj, new: Obj) -> bool:  # "ignore the updates that set label skip"
+        asked.append(new["metadata"]["resourceVersion"])
+        return "skip" in (new["metadata"].get("labels") or {})
+
+    client.create(_pod("a"))
+    inf.add_index("node", by_node, ignore=labelled)
+    inf.add_handler(on_update=lambda old, new: None, ignore=labelled)
+    assert len(calls) == 1
+    client.patch("pods", "a", {"metadata": {"labels": {"skip": "1"}}}, "default")
+    client.bind("default", "a", "n1")  # ignored: the stale value stays
+    assert len(calls) == 1 and len(asked) == 2 and inf.by_index("node", "n1") == []
+    client.patch("pods", "a", {"metadata": {"labels": {"skip": None}}}, "default")
+    assert len(calls) == 2 and [o["metadata"]["name"] for o in inf.by_index("node", "n1")] == ["a"]
+    with pytest.raises(ValueError, match="not both"):
+        inf.add_index("m", by_node, ignore=labelled, changes=lambda old, new: 1, bits=1)
+
+
 def test_a_classifier_without_the_bits_read_is_refused(client: Client) -> None:
     """reads=0 / bits=0 would ignore every update, and an index reached only when a bit of its
     part changed has no use for a same-part ``reads``: both are mistakes, refused at once."""

@@ -103,11 +103,11 @@ class Informer:
         self._reads: dict[str, Callable[[Obj], Any]] = {}
         self._parts: dict[str, dict[str, Any]] = {}
         # indexes declared with a classifier: (its index in _update_filters, the bits fn reads)
-        self._index_bits: dict[str, tuple[int, int]] = {}
+        self._index_bits: dict[str, tuple[int, int, int]] = {}
         # what an update walks per index, looked up once: (fn, its buckets, its values, reads,
         # parts), and beside each its classifier's index (or -1) and the bits fn reads
         self._plan: list[_IndexPlan] = []
-        self._plan_bits: list[tuple[int, int]] = []
+        self._plan_bits: list[tuple[int, int, int]] = []
         self._watcher: Watcher | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -213,7 +213,8 @@ class Informer:
         ``on_ignored``) in registration order, and how many registrations that covers. Built
         once per distinct answers (a handful per informer; kept under ``key``: the answers, or
         the one filter's answer) until a handler or index is added."""
-        indexes = [p for p, (i, bits) in zip(self._plan, self._plan_bits, strict=True) if i < 0 or answers[i] & bits]
+        indexes = [p for p, (i, mask, skip) in zip(self._plan, self._plan_bits, strict=True)
+                   if i < 0 or answers[i] & mask != skip]  # fmt: skip
         handlers = [fn for e in self._live_updates() if (fn := _pick(e, answers)) is not None]
         r = self._routes[key] = (indexes, handlers, len(self._filtered_updates))
         return r
@@ -234,20 +235,24 @@ class Informer:
 
     def add_index(
         self, name: str, fn: IndexFunc, reads: Callable[[Obj], Any] | None = None, *,
-        changes: UpdateClassifier | None = None, bits: int = 0,
+        changes: UpdateClassifier | None = None, bits: int = 0, ignore: UpdateFilter | None = None,
     ) -> None:  # fmt: skip
         """Index the cache by ``fn``'s values. ``reads``: the one part of an object ``fn`` reads
         besides its namespace (e.g. its labels), when there is one; an update whose new version
         holds that very part (the same object: a write that left it alone shares it with the
         cached version) keeps the cached version's values without calling ``fn``. ``changes`` /
         ``bits``: a classifier of updates (as ``add_handler``'s) and the bits of what ``fn`` reads;
-        an update for which ``changes(old, new) & bits`` is 0 keeps the values without a look."""
+        an update for which ``changes(old, new) & bits`` is 0 keeps the values without a look.
+        ``ignore``: a filter (as ``add_handler``'s, asked once per update for both) of updates that
+        leave what ``fn`` reads alone (e.g. a node's heartbeat): they keep the values without a look."""
         if name == "namespace":
             raise ValueError("the namespace index is built in")
         if changes is not None and (not bits or reads is not None):
             # (an update reaches the index only when a bit of its part changed, so ``reads``'
             # same-part shortcut could never apply)
             raise ValueError("an index with a classifier takes the bits its function reads, and no reads")
+        if changes is not None and ignore is not None:
+            raise ValueError("an index takes an ignore filter or a classifier, not both")
         self._indexers[name] = fn
         idx: dict[str, dict[str, None]] = {}
         values: dict[str, list[str]] = {}
@@ -263,10 +268,12 @@ class Informer:
             self._parts[name] = {k: reads(obj) for k, obj in self._cache.items()}
         self._index_bits.pop(name, None)
         if changes is not None:
-            self._index_bits[name] = (self._filter_index(changes), bits)
+            self._index_bits[name] = (self._filter_index(changes), bits, 0)  # walked when a bit it reads moved
+        elif ignore is not None:
+            self._index_bits[name] = (self._filter_index(ignore), 1, 1)  # walked unless ignored
         self._plan = [(f, self._indices[n], self._values[n], self._reads.get(n), self._parts.get(n, {}))
                       for n, f in self._indexers.items()]  # fmt: skip
-        self._plan_bits = [self._index_bits.get(n, (-1, 0)) for n in self._indexers]
+        self._plan_bits = [self._index_bits.get(n, (-1, 0, 0)) for n in self._indexers]
         self._routes.clear()
 
     def _index_add(self, k: str, obj: Obj) -> None:

@@ -382,8 +382,9 @@ class NodeGroupController(Controller):
         self.rng = rng.child("nodegroup")
         self.groups = informers.get(NODEGROUP_RESOURCE)
         self.nodes = informers.get("nodes")
-        # the index reads only the labels: a status write (a heartbeat) keeps them and the values
-        self.nodes.add_index("nodegroup", _nodegroup_index, reads=_labels)
+        # the index reads only the labels: a status write keeps them and the values (a heartbeat,
+        # which the node handlers' filter already tells apart, without a look at them)
+        self.nodes.add_index("nodegroup", _nodegroup_index, reads=_labels, ignore=nodestatus.heartbeat_only)
         self.launched = 0
         self.terminated = 0
         # USD billed by each group's instances that are gone (see cloud.cost)
