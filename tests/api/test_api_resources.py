@@ -439,3 +439,23 @@ def test_memo_follows_the_spec_across_resource_versions() -> None:
     resized["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "250m"
     assert res.pod_requests(resized)["cpu"] == 250 and res.qos_class(resized) == "Burstable"
     assert res.pod_requests(pod)["cpu"] == 100  # the old version again: its own spec
+
+
+def test_requests_memo_seeded_and_shared_by_a_bound_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """remember_requests seeds a stored pod's memo; its bound version (nodeName set, the spec's
+    other parts the same objects) reuses it; a version whose containers changed is computed again."""
+    p = make_pod("memo-bind").container(requests={"cpu": "100m", "memory": "1"}).obj()
+    p["metadata"].update(uid="memo-bind-uid", resourceVersion="1")
+    calls: list[int] = []
+    real = res._requests
+    monkeypatch.setattr(res, "_requests", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    res.remember_requests(p, {"cpu": 100, "memory": 1}, (100, 1))
+    bound = {**p, "spec": {**p["spec"], "nodeName": "n1"}}
+    assert res.pod_requests(bound) == {"cpu": 100, "memory": 1}
+    assert res.pod_nonzero_requests(bound) == (100, 1)
+    assert calls == []
+    resized = copy.deepcopy(bound)
+    resized["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "200m"
+    assert res.pod_requests(resized) == {"cpu": 200, "memory": 1}
+    assert res.pod_nonzero_requests(resized) == (200, 1)
+    assert calls == [1, 1]

@@ -211,3 +211,19 @@ def test_field_value() -> None:
     assert field_value(RUNNING, "spec.nope.deeper") == ""
     assert field_value({"spec": {"replicas": 3}}, "spec.replicas") == "3"
     assert field_value({"spec": {"x": True}}, "spec.x") == "true"
+
+
+@pytest.mark.parametrize(
+    "selector",
+    ["app=web", "app==web", "app in (web,api)", "app=web,tier in (front)", "app=web,tier", "app=web,tier!=back", ""],
+)
+@pytest.mark.parametrize(
+    "labels",
+    [{}, None, {"app": "web"}, {"app": "api"}, {"app": "web", "tier": "front"}, {"app": "web", "tier": "back"},
+     {"tier": "front"}, {"app": ""}],  # fmt: skip
+)
+def test_membership_selectors_match_as_their_requirements(selector: str, labels: dict[str, str] | None) -> None:
+    """The per-(key, values) path that selectors of =, == and in requirements take agrees with the
+    requirements' own matching (a missing key fails them all)."""
+    sel = parse_label_selector(selector)
+    assert sel.matches(labels) == all(r.matches(labels or {}) for r in sel.requirements)

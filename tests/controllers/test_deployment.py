@@ -12,6 +12,7 @@ from kubetwin.controllers.deployment import (
     DeploymentController,
     _status_moved,
     equal_ignore_hash,
+    max_unavailable,
     pod_template_hash,
     resolve_fenceposts,
 )
@@ -463,3 +464,16 @@ def test_status_moved_only_for_status_writes(stack: Stack) -> None:
     stack.client.update(rs)
     (relabelled,) = dc.rs_informer.list("default")
     assert not _status_moved(after, relabelled) and not _status_moved(after["metadata"]["ownerReferences"], after)
+
+
+def test_max_unavailable_is_remembered_per_spec_object() -> None:
+    """The memo answers for the very spec it was computed for; a new spec version (another object)
+    is resolved again, so a scale or a strategy change is seen."""
+    d = {"spec": {"replicas": 10, "strategy": {"rollingUpdate": {"maxUnavailable": "25%"}}}}
+    assert max_unavailable(d) == 2
+    assert max_unavailable({**d, "metadata": {}}) == 2  # a working copy shares the spec
+    scaled = {**d, "spec": {**d["spec"], "replicas": 20}}
+    assert max_unavailable(scaled) == 5
+    recreate = {**d, "spec": {**d["spec"], "strategy": {"type": "Recreate"}}}
+    assert max_unavailable(recreate) == 0
+    assert max_unavailable(d) == 2

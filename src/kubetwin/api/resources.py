@@ -127,10 +127,12 @@ def _requests(pod: Obj, non_missing: Mapping[str, int] | None = None, overhead: 
 # -- per-pod memo ---------------------------------------------------------------------------------
 # pod_requests / pod_nonzero_requests / qos_class depend on the pod's spec only, so the result is
 # remembered per (function, uid) together with the spec it came from; a hit requires that same spec
-# (the very object: stored pods share their spec across status writes, or an equal one), so any
-# spec change, in a new version or in a modified copy, is computed again. Pods not stored (no uid
-# or resourceVersion: being created, test builders) are never cached. Bounded: cleared when it
-# grows past _MEMO_MAX.
+# (the very object: stored pods share their spec across status writes), one whose containers,
+# initContainers, resources and overhead are the very objects (a bound version), or an equal one,
+# so any change of what is read, in a new version or in a modified copy, is computed again. Pods
+# not stored (no uid or resourceVersion: being created, test builders) are never cached. A caller
+# that holds the figures of an equal spec (the scheduler's, for pods of one template) may seed the
+# memo (remember_requests). Bounded: cleared when it grows past _MEMO_MAX.
 _MEMO_MAX = 100_000
 _memo: dict[tuple[str, str], tuple[Any, Any]] = {}
 
@@ -145,9 +147,26 @@ def _memo_key(pod: Obj, fn: str) -> tuple[str, str] | None:
     return (fn, uid)
 
 
+# what the memoised functions read of a spec: a spec whose entries here are the very objects of the
+# remembered spec's (a binding's copy, which replaces nodeName only) gives the same results
+_READ_FIELDS = ("containers", "initContainers", "resources", "overhead")
+
+
+def _same_read_parts(old: Any, spec: Any) -> bool:
+    if type(old) is not dict or type(spec) is not dict:
+        return False
+    return all(old.get(f) is spec.get(f) for f in _READ_FIELDS)
+
+
 def _memo_get(key: tuple[str, str], spec: Any) -> Any:
     hit = _memo.get(key)
-    if hit is not None and (hit[0] is spec or hit[0] == spec):
+    if hit is None:
+        return None
+    old = hit[0]
+    if old is spec:
+        return hit[1]
+    if _same_read_parts(old, spec) or old == spec:
+        _memo[key] = (spec, hit[1])  # the next lookup of this version hits by identity
         return hit[1]
     return None
 
@@ -182,6 +201,19 @@ def pod_limits(pod: Obj, *, exclude_overhead: bool = False) -> Resources:
             if k in limits:
                 limits[k] += v
     return limits
+
+
+def remember_requests(pod: Obj, requests: Resources, nonzero: tuple[int, int]) -> None:
+    """Seed the memo of a stored pod with its pod_requests and pod_nonzero_requests, as computed
+    for a spec whose containers, initContainers, resources and overhead equal this one's (read-only
+    from here: pod_requests hands out copies). A pod already remembered is left alone."""
+    spec = pod.get("spec")
+    for fn, value in (("requests", requests), ("nonzero", nonzero)):
+        key = _memo_key(pod, fn)
+        if key is None:
+            return
+        if key not in _memo:
+            _memo_put(key, spec, value)
 
 
 def pod_nonzero_requests(pod: Obj) -> tuple[int, int]:

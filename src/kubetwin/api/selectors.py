@@ -26,6 +26,7 @@ GREATER_THAN = "gt"
 LESS_THAN = "lt"
 
 _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
+_MEMBERSHIP_OPERATORS = frozenset((IN, EQUALS, DOUBLE_EQUALS))
 
 _QUALIFIED_NAME_MAX = 63
 _LABEL_VALUE_MAX = 63
@@ -177,12 +178,20 @@ def new_requirement(key: str, operator: str, values: Iterable[str]) -> Requireme
 class LabelSelector:
     """A conjunction of requirements, or the selector that matches nothing (``nothing=True``)."""
 
-    __slots__ = ("requirements", "nothing")
+    __slots__ = ("requirements", "nothing", "_wanted")
 
     def __init__(self, requirements: Iterable[Requirement] = (), *, nothing: bool = False) -> None:
         # upstream sorts requirements by key (stable) when adding them
         self.requirements: tuple[Requirement, ...] = tuple(sorted(requirements, key=lambda r: r.key))
         self.nothing = nothing
+        # (key, values) per requirement when all are equality or set-membership ones (matchLabels
+        # and ``In`` expressions: nearly every selector), read by matches without a call per
+        # requirement; None otherwise
+        self._wanted: tuple[tuple[str, tuple[str, ...]], ...] | None = (
+            tuple((r.key, r.values) for r in self.requirements)
+            if all(r.operator in _MEMBERSHIP_OPERATORS for r in self.requirements)
+            else None
+        )
 
     @classmethod
     def everything(cls) -> LabelSelector:
@@ -201,7 +210,13 @@ class LabelSelector:
         if self.nothing:
             return False
         lbls = labels or {}
-        return all(r.matches(lbls) for r in self.requirements)
+        wanted = self._wanted
+        if wanted is None:
+            return all(r.matches(lbls) for r in self.requirements)
+        for key, values in wanted:  # Requirement.matches for =, == and in: a missing key reads None
+            if lbls.get(key) not in values:
+                return False
+        return True
 
     def add(self, *reqs: Requirement) -> LabelSelector:
         return LabelSelector((*self.requirements, *reqs), nothing=self.nothing)

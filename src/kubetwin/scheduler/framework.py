@@ -250,6 +250,7 @@ def _resource_figures(pod: Obj, spec: Obj) -> tuple[Any, ...]:
         for other, figures in bucket:
             if other == parts:
                 _remember_parts(parts, figures)
+                resources.remember_requests(pod, figures[0], figures[1])  # for its kubelet, once bound
                 return figures
     figures = (
         resources.pod_requests(pod),
