@@ -11,6 +11,8 @@ import pytest
 from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
 
 from kubetwin.autoscaler import ClusterAutoscaler, fitmemo
+from kubetwin.autoscaler.simulator import FirstFit
+from kubetwin.scheduler.framework import PodInfo
 
 
 class Shadow:
@@ -84,3 +86,39 @@ def test_answer_kept_across_changes_that_leave_the_verdicts(make_env: Any, monke
             taints = [{"key": "x", "value": str(i), "effect": "PreferNoSchedule"}] if i % 2 else []
             env.client.patch("nodes", first, {"spec": {"taints": taints}})
     assert shadow.across_changes > 0
+
+
+def _pod(name: str, cpu: str) -> PodInfo:
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": "nginx",
+                                            "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}]}  # fmt: skip
+    return PodInfo({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+
+
+def test_fit_check_skips_classes_that_found_no_place(make_env: Any, monkeypatch: Any) -> None:
+    """A pod of a fit class that found no place is not searched for again within one check, and
+    the pods left over are those of first-fit pod by pod."""
+    env = make_env(nodegroup("general", minSize=2, maxSize=10, desiredSize=2), autoscaler())
+    env.run(60)
+    ca = env.ca
+    order = ca._node_order()
+    infos = [_pod(f"p{i}", cpu) for i, cpu in enumerate(["900m", "5", "900m", "5", "300m", "5", "900m", "300m"])]
+    sim = ca.base.sync()
+    sim.fork()
+    try:
+        fit = FirstFit(sim, order)
+        expected = []
+        for pi in infos:
+            target = fit.find(pi)
+            if target is None:
+                expected.append(pi)
+            else:
+                sim.place(pi, target)
+    finally:
+        sim.revert()
+    calls: list[PodInfo] = []
+    real_find = FirstFit.find
+    monkeypatch.setattr(FirstFit, "find", lambda self, pi, skip=(): calls.append(pi) or real_find(self, pi))
+    ca._fit_memo = fitmemo.FitMemo()
+    got = ca._unfit(infos, {})
+    assert [pi.name for pi in got] == [pi.name for pi in expected] and len(expected) >= 3
+    assert len(calls) == len(infos) - 2  # the second and third 5-CPU pods
