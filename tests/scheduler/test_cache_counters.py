@@ -87,36 +87,3 @@ def test_arrays_replaced_by_a_caller_still_follow_pods() -> None:
     snap.assume(q, "n0")
     assert int(snap.requested[snap.res_index["cpu"], 0]) == 200 and int(snap.pod_count[0]) == 2
     assert [int(c.counts[0]) for c in snap.counters.values()] == [2] and int(counts[0]) == 1
-
-
-def _gpu_pod(name: str, gpus: int) -> dict[str, Any]:
-    obj = make_pod(name).container("c", requests={"cpu": "100m", "example.com/gpu": gpus}).obj()
-    obj["metadata"]["uid"] = f"uid-{name}"
-    return obj
-
-
-def _requested(snap: Snapshot, node: str, resource: str) -> int:
-    return int(snap.requested[snap.res_index[resource], snap.slot_of[node]])
-
-
-def test_request_rows_are_per_snapshot_and_follow_new_requests() -> None:
-    """A pod's request rows (Snapshot._request_rows, kept in its memo) hold for the snapshot they
-    were made for only (another snapshot numbers its resource rows otherwise), and go when the
-    pod's requests do (PodInfo.update drops the memo)."""
-    one, two = Snapshot(), Snapshot()
-    two.resource_row("example.com/other")  # ``two`` numbers its rows otherwise: gpu one row later
-    for snap in (one, two):
-        snap.add_node(make_node("n0").capacity(**{"example.com/fpga": 4, "example.com/gpu": 4}).obj())
-    assert one.res_index["example.com/gpu"] != two.res_index["example.com/gpu"]
-    pi = PodInfo(_gpu_pod("p", 2))
-    one.assume(pi, "n0")
-    one.remove_pod(pi.key)
-    two.assume(pi, "n0")
-    assert _requested(two, "n0", "example.com/gpu") == 2
-    assert _requested(two, "n0", "example.com/fpga") == 0
-    two.remove_pod(pi.key)
-    pi.update(_gpu_pod("p", 3))  # a new spec: new requests
-    two.assume(pi, "n0")
-    assert _requested(two, "n0", "example.com/gpu") == 3
-    two.remove_pod(pi.key)
-    assert _requested(two, "n0", "example.com/gpu") == 0

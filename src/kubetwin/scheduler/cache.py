@@ -39,7 +39,6 @@ NsKey = frozenset[str] | None  # None: all namespaces
 
 _BASE_RESOURCES = (helpers.CPU, helpers.MEMORY, helpers.EPHEMERAL)
 _MEMO_COUNTERS = "Snapshot/counters"
-_MEMO_ROWS = "Snapshot/rows"
 _SNAPSHOT_IDS = itertools.count()
 #: past this many logged slots the dirty log is dropped (epoch bump: every per-class cache rebuilds)
 DIRTY_LOG_LIMIT = 1 << 16
@@ -375,10 +374,15 @@ class Snapshot:
         ni.add_pod(pi)
         self.dirty.append(s)
         self._priorities[pi.priority] = self._priorities.get(pi.priority, 0) + 1
-        rows = self._request_rows(pi)  # (may add a resource row: before the views are taken)
         self._check_views()
         v_req, v_avail = self._v_requested, self._v_avail
-        for row, v in rows:
+        for name, v in pi.requests.items():
+            if name == helpers.PODS:
+                continue
+            row = self.res_index.get(name)
+            if row is None:  # a new resource row: the arrays (and their views) are replaced
+                row = self.resource_row(name)
+                v_req, v_avail = self._v_requested, self._v_avail
             v_req[row, s] += v
             v_avail[row, s] -= v
         v_nz = self._v_nz
@@ -408,8 +412,11 @@ class Snapshot:
         self.dirty.append(s)
         self._uncount_priority(pi.priority)
         self._check_views()
-        v_req, v_avail = self._v_requested, self._v_avail
-        for row, v in self._request_rows(pi):
+        v_req, v_avail, res_index = self._v_requested, self._v_avail, self.res_index
+        for name, v in pi.requests.items():
+            if name == helpers.PODS:
+                continue
+            row = res_index[name]
             v_req[row, s] -= v
             v_avail[row, s] += v
         v_nz = self._v_nz
@@ -428,18 +435,6 @@ class Snapshot:
         if pi.has_affinity and self.term_extractor is not None:
             self._count_terms(pi, s, -1)
         pi.slot = -1
-
-    def _request_rows(self, pi: PodInfo) -> tuple[tuple[int, int], ...]:
-        """(array row, quantity) of each of ``pi``'s requests but pods, in request order, kept in
-        its memo (which goes when its requests do) for this snapshot: a resource's row never
-        changes (rows are only ever added; a resource new to the snapshot gets its row here).
-        The memo names the snapshot by number: it must not keep it alive."""
-        hit = pi.memo.get(_MEMO_ROWS)
-        if hit is not None and hit[0] == self.uid:
-            return hit[1]
-        rows = tuple((self.resource_row(name), v) for name, v in pi.requests.items() if name != helpers.PODS)
-        pi.memo[_MEMO_ROWS] = (self.uid, rows)
-        return rows
 
     def _matching_counters(self, pi: PodInfo) -> tuple[int, ...]:
         """Positions in ``_counter_list`` of the selector counters ``pi`` counts in, kept in its
