@@ -382,6 +382,38 @@ def test_fork_revert_restores_exactly() -> None:
     assert np.array_equal(sim.snapshot.alive[: sim.snapshot.n], np.ones(3, dtype=bool))
 
 
+def test_revert_drops_the_pods_of_nodes_added_while_forked() -> None:
+    """The pods on a node added while forked leave with it at revert (Snapshot.remove_pod_of_leaving_node,
+    not one by one): the counts kept across slots (priorities, host ports, ghosts) go back, their
+    PodInfos are detached, and a pod moved there and on elsewhere comes back to its own node."""
+    s = Stack()
+    s.client.create(node_obj(0, 4, False, False))
+    s.client.create(pod_obj(0, 300, 0, "a", False, False))
+    sim = s.base.sync()
+    snap = sim.snapshot
+    before = describe(sim, identity=True)
+    held = snap.pods["default/p0"]
+    sim.fork()
+    sim.add_node(node_obj(50, 4, False, False) | {"metadata": {"name": "tmpl-0", "labels": {"zone": "z1"}}})
+    placed = [PodInfo(pod_obj(10 + k, 100, None, "b", k == 0, k == 1)) for k in range(3)]
+    placed[2].priority = -5  # the lowest priority of any pod while it is on the template node
+    for pi in placed:
+        sim.place(pi, "tmpl-0")
+    moved = PodInfo(pod_obj(0, 300, None, "a", False, False))
+    sim.unplace("default/p0")
+    sim.place(moved, "tmpl-0")
+    sim.unplace("default/p0")
+    sim.place(moved, "n0")  # on from the template node: its undo puts it back there first
+    assert (snap.ports_in_use, snap.lowest_priority(), len(snap.with_affinity)) == (1, -5, 1)
+    sim.revert()
+    assert describe(sim, identity=True) == before
+    assert (snap.ports_in_use, snap.lowest_priority(), snap.with_affinity, snap.assumed) == (0, 0, {}, set())
+    assert snap._ghosts == 0 and snap._priorities == {0: 1}
+    assert all(pi.slot == -1 for pi in [*placed, moved])
+    assert snap.pods == {"default/p0": held} and held.slot == snap.slot_of["n0"]
+    assert list(snap.nodes[held.slot].pods) == ["default/p0"]  # type: ignore[union-attr]
+
+
 def test_fork_that_grew_the_arrays_keeps_a_new_epoch() -> None:
     s = Stack()
     s.client.create(node_obj(0, 2, False, False))

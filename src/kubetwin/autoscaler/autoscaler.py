@@ -240,14 +240,14 @@ class ClusterAutoscaler:
         self._status_key: Any = None  # what the last status document was made of
         # scale-down's drain rules per node while nothing they read of its pods changed:
         # node -> (its _drain_inputs version, the options read, the plan before PDB counts)
-        # and per PDB (by index) how many of the pods to move it selects, for a PDB version
-        self._plans: dict[str, tuple[int | None, tuple[bool, bool], drain.DrainPlan, dict[int, int], int]] = {}
+        # and per PDB (by index) how many of the pods to move it selects, for a PDB version,
+        # and what a scale-down pass reads of both (_plan_key)
+        self._plans: dict[str, tuple[int | None, tuple[bool, bool], drain.DrainPlan, dict[int, int], int,
+                                     tuple[Any, ...]]] = {}  # fmt: skip
         # node -> a number that changes whenever a pod bound to it comes, goes or changes what
         # the drain rules read of it (_pod_touched)
         self._drain_inputs: dict[str, int] = {}
         self._drain_tick = 0
-        # node -> (plan, needs, what a scale-down pass reads of them) for _drain_rules' answers
-        self._plan_keys: dict[str, tuple[drain.DrainPlan, dict[int, int], tuple[Any, ...]]] = {}
         self._pdb_memo: dict[str, tuple[Obj, list[int]]] = {}  # PdbTracker.matching per pod
         self._pdb_selectors: list[tuple[Any, Any]] | None = None  # ... for these PDB selectors
         self._pdb_version = 0  # bumped when they change
@@ -957,10 +957,11 @@ class ClusterAutoscaler:
         opts = self.options
         tracker, budgets = self._pdb_tracker()
         ordered = sorted(under, key=lambda t: (t[0], t[1]["metadata"]["name"]))
-        plans = [self._drain_rules(node["metadata"]["name"], tracker, now) for _, node, _, _ in ordered]
+        found = [self._drain_rules(node["metadata"]["name"], tracker, now) for _, node, _, _ in ordered]
+        plans = [(plan, needs) for plan, needs, _ in found]
         key = (
-            tuple((node["metadata"]["name"], g.name, util, self._plan_key(node["metadata"]["name"], plan, needs))
-                  for (_, node, g, util), (plan, needs) in zip(ordered, plans, strict=True)),
+            tuple((node["metadata"]["name"], g.name, util, plan_key)
+                  for (_, node, g, util), (_, _, plan_key) in zip(ordered, found, strict=True)),
             frozenset(self.drains),
         )  # fmt: skip
         order = self._node_order()
@@ -1064,11 +1065,14 @@ class ClusterAutoscaler:
         run.remove(name, plan.to_move, step.moves, made=True)
         return step
 
-    def _drain_rules(self, name: str, pdbs: drain.PdbTracker, now: float) -> tuple[drain.DrainPlan, dict[int, int]]:
-        """drain.drain_rules over the node's pods and how many of the pods to move each PDB
-        selects, kept while no pod bound to the node came, went or changed what the rules read
-        (``_drain_inputs``; and the rules' answer does not depend on the time or the PDBs; the
-        counts: while the PDBs' selectors stay): read-only. A kept plan's pods may be older
+    def _drain_rules(
+        self, name: str, pdbs: drain.PdbTracker, now: float
+    ) -> tuple[drain.DrainPlan, dict[int, int], tuple[Any, ...]]:
+        """drain.drain_rules over the node's pods, how many of the pods to move each PDB
+        selects and what a scale-down pass reads of both (:func:`_plan_key`), in one entry, kept
+        while no pod bound to the node came, went or changed what the rules read (``_drain_inputs``;
+        and the rules' answer does not depend on the time or the PDBs; the counts and the key:
+        while the PDBs' selectors stay): read-only. A kept plan's pods may be older
         versions than the informer's (status writes: equal in all the rules and the simulation
         read); what is written from them (the drain's evictions and Events) takes the current ones."""
         o = self.options
@@ -1078,19 +1082,21 @@ class ClusterAutoscaler:
         if hit is not None and hit[1] == key and hit[0] == version:
             plan = hit[2]
             if hit[4] == self._pdb_version:
-                return plan, hit[3]
+                return plan, hit[3], hit[5]
             needs = pdbs.needs(plan.to_move)
-            self._plans[name] = (version, key, plan, needs, self._pdb_version)
-            return plan, needs
+            plan_key = _plan_key(plan, needs)
+            self._plans[name] = (version, key, plan, needs, self._pdb_version, plan_key)
+            return plan, needs, plan_key
         plan, lasting = drain.drain_rules(self._node_pods(name), pdbs, now, self.loop.parse_timestamp, *key)
         needs = pdbs.needs(plan.to_move)
+        plan_key = _plan_key(plan, needs)
         if lasting:
             if len(self._plans) > 2 * len(self.tracker.names()) + 64:
                 self._forget_gone_nodes()
-            self._plans[name] = (version, key, plan, needs, self._pdb_version)
+            self._plans[name] = (version, key, plan, needs, self._pdb_version, plan_key)
         else:
             self._plans.pop(name, None)
-        return plan, needs
+        return plan, needs, plan_key
 
     def _forget_gone_nodes(self) -> None:
         """Drop the kept drain plans and the drain input versions of nodes long gone (a node's
@@ -1098,19 +1104,6 @@ class ClusterAutoscaler:
         self._plans.clear()
         live = set(self.tracker.names())
         self._drain_inputs = {n: v for n, v in self._drain_inputs.items() if n in live}
-
-    def _plan_key(self, name: str, plan: drain.DrainPlan, needs: dict[int, int]) -> tuple[Any, ...]:
-        """What of the node's drain plan (before the PDB counts) a scale-down pass reads, kept
-        while _drain_rules gives the same plan and needs objects."""
-        hit = self._plan_keys.get(name)
-        if hit is not None and hit[0] is plan and hit[1] is needs:
-            return hit[2]
-        blocking = plan.blocking.reason if plan.blocking is not None else None
-        key = (blocking, tuple(_pod_key(p) for p in plan.to_move), tuple(sorted(needs.items())))
-        if len(self._plan_keys) > 2 * len(self.tracker.names()) + 64:
-            self._plan_keys.clear()  # nodes long gone
-        self._plan_keys[name] = (plan, needs, key)
-        return key
 
     def _pending_info(self, pod: Obj) -> PodInfo:
         """The pending pod's PodInfo, kept per pod object from scan to scan (pods wait for their
@@ -1397,6 +1390,12 @@ class _TemplateFactory:
 
     def __call__(self, i: int) -> Obj:
         return self.ca._template(self.g, f"template-node-for-{self.g.name}-{i}")
+
+
+def _plan_key(plan: drain.DrainPlan, needs: dict[int, int]) -> tuple[Any, ...]:
+    """What of a node's drain plan (before the PDB counts) and its PDB needs a scale-down pass reads."""
+    blocking = plan.blocking.reason if plan.blocking is not None else None
+    return (blocking, tuple(_pod_key(p) for p in plan.to_move), tuple(sorted(needs.items())))
 
 
 def _capacity_node(g: Group) -> Obj:

@@ -118,16 +118,22 @@ class SimCluster:
         array, counter and index holds what it held before; so do the snapshot's epoch,
         node_generation and dirty log (Snapshot.rewind): caches kept for the snapshot before the
         fork hold again (the passes of a scan after its scale-up's fork), those made during it
-        (another epoch) never do."""
+        (another epoch) never do. Pods on a node added while forked (scale-up's placements on
+        upcoming nodes) leave with it rather than one by one (Snapshot.remove_pod_of_leaving_node)."""
         mark, n, free, layout = self._marks.pop()
         snap = self.snapshot
         undo = self._undo
         pods = snap.pods
+        # slots of the nodes added while forked: their pods leave with them (not one by one)
+        leaving = {snap.slot_of[e[1]] for e in undo[mark:] if e[0] == "node-"}
         while len(undo) > mark:
             entry = undo.pop()
             kind = entry[0]
             if kind == "pod":
-                if entry[1] in pods:  # (a moved pod's first entry: undoing its placement took it out)
+                pi = pods.get(entry[1])
+                if pi is not None and pi.slot in leaving:
+                    snap.remove_pod_of_leaving_node(entry[1])
+                elif pi is not None:  # (a moved pod's first entry: undoing its placement took it out)
                     snap.remove_pod(entry[1])
                 held = entry[2]
                 if held is not None:

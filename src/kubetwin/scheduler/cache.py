@@ -526,6 +526,23 @@ class Snapshot:
         self.assumed.discard(key)
         return pi
 
+    def remove_pod_of_leaving_node(self, key: str) -> None:
+        """remove_pod for a pod attached to a node that the caller removes next (remove_node, with
+        nothing read in between; SimCluster.revert dropping a node added while forked): the pod
+        leaves the cache and its node's pods, but the slot's numbers (arrays, counters, terms,
+        the NodeInfo's sums, the dirty log) are not brought down one pod at a time: remove_node
+        clears the slot and starts a new epoch. Counts kept across slots go down as remove_pod's."""
+        pi = self.pods.pop(key)
+        ni = self.nodes[pi.slot]
+        assert ni is not None, "the pod's node is gone already"
+        del ni.pods[key]
+        self._uncount_priority(pi.priority)
+        if pi.ports:
+            self.ports_in_use -= 1
+        pi.slot = -1
+        self.with_affinity.pop(key, None)
+        self.assumed.discard(key)
+
     def assume(self, pi: PodInfo, node_name: str) -> None:
         """AssumePod: count the pod on the node before the binding lands."""
         s = self.slot_of[node_name]
