@@ -552,3 +552,18 @@ def test_kept_pods_to_rank_follow_status_writes(stack: Stack) -> None:
     got = [f.pod for f in ctrl._active_matching(uid, kept)]
     assert len(got) == 3 and got == [p for p in ctrl.pod_informer.by_index(u.CONTROLLER_UID_INDEX, uid) if u.is_pod_active(p)]
     assert any(u.max_container_restarts(f.pod) == 2 for f in kept.ranked.values())
+
+
+@pytest.mark.parametrize("age", [1e-10, 1.5e-10, 1e-12])
+def test_limited_rank_puts_an_unread_ready_time_first_at_any_age(age: float) -> None:
+    """A ready time not read comes first (as _cmp's None) also against one a fraction of a
+    nanosecond old, whose log2 bucket is negative."""
+    loop = EventLoop()
+    loop.run(until=1000)
+    dated = _ranked_pod(loop, 0, "u00-0", "n1", "Running", True, None, 0, 1000, 0)
+    unread = _unread_ready_time(_ranked_pod(loop, 1, "u01-1", "n1", "Running", True, None, 0, 1000, 0))
+    now = 1000 + age
+    for objs in ([dated, unread], [unread, dated]):
+        want = _nsmallest_reference(loop, objs, [0, 0], now, 1)
+        got = rank_pods_for_deletion(loop, objs, [0, 0], now, limit=1)
+        assert [p["metadata"]["name"] for p in got] == [p["metadata"]["name"] for p in want] == ["p1"]

@@ -117,6 +117,9 @@ def _log_rank(t: float, now: float) -> int:
     return int(math.log2(d)) if d > 0 else -1
 
 
+# the ready bucket of a ready pod whose ready time is not read (first, as _cmp's None): below
+# every _log_rank (a positive age under a nanosecond has a negative one, down to -1074)
+_UNREAD_READY = -(1 << 20)
 _COST_MIN, _COST_END = -(1 << 31), 1 << 31  # int32, the annotation's valid range upstream
 _RANK_END = 1 << 32
 
@@ -273,7 +276,7 @@ def _nsmallest_alike(n: int, pods: list[Obj], leads: list[int], facts: list[_Ran
     """:func:`_nsmallest`'s heap where the leads hold the leading rules: heapq.nsmallest's
     comparisons with the same outcomes, on cheap entries. An entry is ``(lead, ready bucket,
     _Alike)``: two ready pods with different ready times in different log2 buckets are ordered by
-    the buckets (a ready time not read: ``-2``, first), so the tuple decides in C wherever the
+    the buckets (a ready time not read: ``_UNREAD_READY``, below every bucket, first), so the tuple decides in C wherever the
     ints differ, and :class:`_Alike` compares the rest, knowing the leading rules equal. A
     candidate carries the order it would take in the heap, above every order there, so
     ``candidate < top`` is heapq's ``key(item) < key(top)`` (equal keys are not less). Buckets are
@@ -288,7 +291,7 @@ def _nsmallest_alike(n: int, pods: list[Obj], leads: list[int], facts: list[_Ran
 
     def ready_bucket(f: _RankFacts) -> int:
         since = f.since
-        return (-2 if since is None else bucket(since)) if f.ready else 0
+        return (_UNREAD_READY if since is None else bucket(since)) if f.ready else 0
 
     heap: list[Any] = [(leads[i], ready_bucket(f), _Alike(pods[i], f, bucket(f.created), i)) for i, f in enumerate(facts[:n])]
     _heapify_max(heap)
