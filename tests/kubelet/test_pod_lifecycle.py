@@ -118,6 +118,24 @@ def test_a_new_pod_cidr_is_taken_on_the_heartbeat_after_its_range_is_free(stack:
     assert stack.pod("p1")["status"]["podIP"] == "10.244.9.2"
 
 
+def test_a_pod_cidr_changed_while_the_kubelet_is_stopped_is_taken_after_it_resumes(stack: Stack) -> None:
+    """A stopped kubelet takes no range, but it waits for its node's new podCIDR: once resumed it
+    takes it on the next node update, even a heartbeat."""
+    _node(stack)
+    stack.loop.advance(5)
+    kubelet = stack.kubelets.get(NODE)
+    assert kubelet is not None and kubelet.ipam.cidr == "10.244.7.0/24"
+    kubelet.stop()
+    node = stack.client.get("nodes", NODE)
+    node["spec"]["podCIDR"] = "10.244.9.0/24"
+    stack.client.update(node)
+    stack.loop.advance(5)
+    assert kubelet.ipam.cidr == "10.244.7.0/24" and kubelet.cidr_waiting
+    kubelet.resume()
+    stack.loop.advance(300)
+    assert kubelet.ipam.cidr == "10.244.9.0/24" and not kubelet.cidr_waiting
+
+
 def test_crashloop_backoff_timeline() -> None:
     stack = make_stack()
     _node(stack)

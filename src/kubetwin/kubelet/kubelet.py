@@ -425,22 +425,20 @@ class Kubelet:
         The manager does not call it for heartbeat-only updates (``heartbeat_only``): only this
         kubelet writes those, with the conditions it last wrote, so the conditions need no look,
         and the node's spec (its podCIDR) is as before (see ``follow_pod_cidr``)."""
-        if not self.running or not self.started:
-            return
-        conds = (new.get("status") or {}).get("conditions")
-        if conds is not self._written_conditions and (old.get("status") or {}).get("conditions") != conds:
-            if self.desired_conditions(new, False) is not None:
-                self.loop.call_soon(self.sync_node_status, PRIORITY, f"kubelet:{self.name}:status")
+        if self.running and self.started:
+            conds = (new.get("status") or {}).get("conditions")
+            if conds is not self._written_conditions and (old.get("status") or {}).get("conditions") != conds:
+                if self.desired_conditions(new, False) is not None:
+                    self.loop.call_soon(self.sync_node_status, PRIORITY, f"kubelet:{self.name}:status")
         self.follow_pod_cidr(new)
 
     def follow_pod_cidr(self, node: Obj) -> None:
         """Take the node's podCIDR when it differs from the range in use and no address of that
         range is out. Until then the kubelet is ``cidr_waiting``, and the manager hands it every
-        node update, heartbeats too (one may come after the last address went back)."""
-        if not self.running or not self.started:
-            return
+        node update, heartbeats too (one may come after the last address went back, or after the
+        kubelet started again: a stopped kubelet takes no range, but it waits)."""
         cidr = (node.get("spec") or {}).get("podCIDR")
-        if cidr and cidr != self.ipam.cidr and self.ipam.in_use == 0:
+        if cidr and cidr != self.ipam.cidr and self.ipam.in_use == 0 and self.running and self.started:
             self.ipam = HostLocalIPAM(cidr)
         waiting = bool(cidr) and cidr != self.ipam.cidr
         if waiting != self.cidr_waiting:
