@@ -11,7 +11,7 @@ import pytest
 from tests.autoscaler.conftest import autoscaler, deployment, nodegroup
 
 from kubetwin.autoscaler import ClusterAutoscaler, fitmemo
-from kubetwin.autoscaler.simulator import FirstFit
+from kubetwin.autoscaler.simulator import FirstFit, SimCluster
 from kubetwin.scheduler.framework import PodInfo
 
 
@@ -94,9 +94,10 @@ def _pod(name: str, cpu: str) -> PodInfo:
     return PodInfo({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec})
 
 
-def test_fit_check_skips_classes_that_found_no_place(make_env: Any, monkeypatch: Any) -> None:
-    """A pod of a fit class that found no place is not searched for again within one check, and
-    the pods left over are those of first-fit pod by pod."""
+def test_fit_check_does_not_search_again_for_a_class_that_found_no_place(make_env: Any, monkeypatch: Any) -> None:
+    """A pod of a fit class that found no place is not searched for again within one check
+    (FirstFit resumes the class past the last candidate), and the pods left over are those of
+    first-fit pod by pod."""
     env = make_env(nodegroup("general", minSize=2, maxSize=10, desiredSize=2), autoscaler())
     env.run(60)
     ca = env.ca
@@ -116,9 +117,10 @@ def test_fit_check_skips_classes_that_found_no_place(make_env: Any, monkeypatch:
     finally:
         sim.revert()
     calls: list[PodInfo] = []
-    real_find = FirstFit.find
-    monkeypatch.setattr(FirstFit, "find", lambda self, pi, skip=(): calls.append(pi) or real_find(self, pi))
+    real_first_fit = SimCluster.first_fit
+    monkeypatch.setattr(SimCluster, "first_fit", lambda self, pi, *a: calls.append(pi) or real_first_fit(self, pi, *a))
     ca._fit_memo = fitmemo.FitMemo()
     got = ca._unfit(infos, {})
     assert [pi.name for pi in got] == [pi.name for pi in expected] and len(expected) >= 3
-    assert len(calls) == len(infos) - 2  # the second and third 5-CPU pods
+    searched = [pi.name for pi in calls]
+    assert "p1" in searched and "p3" not in searched and "p5" not in searched  # the 5-CPU pods after the first

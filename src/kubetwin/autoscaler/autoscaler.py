@@ -652,18 +652,13 @@ class ClusterAutoscaler:
         sim.fork()
         try:
             fit = FirstFit(sim, order + self._add_upcoming(sim, groups))
-            nowhere: set[Any] = set()  # fit classes a pod of which found no place
             for pi in infos:
-                cls = fit_class(pi)
-                # every node failed the class, and the fork only gained pods since: fails it still
-                target = None if cls is not None and cls in nowhere else fit.find(pi)
+                target = fit.find(pi)
                 if target is not None:
                     sim.place(pi, target)  # fits existing free room or an upcoming node
                     placed.add(target)
                 else:
                     remaining.append(pi)
-                    if cls is not None:
-                        nowhere.add(cls)
         finally:
             sim.revert()
         self._fit_memo.store(sim, inputs, infos, remaining, placed)
