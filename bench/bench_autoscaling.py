@@ -37,9 +37,8 @@ synced by their rollout status alone, kept ReplicaSet status checks); Events (-1
 creates skip the per-kind lookups and ask NamespaceLifecycle once per namespace, TTL expiries
 handed to the store a due at a time, event uids drawn by numpy's Mersenne Twister, the same uids);
 the cluster autoscaler (-1.3%: a scale-down candidate's last removal reused when what its moves
-read is unchanged, which halves the simulated steps; a fit class that found no place is not
-searched again within a scale-up check; pods placed on nodes added in a fork leave with their
-node); the scheduler (-1%: a pod failing like the last one takes that cycle's PreFilter output and
+read is unchanged, which halves the simulated steps; pods placed on nodes added in a fork leave
+with their node); the scheduler (-1%: a pod failing like the last one takes that cycle's PreFilter output and
 diagnosis, PodTopologySpread scores per domain); informer delivery (-0.8%: ReplicaSet count entries
 moved by part, the VPA recommender called only for restart counts, a namespace index of keys); the
 kubelet (-0.5%: heartbeats skip the kubelets' node handler, a teardown tells the usage model once).
