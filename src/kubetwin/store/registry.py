@@ -154,8 +154,7 @@ class Registry:
         # namespaces NamespaceLifecycle, the whole Event create chain, has admitted an Event in:
         # it admits an Event exactly when its namespace exists, so the answer holds until a
         # namespace is written (see _admit_event)
-        self._event_namespaces: set[str] = set()
-        self._event_namespaces_chain: list[AdmissionPlugin] = []  # self.admission they were admitted by
+        self._event_namespaces: set[str] = set()  # emptied with _admission_for when the chain changes
         store.add_listener(self._namespace_written, "namespaces")
 
     def _admission(self, kind: str, op: str) -> list[AdmissionPlugin]:
@@ -164,6 +163,7 @@ class Registry:
         if self._admission_seen != self.admission:
             self._admission_seen = list(self.admission)
             self._admission_for.clear()
+            self._event_namespaces.clear()
         plugins = self._admission_for.get((kind, op))
         if plugins is None:
             plugins = self._admission_for[(kind, op)] = [p for p in self.admission if applies(p, kind, op)]
@@ -474,15 +474,12 @@ class Registry:
         namespace is written or the chain changes: the recorders' events go into a handful of
         namespaces."""
         ns = ev["metadata"]["namespace"]
-        if ns in self._event_namespaces and self.admission == self._event_namespaces_chain:
+        plugins = self._admission("Event", "CREATE")  # a changed chain empties _event_namespaces
+        if ns in self._event_namespaces:
             return
-        plugins = self._admission("Event", "CREATE")
         for plugin in plugins:
             plugin(self, ev, None, "CREATE")
         if plugins == _EVENT_ADMISSION:
-            if self.admission != self._event_namespaces_chain:
-                self._event_namespaces.clear()
-                self._event_namespaces_chain = list(self.admission)
             self._event_namespaces.add(ns)
 
     def _namespace_written(self, ev: WatchEvent) -> None:
