@@ -378,9 +378,9 @@ class Store:
     def delete_written_all(self, resource: str, written: dict[Key, dict[str, Any]]) -> int:
         """``delete_written`` for each key of ``written`` with its object, in order; returns how many
         it deleted. When no one would hear of the deletions (no watch history, watcher, deletion
-        listener or sqlite file) they are made in one pass, the resourceVersion moved past all of
-        them at once (nothing reads it in between; the same end state as one by one): the storage
-        TTL's expiries, the events of one instant an hour ago (~360,000 a day)."""
+        listener or sqlite file) they are dropped in one loop, the question asked once (the same
+        end state as one by one): the storage TTL's expiries, the events of one instant an hour
+        ago (~360,000 a day)."""
         table = self._data.get(resource)
         if table is None:
             return 0
@@ -388,12 +388,7 @@ class Store:
             return sum(self.delete_written(resource, key, obj) for key, obj in written.items())
         gone = [key for key, obj in written.items() if table.get(key) is obj]
         for key in gone:
-            del table[key]
-        index = self._keys.get(resource)
-        if index is not None:
-            for key in gone:
-                index.remove(key)
-        self._rv += len(gone)
+            self._drop(resource, table, key)
         return len(gone)
 
     def _unheard(self, resource: str) -> bool:
