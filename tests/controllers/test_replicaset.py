@@ -404,7 +404,7 @@ def _nsmallest_reference(clock: Any, pods: list[Obj], ranks: list[int], now: flo
     items = []
     for p, r in zip(pods, ranks, strict=True):
         f = rsmod._RankFacts.of(clock, p)
-        items.append(rsmod._item(p, r, f, now, 0))
+        items.append(rsmod._item(p, r, f, now))
     return [it[0] for it in heapq.nsmallest(limit, items, key=cmp_to_key(rsmod._cmp))]
 
 
@@ -456,7 +456,7 @@ def test_three_way_comparison_is_less_both_ways(pods: list[tuple], data: Any) ->
                                                           "lastTransitionTime": loop.timestamp(ready_at)}],
                           "containerStatuses": [{"name": "c", "restartCount": restarts}]}}  # fmt: skip
         rank = data.draw(st.integers(0, 2))
-        items.append(rsmod._item(pod, rank, rsmod._RankFacts.of(loop, pod), loop.now, 0))
+        items.append(rsmod._item(pod, rank, rsmod._RankFacts.of(loop, pod), loop.now))
     for a in items:
         for b in items:
             want = -1 if rsmod._less(a, b) else (1 if rsmod._less(b, a) else 0)

@@ -154,16 +154,16 @@ class _RankFacts:
         return cls(clock, pod, ready, u.ready_since(clock, pod) if ready else None)
 
 
-def _item(p: Obj, r: int, f: _RankFacts, now: float, lead: int) -> tuple[Any, ...]:
+def _item(p: Obj, r: int, f: _RankFacts, now: float) -> tuple[Any, ...]:
     since = f.since
     return (p, r, f.node, f.phase, f.ready, f.cost, since, None if since is None else _log_rank(since, now),
-            f.restarts, f.created, _log_rank(f.created, now), f.uid, lead)  # fmt: skip
+            f.restarts, f.created, _log_rank(f.created, now), f.uid)  # fmt: skip
 
 
 def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     """ActivePodsWithRanks.Less over two ranking items (see :func:`_item`)."""
-    _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i, _ = a
-    _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j, _ = b
+    _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i = a
+    _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j = b
     if ni != nj and (not ni or not nj):
         return not ni
     if oi != oj:
@@ -195,8 +195,8 @@ def _less(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
 def _cmp(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
     """-1 if ``_less(a, b)``, 1 if ``_less(b, a)``, else 0, in one pass: every rule of Less that
     decides for one order decides the other way for the other."""
-    _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i, _ = a
-    _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j, _ = b
+    _, ri, ni, oi, ready_i, ci, ti, li, mi, ki, kli, uid_i = a
+    _, rj, nj, oj, ready_j, cj, tj, lj, mj, kj, klj, uid_j = b
     if ni != nj and (not ni or not nj):
         return -1 if not ni else 1
     if oi != oj:
@@ -240,7 +240,7 @@ def rank_pods_for_deletion(
     fs = facts if facts is not None else [_RankFacts.of(clock, p) for p in pods]
     if limit is not None and limit < len(pods):
         return _nsmallest(limit, pods, ranks, fs, now)
-    items = [_item(p, r, f, now, 0) for p, r, f in zip(pods, ranks, fs, strict=True)]
+    items = [_item(p, r, f, now) for p, r, f in zip(pods, ranks, fs, strict=True)]
     items.sort(key=_KEY)
     return [it[0] for it in items]
 
@@ -267,7 +267,7 @@ def _nsmallest(n: int, pods: list[Obj], ranks: list[int], facts: list[_RankFacts
     except TypeError:  # a cost outside int32: no lead
         exact = False
     if not exact:
-        items = [_item(p, r, f, now, 0) for p, r, f in zip(pods, ranks, facts, strict=True)]
+        items = [_item(p, r, f, now) for p, r, f in zip(pods, ranks, facts, strict=True)]
         return [it[0] for it in heapq.nsmallest(n, items, key=_KEY)]
     return _nsmallest_alike(n, pods, leads, facts, now)
 
