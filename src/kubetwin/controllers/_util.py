@@ -8,8 +8,8 @@ Everything here is pure (it reads dict-shaped objects and returns values) but fo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
@@ -406,3 +406,21 @@ def remove_finalizer(client: Any, obj: Mapping[str, Any], finalizer: str) -> Non
     except ApiError as e:
         if e.code != 404:
             raise
+
+
+_T = TypeVar("_T")
+BY_OBJECT_ENTRIES = 1024  # objects a by_object memo remembers before starting afresh
+
+
+def by_object(memo: dict[int, tuple[Any, _T]], obj: Any, make: Callable[[], _T]) -> _T:
+    """``make()`` once per object ``obj`` of a cached object (never changed in place: a changed
+    spec is a new object), kept in ``memo`` by id with the object itself (so the id stays its
+    own); an exception is not kept. Bounded: cleared at BY_OBJECT_ENTRIES."""
+    hit = memo.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    value = make()
+    if len(memo) >= BY_OBJECT_ENTRIES:
+        memo.clear()
+    memo[id(obj)] = (obj, value)
+    return value

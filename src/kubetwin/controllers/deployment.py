@@ -113,25 +113,15 @@ def max_surge(d: Obj) -> int:
     return resolve_fenceposts(s, un, replicas_of(d))[0]
 
 
-# max_unavailable per Deployment spec (the very object, held, so its id stays its own): a sync's
-# working copy shares the informer's spec, which is never changed in place, so the strategy is
-# parsed once per spec version rather than at every status computation. Bounded: cleared when full.
-_UNAVAILABLE_MEMO_MAX = 1024
+# max_unavailable per Deployment spec (u.by_object): a sync's working copy shares the informer's
+# spec, which is never changed in place, so the strategy is parsed once per spec version rather
+# than at every status computation.
 _unavailable_by_spec: dict[int, tuple[Obj, int]] = {}
 
 
 def max_unavailable(d: Obj) -> int:
     """deploymentutil.MaxUnavailable."""
-    spec = d.get("spec")
-    hit = _unavailable_by_spec.get(id(spec))
-    if hit is not None and hit[0] is spec:
-        return hit[1]
-    out = _resolve_max_unavailable(d)
-    if type(spec) is dict:
-        if len(_unavailable_by_spec) >= _UNAVAILABLE_MEMO_MAX:
-            _unavailable_by_spec.clear()
-        _unavailable_by_spec[id(spec)] = (spec, out)
-    return out
+    return u.by_object(_unavailable_by_spec, d.get("spec"), lambda: _resolve_max_unavailable(d))
 
 
 def _resolve_max_unavailable(d: Obj) -> int:

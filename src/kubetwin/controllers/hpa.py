@@ -41,6 +41,7 @@ from kubetwin.client.metrics import (
     select_pods,
 )
 from kubetwin.controllers import hpa_calc as hc
+from kubetwin.controllers._util import by_object
 from kubetwin.controllers.hpa_pods import TargetPods
 from kubetwin.store.copy import deep_copy
 
@@ -174,20 +175,6 @@ def _quantity(milli: int) -> str:
     return str(Quantity.from_milli(milli))
 
 
-def _by_object(memo: dict[int, tuple[Any, _T]], obj: Any, make: Callable[[], _T]) -> _T:
-    """``make()`` once per object ``obj`` of a cached HPA or target (never changed in place: a
-    changed spec is a new object), kept in ``memo`` by id with the object itself (so the id stays
-    its own); an exception is not kept."""
-    hit = memo.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    value = make()
-    if len(memo) >= _SELECTOR_ENTRIES:
-        memo.clear()
-    memo[id(obj)] = (obj, value)
-    return value
-
-
 _GO_SELECTORS: dict[int, tuple[Obj, str]] = {}  # id(a metric's selector) -> (it, _go_selector of it)
 _METRIC_SELECTORS: dict[int, tuple[Obj, LabelSelector]] = {}  # id(a metric's selector) -> (it, parsed)
 
@@ -197,7 +184,7 @@ def _go_selector(sel: Obj | None) -> str:
     (rendered once per selector object)."""
     if sel is None:
         return "<nil>"
-    return _by_object(_GO_SELECTORS, sel, lambda: _go_selector_text(sel))
+    return by_object(_GO_SELECTORS, sel, lambda: _go_selector_text(sel))
 
 
 def _go_selector_text(sel: Obj) -> str:
@@ -217,7 +204,7 @@ def _metric_selector(identifier: Obj) -> LabelSelector:
     sel = identifier.get("selector")
     if sel is None:
         return LabelSelector.everything()
-    return _by_object(_METRIC_SELECTORS, sel, lambda: label_selector_from_dict(sel))
+    return by_object(_METRIC_SELECTORS, sel, lambda: label_selector_from_dict(sel))
 
 
 def _scale_selector_text(sel: Obj) -> str:
@@ -408,7 +395,7 @@ class HPAController(Controller):
         if spec is None:
             return self._new_config(hpa)
         own = (self.tolerance, self.cpu_initialization_period, self.initial_readiness_delay)
-        kept = _by_object(self._configs, spec, lambda: (own, self._new_config(hpa)))
+        kept = by_object(self._configs, spec, lambda: (own, self._new_config(hpa)))
         if kept[0] != own:
             kept = (own, self._new_config(hpa))
             self._configs[id(spec)] = (spec, kept)
@@ -487,7 +474,7 @@ class HPAController(Controller):
             return sel
         if not isinstance(sel, dict):
             return ""
-        return _by_object(self._selector_texts, sel, lambda: _scale_selector_text(sel))
+        return by_object(self._selector_texts, sel, lambda: _scale_selector_text(sel))
 
     def _parse_selector(self, selector: str) -> LabelSelector:
         """parse_label_selector, once per selector text (a ValueError is not kept)."""
